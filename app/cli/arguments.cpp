@@ -1,0 +1,63 @@
+#include "app/cli/arguments.h"
+
+namespace attnviz::cli {
+
+Arguments::Arguments(const std::vector<std::string>& words, const std::set<std::string>& valueOptions,
+                     const std::set<std::string>& flags)
+{
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        const auto& word = words[i];
+        if (word.rfind("--", 0) != 0 || word.size() == 2) {
+            m_positional.push_back(word);
+            continue;
+        }
+        std::string name = word.substr(2);
+        std::optional<std::string> inlineValue;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            inlineValue = name.substr(eq + 1);
+            name = name.substr(0, eq);
+        }
+        if (flags.count(name) && !inlineValue) {
+            m_flags.insert(name);
+        } else if (valueOptions.count(name)) {
+            if (!inlineValue && i + 1 >= words.size())
+                throw UsageError("option --" + name + " needs a value");
+            if (m_values.count(name))
+                throw UsageError("option --" + name + " given twice");
+            m_values[name] = inlineValue ? *inlineValue : words[++i];
+        } else {
+            throw UsageError("unknown option --" + name);
+        }
+    }
+}
+
+std::optional<std::string> Arguments::value(const std::string& name) const
+{
+    auto it = m_values.find(name);
+    return it == m_values.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+std::string Arguments::required(const std::string& name) const
+{
+    auto v = value(name);
+    if (!v)
+        throw UsageError("option --" + name + " is required");
+    return *v;
+}
+
+int Arguments::intValue(const std::string& name, int fallback, int minimum) const
+{
+    auto v = value(name);
+    if (!v)
+        return fallback;
+    try {
+        std::size_t used = 0;
+        const int n = std::stoi(*v, &used);
+        if (used == v->size() && n >= minimum)
+            return n;
+    } catch (const std::exception&) {
+    }
+    throw UsageError("option --" + name + " needs an integer >= " + std::to_string(minimum) + ", got '" + *v + "'");
+}
+
+}  // namespace attnviz::cli

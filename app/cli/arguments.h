@@ -1,0 +1,37 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace attnviz::cli {
+
+// A wrong command line; main() prints it with the usage hint and exits with 2.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// `--name value` options, `--flag` switches and positional words, checked against
+// what a subcommand accepts so that a typo is an error, not a silently ignored word.
+class Arguments {
+public:
+    Arguments(const std::vector<std::string>& words, const std::set<std::string>& valueOptions,
+              const std::set<std::string>& flags = {});
+
+    std::optional<std::string> value(const std::string& name) const;
+    std::string required(const std::string& name) const;
+    int intValue(const std::string& name, int fallback, int minimum) const;
+    bool flag(const std::string& name) const { return m_flags.count(name) > 0; }
+    const std::vector<std::string>& positional() const { return m_positional; }
+
+private:
+    std::map<std::string, std::string> m_values;
+    std::set<std::string> m_flags;
+    std::vector<std::string> m_positional;
+};
+
+}  // namespace attnviz::cli

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace attnviz::cli {
+
+// Each subcommand takes the words after its name, prints JSON on stdout and returns
+// the exit code; errors are thrown (UsageError, or a one-line runtime error).
+int runInfo(const std::vector<std::string>& words);
+int runAnalyze(const std::vector<std::string>& words);
+
+}  // namespace attnviz::cli

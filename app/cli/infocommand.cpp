@@ -1,0 +1,23 @@
+#include "app/cli/arguments.h"
+#include "app/cli/commands.h"
+#include "app/cli/modeljson.h"
+
+#include "core/engine/classifier.h"
+
+#include <iostream>
+
+namespace attnviz::cli {
+
+int runInfo(const std::vector<std::string>& words)
+{
+    const Arguments args(words, {"heads"});
+    if (args.positional().size() != 1)
+        throw UsageError("info takes exactly one MODEL");
+    engine::LoadOptions options;
+    options.heads = args.intValue("heads", 0, 1);
+    const auto model = engine::loadClassifier(args.positional()[0], options);
+    std::cout << specJson(model->spec()).dump(2) << "\n";
+    return 0;
+}
+
+}  // namespace attnviz::cli

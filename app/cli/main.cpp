@@ -1,0 +1,50 @@
+// attnviz-cli: the headless interface. JSON on stdout on success; on failure one line
+// on stderr and a non-zero exit (2: bad command line, 1: anything else).
+#include "app/cli/arguments.h"
+#include "app/cli/commands.h"
+
+#include "core/engine/device.h"
+
+#include <iostream>
+#include <map>
+
+namespace {
+
+const char* const kUsage =
+    "usage: attnviz-cli <command> [options]\n"
+    "  info MODEL [--heads N]\n"
+    "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
+    "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N] [--dump OUT.safetensors]\n"
+    "MODEL is a .safetensors/.pth/.pt/.bin file or a folder with model.safetensors + config.json.\n";
+
+using Command = int (*)(const std::vector<std::string>&);
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    using namespace attnviz;
+    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}};
+    if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+        std::cerr << kUsage;
+        return argc < 2 ? 2 : 0;
+    }
+    const auto it = commands.find(argv[1]);
+    if (it == commands.end()) {
+        std::cerr << "attnviz-cli: unknown command '" << argv[1] << "' (try --help)\n";
+        return 2;
+    }
+    try {
+        engine::configureThreads();
+        return it->second(std::vector<std::string>(argv + 2, argv + argc));
+    } catch (const cli::UsageError& e) {
+        std::cerr << "attnviz-cli " << argv[1] << ": " << e.what() << " (try --help)\n";
+        return 2;
+    } catch (const c10::Error& e) {
+        std::cerr << "attnviz-cli " << argv[1] << ": " << e.what_without_backtrace() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "attnviz-cli " << argv[1] << ": " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,42 @@
+#include "app/cli/modeljson.h"
+
+namespace attnviz::cli {
+
+nlohmann::json specJson(const engine::ModelSpec& s)
+{
+    const bool vit = s.family == engine::Family::ViT;
+    nlohmann::json j;
+    j["family"] = engine::familyName(s.family);
+    j["naming"] = engine::namingName(s.naming);
+    j["description"] = s.description;
+    j["depth"] = s.depth;
+    j["heads"] = vit ? nlohmann::json(s.heads) : nlohmann::json();
+    j["embed_dim"] = s.embedDim;
+    j["patch_size"] = vit ? nlohmann::json(s.patchSize) : nlohmann::json();
+    j["input_size"] = s.preprocessing.inputSize;
+    j["prefix_tokens"] = vit ? s.prefixTokens() : 0;
+    j["num_classes"] = s.numClasses;
+    j["preprocessing"] = {{"interpolation", s.preprocessing.interpolation},
+                          {"crop_pct", s.preprocessing.cropPct},
+                          {"mean", s.preprocessing.mean},
+                          {"std", s.preprocessing.std}};
+    if (vit) {
+        j["tokens"] = {{"cls", s.hasClsToken}, {"dist", s.hasDistToken}, {"registers", s.regTokens}};
+        j["pos_embed_grid"] = s.posGrid;
+    } else {
+        j["block"] = s.bottleneck ? "bottleneck" : "basic";
+        j["stage_blocks"] = s.stageBlocks;
+        j["stage_widths"] = s.stageWidths;
+    }
+    return j;
+}
+
+nlohmann::json predictionsJson(const std::vector<engine::Prediction>& predictions)
+{
+    auto out = nlohmann::json::array();
+    for (const auto& p : predictions)
+        out.push_back({{"index", p.index}, {"label", p.label}, {"probability", p.probability}});
+    return out;
+}
+
+}  // namespace attnviz::cli

@@ -1,0 +1,15 @@
+#pragma once
+
+#include "core/engine/modelspec.h"
+#include "core/engine/predictions.h"
+
+#include <nlohmann/json.hpp>
+
+namespace attnviz::cli {
+
+// The `info` contract: family, naming, depth, heads, embed_dim, patch_size,
+// input_size [C,H,W], prefix_tokens, num_classes (+ a few descriptive extras).
+nlohmann::json specJson(const engine::ModelSpec& spec);
+nlohmann::json predictionsJson(const std::vector<engine::Prediction>& predictions);
+
+}  // namespace attnviz::cli

@@ -1,0 +1,24 @@
+# Settings every attnviz target links through attnviz_common (never global flags).
+add_library(attnviz_common INTERFACE)
+target_compile_features(attnviz_common INTERFACE cxx_std_17)
+target_include_directories(attnviz_common INTERFACE ${PROJECT_SOURCE_DIR})
+target_compile_options(attnviz_common INTERFACE
+    $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic>)
+target_compile_definitions(attnviz_common INTERFACE
+    ATTNVIZ_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    QT_NO_CAST_FROM_ASCII
+    QT_DISABLE_DEPRECATED_UP_TO=0x060400)
+set(CMAKE_CXX_EXTENSIONS OFF)
+
+# Qt Test executables registered with CTest: attnviz_add_qtest(NAME SOURCES .. LIBS ..)
+function(attnviz_add_qtest name)
+    cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;ENVIRONMENT;LABELS" ${ARGN})
+    add_executable(${name} ${ARG_SOURCES})
+    target_link_libraries(${name} PRIVATE attnviz_common Qt6::Test ${ARG_LIBS})
+    set_target_properties(${name} PROPERTIES AUTOMOC ON
+        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES
+        ENVIRONMENT "QT_QPA_PLATFORM=offscreen;${ARG_ENVIRONMENT}"
+        LABELS "${ARG_LABELS}")
+endfunction()

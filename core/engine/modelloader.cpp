@@ -1,0 +1,220 @@
+// loadClassifier(): from a model path to a ready Classifier of the right family.
+#include "core/engine/classifier.h"
+#include "core/engine/device.h"
+#include "core/engine/engineerror.h"
+#include "core/engine/resnet.h"
+#include "core/engine/vit.h"
+
+#include "core/io/checkpointfile.h"
+#include "core/io/labels.h"
+
+#include <cmath>
+
+namespace attnviz::engine {
+namespace {
+
+// HF classification checkpoints nest the backbone under "vit.".
+io::TensorMap stripHfPrefix(io::TensorMap tensors)
+{
+    if (!tensors.count("vit.embeddings.patch_embeddings.projection.weight"))
+        return tensors;
+    io::TensorMap out;
+    for (auto& [key, t] : tensors)
+        out[key.rfind("vit.", 0) == 0 ? key.substr(4) : key] = std::move(t);
+    return out;
+}
+
+void expectAgrees(const std::optional<int>& configValue, int actual, const char* what, const io::ModelConfig& c)
+{
+    if (configValue && *configValue != actual)
+        throw EngineError("config '" + c.path + "' says " + what + " = " + std::to_string(*configValue)
+                          + " but the weights have " + std::to_string(actual));
+}
+
+int isqrtExact(int64_t n)
+{
+    const auto r = int64_t(std::llround(std::sqrt(double(n))));
+    return r * r == n ? int(r) : -1;
+}
+
+int defaultHeads(int embedDim)
+{
+    switch (embedDim) {
+    case 192: return 3;
+    case 384: return 6;
+    case 768: return 12;
+    case 1024: return 16;
+    case 1280: return 16;  // ViT-H/14
+    default: return embedDim % 64 == 0 ? embedDim / 64 : 0;
+    }
+}
+
+void resolveHeads(ModelSpec& spec, const io::ModelConfig& config, int override)
+{
+    spec.heads = override > 0 ? override : config.numHeads.value_or(defaultHeads(spec.embedDim));
+    if (spec.heads <= 0)
+        throw EngineError("cannot tell the number of heads of a ViT with embed_dim " + std::to_string(spec.embedDim)
+                          + "; give it with --heads N or num_heads in config.json");
+    if (spec.embedDim % spec.heads != 0)
+        throw EngineError("embed_dim " + std::to_string(spec.embedDim) + " is not divisible by "
+                          + std::to_string(spec.heads) + " heads");
+}
+
+// Which grid the position embedding belongs to, and whether it covers the prefix tokens.
+void resolvePositionGrid(ModelSpec& spec, int64_t posLength, const io::ModelConfig& config)
+{
+    const int prefix = spec.prefixTokens();
+    if (config.preprocess.inputSize) {
+        const int gh = (*config.preprocess.inputSize)[1] / spec.patchSize;
+        const int gw = (*config.preprocess.inputSize)[2] / spec.patchSize;
+        if (posLength == int64_t(gh) * gw + prefix || posLength == int64_t(gh) * gw) {
+            spec.noEmbedClass = posLength == int64_t(gh) * gw && prefix > 0;
+            spec.posGrid = {gh, gw};
+            return;
+        }
+    }
+    if (int g = isqrtExact(posLength - prefix); g > 0) {
+        spec.posGrid = {g, g};
+    } else if (int g0 = isqrtExact(posLength); g0 > 0) {
+        spec.noEmbedClass = true;
+        spec.posGrid = {g0, g0};
+    } else {
+        throw EngineError("position embedding of length " + std::to_string(posLength) + " fits no square patch grid with "
+                          + std::to_string(prefix) + " prefix token(s); give input_size in config.json");
+    }
+}
+
+Preprocessing defaultPreprocessing(const ModelSpec& spec)
+{
+    Preprocessing p;  // torchvision's: resize 256, crop 224, bilinear, ImageNet mean/std
+    p.inputSize = {spec.preprocessing.inputSize[0], 224, 224};
+    if (spec.family == Family::ViT) {
+        p.inputSize[1] = spec.posGrid[0] * spec.patchSize;
+        p.inputSize[2] = spec.posGrid[1] * spec.patchSize;
+        if (spec.naming == Naming::Timm) {  // timm's defaults for ViT/DeiT/DINO
+            p.interpolation = "bicubic";
+            p.cropPct = 0.9;
+        } else if (spec.naming == Naming::HF) {
+            p.cropPct = 1.0;
+            p.mean = {0.5, 0.5, 0.5};
+            p.std = {0.5, 0.5, 0.5};
+        }
+    }
+    if (p.inputSize[0] == 1) {
+        p.mean.resize(1);
+        p.std.resize(1);
+    }
+    return p;
+}
+
+void applyConfigPreprocessing(Preprocessing& p, const io::PreprocessConfig& c)
+{
+    if (c.inputSize)
+        p.inputSize = *c.inputSize;
+    if (c.interpolation)
+        p.interpolation = *c.interpolation;
+    if (c.cropPct)
+        p.cropPct = *c.cropPct;
+    if (c.mean)
+        p.mean = *c.mean;
+    if (c.std)
+        p.std = *c.std;
+    if (p.interpolation != "bilinear" && p.interpolation != "bicubic" && p.interpolation != "nearest")
+        throw EngineError("unsupported interpolation '" + p.interpolation + "' (use bilinear, bicubic or nearest)");
+    if (!(p.cropPct > 0.0 && p.cropPct <= 1.0) || p.inputSize[1] <= 0 || p.inputSize[2] <= 0)
+        throw EngineError("bad preprocessing: input size and crop_pct must be positive (crop_pct <= 1)");
+}
+
+// Preprocessing, labels and the class count, checked against config.json.
+void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChannels)
+{
+    expectAgrees(config.numClasses, spec.numClasses, "num_classes", config);
+    spec.labels = io::labelsFor(config, spec.numClasses);
+    spec.preprocessing = defaultPreprocessing(spec);
+    applyConfigPreprocessing(spec.preprocessing, config.preprocess);
+    auto& p = spec.preprocessing;
+    if (p.inputSize[0] != weightChannels)
+        throw EngineError("config says " + std::to_string(p.inputSize[0]) + " input channels but the weights take "
+                          + std::to_string(weightChannels));
+    if (int(p.mean.size()) != weightChannels || int(p.std.size()) != weightChannels)
+        throw EngineError("config mean/std must have one value per input channel (" + std::to_string(weightChannels) + ")");
+}
+
+std::string vitDescription(const ModelSpec& s)
+{
+    std::string name = "ViT (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
+                       + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim) + ", patch "
+                       + std::to_string(s.patchSize);
+    if (s.hasDistToken)
+        name += ", distilled";
+    if (s.regTokens)
+        name += ", " + std::to_string(s.regTokens) + " registers";
+    return name + ")";
+}
+
+std::unique_ptr<Classifier> buildViT(WeightSource& source, Naming naming, const io::ModelConfig& config,
+                                     const LoadOptions& options)
+{
+    ModelSpec spec;
+    auto weights = readViTWeights(source, naming, spec);
+    source.expectAllTaken("ViT (" + namingName(naming) + " naming)");
+    const int channels = spec.preprocessing.inputSize[0];
+    expectAgrees(config.embedDim, spec.embedDim, "embed_dim", config);
+    expectAgrees(config.depth, spec.depth, "depth", config);
+    expectAgrees(config.patchSize, spec.patchSize, "patch_size", config);
+    resolveHeads(spec, config, options.heads);
+    if (naming == Naming::HF)
+        spec.layerNormEps = config.layerNormEps.value_or(1e-12);
+    if (config.globalPool == std::string("avg"))
+        spec.avgPool = true;
+    resolvePositionGrid(spec, weights.posEmbed.size(1), config);
+    finishSpec(spec, config, channels);
+    spec.description = vitDescription(spec);
+    return std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
+}
+
+std::unique_ptr<Classifier> buildResNet(WeightSource& source, const io::ModelConfig& config)
+{
+    ModelSpec spec;
+    spec.family = Family::ResNet;
+    spec.stemStride = config.stemStride.value_or(2);
+    spec.stemPool = config.stemPool.value_or(true);
+    auto weights = readResNetWeights(source, spec);
+    source.expectAllTaken("ResNet");
+    finishSpec(spec, config, spec.preprocessing.inputSize[0]);
+    spec.description = "ResNet-" + std::to_string(spec.depth) + " (" + (spec.bottleneck ? "Bottleneck" : "BasicBlock")
+                       + ", " + std::to_string(spec.stageBlocks.size()) + " stages)";
+    return std::make_unique<ResNet>(std::move(spec), std::move(weights));
+}
+
+std::string firstKeys(const io::TensorMap& tensors)
+{
+    std::string out;
+    int n = 0;
+    for (auto it = tensors.begin(); it != tensors.end() && n < 3; ++it, ++n)
+        out += (n ? ", " : "") + it->first;
+    return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const LoadOptions& options)
+{
+    const auto device = parseDevice(options.device);
+    auto ckpt = io::loadCheckpoint(modelPath);
+    ckpt.tensors = stripHfPrefix(std::move(ckpt.tensors));
+    WeightSource source(ckpt.tensors);
+    std::unique_ptr<Classifier> model;
+    Naming naming;
+    if (detectViTNaming(source, naming))
+        model = buildViT(source, naming, ckpt.config, options);
+    else if (looksLikeResNet(source))
+        model = buildResNet(source, ckpt.config);
+    else
+        throw EngineError("'" + modelPath + "' is neither a ViT (timm, torchvision or HF naming) nor a ResNet; first keys: "
+                          + firstKeys(ckpt.tensors));
+    model->to(device);
+    return model;
+}
+
+}  // namespace attnviz::engine

@@ -1,0 +1,17 @@
+#include "core/engine/modelspec.h"
+
+namespace attnviz::engine {
+
+std::string familyName(Family family) { return family == Family::ViT ? "vit" : "resnet"; }
+
+std::string namingName(Naming naming)
+{
+    switch (naming) {
+    case Naming::Timm: return "timm";
+    case Naming::Torchvision: return "torchvision";
+    case Naming::HF: return "hf";
+    }
+    return "timm";
+}
+
+}  // namespace attnviz::engine

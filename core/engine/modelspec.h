@@ -1,0 +1,57 @@
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace attnviz::engine {
+
+enum class Family { ViT, ResNet };
+enum class Naming { Timm, Torchvision, HF };
+
+std::string familyName(Family family);  // "vit" | "resnet"
+std::string namingName(Naming naming);  // "timm" | "torchvision" | "hf"
+
+// How an image becomes the model's input tensor.
+struct Preprocessing {
+    std::array<int, 3> inputSize{3, 224, 224};  // [C, H, W]
+    std::string interpolation = "bilinear";     // "bilinear" | "bicubic" | "nearest"
+    double cropPct = 0.875;                     // resize to size / crop_pct, center crop
+    std::vector<double> mean{0.485, 0.456, 0.406};
+    std::vector<double> std{0.229, 0.224, 0.225};
+};
+
+// Everything known about a loaded model's architecture, from its keys and config.
+struct ModelSpec {
+    Family family = Family::ViT;
+    Naming naming = Naming::Timm;
+    std::string description;  // e.g. "ViT-B/16 (timm naming, 12 blocks, 12 heads)"
+    int numClasses = 0;       // 0: no classifier head (e.g. DINO backbones)
+    std::vector<std::string> labels;
+    Preprocessing preprocessing;
+
+    // ViT
+    int depth = 0;  // ViT: blocks; ResNet: 18, 34, 50, 101, 152 (or 2 + layers)
+    int heads = 0;
+    int embedDim = 0;
+    int patchSize = 0;
+    bool hasClsToken = true;
+    bool hasDistToken = false;  // DeiT distilled: logits = mean of head and head_dist
+    int regTokens = 0;
+    bool noEmbedClass = false;  // pos_embed covers patches only
+    bool avgPool = false;       // global average pooling (fc_norm) instead of CLS
+    std::array<int, 2> posGrid{0, 0};  // patch grid the position embedding was trained on
+    double layerNormEps = 1e-6;
+
+    // ResNet
+    bool bottleneck = false;
+    std::vector<int> stageBlocks;  // e.g. {3, 4, 6, 3}
+    std::vector<int> stageWidths;  // output channels per stage
+    int stemKernel = 7;
+    int stemStride = 2;
+    bool stemPool = true;
+
+    int prefixTokens() const { return int(hasClsToken) + int(hasDistToken) + regTokens; }
+};
+
+}  // namespace attnviz::engine

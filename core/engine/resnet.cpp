@@ -1,0 +1,188 @@
+#include "core/engine/resnet.h"
+
+#include "core/engine/engineerror.h"
+
+#include <chrono>
+
+namespace attnviz::engine {
+namespace {
+
+constexpr double kBnEps = 1e-5;  // torchvision and timm ResNets
+
+ConvBn readConvBn(WeightSource& s, const std::string& conv, const std::string& bn,
+                  std::vector<std::int64_t> shape, int stride)
+{
+    ConvBn c;
+    c.convW = s.take(conv + ".weight", shape);
+    const auto out = c.convW.size(0);
+    c.bnW = s.take(bn + ".weight", {out});
+    c.bnB = s.take(bn + ".bias", {out});
+    c.bnMean = s.take(bn + ".running_mean", {out});
+    c.bnVar = s.take(bn + ".running_var", {out});
+    if (s.has(bn + ".num_batches_tracked"))
+        s.ignore(bn + ".num_batches_tracked");
+    c.stride = stride;
+    c.padding = int(c.convW.size(2) / 2);
+    return c;
+}
+
+torch::Tensor applyConvBn(const ConvBn& c, const torch::Tensor& x)
+{
+    auto y = torch::conv2d(x, c.convW, {}, c.stride, c.padding);
+    return torch::batch_norm(y, c.bnW, c.bnB, c.bnMean, c.bnVar, false, 0.0, kBnEps, false);
+}
+
+int countBlocks(const WeightSource& s, int stage)
+{
+    int n = 0;
+    while (s.has("layer" + std::to_string(stage) + "." + std::to_string(n) + ".conv1.weight"))
+        ++n;
+    return n;
+}
+
+ResidualBlockWeights readBlock(WeightSource& s, const std::string& p, int64_t in, int stride, bool bottleneck)
+{
+    ResidualBlockWeights b;
+    // Bottleneck v1.5 (torchvision, timm): the stride sits on the 3x3 conv2.
+    b.convs.push_back(readConvBn(s, p + "conv1", p + "bn1", {-1, in, -1, -1}, bottleneck ? 1 : stride));
+    const auto mid = b.convs[0].convW.size(0);
+    b.convs.push_back(readConvBn(s, p + "conv2", p + "bn2", {-1, mid, 3, 3}, bottleneck ? stride : 1));
+    if (bottleneck)
+        b.convs.push_back(readConvBn(s, p + "conv3", p + "bn3", {-1, b.convs[1].convW.size(0), 1, 1}, 1));
+    const auto out = b.convs.back().convW.size(0);
+    b.hasDownsample = s.has(p + "downsample.0.weight");
+    if (b.hasDownsample)
+        b.downsample = readConvBn(s, p + "downsample.0", p + "downsample.1", {out, in, 1, 1}, stride);
+    else if (stride != 1 || out != in)
+        throw EngineError("block '" + p.substr(0, p.size() - 1) + "' changes shape (" + std::to_string(in) + " -> "
+                          + std::to_string(out) + " channels, stride " + std::to_string(stride)
+                          + ") but has no downsample weights");
+    return b;
+}
+
+int resnetDepth(const std::vector<int>& blocks, bool bottleneck)
+{
+    int total = 0;
+    for (int n : blocks)
+        total += n;
+    return total * (bottleneck ? 3 : 2) + 2;
+}
+
+}  // namespace
+
+bool looksLikeResNet(const WeightSource& s)
+{
+    return s.has("conv1.weight") && s.has("bn1.weight") && s.has("layer1.0.conv1.weight");
+}
+
+ResNetWeights readResNetWeights(WeightSource& s, ModelSpec& spec)
+{
+    ResNetWeights w;
+    w.stem = readConvBn(s, "conv1", "bn1", {-1, -1, -1, -1}, spec.stemStride);
+    spec.stemKernel = int(w.stem.convW.size(2));
+    spec.preprocessing.inputSize[0] = int(w.stem.convW.size(1));
+    spec.bottleneck = s.has("layer1.0.conv3.weight");
+    int64_t channels = w.stem.convW.size(0);
+    for (int stage = 1; s.has("layer" + std::to_string(stage) + ".0.conv1.weight"); ++stage) {
+        const int blocks = countBlocks(s, stage);
+        std::vector<ResidualBlockWeights> stageWeights;
+        for (int i = 0; i < blocks; ++i) {
+            const int stride = (stage > 1 && i == 0) ? 2 : 1;
+            const auto p = "layer" + std::to_string(stage) + "." + std::to_string(i) + ".";
+            stageWeights.push_back(readBlock(s, p, channels, stride, spec.bottleneck));
+            channels = stageWeights.back().convs.back().convW.size(0);
+        }
+        w.stages.push_back(std::move(stageWeights));
+        spec.stageBlocks.push_back(blocks);
+        spec.stageWidths.push_back(int(channels));
+    }
+    if (s.has("fc.weight")) {
+        w.fcW = s.take("fc.weight", {-1, channels});
+        w.fcB = s.takeIfPresent("fc.bias", {w.fcW.size(0)});
+    }
+    spec.family = Family::ResNet;
+    spec.naming = Naming::Torchvision;
+    spec.depth = resnetDepth(spec.stageBlocks, spec.bottleneck);
+    spec.embedDim = int(channels);
+    spec.numClasses = w.fcW.defined() ? int(w.fcW.size(0)) : 0;
+    return w;
+}
+
+std::vector<torch::Tensor*> ResNetWeights::all()
+{
+    std::vector<torch::Tensor*> out;
+    auto add = [&out](ConvBn& c) {
+        for (auto* t : {&c.convW, &c.bnW, &c.bnB, &c.bnMean, &c.bnVar})
+            out.push_back(t);
+    };
+    add(stem);
+    for (auto& stage : stages)
+        for (auto& b : stage) {
+            for (auto& c : b.convs)
+                add(c);
+            if (b.hasDownsample)
+                add(b.downsample);
+        }
+    if (fcW.defined())
+        out.push_back(&fcW);
+    if (fcB.defined())
+        out.push_back(&fcB);
+    return out;
+}
+
+ResNet::ResNet(ModelSpec spec, ResNetWeights weights)
+    : m_spec(std::move(spec))
+    , m_w(std::move(weights))
+{
+}
+
+void ResNet::to(torch::Device device)
+{
+    for (auto* t : m_w.all())
+        *t = t->to(device);
+    m_device = device;
+}
+
+torch::Tensor ResNet::residualBlock(const ResidualBlockWeights& b, const torch::Tensor& x) const
+{
+    auto y = x;
+    for (std::size_t i = 0; i < b.convs.size(); ++i) {
+        y = applyConvBn(b.convs[i], y);
+        if (i + 1 < b.convs.size())
+            y = torch::relu(y);
+    }
+    const auto identity = b.hasDownsample ? applyConvBn(b.downsample, x) : x;
+    return torch::relu(y + identity);
+}
+
+Trace ResNet::forward(const torch::Tensor& input) const
+{
+    const auto start = std::chrono::steady_clock::now();
+    torch::InferenceMode guard;
+    if (input.dim() != 4 || input.size(0) != 1 || input.size(1) != m_spec.preprocessing.inputSize[0])
+        throw EngineError("ResNet input must be [1, " + std::to_string(m_spec.preprocessing.inputSize[0])
+                          + ", H, W], got " + io::shapeString(input.sizes().vec()));
+    Trace trace;
+    trace.input = input.to(torch::kCPU, torch::kFloat32);
+    auto record = [&trace](const char* name, const torch::Tensor& t) {
+        trace.features.emplace_back(name, t.to(torch::kCPU));
+    };
+    auto x = torch::relu(applyConvBn(m_w.stem, input.to(m_device, torch::kFloat32)));
+    record("conv1", x);
+    if (m_spec.stemPool) {
+        x = torch::max_pool2d(x, 3, 2, 1);
+        record("maxpool", x);
+    }
+    static const char* const kStageNames[] = {"layer1", "layer2", "layer3", "layer4", "layer5", "layer6"};
+    for (std::size_t s = 0; s < m_w.stages.size() && s < 6; ++s) {
+        for (const auto& b : m_w.stages[s])
+            x = residualBlock(b, x);
+        record(kStageNames[s], x);
+    }
+    if (m_w.fcW.defined())
+        trace.logits = torch::nn::functional::linear(x.mean({2, 3}), m_w.fcW, m_w.fcB).to(torch::kCPU);
+    trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return trace;
+}
+
+}  // namespace attnviz::engine

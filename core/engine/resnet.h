@@ -1,0 +1,57 @@
+#pragma once
+
+#include "core/engine/classifier.h"
+#include "core/engine/weightsource.h"
+
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace attnviz::engine {
+
+// Convolution followed by batch norm (eval statistics).
+struct ConvBn {
+    torch::Tensor convW;  // [out, in, k, k]
+    torch::Tensor bnW, bnB, bnMean, bnVar;
+    int stride = 1;
+    int padding = 0;
+};
+
+// BasicBlock (conv1, conv2) or Bottleneck (conv1 1x1, conv2 3x3 strided, conv3 1x1).
+struct ResidualBlockWeights {
+    std::vector<ConvBn> convs;
+    bool hasDownsample = false;
+    ConvBn downsample;
+};
+
+struct ResNetWeights {
+    ConvBn stem;
+    std::vector<std::vector<ResidualBlockWeights>> stages;
+    torch::Tensor fcW, fcB;  // [classes, features] or undefined
+
+    std::vector<torch::Tensor*> all();
+};
+
+// Reads torchvision/timm-named ResNet weights (BasicBlock vs Bottleneck from the keys),
+// filling the ResNet part of `spec`.
+ResNetWeights readResNetWeights(WeightSource& source, ModelSpec& spec);
+bool looksLikeResNet(const WeightSource& source);
+
+class ResNet : public Classifier {
+public:
+    ResNet(ModelSpec spec, ResNetWeights weights);
+
+    const ModelSpec& spec() const override { return m_spec; }
+    Trace forward(const torch::Tensor& input) const override;
+    void to(torch::Device device) override;
+    torch::Device device() const override { return m_device; }
+
+private:
+    torch::Tensor residualBlock(const ResidualBlockWeights& b, const torch::Tensor& x) const;
+
+    ModelSpec m_spec;
+    ResNetWeights m_w;
+    torch::Device m_device{torch::kCPU};
+};
+
+}  // namespace attnviz::engine

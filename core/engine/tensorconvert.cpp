@@ -1,0 +1,47 @@
+#include "core/engine/tensorconvert.h"
+
+#include <cstring>
+
+namespace attnviz::engine {
+namespace {
+
+torch::ScalarType scalarTypeOf(io::DType type)
+{
+    switch (type) {
+    case io::DType::F64: return torch::kFloat64;
+    case io::DType::F32: return torch::kFloat32;
+    case io::DType::F16: return torch::kFloat16;
+    case io::DType::BF16: return torch::kBFloat16;
+    case io::DType::I64: return torch::kInt64;
+    case io::DType::I32: return torch::kInt32;
+    case io::DType::I16: return torch::kInt16;
+    case io::DType::I8: return torch::kInt8;
+    case io::DType::U8: return torch::kUInt8;
+    case io::DType::Bool: return torch::kBool;
+    }
+    return torch::kFloat32;
+}
+
+}  // namespace
+
+torch::Tensor toTorch(const io::RawTensor& raw)
+{
+    auto out = torch::empty(raw.shape, torch::TensorOptions().dtype(scalarTypeOf(raw.dtype)));
+    if (!raw.bytes.empty())
+        std::memcpy(out.data_ptr(), raw.bytes.data(), raw.bytes.size());
+    return out;
+}
+
+io::RawTensor toRawF32(const torch::Tensor& tensor)
+{
+    const auto t = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    io::RawTensor raw;
+    raw.dtype = io::DType::F32;
+    raw.shape.assign(t.sizes().begin(), t.sizes().end());
+    raw.bytes.resize(std::size_t(t.numel()) * sizeof(float));
+    if (!raw.bytes.empty())
+        std::memcpy(raw.bytes.data(), t.data_ptr<float>(), raw.bytes.size());
+    return raw;
+}
+
+}  // namespace attnviz::engine

@@ -1,0 +1,15 @@
+#pragma once
+
+#include "core/io/rawtensor.h"
+
+#include <torch/torch.h>
+
+namespace attnviz::engine {
+
+// A CPU tensor with the file's dtype and shape (a copy: the RawTensor may go away).
+torch::Tensor toTorch(const io::RawTensor& raw);
+
+// The tensor as contiguous F32 bytes, for dumps (moved to the CPU first).
+io::RawTensor toRawF32(const torch::Tensor& tensor);
+
+}  // namespace attnviz::engine

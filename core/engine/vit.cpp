@@ -1,0 +1,143 @@
+#include "core/engine/vit.h"
+
+#include "core/engine/engineerror.h"
+
+#include <chrono>
+
+namespace attnviz::engine {
+namespace F = torch::nn::functional;
+
+VisionTransformer::VisionTransformer(ModelSpec spec, ViTWeights weights)
+    : m_spec(std::move(spec))
+    , m_w(std::move(weights))
+{
+}
+
+void VisionTransformer::to(torch::Device device)
+{
+    for (auto* t : m_w.all())
+        *t = t->to(device);
+    m_device = device;
+}
+
+torch::Tensor VisionTransformer::patchPositions(int gh, int gw) const
+{
+    // pos_embed: [1, prefix? + gh0*gw0, D]; the prefix part is dropped here.
+    const int prefix = m_spec.noEmbedClass ? 0 : m_spec.prefixTokens();
+    auto pos = m_w.posEmbed.narrow(1, prefix, m_w.posEmbed.size(1) - prefix);
+    const auto [gh0, gw0] = m_spec.posGrid;
+    if (gh == gh0 && gw == gw0)
+        return pos;
+    // Other input sizes: resample the grid bicubically, as timm and DINO do.
+    const auto d = pos.size(2);
+    auto grid = pos.reshape({1, gh0, gw0, d}).permute({0, 3, 1, 2});
+    grid = F::interpolate(grid, F::InterpolateFuncOptions()
+                                    .size(std::vector<int64_t>{gh, gw})
+                                    .mode(torch::kBicubic)
+                                    .align_corners(false)
+                                    .antialias(true));
+    return grid.permute({0, 2, 3, 1}).reshape({1, gh * gw, d});
+}
+
+torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& layout) const
+{
+    const int p = m_spec.patchSize;
+    if (input.dim() != 4 || input.size(0) != 1 || input.size(1) != m_spec.preprocessing.inputSize[0])
+        throw EngineError("ViT input must be [1, " + std::to_string(m_spec.preprocessing.inputSize[0])
+                          + ", H, W], got " + io::shapeString(input.sizes().vec()));
+    if (input.size(2) < p || input.size(3) < p)
+        throw EngineError("ViT input " + io::shapeString(input.sizes().vec()) + " is smaller than one "
+                          + std::to_string(p) + "-pixel patch");
+    // [1, D, gh, gw] -> [1, gh*gw, D]
+    auto x = torch::conv2d(input, m_w.patchW, m_w.patchB, p);
+    layout.gridH = int(x.size(2));
+    layout.gridW = int(x.size(3));
+    layout.patchSize = p;
+    layout.hasCls = m_spec.hasClsToken;
+    layout.hasDist = m_spec.hasDistToken;
+    layout.regTokens = m_spec.regTokens;
+    x = x.flatten(2).transpose(1, 2);
+
+    std::vector<torch::Tensor> prefix;
+    for (const auto* t : {&m_w.clsToken, &m_w.distToken, &m_w.regTokens})
+        if (t->defined())
+            prefix.push_back(*t);
+    const auto patchPos = patchPositions(layout.gridH, layout.gridW);
+    if (m_spec.noEmbedClass) {
+        prefix.push_back(x + patchPos);
+        return torch::cat(prefix, 1);
+    }
+    prefix.push_back(x);
+    x = torch::cat(prefix, 1);
+    const int n = m_spec.prefixTokens();
+    return x + torch::cat({m_w.posEmbed.narrow(1, 0, n), patchPos}, 1);
+}
+
+torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::Tensor& x,
+                                        torch::Tensor& attention) const
+{
+    const auto tokens = x.size(1);
+    const auto d = x.size(2);
+    const auto h = m_spec.heads;
+    const auto hd = d / h;
+    // [1, T, 3D] -> [3, 1, H, T, hd]
+    auto qkv = F::linear(x, b.qkvW, b.qkvB).reshape({1, tokens, 3, h, hd}).permute({2, 0, 3, 1, 4});
+    auto q = qkv[0] * (1.0 / std::sqrt(double(hd)));
+    // [1, H, T, T]: computed explicitly, because fused attention never returns weights
+    auto attn = torch::softmax(torch::matmul(q, qkv[1].transpose(-2, -1)), -1);
+    attention = attn[0];
+    auto out = torch::matmul(attn, qkv[2]).transpose(1, 2).reshape({1, tokens, d});
+    return F::linear(out, b.projW, b.projB);
+}
+
+torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Tensor& x,
+                                       torch::Tensor& attention) const
+{
+    const auto ln = [this](const torch::Tensor& t, const torch::Tensor& w, const torch::Tensor& bias) {
+        return torch::layer_norm(t, {t.size(-1)}, w, bias, m_spec.layerNormEps);
+    };
+    auto a = attend(b, ln(x, b.norm1W, b.norm1B), attention);
+    auto y = x + (b.ls1.defined() ? a * b.ls1 : a);
+    auto m = F::linear(torch::gelu(F::linear(ln(y, b.norm2W, b.norm2B), b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
+    return y + (b.ls2.defined() ? m * b.ls2 : m);
+}
+
+torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
+{
+    const auto ln = [this](const torch::Tensor& t, const torch::Tensor& w, const torch::Tensor& bias) {
+        return w.defined() ? torch::layer_norm(t, {t.size(-1)}, w, bias, m_spec.layerNormEps) : t;
+    };
+    auto y = ln(x, m_w.normW, m_w.normB);
+    if (!m_w.headW.defined())
+        return {};
+    if (m_spec.avgPool) {
+        const int n = m_spec.prefixTokens();
+        auto pooled = y.narrow(1, n, y.size(1) - n).mean(1);  // [1, D]
+        return F::linear(ln(pooled, m_w.fcNormW, m_w.fcNormB), m_w.headW, m_w.headB);
+    }
+    auto logits = F::linear(y.select(1, 0), m_w.headW, m_w.headB);
+    if (m_w.headDistW.defined())  // DeiT distilled: average of the class and distillation heads
+        logits = (logits + F::linear(y.select(1, 1), m_w.headDistW, m_w.headDistB)) / 2;
+    return logits;
+}
+
+Trace VisionTransformer::forward(const torch::Tensor& input) const
+{
+    const auto start = std::chrono::steady_clock::now();
+    torch::InferenceMode guard;
+    Trace trace;
+    trace.input = input.to(torch::kCPU, torch::kFloat32);
+    auto x = embed(input.to(m_device, torch::kFloat32), trace.tokens);
+    for (const auto& b : m_w.blocks) {
+        torch::Tensor attention;
+        x = block(b, x, attention);
+        trace.attentions.push_back(attention.to(torch::kCPU));
+    }
+    auto logits = classify(x);
+    if (logits.defined())
+        trace.logits = logits.to(torch::kCPU);
+    trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return trace;
+}
+
+}  // namespace attnviz::engine

@@ -1,0 +1,34 @@
+#pragma once
+
+#include "core/io/rawtensor.h"
+
+#include <torch/torch.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace attnviz::engine {
+
+// Hands out a checkpoint's tensors by name as float32, checking shapes, and
+// remembers what was taken so that leftovers (a silent partial load) are an error.
+class WeightSource {
+public:
+    explicit WeightSource(const io::TensorMap& tensors) : m_tensors(tensors) {}
+
+    bool has(const std::string& key) const { return m_tensors.count(key) > 0; }
+    std::vector<std::int64_t> shapeOf(const std::string& key) const;
+    // Throws EngineError naming the key when it is missing or its shape differs
+    // (-1 in `shape` matches any size).
+    torch::Tensor take(const std::string& key, const std::vector<std::int64_t>& shape);
+    torch::Tensor takeIfPresent(const std::string& key, const std::vector<std::int64_t>& shape);
+    void ignore(const std::string& key) { m_taken.insert(key); }
+    // Throws EngineError naming the first key that no part of the model used.
+    void expectAllTaken(const std::string& modelName) const;
+
+private:
+    const io::TensorMap& m_tensors;
+    std::set<std::string> m_taken;
+};
+
+}  // namespace attnviz::engine

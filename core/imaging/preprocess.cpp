@@ -1,0 +1,65 @@
+#include "core/imaging/preprocess.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+
+namespace attnviz::imaging {
+namespace {
+
+int interpolationFlag(const std::string& name)
+{
+    if (name == "bicubic")
+        return cv::INTER_CUBIC;
+    if (name == "nearest")
+        return cv::INTER_NEAREST;
+    return cv::INTER_LINEAR;
+}
+
+// Size the image is resized to before the center crop (timm's rule).
+cv::Size scaledSize(const cv::Mat& image, const engine::Preprocessing& p)
+{
+    const int h = p.inputSize[1];
+    const int w = p.inputSize[2];
+    if (h != w)
+        return {int(std::floor(w / p.cropPct)), int(std::floor(h / p.cropPct))};
+    const int shortSide = int(std::floor(h / p.cropPct));
+    const double scale = double(shortSide) / std::min(image.rows, image.cols);
+    return {std::max(w, int(std::lround(image.cols * scale))), std::max(h, int(std::lround(image.rows * scale)))};
+}
+
+}  // namespace
+
+PreparedInput preprocessImage(const cv::Mat& rgb, const engine::Preprocessing& p)
+{
+    const int channels = p.inputSize[0];
+    const int h = p.inputSize[1];
+    const int w = p.inputSize[2];
+    cv::Mat source = rgb;
+    if (channels == 1)
+        cv::cvtColor(rgb, source, cv::COLOR_RGB2GRAY);
+
+    const cv::Size scaled = scaledSize(source, p);
+    cv::Mat resized;
+    cv::resize(source, resized, scaled, 0, 0, interpolationFlag(p.interpolation));
+    const int top = (resized.rows - h) / 2;
+    const int left = (resized.cols - w) / 2;
+    cv::Mat cropped = resized(cv::Rect(left, top, w, h));
+
+    cv::Mat asFloat;
+    cropped.convertTo(asFloat, CV_32F, 1.0 / 255.0);
+    // [H, W, C] interleaved -> [1, C, H, W] planar, then normalised per channel
+    auto tensor = torch::from_blob(asFloat.data, {h, w, channels}, torch::kFloat32)
+                      .permute({2, 0, 1}).unsqueeze(0).clone();
+    for (int c = 0; c < channels; ++c)
+        tensor[0][c].sub_(p.mean[std::size_t(c)]).div_(p.std[std::size_t(c)]);
+
+    PreparedInput out;
+    out.tensor = tensor;
+    const double sx = double(rgb.cols) / scaled.width;
+    const double sy = double(rgb.rows) / scaled.height;
+    out.crop = {left * sx, top * sy, w * sx, h * sy};
+    return out;
+}
+
+}  // namespace attnviz::imaging

@@ -1,0 +1,92 @@
+#include "core/io/checkpointfile.h"
+
+#include "core/io/safetensors.h"
+#include "core/io/torchcheckpoint.h"
+
+#include <filesystem>
+#include <fstream>
+
+namespace attnviz::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool startsWith(const std::string& s, const std::string& prefix)
+{
+    return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool looksLikeZip(const fs::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    char magic[2] = {};
+    return in.read(magic, 2) && magic[0] == 'P' && magic[1] == 'K';
+}
+
+fs::path weightsInFolder(const fs::path& folder)
+{
+    for (const char* name : {"model.safetensors", "pytorch_model.bin"}) {
+        if (fs::is_regular_file(folder / name))
+            return folder / name;
+    }
+    throw FormatError("folder '" + folder.string()
+                      + "' has neither model.safetensors nor pytorch_model.bin");
+}
+
+TensorMap readWeights(const fs::path& file)
+{
+    const std::string ext = file.extension().string();
+    if (ext == ".safetensors")
+        return readSafetensors(file.string()).tensors;
+    if (ext == ".pth" || ext == ".pt" || ext == ".bin" || ext == ".ckpt" || looksLikeZip(file))
+        return readTorchCheckpoint(file.string());
+    return readSafetensors(file.string()).tensors;
+}
+
+}  // namespace
+
+TensorMap stripWrapperPrefixes(TensorMap tensors)
+{
+    bool hasBackbone = false;
+    for (const auto& entry : tensors)
+        hasBackbone = hasBackbone || startsWith(entry.first, "backbone.") || startsWith(entry.first, "module.backbone.");
+    TensorMap out;
+    for (auto& [key, tensor] : tensors) {
+        std::string name = key;
+        if (startsWith(name, "module."))
+            name.erase(0, 7);
+        if (hasBackbone) {
+            if (!startsWith(name, "backbone."))
+                continue;  // e.g. the DINO projection head: not part of the backbone
+            name.erase(0, 9);
+        }
+        out[name] = std::move(tensor);
+    }
+    return out;
+}
+
+Checkpoint loadCheckpoint(const std::string& modelPath)
+{
+    const fs::path path(modelPath);
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        throw FormatError("model path '" + modelPath + "' does not exist");
+    const bool isFolder = fs::is_directory(path, ec);
+    const fs::path weights = isFolder ? weightsInFolder(path) : path;
+    const fs::path folder = isFolder ? path : path.parent_path();
+
+    Checkpoint ckpt;
+    ckpt.modelPath = modelPath;
+    ckpt.weightsPath = weights.string();
+    ckpt.tensors = stripWrapperPrefixes(readWeights(weights));
+    if (ckpt.tensors.empty())
+        throw FormatError("'" + ckpt.weightsPath + "' holds no tensors");
+    const fs::path config = folder / "config.json";
+    const fs::path preprocessor = folder / "preprocessor_config.json";
+    if (fs::is_regular_file(config, ec))
+        ckpt.config = parseModelConfig(config.string(),
+                                       fs::is_regular_file(preprocessor, ec) ? preprocessor.string() : "");
+    return ckpt;
+}
+
+}  // namespace attnviz::io

@@ -1,0 +1,17 @@
+#pragma once
+
+#include "core/io/modelconfig.h"
+
+#include <string>
+#include <vector>
+
+namespace attnviz::io {
+
+// The ImageNet-1k class names bundled with the program (resources/labels).
+const std::vector<std::string>& imagenetLabels();
+
+// Names for `numClasses` outputs: the config's names when they match the count, the
+// bundled ImageNet names for 1000 classes, otherwise "class N".
+std::vector<std::string> labelsFor(const ModelConfig& config, int numClasses);
+
+}  // namespace attnviz::io

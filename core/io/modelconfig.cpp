@@ -1,0 +1,166 @@
+#include "core/io/modelconfig.h"
+
+#include "core/io/rawtensor.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <map>
+
+namespace attnviz::io {
+namespace {
+
+using nlohmann::json;
+
+json readJson(const std::string& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw FormatError("cannot open '" + path + "'");
+    try {
+        return json::parse(in);
+    } catch (const json::exception& e) {
+        throw FormatError("'" + path + "' is not valid JSON: " + e.what());
+    }
+}
+
+// The first of `keys` present in `j` with the wanted type, converted.
+template <typename T>
+std::optional<T> pick(const json& j, std::initializer_list<const char*> keys)
+{
+    if (!j.is_object())
+        return std::nullopt;
+    for (const char* key : keys) {
+        auto it = j.find(key);
+        if (it == j.end() || it->is_null())
+            continue;
+        try {
+            return it->get<T>();
+        } catch (const json::exception&) {
+            throw FormatError(std::string("config field '") + key + "' has the wrong type: " + it->dump());
+        }
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> labelsFromId2Label(const json& j)
+{
+    std::map<int, std::string> byIndex;
+    for (const auto& [key, value] : j.items()) {
+        try {
+            byIndex[std::stoi(key)] = value.get<std::string>();
+        } catch (const std::exception&) {
+            throw FormatError("config id2label entry '" + key + "' is not an index with a name");
+        }
+    }
+    std::vector<std::string> labels;
+    for (const auto& [index, name] : byIndex) {
+        if (index != int(labels.size()))
+            return {};  // gaps: better no names than shifted ones
+        labels.push_back(name);
+    }
+    return labels;
+}
+
+std::optional<std::string> interpolationFromPil(int resample)
+{
+    switch (resample) {
+    case 0: return "nearest";
+    case 2: return "bilinear";
+    case 3: return "bicubic";
+    default: return std::nullopt;
+    }
+}
+
+void readPreprocess(const json& j, PreprocessConfig& p)
+{
+    if (auto size = pick<std::vector<int>>(j, {"input_size"})) {
+        if (size->size() != 3)
+            throw FormatError("config input_size must be [C, H, W]");
+        p.inputSize = std::array<int, 3>{(*size)[0], (*size)[1], (*size)[2]};
+    }
+    if (auto v = pick<std::string>(j, {"interpolation"}))
+        p.interpolation = v;
+    if (auto v = pick<double>(j, {"crop_pct"}))
+        p.cropPct = v;
+    if (auto v = pick<std::vector<double>>(j, {"mean", "image_mean"}))
+        p.mean = v;
+    if (auto v = pick<std::vector<double>>(j, {"std", "image_std"}))
+        p.std = v;
+}
+
+// HF image processors: {"size": {"height": 224, "width": 224}, "resample": 2, ...}
+void readHfPreprocessor(const json& j, PreprocessConfig& p, int channels)
+{
+    readPreprocess(j, p);
+    if (auto resample = pick<int>(j, {"resample"}))
+        p.interpolation = interpolationFromPil(*resample);
+    const json* size = j.contains("crop_size") && pick<bool>(j, {"do_center_crop"}).value_or(false)
+                           ? &j["crop_size"] : (j.contains("size") ? &j["size"] : nullptr);
+    if (size && size->is_object() && size->contains("height") && size->contains("width"))
+        p.inputSize = std::array<int, 3>{channels, (*size)["height"].get<int>(), (*size)["width"].get<int>()};
+    else if (size && size->is_number_integer())
+        p.inputSize = std::array<int, 3>{channels, size->get<int>(), size->get<int>()};
+    if (!p.cropPct)
+        p.cropPct = 1.0;
+}
+
+void readModelArgs(const json& args, ModelConfig& c)
+{
+    if (auto v = pick<int>(args, {"num_heads"})) c.numHeads = v;
+    if (auto v = pick<int>(args, {"embed_dim"})) c.embedDim = v;
+    if (auto v = pick<int>(args, {"depth"})) c.depth = v;
+    if (auto v = pick<int>(args, {"patch_size"})) c.patchSize = v;
+    if (auto v = pick<std::string>(args, {"global_pool"})) c.globalPool = v;
+    if (auto v = pick<int>(args, {"stem_stride"})) c.stemStride = v;
+    if (auto v = pick<bool>(args, {"stem_pool"})) c.stemPool = v;
+}
+
+}  // namespace
+
+ModelConfig parseModelConfig(const std::string& path, const std::string& preprocessorPath)
+{
+    const json j = readJson(path);
+    if (!j.is_object())
+        throw FormatError("'" + path + "' is not a JSON object");
+    ModelConfig c;
+    c.present = true;
+    c.path = path;
+    try {
+        c.architecture = pick<std::string>(j, {"architecture"}).value_or("");
+        if (c.architecture.empty() && j.contains("architectures") && j["architectures"].is_array()
+            && !j["architectures"].empty())
+            c.architecture = j["architectures"][0].get<std::string>();
+        c.numClasses = pick<int>(j, {"num_classes"});
+        c.numHeads = pick<int>(j, {"num_attention_heads", "num_heads"});
+        c.embedDim = pick<int>(j, {"hidden_size", "embed_dim"});
+        c.depth = pick<int>(j, {"num_hidden_layers", "depth"});
+        c.patchSize = pick<int>(j, {"patch_size"});
+        c.layerNormEps = pick<double>(j, {"layer_norm_eps"});
+        c.globalPool = pick<std::string>(j, {"global_pool"});
+        if (j.contains("model_args"))
+            readModelArgs(j["model_args"], c);
+        if (auto labels = pick<std::vector<std::string>>(j, {"label_names", "labels"}))
+            c.labelNames = *labels;
+        else if (j.contains("id2label") && j["id2label"].is_object())
+            c.labelNames = labelsFromId2Label(j["id2label"]);
+        if (!c.numClasses && !c.labelNames.empty() && j.contains("id2label"))
+            c.numClasses = int(c.labelNames.size());
+        readPreprocess(j, c.preprocess);
+        if (j.contains("pretrained_cfg"))
+            readPreprocess(j["pretrained_cfg"], c.preprocess);
+        const int channels = pick<int>(j, {"num_channels", "in_chans"}).value_or(3);
+        if (auto size = pick<int>(j, {"image_size", "img_size"}); size && !c.preprocess.inputSize)
+            c.preprocess.inputSize = std::array<int, 3>{channels, *size, *size};
+        if (!preprocessorPath.empty()) {
+            readHfPreprocessor(readJson(preprocessorPath), c.preprocess, channels);
+        }
+    } catch (const json::exception& e) {
+        throw FormatError("'" + path + "': unexpected content: " + e.what());
+    } catch (const FormatError& e) {
+        throw FormatError("'" + path + "': " + e.what());
+    }
+    return c;
+}
+
+}  // namespace attnviz::io

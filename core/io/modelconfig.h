@@ -1,0 +1,42 @@
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnviz::io {
+
+// Preprocessing a checkpoint asks for; every field optional (absent = family default).
+struct PreprocessConfig {
+    std::optional<std::array<int, 3>> inputSize;  // [C, H, W]
+    std::optional<std::string> interpolation;     // "bilinear" | "bicubic" | "nearest"
+    std::optional<double> cropPct;                // resize to size / crop_pct, then center crop
+    std::optional<std::vector<double>> mean;
+    std::optional<std::vector<double>> std;
+};
+
+// What a config.json (timm hub, HF transformers or attnviz's own) says about a model.
+// Only facts that cannot be read off the weights, or that must agree with them.
+struct ModelConfig {
+    bool present = false;
+    std::string path;
+    std::string architecture;  // timm name or HF class, informative
+    std::optional<int> numClasses;
+    std::optional<int> numHeads;
+    std::optional<int> embedDim;
+    std::optional<int> depth;
+    std::optional<int> patchSize;
+    std::optional<double> layerNormEps;
+    std::optional<std::string> globalPool;  // "token" | "avg" | ...
+    std::optional<int> stemStride;          // ResNet: conv1 stride (default 2)
+    std::optional<bool> stemPool;           // ResNet: max-pool after the stem (default true)
+    std::vector<std::string> labelNames;
+    PreprocessConfig preprocess;
+};
+
+// Parses config.json (and, for HF folders, preprocessor_config.json beside it when
+// `preprocessorPath` is non-empty). Throws io::FormatError with a one-line reason.
+ModelConfig parseModelConfig(const std::string& path, const std::string& preprocessorPath = {});
+
+}  // namespace attnviz::io

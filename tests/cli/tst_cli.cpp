@@ -1,0 +1,190 @@
+// attnviz-cli as a user or a script runs it: JSON on stdout, one-line errors, exit codes.
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "core/io/safetensors.h"
+
+namespace {
+
+const QString kData = QStringLiteral(ATTNVIZ_TEST_DATA "/reference/");
+
+struct Run {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+};
+
+Run runCli(const QStringList& args)
+{
+    QProcess process;
+    process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"), args);
+    Run run;
+    if (!process.waitForFinished(300000))
+        return run;
+    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    run.out = process.readAllStandardOutput();
+    run.err = process.readAllStandardError();
+    return run;
+}
+
+QJsonObject parseObject(const QByteArray& json)
+{
+    QJsonParseError error;
+    const auto doc = QJsonDocument::fromJson(json, &error);
+    return error.error == QJsonParseError::NoError ? doc.object() : QJsonObject();
+}
+
+float firstFloat(const attnviz::io::RawTensor& t, std::size_t i)
+{
+    float v;
+    std::memcpy(&v, t.bytes.data() + i * sizeof(float), sizeof(float));
+    return v;
+}
+
+}  // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+
+private slots:
+    void infoDescribesModels_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("family");
+        QTest::addColumn<QString>("naming");
+        QTest::addColumn<int>("depth");
+        QTest::addColumn<int>("heads");
+        QTest::addColumn<int>("prefixTokens");
+        QTest::addColumn<int>("numClasses");
+        QTest::newRow("torchvision vit_b_16") << "tv_vit_b_16.pth" << "vit" << "torchvision" << 12 << 12 << 1 << 1000;
+        QTest::newRow("timm vit folder") << "timm_vit" << "vit" << "timm" << 4 << 3 << 1 << 10;
+        QTest::newRow("DeiT distilled") << "deit_distilled" << "vit" << "timm" << 4 << 3 << 2 << 10;
+        QTest::newRow("HF vit") << "hf_vit" << "vit" << "hf" << 4 << 3 << 1 << 10;
+        QTest::newRow("DINO teacher") << "dino_teacher.pth" << "vit" << "timm" << 4 << 3 << 1 << 0;
+        QTest::newRow("torchvision resnet50") << "tv_resnet50.pth" << "resnet" << "torchvision" << 50 << -1 << 0 << 1000;
+    }
+
+    void infoDescribesModels()
+    {
+        QFETCH(QString, model);
+        QFETCH(QString, family);
+        QFETCH(QString, naming);
+        QFETCH(int, depth);
+        QFETCH(int, heads);
+        QFETCH(int, prefixTokens);
+        QFETCH(int, numClasses);
+        const auto run = runCli({QStringLiteral("info"), kData + model});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto info = parseObject(run.out);
+        QCOMPARE(info[QLatin1String("family")].toString(), family);
+        QCOMPARE(info[QLatin1String("naming")].toString(), naming);
+        QCOMPARE(info[QLatin1String("depth")].toInt(), depth);
+        QCOMPARE(info[QLatin1String("heads")].toInt(-1), heads);
+        QCOMPARE(info[QLatin1String("prefix_tokens")].toInt(), prefixTokens);
+        QCOMPARE(info[QLatin1String("num_classes")].toInt(), numClasses);
+        QCOMPARE(info[QLatin1String("input_size")].toArray().size(), 3);
+        QVERIFY(info.contains(QLatin1String("embed_dim")) && info.contains(QLatin1String("patch_size")));
+    }
+
+    void headsOverride()
+    {
+        const auto run = runCli({QStringLiteral("info"), kData + QStringLiteral("timm_vit"), QStringLiteral("--heads"), QStringLiteral("4")});
+        QCOMPARE(run.exitCode, 0);
+        QCOMPARE(parseObject(run.out)[QLatin1String("heads")].toInt(), 4);
+    }
+
+    void analyzeDumpsTheTrace()
+    {
+        const QString dump = m_dir.filePath(QStringLiteral("dump.safetensors"));
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("deit_distilled"),
+                                 QStringLiteral("--tensor"), kData + QStringLiteral("deit_distilled.ref.safetensors"),
+                                 QStringLiteral("--top-k"), QStringLiteral("3"), QStringLiteral("--dump"), dump});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out)[QLatin1String("vit")].toObject();
+        const auto topK = result[QLatin1String("top_k")].toArray();
+        QCOMPARE(topK.size(), 3);
+        QVERIFY(topK[0].toObject()[QLatin1String("probability")].toDouble() >= topK[1].toObject()[QLatin1String("probability")].toDouble());
+        QCOMPARE(topK[0].toObject()[QLatin1String("label")].toString(),
+                 QStringLiteral("class %1").arg(topK[0].toObject()[QLatin1String("index")].toInt()));
+
+        const auto dumped = attnviz::io::readSafetensors(dump.toStdString()).tensors;
+        const auto ref = attnviz::io::readSafetensors((kData + QStringLiteral("deit_distilled.ref.safetensors")).toStdString()).tensors;
+        for (int l = 0; l < 4; ++l)
+            QCOMPARE(dumped.at("vit.attn." + std::to_string(l)).shape, (std::vector<std::int64_t>{1, 3, 198, 198}));
+        const auto& logits = dumped.at("vit.logits");
+        const auto& expected = ref.at("vit.logits");
+        QCOMPARE(logits.shape, expected.shape);
+        for (std::size_t i = 0; i < std::size_t(logits.numel()); ++i)
+            QVERIFY(std::abs(firstFloat(logits, i) - firstFloat(expected, i)) <= 1e-4f * (1.0f + std::abs(firstFloat(expected, i))));
+    }
+
+    void analyzeReadsAnImage()
+    {
+        QImage image(96, 64, QImage::Format_RGB32);
+        image.fill(QColor(200, 30, 90));
+        const QString path = m_dir.filePath(QStringLiteral("red.png"));
+        QVERIFY(image.save(path));
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("timm_vit"),
+                                 QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--image"), path});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        QCOMPARE(result[QLatin1String("vit")].toObject()[QLatin1String("top_k")].toArray().size(), 5);
+        QCOMPARE(result[QLatin1String("cnn")].toObject()[QLatin1String("input_size")].toArray()[2].toInt(), 224);
+    }
+
+    void badInputsGiveOneLineErrors_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("message");
+        const QString vit = kData + QStringLiteral("timm_vit");
+        const QString ref = kData + QStringLiteral("timm_vit.ref.safetensors");
+        {
+            QFile corrupt(m_dir.filePath(QStringLiteral("corrupt.png")));
+            corrupt.open(QIODevice::WriteOnly);
+            corrupt.write("\x89PNG\r\n\x1a\n this is not really a png");
+        }
+        const QString corruptPng = m_dir.filePath(QStringLiteral("corrupt.png"));
+        QTest::newRow("no command") << QStringList() << 2 << "usage";
+        QTest::newRow("unknown command") << QStringList{QStringLiteral("explode")} << 2 << "unknown command";
+        QTest::newRow("info without model") << QStringList{QStringLiteral("info")} << 2 << "exactly one MODEL";
+        QTest::newRow("missing model") << QStringList{QStringLiteral("info"), QStringLiteral("/nonexistent/model.pth")} << 1 << "does not exist";
+        QTest::newRow("not a model") << QStringList{QStringLiteral("info"), corruptPng} << 1 << "not a valid safetensors file";
+        QTest::newRow("bad heads") << QStringList{QStringLiteral("info"), vit, QStringLiteral("--heads"), QStringLiteral("5")} << 1 << "not divisible";
+        QTest::newRow("heads not a number") << QStringList{QStringLiteral("info"), vit, QStringLiteral("--heads"), QStringLiteral("x")} << 2 << "--heads";
+        QTest::newRow("unknown option") << QStringList{QStringLiteral("info"), vit, QStringLiteral("--hedas"), QStringLiteral("3")} << 2 << "unknown option --hedas";
+        QTest::newRow("no input") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit} << 2 << "exactly one of --image";
+        QTest::newRow("no model") << QStringList{QStringLiteral("analyze"), QStringLiteral("--tensor"), ref} << 2 << "at least one of --vit";
+        QTest::newRow("cnn given as vit") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 2 << "--vit expects a ViT";
+        QTest::newRow("unknown device") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--device"), QStringLiteral("tpu")} << 1 << "unknown device 'tpu'";
+        QTest::newRow("missing gpu") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--device"), QStringLiteral("cuda:99")} << 1 << "cuda:99";
+        QTest::newRow("top-k zero") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--top-k"), QStringLiteral("0")} << 2 << "--top-k";
+        QTest::newRow("tensor file lacks input") << QStringList{QStringLiteral("analyze"), QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 1 << "neither 'cnn.input' nor 'input'";
+        QTest::newRow("corrupt image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), corruptPng} << 1 << "cannot decode image";
+        QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
+    }
+
+    void badInputsGiveOneLineErrors()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(int, exitCode);
+        QFETCH(QString, message);
+        const auto run = runCli(args);
+        QCOMPARE(run.exitCode, exitCode);
+        QVERIFY2(QString::fromUtf8(run.err).contains(message), run.err.constData());
+        if (exitCode != 2 || !args.isEmpty()) {
+            QVERIFY2(run.err.count('\n') == 1, run.err.constData());
+            QVERIFY(run.out.isEmpty());
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"

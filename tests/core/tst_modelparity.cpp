@@ -1,0 +1,121 @@
+// Our ViT and ResNet forward passes against torchvision run on the same weights and
+// inputs (tests/scripts/make_reference.py, run at test time by a CTest fixture).
+#include "core/engine/classifier.h"
+#include "core/engine/tensorconvert.h"
+#include "core/io/safetensors.h"
+
+#include <QtTest>
+
+using namespace attnviz;
+
+namespace {
+
+const QString kData = QStringLiteral(ATTNVIZ_TEST_DATA "/reference/");
+
+std::map<std::string, torch::Tensor> loadReference(const QString& name)
+{
+    std::map<std::string, torch::Tensor> out;
+    for (const auto& [key, raw] : io::readSafetensors((kData + name).toStdString()).tensors)
+        out[key] = engine::toTorch(raw);
+    return out;
+}
+
+double maxAbsDiff(const torch::Tensor& a, const torch::Tensor& b)
+{
+    return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// max |a - b| relative to the largest reference magnitude
+double relativeDiff(const torch::Tensor& actual, const torch::Tensor& expected)
+{
+    return maxAbsDiff(actual, expected) / std::max(1e-12, expected.abs().max().item<double>());
+}
+
+}  // namespace
+
+class TestModelParity : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { torch::set_num_threads(2); }
+
+    void vitMatchesReference_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("reference");
+        QTest::addColumn<QString>("naming");
+        QTest::addColumn<int>("heads");
+        QTest::addColumn<int>("prefixTokens");
+        QTest::newRow("torchvision vit_b_16 (.pth)") << "tv_vit_b_16.pth" << "tv_vit_b_16.ref.safetensors" << "torchvision" << 12 << 1;
+        QTest::newRow("timm vit (safetensors)") << "timm_vit" << "timm_vit.ref.safetensors" << "timm" << 3 << 1;
+        QTest::newRow("timm vit, non-square 160x256") << "timm_vit" << "timm_vit.nonsquare.ref.safetensors" << "timm" << 3 << 1;
+        QTest::newRow("DeiT distilled") << "deit_distilled" << "deit_distilled.ref.safetensors" << "timm" << 3 << 2;
+        QTest::newRow("HF transformers vit") << "hf_vit" << "timm_vit.ref.safetensors" << "hf" << 3 << 1;
+        QTest::newRow("DINO teacher checkpoint") << "dino_teacher.pth" << "dino_teacher.ref.safetensors" << "timm" << 3 << 1;
+    }
+
+    void vitMatchesReference()
+    {
+        QFETCH(QString, model);
+        QFETCH(QString, reference);
+        QFETCH(QString, naming);
+        QFETCH(int, heads);
+        QFETCH(int, prefixTokens);
+        const auto ref = loadReference(reference);
+        const auto vit = engine::loadClassifier((kData + model).toStdString());
+        QCOMPARE(QString::fromStdString(engine::namingName(vit->spec().naming)), naming);
+        QCOMPARE(vit->spec().heads, heads);
+        QCOMPARE(vit->spec().prefixTokens(), prefixTokens);
+
+        const auto input = ref.at("vit.input");
+        const auto trace = vit->forward(input);
+        QCOMPARE(trace.tokens.gridH, int(input.size(2)) / vit->spec().patchSize);
+        QCOMPARE(trace.tokens.gridW, int(input.size(3)) / vit->spec().patchSize);
+        QCOMPARE(int(trace.attentions.size()), vit->spec().depth);
+        for (std::size_t l = 0; l < trace.attentions.size(); ++l) {
+            const auto& expected = ref.at("vit.attn." + std::to_string(l));
+            QCOMPARE(trace.attentions[l].unsqueeze(0).sizes(), expected.sizes());
+            const double diff = maxAbsDiff(trace.attentions[l].unsqueeze(0), expected);
+            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: attention differs by %2").arg(l).arg(diff)));
+        }
+        if (ref.count("vit.logits")) {
+            const double diff = relativeDiff(trace.logits, ref.at("vit.logits"));
+            QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(diff)));
+        } else {
+            QVERIFY(!trace.logits.defined());
+        }
+    }
+
+    void resnetMatchesReference()
+    {
+        const auto ref = loadReference(QStringLiteral("tv_resnet50.ref.safetensors"));
+        const auto net = engine::loadClassifier((kData + QStringLiteral("tv_resnet50.pth")).toStdString());
+        QCOMPARE(net->spec().depth, 50);
+        QVERIFY(net->spec().bottleneck);
+        QCOMPARE(net->spec().stageBlocks, (std::vector<int>{3, 4, 6, 3}));
+        const auto trace = net->forward(ref.at("cnn.input"));
+        const double logitDiff = relativeDiff(trace.logits, ref.at("cnn.logits"));
+        QVERIFY2(logitDiff <= 1e-4, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
+        QCOMPARE(int(trace.features.size()), 6);
+        for (const auto& [name, feature] : trace.features) {
+            const auto& expected = ref.at("cnn.features." + name);
+            QCOMPARE(feature.sizes(), expected.sizes());
+            const double diff = relativeDiff(feature, expected);
+            QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(name)).arg(diff)));
+        }
+    }
+
+    void attentionRowsSumToOne()
+    {
+        const auto ref = loadReference(QStringLiteral("timm_vit.nonsquare.ref.safetensors"));
+        const auto vit = engine::loadClassifier((kData + QStringLiteral("timm_vit")).toStdString());
+        const auto trace = vit->forward(ref.at("vit.input"));
+        for (const auto& a : trace.attentions) {
+            QCOMPARE(a.size(1), int64_t(trace.tokens.tokens()));
+            QVERIFY(maxAbsDiff(a.sum(-1), torch::ones({a.size(0), a.size(1)})) < 1e-5);
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestModelParity)
+#include "tst_modelparity.moc"

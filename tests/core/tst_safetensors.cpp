@@ -1,0 +1,162 @@
+#include "core/io/safetensors.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+
+using namespace attnviz::io;
+
+namespace {
+
+RawTensor randomTensor(DType type, std::vector<std::int64_t> shape, unsigned seed)
+{
+    RawTensor t;
+    t.dtype = type;
+    t.shape = std::move(shape);
+    t.bytes.resize(std::size_t(t.numel()) * dtypeSize(type));
+    std::mt19937 rng(seed);
+    for (auto& b : t.bytes)
+        b = static_cast<std::uint8_t>(rng());
+    if (type == DType::Bool)
+        for (auto& b : t.bytes)
+            b &= 1;
+    return t;
+}
+
+// A file made of an 8-byte length, the given header text and `data` bytes.
+std::string rawFile(const std::string& header, std::size_t dataBytes, std::uint64_t declaredLength)
+{
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i)
+        out[std::size_t(i)] = char((declaredLength >> (8 * i)) & 0xff);
+    return out + header + std::string(dataBytes, '\x01');
+}
+
+std::string rawFile(const std::string& header, std::size_t dataBytes)
+{
+    return rawFile(header, dataBytes, header.size());
+}
+
+}  // namespace
+
+class TestSafetensors : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    std::string path(const char* name) const { return m_dir.filePath(QString::fromLatin1(name)).toStdString(); }
+    void writeBytes(const std::string& file, const std::string& bytes) const
+    {
+        std::ofstream(file, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+    }
+
+private slots:
+    void roundTripsEveryDtype_data()
+    {
+        QTest::addColumn<int>("dtype");
+        for (auto name : {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"})
+            QTest::newRow(name) << int(*dtypeFromName(name));
+    }
+
+    void roundTripsEveryDtype()
+    {
+        QFETCH(int, dtype);
+        TensorMap tensors;
+        tensors["a.weight"] = randomTensor(DType(dtype), {3, 5, 2}, 1);
+        tensors["b"] = randomTensor(DType(dtype), {7}, 2);
+        tensors["scalar"] = randomTensor(DType(dtype), {}, 3);
+        tensors["empty"] = randomTensor(DType(dtype), {0, 4}, 4);
+        const StringMap metadata{{"format", "pt"}, {"note", "ünïcode"}};
+        writeSafetensors(path("roundtrip.safetensors"), tensors, metadata);
+        const auto file = readSafetensors(path("roundtrip.safetensors"));
+        QCOMPARE(file.metadata, metadata);
+        QCOMPARE(file.tensors.size(), tensors.size());
+        for (const auto& [name, t] : tensors) {
+            const auto& back = file.tensors.at(name);
+            QCOMPARE(int(back.dtype), dtype);
+            QCOMPARE(back.shape, t.shape);
+            QVERIFY(back.bytes == t.bytes);
+        }
+    }
+
+    void readsUnalignedData()
+    {
+        // Header of odd length: tensor data starts at an unaligned offset.
+        const std::string header = R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} )";
+        std::string bytes = rawFile(header, 0);
+        const float values[2] = {1.5f, -2.25f};
+        bytes.append(reinterpret_cast<const char*>(values), sizeof(values));
+        QVERIFY((8 + header.size()) % 4 != 0);
+        writeBytes(path("unaligned.safetensors"), bytes);
+        const auto file = readSafetensors(path("unaligned.safetensors"));
+        float back[2];
+        std::memcpy(back, file.tensors.at("x").bytes.data(), sizeof(back));
+        QCOMPARE(back[0], 1.5f);
+        QCOMPARE(back[1], -2.25f);
+    }
+
+    void rejectsMalformedFiles_data()
+    {
+        QTest::addColumn<QByteArray>("bytes");
+        QTest::addColumn<QString>("expectedError");
+        auto row = [](const char* name, const std::string& bytes, const char* error) {
+            QTest::newRow(name) << QByteArray(bytes.data(), int(bytes.size())) << QString::fromLatin1(error);
+        };
+        const std::string ok = R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+        row("too short", "\x05\x00\x00", "shorter than its 8-byte header length");
+        row("header over 100 MB", rawFile("{}", 0, 200'000'000), "exceeds the 100 MB limit");
+        row("header past end", rawFile(ok, 8, 4096), "runs past the end of the file");
+        row("not an object start", rawFile(R"([1,2])", 0), "does not start with '{'");
+        row("not json", rawFile(R"({"x": nope})", 0), "not valid UTF-8 JSON");
+        row("invalid utf-8", rawFile("{\"\xff\xfe\":{}}", 0), "not valid UTF-8 JSON");
+        row("unknown dtype", rawFile(R"({"x":{"dtype":"F8","shape":[2],"data_offsets":[0,2]}})", 2), "unknown dtype");
+        row("missing field", rawFile(R"({"x":{"dtype":"F32","shape":[2]}})", 8), "needs dtype, shape and data_offsets");
+        row("negative dimension", rawFile(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "bad dimension");
+        row("bytes do not match shape", rawFile(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "does not match");
+        row("shape overflows",
+            rawFile(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0), "does not match");
+        row("reversed offsets", rawFile(R"({"x":{"dtype":"U8","shape":[0],"data_offsets":[8,0]}})", 8), "ends before");
+        row("hole", rawFile(R"({"x":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})", 4), "hole or overlap");
+        row("overlap",
+            rawFile(R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"y":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", 6),
+            "hole or overlap");
+        row("trailing bytes", rawFile(ok, 12), "data buffer holds 12 bytes");
+        row("truncated data", rawFile(ok, 5), "data buffer holds 5 bytes");
+        row("metadata not strings", rawFile(R"({"__metadata__":{"a":1}})", 0), "__metadata__");
+    }
+
+    void rejectsMalformedFiles()
+    {
+        QFETCH(QByteArray, bytes);
+        QFETCH(QString, expectedError);
+        writeBytes(path("bad.safetensors"), bytes.toStdString());
+        try {
+            readSafetensors(path("bad.safetensors"));
+            QFAIL("a malformed file was accepted");
+        } catch (const FormatError& e) {
+            const QString message = QString::fromUtf8(e.what());
+            QVERIFY2(message.contains(expectedError), qPrintable(message));
+            QVERIFY(!message.contains(QLatin1Char('\n')));
+        }
+    }
+
+    void failedWriteLeavesOldFileAlone()
+    {
+        TensorMap good;
+        good["x"] = randomTensor(DType::F32, {4}, 5);
+        writeSafetensors(path("keep.safetensors"), good);
+        TensorMap bad;
+        bad["y"] = randomTensor(DType::F32, {4}, 6);
+        bad["y"].bytes.pop_back();  // inconsistent: refused before anything is renamed
+        QVERIFY_THROWS_EXCEPTION(FormatError, writeSafetensors(path("keep.safetensors"), bad));
+        QVERIFY(readSafetensors(path("keep.safetensors")).tensors.at("x").bytes == good["x"].bytes);
+        QVERIFY(!QFile::exists(QString::fromStdString(path("keep.safetensors.partial"))));
+        QVERIFY_THROWS_EXCEPTION(FormatError, writeSafetensors(path("no/such/dir/x.safetensors"), good));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestSafetensors)
+#include "tst_safetensors.moc"
