@@ -54,7 +54,7 @@ torch::Tensor prepareInput(const InputSource& source, const std::string& role, c
 #endif
 }
 
-nlohmann::json analyzeRole(const std::string& role, const std::string& modelPath, const InputSource& source,
+nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& modelPath, const InputSource& source,
                            const Arguments& args, io::TensorMap* dump)
 {
     engine::LoadOptions options;
@@ -73,7 +73,7 @@ nlohmann::json analyzeRole(const std::string& role, const std::string& modelPath
     const auto trace = model->forward(input);
     if (dump)
         engine::appendTraceTensors(trace, role, *dump);
-    nlohmann::json j;
+    nlohmann::ordered_json j;
     j["model"] = modelPath;
     j["description"] = model->spec().description;
     j["input_size"] = trace.input.sizes().vec();
@@ -105,7 +105,7 @@ int runAnalyze(const std::vector<std::string>& words)
     io::TensorMap dump;
     io::TensorMap* dumpTarget = args.value("dump") ? &dump : nullptr;
 
-    nlohmann::json out;
+    nlohmann::ordered_json out;
     out["device"] = args.value("device").value_or("cpu");
     out["threads"] = torch::get_num_threads();
     for (const char* role : {"vit", "cnn"})

@@ -9,5 +9,7 @@ namespace attnviz::cli {
 // the exit code; errors are thrown (UsageError, or a one-line runtime error).
 int runInfo(const std::vector<std::string>& words);
 int runAnalyze(const std::vector<std::string>& words);
+int runTrain(const std::vector<std::string>& words);
+int runEvaluate(const std::vector<std::string>& words);
 
 }  // namespace attnviz::cli

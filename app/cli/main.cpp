@@ -15,6 +15,9 @@ const char* const kUsage =
     "  info MODEL [--heads N]\n"
     "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
     "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N] [--dump OUT.safetensors]\n"
+    "  train --arch vit|cnn --data DIR --out MODEL_DIR [--epochs N] [--seed S] [--device D]\n"
+    "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N]\n"
+    "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "MODEL is a .safetensors/.pth/.pt/.bin file or a folder with model.safetensors + config.json.\n";
 
 using Command = int (*)(const std::vector<std::string>&);
@@ -24,7 +27,7 @@ using Command = int (*)(const std::vector<std::string>&);
 int main(int argc, char** argv)
 {
     using namespace attnviz;
-    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}};
+    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cerr << kUsage;
         return argc < 2 ? 2 : 0;

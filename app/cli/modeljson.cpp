@@ -2,17 +2,17 @@
 
 namespace attnviz::cli {
 
-nlohmann::json specJson(const engine::ModelSpec& s)
+nlohmann::ordered_json specJson(const engine::ModelSpec& s)
 {
     const bool vit = s.family == engine::Family::ViT;
-    nlohmann::json j;
+    nlohmann::ordered_json j;
     j["family"] = engine::familyName(s.family);
     j["naming"] = engine::namingName(s.naming);
     j["description"] = s.description;
     j["depth"] = s.depth;
-    j["heads"] = vit ? nlohmann::json(s.heads) : nlohmann::json();
+    j["heads"] = vit ? nlohmann::ordered_json(s.heads) : nlohmann::ordered_json();
     j["embed_dim"] = s.embedDim;
-    j["patch_size"] = vit ? nlohmann::json(s.patchSize) : nlohmann::json();
+    j["patch_size"] = vit ? nlohmann::ordered_json(s.patchSize) : nlohmann::ordered_json();
     j["input_size"] = s.preprocessing.inputSize;
     j["prefix_tokens"] = vit ? s.prefixTokens() : 0;
     j["num_classes"] = s.numClasses;
@@ -31,9 +31,9 @@ nlohmann::json specJson(const engine::ModelSpec& s)
     return j;
 }
 
-nlohmann::json predictionsJson(const std::vector<engine::Prediction>& predictions)
+nlohmann::ordered_json predictionsJson(const std::vector<engine::Prediction>& predictions)
 {
-    auto out = nlohmann::json::array();
+    auto out = nlohmann::ordered_json::array();
     for (const auto& p : predictions)
         out.push_back({{"index", p.index}, {"label", p.label}, {"probability", p.probability}});
     return out;

@@ -9,7 +9,7 @@ namespace attnviz::cli {
 
 // The `info` contract: family, naming, depth, heads, embed_dim, patch_size,
 // input_size [C,H,W], prefix_tokens, num_classes (+ a few descriptive extras).
-nlohmann::json specJson(const engine::ModelSpec& spec);
-nlohmann::json predictionsJson(const std::vector<engine::Prediction>& predictions);
+nlohmann::ordered_json specJson(const engine::ModelSpec& spec);
+nlohmann::ordered_json predictionsJson(const std::vector<engine::Prediction>& predictions);
 
 }  // namespace attnviz::cli

@@ -2,6 +2,8 @@
 
 #include "core/engine/modelspec.h"
 #include "core/engine/trace.h"
+#include "core/io/modelconfig.h"
+#include "core/io/rawtensor.h"
 
 #include <torch/torch.h>
 
@@ -21,6 +23,16 @@ public:
     virtual Trace forward(const torch::Tensor& input) const = 0;
     virtual void to(torch::Device device) = 0;
     virtual torch::Device device() const = 0;
+
+    // Differentiable batch forward: [N, C, H, W] -> logits [N, classes]. `training`
+    // uses batch statistics in batch norm and updates its running statistics.
+    virtual torch::Tensor logits(const torch::Tensor& batch, bool training) const = 0;
+    // The trainable tensors (batch-norm running statistics excluded); they share
+    // storage with the model, so an optimizer over them trains it.
+    virtual std::vector<torch::Tensor> parameters() const = 0;
+    // The weights under the names a checkpoint of this family uses (timm for ViTs,
+    // torchvision for ResNets), as F32, ready for io::writeSafetensors.
+    virtual io::TensorMap stateDict() const = 0;
 };
 
 struct LoadOptions {
@@ -31,5 +43,9 @@ struct LoadOptions {
 // Loads a model path (file or HF folder), recognises the architecture from its keys,
 // checks every shape and moves it to the device. Throws EngineError or io::FormatError.
 std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const LoadOptions& options = {});
+
+// The same from tensors already in memory (e.g. freshly initialised for training).
+std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const io::ModelConfig& config,
+                                            const LoadOptions& options = {});
 
 }  // namespace attnviz::engine

@@ -200,19 +200,28 @@ std::string firstKeys(const io::TensorMap& tensors)
 
 std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const LoadOptions& options)
 {
-    const auto device = parseDevice(options.device);
+    parseDevice(options.device);  // a bad device fails before a large file is read
     auto ckpt = io::loadCheckpoint(modelPath);
-    ckpt.tensors = stripHfPrefix(std::move(ckpt.tensors));
-    WeightSource source(ckpt.tensors);
+    try {
+        return buildClassifier(stripHfPrefix(std::move(ckpt.tensors)), ckpt.config, options);
+    } catch (const EngineError& e) {
+        throw EngineError("'" + modelPath + "': " + e.what());
+    }
+}
+
+std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const io::ModelConfig& config,
+                                            const LoadOptions& options)
+{
+    const auto device = parseDevice(options.device);
+    WeightSource source(tensors);
     std::unique_ptr<Classifier> model;
     Naming naming;
     if (detectViTNaming(source, naming))
-        model = buildViT(source, naming, ckpt.config, options);
+        model = buildViT(source, naming, config, options);
     else if (looksLikeResNet(source))
-        model = buildResNet(source, ckpt.config);
+        model = buildResNet(source, config);
     else
-        throw EngineError("'" + modelPath + "' is neither a ViT (timm, torchvision or HF naming) nor a ResNet; first keys: "
-                          + firstKeys(ckpt.tensors));
+        throw EngineError("neither a ViT (timm, torchvision or HF naming) nor a ResNet; first keys: " + firstKeys(tensors));
     model->to(device);
     return model;
 }

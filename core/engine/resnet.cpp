@@ -1,6 +1,7 @@
 #include "core/engine/resnet.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/tensorconvert.h"
 
 #include <chrono>
 
@@ -26,10 +27,11 @@ ConvBn readConvBn(WeightSource& s, const std::string& conv, const std::string& b
     return c;
 }
 
-torch::Tensor applyConvBn(const ConvBn& c, const torch::Tensor& x)
+// training: batch statistics, and running statistics updated with momentum 0.1.
+torch::Tensor applyConvBn(const ConvBn& c, const torch::Tensor& x, bool training)
 {
     auto y = torch::conv2d(x, c.convW, {}, c.stride, c.padding);
-    return torch::batch_norm(y, c.bnW, c.bnB, c.bnMean, c.bnVar, false, 0.0, kBnEps, false);
+    return torch::batch_norm(y, c.bnW, c.bnB, c.bnMean, c.bnVar, training, 0.1, kBnEps, false);
 }
 
 int countBlocks(const WeightSource& s, int stage)
@@ -108,25 +110,30 @@ ResNetWeights readResNetWeights(WeightSource& s, ModelSpec& spec)
     return w;
 }
 
-std::vector<torch::Tensor*> ResNetWeights::all()
+std::vector<ResNetWeights::Named> ResNetWeights::named()
 {
-    std::vector<torch::Tensor*> out;
-    auto add = [&out](ConvBn& c) {
-        for (auto* t : {&c.convW, &c.bnW, &c.bnB, &c.bnMean, &c.bnVar})
-            out.push_back(t);
+    std::vector<Named> out;
+    auto add = [&out](ConvBn& c, const std::string& conv, const std::string& bn) {
+        out.push_back({conv + ".weight", &c.convW, false});
+        out.push_back({bn + ".weight", &c.bnW, false});
+        out.push_back({bn + ".bias", &c.bnB, false});
+        out.push_back({bn + ".running_mean", &c.bnMean, true});
+        out.push_back({bn + ".running_var", &c.bnVar, true});
     };
-    add(stem);
-    for (auto& stage : stages)
-        for (auto& b : stage) {
-            for (auto& c : b.convs)
-                add(c);
+    add(stem, "conv1", "bn1");
+    for (std::size_t s = 0; s < stages.size(); ++s)
+        for (std::size_t i = 0; i < stages[s].size(); ++i) {
+            auto& b = stages[s][i];
+            const auto p = "layer" + std::to_string(s + 1) + "." + std::to_string(i) + ".";
+            for (std::size_t c = 0; c < b.convs.size(); ++c)
+                add(b.convs[c], p + "conv" + std::to_string(c + 1), p + "bn" + std::to_string(c + 1));
             if (b.hasDownsample)
-                add(b.downsample);
+                add(b.downsample, p + "downsample.0", p + "downsample.1");
         }
     if (fcW.defined())
-        out.push_back(&fcW);
+        out.push_back({"fc.weight", &fcW, false});
     if (fcB.defined())
-        out.push_back(&fcB);
+        out.push_back({"fc.bias", &fcB, false});
     return out;
 }
 
@@ -138,49 +145,84 @@ ResNet::ResNet(ModelSpec spec, ResNetWeights weights)
 
 void ResNet::to(torch::Device device)
 {
-    for (auto* t : m_w.all())
-        *t = t->to(device);
+    for (auto& entry : m_w.named())
+        *entry.tensor = entry.tensor->to(device);
     m_device = device;
 }
 
-torch::Tensor ResNet::residualBlock(const ResidualBlockWeights& b, const torch::Tensor& x) const
+std::vector<torch::Tensor> ResNet::parameters() const
+{
+    std::vector<torch::Tensor> out;
+    for (auto& entry : m_w.named())
+        if (!entry.isBuffer)
+            out.push_back(*entry.tensor);
+    return out;
+}
+
+io::TensorMap ResNet::stateDict() const
+{
+    io::TensorMap out;
+    for (auto& entry : m_w.named())
+        out[entry.name] = toRawF32(*entry.tensor);
+    return out;
+}
+
+torch::Tensor ResNet::residualBlock(const ResidualBlockWeights& b, const torch::Tensor& x, bool training) const
 {
     auto y = x;
     for (std::size_t i = 0; i < b.convs.size(); ++i) {
-        y = applyConvBn(b.convs[i], y);
+        y = applyConvBn(b.convs[i], y, training);
         if (i + 1 < b.convs.size())
             y = torch::relu(y);
     }
-    const auto identity = b.hasDownsample ? applyConvBn(b.downsample, x) : x;
+    const auto identity = b.hasDownsample ? applyConvBn(b.downsample, x, training) : x;
     return torch::relu(y + identity);
+}
+
+torch::Tensor ResNet::run(const torch::Tensor& input, bool training, FeatureSink* features) const
+{
+    if (input.dim() != 4 || input.size(1) != m_spec.preprocessing.inputSize[0])
+        throw EngineError("ResNet input must be [N, " + std::to_string(m_spec.preprocessing.inputSize[0])
+                          + ", H, W], got " + io::shapeString(input.sizes().vec()));
+    auto record = [features](std::string name, const torch::Tensor& t) {
+        if (features)
+            features->emplace_back(std::move(name), t);
+    };
+    auto x = torch::relu(applyConvBn(m_w.stem, input.to(m_device, torch::kFloat32), training));
+    record("conv1", x);
+    if (m_spec.stemPool) {
+        x = torch::max_pool2d(x, 3, 2, 1);
+        record("maxpool", x);
+    }
+    for (std::size_t s = 0; s < m_w.stages.size(); ++s) {
+        for (const auto& b : m_w.stages[s])
+            x = residualBlock(b, x, training);
+        record("layer" + std::to_string(s + 1), x);
+    }
+    if (!m_w.fcW.defined())
+        return {};
+    return torch::nn::functional::linear(x.mean({2, 3}), m_w.fcW, m_w.fcB);
+}
+
+torch::Tensor ResNet::logits(const torch::Tensor& batch, bool training) const
+{
+    return run(batch, training, nullptr);
 }
 
 Trace ResNet::forward(const torch::Tensor& input) const
 {
     const auto start = std::chrono::steady_clock::now();
     torch::InferenceMode guard;
-    if (input.dim() != 4 || input.size(0) != 1 || input.size(1) != m_spec.preprocessing.inputSize[0])
-        throw EngineError("ResNet input must be [1, " + std::to_string(m_spec.preprocessing.inputSize[0])
-                          + ", H, W], got " + io::shapeString(input.sizes().vec()));
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("a trace takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
     Trace trace;
     trace.input = input.to(torch::kCPU, torch::kFloat32);
-    auto record = [&trace](const char* name, const torch::Tensor& t) {
+    FeatureSink features;
+    const auto logits = run(input, false, &features);
+    for (auto& [name, t] : features)
         trace.features.emplace_back(name, t.to(torch::kCPU));
-    };
-    auto x = torch::relu(applyConvBn(m_w.stem, input.to(m_device, torch::kFloat32)));
-    record("conv1", x);
-    if (m_spec.stemPool) {
-        x = torch::max_pool2d(x, 3, 2, 1);
-        record("maxpool", x);
-    }
-    static const char* const kStageNames[] = {"layer1", "layer2", "layer3", "layer4", "layer5", "layer6"};
-    for (std::size_t s = 0; s < m_w.stages.size() && s < 6; ++s) {
-        for (const auto& b : m_w.stages[s])
-            x = residualBlock(b, x);
-        record(kStageNames[s], x);
-    }
-    if (m_w.fcW.defined())
-        trace.logits = torch::nn::functional::linear(x.mean({2, 3}), m_w.fcW, m_w.fcB).to(torch::kCPU);
+    if (logits.defined())
+        trace.logits = logits.to(torch::kCPU);
     trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return trace;
 }

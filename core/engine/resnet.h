@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 namespace attnviz::engine {
@@ -29,7 +30,14 @@ struct ResNetWeights {
     std::vector<std::vector<ResidualBlockWeights>> stages;
     torch::Tensor fcW, fcB;  // [classes, features] or undefined
 
-    std::vector<torch::Tensor*> all();
+    // Every tensor under its torchvision name; `isBuffer` marks batch-norm running
+    // statistics, which are state rather than trainable parameters.
+    struct Named {
+        std::string name;
+        torch::Tensor* tensor;
+        bool isBuffer;
+    };
+    std::vector<Named> named();
 };
 
 // Reads torchvision/timm-named ResNet weights (BasicBlock vs Bottleneck from the keys),
@@ -45,12 +53,18 @@ public:
     Trace forward(const torch::Tensor& input) const override;
     void to(torch::Device device) override;
     torch::Device device() const override { return m_device; }
+    torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
+    std::vector<torch::Tensor> parameters() const override;
+    io::TensorMap stateDict() const override;
 
 private:
-    torch::Tensor residualBlock(const ResidualBlockWeights& b, const torch::Tensor& x) const;
+    using FeatureSink = std::vector<std::pair<std::string, torch::Tensor>>;
+    // Runs the network on [N, C, H, W]; stage outputs go to `features` when given.
+    torch::Tensor run(const torch::Tensor& input, bool training, FeatureSink* features) const;
+    torch::Tensor residualBlock(const ResidualBlockWeights& b, const torch::Tensor& x, bool training) const;
 
     ModelSpec m_spec;
-    ResNetWeights m_w;
+    mutable ResNetWeights m_w;  // mutable only for named(): running stats update in place
     torch::Device m_device{torch::kCPU};
 };
 

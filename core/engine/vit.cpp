@@ -1,6 +1,7 @@
 #include "core/engine/vit.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/tensorconvert.h"
 
 #include <chrono>
 
@@ -15,9 +16,25 @@ VisionTransformer::VisionTransformer(ModelSpec spec, ViTWeights weights)
 
 void VisionTransformer::to(torch::Device device)
 {
-    for (auto* t : m_w.all())
-        *t = t->to(device);
+    for (auto& entry : m_w.named())
+        *entry.second = entry.second->to(device);
     m_device = device;
+}
+
+std::vector<torch::Tensor> VisionTransformer::parameters() const
+{
+    std::vector<torch::Tensor> out;
+    for (auto& entry : m_w.named())
+        out.push_back(*entry.second);
+    return out;
+}
+
+io::TensorMap VisionTransformer::stateDict() const
+{
+    io::TensorMap out;
+    for (auto& [name, t] : m_w.named())
+        out[name] = toRawF32(*t);
+    return out;
 }
 
 torch::Tensor VisionTransformer::patchPositions(int gh, int gw) const
@@ -42,8 +59,8 @@ torch::Tensor VisionTransformer::patchPositions(int gh, int gw) const
 torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& layout) const
 {
     const int p = m_spec.patchSize;
-    if (input.dim() != 4 || input.size(0) != 1 || input.size(1) != m_spec.preprocessing.inputSize[0])
-        throw EngineError("ViT input must be [1, " + std::to_string(m_spec.preprocessing.inputSize[0])
+    if (input.dim() != 4 || input.size(1) != m_spec.preprocessing.inputSize[0])
+        throw EngineError("ViT input must be [N, " + std::to_string(m_spec.preprocessing.inputSize[0])
                           + ", H, W], got " + io::shapeString(input.sizes().vec()));
     if (input.size(2) < p || input.size(3) < p)
         throw EngineError("ViT input " + io::shapeString(input.sizes().vec()) + " is smaller than one "
@@ -58,10 +75,11 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
     layout.regTokens = m_spec.regTokens;
     x = x.flatten(2).transpose(1, 2);
 
+    const auto n = x.size(0);
     std::vector<torch::Tensor> prefix;
     for (const auto* t : {&m_w.clsToken, &m_w.distToken, &m_w.regTokens})
         if (t->defined())
-            prefix.push_back(*t);
+            prefix.push_back(t->expand({n, -1, -1}));
     const auto patchPos = patchPositions(layout.gridH, layout.gridW);
     if (m_spec.noEmbedClass) {
         prefix.push_back(x + patchPos);
@@ -69,24 +87,24 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
     }
     prefix.push_back(x);
     x = torch::cat(prefix, 1);
-    const int n = m_spec.prefixTokens();
-    return x + torch::cat({m_w.posEmbed.narrow(1, 0, n), patchPos}, 1);
+    return x + torch::cat({m_w.posEmbed.narrow(1, 0, m_spec.prefixTokens()), patchPos}, 1);
 }
 
 torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::Tensor& x,
                                         torch::Tensor& attention) const
 {
+    const auto n = x.size(0);
     const auto tokens = x.size(1);
     const auto d = x.size(2);
     const auto h = m_spec.heads;
     const auto hd = d / h;
-    // [1, T, 3D] -> [3, 1, H, T, hd]
-    auto qkv = F::linear(x, b.qkvW, b.qkvB).reshape({1, tokens, 3, h, hd}).permute({2, 0, 3, 1, 4});
+    // [N, T, 3D] -> [3, N, H, T, hd]
+    auto qkv = F::linear(x, b.qkvW, b.qkvB).reshape({n, tokens, 3, h, hd}).permute({2, 0, 3, 1, 4});
     auto q = qkv[0] * (1.0 / std::sqrt(double(hd)));
-    // [1, H, T, T]: computed explicitly, because fused attention never returns weights
+    // [N, H, T, T]: computed explicitly, because fused attention never returns weights
     auto attn = torch::softmax(torch::matmul(q, qkv[1].transpose(-2, -1)), -1);
-    attention = attn[0];
-    auto out = torch::matmul(attn, qkv[2]).transpose(1, 2).reshape({1, tokens, d});
+    attention = attn;
+    auto out = torch::matmul(attn, qkv[2]).transpose(1, 2).reshape({n, tokens, d});
     return F::linear(out, b.projW, b.projB);
 }
 
@@ -112,7 +130,7 @@ torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
         return {};
     if (m_spec.avgPool) {
         const int n = m_spec.prefixTokens();
-        auto pooled = y.narrow(1, n, y.size(1) - n).mean(1);  // [1, D]
+        auto pooled = y.narrow(1, n, y.size(1) - n).mean(1);  // [N, D]
         return F::linear(ln(pooled, m_w.fcNormW, m_w.fcNormB), m_w.headW, m_w.headB);
     }
     auto logits = F::linear(y.select(1, 0), m_w.headW, m_w.headB);
@@ -121,19 +139,37 @@ torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
     return logits;
 }
 
+torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout& layout,
+                                        std::vector<torch::Tensor>* attentions) const
+{
+    auto x = embed(input.to(m_device, torch::kFloat32), layout);
+    for (const auto& b : m_w.blocks) {
+        torch::Tensor attention;
+        x = block(b, x, attention);
+        if (attentions)
+            attentions->push_back(attention);
+    }
+    return x;
+}
+
+torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool /*training: no dropout here*/) const
+{
+    TokenLayout layout;
+    return classify(encode(batch, layout, nullptr));
+}
+
 Trace VisionTransformer::forward(const torch::Tensor& input) const
 {
     const auto start = std::chrono::steady_clock::now();
     torch::InferenceMode guard;
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("a trace takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
     Trace trace;
     trace.input = input.to(torch::kCPU, torch::kFloat32);
-    auto x = embed(input.to(m_device, torch::kFloat32), trace.tokens);
-    for (const auto& b : m_w.blocks) {
-        torch::Tensor attention;
-        x = block(b, x, attention);
-        trace.attentions.push_back(attention.to(torch::kCPU));
-    }
-    auto logits = classify(x);
+    std::vector<torch::Tensor> attentions;
+    auto logits = classify(encode(input, trace.tokens, &attentions));
+    for (const auto& a : attentions)
+        trace.attentions.push_back(a[0].to(torch::kCPU));  // [H, T, T]
     if (logits.defined())
         trace.logits = logits.to(torch::kCPU);
     trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

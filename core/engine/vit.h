@@ -16,9 +16,14 @@ public:
     Trace forward(const torch::Tensor& input) const override;
     void to(torch::Device device) override;
     torch::Device device() const override { return m_device; }
+    torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
+    std::vector<torch::Tensor> parameters() const override;
+    io::TensorMap stateDict() const override;
 
 private:
-    // [1, T, D] tokens for an input [1, C, H, W]; fills the layout.
+    // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the
+    // layout and, when `attentions` is given, appends each block's [N, H, T, T].
+    torch::Tensor encode(const torch::Tensor& input, TokenLayout& layout, std::vector<torch::Tensor>* attentions) const;
     torch::Tensor embed(const torch::Tensor& input, TokenLayout& layout) const;
     // Position embedding for the patch part at grid gh x gw: [1, gh*gw, D]
     torch::Tensor patchPositions(int gh, int gw) const;
@@ -27,7 +32,7 @@ private:
     torch::Tensor classify(const torch::Tensor& x) const;
 
     ModelSpec m_spec;
-    ViTWeights m_w;
+    mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights
     torch::Device m_device{torch::kCPU};
 };
 

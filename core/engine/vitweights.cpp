@@ -212,18 +212,32 @@ ViTWeights readViTWeights(WeightSource& s, Naming naming, ModelSpec& spec)
     return w;
 }
 
-std::vector<torch::Tensor*> ViTWeights::all()
+std::vector<std::pair<std::string, torch::Tensor*>> ViTWeights::named()
 {
-    std::vector<torch::Tensor*> out{&patchW, &patchB, &clsToken, &distToken, &regTokens, &posEmbed,
-                                    &normW, &normB, &fcNormW, &fcNormB, &headW, &headB, &headDistW, &headDistB};
-    for (auto& b : blocks)
-        for (auto* t : {&b.norm1W, &b.norm1B, &b.qkvW, &b.qkvB, &b.projW, &b.projB, &b.ls1, &b.norm2W,
-                        &b.norm2B, &b.fc1W, &b.fc1B, &b.fc2W, &b.fc2B, &b.ls2})
-            out.push_back(t);
-    std::vector<torch::Tensor*> defined;
-    for (auto* t : out)
-        if (t->defined())
-            defined.push_back(t);
+    std::vector<std::pair<std::string, torch::Tensor*>> out{
+        {"cls_token", &clsToken}, {"dist_token", &distToken}, {"reg_token", &regTokens}, {"pos_embed", &posEmbed},
+        {"patch_embed.proj.weight", &patchW}, {"patch_embed.proj.bias", &patchB}};
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        auto& b = blocks[i];
+        const auto p = "blocks." + std::to_string(i) + ".";
+        const std::pair<const char*, torch::Tensor*> parts[] = {
+            {"norm1.weight", &b.norm1W}, {"norm1.bias", &b.norm1B}, {"attn.qkv.weight", &b.qkvW},
+            {"attn.qkv.bias", &b.qkvB}, {"attn.proj.weight", &b.projW}, {"attn.proj.bias", &b.projB},
+            {"ls1.gamma", &b.ls1}, {"norm2.weight", &b.norm2W}, {"norm2.bias", &b.norm2B},
+            {"mlp.fc1.weight", &b.fc1W}, {"mlp.fc1.bias", &b.fc1B}, {"mlp.fc2.weight", &b.fc2W},
+            {"mlp.fc2.bias", &b.fc2B}, {"ls2.gamma", &b.ls2}};
+        for (const auto& [name, t] : parts)
+            out.emplace_back(p + name, t);
+    }
+    const std::pair<const char*, torch::Tensor*> tail[] = {
+        {"norm.weight", &normW}, {"norm.bias", &normB}, {"fc_norm.weight", &fcNormW}, {"fc_norm.bias", &fcNormB},
+        {"head.weight", &headW}, {"head.bias", &headB}, {"head_dist.weight", &headDistW}, {"head_dist.bias", &headDistB}};
+    for (const auto& [name, t] : tail)
+        out.emplace_back(name, t);
+    std::vector<std::pair<std::string, torch::Tensor*>> defined;
+    for (auto& entry : out)
+        if (entry.second->defined())
+            defined.push_back(entry);
     return defined;
 }
 

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace attnviz::engine {
@@ -33,7 +35,8 @@ struct ViTWeights {
     torch::Tensor headW, headB;      // [classes, D] or undefined
     torch::Tensor headDistW, headDistB;
 
-    std::vector<torch::Tensor*> all();  // every defined tensor, for moving/training
+    // Every defined tensor under its timm name, in checkpoint order.
+    std::vector<std::pair<std::string, torch::Tensor*>> named();
 };
 
 // Reads the weights of a ViT in `naming`, filling spec.depth, embedDim, patchSize,

@@ -21,6 +21,13 @@ const std::vector<std::string>& imagenetLabels()
     return labels;
 }
 
+const std::vector<std::string>& fashionMnistLabels()
+{
+    static const std::vector<std::string> labels{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+    return labels;
+}
+
 std::vector<std::string> labelsFor(const ModelConfig& config, int numClasses)
 {
     if (!config.labelNames.empty()) {

@@ -10,6 +10,9 @@ namespace attnviz::io {
 // The ImageNet-1k class names bundled with the program (resources/labels).
 const std::vector<std::string>& imagenetLabels();
 
+// The ten Fashion-MNIST class names in label order.
+const std::vector<std::string>& fashionMnistLabels();
+
 // Names for `numClasses` outputs: the config's names when they match the count, the
 // bundled ImageNet names for 1000 classes, otherwise "class N".
 std::vector<std::string> labelsFor(const ModelConfig& config, int numClasses);

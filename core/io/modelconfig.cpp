@@ -1,5 +1,6 @@
 #include "core/io/modelconfig.h"
 
+#include "core/io/atomicfile.h"
 #include "core/io/rawtensor.h"
 
 #include <nlohmann/json.hpp>
@@ -161,6 +162,51 @@ ModelConfig parseModelConfig(const std::string& path, const std::string& preproc
         throw FormatError("'" + path + "': " + e.what());
     }
     return c;
+}
+
+namespace {
+
+template <typename T>
+void putIf(nlohmann::ordered_json& j, const char* key, const std::optional<T>& value)
+{
+    if (value)
+        j[key] = *value;
+}
+
+}  // namespace
+
+void writeModelConfig(const std::string& path, const ModelConfig& c, const std::string& extraJson)
+{
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    j["architecture"] = c.architecture;
+    putIf(j, "num_classes", c.numClasses);
+    if (!c.labelNames.empty())
+        j["label_names"] = c.labelNames;
+    nlohmann::ordered_json args = nlohmann::ordered_json::object();
+    putIf(args, "num_heads", c.numHeads);
+    putIf(args, "embed_dim", c.embedDim);
+    putIf(args, "depth", c.depth);
+    putIf(args, "patch_size", c.patchSize);
+    putIf(args, "global_pool", c.globalPool);
+    putIf(args, "stem_stride", c.stemStride);
+    putIf(args, "stem_pool", c.stemPool);
+    j["model_args"] = args;
+    nlohmann::ordered_json pre = nlohmann::ordered_json::object();
+    putIf(pre, "input_size", c.preprocess.inputSize);
+    putIf(pre, "interpolation", c.preprocess.interpolation);
+    putIf(pre, "crop_pct", c.preprocess.cropPct);
+    putIf(pre, "mean", c.preprocess.mean);
+    putIf(pre, "std", c.preprocess.std);
+    j["pretrained_cfg"] = pre;
+    try {
+        j.update(nlohmann::ordered_json::parse(extraJson));
+    } catch (const json::exception& e) {
+        throw FormatError(std::string("cannot write config: extra fields are not a JSON object: ") + e.what());
+    }
+    const std::string text = j.dump(2) + "\n";
+    AtomicFile file(path);
+    file.write(text.data(), text.size());
+    file.commit();
 }
 
 }  // namespace attnviz::io

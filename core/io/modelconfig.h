@@ -39,4 +39,9 @@ struct ModelConfig {
 // `preprocessorPath` is non-empty). Throws io::FormatError with a one-line reason.
 ModelConfig parseModelConfig(const std::string& path, const std::string& preprocessorPath = {});
 
+// Writes `config` as a timm-style config.json (architecture, num_classes, label_names,
+// model_args, pretrained_cfg) plus `extraJson` (a JSON object text, e.g. how the model
+// was trained) merged at the top level; atomically, like every file attnviz writes.
+void writeModelConfig(const std::string& path, const ModelConfig& config, const std::string& extraJson = "{}");
+
 }  // namespace attnviz::io

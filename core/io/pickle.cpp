@@ -3,10 +3,8 @@
 #include "core/io/rawtensor.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cstring>
-#include <optional>
 
 namespace attnviz::io {
 namespace {
@@ -18,52 +16,17 @@ constexpr std::uint8_t BinInt = 'J', BinInt1 = 'K', BinInt2 = 'M', Long1 = 0x8a,
 constexpr std::uint8_t BinFloat = 'G';
 constexpr std::uint8_t BinUnicode = 'X', ShortBinUnicode = 0x8c, BinUnicode8 = 0x8d;
 constexpr std::uint8_t BinString = 'T', ShortBinString = 'U';
+constexpr std::uint8_t BinBytes = 'B', ShortBinBytes = 'C', BinBytes8 = 0x8e;
 constexpr std::uint8_t EmptyDict = '}', EmptyList = ']', EmptyTuple = ')';
 constexpr std::uint8_t Mark = '(', Tuple = 't', Tuple1 = 0x85, Tuple2 = 0x86, Tuple3 = 0x87;
 constexpr std::uint8_t Append = 'a', Appends = 'e', SetItem = 's', SetItems = 'u';
 constexpr std::uint8_t BinPut = 'q', LongBinPut = 'r', Memoize = 0x94;
 constexpr std::uint8_t BinGet = 'h', LongBinGet = 'j';
 constexpr std::uint8_t Global = 'c', StackGlobal = 0x93;
-constexpr std::uint8_t Reduce = 'R', Build = 'b', BinPersId = 'Q';
+constexpr std::uint8_t Reduce = 'R', NewObj = 0x81, Build = 'b', BinPersId = 'Q';
 }  // namespace op
 
-constexpr const char* kOrderedDict = "collections.OrderedDict";
-constexpr const char* kRebuildTensor = "torch._utils._rebuild_tensor_v2";
-constexpr const char* kRebuildParameter = "torch._utils._rebuild_parameter";
-constexpr std::size_t kMaxDims = 64;
 constexpr std::size_t kMaxGlobalNameLength = 1024;
-
-struct StorageType {
-    const char* name;
-    DType dtype;
-};
-
-constexpr std::array<StorageType, 10> kStorageTypes{{
-    {"torch.FloatStorage", DType::F32},
-    {"torch.HalfStorage", DType::F16},
-    {"torch.BFloat16Storage", DType::BF16},
-    {"torch.DoubleStorage", DType::F64},
-    {"torch.LongStorage", DType::I64},
-    {"torch.IntStorage", DType::I32},
-    {"torch.ShortStorage", DType::I16},
-    {"torch.CharStorage", DType::I8},
-    {"torch.ByteStorage", DType::U8},
-    {"torch.BoolStorage", DType::Bool},
-}};
-
-std::optional<DType> storageDType(const std::string& global)
-{
-    for (const auto& type : kStorageTypes)
-        if (global == type.name)
-            return type.dtype;
-    return std::nullopt;
-}
-
-bool isAllowedGlobal(const std::string& global)
-{
-    return global == kOrderedDict || global == kRebuildTensor || global == kRebuildParameter
-        || storageDType(global).has_value();
-}
 
 std::string hexByte(std::uint8_t value)
 {
@@ -84,10 +47,12 @@ const char* kindName(PickleValue::Kind kind)
     case Kind::BigInt: return "big int";
     case Kind::Float: return "float";
     case Kind::String: return "string";
+    case Kind::Bytes: return "bytes";
     case Kind::Tuple: return "tuple";
     case Kind::List: return "list";
     case Kind::Dict: return "dict";
     case Kind::Global: return "global";
+    case Kind::Object: return "object";
     case Kind::Storage: return "storage";
     case Kind::Tensor: return "tensor";
     }
@@ -249,7 +214,7 @@ bool Unpickler::step(Reader& in)
     case op::LongBinGet: push(recall(in.uintLE(4))); break;
     case op::Global: {
         const std::string module = in.line();
-        push(global(module, in.line()));
+        push(m_torch.global(module, in.line()));
         break;
     }
     case op::StackGlobal: {
@@ -257,17 +222,27 @@ bool Unpickler::step(Reader& in)
         const PickleValue* module = pop();
         if (!name->isString() || !module->isString())
             malformed("STACK_GLOBAL needs two strings");
-        push(global(module->text, name->text));
+        push(m_torch.global(module->text, name->text));
         break;
     }
     case op::Reduce: {
         const PickleValue* args = pop();
         const PickleValue* callable = pop();
-        push(reduce(*callable, *args));
+        push(m_torch.reduce(*callable, *args));
         break;
     }
-    case op::Build: build(); break;
-    case op::BinPersId: push(persistentLoad(*pop())); break;
+    case op::NewObj: {
+        const PickleValue* args = pop();
+        const PickleValue* type = pop();
+        push(m_torch.newObject(*type, *args));
+        break;
+    }
+    case op::Build: {
+        const PickleValue* state = pop();
+        m_torch.build(*top(), *state);
+        break;
+    }
+    case op::BinPersId: push(m_torch.persistentLoad(*pop())); break;
     default: loadScalar(code, in); break;
     }
     return true;
@@ -315,6 +290,9 @@ void Unpickler::loadScalar(std::uint8_t code, Reader& in)
         push(makeString(in.text(static_cast<std::uint64_t>(length))));
         break;
     }
+    case op::BinBytes: push(makeBytes(in.text(in.uintLE(4)))); break;
+    case op::ShortBinBytes: push(makeBytes(in.text(in.byte()))); break;
+    case op::BinBytes8: push(makeBytes(in.text(in.uintLE(8)))); break;
     default:
         malformed("unsupported opcode " + hexByte(code)
                   + " (only the opcodes torch.save writes are accepted)");
@@ -387,95 +365,6 @@ const PickleValue* Unpickler::recall(std::uint64_t index)
     return m_memo[index];
 }
 
-const PickleValue* Unpickler::global(const std::string& module, const std::string& name)
-{
-    // Refusing here, when the reference is read, means no later opcode can call it.
-    const std::string full = module + "." + name;
-    if (!isAllowedGlobal(full))
-        fail("refusing to load: the checkpoint references the Python global '"
-             + printableForMessage(full)
-             + "' (only tensors and plain containers are allowed)");
-    PickleValue* value = make(PickleValue::Kind::Global);
-    value->text = full;
-    return value;
-}
-
-const PickleValue* Unpickler::persistentLoad(const PickleValue& pid)
-{
-    const auto& items = pid.items;
-    const bool valid = pid.kind == PickleValue::Kind::Tuple && items.size() == 5
-        && items[0]->isString() && items[0]->text == "storage"
-        && items[1]->kind == PickleValue::Kind::Global && storageDType(items[1]->text)
-        && items[2]->isString() && items[3]->isString()
-        && items[4]->kind == PickleValue::Kind::Int && items[4]->integer >= 0;
-    if (!valid)
-        malformed("unsupported persistent id (expected ('storage', type, key, location, "
-                  "numel))");
-    PickleValue* value = make(PickleValue::Kind::Storage);
-    value->storage = std::make_unique<PickleStorage>(PickleStorage{
-        *storageDType(items[1]->text), items[2]->text, items[3]->text, items[4]->integer});
-    return value;
-}
-
-const PickleValue* Unpickler::reduce(const PickleValue& callable, const PickleValue& args)
-{
-    if (callable.kind != PickleValue::Kind::Global || args.kind != PickleValue::Kind::Tuple)
-        malformed("REDUCE needs a global and a tuple of arguments");
-    if (callable.text == kOrderedDict) {
-        if (!args.items.empty())
-            malformed("collections.OrderedDict with arguments is not supported");
-        return make(PickleValue::Kind::Dict);
-    }
-    if (callable.text == kRebuildTensor)
-        return rebuildTensor(args);
-    if (callable.text == kRebuildParameter) {
-        // (data, requires_grad, backward_hooks): the parameter is just its tensor.
-        if (args.items.size() < 2 || args.items.size() > 3
-            || args.items[0]->kind != PickleValue::Kind::Tensor)
-            malformed("unexpected arguments to " + std::string(kRebuildParameter));
-        return args.items[0];
-    }
-    malformed("calling " + callable.text + " is not supported");
-}
-
-const PickleValue* Unpickler::rebuildTensor(const PickleValue& args)
-{
-    // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-    const auto& a = args.items;
-    auto isIntTuple = [](const PickleValue* v) {
-        return v->kind == PickleValue::Kind::Tuple && v->items.size() <= kMaxDims
-            && std::all_of(v->items.begin(), v->items.end(), [](const PickleValue* item) {
-                   return item->kind == PickleValue::Kind::Int && item->integer >= 0;
-               });
-    };
-    const bool valid = (a.size() == 6 || a.size() == 7)
-        && a[0]->kind == PickleValue::Kind::Storage && a[1]->kind == PickleValue::Kind::Int
-        && a[1]->integer >= 0 && isIntTuple(a[2]) && isIntTuple(a[3])
-        && a[2]->items.size() == a[3]->items.size();
-    if (!valid)
-        malformed("unexpected arguments to " + std::string(kRebuildTensor));
-    auto tensor = std::make_unique<PickleTensor>();
-    tensor->storage = a[0];
-    tensor->storageOffset = a[1]->integer;
-    for (std::size_t i = 0; i < a[2]->items.size(); ++i) {
-        tensor->size.push_back(a[2]->items[i]->integer);
-        tensor->stride.push_back(a[3]->items[i]->integer);
-    }
-    PickleValue* value = make(PickleValue::Kind::Tensor);
-    value->tensor = std::move(tensor);
-    return value;
-}
-
-void Unpickler::build()
-{
-    pop();  // the state
-    // An OrderedDict's state is its instance __dict__ (e.g. state_dict's _metadata),
-    // irrelevant to the tensors.
-    const PickleValue* target = top();
-    if (target->kind != PickleValue::Kind::Dict)
-        malformed(std::string("BUILD on a ") + kindName(target->kind) + " is not supported");
-}
-
 void Unpickler::setItems(const PickleValue* dict, const std::vector<const PickleValue*>& items)
 {
     if (dict->kind != PickleValue::Kind::Dict)
@@ -542,6 +431,13 @@ const PickleValue* Unpickler::makeString(std::string text)
 {
     PickleValue* value = make(PickleValue::Kind::String);
     value->text = std::move(text);
+    return value;
+}
+
+const PickleValue* Unpickler::makeBytes(std::string bytes)
+{
+    PickleValue* value = make(PickleValue::Kind::Bytes);
+    value->text = std::move(bytes);
     return value;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/io/dtype.h"
+#include "core/io/torchpickle.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -37,8 +38,9 @@ struct PickleTensor {
 class PickleValue {
 public:
     enum class Kind {
-        None, Bool, Int, BigInt, Float, String, Tuple, List, Dict,
+        None, Bool, Int, BigInt, Float, String, Bytes, Tuple, List, Dict,
         Global,   // an allow-listed Python global that was not called
+        Object,   // an opaque instance of an allow-listed inert global (text names it)
         Storage,  // see storage()
         Tensor,   // see tensor()
     };
@@ -47,7 +49,7 @@ public:
     bool boolean = false;
     std::int64_t integer = 0;
     double real = 0.0;
-    std::string text;  // String; Global: "module.name"
+    std::string text;  // String; Bytes (raw); Global and Object: "module.name"
     std::vector<const PickleValue*> items;  // Tuple, List
     // Dict, in pickle order; a key may repeat, the last one wins (as in Python).
     std::vector<std::pair<const PickleValue*, const PickleValue*>> entries;
@@ -64,12 +66,12 @@ const char* kindName(PickleValue::Kind kind);  // "dict", "tensor", ... for mess
 // Text from a file made safe for a one-line error message.
 std::string printableForMessage(const std::string& text);
 
-// A restricted unpickler for the data.pkl of torch.save (protocol 2; the protocol 4
-// framing opcodes are accepted too). It executes nothing: GLOBAL is accepted only for
-// collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter and
-// the torch.<T>Storage types, and REDUCE only interprets those. Any other global,
-// opcode or shape is a FormatError, thrown as soon as it is read. Stack, memo, nesting
-// and node count are bounded, so hostile input cannot exhaust memory.
+// A restricted unpickler for the data.pkl of torch.save (protocol 2; the protocol 3-4
+// bytes and framing opcodes are accepted too). It executes nothing: TorchPickle
+// decides which globals may be referenced and what REDUCE, NEWOBJ, BUILD and
+// BINPERSID build from them. Any other global, opcode or shape is a FormatError,
+// thrown as soon as it is read. Stack, memo, nesting and node count are bounded, so
+// hostile input cannot exhaust memory.
 class Unpickler {
 public:
     // `context` starts every error message (typically the file path).
@@ -86,6 +88,7 @@ public:
 
 private:
     class Reader;
+    friend class TorchPickle;  // makes nodes and reports errors through this object
 
     bool step(Reader& in);  // one opcode; false at STOP
     void loadScalar(std::uint8_t op, Reader& in);
@@ -97,11 +100,6 @@ private:
     std::vector<const PickleValue*> popToMark();
     void memoize(std::uint64_t index);
     const PickleValue* recall(std::uint64_t index);
-    const PickleValue* global(const std::string& module, const std::string& name);
-    const PickleValue* persistentLoad(const PickleValue& pid);
-    const PickleValue* reduce(const PickleValue& callable, const PickleValue& args);
-    const PickleValue* rebuildTensor(const PickleValue& args);
-    void build();
     void setItems(const PickleValue* dict, const std::vector<const PickleValue*>& items);
     void appendItems(const PickleValue* list, const std::vector<const PickleValue*>& items);
     const PickleValue* makeTuple(std::vector<const PickleValue*> items);
@@ -109,6 +107,7 @@ private:
     const PickleValue* makeSmallInt(std::uint8_t value);
     const PickleValue* makeLong(const std::uint8_t* bytes, std::size_t size);
     const PickleValue* makeString(std::string text);
+    const PickleValue* makeBytes(std::string bytes);
     [[noreturn]] void fail(const std::string& problem) const;
     [[noreturn]] void malformed(const std::string& problem) const;
 
@@ -122,6 +121,7 @@ private:
     const PickleValue* m_true = nullptr;
     const PickleValue* m_false = nullptr;
     std::vector<const PickleValue*> m_smallInts;  // BININT1 values, made once
+    TorchPickle m_torch{*this};
 };
 
 }  // namespace attnviz::io

@@ -97,6 +97,13 @@ QString errorOf(const std::string& path)
     return {};
 }
 
+// A pickle written as a string literal, embedded NULs included.
+template<std::size_t N>
+QByteArray literal(const char (&text)[N])
+{
+    return QByteArray(text, N - 1);
+}
+
 QString unpickleError(const QByteArray& bytes)
 {
     try {
@@ -123,6 +130,7 @@ private slots:
     void zipReaderReadsZip64();
     void unpicklerBuildsValues();
     void unpicklerSurvivesCycles();
+    void unpicklerKeepsMetadataInert();
     void unpicklerRejects_data();
     void unpicklerRejects();
 
@@ -293,6 +301,47 @@ void TestTorchCheckpoint::unpicklerSurvivesCycles()
     QCOMPARE(root.items[0], &root);
 }
 
+void TestTorchCheckpoint::unpicklerKeepsMetadataInert()
+{
+    auto load = [](Unpickler& unpickler, const QByteArray& bytes) -> const PickleValue& {
+        return unpickler.load(reinterpret_cast<const std::uint8_t*>(bytes.constData()),
+                              std::size_t(bytes.size()));
+    };
+    // pickle.dumps({'args': argparse.Namespace(lr=0.1), 'acc': numpy.float64(0.7)}, 2)
+    const QByteArray protocol2 = QByteArray::fromHex(
+        "80027d71002858040000006172677371016361726770617273650a4e616d6573706163650a710229"
+        "8171037d710458020000006c727105473fb999999999999a736258030000006163637106636e756d"
+        "70792e636f72652e6d756c746961727261790a7363616c61720a7107636e756d70790a6474797065"
+        "0a7108580200000066387109898887710a52710b284b0358010000003c710c4e4e4e4affffffff4a"
+        "ffffffff4b0074710d62635f636f646563730a656e636f64650a710e5809000000666666666666c3"
+        "a63f710f58060000006c6174696e317110867111527112867113527114752e");
+    Unpickler unpickler("test.pkl");
+    const PickleValue& root = load(unpickler, protocol2);
+    QCOMPARE(root.kind, PickleValue::Kind::Dict);
+    const PickleValue* args = root.find("args");
+    QVERIFY(args && args->kind == PickleValue::Kind::Object);
+    QCOMPARE(args->text, std::string("argparse.Namespace"));
+    const PickleValue* accuracy = root.find("acc");
+    QVERIFY(accuracy && accuracy->kind == PickleValue::Kind::Object);
+    QCOMPARE(accuracy->text, std::string("numpy.core.multiarray.scalar"));
+
+    // pickle.dumps(numpy.int64(-3), 4): the bytes come as SHORT_BINBYTES.
+    const QByteArray protocol4 = QByteArray::fromHex(
+        "80049569000000000000008c156e756d70792e636f72652e6d756c74696172726179948c06736361"
+        "6c61729493948c056e756d7079948c0564747970659493948c02693894898887945294284b038c01"
+        "3c944e4e4e4affffffff4affffffff4b007494624308fdffffffffffffff94869452942e");
+    Unpickler unpickler4("test.pkl");
+    QCOMPARE(load(unpickler4, protocol4).text, std::string("numpy.core.multiarray.scalar"));
+
+    // What protocols 0 and 1 write for a Namespace, spelled with Python 3 names.
+    Unpickler unpickler1("test.pkl");
+    const PickleValue& reconstructed = load(unpickler1, literal(
+        "ccopyreg\n_reconstructor\ncargparse\nNamespace\ncbuiltins\nobject\nN\x87R"
+        "}X\x01\x00\x00\x00" "aK\x01sb."));
+    QCOMPARE(reconstructed.kind, PickleValue::Kind::Object);
+    QCOMPARE(reconstructed.text, std::string("argparse.Namespace"));
+}
+
 void TestTorchCheckpoint::unpicklerRejects_data()
 {
     QTest::addColumn<QByteArray>("bytes");
@@ -323,6 +372,36 @@ void TestTorchCheckpoint::unpicklerRejects_data()
     QTest::newRow("reduce non-global") << QByteArray("N)R.") << QStringLiteral("REDUCE needs a global");
     QTest::newRow("setitem on list") << QByteArray("]NNs.") << QStringLiteral("SETITEM(S) on a list");
     QTest::newRow("build on list") << QByteArray("]Nb.") << QStringLiteral("BUILD on a list");
+    QTest::newRow("copyreg newobj") << QByteArray("ccopyreg\n__newobj__\n.")
+                                    << QStringLiteral("global 'copyreg.__newobj__'");
+    QTest::newRow("reconstruct ordered dict")
+        << QByteArray("ccopyreg\n_reconstructor\nccollections\nOrderedDict\n"
+                      "cbuiltins\nobject\nN\x87R.")
+        << QStringLiteral("unexpected arguments to copyreg._reconstructor");
+    QTest::newRow("newobj ordered dict") << QByteArray("ccollections\nOrderedDict\n)\x81.")
+                                         << QStringLiteral("creating collections.OrderedDict");
+    QTest::newRow("newobj namespace args") << QByteArray("cargparse\nNamespace\nN\x85\x81.")
+                                           << QStringLiteral("arguments to argparse.Namespace");
+    QTest::newRow("call object") << QByteArray("cbuiltins\nobject\n)R.")
+                                 << QStringLiteral("calling builtins.object is not supported");
+    QTest::newRow("call namespace") << QByteArray("cargparse\nNamespace\n)R.")
+                                    << QStringLiteral("calling argparse.Namespace");
+    QTest::newRow("call object instance")
+        << QByteArray("cargparse\nNamespace\n)\x81)R.")
+        << QStringLiteral("REDUCE needs a global");
+    QTest::newRow("namespace from list")
+        << QByteArray("cargparse\nNamespace\n)\x81]b.")
+        << QStringLiteral("BUILD on argparse.Namespace with a list");
+    QTest::newRow("build on numpy scalar")
+        << literal("cnumpy.core.multiarray\nscalar\ncnumpy\ndtype\nX\x02\x00\x00\x00" "f8"
+                   "\x89\x88\x87RC\x01x\x86R}b.")
+        << QStringLiteral("BUILD on numpy.core.multiarray.scalar with a dict");
+    QTest::newRow("numpy scalar of text")
+        << literal("cnumpy.core.multiarray\nscalar\nX\x00\x00\x00\x00X\x00\x00\x00\x00\x86R.")
+        << QStringLiteral("unexpected arguments to numpy.core.multiarray.scalar");
+    QTest::newRow("encode ints") << QByteArray("c_codecs\nencode\nK\x01K\x02\x86R.")
+                                 << QStringLiteral("unexpected arguments to _codecs.encode");
+    QTest::newRow("bytes past the end") << hex("800242ffffffff61") << QStringLiteral("truncated");
     QTest::newRow("bad persistent id") << QByteArray("NQ.") << QStringLiteral("persistent id");
     QTest::newRow("ordered dict args") << QByteArray("ccollections\nOrderedDict\n]\x85R.")
                                        << QStringLiteral("with arguments");

@@ -270,6 +270,30 @@ def main():
     add_good("wrapped_state_dict", expected_sd, {"state_dict": sd})
     add_good("teacher_student", expected_sd,
              {"student": student, "teacher": sd, "epoch": 1})
+    # Training checkpoints as DINO, DeiT and timm write them: argparse.Namespace
+    # arguments and NumPy scalars next to the state dicts.
+    teacher = {"backbone." + k: v for k, v in sd.items()}
+    dino = {
+        "teacher": teacher,
+        "student": {"module.backbone." + k: v for k, v in student.items()},
+        "epoch": 5,
+        "args": argparse.Namespace(arch="vit_small", lr=0.1, patch_size=16,
+                                   out_dim=[65536], norm_last_layer=True),
+        "best_acc": numpy.float64(0.7),
+        "scalars": [numpy.float32(1.5), numpy.int64(-3), numpy.bool_(True)],
+    }
+    add_good("dino_checkpoint", expected_tensors(teacher), dino)
+    torch.save(dino, path_of("dino_checkpoint_protocol4"), pickle_protocol=4)
+    add_good("dino_checkpoint_protocol4", expected_tensors(teacher))
+    # NumPy 2 pickles its scalars as numpy._core.multiarray.scalar.
+    write_zip(path_of("numpy2_scalar"),
+              patch_pickle(zip_items(path_of("dino_checkpoint")),
+                           b"cnumpy.core.multiarray\nscalar\n",
+                           b"cnumpy._core.multiarray\nscalar\n"))
+    add_good("numpy2_scalar", expected_tensors(teacher))
+    add_good("namespace_args", expected_sd, {
+        "model": sd, "args": argparse.Namespace(model="deit_tiny_patch16_224", epochs=300),
+        "epoch": 299})
     parameters = {"weight": torch.nn.Parameter(torch.randn(3, 4)),
                   "frozen": torch.nn.Parameter(torch.arange(3.0), requires_grad=False)}
     add_good("parameters", expected_tensors(parameters), parameters)
@@ -298,8 +322,17 @@ def main():
                            b"c__builtin__\neval\n", b"cbuiltins\neval\n"))
     add_bad("builtins_eval", "'builtins.eval'", marker)
 
-    torch.save({"model": sd, "best": numpy.float64(0.5)}, path_of("numpy_scalar"))
-    add_bad("numpy_scalar", "'numpy.", None)
+    marker = marker_for("namespace")
+    args = argparse.Namespace(arch="vit_small", hook=Payload(os.system, "touch " + marker))
+    torch.save({"model": sd, "args": args}, path_of("namespace_os_system"))
+    write_zip(path_of("namespace_os_system"),
+              patch_pickle(zip_items(path_of("namespace_os_system")),
+                           b"cposix\nsystem\n", b"cos\nsystem\n"))
+    add_bad("namespace_os_system", "'os.system'", marker)
+
+    # Arrays are not inert scalars: numpy's array reconstructor stays refused.
+    torch.save({"model": sd, "mean": numpy.zeros(3)}, path_of("numpy_array"))
+    add_bad("numpy_array", "'numpy.core.multiarray._reconstruct'")
     torch.save({"z": torch.zeros(2, dtype=torch.complex64)}, path_of("complex"))
     add_bad("complex", "'torch.ComplexFloatStorage'")
 

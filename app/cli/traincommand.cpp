@@ -1,0 +1,114 @@
+#include "app/cli/arguments.h"
+#include "app/cli/commands.h"
+#include "app/cli/progressline.h"
+
+#include "core/engine/classifier.h"
+#include "core/engine/evaluation.h"
+#include "core/engine/modelfactory.h"
+#include "core/engine/trainer.h"
+#include "core/io/idxdataset.h"
+#include "core/io/labels.h"
+#include "core/io/safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace attnviz::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void onInterrupt(int) { g_interrupted = true; }
+
+std::vector<std::string> parseLabels(const std::optional<std::string>& text)
+{
+    if (!text || *text == "none")
+        return {};
+    if (*text == "fashion-mnist")
+        return io::fashionMnistLabels();
+    std::vector<std::string> out;
+    std::istringstream in(*text);
+    for (std::string item; std::getline(in, item, ',');)
+        out.push_back(item);
+    return out;
+}
+
+engine::FreshModel freshModel(const std::string& arch, std::uint64_t seed)
+{
+    if (arch == "vit")
+        return engine::freshViT({}, seed);
+    if (arch == "cnn")
+        return engine::freshResNet({}, seed);
+    throw UsageError("--arch must be vit or cnn, not '" + arch + "'");
+}
+
+std::string commandLine(const std::vector<std::string>& words)
+{
+    std::string out = "attnviz-cli train";
+    for (const auto& w : words)
+        out += " " + (w.find_first_of(" ,/") != std::string::npos ? "'" + w + "'" : w);
+    return out;
+}
+
+}  // namespace
+
+int runTrain(const std::vector<std::string>& words)
+{
+    const Arguments args(words, {"arch", "data", "out", "epochs", "seed", "device", "batch-size", "lr", "threads",
+                                 "labels", "limit", "max-batches"});
+    if (!args.positional().empty())
+        throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+    const auto outDir = std::filesystem::path(args.required("out"));
+    const auto seed = std::uint64_t(args.intValue("seed", 0, 0));
+    if (const int threads = args.intValue("threads", 0, 1))
+        torch::set_num_threads(threads);
+    engine::TrainOptions options;
+    options.epochs = args.intValue("epochs", 10, 1);
+    options.batchSize = args.intValue("batch-size", 128, 1);
+    options.seed = seed;
+    options.maxBatchesPerEpoch = args.intValue("max-batches", 0, 0);
+    if (auto lr = args.value("lr"))
+        options.learningRate = std::stod(*lr);
+
+    auto fresh = freshModel(args.required("arch"), seed);
+    fresh.config.labelNames = parseLabels(args.value("labels"));
+    const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), "train")).first(args.intValue("limit", 0, 0));
+    engine::LoadOptions load;
+    load.device = args.value("device").value_or("cpu");
+    auto model = engine::buildClassifier(fresh.tensors, fresh.config, load);
+
+    std::filesystem::create_directories(outDir);
+    const auto start = std::chrono::steady_clock::now();
+    nlohmann::ordered_json training = {{"command", commandLine(words)}, {"seed", seed}, {"images", data.size()},
+                               {"threads", torch::get_num_threads()}, {"device", load.device}, {"epochs", nlohmann::ordered_json::array()}};
+    ProgressLine progress(std::cerr);
+    engine::TrainCallbacks callbacks;
+    callbacks.cancel = &g_interrupted;
+    callbacks.progress = [&progress](const engine::TrainProgress& p) { progress.show(p); };
+    callbacks.epochDone = [&](const engine::EpochSummary& e) {
+        training["epochs"].push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"train_accuracy", e.trainAccuracy}, {"seconds", e.seconds}});
+        training["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        io::writeSafetensors((outDir / "model.safetensors").string(), model->stateDict());
+        io::writeModelConfig((outDir / "config.json").string(), fresh.config, nlohmann::ordered_json{{"training", training}}.dump());
+        progress.epochDone(e);
+    };
+    std::signal(SIGINT, onInterrupt);
+    const bool finished = engine::train(*model, data, options, callbacks);
+    std::signal(SIGINT, SIG_DFL);
+    if (!finished) {
+        std::cerr << "\ntrain: interrupted; " << (training["epochs"].empty() ? std::string("no epoch was complete, nothing written")
+                                                  : "the checkpoint of epoch " + std::to_string(training["epochs"].size()) + " in " + outDir.string() + " is intact") << "\n";
+        return 130;
+    }
+    std::cout << nlohmann::ordered_json{{"out", outDir.string()}, {"training", training}}.dump(2) << "\n";
+    return 0;
+}
+
+}  // namespace attnviz::cli
