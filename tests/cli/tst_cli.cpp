@@ -7,6 +7,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <csignal>
+
 #include "core/io/safetensors.h"
 
 namespace {
@@ -139,6 +141,84 @@ private slots:
         QCOMPARE(result[QLatin1String("cnn")].toObject()[QLatin1String("input_size")].toArray()[2].toInt(), 224);
     }
 
+    void contradictionsNameTheKey_data()
+    {
+        QTest::addColumn<QString>("config");
+        QTest::addColumn<QString>("extraKey");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("num_classes contradicts head") << R"({"num_classes": 7})" << "" << "num_classes = 7 but the weights have 10";
+        QTest::newRow("embed_dim contradicts") << R"({"model_args": {"embed_dim": 384}})" << "" << "embed_dim = 384";
+        QTest::newRow("too few labels") << R"({"label_names": ["a", "b"]})" << "" << "names 2 labels";
+        QTest::newRow("channels contradict") << R"({"pretrained_cfg": {"input_size": [1, 224, 224]}})" << "" << "input channels";
+        QTest::newRow("unknown extra key") << "{}" << "blocks.0.attn.rel_pos" << "unexpected key 'blocks.0.attn.rel_pos'";
+        QTest::newRow("broken config") << "{nope" << "" << "not valid JSON";
+    }
+
+    void contradictionsNameTheKey()
+    {
+        QFETCH(QString, config);
+        QFETCH(QString, extraKey);
+        QFETCH(QString, message);
+        QTemporaryDir dir;
+        auto tensors = attnviz::io::readSafetensors((kData + QStringLiteral("timm_vit/model.safetensors")).toStdString()).tensors;
+        if (!extraKey.isEmpty())
+            tensors[extraKey.toStdString()] = tensors.at("norm.bias");
+        attnviz::io::writeSafetensors(dir.filePath(QStringLiteral("model.safetensors")).toStdString(), tensors);
+        QFile file(dir.filePath(QStringLiteral("config.json")));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(config.toUtf8());
+        file.close();
+        const auto run = runCli({QStringLiteral("info"), dir.path()});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(QString::fromUtf8(run.err).contains(message), run.err.constData());
+        QCOMPARE(run.err.count('\n'), 1);
+    }
+
+    void trainWritesALoadableModel()
+    {
+        const QString out = m_dir.filePath(QStringLiteral("trained"));
+        const auto run = runCli({QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("cnn"), QStringLiteral("--data"),
+                                 QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--out"), out, QStringLiteral("--epochs"),
+                                 QStringLiteral("1"), QStringLiteral("--limit"), QStringLiteral("256"), QStringLiteral("--batch-size"),
+                                 QStringLiteral("64"), QStringLiteral("--labels"), QStringLiteral("fashion-mnist")});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        QVERIFY(run.err.contains("epoch 1 done"));
+        const auto eval = runCli({QStringLiteral("evaluate"), QStringLiteral("--cnn"), out, QStringLiteral("--data"),
+                                  QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--limit"), QStringLiteral("100")});
+        QVERIFY2(eval.exitCode == 0, eval.err.constData());
+        const auto result = parseObject(eval.out);
+        QCOMPARE(result[QLatin1String("count")].toInt(), 100);
+        const auto cnn = result[QLatin1String("cnn")].toObject();
+        QCOMPARE(cnn[QLatin1String("per_class")].toArray()[9].toObject()[QLatin1String("label")].toString(), QStringLiteral("Ankle boot"));
+        int total = 0;
+        for (const auto& row : cnn[QLatin1String("confusion")].toArray())
+            for (const auto& v : row.toArray())
+                total += v.toInt();
+        QCOMPARE(total, 100);
+    }
+
+    void interruptedTrainingKeepsLastCheckpoint()
+    {
+        const QString out = m_dir.filePath(QStringLiteral("interrupted"));
+        QProcess process;
+        process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"),
+                      {QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"), QStringLiteral("--data"),
+                       QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--out"), out, QStringLiteral("--epochs"),
+                       QStringLiteral("1000"), QStringLiteral("--limit"), QStringLiteral("256"), QStringLiteral("--batch-size"),
+                       QStringLiteral("64")});
+        QByteArray err;
+        QTRY_VERIFY_WITH_TIMEOUT((err += process.readAllStandardError()).contains("epoch 2 done"), 120000);
+        ::kill(pid_t(process.processId()), SIGINT);
+        QVERIFY(process.waitForFinished(60000));
+        err += process.readAllStandardError();
+        QCOMPARE(process.exitCode(), 130);
+        QVERIFY2(err.contains("is intact"), err.constData());
+        QVERIFY(!QFile::exists(out + QStringLiteral("/model.safetensors.partial")));
+        const auto info = runCli({QStringLiteral("info"), out});
+        QVERIFY2(info.exitCode == 0, info.err.constData());
+        QCOMPARE(parseObject(info.out)[QLatin1String("depth")].toInt(), 6);
+    }
+
     void badInputsGiveOneLineErrors_data()
     {
         QTest::addColumn<QStringList>("args");
@@ -168,6 +248,8 @@ private slots:
         QTest::newRow("top-k zero") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--top-k"), QStringLiteral("0")} << 2 << "--top-k";
         QTest::newRow("tensor file lacks input") << QStringList{QStringLiteral("analyze"), QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 1 << "neither 'cnn.input' nor 'input'";
         QTest::newRow("corrupt image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), corruptPng} << 1 << "cannot decode image";
+        QTest::newRow("no data folder") << QStringList{QStringLiteral("evaluate"), QStringLiteral("--vit"), vit, QStringLiteral("--data"), QStringLiteral("/nonexistent")} << 1 << "has no t10k-images-idx3-ubyte";
+        QTest::newRow("unknown arch") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("rnn"), QStringLiteral("--data"), QStringLiteral("/x"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x"))} << 2 << "--arch must be vit or cnn";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
     }
 

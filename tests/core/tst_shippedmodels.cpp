@@ -1,0 +1,86 @@
+// The models in models/ load through the normal loader, still reach the accuracy
+// their cards record, and see a sample PNG exactly as they saw the training data.
+#include "core/engine/classifier.h"
+#include "core/engine/evaluation.h"
+#include "core/imaging/imagedecoder.h"
+#include "core/imaging/preprocess.h"
+#include "core/io/idxdataset.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QtTest>
+
+#include <fstream>
+
+using namespace attnviz;
+
+namespace {
+
+const std::string kModels = ATTNVIZ_SOURCE_DIR "/models/";
+
+nlohmann::json readConfig(const std::string& model)
+{
+    std::ifstream in(kModels + model + "/config.json");
+    return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+class TestShippedModels : public QObject {
+    Q_OBJECT
+
+    engine::ImageSet m_test;
+
+private slots:
+    void initTestCase()
+    {
+        torch::set_num_threads(2);
+        m_test = engine::toImageSet(io::readIdxDataset(ATTNVIZ_FMNIST_DIR, "t10k"));
+    }
+
+    void architectures()
+    {
+        const auto vit = engine::loadClassifier(kModels + "vit-fmnist");
+        QCOMPARE(vit->spec().family, engine::Family::ViT);
+        QCOMPARE(vit->spec().patchSize, 4);
+        QCOMPARE(vit->spec().prefixTokens(), 1);
+        QVERIFY(vit->spec().heads >= 2);
+        QCOMPARE(vit->spec().labels.at(9), std::string("Ankle boot"));
+        const auto cnn = engine::loadClassifier(kModels + "cnn-fmnist");
+        QCOMPARE(cnn->spec().family, engine::Family::ResNet);
+        const auto trace = cnn->forward(torch::zeros({1, 1, 28, 28}));
+        const auto& last = trace.features.back().second;
+        QVERIFY2(last.size(2) > 1 && last.size(3) > 1, "the last stage must keep a spatial map");
+    }
+
+    void accuracyMatchesTheCard_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("vit") << "vit-fmnist";
+        QTest::newRow("cnn") << "cnn-fmnist";
+    }
+
+    void accuracyMatchesTheCard()
+    {
+        QFETCH(QString, model);
+        const auto recorded = readConfig(model.toStdString())["evaluation"]["t10k_first_1000_accuracy"].get<double>();
+        const auto classifier = engine::loadClassifier(kModels + model.toStdString());
+        const auto result = engine::evaluate(*classifier, m_test.first(1000));
+        // 1000 images: the accuracy moves in steps of 0.001; allow one borderline image.
+        QVERIFY2(std::abs(result.accuracy - recorded) <= 0.0011,
+                 qPrintable(QStringLiteral("accuracy %1, card says %2").arg(result.accuracy).arg(recorded)));
+    }
+
+    void samplePngIsPreprocessedLikeTheDataSet()
+    {
+        // resources/samples/0000-ankle-boot.png is test image 0.
+        const auto model = engine::loadClassifier(kModels + "cnn-fmnist");
+        const auto rgb = imaging::decodeImageRgb(ATTNVIZ_SOURCE_DIR "/resources/samples/0000-ankle-boot.png");
+        const auto fromPng = imaging::preprocessImage(rgb, model->spec().preprocessing).tensor;
+        const auto fromIdx = engine::normalizeBatch(m_test.images.narrow(0, 0, 1), model->spec().preprocessing);
+        QVERIFY(torch::allclose(fromPng, fromIdx, 1e-5, 1e-5));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestShippedModels)
+#include "tst_shippedmodels.moc"
