@@ -15,7 +15,7 @@ const char* const kUsage =
     "  info MODEL [--heads N]\n"
     "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
     "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N] [--dump OUT.safetensors]\n"
-    "  train --arch vit|cnn --data DIR --out MODEL_DIR [--epochs N] [--seed S] [--device D]\n"
+    "  train (--arch vit|cnn | --init MODEL_DIR) --data DIR --out MODEL_DIR [--epochs N] [--seed S] [--device D]\n"
     "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N]\n"
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "MODEL is a .safetensors/.pth/.pt/.bin file or a folder with model.safetensors + config.json.\n";

@@ -6,6 +6,7 @@
 #include "core/engine/evaluation.h"
 #include "core/engine/modelfactory.h"
 #include "core/engine/trainer.h"
+#include "core/io/checkpointfile.h"
 #include "core/io/idxdataset.h"
 #include "core/io/labels.h"
 #include "core/io/safetensors.h"
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -40,8 +42,26 @@ std::vector<std::string> parseLabels(const std::optional<std::string>& text)
     return out;
 }
 
-engine::FreshModel freshModel(const std::string& arch, std::uint64_t seed)
+// The earlier run's record from MODEL_DIR/config.json, so a continued run keeps its history.
+nlohmann::ordered_json previousTraining(const std::string& modelDir)
 {
+    std::ifstream in(std::filesystem::path(modelDir) / "config.json");
+    try {
+        const auto j = nlohmann::ordered_json::parse(in);
+        return j.contains("training") ? j["training"] : nlohmann::ordered_json();
+    } catch (const nlohmann::ordered_json::exception&) {
+        return {};
+    }
+}
+
+// Starting weights: those of --init MODEL_DIR (to continue training), else fresh ones.
+engine::FreshModel startingModel(const Arguments& args, std::uint64_t seed)
+{
+    if (auto init = args.value("init")) {
+        auto ckpt = io::loadCheckpoint(*init);
+        return {std::move(ckpt.tensors), std::move(ckpt.config)};
+    }
+    const auto arch = args.required("arch");
     if (arch == "vit")
         return engine::freshViT({}, seed);
     if (arch == "cnn")
@@ -62,7 +82,7 @@ std::string commandLine(const std::vector<std::string>& words)
 int runTrain(const std::vector<std::string>& words)
 {
     const Arguments args(words, {"arch", "data", "out", "epochs", "seed", "device", "batch-size", "lr", "threads",
-                                 "labels", "limit", "max-batches"});
+                                 "labels", "limit", "max-batches", "init"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const auto outDir = std::filesystem::path(args.required("out"));
@@ -77,8 +97,11 @@ int runTrain(const std::vector<std::string>& words)
     if (auto lr = args.value("lr"))
         options.learningRate = std::stod(*lr);
 
-    auto fresh = freshModel(args.required("arch"), seed);
-    fresh.config.labelNames = parseLabels(args.value("labels"));
+    if (args.value("init") && args.value("arch"))
+        throw UsageError("give either --arch (a fresh model) or --init MODEL_DIR (continue training), not both");
+    auto fresh = startingModel(args, seed);
+    if (args.value("labels") || !args.value("init"))
+        fresh.config.labelNames = parseLabels(args.value("labels"));
     const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), "train")).first(args.intValue("limit", 0, 0));
     engine::LoadOptions load;
     load.device = args.value("device").value_or("cpu");
@@ -88,6 +111,8 @@ int runTrain(const std::vector<std::string>& words)
     const auto start = std::chrono::steady_clock::now();
     nlohmann::ordered_json training = {{"command", commandLine(words)}, {"seed", seed}, {"images", data.size()},
                                {"threads", torch::get_num_threads()}, {"device", load.device}, {"epochs", nlohmann::ordered_json::array()}};
+    if (auto init = args.value("init"))
+        training["continued_from"] = previousTraining(*init);
     ProgressLine progress(std::cerr);
     engine::TrainCallbacks callbacks;
     callbacks.cancel = &g_interrupted;
