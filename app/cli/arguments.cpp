@@ -60,4 +60,20 @@ int Arguments::intValue(const std::string& name, int fallback, int minimum) cons
     throw UsageError("option --" + name + " needs an integer >= " + std::to_string(minimum) + ", got '" + *v + "'");
 }
 
+double Arguments::doubleValue(const std::string& name, double fallback, double minimum, double maximum) const
+{
+    auto v = value(name);
+    if (!v)
+        return fallback;
+    try {
+        std::size_t used = 0;
+        const double x = std::stod(*v, &used);
+        if (used == v->size() && x >= minimum && x <= maximum)  // also false for NaN
+            return x;
+    } catch (const std::exception&) {
+    }
+    throw UsageError("option --" + name + " needs a number in [" + std::to_string(minimum) + ", "
+                     + std::to_string(maximum) + "], got '" + *v + "'");
+}
+
 }  // namespace attnviz::cli

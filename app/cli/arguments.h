@@ -25,6 +25,7 @@ public:
     std::optional<std::string> value(const std::string& name) const;
     std::string required(const std::string& name) const;
     int intValue(const std::string& name, int fallback, int minimum) const;
+    double doubleValue(const std::string& name, double fallback, double minimum, double maximum) const;
     bool flag(const std::string& name) const { return m_flags.count(name) > 0; }
     const std::vector<std::string>& positional() const { return m_positional; }
 

@@ -16,11 +16,18 @@ const char* const kUsage =
     "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
     "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N] [--dump OUT.safetensors]\n"
     "  train (--arch vit|cnn | --init MODEL_DIR) --data DIR --out MODEL_DIR [--epochs N] [--seed S] [--device D]\n"
-    "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N]\n"
+    "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N] [--no-augment]\n"
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "MODEL is a .safetensors/.pth/.pt/.bin file or a folder with model.safetensors + config.json.\n";
 
 using Command = int (*)(const std::vector<std::string>&);
+
+// LibTorch messages carry a stack trace or a second line of context: users get the
+// first line only, as for every other error.
+std::string firstLine(const std::string& text)
+{
+    return text.substr(0, text.find('\n'));
+}
 
 }  // namespace
 
@@ -44,10 +51,10 @@ int main(int argc, char** argv)
         std::cerr << "attnviz-cli " << argv[1] << ": " << e.what() << " (try --help)\n";
         return 2;
     } catch (const c10::Error& e) {
-        std::cerr << "attnviz-cli " << argv[1] << ": " << e.what_without_backtrace() << "\n";
+        std::cerr << "attnviz-cli " << argv[1] << ": " << firstLine(e.what_without_backtrace()) << "\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "attnviz-cli " << argv[1] << ": " << e.what() << "\n";
+        std::cerr << "attnviz-cli " << argv[1] << ": " << firstLine(e.what()) << "\n";
         return 1;
     }
 }

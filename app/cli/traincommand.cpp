@@ -82,7 +82,8 @@ std::string commandLine(const std::vector<std::string>& words)
 int runTrain(const std::vector<std::string>& words)
 {
     const Arguments args(words, {"arch", "data", "out", "epochs", "seed", "device", "batch-size", "lr", "threads",
-                                 "labels", "limit", "max-batches", "init"});
+                                 "labels", "limit", "max-batches", "init"},
+                         {"no-augment"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const auto outDir = std::filesystem::path(args.required("out"));
@@ -94,8 +95,8 @@ int runTrain(const std::vector<std::string>& words)
     options.batchSize = args.intValue("batch-size", 128, 1);
     options.seed = seed;
     options.maxBatchesPerEpoch = args.intValue("max-batches", 0, 0);
-    if (auto lr = args.value("lr"))
-        options.learningRate = std::stod(*lr);
+    options.learningRate = args.doubleValue("lr", options.learningRate, 1e-8, 1.0);
+    options.augment = !args.flag("no-augment");
 
     if (args.value("init") && args.value("arch"))
         throw UsageError("give either --arch (a fresh model) or --init MODEL_DIR (continue training), not both");

@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <thread>
 
 namespace attnviz::engine {
@@ -55,8 +56,11 @@ void configureThreads(int torchThreads)
 {
     // Looked up at run time: the BLAS behind libtorch may or may not be OpenBLAS.
     using SetThreads = void (*)(int);
+    // ATTNVIZ_BLAS_THREADS exists for the benchmark that justifies the default of 1.
+    const char* blasEnv = std::getenv("ATTNVIZ_BLAS_THREADS");
+    const int blasThreads = blasEnv ? std::max(1, std::atoi(blasEnv)) : 1;
     if (auto setBlasThreads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-        setBlasThreads(1);
+        setBlasThreads(blasThreads);
     if (torchThreads <= 0)
         torchThreads = int(std::max(1u, std::thread::hardware_concurrency()));
     torch::set_num_threads(torchThreads);

@@ -5,6 +5,7 @@
 #include "core/engine/resnet.h"
 #include "core/engine/vit.h"
 
+#include "core/io/bytes.h"
 #include "core/io/checkpointfile.h"
 #include "core/io/labels.h"
 
@@ -12,17 +13,6 @@
 
 namespace attnviz::engine {
 namespace {
-
-// HF classification checkpoints nest the backbone under "vit.".
-io::TensorMap stripHfPrefix(io::TensorMap tensors)
-{
-    if (!tensors.count("vit.embeddings.patch_embeddings.projection.weight"))
-        return tensors;
-    io::TensorMap out;
-    for (auto& [key, t] : tensors)
-        out[key.rfind("vit.", 0) == 0 ? key.substr(4) : key] = std::move(t);
-    return out;
-}
 
 void expectAgrees(const std::optional<int>& configValue, int actual, const char* what, const io::ModelConfig& c)
 {
@@ -96,6 +86,7 @@ Preprocessing defaultPreprocessing(const ModelSpec& spec)
             p.cropPct = 0.9;
         } else if (spec.naming == Naming::HF) {
             p.cropPct = 1.0;
+            p.squash = true;
             p.mean = {0.5, 0.5, 0.5};
             p.std = {0.5, 0.5, 0.5};
         }
@@ -119,6 +110,10 @@ void applyConfigPreprocessing(Preprocessing& p, const io::PreprocessConfig& c)
         p.mean = *c.mean;
     if (c.std)
         p.std = *c.std;
+    if (c.cropMode)
+        p.squash = *c.cropMode == "squash";
+    if (c.cropMode && *c.cropMode != "squash" && *c.cropMode != "center")
+        throw EngineError("unsupported crop_mode '" + *c.cropMode + "' (use center or squash)");
     if (p.interpolation != "bilinear" && p.interpolation != "bicubic" && p.interpolation != "nearest")
         throw EngineError("unsupported interpolation '" + p.interpolation + "' (use bilinear, bicubic or nearest)");
     if (!(p.cropPct > 0.0 && p.cropPct <= 1.0) || p.inputSize[1] <= 0 || p.inputSize[2] <= 0)
@@ -192,7 +187,7 @@ std::string firstKeys(const io::TensorMap& tensors)
     std::string out;
     int n = 0;
     for (auto it = tensors.begin(); it != tensors.end() && n < 3; ++it, ++n)
-        out += (n ? ", " : "") + it->first;
+        out += (n ? ", " : "") + io::printable(it->first);
     return out;
 }
 
@@ -203,7 +198,7 @@ std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const L
     parseDevice(options.device);  // a bad device fails before a large file is read
     auto ckpt = io::loadCheckpoint(modelPath);
     try {
-        return buildClassifier(stripHfPrefix(std::move(ckpt.tensors)), ckpt.config, options);
+        return buildClassifier(ckpt.tensors, ckpt.config, options);
     } catch (const EngineError& e) {
         throw EngineError("'" + modelPath + "': " + e.what());
     }

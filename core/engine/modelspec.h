@@ -17,6 +17,7 @@ struct Preprocessing {
     std::array<int, 3> inputSize{3, 224, 224};  // [C, H, W]
     std::string interpolation = "bilinear";     // "bilinear" | "bicubic" | "nearest"
     double cropPct = 0.875;                     // resize to size / crop_pct, center crop
+    bool squash = false;                        // instead: resize straight to H x W (HF ViT)
     std::vector<double> mean{0.485, 0.456, 0.406};
     std::vector<double> std{0.229, 0.224, 0.225};
 };

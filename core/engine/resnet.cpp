@@ -15,6 +15,9 @@ ConvBn readConvBn(WeightSource& s, const std::string& conv, const std::string& b
 {
     ConvBn c;
     c.convW = s.take(conv + ".weight", shape);
+    if (c.convW.numel() == 0 || c.convW.size(2) != c.convW.size(3))
+        throw EngineError("key '" + conv + ".weight' has shape " + io::shapeString(c.convW.sizes().vec())
+                          + ", expected a non-empty square kernel");
     const auto out = c.convW.size(0);
     c.bnW = s.take(bn + ".weight", {out});
     c.bnB = s.take(bn + ".bias", {out});

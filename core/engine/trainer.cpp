@@ -46,6 +46,11 @@ bool train(Classifier& model, const ImageSet& data, const TrainOptions& o, const
 {
     if (data.size() < o.batchSize)
         throw EngineError("training needs at least one full batch of " + std::to_string(o.batchSize) + " images");
+    const int classes = model.spec().numClasses;
+    if (classes <= 0 || data.labels.min().item<int64_t>() < 0 || data.labels.max().item<int64_t>() >= classes)
+        throw EngineError("the labels run from " + std::to_string(data.labels.min().item<int64_t>()) + " to "
+                          + std::to_string(data.labels.max().item<int64_t>()) + " but the model has "
+                          + std::to_string(classes) + " classes");
     torch::manual_seed(o.seed);
     auto params = model.parameters();
     for (auto& p : params)

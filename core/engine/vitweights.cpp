@@ -169,7 +169,8 @@ ViTWeights readViTWeights(WeightSource& s, Naming naming, ModelSpec& spec)
                                  : naming == Naming::Torchvision ? "conv_proj.weight"
                                                                  : "embeddings.patch_embeddings.projection.weight";
     const auto patchShape = s.shapeOf(patchKey);
-    if (patchShape.size() != 4 || patchShape[2] != patchShape[3])
+    if (patchShape.size() != 4 || patchShape[2] != patchShape[3] || patchShape[0] <= 0 || patchShape[1] <= 0
+        || patchShape[2] <= 0)
         throw EngineError("key '" + patchKey + "' has shape " + io::shapeString(patchShape)
                           + ", expected [D, C, P, P]");
     const int64_t d = patchShape[0];

@@ -2,6 +2,7 @@
 
 #include "core/engine/engineerror.h"
 #include "core/engine/tensorconvert.h"
+#include "core/io/bytes.h"
 
 namespace attnviz::engine {
 
@@ -9,7 +10,7 @@ std::vector<std::int64_t> WeightSource::shapeOf(const std::string& key) const
 {
     auto it = m_tensors.find(key);
     if (it == m_tensors.end())
-        throw EngineError("checkpoint is missing the key '" + key + "'");
+        throw EngineError("checkpoint is missing the key '" + io::printable(key) + "'");
     return it->second.shape;
 }
 
@@ -20,11 +21,11 @@ torch::Tensor WeightSource::take(const std::string& key, const std::vector<std::
     for (std::size_t i = 0; match && i < shape.size(); ++i)
         match = shape[i] < 0 || shape[i] == actual[i];
     if (!match)
-        throw EngineError("key '" + key + "' has shape " + io::shapeString(actual) + ", expected "
+        throw EngineError("key '" + io::printable(key) + "' has shape " + io::shapeString(actual) + ", expected "
                           + io::shapeString(shape));
     const auto& raw = m_tensors.at(key);
     if (raw.dtype == io::DType::Bool || raw.dtype == io::DType::I64 || raw.dtype == io::DType::I32)
-        throw EngineError("key '" + key + "' holds " + io::dtypeName(raw.dtype) + " values, expected floats");
+        throw EngineError("key '" + io::printable(key) + "' holds " + io::dtypeName(raw.dtype) + " values, expected floats");
     m_taken.insert(key);
     return toTorch(raw).to(torch::kFloat32);
 }
@@ -38,7 +39,7 @@ void WeightSource::expectAllTaken(const std::string& modelName) const
 {
     for (const auto& entry : m_tensors) {
         if (!m_taken.count(entry.first))
-            throw EngineError("unexpected key '" + entry.first + "' " + entry.second.shapeString()
+            throw EngineError("unexpected key '" + io::printable(entry.first) + "' " + entry.second.shapeString()
                               + " for a " + modelName + ": not a checkpoint attnviz can read completely");
     }
 }

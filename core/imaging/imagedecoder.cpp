@@ -1,5 +1,7 @@
 #include "core/imaging/imagedecoder.h"
 
+#include "core/imaging/imageheader.h"
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -74,9 +76,10 @@ private:
 
 cv::Mat decodeImageRgb(const std::string& path, const DecodeLimits& limits)
 {
-    // OpenCV's own cap on decoded pixels, read once when its codecs start.
-    setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(limits.maxPixels).c_str(), 0);
     const auto bytes = readFile(path, limits.maxFileBytes);
+    if (const auto size = headerDimensions(bytes); size && size->first * size->second > limits.maxPixels)
+        throw ImageError("image '" + path + "' claims " + std::to_string(size->first) + "x" + std::to_string(size->second)
+                         + " pixels, over the limit of " + std::to_string(limits.maxPixels));
     cv::Mat decoded;
     try {
         const StderrMute mute;

@@ -3,6 +3,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
+#include <stdexcept>
 
 namespace attnviz::imaging {
 namespace {
@@ -21,6 +22,8 @@ cv::Size scaledSize(const cv::Mat& image, const engine::Preprocessing& p)
 {
     const int h = p.inputSize[1];
     const int w = p.inputSize[2];
+    if (p.squash)
+        return {w, h};
     if (h != w)
         return {int(std::floor(w / p.cropPct)), int(std::floor(h / p.cropPct))};
     const int shortSide = int(std::floor(h / p.cropPct));
@@ -35,6 +38,9 @@ PreparedInput preprocessImage(const cv::Mat& rgb, const engine::Preprocessing& p
     const int channels = p.inputSize[0];
     const int h = p.inputSize[1];
     const int w = p.inputSize[2];
+    if (channels != 1 && channels != 3)
+        throw std::invalid_argument("images can feed models with 1 or 3 input channels, not "
+                                    + std::to_string(channels));
     cv::Mat source = rgb;
     if (channels == 1)
         cv::cvtColor(rgb, source, cv::COLOR_RGB2GRAY);

@@ -1,5 +1,6 @@
 #include "core/io/checkpointfile.h"
 
+#include "core/io/bytes.h"
 #include "core/io/safetensors.h"
 #include "core/io/torchcheckpoint.h"
 
@@ -10,11 +11,6 @@ namespace attnviz::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool startsWith(const std::string& s, const std::string& prefix)
-{
-    return s.compare(0, prefix.size(), prefix) == 0;
-}
 
 bool looksLikeZip(const fs::path& path)
 {
@@ -47,6 +43,8 @@ TensorMap readWeights(const fs::path& file)
 
 TensorMap stripWrapperPrefixes(TensorMap tensors)
 {
+    // HF classification checkpoints nest the ViT under "vit." beside "classifier.".
+    const bool hfClassifier = tensors.count("vit.embeddings.patch_embeddings.projection.weight") > 0;
     bool hasBackbone = false;
     for (const auto& entry : tensors)
         hasBackbone = hasBackbone || startsWith(entry.first, "backbone.") || startsWith(entry.first, "module.backbone.");
@@ -55,6 +53,8 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
         std::string name = key;
         if (startsWith(name, "module."))
             name.erase(0, 7);
+        if (hfClassifier && startsWith(name, "vit."))
+            name.erase(0, 4);
         if (hasBackbone) {
             if (!startsWith(name, "backbone."))
                 continue;  // e.g. the DINO projection head: not part of the backbone

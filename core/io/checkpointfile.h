@@ -21,8 +21,9 @@ struct Checkpoint {
 // plus config.json). A config.json beside a file is read too. Throws FormatError.
 Checkpoint loadCheckpoint(const std::string& modelPath);
 
-// Removes wrapper prefixes: `module.` (DataParallel) everywhere it leads, and for
-// DINO-style checkpoints keeps only the `backbone.` keys (dropping the DINO head).
+// Removes wrapper prefixes: `module.` (DataParallel) everywhere it leads, `vit.` of
+// HF classification models, and for DINO-style checkpoints keeps only the
+// `backbone.` keys (dropping the DINO projection head).
 TensorMap stripWrapperPrefixes(TensorMap tensors);
 
 }  // namespace attnviz::io

@@ -14,6 +14,7 @@ constexpr std::uint32_t kImagesMagic = 0x00000803;  // unsigned byte, 3 dimensio
 constexpr std::uint32_t kLabelsMagic = 0x00000801;  // unsigned byte, 1 dimension
 constexpr std::uint32_t kMaxCount = 10'000'000;
 constexpr std::uint32_t kMaxSide = 4096;
+constexpr std::uint64_t kMaxPixelBytes = 4ull << 30;
 
 // gzread reads plain files too, so one reader serves both.
 class IdxFile {
@@ -91,6 +92,10 @@ IdxDataset readIdxDataset(const std::string& dir, const std::string& split)
     data.count = int(readBounded(images, kMaxCount, "images"));
     data.rows = int(readBounded(images, kMaxSide, "rows"));
     data.cols = int(readBounded(images, kMaxSide, "columns"));
+
+    if (std::uint64_t(data.count) * std::uint64_t(data.rows) * std::uint64_t(data.cols) > kMaxPixelBytes)
+        throw FormatError("'" + images.path() + "' declares " + std::to_string(data.count) + " images of "
+                          + std::to_string(data.rows) + "x" + std::to_string(data.cols) + ", over the 4 GiB limit");
 
     IdxFile labels(findFile(dir, split + "-labels-idx1-ubyte"));
     expectMagic(labels, kLabelsMagic);

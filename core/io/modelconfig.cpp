@@ -84,6 +84,8 @@ void readPreprocess(const json& j, PreprocessConfig& p)
         p.interpolation = v;
     if (auto v = pick<double>(j, {"crop_pct"}))
         p.cropPct = v;
+    if (auto v = pick<std::string>(j, {"crop_mode"}))
+        p.cropMode = v;
     if (auto v = pick<std::vector<double>>(j, {"mean", "image_mean"}))
         p.mean = v;
     if (auto v = pick<std::vector<double>>(j, {"std", "image_std"}))
@@ -91,19 +93,39 @@ void readPreprocess(const json& j, PreprocessConfig& p)
 }
 
 // HF image processors: {"size": {"height": 224, "width": 224}, "resample": 2, ...}
+// {"height": h, "width": w}, {"shortest_edge": s} or a plain number -> (h, w)
+std::optional<std::array<int, 2>> hfSize(const json& j, const char* key)
+{
+    if (!j.contains(key))
+        return std::nullopt;
+    const json& v = j[key];
+    if (v.is_number_integer())
+        return std::array<int, 2>{v.get<int>(), v.get<int>()};
+    if (v.is_object() && v.contains("height") && v.contains("width"))
+        return std::array<int, 2>{v["height"].get<int>(), v["width"].get<int>()};
+    if (v.is_object() && v.contains("shortest_edge"))
+        return std::array<int, 2>{v["shortest_edge"].get<int>(), v["shortest_edge"].get<int>()};
+    return std::nullopt;
+}
+
+// HF image processors resize to `size` (ViT: straight to H x W, a squash), then
+// center-crop to `crop_size` when do_center_crop is set (DeiT).
 void readHfPreprocessor(const json& j, PreprocessConfig& p, int channels)
 {
     readPreprocess(j, p);
     if (auto resample = pick<int>(j, {"resample"}))
         p.interpolation = interpolationFromPil(*resample);
-    const json* size = j.contains("crop_size") && pick<bool>(j, {"do_center_crop"}).value_or(false)
-                           ? &j["crop_size"] : (j.contains("size") ? &j["size"] : nullptr);
-    if (size && size->is_object() && size->contains("height") && size->contains("width"))
-        p.inputSize = std::array<int, 3>{channels, (*size)["height"].get<int>(), (*size)["width"].get<int>()};
-    else if (size && size->is_number_integer())
-        p.inputSize = std::array<int, 3>{channels, size->get<int>(), size->get<int>()};
-    if (!p.cropPct)
+    const auto size = hfSize(j, "size");
+    const auto crop = pick<bool>(j, {"do_center_crop"}).value_or(false) ? hfSize(j, "crop_size") : std::nullopt;
+    if (crop && size) {
+        p.inputSize = std::array<int, 3>{channels, (*crop)[0], (*crop)[1]};
+        p.cropPct = double((*crop)[0]) / double((*size)[0]);
+        p.cropMode = "center";
+    } else if (size) {
+        p.inputSize = std::array<int, 3>{channels, (*size)[0], (*size)[1]};
         p.cropPct = 1.0;
+        p.cropMode = "squash";
+    }
 }
 
 void readModelArgs(const json& args, ModelConfig& c)
@@ -190,11 +212,13 @@ void writeModelConfig(const std::string& path, const ModelConfig& c, const std::
     putIf(args, "global_pool", c.globalPool);
     putIf(args, "stem_stride", c.stemStride);
     putIf(args, "stem_pool", c.stemPool);
+    putIf(j, "layer_norm_eps", c.layerNormEps);
     j["model_args"] = args;
     nlohmann::ordered_json pre = nlohmann::ordered_json::object();
     putIf(pre, "input_size", c.preprocess.inputSize);
     putIf(pre, "interpolation", c.preprocess.interpolation);
     putIf(pre, "crop_pct", c.preprocess.cropPct);
+    putIf(pre, "crop_mode", c.preprocess.cropMode);
     putIf(pre, "mean", c.preprocess.mean);
     putIf(pre, "std", c.preprocess.std);
     j["pretrained_cfg"] = pre;

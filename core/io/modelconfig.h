@@ -12,6 +12,7 @@ struct PreprocessConfig {
     std::optional<std::array<int, 3>> inputSize;  // [C, H, W]
     std::optional<std::string> interpolation;     // "bilinear" | "bicubic" | "nearest"
     std::optional<double> cropPct;                // resize to size / crop_pct, then center crop
+    std::optional<std::string> cropMode;          // "center" (default) | "squash" (resize to H x W)
     std::optional<std::vector<double>> mean;
     std::optional<std::vector<double>> std;
 };

@@ -59,17 +59,6 @@ const char* kindName(PickleValue::Kind kind)
     return "value";
 }
 
-std::string printableForMessage(const std::string& text)
-{
-    constexpr std::size_t kMaxLength = 200;
-    std::string out;
-    for (char c : text.substr(0, kMaxLength))
-        out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-    if (text.size() > kMaxLength)
-        out += "...";
-    return out;
-}
-
 const PickleValue* PickleValue::find(const std::string& key) const
 {
     for (auto it = entries.rbegin(); it != entries.rend(); ++it)

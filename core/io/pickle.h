@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/io/bytes.h"
+
 #include "core/io/dtype.h"
 #include "core/io/torchpickle.h"
 
@@ -63,8 +65,6 @@ public:
 
 const char* kindName(PickleValue::Kind kind);  // "dict", "tensor", ... for messages
 
-// Text from a file made safe for a one-line error message.
-std::string printableForMessage(const std::string& text);
 
 // A restricted unpickler for the data.pkl of torch.save (protocol 2; the protocol 3-4
 // bytes and framing opcodes are accepted too). It executes nothing: TorchPickle

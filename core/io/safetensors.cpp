@@ -1,6 +1,7 @@
 #include "core/io/safetensors.h"
 
 #include "core/io/atomicfile.h"
+#include "core/io/bytes.h"
 
 #include <nlohmann/json.hpp>
 
@@ -26,14 +27,6 @@ struct Entry {
     throw FormatError("'" + path + "' is not a valid safetensors file: " + why);
 }
 
-std::uint64_t readLe64(const unsigned char* p)
-{
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 // numel * elementSize, refusing overflow of the 64-bit byte count.
 std::uint64_t checkedByteCount(const std::vector<std::int64_t>& shape, std::size_t elementSize,
                                bool& overflow)
@@ -51,33 +44,33 @@ std::uint64_t checkedByteCount(const std::vector<std::int64_t>& shape, std::size
 Entry parseEntry(const std::string& path, const std::string& name, const nlohmann::json& j)
 {
     if (!j.is_object() || !j.contains("dtype") || !j.contains("shape") || !j.contains("data_offsets"))
-        fail(path, "entry '" + name + "' needs dtype, shape and data_offsets");
+        fail(path, "entry '" + printable(name) + "' needs dtype, shape and data_offsets");
     const auto& jt = j["dtype"];
     const auto dtype = jt.is_string() ? dtypeFromName(jt.get<std::string>()) : std::nullopt;
     if (!dtype)
-        fail(path, "entry '" + name + "' has an unknown dtype " + jt.dump());
+        fail(path, "entry '" + printable(name) + "' has an unknown dtype " + jt.dump());
     Entry e;
     e.name = name;
     e.tensor.dtype = *dtype;
     const auto& js = j["shape"];
     if (!js.is_array())
-        fail(path, "entry '" + name + "' has a shape that is not a list");
+        fail(path, "entry '" + printable(name) + "' has a shape that is not a list");
     for (const auto& d : js) {
         if (!d.is_number_unsigned() || d.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
-            fail(path, "entry '" + name + "' has a bad dimension " + d.dump());
+            fail(path, "entry '" + printable(name) + "' has a bad dimension " + d.dump());
         e.tensor.shape.push_back(d.get<std::int64_t>());
     }
     const auto& jo = j["data_offsets"];
     if (!jo.is_array() || jo.size() != 2 || !jo[0].is_number_unsigned() || !jo[1].is_number_unsigned())
-        fail(path, "entry '" + name + "' needs data_offsets [begin, end]");
+        fail(path, "entry '" + printable(name) + "' needs data_offsets [begin, end]");
     e.begin = jo[0].get<std::uint64_t>();
     e.end = jo[1].get<std::uint64_t>();
     if (e.end < e.begin)
-        fail(path, "entry '" + name + "' ends before it begins");
+        fail(path, "entry '" + printable(name) + "' ends before it begins");
     bool overflow = false;
     const auto bytes = checkedByteCount(e.tensor.shape, dtypeSize(e.tensor.dtype), overflow);
     if (overflow || bytes != e.end - e.begin)
-        fail(path, "entry '" + name + "' " + dtypeName(e.tensor.dtype) + " " + e.tensor.shapeString()
+        fail(path, "entry '" + printable(name) + "' " + dtypeName(e.tensor.dtype) + " " + e.tensor.shapeString()
                        + " does not match its " + std::to_string(e.end - e.begin) + " data bytes");
     return e;
 }
@@ -89,7 +82,7 @@ StringMap parseMetadata(const std::string& path, const nlohmann::json& j)
     StringMap out;
     for (const auto& [key, value] : j.items()) {
         if (!value.is_string())
-            fail(path, "__metadata__ value of '" + key + "' is not a string");
+            fail(path, "__metadata__ value of '" + printable(key) + "' is not a string");
         out[key] = value.get<std::string>();
     }
     return out;
@@ -104,7 +97,7 @@ void checkTiling(const std::string& path, std::vector<Entry>& entries, std::uint
     std::uint64_t expected = 0;
     for (const auto& e : entries) {
         if (e.begin != expected)
-            fail(path, "entry '" + e.name + "' starts at byte " + std::to_string(e.begin) + ", expected "
+            fail(path, "entry '" + printable(e.name) + "' starts at byte " + std::to_string(e.begin) + ", expected "
                            + std::to_string(expected) + " (hole or overlap in the data buffer)");
         expected = e.end;
     }
@@ -122,7 +115,7 @@ SafetensorsFile readSafetensors(const std::string& path)
         throw FormatError("cannot open '" + path + "'");
     const auto fileSize = std::uint64_t(in.tellg());
     in.seekg(0);
-    unsigned char lenBytes[8];
+    std::uint8_t lenBytes[8];
     if (fileSize < 8 || !in.read(reinterpret_cast<char*>(lenBytes), 8))
         fail(path, "shorter than its 8-byte header length");
     const std::uint64_t headerLen = readLe64(lenBytes);
@@ -162,7 +155,7 @@ SafetensorsFile readSafetensors(const std::string& path)
         in.seekg(std::streamoff(dataStart + e.begin));
         if (!e.tensor.bytes.empty() && !in.read(reinterpret_cast<char*>(e.tensor.bytes.data()),
                                                 std::streamsize(e.tensor.bytes.size())))
-            fail(path, "cannot read the data of '" + e.name + "'");
+            fail(path, "cannot read the data of '" + printable(e.name) + "'");
         result.tensors.emplace(e.name, std::move(e.tensor));
     }
     return result;

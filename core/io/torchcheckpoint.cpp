@@ -1,5 +1,7 @@
 #include "core/io/torchcheckpoint.h"
 
+#include "core/io/bytes.h"
+
 #include "core/io/pickle.h"
 #include "core/io/zipreader.h"
 
@@ -16,14 +18,6 @@ constexpr std::array<const char*, 4> kWrapperKeys{"model", "state_dict", "teache
 // than the file holds means a hostile view (say, a zero stride over a huge size).
 constexpr std::uint64_t kMaxExpansion = 8;
 constexpr std::uint64_t kMaxExpansionSlack = 16 << 20;
-
-bool multiplyOverflows(std::uint64_t a, std::uint64_t b, std::uint64_t& product)
-{
-    if (b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b)
-        return true;
-    product = a * b;
-    return false;
-}
 
 bool addOverflows(std::uint64_t a, std::uint64_t b, std::uint64_t& sum)
 {
@@ -46,12 +40,6 @@ void refuseLegacyFormat(const std::string& path)
                           + " is a legacy (pre-1.6) torch.save file; re-save it with "
                             "torch.save(obj, path) from PyTorch >= 1.6 or convert it to "
                             "safetensors");
-}
-
-bool endsWith(const std::string& text, const std::string& suffix)
-{
-    return text.size() >= suffix.size()
-        && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The archive's top folder is named after the file torch.save first wrote, so it
@@ -120,7 +108,7 @@ std::string keyList(const PickleValue& dict)
             list += ", ...";
             break;
         }
-        list += (list.empty() ? "" : ", ") + printableForMessage(key->text);
+        list += (list.empty() ? "" : ", ") + printable(key->text);
     }
     return list.empty() ? "none" : list;
 }
@@ -201,7 +189,7 @@ public:
                            + shapeString(tensor.stride) + " and offset "
                            + std::to_string(tensor.storageOffset) + ", which reaches element "
                            + std::to_string(last) + ", outside its storage '"
-                           + printableForMessage(storage.key) + "' of "
+                           + printable(storage.key) + "' of "
                            + std::to_string(storageNumel) + " elements");
         out.bytes.resize(reserve(name, numel * elementSize));
         const std::uint64_t start = static_cast<std::uint64_t>(tensor.storageOffset);
@@ -247,7 +235,7 @@ private:
     {
         const ZipEntry* entry = m_zip.find(m_dataDir + storage.key);
         if (!entry)
-            fail(name, "refers to storage '" + printableForMessage(storage.key)
+            fail(name, "refers to storage '" + printable(storage.key)
                            + "', which the archive does not contain");
         return *entry;
     }
@@ -263,7 +251,7 @@ private:
 
     [[noreturn]] void fail(const std::string& name, const std::string& problem) const
     {
-        throw FormatError(m_zip.path() + ": tensor '" + printableForMessage(name) + "' "
+        throw FormatError(m_zip.path() + ": tensor '" + printable(name) + "' "
                           + problem);
     }
 

@@ -91,7 +91,7 @@ bool isNumpyScalar(const std::string& global)
 std::string describe(const PickleValue& value)
 {
     if (value.kind == Kind::Object)
-        return printableForMessage(value.text);
+        return printable(value.text);
     return std::string("a ") + kindName(value.kind);
 }
 
@@ -103,7 +103,7 @@ const PickleValue* TorchPickle::global(const std::string& module, const std::str
     const std::string full = module + "." + name;
     if (!isAllowedGlobal(full))
         m_nodes.fail("refusing to load: the checkpoint references the Python global '"
-                     + printableForMessage(full)
+                     + printable(full)
                      + "' (only tensors and plain containers are allowed)");
     PickleValue* value = m_nodes.make(Kind::Global);
     value->text = full;
@@ -178,7 +178,7 @@ const PickleValue* TorchPickle::reduceInert(const std::string& callable, const P
             badArguments(callable);
         return makeObject(kEncode);
     }
-    m_nodes.malformed("calling " + printableForMessage(callable) + " is not supported");
+    m_nodes.malformed("calling " + printable(callable) + " is not supported");
 }
 
 const PickleValue* TorchPickle::newObject(const PickleValue& type, const PickleValue& args)
@@ -187,7 +187,7 @@ const PickleValue* TorchPickle::newObject(const PickleValue& type, const PickleV
     if (type.kind != Kind::Global || args.kind != Kind::Tuple)
         m_nodes.malformed("NEWOBJ needs a global and a tuple of arguments");
     if (type.text != kNamespace)
-        m_nodes.malformed("creating " + printableForMessage(type.text)
+        m_nodes.malformed("creating " + printable(type.text)
                           + " with NEWOBJ is not supported");
     if (!args.items.empty())
         badArguments(type.text);
@@ -252,7 +252,7 @@ const PickleValue* TorchPickle::makeObject(const std::string& type)
 
 void TorchPickle::badArguments(const std::string& callable)
 {
-    m_nodes.malformed("unexpected arguments to " + printableForMessage(callable));
+    m_nodes.malformed("unexpected arguments to " + printable(callable));
 }
 
 }  // namespace attnviz::io

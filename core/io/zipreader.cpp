@@ -1,5 +1,7 @@
 #include "core/io/zipreader.h"
 
+#include "core/io/bytes.h"
+
 #include "core/io/rawtensor.h"
 
 #include <algorithm>
@@ -22,35 +24,10 @@ constexpr std::uint64_t kZip64LocatorSize = 20;
 constexpr std::uint64_t kMaxCommentSize = 0xffff;
 constexpr std::uint32_t kSentinel32 = 0xffffffff;
 
-std::uint16_t le16(const std::uint8_t* p) { return std::uint16_t(p[0] | (p[1] << 8)); }
-
-std::uint32_t le32(const std::uint8_t* p)
-{
-    return std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16)
-         | (std::uint32_t(p[3]) << 24);
-}
-
-std::uint64_t le64(const std::uint8_t* p)
-{
-    return std::uint64_t(le32(p)) | (std::uint64_t(le32(p + 4)) << 32);
-}
-
 // True when [offset, offset + size) lies inside [0, limit), without overflowing.
 bool fitsIn(std::uint64_t offset, std::uint64_t size, std::uint64_t limit)
 {
     return offset <= limit && size <= limit - offset;
-}
-
-// Entry names come from the file: keep error messages on one printable line.
-std::string printable(const std::string& text)
-{
-    constexpr std::size_t kMaxLength = 200;
-    std::string out;
-    for (char c : text.substr(0, kMaxLength))
-        out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-    if (text.size() > kMaxLength)
-        out += "...";
-    return out;
 }
 
 // Replaces the 32-bit fields set to 0xffffffff with the 64-bit values that the zip64
@@ -59,8 +36,8 @@ bool applyZip64Extra(const std::uint8_t* extra, std::size_t size, ZipEntry& entr
 {
     std::size_t pos = 0;
     while (pos + 4 <= size) {
-        const std::uint16_t id = le16(extra + pos);
-        const std::size_t blockSize = le16(extra + pos + 2);
+        const std::uint16_t id = readLe16(extra + pos);
+        const std::size_t blockSize = readLe16(extra + pos + 2);
         pos += 4;
         if (blockSize > size - pos)
             return false;
@@ -73,7 +50,7 @@ bool applyZip64Extra(const std::uint8_t* extra, std::size_t size, ZipEntry& entr
                     continue;
                 if (left < 8)
                     return false;
-                *value = le64(field);
+                *value = readLe64(field);
                 field += 8;
                 left -= 8;
             }
@@ -161,12 +138,12 @@ ZipReader::EndRecord ZipReader::readEndRecord()
     for (std::uint64_t i = tailSize >= kEndRecordSize ? tailSize - kEndRecordSize + 1 : 0;
          i-- > 0;) {
         const std::uint8_t* p = tail.data() + i;
-        if (le32(p) != kEndRecordSignature || i + kEndRecordSize + le16(p + 20) > tailSize)
+        if (readLe32(p) != kEndRecordSignature || i + kEndRecordSize + readLe16(p + 20) > tailSize)
             continue;
-        EndRecord record{le16(p + 10), le32(p + 12), le32(p + 16)};
+        EndRecord record{readLe16(p + 10), readLe32(p + 12), readLe32(p + 16)};
         // 0xffff in a disk field defers to the zip64 record, checked there.
         for (int field : {4, 6})
-            if (le16(p + field) != 0 && le16(p + field) != 0xffff)
+            if (readLe16(p + field) != 0 && readLe16(p + field) != 0xffff)
                 fail("multi-part zip archives are not supported");
         readZip64EndRecord(tailStart + i, record);
         return record;
@@ -180,17 +157,17 @@ void ZipReader::readZip64EndRecord(std::uint64_t endRecordPos, EndRecord& record
         return;
     const auto locator =
         readAt(endRecordPos - kZip64LocatorSize, kZip64LocatorSize, "zip64 locator");
-    if (le32(locator.data()) != kZip64LocatorSignature)
+    if (readLe32(locator.data()) != kZip64LocatorSignature)
         return;
     const auto zip64 =
-        readAt(le64(locator.data() + 8), kZip64EndRecordSize, "zip64 end record");
-    if (le32(zip64.data()) != kZip64EndRecordSignature)
+        readAt(readLe64(locator.data() + 8), kZip64EndRecordSize, "zip64 end record");
+    if (readLe32(zip64.data()) != kZip64EndRecordSignature)
         fail("the zip64 end-of-central-directory record is missing or corrupt");
-    if (le32(zip64.data() + 16) != 0 || le32(zip64.data() + 20) != 0)
+    if (readLe32(zip64.data() + 16) != 0 || readLe32(zip64.data() + 20) != 0)
         fail("multi-part zip archives are not supported");
-    record.entryCount = le64(zip64.data() + 32);
-    record.directorySize = le64(zip64.data() + 40);
-    record.directoryOffset = le64(zip64.data() + 48);
+    record.entryCount = readLe64(zip64.data() + 32);
+    record.directorySize = readLe64(zip64.data() + 40);
+    record.directoryOffset = readLe64(zip64.data() + 48);
 }
 
 void ZipReader::readCentralDirectory(const EndRecord& record)
@@ -205,23 +182,23 @@ void ZipReader::readCentralDirectory(const EndRecord& record)
     std::uint64_t pos = 0;
     for (std::uint64_t i = 0; i < record.entryCount; ++i) {
         if (!fitsIn(pos, kCentralHeaderSize, dir.size())
-            || le32(dir.data() + pos) != kCentralHeaderSignature)
+            || readLe32(dir.data() + pos) != kCentralHeaderSignature)
             fail("the zip central directory is corrupt (entry " + std::to_string(i) + ")");
         const std::uint8_t* p = dir.data() + pos;
-        const std::uint64_t nameSize = le16(p + 28);
-        const std::uint64_t extraSize = le16(p + 30);
-        const std::uint64_t recordSize = kCentralHeaderSize + nameSize + extraSize + le16(p + 32);
+        const std::uint64_t nameSize = readLe16(p + 28);
+        const std::uint64_t extraSize = readLe16(p + 30);
+        const std::uint64_t recordSize = kCentralHeaderSize + nameSize + extraSize + readLe16(p + 32);
         if (!fitsIn(pos, recordSize, dir.size()))
             fail("the zip central directory is truncated (entry " + std::to_string(i) + ")");
         ZipEntry entry;
         entry.name.assign(reinterpret_cast<const char*>(p + kCentralHeaderSize), nameSize);
-        entry.method = le16(p + 10);
-        entry.compressedSize = le32(p + 20);
-        entry.uncompressedSize = le32(p + 24);
-        entry.localHeaderOffset = le32(p + 42);
+        entry.method = readLe16(p + 10);
+        entry.compressedSize = readLe32(p + 20);
+        entry.uncompressedSize = readLe32(p + 24);
+        entry.localHeaderOffset = readLe32(p + 42);
         if (!applyZip64Extra(p + kCentralHeaderSize + nameSize, extraSize, entry))
             fail("zip entry '" + printable(entry.name) + "' has a malformed zip64 field");
-        if (le16(p + 8) & 0x1)
+        if (readLe16(p + 8) & 0x1)
             fail("zip entry '" + printable(entry.name) + "' is encrypted");
         if (!fitsIn(entry.localHeaderOffset, kLocalHeaderSize, m_fileSize))
             fail("zip entry '" + printable(entry.name) + "' lies outside the file");
@@ -236,11 +213,11 @@ std::uint64_t ZipReader::dataOffset(const ZipEntry& entry)
     // (torch pads it for alignment); its sizes may be zero, so the central directory's
     // sizes are the ones used.
     const auto header = readAt(entry.localHeaderOffset, kLocalHeaderSize, "zip local header");
-    if (le32(header.data()) != kLocalHeaderSignature)
+    if (readLe32(header.data()) != kLocalHeaderSignature)
         fail("zip entry '" + printable(entry.name) + "' has a corrupt local header");
     const std::uint64_t offset =
-        entry.localHeaderOffset + kLocalHeaderSize + le16(header.data() + 26)
-        + le16(header.data() + 28);
+        entry.localHeaderOffset + kLocalHeaderSize + readLe16(header.data() + 26)
+        + readLe16(header.data() + 28);
     if (!fitsIn(offset, entry.compressedSize, m_fileSize))
         fail("zip entry '" + printable(entry.name)
              + "' extends past the end of the file (is it truncated?)");

@@ -1,4 +1,5 @@
 // attnviz-cli as a user or a script runs it: JSON on stdout, one-line errors, exit codes.
+#include <QBuffer>
 #include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -232,6 +233,20 @@ private slots:
             corrupt.write("\x89PNG\r\n\x1a\n this is not really a png");
         }
         const QString corruptPng = m_dir.filePath(QStringLiteral("corrupt.png"));
+        {
+            // A valid 1x1 PNG whose header is patched to claim 100000 x 100000 pixels.
+            QImage tiny(1, 1, QImage::Format_Grayscale8);
+            tiny.fill(0);
+            QBuffer buffer;
+            buffer.open(QIODevice::WriteOnly);
+            tiny.save(&buffer, "PNG");
+            QByteArray bytes = buffer.data();
+            const char huge[8] = {0, 1, char(0x86), char(0xA0), 0, 1, char(0x86), char(0xA0)};
+            bytes.replace(16, 8, QByteArray(huge, 8));
+            QFile bomb(m_dir.filePath(QStringLiteral("bomb.png")));
+            bomb.open(QIODevice::WriteOnly);
+            bomb.write(bytes);
+        }
         QTest::newRow("no command") << QStringList() << 2 << "usage";
         QTest::newRow("unknown command") << QStringList{QStringLiteral("explode")} << 2 << "unknown command";
         QTest::newRow("info without model") << QStringList{QStringLiteral("info")} << 2 << "exactly one MODEL";
@@ -250,6 +265,8 @@ private slots:
         QTest::newRow("corrupt image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), corruptPng} << 1 << "cannot decode image";
         QTest::newRow("no data folder") << QStringList{QStringLiteral("evaluate"), QStringLiteral("--vit"), vit, QStringLiteral("--data"), QStringLiteral("/nonexistent")} << 1 << "has no t10k-images-idx3-ubyte";
         QTest::newRow("unknown arch") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("rnn"), QStringLiteral("--data"), QStringLiteral("/x"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x"))} << 2 << "--arch must be vit or cnn";
+        QTest::newRow("decompression bomb") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), m_dir.filePath(QStringLiteral("bomb.png"))} << 1 << "claims 100000x100000 pixels";
+        QTest::newRow("bad learning rate") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"), QStringLiteral("--data"), QStringLiteral("/x"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x")), QStringLiteral("--lr"), QStringLiteral("nan")} << 2 << "--lr";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
     }
 
