@@ -11,7 +11,7 @@ data=build/tests/data/reference
 
 median_ms() {  # role model reference torch_threads blas_threads
     for _ in $(seq "$runs"); do
-        ATTNVIZ_BLAS_THREADS=$5 "$cli" analyze "--$1" "$data/$2" --tensor "$data/$3" --threads "$4" \
+        ATTNVIZ_TORCH_THREADS=$4 ATTNVIZ_BLAS_THREADS=$5 "$cli" analyze "--$1" "$data/$2" --tensor "$data/$3" \
             | python3 -c "import json,sys; print(json.load(sys.stdin)['$1']['timings_ms']['forward'])"
     done | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'
 }

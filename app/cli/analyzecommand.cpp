@@ -3,6 +3,7 @@
 #include "app/cli/modeljson.h"
 
 #include "core/engine/classifier.h"
+#include "core/engine/device.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/predictions.h"
 #include "core/engine/tensorconvert.h"
@@ -95,8 +96,7 @@ int runAnalyze(const std::vector<std::string>& words)
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
     if (bool(args.value("image")) == bool(args.value("tensor")))
         throw UsageError("give exactly one of --image IMG and --tensor FILE.safetensors");
-    if (const int threads = args.intValue("threads", 0, 1))
-        torch::set_num_threads(threads);
+    const auto threads = engine::configureThreads(args.intValue("threads", 0, 1));
 
     InputSource source;
     source.imagePath = args.value("image");
@@ -107,7 +107,7 @@ int runAnalyze(const std::vector<std::string>& words)
 
     nlohmann::ordered_json out;
     out["device"] = args.value("device").value_or("cpu");
-    out["threads"] = torch::get_num_threads();
+    out["threads"] = {{"torch", threads.torch}, {"blas", threads.blas}};
     for (const char* role : {"vit", "cnn"})
         if (auto path = args.value(role))
             out[role] = analyzeRole(role, *path, source, args, dumpTarget);

@@ -2,6 +2,7 @@
 #include "app/cli/commands.h"
 
 #include "core/engine/classifier.h"
+#include "core/engine/device.h"
 #include "core/engine/evaluation.h"
 #include "core/io/idxdataset.h"
 
@@ -30,7 +31,7 @@ int runEvaluate(const std::vector<std::string>& words)
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
     if (const int threads = args.intValue("threads", 0, 1))
-        torch::set_num_threads(threads);
+        engine::configureThreads(threads);
     const auto split = args.value("split").value_or("t10k");
     const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), split)).first(args.intValue("limit", 0, 1));
     engine::LoadOptions load;

@@ -3,6 +3,7 @@
 #include "app/cli/progressline.h"
 
 #include "core/engine/classifier.h"
+#include "core/engine/device.h"
 #include "core/engine/evaluation.h"
 #include "core/engine/modelfactory.h"
 #include "core/engine/trainer.h"
@@ -89,7 +90,7 @@ int runTrain(const std::vector<std::string>& words)
     const auto outDir = std::filesystem::path(args.required("out"));
     const auto seed = std::uint64_t(args.intValue("seed", 0, 0));
     if (const int threads = args.intValue("threads", 0, 1))
-        torch::set_num_threads(threads);
+        engine::configureThreads(threads);
     engine::TrainOptions options;
     options.epochs = args.intValue("epochs", 10, 1);
     options.batchSize = args.intValue("batch-size", 128, 1);

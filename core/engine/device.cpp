@@ -52,18 +52,38 @@ std::vector<std::string> availableDevices()
     return out;
 }
 
-void configureThreads(int torchThreads)
+namespace {
+
+void setBlasThreads(int threads)
 {
     // Looked up at run time: the BLAS behind libtorch may or may not be OpenBLAS.
     using SetThreads = void (*)(int);
-    // ATTNVIZ_BLAS_THREADS exists for the benchmark that justifies the default of 1.
-    const char* blasEnv = std::getenv("ATTNVIZ_BLAS_THREADS");
-    const int blasThreads = blasEnv ? std::max(1, std::atoi(blasEnv)) : 1;
-    if (auto setBlasThreads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-        setBlasThreads(blasThreads);
-    if (torchThreads <= 0)
-        torchThreads = int(std::max(1u, std::thread::hardware_concurrency()));
-    torch::set_num_threads(torchThreads);
+    if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+        set(threads);
+}
+
+int envThreads(const char* name, int fallback)
+{
+    const char* value = std::getenv(name);
+    return value ? std::max(1, std::atoi(value)) : fallback;
+}
+
+}  // namespace
+
+ThreadSetting configureThreads(int torchThreads)
+{
+    ThreadSetting s;
+    if (torchThreads > 0) {
+        s = {torchThreads, 1};
+    } else {
+        // Batch-1 inference spends its time in large sgemm calls that only BLAS
+        // threads split (docs/benchmarks.md); the environment overrides for benchmarks.
+        const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+        s = {envThreads("ATTNVIZ_TORCH_THREADS", 1), envThreads("ATTNVIZ_BLAS_THREADS", cores)};
+    }
+    setBlasThreads(s.blas);
+    torch::set_num_threads(s.torch);
+    return s;
 }
 
 }  // namespace attnviz::engine

@@ -14,8 +14,16 @@ torch::Device parseDevice(const std::string& name);
 // Devices a user can pick here: "cpu" plus "cuda:N" for each visible GPU.
 std::vector<std::string> availableDevices();
 
-// Sets LibTorch's intra-op threads (0 = one per core) and pins OpenBLAS to one
-// thread: both pools at full width oversubscribe the cores (ResNet-50 0.05 s -> 1.6 s).
-void configureThreads(int torchThreads = 0);
+struct ThreadSetting {
+    int torch = 1;  // LibTorch intra-op threads
+    int blas = 1;   // OpenBLAS threads
+};
+
+// Never both pools at full width: they oversubscribe the cores (ViT-B/16 0.29 s ->
+// 0.91 s on 2 cores). Default (torchThreads = 0): 1 LibTorch thread and one BLAS
+// thread per core, the fastest for batch-1 inference measured here
+// (ATTNVIZ_TORCH_THREADS / ATTNVIZ_BLAS_THREADS override it). torchThreads = N > 0:
+// N LibTorch threads and 1 BLAS thread, better for batched convolutions.
+ThreadSetting configureThreads(int torchThreads = 0);
 
 }  // namespace attnviz::engine
