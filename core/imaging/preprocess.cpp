@@ -1,5 +1,7 @@
 #include "core/imaging/preprocess.h"
 
+#include "core/engine/imageset.h"
+
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
@@ -52,13 +54,11 @@ PreparedInput preprocessImage(const cv::Mat& rgb, const engine::Preprocessing& p
     const int left = (resized.cols - w) / 2;
     cv::Mat cropped = resized(cv::Rect(left, top, w, h));
 
-    cv::Mat asFloat;
-    cropped.convertTo(asFloat, CV_32F, 1.0 / 255.0);
-    // [H, W, C] interleaved -> [1, C, H, W] planar, then normalised per channel
-    auto tensor = torch::from_blob(asFloat.data, {h, w, channels}, torch::kFloat32)
-                      .permute({2, 0, 1}).unsqueeze(0).clone();
-    for (int c = 0; c < channels; ++c)
-        tensor[0][c].sub_(p.mean[std::size_t(c)]).div_(p.std[std::size_t(c)]);
+    // [H, W, C] interleaved bytes -> [1, C, H, W], normalised exactly as batches of
+    // data-set images are (engine::normalizeBatch).
+    const cv::Mat contiguous = cropped.clone();
+    const auto bytes = torch::from_blob(contiguous.data, {h, w, channels}, torch::kUInt8).permute({2, 0, 1}).unsqueeze(0);
+    const auto tensor = engine::normalizeBatch(bytes, p);
 
     PreparedInput out;
     out.tensor = tensor;

@@ -73,6 +73,7 @@ def main():
             actual, expected = load_f32(dump), load_f32(os.path.join(args.data, ref))
             problems = [p for key in expected if (p := compare(key, actual[key], expected[key]) if key in actual
                                                    else f"{key}: missing from the dump")]
+            problems += [f"{key}: in the dump but not in the reference" for key in actual if key not in expected]
             print(("FAIL " if problems else "PASS ") + f"{model} on {ref}" + "".join("\n  " + p for p in problems))
             failures += bool(problems)
     print(f"{len(CASES) - failures} passed, {failures} failed")
