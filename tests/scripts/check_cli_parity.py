@@ -23,6 +23,7 @@ CASES = [  # (role, model, reference)
     ("vit", "deit_distilled", "deit_distilled.ref.safetensors"),
     ("vit", "hf_vit", "timm_vit.ref.safetensors"),
     ("vit", "dino_teacher.pth", "dino_teacher.ref.safetensors"),
+    ("vit", "timm_vit_reg", "timm_vit_reg.ref.safetensors"),
     ("cnn", "tv_resnet50.pth", "tv_resnet50.ref.safetensors"),
 ]
 

@@ -12,6 +12,9 @@ Writes into --out:
   deit_distilled/             a small DeiT-style ViT with dist_token + head_dist (timm keys)
   hf_vit/                     the small ViT under HF transformers names (separate q/k/v)
   dino_teacher.pth            {"teacher": {"backbone.*": ..., "head.*": ...}} without classifier
+  timm_vit_reg/               timm features torchvision lacks: 4 register tokens, LayerScale,
+                              pos_embed over patches only (no_embed_class), average pooling
+                              with fc_norm; reference forward written out below in PyTorch ops
 Attention is recorded with need_weights=True, average_attn_weights=False on each
 block's own MultiheadAttention, fed the block's ln_1 output.
 """
@@ -244,6 +247,50 @@ def make_dino_teacher(out, gen):
     write_safetensors(os.path.join(out, "dino_teacher.ref.safetensors"), reference("vit", x, None, attentions))
 
 
+def timm_block_forward(x, sd, p, heads):
+    """One timm Block (pre-norm, LayerScale) from PyTorch ops; returns x and [1,H,T,T]."""
+    n, t, d = x.shape
+    ln = lambda y, k: F.layer_norm(y, (d,), sd[p + k + ".weight"], sd[p + k + ".bias"], eps=1e-6)
+    qkv = F.linear(ln(x, "norm1"), sd[p + "attn.qkv.weight"], sd[p + "attn.qkv.bias"])
+    q, k, v = qkv.reshape(n, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
+    attn = ((q * (d // heads) ** -0.5) @ k.transpose(-2, -1)).softmax(-1)
+    y = F.linear((attn @ v).transpose(1, 2).reshape(n, t, d), sd[p + "attn.proj.weight"], sd[p + "attn.proj.bias"])
+    x = x + sd[p + "ls1.gamma"] * y
+    y = F.linear(F.gelu(F.linear(ln(x, "norm2"), sd[p + "mlp.fc1.weight"], sd[p + "mlp.fc1.bias"])),
+                 sd[p + "mlp.fc2.weight"], sd[p + "mlp.fc2.bias"])
+    return x + sd[p + "ls2.gamma"] * y, attn
+
+
+def make_timm_vit_reg(out, gen):
+    d, heads, depth, regs, classes = 96, 3, 3, 4, 7
+    r = lambda *shape, std=0.05: std * torch.randn(*shape, generator=gen)
+    sd = OrderedDict(cls_token=r(1, 1, d), reg_token=r(1, regs, d), pos_embed=r(1, 196, d))
+    sd["patch_embed.proj.weight"], sd["patch_embed.proj.bias"] = r(d, 3, 16, 16), r(d)
+    for i in range(depth):
+        p = f"blocks.{i}."
+        for name, shape in [("norm1", (d,)), ("norm2", (d,))]:
+            sd[p + name + ".weight"], sd[p + name + ".bias"] = 1 + r(*shape, std=0.2), r(*shape)
+        for name, o, i_ in [("attn.qkv", 3 * d, d), ("attn.proj", d, d), ("mlp.fc1", 4 * d, d), ("mlp.fc2", d, 4 * d)]:
+            sd[p + name + ".weight"], sd[p + name + ".bias"] = r(o, i_, std=0.1), r(o)
+        sd[p + "ls1.gamma"], sd[p + "ls2.gamma"] = 0.5 + r(d, std=0.3), 0.5 + r(d, std=0.3)
+    sd["fc_norm.weight"], sd["fc_norm.bias"] = 1 + r(d, std=0.2), r(d)
+    sd["head.weight"], sd["head.bias"] = r(classes, d, std=0.2), r(classes)
+    write_model_dir(os.path.join(out, "timm_vit_reg"), sd,
+                    {"architecture": "vit_reg_test", "num_classes": classes, "global_pool": "avg",
+                     "model_args": {"num_heads": heads, "reg_tokens": regs, "no_embed_class": True}})
+    x = torch.randn(1, 3, 224, 224, generator=gen)
+    tokens = F.conv2d(x, sd["patch_embed.proj.weight"], sd["patch_embed.proj.bias"], stride=16)
+    tokens = tokens.flatten(2).transpose(1, 2) + sd["pos_embed"]
+    tokens = torch.cat([sd["cls_token"], sd["reg_token"], tokens], dim=1)
+    attentions = []
+    for i in range(depth):
+        tokens, a = timm_block_forward(tokens, sd, f"blocks.{i}.", heads)
+        attentions.append(a)
+    pooled = F.layer_norm(tokens[:, 1 + regs:].mean(1), (d,), sd["fc_norm.weight"], sd["fc_norm.bias"], eps=1e-6)
+    logits = F.linear(pooled, sd["head.weight"], sd["head.bias"])
+    write_safetensors(os.path.join(out, "timm_vit_reg.ref.safetensors"), reference("vit", x, logits, attentions))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -255,6 +302,7 @@ def main():
     make_timm_and_hf(args.out, gen)
     make_deit_distilled(args.out, gen)
     make_dino_teacher(args.out, gen)
+    make_timm_vit_reg(args.out, gen)
     make_resnet50(args.out, gen)
     make_vit_b_16(args.out, gen)
     print("reference data written to", args.out)
