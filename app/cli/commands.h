@@ -11,5 +11,6 @@ int runInfo(const std::vector<std::string>& words);
 int runAnalyze(const std::vector<std::string>& words);
 int runTrain(const std::vector<std::string>& words);
 int runEvaluate(const std::vector<std::string>& words);
+int runRf(const std::vector<std::string>& words);
 
 }  // namespace attnviz::cli

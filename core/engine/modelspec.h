@@ -48,6 +48,7 @@ struct ModelSpec {
     bool bottleneck = false;
     std::vector<int> stageBlocks;  // e.g. {3, 4, 6, 3}
     std::vector<int> stageWidths;  // output channels per stage
+    int stemWidth = 64;  // conv1 output channels
     int stemKernel = 7;
     int stemStride = 2;
     bool stemPool = true;

@@ -85,6 +85,7 @@ ResNetWeights readResNetWeights(WeightSource& s, ModelSpec& spec)
     ResNetWeights w;
     w.stem = readConvBn(s, "conv1", "bn1", {-1, -1, -1, -1}, spec.stemStride);
     spec.stemKernel = int(w.stem.convW.size(2));
+    spec.stemWidth = int(w.stem.convW.size(0));
     spec.preprocessing.inputSize[0] = int(w.stem.convW.size(1));
     spec.bottleneck = s.has("layer1.0.conv3.weight");
     int64_t channels = w.stem.convW.size(0);

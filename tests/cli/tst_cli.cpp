@@ -103,6 +103,18 @@ private slots:
         QCOMPARE(parseObject(run.out)[QLatin1String("heads")].toInt(), 4);
     }
 
+    void rfListsLayers()
+    {
+        const auto run = runCli({QStringLiteral("rf"), QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth")});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto layers = QJsonDocument::fromJson(run.out).array();
+        QCOMPARE(layers.first().toObject()[QLatin1String("name")].toString(), QStringLiteral("conv1"));
+        const auto last = layers.last().toObject();
+        QCOMPARE(last[QLatin1String("name")].toString(), QStringLiteral("layer4"));
+        QCOMPARE(last[QLatin1String("jump")].toDouble(), 32.0);
+        QVERIFY(last.contains(QLatin1String("size")) && last.contains(QLatin1String("start")));
+    }
+
     void analyzeDumpsTheTrace()
     {
         const QString dump = m_dir.filePath(QStringLiteral("dump.safetensors"));
@@ -267,6 +279,7 @@ private slots:
         QTest::newRow("unknown arch") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("rnn"), QStringLiteral("--data"), QStringLiteral("/x"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x"))} << 2 << "--arch must be vit or cnn";
         QTest::newRow("decompression bomb") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), m_dir.filePath(QStringLiteral("bomb.png"))} << 1 << "claims 100000x100000 pixels";
         QTest::newRow("bad learning rate") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"), QStringLiteral("--data"), QStringLiteral("/x"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x")), QStringLiteral("--lr"), QStringLiteral("nan")} << 2 << "--lr";
+        QTest::newRow("rf of a vit") << QStringList{QStringLiteral("rf"), QStringLiteral("--cnn"), vit} << 1 << "global after the first block";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
     }
 

@@ -1,0 +1,26 @@
+#include "app/cli/arguments.h"
+#include "app/cli/commands.h"
+
+#include "core/engine/classifier.h"
+#include "core/engine/receptivefield.h"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace attnviz::cli {
+
+int runRf(const std::vector<std::string>& words)
+{
+    const Arguments args(words, {"cnn"});
+    if (!args.positional().empty())
+        throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+    const auto model = engine::loadClassifier(args.required("cnn"));
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& f : engine::resnetReceptiveFields(model->spec()))
+        out.push_back({{"name", f.name}, {"size", f.size}, {"jump", f.jump}, {"start", f.start}});
+    std::cout << out.dump(2) << "\n";
+    return 0;
+}
+
+}  // namespace attnviz::cli
