@@ -12,5 +12,6 @@ int runAnalyze(const std::vector<std::string>& words);
 int runTrain(const std::vector<std::string>& words);
 int runEvaluate(const std::vector<std::string>& words);
 int runRf(const std::vector<std::string>& words);
+int runMad(const std::vector<std::string>& words);
 
 }  // namespace attnviz::cli

@@ -19,6 +19,7 @@ const char* const kUsage =
     "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N] [--no-augment]\n"
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "  rf --cnn MODEL   (theoretical receptive field of every layer: size, jump, start in input pixels)\n"
+    "  mad --vit MODEL (--image IMG | --images DIR | --tensor FILE)   (mean attention distance per layer and head)\n"
     "--threads N: N LibTorch threads and 1 BLAS thread (default: 1 LibTorch thread, BLAS on every core).\n"
     "MODEL is a .safetensors/.pth/.pt/.bin file or a folder with model.safetensors + config.json.\n";
 
@@ -36,7 +37,7 @@ std::string firstLine(const std::string& text)
 int main(int argc, char** argv)
 {
     using namespace attnviz;
-    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}};
+    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cerr << kUsage;
         return argc < 2 ? 2 : 0;

@@ -115,6 +115,22 @@ private slots:
         QVERIFY(last.contains(QLatin1String("size")) && last.contains(QLatin1String("start")));
     }
 
+    void madAveragesAFolder()
+    {
+        const auto run = runCli({QStringLiteral("mad"), QStringLiteral("--vit"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/vit-fmnist"),
+                                 QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples")});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        QCOMPARE(result[QLatin1String("images")].toInt(), 12);
+        const auto layers = result[QLatin1String("layers")].toArray();
+        QCOMPARE(layers.size(), 6);
+        for (const auto& layer : layers) {
+            QCOMPARE(layer.toArray().size(), 4);
+            for (const auto& d : layer.toArray())  // between 0 and the 7x7 grid's diagonal (4 px patches)
+                QVERIFY(d.toDouble() >= 0.0 && d.toDouble() <= 6 * 4 * 1.5);
+        }
+    }
+
     void analyzeDumpsTheTrace()
     {
         const QString dump = m_dir.filePath(QStringLiteral("dump.safetensors"));
@@ -280,6 +296,8 @@ private slots:
         QTest::newRow("decompression bomb") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), m_dir.filePath(QStringLiteral("bomb.png"))} << 1 << "claims 100000x100000 pixels";
         QTest::newRow("bad learning rate") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"), QStringLiteral("--data"), QStringLiteral("/x"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x")), QStringLiteral("--lr"), QStringLiteral("nan")} << 2 << "--lr";
         QTest::newRow("rf of a vit") << QStringList{QStringLiteral("rf"), QStringLiteral("--cnn"), vit} << 1 << "global after the first block";
+        QTest::newRow("mad of a cnn") << QStringList{QStringLiteral("mad"), QStringLiteral("--vit"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 2 << "mad needs a ViT";
+        QTest::newRow("mad of an empty folder") << QStringList{QStringLiteral("mad"), QStringLiteral("--vit"), vit, QStringLiteral("--images"), m_dir.path() + QStringLiteral("/nothing")} << 1 << "cannot read the folder";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
     }
 
