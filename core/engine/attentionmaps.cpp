@@ -55,7 +55,12 @@ torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& 
 torch::Tensor clsAttention(const torch::Tensor& attention, const TokenLayout& layout)
 {
     expectLayout(attention, layout);
-    return patchColumns(summaryRow(attention, layout), layout);
+    return imageRowMap(attention, layout);
+}
+
+torch::Tensor imageRowMap(const torch::Tensor& matrix, const TokenLayout& layout)
+{
+    return patchColumns(summaryRow(matrix, layout), layout);
 }
 
 torch::Tensor fuseHeads(const torch::Tensor& perHead, HeadFusion fusion)
@@ -97,7 +102,7 @@ torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions, con
         a = a / a.sum(-1, /*keepdim=*/true);
         rollout = torch::matmul(a, rollout);
     }
-    return patchColumns(summaryRow(rollout, layout), layout).to(torch::kFloat32);
+    return imageRowMap(rollout, layout).to(torch::kFloat32);
 }
 
 }  // namespace attnviz::engine

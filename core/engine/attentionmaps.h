@@ -21,6 +21,10 @@ torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& 
 // the rows of all patch queries (methods.md).
 torch::Tensor clsAttention(const torch::Tensor& attention, const TokenLayout& layout);
 
+// The row of a token matrix [..., T, T] that stands for the whole image (CLS, or the
+// mean of the patch rows without one), over the patch columns: [..., gridH, gridW].
+torch::Tensor imageRowMap(const torch::Tensor& matrix, const TokenLayout& layout);
+
 // [H, ...] -> [...] by mean, max or min over heads.
 torch::Tensor fuseHeads(const torch::Tensor& perHead, HeadFusion fusion);
 

@@ -27,6 +27,9 @@ public:
     // Differentiable batch forward: [N, C, H, W] -> logits [N, classes]. `training`
     // uses batch statistics in batch norm and updates its running statistics.
     virtual torch::Tensor logits(const torch::Tensor& batch, bool training) const = 0;
+    // Eval-mode batch forward [N, C, H, W] that keeps the intermediates; differentiable
+    // when the caller has gradients enabled (never under inference mode).
+    virtual Activations activations(const torch::Tensor& batch) const = 0;
     // The trainable tensors (batch-norm running statistics excluded); they share
     // storage with the model, so an optimizer over them trains it.
     virtual std::vector<torch::Tensor> parameters() const = 0;

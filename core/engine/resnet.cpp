@@ -183,25 +183,30 @@ torch::Tensor ResNet::residualBlock(const ResidualBlockWeights& b, const torch::
     return torch::relu(y + identity);
 }
 
-torch::Tensor ResNet::run(const torch::Tensor& input, bool training, FeatureSink* features) const
+torch::Tensor ResNet::run(const torch::Tensor& input, bool training, FeatureSink* stages, FeatureSink* blocks) const
 {
     if (input.dim() != 4 || input.size(1) != m_spec.preprocessing.inputSize[0])
         throw EngineError("ResNet input must be [N, " + std::to_string(m_spec.preprocessing.inputSize[0])
                           + ", H, W], got " + io::shapeString(input.sizes().vec()));
-    auto record = [features](std::string name, const torch::Tensor& t) {
-        if (features)
-            features->emplace_back(std::move(name), t);
+    const auto record = [](FeatureSink* sink, const std::string& name, const torch::Tensor& t) {
+        if (sink)
+            sink->emplace_back(name, t);
     };
     auto x = torch::relu(applyConvBn(m_w.stem, input.to(m_device, torch::kFloat32), training));
-    record("conv1", x);
+    record(stages, "conv1", x);
+    record(blocks, "conv1", x);
     if (m_spec.stemPool) {
         x = torch::max_pool2d(x, 3, 2, 1);
-        record("maxpool", x);
+        record(stages, "maxpool", x);
+        record(blocks, "maxpool", x);
     }
     for (std::size_t s = 0; s < m_w.stages.size(); ++s) {
-        for (const auto& b : m_w.stages[s])
-            x = residualBlock(b, x, training);
-        record("layer" + std::to_string(s + 1), x);
+        const auto stage = "layer" + std::to_string(s + 1);
+        for (std::size_t i = 0; i < m_w.stages[s].size(); ++i) {
+            x = residualBlock(m_w.stages[s][i], x, training);
+            record(blocks, stage + "." + std::to_string(i), x);
+        }
+        record(stages, stage, x);
     }
     if (!m_w.fcW.defined())
         return {};
@@ -211,6 +216,13 @@ torch::Tensor ResNet::run(const torch::Tensor& input, bool training, FeatureSink
 torch::Tensor ResNet::logits(const torch::Tensor& batch, bool training) const
 {
     return run(batch, training, nullptr);
+}
+
+Activations ResNet::activations(const torch::Tensor& batch) const
+{
+    Activations out;
+    out.logits = run(batch, false, nullptr, &out.features);
+    return out;
 }
 
 Trace ResNet::forward(const torch::Tensor& input) const

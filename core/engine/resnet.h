@@ -54,13 +54,15 @@ public:
     void to(torch::Device device) override;
     torch::Device device() const override { return m_device; }
     torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
+    Activations activations(const torch::Tensor& batch) const override;
     std::vector<torch::Tensor> parameters() const override;
     io::TensorMap stateDict() const override;
 
 private:
     using FeatureSink = std::vector<std::pair<std::string, torch::Tensor>>;
-    // Runs the network on [N, C, H, W]; stage outputs go to `features` when given.
-    torch::Tensor run(const torch::Tensor& input, bool training, FeatureSink* features) const;
+    // Runs the network on [N, C, H, W]. When given, `stages` receives conv1, maxpool
+    // and the stage outputs (layer1..), `blocks` conv1, maxpool and every block output.
+    torch::Tensor run(const torch::Tensor& input, bool training, FeatureSink* stages, FeatureSink* blocks = nullptr) const;
     torch::Tensor residualBlock(const ResidualBlockWeights& b, const torch::Tensor& x, bool training) const;
 
     ModelSpec m_spec;

@@ -35,4 +35,25 @@ struct Trace {
     double forwardSeconds = 0.0;
 };
 
+// The intermediates of one differentiable batch forward (eval semantics), for the
+// methods that need gradients (Grad-CAM, gradient rollout, effective receptive field)
+// or a whole set of images (CKA). Tensors stay on the model's device and keep their
+// autograd history when the caller runs with gradients enabled.
+struct Activations {
+    torch::Tensor logits;  // [N, classes], undefined without a head
+    TokenLayout tokens;
+    // ViT: per block [N, H, T, T].
+    std::vector<torch::Tensor> attentions;
+    // ViT: tokenStates[l] is the residual stream entering block l (what its norm1
+    // sees), tokenStates[depth] the last block's output before the final norm. [N, T, D]
+    std::vector<torch::Tensor> tokenStates;
+    // CNN: conv1 (after bn1 + relu), maxpool, then every residual block's output
+    // named as in the state dict ("layer1.0", "layer1.1", ...). [N, C, h, w]
+    std::vector<std::pair<std::string, torch::Tensor>> features;
+
+    // A CNN feature by name; a stage name ("layer4") means its last block's output.
+    // Throws EngineError naming the known layers.
+    const torch::Tensor& feature(const std::string& name) const;
+};
+
 }  // namespace attnviz::engine

@@ -140,16 +140,28 @@ torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
 }
 
 torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout& layout,
-                                        std::vector<torch::Tensor>* attentions) const
+                                        std::vector<torch::Tensor>* attentions,
+                                        std::vector<torch::Tensor>* tokenStates) const
 {
     auto x = embed(input.to(m_device, torch::kFloat32), layout);
     for (const auto& b : m_w.blocks) {
+        if (tokenStates)
+            tokenStates->push_back(x);
         torch::Tensor attention;
         x = block(b, x, attention);
         if (attentions)
             attentions->push_back(attention);
     }
+    if (tokenStates)
+        tokenStates->push_back(x);
     return x;
+}
+
+Activations VisionTransformer::activations(const torch::Tensor& batch) const
+{
+    Activations out;
+    out.logits = classify(encode(batch, out.tokens, &out.attentions, &out.tokenStates));
+    return out;
 }
 
 torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool /*training: no dropout here*/) const

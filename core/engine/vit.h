@@ -17,13 +17,16 @@ public:
     void to(torch::Device device) override;
     torch::Device device() const override { return m_device; }
     torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
+    Activations activations(const torch::Tensor& batch) const override;
     std::vector<torch::Tensor> parameters() const override;
     io::TensorMap stateDict() const override;
 
 private:
     // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the
-    // layout and, when `attentions` is given, appends each block's [N, H, T, T].
-    torch::Tensor encode(const torch::Tensor& input, TokenLayout& layout, std::vector<torch::Tensor>* attentions) const;
+    // layout and, when given, appends each block's attention [N, H, T, T] and the
+    // residual stream before each block and after the last ([N, T, D]).
+    torch::Tensor encode(const torch::Tensor& input, TokenLayout& layout, std::vector<torch::Tensor>* attentions,
+                         std::vector<torch::Tensor>* tokenStates = nullptr) const;
     torch::Tensor embed(const torch::Tensor& input, TokenLayout& layout) const;
     // Position embedding for the patch part at grid gh x gw: [1, gh*gw, D]
     torch::Tensor patchPositions(int gh, int gw) const;

@@ -1,0 +1,155 @@
+#include "core/engine/gradientmethods.h"
+
+#include "core/engine/attentionmaps.h"
+#include "core/engine/engineerror.h"
+
+#include <cstdlib>
+
+namespace attnviz::engine {
+namespace {
+
+// A differentiable pass: the input requires grad so that every intermediate does,
+// even though the weights do not.
+Activations differentiableForward(const Classifier& model, const torch::Tensor& input)
+{
+    if (c10::InferenceMode::is_enabled())
+        throw EngineError("gradient methods cannot run under inference mode");
+    auto x = input.to(model.device(), torch::kFloat32).detach().requires_grad_(true);
+    return model.activations(x);
+}
+
+// The score of the chosen class for image 0 ([] scalar), resolving -1 to the top-1.
+torch::Tensor classScore(const Activations& acts, int& classIndex)
+{
+    if (!acts.logits.defined())
+        throw EngineError("the model has no classification head, so there is no class to explain");
+    const auto classes = int(acts.logits.size(1));
+    if (classIndex < 0)
+        classIndex = int(acts.logits[0].argmax().item<int64_t>());
+    if (classIndex >= classes)
+        throw EngineError("class " + std::to_string(classIndex) + " outside 0.." + std::to_string(classes - 1));
+    return acts.logits[0][classIndex];
+}
+
+std::vector<torch::Tensor> gradientsOf(const torch::Tensor& score, const std::vector<torch::Tensor>& targets)
+{
+    auto grads = torch::autograd::grad({score}, targets, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                       /*allow_unused=*/true);
+    for (std::size_t i = 0; i < grads.size(); ++i)
+        if (!grads[i].defined())
+            grads[i] = torch::zeros_like(targets[i]);
+    return grads;
+}
+
+// features, grads: [C, h, w] -> ReLU(sum_c mean_hw(grad_c) F_c), [h, w]
+torch::Tensor camFromGradients(const torch::Tensor& features, const torch::Tensor& grads)
+{
+    const auto alpha = grads.mean({1, 2}, /*keepdim=*/true);  // [C, 1, 1]
+    return torch::relu((alpha * features).sum(0));
+}
+
+// Patch tokens [T, D] -> channels-first grid [D, gridH, gridW]
+torch::Tensor patchGrid(const torch::Tensor& tokens, const TokenLayout& layout)
+{
+    return tokens.narrow(0, layout.prefixTokens(), layout.gridH * layout.gridW)
+        .transpose(0, 1)
+        .reshape({tokens.size(1), layout.gridH, layout.gridW});
+}
+
+void checkUnit(int row, int col, int64_t height, int64_t width, const std::string& layer)
+{
+    if (row < 0 || col < 0 || row >= height || col >= width)
+        throw EngineError("unit " + std::to_string(row) + "," + std::to_string(col) + " outside layer '" + layer
+                          + "' grid of " + std::to_string(height) + "x" + std::to_string(width));
+}
+
+}  // namespace
+
+int blockIndex(const std::string& layer, int depth)
+{
+    char* end = nullptr;
+    const long value = std::strtol(layer.c_str(), &end, 10);
+    const long index = value < 0 ? depth + value : value;
+    if (layer.empty() || *end != '\0' || index < 0 || index >= depth)
+        throw EngineError("no block '" + layer + "' (the ViT has blocks 0.." + std::to_string(depth - 1)
+                          + "; -1 is the last)");
+    return int(index);
+}
+
+ClassMaps gradCam(const Classifier& model, const torch::Tensor& input, int classIndex,
+                  const std::vector<std::string>& layers)
+{
+    torch::AutoGradMode enableGrad(true);
+    const auto acts = differentiableForward(model, input);
+    ClassMaps out;
+    out.classIndex = classIndex;
+    const auto score = classScore(acts, out.classIndex);
+    const bool vit = model.spec().family == Family::ViT;
+    std::vector<torch::Tensor> targets;
+    for (const auto& layer : layers)
+        targets.push_back(vit ? acts.tokenStates[blockIndex(layer, int(acts.attentions.size()))] : acts.feature(layer));
+    // One backward for all layers.
+    const auto grads = gradientsOf(score, targets);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        auto features = targets[i][0].detach();
+        auto grad = grads[i][0];
+        if (vit) {
+            features = patchGrid(features, acts.tokens);
+            grad = patchGrid(grad, acts.tokens);
+        }
+        out.maps.push_back(camFromGradients(features, grad).to(torch::kCPU, torch::kFloat32));
+    }
+    return out;
+}
+
+ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer)
+{
+    torch::AutoGradMode enableGrad(true);
+    const auto acts = differentiableForward(vit, input);
+    if (acts.attentions.empty())
+        throw EngineError("gradient rollout needs a ViT");
+    const int depth = int(acts.attentions.size());
+    if (startLayer < 0 || startLayer >= depth)
+        throw EngineError("rollout start layer " + std::to_string(startLayer) + " outside the " + std::to_string(depth)
+                          + " blocks");
+    ClassMaps out;
+    out.classIndex = classIndex;
+    const auto score = classScore(acts, out.classIndex);
+    const auto grads = gradientsOf(score, acts.attentions);
+    const auto t = acts.tokens.tokens();
+    auto relevance = torch::eye(t, torch::kFloat64);
+    for (int l = startLayer; l < depth; ++l) {
+        // [H, T, T] -> [T, T]
+        const auto weighted = (grads[l][0] * acts.attentions[l][0].detach()).clamp_min(0).mean(0);
+        relevance = relevance + torch::matmul(weighted.to(torch::kCPU, torch::kFloat64), relevance);
+    }
+    out.maps.push_back(imageRowMap(relevance, acts.tokens).to(torch::kFloat32));
+    return out;
+}
+
+torch::Tensor effectiveReceptiveField(const Classifier& model, const torch::Tensor& batch, const std::string& layer,
+                                      int row, int col)
+{
+    torch::AutoGradMode enableGrad(true);
+    auto x = batch.to(model.device(), torch::kFloat32).detach().requires_grad_(true);
+    const auto acts = model.activations(x);
+    // Images in a batch are independent in eval mode, so one backward of the summed
+    // unit gives every image's own gradient.
+    torch::Tensor unit;
+    if (model.spec().family == Family::ViT) {
+        const int block = blockIndex(layer, int(acts.attentions.size()));
+        const auto& layout = acts.tokens;
+        checkUnit(row, col, layout.gridH, layout.gridW, layer);
+        unit = acts.tokenStates[block + 1].select(1, layout.prefixTokens() + row * layout.gridW + col);  // [N, D]
+    } else {
+        const auto& features = acts.feature(layer);  // [N, C, h, w]
+        checkUnit(row, col, features.size(2), features.size(3), layer);
+        unit = features.select(3, col).select(2, row);  // [N, C]
+    }
+    const auto grad = torch::autograd::grad({unit.sum()}, {x})[0];
+    auto erf = grad.abs().sum(1).to(torch::kCPU, torch::kFloat64);  // [N, H, W]
+    const auto total = erf.sum({1, 2}, /*keepdim=*/true).clamp_min(1e-300);
+    return (erf / total).mean(0).to(torch::kFloat32);
+}
+
+}  // namespace attnviz::engine

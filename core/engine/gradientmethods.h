@@ -1,0 +1,44 @@
+#pragma once
+
+#include "core/engine/classifier.h"
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace attnviz::engine {
+
+// Maps of one class for several layers, all from one forward and one backward pass.
+struct ClassMaps {
+    int classIndex = 0;
+    std::vector<torch::Tensor> maps;  // CPU float32, one per requested layer
+};
+
+// A ViT block given as "3" or, counting from the end, "-1". Throws EngineError.
+int blockIndex(const std::string& layer, int depth);
+
+// Grad-CAM (Selvaraju et al. 2017) of class `classIndex` (< 0: the top-1 class) for
+// one image [1, C, H, W]: ReLU(sum_k alpha_k F_k) with alpha_k the spatial mean of
+// d score / d F_k.
+// CNN: `layers` name features ("layer4", "layer3.1", "conv1"), maps [h, w].
+// ViT: `layers` are blocks; F is the patch tokens entering the block (its norm1 input),
+// maps [gridH, gridW]. The last block's *output* patch tokens get no gradient through
+// a CLS head, hence the block's input (as pytorch-grad-cam's blocks[-1].norm1).
+ClassMaps gradCam(const Classifier& model, const torch::Tensor& input, int classIndex,
+                  const std::vector<std::string>& layers);
+
+// Gradient-weighted attention rollout / transformer attribution (Chefer et al. 2021):
+// per block A_bar = mean_h((dscore/dA * A)+), R <- R + A_bar R from R = I over the blocks
+// from `startLayer`; the image row of R over the patches, one map [gridH, gridW].
+ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer = 0);
+
+// Effective receptive field (Luo et al. 2016) of the unit at (row, col) of `layer`
+// in that layer's own grid: |dz/dx| summed over input channels, where z is the sum of
+// the unit's features (CNN: a feature name; ViT: a block, the patch token after it,
+// "after the residual"). Each image's map is normalised to sum 1, then averaged over
+// the batch [N, C, H, W]. Returns [H, W] on the CPU.
+torch::Tensor effectiveReceptiveField(const Classifier& model, const torch::Tensor& batch, const std::string& layer,
+                                      int row, int col);
+
+}  // namespace attnviz::engine

@@ -1,0 +1,24 @@
+#include "core/engine/trace.h"
+
+#include "core/engine/engineerror.h"
+
+namespace attnviz::engine {
+
+const torch::Tensor& Activations::feature(const std::string& name) const
+{
+    const torch::Tensor* stageOutput = nullptr;
+    std::string known;
+    for (const auto& [layer, tensor] : features) {
+        if (layer == name)
+            return tensor;
+        // "layer4" is the output of the last block "layer4.N".
+        if (layer.size() > name.size() && layer.compare(0, name.size() + 1, name + ".") == 0)
+            stageOutput = &tensor;
+        known += (known.empty() ? "" : ", ") + layer;
+    }
+    if (stageOutput)
+        return *stageOutput;
+    throw EngineError("no layer '" + name + "' (known: " + known + ", or a stage name like layer4)");
+}
+
+}  // namespace attnviz::engine

@@ -1,0 +1,130 @@
+// Linear CKA and the unbiased HSIC estimator held to methods.md's invariants, the
+// estimator also against its definition as a U-statistic over 4-tuples.
+#include "core/engine/cka.h"
+#include "core/engine/classifier.h"
+#include "core/engine/engineerror.h"
+
+#include <QtTest>
+
+using namespace attnviz;
+
+namespace {
+
+torch::Tensor randomOrthogonal(int64_t n)
+{
+    return std::get<0>(torch::linalg_qr(torch::randn({n, n}, torch::kFloat64)));
+}
+
+// HSIC_1 = 1/(n)_4 * sum over distinct (i, j, q, r) of k_ij l_ij + k_ij l_qr - 2 k_ij l_iq
+// (Song et al. 2012, Theorem 2), by brute force.
+double hsicByDefinition(const torch::Tensor& k, const torch::Tensor& l)
+{
+    const int n = int(k.size(0));
+    const auto K = k.accessor<double, 2>();
+    const auto L = l.accessor<double, 2>();
+    double sum = 0;
+    long tuples = 0;
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j)
+            for (int q = 0; q < n; ++q)
+                for (int r = 0; r < n; ++r) {
+                    if (i == j || i == q || i == r || j == q || j == r || q == r)
+                        continue;
+                    sum += K[i][j] * L[i][j] + K[i][j] * L[q][r] - 2 * K[i][j] * L[i][q];
+                    ++tuples;
+                }
+    return sum / double(tuples);
+}
+
+torch::Tensor gramOf(const torch::Tensor& x)
+{
+    return torch::matmul(x, x.t());
+}
+
+}  // namespace
+
+class TestCka : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { torch::manual_seed(11); }
+
+    void unbiasedHsicMatchesItsDefinition()
+    {
+        const auto x = torch::randn({7, 5}, torch::kFloat64);
+        const auto y = torch::randn({7, 3}, torch::kFloat64) + x.narrow(1, 0, 3);
+        const auto k = gramOf(x), l = gramOf(y);
+        const double expected = hsicByDefinition(k, l);
+        QVERIFY(std::abs(engine::unbiasedHsic(k, l) - expected) <= 1e-10 * std::abs(expected));
+        QVERIFY(std::abs(engine::unbiasedHsic(k, l) - engine::unbiasedHsic(l, k)) <= 1e-12);
+    }
+
+    void linearCkaInvariants()
+    {
+        const auto x = torch::randn({40, 12}, torch::kFloat64);
+        const auto y = torch::randn({40, 9}, torch::kFloat64) + 0.5 * x.narrow(1, 0, 9);
+        const double cxy = engine::linearCka(x, y);
+        QVERIFY(std::abs(engine::linearCka(x, x) - 1.0) < 1e-12);
+        QVERIFY(std::abs(engine::linearCka(y, x) - cxy) < 1e-12);
+        QVERIFY(std::abs(engine::linearCka(torch::matmul(x, randomOrthogonal(12)), y) - cxy) < 1e-10);
+        QVERIFY(std::abs(engine::linearCka(x * 7.5, y) - cxy) < 1e-12);
+        QVERIFY(cxy > 0 && cxy < 1);
+        // Independent features are far less similar than related ones.
+        QVERIFY(engine::linearCka(x, torch::randn({40, 9}, torch::kFloat64)) < cxy);
+    }
+
+    void minibatchCkaInvariants()
+    {
+        // Two "layers" per side over 4 minibatches of 16 examples.
+        engine::CkaAccumulator acc(2, 2), swapped(2, 2);
+        const auto q = randomOrthogonal(10);
+        for (int b = 0; b < 4; ++b) {
+            const auto a = torch::randn({16, 10}, torch::kFloat64);
+            const auto c = torch::randn({16, 6}, torch::kFloat64) + a.narrow(1, 0, 6);
+            acc.add({a, c}, {torch::matmul(a, q) * 3.0, c});
+            swapped.add({torch::matmul(a, q) * 3.0, c}, {a, c});
+        }
+        const auto m = acc.result();
+        QCOMPARE(acc.batches(), 4);
+        // A rotated and scaled copy of a layer is the same representation.
+        QVERIFY(std::abs(m[0][0].item<float>() - 1.0f) < 1e-5);
+        QVERIFY(std::abs(m[1][1].item<float>() - 1.0f) < 1e-5);
+        QVERIFY(torch::allclose(m, m.t(), 1e-5, 1e-5));
+        QVERIFY(torch::allclose(swapped.result(), m.t(), 1e-5, 1e-5));
+        QVERIFY(m[0][1].item<float>() > 0.05f && m[0][1].item<float>() < 0.95f);
+    }
+
+    void modelLayersGiveAUnitDiagonal()
+    {
+        // A fresh tiny ViT and ResNet: every layer against itself is 1, across is symmetric.
+        const auto vit = engine::loadClassifier(ATTNVIZ_TEST_DATA "/reference/timm_vit");
+        const auto cnn = engine::loadClassifier(ATTNVIZ_TEST_DATA "/gradients/tv_resnet18.pth");
+        torch::NoGradGuard noGrad;
+        const auto batch = torch::randn({6, 3, 64, 64});
+        const auto vitLayers = engine::ckaLayers(vit->activations(batch));
+        const auto cnnLayers = engine::ckaLayers(cnn->activations(batch));
+        QCOMPARE(vitLayers.names.size(), std::size_t(4));
+        QCOMPARE(vitLayers.names[0], std::string("block 0"));
+        QCOMPARE(cnnLayers.names.size(), std::size_t(2 + 8));  // conv1, maxpool, 8 basic blocks
+        QCOMPARE(cnnLayers.names.back(), std::string("layer4.1"));
+        engine::CkaAccumulator self(4, 4), cross(4, 10);
+        self.add(vitLayers.values, vitLayers.values);
+        cross.add(vitLayers.values, cnnLayers.values);
+        const auto m = self.result();
+        QVERIFY(torch::allclose(m.diagonal(), torch::ones({4}), 1e-5, 1e-5));
+        QVERIFY(torch::allclose(m, m.t(), 1e-5, 1e-5));
+        QCOMPARE(cross.result().sizes(), (torch::IntArrayRef{4, 10}));
+    }
+
+    void badInputsAreErrors()
+    {
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::unbiasedHsic(torch::eye(3), torch::eye(3)));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::unbiasedHsic(torch::eye(5), torch::eye(6)));
+        engine::CkaAccumulator acc(1, 1);
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, acc.result());
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, acc.add({torch::randn({8, 2})}, {}));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCka)
+#include "tst_cka.moc"

@@ -1,0 +1,196 @@
+// Grad-CAM, gradient rollout and effective receptive fields against references that
+// tests/scripts/gradient_reference.py computes with torchvision hooks and PyTorch
+// autograd, plus methods.md's invariants (analytic CAM, ERF inside the theoretical RF).
+#include "core/engine/classifier.h"
+#include "core/engine/engineerror.h"
+#include "core/engine/gradientmethods.h"
+#include "core/engine/receptivefield.h"
+#include "core/engine/tensorconvert.h"
+#include "core/io/safetensors.h"
+
+#include <QtTest>
+
+using namespace attnviz;
+
+namespace {
+
+const std::string kData = ATTNVIZ_TEST_DATA "/gradients/";
+
+struct Fixture {
+    std::unique_ptr<engine::Classifier> vit = engine::loadClassifier(kData + "vit");
+    std::unique_ptr<engine::Classifier> cnn = engine::loadClassifier(kData + "tv_resnet18.pth");
+    io::TensorMap ref = io::readSafetensors(kData + "gradients.safetensors").tensors;
+
+    torch::Tensor tensor(const std::string& name) const { return engine::toTorch(ref.at(name)); }
+    // "top" or "second": the classes the reference explains
+    int rankedClass(const std::string& role, const std::string& rank) const
+    {
+        return int(tensor(role + "." + rank).item<int64_t>());
+    }
+};
+
+const Fixture& fixture()
+{
+    static const Fixture f;
+    return f;
+}
+
+// Close relative to the map's own scale: Grad-CAM values span orders of magnitude.
+void compareMaps(const torch::Tensor& ours, const torch::Tensor& reference)
+{
+    QCOMPARE(ours.sizes(), reference.sizes());
+    const double scale = reference.abs().max().item<double>();
+    QVERIFY2(scale > 0, "reference map is all zero: the comparison would prove nothing");
+    const double diff = (ours - reference).abs().max().item<double>();
+    QVERIFY2(diff <= 1e-4 * scale, qPrintable(QStringLiteral("max diff %1 at scale %2").arg(diff).arg(scale)));
+}
+
+torch::Tensor randomBatch(int n, int seed)
+{
+    torch::manual_seed(seed);
+    return torch::randn({n, 3, 224, 224});
+}
+
+}  // namespace
+
+class TestGradientMethods : public QObject {
+    Q_OBJECT
+
+private slots:
+    void vitGradCamMatchesTorchvisionHooks_data()
+    {
+        QTest::addColumn<QString>("cls");
+        QTest::newRow("top-1, chosen by default") << QStringLiteral("top");
+        QTest::newRow("second class") << QStringLiteral("second");
+    }
+
+    void vitGradCamMatchesTorchvisionHooks()
+    {
+        QFETCH(QString, cls);
+        const auto& f = fixture();
+        const bool top = cls == QLatin1String("top");
+        const int classIndex = f.rankedClass("vit", cls.toStdString());
+        const auto result = engine::gradCam(*f.vit, f.tensor("vit.input"), top ? -1 : classIndex, {"1", "-1"});
+        QCOMPARE(result.classIndex, classIndex);
+        const auto prefix = "vit.gradcam." + cls.toStdString() + ".";
+        compareMaps(result.maps[0], f.tensor(prefix + "1"));
+        compareMaps(result.maps[1], f.tensor(prefix + "3"));
+        QVERIFY(result.maps[0].min().item<float>() >= 0);
+    }
+
+    void gradientRolloutMatchesAutogradReference()
+    {
+        const auto& f = fixture();
+        const auto top = engine::gradientRollout(*f.vit, f.tensor("vit.input"), -1);
+        const auto other = engine::gradientRollout(*f.vit, f.tensor("vit.input"), f.rankedClass("vit", "second"));
+        QCOMPARE(top.classIndex, f.rankedClass("vit", "top"));
+        compareMaps(top.maps[0], f.tensor("vit.gradrollout.top"));
+        compareMaps(other.maps[0], f.tensor("vit.gradrollout.second"));
+        // Class-specific: another class gives another map.
+        QVERIFY((top.maps[0] - other.maps[0]).abs().max().item<double>() > 1e-3 * top.maps[0].abs().max().item<double>());
+    }
+
+    void cnnGradCamMatchesTorchvisionHooks_data() { vitGradCamMatchesTorchvisionHooks_data(); }
+
+    void cnnGradCamMatchesTorchvisionHooks()
+    {
+        QFETCH(QString, cls);
+        const auto& f = fixture();
+        const std::vector<std::string> layers{"layer4", "layer3", "layer2.1", "maxpool"};
+        const bool top = cls == QLatin1String("top");
+        const int classIndex = f.rankedClass("cnn", cls.toStdString());
+        const auto result = engine::gradCam(*f.cnn, f.tensor("cnn.input"), top ? -1 : classIndex, layers);
+        QCOMPARE(result.classIndex, classIndex);
+        for (std::size_t i = 0; i < layers.size(); ++i)
+            compareMaps(result.maps[i], f.tensor("cnn.gradcam." + cls.toStdString() + "." + layers[i]));
+    }
+
+    void lastStageGradCamIsTheAnalyticCam()
+    {
+        // Global average pooling then a linear head: d y_c / d F_k(i, j) = w_ck / (h w),
+        // so Grad-CAM is ReLU(sum_k w_ck F_k) / (h w) (Zhou et al.'s CAM, scaled).
+        const auto& f = fixture();
+        const auto input = f.tensor("cnn.input");
+        const int cls = 5;
+        const auto map = engine::gradCam(*f.cnn, input, cls, {"layer4"}).maps[0];
+        const auto trace = f.cnn->forward(input);
+        const auto features = trace.features.back().second[0];  // layer4 [512, 7, 7]
+        const auto weights = engine::toTorch(f.cnn->stateDict().at("fc.weight"))[cls];
+        const auto analytic = torch::relu((weights.view({-1, 1, 1}) * features).sum(0)) / 49.0;
+        compareMaps(map, analytic);
+    }
+
+    void cnnErfLiesInsideTheoreticalBox_data()
+    {
+        QTest::addColumn<QString>("layer");
+        QTest::addColumn<int>("row");
+        QTest::addColumn<int>("col");
+        QTest::newRow("layer2 centre") << QStringLiteral("layer2") << 14 << 14;
+        QTest::newRow("layer2 corner") << QStringLiteral("layer2") << 0 << 0;
+        QTest::newRow("layer1.0 centre") << QStringLiteral("layer1.0") << 28 << 20;
+    }
+
+    void cnnErfLiesInsideTheoreticalBox()
+    {
+        QFETCH(QString, layer);
+        QFETCH(int, row);
+        QFETCH(int, col);
+        const auto& f = fixture();
+        const auto erf = engine::effectiveReceptiveField(*f.cnn, randomBatch(2, 7), layer.toStdString(), row, col);
+        QCOMPARE(erf.sizes(), (torch::IntArrayRef{224, 224}));
+        QVERIFY(std::abs(erf.sum().item<double>() - 1.0) < 1e-4);
+        // The stage or block output has the field of its last block.
+        const auto name = layer == QLatin1String("layer1.0") ? std::string("layer1") : layer.toStdString();
+        engine::ReceptiveField field;
+        for (const auto& rf : engine::resnetReceptiveFields(f.cnn->spec()))
+            if (rf.name == name)
+                field = rf;
+        QCOMPARE(QString::fromStdString(field.name), QString::fromStdString(name));
+        const auto box = engine::receptiveBox(field, row, col, 224, 224);
+        auto outside = erf.clone();
+        outside.slice(0, box.y0, box.y1 + 1).slice(1, box.x0, box.x1 + 1).zero_();
+        QCOMPARE(outside.abs().max().item<float>(), 0.0f);  // exactly zero outside the box
+        // Centred on the unit: the gradient mass's centroid lies within one jump of it.
+        const auto ys = torch::arange(224, torch::kFloat64).view({-1, 1});
+        const auto xs = torch::arange(224, torch::kFloat64).view({1, -1});
+        const auto w = erf.to(torch::kFloat64);
+        const double cy = (w * ys).sum().item<double>(), cx = (w * xs).sum().item<double>();
+        const double centreY = field.start + row * field.jump, centreX = field.start + col * field.jump;
+        if (box.y0 > 0 && box.x0 > 0)  // a clipped box pulls the centroid inwards
+            QVERIFY2(std::abs(cy - centreY) <= field.jump && std::abs(cx - centreX) <= field.jump,
+                     qPrintable(QStringLiteral("centroid %1,%2 vs unit centre %3,%4").arg(cy).arg(cx).arg(centreY).arg(centreX)));
+    }
+
+    void vitErfIsGlobalFromTheFirstBlock()
+    {
+        const auto& f = fixture();
+        const int row = 4, col = 9;
+        const auto erf = engine::effectiveReceptiveField(*f.vit, randomBatch(2, 8), "0", row, col);
+        // Mass per 16x16 patch [14, 14]: every patch contributes after one block.
+        const auto perPatch = erf.view({14, 16, 14, 16}).sum({1, 3});
+        QVERIFY(perPatch.min().item<float>() > 0);
+        // ... and the token's own patch (its residual path) contributes most.
+        QCOMPARE(perPatch.argmax().item<int64_t>(), int64_t(row * 14 + col));
+    }
+
+    void badRequestsAreOneLineErrors()
+    {
+        const auto& f = fixture();
+        const auto vitInput = f.tensor("vit.input");
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.vit, vitInput, 10, {"1"}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.vit, vitInput, -1, {"4"}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.vit, vitInput, -1, {"first"}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.cnn, f.tensor("cnn.input"), -1, {"layer9"}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradientRollout(*f.vit, vitInput, -1, 4));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::effectiveReceptiveField(*f.cnn, f.tensor("cnn.input"), "layer4", 7, 0));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::effectiveReceptiveField(*f.vit, vitInput, "0", 0, 14));
+        // Under inference mode there is no graph to differentiate.
+        c10::InferenceMode guard;
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.vit, vitInput, -1, {"1"}));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGradientMethods)
+#include "tst_gradientmethods.moc"
