@@ -1,0 +1,135 @@
+// computeView: the request a user makes (method, layer, head, class, query) mapped onto
+// the methods, checked against calling those methods directly.
+#include "core/engine/attentionmaps.h"
+#include "core/engine/classifier.h"
+#include "core/engine/engineerror.h"
+#include "core/engine/gradientmethods.h"
+#include "core/engine/tensorconvert.h"
+#include "core/engine/views.h"
+#include "core/io/safetensors.h"
+
+#include <QtTest>
+
+using namespace attnviz;
+
+namespace {
+
+const std::string kData = ATTNVIZ_TEST_DATA;
+
+struct Loaded {
+    std::unique_ptr<engine::Classifier> model;
+    engine::Trace trace;
+};
+
+Loaded load(const std::string& model, const std::string& reference, const std::string& role)
+{
+    Loaded l;
+    l.model = engine::loadClassifier(kData + model);
+    const auto ref = io::readSafetensors(kData + reference).tensors;
+    l.trace = l.model->forward(engine::toTorch(ref.at(role + ".input")));
+    return l;
+}
+
+const Loaded& vit()
+{
+    static const Loaded l = load("/gradients/vit", "/gradients/gradients.safetensors", "vit");
+    return l;
+}
+
+const Loaded& cnn()
+{
+    static const Loaded l = load("/gradients/tv_resnet18.pth", "/gradients/gradients.safetensors", "cnn");
+    return l;
+}
+
+engine::ViewRequest request(const std::string& method, const std::string& layer = "", const std::string& head = "mean")
+{
+    engine::ViewRequest r;
+    r.method = method;
+    r.layer = layer;
+    r.head = head;
+    return r;
+}
+
+}  // namespace
+
+class TestViews : public QObject {
+    Q_OBJECT
+
+private slots:
+    void attentionDefaultsToTheLastBlockHeadMean()
+    {
+        const auto& [model, trace] = vit();
+        const auto view = engine::computeView(*model, trace, request("attention"));
+        QCOMPARE(view.maps.sizes(), (torch::IntArrayRef{1, 1, 14, 14}));
+        QCOMPARE(view.layers, std::vector<std::string>{"3"});
+        QCOMPARE(view.heads, std::vector<std::string>{"mean"});
+        QVERIFY(!view.classIndex);
+        const auto expected = engine::clsAttention(trace.attentions[3], trace.tokens).mean(0);
+        QVERIFY(torch::allclose(view.maps[0][0], expected));
+    }
+
+    void allLayersAndHeadsMakeAGrid()
+    {
+        const auto& [model, trace] = vit();
+        const auto view = engine::computeView(*model, trace, request("attention", "all", "all"));
+        QCOMPARE(view.maps.sizes(), (torch::IntArrayRef{4, 3, 14, 14}));
+        QCOMPARE(view.heads, (std::vector<std::string>{"0", "1", "2"}));
+        QVERIFY(torch::allclose(view.maps[1][2], engine::clsAttention(trace.attentions[1], trace.tokens)[2]));
+        const auto single = engine::computeView(*model, trace, request("attention", "-3", "1"));
+        QVERIFY(torch::allclose(single.maps[0][0], view.maps[1][1]));
+    }
+
+    void queryPatchSelectsItsRow()
+    {
+        const auto& [model, trace] = vit();
+        auto r = request("attention", "2", "max");
+        r.query = std::make_pair(3, 5);
+        const auto view = engine::computeView(*model, trace, r);
+        const auto perHead = engine::queryAttention(trace.attentions[2], trace.tokens, 1 + 3 * 14 + 5);
+        QVERIFY(torch::allclose(view.maps[0][0], std::get<0>(perHead.max(0))));
+    }
+
+    void gradientMethodsNameTheirClass()
+    {
+        const auto& [model, trace] = vit();
+        auto r = request("gradcam", "1");
+        r.classIndex = 4;
+        const auto view = engine::computeView(*model, trace, r);
+        QCOMPARE(*view.classIndex, 4);
+        QVERIFY(torch::allclose(view.maps[0][0], engine::gradCam(*model, trace.input, 4, {"1"}).maps[0]));
+        const auto rollout = engine::computeView(*model, trace, request("grad-rollout"));
+        QCOMPARE(*rollout.classIndex, int(trace.logits.argmax().item<int64_t>()));
+    }
+
+    void cnnGradCamOverAllStagesSharesTheFinestGrid()
+    {
+        const auto& [model, trace] = cnn();
+        const auto last = engine::computeView(*model, trace, request("gradcam"));
+        QCOMPARE(last.layers, std::vector<std::string>{"layer4"});
+        QCOMPARE(last.maps.sizes(), (torch::IntArrayRef{1, 1, 7, 7}));
+        const auto all = engine::computeView(*model, trace, request("gradcam", "all"));
+        QCOMPARE(all.layers, (std::vector<std::string>{"conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"}));
+        QCOMPARE(all.maps.sizes(), (torch::IntArrayRef{6, 1, 112, 112}));
+        // layer4 brought to 112x112 by nearest upsampling: each cell a 16x16 block.
+        QVERIFY(torch::allclose(all.maps[5][0].slice(0, 0, 16).slice(1, 0, 16), last.maps[0][0][0][0].expand({16, 16})));
+    }
+
+    void requestsTheModelCannotServeAreErrors()
+    {
+        const auto& v = vit();
+        const auto& c = cnn();
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*c.model, c.trace, request("attention")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("saliency")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("rollout", "", "all")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("gradcam", "", "2")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("attention", "", "3")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("attention", "9")));
+        auto outside = request("attention");
+        outside.query = std::make_pair(14, 0);
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, outside));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestViews)
+#include "tst_views.moc"
