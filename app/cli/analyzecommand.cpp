@@ -1,6 +1,8 @@
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
+#include "app/cli/inputs.h"
 #include "app/cli/modeljson.h"
+#include "app/cli/overlayoutput.h"
 
 #include "core/engine/classifier.h"
 #include "core/engine/device.h"
@@ -8,11 +10,8 @@
 #include "core/engine/predictions.h"
 #include "core/engine/tensorconvert.h"
 #include "core/engine/tracedump.h"
+#include "core/engine/views.h"
 #include "core/io/safetensors.h"
-#ifdef ATTNVIZ_HAVE_IMAGING
-#include "core/imaging/imagedecoder.h"
-#include "core/imaging/preprocess.h"
-#endif
 
 #include <chrono>
 #include <iostream>
@@ -25,51 +24,41 @@ double msSince(std::chrono::steady_clock::time_point start)
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Where a role's input comes from: a decoded image, or a preprocessed tensor file.
-struct InputSource {
-    std::optional<std::string> imagePath;
-    std::optional<io::SafetensorsFile> tensors;
-};
-
-torch::Tensor tensorInput(const io::SafetensorsFile& file, const std::string& role, const engine::ModelSpec& spec)
+engine::ViewRequest viewRequest(const Arguments& args)
 {
-    const auto it = file.tensors.count(role + ".input") ? file.tensors.find(role + ".input") : file.tensors.find("input");
-    if (it == file.tensors.end())
-        throw engine::EngineError("the --tensor file has neither '" + role + ".input' nor 'input'");
-    const auto& shape = it->second.shape;
-    if (shape.size() != 4 || shape[0] != 1 || shape[1] != spec.preprocessing.inputSize[0])
-        throw engine::EngineError("tensor '" + it->first + "' has shape " + it->second.shapeString() + ", expected [1, "
-                                  + std::to_string(spec.preprocessing.inputSize[0]) + ", H, W]");
-    return engine::toTorch(it->second).to(torch::kFloat32);
+    engine::ViewRequest request;
+    request.method = *args.value("method");
+    request.layer = args.value("layer").value_or("");
+    request.head = args.value("head").value_or("mean");
+    request.classIndex = args.intValue("class", -1, 0);
+    request.query = args.rowCol("query");
+    request.discardRatio = args.doubleValue("discard-ratio", 0.0, 0.0, 0.99);
+    return request;
 }
 
-torch::Tensor prepareInput(const InputSource& source, const std::string& role, const engine::ModelSpec& spec)
+nlohmann::ordered_json viewJson(const engine::ViewMaps& view, const engine::ModelSpec& spec)
 {
-    if (source.tensors)
-        return tensorInput(*source.tensors, role, spec);
-#ifdef ATTNVIZ_HAVE_IMAGING
-    return imaging::preprocessImage(imaging::decodeImageRgb(*source.imagePath), spec.preprocessing).tensor;
-#else
-    (void)spec;
-    throw UsageError("this build has no image support (built without OpenCV); use --tensor");
-#endif
+    nlohmann::ordered_json j;
+    j["method"] = view.method;
+    if (view.classIndex) {
+        j["class"] = *view.classIndex;
+        if (std::size_t(*view.classIndex) < spec.labels.size())
+            j["class_name"] = spec.labels[std::size_t(*view.classIndex)];
+    }
+    j["layers"] = view.layers;
+    j["heads"] = view.heads;
+    j["map_size"] = {view.maps.size(2), view.maps.size(3)};
+    return j;
 }
 
-nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& modelPath, const InputSource& source,
-                           const Arguments& args, io::TensorMap* dump)
+nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& modelPath, const InputSet& inputs,
+                                   const Arguments& args, io::TensorMap* dump)
 {
-    engine::LoadOptions options;
-    options.heads = args.intValue("heads", 0, 1);
-    options.device = args.value("device").value_or("cpu");
     auto start = std::chrono::steady_clock::now();
-    const auto model = engine::loadClassifier(modelPath, options);
+    const auto model = loadRoleModel(args, role);
     const double loadMs = msSince(start);
-    const auto wanted = role == std::string("vit") ? engine::Family::ViT : engine::Family::ResNet;
-    if (model->spec().family != wanted)
-        throw UsageError("--" + role + " expects a " + (role == std::string("vit") ? "ViT" : "CNN") + " but '" + modelPath
-                         + "' is a " + model->spec().description);
     start = std::chrono::steady_clock::now();
-    const auto input = prepareInput(source, role, model->spec());
+    const auto input = inputs.at(0, role, model->spec());
     const double prepMs = msSince(start);
     const auto trace = model->forward(input);
     if (dump)
@@ -82,6 +71,16 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     j["timings_ms"] = {{"load", loadMs}, {"preprocess", prepMs}, {"forward", trace.forwardSeconds * 1000.0}};
     if (!trace.attentions.empty())
         j["grid"] = {trace.tokens.gridH, trace.tokens.gridW};
+    if (!args.value("method"))
+        return j;
+    start = std::chrono::steady_clock::now();
+    const auto view = engine::computeView(*model, trace, viewRequest(args));
+    j["view"] = viewJson(view, model->spec());
+    j["timings_ms"]["view"] = msSince(start);
+    if (dump)
+        (*dump)[role + "." + view.method] = engine::toRawF32(view.maps);
+    if (auto dir = args.value("out-dir"))
+        j["view"]["file"] = writeViewPng(*dir, role, modelPath, trace, view, model->spec(), args);
     return j;
 }
 
@@ -89,19 +88,21 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
 
 int runAnalyze(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit", "cnn", "image", "tensor", "device", "top-k", "heads", "dump", "threads"});
+    const Arguments args(words,
+                         {"vit", "cnn", "image", "tensor", "device", "top-k", "heads", "dump", "threads", "method", "layer",
+                          "head", "class", "query", "discard-ratio", "out-dir", "colormap", "alpha", "upsample",
+                          "normalize", "keep-mass"},
+                         {"no-colorbar"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
-    if (bool(args.value("image")) == bool(args.value("tensor")))
-        throw UsageError("give exactly one of --image IMG and --tensor FILE.safetensors");
+    for (const char* option : {"layer", "head", "class", "query", "discard-ratio", "out-dir", "colormap", "alpha",
+                               "upsample", "normalize", "keep-mass"})
+        if (args.value(option) && !args.value("method"))
+            throw UsageError(std::string("--") + option + " needs --method NAME");
+    const InputSet inputs(args, /*folderAllowed=*/false);
     const auto threads = engine::configureThreads(args.intValue("threads", 0, 1));
-
-    InputSource source;
-    source.imagePath = args.value("image");
-    if (auto tensorPath = args.value("tensor"))
-        source.tensors = io::readSafetensors(*tensorPath);
     io::TensorMap dump;
     io::TensorMap* dumpTarget = args.value("dump") ? &dump : nullptr;
 
@@ -110,7 +111,7 @@ int runAnalyze(const std::vector<std::string>& words)
     out["threads"] = {{"torch", threads.torch}, {"blas", threads.blas}};
     for (const char* role : {"vit", "cnn"})
         if (auto path = args.value(role))
-            out[role] = analyzeRole(role, *path, source, args, dumpTarget);
+            out[role] = analyzeRole(role, *path, inputs, args, dumpTarget);
     if (dumpTarget)
         io::writeSafetensors(*args.value("dump"), dump);
     std::cout << out.dump(2) << "\n";

@@ -76,4 +76,22 @@ double Arguments::doubleValue(const std::string& name, double fallback, double m
                      + std::to_string(maximum) + "], got '" + *v + "'");
 }
 
+std::optional<std::pair<int, int>> Arguments::rowCol(const std::string& name) const
+{
+    auto v = value(name);
+    if (!v)
+        return std::nullopt;
+    const auto comma = v->find(',');
+    try {
+        std::size_t usedRow = 0, usedCol = 0;
+        const auto rowText = v->substr(0, comma), colText = comma == std::string::npos ? "" : v->substr(comma + 1);
+        const int row = std::stoi(rowText, &usedRow);
+        const int col = std::stoi(colText, &usedCol);
+        if (usedRow == rowText.size() && usedCol == colText.size() && row >= 0 && col >= 0)
+            return std::make_pair(row, col);
+    } catch (const std::exception&) {
+    }
+    throw UsageError("option --" + name + " needs ROW,COL (two integers >= 0), got '" + *v + "'");
+}
+
 }  // namespace attnviz::cli

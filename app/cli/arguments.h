@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attnviz::cli {
@@ -26,6 +27,8 @@ public:
     std::string required(const std::string& name) const;
     int intValue(const std::string& name, int fallback, int minimum) const;
     double doubleValue(const std::string& name, double fallback, double minimum, double maximum) const;
+    // "ROW,COL" with both >= 0, e.g. --query 3,5
+    std::optional<std::pair<int, int>> rowCol(const std::string& name) const;
     bool flag(const std::string& name) const { return m_flags.count(name) > 0; }
     const std::vector<std::string>& positional() const { return m_positional; }
 

@@ -13,5 +13,7 @@ int runTrain(const std::vector<std::string>& words);
 int runEvaluate(const std::vector<std::string>& words);
 int runRf(const std::vector<std::string>& words);
 int runMad(const std::vector<std::string>& words);
+int runErf(const std::vector<std::string>& words);
+int runCka(const std::vector<std::string>& words);
 
 }  // namespace attnviz::cli

@@ -15,11 +15,17 @@ const char* const kUsage =
     "  info MODEL [--heads N]\n"
     "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
     "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N] [--dump OUT.safetensors]\n"
+    "          [--method attention|rollout|grad-rollout|gradcam [--layer L|all] [--head H|mean|max|min|all]\n"
+    "           [--class C] [--query ROW,COL] [--discard-ratio X] [--out-dir DIR] [--colormap NAME]\n"
+    "           [--alpha A] [--upsample nearest|bilinear] [--normalize map|layer] [--keep-mass X] [--no-colorbar]]\n"
     "  train (--arch vit|cnn | --init MODEL_DIR) --data DIR --out MODEL_DIR [--epochs N] [--seed S] [--device D]\n"
     "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N] [--no-augment]\n"
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "  rf --cnn MODEL   (theoretical receptive field of every layer: size, jump, start in input pixels)\n"
     "  mad --vit MODEL (--image IMG | --images DIR | --tensor FILE)   (mean attention distance per layer and head)\n"
+    "  erf (--vit MODEL | --cnn MODEL) (--image IMG | --images DIR | --tensor FILE) --layer NAME --at ROW,COL\n"
+    "      [--dump OUT.safetensors] [--out-dir DIR] [--batch-size B]   (effective receptive field of one unit)\n"
+    "  cka [--vit MODEL] [--cnn MODEL] --images DIR [--batch-size B] [--limit N] [--out-dir DIR]   (linear CKA)\n"
     "--threads N: N LibTorch threads and 1 BLAS thread (default: 1 LibTorch thread, BLAS on every core).\n"
     "MODEL is a .safetensors/.pth/.pt/.bin file or a folder with model.safetensors + config.json.\n";
 
@@ -37,7 +43,7 @@ std::string firstLine(const std::string& text)
 int main(int argc, char** argv)
 {
     using namespace attnviz;
-    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}};
+    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}, {"erf", cli::runErf}, {"cka", cli::runCka}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cerr << kUsage;
         return argc < 2 ? 2 : 0;

@@ -15,6 +15,9 @@
 namespace {
 
 const QString kData = QStringLiteral(ATTNVIZ_TEST_DATA "/reference/");
+const QString kVitFmnist = QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/vit-fmnist");
+const QString kCnnFmnist = QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/cnn-fmnist");
+const QString kSample = QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0000-ankle-boot.png");
 
 struct Run {
     int exitCode = -1;
@@ -248,6 +251,88 @@ private slots:
         QCOMPARE(parseObject(info.out)[QLatin1String("depth")].toInt(), 6);
     }
 
+    void analyzeWritesOverlaysAndMaps()
+    {
+        const QString dir = m_dir.filePath(QStringLiteral("overlays"));
+        const QString dump = m_dir.filePath(QStringLiteral("gradcam.safetensors"));
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
+                                 QStringLiteral("--image"), kSample, QStringLiteral("--method"), QStringLiteral("gradcam"),
+                                 QStringLiteral("--out-dir"), dir, QStringLiteral("--dump"), dump, QStringLiteral("--colormap"),
+                                 QStringLiteral("inferno")});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        for (const char* role : {"vit", "cnn"}) {
+            const auto view = result[QLatin1String(role)].toObject()[QLatin1String("view")].toObject();
+            QCOMPARE(view[QLatin1String("class_name")].toString(), QStringLiteral("Ankle boot"));
+            const QString file = view[QLatin1String("file")].toString();
+            QCOMPARE(file, dir + QStringLiteral("/0000-ankle-boot-%1-gradcam.png").arg(QLatin1String(role)));
+            QImage image(file);
+            QVERIFY(image.width() > 224 && image.height() >= 224);  // 28 px input enlarged, plus a colour bar
+            // Read back by Qt's own PNG reader: the text chunk names what was drawn.
+            QCOMPARE(image.text(QStringLiteral("attnviz:method")), QStringLiteral("gradcam"));
+            QCOMPARE(image.text(QStringLiteral("attnviz:colormap")), QStringLiteral("inferno"));
+            QCOMPARE(image.text(QStringLiteral("attnviz:class")), QStringLiteral("9 Ankle boot"));
+        }
+        const auto maps = attnviz::io::readSafetensors(dump.toStdString()).tensors;
+        QCOMPARE(maps.at("vit.gradcam").shape, (std::vector<std::int64_t>{1, 1, 7, 7}));
+        QCOMPARE(maps.at("cnn.gradcam").shape, (std::vector<std::int64_t>{1, 1, 7, 7}));
+    }
+
+    void analyzeDrawsALayerByHeadMontage()
+    {
+        const QString dir = m_dir.filePath(QStringLiteral("montage"));
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample,
+                                 QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--layer"), QStringLiteral("all"),
+                                 QStringLiteral("--head"), QStringLiteral("all"), QStringLiteral("--normalize"), QStringLiteral("layer"),
+                                 QStringLiteral("--out-dir"), dir});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto view = parseObject(run.out)[QLatin1String("vit")].toObject()[QLatin1String("view")].toObject();
+        QCOMPARE(view[QLatin1String("layers")].toArray().size(), 6);
+        QCOMPARE(view[QLatin1String("heads")].toArray().size(), 4);
+        QImage image(view[QLatin1String("file")].toString());
+        QVERIFY(image.width() >= 4 * 224 && image.height() >= 6 * 224);
+        QCOMPARE(image.text(QStringLiteral("attnviz:layer")), QStringLiteral("0,1,2,3,4,5"));
+        QCOMPARE(image.text(QStringLiteral("attnviz:normalization")), QStringLiteral("layer"));
+    }
+
+    void erfStaysInsideTheTheoreticalBox()
+    {
+        const QString dump = m_dir.filePath(QStringLiteral("erf.safetensors"));
+        const auto run = runCli({QStringLiteral("erf"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"),
+                                 QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"), QStringLiteral("--layer"),
+                                 QStringLiteral("layer2"), QStringLiteral("--at"), QStringLiteral("3,4"), QStringLiteral("--dump"), dump});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        QCOMPARE(result[QLatin1String("images")].toInt(), 12);
+        const auto support = result[QLatin1String("support_box")].toArray();
+        const auto theory = result[QLatin1String("theoretical_box")].toArray();
+        QCOMPARE(support.size(), 4);
+        QCOMPARE(theory.size(), 4);
+        QVERIFY(support[0].toInt() >= theory[0].toInt() && support[1].toInt() >= theory[1].toInt());
+        QVERIFY(support[2].toInt() <= theory[2].toInt() && support[3].toInt() <= theory[3].toInt());
+        QCOMPARE(attnviz::io::readSafetensors(dump.toStdString()).tensors.at("erf").shape, (std::vector<std::int64_t>{28, 28}));
+    }
+
+    void ckaComparesBothModels()
+    {
+        const QString dir = m_dir.filePath(QStringLiteral("cka"));
+        const auto run = runCli({QStringLiteral("cka"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
+                                 QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"),
+                                 QStringLiteral("--batch-size"), QStringLiteral("6"), QStringLiteral("--out-dir"), dir});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        QCOMPARE(result[QLatin1String("images_used")].toInt(), 12);
+        const auto matrices = result[QLatin1String("matrices")].toObject();
+        const auto vitVit = matrices[QLatin1String("vit_vit")].toArray();
+        QCOMPARE(vitVit.size(), 6);
+        for (int i = 0; i < 6; ++i)
+            QVERIFY(std::abs(vitVit[i].toArray()[i].toDouble() - 1.0) < 1e-3);
+        QCOMPARE(matrices[QLatin1String("vit_cnn")].toArray()[0].toArray().size(),
+                 result[QLatin1String("cnn_layers")].toArray().size());
+        for (const char* name : {"vit_vit", "cnn_cnn", "vit_cnn"})
+            QVERIFY(!QImage(result[QLatin1String("files")].toObject()[QLatin1String(name)].toString()).isNull());
+    }
+
     void badInputsGiveOneLineErrors_data()
     {
         QTest::addColumn<QStringList>("args");
@@ -298,6 +383,17 @@ private slots:
         QTest::newRow("rf of a vit") << QStringList{QStringLiteral("rf"), QStringLiteral("--cnn"), vit} << 1 << "global after the first block";
         QTest::newRow("mad of a cnn") << QStringList{QStringLiteral("mad"), QStringLiteral("--vit"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 2 << "mad needs a ViT";
         QTest::newRow("mad of an empty folder") << QStringList{QStringLiteral("mad"), QStringLiteral("--vit"), vit, QStringLiteral("--images"), m_dir.path() + QStringLiteral("/nothing")} << 1 << "cannot read the folder";
+        QTest::newRow("view option without method") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--layer"), QStringLiteral("2")} << 2 << "--layer needs --method";
+        QTest::newRow("attention of a cnn") << QStringList{QStringLiteral("analyze"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--method"), QStringLiteral("attention")} << 1 << "needs a ViT";
+        QTest::newRow("unknown method") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("saliency")} << 1 << "unknown method 'saliency'";
+        QTest::newRow("bad query") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--query"), QStringLiteral("3")} << 2 << "--query needs ROW,COL";
+        QTest::newRow("query outside grid") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--query"), QStringLiteral("3,14")} << 1 << "outside the 14x14 grid";
+        QTest::newRow("class outside head") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("gradcam"), QStringLiteral("--class"), QStringLiteral("10")} << 1 << "class 10 outside 0..9";
+        QTest::newRow("unknown colormap") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--out-dir"), m_dir.filePath(QStringLiteral("o")), QStringLiteral("--colormap"), QStringLiteral("rainbow")} << 2 << "unknown colormap 'rainbow'";
+        QTest::newRow("out-dir is a file") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--out-dir"), corruptPng} << 1 << "as the output folder";
+        QTest::newRow("erf without unit") << QStringList{QStringLiteral("erf"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--layer"), QStringLiteral("layer2")} << 2 << "--at ROW,COL";
+        QTest::newRow("erf unit outside") << QStringList{QStringLiteral("erf"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--layer"), QStringLiteral("layer3"), QStringLiteral("--at"), QStringLiteral("7,0")} << 1 << "outside layer 'layer3' grid of 7x7";
+        QTest::newRow("cka without images") << QStringList{QStringLiteral("cka"), QStringLiteral("--vit"), vit} << 2 << "--images DIR";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
     }
 

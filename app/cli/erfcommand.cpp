@@ -1,0 +1,110 @@
+#include "app/cli/arguments.h"
+#include "app/cli/commands.h"
+#include "app/cli/inputs.h"
+#include "app/cli/overlayoutput.h"
+
+#include "core/engine/engineerror.h"
+#include "core/engine/gradientmethods.h"
+#include "core/engine/receptivefield.h"
+#include "core/engine/tensorconvert.h"
+#include "core/io/safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <optional>
+
+namespace attnviz::cli {
+namespace {
+
+// The smallest box holding every non-zero pixel of a map [H, W]: [x0, y0, x1, y1].
+std::vector<int64_t> supportBox(const torch::Tensor& map)
+{
+    const auto rows = (map.sum(1) > 0).nonzero(), cols = (map.sum(0) > 0).nonzero();
+    if (rows.numel() == 0)
+        return {};
+    return {cols.min().item<int64_t>(), rows.min().item<int64_t>(), cols.max().item<int64_t>(), rows.max().item<int64_t>()};
+}
+
+// The mass-weighted centre of a map [H, W] as [x, y].
+std::vector<double> centroid(const torch::Tensor& map)
+{
+    const auto w = map.to(torch::kFloat64) / map.sum().to(torch::kFloat64);
+    const auto ys = torch::arange(map.size(0), torch::kFloat64).view({-1, 1});
+    const auto xs = torch::arange(map.size(1), torch::kFloat64).view({1, -1});
+    return {(w * xs).sum().item<double>(), (w * ys).sum().item<double>()};
+}
+
+// The theoretical field of a CNN layer's units: a stage or conv by name; a block
+// ("layer2.0") by its last main-path conv, the larger of its two paths.
+std::optional<engine::ReceptiveField> theoreticalField(const engine::ModelSpec& spec, const std::string& layer)
+{
+    std::optional<engine::ReceptiveField> blockConv;
+    for (const auto& field : engine::resnetReceptiveFields(spec)) {
+        if (field.name == layer)
+            return field;
+        if (field.name.rfind(layer + ".conv", 0) == 0)
+            blockConv = field;
+    }
+    return blockConv;
+}
+
+}  // namespace
+
+int runErf(const std::vector<std::string>& words)
+{
+    const Arguments args(words, {"vit", "cnn", "image", "images", "tensor", "layer", "at", "dump", "out-dir", "device",
+                                 "heads", "batch-size", "colormap", "alpha", "upsample", "keep-mass"},
+                         {"no-colorbar"});
+    if (!args.positional().empty())
+        throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+    if (bool(args.value("vit")) == bool(args.value("cnn")))
+        throw UsageError("give exactly one of --vit MODEL and --cnn MODEL");
+    const auto layer = args.required("layer");
+    const auto at = args.rowCol("at");
+    if (!at)
+        throw UsageError("give the unit as --at ROW,COL in the layer's own grid");
+    const InputSet inputs(args, /*folderAllowed=*/true);
+    const int batchSize = args.intValue("batch-size", 8, 1);
+    const std::string role = args.value("vit") ? "vit" : "cnn";
+    const auto model = loadRoleModel(args, role);
+
+    // The average over all images of each image's normalised ERF.
+    torch::Tensor sum;
+    for (std::size_t first = 0; first < inputs.size(); first += std::size_t(batchSize)) {
+        const auto batch = inputs.batch(first, std::size_t(batchSize), role, model->spec());
+        const auto erf = engine::effectiveReceptiveField(*model, batch, layer, at->first, at->second) * double(batch.size(0));
+        sum = sum.defined() ? sum + erf : erf;
+    }
+    const auto erf = sum / double(inputs.size());
+
+    nlohmann::ordered_json out;
+    out["model"] = *args.value(role);
+    out["layer"] = layer;
+    out["at"] = {at->first, at->second};
+    out["images"] = inputs.size();
+    out["input_size"] = erf.sizes().vec();
+    out["support_box"] = supportBox(erf);  // [x0, y0, x1, y1], inclusive
+    out["centroid"] = centroid(erf);       // [x, y]
+    if (role == "cnn")
+        if (const auto field = theoreticalField(model->spec(), layer)) {
+            const auto box = engine::receptiveBox(*field, at->first, at->second, int(erf.size(0)), int(erf.size(1)));
+            out["theoretical_box"] = {box.x0, box.y0, box.x1, box.y1};
+        }
+    if (auto path = args.value("dump"))
+        io::writeSafetensors(*path, {{"erf", engine::toRawF32(erf)}});
+    if (auto dir = args.value("out-dir")) {
+        engine::ViewMaps view;
+        view.method = "erf";
+        view.layers = {layer + " @" + std::to_string(at->first) + "," + std::to_string(at->second)};
+        view.heads = {"-"};
+        view.maps = erf.unsqueeze(0).unsqueeze(0);
+        engine::Trace first;
+        first.input = inputs.at(0, role, model->spec());
+        out["file"] = writeViewPng(*dir, role, *args.value(role), first, view, model->spec(), args);
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+}
+
+}  // namespace attnviz::cli

@@ -1,0 +1,103 @@
+#include "app/cli/inputs.h"
+
+#include "core/engine/engineerror.h"
+#include "core/engine/tensorconvert.h"
+#ifdef ATTNVIZ_HAVE_IMAGING
+#include "core/imaging/imagedecoder.h"
+#include "core/imaging/preprocess.h"
+#endif
+
+#include <algorithm>
+#include <filesystem>
+
+namespace attnviz::cli {
+namespace {
+
+bool isImageFile(const std::filesystem::path& path)
+{
+    auto ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    for (const char* known : {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+        if (ext == known)
+            return true;
+    return false;
+}
+
+std::vector<std::string> imagesIn(const std::string& dir)
+{
+    std::error_code ec;
+    std::vector<std::string> out;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+        if (entry.is_regular_file() && isImageFile(entry.path()))
+            out.push_back(entry.path().string());
+    if (ec)
+        throw engine::EngineError("cannot read the folder '" + dir + "': " + ec.message());
+    if (out.empty())
+        throw engine::EngineError("no images (.png, .jpg, .bmp, .webp, .tif) in '" + dir + "'");
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+InputSet::InputSet(const Arguments& args, bool folderAllowed)
+{
+    const int given = int(bool(args.value("image"))) + int(folderAllowed && bool(args.value("images")))
+                      + int(bool(args.value("tensor")));
+    if (given != 1)
+        throw UsageError(folderAllowed ? "give exactly one of --image IMG, --images DIR and --tensor FILE"
+                                       : "give exactly one of --image IMG and --tensor FILE.safetensors");
+    if (auto tensor = args.value("tensor"))
+        m_tensors = io::readSafetensors(*tensor);
+    else if (auto image = args.value("image"))
+        m_paths = {*image};
+    else
+        m_paths = imagesIn(*args.value("images"));
+}
+
+torch::Tensor InputSet::at(std::size_t i, const std::string& role, const engine::ModelSpec& spec) const
+{
+    const auto channels = spec.preprocessing.inputSize[0];
+    if (m_tensors) {
+        const auto& tensors = m_tensors->tensors;
+        const auto it = tensors.count(role + ".input") ? tensors.find(role + ".input") : tensors.find("input");
+        if (it == tensors.end())
+            throw engine::EngineError("the --tensor file has neither '" + role + ".input' nor 'input'");
+        const auto& shape = it->second.shape;
+        if (shape.size() != 4 || shape[0] != 1 || shape[1] != channels)
+            throw engine::EngineError("tensor '" + it->first + "' has shape " + it->second.shapeString()
+                                      + ", expected [1, " + std::to_string(channels) + ", H, W]");
+        return engine::toTorch(it->second).to(torch::kFloat32);
+    }
+#ifdef ATTNVIZ_HAVE_IMAGING
+    return imaging::preprocessImage(imaging::decodeImageRgb(m_paths.at(i)), spec.preprocessing).tensor;
+#else
+    (void)i;
+    throw UsageError("this build has no image support (built without OpenCV); use --tensor");
+#endif
+}
+
+torch::Tensor InputSet::batch(std::size_t first, std::size_t count, const std::string& role,
+                              const engine::ModelSpec& spec) const
+{
+    std::vector<torch::Tensor> inputs;
+    for (std::size_t i = first; i < first + count && i < size(); ++i)
+        inputs.push_back(at(i, role, spec));
+    return torch::cat(inputs);
+}
+
+std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role)
+{
+    engine::LoadOptions options;
+    options.heads = args.intValue("heads", 0, 1);
+    options.device = args.value("device").value_or("cpu");
+    const auto path = args.required(role);
+    auto model = engine::loadClassifier(path, options);
+    const bool vit = role == "vit";
+    if (model->spec().family != (vit ? engine::Family::ViT : engine::Family::ResNet))
+        throw UsageError("--" + role + " expects a " + (vit ? "ViT" : "CNN") + " but '" + path + "' is a "
+                         + model->spec().description);
+    return model;
+}
+
+}  // namespace attnviz::cli

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "app/cli/arguments.h"
+
+#include "core/engine/classifier.h"
+#include "core/io/safetensors.h"
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnviz::cli {
+
+// Where a command's model inputs come from: --image IMG, --images DIR (every image
+// file in it, sorted) or --tensor FILE.safetensors (an already preprocessed input).
+// Images are decoded one at a time, so a large folder never sits in memory.
+class InputSet {
+public:
+    // Checks that exactly one of the accepted sources is given.
+    InputSet(const Arguments& args, bool folderAllowed);
+
+    std::size_t size() const { return m_tensors ? 1 : m_paths.size(); }
+    // Input i as [1, C, H, W] float32, preprocessed for `spec`; in a tensor file
+    // "<role>.input" is preferred over "input".
+    torch::Tensor at(std::size_t i, const std::string& role, const engine::ModelSpec& spec) const;
+    // Inputs [first, first + count) stacked to [count, C, H, W].
+    torch::Tensor batch(std::size_t first, std::size_t count, const std::string& role,
+                        const engine::ModelSpec& spec) const;
+
+private:
+    std::vector<std::string> m_paths;
+    std::optional<io::SafetensorsFile> m_tensors;
+};
+
+// The model given as --vit or --cnn (role "vit" / "cnn"), loaded with --heads and
+// --device; a model of the other family is a usage error.
+std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role);
+
+}  // namespace attnviz::cli

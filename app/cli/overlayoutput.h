@@ -1,0 +1,24 @@
+#pragma once
+
+#include "app/cli/arguments.h"
+
+#include "core/engine/modelspec.h"
+#include "core/engine/trace.h"
+#include "core/engine/views.h"
+
+#include <string>
+
+namespace attnviz::cli {
+
+// Renders a view over the model's input as the options say (--colormap, --alpha,
+// --upsample, --normalize, --keep-mass, --no-colorbar) and writes it to
+// DIR/<image stem>-<role>-<method>.png with its description in the text chunk.
+// Returns the path. Builds without OpenCV throw a UsageError.
+std::string writeViewPng(const std::string& dir, const std::string& role, const std::string& modelPath,
+                         const engine::Trace& trace, const engine::ViewMaps& view, const engine::ModelSpec& spec,
+                         const Arguments& args);
+
+// DIR, created when missing; a file in the way is an error.
+std::string outputDirectory(const std::string& dir);
+
+}  // namespace attnviz::cli

@@ -1,0 +1,116 @@
+#include "core/imaging/overlay.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace attnviz::imaging {
+namespace {
+
+// [h, w] tensor -> CV_32FC1 scaled so that range.lo -> 0 and range.hi -> 1
+cv::Mat unitMat(const torch::Tensor& map, const MapRange& range)
+{
+    if (map.dim() != 2)
+        throw std::invalid_argument("a map to draw must be [h, w]");
+    const float span = range.hi - range.lo;
+    auto scaled = span > 0 ? (map.to(torch::kCPU, torch::kFloat32) - range.lo) / span
+                           : torch::zeros_like(map, torch::kFloat32);
+    scaled = scaled.contiguous();
+    return cv::Mat(int(scaled.size(0)), int(scaled.size(1)), CV_32FC1, scaled.data_ptr<float>()).clone();
+}
+
+std::string formatValue(float value)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", double(value));
+    return text;
+}
+
+}  // namespace
+
+Upsampling upsamplingFromName(const std::string& name)
+{
+    if (name == "nearest")
+        return Upsampling::Nearest;
+    if (name == "bilinear")
+        return Upsampling::Bilinear;
+    throw std::invalid_argument("unknown upsampling '" + name + "' (nearest or bilinear)");
+}
+
+MapRange rangeOf(const torch::Tensor& map)
+{
+    return {map.min().item<float>(), map.max().item<float>()};
+}
+
+MapRange rangeOf(const std::vector<torch::Tensor>& maps)
+{
+    MapRange range = rangeOf(maps.at(0));
+    for (const auto& m : maps) {
+        const auto r = rangeOf(m);
+        range.lo = std::min(range.lo, r.lo);
+        range.hi = std::max(range.hi, r.hi);
+    }
+    return range;
+}
+
+torch::Tensor keepMass(const torch::Tensor& map, double fraction)
+{
+    if (!(fraction > 0.0 && fraction <= 1.0))
+        throw std::invalid_argument("the kept fraction of the mass must be in (0, 1]");
+    if (fraction >= 1.0)
+        return map;
+    const auto flat = map.flatten().to(torch::kFloat64);
+    const double total = flat.sum().item<double>();
+    if (total <= 0)
+        return map;
+    const auto sorted = std::get<0>(flat.sort(0, /*descending=*/true));
+    // The first index whose cumulative sum reaches the fraction; its value is the threshold.
+    // float32 maps: a relative slack of 1e-6 keeps rounding from adding a cell.
+    const auto reached = (sorted.cumsum(0) >= (fraction - 1e-6) * total).nonzero();
+    const auto last = reached.numel() ? reached[0][0].item<int64_t>() : sorted.size(0) - 1;
+    const double threshold = sorted[last].item<double>();
+    return torch::where(map.to(torch::kFloat64) >= threshold, map, torch::zeros_like(map));
+}
+
+cv::Mat renderMap(const torch::Tensor& map, const MapRange& range, cv::Size size, const OverlayOptions& options)
+{
+    cv::Mat resized;
+    cv::resize(unitMat(map, range), resized, size, 0, 0,
+               options.upsampling == Upsampling::Nearest ? cv::INTER_NEAREST : cv::INTER_LINEAR);
+    return applyColormap(resized, options.colormap);
+}
+
+cv::Mat colorBar(int height, const MapRange& range, Colormap colormap)
+{
+    const int barWidth = 16, textWidth = 56, margin = 10;
+    cv::Mat out(height, margin + barWidth + textWidth, CV_8UC3, cv::Scalar(255, 255, 255));
+    // Top is the high end: a column of values from 1 down to 0.
+    cv::Mat ramp(height, 1, CV_32FC1);
+    for (int y = 0; y < height; ++y)
+        ramp.at<float>(y, 0) = height > 1 ? 1.0f - float(y) / float(height - 1) : 1.0f;
+    cv::Mat bar;
+    cv::resize(applyColormap(ramp, colormap), bar, cv::Size(barWidth, height), 0, 0, cv::INTER_NEAREST);
+    bar.copyTo(out(cv::Rect(margin, 0, barWidth, height)));
+    const auto font = cv::FONT_HERSHEY_SIMPLEX;
+    const cv::Scalar black(0, 0, 0);
+    cv::putText(out, formatValue(range.hi), {margin + barWidth + 4, 14}, font, 0.4, black, 1, cv::LINE_AA);
+    cv::putText(out, formatValue(range.lo), {margin + barWidth + 4, height - 4}, font, 0.4, black, 1, cv::LINE_AA);
+    return out;
+}
+
+cv::Mat renderOverlay(const cv::Mat& background, const torch::Tensor& map, const MapRange& range,
+                      const OverlayOptions& options)
+{
+    CV_Assert(background.type() == CV_8UC3);
+    const auto colours = renderMap(map, range, background.size(), options);
+    cv::Mat blended;
+    cv::addWeighted(colours, options.alpha, background, 1.0 - options.alpha, 0.0, blended);
+    if (!options.colorBar)
+        return blended;
+    cv::Mat out;
+    cv::hconcat(blended, colorBar(background.rows, range, options.colormap), out);
+    return out;
+}
+
+}  // namespace attnviz::imaging

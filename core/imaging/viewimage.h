@@ -1,0 +1,40 @@
+#pragma once
+
+#include "core/engine/modelspec.h"
+#include "core/engine/views.h"
+#include "core/imaging/overlay.h"
+#include "core/io/pngtext.h"
+
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include <string>
+
+namespace attnviz::imaging {
+
+// Per map (min-max of each map), or per layer: jointly over the heads of a layer, so
+// that heads can be compared with each other.
+enum class Normalization { PerMap, PerLayer };
+Normalization normalizationFromName(const std::string& name);  // "map" | "layer"
+std::string normalizationName(Normalization normalization);
+
+struct ViewImageOptions {
+    OverlayOptions overlay;
+    Normalization normalization = Normalization::PerMap;
+    double keepMass = 1.0;  // keep the cells holding this fraction of each map's mass
+    int minSide = 224;      // smaller inputs (e.g. 28x28) are enlarged, pixel for pixel
+};
+
+// The model's input as a picture: mean/std undone, one channel shown as gray.
+// input: [1, C, H, W] -> CV_8UC3 RGB, H x W.
+cv::Mat inputPicture(const torch::Tensor& input, const engine::Preprocessing& preprocessing);
+
+// A view as one image: a single overlay with its colour bar, or a grid of overlays
+// with one row per layer and one column per head, each captioned.
+cv::Mat renderView(const cv::Mat& picture, const engine::ViewMaps& view, const ViewImageOptions& options);
+
+// What an exported PNG says about itself (its tEXt chunks).
+io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps& view, const std::string& className,
+                                const ViewImageOptions& options);
+
+}  // namespace attnviz::imaging
