@@ -29,7 +29,6 @@ imaging::ViewImageOptions viewImageOptions(const Arguments& args)
     options.keepMass = args.doubleValue("keep-mass", 1.0, 0.01, 1.0);
     return options;
 }
-#endif
 
 std::string fileStem(const Arguments& args)
 {
@@ -44,6 +43,7 @@ std::string fileStem(const Arguments& args)
     }
     return "tensor";
 }
+#endif
 
 }  // namespace
 

@@ -93,7 +93,8 @@ cv::Mat renderView(const cv::Mat& picture, const engine::ViewMaps& view, const V
     }
     if (tiles.size() == 1)
         return tiles[0];
-    return montage(tiles, int(heads), labels);
+    // Layers x heads as rows x columns; layers of a single map each go side by side.
+    return montage(tiles, heads > 1 ? int(heads) : int(layers), labels);
 }
 
 io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps& view, const std::string& className,

@@ -29,8 +29,9 @@ struct ViewImageOptions {
 // input: [1, C, H, W] -> CV_8UC3 RGB, H x W.
 cv::Mat inputPicture(const torch::Tensor& input, const engine::Preprocessing& preprocessing);
 
-// A view as one image: a single overlay with its colour bar, or a grid of overlays
-// with one row per layer and one column per head, each captioned.
+// A view as one image: a single overlay with its colour bar, or a grid of captioned
+// overlays with one row per layer and one column per head (one row when a view has a
+// single head per layer).
 cv::Mat renderView(const cv::Mat& picture, const engine::ViewMaps& view, const ViewImageOptions& options);
 
 // What an exported PNG says about itself (its tEXt chunks).

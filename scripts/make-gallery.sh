@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Regenerates the figures in docs/views.md from the shipped models and samples.
+# Usage: bash scripts/make-gallery.sh [build/bin/attnviz-cli]
+set -euo pipefail
+cli=${1:-build/bin/attnviz-cli}
+out=docs/images
+mkdir -p "$out"
+for sample in 0000-ankle-boot 0002-trouser 0008-sandal 0018-bag; do
+    image=resources/samples/$sample.png
+    for method in attention rollout grad-rollout gradcam; do
+        "$cli" analyze --vit models/vit-fmnist --image "$image" --method "$method" --no-colorbar --out-dir "$out" >/dev/null
+    done
+    "$cli" analyze --cnn models/cnn-fmnist --image "$image" --method gradcam --no-colorbar --out-dir "$out" >/dev/null
+done
+"$cli" analyze --vit models/vit-fmnist --image resources/samples/0000-ankle-boot.png --method attention \
+    --layer all --head all --normalize layer --out-dir "$out/montage" >/dev/null
+"$cli" analyze --cnn models/cnn-fmnist --image resources/samples/0000-ankle-boot.png --method gradcam \
+    --layer all --out-dir "$out/montage" >/dev/null
+"$cli" erf --cnn models/cnn-fmnist --images resources/samples --layer layer3 --at 3,3 --out-dir "$out" >/dev/null
+"$cli" erf --vit models/vit-fmnist --images resources/samples --layer 0 --at 3,3 --out-dir "$out" >/dev/null
+"$cli" cka --vit models/vit-fmnist --cnn models/cnn-fmnist --images resources/samples --batch-size 6 --out-dir "$out" >/dev/null
+echo "figures written to $out"
