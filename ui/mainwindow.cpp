@@ -1,19 +1,259 @@
 #include "ui/mainwindow.h"
 
+#include "ui/modelpane.h"
+
+#include "core/engine/device.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPushButton>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTimer>
+#include <QToolBar>
+#include <QVBoxLayout>
 
 namespace attnviz::ui {
+namespace {
 
-MainWindow::MainWindow(QWidget* parent)
+// The project's resources: an installed share folder or the source tree the binary
+// was built from (build/bin/../../).
+QString resourceRoot()
+{
+    const QDir bin(QCoreApplication::applicationDirPath());
+    for (const auto& candidate : {bin.filePath(QStringLiteral("../share/attnviz")), bin.filePath(QStringLiteral("../..")),
+                                  QStringLiteral(ATTNVIZ_SOURCE_DIR)})
+        if (QFileInfo::exists(candidate + QStringLiteral("/models/vit-fmnist")))
+            return QDir(candidate).canonicalPath();
+    return QStringLiteral(ATTNVIZ_SOURCE_DIR);
+}
+
+}  // namespace
+
+QString defaultModelPath(const QString& role)
+{
+    return resourceRoot() + (role == QLatin1String("vit") ? QStringLiteral("/models/vit-fmnist") : QStringLiteral("/models/cnn-fmnist"));
+}
+
+QString defaultImagePath()
+{
+    return resourceRoot() + QStringLiteral("/resources/samples/0000-ankle-boot.png");
+}
+
+MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     : QMainWindow(parent)
+    , m_options(options)
 {
     setWindowTitle(tr("attnviz"));
-    auto* label = new QLabel(tr("attnviz: ViT attention and CNN receptive fields side by side.\n"
-                                "The interactive panes are not built yet; use attnviz-cli analyze."),
-                             this);
-    label->setAlignment(Qt::AlignCenter);
-    setCentralWidget(label);
-    resize(720, 360);
+    setAcceptDrops(true);
+    QSettings settings;
+    m_vit = !options.vit.isEmpty() ? options.vit : settings.value(QStringLiteral("models/vit"), defaultModelPath(QStringLiteral("vit"))).toString();
+    m_cnn = !options.cnn.isEmpty() ? options.cnn : settings.value(QStringLiteral("models/cnn"), defaultModelPath(QStringLiteral("cnn"))).toString();
+    m_image = options.image.isEmpty() ? defaultImagePath() : options.image;
+
+    auto* central = new QWidget(this);
+    auto* layout = new QVBoxLayout(central);
+    m_error = new QLabel(central);
+    m_error->setObjectName(QStringLiteral("error"));
+    m_error->setStyleSheet(QStringLiteral("QLabel { color: #a00000; font-weight: bold; }"));
+    m_error->setWordWrap(true);
+    m_error->hide();
+    layout->addWidget(m_error);
+    auto* splitter = new QSplitter(Qt::Horizontal, central);
+    m_vitPane = new ModelPane(QStringLiteral("vit"), splitter);
+    m_cnnPane = new ModelPane(QStringLiteral("cnn"), splitter);
+    splitter->addWidget(m_vitPane);
+    splitter->addWidget(m_cnnPane);
+    layout->addWidget(splitter, 1);
+    setCentralWidget(central);
+
+    m_progress = new QLabel(this);
+    m_cancel = new QPushButton(tr("Cancel"), this);
+    m_cancel->setEnabled(false);
+    statusBar()->addPermanentWidget(m_progress);
+    statusBar()->addPermanentWidget(m_cancel);
+    connect(m_cancel, &QPushButton::clicked, &m_controller, &AnalysisController::cancel);
+    connect(&m_controller, &AnalysisController::busyChanged, this, [this](bool busy) {
+        m_cancel->setEnabled(busy);
+        if (!busy) {
+            m_progress->clear();
+            maybeTakeScreenshot();
+        }
+    });
+    connect(&m_controller, &AnalysisController::progress, m_progress, &QLabel::setText);
+    connect(&m_controller, &AnalysisController::analysisFinished, this, &MainWindow::showAnalysis);
+    connect(&m_controller, &AnalysisController::failed, this, [this](quint64, const QString& message) { showError(message); });
+    connect(&m_controller, &AnalysisController::viewFinished, this,
+            [this](quint64, const QString& role, std::shared_ptr<const engine::ViewMaps> view) { pane(role)->viewReady(view); });
+    for (auto* p : {m_vitPane, m_cnnPane}) {
+        connect(p, &ModelPane::gradientViewRequested, &m_controller, &AnalysisController::computeGradientView);
+        connect(p, &ModelPane::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 4000); });
+        connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
+    }
+    buildMenus();
+    resize(settings.value(QStringLiteral("window/size"), QSize(1180, 900)).toSize());
+    m_vitPane->setFocus();
+    QTimer::singleShot(0, this, &MainWindow::analyze);
+}
+
+void MainWindow::buildMenus()
+{
+    auto* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open image…"), QKeySequence::Open, this, [this] {
+        const auto path = QFileDialog::getOpenFileName(this, tr("Open image"), QFileInfo(m_image).path(),
+                                                       tr("Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"));
+        if (!path.isEmpty())
+            openImage(path);
+    });
+    file->addAction(tr("Open &ViT model…"), this, [this] {
+        const auto path = QFileDialog::getOpenFileName(this, tr("Open ViT"), {}, tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
+        if (!path.isEmpty())
+            openModel(QStringLiteral("vit"), QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
+    });
+    file->addAction(tr("Open &CNN model…"), this, [this] {
+        const auto path = QFileDialog::getOpenFileName(this, tr("Open CNN"), {}, tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
+        if (!path.isEmpty())
+            openModel(QStringLiteral("cnn"), QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
+    });
+    file->addAction(tr("&Export ViT overlay…"), this, [this] {
+        const auto path = QFileDialog::getSaveFileName(this, tr("Export overlay"), QStringLiteral("vit-overlay.png"), tr("PNG (*.png)"));
+        if (!path.isEmpty()) {
+            try {
+                m_vitPane->exportOverlay(path);
+            } catch (const std::exception& e) {
+                showError(QString::fromUtf8(e.what()));
+            }
+        }
+    });
+    file->addAction(tr("E&xport CNN overlay…"), this, [this] {
+        const auto path = QFileDialog::getSaveFileName(this, tr("Export overlay"), QStringLiteral("cnn-overlay.png"), tr("PNG (*.png)"));
+        if (!path.isEmpty()) {
+            try {
+                m_cnnPane->exportOverlay(path);
+            } catch (const std::exception& e) {
+                showError(QString::fromUtf8(e.what()));
+            }
+        }
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    auto* tools = addToolBar(tr("Device"));
+    tools->setObjectName(QStringLiteral("deviceToolbar"));
+    tools->addWidget(new QLabel(tr(" Device: "), tools));
+    m_device = new QComboBox(tools);
+    for (const auto& device : engine::availableDevices())
+        m_device->addItem(QString::fromStdString(device));
+    m_device->setCurrentText(m_options.device);
+    connect(m_device, &QComboBox::currentTextChanged, this, &MainWindow::analyze);
+    tools->addWidget(m_device);
+
+    auto* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About attnviz"), this, [this] {
+        QMessageBox::about(this, tr("About attnviz"),
+                           tr("<b>attnviz</b> shows what a Vision Transformer and a CNN look at.<br><br>"
+                              "Shipped models: a ViT and a ResNet trained by this project on Fashion-MNIST "
+                              "(MIT, © Zalando SE). ImageNet labels from torchvision (BSD-3-Clause).<br>"
+                              "Keys: Up/Down or PgUp/PgDn step layers, Left/Right step heads, a click "
+                              "on the ViT picture shows where that patch attends, Esc clears it."));
+    });
+}
+
+void MainWindow::openImage(const QString& path)
+{
+    m_image = path;
+    analyze();
+}
+
+void MainWindow::openModel(const QString& role, const QString& path)
+{
+    (role == QLatin1String("vit") ? m_vit : m_cnn) = path;
+    analyze();
+}
+
+ModelPane* MainWindow::pane(const QString& role) const
+{
+    return role == QLatin1String("vit") ? m_vitPane : m_cnnPane;
+}
+
+QString MainWindow::errorText() const
+{
+    return m_error->isVisible() ? m_error->text() : QString();
+}
+
+void MainWindow::analyze()
+{
+    m_controller.analyze(m_image, m_vit, m_cnn, m_device ? m_device->currentText() : m_options.device);
+}
+
+void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
+{
+    m_error->hide();
+    setWindowTitle(tr("attnviz — %1").arg(QFileInfo(analysis->imagePath).fileName()));
+    if (analysis->vit)
+        m_vitPane->setAnalysis(analysis->vit);
+    if (analysis->cnn)
+        m_cnnPane->setAnalysis(analysis->cnn);
+    QSettings settings;
+    settings.setValue(QStringLiteral("models/vit"), m_vit);
+    settings.setValue(QStringLiteral("models/cnn"), m_cnn);
+    emit analysisShown();
+    maybeTakeScreenshot();
+}
+
+void MainWindow::showError(const QString& message)
+{
+    // The previous analysis stays on screen and usable.
+    m_error->setText(message);
+    m_error->show();
+    statusBar()->showMessage(message, 8000);
+    if (!m_options.screenshot.isEmpty() && !m_screenshotTaken) {
+        qCritical("attnviz: %s", qPrintable(message));
+        QCoreApplication::exit(1);
+    }
+}
+
+void MainWindow::maybeTakeScreenshot()
+{
+    if (m_options.screenshot.isEmpty() || m_screenshotTaken || !m_vitPane->hasAnalysis()
+        || m_vitPane->waitingForGradients() || m_cnnPane->waitingForGradients() || m_controller.busy())
+        return;
+    m_screenshotTaken = true;
+    QTimer::singleShot(50, this, [this] {
+        const bool saved = grab().save(m_options.screenshot);
+        if (!saved)
+            qCritical("attnviz: cannot write the screenshot '%s'", qPrintable(m_options.screenshot));
+        QCoreApplication::exit(saved ? 0 : 1);
+    });
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    const auto urls = event->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile())
+        openImage(urls.first().toLocalFile());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    QSettings().setValue(QStringLiteral("window/size"), size());
+    QMainWindow::closeEvent(event);
 }
 
 }  // namespace attnviz::ui

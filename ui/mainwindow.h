@@ -1,15 +1,68 @@
 #pragma once
 
+#include "ui/analysiscontroller.h"
+
 #include <QMainWindow>
+
+class QComboBox;
+class QLabel;
+class QPushButton;
 
 namespace attnviz::ui {
 
-// The application window. For now it only tells what the program is; the model
-// panes arrive with the desktop-application issue.
+class ModelPane;
+
+// What the window starts with; empty paths fall back to the shipped models / sample.
+struct StartOptions {
+    QString image;
+    QString vit;
+    QString cnn;
+    QString device = QStringLiteral("cpu");
+    QString screenshot;  // save the window here once the analysis is shown, then quit
+};
+
+// The application window: the image's two readings side by side, ViT left, CNN
+// right. Arrow keys and PgUp/PgDn browse layers and heads of the pane in focus.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    explicit MainWindow(QWidget* parent = nullptr);
+    explicit MainWindow(const StartOptions& options = {}, QWidget* parent = nullptr);
+
+    void openImage(const QString& path);
+    void openModel(const QString& role, const QString& path);
+    ModelPane* pane(const QString& role) const;
+    QString errorText() const;
+    AnalysisController& controller() { return m_controller; }
+
+signals:
+    void analysisShown();
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void buildMenus();
+    void analyze();
+    void showAnalysis(std::shared_ptr<const Analysis> analysis);
+    void showError(const QString& message);
+    void maybeTakeScreenshot();
+
+    AnalysisController m_controller;
+    StartOptions m_options;
+    QString m_image, m_vit, m_cnn;
+    ModelPane* m_vitPane = nullptr;
+    ModelPane* m_cnnPane = nullptr;
+    QLabel* m_error = nullptr;
+    QLabel* m_progress = nullptr;
+    QPushButton* m_cancel = nullptr;
+    QComboBox* m_device = nullptr;
+    bool m_screenshotTaken = false;
 };
+
+// The shipped models and sample, found next to the executable or in the source tree.
+QString defaultModelPath(const QString& role);
+QString defaultImagePath();
 
 }  // namespace attnviz::ui

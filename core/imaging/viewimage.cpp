@@ -19,8 +19,9 @@ std::string join(const std::vector<std::string>& parts)
     return out;
 }
 
-// Nearest enlargement keeps every input pixel a crisp square.
-cv::Mat enlarged(const cv::Mat& picture, int minSide)
+}  // namespace
+
+cv::Mat enlargePicture(const cv::Mat& picture, int minSide)
 {
     const int side = std::min(picture.rows, picture.cols);
     if (side >= minSide)
@@ -30,6 +31,8 @@ cv::Mat enlarged(const cv::Mat& picture, int minSide)
     cv::resize(picture, out, cv::Size(picture.cols * factor, picture.rows * factor), 0, 0, cv::INTER_NEAREST);
     return out;
 }
+
+namespace {
 
 std::string caption(const engine::ViewMaps& view, std::size_t layer, std::size_t head)
 {
@@ -74,7 +77,7 @@ cv::Mat inputPicture(const torch::Tensor& input, const engine::Preprocessing& pr
 
 cv::Mat renderView(const cv::Mat& picture, const engine::ViewMaps& view, const ViewImageOptions& options)
 {
-    const auto background = enlarged(picture, options.minSide);
+    const auto background = enlargePicture(picture, options.minSide);
     const auto layers = view.maps.size(0), heads = view.maps.size(1);
     std::vector<cv::Mat> tiles;
     std::vector<std::string> labels;

@@ -29,6 +29,10 @@ struct ViewImageOptions {
 // input: [1, C, H, W] -> CV_8UC3 RGB, H x W.
 cv::Mat inputPicture(const torch::Tensor& input, const engine::Preprocessing& preprocessing);
 
+// The picture enlarged by a whole factor (nearest, so each input pixel stays a crisp
+// square) until its shorter side is at least minSide.
+cv::Mat enlargePicture(const cv::Mat& picture, int minSide);
+
 // A view as one image: a single overlay with its colour bar, or a grid of captioned
 // overlays with one row per layer and one column per head (one row when a view has a
 // single head per layer).

@@ -1,0 +1,154 @@
+// The window as a user drives it, offscreen: start with the shipped models, browse
+// layers and heads with keys, switch method and colormap, query a patch, export an
+// overlay, and open a broken image while the previous analysis stays.
+#include "ui/mainwindow.h"
+#include "ui/modelpane.h"
+
+#include "core/io/pngtext.h"
+
+#include <QImage>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+#include <sstream>
+
+using namespace attnviz;
+
+namespace {
+
+std::string readFile(const QString& path)
+{
+    std::ifstream in(path.toStdString(), std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Until no model job runs and both panes show what was last asked for.
+bool waitIdle(ui::MainWindow& window)
+{
+    const auto idle = [&] {
+        return !window.controller().busy() && !window.pane(QStringLiteral("vit"))->waitingForGradients()
+               && !window.pane(QStringLiteral("cnn"))->waitingForGradients();
+    };
+    return QTest::qWaitFor(idle, 60000);
+}
+
+}  // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<ui::MainWindow> m_window;
+
+    ui::ModelPane* vit() { return m_window->pane(QStringLiteral("vit")); }
+    ui::ModelPane* cnn() { return m_window->pane(QStringLiteral("cnn")); }
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);  // settings of the test, not the user's
+        m_window = std::make_unique<ui::MainWindow>();
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->show();
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+    }
+
+    void startsWithTheShippedModels()
+    {
+        QVERIFY(vit()->hasAnalysis() && cnn()->hasAnalysis());
+        QCOMPARE(vit()->method(), QStringLiteral("attention"));
+        QCOMPARE(vit()->layer(), QStringLiteral("5"));  // the last block
+        QCOMPARE(cnn()->method(), QStringLiteral("gradcam"));
+        QCOMPARE(cnn()->layer(), QStringLiteral("layer3"));
+        QVERIFY(!vit()->overlay().isNull() && !cnn()->overlay().isNull());
+        QVERIFY(m_window->errorText().isEmpty());
+    }
+
+    void keysStepLayersAndHeads()
+    {
+        vit()->setFocus();
+        const QImage before = vit()->overlay();
+        QTest::keyClick(vit(), Qt::Key_Up);
+        QCOMPARE(vit()->layer(), QStringLiteral("4"));
+        QTest::keyClick(vit(), Qt::Key_PageUp);
+        QCOMPARE(vit()->layer(), QStringLiteral("3"));
+        QTest::keyClick(vit(), Qt::Key_Down);
+        QCOMPARE(vit()->layer(), QStringLiteral("4"));
+        QVERIFY(vit()->overlay() != before);
+        for (int i = 0; i < 4; ++i)
+            QTest::keyClick(vit(), Qt::Key_Right);
+        QCOMPARE(vit()->head(), QStringLiteral("1"));  // mean, max, min, 0, 1
+        QTest::keyClick(vit(), Qt::Key_Left);
+        QCOMPARE(vit()->head(), QStringLiteral("0"));
+        // The CNN steps through its stages the same way.
+        QTest::keyClick(cnn(), Qt::Key_Up);
+        QCOMPARE(cnn()->layer(), QStringLiteral("layer2"));
+        QVERIFY(waitIdle(*m_window));
+    }
+
+    void switchingMethodAndColormapRerenders()
+    {
+        const QImage attention = vit()->overlay();
+        vit()->setMethod(QStringLiteral("rollout"));
+        QCOMPARE(vit()->method(), QStringLiteral("rollout"));
+        const QImage rollout = vit()->overlay();
+        QVERIFY(rollout != attention);
+        vit()->setColormap(QStringLiteral("gray"));
+        const QImage gray = vit()->overlay();
+        QVERIFY(gray != rollout);
+        // Gradient methods run on the worker and arrive later.
+        vit()->setMethod(QStringLiteral("grad-rollout"));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(vit()->overlay() != gray);
+        vit()->setMethod(QStringLiteral("attention"));
+    }
+
+    void clickingAPatchShowsWhereItAttends()
+    {
+        const QImage cls = vit()->overlay();
+        vit()->setQuery(std::make_pair(3, 3));
+        QCOMPARE(vit()->method(), QStringLiteral("attention"));
+        QVERIFY(vit()->overlay() != cls);
+        vit()->setQuery(std::nullopt);
+        QCOMPARE(vit()->overlay(), cls);
+    }
+
+    void exportWritesThePngWithItsDescription()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("vit.png"));
+        vit()->exportOverlay(path);
+        const QImage image(path);
+        QCOMPARE(image.size(), vit()->overlay().size());
+        bool method = false;
+        for (const auto& [key, value] : io::readPngText(readFile(path)))
+            method = method || (key == "attnviz:method" && value == "attention");
+        QVERIFY(method);
+    }
+
+    void brokenImageShowsAnErrorAndKeepsTheAnalysis()
+    {
+        const QString broken = m_dir.filePath(QStringLiteral("broken.png"));
+        {
+            QFile f(broken);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("\x89PNG\r\n\x1a\n not an image");
+        }
+        const QImage before = vit()->overlay();
+        m_window->openImage(broken);
+        QTRY_VERIFY_WITH_TIMEOUT(!m_window->errorText().isEmpty(), 30000);
+        QVERIFY2(m_window->errorText().contains(QStringLiteral("cannot decode")), qPrintable(m_window->errorText()));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(vit()->overlay(), before);
+        QVERIFY(vit()->hasAnalysis());
+        QTest::keyClick(vit(), Qt::Key_Up);  // still usable
+        QVERIFY(vit()->overlay() != before);
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_mainwindow.moc"

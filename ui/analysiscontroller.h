@@ -1,0 +1,70 @@
+#pragma once
+
+#include "core/engine/classifier.h"
+#include "core/engine/views.h"
+
+#include <QObject>
+#include <QString>
+#include <QThreadPool>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+
+namespace attnviz::ui {
+
+// One model's part of an analysis: the model and the trace of its one forward pass.
+struct PaneAnalysis {
+    QString role;  // "vit" | "cnn"
+    QString modelPath;
+    std::shared_ptr<const engine::Classifier> model;
+    engine::Trace trace;
+};
+
+struct Analysis {
+    quint64 job = 0;
+    QString imagePath;
+    std::shared_ptr<const PaneAnalysis> vit, cnn;
+};
+
+// Runs everything that touches a model on one worker thread, so the window never
+// waits: loading models (cached by path and device), the forward passes, and views
+// that need gradients. Jobs carry ids; the newest request of a kind wins, and results
+// of older jobs are dropped. cancel() stops a job between its steps.
+class AnalysisController : public QObject {
+    Q_OBJECT
+public:
+    explicit AnalysisController(QObject* parent = nullptr);
+    ~AnalysisController() override;
+
+    // Decodes the image, loads the models (an empty path leaves that side out) and runs
+    // each once. Emits analysisFinished or failed.
+    quint64 analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath, const QString& device);
+    // A view that runs the model (Grad-CAM, gradient rollout). Emits viewFinished or failed.
+    quint64 computeGradientView(std::shared_ptr<const PaneAnalysis> pane, const engine::ViewRequest& request);
+    void cancel();
+    bool busy() const { return m_running.load() > 0; }
+
+signals:
+    void analysisFinished(std::shared_ptr<const attnviz::ui::Analysis> analysis);
+    void viewFinished(quint64 job, QString role, std::shared_ptr<const attnviz::engine::ViewMaps> view);
+    void failed(quint64 job, QString message);
+    void progress(QString message);
+    void busyChanged(bool busy);
+
+private:
+    std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device);  // worker thread only
+    void post(std::function<void()> work);
+    void report(std::function<void()> onGuiThread);
+
+    QThreadPool m_pool;
+    std::atomic<quint64> m_nextJob{1};
+    std::atomic<quint64> m_latestAnalysis{0};
+    std::map<QString, std::atomic<quint64>> m_latestView;  // per role
+    std::atomic<bool> m_cancel{false};
+    std::atomic<int> m_running{0};
+    std::map<QString, std::shared_ptr<engine::Classifier>> m_models;  // worker thread only
+};
+
+}  // namespace attnviz::ui

@@ -1,0 +1,332 @@
+#include "ui/modelpane.h"
+
+#include "core/engine/predictions.h"
+#include "core/imaging/overlay.h"
+#include "core/imaging/pngwriter.h"
+#include "core/imaging/viewimage.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QSlider>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace attnviz::ui {
+namespace {
+
+constexpr int kDisplaySide = 448;  // the picture's shorter side on screen
+
+bool needsGradients(const QString& method)
+{
+    return method == QLatin1String("gradcam") || method == QLatin1String("grad-rollout");
+}
+
+QImage toQImage(const cv::Mat& rgb)
+{
+    return QImage(rgb.data, rgb.cols, rgb.rows, int(rgb.step), QImage::Format_RGB888).copy();
+}
+
+void stepCombo(QComboBox* combo, int delta)
+{
+    if (combo->count() == 0 || !combo->isEnabled())
+        return;
+    combo->setCurrentIndex(std::clamp(combo->currentIndex() + delta, 0, combo->count() - 1));
+}
+
+}  // namespace
+
+ModelPane::ModelPane(const QString& role, QWidget* parent)
+    : QWidget(parent)
+    , m_role(role)
+{
+    setFocusPolicy(Qt::StrongFocus);
+    buildControls();
+}
+
+void ModelPane::buildControls()
+{
+    auto* layout = new QVBoxLayout(this);
+    m_title = new QLabel(m_role == QLatin1String("vit") ? tr("ViT: no model") : tr("CNN: no model"), this);
+    m_title->setWordWrap(true);
+    m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_predictions = new QLabel(this);
+    m_predictions->setTextFormat(Qt::RichText);
+    layout->addWidget(m_title);
+    layout->addWidget(m_predictions);
+
+    auto* form = new QFormLayout;
+    const auto combo = [this](const QString& objectName) {
+        auto* c = new QComboBox(this);
+        c->setObjectName(objectName);
+        c->setFocusPolicy(Qt::ClickFocus);  // arrow keys stay with the pane
+        connect(c, &QComboBox::currentIndexChanged, this, [this] {
+            if (!m_filling)
+                refresh();
+        });
+        return c;
+    };
+    m_method = combo(QStringLiteral("method"));
+    m_layer = combo(QStringLiteral("layer"));
+    m_head = combo(QStringLiteral("head"));
+    m_class = combo(QStringLiteral("class"));
+    m_colormap = combo(QStringLiteral("colormap"));
+    for (const char* name : {"viridis", "inferno", "magma", "plasma", "turbo", "jet", "gray"})
+        m_colormap->addItem(QString::fromLatin1(name));
+    m_normalization = combo(QStringLiteral("normalization"));
+    m_normalization->addItem(tr("per map"), QStringLiteral("map"));
+    m_normalization->addItem(tr("per layer (heads compare)"), QStringLiteral("layer"));
+    m_upsampling = combo(QStringLiteral("upsampling"));
+    m_upsampling->addItem(tr("nearest (patches)"), QStringLiteral("nearest"));
+    m_upsampling->addItem(tr("bilinear"), QStringLiteral("bilinear"));
+    m_alpha = new QSlider(Qt::Horizontal, this);
+    m_alpha->setRange(0, 100);
+    m_alpha->setValue(50);
+    m_alpha->setFocusPolicy(Qt::ClickFocus);
+    connect(m_alpha, &QSlider::valueChanged, this, [this] { refresh(); });
+    m_keepMass = new QDoubleSpinBox(this);
+    m_keepMass->setRange(0.05, 1.0);
+    m_keepMass->setSingleStep(0.05);
+    m_keepMass->setValue(1.0);
+    m_keepMass->setFocusPolicy(Qt::ClickFocus);
+    connect(m_keepMass, &QDoubleSpinBox::valueChanged, this, [this] { refresh(); });
+
+    form->addRow(tr("Method"), m_method);
+    form->addRow(tr("Layer"), m_layer);
+    form->addRow(tr("Head"), m_head);
+    form->addRow(tr("Class"), m_class);
+    form->addRow(tr("Colormap"), m_colormap);
+    form->addRow(tr("Alpha"), m_alpha);
+    form->addRow(tr("Normalise"), m_normalization);
+    form->addRow(tr("Upsampling"), m_upsampling);
+    form->addRow(tr("Keep mass"), m_keepMass);
+    layout->addLayout(form);
+
+    m_state = new QLabel(this);
+    m_state->setObjectName(QStringLiteral("state"));
+    layout->addWidget(m_state);
+    m_view = new OverlayView(this);
+    layout->addWidget(m_view, 1);
+    connect(m_view, &OverlayView::hovered, this, &ModelPane::showHover);
+    connect(m_view, &OverlayView::clicked, this, &ModelPane::queryAt);
+}
+
+void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
+{
+    m_analysis = std::move(analysis);
+    m_query.reset();
+    m_shown.reset();
+    const auto& spec = m_analysis->model->spec();
+    m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing), kDisplaySide);
+    // The model's own name (folder or file); the full path is in the tooltip.
+    m_title->setText(QStringLiteral("<b>%1</b><br>%2").arg(QString::fromStdString(spec.description).toHtmlEscaped(),
+                                                          QFileInfo(m_analysis->modelPath).fileName().toHtmlEscaped()));
+    m_title->setToolTip(m_analysis->modelPath);
+    QStringList lines;
+    for (const auto& p : engine::topK(m_analysis->trace.logits, spec.labels, 3))
+        lines << QStringLiteral("%1 <b>%2</b>").arg(QString::fromStdString(p.label).toHtmlEscaped()).arg(p.probability, 0, 'f', 3);
+    m_predictions->setText(lines.join(QStringLiteral("<br>")));
+    fillModelControls();
+    refresh();
+}
+
+void ModelPane::fillModelControls()
+{
+    m_filling = true;
+    const auto& trace = m_analysis->trace;
+    const auto& spec = m_analysis->model->spec();
+    const bool vit = spec.family == engine::Family::ViT;
+    const QString method = m_method->currentText();
+    m_method->clear();
+    if (vit)
+        m_method->addItems({QStringLiteral("attention"), QStringLiteral("rollout"), QStringLiteral("grad-rollout"),
+                            QStringLiteral("gradcam")});
+    else
+        m_method->addItem(QStringLiteral("gradcam"));
+    m_method->setCurrentIndex(std::max(0, m_method->findText(method)));
+    m_layer->clear();
+    if (vit)
+        for (std::size_t b = 0; b < trace.attentions.size(); ++b)
+            m_layer->addItem(QString::number(b));
+    else
+        for (const auto& [name, tensor] : trace.features)
+            m_layer->addItem(QString::fromStdString(name));
+    m_layer->setCurrentIndex(m_layer->count() - 1);
+    m_head->clear();
+    m_head->addItems({QStringLiteral("mean"), QStringLiteral("max"), QStringLiteral("min")});
+    if (vit)
+        for (int h = 0; h < spec.heads; ++h)
+            m_head->addItem(QString::number(h));
+    m_class->clear();
+    m_class->addItem(tr("top-1"), -1);
+    for (std::size_t c = 0; c < spec.labels.size(); ++c)
+        m_class->addItem(QString::fromStdString(spec.labels[c]), int(c));
+    m_filling = false;
+}
+
+QString ModelPane::method() const { return m_method->currentText(); }
+QString ModelPane::layer() const { return m_layer->currentText(); }
+QString ModelPane::head() const { return m_head->currentText(); }
+
+engine::ViewRequest ModelPane::request() const
+{
+    engine::ViewRequest r;
+    r.method = method().toStdString();
+    r.layer = layer().toStdString();
+    if (r.method == "rollout" || r.method == "grad-rollout")
+        r.layer = "0";  // rolled out from the first block; the layer box applies to the others
+    r.head = r.method == "attention" || r.method == "rollout" ? head().toStdString() : "mean";
+    if (r.method == "rollout" && !(r.head == "mean" || r.head == "max" || r.head == "min"))
+        r.head = "mean";
+    r.classIndex = m_class->currentData().toInt();
+    if (r.method == "attention")
+        r.query = m_query;
+    return r;
+}
+
+void ModelPane::refresh()
+{
+    if (!m_analysis || m_filling)
+        return;
+    const bool vit = m_analysis->model->spec().family == engine::Family::ViT;
+    const auto m = method();
+    m_head->setEnabled(vit && (m == QLatin1String("attention") || m == QLatin1String("rollout")));
+    m_class->setEnabled(needsGradients(m));
+    m_layer->setEnabled(m == QLatin1String("attention") || m == QLatin1String("gradcam"));
+    const auto r = request();
+    if (needsGradients(m)) {
+        // Keep showing the last picture until the worker delivers the new one.
+        m_waiting = true;
+        m_state->setText(tr("computing %1 …").arg(m));
+        emit gradientViewRequested(m_analysis, r);
+        if (m_shown && m_shown->method == r.method)
+            render(*m_shown);
+        return;
+    }
+    try {
+        render(engine::computeView(*m_analysis->model, m_analysis->trace, r));
+    } catch (const std::exception& e) {
+        m_state->setText(QString::fromUtf8(e.what()));
+    }
+}
+
+void ModelPane::viewReady(std::shared_ptr<const engine::ViewMaps> view)
+{
+    if (!m_analysis || view->method != method().toStdString())
+        return;  // the user moved on to another method meanwhile
+    m_waiting = false;
+    render(*view);
+}
+
+void ModelPane::render(const engine::ViewMaps& view)
+{
+    m_shown = view;
+    imaging::OverlayOptions options;
+    options.colormap = imaging::colormapFromName(m_colormap->currentText().toStdString());
+    options.alpha = m_alpha->value() / 100.0;
+    options.upsampling = imaging::upsamplingFromName(m_upsampling->currentData().toString().toStdString());
+    const auto map = imaging::keepMass(view.maps[0][0], m_keepMass->value());
+    auto range = imaging::rangeOf(map);
+    // Per layer: the range of all heads of this block, so that heads compare.
+    if (m_normalization->currentData().toString() == QLatin1String("layer") && view.method == "attention") {
+        auto all = request();
+        all.head = "all";
+        const auto heads = engine::computeView(*m_analysis->model, m_analysis->trace, all).maps[0];
+        range = imaging::rangeOf(heads);
+    }
+    m_rendered = imaging::renderOverlay(m_picture, map, range, options);
+    m_view->setImage(toQImage(m_rendered), m_picture.cols);
+    QString text = QStringLiteral("%1 · layer %2").arg(QString::fromStdString(view.method), QString::fromStdString(view.layers[0]));
+    if (view.method == "attention" || view.method == "rollout")
+        text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
+    if (view.classIndex)
+        text += QStringLiteral(" · class %1").arg(m_class->itemText(*view.classIndex + 1));
+    if (m_query)
+        text += QStringLiteral(" · query patch %1,%2").arg(m_query->first).arg(m_query->second);
+    m_state->setText(text);
+    emit rendered();
+}
+
+void ModelPane::showHover(QPointF unit)
+{
+    if (!m_shown)
+        return;
+    const auto map = m_shown->maps[0][0];
+    const int row = int(unit.y() * map.size(0)), col = int(unit.x() * map.size(1));
+    emit statusMessage(tr("%1: cell row %2, col %3 · value %4")
+                           .arg(m_role == QLatin1String("vit") ? tr("ViT") : tr("CNN"))
+                           .arg(row)
+                           .arg(col)
+                           .arg(double(map[row][col].item<float>()), 0, 'g', 4));
+}
+
+void ModelPane::queryAt(QPointF unit)
+{
+    if (!m_analysis || m_analysis->model->spec().family != engine::Family::ViT)
+        return;
+    const auto& tokens = m_analysis->trace.tokens;
+    setQuery(std::make_pair(int(unit.y() * tokens.gridH), int(unit.x() * tokens.gridW)));
+}
+
+void ModelPane::setQuery(std::optional<std::pair<int, int>> patch)
+{
+    m_query = patch;
+    if (patch)
+        setMethod(QStringLiteral("attention"));
+    refresh();
+}
+
+void ModelPane::setMethod(const QString& name)
+{
+    const int index = m_method->findText(name);
+    if (index >= 0)
+        m_method->setCurrentIndex(index);
+}
+
+void ModelPane::setColormap(const QString& name)
+{
+    const int index = m_colormap->findText(name);
+    if (index >= 0)
+        m_colormap->setCurrentIndex(index);
+}
+
+void ModelPane::stepLayer(int delta) { stepCombo(m_layer, delta); }
+void ModelPane::stepHead(int delta) { stepCombo(m_head, delta); }
+
+void ModelPane::keyPressEvent(QKeyEvent* event)
+{
+    switch (event->key()) {
+    case Qt::Key_Up:
+    case Qt::Key_PageUp: stepLayer(-1); break;
+    case Qt::Key_Down:
+    case Qt::Key_PageDown: stepLayer(+1); break;
+    case Qt::Key_Left: stepHead(-1); break;
+    case Qt::Key_Right: stepHead(+1); break;
+    case Qt::Key_Escape: setQuery(std::nullopt); break;
+    default: QWidget::keyPressEvent(event); return;
+    }
+    event->accept();
+}
+
+void ModelPane::exportOverlay(const QString& path) const
+{
+    if (!m_shown || m_rendered.empty())
+        throw std::runtime_error("nothing to export yet");
+    imaging::ViewImageOptions options;
+    options.overlay.colormap = imaging::colormapFromName(m_colormap->currentText().toStdString());
+    options.overlay.alpha = m_alpha->value() / 100.0;
+    options.overlay.upsampling = imaging::upsamplingFromName(m_upsampling->currentData().toString().toStdString());
+    options.normalization = imaging::normalizationFromName(m_normalization->currentData().toString().toStdString());
+    options.keepMass = m_keepMass->value();
+    std::string className;
+    if (m_shown->classIndex)
+        className = m_class->itemText(*m_shown->classIndex + 1).toStdString();
+    imaging::writePng(path.toStdString(), m_rendered,
+                      imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className, options));
+}
+
+}  // namespace attnviz::ui

@@ -1,0 +1,91 @@
+#pragma once
+
+#include "ui/analysiscontroller.h"
+#include "ui/overlayview.h"
+
+#include "core/engine/views.h"
+
+#include <opencv2/core.hpp>
+
+#include <QWidget>
+
+#include <memory>
+#include <optional>
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QSlider;
+
+namespace attnviz::ui {
+
+// One model's column: what it predicts, the controls of the view, and the overlay.
+// Views derived from the cached trace render at once on the GUI thread; views that
+// need gradients are requested from the controller (gradientViewRequested) and shown
+// when viewReady() delivers them.
+class ModelPane : public QWidget {
+    Q_OBJECT
+public:
+    explicit ModelPane(const QString& role, QWidget* parent = nullptr);
+
+    void setAnalysis(std::shared_ptr<const PaneAnalysis> analysis);
+    void viewReady(std::shared_ptr<const engine::ViewMaps> view);
+    bool hasAnalysis() const { return bool(m_analysis); }
+
+    // Keyboard browsing: layers with Up/Down and PgUp/PgDn, heads with Left/Right.
+    void stepLayer(int delta);
+    void stepHead(int delta);
+    void setMethod(const QString& method);
+    void setColormap(const QString& name);
+    void setQuery(std::optional<std::pair<int, int>> patch);
+
+    QString method() const;
+    QString layer() const;
+    QString head() const;
+    const QImage& overlay() const { return m_view->image(); }
+    bool waitingForGradients() const { return m_waiting; }
+    // Writes the overlay as shown, with its description in the PNG text chunk.
+    void exportOverlay(const QString& path) const;
+
+signals:
+    void gradientViewRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, attnviz::engine::ViewRequest request);
+    void statusMessage(QString text);
+    void rendered();
+
+protected:
+    void keyPressEvent(QKeyEvent* event) override;
+
+private:
+    void buildControls();
+    void fillModelControls();
+    engine::ViewRequest request() const;
+    void refresh();
+    void render(const engine::ViewMaps& view);
+    void showHover(QPointF unit);
+    void queryAt(QPointF unit);
+
+    QString m_role;
+    std::shared_ptr<const PaneAnalysis> m_analysis;
+    cv::Mat m_picture;  // the model input as a picture, enlarged for display
+    std::optional<engine::ViewMaps> m_shown;
+    cv::Mat m_rendered;
+    std::optional<std::pair<int, int>> m_query;
+    bool m_waiting = false;
+    bool m_filling = false;
+
+    QLabel* m_title = nullptr;
+    QLabel* m_predictions = nullptr;
+    QComboBox* m_method = nullptr;
+    QComboBox* m_layer = nullptr;
+    QComboBox* m_head = nullptr;
+    QComboBox* m_class = nullptr;
+    QComboBox* m_colormap = nullptr;
+    QComboBox* m_normalization = nullptr;
+    QComboBox* m_upsampling = nullptr;
+    QSlider* m_alpha = nullptr;
+    QDoubleSpinBox* m_keepMass = nullptr;
+    QLabel* m_state = nullptr;
+    OverlayView* m_view = nullptr;
+};
+
+}  // namespace attnviz::ui
