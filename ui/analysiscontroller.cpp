@@ -1,5 +1,6 @@
 #include "ui/analysiscontroller.h"
 
+#include "core/engine/gradientmethods.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"
 
@@ -125,24 +126,43 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
     return job;
 }
 
-quint64 AnalysisController::computeGradientView(std::shared_ptr<const PaneAnalysis> pane,
-                                                const engine::ViewRequest& request)
+quint64 AnalysisController::runView(const QString& role, std::function<engine::ViewMaps()> work)
 {
     const quint64 job = m_nextJob++;
-    auto& latest = m_latestView[pane->role];
+    auto& latest = m_latestView[role];
     latest = job;
     m_cancel = false;
     post([=, &latest] {
         if (job != latest.load())
             return;
         report([this] { emit progress(tr("computing gradients")); });
-        auto view = std::make_shared<engine::ViewMaps>(engine::computeView(*pane->model, pane->trace, request));
-        report([this, job, view, role = pane->role, &latest] {
+        auto view = std::make_shared<engine::ViewMaps>(work());
+        report([this, job, view, role, &latest] {
             if (job == latest.load())
                 emit viewFinished(job, role, view);
         });
     });
     return job;
+}
+
+quint64 AnalysisController::computeGradientView(std::shared_ptr<const PaneAnalysis> pane,
+                                                const engine::ViewRequest& request)
+{
+    return runView(pane->role, [pane, request] { return engine::computeView(*pane->model, pane->trace, request); });
+}
+
+quint64 AnalysisController::computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer, int row,
+                                                  int col)
+{
+    return runView(pane->role, [pane, layer, row, col] {
+        engine::ViewMaps view;
+        view.method = "erf";
+        view.layers = {layer.toStdString()};
+        view.heads = {"-"};
+        const auto erf = engine::effectiveReceptiveField(*pane->model, pane->trace.input, layer.toStdString(), row, col);
+        view.maps = erf.unsqueeze(0).unsqueeze(0);  // [1, 1, H, W]
+        return view;
+    });
 }
 
 void AnalysisController::cancel()

@@ -43,6 +43,9 @@ public:
     quint64 analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath, const QString& device);
     // A view that runs the model (Grad-CAM, gradient rollout). Emits viewFinished or failed.
     quint64 computeGradientView(std::shared_ptr<const PaneAnalysis> pane, const engine::ViewRequest& request);
+    // The effective receptive field of unit (row, col) of `layer` on the analysed input,
+    // delivered as a view "erf" of one map [H, W] over the model input.
+    quint64 computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer, int row, int col);
     void cancel();
     bool busy() const { return m_running.load() > 0; }
 
@@ -56,6 +59,8 @@ signals:
 private:
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device);  // worker thread only
     void post(std::function<void()> work);
+    // A view for one pane computed on the worker; newer views for that pane win.
+    quint64 runView(const QString& role, std::function<engine::ViewMaps()> work);
     void report(std::function<void()> onGuiThread);
 
     QThreadPool m_pool;

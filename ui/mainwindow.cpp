@@ -97,6 +97,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
             [this](quint64, const QString& role, std::shared_ptr<const engine::ViewMaps> view) { pane(role)->viewReady(view); });
     for (auto* p : {m_vitPane, m_cnnPane}) {
         connect(p, &ModelPane::gradientViewRequested, &m_controller, &AnalysisController::computeGradientView);
+        connect(p, &ModelPane::effectiveFieldRequested, &m_controller, &AnalysisController::computeEffectiveField);
         connect(p, &ModelPane::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 4000); });
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }

@@ -1,6 +1,7 @@
 #include "ui/modelpane.h"
 
 #include "core/engine/predictions.h"
+#include "core/engine/receptivefield.h"
 #include "core/imaging/overlay.h"
 #include "core/imaging/pngwriter.h"
 #include "core/imaging/viewimage.h"
@@ -9,10 +10,13 @@
 #include <QDoubleSpinBox>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QSlider>
 #include <QVBoxLayout>
+
+#include <opencv2/imgproc.hpp>
 
 #include <cmath>
 
@@ -77,6 +81,10 @@ void ModelPane::buildControls()
     m_colormap = combo(QStringLiteral("colormap"));
     for (const char* name : {"viridis", "inferno", "magma", "plasma", "turbo", "jet", "gray"})
         m_colormap->addItem(QString::fromLatin1(name));
+    connect(m_colormap, &QComboBox::currentIndexChanged, this, [this] {
+        if (!m_filling)
+            updateGrid();
+    });
     m_normalization = combo(QStringLiteral("normalization"));
     m_normalization->addItem(tr("per map"), QStringLiteral("map"));
     m_normalization->addItem(tr("per layer (heads compare)"), QStringLiteral("layer"));
@@ -104,7 +112,12 @@ void ModelPane::buildControls()
     form->addRow(tr("Normalise"), m_normalization);
     form->addRow(tr("Upsampling"), m_upsampling);
     form->addRow(tr("Keep mass"), m_keepMass);
-    layout->addLayout(form);
+    m_grid = new ThumbnailGrid(this);
+    connect(m_grid, &ThumbnailGrid::cellClicked, this, &ModelPane::selectCell);
+    auto* top = new QHBoxLayout;
+    top->addLayout(form, 3);
+    top->addWidget(m_grid, 2);
+    layout->addLayout(top);
 
     m_state = new QLabel(this);
     m_state->setObjectName(QStringLiteral("state"));
@@ -119,6 +132,7 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
 {
     m_analysis = std::move(analysis);
     m_query.reset();
+    m_unit.reset();
     m_shown.reset();
     const auto& spec = m_analysis->model->spec();
     m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing), kDisplaySide);
@@ -132,6 +146,7 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     m_predictions->setText(lines.join(QStringLiteral("<br>")));
     fillModelControls();
     refresh();
+    updateGrid();
 }
 
 void ModelPane::fillModelControls()
@@ -146,7 +161,7 @@ void ModelPane::fillModelControls()
         m_method->addItems({QStringLiteral("attention"), QStringLiteral("rollout"), QStringLiteral("grad-rollout"),
                             QStringLiteral("gradcam")});
     else
-        m_method->addItem(QStringLiteral("gradcam"));
+        m_method->addItems({QStringLiteral("gradcam"), QStringLiteral("erf")});
     m_method->setCurrentIndex(std::max(0, m_method->findText(method)));
     m_layer->clear();
     if (vit)
@@ -196,7 +211,22 @@ void ModelPane::refresh()
     const auto m = method();
     m_head->setEnabled(vit && (m == QLatin1String("attention") || m == QLatin1String("rollout")));
     m_class->setEnabled(needsGradients(m));
-    m_layer->setEnabled(m == QLatin1String("attention") || m == QLatin1String("gradcam"));
+    m_layer->setEnabled(m == QLatin1String("attention") || m == QLatin1String("gradcam") || m == QLatin1String("erf"));
+    if (m_grid->columns() > 0) {
+        const bool numericHead = m_head->currentIndex() >= 3;
+        m_grid->setSelected(vit ? m_layer->currentIndex() : 0,
+                            vit ? (numericHead ? m_head->currentIndex() - 3 : -1) : m_layer->currentIndex());
+    }
+    if (m == QLatin1String("erf")) {
+        // The unit clicked last, else the centre of the current layer's grid.
+        const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
+        const auto unit = m_unit.value_or(std::make_pair(int(features.size(2) / 2), int(features.size(3) / 2)));
+        m_unit = std::make_pair(std::min(unit.first, int(features.size(2) - 1)), std::min(unit.second, int(features.size(3) - 1)));
+        m_waiting = true;
+        m_state->setText(tr("computing the effective receptive field …"));
+        emit effectiveFieldRequested(m_analysis, layer(), m_unit->first, m_unit->second);
+        return;
+    }
     const auto r = request();
     if (needsGradients(m)) {
         // Keep showing the last picture until the worker delivers the new one.
@@ -239,6 +269,8 @@ void ModelPane::render(const engine::ViewMaps& view)
         range = imaging::rangeOf(heads);
     }
     m_rendered = imaging::renderOverlay(m_picture, map, range, options);
+    if (view.method == "erf")
+        drawReceptiveBox(m_rendered);
     m_view->setImage(toQImage(m_rendered), m_picture.cols);
     QString text = QStringLiteral("%1 · layer %2").arg(QString::fromStdString(view.method), QString::fromStdString(view.layers[0]));
     if (view.method == "attention" || view.method == "rollout")
@@ -247,6 +279,8 @@ void ModelPane::render(const engine::ViewMaps& view)
         text += QStringLiteral(" · class %1").arg(m_class->itemText(*view.classIndex + 1));
     if (m_query)
         text += QStringLiteral(" · query patch %1,%2").arg(m_query->first).arg(m_query->second);
+    if (view.method == "erf" && m_unit)
+        text += tr(" · unit %1,%2 · box: theoretical field").arg(m_unit->first).arg(m_unit->second);
     m_state->setText(text);
     emit rendered();
 }
@@ -266,10 +300,100 @@ void ModelPane::showHover(QPointF unit)
 
 void ModelPane::queryAt(QPointF unit)
 {
-    if (!m_analysis || m_analysis->model->spec().family != engine::Family::ViT)
+    if (!m_analysis)
         return;
-    const auto& tokens = m_analysis->trace.tokens;
-    setQuery(std::make_pair(int(unit.y() * tokens.gridH), int(unit.x() * tokens.gridW)));
+    if (m_analysis->model->spec().family == engine::Family::ViT) {
+        const auto& tokens = m_analysis->trace.tokens;
+        setQuery(std::make_pair(int(unit.y() * tokens.gridH), int(unit.x() * tokens.gridW)));
+        return;
+    }
+    const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
+    setUnit(std::make_pair(int(unit.y() * features.size(2)), int(unit.x() * features.size(3))));
+}
+
+void ModelPane::setUnit(std::optional<std::pair<int, int>> unit)
+{
+    m_unit = unit;
+    if (unit && method() != QLatin1String("erf"))
+        setMethod(QStringLiteral("erf"));  // refreshes
+    else
+        refresh();
+}
+
+void ModelPane::drawReceptiveBox(cv::Mat& image) const
+{
+    if (!m_unit || !m_analysis)
+        return;
+    const auto& spec = m_analysis->model->spec();
+    const auto name = layer().toStdString();
+    std::optional<engine::ReceptiveField> field;
+    for (const auto& f : engine::resnetReceptiveFields(spec))
+        if (f.name == name)
+            field = f;
+    if (!field)
+        return;
+    const auto& input = m_analysis->trace.input;
+    const auto box = engine::receptiveBox(*field, m_unit->first, m_unit->second, int(input.size(2)), int(input.size(3)));
+    const double scale = double(m_picture.cols) / double(input.size(3));
+    cv::rectangle(image, cv::Point(int(box.x0 * scale), int(box.y0 * scale)),
+                  cv::Point(int((box.x1 + 1) * scale) - 1, int((box.y1 + 1) * scale) - 1), cv::Scalar(255, 64, 64), 2);
+}
+
+void ModelPane::updateGrid()
+{
+    if (!m_analysis)
+        return;
+    imaging::OverlayOptions options;
+    options.colormap = imaging::colormapFromName(m_colormap->currentText().toStdString());
+    std::vector<QImage> cells;
+    const auto cell = [&](const torch::Tensor& map, const imaging::MapRange& range) {
+        const auto side = int(std::max<int64_t>(28, std::max(map.size(0), map.size(1))));
+        cells.push_back(toQImage(imaging::renderMap(map, range, cv::Size(side, side), options)));
+    };
+    if (m_analysis->model->spec().family == engine::Family::ViT) {
+        engine::ViewRequest all;
+        all.method = "attention";
+        all.layer = "all";
+        all.head = "all";
+        all.query = m_query;
+        const auto view = engine::computeView(*m_analysis->model, m_analysis->trace, all);
+        QStringList labels;
+        for (int64_t l = 0; l < view.maps.size(0); ++l) {
+            const auto range = imaging::rangeOf(view.maps[l]);  // per layer: heads compare
+            for (int64_t h = 0; h < view.maps.size(1); ++h)
+                cell(view.maps[l][h], range);
+            labels << tr("block %1").arg(l);
+        }
+        m_grid->setCells(cells, int(view.maps.size(0)), int(view.maps.size(1)), labels,
+                         m_query ? tr("patch %1,%2 attention, blocks × heads").arg(m_query->first).arg(m_query->second)
+                                 : tr("CLS attention, blocks × heads"));
+    } else {
+        // Mean activation over channels of each stage, [h, w]: derived from the trace.
+        for (const auto& [name, features] : m_analysis->trace.features) {
+            const auto map = features[0].mean(0);
+            cell(map, imaging::rangeOf(map));
+        }
+        QStringList names;
+        for (const auto& [name, features] : m_analysis->trace.features)
+            names << QString::fromStdString(name);
+        m_grid->setCells(cells, 1, int(cells.size()), {}, tr("mean activation: %1").arg(names.join(QStringLiteral(" · "))));
+    }
+    refresh();
+}
+
+void ModelPane::selectCell(int row, int column)
+{
+    m_filling = true;
+    if (m_analysis->model->spec().family == engine::Family::ViT) {
+        m_layer->setCurrentIndex(row);
+        m_head->setCurrentIndex(3 + column);
+        if (method() != QLatin1String("attention"))
+            m_method->setCurrentIndex(m_method->findText(QStringLiteral("attention")));
+    } else {
+        m_layer->setCurrentIndex(column);
+    }
+    m_filling = false;
+    refresh();
 }
 
 void ModelPane::setQuery(std::optional<std::pair<int, int>> patch)
@@ -277,7 +401,7 @@ void ModelPane::setQuery(std::optional<std::pair<int, int>> patch)
     m_query = patch;
     if (patch)
         setMethod(QStringLiteral("attention"));
-    refresh();
+    updateGrid();  // refreshes
 }
 
 void ModelPane::setMethod(const QString& name)
@@ -306,7 +430,10 @@ void ModelPane::keyPressEvent(QKeyEvent* event)
     case Qt::Key_PageDown: stepLayer(+1); break;
     case Qt::Key_Left: stepHead(-1); break;
     case Qt::Key_Right: stepHead(+1); break;
-    case Qt::Key_Escape: setQuery(std::nullopt); break;
+    case Qt::Key_Escape:
+        m_unit.reset();
+        setQuery(std::nullopt);
+        break;
     default: QWidget::keyPressEvent(event); return;
     }
     event->accept();

@@ -2,6 +2,7 @@
 
 #include "ui/analysiscontroller.h"
 #include "ui/overlayview.h"
+#include "ui/thumbnailgrid.h"
 
 #include "core/engine/views.h"
 
@@ -38,6 +39,9 @@ public:
     void setMethod(const QString& method);
     void setColormap(const QString& name);
     void setQuery(std::optional<std::pair<int, int>> patch);
+    // CNN: the unit (row, col) of the current layer whose fields are shown (method "erf").
+    void setUnit(std::optional<std::pair<int, int>> unit);
+    ThumbnailGrid* grid() const { return m_grid; }
 
     QString method() const;
     QString layer() const;
@@ -49,6 +53,7 @@ public:
 
 signals:
     void gradientViewRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, attnviz::engine::ViewRequest request);
+    void effectiveFieldRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, QString layer, int row, int col);
     void statusMessage(QString text);
     void rendered();
 
@@ -63,6 +68,9 @@ private:
     void render(const engine::ViewMaps& view);
     void showHover(QPointF unit);
     void queryAt(QPointF unit);
+    void updateGrid();
+    void selectCell(int row, int column);
+    void drawReceptiveBox(cv::Mat& image) const;
 
     QString m_role;
     std::shared_ptr<const PaneAnalysis> m_analysis;
@@ -70,6 +78,7 @@ private:
     std::optional<engine::ViewMaps> m_shown;
     cv::Mat m_rendered;
     std::optional<std::pair<int, int>> m_query;
+    std::optional<std::pair<int, int>> m_unit;
     bool m_waiting = false;
     bool m_filling = false;
 
@@ -86,6 +95,7 @@ private:
     QDoubleSpinBox* m_keepMass = nullptr;
     QLabel* m_state = nullptr;
     OverlayView* m_view = nullptr;
+    ThumbnailGrid* m_grid = nullptr;
 };
 
 }  // namespace attnviz::ui

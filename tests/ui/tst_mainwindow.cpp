@@ -7,6 +7,7 @@
 #include "core/io/pngtext.h"
 
 #include <QImage>
+#include <QLabel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -116,6 +117,35 @@ private slots:
         QVERIFY(vit()->overlay() != cls);
         vit()->setQuery(std::nullopt);
         QCOMPARE(vit()->overlay(), cls);
+    }
+
+    void headGridSelectsLayerAndHead()
+    {
+        const auto* grid = vit()->grid();
+        QCOMPARE(grid->rows(), 6);     // blocks
+        QCOMPARE(grid->columns(), 4);  // heads
+        emit vit()->grid()->cellClicked(2, 1);
+        QCOMPARE(vit()->method(), QStringLiteral("attention"));
+        QCOMPARE(vit()->layer(), QStringLiteral("2"));
+        QCOMPARE(vit()->head(), QStringLiteral("1"));
+        // The CNN's strip holds its stages.
+        QCOMPARE(cnn()->grid()->rows(), 1);
+        QCOMPARE(cnn()->grid()->columns(), 4);  // conv1, layer1..3
+        emit cnn()->grid()->cellClicked(0, 2);
+        QCOMPARE(cnn()->layer(), QStringLiteral("layer2"));
+        QVERIFY(waitIdle(*m_window));
+    }
+
+    void clickingACnnUnitShowsItsFields()
+    {
+        const QImage before = cnn()->overlay();
+        cnn()->setUnit(std::make_pair(3, 4));
+        QCOMPARE(cnn()->method(), QStringLiteral("erf"));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(cnn()->overlay() != before);
+        QVERIFY(cnn()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("unit 3,4")));
+        cnn()->setMethod(QStringLiteral("gradcam"));
+        QVERIFY(waitIdle(*m_window));
     }
 
     void exportWritesThePngWithItsDescription()

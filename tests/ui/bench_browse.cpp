@@ -1,0 +1,51 @@
+// Benchmark (not a test): time from a layer/head key press to the repainted overlay,
+// with a ViT-B/16 (the torchvision-architecture fixture of the reference tests).
+// Usage: bench_browse VIT_MODEL [KEY_PRESSES]   prints the median and the quartiles in ms.
+#include "ui/mainwindow.h"
+#include "ui/modelpane.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTest>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: bench_browse VIT_MODEL [KEY_PRESSES]\n");
+        return 2;
+    }
+    QStandardPaths::setTestModeEnabled(true);
+    attnviz::ui::StartOptions options;
+    options.vit = QString::fromLocal8Bit(argv[1]);
+    attnviz::ui::MainWindow window(options);
+    QSignalSpy shown(&window, &attnviz::ui::MainWindow::analysisShown);
+    window.show();
+    if (!shown.wait(120000)) {
+        std::fprintf(stderr, "the analysis did not finish: %s\n", qPrintable(window.errorText()));
+        return 1;
+    }
+    auto* pane = window.pane(QStringLiteral("vit"));
+    pane->setFocus();
+    const int presses = argc > 2 ? std::atoi(argv[2]) : 200;
+    // Up/Down through the blocks and Left/Right through the heads, as a user browses.
+    const Qt::Key keys[] = {Qt::Key_Up, Qt::Key_Right, Qt::Key_Up, Qt::Key_Right, Qt::Key_Down, Qt::Key_Left};
+    std::vector<double> ms;
+    for (int i = 0; i < presses; ++i) {
+        QElapsedTimer timer;
+        timer.start();
+        QTest::keyClick(pane, keys[i % 6]);
+        pane->repaint();  // the overlay is painted before the clock stops
+        ms.push_back(timer.nsecsElapsed() / 1e6);
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("%d key presses, ViT %s: median %.2f ms, quartiles %.2f / %.2f ms, max %.2f ms\n", presses,
+                qPrintable(pane->layer()), ms[ms.size() / 2], ms[ms.size() / 4], ms[3 * ms.size() / 4], ms.back());
+    return 0;
+}
