@@ -27,7 +27,9 @@ int main(int argc, char** argv)
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
                                         QStringLiteral("Save the window as PNG once the analysis is shown, then exit."),
                                         QStringLiteral("FILE"));
-    parser.addOptions({vit, cnn, device, screenshot});
+    const QCommandLineOption plot(QStringLiteral("plot"), QStringLiteral("Plot shown first: distance, fields or predictions."),
+                                  QStringLiteral("NAME"));
+    parser.addOptions({vit, cnn, device, screenshot, plot});
     parser.process(app);
 
     attnviz::ui::StartOptions options;
@@ -37,6 +39,7 @@ int main(int argc, char** argv)
     options.cnn = parser.value(cnn);
     options.device = parser.value(device);
     options.screenshot = parser.value(screenshot);
+    options.plot = parser.value(plot);
     attnviz::ui::MainWindow window(options);
     window.show();
     return QApplication::exec();

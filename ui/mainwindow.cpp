@@ -1,6 +1,7 @@
 #include "ui/mainwindow.h"
 
 #include "ui/modelpane.h"
+#include "ui/plotspanel.h"
 
 #include "core/engine/device.h"
 
@@ -8,6 +9,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
+#include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -76,6 +78,13 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     splitter->addWidget(m_cnnPane);
     layout->addWidget(splitter, 1);
     setCentralWidget(central);
+    auto* dock = new QDockWidget(tr("Plots"), this);
+    dock->setObjectName(QStringLiteral("plotsDock"));
+    m_plots = new PlotsPanel(dock);
+    dock->setWidget(m_plots);
+    addDockWidget(Qt::BottomDockWidgetArea, dock);
+    if (!options.plot.isEmpty() && !m_plots->showPlot(options.plot))
+        QTimer::singleShot(0, this, [this] { showError(tr("unknown plot '%1' (distance, fields, predictions)").arg(m_options.plot)); });
 
     m_progress = new QLabel(this);
     m_cancel = new QPushButton(tr("Cancel"), this);
@@ -102,7 +111,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }
     buildMenus();
-    resize(settings.value(QStringLiteral("window/size"), QSize(1180, 900)).toSize());
+    resize(settings.value(QStringLiteral("window/size"), QSize(1180, 1080)).toSize());
     m_vitPane->setFocus();
     QTimer::singleShot(0, this, &MainWindow::analyze);
 }
@@ -141,6 +150,16 @@ void MainWindow::buildMenus()
         if (!path.isEmpty()) {
             try {
                 m_cnnPane->exportOverlay(path);
+            } catch (const std::exception& e) {
+                showError(QString::fromUtf8(e.what()));
+            }
+        }
+    });
+    file->addAction(tr("Export current &plot…"), this, [this] {
+        const auto path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("plot.png"), tr("PNG (*.png)"));
+        if (!path.isEmpty()) {
+            try {
+                m_plots->exportPlot(path);
             } catch (const std::exception& e) {
                 showError(QString::fromUtf8(e.what()));
             }
@@ -205,6 +224,7 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
         m_vitPane->setAnalysis(analysis->vit);
     if (analysis->cnn)
         m_cnnPane->setAnalysis(analysis->cnn);
+    m_plots->setAnalysis(analysis);
     QSettings settings;
     settings.setValue(QStringLiteral("models/vit"), m_vit);
     settings.setValue(QStringLiteral("models/cnn"), m_cnn);

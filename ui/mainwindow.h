@@ -11,6 +11,7 @@ class QPushButton;
 namespace attnviz::ui {
 
 class ModelPane;
+class PlotsPanel;
 
 // What the window starts with; empty paths fall back to the shipped models / sample.
 struct StartOptions {
@@ -19,6 +20,7 @@ struct StartOptions {
     QString cnn;
     QString device = QStringLiteral("cpu");
     QString screenshot;  // save the window here once the analysis is shown, then quit
+    QString plot;        // the plot shown first: distance, fields or predictions
 };
 
 // The application window: the image's two readings side by side, ViT left, CNN
@@ -31,6 +33,7 @@ public:
     void openImage(const QString& path);
     void openModel(const QString& role, const QString& path);
     ModelPane* pane(const QString& role) const;
+    PlotsPanel* plots() const { return m_plots; }
     QString errorText() const;
     AnalysisController& controller() { return m_controller; }
 
@@ -54,6 +57,7 @@ private:
     QString m_image, m_vit, m_cnn;
     ModelPane* m_vitPane = nullptr;
     ModelPane* m_cnnPane = nullptr;
+    PlotsPanel* m_plots = nullptr;
     QLabel* m_error = nullptr;
     QLabel* m_progress = nullptr;
     QPushButton* m_cancel = nullptr;

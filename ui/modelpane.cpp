@@ -376,7 +376,7 @@ void ModelPane::updateGrid()
         QStringList names;
         for (const auto& [name, features] : m_analysis->trace.features)
             names << QString::fromStdString(name);
-        m_grid->setCells(cells, 1, int(cells.size()), {}, tr("mean activation: %1").arg(names.join(QStringLiteral(" · "))));
+        m_grid->setCells(cells, 1, int(cells.size()), {}, tr("stages, mean activation"), names);
     }
     refresh();
 }

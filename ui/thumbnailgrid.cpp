@@ -22,8 +22,9 @@ ThumbnailGrid::ThumbnailGrid(QWidget* parent)
 }
 
 void ThumbnailGrid::setCells(const std::vector<QImage>& cells, int rows, int columns, const QStringList& rowLabels,
-                             const QString& caption)
+                             const QString& caption, const QStringList& columnLabels)
 {
+    m_columnLabels = columnLabels;
     m_cells = cells;
     m_rows = rows;
     m_columns = columns;
@@ -43,7 +44,8 @@ void ThumbnailGrid::setSelected(int row, int column)
 QSize ThumbnailGrid::sizeHint() const
 {
     const int side = 28;
-    return {kLabelWidth + m_columns * (side + kGap), kCaptionHeight + m_rows * (side + kGap)};
+    const int footer = m_columnLabels.isEmpty() ? 0 : kCaptionHeight;
+    return {kLabelWidth + m_columns * (side + kGap), kCaptionHeight + m_rows * (side + kGap) + footer};
 }
 
 int ThumbnailGrid::cellSide() const
@@ -51,7 +53,8 @@ int ThumbnailGrid::cellSide() const
     if (m_rows == 0 || m_columns == 0)
         return 0;
     const int byWidth = (width() - kLabelWidth) / m_columns - kGap;
-    const int byHeight = (height() - kCaptionHeight) / m_rows - kGap;
+    const int footer = m_columnLabels.isEmpty() ? 0 : kCaptionHeight;
+    const int byHeight = (height() - kCaptionHeight - footer) / m_rows - kGap;
     return std::max(4, std::min({byWidth, byHeight, 96}));
 }
 
@@ -75,6 +78,12 @@ void ThumbnailGrid::paintEvent(QPaintEvent*)
             if (index < m_cells.size())
                 painter.drawImage(cellRect(r, c), m_cells[index]);
         }
+    }
+    for (int c = 0; c < m_columns && c < m_columnLabels.size() && m_rows > 0; ++c) {
+        const QRect below = cellRect(m_rows - 1, c).translated(0, cellSide() + kGap);
+        const QRect text(below.left() - kGap, below.top(), below.width() + 2 * kGap, kCaptionHeight);
+        painter.drawText(text, Qt::AlignHCenter | Qt::AlignTop,
+                         painter.fontMetrics().elidedText(m_columnLabels[c], Qt::ElideRight, text.width()));
     }
     if (m_selectedRow >= 0 && m_selectedColumn >= 0) {
         painter.setPen(QPen(palette().highlight(), 2));

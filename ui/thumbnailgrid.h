@@ -18,8 +18,9 @@ public:
     explicit ThumbnailGrid(QWidget* parent = nullptr);
 
     // cells: rows x columns images in row-major order, all the same size.
+    // columnLabels, when given, are written under the last row (e.g. a CNN's stages).
     void setCells(const std::vector<QImage>& cells, int rows, int columns, const QStringList& rowLabels,
-                  const QString& caption);
+                  const QString& caption, const QStringList& columnLabels = {});
     void setSelected(int row, int column);
     QSize sizeHint() const override;
     int rows() const { return m_rows; }
@@ -38,6 +39,7 @@ private:
 
     std::vector<QImage> m_cells;
     QStringList m_rowLabels;
+    QStringList m_columnLabels;
     QString m_caption;
     int m_rows = 0, m_columns = 0;
     int m_selectedRow = -1, m_selectedColumn = -1;

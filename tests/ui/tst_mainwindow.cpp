@@ -3,6 +3,7 @@
 // overlay, and open a broken image while the previous analysis stays.
 #include "ui/mainwindow.h"
 #include "ui/modelpane.h"
+#include "ui/plotspanel.h"
 
 #include "core/io/pngtext.h"
 
@@ -158,6 +159,20 @@ private slots:
         for (const auto& [key, value] : io::readPngText(readFile(path)))
             method = method || (key == "attnviz:method" && value == "attention");
         QVERIFY(method);
+    }
+
+    void plotsCanBeExported()
+    {
+        auto* plots = m_window->plots();
+        QCOMPARE(plots->plotCount(), 3);
+        QVERIFY(plots->plotTitle(0).contains(QStringLiteral("attention distance")));
+        for (int i = 0; i < plots->plotCount(); ++i) {
+            const QString path = m_dir.filePath(QStringLiteral("plot%1.png").arg(i));
+            plots->exportPlot(path, i);
+            const QImage image(path);
+            QVERIFY(image.width() > 100 && image.height() > 100);
+            QCOMPARE(image.text(QStringLiteral("Title")), plots->plotTitle(i));
+        }
     }
 
     void brokenImageShowsAnErrorAndKeepsTheAnalysis()
