@@ -6,6 +6,7 @@
 #include "core/engine/device.h"
 
 #include <QApplication>
+#include <QClipboard>
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
@@ -14,6 +15,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QLabel>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -111,6 +113,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }
     buildMenus();
+    m_vitPane->restoreSettings();
+    m_cnnPane->restoreSettings();
     resize(settings.value(QStringLiteral("window/size"), QSize(1180, 1080)).toSize());
     m_vitPane->setFocus();
     QTimer::singleShot(0, this, &MainWindow::analyze);
@@ -135,36 +139,25 @@ void MainWindow::buildMenus()
         if (!path.isEmpty())
             openModel(QStringLiteral("cnn"), QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
     });
-    file->addAction(tr("&Export ViT overlay…"), this, [this] {
-        const auto path = QFileDialog::getSaveFileName(this, tr("Export overlay"), QStringLiteral("vit-overlay.png"), tr("PNG (*.png)"));
-        if (!path.isEmpty()) {
-            try {
-                m_vitPane->exportOverlay(path);
-            } catch (const std::exception& e) {
-                showError(QString::fromUtf8(e.what()));
-            }
-        }
+    auto* recent = file->addMenu(tr("Open &recent"));
+    connect(recent, &QMenu::aboutToShow, this, [this, recent] {
+        recent->clear();
+        for (const auto& path : QSettings().value(QStringLiteral("recentImages")).toStringList())
+            recent->addAction(path, this, [this, path] { openImage(path); });
+        recent->setEnabled(!recent->isEmpty());
     });
-    file->addAction(tr("E&xport CNN overlay…"), this, [this] {
-        const auto path = QFileDialog::getSaveFileName(this, tr("Export overlay"), QStringLiteral("cnn-overlay.png"), tr("PNG (*.png)"));
-        if (!path.isEmpty()) {
-            try {
-                m_cnnPane->exportOverlay(path);
-            } catch (const std::exception& e) {
-                showError(QString::fromUtf8(e.what()));
-            }
-        }
-    });
-    file->addAction(tr("Export current &plot…"), this, [this] {
-        const auto path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("plot.png"), tr("PNG (*.png)"));
-        if (!path.isEmpty()) {
-            try {
-                m_plots->exportPlot(path);
-            } catch (const std::exception& e) {
-                showError(QString::fromUtf8(e.what()));
-            }
-        }
-    });
+    file->addSeparator();
+    auto* exports = file->addMenu(tr("&Export"));
+    exportAction(exports, tr("ViT overlay…"), QStringLiteral("vit-overlay.png"), [this](const QString& path) { m_vitPane->exportOverlay(path); });
+    exportAction(exports, tr("CNN overlay…"), QStringLiteral("cnn-overlay.png"), [this](const QString& path) { m_cnnPane->exportOverlay(path); });
+    exportAction(exports, tr("ViT layer × head montage…"), QStringLiteral("vit-montage.png"), [this](const QString& path) { m_vitPane->exportMontage(path); });
+    exportAction(exports, tr("ViT head grid…"), QStringLiteral("vit-grid.png"), [this](const QString& path) { m_vitPane->exportGrid(path); });
+    exportAction(exports, tr("CNN stage strip…"), QStringLiteral("cnn-stages.png"), [this](const QString& path) { m_cnnPane->exportGrid(path); });
+    exportAction(exports, tr("Current plot…"), QStringLiteral("plot.png"), [this](const QString& path) { m_plots->exportPlot(path); });
+    auto* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->addAction(tr("&Copy ViT overlay"), QKeySequence::Copy, this,
+                    [this] { QGuiApplication::clipboard()->setImage(m_vitPane->overlay()); });
+    edit->addAction(tr("Copy C&NN overlay"), this, [this] { QGuiApplication::clipboard()->setImage(m_cnnPane->overlay()); });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -186,6 +179,22 @@ void MainWindow::buildMenus()
                               "(MIT, © Zalando SE). ImageNet labels from torchvision (BSD-3-Clause).<br>"
                               "Keys: Up/Down or PgUp/PgDn step layers, Left/Right step heads, a click "
                               "on the ViT picture shows where that patch attends, Esc clears it."));
+    });
+}
+
+void MainWindow::exportAction(QMenu* menu, const QString& text, const QString& defaultName,
+                              std::function<void(const QString&)> write)
+{
+    menu->addAction(text, this, [this, defaultName, write = std::move(write)] {
+        const auto path = QFileDialog::getSaveFileName(this, tr("Export"), defaultName, tr("PNG (*.png)"));
+        if (path.isEmpty())
+            return;
+        try {
+            write(path);
+            statusBar()->showMessage(tr("wrote %1").arg(path), 4000);
+        } catch (const std::exception& e) {
+            showError(QString::fromUtf8(e.what()));
+        }
     });
 }
 
@@ -228,6 +237,10 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
     QSettings settings;
     settings.setValue(QStringLiteral("models/vit"), m_vit);
     settings.setValue(QStringLiteral("models/cnn"), m_cnn);
+    auto recent = settings.value(QStringLiteral("recentImages")).toStringList();
+    recent.removeAll(analysis->imagePath);
+    recent.prepend(analysis->imagePath);
+    settings.setValue(QStringLiteral("recentImages"), recent.mid(0, 8));
     emit analysisShown();
     maybeTakeScreenshot();
 }
@@ -274,6 +287,8 @@ void MainWindow::dropEvent(QDropEvent* event)
 void MainWindow::closeEvent(QCloseEvent* event)
 {
     QSettings().setValue(QStringLiteral("window/size"), size());
+    m_vitPane->saveSettings();
+    m_cnnPane->saveSettings();
     QMainWindow::closeEvent(event);
 }
 

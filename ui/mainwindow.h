@@ -4,7 +4,10 @@
 
 #include <QMainWindow>
 
+#include <functional>
+
 class QComboBox;
+class QMenu;
 class QLabel;
 class QPushButton;
 
@@ -47,6 +50,9 @@ protected:
 
 private:
     void buildMenus();
+    // A menu entry that asks for a PNG path and calls `write`; failures show as errors.
+    void exportAction(QMenu* menu, const QString& text, const QString& defaultName,
+                      std::function<void(const QString&)> write);
     void analyze();
     void showAnalysis(std::shared_ptr<const Analysis> analysis);
     void showError(const QString& message);

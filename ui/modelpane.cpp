@@ -12,6 +12,7 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QKeyEvent>
+#include <QSettings>
 #include <QLabel>
 #include <QSlider>
 #include <QVBoxLayout>
@@ -439,21 +440,74 @@ void ModelPane::keyPressEvent(QKeyEvent* event)
     event->accept();
 }
 
-void ModelPane::exportOverlay(const QString& path) const
+imaging::ViewImageOptions ModelPane::imageOptions() const
 {
-    if (!m_shown || m_rendered.empty())
-        throw std::runtime_error("nothing to export yet");
     imaging::ViewImageOptions options;
     options.overlay.colormap = imaging::colormapFromName(m_colormap->currentText().toStdString());
     options.overlay.alpha = m_alpha->value() / 100.0;
     options.overlay.upsampling = imaging::upsamplingFromName(m_upsampling->currentData().toString().toStdString());
     options.normalization = imaging::normalizationFromName(m_normalization->currentData().toString().toStdString());
     options.keepMass = m_keepMass->value();
-    std::string className;
-    if (m_shown->classIndex)
-        className = m_class->itemText(*m_shown->classIndex + 1).toStdString();
+    return options;
+}
+
+std::string ModelPane::className(const engine::ViewMaps& view) const
+{
+    return view.classIndex ? m_class->itemText(*view.classIndex + 1).toStdString() : std::string();
+}
+
+void ModelPane::exportOverlay(const QString& path) const
+{
+    if (!m_shown || m_rendered.empty())
+        throw std::runtime_error("nothing to export yet");
     imaging::writePng(path.toStdString(), m_rendered,
-                      imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className, options));
+                      imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className(*m_shown), imageOptions()));
+}
+
+void ModelPane::exportMontage(const QString& path) const
+{
+    if (!m_analysis || m_analysis->model->spec().family != engine::Family::ViT)
+        throw std::runtime_error("a layer x head montage needs a ViT");
+    engine::ViewRequest all;
+    all.method = "attention";
+    all.layer = "all";
+    all.head = "all";
+    all.query = m_query;
+    const auto view = engine::computeView(*m_analysis->model, m_analysis->trace, all);
+    const auto options = imageOptions();
+    const auto picture = imaging::inputPicture(m_analysis->trace.input, m_analysis->model->spec().preprocessing);
+    imaging::writePng(path.toStdString(), imaging::renderView(picture, view, options),
+                      imaging::viewDescription(m_analysis->modelPath.toStdString(), view, {}, options));
+}
+
+void ModelPane::exportGrid(const QString& path) const
+{
+    const QImage image = m_grid->grab().toImage().convertToFormat(QImage::Format_RGB888);
+    const cv::Mat rgb(image.height(), image.width(), CV_8UC3, const_cast<uchar*>(image.constBits()),
+                      std::size_t(image.bytesPerLine()));
+    imaging::writePng(path.toStdString(), rgb.clone(), {{"Software", "attnviz"}, {"attnviz:model", m_analysis ? m_analysis->modelPath.toStdString() : ""}});
+}
+
+void ModelPane::saveSettings() const
+{
+    QSettings settings;
+    settings.beginGroup(m_role);
+    settings.setValue(QStringLiteral("colormap"), m_colormap->currentText());
+    settings.setValue(QStringLiteral("alpha"), m_alpha->value());
+    settings.setValue(QStringLiteral("normalization"), m_normalization->currentIndex());
+    settings.setValue(QStringLiteral("upsampling"), m_upsampling->currentIndex());
+}
+
+void ModelPane::restoreSettings()
+{
+    QSettings settings;
+    settings.beginGroup(m_role);
+    m_filling = true;
+    setColormap(settings.value(QStringLiteral("colormap"), QStringLiteral("viridis")).toString());
+    m_alpha->setValue(settings.value(QStringLiteral("alpha"), 50).toInt());
+    m_normalization->setCurrentIndex(settings.value(QStringLiteral("normalization"), 0).toInt());
+    m_upsampling->setCurrentIndex(settings.value(QStringLiteral("upsampling"), 0).toInt());
+    m_filling = false;
 }
 
 }  // namespace attnviz::ui

@@ -5,6 +5,7 @@
 #include "ui/thumbnailgrid.h"
 
 #include "core/engine/views.h"
+#include "core/imaging/viewimage.h"
 
 #include <opencv2/core.hpp>
 
@@ -50,6 +51,14 @@ public:
     bool waitingForGradients() const { return m_waiting; }
     // Writes the overlay as shown, with its description in the PNG text chunk.
     void exportOverlay(const QString& path) const;
+    // ViT: every block x head of the attention (with the current query, colormap and
+    // normalisation) as one montage PNG. Throws for a CNN.
+    void exportMontage(const QString& path) const;
+    // The thumbnail grid as shown.
+    void exportGrid(const QString& path) const;
+    // The rendering settings a user expects back next time (QSettings).
+    void saveSettings() const;
+    void restoreSettings();
 
 signals:
     void gradientViewRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, attnviz::engine::ViewRequest request);
@@ -64,6 +73,8 @@ private:
     void buildControls();
     void fillModelControls();
     engine::ViewRequest request() const;
+    imaging::ViewImageOptions imageOptions() const;
+    std::string className(const engine::ViewMaps& view) const;
     void refresh();
     void render(const engine::ViewMaps& view);
     void showHover(QPointF unit);

@@ -161,6 +161,19 @@ private slots:
         QVERIFY(method);
     }
 
+    void montageAndGridExport()
+    {
+        const QString montage = m_dir.filePath(QStringLiteral("montage.png"));
+        vit()->exportMontage(montage);
+        const QImage image(montage);
+        QVERIFY(image.width() >= 4 * 224 && image.height() >= 6 * 224);  // 6 blocks x 4 heads
+        QCOMPARE(image.text(QStringLiteral("attnviz:layer")), QStringLiteral("0,1,2,3,4,5"));
+        QVERIFY_THROWS_EXCEPTION(std::runtime_error, cnn()->exportMontage(montage));
+        const QString grid = m_dir.filePath(QStringLiteral("grid.png"));
+        vit()->exportGrid(grid);
+        QCOMPARE(QImage(grid).size(), vit()->grid()->size());
+    }
+
     void plotsCanBeExported()
     {
         auto* plots = m_window->plots();
