@@ -112,6 +112,9 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         connect(p, &ModelPane::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 4000); });
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }
+    // Zoom and pan move both pictures together, so the same region is compared.
+    connect(m_vitPane->overlayView(), &OverlayView::viewportChanged, m_cnnPane->overlayView(), &OverlayView::setViewport);
+    connect(m_cnnPane->overlayView(), &OverlayView::viewportChanged, m_vitPane->overlayView(), &OverlayView::setViewport);
     buildMenus();
     m_vitPane->restoreSettings();
     m_cnnPane->restoreSettings();

@@ -43,6 +43,7 @@ public:
     // CNN: the unit (row, col) of the current layer whose fields are shown (method "erf").
     void setUnit(std::optional<std::pair<int, int>> unit);
     ThumbnailGrid* grid() const { return m_grid; }
+    OverlayView* overlayView() const { return m_view; }
 
     QString method() const;
     QString layer() const;

@@ -8,8 +8,10 @@
 namespace attnviz::ui {
 
 // Shows one rendered overlay, scaled to fit with its aspect ratio kept and without
-// smoothing (patches stay crisp). Reports the pointer in coordinates of the picture
-// part of the image (0..1 across the model input), for hover readouts and queries.
+// smoothing (patches stay crisp). The wheel zooms around the pointer, dragging pans,
+// a double click resets; the viewport is reported so two views can move together.
+// Reports the pointer in coordinates of the picture part of the image (0..1 across
+// the model input), for hover readouts and queries.
 class OverlayView : public QWidget {
     Q_OBJECT
 public:
@@ -19,16 +21,23 @@ public:
     // (the rest is the colour bar).
     void setImage(const QImage& image, int pictureWidth);
     const QImage& image() const { return m_image; }
+    // zoom >= 1 relative to the fitted size; centre in unit coordinates of the image.
+    void setViewport(double zoom, QPointF centre);
+    double zoom() const { return m_zoom; }
     QSize sizeHint() const override { return {320, 280}; }
 
 signals:
     void hovered(QPointF unit);  // x, y in [0, 1) over the picture
     void clicked(QPointF unit);
+    void viewportChanged(double zoom, QPointF centre);
 
 protected:
     void paintEvent(QPaintEvent* event) override;
     void mouseMoveEvent(QMouseEvent* event) override;
     void mousePressEvent(QMouseEvent* event) override;
+    void mouseReleaseEvent(QMouseEvent* event) override;
+    void mouseDoubleClickEvent(QMouseEvent* event) override;
+    void wheelEvent(QWheelEvent* event) override;
 
 private:
     QRect targetRect() const;
@@ -36,6 +45,10 @@ private:
 
     QImage m_image;
     int m_pictureWidth = 0;
+    double m_zoom = 1.0;
+    QPointF m_centre{0.5, 0.5};
+    QPointF m_dragStart;
+    bool m_dragged = false;
 };
 
 }  // namespace attnviz::ui

@@ -7,7 +7,9 @@
 
 #include "core/io/pngtext.h"
 
+#include <QApplication>
 #include <QImage>
+#include <QWheelEvent>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -118,6 +120,13 @@ private slots:
         QVERIFY(vit()->overlay() != cls);
         vit()->setQuery(std::nullopt);
         QCOMPARE(vit()->overlay(), cls);
+        // A real click on the picture's middle row selects a patch of row 3 (of 7).
+        auto* view = vit()->overlayView();
+        QTest::mouseClick(view, Qt::LeftButton, {}, QPoint(view->width() / 2, view->height() / 2));
+        const auto state = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
+        QVERIFY2(state.contains(QStringLiteral("query patch 3,")), qPrintable(state));
+        QTest::keyClick(vit(), Qt::Key_Escape);
+        QCOMPARE(vit()->overlay(), cls);
     }
 
     void headGridSelectsLayerAndHead()
@@ -159,6 +168,20 @@ private slots:
         for (const auto& [key, value] : io::readPngText(readFile(path)))
             method = method || (key == "attnviz:method" && value == "attention");
         QVERIFY(method);
+    }
+
+    void zoomMovesBothPanes()
+    {
+        auto* left = vit()->overlayView();
+        auto* right = cnn()->overlayView();
+        const QPointF centre(left->width() / 2.0, left->height() / 2.0);
+        QWheelEvent wheel(centre, left->mapToGlobal(centre), QPoint(), QPoint(0, 120), Qt::NoButton, Qt::NoModifier,
+                          Qt::NoScrollPhase, false);
+        QApplication::sendEvent(left, &wheel);
+        QVERIFY(left->zoom() > 1.0);
+        QCOMPARE(right->zoom(), left->zoom());
+        QTest::mouseDClick(right, Qt::LeftButton);
+        QCOMPARE(left->zoom(), 1.0);
     }
 
     void montageAndGridExport()
