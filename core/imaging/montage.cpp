@@ -64,9 +64,10 @@ cv::Mat renderMatrix(const torch::Tensor& matrix, const std::vector<std::string>
     OverlayOptions options;
     options.colormap = colormap;
     const auto heat = renderMap(matrix, range, cv::Size(cols * cell, rows * cell), options);
-    const auto bar = colorBar(rows * cell, range, colormap);
+    // A short matrix (one or two rows) still gets a bar tall enough to keep lo and hi apart.
+    const auto bar = colorBar(std::max(rows * cell, 64), range, colormap);
     const int width = std::max(left + cols * cell + bar.cols, textWidth(title) + 20);
-    cv::Mat out(top + rows * cell + bottom, width, CV_8UC3, kWhite);
+    cv::Mat out(top + std::max(rows * cell + bottom, bar.rows), width, CV_8UC3, kWhite);
     heat.copyTo(out(cv::Rect(left, top, heat.cols, heat.rows)));
     bar.copyTo(out(cv::Rect(left + heat.cols, top, bar.cols, bar.rows)));
     write(out, title, {10, 20});

@@ -2,6 +2,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -14,9 +15,8 @@ cv::Mat unitMat(const torch::Tensor& map, const MapRange& range)
     if (map.dim() != 2)
         throw std::invalid_argument("a map to draw must be [h, w]");
     const float span = range.hi - range.lo;
-    auto scaled = span > 0 ? (map.to(torch::kCPU, torch::kFloat32) - range.lo) / span
-                           : torch::zeros_like(map, torch::kFloat32);
-    scaled = scaled.contiguous();
+    const auto cpu = map.to(torch::kCPU, torch::kFloat32);
+    const auto scaled = (span > 0 ? (cpu - range.lo) / span : torch::zeros_like(cpu)).contiguous();
     return cv::Mat(int(scaled.size(0)), int(scaled.size(1)), CV_32FC1, scaled.data_ptr<float>()).clone();
 }
 
@@ -83,7 +83,14 @@ cv::Mat renderMap(const torch::Tensor& map, const MapRange& range, cv::Size size
 
 cv::Mat colorBar(int height, const MapRange& range, Colormap colormap)
 {
-    const int barWidth = 16, textWidth = 56, margin = 10;
+    const auto font = cv::FONT_HERSHEY_SIMPLEX;
+    const double fontScale = 0.4;
+    const auto hiText = formatValue(range.hi), loText = formatValue(range.lo);
+    int baseline = 0;
+    // Wide enough for the longer label, e.g. "2.27e-05".
+    const int textWidth = std::max(cv::getTextSize(hiText, font, fontScale, 1, &baseline).width,
+                                   cv::getTextSize(loText, font, fontScale, 1, &baseline).width) + 8;
+    const int barWidth = 16, margin = 10;
     cv::Mat out(height, margin + barWidth + textWidth, CV_8UC3, cv::Scalar(255, 255, 255));
     // Top is the high end: a column of values from 1 down to 0.
     cv::Mat ramp(height, 1, CV_32FC1);
@@ -92,10 +99,9 @@ cv::Mat colorBar(int height, const MapRange& range, Colormap colormap)
     cv::Mat bar;
     cv::resize(applyColormap(ramp, colormap), bar, cv::Size(barWidth, height), 0, 0, cv::INTER_NEAREST);
     bar.copyTo(out(cv::Rect(margin, 0, barWidth, height)));
-    const auto font = cv::FONT_HERSHEY_SIMPLEX;
     const cv::Scalar black(0, 0, 0);
-    cv::putText(out, formatValue(range.hi), {margin + barWidth + 4, 14}, font, 0.4, black, 1, cv::LINE_AA);
-    cv::putText(out, formatValue(range.lo), {margin + barWidth + 4, height - 4}, font, 0.4, black, 1, cv::LINE_AA);
+    cv::putText(out, hiText, {margin + barWidth + 4, 14}, font, fontScale, black, 1, cv::LINE_AA);
+    cv::putText(out, loText, {margin + barWidth + 4, height - 4}, font, fontScale, black, 1, cv::LINE_AA);
     return out;
 }
 

@@ -23,7 +23,8 @@ MapRange rangeOf(const std::vector<torch::Tensor>& maps);  // jointly, e.g. the 
 
 // Zeroes every cell outside the smallest set holding `fraction` (0, 1] of the total
 // of a non-negative map [h, w] (sorted descending, cumulative sum: DINO's threshold).
-// Ties at the boundary are kept. fraction 1 returns the map unchanged.
+// Ties at the boundary are all kept, so the kept mass is never below the fraction and
+// a uniform map is kept whole. fraction 1 returns the map unchanged.
 torch::Tensor keepMass(const torch::Tensor& map, double fraction);
 
 struct OverlayOptions {
@@ -42,7 +43,8 @@ cv::Mat renderOverlay(const cv::Mat& background, const torch::Tensor& map, const
 // The coloured map alone at `size`, with the same scaling and upsampling.
 cv::Mat renderMap(const torch::Tensor& map, const MapRange& range, cv::Size size, const OverlayOptions& options);
 
-// A vertical colour bar `height` pixels tall with its end values written beside it.
+// A vertical colour bar `height` pixels tall with its end values written beside it;
+// below about 32 pixels the two labels overlap.
 cv::Mat colorBar(int height, const MapRange& range, Colormap colormap);
 
 }  // namespace attnviz::imaging

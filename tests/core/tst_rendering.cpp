@@ -9,6 +9,7 @@
 #include "core/io/rawtensor.h"
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <QtTest>
 
@@ -73,6 +74,23 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, imaging::colormapFromName("rainbow"));
     }
 
+    void colormapsMatchOpenCv()
+    {
+        const std::pair<imaging::Colormap, int> maps[] = {
+            {imaging::Colormap::Viridis, cv::COLORMAP_VIRIDIS}, {imaging::Colormap::Inferno, cv::COLORMAP_INFERNO},
+            {imaging::Colormap::Magma, cv::COLORMAP_MAGMA},     {imaging::Colormap::Plasma, cv::COLORMAP_PLASMA},
+            {imaging::Colormap::Turbo, cv::COLORMAP_TURBO},     {imaging::Colormap::Jet, cv::COLORMAP_JET}};
+        for (const auto& [colormap, openCv] : maps) {
+            for (int level : {0, 255}) {
+                cv::Mat bgr;
+                cv::applyColorMap(cv::Mat(1, 1, CV_8UC1, cv::Scalar(level)), bgr, openCv);
+                const auto expected = bgr.at<cv::Vec3b>(0, 0);
+                const auto rgb = colourOf(float(level) / 255.0f, colormap);
+                QCOMPARE(rgb, cv::Vec3b(expected[2], expected[1], expected[0]));
+            }
+        }
+    }
+
     void keepMassKeepsTheHeaviestCells()
     {
         const auto map = torch::tensor({0.5f, 0.3f, 0.1f, 0.1f}).view({2, 2});
@@ -87,6 +105,9 @@ private slots:
             const auto kept = imaging::keepMass(random, fraction);
             QVERIFY(kept.sum().item<double>() >= fraction * random.sum().item<double>() - 1e-5);
         }
+        // A uniform map is all ties: it is kept whole.
+        const auto uniform = torch::full({3, 3}, 0.25f);
+        QVERIFY(torch::equal(imaging::keepMass(uniform, 0.3), uniform));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, imaging::keepMass(map, 0.0));
     }
 
@@ -127,6 +148,17 @@ private slots:
         QCOMPARE(flat.at<cv::Vec3b>(5, 5), colourOf(0.0f, options.colormap));
     }
 
+    void nearestUpsamplingKeepsBlocks()
+    {
+        const auto map = torch::tensor({0.0f, 0.25f, 0.5f, 1.0f}).view({2, 2});
+        imaging::OverlayOptions options;
+        const auto big = imaging::renderMap(map, {0, 1}, cv::Size(4, 4), options);
+        QCOMPARE(big.size(), cv::Size(4, 4));
+        for (int y = 0; y < 4; ++y)
+            for (int x = 0; x < 4; ++x)
+                QCOMPARE(big.at<cv::Vec3b>(y, x), colourOf(map[y / 2][x / 2].item<float>(), options.colormap));
+    }
+
     void montageLaysOutRowsAndColumns()
     {
         std::vector<cv::Mat> tiles(5, cv::Mat(30, 40, CV_8UC3, cv::Scalar(10, 20, 30)));
@@ -148,6 +180,9 @@ private slots:
         QVERIFY(io::readPngText(readFile(path)) == text);
         // Pixels unchanged, read back by OpenCV's own decoder.
         QVERIFY(equalImages(imaging::decodeImageRgb(path), picture));
+        cv::Mat rgb;
+        cv::cvtColor(cv::imread(path, cv::IMREAD_COLOR), rgb, cv::COLOR_BGR2RGB);
+        QVERIFY(equalImages(rgb, picture));
         QVERIFY(!std::filesystem::exists(path + ".partial"));
     }
 
