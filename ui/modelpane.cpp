@@ -57,6 +57,7 @@ void ModelPane::buildControls()
 {
     auto* layout = new QVBoxLayout(this);
     m_title = new QLabel(m_role == QLatin1String("vit") ? tr("ViT: no model") : tr("CNN: no model"), this);
+    m_title->setObjectName(QStringLiteral("title"));
     m_title->setWordWrap(true);
     m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_predictions = new QLabel(this);
@@ -140,6 +141,12 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     // The model's own name (folder or file); the full path is in the tooltip.
     m_title->setText(QStringLiteral("<b>%1</b><br>%2").arg(QString::fromStdString(spec.description).toHtmlEscaped(),
                                                           QFileInfo(m_analysis->modelPath).fileName().toHtmlEscaped()));
+    QString card = tr("%n class(es)", nullptr, spec.numClasses);
+    if (spec.reportedAccuracy)
+        card += tr(" · accuracy %1 on %2 (its config.json)")
+                    .arg(*spec.reportedAccuracy, 0, 'f', 4)
+                    .arg(QString::fromStdString(spec.reportedOn).toHtmlEscaped());
+    m_title->setText(m_title->text() + QStringLiteral("<br>") + card);
     m_title->setToolTip(m_analysis->modelPath);
     QStringList lines;
     for (const auto& p : engine::topK(m_analysis->trace.logits, spec.labels, 3))

@@ -125,6 +125,8 @@ void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChanne
 {
     expectAgrees(config.numClasses, spec.numClasses, "num_classes", config);
     spec.labels = io::labelsFor(config, spec.numClasses);
+    spec.reportedAccuracy = config.evaluatedAccuracy;
+    spec.reportedOn = config.evaluatedOn;
     spec.preprocessing = defaultPreprocessing(spec);
     applyConfigPreprocessing(spec.preprocessing, config.preprocess);
     auto& p = spec.preprocessing;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct ModelSpec {
     Naming naming = Naming::Timm;
     std::string description;  // e.g. "ViT-B/16 (timm naming, 12 blocks, 12 heads)"
     int numClasses = 0;       // 0: no classifier head (e.g. DINO backbones)
+    std::optional<double> reportedAccuracy;  // from config.json's "evaluation", if any
+    std::string reportedOn;
     std::vector<std::string> labels;
     Preprocessing preprocessing;
 

@@ -169,6 +169,13 @@ ModelConfig parseModelConfig(const std::string& path, const std::string& preproc
             c.labelNames = labelsFromId2Label(j["id2label"]);
         if (!c.numClasses && !c.labelNames.empty() && j.contains("id2label"))
             c.numClasses = int(c.labelNames.size());
+        if (j.contains("evaluation") && j["evaluation"].is_object()) {
+            const auto& e = j["evaluation"];
+            c.evaluatedAccuracy = pick<double>(e, {"accuracy"});
+            const auto split = pick<std::string>(e, {"split"}).value_or("");
+            const auto count = pick<int>(e, {"count"});
+            c.evaluatedOn = split + (count ? (split.empty() ? "" : ", ") + std::to_string(*count) + " images" : "");
+        }
         readPreprocess(j, c.preprocess);
         if (j.contains("pretrained_cfg"))
             readPreprocess(j["pretrained_cfg"], c.preprocess);

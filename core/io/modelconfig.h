@@ -34,6 +34,10 @@ struct ModelConfig {
     std::optional<bool> stemPool;           // ResNet: max-pool after the stem (default true)
     std::vector<std::string> labelNames;
     PreprocessConfig preprocess;
+    // What the model's card measured ("evaluation": {"accuracy", "split", "count"}),
+    // shown to users beside the model; informative only.
+    std::optional<double> evaluatedAccuracy;
+    std::string evaluatedOn;  // e.g. "t10k, 10000 images"
 };
 
 // Parses config.json (and, for HF folders, preprocessor_config.json beside it when

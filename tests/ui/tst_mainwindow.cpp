@@ -71,6 +71,9 @@ private slots:
         QCOMPARE(cnn()->layer(), QStringLiteral("layer3"));
         QVERIFY(!vit()->overlay().isNull() && !cnn()->overlay().isNull());
         QVERIFY(m_window->errorText().isEmpty());
+        // The model card's measured accuracy, read from config.json.
+        const auto title = vit()->findChild<QLabel*>(QStringLiteral("title"))->text();
+        QVERIFY2(title.contains(QStringLiteral("accuracy 0.9049 on t10k, 10000 images")), qPrintable(title));
     }
 
     void keysStepLayersAndHeads()
