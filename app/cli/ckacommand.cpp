@@ -3,7 +3,7 @@
 #include "app/cli/inputs.h"
 #include "app/cli/overlayoutput.h"
 
-#include "core/engine/cka.h"
+#include "core/engine/ckastudy.h"
 #include "core/engine/engineerror.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/colormap.h"
@@ -20,13 +20,6 @@
 namespace attnviz::cli {
 namespace {
 
-// One side of a comparison: a model and the names of the layers CKA compares.
-struct Side {
-    std::string role;
-    std::unique_ptr<engine::Classifier> model;
-    std::vector<std::string> layers;
-};
-
 // A matrix [rows, cols] as nested JSON arrays, rounded to 4 decimals for reading.
 nlohmann::ordered_json matrixJson(const torch::Tensor& m)
 {
@@ -40,23 +33,23 @@ nlohmann::ordered_json matrixJson(const torch::Tensor& m)
     return rows;
 }
 
-std::string drawMatrix(const std::string& dir, const std::string& name, const torch::Tensor& m, const Side& rows,
-                       const Side& cols, std::size_t images)
+std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const std::string& rowModel,
+                       const std::string& colModel, std::size_t images)
 {
 #ifdef ATTNVIZ_HAVE_IMAGING
-    const auto title = "linear CKA, " + rows.role + " x " + cols.role + ", " + std::to_string(images) + " images";
-    const auto image = imaging::renderMatrix(m, rows.layers, cols.layers, title, {0.0f, 1.0f},
+    const auto title = "linear CKA, " + m.rowRole + " x " + m.colRole + ", " + std::to_string(images) + " images";
+    const auto image = imaging::renderMatrix(m.values, m.rowLayers, m.colLayers, title, {0.0f, 1.0f},
                                              imaging::Colormap::Viridis);
-    const auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + name + ".png")).string();
+    const auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + m.rowRole + "_" + m.colRole + ".png")).string();
     imaging::writePng(path, image,
                       {{"Software", "attnviz"},
                        {"attnviz:method", "cka (linear, minibatch unbiased HSIC)"},
-                       {"attnviz:rows", rows.model->spec().description},
-                       {"attnviz:columns", cols.model->spec().description},
+                       {"attnviz:rows", rowModel},
+                       {"attnviz:columns", colModel},
                        {"attnviz:images", std::to_string(images)}});
     return path;
 #else
-    (void)dir, (void)name, (void)m, (void)rows, (void)cols, (void)images;
+    (void)dir, (void)m, (void)rowModel, (void)colModel, (void)images;
     throw UsageError("this build has no image support (built without OpenCV): --out-dir is unavailable");
 #endif
 }
@@ -75,54 +68,31 @@ int runCka(const std::vector<std::string>& words)
     const InputSet inputs(args, /*folderAllowed=*/true);
     const int batchSize = args.intValue("batch-size", 32, 4);
     const auto limit = std::min<std::size_t>(inputs.size(), std::size_t(args.intValue("limit", int(inputs.size()), 1)));
-    // The unbiased estimator needs n > 3 per minibatch; a shorter tail is left out.
-    std::size_t used = limit;
-    const auto tail = limit % std::size_t(batchSize);
-    if (tail > 0 && tail < 4)
-        used -= tail;
-    if (used < 4)
-        throw engine::EngineError("CKA needs at least 4 images, the folder gives " + std::to_string(limit));
 
-    std::vector<Side> sides;
+    std::map<std::string, std::unique_ptr<engine::Classifier>> loaded;
+    std::vector<engine::CkaModel> models;
     for (const char* role : {"vit", "cnn"})
-        if (args.value(role))
-            sides.push_back({role, loadRoleModel(args, role), {}});
-    // Pairs compared: each model with itself, and the two with each other.
-    std::vector<std::pair<std::size_t, std::size_t>> pairs;
-    for (std::size_t i = 0; i < sides.size(); ++i)
-        for (std::size_t j = i; j < sides.size(); ++j)
-            pairs.emplace_back(i, j);
-    std::vector<engine::CkaAccumulator> accumulators;
-
-    torch::NoGradGuard noGrad;
-    for (std::size_t first = 0; first < used; first += std::size_t(batchSize)) {
-        const auto count = std::min(std::size_t(batchSize), used - first);
-        std::vector<engine::LayerRepresentations> reps;
-        for (auto& side : sides) {
-            reps.push_back(engine::ckaLayers(side.model->activations(inputs.batch(first, count, side.role, side.model->spec()))));
-            side.layers = reps.back().names;
+        if (args.value(role)) {
+            loaded[role] = loadRoleModel(args, role);
+            models.push_back({role, loaded[role].get()});
         }
-        if (accumulators.empty())
-            for (const auto& [i, j] : pairs)
-                accumulators.emplace_back(int(reps[i].names.size()), int(reps[j].names.size()));
-        for (std::size_t p = 0; p < pairs.size(); ++p)
-            accumulators[p].add(reps[pairs[p].first].values, reps[pairs[p].second].values);
-    }
+    const auto study = engine::compareLayers(models, limit, batchSize, [&](std::size_t first, std::size_t count, const engine::CkaModel& m) {
+        return inputs.batch(first, count, m.role, m.model->spec());
+    });
 
     nlohmann::ordered_json out;
     out["images"] = inputs.size();
-    out["images_used"] = used;
+    out["images_used"] = study.imagesUsed;
     out["batch_size"] = batchSize;
-    for (const auto& side : sides)
-        out[side.role + "_layers"] = side.layers;
-    for (std::size_t p = 0; p < pairs.size(); ++p) {
-        const auto& rows = sides[pairs[p].first];
-        const auto& cols = sides[pairs[p].second];
-        const auto name = rows.role + "_" + cols.role;
-        const auto matrix = accumulators[p].result();
-        out["matrices"][name] = matrixJson(matrix);
+    for (const auto& m : study.matrices)
+        if (m.rowRole == m.colRole)
+            out[m.rowRole + "_layers"] = m.rowLayers;
+    for (const auto& m : study.matrices) {
+        const auto name = m.rowRole + "_" + m.colRole;
+        out["matrices"][name] = matrixJson(m.values);
         if (auto dir = args.value("out-dir"))
-            out["files"][name] = drawMatrix(*dir, name, matrix, rows, cols, used);
+            out["files"][name] = drawMatrix(*dir, m, loaded[m.rowRole]->spec().description,
+                                            loaded[m.colRole]->spec().description, study.imagesUsed);
     }
     std::cout << out.dump(2) << "\n";
     return 0;

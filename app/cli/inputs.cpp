@@ -2,43 +2,13 @@
 
 #include "core/engine/engineerror.h"
 #include "core/engine/tensorconvert.h"
+#include "core/io/imagefiles.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"
 #endif
 
-#include <algorithm>
-#include <filesystem>
-
 namespace attnviz::cli {
-namespace {
-
-bool isImageFile(const std::filesystem::path& path)
-{
-    auto ext = path.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    for (const char* known : {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
-        if (ext == known)
-            return true;
-    return false;
-}
-
-std::vector<std::string> imagesIn(const std::string& dir)
-{
-    std::error_code ec;
-    std::vector<std::string> out;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
-        if (entry.is_regular_file() && isImageFile(entry.path()))
-            out.push_back(entry.path().string());
-    if (ec)
-        throw engine::EngineError("cannot read the folder '" + dir + "': " + ec.message());
-    if (out.empty())
-        throw engine::EngineError("no images (.png, .jpg, .bmp, .webp, .tif) in '" + dir + "'");
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-}  // namespace
 
 InputSet::InputSet(const Arguments& args, bool folderAllowed)
 {
@@ -52,7 +22,7 @@ InputSet::InputSet(const Arguments& args, bool folderAllowed)
     else if (auto image = args.value("image"))
         m_paths = {*image};
     else
-        m_paths = imagesIn(*args.value("images"));
+        m_paths = io::imageFilesIn(*args.value("images"));
 }
 
 torch::Tensor InputSet::at(std::size_t i, const std::string& role, const engine::ModelSpec& spec) const

@@ -1,6 +1,7 @@
 // Linear CKA and the unbiased HSIC estimator held to methods.md's invariants, the
 // estimator also against its definition as a U-statistic over 4-tuples.
 #include "core/engine/cka.h"
+#include "core/engine/ckastudy.h"
 #include "core/engine/classifier.h"
 #include "core/engine/engineerror.h"
 
@@ -114,6 +115,44 @@ private slots:
         QVERIFY(torch::allclose(m.diagonal(), torch::ones({4}), 1e-5, 1e-5));
         QVERIFY(torch::allclose(m, m.t(), 1e-5, 1e-5));
         QCOMPARE(cross.result().sizes(), (torch::IntArrayRef{4, 10}));
+    }
+
+    void studyRunsEveryPairOverMinibatches()
+    {
+        const auto vit = engine::loadClassifier(ATTNVIZ_TEST_DATA "/reference/timm_vit");
+        const auto cnn = engine::loadClassifier(ATTNVIZ_TEST_DATA "/gradients/tv_resnet18.pth");
+        const auto images = torch::randn({10, 3, 64, 64});
+        // 10 images in minibatches of 4: the last 2 cannot form an unbiased estimate.
+        QCOMPARE(engine::ckaUsableImages(10, 4), std::size_t(8));
+        QCOMPARE(engine::ckaUsableImages(13, 4), std::size_t(12));
+        QCOMPARE(engine::ckaUsableImages(14, 5), std::size_t(14));  // a last minibatch of 4 is kept
+        std::vector<std::size_t> reported;
+        const auto load = [&](std::size_t first, std::size_t count, const engine::CkaModel&) {
+            return images.narrow(0, int64_t(first), int64_t(count));
+        };
+        const std::vector<engine::CkaModel> models{{"vit", vit.get()}, {"cnn", cnn.get()}};
+        const auto study = engine::compareLayers(models, 10, 4, load, [&](std::size_t done, std::size_t total) {
+            reported.push_back(done);
+            return total == 8;
+        });
+        QCOMPARE(study.imagesUsed, std::size_t(8));
+        QCOMPARE(reported, (std::vector<std::size_t>{4, 8}));
+        QCOMPARE(study.matrices.size(), std::size_t(3));
+        QCOMPARE(study.matrices[2].rowRole + "_" + study.matrices[2].colRole, std::string("vit_cnn"));
+        QCOMPARE(study.matrices[2].values.sizes(), (torch::IntArrayRef{4, 10}));
+        // The same numbers as accumulating the two minibatches by hand.
+        torch::NoGradGuard noGrad;
+        engine::CkaAccumulator cross(4, 10);
+        for (int64_t first : {0, 4}) {
+            const auto batch = images.narrow(0, first, 4);
+            cross.add(engine::ckaLayers(vit->activations(batch)).values, engine::ckaLayers(cnn->activations(batch)).values);
+        }
+        QVERIFY(torch::allclose(study.matrices[2].values, cross.result(), 1e-5, 1e-6));
+        QVERIFY(torch::allclose(study.matrices[0].values.diagonal(), torch::ones({4}), 1e-5, 1e-5));
+        // Asking to stop ends the study with an error, never a partial matrix.
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::compareLayers(models, 10, 4, load, [](std::size_t, std::size_t) { return false; }));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::compareLayers(models, 3, 4, load));
     }
 
     void badInputsAreErrors()
