@@ -2,6 +2,7 @@
 
 #include "core/engine/attentionmaps.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/receptivefield.h"
 
 #include <cstdlib>
 
@@ -127,6 +128,34 @@ ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int
     return out;
 }
 
+namespace {
+
+// The unit (row, col) of `layer` as [N, D]: a ViT's patch token after a block, "after
+// the residual", or a CNN feature map's cell across its channels.
+torch::Tensor unitOf(const Classifier& model, const Activations& acts, const std::string& layer, int row, int col)
+{
+    if (model.spec().family == Family::ViT) {
+        const int block = blockIndex(layer, int(acts.attentions.size()));
+        const auto& layout = acts.tokens;
+        checkUnit(row, col, layout.gridH, layout.gridW, layer);
+        return acts.tokenStates[block + 1].select(1, layout.prefixTokens() + row * layout.gridW + col);
+    }
+    const auto& features = acts.feature(layer);  // [N, C, h, w]
+    checkUnit(row, col, features.size(2), features.size(3), layer);
+    return features.select(3, col).select(2, row);
+}
+
+// |d unit / d x| summed over channels [N, C, H, W] -> per image normalised to sum 1,
+// averaged over the batch: [H, W] float32 on the CPU.
+torch::Tensor fieldFromGradient(const torch::Tensor& grad)
+{
+    auto erf = grad.abs().sum(1).to(torch::kCPU, torch::kFloat64);  // [N, H, W]
+    const auto total = erf.sum({1, 2}, /*keepdim=*/true).clamp_min(1e-300);
+    return (erf / total).mean(0).to(torch::kFloat32);
+}
+
+}  // namespace
+
 torch::Tensor effectiveReceptiveField(const Classifier& model, const torch::Tensor& batch, const std::string& layer,
                                       int row, int col)
 {
@@ -135,21 +164,59 @@ torch::Tensor effectiveReceptiveField(const Classifier& model, const torch::Tens
     const auto acts = model.activations(x);
     // Images in a batch are independent in eval mode, so one backward of the summed
     // unit gives every image's own gradient.
-    torch::Tensor unit;
+    const auto unit = unitOf(model, acts, layer, row, col);
+    return fieldFromGradient(torch::autograd::grad({unit.sum()}, {x})[0]);
+}
+
+double effectiveFieldSize(const torch::Tensor& erf, double centreRow, double centreCol, double mass)
+{
+    if (erf.dim() != 2)
+        throw EngineError("an effective field is a map [H, W]");
+    const auto map = erf.to(torch::kCPU, torch::kFloat64).abs();
+    const auto rows = torch::arange(map.size(0), torch::kFloat64).sub(centreRow).abs().unsqueeze(1);
+    const auto cols = torch::arange(map.size(1), torch::kFloat64).sub(centreCol).abs().unsqueeze(0);
+    const auto radius = torch::maximum(rows, cols).flatten();  // Chebyshev distance of each pixel
+    const auto order = radius.argsort();
+    const auto cumulative = map.flatten().index_select(0, order).cumsum(0);
+    const double total = cumulative[-1].item<double>();
+    if (total <= 0)
+        return 0;
+    // The first pixel, nearest first, at which the mass is reached; its radius bounds the square.
+    const auto reached = (cumulative >= mass * total).nonzero();
+    const auto last = reached.size(0) > 0 ? reached[0][0].item<int64_t>() : order.size(0) - 1;
+    return 2 * radius[order[last]].item<double>() + 1;
+}
+
+std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, const torch::Tensor& input)
+{
+    torch::AutoGradMode enableGrad(true);
+    auto x = input.to(model.device(), torch::kFloat32).detach().requires_grad_(true);
+    const auto acts = model.activations(x);
+    std::vector<EffectiveFieldSize> out;
     if (model.spec().family == Family::ViT) {
-        const int block = blockIndex(layer, int(acts.attentions.size()));
-        const auto& layout = acts.tokens;
-        checkUnit(row, col, layout.gridH, layout.gridW, layer);
-        unit = acts.tokenStates[block + 1].select(1, layout.prefixTokens() + row * layout.gridW + col);  // [N, D]
-    } else {
-        const auto& features = acts.feature(layer);  // [N, C, h, w]
-        checkUnit(row, col, features.size(2), features.size(3), layer);
-        unit = features.select(3, col).select(2, row);  // [N, C]
+        const auto& t = acts.tokens;
+        const double half = (t.patchSize - 1) / 2.0;
+        for (std::size_t b = 0; b < acts.attentions.size(); ++b)
+            out.push_back({std::to_string(b), t.gridH / 2, t.gridW / 2, 0});
+        for (auto& e : out) {
+            const auto grad = torch::autograd::grad({unitOf(model, acts, e.layer, e.row, e.col).sum()}, {x}, {},
+                                                    /*retain_graph=*/true)[0];
+            e.size = effectiveFieldSize(fieldFromGradient(grad), e.row * t.patchSize + half, e.col * t.patchSize + half);
+        }
+        return out;
     }
-    const auto grad = torch::autograd::grad({unit.sum()}, {x})[0];
-    auto erf = grad.abs().sum(1).to(torch::kCPU, torch::kFloat64);  // [N, H, W]
-    const auto total = erf.sum({1, 2}, /*keepdim=*/true).clamp_min(1e-300);
-    return (erf / total).mean(0).to(torch::kFloat32);
+    for (const auto& field : resnetReceptiveFields(model.spec())) {
+        if (field.name.find('.') != std::string::npos)
+            continue;  // the stem and the stage outputs only
+        const auto& features = acts.feature(field.name);  // [1, C, h, w]
+        EffectiveFieldSize e{field.name, int(features.size(2)) / 2, int(features.size(3)) / 2, 0};
+        const auto grad = torch::autograd::grad({unitOf(model, acts, e.layer, e.row, e.col).sum()}, {x}, {},
+                                                /*retain_graph=*/true)[0];
+        e.size = effectiveFieldSize(fieldFromGradient(grad), field.start + e.row * field.jump,
+                                    field.start + e.col * field.jump);
+        out.push_back(e);
+    }
+    return out;
 }
 
 }  // namespace attnviz::engine

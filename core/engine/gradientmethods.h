@@ -41,4 +41,22 @@ ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int
 torch::Tensor effectiveReceptiveField(const Classifier& model, const torch::Tensor& batch, const std::string& layer,
                                       int row, int col);
 
+// The size of an effective field as one number, comparable with a theoretical
+// receptive field: the side, in pixels, of the smallest square centred on
+// (centreRow, centreCol) that holds `mass` of the map [H, W] — 2r + 1 for the smallest
+// Chebyshev radius r. Centres are pixel indices, as ReceptiveField::start; a map on
+// one pixel has size 1.
+double effectiveFieldSize(const torch::Tensor& erf, double centreRow, double centreCol, double mass = 0.95);
+
+struct EffectiveFieldSize {
+    std::string layer;  // CNN: "conv1", "maxpool", "layer1", ...; ViT: the block, "0", "1", ...
+    int row = 0, col = 0;  // the unit: the centre of the layer's grid
+    double size = 0;       // effectiveFieldSize at 95% of the mass, pixels of the model input
+};
+
+// The effective field size of the centre unit of every CNN stage (stem and stage
+// outputs) or every ViT block, on one image [1, C, H, W]: one forward pass and one
+// backward per layer through the kept graph.
+std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, const torch::Tensor& input);
+
 }  // namespace attnviz::engine

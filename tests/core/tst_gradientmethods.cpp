@@ -173,6 +173,58 @@ private slots:
         QCOMPARE(perPatch.argmax().item<int64_t>(), int64_t(row * 14 + col));
     }
 
+    void fieldSizeIsTheSquareHoldingTheMass()
+    {
+        auto map = torch::zeros({16, 16});
+        map[5][7] = 1;
+        QCOMPARE(engine::effectiveFieldSize(map, 5, 7), 1.0);
+        // A uniform 5x5 block centred on the unit: 95% of the mass needs the whole block.
+        map.zero_();
+        map.slice(0, 6, 11).slice(1, 6, 11).fill_(1);
+        QCOMPARE(engine::effectiveFieldSize(map, 8, 8), 5.0);
+        QCOMPARE(engine::effectiveFieldSize(map, 8, 8, 0.04), 1.0);  // the centre pixel alone holds 1/25
+        // A 4x4 patch centred between pixels, as a ViT patch's centre is.
+        map.zero_();
+        map.slice(0, 4, 8).slice(1, 8, 12).fill_(1);
+        QCOMPARE(engine::effectiveFieldSize(map, 5.5, 9.5), 4.0);
+        QCOMPARE(engine::effectiveFieldSize(torch::zeros({4, 4}), 1, 1), 0.0);
+    }
+
+    void cnnFieldSizesStayInsideTheoreticalFields()
+    {
+        const auto& f = fixture();
+        const auto input = randomBatch(1, 9);
+        const auto sizes = engine::effectiveFieldSizes(*f.cnn, input);
+        QCOMPARE(sizes.size(), std::size_t(6));  // conv1, maxpool, layer1..layer4
+        QCOMPARE(sizes.front().layer, std::string("conv1"));
+        QCOMPARE(sizes.back().layer, std::string("layer4"));
+        const auto fields = engine::resnetReceptiveFields(f.cnn->spec());
+        for (const auto& e : sizes) {
+            const auto field = std::find_if(fields.begin(), fields.end(), [&](const auto& rf) { return rf.name == e.layer; });
+            QVERIFY(field != fields.end());
+            QVERIFY2(e.size >= 1 && e.size <= std::min(field->size, 224.0 * 2),
+                     qPrintable(QStringLiteral("%1: effective %2 vs theoretical %3").arg(QString::fromStdString(e.layer)).arg(e.size).arg(field->size)));
+        }
+        QVERIFY(sizes.back().size > sizes.front().size);
+        // The shared graph gives what a separate pass for that unit gives.
+        const auto& l3 = sizes[4];
+        QCOMPARE(l3.layer, std::string("layer3"));
+        const auto alone = engine::effectiveReceptiveField(*f.cnn, input, "layer3", l3.row, l3.col);
+        const auto field = *std::find_if(fields.begin(), fields.end(), [](const auto& rf) { return rf.name == "layer3"; });
+        QCOMPARE(engine::effectiveFieldSize(alone, field.start + l3.row * field.jump, field.start + l3.col * field.jump), l3.size);
+    }
+
+    void vitFieldSizesExceedAPatchFromTheFirstBlock()
+    {
+        const auto& f = fixture();
+        const auto sizes = engine::effectiveFieldSizes(*f.vit, randomBatch(1, 10));
+        QCOMPARE(int(sizes.size()), int(f.vit->spec().depth));
+        QCOMPARE(sizes[0].row, 7);
+        for (const auto& e : sizes)
+            QVERIFY2(e.size > 16 && e.size <= 224,
+                     qPrintable(QStringLiteral("block %1: %2 px").arg(QString::fromStdString(e.layer)).arg(e.size)));
+    }
+
     void badRequestsAreOneLineErrors()
     {
         const auto& f = fixture();
