@@ -1,5 +1,6 @@
 // attnviz: the desktop application.
-//   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--screenshot FILE.png]
+//   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR]
+//           [--plot NAME] [--screenshot FILE.png]
 #include "ui/mainwindow.h"
 
 #include "core/engine/device.h"
@@ -23,13 +24,18 @@ int main(int argc, char** argv)
     parser.addPositionalArgument(QStringLiteral("image"), QStringLiteral("Image to analyse (default: a shipped sample)."));
     const QCommandLineOption vit(QStringLiteral("vit"), QStringLiteral("ViT model file or folder."), QStringLiteral("MODEL"));
     const QCommandLineOption cnn(QStringLiteral("cnn"), QStringLiteral("CNN model file or folder."), QStringLiteral("MODEL"));
-    const QCommandLineOption device(QStringLiteral("device"), QStringLiteral("cpu or cuda[:N]."), QStringLiteral("D"), QStringLiteral("cpu"));
+    const QCommandLineOption device(QStringLiteral("device"), QStringLiteral("cpu or cuda[:N] (default: the last one used)."),
+                                    QStringLiteral("D"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
                                         QStringLiteral("Save the window as PNG once the analysis is shown, then exit."),
                                         QStringLiteral("FILE"));
-    const QCommandLineOption plot(QStringLiteral("plot"), QStringLiteral("Plot shown first: distance, fields or predictions."),
+    const QCommandLineOption plot(QStringLiteral("plot"),
+                                  QStringLiteral("Plot shown first: distance, fields, predictions or cka."),
                                   QStringLiteral("NAME"));
-    parser.addOptions({vit, cnn, device, screenshot, plot});
+    const QCommandLineOption images(QStringLiteral("images"),
+                                    QStringLiteral("Compare the layers of both models (CKA) over the images in DIR."),
+                                    QStringLiteral("DIR"));
+    parser.addOptions({vit, cnn, device, screenshot, plot, images});
     parser.process(app);
 
     attnviz::ui::StartOptions options;
@@ -40,6 +46,7 @@ int main(int argc, char** argv)
     options.device = parser.value(device);
     options.screenshot = parser.value(screenshot);
     options.plot = parser.value(plot);
+    options.images = parser.value(images);
     attnviz::ui::MainWindow window(options);
     window.show();
     return QApplication::exec();

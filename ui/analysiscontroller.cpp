@@ -3,6 +3,7 @@
 #include "core/engine/gradientmethods.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"
+#include "core/io/imagefiles.h"
 
 #include <QMetaObject>
 
@@ -31,6 +32,7 @@ AnalysisController::AnalysisController(QObject* parent)
     : QObject(parent)
 {
     m_pool.setMaxThreadCount(1);  // one model job at a time; newer ones queue behind it
+    m_studyPool.setMaxThreadCount(1);
     m_latestView[QStringLiteral("vit")] = 0;
     m_latestView[QStringLiteral("cnn")] = 0;
 }
@@ -38,14 +40,16 @@ AnalysisController::AnalysisController(QObject* parent)
 AnalysisController::~AnalysisController()
 {
     m_cancel = true;
+    m_latestSimilarity = 0;
     m_pool.waitForDone();
+    m_studyPool.waitForDone();
 }
 
-void AnalysisController::post(std::function<void()> work)
+void AnalysisController::post(QThreadPool& pool, std::function<void()> work)
 {
     if (m_running++ == 0)
         emit busyChanged(true);
-    m_pool.start([this, work = std::move(work)] {
+    pool.start([this, work = std::move(work)] {
         QString error;
         try {
             work();
@@ -89,7 +93,7 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
     const quint64 job = m_nextJob++;
     m_latestAnalysis = job;
     m_cancel = false;
-    post([=] {
+    post(m_pool, [=] {
         const auto stale = [&] { return job != m_latestAnalysis.load(); };
         if (stale())
             return;
@@ -116,6 +120,12 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             pane->trace = loaded->forward(imaging::preprocessImage(image, loaded->spec().preprocessing).tensor);
             (wantVit ? analysis->vit : analysis->cnn) = pane;
         }
+        // Only the models on screen stay loaded; a replaced model is freed once no pane
+        // shows it any more.
+        for (auto it = m_models.begin(); it != m_models.end();)
+            it = it->first == device + QLatin1Char('|') + vitPath || it->first == device + QLatin1Char('|') + cnnPath
+                     ? std::next(it)
+                     : m_models.erase(it);
         if (stale())
             return;
         report([this, analysis, job] {
@@ -132,7 +142,7 @@ quint64 AnalysisController::runView(const QString& role, std::function<engine::V
     auto& latest = m_latestView[role];
     latest = job;
     m_cancel = false;
-    post([=, &latest] {
+    post(m_pool, [=, &latest] {
         if (job != latest.load())
             return;
         report([this] { emit progress(tr("computing gradients")); });
@@ -165,10 +175,90 @@ quint64 AnalysisController::computeEffectiveField(std::shared_ptr<const PaneAnal
     });
 }
 
+quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> analysis)
+{
+    const quint64 job = m_nextJob++;
+    post(m_pool, [=] {
+        if (analysis->job != m_latestAnalysis.load())
+            return;  // the window has moved on to another image or model
+        auto sizes = std::make_shared<FieldSizes>();
+        sizes->analysisJob = analysis->job;
+        for (const auto* pane : {analysis->vit.get(), analysis->cnn.get()}) {
+            if (!pane)
+                continue;
+            if (m_cancel)
+                throw Cancelled();
+            report([this] { emit progress(tr("measuring effective receptive fields")); });
+            (pane->role == QLatin1String("vit") ? sizes->vit : sizes->cnn) = engine::effectiveFieldSizes(*pane->model, pane->trace.input);
+        }
+        report([this, sizes] {
+            if (sizes->analysisJob == m_latestAnalysis.load())
+                emit fieldSizesFinished(sizes);
+        });
+    });
+    return job;
+}
+
+quint64 AnalysisController::compareLayers(const QString& folder, const QString& vitPath, const QString& cnnPath,
+                                          const QString& device, int batchSize)
+{
+    const quint64 job = m_nextJob++;
+    m_latestSimilarity = job;
+    post(m_studyPool, [=] {
+        const auto stale = [&] { return job != m_latestSimilarity.load(); };
+        auto result = std::make_shared<LayerSimilarity>();
+        result->folder = folder;
+        const auto paths = io::imageFilesIn(folder.toStdString());
+        result->imagesInFolder = paths.size();
+        // Models of its own, loaded here: the study runs beside the window's views.
+        std::map<std::string, std::unique_ptr<engine::Classifier>> loaded;
+        std::vector<engine::CkaModel> models;
+        for (const auto& [role, path] : {std::pair{std::string("vit"), vitPath}, std::pair{std::string("cnn"), cnnPath}}) {
+            if (path.isEmpty())
+                continue;
+            report([this, role = role] { emit progress(tr("CKA: loading the %1").arg(QString::fromStdString(role))); });
+            engine::LoadOptions options;
+            options.device = device.toStdString();
+            loaded[role] = engine::loadClassifier(path.toStdString(), options);
+            models.push_back({role, loaded[role].get()});
+            result->descriptions[role] = loaded[role]->spec().description;
+        }
+        // Each minibatch is decoded once and preprocessed for each model.
+        std::size_t decodedFirst = SIZE_MAX;
+        std::vector<cv::Mat> decoded;
+        const auto load = [&](std::size_t first, std::size_t count, const engine::CkaModel& m) {
+            if (first != decodedFirst) {
+                decoded.clear();
+                for (std::size_t i = first; i < first + count; ++i)
+                    decoded.push_back(imaging::decodeImageRgb(paths[i]));
+                decodedFirst = first;
+            }
+            std::vector<torch::Tensor> inputs;
+            for (const auto& image : decoded)
+                inputs.push_back(imaging::preprocessImage(image, m.model->spec().preprocessing).tensor);
+            return torch::cat(inputs);
+        };
+        result->study = engine::compareLayers(models, paths.size(), batchSize, load, [&](std::size_t done, std::size_t total) {
+            report([this, done, total] { emit progress(tr("CKA: %1 of %2 images").arg(done).arg(total)); });
+            if (stale())
+                throw Cancelled();
+            return true;
+        });
+        report([this, result, job] {
+            if (job == m_latestSimilarity.load())
+                emit similarityFinished(result);
+            else  // cancelled or replaced after its last minibatch: said, not shown
+                emit failed(job, tr("cancelled"));
+        });
+    });
+    return job;
+}
+
 void AnalysisController::cancel()
 {
     m_cancel = true;
     m_latestAnalysis = m_nextJob++;  // whatever is queued or running is now stale
+    m_latestSimilarity = m_nextJob++;
     for (auto& [role, latest] : m_latestView)
         latest = m_nextJob++;
 }

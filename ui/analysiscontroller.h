@@ -1,6 +1,8 @@
 #pragma once
 
+#include "core/engine/ckastudy.h"
 #include "core/engine/classifier.h"
+#include "core/engine/gradientmethods.h"
 #include "core/engine/views.h"
 
 #include <QObject>
@@ -28,6 +30,21 @@ struct Analysis {
     std::shared_ptr<const PaneAnalysis> vit, cnn;
 };
 
+// The effective field size of the centre unit of every stage / block of both models
+// on the analysed image, for the receptive-field plot.
+struct FieldSizes {
+    quint64 analysisJob = 0;
+    std::vector<engine::EffectiveFieldSize> vit, cnn;
+};
+
+// Linear CKA between the layers of both models over a folder of images.
+struct LayerSimilarity {
+    QString folder;
+    std::size_t imagesInFolder = 0;
+    engine::CkaStudy study;
+    std::map<std::string, std::string> descriptions;  // role -> the model's description
+};
+
 // Runs everything that touches a model on one worker thread, so the window never
 // waits: loading models (cached by path and device), the forward passes, and views
 // that need gradients. Jobs carry ids; the newest request of a kind wins, and results
@@ -46,27 +63,39 @@ public:
     // The effective receptive field of unit (row, col) of `layer` on the analysed input,
     // delivered as a view "erf" of one map [H, W] over the model input.
     quint64 computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer, int row, int col);
+    // Effective field sizes of both panes of `analysis`. Emits fieldSizesFinished or failed.
+    quint64 computeFieldSizes(std::shared_ptr<const Analysis> analysis);
+    // Minibatch CKA over the images directly in `folder` (in minibatches of
+    // `batchSize`), for whichever of the two models is given; progress per minibatch.
+    // Emits similarityFinished or failed.
+    quint64 compareLayers(const QString& folder, const QString& vitPath, const QString& cnnPath, const QString& device,
+                          int batchSize = 32);
     void cancel();
     bool busy() const { return m_running.load() > 0; }
 
 signals:
     void analysisFinished(std::shared_ptr<const attnviz::ui::Analysis> analysis);
     void viewFinished(quint64 job, QString role, std::shared_ptr<const attnviz::engine::ViewMaps> view);
+    void fieldSizesFinished(std::shared_ptr<const attnviz::ui::FieldSizes> sizes);
+    void similarityFinished(std::shared_ptr<const attnviz::ui::LayerSimilarity> similarity);
     void failed(quint64 job, QString message);
     void progress(QString message);
     void busyChanged(bool busy);
 
 private:
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device);  // worker thread only
-    void post(std::function<void()> work);
+    // Runs `work` on `pool`, reporting an exception as failed() and the busy state.
+    void post(QThreadPool& pool, std::function<void()> work);
     // A view for one pane computed on the worker; newer views for that pane win.
     quint64 runView(const QString& role, std::function<engine::ViewMaps()> work);
     void report(std::function<void()> onGuiThread);
 
-    QThreadPool m_pool;
+    QThreadPool m_pool;        // analyses and views: one job at a time, in order
+    QThreadPool m_studyPool;   // CKA over a folder: minutes long, so beside the views
     std::atomic<quint64> m_nextJob{1};
     std::atomic<quint64> m_latestAnalysis{0};
     std::map<QString, std::atomic<quint64>> m_latestView;  // per role
+    std::atomic<quint64> m_latestSimilarity{0};
     std::atomic<bool> m_cancel{false};
     std::atomic<int> m_running{0};
     std::map<QString, std::shared_ptr<engine::Classifier>> m_models;  // worker thread only

@@ -86,7 +86,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     dock->setWidget(m_plots);
     addDockWidget(Qt::BottomDockWidgetArea, dock);
     if (!options.plot.isEmpty() && !m_plots->showPlot(options.plot))
-        QTimer::singleShot(0, this, [this] { showError(tr("unknown plot '%1' (distance, fields, predictions)").arg(m_options.plot)); });
+        QTimer::singleShot(0, this, [this] { showError(tr("unknown plot '%1' (distance, fields, predictions, cka)").arg(m_options.plot)); });
 
     m_progress = new QLabel(this);
     m_cancel = new QPushButton(tr("Cancel"), this);
@@ -104,6 +104,14 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     connect(&m_controller, &AnalysisController::progress, m_progress, &QLabel::setText);
     connect(&m_controller, &AnalysisController::analysisFinished, this, &MainWindow::showAnalysis);
     connect(&m_controller, &AnalysisController::failed, this, [this](quint64, const QString& message) { showError(message); });
+    connect(&m_controller, &AnalysisController::fieldSizesFinished, m_plots, &PlotsPanel::setFieldSizes);
+    connect(&m_controller, &AnalysisController::similarityFinished, this, [this](std::shared_ptr<const LayerSimilarity> similarity) {
+        m_error->hide();  // whatever failed before, this request went through
+        m_plots->setSimilarity(similarity);
+        m_plots->parentWidget()->show();
+        maybeTakeScreenshot();
+    });
+    connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
     connect(&m_controller, &AnalysisController::viewFinished, this,
             [this](quint64, const QString& role, std::shared_ptr<const engine::ViewMaps> view) { pane(role)->viewReady(view); });
     for (auto* p : {m_vitPane, m_cnnPane}) {
@@ -116,9 +124,11 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     connect(m_vitPane->overlayView(), &OverlayView::viewportChanged, m_cnnPane->overlayView(), &OverlayView::setViewport);
     connect(m_cnnPane->overlayView(), &OverlayView::viewportChanged, m_vitPane->overlayView(), &OverlayView::setViewport);
     buildMenus();
+    buildDeviceChooser();
     m_vitPane->restoreSettings();
     m_cnnPane->restoreSettings();
     resize(settings.value(QStringLiteral("window/size"), QSize(1180, 1080)).toSize());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
     m_vitPane->setFocus();
     QTimer::singleShot(0, this, &MainWindow::analyze);
 }
@@ -164,15 +174,14 @@ void MainWindow::buildMenus()
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
-    auto* tools = addToolBar(tr("Device"));
-    tools->setObjectName(QStringLiteral("deviceToolbar"));
-    tools->addWidget(new QLabel(tr(" Device: "), tools));
-    m_device = new QComboBox(tools);
-    for (const auto& device : engine::availableDevices())
-        m_device->addItem(QString::fromStdString(device));
-    m_device->setCurrentText(m_options.device);
-    connect(m_device, &QComboBox::currentTextChanged, this, &MainWindow::analyze);
-    tools->addWidget(m_device);
+    auto* analysis = menuBar()->addMenu(tr("&Analysis"));
+    analysis->addAction(tr("Compare layers on a &folder (CKA)…"), this, [this] {
+        const auto folder = QFileDialog::getExistingDirectory(this, tr("Folder of images to compare the layers on"),
+                                                              QFileInfo(m_image).path());
+        if (!folder.isEmpty())
+            compareLayers(folder);
+    });
+    analysis->addAction(tr("&Cancel running work"), this, [this] { m_controller.cancel(); });
 
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About attnviz"), this, [this] {
@@ -183,6 +192,30 @@ void MainWindow::buildMenus()
                               "Keys: Up/Down or PgUp/PgDn step layers, Left/Right step heads, a click "
                               "on the ViT picture shows where that patch attends, Esc clears it."));
     });
+}
+
+void MainWindow::buildDeviceChooser()
+{
+    auto* tools = addToolBar(tr("Device"));
+    tools->setObjectName(QStringLiteral("deviceToolbar"));
+    tools->addWidget(new QLabel(tr(" Device: "), tools));
+    m_device = new QComboBox(tools);
+    for (const auto& device : engine::availableDevices())
+        m_device->addItem(QString::fromStdString(device));
+    const auto wanted = !m_options.device.isEmpty() ? m_options.device
+                                                     : QSettings().value(QStringLiteral("device"), QStringLiteral("cpu")).toString();
+    if (m_device->findText(wanted) >= 0)
+        m_device->setCurrentText(wanted);
+    else if (!m_options.device.isEmpty()) {  // asked for explicitly: say why it is not used
+        m_notice = tr("device '%1' is not available here (%2); running on the CPU")
+                       .arg(wanted, m_device->count() > 1 ? tr("see the Device list") : tr("this LibTorch has no CUDA"));
+        QTimer::singleShot(0, this, [this] { showError(m_notice); });
+    }
+    connect(m_device, &QComboBox::currentTextChanged, this, [this](const QString& device) {
+        QSettings().setValue(QStringLiteral("device"), device);
+        analyze();
+    });
+    tools->addWidget(m_device);
 }
 
 void MainWindow::exportAction(QMenu* menu, const QString& text, const QString& defaultName,
@@ -213,6 +246,11 @@ void MainWindow::openModel(const QString& role, const QString& path)
     analyze();
 }
 
+void MainWindow::compareLayers(const QString& folder)
+{
+    m_controller.compareLayers(folder, m_vit, m_cnn, m_device->currentText());
+}
+
 ModelPane* MainWindow::pane(const QString& role) const
 {
     return role == QLatin1String("vit") ? m_vitPane : m_cnnPane;
@@ -225,12 +263,15 @@ QString MainWindow::errorText() const
 
 void MainWindow::analyze()
 {
-    m_controller.analyze(m_image, m_vit, m_cnn, m_device ? m_device->currentText() : m_options.device);
+    m_controller.analyze(m_image, m_vit, m_cnn, m_device->currentText());
 }
 
 void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
 {
-    m_error->hide();
+    // A notice from the start (a device that is not there) stays for the first analysis.
+    if (m_notice.isEmpty())
+        m_error->hide();
+    m_notice.clear();
     setWindowTitle(tr("attnviz — %1").arg(QFileInfo(analysis->imagePath).fileName()));
     if (analysis->vit)
         m_vitPane->setAnalysis(analysis->vit);
@@ -244,6 +285,10 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
     recent.removeAll(analysis->imagePath);
     recent.prepend(analysis->imagePath);
     settings.setValue(QStringLiteral("recentImages"), recent.mid(0, 8));
+    if (!m_options.images.isEmpty() && !m_startComparisonDone) {
+        m_startComparisonDone = true;
+        compareLayers(m_options.images);
+    }
     emit analysisShown();
     maybeTakeScreenshot();
 }
@@ -263,7 +308,8 @@ void MainWindow::showError(const QString& message)
 void MainWindow::maybeTakeScreenshot()
 {
     if (m_options.screenshot.isEmpty() || m_screenshotTaken || !m_vitPane->hasAnalysis()
-        || m_vitPane->waitingForGradients() || m_cnnPane->waitingForGradients() || m_controller.busy())
+        || m_vitPane->waitingForGradients() || m_cnnPane->waitingForGradients() || m_controller.busy()
+        || (!m_options.images.isEmpty() && !m_plots->hasSimilarity()))
         return;
     m_screenshotTaken = true;
     QTimer::singleShot(50, this, [this] {
@@ -289,7 +335,9 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
-    QSettings().setValue(QStringLiteral("window/size"), size());
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/size"), size());
+    settings.setValue(QStringLiteral("window/state"), saveState());
     m_vitPane->saveSettings();
     m_cnnPane->saveSettings();
     QMainWindow::closeEvent(event);

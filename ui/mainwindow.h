@@ -21,9 +21,10 @@ struct StartOptions {
     QString image;
     QString vit;
     QString cnn;
-    QString device = QStringLiteral("cpu");
+    QString device;      // empty: the last one used, else cpu
+    QString images;      // a folder whose images the layers are compared on (CKA) at start
     QString screenshot;  // save the window here once the analysis is shown, then quit
-    QString plot;        // the plot shown first: distance, fields or predictions
+    QString plot;        // the plot shown first: distance, fields, predictions or cka
 };
 
 // The application window: the image's two readings side by side, ViT left, CNN
@@ -35,6 +36,8 @@ public:
 
     void openImage(const QString& path);
     void openModel(const QString& role, const QString& path);
+    // Linear CKA between the layers of both models over the images in `folder`.
+    void compareLayers(const QString& folder);
     ModelPane* pane(const QString& role) const;
     PlotsPanel* plots() const { return m_plots; }
     QString errorText() const;
@@ -50,6 +53,7 @@ protected:
 
 private:
     void buildMenus();
+    void buildDeviceChooser();
     // A menu entry that asks for a PNG path and calls `write`; failures show as errors.
     void exportAction(QMenu* menu, const QString& text, const QString& defaultName,
                       std::function<void(const QString&)> write);
@@ -69,6 +73,8 @@ private:
     QPushButton* m_cancel = nullptr;
     QComboBox* m_device = nullptr;
     bool m_screenshotTaken = false;
+    bool m_startComparisonDone = false;
+    QString m_notice;  // shown until the first analysis replaces it
 };
 
 // The shipped models and sample, found next to the executable or in the source tree.

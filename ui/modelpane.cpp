@@ -1,5 +1,7 @@
 #include "ui/modelpane.h"
 
+#include "ui/imageconvert.h"
+
 #include "core/engine/predictions.h"
 #include "core/engine/receptivefield.h"
 #include "core/imaging/overlay.h"
@@ -29,11 +31,6 @@ constexpr int kDisplaySide = 448;  // the picture's shorter side on screen
 bool needsGradients(const QString& method)
 {
     return method == QLatin1String("gradcam") || method == QLatin1String("grad-rollout");
-}
-
-QImage toQImage(const cv::Mat& rgb)
-{
-    return QImage(rgb.data, rgb.cols, rgb.rows, int(rgb.step), QImage::Format_RGB888).copy();
 }
 
 void stepCombo(QComboBox* combo, int delta)
@@ -141,7 +138,7 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     // The model's own name (folder or file); the full path is in the tooltip.
     m_title->setText(QStringLiteral("<b>%1</b><br>%2").arg(QString::fromStdString(spec.description).toHtmlEscaped(),
                                                           QFileInfo(m_analysis->modelPath).fileName().toHtmlEscaped()));
-    QString card = tr("%n class(es)", nullptr, spec.numClasses);
+    QString card = spec.numClasses == 1 ? tr("1 class") : tr("%1 classes").arg(spec.numClasses);
     if (spec.reportedAccuracy)
         card += tr(" · accuracy %1 on %2 (its config.json)")
                     .arg(*spec.reportedAccuracy, 0, 'f', 4)
@@ -489,10 +486,7 @@ void ModelPane::exportMontage(const QString& path) const
 
 void ModelPane::exportGrid(const QString& path) const
 {
-    const QImage image = m_grid->grab().toImage().convertToFormat(QImage::Format_RGB888);
-    const cv::Mat rgb(image.height(), image.width(), CV_8UC3, const_cast<uchar*>(image.constBits()),
-                      std::size_t(image.bytesPerLine()));
-    imaging::writePng(path.toStdString(), rgb.clone(), {{"Software", "attnviz"}, {"attnviz:model", m_analysis ? m_analysis->modelPath.toStdString() : ""}});
+    writeWidgetPng(*m_grid, path, {{"Software", "attnviz"}, {"attnviz:model", m_analysis ? m_analysis->modelPath.toStdString() : ""}});
 }
 
 void ModelPane::saveSettings() const

@@ -1,22 +1,26 @@
 #include "ui/plotspanel.h"
 
+#include "ui/imageconvert.h"
+
 #include "core/engine/attentiondistance.h"
 #include "core/engine/predictions.h"
 #include "core/engine/receptivefield.h"
-#include "core/imaging/pngwriter.h"
+#include "core/imaging/montage.h"
 
 #include <QBarCategoryAxis>
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
+#include <QFileInfo>
+#include <QHBoxLayout>
 #include <QHorizontalBarSeries>
+#include <QLabel>
 #include <QLineSeries>
 #include <QScatterSeries>
+#include <QScrollArea>
 #include <QTabWidget>
 #include <QValueAxis>
 #include <QVBoxLayout>
-
-#include <opencv2/core.hpp>
 
 namespace attnviz::ui {
 namespace {
@@ -60,18 +64,52 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     m_distance = makeView(m_tabs);
     m_fields = makeView(m_tabs);
     m_predictions = makeView(m_tabs);
+    m_distance->setObjectName(QStringLiteral("distancePlot"));
+    m_fields->setObjectName(QStringLiteral("fieldsPlot"));
+    m_predictions->setObjectName(QStringLiteral("predictionsPlot"));
     m_tabs->addTab(m_distance, tr("Attention distance"));
     m_tabs->addTab(m_fields, tr("Receptive field"));
     m_tabs->addTab(m_predictions, tr("Predictions"));
+    auto* scroll = new QScrollArea(m_tabs);
+    m_cka = new QWidget(scroll);
+    auto* row = new QHBoxLayout(m_cka);
+    auto* hint = new QLabel(tr("Layer similarity needs a set of images: File → Compare layers on a folder (CKA)…"), m_cka);
+    hint->setAlignment(Qt::AlignCenter);
+    row->addWidget(hint);
+    scroll->setWidget(m_cka);
+    scroll->setWidgetResizable(true);
+    m_tabs->addTab(scroll, tr("Layer similarity (CKA)"));
     layout->addWidget(m_tabs);
+    connect(m_tabs, &QTabWidget::currentChanged, this, &PlotsPanel::requestFieldSizesIfShown);
 }
 
 void PlotsPanel::setAnalysis(const std::shared_ptr<const Analysis>& analysis)
 {
+    m_analysis = analysis;
+    m_fieldSizes.reset();
+    m_fieldSizesRequested = false;
     if (analysis->vit)
         showDistances(*analysis->vit);
-    showReceptiveFields(*analysis);
+    showReceptiveFields();
     showPredictions(*analysis);
+    requestFieldSizesIfShown();
+}
+
+void PlotsPanel::requestFieldSizesIfShown()
+{
+    // Measuring takes a backward pass per layer, so only when someone looks.
+    if (m_tabs->currentWidget() == m_fields && m_analysis && !m_fieldSizesRequested) {
+        m_fieldSizesRequested = true;
+        emit fieldSizesWanted(m_analysis);
+    }
+}
+
+void PlotsPanel::setFieldSizes(const std::shared_ptr<const FieldSizes>& sizes)
+{
+    if (!m_analysis || sizes->analysisJob != m_analysis->job)
+        return;
+    m_fieldSizes = sizes;
+    showReceptiveFields();
 }
 
 void PlotsPanel::showDistances(const PaneAnalysis& vit)
@@ -112,11 +150,26 @@ void PlotsPanel::showDistances(const PaneAnalysis& vit)
         chart->legend()->hide();
 }
 
-void PlotsPanel::showReceptiveFields(const Analysis& analysis)
+void PlotsPanel::showReceptiveFields()
 {
-    auto* chart = freshChart(m_fields, tr("Theoretical receptive field size against relative depth"));
+    const auto& analysis = *m_analysis;
+    auto* chart = freshChart(m_fields, m_fieldSizes ? tr("Receptive field size against relative depth: theoretical (solid), "
+                                                         "effective on this image (dashed, 95% of the gradient mass)")
+                                                    : tr("Theoretical receptive field size against relative depth"));
     double top = 1;
-    auto* x = axis(tr("relative depth (0 = input, 1 = last layer)"), 0, 1);
+    // One colour per model; theoretical solid, effective dashed.
+    const auto addSeries = [&](const QString& name, const QColor& colour, bool effective, const std::vector<QPointF>& points) {
+        auto* series = new QLineSeries;
+        series->setName(name);
+        series->setPointsVisible(true);
+        series->setPen(QPen(colour, 2, effective ? Qt::DashLine : Qt::SolidLine));
+        for (const auto& p : points) {
+            series->append(p);
+            top = std::max(top, p.y());
+        }
+        chart->addSeries(series);
+    };
+    const QColor cnnColour(0x1f, 0x77, 0xb4), vitColour(0xd6, 0x27, 0x28);
     if (analysis.cnn) {
         // The stem and the stage outputs ("conv1", "maxpool", "layer1", ...): the
         // network's main path, without the smaller fields of shortcut convolutions.
@@ -124,36 +177,78 @@ void PlotsPanel::showReceptiveFields(const Analysis& analysis)
         for (const auto& f : engine::resnetReceptiveFields(analysis.cnn->model->spec()))
             if (f.name.find('.') == std::string::npos)
                 stages.push_back(f);
-        auto* series = new QLineSeries;
-        series->setName(tr("CNN (stem and stage outputs)"));
-        series->setPointsVisible(true);
-        for (std::size_t i = 0; i < stages.size(); ++i) {
-            series->append(double(i + 1) / double(stages.size()), stages[i].size);
-            top = std::max(top, stages[i].size);
+        std::vector<QPointF> points;
+        for (std::size_t i = 0; i < stages.size(); ++i)
+            points.emplace_back(double(i + 1) / double(stages.size()), stages[i].size);
+        addSeries(tr("CNN theoretical (stem and stage outputs)"), cnnColour, false, points);
+        if (m_fieldSizes && !m_fieldSizes->cnn.empty()) {
+            points.clear();
+            const auto& sizes = m_fieldSizes->cnn;
+            for (std::size_t i = 0; i < sizes.size(); ++i)
+                points.emplace_back(double(i + 1) / double(sizes.size()), sizes[i].size);
+            addSeries(tr("CNN effective"), cnnColour, true, points);
         }
-        chart->addSeries(series);
     }
     if (analysis.vit) {
         // A patch embedding sees one patch; every block after it sees the whole input.
         const auto& trace = analysis.vit->trace;
         const double side = double(std::max(trace.input.size(2), trace.input.size(3)));
         const auto blocks = trace.attentions.size();
-        auto* series = new QLineSeries;
-        series->setName(tr("ViT (global after the first block)"));
-        series->setPointsVisible(true);
-        series->append(0.0, trace.tokens.patchSize);
+        std::vector<QPointF> points{{0.0, double(trace.tokens.patchSize)}};
         for (std::size_t b = 0; b < blocks; ++b)
-            series->append(double(b + 1) / double(blocks), side);
-        top = std::max(top, side);
-        chart->addSeries(series);
+            points.emplace_back(double(b + 1) / double(blocks), side);
+        addSeries(tr("ViT theoretical (global after the first block)"), vitColour, false, points);
+        if (m_fieldSizes && !m_fieldSizes->vit.empty()) {
+            points = {{0.0, double(trace.tokens.patchSize)}};
+            const auto& sizes = m_fieldSizes->vit;
+            for (std::size_t b = 0; b < sizes.size(); ++b)
+                points.emplace_back(double(b + 1) / double(sizes.size()), sizes[b].size);
+            addSeries(tr("ViT effective"), vitColour, true, points);
+        }
     }
-    auto* y = axis(tr("size (px)"), 0, top * 1.1);
+    auto* x = axis(tr("relative depth (0 = input, 1 = last layer)"), 0, 1);
+    auto* y = axis(tr("size (input px)"), 0, top * 1.1);
+    y->applyNiceNumbers();
+    chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);  // solid vs dashed shows in the legend
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (auto* s : chart->series()) {
         s->attachAxis(x);
         s->attachAxis(y);
     }
+}
+
+void PlotsPanel::setSimilarity(const std::shared_ptr<const LayerSimilarity>& similarity)
+{
+    m_similarity = similarity;
+    showSimilarity();
+    m_tabs->setCurrentIndex(3);
+}
+
+void PlotsPanel::showSimilarity()
+{
+    // The heat maps are drawn by the renderer the CLI's `cka --out-dir` uses.
+    auto* row = m_cka->layout();
+    while (auto* item = row->takeAt(0)) {
+        delete item->widget();
+        delete item;
+    }
+    const auto& study = m_similarity->study;
+    m_ckaTitle = tr("Linear CKA over %1 of the %2 images in %3")
+                     .arg(study.imagesUsed)
+                     .arg(m_similarity->imagesInFolder)
+                     .arg(QFileInfo(m_similarity->folder).fileName());
+    for (const auto& m : study.matrices) {
+        const auto title = m.rowRole + " x " + m.colRole + ", " + std::to_string(study.imagesUsed) + " images";
+        auto* label = new QLabel(m_cka);
+        label->setPixmap(QPixmap::fromImage(toQImage(imaging::renderMatrix(m.values, m.rowLayers, m.colLayers, title,
+                                                                           {0.0f, 1.0f}, imaging::Colormap::Viridis, 18))));
+        label->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+        label->setToolTip(QString::fromStdString(m_similarity->descriptions.at(m.rowRole) + "  ×  "
+                                                 + m_similarity->descriptions.at(m.colRole)));
+        row->addWidget(label);
+    }
+    static_cast<QHBoxLayout*>(row)->addStretch(1);
 }
 
 void PlotsPanel::showPredictions(const Analysis& analysis)
@@ -199,7 +294,8 @@ int PlotsPanel::plotCount() const { return m_tabs->count(); }
 
 bool PlotsPanel::showPlot(const QString& name)
 {
-    const QStringList names{QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions")};
+    const QStringList names{QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"),
+                            QStringLiteral("cka")};
     const int index = int(names.indexOf(name));
     if (index < 0)
         return false;
@@ -207,7 +303,12 @@ bool PlotsPanel::showPlot(const QString& name)
     return true;
 }
 
-QString PlotsPanel::plotTitle(int index) const { return view(index)->chart()->title(); }
+QString PlotsPanel::plotTitle(int index) const
+{
+    if (auto* chart = view(index))
+        return chart->chart()->title();
+    return m_ckaTitle;
+}
 
 QChartView* PlotsPanel::view(int index) const
 {
@@ -216,10 +317,15 @@ QChartView* PlotsPanel::view(int index) const
 
 void PlotsPanel::exportPlot(const QString& path, int index) const
 {
-    auto* chartView = view(index);
-    const QImage image = chartView->grab().toImage().convertToFormat(QImage::Format_RGB888);
-    const cv::Mat rgb(image.height(), image.width(), CV_8UC3, const_cast<uchar*>(image.constBits()), std::size_t(image.bytesPerLine()));
-    imaging::writePng(path.toStdString(), rgb, {{"Software", "attnviz"}, {"Title", chartView->chart()->title().toStdString()}});
+    if (auto* chart = view(index)) {
+        writeWidgetPng(*chart, path, {{"Software", "attnviz"}, {"Title", chart->chart()->title().toStdString()}});
+        return;
+    }
+    if (!m_similarity)
+        throw std::runtime_error("no layer similarity to export: compare the layers on a folder first");
+    writeWidgetPng(*m_cka, path, {{"Software", "attnviz"}, {"Title", m_ckaTitle.toStdString()},
+                                  {"attnviz:method", "cka (linear, minibatch unbiased HSIC)"},
+                                  {"attnviz:folder", m_similarity->folder.toStdString()}});
 }
 
 }  // namespace attnviz::ui

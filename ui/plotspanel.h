@@ -6,6 +6,7 @@
 
 #include <memory>
 
+class QLabel;
 class QTabWidget;
 
 QT_BEGIN_NAMESPACE
@@ -15,24 +16,36 @@ QT_END_NAMESPACE
 namespace attnviz::ui {
 
 // The plots of one analysis (Qt Charts): mean attention distance per head against
-// the ViT's depth, theoretical receptive field size against depth for both models,
-// and both models' top-5 predictions. Each can be exported as PNG.
+// the ViT's depth; receptive field size against depth for both models, theoretical
+// and, once measured, effective; both models' top-5 predictions; and the CKA heat maps
+// of a folder comparison. Each can be exported as PNG.
 class PlotsPanel : public QWidget {
     Q_OBJECT
 public:
     explicit PlotsPanel(QWidget* parent = nullptr);
 
     void setAnalysis(const std::shared_ptr<const Analysis>& analysis);
+    // Adds the effective sizes to the receptive-field plot if they belong to the analysis shown.
+    void setFieldSizes(const std::shared_ptr<const FieldSizes>& sizes);
+    bool hasFieldSizes() const { return m_fieldSizes != nullptr; }
+    void setSimilarity(const std::shared_ptr<const LayerSimilarity>& similarity);
+    bool hasSimilarity() const { return m_similarity != nullptr; }
     int plotCount() const;
-    // "distance", "fields" or "predictions"; false for another name.
+    // "distance", "fields", "predictions" or "cka"; false for another name.
     bool showPlot(const QString& name);
     QString plotTitle(int index) const;
     // Writes plot `index` (the current one when -1) as PNG with its title in the text chunk.
     void exportPlot(const QString& path, int index = -1) const;
 
+signals:
+    // The receptive-field plot is on screen and its effective sizes are not measured yet.
+    void fieldSizesWanted(std::shared_ptr<const attnviz::ui::Analysis> analysis);
+
 private:
+    void requestFieldSizesIfShown();
     void showDistances(const PaneAnalysis& vit);
-    void showReceptiveFields(const Analysis& analysis);
+    void showReceptiveFields();
+    void showSimilarity();
     void showPredictions(const Analysis& analysis);
     QChartView* view(int index) const;
 
@@ -40,6 +53,12 @@ private:
     QChartView* m_distance = nullptr;
     QChartView* m_fields = nullptr;
     QChartView* m_predictions = nullptr;
+    QWidget* m_cka = nullptr;  // the heat maps side by side, or a hint how to get them
+    QString m_ckaTitle;
+    std::shared_ptr<const Analysis> m_analysis;
+    std::shared_ptr<const FieldSizes> m_fieldSizes;
+    std::shared_ptr<const LayerSimilarity> m_similarity;
+    bool m_fieldSizesRequested = false;
 };
 
 }  // namespace attnviz::ui

@@ -1,13 +1,17 @@
 // The window as a user drives it, offscreen: start with the shipped models, browse
 // layers and heads with keys, switch method and colormap, query a patch, export an
-// overlay, and open a broken image while the previous analysis stays.
+// overlay and the plots, measure effective fields, compare layers over a folder (and
+// cancel it), and open a broken image or folder while the previous analysis stays.
 #include "ui/mainwindow.h"
 #include "ui/modelpane.h"
 #include "ui/plotspanel.h"
 
+#include "core/io/imagefiles.h"
 #include "core/io/pngtext.h"
 
 #include <QApplication>
+#include <QChartView>
+#include <QFileInfo>
 #include <QImage>
 #include <QWheelEvent>
 #include <QLabel>
@@ -203,15 +207,64 @@ private slots:
     void plotsCanBeExported()
     {
         auto* plots = m_window->plots();
-        QCOMPARE(plots->plotCount(), 3);
+        QCOMPARE(plots->plotCount(), 4);
         QVERIFY(plots->plotTitle(0).contains(QStringLiteral("attention distance")));
-        for (int i = 0; i < plots->plotCount(); ++i) {
+        for (int i = 0; i < 3; ++i) {
             const QString path = m_dir.filePath(QStringLiteral("plot%1.png").arg(i));
             plots->exportPlot(path, i);
             const QImage image(path);
             QVERIFY(image.width() > 100 && image.height() > 100);
             QCOMPARE(image.text(QStringLiteral("Title")), plots->plotTitle(i));
         }
+        // No folder compared yet: nothing to export, and no file appears.
+        const QString cka = m_dir.filePath(QStringLiteral("cka-none.png"));
+        QVERIFY_THROWS_EXCEPTION(std::runtime_error, plots->exportPlot(cka, 3));
+        QVERIFY(!QFileInfo::exists(cka));
+    }
+
+    void receptiveFieldPlotAddsEffectiveSizes()
+    {
+        auto* plots = m_window->plots();
+        auto* chart = plots->findChild<QChartView*>(QStringLiteral("fieldsPlot"))->chart();
+        QCOMPARE(chart->series().size(), 2);  // theoretical only until someone looks
+        QVERIFY(!plots->hasFieldSizes());
+        QVERIFY(plots->showPlot(QStringLiteral("fields")));
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasFieldSizes(), 30000);
+        chart = plots->findChild<QChartView*>(QStringLiteral("fieldsPlot"))->chart();
+        QCOMPARE(chart->series().size(), 4);
+        QVERIFY(chart->title().contains(QStringLiteral("effective")));
+        QVERIFY(m_window->errorText().isEmpty());
+    }
+
+    void layerSimilarityOverAFolder()
+    {
+        auto* plots = m_window->plots();
+        QVERIFY(waitIdle(*m_window));
+        // A folder without images is an error; the window keeps what it showed.
+        QTemporaryDir empty;
+        m_window->compareLayers(empty.path());
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->errorText().contains(QStringLiteral("no images")), 30000);
+        QVERIFY(!plots->hasSimilarity());
+        QVERIFY(vit()->hasAnalysis());
+        // Cancelled before it finishes: no result arrives.
+        const QString samples = QFileInfo(ui::defaultImagePath()).path();
+        m_window->compareLayers(samples);
+        m_window->controller().cancel();
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(!plots->hasSimilarity());
+        QVERIFY2(m_window->errorText().contains(QStringLiteral("cancelled")), qPrintable(m_window->errorText()));
+        // The shipped samples: three heat maps, exported with the folder in the PNG.
+        m_window->compareLayers(samples);
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasSimilarity(), 60000);
+        QVERIFY(m_window->errorText().isEmpty());
+        const auto count = QString::number(io::imageFilesIn(samples.toStdString()).size());
+        QVERIFY2(plots->plotTitle(3).startsWith(QStringLiteral("Linear CKA over %1 of the %1 images").arg(count)),
+                 qPrintable(plots->plotTitle(3)));
+        const QString path = m_dir.filePath(QStringLiteral("cka.png"));
+        plots->exportPlot(path, 3);
+        const QImage image(path);
+        QVERIFY(image.width() > 300 && image.height() > 100);
+        QCOMPARE(image.text(QStringLiteral("attnviz:folder")), samples);
     }
 
     void brokenImageShowsAnErrorAndKeepsTheAnalysis()
