@@ -1,6 +1,6 @@
 // attnviz: the desktop application.
 //   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR]
-//           [--plot NAME] [--screenshot FILE.png]
+//           [--click X,Y] [--plot NAME] [--screenshot FILE.png]
 #include "ui/mainwindow.h"
 
 #include "core/engine/device.h"
@@ -35,7 +35,11 @@ int main(int argc, char** argv)
     const QCommandLineOption images(QStringLiteral("images"),
                                     QStringLiteral("Compare the layers of both models (CKA) over the images in DIR."),
                                     QStringLiteral("DIR"));
-    parser.addOptions({vit, cnn, device, screenshot, plot, images});
+    const QCommandLineOption click(QStringLiteral("click"),
+                                   QStringLiteral("Click the image at X,Y (fractions of its width and height, 0 to 1) "
+                                                  "once it is analysed: where that patch attends, that unit's fields."),
+                                   QStringLiteral("X,Y"));
+    parser.addOptions({vit, cnn, device, screenshot, plot, images, click});
     parser.process(app);
 
     attnviz::ui::StartOptions options;
@@ -47,6 +51,16 @@ int main(int argc, char** argv)
     options.screenshot = parser.value(screenshot);
     options.plot = parser.value(plot);
     options.images = parser.value(images);
+    if (parser.isSet(click)) {
+        const auto parts = parser.value(click).split(QLatin1Char(','));
+        bool okX = false, okY = false;
+        const double x = parts.size() == 2 ? parts[0].toDouble(&okX) : 0, y = parts.size() == 2 ? parts[1].toDouble(&okY) : 0;
+        if (!okX || !okY || x < 0 || x >= 1 || y < 0 || y >= 1) {
+            qCritical("attnviz: --click wants X,Y as fractions in [0, 1), e.g. 0.5,0.25; got '%s'", qPrintable(parser.value(click)));
+            return 2;
+        }
+        options.click = QPointF(x, y);
+    }
     attnviz::ui::MainWindow window(options);
     window.show();
     return QApplication::exec();

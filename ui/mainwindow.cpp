@@ -120,6 +120,9 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         connect(p, &ModelPane::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 4000); });
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }
+    // A click on either picture asks both models about that place of the image.
+    connect(m_vitPane->overlayView(), &OverlayView::clicked, m_cnnPane, &ModelPane::queryAt);
+    connect(m_cnnPane->overlayView(), &OverlayView::clicked, m_vitPane, &ModelPane::queryAt);
     // Zoom and pan move both pictures together, so the same region is compared.
     connect(m_vitPane->overlayView(), &OverlayView::viewportChanged, m_cnnPane->overlayView(), &OverlayView::setViewport);
     connect(m_cnnPane->overlayView(), &OverlayView::viewportChanged, m_vitPane->overlayView(), &OverlayView::setViewport);
@@ -285,9 +288,14 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
     recent.removeAll(analysis->imagePath);
     recent.prepend(analysis->imagePath);
     settings.setValue(QStringLiteral("recentImages"), recent.mid(0, 8));
-    if (!m_options.images.isEmpty() && !m_startComparisonDone) {
-        m_startComparisonDone = true;
-        compareLayers(m_options.images);
+    if (!m_startOptionsApplied) {
+        m_startOptionsApplied = true;
+        if (!m_options.images.isEmpty())
+            compareLayers(m_options.images);
+        if (m_options.click) {
+            m_vitPane->queryAt(*m_options.click);
+            m_cnnPane->queryAt(*m_options.click);
+        }
     }
     emit analysisShown();
     maybeTakeScreenshot();

@@ -4,7 +4,10 @@
 
 #include <QMainWindow>
 
+#include <QPointF>
+
 #include <functional>
+#include <optional>
 
 class QComboBox;
 class QMenu;
@@ -25,6 +28,7 @@ struct StartOptions {
     QString images;      // a folder whose images the layers are compared on (CKA) at start
     QString screenshot;  // save the window here once the analysis is shown, then quit
     QString plot;        // the plot shown first: distance, fields, predictions or cka
+    std::optional<QPointF> click;  // a click on the image at start, x and y in [0, 1)
 };
 
 // The application window: the image's two readings side by side, ViT left, CNN
@@ -73,7 +77,7 @@ private:
     QPushButton* m_cancel = nullptr;
     QComboBox* m_device = nullptr;
     bool m_screenshotTaken = false;
-    bool m_startComparisonDone = false;
+    bool m_startOptionsApplied = false;  // --images and --click act on the first analysis only
     QString m_notice;  // shown until the first analysis replaces it
 };
 

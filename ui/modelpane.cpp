@@ -276,6 +276,8 @@ void ModelPane::render(const engine::ViewMaps& view)
     m_rendered = imaging::renderOverlay(m_picture, map, range, options);
     if (view.method == "erf")
         drawReceptiveBox(m_rendered);
+    if (m_query)
+        drawQueryPatch(m_rendered);
     m_view->setImage(toQImage(m_rendered), m_picture.cols);
     QString text = QStringLiteral("%1 · layer %2").arg(QString::fromStdString(view.method), QString::fromStdString(view.layers[0]));
     if (view.method == "attention" || view.method == "rollout")
@@ -303,17 +305,18 @@ void ModelPane::showHover(QPointF unit)
                            .arg(double(map[row][col].item<float>()), 0, 'g', 4));
 }
 
-void ModelPane::queryAt(QPointF unit)
+void ModelPane::queryAt(QPointF location)
 {
     if (!m_analysis)
         return;
+    const auto cell = [&](double fraction, int64_t cells) { return std::clamp(int(fraction * double(cells)), 0, int(cells) - 1); };
     if (m_analysis->model->spec().family == engine::Family::ViT) {
         const auto& tokens = m_analysis->trace.tokens;
-        setQuery(std::make_pair(int(unit.y() * tokens.gridH), int(unit.x() * tokens.gridW)));
+        setQuery(std::make_pair(cell(location.y(), tokens.gridH), cell(location.x(), tokens.gridW)));
         return;
     }
     const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
-    setUnit(std::make_pair(int(unit.y() * features.size(2)), int(unit.x() * features.size(3))));
+    setUnit(std::make_pair(cell(location.y(), features.size(2)), cell(location.x(), features.size(3))));
 }
 
 void ModelPane::setUnit(std::optional<std::pair<int, int>> unit)
@@ -342,6 +345,16 @@ void ModelPane::drawReceptiveBox(cv::Mat& image) const
     const double scale = double(m_picture.cols) / double(input.size(3));
     cv::rectangle(image, cv::Point(int(box.x0 * scale), int(box.y0 * scale)),
                   cv::Point(int((box.x1 + 1) * scale) - 1, int((box.y1 + 1) * scale) - 1), cv::Scalar(255, 64, 64), 2);
+}
+
+void ModelPane::drawQueryPatch(cv::Mat& image) const
+{
+    // The patch whose row of attention is shown, outlined so the eye finds the source.
+    const auto& tokens = m_analysis->trace.tokens;
+    const double cellW = double(image.cols) / tokens.gridW, cellH = double(image.rows) / tokens.gridH;
+    const auto [row, col] = *m_query;
+    cv::rectangle(image, cv::Point(int(col * cellW), int(row * cellH)),
+                  cv::Point(int((col + 1) * cellW) - 1, int((row + 1) * cellH) - 1), cv::Scalar(255, 64, 64), 2);
 }
 
 void ModelPane::updateGrid()

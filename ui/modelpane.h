@@ -42,6 +42,9 @@ public:
     void setQuery(std::optional<std::pair<int, int>> patch);
     // CNN: the unit (row, col) of the current layer whose fields are shown (method "erf").
     void setUnit(std::optional<std::pair<int, int>> unit);
+    // A click at (x, y) in [0, 1) of the picture: ViT, the patch there becomes the
+    // query; CNN, the unit there of the current layer shows its fields.
+    void queryAt(QPointF location);
     ThumbnailGrid* grid() const { return m_grid; }
     OverlayView* overlayView() const { return m_view; }
 
@@ -79,10 +82,10 @@ private:
     void refresh();
     void render(const engine::ViewMaps& view);
     void showHover(QPointF unit);
-    void queryAt(QPointF unit);
     void updateGrid();
     void selectCell(int row, int column);
     void drawReceptiveBox(cv::Mat& image) const;
+    void drawQueryPatch(cv::Mat& image) const;
 
     QString m_role;
     std::shared_ptr<const PaneAnalysis> m_analysis;

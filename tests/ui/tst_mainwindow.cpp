@@ -132,8 +132,16 @@ private slots:
         QTest::mouseClick(view, Qt::LeftButton, {}, QPoint(view->width() / 2, view->height() / 2));
         const auto state = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
         QVERIFY2(state.contains(QStringLiteral("query patch 3,")), qPrintable(state));
+        // The same click asks the CNN about that place: the unit of its layer there.
+        QCOMPARE(cnn()->method(), QStringLiteral("erf"));
+        QVERIFY(waitIdle(*m_window));
+        const auto cnnState = cnn()->findChild<QLabel*>(QStringLiteral("state"))->text();
+        QVERIFY2(cnnState.contains(QStringLiteral(" · unit ")), qPrintable(cnnState));
+        cnn()->setUnit(std::nullopt);
+        cnn()->setMethod(QStringLiteral("gradcam"));
         QTest::keyClick(vit(), Qt::Key_Escape);
         QCOMPARE(vit()->overlay(), cls);
+        QVERIFY(waitIdle(*m_window));
     }
 
     void headGridSelectsLayerAndHead()
