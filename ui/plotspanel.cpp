@@ -153,9 +153,9 @@ void PlotsPanel::showDistances(const PaneAnalysis& vit)
 void PlotsPanel::showReceptiveFields()
 {
     const auto& analysis = *m_analysis;
-    auto* chart = freshChart(m_fields, m_fieldSizes ? tr("Receptive field size against relative depth: theoretical (solid), "
+    auto* chart = freshChart(m_fields, m_fieldSizes ? tr("Receptive field size in input pixels against relative depth: theoretical (solid), "
                                                          "effective on this image (dashed, 95% of the gradient mass)")
-                                                    : tr("Theoretical receptive field size against relative depth"));
+                                                    : tr("Theoretical receptive field size in input pixels against relative depth"));
     double top = 1;
     // One colour per model; theoretical solid, effective dashed.
     const auto addSeries = [&](const QString& name, const QColor& colour, bool effective, const std::vector<QPointF>& points) {
@@ -207,7 +207,7 @@ void PlotsPanel::showReceptiveFields()
         }
     }
     auto* x = axis(tr("relative depth (0 = input, 1 = last layer)"), 0, 1);
-    auto* y = axis(tr("size (input px)"), 0, top * 1.1);
+    auto* y = axis(tr("size (px)"), 0, top * 1.1);
     y->applyNiceNumbers();
     chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);  // solid vs dashed shows in the legend
     chart->addAxis(x, Qt::AlignBottom);
