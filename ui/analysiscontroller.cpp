@@ -57,6 +57,9 @@ void AnalysisController::post(QThreadPool& pool, std::function<void()> work)
             error = tr("cancelled");
         } catch (const c10::Error& e) {
             error = firstLine(e.what_without_backtrace());
+            // LibTorch's CUDA allocator says "CUDA out of memory. Tried to allocate ...".
+            if (error.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
+                error += tr(" — choose the CPU in the Device list, or a smaller model or image");
         } catch (const std::exception& e) {
             error = firstLine(e.what());
         }

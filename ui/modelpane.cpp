@@ -369,12 +369,7 @@ void ModelPane::updateGrid()
         cells.push_back(toQImage(imaging::renderMap(map, range, cv::Size(side, side), options)));
     };
     if (m_analysis->model->spec().family == engine::Family::ViT) {
-        engine::ViewRequest all;
-        all.method = "attention";
-        all.layer = "all";
-        all.head = "all";
-        all.query = m_query;
-        const auto view = engine::computeView(*m_analysis->model, m_analysis->trace, all);
+        const auto view = attentionOfEveryHead();
         QStringList labels;
         for (int64_t l = 0; l < view.maps.size(0); ++l) {
             const auto range = imaging::rangeOf(view.maps[l]);  // per layer: heads compare
@@ -481,16 +476,21 @@ void ModelPane::exportOverlay(const QString& path) const
                       imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className(*m_shown), imageOptions()));
 }
 
-void ModelPane::exportMontage(const QString& path) const
+engine::ViewMaps ModelPane::attentionOfEveryHead() const
 {
-    if (!m_analysis || m_analysis->model->spec().family != engine::Family::ViT)
-        throw std::runtime_error("a layer x head montage needs a ViT");
     engine::ViewRequest all;
     all.method = "attention";
     all.layer = "all";
     all.head = "all";
     all.query = m_query;
-    const auto view = engine::computeView(*m_analysis->model, m_analysis->trace, all);
+    return engine::computeView(*m_analysis->model, m_analysis->trace, all);  // [blocks, heads, gh, gw]
+}
+
+void ModelPane::exportMontage(const QString& path) const
+{
+    if (!m_analysis || m_analysis->model->spec().family != engine::Family::ViT)
+        throw std::runtime_error("a layer x head montage needs a ViT");
+    const auto view = attentionOfEveryHead();
     const auto options = imageOptions();
     const auto picture = imaging::inputPicture(m_analysis->trace.input, m_analysis->model->spec().preprocessing);
     imaging::writePng(path.toStdString(), imaging::renderView(picture, view, options),

@@ -86,6 +86,8 @@ private:
     void selectCell(int row, int column);
     void drawReceptiveBox(cv::Mat& image) const;
     void drawQueryPatch(cv::Mat& image) const;
+    // ViT: the CLS (or query) attention of every block and head, for the grid and montage.
+    engine::ViewMaps attentionOfEveryHead() const;
 
     QString m_role;
     std::shared_ptr<const PaneAnalysis> m_analysis;
