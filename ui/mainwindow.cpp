@@ -103,7 +103,13 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     });
     connect(&m_controller, &AnalysisController::progress, m_progress, &QLabel::setText);
     connect(&m_controller, &AnalysisController::analysisFinished, this, &MainWindow::showAnalysis);
-    connect(&m_controller, &AnalysisController::failed, this, [this](quint64, const QString& message) { showError(message); });
+    connect(&m_controller, &AnalysisController::failed, this, [this](quint64, const QString& message) {
+        // What failed to open is not kept: the next analysis (another device, say) starts
+        // again from what is on screen. An analysis still queued sets its own when shown.
+        if (m_shown)
+            openedPathsFrom(*m_shown);
+        showError(message);
+    });
     connect(&m_controller, &AnalysisController::fieldSizesFinished, m_plots, &PlotsPanel::setFieldSizes);
     connect(&m_controller, &AnalysisController::similarityFinished, this, [this](std::shared_ptr<const LayerSimilarity> similarity) {
         m_error->hide();  // whatever failed before, this request went through
@@ -269,12 +275,21 @@ void MainWindow::analyze()
     m_controller.analyze(m_image, m_vit, m_cnn, m_device->currentText());
 }
 
+void MainWindow::openedPathsFrom(const Analysis& analysis)
+{
+    m_image = analysis.imagePath;
+    m_vit = analysis.vit ? analysis.vit->modelPath : QString();
+    m_cnn = analysis.cnn ? analysis.cnn->modelPath : QString();
+}
+
 void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
 {
     // A notice from the start (a device that is not there) stays for the first analysis.
     if (m_notice.isEmpty())
         m_error->hide();
     m_notice.clear();
+    m_shown = analysis;
+    openedPathsFrom(*analysis);
     setWindowTitle(tr("attnviz — %1").arg(QFileInfo(analysis->imagePath).fileName()));
     if (analysis->vit)
         m_vitPane->setAnalysis(analysis->vit);

@@ -63,12 +63,15 @@ private:
                       std::function<void(const QString&)> write);
     void analyze();
     void showAnalysis(std::shared_ptr<const Analysis> analysis);
+    // The image and models the next analysis opens become those of `analysis`.
+    void openedPathsFrom(const Analysis& analysis);
     void showError(const QString& message);
     void maybeTakeScreenshot();
 
     AnalysisController m_controller;
     StartOptions m_options;
-    QString m_image, m_vit, m_cnn;
+    QString m_image, m_vit, m_cnn;  // what the next analysis opens
+    std::shared_ptr<const Analysis> m_shown;
     ModelPane* m_vitPane = nullptr;
     ModelPane* m_cnnPane = nullptr;
     PlotsPanel* m_plots = nullptr;

@@ -293,6 +293,36 @@ private slots:
         QTest::keyClick(vit(), Qt::Key_Up);  // still usable
         QVERIFY(vit()->overlay() != before);
     }
+
+    void unsupportedModelShowsAnErrorAndKeepsTheAnalysis()
+    {
+        // A "model" that is not one: the window names the problem and keeps the ViT it had.
+        const QString bogus = m_dir.filePath(QStringLiteral("bogus.safetensors"));
+        {
+            QFile f(bogus);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}       ");
+        }
+        m_window->openImage(ui::defaultImagePath());
+        QVERIFY(waitIdle(*m_window));
+        const auto title = vit()->findChild<QLabel*>(QStringLiteral("title"))->text();
+        m_window->openModel(QStringLiteral("vit"), bogus);
+        QTRY_VERIFY_WITH_TIMEOUT(!m_window->errorText().isEmpty(), 30000);
+        QVERIFY2(m_window->errorText().contains(QStringLiteral("safetensors")), qPrintable(m_window->errorText()));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
+        // A CNN offered as the ViT is refused by family.
+        m_window->openModel(QStringLiteral("vit"), ui::defaultModelPath(QStringLiteral("cnn")));
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->errorText().contains(QStringLiteral("needs a ViT")), 30000);
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
+        // The refused model is not kept: the next image opens with the ViT on screen.
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openImage(QFileInfo(ui::defaultImagePath()).dir().filePath(QStringLiteral("0002-trouser.png")));
+        QVERIFY(shown.wait(30000));
+        QVERIFY(m_window->errorText().isEmpty());
+        QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
+    }
 };
 
 QTEST_MAIN(TestMainWindow)
