@@ -39,17 +39,19 @@ AnalysisController::AnalysisController(QObject* parent)
 
 AnalysisController::~AnalysisController()
 {
-    m_cancel = true;
-    m_latestSimilarity = 0;
+    // Queued jobs never start; running ones see that they are stale at their next step.
+    m_pool.clear();
+    m_studyPool.clear();
+    markAllStale();
     m_pool.waitForDone();
     m_studyPool.waitForDone();
 }
 
-void AnalysisController::post(QThreadPool& pool, std::function<void()> work)
+void AnalysisController::post(QThreadPool& pool, quint64 job, std::function<bool()> stale, std::function<void()> work)
 {
     if (m_running++ == 0)
         emit busyChanged(true);
-    pool.start([this, work = std::move(work)] {
+    pool.start([this, job, stale = std::move(stale), work = std::move(work)] {
         QString error;
         try {
             work();
@@ -63,9 +65,12 @@ void AnalysisController::post(QThreadPool& pool, std::function<void()> work)
         } catch (const std::exception& e) {
             error = firstLine(e.what());
         }
-        report([this, error] {
-            if (!error.isEmpty())
-                emit failed(0, error);
+        // A job that a newer request or cancel() made stale fails silently: cancel()
+        // has said so, and the newer request speaks for itself.
+        const bool silent = stale();
+        report([this, job, error, silent] {
+            if (!error.isEmpty() && !silent)
+                emit failed(job, error);
             if (--m_running == 0)
                 emit busyChanged(false);
         });
@@ -95,9 +100,8 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
 {
     const quint64 job = m_nextJob++;
     m_latestAnalysis = job;
-    m_cancel = false;
-    post(m_pool, [=] {
-        const auto stale = [&] { return job != m_latestAnalysis.load(); };
+    const auto stale = [this, job] { return job != m_latestAnalysis.load(); };
+    post(m_pool, job, stale, [=] {
         if (stale())
             return;
         auto analysis = std::make_shared<Analysis>();
@@ -108,7 +112,7 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         for (const auto& [role, path] : {std::pair{QStringLiteral("vit"), vitPath}, std::pair{QStringLiteral("cnn"), cnnPath}}) {
             if (path.isEmpty())
                 continue;
-            if (m_cancel)
+            if (stale())
                 throw Cancelled();
             report([this, role = role] { emit progress(tr("running the %1").arg(role == QLatin1String("vit") ? tr("ViT") : tr("CNN"))); });
             auto pane = std::make_shared<PaneAnalysis>();
@@ -144,8 +148,7 @@ quint64 AnalysisController::runView(const QString& role, std::function<engine::V
     const quint64 job = m_nextJob++;
     auto& latest = m_latestView[role];
     latest = job;
-    m_cancel = false;
-    post(m_pool, [=, &latest] {
+    post(m_pool, job, [job, &latest] { return job != latest.load(); }, [=, &latest] {
         if (job != latest.load())
             return;
         report([this] { emit progress(tr("computing gradients")); });
@@ -181,68 +184,65 @@ quint64 AnalysisController::computeEffectiveField(std::shared_ptr<const PaneAnal
 quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> analysis)
 {
     const quint64 job = m_nextJob++;
-    post(m_pool, [=] {
-        if (analysis->job != m_latestAnalysis.load())
-            return;  // the window has moved on to another image or model
+    m_latestFieldSizes = job;
+    const auto stale = [this, job] { return job != m_latestFieldSizes.load(); };
+    post(m_pool, job, stale, [=] {
         auto sizes = std::make_shared<FieldSizes>();
         sizes->analysisJob = analysis->job;
         for (const auto* pane : {analysis->vit.get(), analysis->cnn.get()}) {
             if (!pane)
                 continue;
-            if (m_cancel)
+            if (stale())
                 throw Cancelled();
             report([this] { emit progress(tr("measuring effective receptive fields")); });
             (pane->role == QLatin1String("vit") ? sizes->vit : sizes->cnn) = engine::effectiveFieldSizes(*pane->model, pane->trace.input);
         }
-        report([this, sizes] {
-            if (sizes->analysisJob == m_latestAnalysis.load())
+        report([this, sizes, job] {
+            if (job == m_latestFieldSizes.load())
                 emit fieldSizesFinished(sizes);
         });
     });
     return job;
 }
 
-quint64 AnalysisController::compareLayers(const QString& folder, const QString& vitPath, const QString& cnnPath,
-                                          const QString& device, int batchSize)
+quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
+                                          std::shared_ptr<const engine::Classifier> cnn, int batchSize)
 {
     const quint64 job = m_nextJob++;
     m_latestSimilarity = job;
-    post(m_studyPool, [=] {
-        const auto stale = [&] { return job != m_latestSimilarity.load(); };
+    const auto stale = [this, job] { return job != m_latestSimilarity.load(); };
+    post(m_studyPool, job, stale, [=] {
         auto result = std::make_shared<LayerSimilarity>();
         result->folder = folder;
         const auto paths = io::imageFilesIn(folder.toStdString());
         result->imagesInFolder = paths.size();
-        // Models of its own, loaded here: the study runs beside the window's views.
-        std::map<std::string, std::unique_ptr<engine::Classifier>> loaded;
+        // The panes' own models: inference on a const model is safe beside the views.
         std::vector<engine::CkaModel> models;
-        for (const auto& [role, path] : {std::pair{std::string("vit"), vitPath}, std::pair{std::string("cnn"), cnnPath}}) {
-            if (path.isEmpty())
-                continue;
-            report([this, role = role] { emit progress(tr("CKA: loading the %1").arg(QString::fromStdString(role))); });
-            engine::LoadOptions options;
-            options.device = device.toStdString();
-            loaded[role] = engine::loadClassifier(path.toStdString(), options);
-            models.push_back({role, loaded[role].get()});
-            result->descriptions[role] = loaded[role]->spec().description;
-        }
+        for (const auto& [role, model] : {std::pair{std::string("vit"), vit}, std::pair{std::string("cnn"), cnn}})
+            if (model) {
+                models.push_back({role, model.get()});
+                result->descriptions[role] = model->spec().description;
+            }
         // Each minibatch is decoded once and preprocessed for each model.
         std::size_t decodedFirst = SIZE_MAX;
         std::vector<cv::Mat> decoded;
         const auto load = [&](std::size_t first, std::size_t count, const engine::CkaModel& m) {
             if (first != decodedFirst) {
                 decoded.clear();
-                for (std::size_t i = first; i < first + count; ++i)
+                for (std::size_t i = first; i < first + count; ++i) {
+                    if (stale())
+                        throw Cancelled();
                     decoded.push_back(imaging::decodeImageRgb(paths[i]));
+                }
                 decodedFirst = first;
+                report([this, first, total = paths.size()] { emit progress(tr("CKA: images from %1 of %2").arg(first + 1).arg(total)); });
             }
             std::vector<torch::Tensor> inputs;
             for (const auto& image : decoded)
                 inputs.push_back(imaging::preprocessImage(image, m.model->spec().preprocessing).tensor);
             return torch::cat(inputs);
         };
-        result->study = engine::compareLayers(models, paths.size(), batchSize, load, [&](std::size_t done, std::size_t total) {
-            report([this, done, total] { emit progress(tr("CKA: %1 of %2 images").arg(done).arg(total)); });
+        result->study = engine::compareLayers(models, paths.size(), batchSize, load, [&](std::size_t, std::size_t) {
             if (stale())
                 throw Cancelled();
             return true;
@@ -250,20 +250,26 @@ quint64 AnalysisController::compareLayers(const QString& folder, const QString& 
         report([this, result, job] {
             if (job == m_latestSimilarity.load())
                 emit similarityFinished(result);
-            else  // cancelled or replaced after its last minibatch: said, not shown
-                emit failed(job, tr("cancelled"));
         });
     });
     return job;
 }
 
-void AnalysisController::cancel()
+void AnalysisController::markAllStale()
 {
-    m_cancel = true;
-    m_latestAnalysis = m_nextJob++;  // whatever is queued or running is now stale
+    m_latestAnalysis = m_nextJob++;
+    m_latestFieldSizes = m_nextJob++;
     m_latestSimilarity = m_nextJob++;
     for (auto& [role, latest] : m_latestView)
         latest = m_nextJob++;
+}
+
+void AnalysisController::cancel()
+{
+    // Everything queued or running is now stale and ends at its next step, silently.
+    markAllStale();
+    if (busy())
+        emit failed(0, tr("cancelled"));
 }
 
 }  // namespace attnviz::ui

@@ -45,10 +45,11 @@ struct LayerSimilarity {
     std::map<std::string, std::string> descriptions;  // role -> the model's description
 };
 
-// Runs everything that touches a model on one worker thread, so the window never
-// waits: loading models (cached by path and device), the forward passes, and views
-// that need gradients. Jobs carry ids; the newest request of a kind wins, and results
-// of older jobs are dropped. cancel() stops a job between its steps.
+// Runs everything that touches a model on worker threads, so the window never waits:
+// loading models (cached by path and device), the forward passes and the views that
+// need gradients on one thread, in order; CKA over a folder on a second one. Jobs carry
+// ids; the newest request of a kind wins, and older jobs stop at their next step and
+// drop their results. cancel() makes every job stale.
 class AnalysisController : public QObject {
     Q_OBJECT
 public:
@@ -66,10 +67,11 @@ public:
     // Effective field sizes of both panes of `analysis`. Emits fieldSizesFinished or failed.
     quint64 computeFieldSizes(std::shared_ptr<const Analysis> analysis);
     // Minibatch CKA over the images directly in `folder` (in minibatches of
-    // `batchSize`), for whichever of the two models is given; progress per minibatch.
-    // Emits similarityFinished or failed.
-    quint64 compareLayers(const QString& folder, const QString& vitPath, const QString& cnnPath, const QString& device,
-                          int batchSize = 32);
+    // `batchSize`), for whichever of the two models is given (the panes' own, so no
+    // second copy is loaded); runs beside the views. Emits similarityFinished or failed.
+    quint64 compareLayers(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
+                          std::shared_ptr<const engine::Classifier> cnn, int batchSize = 32);
+    // Stops everything queued or running at its next step and says "cancelled".
     void cancel();
     bool busy() const { return m_running.load() > 0; }
 
@@ -78,14 +80,17 @@ signals:
     void viewFinished(quint64 job, QString role, std::shared_ptr<const attnviz::engine::ViewMaps> view);
     void fieldSizesFinished(std::shared_ptr<const attnviz::ui::FieldSizes> sizes);
     void similarityFinished(std::shared_ptr<const attnviz::ui::LayerSimilarity> similarity);
+    // A job's one-line error; job 0 for cancel(). Stale jobs never fail aloud.
     void failed(quint64 job, QString message);
     void progress(QString message);
     void busyChanged(bool busy);
 
 private:
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device);  // worker thread only
-    // Runs `work` on `pool`, reporting an exception as failed() and the busy state.
-    void post(QThreadPool& pool, std::function<void()> work);
+    // Runs `work` on `pool`, reporting the busy state and an exception as failed(job)
+    // unless the job is stale by then.
+    void post(QThreadPool& pool, quint64 job, std::function<bool()> stale, std::function<void()> work);
+    void markAllStale();
     // A view for one pane computed on the worker; newer views for that pane win.
     quint64 runView(const QString& role, std::function<engine::ViewMaps()> work);
     void report(std::function<void()> onGuiThread);
@@ -96,7 +101,7 @@ private:
     std::atomic<quint64> m_latestAnalysis{0};
     std::map<QString, std::atomic<quint64>> m_latestView;  // per role
     std::atomic<quint64> m_latestSimilarity{0};
-    std::atomic<bool> m_cancel{false};
+    std::atomic<quint64> m_latestFieldSizes{0};
     std::atomic<int> m_running{0};
     std::map<QString, std::shared_ptr<engine::Classifier>> m_models;  // worker thread only
 };

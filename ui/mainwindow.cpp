@@ -103,10 +103,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     });
     connect(&m_controller, &AnalysisController::progress, m_progress, &QLabel::setText);
     connect(&m_controller, &AnalysisController::analysisFinished, this, &MainWindow::showAnalysis);
-    connect(&m_controller, &AnalysisController::failed, this, [this](quint64, const QString& message) {
-        // What failed to open is not kept: the next analysis (another device, say) starts
-        // again from what is on screen. An analysis still queued sets its own when shown.
-        if (m_shown)
+    connect(&m_controller, &AnalysisController::failed, this, [this](quint64 job, const QString& message) {
+        // An image or model that failed to open is not kept: the next analysis (on
+        // another device, say) starts again from what is on screen.
+        if (job == m_requestedAnalysis && m_shown)
             openedPathsFrom(*m_shown);
         showError(message);
     });
@@ -218,7 +218,9 @@ void MainWindow::buildDeviceChooser()
     else if (!m_options.device.isEmpty()) {  // asked for explicitly: say why it is not used
         m_notice = tr("device '%1' is not available here (%2); running on the CPU")
                        .arg(wanted, m_device->count() > 1 ? tr("see the Device list") : tr("this LibTorch has no CUDA"));
-        QTimer::singleShot(0, this, [this] { showError(m_notice); });
+        m_error->setText(m_notice);
+        m_error->show();
+        qWarning("attnviz: %s", qPrintable(m_notice));
     }
     connect(m_device, &QComboBox::currentTextChanged, this, [this](const QString& device) {
         QSettings().setValue(QStringLiteral("device"), device);
@@ -257,7 +259,12 @@ void MainWindow::openModel(const QString& role, const QString& path)
 
 void MainWindow::compareLayers(const QString& folder)
 {
-    m_controller.compareLayers(folder, m_vit, m_cnn, m_device->currentText());
+    if (!m_shown) {
+        showError(tr("the models are not loaded yet; compare the layers once an image is analysed"));
+        return;
+    }
+    m_controller.compareLayers(folder, m_shown->vit ? m_shown->vit->model : nullptr,
+                               m_shown->cnn ? m_shown->cnn->model : nullptr);
 }
 
 ModelPane* MainWindow::pane(const QString& role) const
@@ -272,7 +279,7 @@ QString MainWindow::errorText() const
 
 void MainWindow::analyze()
 {
-    m_controller.analyze(m_image, m_vit, m_cnn, m_device->currentText());
+    m_requestedAnalysis = m_controller.analyze(m_image, m_vit, m_cnn, m_device->currentText());
 }
 
 void MainWindow::openedPathsFrom(const Analysis& analysis)

@@ -72,6 +72,7 @@ private:
     StartOptions m_options;
     QString m_image, m_vit, m_cnn;  // what the next analysis opens
     std::shared_ptr<const Analysis> m_shown;
+    quint64 m_requestedAnalysis = 0;
     ModelPane* m_vitPane = nullptr;
     ModelPane* m_cnnPane = nullptr;
     PlotsPanel* m_plots = nullptr;

@@ -11,7 +11,7 @@
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
-#include <QFileInfo>
+#include <QDir>
 #include <QHBoxLayout>
 #include <QHorizontalBarSeries>
 #include <QLabel>
@@ -97,8 +97,13 @@ void PlotsPanel::setAnalysis(const std::shared_ptr<const Analysis>& analysis)
 
 void PlotsPanel::requestFieldSizesIfShown()
 {
-    // Measuring takes a backward pass per layer, so only when someone looks.
-    if (m_tabs->currentWidget() == m_fields && m_analysis && !m_fieldSizesRequested) {
+    // Measuring takes a backward pass per layer, so only when someone looks; a request
+    // that was cancelled is made again when the plot is next shown.
+    if (m_tabs->currentWidget() != m_fields) {
+        m_fieldSizesRequested = false;
+        return;
+    }
+    if (m_analysis && !m_fieldSizes && !m_fieldSizesRequested) {
         m_fieldSizesRequested = true;
         emit fieldSizesWanted(m_analysis);
     }
@@ -237,7 +242,7 @@ void PlotsPanel::showSimilarity()
     m_ckaTitle = tr("Linear CKA over %1 of the %2 images in %3")
                      .arg(study.imagesUsed)
                      .arg(m_similarity->imagesInFolder)
-                     .arg(QFileInfo(m_similarity->folder).fileName());
+                     .arg(QDir(m_similarity->folder).dirName());
     for (const auto& m : study.matrices) {
         const auto title = m.rowRole + " x " + m.colRole + ", " + std::to_string(study.imagesUsed) + " images";
         auto* label = new QLabel(m_cka);
@@ -305,9 +310,16 @@ bool PlotsPanel::showPlot(const QString& name)
 
 QString PlotsPanel::plotTitle(int index) const
 {
+    checkIndex(index);
     if (auto* chart = view(index))
         return chart->chart()->title();
     return m_ckaTitle;
+}
+
+void PlotsPanel::checkIndex(int index) const
+{
+    if (index < -1 || index >= m_tabs->count())
+        throw std::out_of_range("no plot " + std::to_string(index) + "; there are " + std::to_string(m_tabs->count()));
 }
 
 QChartView* PlotsPanel::view(int index) const
@@ -317,6 +329,7 @@ QChartView* PlotsPanel::view(int index) const
 
 void PlotsPanel::exportPlot(const QString& path, int index) const
 {
+    checkIndex(index);
     if (auto* chart = view(index)) {
         writeWidgetPng(*chart, path, {{"Software", "attnviz"}, {"Title", chart->chart()->title().toStdString()}});
         return;

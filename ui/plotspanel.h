@@ -47,7 +47,8 @@ private:
     void showReceptiveFields();
     void showSimilarity();
     void showPredictions(const Analysis& analysis);
-    QChartView* view(int index) const;
+    QChartView* view(int index) const;  // nullptr for the CKA tab
+    void checkIndex(int index) const;     // -1 (the current plot) or a tab
 
     QTabWidget* m_tabs = nullptr;
     QChartView* m_distance = nullptr;

@@ -184,7 +184,12 @@ double effectiveFieldSize(const torch::Tensor& erf, double centreRow, double cen
     // The first pixel, nearest first, at which the mass is reached; its radius bounds the square.
     const auto reached = (cumulative >= mass * total).nonzero();
     const auto last = reached.size(0) > 0 ? reached[0][0].item<int64_t>() : order.size(0) - 1;
-    return 2 * radius[order[last]].item<double>() + 1;
+    const double r = radius[order[last]].item<double>();
+    // The square's extent inside the map along each axis; the larger one is the size.
+    const auto extent = [r](double centre, int64_t n) {
+        return std::min(centre + r, double(n - 1)) - std::max(centre - r, 0.0) + 1;
+    };
+    return std::max(extent(centreRow, map.size(0)), extent(centreCol, map.size(1)));
 }
 
 std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, const torch::Tensor& input)

@@ -44,8 +44,9 @@ torch::Tensor effectiveReceptiveField(const Classifier& model, const torch::Tens
 // The size of an effective field as one number, comparable with a theoretical
 // receptive field: the side, in pixels, of the smallest square centred on
 // (centreRow, centreCol) that holds `mass` of the map [H, W] — 2r + 1 for the smallest
-// Chebyshev radius r. Centres are pixel indices, as ReceptiveField::start; a map on
-// one pixel has size 1.
+// Chebyshev radius r, clipped to the map (the larger of its clipped height and width),
+// so it never exceeds the input. Centres are pixel indices, as ReceptiveField::start;
+// a map on one pixel has size 1.
 double effectiveFieldSize(const torch::Tensor& erf, double centreRow, double centreCol, double mass = 0.95);
 
 struct EffectiveFieldSize {

@@ -188,6 +188,9 @@ private slots:
         map.slice(0, 4, 8).slice(1, 8, 12).fill_(1);
         QCOMPARE(engine::effectiveFieldSize(map, 5.5, 9.5), 4.0);
         QCOMPARE(engine::effectiveFieldSize(torch::zeros({4, 4}), 1, 1), 0.0);
+        // Clipped to the map: uniform mass seen from a corner needs the whole 16 x 16.
+        QCOMPARE(engine::effectiveFieldSize(torch::ones({16, 16}), 0, 0, 1.0), 16.0);
+        QCOMPARE(engine::effectiveFieldSize(torch::ones({16, 16}), 7.5, 7.5, 1.0), 16.0);
     }
 
     void cnnFieldSizesStayInsideTheoreticalFields()
@@ -223,6 +226,10 @@ private slots:
         for (const auto& e : sizes)
             QVERIFY2(e.size > 16 && e.size <= 224,
                      qPrintable(QStringLiteral("block %1: %2 px").arg(QString::fromStdString(e.layer)).arg(e.size)));
+        // The shared graph gives what a separate pass for that token gives.
+        const auto& last = sizes.back();
+        const auto alone = engine::effectiveReceptiveField(*f.vit, randomBatch(1, 10), last.layer, last.row, last.col);
+        QCOMPARE(engine::effectiveFieldSize(alone, last.row * 16 + 7.5, last.col * 16 + 7.5), last.size);
     }
 
     void badRequestsAreOneLineErrors()

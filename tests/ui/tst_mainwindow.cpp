@@ -139,6 +139,10 @@ private slots:
         QVERIFY2(cnnState.contains(QStringLiteral(" · unit ")), qPrintable(cnnState));
         cnn()->setUnit(std::nullopt);
         cnn()->setMethod(QStringLiteral("gradcam"));
+        // A click on the picture's very edge is the last patch, not one past it.
+        vit()->queryAt(QPointF(1.0, 0.0));
+        const auto edge = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
+        QVERIFY2(edge.contains(QStringLiteral("query patch 0,6")), qPrintable(edge));
         QTest::keyClick(vit(), Qt::Key_Escape);
         QCOMPARE(vit()->overlay(), cls);
         QVERIFY(waitIdle(*m_window));
@@ -236,12 +240,18 @@ private slots:
         auto* chart = plots->findChild<QChartView*>(QStringLiteral("fieldsPlot"))->chart();
         QCOMPARE(chart->series().size(), 2);  // theoretical only until someone looks
         QVERIFY(!plots->hasFieldSizes());
+        // Shown, then cancelled: nothing arrives ...
+        QVERIFY(plots->showPlot(QStringLiteral("fields")));
+        m_window->controller().cancel();
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(!plots->hasFieldSizes());
+        // ... and showing the plot again measures them.
+        QVERIFY(plots->showPlot(QStringLiteral("distance")));
         QVERIFY(plots->showPlot(QStringLiteral("fields")));
         QTRY_VERIFY_WITH_TIMEOUT(plots->hasFieldSizes(), 30000);
         chart = plots->findChild<QChartView*>(QStringLiteral("fieldsPlot"))->chart();
         QCOMPARE(chart->series().size(), 4);
         QVERIFY(chart->title().contains(QStringLiteral("effective")));
-        QVERIFY(m_window->errorText().isEmpty());
     }
 
     void layerSimilarityOverAFolder()
