@@ -7,6 +7,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QRegularExpression>
 
 #include <memory>
 
@@ -21,7 +22,8 @@ int main(int argc, char** argv)
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("See what a ViT and a CNN look at."));
     parser.addHelpOption();
-    parser.addPositionalArgument(QStringLiteral("image"), QStringLiteral("Image to analyse (default: a shipped sample)."));
+    parser.addPositionalArgument(QStringLiteral("image"), QStringLiteral("Image to analyse (default: a shipped sample)."),
+                                 QStringLiteral("[image]"));
     const QCommandLineOption vit(QStringLiteral("vit"), QStringLiteral("ViT model file or folder."), QStringLiteral("MODEL"));
     const QCommandLineOption cnn(QStringLiteral("cnn"), QStringLiteral("CNN model file or folder."), QStringLiteral("MODEL"));
     const QCommandLineOption device(QStringLiteral("device"), QStringLiteral("cpu or cuda[:N] (default: the last one used)."),
@@ -36,11 +38,27 @@ int main(int argc, char** argv)
                                     QStringLiteral("Compare the layers of both models (CKA) over the images in DIR."),
                                     QStringLiteral("DIR"));
     const QCommandLineOption click(QStringLiteral("click"),
-                                   QStringLiteral("Click the image at X,Y (fractions of its width and height, 0 to 1) "
+                                   QStringLiteral("Click the image at X,Y (fractions of its width and height, in [0, 1)) "
                                                   "once it is analysed: where that patch attends, that unit's fields."),
                                    QStringLiteral("X,Y"));
     parser.addOptions({vit, cnn, device, screenshot, plot, images, click});
-    parser.process(app);
+    // Command-line mistakes: one line on stderr and exit code 2, as attnviz-cli does.
+    const auto usageError = [](const QString& message) {
+        qCritical("attnviz: %s (try --help)", qPrintable(message));
+        return 2;
+    };
+    if (!parser.parse(QCoreApplication::arguments()))
+        return usageError(parser.errorText());
+    if (parser.isSet(QStringLiteral("help")))
+        parser.showHelp(0);
+    if (parser.positionalArguments().size() > 1)
+        return usageError(QStringLiteral("one image at a time; got %1").arg(parser.positionalArguments().size()));
+    static const QRegularExpression deviceSyntax(QStringLiteral("^(cpu|cuda(:[0-9]+)?)$"));
+    if (parser.isSet(device) && !deviceSyntax.match(parser.value(device)).hasMatch())
+        return usageError(QStringLiteral("unknown device '%1': cpu or cuda[:N]").arg(parser.value(device)));
+    const QStringList plots{QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"), QStringLiteral("cka")};
+    if (parser.isSet(plot) && !plots.contains(parser.value(plot)))
+        return usageError(QStringLiteral("unknown plot '%1': %2").arg(parser.value(plot), plots.join(QStringLiteral(", "))));
 
     attnviz::ui::StartOptions options;
     if (!parser.positionalArguments().isEmpty())
@@ -55,10 +73,8 @@ int main(int argc, char** argv)
         const auto parts = parser.value(click).split(QLatin1Char(','));
         bool okX = false, okY = false;
         const double x = parts.size() == 2 ? parts[0].toDouble(&okX) : 0, y = parts.size() == 2 ? parts[1].toDouble(&okY) : 0;
-        if (!okX || !okY || x < 0 || x >= 1 || y < 0 || y >= 1) {
-            qCritical("attnviz: --click wants X,Y as fractions in [0, 1), e.g. 0.5,0.25; got '%s'", qPrintable(parser.value(click)));
-            return 2;
-        }
+        if (!okX || !okY || x < 0 || x >= 1 || y < 0 || y >= 1)
+            return usageError(QStringLiteral("--click wants X,Y as fractions in [0, 1), e.g. 0.5,0.25; got '%1'").arg(parser.value(click)));
         options.click = QPointF(x, y);
     }
     attnviz::ui::MainWindow window(options);

@@ -61,9 +61,11 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     setWindowTitle(tr("attnviz"));
     setAcceptDrops(true);
     QSettings settings;
-    m_vit = !options.vit.isEmpty() ? options.vit : settings.value(QStringLiteral("models/vit"), defaultModelPath(QStringLiteral("vit"))).toString();
-    m_cnn = !options.cnn.isEmpty() ? options.cnn : settings.value(QStringLiteral("models/cnn"), defaultModelPath(QStringLiteral("cnn"))).toString();
-    m_image = options.image.isEmpty() ? defaultImagePath() : options.image;
+    // Absolute paths, so that settings and recent files work from any directory.
+    const auto absolute = [](const QString& path) { return QFileInfo(path).absoluteFilePath(); };
+    m_vit = !options.vit.isEmpty() ? absolute(options.vit) : settings.value(QStringLiteral("models/vit"), defaultModelPath(QStringLiteral("vit"))).toString();
+    m_cnn = !options.cnn.isEmpty() ? absolute(options.cnn) : settings.value(QStringLiteral("models/cnn"), defaultModelPath(QStringLiteral("cnn"))).toString();
+    m_image = options.image.isEmpty() ? defaultImagePath() : absolute(options.image);
 
     auto* central = new QWidget(this);
     auto* layout = new QVBoxLayout(central);
@@ -137,7 +139,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     m_vitPane->restoreSettings();
     m_cnnPane->restoreSettings();
     resize(settings.value(QStringLiteral("window/size"), QSize(1180, 1080)).toSize());
-    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray()))
+        resizeDocks({dock}, {300}, Qt::Vertical);  // the first start: the same layout every time
     m_vitPane->setFocus();
     QTimer::singleShot(0, this, &MainWindow::analyze);
 }
@@ -247,13 +250,13 @@ void MainWindow::exportAction(QMenu* menu, const QString& text, const QString& d
 
 void MainWindow::openImage(const QString& path)
 {
-    m_image = path;
+    m_image = QFileInfo(path).absoluteFilePath();
     analyze();
 }
 
 void MainWindow::openModel(const QString& role, const QString& path)
 {
-    (role == QLatin1String("vit") ? m_vit : m_cnn) = path;
+    (role == QLatin1String("vit") ? m_vit : m_cnn) = QFileInfo(path).absoluteFilePath();
     analyze();
 }
 
@@ -330,8 +333,13 @@ void MainWindow::showError(const QString& message)
     m_error->show();
     statusBar()->showMessage(message, 8000);
     if (!m_options.screenshot.isEmpty() && !m_screenshotTaken) {
+        // The window as it shows the error is saved too, but the run fails.
         qCritical("attnviz: %s", qPrintable(message));
-        QCoreApplication::exit(1);
+        m_screenshotTaken = true;
+        QTimer::singleShot(50, this, [this] {
+            grab().save(m_options.screenshot);
+            QCoreApplication::exit(1);
+        });
     }
 }
 

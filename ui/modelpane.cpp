@@ -279,7 +279,10 @@ void ModelPane::render(const engine::ViewMaps& view)
     if (m_query)
         drawQueryPatch(m_rendered);
     m_view->setImage(toQImage(m_rendered), m_picture.cols);
-    QString text = QStringLiteral("%1 · layer %2").arg(QString::fromStdString(view.method), QString::fromStdString(view.layers[0]));
+    // ViT layers are blocks ("block 5"); CNN layers name themselves ("layer3").
+    const auto layerName = QString::fromStdString(view.layers[0]);
+    QString text = QStringLiteral("%1 · %2").arg(QString::fromStdString(view.method),
+                                                m_role == QLatin1String("vit") ? tr("block %1").arg(layerName) : layerName);
     if (view.method == "attention" || view.method == "rollout")
         text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
     if (view.classIndex)
@@ -351,7 +354,8 @@ void ModelPane::drawQueryPatch(cv::Mat& image) const
 {
     // The patch whose row of attention is shown, outlined so the eye finds the source.
     const auto& tokens = m_analysis->trace.tokens;
-    const double cellW = double(image.cols) / tokens.gridW, cellH = double(image.rows) / tokens.gridH;
+    // The picture's own size: `image` may carry the colour bar on its right.
+    const double cellW = double(m_picture.cols) / tokens.gridW, cellH = double(m_picture.rows) / tokens.gridH;
     const auto [row, col] = *m_query;
     cv::rectangle(image, cv::Point(int(col * cellW), int(row * cellH)),
                   cv::Point(int((col + 1) * cellW) - 1, int((row + 1) * cellH) - 1), cv::Scalar(255, 64, 64), 2);

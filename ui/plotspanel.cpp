@@ -73,7 +73,8 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     auto* scroll = new QScrollArea(m_tabs);
     m_cka = new QWidget(scroll);
     auto* row = new QHBoxLayout(m_cka);
-    auto* hint = new QLabel(tr("Layer similarity needs a set of images: File → Compare layers on a folder (CKA)…"), m_cka);
+    row->setContentsMargins(4, 4, 4, 4);
+    auto* hint = new QLabel(tr("Layer similarity needs a set of images: Analysis → Compare layers on a folder (CKA)…"), m_cka);
     hint->setAlignment(Qt::AlignCenter);
     row->addWidget(hint);
     scroll->setWidget(m_cka);
@@ -133,7 +134,9 @@ void PlotsPanel::showDistances(const PaneAnalysis& vit)
                 heads.back()->setMarkerSize(8);
             }
             const double value = d[h].item<double>();
-            heads[std::size_t(h)]->append(b, value);
+            // Heads side by side around their block, so that equal values stay visible.
+            const double offset = d.size(0) > 1 ? (double(h) / double(d.size(0) - 1) - 0.5) * 0.5 : 0.0;
+            heads[std::size_t(h)]->append(b + offset, value);
             top = std::max(top, value);
         }
     }
@@ -144,6 +147,7 @@ void PlotsPanel::showDistances(const PaneAnalysis& vit)
     x->setTickInterval(1);
     x->setLabelFormat(QStringLiteral("%d"));
     auto* y = axis(tr("distance (px)"), 0, top * 1.1);
+    y->applyNiceNumbers();
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (auto* s : heads) {
@@ -182,12 +186,12 @@ void PlotsPanel::showReceptiveFields()
         for (const auto& f : engine::resnetReceptiveFields(analysis.cnn->model->spec()))
             if (f.name.find('.') == std::string::npos)
                 stages.push_back(f);
-        std::vector<QPointF> points;
+        std::vector<QPointF> points{{0.0, 1.0}};  // the input: one pixel
         for (std::size_t i = 0; i < stages.size(); ++i)
             points.emplace_back(double(i + 1) / double(stages.size()), stages[i].size);
         addSeries(tr("CNN theoretical (stem and stage outputs)"), cnnColour, false, points);
         if (m_fieldSizes && !m_fieldSizes->cnn.empty()) {
-            points.clear();
+            points = {{0.0, 1.0}};
             const auto& sizes = m_fieldSizes->cnn;
             for (std::size_t i = 0; i < sizes.size(); ++i)
                 points.emplace_back(double(i + 1) / double(sizes.size()), sizes[i].size);
@@ -258,7 +262,7 @@ void PlotsPanel::showSimilarity()
 
 void PlotsPanel::showPredictions(const Analysis& analysis)
 {
-    auto* chart = freshChart(m_predictions, tr("Top-5 predictions"));
+    auto* chart = freshChart(m_predictions, tr("Top-5 predictions of each model"));
     auto* series = new QHorizontalBarSeries;
     QStringList categories;
     for (const auto* pane : {analysis.vit.get(), analysis.cnn.get()}) {
@@ -272,6 +276,8 @@ void PlotsPanel::showPredictions(const Analysis& analysis)
         }
         series->append(set);
     }
+    // Horizontal bars draw the first category at the bottom: the most likely goes on top.
+    std::reverse(categories.begin(), categories.end());
     // One bar per model and class, in the order of the categories.
     for (auto* set : series->barSets()) {
         const auto* pane = set->label() == tr("ViT") ? analysis.vit.get() : analysis.cnn.get();

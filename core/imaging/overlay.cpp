@@ -3,6 +3,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -20,11 +21,22 @@ cv::Mat unitMat(const torch::Tensor& map, const MapRange& range)
     return cv::Mat(int(scaled.size(0)), int(scaled.size(1)), CV_32FC1, scaled.data_ptr<float>()).clone();
 }
 
-std::string formatValue(float value)
+// The ends of a colour bar with the same number of decimals, enough to tell them apart
+// (0.228 / 0.003, not 0.228 / 0.00322); scientific notation for tiny or huge spans.
+std::pair<std::string, std::string> formatRange(const MapRange& range)
 {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.3g", double(value));
-    return text;
+    const double span = std::abs(double(range.hi) - double(range.lo));
+    const double largest = std::max(std::abs(double(range.lo)), std::abs(double(range.hi)));
+    char lo[32], hi[32];
+    if (span > 0 && (span < 1e-3 || largest >= 1e5)) {
+        std::snprintf(lo, sizeof lo, "%.2e", double(range.lo));
+        std::snprintf(hi, sizeof hi, "%.2e", double(range.hi));
+    } else {
+        const int decimals = span > 0 ? std::clamp(2 - int(std::floor(std::log10(span))), 0, 4) : 3;
+        std::snprintf(lo, sizeof lo, "%.*f", decimals, double(range.lo));
+        std::snprintf(hi, sizeof hi, "%.*f", decimals, double(range.hi));
+    }
+    return {lo, hi};
 }
 
 }  // namespace
@@ -84,8 +96,9 @@ cv::Mat renderMap(const torch::Tensor& map, const MapRange& range, cv::Size size
 cv::Mat colorBar(int height, const MapRange& range, Colormap colormap)
 {
     const auto font = cv::FONT_HERSHEY_SIMPLEX;
-    const double fontScale = 0.4;
-    const auto hiText = formatValue(range.hi), loText = formatValue(range.lo);
+    // Readable when the picture is shown at about two thirds of its size.
+    const double fontScale = std::clamp(height / 448.0 * 0.6, 0.4, 1.2);
+    const auto [loText, hiText] = formatRange(range);
     int baseline = 0;
     // Wide enough for the longer label, e.g. "2.27e-05".
     const int textWidth = std::max(cv::getTextSize(hiText, font, fontScale, 1, &baseline).width,
@@ -100,7 +113,8 @@ cv::Mat colorBar(int height, const MapRange& range, Colormap colormap)
     cv::resize(applyColormap(ramp, colormap), bar, cv::Size(barWidth, height), 0, 0, cv::INTER_NEAREST);
     bar.copyTo(out(cv::Rect(margin, 0, barWidth, height)));
     const cv::Scalar black(0, 0, 0);
-    cv::putText(out, hiText, {margin + barWidth + 4, 14}, font, fontScale, black, 1, cv::LINE_AA);
+    const int textHeight = cv::getTextSize(hiText, font, fontScale, 1, &baseline).height;
+    cv::putText(out, hiText, {margin + barWidth + 4, textHeight + 2}, font, fontScale, black, 1, cv::LINE_AA);
     cv::putText(out, loText, {margin + barWidth + 4, height - 4}, font, fontScale, black, 1, cv::LINE_AA);
     return out;
 }

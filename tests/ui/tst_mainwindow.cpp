@@ -125,6 +125,13 @@ private slots:
         vit()->setQuery(std::make_pair(3, 3));
         QCOMPARE(vit()->method(), QStringLiteral("attention"));
         QVERIFY(vit()->overlay() != cls);
+        // The query patch is outlined where it is: the picture is 7 x 7 patches of
+        // side/7 pixels, the colour bar to its right does not count.
+        const QImage outlined = vit()->overlay();
+        const int cell = outlined.height() / 7;
+        QCOMPARE(QColor(outlined.pixel(3 * cell, 3 * cell + cell / 2)), QColor(255, 64, 64));
+        QCOMPARE(QColor(outlined.pixel(4 * cell - 1, 3 * cell + cell / 2)), QColor(255, 64, 64));
+        QVERIFY(QColor(outlined.pixel(4 * cell + 2, 3 * cell + cell / 2)) != QColor(255, 64, 64));
         vit()->setQuery(std::nullopt);
         QCOMPARE(vit()->overlay(), cls);
         // A real click on the picture's middle row selects a patch of row 3 (of 7).
