@@ -152,7 +152,13 @@ quint64 AnalysisController::runView(const QString& role, std::function<engine::V
         if (job != latest.load())
             return;
         report([this] { emit progress(tr("computing gradients")); });
-        auto view = std::make_shared<engine::ViewMaps>(work());
+        std::shared_ptr<engine::ViewMaps> view;
+        try {
+            view = std::make_shared<engine::ViewMaps>(work());
+        } catch (...) {
+            report([this, role] { emit viewAbandoned(role); });
+            throw;  // reported by post()
+        }
         report([this, job, view, role, &latest] {
             if (job == latest.load())
                 emit viewFinished(job, role, view);
@@ -268,8 +274,11 @@ void AnalysisController::cancel()
 {
     // Everything queued or running is now stale and ends at its next step, silently.
     markAllStale();
-    if (busy())
+    if (busy()) {
         emit failed(0, tr("cancelled"));
+        for (const auto& [role, latest] : m_latestView)
+            emit viewAbandoned(role);
+    }
 }
 
 }  // namespace attnviz::ui

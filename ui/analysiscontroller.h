@@ -78,6 +78,8 @@ public:
 signals:
     void analysisFinished(std::shared_ptr<const attnviz::ui::Analysis> analysis);
     void viewFinished(quint64 job, QString role, std::shared_ptr<const attnviz::engine::ViewMaps> view);
+    // The view a pane waits for will not come (it failed or was cancelled).
+    void viewAbandoned(QString role);
     void fieldSizesFinished(std::shared_ptr<const attnviz::ui::FieldSizes> sizes);
     void similarityFinished(std::shared_ptr<const attnviz::ui::LayerSimilarity> similarity);
     // A job's one-line error; job 0 for cancel(). Stale jobs never fail aloud.

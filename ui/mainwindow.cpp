@@ -122,6 +122,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
     connect(&m_controller, &AnalysisController::viewFinished, this,
             [this](quint64, const QString& role, std::shared_ptr<const engine::ViewMaps> view) { pane(role)->viewReady(view); });
+    connect(&m_controller, &AnalysisController::viewAbandoned, this, [this](const QString& role) { pane(role)->viewAbandoned(); });
     for (auto* p : {m_vitPane, m_cnnPane}) {
         connect(p, &ModelPane::gradientViewRequested, &m_controller, &AnalysisController::computeGradientView);
         connect(p, &ModelPane::effectiveFieldRequested, &m_controller, &AnalysisController::computeEffectiveField);

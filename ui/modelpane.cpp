@@ -242,11 +242,21 @@ void ModelPane::refresh()
             render(*m_shown);
         return;
     }
+    m_waiting = false;  // whatever gradient view was asked for before is not shown now
     try {
         render(engine::computeView(*m_analysis->model, m_analysis->trace, r));
     } catch (const std::exception& e) {
         m_state->setText(QString::fromUtf8(e.what()));
     }
+}
+
+void ModelPane::viewAbandoned()
+{
+    if (!m_waiting)
+        return;
+    m_waiting = false;
+    m_state->setText(tr("%1 was not computed (cancelled or failed); the picture is the previous view").arg(method()));
+    emit rendered();
 }
 
 void ModelPane::viewReady(std::shared_ptr<const engine::ViewMaps> view)

@@ -32,6 +32,8 @@ public:
 
     void setAnalysis(std::shared_ptr<const PaneAnalysis> analysis);
     void viewReady(std::shared_ptr<const engine::ViewMaps> view);
+    // The gradient view this pane waits for will not come; the previous picture stays.
+    void viewAbandoned();
     bool hasAnalysis() const { return bool(m_analysis); }
 
     // Keyboard browsing: layers with Up/Down and PgUp/PgDn, heads with Left/Right.

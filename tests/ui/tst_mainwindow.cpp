@@ -119,6 +119,22 @@ private slots:
         vit()->setMethod(QStringLiteral("attention"));
     }
 
+    void cancelledGradientViewKeepsThePreviousPicture()
+    {
+        QVERIFY(waitIdle(*m_window));
+        const QImage before = vit()->overlay();
+        vit()->setMethod(QStringLiteral("grad-rollout"));
+        QVERIFY(vit()->waitingForGradients());
+        m_window->controller().cancel();
+        QVERIFY(waitIdle(*m_window));  // the pane no longer waits for it
+        QCOMPARE(vit()->overlay(), before);
+        const auto state = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
+        QVERIFY2(state.contains(QStringLiteral("not computed")), qPrintable(state));
+        QVERIFY(m_window->errorText().contains(QStringLiteral("cancelled")));
+        vit()->setMethod(QStringLiteral("attention"));
+        QVERIFY(!vit()->waitingForGradients());
+    }
+
     void clickingAPatchShowsWhereItAttends()
     {
         const QImage cls = vit()->overlay();
