@@ -179,41 +179,38 @@ void PlotsPanel::showReceptiveFields()
         chart->addSeries(series);
     };
     const QColor cnnColour(0x1f, 0x77, 0xb4), vitColour(0xd6, 0x27, 0x28);
+    // Points at relative depth (i + 1) / n after a starting point at depth 0.
+    const auto byDepth = [](QPointF start, const std::vector<double>& sizes) {
+        std::vector<QPointF> points{start};
+        for (std::size_t i = 0; i < sizes.size(); ++i)
+            points.emplace_back(double(i + 1) / double(sizes.size()), sizes[i]);
+        return points;
+    };
+    const auto sizesOf = [](const std::vector<engine::EffectiveFieldSize>& fields) {
+        std::vector<double> sizes;
+        for (const auto& f : fields)
+            sizes.push_back(f.size);
+        return sizes;
+    };
     if (analysis.cnn) {
-        // The stem and the stage outputs ("conv1", "maxpool", "layer1", ...): the
-        // network's main path, without the smaller fields of shortcut convolutions.
-        std::vector<engine::ReceptiveField> stages;
-        for (const auto& f : engine::resnetReceptiveFields(analysis.cnn->model->spec()))
-            if (f.name.find('.') == std::string::npos)
-                stages.push_back(f);
-        std::vector<QPointF> points{{0.0, 1.0}};  // the input: one pixel
-        for (std::size_t i = 0; i < stages.size(); ++i)
-            points.emplace_back(double(i + 1) / double(stages.size()), stages[i].size);
-        addSeries(tr("CNN theoretical (stem and stage outputs)"), cnnColour, false, points);
-        if (m_fieldSizes && !m_fieldSizes->cnn.empty()) {
-            points = {{0.0, 1.0}};
-            const auto& sizes = m_fieldSizes->cnn;
-            for (std::size_t i = 0; i < sizes.size(); ++i)
-                points.emplace_back(double(i + 1) / double(sizes.size()), sizes[i].size);
-            addSeries(tr("CNN effective"), cnnColour, true, points);
-        }
+        // The main path from the input pixel: stem and stage outputs, without the
+        // smaller fields of shortcut convolutions.
+        std::vector<double> theoretical;
+        for (const auto& f : engine::stageReceptiveFields(analysis.cnn->model->spec()))
+            theoretical.push_back(f.size);
+        addSeries(tr("CNN theoretical (stem and stage outputs)"), cnnColour, false, byDepth({0.0, 1.0}, theoretical));
+        if (m_fieldSizes && !m_fieldSizes->cnn.empty())
+            addSeries(tr("CNN effective"), cnnColour, true, byDepth({0.0, 1.0}, sizesOf(m_fieldSizes->cnn)));
     }
     if (analysis.vit) {
         // A patch embedding sees one patch; every block after it sees the whole input.
         const auto& trace = analysis.vit->trace;
+        const QPointF patch(0.0, double(trace.tokens.patchSize));
         const double side = double(std::max(trace.input.size(2), trace.input.size(3)));
-        const auto blocks = trace.attentions.size();
-        std::vector<QPointF> points{{0.0, double(trace.tokens.patchSize)}};
-        for (std::size_t b = 0; b < blocks; ++b)
-            points.emplace_back(double(b + 1) / double(blocks), side);
-        addSeries(tr("ViT theoretical (global after the first block)"), vitColour, false, points);
-        if (m_fieldSizes && !m_fieldSizes->vit.empty()) {
-            points = {{0.0, double(trace.tokens.patchSize)}};
-            const auto& sizes = m_fieldSizes->vit;
-            for (std::size_t b = 0; b < sizes.size(); ++b)
-                points.emplace_back(double(b + 1) / double(sizes.size()), sizes[b].size);
-            addSeries(tr("ViT effective"), vitColour, true, points);
-        }
+        addSeries(tr("ViT theoretical (global after the first block)"), vitColour, false,
+                  byDepth(patch, std::vector<double>(trace.attentions.size(), side)));
+        if (m_fieldSizes && !m_fieldSizes->vit.empty())
+            addSeries(tr("ViT effective"), vitColour, true, byDepth(patch, sizesOf(m_fieldSizes->vit)));
     }
     auto* x = axis(tr("relative depth (0 = input, 1 = last layer)"), 0, 1);
     auto* y = axis(tr("size (px)"), 0, top * 1.1);

@@ -197,29 +197,31 @@ std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, con
     torch::AutoGradMode enableGrad(true);
     auto x = input.to(model.device(), torch::kFloat32).detach().requires_grad_(true);
     const auto acts = model.activations(x);
-    std::vector<EffectiveFieldSize> out;
+    // Each layer's centre unit and where its field is centred on the input (pixel indices).
+    struct Unit {
+        EffectiveFieldSize size;
+        double centreRow, centreCol;
+    };
+    std::vector<Unit> units;
     if (model.spec().family == Family::ViT) {
         const auto& t = acts.tokens;
-        const double half = (t.patchSize - 1) / 2.0;
+        const double half = (t.patchSize - 1) / 2.0;  // a patch's centre from its first pixel
+        const int row = t.gridH / 2, col = t.gridW / 2;
         for (std::size_t b = 0; b < acts.attentions.size(); ++b)
-            out.push_back({std::to_string(b), t.gridH / 2, t.gridW / 2, 0});
-        for (auto& e : out) {
-            const auto grad = torch::autograd::grad({unitOf(model, acts, e.layer, e.row, e.col).sum()}, {x}, {},
-                                                    /*retain_graph=*/true)[0];
-            e.size = effectiveFieldSize(fieldFromGradient(grad), e.row * t.patchSize + half, e.col * t.patchSize + half);
+            units.push_back({{std::to_string(b), row, col, 0}, row * t.patchSize + half, col * t.patchSize + half});
+    } else {
+        for (const auto& field : stageReceptiveFields(model.spec())) {
+            const auto& features = acts.feature(field.name);  // [1, C, h, w]
+            const int row = int(features.size(2)) / 2, col = int(features.size(3)) / 2;
+            units.push_back({{field.name, row, col, 0}, field.start + row * field.jump, field.start + col * field.jump});
         }
-        return out;
     }
-    for (const auto& field : resnetReceptiveFields(model.spec())) {
-        if (field.name.find('.') != std::string::npos)
-            continue;  // the stem and the stage outputs only
-        const auto& features = acts.feature(field.name);  // [1, C, h, w]
-        EffectiveFieldSize e{field.name, int(features.size(2)) / 2, int(features.size(3)) / 2, 0};
-        const auto grad = torch::autograd::grad({unitOf(model, acts, e.layer, e.row, e.col).sum()}, {x}, {},
-                                                /*retain_graph=*/true)[0];
-        e.size = effectiveFieldSize(fieldFromGradient(grad), field.start + e.row * field.jump,
-                                    field.start + e.col * field.jump);
-        out.push_back(e);
+    std::vector<EffectiveFieldSize> out;
+    for (auto& u : units) {
+        const auto unit = unitOf(model, acts, u.size.layer, u.size.row, u.size.col);
+        const auto grad = torch::autograd::grad({unit.sum()}, {x}, {}, /*retain_graph=*/true)[0];
+        u.size.size = effectiveFieldSize(fieldFromGradient(grad), u.centreRow, u.centreCol);
+        out.push_back(u.size);
     }
     return out;
 }

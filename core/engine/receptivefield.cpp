@@ -70,6 +70,15 @@ std::vector<ReceptiveField> resnetReceptiveFields(const ModelSpec& spec)
     return out;
 }
 
+std::vector<ReceptiveField> stageReceptiveFields(const ModelSpec& spec)
+{
+    std::vector<ReceptiveField> stages;
+    for (auto& field : resnetReceptiveFields(spec))
+        if (field.name.find('.') == std::string::npos)  // not a block's own conv ("layer1.0.conv1")
+            stages.push_back(std::move(field));
+    return stages;
+}
+
 PixelBox receptiveBox(const ReceptiveField& f, int row, int col, int inputHeight, int inputWidth)
 {
     const double half = (f.size - 1) / 2.0;

@@ -21,6 +21,10 @@ struct ReceptiveField {
 // A residual block's output takes the larger field of its two paths.
 std::vector<ReceptiveField> resnetReceptiveFields(const ModelSpec& spec);
 
+// The network's main path only: the stem ("conv1", "maxpool") and the stage outputs
+// ("layer1", ...), the layers whose output is a recorded trace feature.
+std::vector<ReceptiveField> stageReceptiveFields(const ModelSpec& spec);
+
 // The box [x0, y0, x1, y1] (inclusive pixel indices, clipped to the input) that unit
 // (row, col) of a layer sees.
 struct PixelBox {
