@@ -2,12 +2,12 @@
 //   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR]
 //           [--click X,Y] [--plot NAME] [--screenshot FILE.png]
 #include "ui/mainwindow.h"
+#include "ui/plotspanel.h"
 
 #include "core/engine/device.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
-#include <QRegularExpression>
 
 #include <memory>
 
@@ -53,10 +53,9 @@ int main(int argc, char** argv)
         parser.showHelp(0);
     if (parser.positionalArguments().size() > 1)
         return usageError(QStringLiteral("one image at a time; got %1").arg(parser.positionalArguments().size()));
-    static const QRegularExpression deviceSyntax(QStringLiteral("^(cpu|cuda(:[0-9]+)?)$"));
-    if (parser.isSet(device) && !deviceSyntax.match(parser.value(device)).hasMatch())
+    if (parser.isSet(device) && !attnviz::engine::canonicalDeviceName(parser.value(device).toStdString()))
         return usageError(QStringLiteral("unknown device '%1': cpu or cuda[:N]").arg(parser.value(device)));
-    const QStringList plots{QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"), QStringLiteral("cka")};
+    const auto plots = attnviz::ui::PlotsPanel::plotNames();
     if (parser.isSet(plot) && !plots.contains(parser.value(plot)))
         return usageError(QStringLiteral("unknown plot '%1': %2").arg(parser.value(plot), plots.join(QStringLiteral(", "))));
 

@@ -88,7 +88,9 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     dock->setWidget(m_plots);
     addDockWidget(Qt::BottomDockWidgetArea, dock);
     if (!options.plot.isEmpty() && !m_plots->showPlot(options.plot))
-        QTimer::singleShot(0, this, [this] { showError(tr("unknown plot '%1' (distance, fields, predictions, cka)").arg(m_options.plot)); });
+        QTimer::singleShot(0, this, [this] {
+            showError(tr("unknown plot '%1' (%2)").arg(m_options.plot, PlotsPanel::plotNames().join(QStringLiteral(", "))));
+        });
 
     m_progress = new QLabel(this);
     m_cancel = new QPushButton(tr("Cancel"), this);
@@ -215,13 +217,15 @@ void MainWindow::buildDeviceChooser()
     m_device = new QComboBox(tools);
     for (const auto& device : engine::availableDevices())
         m_device->addItem(QString::fromStdString(device));
-    const auto wanted = !m_options.device.isEmpty() ? m_options.device
-                                                     : QSettings().value(QStringLiteral("device"), QStringLiteral("cpu")).toString();
+    // By its canonical name: "cuda" is the list's "cuda:0".
+    const auto asked = !m_options.device.isEmpty() ? m_options.device
+                                                    : QSettings().value(QStringLiteral("device"), QStringLiteral("cpu")).toString();
+    const auto wanted = QString::fromStdString(engine::canonicalDeviceName(asked.toStdString()).value_or(asked.toStdString()));
     if (m_device->findText(wanted) >= 0)
         m_device->setCurrentText(wanted);
     else if (!m_options.device.isEmpty()) {  // asked for explicitly: say why it is not used
         m_notice = tr("device '%1' is not available here (%2); running on the CPU")
-                       .arg(wanted, m_device->count() > 1 ? tr("see the Device list") : tr("this LibTorch has no CUDA"));
+                       .arg(asked, m_device->count() > 1 ? tr("see the Device list") : tr("this LibTorch has no CUDA"));
         m_error->setText(m_notice);
         m_error->show();
         qWarning("attnviz: %s", qPrintable(m_notice));

@@ -300,11 +300,14 @@ void PlotsPanel::showPredictions(const Analysis& analysis)
 
 int PlotsPanel::plotCount() const { return m_tabs->count(); }
 
+QStringList PlotsPanel::plotNames()
+{
+    return {QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"), QStringLiteral("cka")};
+}
+
 bool PlotsPanel::showPlot(const QString& name)
 {
-    const QStringList names{QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"),
-                            QStringLiteral("cka")};
-    const int index = int(names.indexOf(name));
+    const int index = int(plotNames().indexOf(name));
     if (index < 0)
         return false;
     m_tabs->setCurrentIndex(index);

@@ -31,7 +31,9 @@ public:
     void setSimilarity(const std::shared_ptr<const LayerSimilarity>& similarity);
     bool hasSimilarity() const { return m_similarity != nullptr; }
     int plotCount() const;
-    // "distance", "fields", "predictions" or "cka"; false for another name.
+    // The plots by name, in tab order: distance, fields, predictions, cka.
+    static QStringList plotNames();
+    // One of plotNames(); false for another name.
     bool showPlot(const QString& name);
     QString plotTitle(int index) const;
     // Writes plot `index` (the current one when -1) as PNG with its title in the text chunk.

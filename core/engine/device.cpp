@@ -11,28 +11,31 @@
 
 namespace attnviz::engine {
 
-torch::Device parseDevice(const std::string& name)
+std::optional<std::string> canonicalDeviceName(const std::string& name)
 {
     if (name == "cpu")
-        return torch::kCPU;
-    if (name.rfind("cuda", 0) != 0)
+        return name;
+    if (name == "cuda")
+        return std::string("cuda:0");
+    if (name.rfind("cuda:", 0) != 0 || name.size() == 5 || name.size() > 9)
+        return std::nullopt;
+    for (std::size_t i = 5; i < name.size(); ++i)
+        if (name[i] < '0' || name[i] > '9')
+            return std::nullopt;
+    return "cuda:" + std::to_string(std::stoi(name.substr(5)));
+}
+
+torch::Device parseDevice(const std::string& name)
+{
+    const auto canonical = canonicalDeviceName(name);
+    if (!canonical)
         throw EngineError("unknown device '" + name + "' (use cpu, cuda or cuda:N)");
+    if (*canonical == "cpu")
+        return torch::kCPU;
     if (!torch::cuda::is_available())
         throw EngineError("device '" + name + "' asked for, but this LibTorch build has no CUDA "
                           "or no GPU is visible; use --device cpu");
-    int index = 0;
-    if (name.size() > 4) {
-        if (name[4] != ':')
-            throw EngineError("unknown device '" + name + "' (use cpu, cuda or cuda:N)");
-        try {
-            std::size_t used = 0;
-            index = std::stoi(name.substr(5), &used);
-            if (used != name.size() - 5)
-                throw std::invalid_argument(name);
-        } catch (const std::exception&) {
-            throw EngineError("unknown device '" + name + "' (use cpu, cuda or cuda:N)");
-        }
-    }
+    const int index = std::stoi(canonical->substr(5));
     // TF32 would trade ~1e-3 relative error for speed; attention maps are compared
     // against references, so full float32 precision is kept.
     at::globalContext().setAllowTF32CuDNN(false);

@@ -2,10 +2,15 @@
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace attnviz::engine {
+
+// The canonical name of a device a user wrote: "cpu" -> "cpu", "cuda" -> "cuda:0",
+// "cuda:N" -> "cuda:N"; nullopt for anything else. Says nothing of availability.
+std::optional<std::string> canonicalDeviceName(const std::string& name);
 
 // "cpu", "cuda" or "cuda:N". Throws EngineError when the device is unknown, when this
 // LibTorch has no CUDA, or when the index is out of range.
