@@ -26,6 +26,12 @@ QString firstLine(const char* text)
     return s.left(s.indexOf(QLatin1Char('\n')));
 }
 
+// The model cache's key: one loaded model per file and device.
+QString modelKey(const QString& path, const QString& device)
+{
+    return device + QLatin1Char('|') + path;
+}
+
 }  // namespace
 
 AnalysisController::AnalysisController(QObject* parent)
@@ -84,7 +90,7 @@ void AnalysisController::report(std::function<void()> onGuiThread)
 
 std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& path, const QString& device)
 {
-    const auto key = device + QLatin1Char('|') + path;
+    const auto key = modelKey(path, device);
     auto it = m_models.find(key);
     if (it != m_models.end())
         return it->second;
@@ -130,9 +136,8 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         // Only the models on screen stay loaded; a replaced model is freed once no pane
         // shows it any more.
         for (auto it = m_models.begin(); it != m_models.end();)
-            it = it->first == device + QLatin1Char('|') + vitPath || it->first == device + QLatin1Char('|') + cnnPath
-                     ? std::next(it)
-                     : m_models.erase(it);
+            it = it->first == modelKey(vitPath, device) || it->first == modelKey(cnnPath, device) ? std::next(it)
+                                                                                                   : m_models.erase(it);
         if (stale())
             return;
         report([this, analysis, job] {
@@ -148,8 +153,9 @@ quint64 AnalysisController::runView(const QString& role, std::function<engine::V
     const quint64 job = m_nextJob++;
     auto& latest = m_latestView[role];
     latest = job;
-    post(m_pool, job, [job, &latest] { return job != latest.load(); }, [=, &latest] {
-        if (job != latest.load())
+    const auto stale = [job, &latest] { return job != latest.load(); };
+    post(m_pool, job, stale, [=, &latest] {
+        if (stale())
             return;
         report([this] { emit progress(tr("computing gradients")); });
         std::shared_ptr<engine::ViewMaps> view;

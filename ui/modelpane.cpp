@@ -136,14 +136,14 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     const auto& spec = m_analysis->model->spec();
     m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing), kDisplaySide);
     // The model's own name (folder or file); the full path is in the tooltip.
-    m_title->setText(QStringLiteral("<b>%1</b><br>%2").arg(QString::fromStdString(spec.description).toHtmlEscaped(),
-                                                          QFileInfo(m_analysis->modelPath).fileName().toHtmlEscaped()));
     QString card = spec.numClasses == 1 ? tr("1 class") : tr("%1 classes").arg(spec.numClasses);
     if (spec.reportedAccuracy)
         card += tr(" · accuracy %1 on %2 (its config.json)")
                     .arg(*spec.reportedAccuracy, 0, 'f', 4)
                     .arg(QString::fromStdString(spec.reportedOn).toHtmlEscaped());
-    m_title->setText(m_title->text() + QStringLiteral("<br>") + card);
+    m_title->setText(QStringLiteral("<b>%1</b><br>%2<br>%3")
+                         .arg(QString::fromStdString(spec.description).toHtmlEscaped(),
+                              QFileInfo(m_analysis->modelPath).fileName().toHtmlEscaped(), card));
     m_title->setToolTip(m_analysis->modelPath);
     QStringList lines;
     for (const auto& p : engine::topK(m_analysis->trace.logits, spec.labels, 3))
