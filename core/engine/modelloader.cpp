@@ -162,6 +162,8 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, Naming naming, const 
     resolveHeads(spec, config, options.heads);
     if (naming == Naming::HF)
         spec.layerNormEps = config.layerNormEps.value_or(1e-12);
+    spec.posResampling.antialias = naming == Naming::Timm;
+    spec.posResampling.alignCorners = naming == Naming::Torchvision;
     if (config.globalPool == std::string("avg"))
         spec.avgPool = true;
     resolvePositionGrid(spec, weights.posEmbed.size(1), config);

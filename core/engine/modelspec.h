@@ -45,6 +45,13 @@ struct ModelSpec {
     bool noEmbedClass = false;  // pos_embed covers patches only
     bool avgPool = false;       // global average pooling (fc_norm) instead of CLS
     std::array<int, 2> posGrid{0, 0};  // patch grid the position embedding was trained on
+    // How the position embedding is resampled for another grid (bicubic in every library):
+    // timm's resample_abs_pos_embed antialiases; HF's interpolate_pos_encoding does not;
+    // torchvision's interpolate_embeddings aligns corners. Set from the naming.
+    struct {
+        bool antialias = true;
+        bool alignCorners = false;
+    } posResampling;
     double layerNormEps = 1e-6;
 
     // ResNet

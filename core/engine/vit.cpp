@@ -45,14 +45,15 @@ torch::Tensor VisionTransformer::patchPositions(int gh, int gw) const
     const auto [gh0, gw0] = m_spec.posGrid;
     if (gh == gh0 && gw == gw0)
         return pos;
-    // Other input sizes: resample the grid bicubically, as timm and DINO do.
+    // Other input sizes: resample the grid bicubically, as the checkpoint's library does
+    // (ModelSpec::posResampling: timm antialiases, HF does not, torchvision aligns corners).
     const auto d = pos.size(2);
     auto grid = pos.reshape({1, gh0, gw0, d}).permute({0, 3, 1, 2});
     grid = F::interpolate(grid, F::InterpolateFuncOptions()
                                     .size(std::vector<int64_t>{gh, gw})
                                     .mode(torch::kBicubic)
-                                    .align_corners(false)
-                                    .antialias(true));
+                                    .align_corners(m_spec.posResampling.alignCorners)
+                                    .antialias(m_spec.posResampling.antialias));
     return grid.permute({0, 2, 3, 1}).reshape({1, gh * gw, d});
 }
 

@@ -20,6 +20,9 @@ public:
     Activations activations(const torch::Tensor& batch) const override;
     std::vector<torch::Tensor> parameters() const override;
     io::TensorMap stateDict() const override;
+    // The weights in timm's layout, on device(), for methods that walk the network
+    // themselves (relevance propagation).
+    const ViTWeights& weights() const { return m_w; }
 
 private:
     // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the

@@ -51,6 +51,8 @@ private slots:
         QTest::newRow("timm vit, non-square 160x256") << "timm_vit" << "timm_vit.nonsquare.ref.safetensors" << "timm" << 3 << 1;
         QTest::newRow("DeiT distilled") << "deit_distilled" << "deit_distilled.ref.safetensors" << "timm" << 3 << 2;
         QTest::newRow("HF transformers vit") << "hf_vit" << "timm_vit.ref.safetensors" << "hf" << 3 << 1;
+        // HF resamples the position embedding without antialiasing, timm with it.
+        QTest::newRow("HF vit, non-square 160x256") << "hf_vit" << "hf_vit.nonsquare.ref.safetensors" << "hf" << 3 << 1;
         QTest::newRow("timm registers, LayerScale, avg pool") << "timm_vit_reg" << "timm_vit_reg.ref.safetensors" << "timm" << 3 << 5;
         QTest::newRow("DINO teacher checkpoint") << "dino_teacher.pth" << "dino_teacher.ref.safetensors" << "timm" << 3 << 1;
     }

@@ -9,6 +9,7 @@ Writes into --out:
   timm_vit/                   a small ViT renamed to timm keys (model.safetensors + config.json)
   timm_vit.ref.safetensors    at 224x224, and timm_vit.nonsquare.ref.safetensors at 160x256
                               (position embedding resampled bicubically as timm does)
+  hf_vit.nonsquare.ref.safetensors  the same 160x256 input resampled as HF does (no antialias)
   deit_distilled/             a small DeiT-style ViT with dist_token + head_dist (timm keys)
   hf_vit/                     the small ViT under HF transformers names (separate q/k/v)
   dino_teacher.pth            {"teacher": {"backbone.*": ..., "head.*": ...}} without classifier
@@ -184,11 +185,12 @@ def make_resnet50(out, gen):
     write_safetensors(os.path.join(out, "tv_resnet50.ref.safetensors"), reference("cnn", x, logits, features=feats))
 
 
-def resampled_pos(vit, gh, gw, prefix):
+def resampled_pos(vit, gh, gw, prefix, antialias=True):
+    """timm's resample_abs_pos_embed antialiases; HF's interpolate_pos_encoding does not."""
     pos = vit.encoder.pos_embedding
     g0 = int(round((pos.shape[1] - prefix) ** 0.5))
     grid = pos[:, prefix:].reshape(1, g0, g0, -1).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False, antialias=True)
+    grid = F.interpolate(grid, size=(gh, gw), mode="bicubic", align_corners=False, antialias=antialias)
     return torch.cat([pos[:, :prefix], grid.permute(0, 2, 3, 1).reshape(1, gh * gw, -1)], dim=1)
 
 
@@ -210,6 +212,9 @@ def make_timm_and_hf(out, gen):
     x = torch.randn(1, 3, 160, 256, generator=gen)
     tokens, attentions = vit_tokens_and_attention(vit, x, pos=resampled_pos(vit, 10, 16, 1))
     write_safetensors(os.path.join(out, "timm_vit.nonsquare.ref.safetensors"),
+                      reference("vit", x, vit.heads(tokens[:, 0]), attentions))
+    tokens, attentions = vit_tokens_and_attention(vit, x, pos=resampled_pos(vit, 10, 16, 1, antialias=False))
+    write_safetensors(os.path.join(out, "hf_vit.nonsquare.ref.safetensors"),
                       reference("vit", x, vit.heads(tokens[:, 0]), attentions))
 
 
