@@ -7,10 +7,15 @@ out=docs/images
 mkdir -p "$out"
 for sample in 0000-ankle-boot 0002-trouser 0008-sandal 0018-bag; do
     image=resources/samples/$sample.png
-    for method in attention rollout grad-rollout gradcam; do
+    for method in attention rollout grad-rollout generic-attention transformer-attribution gradcam; do
         "$cli" analyze --vit models/vit-fmnist --image "$image" --method "$method" --no-colorbar --out-dir "$out" >/dev/null
     done
     "$cli" analyze --cnn models/cnn-fmnist --image "$image" --method gradcam --no-colorbar --out-dir "$out" >/dev/null
+done
+# The CAM family on one image, both models.
+for method in gradcam gradcam++ xgradcam hirescam layercam eigencam scorecam ablationcam; do
+    "$cli" analyze --vit models/vit-fmnist --cnn models/cnn-fmnist --image resources/samples/0000-ankle-boot.png \
+        --method "$method" --no-colorbar --out-dir "$out/cams" >/dev/null
 done
 "$cli" analyze --vit models/vit-fmnist --image resources/samples/0000-ankle-boot.png --method attention \
     --layer all --head all --normalize layer --out-dir "$out/montage" >/dev/null

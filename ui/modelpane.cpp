@@ -2,6 +2,7 @@
 
 #include "ui/imageconvert.h"
 
+#include "core/engine/cam.h"
 #include "core/engine/predictions.h"
 #include "core/engine/receptivefield.h"
 #include "core/imaging/overlay.h"
@@ -28,9 +29,21 @@ namespace {
 
 constexpr int kDisplaySide = 448;  // the picture's shorter side on screen
 
-bool needsGradients(const QString& method)
+// Methods that run passes of their own on the worker (not derived from the trace).
+bool needsModel(const QString& method)
 {
-    return method == QLatin1String("gradcam") || method == QLatin1String("grad-rollout");
+    return engine::viewNeedsModel(method.toStdString());
+}
+
+bool isCam(const QString& method)
+{
+    return engine::camMethodFromName(method.toStdString()).has_value();
+}
+
+// Rolled out over blocks: the layer box does not apply.
+bool isRollout(const QString& method)
+{
+    return engine::viewRollsOut(method.toStdString());
 }
 
 void stepCombo(QComboBox* combo, int delta)
@@ -77,6 +90,11 @@ void ModelPane::buildControls()
     m_layer = combo(QStringLiteral("layer"));
     m_head = combo(QStringLiteral("head"));
     m_class = combo(QStringLiteral("class"));
+    m_camInput = combo(QStringLiteral("camInput"));
+    m_camInput->addItem(tr("norm1 output"), QStringLiteral("norm1"));
+    m_camInput->addItem(tr("residual stream"), QStringLiteral("residual"));
+    m_camInput->setToolTip(tr("Which tokens of a ViT block a CAM reads: its norm1 output (as pytorch-grad-cam's "
+                              "blocks[i].norm1) or the residual stream entering the block"));
     m_colormap = combo(QStringLiteral("colormap"));
     for (const char* name : {"viridis", "inferno", "magma", "plasma", "turbo", "jet", "gray"})
         m_colormap->addItem(QString::fromLatin1(name));
@@ -103,7 +121,10 @@ void ModelPane::buildControls()
     connect(m_keepMass, &QDoubleSpinBox::valueChanged, this, [this] { refresh(); });
 
     form->addRow(tr("Method"), m_method);
-    form->addRow(tr("Layer"), m_layer);
+    auto* layerRow = new QHBoxLayout;
+    layerRow->addWidget(m_layer, 1);
+    layerRow->addWidget(m_camInput);
+    form->addRow(tr("Layer"), layerRow);
     form->addRow(tr("Head"), m_head);
     form->addRow(tr("Class"), m_class);
     form->addRow(tr("Colormap"), m_colormap);
@@ -162,11 +183,12 @@ void ModelPane::fillModelControls()
     const bool vit = spec.family == engine::Family::ViT;
     const QString method = m_method->currentText();
     m_method->clear();
-    if (vit)
-        m_method->addItems({QStringLiteral("attention"), QStringLiteral("rollout"), QStringLiteral("grad-rollout"),
-                            QStringLiteral("gradcam")});
-    else
-        m_method->addItems({QStringLiteral("gradcam"), QStringLiteral("erf")});
+    for (const auto& name : engine::viewMethodNames())
+        if (engine::viewSupports(name, spec.family))
+            m_method->addItem(QString::fromStdString(name));
+    if (!vit)
+        m_method->addItem(QStringLiteral("erf"));
+    m_camInput->setVisible(vit);
     m_method->setCurrentIndex(std::max(0, m_method->findText(method)));
     m_layer->clear();
     if (vit)
@@ -197,12 +219,14 @@ engine::ViewRequest ModelPane::request() const
     engine::ViewRequest r;
     r.method = method().toStdString();
     r.layer = layer().toStdString();
-    if (r.method == "rollout" || r.method == "grad-rollout")
+    if (isRollout(method()))
         r.layer = "0";  // rolled out from the first block; the layer box applies to the others
-    r.head = r.method == "attention" || r.method == "rollout" ? head().toStdString() : "mean";
-    if (r.method == "rollout" && !(r.head == "mean" || r.head == "max" || r.head == "min"))
+    const bool fused = r.method == "rollout" || r.method == "grad-rollout";
+    r.head = r.method == "attention" || fused ? head().toStdString() : "mean";
+    if (fused && !(r.head == "mean" || r.head == "max" || r.head == "min"))
         r.head = "mean";
     r.classIndex = m_class->currentData().toInt();
+    r.vitCamInput = m_camInput->currentData().toString().toStdString();
     if (r.method == "attention")
         r.query = m_query;
     return r;
@@ -214,9 +238,11 @@ void ModelPane::refresh()
         return;
     const bool vit = m_analysis->model->spec().family == engine::Family::ViT;
     const auto m = method();
-    m_head->setEnabled(vit && (m == QLatin1String("attention") || m == QLatin1String("rollout")));
-    m_class->setEnabled(needsGradients(m));
-    m_layer->setEnabled(m == QLatin1String("attention") || m == QLatin1String("gradcam") || m == QLatin1String("erf"));
+    m_head->setEnabled(vit && (m == QLatin1String("attention") || m == QLatin1String("rollout")
+                               || m == QLatin1String("grad-rollout")));
+    m_class->setEnabled(needsModel(m) && m != QLatin1String("erf"));
+    m_layer->setEnabled(!isRollout(m));
+    m_camInput->setEnabled(vit && isCam(m));
     if (m_grid->columns() > 0) {
         const bool numericHead = m_head->currentIndex() >= 3;
         m_grid->setSelected(vit ? m_layer->currentIndex() : 0,
@@ -233,7 +259,7 @@ void ModelPane::refresh()
         return;
     }
     const auto r = request();
-    if (needsGradients(m)) {
+    if (needsModel(m)) {
         // Keep showing the last picture until the worker delivers the new one.
         m_waiting = true;
         m_state->setText(tr("computing %1 …").arg(m));
@@ -293,8 +319,10 @@ void ModelPane::render(const engine::ViewMaps& view)
     const auto layerName = QString::fromStdString(view.layers[0]);
     QString text = QStringLiteral("%1 · %2").arg(QString::fromStdString(view.method),
                                                 m_role == QLatin1String("vit") ? tr("block %1").arg(layerName) : layerName);
-    if (view.method == "attention" || view.method == "rollout")
+    if (view.method == "attention" || view.method == "rollout" || view.method == "grad-rollout")
         text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
+    if (!view.camInput.empty())
+        text += view.camInput == "norm1" ? tr(" · norm1 output") : tr(" · residual stream");
     if (view.classIndex)
         text += QStringLiteral(" · class %1").arg(m_class->itemText(*view.classIndex + 1));
     if (m_query)

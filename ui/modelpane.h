@@ -107,6 +107,7 @@ private:
     QComboBox* m_layer = nullptr;
     QComboBox* m_head = nullptr;
     QComboBox* m_class = nullptr;
+    QComboBox* m_camInput = nullptr;  // ViT CAMs: norm1 output or residual stream
     QComboBox* m_colormap = nullptr;
     QComboBox* m_normalization = nullptr;
     QComboBox* m_upsampling = nullptr;

@@ -33,6 +33,7 @@ engine::ViewRequest viewRequest(const Arguments& args)
     request.classIndex = args.intValue("class", -1, 0);
     request.query = args.rowCol("query");
     request.discardRatio = args.doubleValue("discard-ratio", 0.0, 0.0, 0.99);
+    request.vitCamInput = args.value("cam-input").value_or("norm1");
     return request;
 }
 
@@ -47,6 +48,8 @@ nlohmann::ordered_json viewJson(const engine::ViewMaps& view, const engine::Mode
     }
     j["layers"] = view.layers;
     j["heads"] = view.heads;
+    if (!view.camInput.empty())
+        j["cam_input"] = view.camInput;
     j["map_size"] = {view.maps.size(2), view.maps.size(3)};
     return j;
 }
@@ -90,15 +93,15 @@ int runAnalyze(const std::vector<std::string>& words)
 {
     const Arguments args(words,
                          {"vit", "cnn", "image", "tensor", "device", "top-k", "heads", "dump", "threads", "method", "layer",
-                          "head", "class", "query", "discard-ratio", "out-dir", "colormap", "alpha", "upsample",
-                          "normalize", "keep-mass"},
+                          "head", "class", "query", "discard-ratio", "cam-input", "out-dir", "colormap", "alpha",
+                          "upsample", "normalize", "keep-mass"},
                          {"no-colorbar"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
-    for (const char* option : {"layer", "head", "class", "query", "discard-ratio", "out-dir", "colormap", "alpha",
-                               "upsample", "normalize", "keep-mass"})
+    for (const char* option : {"layer", "head", "class", "query", "discard-ratio", "cam-input", "out-dir", "colormap",
+                               "alpha", "upsample", "normalize", "keep-mass"})
         if (args.value(option) && !args.value("method"))
             throw UsageError(std::string("--") + option + " needs --method NAME");
     const InputSet inputs(args, /*folderAllowed=*/false);

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -20,36 +21,59 @@
 namespace attnviz::cli {
 namespace {
 
-// A matrix [rows, cols] as nested JSON arrays, rounded to 4 decimals for reading.
+// A matrix [rows, cols] as nested JSON arrays, rounded to 4 decimals for reading;
+// the undefined entries of degenerate layers (NaN) are null.
 nlohmann::ordered_json matrixJson(const torch::Tensor& m)
 {
     auto rows = nlohmann::ordered_json::array();
     for (int64_t i = 0; i < m.size(0); ++i) {
         auto row = nlohmann::ordered_json::array();
-        for (int64_t j = 0; j < m.size(1); ++j)
-            row.push_back(std::round(double(m[i][j].item<float>()) * 1e4) / 1e4);
+        for (int64_t j = 0; j < m.size(1); ++j) {
+            const double v = double(m[i][j].item<float>());
+            if (std::isfinite(v))
+                row.push_back(std::round(v * 1e4) / 1e4);
+            else
+                row.push_back(nullptr);
+        }
         rows.push_back(row);
     }
     return rows;
 }
 
+// "vit: block 3, block 4; cnn: layer4.1", or "" when no layer is degenerate.
+std::string degenerateSummary(const engine::CkaStudy& study)
+{
+    std::string out;
+    for (const auto& [role, names] : study.degenerateLayers) {
+        if (names.empty())
+            continue;
+        out += (out.empty() ? "" : "; ") + role + ":";
+        for (std::size_t i = 0; i < names.size(); ++i)
+            out += (i ? ", " : " ") + names[i];
+    }
+    return out;
+}
+
 std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const std::string& rowModel,
-                       const std::string& colModel, std::size_t images)
+                       const std::string& colModel, std::size_t images, const std::string& degenerate)
 {
 #ifdef ATTNVIZ_HAVE_IMAGING
     const auto title = "linear CKA, " + m.rowRole + " x " + m.colRole + ", " + std::to_string(images) + " images";
-    const auto image = imaging::renderMatrix(m.values, m.rowLayers, m.colLayers, title, {0.0f, 1.0f},
-                                             imaging::Colormap::Viridis);
+    // The renderer has no colour for "undefined": degenerate layers' cells are drawn as 0
+    // and named in the PNG's text.
+    const auto image = imaging::renderMatrix(torch::nan_to_num(m.values, 0.0, 0.0, 0.0), m.rowLayers, m.colLayers,
+                                             title, {0.0f, 1.0f}, imaging::Colormap::Viridis);
     const auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + m.rowRole + "_" + m.colRole + ".png")).string();
     imaging::writePng(path, image,
                       {{"Software", "attnviz"},
                        {"attnviz:method", "cka (linear, minibatch unbiased HSIC)"},
                        {"attnviz:rows", rowModel},
                        {"attnviz:columns", colModel},
-                       {"attnviz:images", std::to_string(images)}});
+                       {"attnviz:images", std::to_string(images)},
+                       {"attnviz:degenerate", degenerate.empty() ? std::string("none") : degenerate}});
     return path;
 #else
-    (void)dir, (void)m, (void)rowModel, (void)colModel, (void)images;
+    (void)dir, (void)m, (void)rowModel, (void)colModel, (void)images, (void)degenerate;
     throw UsageError("this build has no image support (built without OpenCV): --out-dir is unavailable");
 #endif
 }
@@ -87,13 +111,20 @@ int runCka(const std::vector<std::string>& words)
     for (const auto& m : study.matrices)
         if (m.rowRole == m.colRole)
             out[m.rowRole + "_layers"] = m.rowLayers;
+    // Layers constant over the images: their CKA is undefined (null in the matrices).
+    out["degenerate"] = nlohmann::ordered_json::object();
+    for (const auto& [role, names] : study.degenerateLayers)
+        out["degenerate"][role] = names;
+    const auto degenerate = degenerateSummary(study);
     for (const auto& m : study.matrices) {
         const auto name = m.rowRole + "_" + m.colRole;
         out["matrices"][name] = matrixJson(m.values);
         if (auto dir = args.value("out-dir"))
             out["files"][name] = drawMatrix(*dir, m, loaded[m.rowRole]->spec().description,
-                                            loaded[m.colRole]->spec().description, study.imagesUsed);
+                                            loaded[m.colRole]->spec().description, study.imagesUsed, degenerate);
     }
+    if (!degenerate.empty())
+        std::cerr << "attnviz-cli cka: constant over the images, CKA undefined (null): " << degenerate << "\n";
     std::cout << out.dump(2) << "\n";
     return 0;
 }

@@ -14,7 +14,10 @@ namespace attnviz::cli {
 
 int runMad(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit", "image", "images", "tensor", "heads"});
+    // --renormalize: each query's weights renormalised over the patch keys (attention to
+    // CLS / register tokens left out) instead of counted as distance 0.
+    const Arguments args(words, {"vit", "image", "images", "tensor", "heads"}, {"renormalize"});
+    const bool renormalize = args.flag("renormalize");
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const InputSet inputs(args, /*folderAllowed=*/true);
@@ -27,7 +30,7 @@ int runMad(const std::vector<std::string>& words)
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const auto trace = model->forward(inputs.at(i, "vit", model->spec()));
         for (std::size_t l = 0; l < trace.attentions.size(); ++l) {
-            const auto d = engine::meanAttentionDistance(trace.attentions[l], trace.tokens);
+            const auto d = engine::meanAttentionDistance(trace.attentions[l], trace.tokens, renormalize);
             if (sums.size() <= l)
                 sums.push_back(d);
             else
@@ -40,6 +43,7 @@ int runMad(const std::vector<std::string>& words)
         layers.push_back(std::vector<float>(mean.data_ptr<float>(), mean.data_ptr<float>() + mean.numel()));
     }
     nlohmann::ordered_json out = {{"model", *args.value("vit")}, {"images", inputs.size()}, {"unit", "pixels of the model input"},
+                                  {"renormalized", renormalize},
                                   {"layers", layers}};
     std::cout << out.dump(2) << "\n";
     return 0;

@@ -15,8 +15,8 @@ const char* const kUsage =
     "  info MODEL [--heads N]\n"
     "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
     "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N] [--dump OUT.safetensors]\n"
-    "          [--method attention|rollout|grad-rollout|gradcam [--layer L|all] [--head H|mean|max|min|all]\n"
-    "           [--class C] [--query ROW,COL] [--discard-ratio X] [--out-dir DIR] [--colormap NAME]\n"
+    "          [--method METHOD [--layer L|all] [--head H|mean|max|min|all] [--class C] [--query ROW,COL]\n"
+    "           [--discard-ratio X] [--cam-input norm1|residual] [--out-dir DIR] [--colormap NAME]\n"
     "           [--alpha A] [--upsample nearest|bilinear] [--normalize map|layer] [--keep-mass X] [--no-colorbar]]\n"
     "  train (--arch vit|cnn | --init MODEL_DIR) --data DIR --out MODEL_DIR [--epochs N] [--seed S] [--device D]\n"
     "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N] [--no-augment]\n"
@@ -26,6 +26,8 @@ const char* const kUsage =
     "  erf (--vit MODEL | --cnn MODEL) (--image IMG | --images DIR | --tensor FILE) --layer NAME --at ROW,COL\n"
     "      [--dump OUT.safetensors] [--out-dir DIR] [--batch-size B]   (effective receptive field of one unit)\n"
     "  cka [--vit MODEL] [--cnn MODEL] --images DIR [--batch-size B] [--limit N] [--out-dir DIR]   (linear CKA)\n"
+    "METHOD: attention, rollout, grad-rollout, generic-attention, transformer-attribution (ViT);\n"
+    "        gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, scorecam, ablationcam (ViT, CNN).\n"
     "--threads N: N LibTorch threads and 1 BLAS thread (default: 1 LibTorch thread, BLAS on every core).\n"
     "MODEL is a .safetensors/.pth/.pt/.bin file or a folder with model.safetensors + config.json.\n";
 

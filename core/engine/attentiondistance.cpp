@@ -18,7 +18,7 @@ torch::Tensor patchDistances(const TokenLayout& layout)
 
 }  // namespace
 
-torch::Tensor meanAttentionDistance(const torch::Tensor& attention, const TokenLayout& layout)
+torch::Tensor meanAttentionDistance(const torch::Tensor& attention, const TokenLayout& layout, bool renormalize)
 {
     if (attention.dim() != 3 || attention.size(1) != layout.tokens() || attention.size(2) != layout.tokens())
         throw EngineError("attention " + io::shapeString(attention.sizes().vec()) + " does not match "
@@ -26,7 +26,12 @@ torch::Tensor meanAttentionDistance(const torch::Tensor& attention, const TokenL
     const auto n = int64_t(layout.gridH) * layout.gridW;
     const auto p = layout.prefixTokens();
     // [H, N, N]: patch queries attending to patch keys
-    const auto patches = attention.to(torch::kFloat64).narrow(1, p, n).narrow(2, p, n);
+    auto patches = attention.to(torch::kFloat64).narrow(1, p, n).narrow(2, p, n);
+    if (renormalize) {
+        // Each query's patch weights sum to 1; a row with none (all on prefix tokens) stays 0.
+        const auto mass = patches.sum(-1, /*keepdim=*/true);
+        patches = torch::where(mass > 0, patches / mass, torch::zeros_like(patches));
+    }
     return (patches * patchDistances(layout)).sum(-1).mean(-1).to(torch::kFloat32);
 }
 

@@ -87,6 +87,8 @@ torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions, con
     for (std::size_t l = std::size_t(options.startLayer); l < attentions.size(); ++l) {
         expectLayout(attentions[l], layout);
         auto fused = fuseHeads(attentions[l].to(torch::kFloat64), options.fusion);  // [T, T]
+        if (options.clampNegative)
+            fused = fused.clamp_min(0.0);
         if (options.discardRatio > 0.0) {
             // Zero the smallest weights, but never a row's attention to CLS (column 0).
             const auto k = int64_t(double(t * t) * options.discardRatio);

@@ -18,7 +18,7 @@ HeadFusion headFusionFromName(const std::string& name);  // "mean" | "max" | "mi
 torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& layout, int query);
 
 // The CLS row per head, [H, gridH, gridW]. Models without a CLS token: the mean of
-// the rows of all patch queries (methods.md).
+// the rows of all patch queries (docs/methods.md).
 torch::Tensor clsAttention(const torch::Tensor& attention, const TokenLayout& layout);
 
 // The row of a token matrix [..., T, T] that stands for the whole image (CLS, or the
@@ -32,6 +32,7 @@ struct RolloutOptions {
     HeadFusion fusion = HeadFusion::Mean;
     double discardRatio = 0.0;  // drop this fraction of the smallest weights per layer
     int startLayer = 0;         // blocks before it are skipped
+    bool clampNegative = false; // set fused weights below 0 to 0 (gradient rollout)
 };
 
 // Attention rollout (Abnar & Zuidema 2020): per block Â = rows_normalised(0.5 fused + 0.5 I),

@@ -2,16 +2,51 @@
 
 #include "core/engine/engineerror.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace attnviz::engine {
 namespace {
 
-// [n, ...] -> Gram matrix [n, n] in float64 on the CPU
-torch::Tensor gram(const torch::Tensor& representation)
+// Features summed per slice, so that a float64 copy of a wide representation (a
+// ResNet stem at 224 px has ~800k features per image) is never made whole.
+constexpr int64_t kFeatureSlice = 1 << 16;
+
+struct GramStats {
+    torch::Tensor gram;      // [n, n] float64 on the CPU, of the centred features
+    double magnitude = 0.0;  // sum of the squared (uncentred) features
+};
+
+// [n, ...] -> the Gram matrix of the features centred over the minibatch, in float64.
+// Centring first matters: with a common offset c the uncentred Gram's entries are
+// ~p c^2, and the estimator's cancellation of that term loses all precision.
+GramStats gramStats(const torch::Tensor& representation)
 {
-    const auto x = representation.detach().flatten(1).to(torch::kFloat32);
-    return torch::matmul(x, x.t()).to(torch::kCPU, torch::kFloat64);
+    const auto x = representation.detach().flatten(1);
+    const int64_t n = x.size(0), p = x.size(1);
+    auto gram = torch::zeros({n, n}, x.options().dtype(torch::kFloat64));
+    auto magnitude = torch::zeros({}, x.options().dtype(torch::kFloat64));
+    for (int64_t first = 0; first < p; first += kFeatureSlice) {
+        auto slice = x.narrow(1, first, std::min(kFeatureSlice, p - first)).to(torch::kFloat64);
+        magnitude += slice.pow(2).sum();
+        slice = slice - slice.mean(0, /*keepdim=*/true);
+        gram.addmm_(slice, slice.t());
+    }
+    return {gram.to(torch::kCPU), magnitude.item<double>()};
+}
+
+// Layers whose CKA is undefined (see CkaAccumulator::degenerateRows).
+std::vector<bool> degenerate(const torch::Tensor& self, const torch::Tensor& spread, const torch::Tensor& magnitude)
+{
+    std::vector<bool> out;
+    for (int64_t i = 0; i < self.size(0); ++i) {
+        const double s = self[i].item<double>();
+        const double d = spread[i].item<double>(), m = magnitude[i].item<double>();
+        // Relative RMS spread 1e-6: a few float32 ulps. NaN anywhere counts as degenerate.
+        out.push_back(!(s > 0.0) || !(d > 1e-12 * m));
+    }
+    return out;
 }
 
 }  // namespace
@@ -39,10 +74,19 @@ double linearCka(const torch::Tensor& x, const torch::Tensor& y)
            / (torch::matmul(xc.t(), xc).norm().item<double>() * torch::matmul(yc.t(), yc).norm().item<double>());
 }
 
+torch::Tensor centredGram(const torch::Tensor& representation)
+{
+    return gramStats(representation).gram;
+}
+
 CkaAccumulator::CkaAccumulator(int rows, int cols)
     : m_cross(torch::zeros({rows, cols}, torch::kFloat64))
     , m_rowSelf(torch::zeros({rows}, torch::kFloat64))
     , m_colSelf(torch::zeros({cols}, torch::kFloat64))
+    , m_rowSpread(torch::zeros({rows}, torch::kFloat64))
+    , m_rowMagnitude(torch::zeros({rows}, torch::kFloat64))
+    , m_colSpread(torch::zeros({cols}, torch::kFloat64))
+    , m_colMagnitude(torch::zeros({cols}, torch::kFloat64))
 {
 }
 
@@ -51,10 +95,18 @@ void CkaAccumulator::add(const std::vector<torch::Tensor>& rowLayers, const std:
     if (int64_t(rowLayers.size()) != m_rowSelf.size(0) || int64_t(colLayers.size()) != m_colSelf.size(0))
         throw EngineError("CKA minibatch has a different number of layers than the accumulator");
     std::vector<torch::Tensor> rowGrams, colGrams;
-    for (const auto& r : rowLayers)
-        rowGrams.push_back(gram(r));
-    for (const auto& c : colLayers)
-        colGrams.push_back(gram(c));
+    for (std::size_t i = 0; i < rowLayers.size(); ++i) {
+        auto stats = gramStats(rowLayers[i]);
+        m_rowSpread[int64_t(i)] += stats.gram.trace();
+        m_rowMagnitude[int64_t(i)] += stats.magnitude;
+        rowGrams.push_back(std::move(stats.gram));
+    }
+    for (std::size_t j = 0; j < colLayers.size(); ++j) {
+        auto stats = gramStats(colLayers[j]);
+        m_colSpread[int64_t(j)] += stats.gram.trace();
+        m_colMagnitude[int64_t(j)] += stats.magnitude;
+        colGrams.push_back(std::move(stats.gram));
+    }
     for (std::size_t i = 0; i < rowGrams.size(); ++i) {
         m_rowSelf[i] += unbiasedHsic(rowGrams[i], rowGrams[i]);
         for (std::size_t j = 0; j < colGrams.size(); ++j)
@@ -65,12 +117,31 @@ void CkaAccumulator::add(const std::vector<torch::Tensor>& rowLayers, const std:
     ++m_batches;
 }
 
+std::vector<bool> CkaAccumulator::degenerateRows() const
+{
+    return degenerate(m_rowSelf, m_rowSpread, m_rowMagnitude);
+}
+
+std::vector<bool> CkaAccumulator::degenerateCols() const
+{
+    return degenerate(m_colSelf, m_colSpread, m_colMagnitude);
+}
+
 torch::Tensor CkaAccumulator::result() const
 {
     if (m_batches == 0)
         throw EngineError("CKA has no minibatch yet");
-    const auto denominator = torch::outer(m_rowSelf, m_colSelf).clamp_min(0).sqrt().clamp_min(1e-300);
-    return (m_cross / denominator).to(torch::kFloat32);
+    const auto flags = [](const std::vector<bool>& v) {
+        auto t = torch::zeros({int64_t(v.size())}, torch::kBool);
+        for (std::size_t i = 0; i < v.size(); ++i)
+            t[int64_t(i)] = bool(v[i]);
+        return t;
+    };
+    const auto undefined = flags(degenerateRows()).unsqueeze(1).logical_or(flags(degenerateCols()).unsqueeze(0));
+    // Defined layers have positive self-HSIC; the others are NaN, never divided by ~0.
+    const auto denominator = torch::outer(m_rowSelf, m_colSelf).clamp_min(0).sqrt();
+    const auto nan = torch::full_like(m_cross, std::numeric_limits<double>::quiet_NaN());
+    return torch::where(undefined, nan, m_cross / denominator).to(torch::kFloat32);
 }
 
 LayerRepresentations ckaLayers(const Activations& activations)

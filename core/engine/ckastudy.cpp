@@ -51,7 +51,17 @@ CkaStudy compareLayers(const std::vector<CkaModel>& models, std::size_t images, 
     }
     for (std::size_t p = 0; p < pairs.size(); ++p) {
         const auto [i, j] = pairs[p];
-        study.matrices.push_back({models[i].role, models[j].role, layerNames[i], layerNames[j], accumulators[p].result()});
+        study.matrices.push_back({models[i].role, models[j].role, layerNames[i], layerNames[j], accumulators[p].result(),
+                                  accumulators[p].degenerateRows(), accumulators[p].degenerateCols()});
+    }
+    // The self pairs come first, one per model, in the models' order.
+    for (std::size_t m = 0; m < models.size(); ++m) {
+        std::vector<std::string> names;
+        const auto& flags = study.matrices[m].rowDegenerate;
+        for (std::size_t l = 0; l < flags.size(); ++l)
+            if (flags[l])
+                names.push_back(layerNames[m][l]);
+        study.degenerateLayers.emplace_back(models[m].role, std::move(names));
     }
     return study;
 }

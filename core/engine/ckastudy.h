@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attnviz::engine {
@@ -21,7 +22,10 @@ struct CkaModel {
 struct CkaMatrix {
     std::string rowRole, colRole;
     std::vector<std::string> rowLayers, colLayers;
-    torch::Tensor values;  // [rows, cols] float32
+    torch::Tensor values;  // [rows, cols] float32; NaN in the rows / columns of degenerate layers
+    // Per row / column layer: true where the layer was constant over the images, so its
+    // CKA with anything is undefined (CkaAccumulator::degenerateRows).
+    std::vector<bool> rowDegenerate, colDegenerate;
 };
 
 struct CkaStudy {
@@ -29,6 +33,9 @@ struct CkaStudy {
     int batchSize = 0;
     // Each model with itself, then each pair across models (rows: the earlier model).
     std::vector<CkaMatrix> matrices;
+    // Per model role, in the order of the models: the names of its degenerate layers
+    // (empty when every layer varied over the images).
+    std::vector<std::pair<std::string, std::vector<std::string>>> degenerateLayers;
 };
 
 // Images [first, first + count) preprocessed for `model`, as [count, C, H, W].

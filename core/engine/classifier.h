@@ -12,6 +12,15 @@
 
 namespace attnviz::engine {
 
+// A layer output that a forward pass replaces (Ablation-CAM). `layer`: a CNN feature
+// name as in Activations::features, or a stage name ("layer4" = its last block); a ViT
+// block as "<b>.norm1" (that block's norm1 output) or "<b>" (the residual stream
+// entering it). `value` is [K, ...] for one input image: the layers after it run on K.
+struct LayerReplacement {
+    std::string layer;
+    torch::Tensor value;
+};
+
 // One loaded model of either family. forward() is reentrant: it runs under inference
 // mode with eval semantics and returns everything the views need in one pass.
 class Classifier {
@@ -30,6 +39,10 @@ public:
     // Eval-mode batch forward [N, C, H, W] that keeps the intermediates; differentiable
     // when the caller has gradients enabled (never under inference mode).
     virtual Activations activations(const torch::Tensor& batch) const = 0;
+    // Eval-mode logits [K, classes] of one image [1, C, H, W] with one layer's output
+    // replaced by replacement.value [K, ...]; the layers before it run once. Throws
+    // EngineError for an unknown layer or a value of the wrong shape.
+    virtual torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const = 0;
     // The trainable tensors (batch-norm running statistics excluded); they share
     // storage with the model, so an optimizer over them trains it.
     virtual std::vector<torch::Tensor> parameters() const = 0;

@@ -2,60 +2,14 @@
 
 #include "core/engine/attentionmaps.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/gradientsupport.h"
 #include "core/engine/receptivefield.h"
 
 #include <cstdlib>
 
 namespace attnviz::engine {
+
 namespace {
-
-// A differentiable pass: the input requires grad so that every intermediate does,
-// even though the weights do not.
-Activations differentiableForward(const Classifier& model, const torch::Tensor& input)
-{
-    if (c10::InferenceMode::is_enabled())
-        throw EngineError("gradient methods cannot run under inference mode");
-    auto x = input.to(model.device(), torch::kFloat32).detach().requires_grad_(true);
-    return model.activations(x);
-}
-
-// The score of the chosen class for image 0 ([] scalar), resolving -1 to the top-1.
-torch::Tensor classScore(const Activations& acts, int& classIndex)
-{
-    if (!acts.logits.defined())
-        throw EngineError("the model has no classification head, so there is no class to explain");
-    const auto classes = int(acts.logits.size(1));
-    if (classIndex < 0)
-        classIndex = int(acts.logits[0].argmax().item<int64_t>());
-    if (classIndex >= classes)
-        throw EngineError("class " + std::to_string(classIndex) + " outside 0.." + std::to_string(classes - 1));
-    return acts.logits[0][classIndex];
-}
-
-std::vector<torch::Tensor> gradientsOf(const torch::Tensor& score, const std::vector<torch::Tensor>& targets)
-{
-    auto grads = torch::autograd::grad({score}, targets, {}, /*retain_graph=*/false, /*create_graph=*/false,
-                                       /*allow_unused=*/true);
-    for (std::size_t i = 0; i < grads.size(); ++i)
-        if (!grads[i].defined())
-            grads[i] = torch::zeros_like(targets[i]);
-    return grads;
-}
-
-// features, grads: [C, h, w] -> ReLU(sum_c mean_hw(grad_c) F_c), [h, w]
-torch::Tensor camFromGradients(const torch::Tensor& features, const torch::Tensor& grads)
-{
-    const auto alpha = grads.mean({1, 2}, /*keepdim=*/true);  // [C, 1, 1]
-    return torch::relu((alpha * features).sum(0));
-}
-
-// Patch tokens [T, D] -> channels-first grid [D, gridH, gridW]
-torch::Tensor patchGrid(const torch::Tensor& tokens, const TokenLayout& layout)
-{
-    return tokens.narrow(0, layout.prefixTokens(), layout.gridH * layout.gridW)
-        .transpose(0, 1)
-        .reshape({tokens.size(1), layout.gridH, layout.gridW});
-}
 
 void checkUnit(int row, int col, int64_t height, int64_t width, const std::string& layer)
 {
@@ -64,68 +18,66 @@ void checkUnit(int row, int col, int64_t height, int64_t width, const std::strin
                           + "' grid of " + std::to_string(height) + "x" + std::to_string(width));
 }
 
-}  // namespace
-
-int blockIndex(const std::string& layer, int depth)
+void checkStartLayer(int startLayer, int depth)
 {
-    char* end = nullptr;
-    const long value = std::strtol(layer.c_str(), &end, 10);
-    const long index = value < 0 ? depth + value : value;
-    if (layer.empty() || *end != '\0' || index < 0 || index >= depth)
-        throw EngineError("no block '" + layer + "' (the ViT has blocks 0.." + std::to_string(depth - 1)
-                          + "; -1 is the last)");
-    return int(index);
-}
-
-ClassMaps gradCam(const Classifier& model, const torch::Tensor& input, int classIndex,
-                  const std::vector<std::string>& layers)
-{
-    torch::AutoGradMode enableGrad(true);
-    const auto acts = differentiableForward(model, input);
-    ClassMaps out;
-    out.classIndex = classIndex;
-    const auto score = classScore(acts, out.classIndex);
-    const bool vit = model.spec().family == Family::ViT;
-    std::vector<torch::Tensor> targets;
-    for (const auto& layer : layers)
-        targets.push_back(vit ? acts.tokenStates[blockIndex(layer, int(acts.attentions.size()))] : acts.feature(layer));
-    // One backward for all layers.
-    const auto grads = gradientsOf(score, targets);
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-        auto features = targets[i][0].detach();
-        auto grad = grads[i][0];
-        if (vit) {
-            features = patchGrid(features, acts.tokens);
-            grad = patchGrid(grad, acts.tokens);
-        }
-        out.maps.push_back(camFromGradients(features, grad).to(torch::kCPU, torch::kFloat32));
-    }
-    return out;
-}
-
-ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer)
-{
-    torch::AutoGradMode enableGrad(true);
-    const auto acts = differentiableForward(vit, input);
-    if (acts.attentions.empty())
-        throw EngineError("gradient rollout needs a ViT");
-    const int depth = int(acts.attentions.size());
     if (startLayer < 0 || startLayer >= depth)
         throw EngineError("rollout start layer " + std::to_string(startLayer) + " outside the " + std::to_string(depth)
                           + " blocks");
-    ClassMaps out;
+}
+
+// One differentiable pass of a ViT and d score / dA for every block's attention:
+// attentions and grads [1, H, T, T] per block.
+struct AttentionGradients {
+    Activations acts;
+    std::vector<torch::Tensor> grads;
+    int classIndex = -1;
+};
+
+AttentionGradients attentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex,
+                                      const std::string& method)
+{
+    AttentionGradients out;
+    out.acts = differentiableForward(vit, input);
+    if (out.acts.attentions.empty())
+        throw EngineError(method + " needs a ViT");
     out.classIndex = classIndex;
-    const auto score = classScore(acts, out.classIndex);
-    const auto grads = gradientsOf(score, acts.attentions);
-    const auto t = acts.tokens.tokens();
+    const auto score = classScore(out.acts, out.classIndex);
+    out.grads = gradientsOf(score, out.acts.attentions);
+    return out;
+}
+
+}  // namespace
+
+ClassMaps genericAttention(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer)
+{
+    torch::AutoGradMode enableGrad(true);
+    const auto g = attentionGradients(vit, input, classIndex, "generic attention explainability");
+    const int depth = int(g.acts.attentions.size());
+    checkStartLayer(startLayer, depth);
+    const auto t = g.acts.tokens.tokens();
     auto relevance = torch::eye(t, torch::kFloat64);
     for (int l = startLayer; l < depth; ++l) {
         // [H, T, T] -> [T, T]
-        const auto weighted = (grads[l][0] * acts.attentions[l][0].detach()).clamp_min(0).mean(0);
+        const auto weighted = (g.grads[l][0] * g.acts.attentions[l][0].detach()).clamp_min(0).mean(0);
         relevance = relevance + torch::matmul(weighted.to(torch::kCPU, torch::kFloat64), relevance);
     }
-    out.maps.push_back(imageRowMap(relevance, acts.tokens).to(torch::kFloat32));
-    return out;
+    return {g.classIndex, {imageRowMap(relevance, g.acts.tokens).to(torch::kFloat32)}};
+}
+
+ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex,
+                          const RolloutOptions& options)
+{
+    torch::AutoGradMode enableGrad(true);
+    const auto g = attentionGradients(vit, input, classIndex, "gradient rollout");
+    checkStartLayer(options.startLayer, int(g.acts.attentions.size()));
+    // Each block's A ⊙ dscore/dA per head [H, T, T]; the rollout fuses the heads and
+    // sets negative weights to 0 before it discards, adds I and renormalises.
+    std::vector<torch::Tensor> weighted;
+    for (std::size_t l = 0; l < g.acts.attentions.size(); ++l)
+        weighted.push_back((g.grads[l][0] * g.acts.attentions[l][0].detach()).to(torch::kCPU));
+    auto rolloutOptions = options;
+    rolloutOptions.clampNegative = true;
+    return {g.classIndex, {attentionRollout(weighted, g.acts.tokens, rolloutOptions)}};
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/engine/attentionmaps.h"
 #include "core/engine/classifier.h"
 
 #include <torch/torch.h>
@@ -15,23 +16,20 @@ struct ClassMaps {
     std::vector<torch::Tensor> maps;  // CPU float32, one per requested layer
 };
 
-// A ViT block given as "3" or, counting from the end, "-1". Throws EngineError.
-int blockIndex(const std::string& layer, int depth);
+// Generic attention-model explainability (Chefer, Gur & Wolf, ICCV 2021, eq. 5-6):
+// per block A_bar = mean_h((dscore/dA ⊙ A)+), R <- R + A_bar R from R = I over the
+// blocks from `startLayer`; the image row of R over the patches, one map [gridH, gridW].
+ClassMaps genericAttention(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer = 0);
 
-// Grad-CAM (Selvaraju et al. 2017) of class `classIndex` (< 0: the top-1 class) for
-// one image [1, C, H, W]: ReLU(sum_k alpha_k F_k) with alpha_k the spatial mean of
-// d score / d F_k.
-// CNN: `layers` name features ("layer4", "layer3.1", "conv1"), maps [h, w].
-// ViT: `layers` are blocks; F is the patch tokens entering the block (its norm1 input),
-// maps [gridH, gridW]. The last block's *output* patch tokens get no gradient through
-// a CLS head, hence the block's input (as pytorch-grad-cam's blocks[-1].norm1).
-ClassMaps gradCam(const Classifier& model, const torch::Tensor& input, int classIndex,
-                  const std::vector<std::string>& layers);
-
-// Gradient-weighted attention rollout / transformer attribution (Chefer et al. 2021):
-// per block A_bar = mean_h((dscore/dA * A)+), R <- R + A_bar R from R = I over the blocks
-// from `startLayer`; the image row of R over the patches, one map [gridH, gridW].
-ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer = 0);
+// Gradient attention rollout as vit-explain defines it (Gildenblat, vit_grad_rollout.py):
+// per block the heads of A ⊙ dscore/dA are fused (`options.fusion`, vit-explain: mean),
+// negatives set to 0, the smallest `discardRatio` of the weights dropped (never the CLS
+// column), then Â = rows_normalised(0.5 fused + 0.5 I) and R = Â_L ... Â_start, as in
+// attention rollout. vit-explain's own code divides by the row sums along the wrong
+// axis and pairs each block's attention with the gradient of the block in reverse
+// order; both are done as the method describes here (docs/methods.md).
+ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex,
+                          const RolloutOptions& options = {});
 
 // Effective receptive field (Luo et al. 2016) of the unit at (row, col) of `layer`
 // in that layer's own grid: |dz/dx| summed over input channels, where z is the sum of

@@ -62,6 +62,18 @@ struct ModelSpec {
     int stemKernel = 7;
     int stemStride = 2;
     bool stemPool = true;
+    // Every residual block's convolutions as the loaded weights define them, per stage and
+    // block (filled by readResNetWeights; the receptive fields are computed from them).
+    struct Conv {
+        int kernel = 1;  // square
+        int stride = 1;
+        int padding = 0;
+    };
+    struct ResidualBlock {
+        std::vector<Conv> convs;          // the main path: conv1, conv2[, conv3]
+        std::optional<Conv> downsample;  // the shortcut's conv, if the block has one
+    };
+    std::vector<std::vector<ResidualBlock>> blocks;
 
     int prefixTokens() const { return int(hasClsToken) + int(hasDistToken) + regTokens; }
 };

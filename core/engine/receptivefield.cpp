@@ -19,26 +19,33 @@ ReceptiveField compose(const ReceptiveField& in, std::string name, int k, int s,
     return out;
 }
 
-// The block's convs (appended to `out`) and the field of its output.
-ReceptiveField residualBlock(const ReceptiveField& in, const std::string& prefix, bool bottleneck, int stride,
-                             bool downsample, std::vector<ReceptiveField>& out)
+ReceptiveField compose(const ReceptiveField& in, std::string name, const ModelSpec::Conv& conv)
 {
-    // (kernel, stride) per conv; the stride sits on the 3x3 conv (torchvision v1.5).
-    const std::vector<std::pair<int, int>> convs = bottleneck ? std::vector<std::pair<int, int>>{{1, 1}, {3, stride}, {1, 1}}
-                                                              : std::vector<std::pair<int, int>>{{3, stride}, {3, 1}};
+    return compose(in, std::move(name), conv.kernel, conv.stride, conv.padding);
+}
+
+// The block's convs (appended to `out`) and the field of its output: each conv with
+// the kernel, stride and padding the loaded weights gave it.
+ReceptiveField residualBlock(const ReceptiveField& in, const std::string& prefix, const ModelSpec::ResidualBlock& block,
+                             std::vector<ReceptiveField>& out)
+{
     ReceptiveField main = in;
-    for (std::size_t i = 0; i < convs.size(); ++i) {
-        const auto [k, s] = convs[i];
-        main = compose(main, prefix + "conv" + std::to_string(i + 1), k, s, k / 2);
+    for (std::size_t i = 0; i < block.convs.size(); ++i) {
+        main = compose(main, prefix + "conv" + std::to_string(i + 1), block.convs[i]);
         out.push_back(main);
     }
     ReceptiveField shortcut = in;
-    if (downsample) {
-        shortcut = compose(in, prefix + "downsample.0", 1, stride, 0);
+    if (block.downsample) {
+        shortcut = compose(in, prefix + "downsample.0", *block.downsample);
         out.push_back(shortcut);
     }
+    // The sum sees what either path sees: the union of the two boxes (both paths have
+    // the same jump, or their outputs could not be added).
+    const double lo = std::min(main.start - (main.size - 1) / 2, shortcut.start - (shortcut.size - 1) / 2);
+    const double hi = std::max(main.start + (main.size - 1) / 2, shortcut.start + (shortcut.size - 1) / 2);
     ReceptiveField merged = main;
-    merged.size = std::max(main.size, shortcut.size);
+    merged.size = hi - lo + 1;
+    merged.start = (lo + hi) / 2;
     return merged;
 }
 
@@ -48,22 +55,24 @@ std::vector<ReceptiveField> resnetReceptiveFields(const ModelSpec& spec)
 {
     if (spec.family != Family::ResNet)
         throw EngineError("theoretical receptive fields are computed for CNNs; a ViT's is global after the first block");
+    bool described = spec.blocks.size() == spec.stageBlocks.size();
+    for (std::size_t s = 0; described && s < spec.blocks.size(); ++s)
+        described = int(spec.blocks[s].size()) == spec.stageBlocks[s];
+    if (!described)
+        throw EngineError("the model spec does not describe every residual block's convolutions");
     std::vector<ReceptiveField> out;
+    // The stem conv's padding is kernel / 2 and the pool is 3x3, stride 2, padding 1, as in ResNet::run.
     ReceptiveField field = compose({}, "conv1", spec.stemKernel, spec.stemStride, spec.stemKernel / 2);
     out.push_back(field);
     if (spec.stemPool) {
         field = compose(field, "maxpool", 3, 2, 1);
         out.push_back(field);
     }
-    int channels = spec.stemWidth;
-    for (std::size_t s = 0; s < spec.stageBlocks.size(); ++s) {
-        for (int b = 0; b < spec.stageBlocks[s]; ++b) {
-            const int stride = (s > 0 && b == 0) ? 2 : 1;
-            const bool downsample = b == 0 && (stride != 1 || channels != spec.stageWidths[s]);
+    for (std::size_t s = 0; s < spec.blocks.size(); ++s) {
+        for (std::size_t b = 0; b < spec.blocks[s].size(); ++b) {
             const auto prefix = "layer" + std::to_string(s + 1) + "." + std::to_string(b) + ".";
-            field = residualBlock(field, prefix, spec.bottleneck, stride, downsample, out);
+            field = residualBlock(field, prefix, spec.blocks[s][b], out);
         }
-        channels = spec.stageWidths[s];
         field.name = "layer" + std::to_string(s + 1);
         out.push_back(field);
     }

@@ -17,8 +17,10 @@ struct ReceptiveField {
     double start = 0;
 };
 
-// Every conv / pool of a ResNet in forward order plus one entry per stage output.
-// A residual block's output takes the larger field of its two paths.
+// Every conv / pool of a ResNet in forward order plus one entry per stage output, with
+// each residual block conv's kernel, stride and padding as loaded (spec.blocks), the
+// stem's from stemKernel / stemStride. A residual block's output sees the union of its
+// two paths' fields.
 std::vector<ReceptiveField> resnetReceptiveFields(const ModelSpec& spec);
 
 // The network's main path only: the stem ("conv1", "maxpool") and the stage outputs

@@ -51,7 +51,7 @@ ResidualBlockWeights readBlock(WeightSource& s, const std::string& p, int64_t in
     // Bottleneck v1.5 (torchvision, timm): the stride sits on the 3x3 conv2.
     b.convs.push_back(readConvBn(s, p + "conv1", p + "bn1", {-1, in, -1, -1}, bottleneck ? 1 : stride));
     const auto mid = b.convs[0].convW.size(0);
-    b.convs.push_back(readConvBn(s, p + "conv2", p + "bn2", {-1, mid, 3, 3}, bottleneck ? stride : 1));
+    b.convs.push_back(readConvBn(s, p + "conv2", p + "bn2", {-1, mid, -1, -1}, bottleneck ? stride : 1));
     if (bottleneck)
         b.convs.push_back(readConvBn(s, p + "conv3", p + "bn3", {-1, b.convs[1].convW.size(0), 1, 1}, 1));
     const auto out = b.convs.back().convW.size(0);
@@ -97,6 +97,18 @@ ResNetWeights readResNetWeights(WeightSource& s, ModelSpec& spec)
             const auto p = "layer" + std::to_string(stage) + "." + std::to_string(i) + ".";
             stageWeights.push_back(readBlock(s, p, channels, stride, spec.bottleneck));
             channels = stageWeights.back().convs.back().convW.size(0);
+        }
+        // The convs' geometry as the forward pass applies it, for the receptive fields.
+        const auto geometry = [](const ConvBn& c) {
+            return ModelSpec::Conv{int(c.convW.size(2)), c.stride, c.padding};
+        };
+        auto& blockSpecs = spec.blocks.emplace_back();
+        for (const auto& b : stageWeights) {
+            auto& blockSpec = blockSpecs.emplace_back();
+            for (const auto& c : b.convs)
+                blockSpec.convs.push_back(geometry(c));
+            if (b.hasDownsample)
+                blockSpec.downsample = geometry(b.downsample);
         }
         w.stages.push_back(std::move(stageWeights));
         spec.stageBlocks.push_back(blocks);
@@ -183,7 +195,8 @@ torch::Tensor ResNet::residualBlock(const ResidualBlockWeights& b, const torch::
     return torch::relu(y + identity);
 }
 
-torch::Tensor ResNet::run(const torch::Tensor& input, bool training, FeatureSink* stages, FeatureSink* blocks) const
+torch::Tensor ResNet::run(const torch::Tensor& input, bool training, FeatureSink* stages, FeatureSink* blocks,
+                          const LayerReplacement* replacement) const
 {
     if (input.dim() != 4 || input.size(1) != m_spec.preprocessing.inputSize[0])
         throw EngineError("ResNet input must be [N, " + std::to_string(m_spec.preprocessing.inputSize[0])
@@ -192,11 +205,26 @@ torch::Tensor ResNet::run(const torch::Tensor& input, bool training, FeatureSink
         if (sink)
             sink->emplace_back(name, t);
     };
+    bool replaced = replacement == nullptr;
+    // The named output [N, C, h, w] becomes replacement->value [K, C, h, w].
+    const auto replace = [&](const std::string& name, torch::Tensor& x) {
+        if (!replacement || replacement->layer != name)
+            return;
+        const auto& v = replacement->value;
+        if (v.dim() != 4 || v.size(1) != x.size(1) || v.size(2) != x.size(2) || v.size(3) != x.size(3))
+            throw EngineError("replacement for '" + name + "' must be [K, " + std::to_string(x.size(1)) + ", "
+                              + std::to_string(x.size(2)) + ", " + std::to_string(x.size(3)) + "], got "
+                              + io::shapeString(v.sizes().vec()));
+        x = v.to(x.device(), x.scalar_type());
+        replaced = true;
+    };
     auto x = torch::relu(applyConvBn(m_w.stem, input.to(m_device, torch::kFloat32), training));
+    replace("conv1", x);
     record(stages, "conv1", x);
     record(blocks, "conv1", x);
     if (m_spec.stemPool) {
         x = torch::max_pool2d(x, 3, 2, 1);
+        replace("maxpool", x);
         record(stages, "maxpool", x);
         record(blocks, "maxpool", x);
     }
@@ -204,10 +232,14 @@ torch::Tensor ResNet::run(const torch::Tensor& input, bool training, FeatureSink
         const auto stage = "layer" + std::to_string(s + 1);
         for (std::size_t i = 0; i < m_w.stages[s].size(); ++i) {
             x = residualBlock(m_w.stages[s][i], x, training);
+            replace(stage + "." + std::to_string(i), x);
             record(blocks, stage + "." + std::to_string(i), x);
         }
+        replace(stage, x);  // a stage stands for its last block's output
         record(stages, stage, x);
     }
+    if (!replaced)
+        throw EngineError("no layer '" + replacement->layer + "' to replace (conv1, maxpool, layerN or layerN.M)");
     if (!m_w.fcW.defined())
         return {};
     return torch::nn::functional::linear(x.mean({2, 3}), m_w.fcW, m_w.fcB);
@@ -223,6 +255,13 @@ Activations ResNet::activations(const torch::Tensor& batch) const
     Activations out;
     out.logits = run(batch, false, nullptr, &out.features);
     return out;
+}
+
+torch::Tensor ResNet::logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const
+{
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("a replaced forward takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
+    return run(input, false, nullptr, nullptr, &replacement);
 }
 
 Trace ResNet::forward(const torch::Tensor& input) const

@@ -55,14 +55,17 @@ public:
     torch::Device device() const override { return m_device; }
     torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
     Activations activations(const torch::Tensor& batch) const override;
+    torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const override;
     std::vector<torch::Tensor> parameters() const override;
     io::TensorMap stateDict() const override;
 
 private:
     using FeatureSink = std::vector<std::pair<std::string, torch::Tensor>>;
     // Runs the network on [N, C, H, W]. When given, `stages` receives conv1, maxpool
-    // and the stage outputs (layer1..), `blocks` conv1, maxpool and every block output.
-    torch::Tensor run(const torch::Tensor& input, bool training, FeatureSink* stages, FeatureSink* blocks = nullptr) const;
+    // and the stage outputs (layer1..), `blocks` conv1, maxpool and every block output,
+    // and `replacement` substitutes the output of the layer it names.
+    torch::Tensor run(const torch::Tensor& input, bool training, FeatureSink* stages, FeatureSink* blocks = nullptr,
+                      const LayerReplacement* replacement = nullptr) const;
     torch::Tensor residualBlock(const ResidualBlockWeights& b, const torch::Tensor& x, bool training) const;
 
     ModelSpec m_spec;

@@ -47,6 +47,8 @@ struct Activations {
     // ViT: tokenStates[l] is the residual stream entering block l (what its norm1
     // sees), tokenStates[depth] the last block's output before the final norm. [N, T, D]
     std::vector<torch::Tensor> tokenStates;
+    // ViT: norm1Outputs[l] is block l's norm1 output, what its attention reads. [N, T, D]
+    std::vector<torch::Tensor> norm1Outputs;
     // CNN: conv1 (after bn1 + relu), maxpool, then every residual block's output
     // named as in the state dict ("layer1.0", "layer1.1", ...). [N, C, h, w]
     std::vector<std::pair<std::string, torch::Tensor>> features;

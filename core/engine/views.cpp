@@ -1,7 +1,12 @@
 #include "core/engine/views.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/cam.h"
 #include "core/engine/gradientmethods.h"
+#include "core/engine/gradientsupport.h"
+#include "core/engine/transformerattribution.h"
+
+#include <algorithm>
 
 namespace attnviz::engine {
 namespace {
@@ -43,12 +48,6 @@ std::vector<int> requestedBlocks(const std::string& layer, int depth, const std:
     return blocks;
 }
 
-void requireViT(const Classifier& model, const std::string& method)
-{
-    if (model.spec().family != Family::ViT)
-        throw EngineError("method '" + method + "' needs a ViT; a CNN offers gradcam");
-}
-
 ViewMaps attentionView(const Trace& trace, const ViewRequest& request)
 {
     ViewMaps view;
@@ -87,31 +86,63 @@ ViewMaps rolloutView(const Trace& trace, const ViewRequest& request)
     return view;
 }
 
-ViewMaps gradientRolloutView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+int startBlock(const Trace& trace, const ViewRequest& request)
 {
-    const int start = blockIndex(request.layer.empty() ? "0" : request.layer, int(trace.attentions.size()));
-    const auto result = gradientRollout(model, trace.input, request.classIndex, start);
+    return blockIndex(request.layer.empty() ? "0" : request.layer, int(trace.attentions.size()));
+}
+
+// A single rolled-out map [gridH, gridW] as a one-cell view.
+ViewMaps rolledOutView(const ClassMaps& result, int start, const std::string& head)
+{
     ViewMaps view;
     view.classIndex = result.classIndex;
     view.layers = {"from " + std::to_string(start)};
-    view.heads = {"mean"};
+    view.heads = {head};
     view.maps = result.maps[0].unsqueeze(0).unsqueeze(0);
     return view;
 }
 
-ViewMaps gradCamView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+ViewMaps gradientRolloutView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    if (!isFusion(request.head))
+        throw EngineError("grad-rollout fuses the heads: use --head mean, max or min");
+    RolloutOptions options;
+    options.fusion = headFusionFromName(request.head);
+    options.discardRatio = request.discardRatio;
+    options.startLayer = startBlock(trace, request);
+    return rolledOutView(gradientRollout(model, trace.input, request.classIndex, options), options.startLayer,
+                         request.head);
+}
+
+ViewMaps genericAttentionView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    const int start = startBlock(trace, request);
+    return rolledOutView(genericAttention(model, trace.input, request.classIndex, start), start, "mean");
+}
+
+ViewMaps transformerAttributionView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    const int start = startBlock(trace, request);
+    return rolledOutView(transformerAttribution(model, trace.input, request.classIndex, start), start, "mean");
+}
+
+ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest& request, CamMethod method)
 {
     ViewMaps view;
+    CamOptions options;
+    options.method = method;
     if (model.spec().family == Family::ViT) {
         for (int b : requestedBlocks(request.layer, int(trace.attentions.size()), "-1"))
             view.layers.push_back(std::to_string(b));
+        options.vitInput = vitCamInputFromName(request.vitCamInput);
+        view.camInput = vitCamInputName(options.vitInput);
     } else if (request.layer == "all") {
         for (const auto& [name, tensor] : trace.features)
             view.layers.push_back(name);
     } else {
         view.layers.push_back(request.layer.empty() ? trace.features.back().first : request.layer);
     }
-    const auto result = gradCam(model, trace.input, request.classIndex, view.layers);
+    const auto result = classActivationMaps(model, trace.input, request.classIndex, view.layers, options);
     view.classIndex = result.classIndex;
     view.heads = {"-"};
     // Layers of a CNN differ in resolution: each row keeps its own size only when
@@ -133,35 +164,82 @@ ViewMaps gradCamView(const Classifier& model, const Trace& trace, const ViewRequ
     return view;
 }
 
+// The methods explained by a ViT's attention (not the CAM family).
+const std::vector<std::string>& attentionMethodNames()
+{
+    static const std::vector<std::string> names{"attention", "rollout", "grad-rollout", "generic-attention",
+                                                "transformer-attribution"};
+    return names;
+}
+
+std::string joined(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (const auto& n : names)
+        out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
 }  // namespace
 
 const std::vector<std::string>& viewMethodNames()
 {
-    static const std::vector<std::string> names{"attention", "rollout", "grad-rollout", "gradcam"};
+    static const std::vector<std::string> names = [] {
+        auto out = attentionMethodNames();
+        for (const auto& cam : camMethodNames())
+            out.push_back(cam);
+        return out;
+    }();
     return names;
+}
+
+bool viewNeedsModel(const std::string& method)
+{
+    return method != "attention" && method != "rollout";
+}
+
+bool viewRollsOut(const std::string& method)
+{
+    return method == "rollout" || method == "grad-rollout" || method == "generic-attention"
+        || method == "transformer-attribution";
+}
+
+bool viewSupports(const std::string& method, Family family)
+{
+    if (camMethodFromName(method))
+        return true;
+    const auto& vitOnly = attentionMethodNames();
+    return family == Family::ViT && std::find(vitOnly.begin(), vitOnly.end(), method) != vitOnly.end();
 }
 
 ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequest& request)
 {
+    const auto& names = viewMethodNames();
+    if (std::find(names.begin(), names.end(), request.method) == names.end())
+        throw EngineError("unknown method '" + request.method + "' (" + joined(names) + ")");
+    if (!viewSupports(request.method, model.spec().family))
+        throw EngineError("method '" + request.method + "' needs a ViT; a CNN offers " + joined(camMethodNames()));
     if (request.query && request.method != "attention")
         throw EngineError("a query patch only applies to the attention method");
-    if (request.head != "mean" && (request.method == "gradcam" || request.method == "grad-rollout"))
+    const auto cam = camMethodFromName(request.method);
+    if (request.head != "mean" && (cam || request.method == "generic-attention"
+                                   || request.method == "transformer-attribution"))
         throw EngineError("method '" + request.method + "' has no heads to choose");
+    if (request.discardRatio != 0.0 && request.method != "rollout" && request.method != "grad-rollout")
+        throw EngineError("a discard ratio only applies to rollout and grad-rollout");
     ViewMaps view;
-    if (request.method == "attention") {
-        requireViT(model, request.method);
+    if (cam)
+        view = camView(model, trace, request, *cam);
+    else if (request.method == "attention")
         view = attentionView(trace, request);
-    } else if (request.method == "rollout") {
-        requireViT(model, request.method);
+    else if (request.method == "rollout")
         view = rolloutView(trace, request);
-    } else if (request.method == "grad-rollout") {
-        requireViT(model, request.method);
+    else if (request.method == "grad-rollout")
         view = gradientRolloutView(model, trace, request);
-    } else if (request.method == "gradcam") {
-        view = gradCamView(model, trace, request);
-    } else {
-        throw EngineError("unknown method '" + request.method + "' (attention, rollout, grad-rollout, gradcam)");
-    }
+    else if (request.method == "generic-attention")
+        view = genericAttentionView(model, trace, request);
+    else
+        view = transformerAttributionView(model, trace, request);
     view.method = request.method;
     return view;
 }

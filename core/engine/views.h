@@ -12,18 +12,23 @@
 
 namespace attnviz::engine {
 
-// What the user asks to see of one model on one image. Methods:
-//   attention     ViT: CLS row (or the row of the `query` patch) of a block's attention
-//   rollout       ViT: attention rollout from block `layer` on, heads fused by `head`
-//   grad-rollout  ViT: gradient-weighted rollout of `classIndex` from block `layer` on
-//   gradcam       ViT or CNN: Grad-CAM of `classIndex` at `layer`
+// What the user asks to see of one model on one image. Methods (docs/methods.md):
+//   attention                ViT: CLS row (or the row of the `query` patch) of a block's attention
+//   rollout                  ViT: attention rollout (Abnar & Zuidema) from block `layer` on, heads fused by `head`
+//   grad-rollout             ViT: vit-explain's gradient rollout of `classIndex` from block `layer` on
+//   generic-attention        ViT: Chefer et al. ICCV 2021 relevance of `classIndex` from block `layer` on
+//   transformer-attribution  ViT: Chefer et al. CVPR 2021 (LRP and attention gradients) from block `layer` on
+//   gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, scorecam, ablationcam
+//                            ViT or CNN: the CAM of `classIndex` at `layer` (a ViT block reads
+//                            `vitCamInput`: its norm1 output or the residual stream entering it)
 struct ViewRequest {
     std::string method = "attention";
     std::string layer;          // ViT block ("3", "-1" = last, "all"); CNN feature ("layer4", "all"); "" = default
-    std::string head = "mean";  // a head index, mean | max | min, or all (attention only)
+    std::string head = "mean";  // a head index, mean | max | min, or all (attention); fusion (rollouts)
     int classIndex = -1;        // gradient methods; < 0: the top-1 class
     std::optional<std::pair<int, int>> query;  // patch row, col (attention only)
-    double discardRatio = 0.0;                 // rollout
+    double discardRatio = 0.0;                 // rollout, grad-rollout
+    std::string vitCamInput = "norm1";         // ViT CAMs: "norm1" | "residual"
 };
 
 // The maps of one request: a grid of rows (layers) by columns (heads), each map over
@@ -33,13 +38,20 @@ struct ViewMaps {
     std::optional<int> classIndex;    // gradient methods: the class explained
     std::vector<std::string> layers;  // row labels: "3", "layer4", "from 0"
     std::vector<std::string> heads;   // column labels: "mean", "0", ...
+    std::string camInput;             // ViT CAMs: which tokens were read, "norm1" | "residual"
     torch::Tensor maps;               // [layers, heads, h, w] float32 on the CPU
 };
 
 const std::vector<std::string>& viewMethodNames();
+// Whether a method needs passes of its own (the model), not only the cached trace.
+bool viewNeedsModel(const std::string& method);
+// Whether a method rolls attention out over the blocks from a start block (`layer`).
+bool viewRollsOut(const std::string& method);
+// Whether a method is available for a model family ("attention" is not, for a CNN).
+bool viewSupports(const std::string& method, Family family);
 
-// Derives the maps from the cached trace; the gradient methods run one differentiable
-// forward and one backward of `input` (the same [1, C, H, W] the trace came from).
+// Derives the maps from the cached trace; the class-specific methods run their own
+// passes of trace.input (the [1, C, H, W] the trace came from).
 // Throws EngineError with a one-line reason for a method or option the model lacks.
 ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequest& request);
 

@@ -109,15 +109,21 @@ torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::T
     return F::linear(out, b.projW, b.projB);
 }
 
-torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Tensor& x,
+torch::Tensor VisionTransformer::norm1(const ViTBlockWeights& b, const torch::Tensor& x) const
+{
+    return torch::layer_norm(x, {x.size(-1)}, b.norm1W, b.norm1B, m_spec.layerNormEps);
+}
+
+torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
                                        torch::Tensor& attention) const
 {
-    const auto ln = [this](const torch::Tensor& t, const torch::Tensor& w, const torch::Tensor& bias) {
-        return torch::layer_norm(t, {t.size(-1)}, w, bias, m_spec.layerNormEps);
-    };
-    auto a = attend(b, ln(x, b.norm1W, b.norm1B), attention);
+    if (!normed.defined())
+        normed = norm1(b, x);
+    // A replaced norm1 output [K, T, D] broadcasts against the residual x [1, T, D].
+    auto a = attend(b, normed, attention);
     auto y = x + (b.ls1.defined() ? a * b.ls1 : a);
-    auto m = F::linear(torch::gelu(F::linear(ln(y, b.norm2W, b.norm2B), b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
+    auto n2 = torch::layer_norm(y, {y.size(-1)}, b.norm2W, b.norm2B, m_spec.layerNormEps);
+    auto m = F::linear(torch::gelu(F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
     return y + (b.ls2.defined() ? m * b.ls2 : m);
 }
 
@@ -140,35 +146,82 @@ torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
     return logits;
 }
 
+namespace {
+
+// The value replacing a [1, T, D] token tensor: [K, T, D] on its device.
+torch::Tensor replacementFor(const torch::Tensor& original, const LayerReplacement& r)
+{
+    if (r.value.dim() != 3 || r.value.size(1) != original.size(1) || r.value.size(2) != original.size(2))
+        throw EngineError("replacement for '" + r.layer + "' must be [K, " + std::to_string(original.size(1)) + ", "
+                          + std::to_string(original.size(2)) + "], got " + io::shapeString(r.value.sizes().vec()));
+    return r.value.to(original.device(), original.scalar_type());
+}
+
+}  // namespace
+
 torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout& layout,
-                                        std::vector<torch::Tensor>* attentions,
-                                        std::vector<torch::Tensor>* tokenStates) const
+                                        const EncodeHooks& hooks) const
 {
     auto x = embed(input.to(m_device, torch::kFloat32), layout);
-    for (const auto& b : m_w.blocks) {
-        if (tokenStates)
-            tokenStates->push_back(x);
+    const auto* r = hooks.replacement;
+    bool replaced = r == nullptr;
+    for (std::size_t i = 0; i < m_w.blocks.size(); ++i) {
+        const auto& b = m_w.blocks[i];
+        const auto name = std::to_string(i);
+        if (r && r->layer == name) {
+            x = replacementFor(x, *r);
+            replaced = true;
+        }
+        if (hooks.tokenStates)
+            hooks.tokenStates->push_back(x);
+        torch::Tensor normed;
+        if (hooks.norm1Outputs || r) {
+            normed = norm1(b, x);
+            if (r && r->layer == name + ".norm1") {
+                normed = replacementFor(normed, *r);
+                replaced = true;
+            }
+            if (hooks.norm1Outputs)
+                hooks.norm1Outputs->push_back(normed);
+        }
         torch::Tensor attention;
-        x = block(b, x, attention);
-        if (attentions)
-            attentions->push_back(attention);
+        x = block(b, x, normed, attention);
+        if (hooks.attentions)
+            hooks.attentions->push_back(attention);
     }
-    if (tokenStates)
-        tokenStates->push_back(x);
+    if (!replaced)
+        throw EngineError("no ViT layer '" + r->layer + "' to replace (blocks 0.."
+                          + std::to_string(m_w.blocks.size() - 1) + ", or <block>.norm1)");
+    if (hooks.tokenStates)
+        hooks.tokenStates->push_back(x);
     return x;
 }
 
 Activations VisionTransformer::activations(const torch::Tensor& batch) const
 {
     Activations out;
-    out.logits = classify(encode(batch, out.tokens, &out.attentions, &out.tokenStates));
+    EncodeHooks hooks;
+    hooks.attentions = &out.attentions;
+    hooks.tokenStates = &out.tokenStates;
+    hooks.norm1Outputs = &out.norm1Outputs;
+    out.logits = classify(encode(batch, out.tokens, hooks));
     return out;
+}
+
+torch::Tensor VisionTransformer::logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const
+{
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("a replaced forward takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
+    TokenLayout layout;
+    EncodeHooks hooks;
+    hooks.replacement = &replacement;
+    return classify(encode(input, layout, hooks));
 }
 
 torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool /*training: no dropout here*/) const
 {
     TokenLayout layout;
-    return classify(encode(batch, layout, nullptr));
+    return classify(encode(batch, layout, EncodeHooks{}));
 }
 
 Trace VisionTransformer::forward(const torch::Tensor& input) const
@@ -180,7 +233,9 @@ Trace VisionTransformer::forward(const torch::Tensor& input) const
     Trace trace;
     trace.input = input.to(torch::kCPU, torch::kFloat32);
     std::vector<torch::Tensor> attentions;
-    auto logits = classify(encode(input, trace.tokens, &attentions));
+    EncodeHooks hooks;
+    hooks.attentions = &attentions;
+    auto logits = classify(encode(input, trace.tokens, hooks));
     for (const auto& a : attentions)
         trace.attentions.push_back(a[0].to(torch::kCPU));  // [H, T, T]
     if (logits.defined())

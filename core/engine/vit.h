@@ -18,6 +18,7 @@ public:
     torch::Device device() const override { return m_device; }
     torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
     Activations activations(const torch::Tensor& batch) const override;
+    torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const override;
     std::vector<torch::Tensor> parameters() const override;
     io::TensorMap stateDict() const override;
     // The weights in timm's layout, on device(), for methods that walk the network
@@ -25,15 +26,23 @@ public:
     const ViTWeights& weights() const { return m_w; }
 
 private:
-    // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the
-    // layout and, when given, appends each block's attention [N, H, T, T] and the
-    // residual stream before each block and after the last ([N, T, D]).
-    torch::Tensor encode(const torch::Tensor& input, TokenLayout& layout, std::vector<torch::Tensor>* attentions,
-                         std::vector<torch::Tensor>* tokenStates = nullptr) const;
+    // What one encode() records, and the one layer output it may replace; null members
+    // are skipped.
+    struct EncodeHooks {
+        std::vector<torch::Tensor>* attentions = nullptr;    // per block [N, H, T, T]
+        std::vector<torch::Tensor>* tokenStates = nullptr;   // before each block and after the last [N, T, D]
+        std::vector<torch::Tensor>* norm1Outputs = nullptr;  // per block [N, T, D]
+        const LayerReplacement* replacement = nullptr;       // "<b>" or "<b>.norm1"
+    };
+    // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the layout.
+    torch::Tensor encode(const torch::Tensor& input, TokenLayout& layout, const EncodeHooks& hooks) const;
     torch::Tensor embed(const torch::Tensor& input, TokenLayout& layout) const;
     // Position embedding for the patch part at grid gh x gw: [1, gh*gw, D]
     torch::Tensor patchPositions(int gh, int gw) const;
-    torch::Tensor block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor& attention) const;
+    // One block; `normed` is its norm1 output, computed here when undefined.
+    torch::Tensor block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
+                        torch::Tensor& attention) const;
+    torch::Tensor norm1(const ViTBlockWeights& b, const torch::Tensor& x) const;
     torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor& attention) const;
     torch::Tensor classify(const torch::Tensor& x) const;
 

@@ -110,6 +110,8 @@ io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps
                          {"attnviz:method", view.method},
                          {"attnviz:layer", join(view.layers)},
                          {"attnviz:head", join(view.heads)}};
+    if (!view.camInput.empty())
+        text.emplace_back("attnviz:cam_input", view.camInput);
     if (view.classIndex)
         text.emplace_back("attnviz:class", std::to_string(*view.classIndex) + (className.empty() ? "" : " " + className));
     text.emplace_back("attnviz:normalization", normalizationName(options.normalization));

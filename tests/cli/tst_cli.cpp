@@ -272,10 +272,44 @@ private slots:
             QCOMPARE(image.text(QStringLiteral("attnviz:method")), QStringLiteral("gradcam"));
             QCOMPARE(image.text(QStringLiteral("attnviz:colormap")), QStringLiteral("inferno"));
             QCOMPARE(image.text(QStringLiteral("attnviz:class")), QStringLiteral("9 Ankle boot"));
+            // A ViT CAM says which tokens it read; a CNN's has nothing to choose.
+            QCOMPARE(image.text(QStringLiteral("attnviz:cam_input")), QString::fromLatin1(role == std::string("vit") ? "norm1" : ""));
         }
         const auto maps = attnviz::io::readSafetensors(dump.toStdString()).tensors;
         QCOMPARE(maps.at("vit.gradcam").shape, (std::vector<std::int64_t>{1, 1, 7, 7}));
         QCOMPARE(maps.at("cnn.gradcam").shape, (std::vector<std::int64_t>{1, 1, 7, 7}));
+    }
+
+    void analyzeOffersEveryMethod_data()
+    {
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<bool>("cnn");
+        for (const char* m : {"grad-rollout", "generic-attention", "transformer-attribution"})
+            QTest::newRow(m) << QString::fromLatin1(m) << false;
+        for (const char* m : {"gradcam++", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam", "ablationcam"})
+            QTest::newRow(m) << QString::fromLatin1(m) << true;
+    }
+
+    void analyzeOffersEveryMethod()
+    {
+        QFETCH(QString, method);
+        QFETCH(bool, cnn);
+        const QString dump = m_dir.filePath(method + QStringLiteral(".safetensors"));
+        QStringList args{QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample,
+                         QStringLiteral("--method"), method, QStringLiteral("--dump"), dump};
+        if (cnn)
+            args << QStringLiteral("--cnn") << kCnnFmnist << QStringLiteral("--cam-input") << QStringLiteral("residual");
+        const auto run = runCli(args);
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        const auto view = result[QLatin1String("vit")].toObject()[QLatin1String("view")].toObject();
+        QCOMPARE(view[QLatin1String("method")].toString(), method);
+        QCOMPARE(view[QLatin1String("class_name")].toString(), QStringLiteral("Ankle boot"));
+        QCOMPARE(view[QLatin1String("cam_input")].toString(), cnn ? QStringLiteral("residual") : QString());
+        const auto maps = attnviz::io::readSafetensors(dump.toStdString()).tensors;
+        QCOMPARE(maps.at("vit." + method.toStdString()).shape, (std::vector<std::int64_t>{1, 1, 7, 7}));
+        if (cnn)
+            QCOMPARE(maps.at("cnn." + method.toStdString()).shape, (std::vector<std::int64_t>{1, 1, 7, 7}));
     }
 
     void analyzeDrawsALayerByHeadMontage()
@@ -388,6 +422,8 @@ private slots:
         QTest::newRow("unknown method") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("saliency")} << 1 << "unknown method 'saliency'";
         QTest::newRow("bad query") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--query"), QStringLiteral("3")} << 2 << "--query needs ROW,COL";
         QTest::newRow("query outside grid") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--query"), QStringLiteral("3,14")} << 1 << "outside the 14x14 grid";
+        QTest::newRow("grad-rollout of a cnn") << QStringList{QStringLiteral("analyze"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--method"), QStringLiteral("grad-rollout")} << 1 << "needs a ViT";
+        QTest::newRow("unknown cam input") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("gradcam"), QStringLiteral("--cam-input"), QStringLiteral("norm2")} << 1 << "unknown ViT CAM input 'norm2'";
         QTest::newRow("class outside head") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("gradcam"), QStringLiteral("--class"), QStringLiteral("10")} << 1 << "class 10 outside 0..9";
         QTest::newRow("unknown colormap") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--out-dir"), m_dir.filePath(QStringLiteral("o")), QStringLiteral("--colormap"), QStringLiteral("rainbow")} << 2 << "unknown colormap 'rainbow'";
         QTest::newRow("out-dir is a file") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--out-dir"), corruptPng} << 1 << "as the output folder";

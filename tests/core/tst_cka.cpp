@@ -42,6 +42,17 @@ torch::Tensor gramOf(const torch::Tensor& x)
     return torch::matmul(x, x.t());
 }
 
+torch::Tensor centred(const torch::Tensor& x)
+{
+    return x - x.mean(0, true);
+}
+
+// Minibatch CKA of one batch from two Gram matrices, in float64.
+double hsicCka(const torch::Tensor& k, const torch::Tensor& l)
+{
+    return engine::unbiasedHsic(k, l) / std::sqrt(engine::unbiasedHsic(k, k) * engine::unbiasedHsic(l, l));
+}
+
 }  // namespace
 
 class TestCka : public QObject {
@@ -153,6 +164,91 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
                                  engine::compareLayers(models, 10, 4, load, [](std::size_t, std::size_t) { return false; }));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::compareLayers(models, 3, 4, load));
+    }
+
+    void unbiasedHsicIgnoresACommonOffset()
+    {
+        // Adding a constant vector to every example leaves the unbiased HSIC unchanged (in
+        // exact arithmetic; here float64 on a small offset), so centring is free.
+        const auto x = torch::randn({9, 6}, torch::kFloat64);
+        const auto y = torch::randn({9, 4}, torch::kFloat64) + x.narrow(1, 0, 4);
+        const auto shiftedX = x + torch::randn({1, 6}, torch::kFloat64) * 3.0;
+        const auto shiftedY = y - 2.0;
+        const double plain = engine::unbiasedHsic(gramOf(x), gramOf(y));
+        QVERIFY(std::abs(engine::unbiasedHsic(gramOf(shiftedX), gramOf(shiftedY)) - plain) <= 1e-10 * std::abs(plain));
+        QVERIFY(std::abs(engine::unbiasedHsic(gramOf(centred(x)), gramOf(centred(y))) - plain) <= 1e-10 * std::abs(plain));
+        // centredGram is the Gram of the minibatch-centred features, whatever the offset.
+        QVERIFY(torch::allclose(engine::centredGram(shiftedX.to(torch::kFloat32)), gramOf(centred(x)), 1e-5, 1e-5));
+        QCOMPARE(engine::centredGram(shiftedX).scalar_type(), torch::kFloat64);
+    }
+
+    void centringKeepsPrecisionUnderALargeOffset()
+    {
+        // float32 features with a large common offset (1000 and -500, unit spread) and
+        // many dimensions, like a late CNN stage. The float64 reference uses the same
+        // float32 values.
+        const int64_t n = 16, p = 50000;
+        const auto xNoise = torch::randn({n, p}, torch::kFloat64);
+        const auto yNoise = xNoise.narrow(1, 0, 30000) + torch::randn({n, 30000}, torch::kFloat64);
+        const auto x32 = (xNoise + 1000.0).to(torch::kFloat32);
+        const auto y32 = (yNoise - 500.0).to(torch::kFloat32);
+        const auto x = x32.to(torch::kFloat64), y = y32.to(torch::kFloat64);
+        const double expected = hsicCka(gramOf(centred(x)), gramOf(centred(y)));
+        QVERIFY(expected > 0.2 && expected < 0.8);
+        // Uncentred float32 Gram matrices (entries ~p * 1e6) lose the signal entirely.
+        const double uncentred = hsicCka(gramOf(x32).to(torch::kFloat64), gramOf(y32).to(torch::kFloat64));
+        QVERIFY2(!(std::abs(uncentred - expected) < 0.05), qPrintable(QString::number(uncentred)));
+        engine::CkaAccumulator acc(1, 1);
+        acc.add({x32}, {y32});
+        const double got = acc.result()[0][0].item<double>();
+        QVERIFY2(std::abs(got - expected) < 1e-6, qPrintable(QStringLiteral("%1 vs %2").arg(got).arg(expected)));
+        QCOMPARE(acc.degenerateRows(), std::vector<bool>{false});
+    }
+
+    void constantLayersAreReportedNotDivided()
+    {
+        // Rows: a varying layer, a constant one, one that varies only at float32 rounding
+        // level, an all-zero one; columns: a varying layer and a constant one.
+        engine::CkaAccumulator acc(4, 2), clean(1, 1);
+        for (int b = 0; b < 3; ++b) {
+            const auto a = torch::randn({8, 5});
+            const auto c = torch::randn({8, 3}) + a.narrow(1, 0, 3);
+            const auto constant = torch::full({8, 7}, 2.5f);
+            const auto base = torch::randn({1, 6}) + 5.0;
+            const auto rounding = base * (1.0 + 1e-7 * torch::randn({8, 1}));
+            acc.add({a, constant, rounding, torch::zeros({8, 2})}, {c, torch::full({8, 1, 3}, -1.0f)});
+            clean.add({a}, {c});
+        }
+        QCOMPARE(acc.degenerateRows(), (std::vector<bool>{false, true, true, true}));
+        QCOMPARE(acc.degenerateCols(), (std::vector<bool>{false, true}));
+        const auto m = acc.result();
+        QVERIFY(std::abs(m[0][0].item<double>() - clean.result()[0][0].item<double>()) < 1e-6);
+        QVERIFY(m.slice(0, 1).isnan().all().item<bool>());
+        QVERIFY(m.select(1, 1).isnan().all().item<bool>());
+        QCOMPARE(int(m.isnan().sum().item<int64_t>()), 3 * 2 + 1);
+    }
+
+    void studyNamesDegenerateLayers()
+    {
+        // Every image of the minibatch the same: no layer varies, none has a defined CKA.
+        const auto cnn = engine::loadClassifier(ATTNVIZ_TEST_DATA "/gradients/tv_resnet18.pth");
+        const auto image = torch::randn({1, 3, 32, 32});
+        const auto load = [&](std::size_t, std::size_t count, const engine::CkaModel&) {
+            return image.expand({int64_t(count), 3, 32, 32}).contiguous();
+        };
+        const auto study = engine::compareLayers({{"cnn", cnn.get()}}, 4, 4, load);
+        QCOMPARE(study.degenerateLayers.size(), std::size_t(1));
+        QCOMPARE(study.degenerateLayers[0].first, std::string("cnn"));
+        QCOMPARE(study.degenerateLayers[0].second, study.matrices[0].rowLayers);
+        QVERIFY(study.matrices[0].values.isnan().all().item<bool>());
+        QCOMPARE(study.matrices[0].colDegenerate, std::vector<bool>(study.matrices[0].colLayers.size(), true));
+        // Different images: nothing is degenerate.
+        const auto images = torch::randn({4, 3, 32, 32});
+        const auto varied = engine::compareLayers({{"cnn", cnn.get()}}, 4, 4, [&](std::size_t, std::size_t, const engine::CkaModel&) {
+            return images;
+        });
+        QVERIFY(varied.degenerateLayers[0].second.empty());
+        QVERIFY(!varied.matrices[0].values.isnan().any().item<bool>());
     }
 
     void badInputsAreErrors()

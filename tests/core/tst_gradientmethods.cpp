@@ -1,7 +1,9 @@
-// Grad-CAM, gradient rollout and effective receptive fields against references that
-// tests/scripts/gradient_reference.py computes with torchvision hooks and PyTorch
-// autograd, plus methods.md's invariants (analytic CAM, ERF inside the theoretical RF).
+// The CAM family, generic attention, gradient rollout and effective receptive fields
+// against references that tests/scripts/gradient_reference.py computes with torchvision
+// hooks and PyTorch autograd, plus docs/methods.md's invariants (analytic CAM, ERF
+// inside the theoretical RF).
 #include "core/engine/classifier.h"
+#include "core/engine/cam.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/gradientmethods.h"
 #include "core/engine/receptivefield.h"
@@ -57,52 +59,125 @@ class TestGradientMethods : public QObject {
     Q_OBJECT
 
 private slots:
-    void vitGradCamMatchesTorchvisionHooks_data()
+    void vitCamsMatchTorchvisionHooks_data()
     {
+        QTest::addColumn<QString>("method");
         QTest::addColumn<QString>("cls");
-        QTest::newRow("top-1, chosen by default") << QStringLiteral("top");
-        QTest::newRow("second class") << QStringLiteral("second");
+        for (const char* method : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam"}) {
+            QTest::addRow("%s, top-1 by default", method) << QString::fromLatin1(method) << QStringLiteral("top");
+            QTest::addRow("%s, second class", method) << QString::fromLatin1(method) << QStringLiteral("second");
+        }
     }
 
-    void vitGradCamMatchesTorchvisionHooks()
+    // pytorch-grad-cam's target_layers=[blocks[i].norm1]: the norm1 *output*.
+    void vitCamsMatchTorchvisionHooks()
     {
+        QFETCH(QString, method);
         QFETCH(QString, cls);
         const auto& f = fixture();
         const bool top = cls == QLatin1String("top");
         const int classIndex = f.rankedClass("vit", cls.toStdString());
-        const auto result = engine::gradCam(*f.vit, f.tensor("vit.input"), top ? -1 : classIndex, {"1", "-1"});
+        engine::CamOptions options;
+        options.method = *engine::camMethodFromName(method.toStdString());
+        const auto result = engine::classActivationMaps(*f.vit, f.tensor("vit.input"), top ? -1 : classIndex,
+                                                        {"1", "-1"}, options);
         QCOMPARE(result.classIndex, classIndex);
-        const auto prefix = "vit.gradcam." + cls.toStdString() + ".";
+        const auto prefix = "vit." + method.toStdString() + "." + cls.toStdString() + ".";
         compareMaps(result.maps[0], f.tensor(prefix + "1"));
         compareMaps(result.maps[1], f.tensor(prefix + "3"));
         QVERIFY(result.maps[0].min().item<float>() >= 0);
     }
 
-    void gradientRolloutMatchesAutogradReference()
+    void vitGradCamOnTheResidualStreamIsANamedOption()
     {
         const auto& f = fixture();
-        const auto top = engine::gradientRollout(*f.vit, f.tensor("vit.input"), -1);
-        const auto other = engine::gradientRollout(*f.vit, f.tensor("vit.input"), f.rankedClass("vit", "second"));
+        engine::CamOptions options;
+        options.vitInput = engine::VitCamInput::ResidualStream;
+        const auto residual = engine::classActivationMaps(*f.vit, f.tensor("vit.input"), -1, {"1", "3"}, options);
+        compareMaps(residual.maps[0], f.tensor("vit.gradcam-residual.top.1"));
+        compareMaps(residual.maps[1], f.tensor("vit.gradcam-residual.top.3"));
+        // ... and a different map from the default, norm1's output.
+        const auto normed = engine::classActivationMaps(*f.vit, f.tensor("vit.input"), -1, {"3"});
+        const auto& r = residual.maps[1];
+        QVERIFY((r / r.max() - normed.maps[0] / normed.maps[0].max()).abs().max().item<double>() > 0.05);
+    }
+
+    void gradientFreeCamsMatchMaskedForwards()
+    {
+        const auto& f = fixture();
+        for (const char* method : {"scorecam", "ablationcam"}) {
+            engine::CamOptions options;
+            options.method = *engine::camMethodFromName(method);
+            options.batchSize = 50;  // not a divisor of the channels: the last batch is short
+            const auto vit = engine::classActivationMaps(*f.vit, f.tensor("vit.input"), -1, {"3"}, options);
+            QCOMPARE(vit.classIndex, f.rankedClass("vit", "top"));
+            compareMaps(vit.maps[0], f.tensor("vit." + std::string(method) + ".top.3"));
+            const auto layer = std::string(method) == "scorecam" ? "layer2" : "layer4";
+            const auto cnn = engine::classActivationMaps(*f.cnn, f.tensor("cnn.input_small"), -1, {layer}, options);
+            QCOMPARE(cnn.classIndex, int(f.tensor("cnn.small_top").item<int64_t>()));
+            compareMaps(cnn.maps[0], f.tensor("cnn." + std::string(method) + ".top." + layer));
+        }
+    }
+
+    void genericAttentionMatchesAutogradReference()
+    {
+        const auto& f = fixture();
+        const auto top = engine::genericAttention(*f.vit, f.tensor("vit.input"), -1);
+        const auto other = engine::genericAttention(*f.vit, f.tensor("vit.input"), f.rankedClass("vit", "second"));
         QCOMPARE(top.classIndex, f.rankedClass("vit", "top"));
-        compareMaps(top.maps[0], f.tensor("vit.gradrollout.top"));
-        compareMaps(other.maps[0], f.tensor("vit.gradrollout.second"));
+        compareMaps(top.maps[0], f.tensor("vit.generic.top"));
+        compareMaps(other.maps[0], f.tensor("vit.generic.second"));
         // Class-specific: another class gives another map.
         QVERIFY((top.maps[0] - other.maps[0]).abs().max().item<double>() > 1e-3 * top.maps[0].abs().max().item<double>());
     }
 
-    void cnnGradCamMatchesTorchvisionHooks_data() { vitGradCamMatchesTorchvisionHooks_data(); }
-
-    void cnnGradCamMatchesTorchvisionHooks()
+    void gradientRolloutMatchesVitExplainDefinition_data()
     {
+        QTest::addColumn<QString>("cls");
+        QTest::addColumn<QString>("fusion");
+        QTest::addColumn<QString>("discard");  // as the reference names it
+        QTest::addColumn<int>("start");
+        for (const char* cls : {"top", "second"}) {
+            QTest::addRow("%s, mean, no discard, from 0", cls) << QString::fromLatin1(cls) << "mean" << "0.0" << 0;
+            QTest::addRow("%s, max, discard 0.5, from 1", cls) << QString::fromLatin1(cls) << "max" << "0.5" << 1;
+            QTest::addRow("%s, min, discard 0.9, from 2", cls) << QString::fromLatin1(cls) << "min" << "0.9" << 2;
+        }
+    }
+
+    void gradientRolloutMatchesVitExplainDefinition()
+    {
+        QFETCH(QString, cls);
+        QFETCH(QString, fusion);
+        QFETCH(QString, discard);
+        QFETCH(int, start);
+        const auto& f = fixture();
+        engine::RolloutOptions options;
+        options.fusion = engine::headFusionFromName(fusion.toStdString());
+        options.discardRatio = discard.toDouble();
+        options.startLayer = start;
+        const int classIndex = f.rankedClass("vit", cls.toStdString());
+        const auto result = engine::gradientRollout(*f.vit, f.tensor("vit.input"), classIndex, options);
+        const auto key = QStringLiteral("vit.gradrollout.%1.%2.%3.%4").arg(cls, fusion, discard).arg(start);
+        compareMaps(result.maps[0], f.tensor(key.toStdString()));
+    }
+
+    void cnnCamsMatchTorchvisionHooks_data() { vitCamsMatchTorchvisionHooks_data(); }
+
+    void cnnCamsMatchTorchvisionHooks()
+    {
+        QFETCH(QString, method);
         QFETCH(QString, cls);
         const auto& f = fixture();
         const std::vector<std::string> layers{"layer4", "layer3", "layer2.1", "maxpool"};
         const bool top = cls == QLatin1String("top");
         const int classIndex = f.rankedClass("cnn", cls.toStdString());
-        const auto result = engine::gradCam(*f.cnn, f.tensor("cnn.input"), top ? -1 : classIndex, layers);
+        engine::CamOptions options;
+        options.method = *engine::camMethodFromName(method.toStdString());
+        const auto result = engine::classActivationMaps(*f.cnn, f.tensor("cnn.input"), top ? -1 : classIndex, layers,
+                                                        options);
         QCOMPARE(result.classIndex, classIndex);
         for (std::size_t i = 0; i < layers.size(); ++i)
-            compareMaps(result.maps[i], f.tensor("cnn.gradcam." + cls.toStdString() + "." + layers[i]));
+            compareMaps(result.maps[i], f.tensor("cnn." + method.toStdString() + "." + cls.toStdString() + "." + layers[i]));
     }
 
     void lastStageGradCamIsTheAnalyticCam()
@@ -112,7 +187,7 @@ private slots:
         const auto& f = fixture();
         const auto input = f.tensor("cnn.input");
         const int cls = 5;
-        const auto map = engine::gradCam(*f.cnn, input, cls, {"layer4"}).maps[0];
+        const auto map = engine::classActivationMaps(*f.cnn, input, cls, {"layer4"}).maps[0];
         const auto trace = f.cnn->forward(input);
         const auto features = trace.features.back().second[0];  // layer4 [512, 7, 7]
         const auto weights = engine::toTorch(f.cnn->stateDict().at("fc.weight"))[cls];
@@ -236,18 +311,32 @@ private slots:
     {
         const auto& f = fixture();
         const auto vitInput = f.tensor("vit.input");
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.vit, vitInput, 10, {"1"}));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.vit, vitInput, -1, {"4"}));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.vit, vitInput, -1, {"first"}));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.cnn, f.tensor("cnn.input"), -1, {"layer9"}));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradientRollout(*f.vit, vitInput, -1, 4));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::classActivationMaps(*f.vit, vitInput, 10, {"1"}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::classActivationMaps(*f.vit, vitInput, -1, {"4"}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::classActivationMaps(*f.vit, vitInput, -1, {"first"}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::classActivationMaps(*f.cnn, f.tensor("cnn.input"), -1, {"layer9"}));
+        engine::CamOptions ablation;
+        ablation.method = engine::CamMethod::AblationCam;
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::classActivationMaps(*f.cnn, f.tensor("cnn.input"), -1, {"layer9"}, ablation));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::genericAttention(*f.vit, vitInput, -1, 4));
+        engine::RolloutOptions late;
+        late.startLayer = 4;
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradientRollout(*f.vit, vitInput, -1, late));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::vitCamInputFromName("norm2"));
+        // A replaced forward checks the shape it is given.
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 f.cnn->logitsReplacing(f.tensor("cnn.input"), {"layer4", torch::zeros({2, 5, 7, 7})}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 f.vit->logitsReplacing(vitInput, {"9.norm1", torch::zeros({2, 197, 192})}));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
                                  engine::effectiveReceptiveField(*f.cnn, f.tensor("cnn.input"), "layer4", 7, 0));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
                                  engine::effectiveReceptiveField(*f.vit, vitInput, "0", 0, 14));
         // Under inference mode there is no graph to differentiate.
         c10::InferenceMode guard;
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::gradCam(*f.vit, vitInput, -1, {"1"}));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::classActivationMaps(*f.vit, vitInput, -1, {"1"}));
     }
 };
 

@@ -1,5 +1,6 @@
 // Theoretical receptive fields of torchvision ResNets against boxes measured by input
-// gradients in tests/scripts/rf_reference.py (positive weights, average pooling).
+// gradients in tests/scripts/rf_reference.py (positive weights, average pooling),
+// including a ResNet whose BasicBlocks have 5x5 kernels (every conv of it measured).
 #include "core/engine/classifier.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/receptivefield.h"
@@ -8,6 +9,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <fstream>
 
 using namespace attnviz;
@@ -28,6 +30,7 @@ private slots:
         QTest::addColumn<QString>("checkpoint");
         QTest::newRow("resnet18") << "resnet18" << "/rf/tv_resnet18.pth";
         QTest::newRow("resnet50") << "resnet50" << "/reference/tv_resnet50.pth";
+        QTest::newRow("5x5 BasicBlock convs") << "resnet_k5" << "/rf/tv_resnet_k5.pth";
     }
 
     void matchesGradientSupport()
@@ -40,8 +43,8 @@ private slots:
         const auto model = engine::loadClassifier(kData + checkpoint.toStdString());
         const auto fields = engine::resnetReceptiveFields(model->spec());
         int compared = 0;
+        const auto& entry = measured[arch.toStdString()];
         for (const auto& field : fields) {
-            const auto& entry = measured[arch.toStdString()];
             if (!entry.contains(field.name))
                 continue;
             const auto& m = entry[field.name];
@@ -53,7 +56,31 @@ private slots:
                                     .arg(expected[0]).arg(expected[1]).arg(expected[2]).arg(expected[3])));
             ++compared;
         }
-        QCOMPARE(compared, 6);  // conv1, maxpool, layer1..layer4
+        QVERIFY(entry.size() >= 6);  // conv1, maxpool, layer1..layer4, and for resnet_k5 every conv
+        QCOMPARE(compared, int(entry.size()));
+    }
+
+    void kernelsComeFromTheWeights()
+    {
+        const auto model = engine::loadClassifier(kData + "/rf/tv_resnet_k5.pth");
+        const auto& blocks = model->spec().blocks;
+        QCOMPARE(blocks.size(), std::size_t(4));
+        QCOMPARE(blocks[0][0].convs.size(), std::size_t(2));
+        QCOMPARE(blocks[0][0].convs[1].kernel, 5);
+        QCOMPARE(blocks[0][0].convs[1].padding, 2);
+        QVERIFY(!blocks[0][0].downsample);
+        QCOMPARE(blocks[2][0].convs[0].kernel, 5);
+        QCOMPARE(blocks[2][0].convs[0].stride, 2);
+        QCOMPARE(blocks[2][0].downsample->kernel, 1);
+        QCOMPARE(blocks[2][0].downsample->stride, 2);
+        const auto fields = engine::resnetReceptiveFields(model->spec());
+        const auto conv2 = std::find_if(fields.begin(), fields.end(), [](const auto& f) { return f.name == "layer1.0.conv2"; });
+        QVERIFY(conv2 != fields.end());
+        QCOMPARE(conv2->size, 19.0 + 4 * 4.0);  // layer1.0.conv1 sees 19 pixels at jump 4; a 5x5 adds 4 jumps
+        // A spec that does not describe its blocks' convs has no field to give.
+        auto spec = model->spec();
+        spec.blocks.pop_back();
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::resnetReceptiveFields(spec));
     }
 
     void listsEveryLayerInForwardOrder()

@@ -3,7 +3,7 @@
 #include "core/engine/attentionmaps.h"
 #include "core/engine/classifier.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/gradientmethods.h"
+#include "core/engine/cam.h"
 #include "core/engine/tensorconvert.h"
 #include "core/engine/views.h"
 #include "core/io/safetensors.h"
@@ -97,9 +97,45 @@ private slots:
         r.classIndex = 4;
         const auto view = engine::computeView(*model, trace, r);
         QCOMPARE(*view.classIndex, 4);
-        QVERIFY(torch::allclose(view.maps[0][0], engine::gradCam(*model, trace.input, 4, {"1"}).maps[0]));
+        QVERIFY(torch::allclose(view.maps[0][0], engine::classActivationMaps(*model, trace.input, 4, {"1"}).maps[0]));
         const auto rollout = engine::computeView(*model, trace, request("grad-rollout"));
         QCOMPARE(*rollout.classIndex, int(trace.logits.argmax().item<int64_t>()));
+    }
+
+    void everyMethodIsAViewOfItsFamily()
+    {
+        const auto& v = vit();
+        const auto& c = cnn();
+        QVERIFY(engine::viewMethodNames().size() >= 13);
+        for (const auto& method : engine::viewMethodNames()) {
+            QVERIFY2(engine::viewSupports(method, engine::Family::ViT), method.c_str());
+            const auto view = engine::computeView(*v.model, v.trace, request(method));
+            QCOMPARE(view.method, method);
+            QCOMPARE(view.maps.sizes(), (torch::IntArrayRef{1, 1, 14, 14}));
+            QVERIFY2(torch::isfinite(view.maps).all().item<bool>(), method.c_str());
+            QVERIFY2(view.maps.min().item<float>() >= 0, method.c_str());
+            QVERIFY2(view.maps.max().item<float>() > 0, method.c_str());
+            const bool cam = engine::camMethodFromName(method).has_value();
+            QCOMPARE(view.camInput, cam ? std::string("norm1") : std::string());
+            QCOMPARE(engine::viewSupports(method, engine::Family::ResNet), cam);
+            if (cam)
+                QCOMPARE(engine::computeView(*c.model, c.trace, request(method)).maps.sizes(),
+                         (torch::IntArrayRef{1, 1, 7, 7}));
+        }
+    }
+
+    void vitCamsReadTheTokensTheRequestNames()
+    {
+        const auto& [model, trace] = vit();
+        auto r = request("gradcam", "2");
+        r.vitCamInput = "residual";
+        const auto view = engine::computeView(*model, trace, r);
+        QCOMPARE(view.camInput, std::string("residual"));
+        engine::CamOptions options;
+        options.vitInput = engine::VitCamInput::ResidualStream;
+        QVERIFY(torch::allclose(view.maps[0][0], engine::classActivationMaps(*model, trace.input, -1, {"2"}, options).maps[0]));
+        r.vitCamInput = "output";
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*model, trace, r));
     }
 
     void cnnGradCamOverAllStagesSharesTheFinestGrid()
@@ -123,6 +159,11 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("saliency")));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("rollout", "", "all")));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("gradcam", "", "2")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*c.model, c.trace, request("grad-rollout")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("grad-rollout", "", "2")));
+        auto discarded = request("gradcam");
+        discarded.discardRatio = 0.5;
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, discarded));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("attention", "", "3")));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("attention", "9")));
         auto outside = request("attention");
