@@ -42,7 +42,14 @@ row "ViT-B/16 attention, last block, head mean" "${vit[@]}" --method attention
 row "ViT-B/16 attention, 12 blocks x 12 heads" "${vit[@]}" --method attention --layer all --head all
 row "ViT-B/16 rollout" "${vit[@]}" --method rollout
 row "ViT-B/16 grad-rollout" "${vit[@]}" --method grad-rollout
+row "ViT-B/16 generic-attention" "${vit[@]}" --method generic-attention
+row "ViT-B/16 transformer-attribution" "${vit[@]}" --method transformer-attribution
 row "ViT-B/16 Grad-CAM, last block" "${vit[@]}" --method gradcam
 row "ViT-B/16 Grad-CAM, all 12 blocks (one backward)" "${vit[@]}" --method gradcam --layer all
+row "ViT-B/16 Grad-CAM++, last block" "${vit[@]}" --method gradcam++
+row "ViT-B/16 Eigen-CAM, last block" "${vit[@]}" --method eigencam
+row "ViT-B/16 Ablation-CAM, last block (768 channels)" "${vit[@]}" --method ablationcam
 row "ResNet-50 Grad-CAM, layer4" "${cnn[@]}" --method gradcam
 row "ResNet-50 Grad-CAM, all 6 stages (one backward)" "${cnn[@]}" --method gradcam --layer all
+row "ResNet-50 Ablation-CAM, layer4 (2048 channels)" "${cnn[@]}" --method ablationcam
+row "ResNet-50 Score-CAM, layer1 (256 channels)" "${cnn[@]}" --method scorecam --layer layer1

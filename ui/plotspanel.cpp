@@ -244,6 +244,9 @@ void PlotsPanel::showSimilarity()
                      .arg(study.imagesUsed)
                      .arg(m_similarity->imagesInFolder)
                      .arg(QDir(m_similarity->folder).dirName());
+    const auto degenerate = engine::degenerateSummary(study);
+    if (!degenerate.empty())
+        m_ckaTitle += tr(" · constant over these images, CKA undefined (grey): %1").arg(QString::fromStdString(degenerate));
     for (const auto& m : study.matrices) {
         const auto title = m.rowRole + " x " + m.colRole + ", " + std::to_string(study.imagesUsed) + " images";
         auto* label = new QLabel(m_cka);

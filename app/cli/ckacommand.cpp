@@ -40,29 +40,14 @@ nlohmann::ordered_json matrixJson(const torch::Tensor& m)
     return rows;
 }
 
-// "vit: block 3, block 4; cnn: layer4.1", or "" when no layer is degenerate.
-std::string degenerateSummary(const engine::CkaStudy& study)
-{
-    std::string out;
-    for (const auto& [role, names] : study.degenerateLayers) {
-        if (names.empty())
-            continue;
-        out += (out.empty() ? "" : "; ") + role + ":";
-        for (std::size_t i = 0; i < names.size(); ++i)
-            out += (i ? ", " : " ") + names[i];
-    }
-    return out;
-}
-
 std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const std::string& rowModel,
                        const std::string& colModel, std::size_t images, const std::string& degenerate)
 {
 #ifdef ATTNVIZ_HAVE_IMAGING
     const auto title = "linear CKA, " + m.rowRole + " x " + m.colRole + ", " + std::to_string(images) + " images";
-    // The renderer has no colour for "undefined": degenerate layers' cells are drawn as 0
-    // and named in the PNG's text.
-    const auto image = imaging::renderMatrix(torch::nan_to_num(m.values, 0.0, 0.0, 0.0), m.rowLayers, m.colLayers,
-                                             title, {0.0f, 1.0f}, imaging::Colormap::Viridis);
+    // Degenerate layers' cells are drawn grey (undefined) and named in the PNG's text.
+    const auto image = imaging::renderMatrix(m.values, m.rowLayers, m.colLayers, title, {0.0f, 1.0f},
+                                             imaging::Colormap::Viridis);
     const auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + m.rowRole + "_" + m.colRole + ".png")).string();
     imaging::writePng(path, image,
                       {{"Software", "attnviz"},

@@ -66,4 +66,17 @@ CkaStudy compareLayers(const std::vector<CkaModel>& models, std::size_t images, 
     return study;
 }
 
+std::string degenerateSummary(const CkaStudy& study)
+{
+    std::string out;
+    for (const auto& [role, names] : study.degenerateLayers) {
+        if (names.empty())
+            continue;
+        out += (out.empty() ? "" : "; ") + role + ":";
+        for (std::size_t i = 0; i < names.size(); ++i)
+            out += (i ? ", " : " ") + names[i];
+    }
+    return out;
+}
+
 }  // namespace attnviz::engine

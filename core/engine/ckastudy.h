@@ -38,6 +38,10 @@ struct CkaStudy {
     std::vector<std::pair<std::string, std::vector<std::string>>> degenerateLayers;
 };
 
+// The degenerate layers in one line, "vit: block 3, block 4; cnn: layer4.1", or "" when
+// there are none.
+std::string degenerateSummary(const CkaStudy& study);
+
 // Images [first, first + count) preprocessed for `model`, as [count, C, H, W].
 using CkaBatchLoader = std::function<torch::Tensor(std::size_t first, std::size_t count, const CkaModel& model)>;
 // Told the images done after each minibatch; returning false stops the study.

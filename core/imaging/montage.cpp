@@ -63,7 +63,14 @@ cv::Mat renderMatrix(const torch::Tensor& matrix, const std::vector<std::string>
     const int left = widest(rowLabels) + 10, top = 30, bottom = widest(colLabels) + 10;
     OverlayOptions options;
     options.colormap = colormap;
-    const auto heat = renderMap(matrix, range, cv::Size(cols * cell, rows * cell), options);
+    // Undefined entries (NaN, e.g. CKA of a constant layer) are drawn light grey.
+    const auto undefined = torch::isnan(matrix.to(torch::kCPU));
+    auto heat = renderMap(torch::nan_to_num(matrix.to(torch::kCPU), range.lo, range.lo, range.lo), range,
+                          cv::Size(cols * cell, rows * cell), options);
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c)
+            if (undefined[r][c].item<bool>())
+                heat(cv::Rect(c * cell, r * cell, cell, cell)).setTo(cv::Scalar(200, 200, 200));
     // A short matrix (one or two rows) still gets a bar tall enough to keep lo and hi apart.
     const auto bar = colorBar(std::max(rows * cell, 64), range, colormap);
     const int width = std::max(left + cols * cell + bar.cols, textWidth(title) + 20);

@@ -13,6 +13,8 @@
 
 #include <QtTest>
 
+#include <limits>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -169,6 +171,22 @@ private slots:
                                                   {"c0", "c1", "c2", "c3", "c4", "c5"}, "title", {0, 1},
                                                   imaging::Colormap::Viridis, 20);
         QVERIFY(matrix.rows > 4 * 20 && matrix.cols > 6 * 20);
+    }
+
+    void undefinedMatrixEntriesAreGrey()
+    {
+        // CKA of a constant layer is NaN: its cells are drawn grey, not as the lowest colour.
+        const auto greyPixels = [](const torch::Tensor& m) {
+            const auto image = imaging::renderMatrix(m, {"r0", "r1", "r2", "r3"}, {"c0", "c1", "c2", "c3", "c4", "c5"},
+                                                     "title", {0, 1}, imaging::Colormap::Viridis, 20);
+            cv::Mat mask;
+            cv::inRange(image, cv::Scalar(200, 200, 200), cv::Scalar(200, 200, 200), mask);
+            return cv::countNonZero(mask);
+        };
+        auto m = torch::rand({4, 6});
+        const int labelPixels = greyPixels(m);  // anti-aliased text may hit the grey by chance
+        m.select(1, 2).fill_(std::numeric_limits<float>::quiet_NaN());
+        QCOMPARE(greyPixels(m) - labelPixels, 4 * 20 * 20);
     }
 
     void pngTextRoundTrips()

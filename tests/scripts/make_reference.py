@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
+DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
 
 
 def write_safetensors(path, tensors):

@@ -23,32 +23,16 @@ normalisation axis or a reversed product). Writes into --out:
   tv_vit_small.pth           the torchvision ViT (torch.save of its state_dict)
 """
 import argparse
-import json
 import os
-import struct
+import sys
 
 import torch
 import torchvision
 
-DTYPES = {torch.float64: "F64", torch.float32: "F32"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_reference import write_safetensors  # noqa: E402
+
 FUSIONS = ["mean", "max", "min"]
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def fuse(attention, fusion):

@@ -11,6 +11,7 @@
 
 #include <QApplication>
 #include <QChartView>
+#include <QComboBox>
 #include <QFileInfo>
 #include <QImage>
 #include <QWheelEvent>
@@ -117,6 +118,30 @@ private slots:
         QVERIFY(waitIdle(*m_window));
         QVERIFY(vit()->overlay() != gray);
         vit()->setMethod(QStringLiteral("attention"));
+    }
+
+    void everyMethodIsOfferedAndAViTCamSaysWhatItRead()
+    {
+        QVERIFY(waitIdle(*m_window));
+        auto* vitMethods = vit()->findChild<QComboBox*>(QStringLiteral("method"));
+        auto* cnnMethods = cnn()->findChild<QComboBox*>(QStringLiteral("method"));
+        for (const char* m : {"generic-attention", "transformer-attribution", "gradcam++", "scorecam", "ablationcam"})
+            QVERIFY2(vitMethods->findText(QString::fromLatin1(m)) >= 0, m);
+        QCOMPARE(cnnMethods->findText(QStringLiteral("transformer-attribution")), -1);
+        QVERIFY(cnnMethods->findText(QStringLiteral("layercam")) >= 0);
+        auto* camInput = vit()->findChild<QComboBox*>(QStringLiteral("camInput"));
+        QVERIFY(!camInput->isEnabled());  // attention reads no block tokens
+        vit()->setMethod(QStringLiteral("gradcam"));
+        QVERIFY(camInput->isEnabled());
+        QVERIFY(waitIdle(*m_window));
+        const auto state = [this] { return vit()->findChild<QLabel*>(QStringLiteral("state"))->text(); };
+        QVERIFY2(state().contains(QStringLiteral("norm1 output")), qPrintable(state()));
+        camInput->setCurrentIndex(camInput->findData(QStringLiteral("residual")));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY2(state().contains(QStringLiteral("residual stream")), qPrintable(state()));
+        camInput->setCurrentIndex(camInput->findData(QStringLiteral("norm1")));
+        vit()->setMethod(QStringLiteral("attention"));
+        QVERIFY(waitIdle(*m_window));
     }
 
     void cancelledGradientViewKeepsThePreviousPicture()
