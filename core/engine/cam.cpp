@@ -115,14 +115,20 @@ torch::Tensor scoreCamWeights(const Classifier& model, const torch::Tensor& inpu
 }
 
 // Ablation-CAM weights [C]: (s - s_k) / s, with s the class logit and s_k the logit
-// when channel k of the layer is zeroed, everywhere (for a ViT in every token). Only
-// the layers after the target run again, `batchSize` channels per pass.
+// when channel k of the layer is zeroed, everywhere (for a ViT in every token). Each
+// pass runs the layers before the target once and those after it for a batch of
+// channels: as many as fit in kAblationBytes of replaced activations, at least
+// `minBatch`, so that a layer near the head costs a few forward passes.
+constexpr int64_t kAblationBytes = int64_t(64) << 20;
+
 torch::Tensor ablationCamWeights(const Classifier& model, const torch::Tensor& input, const CamLayer& layer,
-                                 int classIndex, double score, int batchSize)
+                                 int classIndex, double score, int minBatch)
 {
     const auto original = layer.target[0].detach();  // CNN [C, h, w]; ViT [T, D]
     const bool vit = model.spec().family == Family::ViT;
     const auto c = vit ? original.size(1) : original.size(0);
+    const auto bytesPerChannel = original.numel() * int64_t(original.element_size());
+    const auto batchSize = std::max<int64_t>(minBatch, kAblationBytes / std::max<int64_t>(bytesPerChannel, 1));
     std::vector<torch::Tensor> scores;
     for (int64_t start = 0; start < c; start += batchSize) {
         const auto n = std::min<int64_t>(batchSize, c - start);

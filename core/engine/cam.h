@@ -32,7 +32,9 @@ enum class VitCamInput { Norm1Output, ResidualStream };
 struct CamOptions {
     CamMethod method = CamMethod::GradCam;
     VitCamInput vitInput = VitCamInput::Norm1Output;
-    int batchSize = 32;  // Score-CAM / Ablation-CAM: masked inputs or ablated channels per forward
+    // Score-CAM: masked inputs per forward. Ablation-CAM: the fewest ablated channels
+    // per pass (more when their activations fit in 64 MB).
+    int batchSize = 32;
 };
 
 // "gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam",

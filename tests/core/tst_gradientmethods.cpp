@@ -108,7 +108,7 @@ private slots:
         for (const char* method : {"scorecam", "ablationcam"}) {
             engine::CamOptions options;
             options.method = *engine::camMethodFromName(method);
-            options.batchSize = 50;  // not a divisor of the channels: the last batch is short
+            options.batchSize = 50;  // Score-CAM: not a divisor of the channels, the last batch is short
             const auto vit = engine::classActivationMaps(*f.vit, f.tensor("vit.input"), -1, {"3"}, options);
             QCOMPARE(vit.classIndex, f.rankedClass("vit", "top"));
             compareMaps(vit.maps[0], f.tensor("vit." + std::string(method) + ".top.3"));
