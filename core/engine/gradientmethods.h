@@ -16,7 +16,7 @@ struct ClassMaps {
     std::vector<torch::Tensor> maps;  // CPU float32, one per requested layer
 };
 
-// Generic attention-model explainability (Chefer, Gur & Wolf, ICCV 2021, eq. 5-6):
+// Generic attention-model explainability (Chefer, Gur & Wolf, ICCV 2021):
 // per block A_bar = mean_h((dscore/dA ⊙ A)+), R <- R + A_bar R from R = I over the
 // blocks from `startLayer`; the image row of R over the patches, one map [gridH, gridW].
 ClassMaps genericAttention(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer = 0);
