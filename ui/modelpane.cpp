@@ -221,7 +221,7 @@ engine::ViewRequest ModelPane::request() const
     r.layer = layer().toStdString();
     if (isRollout(method()))
         r.layer = "0";  // rolled out from the first block; the layer box applies to the others
-    const bool fused = r.method == "rollout" || r.method == "grad-rollout";
+    const bool fused = engine::viewFusesHeads(r.method);
     r.head = r.method == "attention" || fused ? head().toStdString() : "mean";
     if (fused && !(r.head == "mean" || r.head == "max" || r.head == "min"))
         r.head = "mean";
@@ -238,8 +238,7 @@ void ModelPane::refresh()
         return;
     const bool vit = m_analysis->model->spec().family == engine::Family::ViT;
     const auto m = method();
-    m_head->setEnabled(vit && (m == QLatin1String("attention") || m == QLatin1String("rollout")
-                               || m == QLatin1String("grad-rollout")));
+    m_head->setEnabled(vit && (m == QLatin1String("attention") || engine::viewFusesHeads(m.toStdString())));
     m_class->setEnabled(needsModel(m) && m != QLatin1String("erf"));
     m_layer->setEnabled(!isRollout(m));
     m_camInput->setEnabled(vit && isCam(m));
@@ -319,7 +318,7 @@ void ModelPane::render(const engine::ViewMaps& view)
     const auto layerName = QString::fromStdString(view.layers[0]);
     QString text = QStringLiteral("%1 · %2").arg(QString::fromStdString(view.method),
                                                 m_role == QLatin1String("vit") ? tr("block %1").arg(layerName) : layerName);
-    if (view.method == "attention" || view.method == "rollout" || view.method == "grad-rollout")
+    if (view.method == "attention" || engine::viewFusesHeads(view.method))
         text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
     if (!view.camInput.empty())
         text += view.camInput == "norm1" ? tr(" · norm1 output") : tr(" · residual stream");

@@ -204,6 +204,11 @@ bool viewRollsOut(const std::string& method)
         || method == "transformer-attribution";
 }
 
+bool viewFusesHeads(const std::string& method)
+{
+    return method == "rollout" || method == "grad-rollout";
+}
+
 bool viewSupports(const std::string& method, Family family)
 {
     if (camMethodFromName(method))

@@ -47,6 +47,8 @@ const std::vector<std::string>& viewMethodNames();
 bool viewNeedsModel(const std::string& method);
 // Whether a method rolls attention out over the blocks from a start block (`layer`).
 bool viewRollsOut(const std::string& method);
+// Whether a method fuses the heads (`head` = mean | max | min): rollout, grad-rollout.
+bool viewFusesHeads(const std::string& method);
 // Whether a method is available for a model family ("attention" is not, for a CNN).
 bool viewSupports(const std::string& method, Family family);
 
