@@ -375,7 +375,7 @@ void ModelPane::drawReceptiveBox(cv::Mat& image) const
     const auto& spec = m_analysis->model->spec();
     const auto name = layer().toStdString();
     std::optional<engine::ReceptiveField> field;
-    for (const auto& f : engine::resnetReceptiveFields(spec))
+    for (const auto& f : engine::receptiveFields(spec))
         if (f.name == name)
             field = f;
     if (!field)

@@ -35,18 +35,13 @@ std::vector<double> centroid(const torch::Tensor& map)
     return {(w * xs).sum().item<double>(), (w * ys).sum().item<double>()};
 }
 
-// The theoretical field of a CNN layer's units: a stage or conv by name; a block
-// ("layer2.0") by its last main-path conv, the larger of its two paths.
+// The theoretical field of a CNN layer's units: a stage, block, conv or pool by name.
 std::optional<engine::ReceptiveField> theoreticalField(const engine::ModelSpec& spec, const std::string& layer)
 {
-    std::optional<engine::ReceptiveField> blockConv;
-    for (const auto& field : engine::resnetReceptiveFields(spec)) {
+    for (const auto& field : engine::receptiveFields(spec))
         if (field.name == layer)
             return field;
-        if (field.name.rfind(layer + ".conv", 0) == 0)
-            blockConv = field;
-    }
-    return blockConv;
+    return std::nullopt;
 }
 
 }  // namespace

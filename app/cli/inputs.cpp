@@ -64,7 +64,7 @@ std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const s
     const auto path = args.required(role);
     auto model = engine::loadClassifier(path, options);
     const bool vit = role == "vit";
-    if (model->spec().family != (vit ? engine::Family::ViT : engine::Family::ResNet))
+    if (model->spec().family != (vit ? engine::Family::ViT : engine::Family::CNN))
         throw UsageError("--" + role + " expects a " + (vit ? "ViT" : "CNN") + " but '" + path + "' is a "
                          + model->spec().description);
     return model;

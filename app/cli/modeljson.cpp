@@ -7,6 +7,8 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
     const bool vit = s.family == engine::Family::ViT;
     nlohmann::ordered_json j;
     j["family"] = engine::familyName(s.family);
+    j["architecture"] = s.architecture;
+    j["variant"] = s.variant;
     j["naming"] = engine::namingName(s.naming);
     j["description"] = s.description;
     j["depth"] = s.depth;
@@ -24,9 +26,7 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
         j["tokens"] = {{"cls", s.hasClsToken}, {"dist", s.hasDistToken}, {"registers", s.regTokens}};
         j["pos_embed_grid"] = s.posGrid;
     } else {
-        j["block"] = s.bottleneck ? "bottleneck" : "basic";
-        j["stage_blocks"] = s.stageBlocks;
-        j["stage_widths"] = s.stageWidths;
+        j["stages"] = s.stages;
     }
     return j;
 }

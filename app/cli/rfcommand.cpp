@@ -17,8 +17,8 @@ int runRf(const std::vector<std::string>& words)
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const auto model = engine::loadClassifier(args.required("cnn"));
     auto out = nlohmann::ordered_json::array();
-    for (const auto& f : engine::resnetReceptiveFields(model->spec()))
-        out.push_back({{"name", f.name}, {"size", f.size}, {"jump", f.jump}, {"start", f.start}});
+    for (const auto& f : engine::receptiveFields(model->spec()))
+        out.push_back({{"name", f.name}, {"size", f.size}, {"jump", f.jump}, {"start", f.start}, {"stage", f.stage}});
     std::cout << out.dump(2) << "\n";
     return 0;
 }

@@ -2,7 +2,7 @@
 #include "core/engine/classifier.h"
 #include "core/engine/device.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/resnet.h"
+#include "core/engine/cnn/families.h"
 #include "core/engine/vit.h"
 
 #include "core/io/bytes.h"
@@ -168,22 +168,18 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, Naming naming, const 
         spec.avgPool = true;
     resolvePositionGrid(spec, weights.posEmbed.size(1), config);
     finishSpec(spec, config, channels);
+    spec.architecture = "vit";
     spec.description = vitDescription(spec);
     return std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
 }
 
-std::unique_ptr<Classifier> buildResNet(WeightSource& source, const io::ModelConfig& config)
+std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyReader& family, const io::ModelConfig& config)
 {
     ModelSpec spec;
-    spec.family = Family::ResNet;
-    spec.stemStride = config.stemStride.value_or(2);
-    spec.stemPool = config.stemPool.value_or(true);
-    auto weights = readResNetWeights(source, spec);
-    source.expectAllTaken("ResNet");
+    auto network = family.read(source, config, spec);
+    source.expectAllTaken(spec.variant.empty() ? std::string(family.architecture) : spec.variant);
     finishSpec(spec, config, spec.preprocessing.inputSize[0]);
-    spec.description = "ResNet-" + std::to_string(spec.depth) + " (" + (spec.bottleneck ? "Bottleneck" : "BasicBlock")
-                       + ", " + std::to_string(spec.stageBlocks.size()) + " stages)";
-    return std::make_unique<ResNet>(std::move(spec), std::move(weights));
+    return std::make_unique<cnn::ConvNet>(std::move(spec), std::move(network));
 }
 
 std::string firstKeys(const io::TensorMap& tensors)
@@ -215,12 +211,18 @@ std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const 
     WeightSource source(tensors);
     std::unique_ptr<Classifier> model;
     Naming naming;
-    if (detectViTNaming(source, naming))
+    if (detectViTNaming(source, naming)) {
         model = buildViT(source, naming, config, options);
-    else if (looksLikeResNet(source))
-        model = buildResNet(source, config);
-    else
-        throw EngineError("neither a ViT (timm, torchvision or HF naming) nor a ResNet; first keys: " + firstKeys(tensors));
+    } else {
+        for (const auto& family : cnn::familyReaders())
+            if (family.matches(source)) {
+                model = buildCNN(source, family, config);
+                break;
+            }
+    }
+    if (!model)
+        throw EngineError("not a layout attnviz knows (a ViT in timm, torchvision or HF naming, or a CNN of the "
+                          "families in the README); first keys: " + firstKeys(tensors));
     model->to(device);
     return model;
 }

@@ -2,7 +2,7 @@
 
 namespace attnviz::engine {
 
-std::string familyName(Family family) { return family == Family::ViT ? "vit" : "resnet"; }
+std::string familyName(Family family) { return family == Family::ViT ? "vit" : "cnn"; }
 
 std::string namingName(Naming naming)
 {

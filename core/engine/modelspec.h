@@ -7,10 +7,10 @@
 
 namespace attnviz::engine {
 
-enum class Family { ViT, ResNet };
+enum class Family { ViT, CNN };
 enum class Naming { Timm, Torchvision, HF };
 
-std::string familyName(Family family);  // "vit" | "resnet"
+std::string familyName(Family family);  // "vit" | "cnn"
 std::string namingName(Naming naming);  // "timm" | "torchvision" | "hf"
 
 // How an image becomes the model's input tensor.
@@ -23,10 +23,23 @@ struct Preprocessing {
     std::vector<double> std{0.229, 0.224, 0.225};
 };
 
+// The theoretical receptive field of one layer's units, in pixels of the model
+// input (Araujo et al. 2019): unit i along an axis sees the `size` pixels centred
+// on start + i * jump (pixel centres at 0, 1, ...; the box may leave the image).
+struct ReceptiveField {
+    std::string name;  // state-dict module name ("conv1", "layer2.0.conv2"), or a stage ("layer2")
+    double size = 1;
+    double jump = 1;
+    double start = 0;
+    bool stage = false;  // a stage output, recorded in the trace
+};
+
 // Everything known about a loaded model's architecture, from its keys and config.
 struct ModelSpec {
     Family family = Family::ViT;
     Naming naming = Naming::Timm;
+    std::string architecture;  // "vit", "resnet", "convnext", "efficientnet", ...
+    std::string variant;       // the library's model name when recognised ("resnet50"), else ""
     std::string description;  // e.g. "ViT-B/16 (timm naming, 12 blocks, 12 heads)"
     int numClasses = 0;       // 0: no classifier head (e.g. DINO backbones)
     std::optional<double> reportedAccuracy;  // from config.json's "evaluation", if any
@@ -35,7 +48,7 @@ struct ModelSpec {
     Preprocessing preprocessing;
 
     // ViT
-    int depth = 0;  // ViT: blocks; ResNet: 18, 34, 50, 101, 152 (or 2 + layers)
+    int depth = 0;  // ViT: blocks; CNN: weighted layers on the main path (ResNet-50: 50)
     int heads = 0;
     int embedDim = 0;
     int patchSize = 0;
@@ -54,26 +67,11 @@ struct ModelSpec {
     } posResampling;
     double layerNormEps = 1e-6;
 
-    // ResNet
-    bool bottleneck = false;
-    std::vector<int> stageBlocks;  // e.g. {3, 4, 6, 3}
-    std::vector<int> stageWidths;  // output channels per stage
-    int stemWidth = 64;  // conv1 output channels
-    int stemKernel = 7;
-    int stemStride = 2;
-    bool stemPool = true;
-    // Every residual block's convolutions as the loaded weights define them, per stage and
-    // block (filled by readResNetWeights; the receptive fields are computed from them).
-    struct Conv {
-        int kernel = 1;  // square
-        int stride = 1;
-        int padding = 0;
-    };
-    struct ResidualBlock {
-        std::vector<Conv> convs;          // the main path: conv1, conv2[, conv3]
-        std::optional<Conv> downsample;  // the shortcut's conv, if the block has one
-    };
-    std::vector<std::vector<ResidualBlock>> blocks;
+    // CNN
+    // Every conv and pool (state-dict names) and every recorded output, in forward
+    // order, with the field its units see; computed from the network's description.
+    std::vector<ReceptiveField> receptiveFields;
+    std::vector<std::string> stages;  // the recorded stage outputs in forward order
 
     int prefixTokens() const { return int(hasClsToken) + int(hasDistToken) + regTokens; }
 };

@@ -74,7 +74,7 @@ private slots:
         QTest::newRow("DeiT distilled") << "deit_distilled" << "vit" << "timm" << 4 << 3 << 2 << 10;
         QTest::newRow("HF vit") << "hf_vit" << "vit" << "hf" << 4 << 3 << 1 << 10;
         QTest::newRow("DINO teacher") << "dino_teacher.pth" << "vit" << "timm" << 4 << 3 << 1 << 0;
-        QTest::newRow("torchvision resnet50") << "tv_resnet50.pth" << "resnet" << "torchvision" << 50 << -1 << 0 << 1000;
+        QTest::newRow("torchvision resnet50") << "tv_resnet50.pth" << "cnn" << "torchvision" << 50 << -1 << 0 << 1000;
     }
 
     void infoDescribesModels()

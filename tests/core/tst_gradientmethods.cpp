@@ -217,7 +217,7 @@ private slots:
         // The stage or block output has the field of its last block.
         const auto name = layer == QLatin1String("layer1.0") ? std::string("layer1") : layer.toStdString();
         engine::ReceptiveField field;
-        for (const auto& rf : engine::resnetReceptiveFields(f.cnn->spec()))
+        for (const auto& rf : engine::receptiveFields(f.cnn->spec()))
             if (rf.name == name)
                 field = rf;
         QCOMPARE(QString::fromStdString(field.name), QString::fromStdString(name));
@@ -276,7 +276,7 @@ private slots:
         QCOMPARE(sizes.size(), std::size_t(6));  // conv1, maxpool, layer1..layer4
         QCOMPARE(sizes.front().layer, std::string("conv1"));
         QCOMPARE(sizes.back().layer, std::string("layer4"));
-        const auto fields = engine::resnetReceptiveFields(f.cnn->spec());
+        const auto fields = engine::receptiveFields(f.cnn->spec());
         for (const auto& e : sizes) {
             const auto field = std::find_if(fields.begin(), fields.end(), [&](const auto& rf) { return rf.name == e.layer; });
             QVERIFY(field != fields.end());

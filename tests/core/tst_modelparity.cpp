@@ -94,8 +94,8 @@ private slots:
         const auto ref = loadReference(QStringLiteral("tv_resnet50.ref.safetensors"));
         const auto net = engine::loadClassifier((kData + QStringLiteral("tv_resnet50.pth")).toStdString());
         QCOMPARE(net->spec().depth, 50);
-        QVERIFY(net->spec().bottleneck);
-        QCOMPARE(net->spec().stageBlocks, (std::vector<int>{3, 4, 6, 3}));
+        QCOMPARE(net->spec().variant, std::string("resnet50"));
+        QCOMPARE(net->spec().stages, (std::vector<std::string>{"conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"}));
         const auto trace = net->forward(ref.at("cnn.input"));
         const double logitDiff = relativeDiff(trace.logits, ref.at("cnn.logits"));
         QVERIFY2(logitDiff <= 1e-4, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));

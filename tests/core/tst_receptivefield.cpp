@@ -41,7 +41,7 @@ private slots:
         const auto measured = nlohmann::json::parse(in);
         const int size = measured["input_size"].get<int>();
         const auto model = engine::loadClassifier(kData + checkpoint.toStdString());
-        const auto fields = engine::resnetReceptiveFields(model->spec());
+        const auto fields = engine::receptiveFields(model->spec());
         int compared = 0;
         const auto& entry = measured[arch.toStdString()];
         for (const auto& field : fields) {
@@ -63,30 +63,33 @@ private slots:
     void kernelsComeFromTheWeights()
     {
         const auto model = engine::loadClassifier(kData + "/rf/tv_resnet_k5.pth");
-        const auto& blocks = model->spec().blocks;
-        QCOMPARE(blocks.size(), std::size_t(4));
-        QCOMPARE(blocks[0][0].convs.size(), std::size_t(2));
-        QCOMPARE(blocks[0][0].convs[1].kernel, 5);
-        QCOMPARE(blocks[0][0].convs[1].padding, 2);
-        QVERIFY(!blocks[0][0].downsample);
-        QCOMPARE(blocks[2][0].convs[0].kernel, 5);
-        QCOMPARE(blocks[2][0].convs[0].stride, 2);
-        QCOMPARE(blocks[2][0].downsample->kernel, 1);
-        QCOMPARE(blocks[2][0].downsample->stride, 2);
-        const auto fields = engine::resnetReceptiveFields(model->spec());
-        const auto conv2 = std::find_if(fields.begin(), fields.end(), [](const auto& f) { return f.name == "layer1.0.conv2"; });
-        QVERIFY(conv2 != fields.end());
-        QCOMPARE(conv2->size, 19.0 + 4 * 4.0);  // layer1.0.conv1 sees 19 pixels at jump 4; a 5x5 adds 4 jumps
-        // A spec that does not describe its blocks' convs has no field to give.
+        const auto fields = engine::receptiveFields(model->spec());
+        const auto find = [&fields](const std::string& name) {
+            const auto it = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.name == name; });
+            if (it == fields.end())
+                throw std::runtime_error("no field " + name);
+            return *it;
+        };
+        // layer1.0.conv1 sees 19 pixels at jump 4; a 5x5 conv2 adds 4 jumps.
+        QCOMPARE(find("layer1.0.conv1").size, 19.0);
+        QCOMPARE(find("layer1.0.conv2").size, 19.0 + 4 * 4.0);
+        QVERIFY(std::none_of(fields.begin(), fields.end(), [](const auto& f) { return f.name == "layer1.0.downsample.0"; }));
+        // layer3.0.conv1 is 5x5 with stride 2, its shortcut 1x1 with stride 2.
+        const auto before = find("layer2");
+        QCOMPARE(find("layer3.0.conv1").size, before.size + 4 * before.jump);
+        QCOMPARE(find("layer3.0.conv1").jump, 2 * before.jump);
+        QCOMPARE(find("layer3.0.downsample.0").size, before.size);
+        QCOMPARE(find("layer3.0.downsample.0").jump, 2 * before.jump);
+        // A spec that does not describe its layers has no field to give.
         auto spec = model->spec();
-        spec.blocks.pop_back();
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::resnetReceptiveFields(spec));
+        spec.receptiveFields.clear();
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::receptiveFields(spec));
     }
 
     void listsEveryLayerInForwardOrder()
     {
         const auto model = engine::loadClassifier(kData + "/rf/tv_resnet18.pth");
-        const auto fields = engine::resnetReceptiveFields(model->spec());
+        const auto fields = engine::receptiveFields(model->spec());
         std::vector<std::string> names;
         for (const auto& f : fields)
             names.push_back(f.name);
@@ -102,7 +105,7 @@ private slots:
     void vitHasNoTheoreticalField()
     {
         const auto vit = engine::loadClassifier(kData + "/reference/timm_vit");
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::resnetReceptiveFields(vit->spec()));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::receptiveFields(vit->spec()));
     }
 };
 

@@ -47,7 +47,7 @@ private slots:
         QVERIFY(vit->spec().heads >= 2);
         QCOMPARE(vit->spec().labels.at(9), std::string("Ankle boot"));
         const auto cnn = engine::loadClassifier(kModels + "cnn-fmnist");
-        QCOMPARE(cnn->spec().family, engine::Family::ResNet);
+        QCOMPARE(cnn->spec().family, engine::Family::CNN);
         const auto trace = cnn->forward(torch::zeros({1, 1, 28, 28}));
         const auto& last = trace.features.back().second;
         QVERIFY2(last.size(2) > 1 && last.size(3) > 1, "the last stage must keep a spatial map");

@@ -117,7 +117,7 @@ private slots:
             QVERIFY2(view.maps.max().item<float>() > 0, method.c_str());
             const bool cam = engine::camMethodFromName(method).has_value();
             QCOMPARE(view.camInput, cam ? std::string("norm1") : std::string());
-            QCOMPARE(engine::viewSupports(method, engine::Family::ResNet), cam);
+            QCOMPARE(engine::viewSupports(method, engine::Family::CNN), cam);
             if (cam)
                 QCOMPARE(engine::computeView(*c.model, c.trace, request(method)).maps.sizes(),
                          (torch::IntArrayRef{1, 1, 7, 7}));

@@ -1,0 +1,123 @@
+#include "core/engine/cnn/convnet.h"
+
+#include "core/engine/engineerror.h"
+#include "core/engine/tensorconvert.h"
+#include "core/io/bytes.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace attnviz::engine::cnn {
+
+void describe(const Network& network, ModelSpec& spec)
+{
+    FieldSink sink;
+    network.features.field({}, sink);
+    spec.receptiveFields = std::move(sink.fields);
+    spec.stages.clear();
+    for (const auto& f : spec.receptiveFields)
+        if (f.stage)
+            spec.stages.push_back(f.name);
+    // Model names count the classifier whether or not a checkpoint kept it.
+    spec.depth = network.features.depth() + std::max(1, network.head.depth());
+    spec.family = Family::CNN;
+}
+
+ConvNet::ConvNet(ModelSpec spec, Network network)
+    : m_spec(std::move(spec))
+    , m_network(std::move(network))
+{
+}
+
+std::vector<NamedTensor> ConvNet::named() const
+{
+    std::vector<NamedTensor> out;
+    m_network.features.collect(out);
+    m_network.head.collect(out);
+    return out;
+}
+
+void ConvNet::to(torch::Device device)
+{
+    for (auto& entry : named())
+        *entry.tensor = entry.tensor->to(device);
+    m_device = device;
+}
+
+std::vector<torch::Tensor> ConvNet::parameters() const
+{
+    std::vector<torch::Tensor> out;
+    for (auto& entry : named())
+        if (!entry.isBuffer)
+            out.push_back(*entry.tensor);
+    return out;
+}
+
+io::TensorMap ConvNet::stateDict() const
+{
+    io::TensorMap out;
+    for (auto& entry : named())
+        out[entry.name] = toRawF32(*entry.tensor);
+    return out;
+}
+
+torch::Tensor ConvNet::run(const torch::Tensor& input, RunContext& context) const
+{
+    const int channels = m_spec.preprocessing.inputSize[0];
+    if (input.dim() != 4 || input.size(1) != channels)
+        throw EngineError("CNN input must be [N, " + std::to_string(channels) + ", H, W], got "
+                          + io::shapeString(input.sizes().vec()));
+    const auto features = m_network.features.forward(input.to(m_device, torch::kFloat32), context);
+    if (context.replacement && !context.replaced)
+        throw EngineError("no layer '" + context.replacement->layer + "' to replace (known: the stage and block names)");
+    if (m_network.head.empty())
+        return {};
+    return m_network.head.forward(features, context);
+}
+
+torch::Tensor ConvNet::logits(const torch::Tensor& batch, bool training) const
+{
+    RunContext context;
+    context.training = training;
+    return run(batch, context);
+}
+
+Activations ConvNet::activations(const torch::Tensor& batch) const
+{
+    Activations out;
+    RunContext context;
+    context.blocks = &out.features;
+    out.logits = run(batch, context);
+    return out;
+}
+
+torch::Tensor ConvNet::logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const
+{
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("a replaced forward takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
+    RunContext context;
+    context.replacement = &replacement;
+    return run(input, context);
+}
+
+Trace ConvNet::forward(const torch::Tensor& input) const
+{
+    const auto start = std::chrono::steady_clock::now();
+    torch::InferenceMode guard;
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("a trace takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
+    Trace trace;
+    trace.input = input.to(torch::kCPU, torch::kFloat32);
+    FeatureSink stages;
+    RunContext context;
+    context.stages = &stages;
+    const auto logits = run(input, context);
+    for (auto& [name, t] : stages)
+        trace.features.emplace_back(name, t.to(torch::kCPU));
+    if (logits.defined())
+        trace.logits = logits.to(torch::kCPU);
+    trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return trace;
+}
+
+}  // namespace attnviz::engine::cnn

@@ -1,0 +1,149 @@
+// Every CNN family against torchvision run on the same weights and input
+// (tests/scripts/cnn_reference.py, run at test time by a CTest fixture): logits, every
+// stage's feature map, and the theoretical receptive fields against the input-gradient
+// support measured there.
+#include "core/engine/classifier.h"
+#include "core/engine/receptivefield.h"
+#include "core/engine/tensorconvert.h"
+#include "core/io/safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QtTest>
+
+#include <fstream>
+
+using namespace attnviz;
+
+namespace {
+
+const std::string kData = ATTNVIZ_TEST_DATA "/cnn/";
+
+nlohmann::json readJson(const std::string& name)
+{
+    std::ifstream in(kData + name);
+    return nlohmann::json::parse(in);
+}
+
+std::map<std::string, torch::Tensor> loadReference(const std::string& name)
+{
+    std::map<std::string, torch::Tensor> out;
+    for (const auto& [key, raw] : io::readSafetensors(kData + name).tensors)
+        out[key] = engine::toTorch(raw);
+    return out;
+}
+
+// max |a - b| relative to the largest reference magnitude
+double relativeDiff(const torch::Tensor& actual, const torch::Tensor& expected)
+{
+    const double diff = (actual.to(torch::kFloat64) - expected.to(torch::kFloat64)).abs().max().item<double>();
+    return diff / std::max(1e-12, expected.abs().max().item<double>());
+}
+
+void addCases()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<QString>("architecture");
+    QTest::addColumn<QString>("variant");
+    QTest::newRow("ResNeXt (groups)") << "tv_resnext" << "resnext" << "resnext17_32x4d";
+    QTest::newRow("Wide ResNet") << "tv_wide_resnet" << "wide_resnet" << "wide_resnet14_2";
+    QTest::newRow("VGG with BN") << "tv_vgg11_bn" << "vgg" << "vgg11_bn";
+    QTest::newRow("VGG") << "tv_vgg11" << "vgg" << "vgg11";
+    QTest::newRow("DenseNet-121") << "tv_densenet121" << "densenet" << "densenet121";
+    QTest::newRow("MobileNet v2") << "tv_mobilenet_v2" << "mobilenet_v2" << "mobilenet_v2";
+    QTest::newRow("MobileNet v3 large") << "tv_mobilenet_v3_large" << "mobilenet_v3" << "mobilenet_v3_large";
+    QTest::newRow("MobileNet v3 small") << "tv_mobilenet_v3_small" << "mobilenet_v3" << "mobilenet_v3_small";
+    QTest::newRow("EfficientNet-B0") << "tv_efficientnet_b0" << "efficientnet" << "efficientnet_b0";
+    QTest::newRow("EfficientNet v2-S (Fused-MBConv)") << "tv_efficientnet_v2_s" << "efficientnet_v2" << "efficientnet_v2_s";
+    QTest::newRow("RegNet Y (SE)") << "tv_regnet_y_400mf" << "regnet_y" << "";
+    QTest::newRow("RegNet X") << "tv_regnet_x_400mf" << "regnet_x" << "";
+    QTest::newRow("ConvNeXt") << "tv_convnext" << "convnext" << "";
+}
+
+}  // namespace
+
+class TestCnnFamilies : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { torch::set_num_threads(2); }
+
+    void matchesTorchvision_data() { addCases(); }
+
+    void matchesTorchvision()
+    {
+        QFETCH(QString, name);
+        QFETCH(QString, architecture);
+        QFETCH(QString, variant);
+        const auto caseName = name.toStdString();
+        const auto model = engine::loadClassifier(kData + caseName + ".pth");
+        const auto& spec = model->spec();
+        QCOMPARE(spec.family, engine::Family::CNN);
+        QCOMPARE(QString::fromStdString(spec.architecture), architecture);
+        QCOMPARE(QString::fromStdString(spec.variant), variant);
+        QCOMPARE(spec.numClasses, 10);
+
+        const auto expectedStages = readJson("cnn_cases.json")[caseName]["stages"].get<std::vector<std::string>>();
+        QCOMPARE(spec.stages, expectedStages);
+        const auto ref = loadReference(caseName + ".ref.safetensors");
+        const auto trace = model->forward(ref.at("cnn.input"));
+        QCOMPARE(trace.features.size(), expectedStages.size());
+        for (const auto& [stage, feature] : trace.features) {
+            const auto& expected = ref.at("cnn.features." + stage);
+            QCOMPARE(feature.sizes(), expected.sizes());
+            const double diff = relativeDiff(feature, expected);
+            qInfo("%s: %.2g", stage.c_str(), diff);
+            QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(stage)).arg(diff)));
+        }
+        const double logitDiff = relativeDiff(trace.logits, ref.at("cnn.logits"));
+        QVERIFY2(logitDiff <= 1e-4, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
+    }
+
+    // The differentiable batch forward agrees with the trace, and records every block.
+    void activationsAgreeWithTrace_data() { addCases(); }
+
+    void activationsAgreeWithTrace()
+    {
+        QFETCH(QString, name);
+        const auto model = engine::loadClassifier(kData + name.toStdString() + ".pth");
+        const auto input = loadReference(name.toStdString() + ".ref.safetensors").at("cnn.input");
+        const auto trace = model->forward(input);
+        torch::NoGradGuard noGrad;
+        const auto acts = model->activations(input);
+        QVERIFY(relativeDiff(acts.logits, trace.logits) < 1e-6);
+        QVERIFY(acts.features.size() >= trace.features.size());
+        for (const auto& [stage, feature] : trace.features)
+            QVERIFY2(relativeDiff(acts.feature(stage), feature) < 1e-6, stage.c_str());
+    }
+
+    void fieldsMatchGradientSupport_data()
+    {
+        QTest::addColumn<QString>("name");
+        for (const char* name : {"tv_resnext", "tv_convnext", "tv_efficientnet_b0", "tv_densenet121",
+                                 "tv_mobilenet_v3_large", "tv_regnet_y_400mf", "tv_vgg11"})
+            QTest::newRow(name) << QString::fromLatin1(name);
+    }
+
+    void fieldsMatchGradientSupport()
+    {
+        QFETCH(QString, name);
+        const auto measured = readJson("cnn_rf_boxes.json");
+        const int size = measured["input_size"].get<int>();
+        const auto& entry = measured[name.toStdString()];
+        const auto model = engine::loadClassifier(kData + name.toStdString() + ".pth");
+        const auto fields = engine::stageReceptiveFields(model->spec());
+        QCOMPARE(fields.size(), entry.size());
+        for (const auto& field : fields) {
+            const auto& m = entry.at(field.name);
+            const auto box = engine::receptiveBox(field, m["row"].get<int>(), m["col"].get<int>(), size, size);
+            const auto expected = m["box"].get<std::vector<int>>();
+            QVERIFY2((std::vector<int>{box.x0, box.y0, box.x1, box.y1}) == expected,
+                     qPrintable(QStringLiteral("%1: box [%2, %3, %4, %5], gradient support [%6, %7, %8, %9]")
+                                    .arg(QString::fromStdString(field.name)).arg(box.x0).arg(box.y0).arg(box.x1)
+                                    .arg(box.y1).arg(expected[0]).arg(expected[1]).arg(expected[2]).arg(expected[3])));
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestCnnFamilies)
+#include "tst_cnnfamilies.moc"
