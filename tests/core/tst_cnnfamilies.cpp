@@ -1,7 +1,8 @@
 // Every CNN family against torchvision run on the same weights and input
 // (tests/scripts/cnn_reference.py, run at test time by a CTest fixture): logits, every
 // stage's feature map, and the theoretical receptive fields against the input-gradient
-// support measured there.
+// support measured there. timm's layouts against small fixtures made once with the real
+// timm (tests/scripts/make_timm_fixtures.py; committed under tests/fixtures/timm).
 #include "core/engine/classifier.h"
 #include "core/engine/receptivefield.h"
 #include "core/engine/tensorconvert.h"
@@ -18,17 +19,18 @@ using namespace attnviz;
 namespace {
 
 const std::string kData = ATTNVIZ_TEST_DATA "/cnn/";
+const std::string kTimm = ATTNVIZ_TIMM_FIXTURES;
 
-nlohmann::json readJson(const std::string& name)
+nlohmann::json readJson(const std::string& path)
 {
-    std::ifstream in(kData + name);
+    std::ifstream in(path);
     return nlohmann::json::parse(in);
 }
 
-std::map<std::string, torch::Tensor> loadReference(const std::string& name)
+std::map<std::string, torch::Tensor> loadReference(const std::string& path)
 {
     std::map<std::string, torch::Tensor> out;
-    for (const auto& [key, raw] : io::readSafetensors(kData + name).tensors)
+    for (const auto& [key, raw] : io::readSafetensors(path).tensors)
         out[key] = engine::toTorch(raw);
     return out;
 }
@@ -38,6 +40,23 @@ double relativeDiff(const torch::Tensor& actual, const torch::Tensor& expected)
 {
     const double diff = (actual.to(torch::kFloat64) - expected.to(torch::kFloat64)).abs().max().item<double>();
     return diff / std::max(1e-12, expected.abs().max().item<double>());
+}
+
+// The trace's stages are `stages`, and they and the logits match the reference.
+void compareWithReference(const engine::Classifier& model, const std::map<std::string, torch::Tensor>& ref,
+                          const std::vector<std::string>& stages)
+{
+    QCOMPARE(model.spec().stages, stages);
+    const auto trace = model.forward(ref.at("cnn.input"));
+    QCOMPARE(trace.features.size(), stages.size());
+    for (const auto& [stage, feature] : trace.features) {
+        const auto& expected = ref.at("cnn.features." + stage);
+        QCOMPARE(feature.sizes(), expected.sizes());
+        const double diff = relativeDiff(feature, expected);
+        QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(stage)).arg(diff)));
+    }
+    const double logitDiff = relativeDiff(trace.logits, ref.at("cnn.logits"));
+    QVERIFY2(logitDiff <= 1e-4, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
 }
 
 void addCases()
@@ -83,20 +102,34 @@ private slots:
         QCOMPARE(QString::fromStdString(spec.variant), variant);
         QCOMPARE(spec.numClasses, 10);
 
-        const auto expectedStages = readJson("cnn_cases.json")[caseName]["stages"].get<std::vector<std::string>>();
-        QCOMPARE(spec.stages, expectedStages);
-        const auto ref = loadReference(caseName + ".ref.safetensors");
-        const auto trace = model->forward(ref.at("cnn.input"));
-        QCOMPARE(trace.features.size(), expectedStages.size());
-        for (const auto& [stage, feature] : trace.features) {
-            const auto& expected = ref.at("cnn.features." + stage);
-            QCOMPARE(feature.sizes(), expected.sizes());
-            const double diff = relativeDiff(feature, expected);
-            qInfo("%s: %.2g", stage.c_str(), diff);
-            QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(stage)).arg(diff)));
-        }
-        const double logitDiff = relativeDiff(trace.logits, ref.at("cnn.logits"));
-        QVERIFY2(logitDiff <= 1e-4, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
+        const auto stages = readJson(kData + "cnn_cases.json")[caseName]["stages"].get<std::vector<std::string>>();
+        compareWithReference(*model, loadReference(kData + caseName + ".ref.safetensors"), stages);
+    }
+
+    void matchesTimm_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QString>("architecture");
+        QTest::addColumn<QString>("variant");
+        QTest::newRow("ResNet-D (deep stem, average-pool shortcut)") << "timm_resnet_d" << "resnet" << "resnet14d";
+        QTest::newRow("ConvNeXt") << "timm_convnext" << "convnext" << "";
+        QTest::newRow("ConvNeXt, conv_mlp") << "timm_convnext_convmlp" << "convnext" << "";
+        QTest::newRow("EfficientNet") << "timm_efficientnet" << "efficientnet" << "efficientnet_b0";
+    }
+
+    void matchesTimm()
+    {
+        QFETCH(QString, name);
+        QFETCH(QString, architecture);
+        QFETCH(QString, variant);
+        const auto caseName = name.toStdString();
+        const auto model = engine::loadClassifier(kTimm + caseName);
+        QCOMPARE(model->spec().naming, engine::Naming::Timm);
+        QCOMPARE(QString::fromStdString(model->spec().architecture), architecture);
+        QCOMPARE(QString::fromStdString(model->spec().variant), variant);
+        QCOMPARE(model->spec().preprocessing.interpolation, std::string("bicubic"));  // from config.json
+        const auto stages = readJson(kTimm + "cases.json")[caseName]["stages"].get<std::vector<std::string>>();
+        compareWithReference(*model, loadReference(kTimm + caseName + ".ref.safetensors"), stages);
     }
 
     // The differentiable batch forward agrees with the trace, and records every block.
@@ -106,7 +139,7 @@ private slots:
     {
         QFETCH(QString, name);
         const auto model = engine::loadClassifier(kData + name.toStdString() + ".pth");
-        const auto input = loadReference(name.toStdString() + ".ref.safetensors").at("cnn.input");
+        const auto input = loadReference(kData + name.toStdString() + ".ref.safetensors").at("cnn.input");
         const auto trace = model->forward(input);
         torch::NoGradGuard noGrad;
         const auto acts = model->activations(input);
@@ -127,7 +160,7 @@ private slots:
     void fieldsMatchGradientSupport()
     {
         QFETCH(QString, name);
-        const auto measured = readJson("cnn_rf_boxes.json");
+        const auto measured = readJson(kData + "cnn_rf_boxes.json");
         const int size = measured["input_size"].get<int>();
         const auto& entry = measured[name.toStdString()];
         const auto model = engine::loadClassifier(kData + name.toStdString() + ".pth");
