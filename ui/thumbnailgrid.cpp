@@ -82,8 +82,9 @@ void ThumbnailGrid::paintEvent(QPaintEvent*)
     for (int c = 0; c < m_columns && c < m_columnLabels.size() && m_rows > 0; ++c) {
         const QRect below = cellRect(m_rows - 1, c).translated(0, cellSide() + kGap);
         const QRect text(below.left() - kGap, below.top(), below.width() + 2 * kGap, kCaptionHeight);
+        // Module paths differ at their end ("features.denseblock1", "features.denseblock2").
         painter.drawText(text, Qt::AlignHCenter | Qt::AlignTop,
-                         painter.fontMetrics().elidedText(m_columnLabels[c], Qt::ElideRight, text.width()));
+                         painter.fontMetrics().elidedText(m_columnLabels[c], Qt::ElideLeft, text.width()));
     }
     if (m_selectedRow >= 0 && m_selectedColumn >= 0) {
         painter.setPen(QPen(palette().highlight(), 2));

@@ -22,6 +22,10 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
                           {"crop_pct", s.preprocessing.cropPct},
                           {"mean", s.preprocessing.mean},
                           {"std", s.preprocessing.std}};
+    j["config"] = s.configPath.empty() ? nlohmann::ordered_json()
+                                       : nlohmann::ordered_json{{"path", s.configPath},
+                                                                {"architecture", s.configArchitecture},
+                                                                {"fields_read", s.configFields}};
     if (vit) {
         j["tokens"] = {{"cls", s.hasClsToken}, {"dist", s.hasDistToken}, {"registers", s.regTokens}};
         j["pos_embed_grid"] = s.posGrid;

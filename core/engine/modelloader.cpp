@@ -2,6 +2,7 @@
 #include "core/engine/classifier.h"
 #include "core/engine/device.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/layoutguess.h"
 #include "core/engine/cnn/families.h"
 #include "core/engine/vit.h"
 
@@ -120,6 +121,35 @@ void applyConfigPreprocessing(Preprocessing& p, const io::PreprocessConfig& c)
         throw EngineError("bad preprocessing: input size and crop_pct must be positive (crop_pct <= 1)");
 }
 
+// The config.json fields this loader uses that the file has, for `info`.
+std::vector<std::string> fieldsRead(const io::ModelConfig& c)
+{
+    std::vector<std::string> out;
+    const auto add = [&out](bool present, const char* name) {
+        if (present)
+            out.emplace_back(name);
+    };
+    add(!c.architecture.empty(), "architecture");
+    add(c.numClasses.has_value(), "num_classes");
+    add(!c.labelNames.empty(), "label_names");
+    add(c.numHeads.has_value(), "num_heads");
+    add(c.embedDim.has_value(), "embed_dim");
+    add(c.depth.has_value(), "depth");
+    add(c.patchSize.has_value(), "patch_size");
+    add(c.layerNormEps.has_value(), "layer_norm_eps");
+    add(c.globalPool.has_value(), "global_pool");
+    add(c.stemStride.has_value(), "stem_stride");
+    add(c.stemPool.has_value(), "stem_pool");
+    const auto& p = c.preprocess;
+    add(p.inputSize.has_value(), "input_size");
+    add(p.interpolation.has_value(), "interpolation");
+    add(p.cropPct.has_value(), "crop_pct");
+    add(p.cropMode.has_value(), "crop_mode");
+    add(p.mean.has_value(), "mean");
+    add(p.std.has_value(), "std");
+    return out;
+}
+
 // Preprocessing, labels and the class count, checked against config.json.
 void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChannels)
 {
@@ -127,6 +157,9 @@ void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChanne
     spec.labels = io::labelsFor(config, spec.numClasses);
     spec.reportedAccuracy = config.evaluatedAccuracy;
     spec.reportedOn = config.evaluatedOn;
+    spec.configPath = config.present ? config.path : std::string();
+    spec.configArchitecture = config.architecture;
+    spec.configFields = fieldsRead(config);
     spec.preprocessing = defaultPreprocessing(spec);
     applyConfigPreprocessing(spec.preprocessing, config.preprocess);
     auto& p = spec.preprocessing;
@@ -182,15 +215,6 @@ std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyRead
     return std::make_unique<cnn::ConvNet>(std::move(spec), std::move(network));
 }
 
-std::string firstKeys(const io::TensorMap& tensors)
-{
-    std::string out;
-    int n = 0;
-    for (auto it = tensors.begin(); it != tensors.end() && n < 3; ++it, ++n)
-        out += (n ? ", " : "") + io::printable(it->first);
-    return out;
-}
-
 }  // namespace
 
 std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const LoadOptions& options)
@@ -221,8 +245,7 @@ std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const 
             }
     }
     if (!model)
-        throw EngineError("not a layout attnviz knows (a ViT in timm, torchvision or HF naming, or a CNN of the "
-                          "families in the README); first keys: " + firstKeys(tensors));
+        throw EngineError("not a layout attnviz knows (the README lists them); " + nearestLayout(tensors));
     model->to(device);
     return model;
 }

@@ -46,6 +46,11 @@ struct ModelSpec {
     std::string reportedOn;
     std::vector<std::string> labels;
     Preprocessing preprocessing;
+    // What config.json said: its path ("" without one), its architecture name, and the
+    // fields that were read from it.
+    std::string configPath;
+    std::string configArchitecture;
+    std::vector<std::string> configFields;
 
     // ViT
     int depth = 0;  // ViT: blocks; CNN: weighted layers on the main path (ResNet-50: 50)

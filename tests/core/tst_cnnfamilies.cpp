@@ -4,8 +4,10 @@
 // support measured there. timm's layouts against small fixtures made once with the real
 // timm (tests/scripts/make_timm_fixtures.py; committed under tests/fixtures/timm).
 #include "core/engine/classifier.h"
+#include "core/engine/engineerror.h"
 #include "core/engine/receptivefield.h"
 #include "core/engine/tensorconvert.h"
+#include "core/io/checkpointfile.h"
 #include "core/io/safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -147,6 +149,25 @@ private slots:
         QVERIFY(acts.features.size() >= trace.features.size());
         for (const auto& [stage, feature] : trace.features)
             QVERIFY2(relativeDiff(acts.feature(stage), feature) < 1e-6, stage.c_str());
+    }
+
+    // A layout no reader knows names the nearest one and the keys it cannot place.
+    void unknownLayoutNamesTheNearest()
+    {
+        auto tensors = io::loadCheckpoint(kData + "tv_densenet121.pth").tensors;
+        const std::string probe = "features.denseblock1.denselayer1.conv1.weight";
+        tensors["features.denseblock1.denselayer1.conv_a.weight"] = tensors.at(probe);
+        tensors.erase(probe);
+        tensors["aux_logits.weight"] = tensors.at("classifier.weight");
+        try {
+            engine::buildClassifier(tensors, {});
+            QFAIL("an unknown layout loaded");
+        } catch (const engine::EngineError& e) {
+            const std::string message = e.what();
+            QVERIFY2(message.find("nearest layout: torchvision DenseNet") != std::string::npos, e.what());
+            QVERIFY2(message.find("first keys it cannot place: 'aux_logits.weight'") != std::string::npos, e.what());
+            QVERIFY2(message.find('\n') == std::string::npos, e.what());
+        }
     }
 
     void fieldsMatchGradientSupport_data()
