@@ -157,7 +157,11 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     const auto& spec = m_analysis->model->spec();
     m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing), kDisplaySide);
     // The model's own name (folder or file); the full path is in the tooltip.
-    QString card = spec.numClasses == 1 ? tr("1 class") : tr("%1 classes").arg(spec.numClasses);
+    // A model without a classifier (DINO, CLIP towers) outputs an embedding: say so, as
+    // the views that need a class do.
+    QString card = spec.numClasses == 0 ? tr("no classes: outputs a %1-d image embedding").arg(spec.embeddingDim)
+                   : spec.numClasses == 1 ? tr("1 class")
+                                          : tr("%1 classes").arg(spec.numClasses);
     if (spec.reportedAccuracy)
         card += tr(" · accuracy %1 on %2 (its config.json)")
                     .arg(*spec.reportedAccuracy, 0, 'f', 4)

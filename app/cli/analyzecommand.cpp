@@ -71,6 +71,10 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     j["description"] = model->spec().description;
     j["input_size"] = trace.input.sizes().vec();
     j["top_k"] = predictionsJson(engine::topK(trace.logits, model->spec().labels, args.intValue("top-k", 5, 1)));
+    if (trace.embedding.defined()) {  // a model without classes: its image embedding [1, E]
+        const auto e = trace.embedding.reshape({-1}).to(torch::kFloat64);
+        j["embedding"] = {{"dim", e.size(0)}, {"norm", e.norm().item<double>()}};
+    }
     j["timings_ms"] = {{"load", loadMs}, {"preprocess", prepMs}, {"forward", trace.forwardSeconds * 1000.0}};
     if (!trace.attentions.empty())
         j["grid"] = {trace.tokens.gridH, trace.tokens.gridW};
@@ -92,7 +96,7 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
 int runAnalyze(const std::vector<std::string>& words)
 {
     const Arguments args(words,
-                         {"vit", "cnn", "image", "tensor", "device", "top-k", "heads", "dump", "threads", "method", "layer",
+                         {"vit", "cnn", "image", "tensor", "device", "top-k", "heads", "input-size", "dump", "threads", "method", "layer",
                           "head", "class", "query", "discard-ratio", "cam-input", "out-dir", "colormap", "alpha",
                           "upsample", "normalize", "keep-mass"},
                          {"no-colorbar"});

@@ -67,7 +67,7 @@ std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const
 
 int runCka(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit", "cnn", "images", "device", "heads", "batch-size", "limit", "out-dir"});
+    const Arguments args(words, {"vit", "cnn", "images", "device", "heads", "input-size", "batch-size", "limit", "out-dir"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))

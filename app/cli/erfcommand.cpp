@@ -49,7 +49,7 @@ std::optional<engine::ReceptiveField> theoreticalField(const engine::ModelSpec& 
 int runErf(const std::vector<std::string>& words)
 {
     const Arguments args(words, {"vit", "cnn", "image", "images", "tensor", "layer", "at", "dump", "out-dir", "device",
-                                 "heads", "batch-size", "colormap", "alpha", "upsample", "keep-mass"},
+                                 "heads", "input-size", "batch-size", "colormap", "alpha", "upsample", "keep-mass"},
                          {"no-colorbar"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");

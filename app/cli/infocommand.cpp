@@ -1,4 +1,5 @@
 #include "app/cli/arguments.h"
+#include "app/cli/inputs.h"
 #include "app/cli/commands.h"
 #include "app/cli/modeljson.h"
 
@@ -10,12 +11,10 @@ namespace attnviz::cli {
 
 int runInfo(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"heads"});
+    const Arguments args(words, {"heads", "input-size"});
     if (args.positional().size() != 1)
         throw UsageError("info takes exactly one MODEL");
-    engine::LoadOptions options;
-    options.heads = args.intValue("heads", 0, 1);
-    const auto model = engine::loadClassifier(args.positional()[0], options);
+    const auto model = engine::loadClassifier(args.positional()[0], loadOptions(args));
     std::cout << specJson(model->spec()).dump(2) << "\n";
     return 0;
 }

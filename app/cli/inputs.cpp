@@ -56,11 +56,29 @@ torch::Tensor InputSet::batch(std::size_t first, std::size_t count, const std::s
     return torch::cat(inputs);
 }
 
-std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role)
+engine::LoadOptions loadOptions(const Arguments& args)
 {
     engine::LoadOptions options;
     options.heads = args.intValue("heads", 0, 1);
     options.device = args.value("device").value_or("cpu");
+    if (const auto size = args.value("input-size")) {
+        // "448" or "448x448" / "160x256" (height x width)
+        const auto x = size->find('x');
+        const auto number = [&](const std::string& text) {
+            if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos
+                || std::stoi(text) < 16 || std::stoi(text) > 4096)
+                throw UsageError("--input-size takes N or HxW with sides 16..4096, got '" + *size + "'");
+            return std::stoi(text);
+        };
+        const int h = number(size->substr(0, x));
+        options.inputSize = {h, x == std::string::npos ? h : number(size->substr(x + 1))};
+    }
+    return options;
+}
+
+std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role)
+{
+    const auto options = loadOptions(args);
     const auto path = args.required(role);
     auto model = engine::loadClassifier(path, options);
     const bool vit = role == "vit";

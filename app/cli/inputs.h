@@ -14,6 +14,9 @@
 
 namespace attnviz::cli {
 
+// --heads, --device and --input-size (N or HxW) as load options.
+engine::LoadOptions loadOptions(const Arguments& args);
+
 // Where a command's model inputs come from: --image IMG, --images DIR (every image
 // file in it, sorted) or --tensor FILE.safetensors (an already preprocessed input).
 // Images are decoded one at a time, so a large folder never sits in memory.

@@ -16,14 +16,12 @@ int runMad(const std::vector<std::string>& words)
 {
     // --renormalize: each query's weights renormalised over the patch keys (attention to
     // CLS / register tokens left out) instead of counted as distance 0.
-    const Arguments args(words, {"vit", "image", "images", "tensor", "heads"}, {"renormalize"});
+    const Arguments args(words, {"vit", "image", "images", "tensor", "heads", "input-size"}, {"renormalize"});
     const bool renormalize = args.flag("renormalize");
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const InputSet inputs(args, /*folderAllowed=*/true);
-    engine::LoadOptions load;
-    load.heads = args.intValue("heads", 0, 1);
-    const auto model = engine::loadClassifier(args.required("vit"), load);
+    const auto model = engine::loadClassifier(args.required("vit"), loadOptions(args));
     if (model->spec().family != engine::Family::ViT)
         throw UsageError("mad needs a ViT; '" + *args.value("vit") + "' is a " + model->spec().description);
     std::vector<torch::Tensor> sums;  // per layer [H]

@@ -12,7 +12,7 @@ namespace {
 
 const char* const kUsage =
     "usage: attnviz-cli <command> [options]\n"
-    "  info MODEL [--heads N]\n"
+    "  info MODEL [--heads N] [--input-size N|HxW]\n"
     "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
     "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N] [--dump OUT.safetensors]\n"
     "          [--method METHOD [--layer L|all] [--head H|mean|max|min|all] [--class C] [--query ROW,COL]\n"
@@ -29,7 +29,11 @@ const char* const kUsage =
     "METHOD: attention, rollout, grad-rollout, generic-attention, transformer-attribution (ViT);\n"
     "        gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, scorecam, ablationcam (ViT, CNN).\n"
     "--threads N: N LibTorch threads and 1 BLAS thread (default: 1 LibTorch thread, BLAS on every core).\n"
-    "MODEL is a .safetensors/.pth/.pt/.bin file or a folder with model.safetensors + config.json.\n";
+    "--input-size N|HxW (info, analyze, erf, mad, cka): run at that resolution instead of the checkpoint's;\n"
+    "        a ViT resamples its position embedding (a multiple of its patch size).\n"
+    "MODEL is a .safetensors/.pth/.pt/.bin file, a folder with model.safetensors (or pytorch_model.bin) +\n"
+    "      config.json, or an open_clip folder (open_clip_model.safetensors / open_clip_pytorch_model.bin +\n"
+    "      open_clip_config.json).\n";
 
 using Command = int (*)(const std::vector<std::string>&);
 

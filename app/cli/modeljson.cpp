@@ -18,6 +18,7 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
     j["input_size"] = s.preprocessing.inputSize;
     j["prefix_tokens"] = vit ? s.prefixTokens() : 0;
     j["num_classes"] = s.numClasses;
+    j["embedding_dim"] = s.numClasses > 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(s.embeddingDim);
     j["preprocessing"] = {{"interpolation", s.preprocessing.interpolation},
                           {"crop_pct", s.preprocessing.cropPct},
                           {"mean", s.preprocessing.mean},
@@ -29,6 +30,7 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
     if (vit) {
         j["tokens"] = {{"cls", s.hasClsToken}, {"dist", s.hasDistToken}, {"registers", s.regTokens}};
         j["pos_embed_grid"] = s.posGrid;
+        j["mlp"] = s.mlp == engine::ViTMlp::Gelu ? "gelu" : s.mlp == engine::ViTMlp::QuickGelu ? "quick_gelu" : "swiglu";
     } else {
         j["stages"] = s.stages;
     }

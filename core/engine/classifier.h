@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,10 @@ public:
 struct LoadOptions {
     int heads = 0;  // > 0 overrides config.json and the head_dim-64 rule
     std::string device = "cpu";
+    // {H, W} > 0: the input resolution instead of the checkpoint's (a ViT resamples its
+    // position embedding; DINO-style maps are finer at 448-518 px). A ViT's must be a
+    // multiple of its patch size.
+    std::array<int, 2> inputSize{0, 0};
 };
 
 // Loads a model path (file or HF folder), recognises the architecture from its keys,

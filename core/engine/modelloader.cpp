@@ -54,7 +54,7 @@ void resolveHeads(ModelSpec& spec, const io::ModelConfig& config, int override)
 // Which grid the position embedding belongs to, and whether it covers the prefix tokens.
 void resolvePositionGrid(ModelSpec& spec, int64_t posLength, const io::ModelConfig& config)
 {
-    const int prefix = spec.prefixTokens();
+    const int prefix = spec.prefixTokens() - (spec.registersUnpositioned ? spec.regTokens : 0);
     if (config.preprocess.inputSize) {
         const int gh = (*config.preprocess.inputSize)[1] / spec.patchSize;
         const int gw = (*config.preprocess.inputSize)[2] / spec.patchSize;
@@ -75,6 +75,21 @@ void resolvePositionGrid(ModelSpec& spec, int64_t posLength, const io::ModelConf
     }
 }
 
+// BEiT: the grid its relative position bias table [(2W-1)^2 + 3, heads] covers.
+void resolveRelativeGrid(ModelSpec& spec, const torch::Tensor& table)
+{
+    if (!table.defined())
+        throw EngineError("ViT checkpoint has neither a position embedding nor relative position bias tables");
+    const int side = isqrtExact(table.size(0) - 3);
+    if (side <= 0 || side % 2 == 0)
+        throw EngineError("relative position bias table of " + std::to_string(table.size(0))
+                          + " rows fits no square patch grid");
+    if (table.size(1) != spec.heads)
+        throw EngineError("relative position bias table has " + std::to_string(table.size(1)) + " heads, the model "
+                          + std::to_string(spec.heads));
+    spec.posGrid = {(side + 1) / 2, (side + 1) / 2};
+}
+
 Preprocessing defaultPreprocessing(const ModelSpec& spec)
 {
     Preprocessing p;  // torchvision's: resize 256, crop 224, bilinear, ImageNet mean/std
@@ -82,7 +97,14 @@ Preprocessing defaultPreprocessing(const ModelSpec& spec)
     if (spec.family == Family::ViT) {
         p.inputSize[1] = spec.posGrid[0] * spec.patchSize;
         p.inputSize[2] = spec.posGrid[1] * spec.patchSize;
-        if (spec.naming == Naming::Timm) {  // timm's defaults for ViT/DeiT/DINO
+        if (spec.architecture == "clip") {  // CLIP's: shortest side to the size, center crop, bicubic
+            p.interpolation = "bicubic";
+            p.cropPct = 1.0;
+            p.mean = {0.48145466, 0.4578275, 0.40821073};
+            p.std = {0.26862954, 0.26130258, 0.27577711};
+        } else if (spec.architecture == "dinov2" && spec.naming == Naming::HF) {  // BitImageProcessor
+            p.interpolation = "bicubic";
+        } else if (spec.naming == Naming::Timm) {  // timm's defaults for ViT/DeiT/DINO
             p.interpolation = "bicubic";
             p.cropPct = 0.9;
         } else if (spec.naming == Naming::HF) {
@@ -170,48 +192,100 @@ void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChanne
         throw EngineError("config mean/std must have one value per input channel (" + std::to_string(weightChannels) + ")");
 }
 
+// LoadOptions::inputSize replaces the preprocessing's size.
+void applyInputSize(ModelSpec& spec, const LoadOptions& options)
+{
+    const auto [h, w] = options.inputSize;
+    if (h <= 0 || w <= 0)
+        return;
+    if (spec.family == Family::ViT && (h % spec.patchSize != 0 || w % spec.patchSize != 0))
+        throw EngineError("input size " + std::to_string(h) + "x" + std::to_string(w) + " is not a multiple of the "
+                          + std::to_string(spec.patchSize) + "-pixel patch");
+    if (spec.family == Family::ViT) {
+        // The trace keeps every block's attention [heads, T, T]: bound what a size may cost.
+        const double tokens = double(h / spec.patchSize) * double(w / spec.patchSize) + spec.prefixTokens();
+        const double bytes = 4.0 * spec.depth * spec.heads * tokens * tokens;
+        constexpr double kLimit = 2.0 * (1 << 30);
+        if (bytes > kLimit)
+            throw EngineError("input size " + std::to_string(h) + "x" + std::to_string(w) + " gives "
+                              + std::to_string(int(tokens)) + " tokens: every block's attention would take "
+                              + std::to_string(int(bytes / (1 << 20))) + " MB (at most 2048 MB)");
+    }
+    spec.preprocessing.inputSize[1] = h;
+    spec.preprocessing.inputSize[2] = w;
+}
+
 std::string vitDescription(const ModelSpec& s)
 {
-    std::string name = "ViT (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
+    const std::string kind = s.architecture == "clip"     ? "CLIP ViT"
+                             : s.architecture == "dinov2" ? "DINOv2 ViT"
+                             : s.architecture == "beit"   ? "BEiT"
+                                                          : "ViT";
+    std::string name = kind + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
                        + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim) + ", patch "
                        + std::to_string(s.patchSize);
     if (s.hasDistToken)
         name += ", distilled";
     if (s.regTokens)
         name += ", " + std::to_string(s.regTokens) + " registers";
+    if (s.mlp != ViTMlp::Gelu)
+        name += s.mlp == ViTMlp::QuickGelu ? ", QuickGELU" : ", SwiGLU";
+    if (s.numClasses == 0)
+        name += ", outputs a " + std::to_string(s.embeddingDim) + "-d embedding";
     return name + ")";
 }
 
-std::unique_ptr<Classifier> buildViT(WeightSource& source, Naming naming, const io::ModelConfig& config,
+// LayerNorm eps where the config does not say: timm, torchvision and DINOv2 1e-6,
+// CLIP 1e-5, HF ViT 1e-12.
+double defaultLayerNormEps(ViTLayout layout)
+{
+    switch (layout) {
+    case ViTLayout::HfViT: return 1e-12;
+    case ViTLayout::HfClip:
+    case ViTLayout::OpenClip: return 1e-5;
+    default: return 1e-6;
+    }
+}
+
+std::unique_ptr<Classifier> buildViT(WeightSource& source, ViTLayout layout, const io::ModelConfig& config,
                                      const LoadOptions& options)
 {
     ModelSpec spec;
-    auto weights = readViTWeights(source, naming, spec);
+    auto weights = readViTWeights(source, layout, config, spec);
+    const auto naming = spec.naming;
     source.expectAllTaken("ViT (" + namingName(naming) + " naming)");
     const int channels = spec.preprocessing.inputSize[0];
     expectAgrees(config.embedDim, spec.embedDim, "embed_dim", config);
     expectAgrees(config.depth, spec.depth, "depth", config);
     expectAgrees(config.patchSize, spec.patchSize, "patch_size", config);
     resolveHeads(spec, config, options.heads);
+    spec.layerNormEps = defaultLayerNormEps(layout);
     if (naming == Naming::HF)
-        spec.layerNormEps = config.layerNormEps.value_or(1e-12);
-    spec.posResampling.antialias = naming == Naming::Timm;
+        spec.layerNormEps = config.layerNormEps.value_or(spec.layerNormEps);
+    // HF's Dinov2WithRegisters antialiases where its Dinov2, ViT and CLIP do not.
+    spec.posResampling.antialias = naming == Naming::Timm || naming == Naming::OpenCLIP
+                                   || (layout == ViTLayout::HfDinov2 && spec.regTokens > 0);
     spec.posResampling.alignCorners = naming == Naming::Torchvision;
     if (config.globalPool == std::string("avg"))
         spec.avgPool = true;
-    resolvePositionGrid(spec, weights.posEmbed.size(1), config);
+    if (weights.posEmbed.defined())
+        resolvePositionGrid(spec, weights.posEmbed.size(1), config);
+    else
+        resolveRelativeGrid(spec, weights.blocks.front().relTable);
     finishSpec(spec, config, channels);
-    spec.architecture = "vit";
+    applyInputSize(spec, options);
     spec.description = vitDescription(spec);
     return std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
 }
 
-std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyReader& family, const io::ModelConfig& config)
+std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyReader& family, const io::ModelConfig& config,
+                                     const LoadOptions& options)
 {
     ModelSpec spec;
     auto network = family.read(source, config, spec);
     source.expectAllTaken(spec.variant.empty() ? std::string(family.architecture) : spec.variant);
     finishSpec(spec, config, spec.preprocessing.inputSize[0]);
+    applyInputSize(spec, options);
     return std::make_unique<cnn::ConvNet>(std::move(spec), std::move(network));
 }
 
@@ -234,13 +308,13 @@ std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const 
     const auto device = parseDevice(options.device);
     WeightSource source(tensors);
     std::unique_ptr<Classifier> model;
-    Naming naming;
-    if (detectViTNaming(source, naming)) {
-        model = buildViT(source, naming, config, options);
+    ViTLayout layout;
+    if (detectViTLayout(source, layout)) {
+        model = buildViT(source, layout, config, options);
     } else {
         for (const auto& family : cnn::familyReaders())
             if (family.matches(source)) {
-                model = buildCNN(source, family, config);
+                model = buildCNN(source, family, config, options);
                 break;
             }
     }

@@ -10,6 +10,7 @@ std::string namingName(Naming naming)
     case Naming::Timm: return "timm";
     case Naming::Torchvision: return "torchvision";
     case Naming::HF: return "hf";
+    case Naming::OpenCLIP: return "open_clip";
     }
     return "timm";
 }

@@ -8,10 +8,13 @@
 namespace attnviz::engine {
 
 enum class Family { ViT, CNN };
-enum class Naming { Timm, Torchvision, HF };
+enum class Naming { Timm, Torchvision, HF, OpenCLIP };
+// A ViT block's MLP: GELU (exact), CLIP's QuickGELU x * sigmoid(1.702 x), or SwiGLU
+// (fc1 gives [x1, x2], SiLU(x1) * x2 goes to fc2: DINOv2 giant).
+enum class ViTMlp { Gelu, QuickGelu, SwiGlu };
 
 std::string familyName(Family family);  // "vit" | "cnn"
-std::string namingName(Naming naming);  // "timm" | "torchvision" | "hf"
+std::string namingName(Naming naming);  // "timm" | "torchvision" | "hf" | "open_clip"
 
 // How an image becomes the model's input tensor.
 struct Preprocessing {
@@ -42,6 +45,7 @@ struct ModelSpec {
     std::string variant;       // the library's model name when recognised ("resnet50"), else ""
     std::string description;  // e.g. "ViT-B/16 (timm naming, 12 blocks, 12 heads)"
     int numClasses = 0;       // 0: no classifier head (e.g. DINO backbones)
+    int embeddingDim = 0;     // without a classifier: the size of the image embedding the model outputs
     std::optional<double> reportedAccuracy;  // from config.json's "evaluation", if any
     std::string reportedOn;
     std::vector<std::string> labels;
@@ -61,6 +65,9 @@ struct ModelSpec {
     bool hasDistToken = false;  // DeiT distilled: logits = mean of head and head_dist
     int regTokens = 0;
     bool noEmbedClass = false;  // pos_embed covers patches only
+    bool registersUnpositioned = false;  // pos_embed covers cls + patches, not the registers (HF DINOv2)
+    bool headOnClsAndMean = false;       // classifier reads [cls, mean of patches] (HF DINOv2)
+    ViTMlp mlp = ViTMlp::Gelu;
     bool avgPool = false;       // global average pooling (fc_norm) instead of CLS
     std::array<int, 2> posGrid{0, 0};  // patch grid the position embedding was trained on
     // How the position embedding is resampled for another grid (bicubic in every library):
@@ -79,6 +86,11 @@ struct ModelSpec {
     std::vector<std::string> stages;  // the recorded stage outputs in forward order
 
     int prefixTokens() const { return int(hasClsToken) + int(hasDistToken) + regTokens; }
+    // The prefix tokens pos_embed has entries for.
+    int positionedPrefix() const
+    {
+        return noEmbedClass ? 0 : prefixTokens() - (registersUnpositioned ? regTokens : 0);
+    }
 };
 
 }  // namespace attnviz::engine

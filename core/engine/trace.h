@@ -26,6 +26,9 @@ struct TokenLayout {
 struct Trace {
     torch::Tensor input;   // [1, C, H, W], preprocessed
     torch::Tensor logits;  // [1, classes] (empty when the model has no head)
+    // [1, E]: a model without a classifier outputs its image embedding instead (DINO's
+    // normed CLS token, CLIP's projected one); empty otherwise.
+    torch::Tensor embedding;
     // ViT: per block, softmax(q kᵀ / √d) as [heads, tokens, tokens]; rows sum to 1.
     std::vector<torch::Tensor> attentions;
     TokenLayout tokens;

@@ -227,6 +227,10 @@ const VisionTransformer& explainableViT(const Classifier& model)
     if (spec.avgPool || !spec.hasClsToken)
         throw EngineError("transformer attribution reads the class token's row, but this ViT averages its patch "
                           "tokens into the head; use Grad-CAM or generic attention explainability");
+    if (spec.mlp != ViTMlp::Gelu || vit->weights().preNormW.defined() || spec.headOnClsAndMean
+        || vit->weights().blocks.front().relTable.defined())
+        throw EngineError("transformer attribution's relevance rules are written for timm's plain ViT (GELU MLP, no "
+                          "pre-norm or relative position bias, a class-token head); use Grad-CAM or generic attention explainability");
     if (spec.hasDistToken)
         throw EngineError("transformer attribution is not defined for distilled ViTs (the class and distillation "
                           "tokens both feed the head); use Grad-CAM or generic attention explainability");

@@ -12,12 +12,16 @@ VisionTransformer::VisionTransformer(ModelSpec spec, ViTWeights weights)
     : m_spec(std::move(spec))
     , m_w(std::move(weights))
 {
+    if (!m_w.blocks.empty() && m_w.blocks.front().relTable.defined())
+        m_relIndex = relativePositionIndex(m_spec.posGrid[0], m_spec.posGrid[1]);
 }
 
 void VisionTransformer::to(torch::Device device)
 {
     for (auto& entry : m_w.named())
         *entry.second = entry.second->to(device);
+    if (m_relIndex.defined())
+        m_relIndex = m_relIndex.to(device);
     m_device = device;
 }
 
@@ -40,7 +44,9 @@ io::TensorMap VisionTransformer::stateDict() const
 torch::Tensor VisionTransformer::patchPositions(int gh, int gw) const
 {
     // pos_embed: [1, prefix? + gh0*gw0, D]; the prefix part is dropped here.
-    const int prefix = m_spec.noEmbedClass ? 0 : m_spec.prefixTokens();
+    const int prefix = m_spec.positionedPrefix();
+    if (!m_w.posEmbed.defined())  // BEiT: relative positions only
+        return torch::zeros({1, int64_t(gh) * gw, m_w.patchW.size(0)}, m_w.patchW.options());
     auto pos = m_w.posEmbed.narrow(1, prefix, m_w.posEmbed.size(1) - prefix);
     const auto [gh0, gw0] = m_spec.posGrid;
     if (gh == gh0 && gw == gw0)
@@ -81,14 +87,23 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
     for (const auto* t : {&m_w.clsToken, &m_w.distToken, &m_w.regTokens})
         if (t->defined())
             prefix.push_back(t->expand({n, -1, -1}));
-    const auto patchPos = patchPositions(layout.gridH, layout.gridW);
-    if (m_spec.noEmbedClass) {
-        prefix.push_back(x + patchPos);
-        return torch::cat(prefix, 1);
-    }
+    // [1, T, D]: the positioned prefix tokens' entries, none for the others (registers
+    // in HF DINOv2, every prefix token with no_embed_class), the patch grid's.
+    if (m_relIndex.defined() && (layout.gridH != m_spec.posGrid[0] || layout.gridW != m_spec.posGrid[1]))
+        throw EngineError("this ViT's relative position bias is defined for a " + std::to_string(m_spec.posGrid[0]) + "x"
+                          + std::to_string(m_spec.posGrid[1]) + " patch grid; the input gives "
+                          + std::to_string(layout.gridH) + "x" + std::to_string(layout.gridW));
+    const int positioned = m_w.posEmbed.defined() ? m_spec.positionedPrefix() : 0;
+    auto pos = torch::cat({m_w.posEmbed.defined() ? m_w.posEmbed.narrow(1, 0, positioned) : x.new_zeros({1, 0, x.size(2)}),
+                           torch::zeros({1, m_spec.prefixTokens() - positioned, x.size(2)}, x.options()),
+                           patchPositions(layout.gridH, layout.gridW)},
+                          1);
     prefix.push_back(x);
-    x = torch::cat(prefix, 1);
-    return x + torch::cat({m_w.posEmbed.narrow(1, 0, m_spec.prefixTokens()), patchPos}, 1);
+    x = torch::cat(prefix, 1) + pos;
+    // CLIP normalises the embedded tokens before the first block (ln_pre, norm_pre).
+    if (m_w.preNormW.defined())
+        x = torch::layer_norm(x, {x.size(-1)}, m_w.preNormW, m_w.preNormB, m_spec.layerNormEps);
+    return x;
 }
 
 torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::Tensor& x,
@@ -103,7 +118,10 @@ torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::T
     auto qkv = F::linear(x, b.qkvW, b.qkvB).reshape({n, tokens, 3, h, hd}).permute({2, 0, 3, 1, 4});
     auto q = qkv[0] * (1.0 / std::sqrt(double(hd)));
     // [N, H, T, T]: computed explicitly, because fused attention never returns weights
-    auto attn = torch::softmax(torch::matmul(q, qkv[1].transpose(-2, -1)), -1);
+    auto logits = torch::matmul(q, qkv[1].transpose(-2, -1));
+    if (b.relTable.defined())  // BEiT: [H, T, T] relative position bias
+        logits = logits + b.relTable.index_select(0, m_relIndex).view({tokens, tokens, h}).permute({2, 0, 1});
+    auto attn = torch::softmax(logits, -1);
     attention = attn;
     auto out = torch::matmul(attn, qkv[2]).transpose(1, 2).reshape({n, tokens, d});
     return F::linear(out, b.projW, b.projB);
@@ -123,27 +141,54 @@ torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Te
     auto a = attend(b, normed, attention);
     auto y = x + (b.ls1.defined() ? a * b.ls1 : a);
     auto n2 = torch::layer_norm(y, {y.size(-1)}, b.norm2W, b.norm2B, m_spec.layerNormEps);
-    auto m = F::linear(torch::gelu(F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
+    auto m = F::linear(mlpActivation(F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
     return y + (b.ls2.defined() ? m * b.ls2 : m);
 }
 
-torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
+torch::Tensor VisionTransformer::mlpActivation(const torch::Tensor& hidden) const
+{
+    switch (m_spec.mlp) {
+    case ViTMlp::QuickGelu: return hidden * torch::sigmoid(1.702 * hidden);
+    case ViTMlp::SwiGlu: {
+        const auto halves = hidden.chunk(2, -1);  // [..., 2H] -> SiLU(x1) * x2 [..., H]
+        return torch::silu(halves[0]) * halves[1];
+    }
+    case ViTMlp::Gelu: break;
+    }
+    return torch::gelu(hidden);
+}
+
+torch::Tensor VisionTransformer::pooled(const torch::Tensor& x) const
 {
     const auto ln = [this](const torch::Tensor& t, const torch::Tensor& w, const torch::Tensor& bias) {
         return w.defined() ? torch::layer_norm(t, {t.size(-1)}, w, bias, m_spec.layerNormEps) : t;
     };
-    auto y = ln(x, m_w.normW, m_w.normB);
+    auto y = ln(x, m_w.normW, m_w.normB);  // [N, T, D]
+    const int n = m_spec.prefixTokens();
+    const auto patchMean = [&] { return y.narrow(1, n, y.size(1) - n).mean(1); };  // [N, D]
+    if (m_spec.headOnClsAndMean)
+        return torch::cat({y.select(1, 0), patchMean()}, -1);  // [N, 2D]
+    if (m_spec.avgPool)
+        return ln(patchMean(), m_w.fcNormW, m_w.fcNormB);
+    return y.select(1, 0);
+}
+
+torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
+{
     if (!m_w.headW.defined())
         return {};
-    if (m_spec.avgPool) {
-        const int n = m_spec.prefixTokens();
-        auto pooled = y.narrow(1, n, y.size(1) - n).mean(1);  // [N, D]
-        return F::linear(ln(pooled, m_w.fcNormW, m_w.fcNormB), m_w.headW, m_w.headB);
-    }
-    auto logits = F::linear(y.select(1, 0), m_w.headW, m_w.headB);
-    if (m_w.headDistW.defined())  // DeiT distilled: average of the class and distillation heads
+    auto logits = F::linear(pooled(x), m_w.headW, m_w.headB);
+    if (m_w.headDistW.defined()) {  // DeiT distilled: average of the class and distillation heads
+        const auto y = torch::layer_norm(x, {x.size(-1)}, m_w.normW, m_w.normB, m_spec.layerNormEps);
         logits = (logits + F::linear(y.select(1, 1), m_w.headDistW, m_w.headDistB)) / 2;
+    }
     return logits;
+}
+
+torch::Tensor VisionTransformer::embedding(const torch::Tensor& x) const
+{
+    const auto p = pooled(x);
+    return m_w.projW.defined() ? F::linear(p, m_w.projW) : p;
 }
 
 namespace {
@@ -235,11 +280,14 @@ Trace VisionTransformer::forward(const torch::Tensor& input) const
     std::vector<torch::Tensor> attentions;
     EncodeHooks hooks;
     hooks.attentions = &attentions;
-    auto logits = classify(encode(input, trace.tokens, hooks));
+    const auto encoded = encode(input, trace.tokens, hooks);
+    auto logits = classify(encoded);
     for (const auto& a : attentions)
         trace.attentions.push_back(a[0].to(torch::kCPU));  // [H, T, T]
     if (logits.defined())
         trace.logits = logits.to(torch::kCPU);
+    else
+        trace.embedding = embedding(encoded).to(torch::kCPU);
     trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return trace;
 }

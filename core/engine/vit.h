@@ -5,9 +5,10 @@
 
 namespace attnviz::engine {
 
-// A Vision Transformer (timm semantics: pre-norm blocks, exact GELU, optional
-// LayerScale, CLS/distillation/register tokens) whose attention is computed
-// explicitly so that every block's weights can be recorded.
+// A Vision Transformer (timm semantics: pre-norm blocks, GELU / QuickGELU / SwiGLU,
+// optional LayerScale, CLS/distillation/register tokens, CLIP's pre-norm and
+// projection) whose attention is computed explicitly so that every block's weights can
+// be recorded.
 class VisionTransformer : public Classifier {
 public:
     VisionTransformer(ModelSpec spec, ViTWeights weights);
@@ -44,10 +45,16 @@ private:
                         torch::Tensor& attention) const;
     torch::Tensor norm1(const ViTBlockWeights& b, const torch::Tensor& x) const;
     torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor& attention) const;
-    torch::Tensor classify(const torch::Tensor& x) const;
+    torch::Tensor mlpActivation(const torch::Tensor& hidden) const;
+    // The representation the head reads from the last block's tokens [N, T, D]: the
+    // normed CLS token, the patch mean (fc_norm) or both (HF DINOv2): [N, D] or [N, 2D].
+    torch::Tensor pooled(const torch::Tensor& x) const;
+    torch::Tensor classify(const torch::Tensor& x) const;  // [N, classes], undefined without a head
+    torch::Tensor embedding(const torch::Tensor& x) const;  // [N, E]: pooled, projected (CLIP)
 
     ModelSpec m_spec;
     mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights
+    torch::Tensor m_relIndex;  // BEiT: relativePositionIndex of the trained grid, [T*T]
     torch::Device m_device{torch::kCPU};
 };
 

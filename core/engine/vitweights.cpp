@@ -13,6 +13,7 @@ std::string blockKey(Naming naming, int i)
     case Naming::Timm: return "blocks." + std::to_string(i) + ".";
     case Naming::Torchvision: return "encoder.layers.encoder_layer_" + std::to_string(i) + ".";
     case Naming::HF: return "encoder.layer." + std::to_string(i) + ".";
+    case Naming::OpenCLIP: break;  // read by readOpenClip
     }
     return {};
 }
@@ -25,62 +26,54 @@ int countBlocks(const WeightSource& source, Naming naming, const std::string& pr
     return n;
 }
 
-void readNorm(WeightSource& s, const std::string& prefix, int64_t d, torch::Tensor& w, torch::Tensor& b)
-{
-    w = s.take(prefix + ".weight", {d});
-    b = s.take(prefix + ".bias", {d});
-}
-
-void readLinear(WeightSource& s, const std::string& prefix, Shape shape, torch::Tensor& w, torch::Tensor& b)
-{
-    w = s.take(prefix + ".weight", shape);
-    b = s.takeIfPresent(prefix + ".bias", {shape[0]});
-}
-
 ViTBlockWeights readTimmBlock(WeightSource& s, const std::string& p, int64_t d)
 {
     ViTBlockWeights b;
-    readNorm(s, p + "norm1", d, b.norm1W, b.norm1B);
-    readLinear(s, p + "attn.qkv", {3 * d, d}, b.qkvW, b.qkvB);
-    readLinear(s, p + "attn.proj", {d, d}, b.projW, b.projB);
-    b.ls1 = s.takeIfPresent(p + "ls1.gamma", {d});
-    readNorm(s, p + "norm2", d, b.norm2W, b.norm2B);
-    readLinear(s, p + "mlp.fc1", {-1, d}, b.fc1W, b.fc1B);
-    readLinear(s, p + "mlp.fc2", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
-    b.ls2 = s.takeIfPresent(p + "ls2.gamma", {d});
+    readNormWeights(s, p + "norm1", d, b.norm1W, b.norm1B);
+    readLinearWeights(s, p + "attn.qkv", {3 * d, d}, b.qkvW, b.qkvB);
+    if (s.has(p + "attn.q_bias")) {  // BEiT: q and v biases, none for k
+        const auto q = s.take(p + "attn.q_bias", {d});
+        b.qkvB = torch::cat({q, torch::zeros_like(q), s.take(p + "attn.v_bias", {d})});
+    }
+    if (s.has(p + "attn.relative_position_bias_table")) {
+        b.relTable = s.take(p + "attn.relative_position_bias_table", {-1, -1});
+        if (s.has(p + "attn.relative_position_index"))
+            s.ignore(p + "attn.relative_position_index");  // a buffer; rebuilt from the grid
+    }
+    readLinearWeights(s, p + "attn.proj", {d, d}, b.projW, b.projB);
+    // LayerScale: timm's ls1/ls2.gamma, BEiT's gamma_1/gamma_2
+    b.ls1 = s.has(p + "gamma_1") ? s.take(p + "gamma_1", {d}) : s.takeIfPresent(p + "ls1.gamma", {d});
+    readNormWeights(s, p + "norm2", d, b.norm2W, b.norm2B);
+    readLinearWeights(s, p + "mlp.fc1", {-1, d}, b.fc1W, b.fc1B);
+    readLinearWeights(s, p + "mlp.fc2", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
+    b.ls2 = s.has(p + "gamma_2") ? s.take(p + "gamma_2", {d}) : s.takeIfPresent(p + "ls2.gamma", {d});
     return b;
 }
 
 ViTBlockWeights readTorchvisionBlock(WeightSource& s, const std::string& p, int64_t d)
 {
     ViTBlockWeights b;
-    readNorm(s, p + "ln_1", d, b.norm1W, b.norm1B);
+    readNormWeights(s, p + "ln_1", d, b.norm1W, b.norm1B);
     b.qkvW = s.take(p + "self_attention.in_proj_weight", {3 * d, d});
     b.qkvB = s.take(p + "self_attention.in_proj_bias", {3 * d});
-    readLinear(s, p + "self_attention.out_proj", {d, d}, b.projW, b.projB);
-    readNorm(s, p + "ln_2", d, b.norm2W, b.norm2B);
+    readLinearWeights(s, p + "self_attention.out_proj", {d, d}, b.projW, b.projB);
+    readNormWeights(s, p + "ln_2", d, b.norm2W, b.norm2B);
     // torchvision renamed mlp.linear_1/linear_2 to mlp.0/mlp.3 in 0.13; accept both.
     const bool oldStyle = s.has(p + "mlp.linear_1.weight");
-    readLinear(s, p + (oldStyle ? "mlp.linear_1" : "mlp.0"), {-1, d}, b.fc1W, b.fc1B);
-    readLinear(s, p + (oldStyle ? "mlp.linear_2" : "mlp.3"), {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
+    readLinearWeights(s, p + (oldStyle ? "mlp.linear_1" : "mlp.0"), {-1, d}, b.fc1W, b.fc1B);
+    readLinearWeights(s, p + (oldStyle ? "mlp.linear_2" : "mlp.3"), {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
     return b;
 }
 
 ViTBlockWeights readHfBlock(WeightSource& s, const std::string& p, int64_t d)
 {
     ViTBlockWeights b;
-    readNorm(s, p + "layernorm_before", d, b.norm1W, b.norm1B);
-    torch::Tensor qw, qb, kw, kb, vw, vb;
-    readLinear(s, p + "attention.attention.query", {d, d}, qw, qb);
-    readLinear(s, p + "attention.attention.key", {d, d}, kw, kb);
-    readLinear(s, p + "attention.attention.value", {d, d}, vw, vb);
-    b.qkvW = torch::cat({qw, kw, vw}, 0);
-    if (qb.defined() && kb.defined() && vb.defined())
-        b.qkvB = torch::cat({qb, kb, vb}, 0);
-    readLinear(s, p + "attention.output.dense", {d, d}, b.projW, b.projB);
-    readNorm(s, p + "layernorm_after", d, b.norm2W, b.norm2B);
-    readLinear(s, p + "intermediate.dense", {-1, d}, b.fc1W, b.fc1B);
-    readLinear(s, p + "output.dense", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
+    readNormWeights(s, p + "layernorm_before", d, b.norm1W, b.norm1B);
+    readSeparateQkv(s, p + "attention.attention.", {"query", "key", "value"}, d, b);
+    readLinearWeights(s, p + "attention.output.dense", {d, d}, b.projW, b.projB);
+    readNormWeights(s, p + "layernorm_after", d, b.norm2W, b.norm2B);
+    readLinearWeights(s, p + "intermediate.dense", {-1, d}, b.fc1W, b.fc1B);
+    readLinearWeights(s, p + "output.dense", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
     return b;
 }
 
@@ -92,7 +85,11 @@ void readTimmEmbeddings(WeightSource& s, ViTWeights& w, int64_t d)
     w.clsToken = s.takeIfPresent("cls_token", {1, 1, d});
     w.distToken = s.takeIfPresent("dist_token", {1, 1, d});
     w.regTokens = s.takeIfPresent("reg_token", {1, -1, d});
-    w.posEmbed = s.take("pos_embed", {1, -1, d});
+    // BEiT has no absolute position embedding (its blocks have relative ones).
+    const bool relative = s.has("blocks.0.attn.relative_position_bias_table");
+    w.posEmbed = relative ? s.takeIfPresent("pos_embed", {1, -1, d}) : s.take("pos_embed", {1, -1, d});
+    if (s.has("norm_pre.weight"))  // timm's CLIP towers
+        readNormWeights(s, "norm_pre", d, w.preNormW, w.preNormB);
 }
 
 void readTorchvisionEmbeddings(WeightSource& s, ViTWeights& w, int64_t d)
@@ -116,53 +113,127 @@ void readHfEmbeddings(WeightSource& s, ViTWeights& w, int64_t d)
 void readTimmHead(WeightSource& s, ViTWeights& w, int64_t d, ModelSpec& spec)
 {
     if (s.has("fc_norm.weight")) {
-        readNorm(s, "fc_norm", d, w.fcNormW, w.fcNormB);
+        readNormWeights(s, "fc_norm", d, w.fcNormW, w.fcNormB);
         spec.avgPool = true;
     }
     if (s.has("norm.weight"))
-        readNorm(s, "norm", d, w.normW, w.normB);
+        readNormWeights(s, "norm", d, w.normW, w.normB);
     if (s.has("head.weight")) {
-        readLinear(s, "head", {-1, d}, w.headW, w.headB);
+        readLinearWeights(s, "head", {-1, d}, w.headW, w.headB);
         if (w.distToken.defined())
-            readLinear(s, "head_dist", {w.headW.size(0), d}, w.headDistW, w.headDistB);
+            readLinearWeights(s, "head_dist", {w.headW.size(0), d}, w.headDistW, w.headDistB);
     }
 }
 
 void readTorchvisionHead(WeightSource& s, ViTWeights& w, int64_t d)
 {
-    readNorm(s, "encoder.ln", d, w.normW, w.normB);
+    readNormWeights(s, "encoder.ln", d, w.normW, w.normB);
     if (s.has("heads.pre_logits.weight"))
         throw EngineError("torchvision ViTs with a representation layer (heads.pre_logits) are not supported");
     if (s.has("heads.head.weight"))
-        readLinear(s, "heads.head", {-1, d}, w.headW, w.headB);
+        readLinearWeights(s, "heads.head", {-1, d}, w.headW, w.headB);
 }
 
 void readHfHead(WeightSource& s, ViTWeights& w, int64_t d)
 {
-    readNorm(s, "layernorm", d, w.normW, w.normB);
+    readNormWeights(s, "layernorm", d, w.normW, w.normB);
     for (const char* key : {"pooler.dense.weight", "pooler.dense.bias"})
         if (s.has(key))
             s.ignore(key);  // ViTModel's pooler is not used for classification
     if (s.has("classifier.weight"))
-        readLinear(s, "classifier", {-1, d}, w.headW, w.headB);
+        readLinearWeights(s, "classifier", {-1, d}, w.headW, w.headB);
 }
 
 }  // namespace
 
-bool detectViTNaming(const WeightSource& source, Naming& naming)
+Naming layoutNaming(ViTLayout layout)
+{
+    switch (layout) {
+    case ViTLayout::Timm: return Naming::Timm;
+    case ViTLayout::Torchvision: return Naming::Torchvision;
+    case ViTLayout::OpenClip: return Naming::OpenCLIP;
+    case ViTLayout::HfViT:
+    case ViTLayout::HfDinov2:
+    case ViTLayout::HfClip: break;
+    }
+    return Naming::HF;
+}
+
+std::string layoutArchitecture(ViTLayout layout)
+{
+    switch (layout) {
+    case ViTLayout::HfDinov2: return "dinov2";
+    case ViTLayout::HfClip:
+    case ViTLayout::OpenClip: return "clip";
+    default: return "vit";
+    }
+}
+
+bool detectViTLayout(const WeightSource& source, ViTLayout& layout)
 {
     if (source.has("patch_embed.proj.weight"))
-        naming = Naming::Timm;
+        layout = ViTLayout::Timm;
     else if (source.has("conv_proj.weight") && source.has("encoder.pos_embedding"))
-        naming = Naming::Torchvision;
+        layout = ViTLayout::Torchvision;
     else if (source.has("embeddings.patch_embeddings.projection.weight"))
-        naming = Naming::HF;
+        layout = source.has("encoder.layer.0.norm1.weight") ? ViTLayout::HfDinov2 : ViTLayout::HfViT;
+    else if (source.has("vision_model.embeddings.patch_embedding.weight"))
+        layout = ViTLayout::HfClip;
+    else if (source.has("visual.conv1.weight") && source.has("visual.class_embedding"))
+        layout = ViTLayout::OpenClip;
     else
         return false;
     return true;
 }
 
-ViTWeights readViTWeights(WeightSource& s, Naming naming, ModelSpec& spec)
+void readNormWeights(WeightSource& s, const std::string& prefix, int64_t d, torch::Tensor& w, torch::Tensor& b)
+{
+    w = s.take(prefix + ".weight", {d});
+    b = s.take(prefix + ".bias", {d});
+}
+
+void readLinearWeights(WeightSource& s, const std::string& prefix, std::vector<std::int64_t> shape, torch::Tensor& w,
+                       torch::Tensor& b)
+{
+    w = s.take(prefix + ".weight", shape);
+    b = s.takeIfPresent(prefix + ".bias", {shape[0]});
+}
+
+torch::Tensor relativePositionIndex(int gh, int gw)
+{
+    const int64_t n = int64_t(gh) * gw;
+    const int64_t offsets = int64_t(2 * gh - 1) * (2 * gw - 1);
+    auto index = torch::empty({n + 1, n + 1}, torch::kInt64);
+    auto a = index.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+            const int64_t dy = i / gw - j / gw + gh - 1;
+            const int64_t dx = i % gw - j % gw + gw - 1;
+            a[i + 1][j + 1] = dy * (2 * gw - 1) + dx;
+        }
+    for (int64_t t = 0; t <= n; ++t) {
+        a[0][t] = offsets;      // class token to any token
+        a[t][0] = offsets + 1;  // any token to the class token
+    }
+    a[0][0] = offsets + 2;
+    return index.view({-1});
+}
+
+void readSeparateQkv(WeightSource& s, const std::string& prefix, const std::array<const char*, 3>& names, int64_t d,
+                     ViTBlockWeights& b)
+{
+    torch::Tensor w[3], bias[3];
+    for (int i = 0; i < 3; ++i)
+        readLinearWeights(s, prefix + names[i], {d, d}, w[i], bias[i]);
+    b.qkvW = torch::cat({w[0], w[1], w[2]}, 0);  // [3D, D]: q, k, v rows, as timm's qkv
+    if (bias[0].defined() && bias[1].defined() && bias[2].defined())
+        b.qkvB = torch::cat({bias[0], bias[1], bias[2]}, 0);
+}
+
+namespace {
+
+// timm, torchvision and HF ViT: one structure under three namings.
+ViTWeights readPlainViT(WeightSource& s, Naming naming, ModelSpec& spec)
 {
     ViTWeights w;
     const std::string patchKey = naming == Naming::Timm          ? "patch_embed.proj.weight"
@@ -213,11 +284,47 @@ ViTWeights readViTWeights(WeightSource& s, Naming naming, ModelSpec& spec)
     return w;
 }
 
+}  // namespace
+
+ViTWeights readViTWeights(WeightSource& s, ViTLayout layout, const io::ModelConfig& config, ModelSpec& spec)
+{
+    ViTWeights w;
+    switch (layout) {
+    case ViTLayout::Timm: w = readPlainViT(s, Naming::Timm, spec); break;
+    case ViTLayout::Torchvision: w = readPlainViT(s, Naming::Torchvision, spec); break;
+    case ViTLayout::HfViT: w = readPlainViT(s, Naming::HF, spec); break;
+    case ViTLayout::HfDinov2: w = readHfDinov2(s, config, spec); break;
+    case ViTLayout::HfClip: w = readHfClip(s, spec); break;
+    case ViTLayout::OpenClip: w = readOpenClip(s, spec); break;
+    }
+    spec.family = Family::ViT;
+    spec.naming = layoutNaming(layout);
+    spec.architecture = layoutArchitecture(layout);
+    // What the keys cannot tell: the MLP activation, from the config.
+    const auto& arch = config.architecture;
+    const bool timmDinov2Giant = arch.find("giant_patch14") != std::string::npos && arch.find("dinov2") != std::string::npos;
+    if (config.hiddenAct == std::string("quick_gelu") || arch.find("quickgelu") != std::string::npos)
+        spec.mlp = ViTMlp::QuickGelu;
+    if (config.swiglu.value_or(false) || timmDinov2Giant)
+        spec.mlp = ViTMlp::SwiGlu;
+    if (layout == ViTLayout::Timm && arch.find("dinov2") != std::string::npos)
+        spec.architecture = "dinov2";
+    if (layout == ViTLayout::Timm && arch.find("clip") != std::string::npos)
+        spec.architecture = "clip";
+    if (!w.blocks.empty() && w.blocks.front().relTable.defined())
+        spec.architecture = "beit";
+    spec.embeddingDim = spec.numClasses > 0 ? 0 : w.projW.defined() ? int(w.projW.size(0)) : spec.embedDim;
+    if (spec.headOnClsAndMean && spec.numClasses == 0)
+        spec.embeddingDim = spec.embedDim;
+    return w;
+}
+
 std::vector<std::pair<std::string, torch::Tensor*>> ViTWeights::named()
 {
     std::vector<std::pair<std::string, torch::Tensor*>> out{
         {"cls_token", &clsToken}, {"dist_token", &distToken}, {"reg_token", &regTokens}, {"pos_embed", &posEmbed},
-        {"patch_embed.proj.weight", &patchW}, {"patch_embed.proj.bias", &patchB}};
+        {"patch_embed.proj.weight", &patchW}, {"patch_embed.proj.bias", &patchB},
+        {"norm_pre.weight", &preNormW}, {"norm_pre.bias", &preNormB}};
     for (std::size_t i = 0; i < blocks.size(); ++i) {
         auto& b = blocks[i];
         const auto p = "blocks." + std::to_string(i) + ".";
@@ -226,13 +333,14 @@ std::vector<std::pair<std::string, torch::Tensor*>> ViTWeights::named()
             {"attn.qkv.bias", &b.qkvB}, {"attn.proj.weight", &b.projW}, {"attn.proj.bias", &b.projB},
             {"ls1.gamma", &b.ls1}, {"norm2.weight", &b.norm2W}, {"norm2.bias", &b.norm2B},
             {"mlp.fc1.weight", &b.fc1W}, {"mlp.fc1.bias", &b.fc1B}, {"mlp.fc2.weight", &b.fc2W},
-            {"mlp.fc2.bias", &b.fc2B}, {"ls2.gamma", &b.ls2}};
+            {"mlp.fc2.bias", &b.fc2B}, {"ls2.gamma", &b.ls2}, {"attn.relative_position_bias_table", &b.relTable}};
         for (const auto& [name, t] : parts)
             out.emplace_back(p + name, t);
     }
     const std::pair<const char*, torch::Tensor*> tail[] = {
         {"norm.weight", &normW}, {"norm.bias", &normB}, {"fc_norm.weight", &fcNormW}, {"fc_norm.bias", &fcNormB},
-        {"head.weight", &headW}, {"head.bias", &headB}, {"head_dist.weight", &headDistW}, {"head_dist.bias", &headDistB}};
+        {"head.weight", &headW}, {"head.bias", &headB}, {"head_dist.weight", &headDistW}, {"head_dist.bias", &headDistB},
+        {"proj.weight", &projW}};
     for (const auto& [name, t] : tail)
         out.emplace_back(name, t);
     std::vector<std::pair<std::string, torch::Tensor*>> defined;

@@ -2,9 +2,11 @@
 
 #include "core/engine/modelspec.h"
 #include "core/engine/weightsource.h"
+#include "core/io/modelconfig.h"
 
 #include <torch/torch.h>
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,9 @@ struct ViTBlockWeights {
     torch::Tensor fc1W, fc1B;  // [hidden, D]
     torch::Tensor fc2W, fc2B;  // [D, hidden]
     torch::Tensor ls2;
+    // BEiT: relative position bias table [(2W-1)(2W-1)+3, heads] indexed by token pair
+    // (engine::relativePositionIndex), added to the attention logits; or undefined.
+    torch::Tensor relTable;
 };
 
 struct ViTWeights {
@@ -29,21 +34,55 @@ struct ViTWeights {
     torch::Tensor distToken;       // [1, 1, D] or undefined
     torch::Tensor regTokens;       // [1, R, D] or undefined
     torch::Tensor posEmbed;        // [1, L, D]
+    torch::Tensor preNormW, preNormB;  // CLIP's norm before the first block, or undefined
     std::vector<ViTBlockWeights> blocks;
     torch::Tensor normW, normB;      // final norm, undefined with fc_norm
     torch::Tensor fcNormW, fcNormB;  // norm after average pooling
     torch::Tensor headW, headB;      // [classes, D] or undefined
     torch::Tensor headDistW, headDistB;
+    torch::Tensor projW;  // [E, D] CLIP's image projection (no bias), or undefined
 
     // Every defined tensor under its timm name, in checkpoint order.
     std::vector<std::pair<std::string, torch::Tensor*>> named();
 };
 
-// Reads the weights of a ViT in `naming`, filling spec.depth, embedDim, patchSize,
-// token flags and numClasses from the keys. Heads and preprocessing are not set here.
-ViTWeights readViTWeights(WeightSource& source, Naming naming, ModelSpec& spec);
+// The key layouts a ViT checkpoint can have.
+enum class ViTLayout {
+    Timm,         // timm (also DeiT, DINO, DINOv2, CLIP with norm_pre)
+    Torchvision,  // torchvision VisionTransformer
+    HfViT,        // HF ViTModel / ViTForImageClassification
+    HfDinov2,     // HF Dinov2Model, Dinov2WithRegistersModel, Dinov2ForImageClassification
+    HfClip,       // HF CLIPVisionModel / CLIPModel (the text tower is ignored)
+    OpenClip,     // open_clip CLIP (visual.*; the text tower is ignored)
+};
+Naming layoutNaming(ViTLayout layout);
+std::string layoutArchitecture(ViTLayout layout);  // "vit", "dinov2", "clip"
 
-// Which naming a ViT checkpoint uses; false when the keys are not a ViT's.
-bool detectViTNaming(const WeightSource& source, Naming& naming);
+// Which layout a ViT checkpoint has; false when the keys are not a ViT's.
+bool detectViTLayout(const WeightSource& source, ViTLayout& layout);
+
+// Reads the weights of a ViT in `layout`, filling spec.depth, embedDim, patchSize,
+// token flags, the MLP kind and numClasses from the keys (and, where the weights cannot
+// tell, from `config`). Heads and preprocessing are not set here.
+ViTWeights readViTWeights(WeightSource& source, ViTLayout layout, const io::ModelConfig& config, ModelSpec& spec);
+
+// BEiT's index into the relative position bias table for a gh x gw grid with a class
+// token: [(1 + gh*gw)^2] int64, row-major over (query, key) token pairs. Patch pairs
+// index their offset (dy + gh - 1) * (2gw - 1) + (dx + gw - 1); the three extra entries
+// are token-to-class, class-to-token and class-to-class.
+torch::Tensor relativePositionIndex(int gh, int gw);
+
+// Shared by the layout readers: `prefix`.weight/.bias of a norm [d], of a linear layer
+// (bias optional).
+void readNormWeights(WeightSource& s, const std::string& prefix, int64_t d, torch::Tensor& w, torch::Tensor& b);
+void readLinearWeights(WeightSource& s, const std::string& prefix, std::vector<std::int64_t> shape, torch::Tensor& w,
+                       torch::Tensor& b);
+// Separate q, k, v linear layers (`prefix` + q, k, v names) into b.qkvW / b.qkvB.
+void readSeparateQkv(WeightSource& s, const std::string& prefix, const std::array<const char*, 3>& names, int64_t d,
+                     ViTBlockWeights& b);
+// The CLIP towers and HF DINOv2 (vitlayouts.cpp).
+ViTWeights readOpenClip(WeightSource& s, ModelSpec& spec);
+ViTWeights readHfClip(WeightSource& s, ModelSpec& spec);
+ViTWeights readHfDinov2(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
 
 }  // namespace attnviz::engine

@@ -35,6 +35,17 @@ torch::Tensor WeightSource::takeIfPresent(const std::string& key, const std::vec
     return has(key) ? take(key, shape) : torch::Tensor();
 }
 
+void WeightSource::ignoreAllExcept(const std::vector<std::string>& prefixes)
+{
+    for (const auto& entry : m_tensors) {
+        bool kept = false;
+        for (const auto& prefix : prefixes)
+            kept = kept || entry.first.rfind(prefix, 0) == 0;
+        if (!kept)
+            m_taken.insert(entry.first);
+    }
+}
+
 void WeightSource::expectAllTaken(const std::string& modelName) const
 {
     for (const auto& entry : m_tensors) {

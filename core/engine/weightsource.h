@@ -23,6 +23,9 @@ public:
     torch::Tensor take(const std::string& key, const std::vector<std::int64_t>& shape);
     torch::Tensor takeIfPresent(const std::string& key, const std::vector<std::int64_t>& shape);
     void ignore(const std::string& key) { m_taken.insert(key); }
+    // Marks every key that starts with none of `prefixes` as used (a part of the file
+    // the model does not need, e.g. CLIP's text tower).
+    void ignoreAllExcept(const std::vector<std::string>& prefixes);
     // Throws EngineError naming the first key that no part of the model used.
     void expectAllTaken(const std::string& modelName) const;
 

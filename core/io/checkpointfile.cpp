@@ -19,14 +19,17 @@ bool looksLikeZip(const fs::path& path)
     return in.read(magic, 2) && magic[0] == 'P' && magic[1] == 'K';
 }
 
+// The weights file of a HF / timm folder, or of an open_clip one.
 fs::path weightsInFolder(const fs::path& folder)
 {
-    for (const char* name : {"model.safetensors", "pytorch_model.bin"}) {
+    for (const char* name :
+         {"model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors", "open_clip_pytorch_model.bin"}) {
         if (fs::is_regular_file(folder / name))
             return folder / name;
     }
     throw FormatError("folder '" + folder.string()
-                      + "' has neither model.safetensors nor pytorch_model.bin");
+                      + "' has none of model.safetensors, pytorch_model.bin, open_clip_model.safetensors, "
+                        "open_clip_pytorch_model.bin");
 }
 
 TensorMap readWeights(const fs::path& file)
@@ -43,8 +46,12 @@ TensorMap readWeights(const fs::path& file)
 
 TensorMap stripWrapperPrefixes(TensorMap tensors)
 {
-    // HF classification checkpoints nest the ViT under "vit." beside "classifier.".
-    const bool hfClassifier = tensors.count("vit.embeddings.patch_embeddings.projection.weight") > 0;
+    // HF classification checkpoints nest the backbone under "vit." / "dinov2." beside
+    // "classifier.".
+    std::string hfBackbone;
+    for (const char* prefix : {"vit.", "dinov2."})
+        if (tensors.count(std::string(prefix) + "embeddings.patch_embeddings.projection.weight"))
+            hfBackbone = prefix;
     bool hasBackbone = false;
     for (const auto& entry : tensors)
         hasBackbone = hasBackbone || startsWith(entry.first, "backbone.") || startsWith(entry.first, "module.backbone.");
@@ -53,8 +60,8 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
         std::string name = key;
         if (startsWith(name, "module."))
             name.erase(0, 7);
-        if (hfClassifier && startsWith(name, "vit."))
-            name.erase(0, 4);
+        if (!hfBackbone.empty() && startsWith(name, hfBackbone))
+            name.erase(0, hfBackbone.size());
         if (hasBackbone) {
             if (!startsWith(name, "backbone."))
                 continue;  // e.g. the DINO projection head: not part of the backbone
@@ -81,7 +88,8 @@ Checkpoint loadCheckpoint(const std::string& modelPath)
     ckpt.tensors = stripWrapperPrefixes(readWeights(weights));
     if (ckpt.tensors.empty())
         throw FormatError("'" + ckpt.weightsPath + "' holds no tensors");
-    const fs::path config = folder / "config.json";
+    const bool openClip = weights.filename().string().rfind("open_clip_", 0) == 0;
+    const fs::path config = folder / (openClip ? "open_clip_config.json" : "config.json");
     const fs::path preprocessor = folder / "preprocessor_config.json";
     if (fs::is_regular_file(config, ec))
         ckpt.config = parseModelConfig(config.string(),

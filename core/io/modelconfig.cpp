@@ -139,6 +139,31 @@ void readModelArgs(const json& args, ModelConfig& c)
     if (auto v = pick<bool>(args, {"stem_pool"})) c.stemPool = v;
 }
 
+// open_clip_config.json: {"model_cfg": {"quick_gelu", "vision_cfg": {"image_size",
+// "layers", "width", "patch_size", "head_width"}}, "preprocess_cfg": {"mean", "std",
+// "interpolation", "resize_mode"}}. Heads are width / head_width (open_clip's default 64).
+void readOpenClipConfig(const json& j, ModelConfig& c)
+{
+    const json& model = j["model_cfg"];
+    c.architecture = "open_clip";
+    if (pick<bool>(model, {"quick_gelu"}).value_or(false))
+        c.hiddenAct = "quick_gelu";
+    const json vision = model.contains("vision_cfg") ? model["vision_cfg"] : json::object();
+    const auto width = pick<int>(vision, {"width"});
+    c.embedDim = width;
+    c.depth = pick<int>(vision, {"layers"});
+    c.patchSize = pick<int>(vision, {"patch_size"});
+    if (width)
+        c.numHeads = *width / pick<int>(vision, {"head_width"}).value_or(64);
+    if (auto size = pick<int>(vision, {"image_size"}))
+        c.preprocess.inputSize = std::array<int, 3>{3, *size, *size};
+    const json pre = j.contains("preprocess_cfg") ? j["preprocess_cfg"] : json::object();
+    c.preprocess.mean = pick<std::vector<double>>(pre, {"mean"});
+    c.preprocess.std = pick<std::vector<double>>(pre, {"std"});
+    c.preprocess.interpolation = pick<std::string>(pre, {"interpolation"});
+    c.preprocess.cropPct = 1.0;  // open_clip resizes the shortest side to the size, then crops it
+}
+
 }  // namespace
 
 ModelConfig parseModelConfig(const std::string& path, const std::string& preprocessorPath)
@@ -155,11 +180,19 @@ ModelConfig parseModelConfig(const std::string& path, const std::string& preproc
             && !j["architectures"].empty())
             c.architecture = j["architectures"][0].get<std::string>();
         c.numClasses = pick<int>(j, {"num_classes"});
-        c.numHeads = pick<int>(j, {"num_attention_heads", "num_heads"});
-        c.embedDim = pick<int>(j, {"hidden_size", "embed_dim"});
-        c.depth = pick<int>(j, {"num_hidden_layers", "depth"});
-        c.patchSize = pick<int>(j, {"patch_size"});
-        c.layerNormEps = pick<double>(j, {"layer_norm_eps"});
+        if (j.contains("model_cfg")) {
+            readOpenClipConfig(j, c);
+            return c;
+        }
+        // A CLIPModel / SiglipModel config nests the image tower's fields.
+        const json& tower = j.contains("vision_config") && j["vision_config"].is_object() ? j["vision_config"] : j;
+        c.numHeads = pick<int>(tower, {"num_attention_heads", "num_heads"});
+        c.embedDim = pick<int>(tower, {"hidden_size", "embed_dim"});
+        c.depth = pick<int>(tower, {"num_hidden_layers", "depth"});
+        c.patchSize = pick<int>(tower, {"patch_size"});
+        c.layerNormEps = pick<double>(tower, {"layer_norm_eps"});
+        c.hiddenAct = pick<std::string>(tower, {"hidden_act"});
+        c.swiglu = pick<bool>(tower, {"use_swiglu_ffn"});
         c.globalPool = pick<std::string>(j, {"global_pool"});
         if (j.contains("model_args"))
             readModelArgs(j["model_args"], c);
@@ -179,8 +212,8 @@ ModelConfig parseModelConfig(const std::string& path, const std::string& preproc
         readPreprocess(j, c.preprocess);
         if (j.contains("pretrained_cfg"))
             readPreprocess(j["pretrained_cfg"], c.preprocess);
-        const int channels = pick<int>(j, {"num_channels", "in_chans"}).value_or(3);
-        if (auto size = pick<int>(j, {"image_size", "img_size"}); size && !c.preprocess.inputSize)
+        const int channels = pick<int>(tower, {"num_channels", "in_chans"}).value_or(3);
+        if (auto size = pick<int>(tower, {"image_size", "img_size"}); size && !c.preprocess.inputSize)
             c.preprocess.inputSize = std::array<int, 3>{channels, *size, *size};
         if (!preprocessorPath.empty()) {
             readHfPreprocessor(readJson(preprocessorPath), c.preprocess, channels);

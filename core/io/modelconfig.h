@@ -30,6 +30,8 @@ struct ModelConfig {
     std::optional<int> patchSize;
     std::optional<double> layerNormEps;
     std::optional<std::string> globalPool;  // "token" | "avg" | ...
+    std::optional<std::string> hiddenAct;   // ViT MLP activation: "gelu", "quick_gelu", ... (HF, open_clip)
+    std::optional<bool> swiglu;             // HF DINOv2's use_swiglu_ffn
     std::optional<int> stemStride;          // ResNet: conv1 stride (default 2)
     std::optional<bool> stemPool;           // ResNet: max-pool after the stem (default true)
     std::vector<std::string> labelNames;
@@ -41,7 +43,9 @@ struct ModelConfig {
 };
 
 // Parses config.json (and, for HF folders, preprocessor_config.json beside it when
-// `preprocessorPath` is non-empty). Throws io::FormatError with a one-line reason.
+// `preprocessorPath` is non-empty), or open_clip's open_clip_config.json. A CLIPModel's
+// vision_config supplies the image tower's fields. Throws io::FormatError with a
+// one-line reason.
 ModelConfig parseModelConfig(const std::string& path, const std::string& preprocessorPath = {});
 
 // Writes `config` as a timm-style config.json (architecture, num_classes, label_names,

@@ -6,17 +6,20 @@
 #include "core/engine/classifier.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/receptivefield.h"
-#include "core/engine/tensorconvert.h"
 #include "core/io/checkpointfile.h"
-#include "core/io/safetensors.h"
 
 #include <nlohmann/json.hpp>
+
+#include "tests/core/referencedata.h"
 
 #include <QtTest>
 
 #include <fstream>
 
 using namespace attnviz;
+using testing::loadReference;
+using testing::maxAbsDiff;
+using testing::relativeDiff;
 
 namespace {
 
@@ -29,20 +32,7 @@ nlohmann::json readJson(const std::string& path)
     return nlohmann::json::parse(in);
 }
 
-std::map<std::string, torch::Tensor> loadReference(const std::string& path)
-{
-    std::map<std::string, torch::Tensor> out;
-    for (const auto& [key, raw] : io::readSafetensors(path).tensors)
-        out[key] = engine::toTorch(raw);
-    return out;
-}
 
-// max |a - b| relative to the largest reference magnitude
-double relativeDiff(const torch::Tensor& actual, const torch::Tensor& expected)
-{
-    const double diff = (actual.to(torch::kFloat64) - expected.to(torch::kFloat64)).abs().max().item<double>();
-    return diff / std::max(1e-12, expected.abs().max().item<double>());
-}
 
 // The trace's stages are `stages`, and they and the logits match the reference.
 void compareWithReference(const engine::Classifier& model, const std::map<std::string, torch::Tensor>& ref,

@@ -1,35 +1,22 @@
 // Our ViT and ResNet forward passes against torchvision run on the same weights and
 // inputs (tests/scripts/make_reference.py, run at test time by a CTest fixture).
 #include "core/engine/classifier.h"
-#include "core/engine/tensorconvert.h"
-#include "core/io/safetensors.h"
+
+#include "tests/core/referencedata.h"
 
 #include <QtTest>
 
 using namespace attnviz;
+using testing::loadReference;
+using testing::maxAbsDiff;
+using testing::relativeDiff;
 
 namespace {
 
 const QString kData = QStringLiteral(ATTNVIZ_TEST_DATA "/reference/");
 
-std::map<std::string, torch::Tensor> loadReference(const QString& name)
-{
-    std::map<std::string, torch::Tensor> out;
-    for (const auto& [key, raw] : io::readSafetensors((kData + name).toStdString()).tensors)
-        out[key] = engine::toTorch(raw);
-    return out;
-}
 
-double maxAbsDiff(const torch::Tensor& a, const torch::Tensor& b)
-{
-    return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
 
-// max |a - b| relative to the largest reference magnitude
-double relativeDiff(const torch::Tensor& actual, const torch::Tensor& expected)
-{
-    return maxAbsDiff(actual, expected) / std::max(1e-12, expected.abs().max().item<double>());
-}
 
 }  // namespace
 
@@ -64,7 +51,7 @@ private slots:
         QFETCH(QString, naming);
         QFETCH(int, heads);
         QFETCH(int, prefixTokens);
-        const auto ref = loadReference(reference);
+        const auto ref = loadReference((kData + reference).toStdString());
         const auto vit = engine::loadClassifier((kData + model).toStdString());
         QCOMPARE(QString::fromStdString(engine::namingName(vit->spec().naming)), naming);
         QCOMPARE(vit->spec().heads, heads);
@@ -91,7 +78,7 @@ private slots:
 
     void resnetMatchesReference()
     {
-        const auto ref = loadReference(QStringLiteral("tv_resnet50.ref.safetensors"));
+        const auto ref = loadReference(kData.toStdString() + "tv_resnet50.ref.safetensors");
         const auto net = engine::loadClassifier((kData + QStringLiteral("tv_resnet50.pth")).toStdString());
         QCOMPARE(net->spec().depth, 50);
         QCOMPARE(net->spec().variant, std::string("resnet50"));
@@ -110,7 +97,7 @@ private slots:
 
     void attentionRowsSumToOne()
     {
-        const auto ref = loadReference(QStringLiteral("timm_vit.nonsquare.ref.safetensors"));
+        const auto ref = loadReference(kData.toStdString() + "timm_vit.nonsquare.ref.safetensors");
         const auto vit = engine::loadClassifier((kData + QStringLiteral("timm_vit")).toStdString());
         const auto trace = vit->forward(ref.at("vit.input"));
         for (const auto& a : trace.attentions) {

@@ -30,7 +30,6 @@ when named in --cases. Everything is seeded per case (crc32 of the case name).
 import argparse
 import json
 import os
-import struct
 import time
 import zlib
 from collections import OrderedDict
@@ -40,31 +39,16 @@ import torchvision
 from torch import nn
 from torchvision.models import convnext as tv_convnext
 from torchvision.models.resnet import Bottleneck
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_reference import write_safetensors  # noqa: E402
 
 INPUT = [1, 3, 128, 160]
 CLASSES = 10
 RF_SIZE = 640
 
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
-
-
-def write_safetensors(path, tensors):
-    """Minimal safetensors writer: 8-byte little-endian header length, JSON header, raw data."""
-    header, chunks, offset = OrderedDict(), [], 0
-    for name, tensor in tensors.items():
-        tensor = tensor.detach().cpu().contiguous()
-        data = tensor.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[tensor.dtype], "shape": list(tensor.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in chunks:
-            f.write(data)
 
 
 def perturb(model, gen):

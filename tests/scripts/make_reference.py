@@ -12,7 +12,8 @@ Writes into --out:
   hf_vit.nonsquare.ref.safetensors  the same 160x256 input resampled as HF does (no antialias)
   deit_distilled/             a small DeiT-style ViT with dist_token + head_dist (timm keys)
   hf_vit/                     the small ViT under HF transformers names (separate q/k/v)
-  dino_teacher.pth            {"teacher": {"backbone.*": ..., "head.*": ...}} without classifier
+  dino_teacher.pth            {"teacher": {"backbone.*": ..., "head.*": ...}} without classifier;
+                              its reference holds vit.embedding (the normed CLS token) for logits
   timm_vit_reg/               timm features torchvision lacks: 4 register tokens, LayerScale,
                               pos_embed over patches only (no_embed_class), average pooling
                               with fc_norm; reference forward written out below in PyTorch ops
@@ -32,8 +33,12 @@ import torchvision
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
 
 
-def write_safetensors(path, tensors):
+def write_safetensors(path, tensors, metadata=None):
+    """Minimal safetensors writer: 8-byte little-endian header length, JSON header (with
+    `metadata` as __metadata__ when given), raw data. Shared by the reference scripts."""
     header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
     for name, t in tensors.items():
         t = t.detach().contiguous().cpu()
         data = t.numpy().tobytes()
@@ -248,8 +253,10 @@ def make_dino_teacher(out, gen):
                os.path.join(out, "dino_teacher.pth"))
     x = torch.randn(1, 3, 224, 224, generator=gen)
     with torch.no_grad():
-        _, attentions = vit_tokens_and_attention(vit, x)
-    write_safetensors(os.path.join(out, "dino_teacher.ref.safetensors"), reference("vit", x, None, attentions))
+        tokens, attentions = vit_tokens_and_attention(vit, x)
+    ref = reference("vit", x, None, attentions)
+    ref["vit.embedding"] = tokens[:, 0]  # without a head the model outputs its normed CLS token
+    write_safetensors(os.path.join(out, "dino_teacher.ref.safetensors"), ref)
 
 
 def timm_block_forward(x, sd, p, heads):

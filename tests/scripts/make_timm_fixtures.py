@@ -44,6 +44,7 @@ and stage outputs. Widths are tiny so that the whole folder stays under 3 MB (ab
 """
 import argparse
 import json
+import os
 import struct
 import sys
 from collections import OrderedDict
@@ -57,32 +58,14 @@ from timm.models._hub import save_config_for_hf
 from timm.models.convnext import ConvNeXtBlock
 from timm.models.efficientnet import _gen_efficientnet
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_reference import write_safetensors  # noqa: E402
+
 TIMM_COMMIT = "aa4b5850c1543fa488abf260f18390eda46cf85d"
 CLASSES = 10
 INPUT = [1, 3, 97, 129]
 DTYPES = {torch.float32: "F32", torch.int64: "I64"}
 DTYPES_BACK = {v: k for k, v in DTYPES.items()}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """Minimal safetensors writer: 8-byte little-endian header length, JSON header, raw data."""
-    header, chunks, offset = OrderedDict(), [], 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, tensor in tensors.items():
-        tensor = tensor.detach().cpu().contiguous()
-        data = tensor.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[tensor.dtype], "shape": list(tensor.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in chunks:
-            f.write(data)
 
 
 def read_safetensors(path):
