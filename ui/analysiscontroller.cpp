@@ -26,10 +26,10 @@ QString firstLine(const char* text)
     return s.left(s.indexOf(QLatin1Char('\n')));
 }
 
-// The model cache's key: one loaded model per file and device.
-QString modelKey(const QString& path, const QString& device)
+// The model cache's key: one loaded model per file, device and input size.
+QString modelKey(const QString& path, const QString& device, int inputSide)
 {
-    return device + QLatin1Char('|') + path;
+    return device + QLatin1Char('|') + QString::number(inputSide) + QLatin1Char('|') + path;
 }
 
 }  // namespace
@@ -88,21 +88,23 @@ void AnalysisController::report(std::function<void()> onGuiThread)
     QMetaObject::invokeMethod(this, std::move(onGuiThread), Qt::QueuedConnection);
 }
 
-std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& path, const QString& device)
+std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& path, const QString& device,
+                                                              int inputSide)
 {
-    const auto key = modelKey(path, device);
+    const auto key = modelKey(path, device, inputSide);
     auto it = m_models.find(key);
     if (it != m_models.end())
         return it->second;
     engine::LoadOptions options;
     options.device = device.toStdString();
+    options.inputSize = {inputSide, inputSide};
     std::shared_ptr<engine::Classifier> loaded = engine::loadClassifier(path.toStdString(), options);
     m_models[key] = loaded;
     return loaded;
 }
 
 quint64 AnalysisController::analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath,
-                                    const QString& device)
+                                    const QString& device, int inputSide)
 {
     const quint64 job = m_nextJob++;
     m_latestAnalysis = job;
@@ -124,7 +126,7 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             auto pane = std::make_shared<PaneAnalysis>();
             pane->role = role;
             pane->modelPath = path;
-            const auto loaded = model(path, device);
+            const auto loaded = model(path, device, inputSide);
             const bool wantVit = role == QLatin1String("vit");
             if ((loaded->spec().family == engine::Family::ViT) != wantVit)
                 throw std::runtime_error((wantVit ? "the ViT side needs a ViT, but '" : "the CNN side needs a CNN, but '")
@@ -136,8 +138,9 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         // Only the models on screen stay loaded; a replaced model is freed once no pane
         // shows it any more.
         for (auto it = m_models.begin(); it != m_models.end();)
-            it = it->first == modelKey(vitPath, device) || it->first == modelKey(cnnPath, device) ? std::next(it)
-                                                                                                   : m_models.erase(it);
+            it = it->first == modelKey(vitPath, device, inputSide) || it->first == modelKey(cnnPath, device, inputSide)
+                     ? std::next(it)
+                     : m_models.erase(it);
         if (stale())
             return;
         report([this, analysis, job] {

@@ -46,7 +46,7 @@ struct LayerSimilarity {
 };
 
 // Runs everything that touches a model on worker threads, so the window never waits:
-// loading models (cached by path and device), the forward passes and the views that
+// loading models (cached by path, device and input size), the forward passes and the views that
 // need gradients on one thread, in order; CKA over a folder on a second one. Jobs carry
 // ids; the newest request of a kind wins, and older jobs stop at their next step and
 // drop their results. cancel() makes every job stale.
@@ -57,8 +57,10 @@ public:
     ~AnalysisController() override;
 
     // Decodes the image, loads the models (an empty path leaves that side out) and runs
-    // each once. Emits analysisFinished or failed.
-    quint64 analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath, const QString& device);
+    // each once, at `inputSide` x `inputSide` pixels (0: each checkpoint's own size).
+    // Emits analysisFinished or failed.
+    quint64 analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath, const QString& device,
+                    int inputSide = 0);
     // A view that runs the model (Grad-CAM, gradient rollout). Emits viewFinished or failed.
     quint64 computeGradientView(std::shared_ptr<const PaneAnalysis> pane, const engine::ViewRequest& request);
     // The effective receptive field of unit (row, col) of `layer` on the analysed input,
@@ -88,7 +90,8 @@ signals:
     void busyChanged(bool busy);
 
 private:
-    std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device);  // worker thread only
+    // Worker thread only; cached by path, device and input size.
+    std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device, int inputSide);
     // Runs `work` on `pool`, reporting the busy state and an exception as failed(job)
     // unless the job is stale by then.
     void post(QThreadPool& pool, quint64 job, std::function<bool()> stale, std::function<void()> work);

@@ -235,6 +235,18 @@ void MainWindow::buildDeviceChooser()
         analyze();
     });
     tools->addWidget(m_device);
+    // The resolution both models run at: each checkpoint's own, or a square size that is
+    // a multiple of 112, so of every usual patch (8, 14, 16): DINO-style attention maps
+    // are finer at 448 px.
+    tools->addWidget(new QLabel(tr("  Input: "), tools));
+    m_inputSize = new QComboBox(tools);
+    m_inputSize->setObjectName(QStringLiteral("inputSize"));
+    m_inputSize->setToolTip(tr("Run both models at this resolution; a ViT resamples its position embedding"));
+    m_inputSize->addItem(tr("checkpoint's"), 0);
+    for (int side : {224, 336, 448, 560})
+        m_inputSize->addItem(tr("%1 px").arg(side), side);
+    connect(m_inputSize, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { analyze(); });
+    tools->addWidget(m_inputSize);
 }
 
 void MainWindow::exportAction(QMenu* menu, const QString& text, const QString& defaultName,
@@ -287,7 +299,8 @@ QString MainWindow::errorText() const
 
 void MainWindow::analyze()
 {
-    m_requestedAnalysis = m_controller.analyze(m_image, m_vit, m_cnn, m_device->currentText());
+    m_requestedAnalysis =
+        m_controller.analyze(m_image, m_vit, m_cnn, m_device->currentText(), m_inputSize->currentData().toInt());
 }
 
 void MainWindow::openedPathsFrom(const Analysis& analysis)

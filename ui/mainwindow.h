@@ -80,6 +80,7 @@ private:
     QLabel* m_progress = nullptr;
     QPushButton* m_cancel = nullptr;
     QComboBox* m_device = nullptr;
+    QComboBox* m_inputSize = nullptr;
     bool m_screenshotTaken = false;
     bool m_startOptionsApplied = false;  // --images and --click act on the first analysis only
     QString m_notice;  // shown until the first analysis replaces it

@@ -35,6 +35,7 @@ public:
     // The gradient view this pane waits for will not come; the previous picture stays.
     void viewAbandoned();
     bool hasAnalysis() const { return bool(m_analysis); }
+    const PaneAnalysis* analysis() const { return m_analysis.get(); }
 
     // Keyboard browsing: layers with Up/Down and PgUp/PgDn, heads with Left/Right.
     void stepLayer(int delta);

@@ -333,6 +333,24 @@ private slots:
         QCOMPARE(image.text(QStringLiteral("attnviz:folder")), samples);
     }
 
+    // The Input setting runs both models at that resolution, and back at their own.
+    void inputSizeSettingRunsBothModelsAtIt()
+    {
+        auto* size = m_window->findChild<QComboBox*>(QStringLiteral("inputSize"));
+        QVERIFY(size);
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        size->setCurrentIndex(size->findData(224));
+        QVERIFY(shown.wait(120000));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(vit()->analysis()->trace.input.sizes(), (c10::IntArrayRef{1, 1, 224, 224}));
+        QCOMPARE(cnn()->analysis()->trace.input.sizes(), (c10::IntArrayRef{1, 1, 224, 224}));
+        QCOMPARE(vit()->analysis()->trace.tokens.gridH, 56);  // patch 4
+        size->setCurrentIndex(size->findData(0));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(vit()->analysis()->trace.input.size(2), 28);
+    }
+
     void brokenImageShowsAnErrorAndKeepsTheAnalysis()
     {
         const QString broken = m_dir.filePath(QStringLiteral("broken.png"));
