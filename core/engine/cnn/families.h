@@ -13,7 +13,6 @@ namespace attnviz::engine::cnn {
 // naming, class count and input channels).
 struct FamilyReader {
     const char* architecture;  // "resnet", "vgg", ...
-    const char* signature;     // the keys that identify it, for error messages
     bool (*matches)(const WeightSource& source);
     Network (*read)(WeightSource& source, const io::ModelConfig& config, ModelSpec& spec);
 };
