@@ -314,8 +314,6 @@ ViTWeights readViTWeights(WeightSource& s, ViTLayout layout, const io::ModelConf
     if (!w.blocks.empty() && w.blocks.front().relTable.defined())
         spec.architecture = "beit";
     spec.embeddingDim = spec.numClasses > 0 ? 0 : w.projW.defined() ? int(w.projW.size(0)) : spec.embedDim;
-    if (spec.headOnClsAndMean && spec.numClasses == 0)
-        spec.embeddingDim = spec.embedDim;
     return w;
 }
 

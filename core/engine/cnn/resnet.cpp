@@ -57,12 +57,10 @@ int64_t appendStem(Sequence& f, WeightSource& s, int stride, int64_t& inputChann
     if (deep) {
         c = appendConvNormAct(f, s, "conv1.0", "conv1.1", c, {stride}, ActivationKind::ReLU);
         c = appendConvNormAct(f, s, "conv1.3", "conv1.4", c, {}, ActivationKind::ReLU);
-        f.append(readConv(s, "conv1.6", c));
-        c = static_cast<Conv2d&>(*f.layers.back()).weight.size(0);
-    } else {
-        f.append(readConv(s, "conv1", c, {stride}));
-        c = static_cast<Conv2d&>(*f.layers.back()).weight.size(0);
     }
+    // The stem's last conv: bn1 normalises it.
+    const auto& last = static_cast<Conv2d&>(f.append(readConv(s, deep ? "conv1.6" : "conv1", c, {deep ? 1 : stride})));
+    c = outChannels(last);
     f.append(readBatchNorm(s, "bn1", c));
     named(f.add<Activation>(ActivationKind::ReLU), "conv1", kBoth);
     return c;
