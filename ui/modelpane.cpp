@@ -195,10 +195,12 @@ void ModelPane::fillModelControls()
     m_camInput->setVisible(vit);
     m_method->setCurrentIndex(std::max(0, m_method->findText(method)));
     m_layer->clear();
-    if (vit)
+    if (vit) {
         for (std::size_t b = 0; b < trace.attentions.size(); ++b)
             m_layer->addItem(QString::number(b));
-    else
+        if (trace.poolAttention.defined())  // SigLIP: the attention pool, selected by default
+            m_layer->addItem(QString::fromLatin1(engine::kPoolLayer));
+    } else
         for (const auto& [name, tensor] : trace.features)
             m_layer->addItem(QString::fromStdString(name));
     m_layer->setCurrentIndex(m_layer->count() - 1);
@@ -225,6 +227,8 @@ engine::ViewRequest ModelPane::request() const
     r.layer = layer().toStdString();
     if (isRollout(method()))
         r.layer = "0";  // rolled out from the first block; the layer box applies to the others
+    else if (r.layer == engine::kPoolLayer && r.method != "attention")
+        r.layer = "-1";  // only attention has a pool row; the other views read the last block
     const bool fused = engine::viewFusesHeads(r.method);
     r.head = r.method == "attention" || fused ? head().toStdString() : "mean";
     if (fused && !(r.head == "mean" || r.head == "max" || r.head == "min"))
@@ -318,10 +322,7 @@ void ModelPane::render(const engine::ViewMaps& view)
     if (m_query)
         drawQueryPatch(m_rendered);
     m_view->setImage(toQImage(m_rendered), m_picture.cols);
-    // ViT layers are blocks ("block 5"); CNN layers name themselves ("layer3").
-    const auto layerName = QString::fromStdString(view.layers[0]);
-    QString text = QStringLiteral("%1 · %2").arg(QString::fromStdString(view.method),
-                                                m_role == QLatin1String("vit") ? tr("block %1").arg(layerName) : layerName);
+    QString text = QStringLiteral("%1 · %2").arg(QString::fromStdString(view.method), layerLabel(view.layers[0]));
     if (view.method == "attention" || engine::viewFusesHeads(view.method))
         text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
     if (!view.camInput.empty())
@@ -420,11 +421,11 @@ void ModelPane::updateGrid()
             const auto range = imaging::rangeOf(view.maps[l]);  // per layer: heads compare
             for (int64_t h = 0; h < view.maps.size(1); ++h)
                 cell(view.maps[l][h], range);
-            labels << tr("block %1").arg(l);
+            const auto& layer = view.layers[std::size_t(l)];
+            labels << (layer == engine::kPoolLayer ? QString::fromLatin1(engine::kPoolLayer) : layerLabel(layer));
         }
-        m_grid->setCells(cells, int(view.maps.size(0)), int(view.maps.size(1)), labels,
-                         m_query ? tr("patch %1,%2 attention, blocks × heads").arg(m_query->first).arg(m_query->second)
-                                 : tr("CLS attention, blocks × heads"));
+        m_grid->setCells(cells, int(view.maps.size(0)), int(view.maps.size(1)), labels, gridTitle());
+        m_grid->setToolTip(gridExplanation());
     } else {
         // Mean activation over channels of each stage, [h, w]: derived from the trace.
         for (const auto& [name, features] : m_analysis->trace.features) {
@@ -437,6 +438,36 @@ void ModelPane::updateGrid()
         m_grid->setCells(cells, 1, int(cells.size()), {}, tr("stages, mean activation"), names);
     }
     refresh();
+}
+
+QString ModelPane::layerLabel(const std::string& layer) const
+{
+    // ViT layers are blocks ("block 5") or the attention pool; CNN layers name themselves ("layer3").
+    if (layer == engine::kPoolLayer)
+        return tr("attention pool");
+    const auto name = QString::fromStdString(layer);
+    return m_role == QLatin1String("vit") ? tr("block %1").arg(name) : name;
+}
+
+QString ModelPane::gridTitle() const
+{
+    if (m_query)
+        return tr("patch %1,%2 attention, blocks × heads").arg(m_query->first).arg(m_query->second);
+    if (m_analysis->trace.tokens.hasCls)
+        return tr("CLS attention, blocks × heads");
+    // No CLS token: what stands for it is said, not hidden (docs/methods.md).
+    return m_analysis->trace.poolAttention.defined() ? tr("no CLS: mean patch row; pool") : tr("no CLS: mean patch row");
+}
+
+QString ModelPane::gridExplanation() const
+{
+    if (m_query || m_analysis->trace.tokens.hasCls)
+        return {};
+    QString text = tr("This model has no CLS token: a block's map is the mean attention row of its patches.");
+    if (m_analysis->trace.poolAttention.defined())
+        text += tr(" The last row, pool, is its attention-pooling head: the learned query that summarises the "
+                   "image attends over the last block's tokens. It stands for CLS attention.");
+    return text;
 }
 
 void ModelPane::selectCell(int row, int column)

@@ -91,6 +91,10 @@ private:
     void drawQueryPatch(cv::Mat& image) const;
     // ViT: the CLS (or query) attention of every block and head, for the grid and montage.
     engine::ViewMaps attentionOfEveryHead() const;
+    // How a view's layer is shown: "block 5", "attention pool", "layer3".
+    QString layerLabel(const std::string& layer) const;
+    QString gridTitle() const;        // what the head grid's cells are, in short
+    QString gridExplanation() const;  // its tooltip where the title cannot say it all
 
     QString m_role;
     std::shared_ptr<const PaneAnalysis> m_analysis;

@@ -30,7 +30,10 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
     if (vit) {
         j["tokens"] = {{"cls", s.hasClsToken}, {"dist", s.hasDistToken}, {"registers", s.regTokens}};
         j["pos_embed_grid"] = s.posGrid;
-        j["mlp"] = s.mlp == engine::ViTMlp::Gelu ? "gelu" : s.mlp == engine::ViTMlp::QuickGelu ? "quick_gelu" : "swiglu";
+        j["mlp"] = engine::mlpName(s.mlp);
+        // What the head reads: the CLS token, the patch mean, both (HF DINOv2), or a
+        // latent query's attention over every token (SigLIP).
+        j["pool"] = s.attentionPool ? "attention" : s.headOnClsAndMean ? "cls+mean" : s.avgPool ? "mean" : "cls";
     } else {
         j["stages"] = s.stages;
     }

@@ -58,6 +58,14 @@ torch::Tensor clsAttention(const torch::Tensor& attention, const TokenLayout& la
     return imageRowMap(attention, layout);
 }
 
+torch::Tensor poolAttentionMap(const torch::Tensor& poolAttention, const TokenLayout& layout)
+{
+    if (poolAttention.dim() != 3 || poolAttention.size(2) != layout.tokens())
+        throw EngineError("pool attention " + io::shapeString(poolAttention.sizes().vec()) + " does not match "
+                          + std::to_string(layout.tokens()) + " tokens");
+    return patchColumns(poolAttention.mean(1), layout);
+}
+
 torch::Tensor imageRowMap(const torch::Tensor& matrix, const TokenLayout& layout)
 {
     return patchColumns(summaryRow(matrix, layout), layout);

@@ -21,6 +21,10 @@ torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& 
 // the rows of all patch queries (docs/methods.md).
 torch::Tensor clsAttention(const torch::Tensor& attention, const TokenLayout& layout);
 
+// An attention-pooling head's weights [H, L, T] (Trace::poolAttention) over the patch
+// columns, its latent queries averaged (L is 1 in every known model): [H, gridH, gridW].
+torch::Tensor poolAttentionMap(const torch::Tensor& poolAttention, const TokenLayout& layout);
+
 // The row of a token matrix [..., T, T] that stands for the whole image (CLS, or the
 // mean of the patch rows without one), over the patch columns: [..., gridH, gridW].
 torch::Tensor imageRowMap(const torch::Tensor& matrix, const TokenLayout& layout);

@@ -36,6 +36,7 @@ int defaultHeads(int embedDim)
     case 768: return 12;
     case 1024: return 16;
     case 1280: return 16;  // ViT-H/14
+    case 1152: return 16;  // SigLIP So400m (head dim 72)
     default: return embedDim % 64 == 0 ? embedDim / 64 : 0;
     }
 }
@@ -102,6 +103,12 @@ Preprocessing defaultPreprocessing(const ModelSpec& spec)
             p.cropPct = 1.0;
             p.mean = {0.48145466, 0.4578275, 0.40821073};
             p.std = {0.26862954, 0.26130258, 0.27577711};
+        } else if (spec.architecture == "siglip" && spec.naming == Naming::HF) {  // SiglipImageProcessor
+            p.interpolation = "bicubic";
+            p.cropPct = 1.0;
+            p.squash = true;
+            p.mean = {0.5, 0.5, 0.5};
+            p.std = {0.5, 0.5, 0.5};
         } else if (spec.architecture == "dinov2" && spec.naming == Naming::HF) {  // BitImageProcessor
             p.interpolation = "bicubic";
         } else if (spec.naming == Naming::Timm) {  // timm's defaults for ViT/DeiT/DINO
@@ -218,6 +225,7 @@ void applyInputSize(ModelSpec& spec, const LoadOptions& options)
 std::string vitDescription(const ModelSpec& s)
 {
     const std::string kind = s.architecture == "clip"     ? "CLIP ViT"
+                             : s.architecture == "siglip" ? "SigLIP ViT"
                              : s.architecture == "dinov2" ? "DINOv2 ViT"
                              : s.architecture == "beit"   ? "BEiT"
                                                           : "ViT";
@@ -229,7 +237,9 @@ std::string vitDescription(const ModelSpec& s)
     if (s.regTokens)
         name += ", " + std::to_string(s.regTokens) + " registers";
     if (s.mlp != ViTMlp::Gelu)
-        name += s.mlp == ViTMlp::QuickGelu ? ", QuickGELU" : ", SwiGLU";
+        name += s.mlp == ViTMlp::QuickGelu ? ", QuickGELU" : s.mlp == ViTMlp::SwiGlu ? ", SwiGLU" : ", tanh GELU";
+    if (s.attentionPool)
+        name += ", attention-pool head";
     if (s.numClasses == 0)
         name += ", outputs a " + std::to_string(s.embeddingDim) + "-d embedding";
     return name + ")";

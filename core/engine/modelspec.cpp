@@ -15,4 +15,15 @@ std::string namingName(Naming naming)
     return "timm";
 }
 
+std::string mlpName(ViTMlp mlp)
+{
+    switch (mlp) {
+    case ViTMlp::Gelu: return "gelu";
+    case ViTMlp::QuickGelu: return "quick_gelu";
+    case ViTMlp::SwiGlu: return "swiglu";
+    case ViTMlp::GeluTanh: return "gelu_tanh";
+    }
+    return "gelu";
+}
+
 }  // namespace attnviz::engine

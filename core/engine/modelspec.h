@@ -10,11 +10,13 @@ namespace attnviz::engine {
 enum class Family { ViT, CNN };
 enum class Naming { Timm, Torchvision, HF, OpenCLIP };
 // A ViT block's MLP: GELU (exact), CLIP's QuickGELU x * sigmoid(1.702 x), or SwiGLU
-// (fc1 gives [x1, x2], SiLU(x1) * x2 goes to fc2: DINOv2 giant).
-enum class ViTMlp { Gelu, QuickGelu, SwiGlu };
+// (fc1 gives [x1, x2], SiLU(x1) * x2 goes to fc2: DINOv2 giant), or GELU's tanh
+// approximation (SigLIP in HF and big_vision, SigLIP 2 in timm).
+enum class ViTMlp { Gelu, QuickGelu, SwiGlu, GeluTanh };
 
 std::string familyName(Family family);  // "vit" | "cnn"
 std::string namingName(Naming naming);  // "timm" | "torchvision" | "hf" | "open_clip"
+std::string mlpName(ViTMlp mlp);        // "gelu" | "quick_gelu" | "swiglu" | "gelu_tanh"
 
 // How an image becomes the model's input tensor.
 struct Preprocessing {
@@ -69,6 +71,9 @@ struct ModelSpec {
     bool headOnClsAndMean = false;       // classifier reads [cls, mean of patches] (HF DINOv2)
     ViTMlp mlp = ViTMlp::Gelu;
     bool avgPool = false;       // global average pooling (fc_norm) instead of CLS
+    // The head pools the last tokens by a learned latent query's attention instead
+    // (SigLIP; timm's global_pool 'map', HF's SiglipMultiheadAttentionPoolingHead).
+    bool attentionPool = false;
     std::array<int, 2> posGrid{0, 0};  // patch grid the position embedding was trained on
     // How the position embedding is resampled for another grid (bicubic in every library):
     // timm's resample_abs_pos_embed antialiases; HF's interpolate_pos_encoding does not;

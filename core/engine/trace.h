@@ -31,6 +31,10 @@ struct Trace {
     torch::Tensor embedding;
     // ViT: per block, softmax(q kᵀ / √d) as [heads, tokens, tokens]; rows sum to 1.
     std::vector<torch::Tensor> attentions;
+    // ViT with an attention-pooling head (SigLIP): its latent queries' softmax over all
+    // the last block's tokens, [heads, latents, T] (latents: 1 in every known model);
+    // undefined otherwise. Without a CLS token this is what the image is summarised by.
+    torch::Tensor poolAttention;
     TokenLayout tokens;
     // CNN: named stage outputs [1, C, h, w] in forward order:
     // conv1 (after bn1 + relu), maxpool, layer1 .. layer4.

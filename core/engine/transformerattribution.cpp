@@ -224,6 +224,9 @@ const VisionTransformer& explainableViT(const Classifier& model)
     const auto& spec = vit->spec();
     if (!vit->weights().headW.defined())
         throw EngineError("the model has no classification head, so there is no class to explain");
+    if (spec.attentionPool)
+        throw EngineError("transformer attribution reads the class token's row, but this ViT pools its tokens by "
+                          "attention; use Grad-CAM or generic attention explainability");
     if (spec.avgPool || !spec.hasClsToken)
         throw EngineError("transformer attribution reads the class token's row, but this ViT averages its patch "
                           "tokens into the head; use Grad-CAM or generic attention explainability");

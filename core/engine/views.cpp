@@ -53,7 +53,17 @@ ViewMaps attentionView(const Trace& trace, const ViewRequest& request)
     ViewMaps view;
     std::vector<torch::Tensor> rows;
     const auto& layout = trace.tokens;
-    for (int b : requestedBlocks(request.layer, int(trace.attentions.size()), "-1")) {
+    // An attention-pooling head stands for the CLS token a SigLIP lacks: its map is the
+    // default, and "all" ends with it (a query patch is a block's token: blocks only).
+    const bool hasPool = trace.poolAttention.defined();
+    const bool poolOnly = request.layer == kPoolLayer || (request.layer.empty() && hasPool && !request.query);
+    if (poolOnly && !hasPool)
+        throw EngineError("this model has no attention-pooling head (layer '" + std::string(kPoolLayer) + "')");
+    if (poolOnly && request.query)
+        throw EngineError("a query patch selects a block's token; the attention pool's only query is its latent");
+    const bool withPool = poolOnly || (request.layer == "all" && hasPool && !request.query);
+    const auto blocks = poolOnly ? std::vector<int>{} : requestedBlocks(request.layer, int(trace.attentions.size()), "-1");
+    for (int b : blocks) {
         torch::Tensor perHead;
         if (request.query) {
             const auto [row, col] = *request.query;
@@ -66,6 +76,10 @@ ViewMaps attentionView(const Trace& trace, const ViewRequest& request)
         }
         rows.push_back(selectHeads(perHead, request.head, view.heads));
         view.layers.push_back(std::to_string(b));
+    }
+    if (withPool) {
+        rows.push_back(selectHeads(poolAttentionMap(trace.poolAttention, layout), request.head, view.heads));
+        view.layers.push_back(kPoolLayer);
     }
     view.maps = torch::stack(rows);
     return view;

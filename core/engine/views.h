@@ -13,7 +13,8 @@
 namespace attnviz::engine {
 
 // What the user asks to see of one model on one image. Methods (docs/methods.md):
-//   attention                ViT: CLS row (or the row of the `query` patch) of a block's attention
+//   attention                ViT: CLS row (or the row of the `query` patch) of a block's attention;
+//                            the attention pool's row (kPoolLayer) for a SigLIP
 //   rollout                  ViT: attention rollout (Abnar & Zuidema) from block `layer` on, heads fused by `head`
 //   grad-rollout             ViT: vit-explain's gradient rollout of `classIndex` from block `layer` on
 //   generic-attention        ViT: Chefer et al. ICCV 2021 relevance of `classIndex` from block `layer` on
@@ -21,9 +22,15 @@ namespace attnviz::engine {
 //   gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, scorecam, ablationcam
 //                            ViT or CNN: the CAM of `classIndex` at `layer` (a ViT block reads
 //                            `vitCamInput`: its norm1 output or the residual stream entering it)
+// The attention view's layer for a SigLIP-style attention-pooling head: its latent
+// query's attention over the last block's tokens, the map that stands for CLS attention.
+inline constexpr const char* kPoolLayer = "pool";
+
 struct ViewRequest {
     std::string method = "attention";
-    std::string layer;          // ViT block ("3", "-1" = last, "all"); CNN feature ("layer4", "all"); "" = default
+    // ViT block ("3", "-1" = last, "all"; attention also kPoolLayer, the default with a
+    // pool); CNN feature ("layer4", "all"); "" = default
+    std::string layer;
     std::string head = "mean";  // a head index, mean | max | min, or all (attention); fusion (rollouts)
     int classIndex = -1;        // gradient methods; < 0: the top-1 class
     std::optional<std::pair<int, int>> query;  // patch row, col (attention only)

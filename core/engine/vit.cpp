@@ -153,12 +153,36 @@ torch::Tensor VisionTransformer::mlpActivation(const torch::Tensor& hidden) cons
         const auto halves = hidden.chunk(2, -1);  // [..., 2H] -> SiLU(x1) * x2 [..., H]
         return torch::silu(halves[0]) * halves[1];
     }
+    case ViTMlp::GeluTanh: return torch::gelu(hidden, "tanh");
     case ViTMlp::Gelu: break;
     }
     return torch::gelu(hidden);
 }
 
-torch::Tensor VisionTransformer::pooled(const torch::Tensor& x) const
+torch::Tensor VisionTransformer::attentionPool(const torch::Tensor& y, torch::Tensor* attention) const
+{
+    const auto& a = m_w.pool;
+    const auto n = y.size(0);
+    const auto tokens = y.size(1);
+    const auto d = y.size(2);
+    const auto h = m_spec.heads;
+    const auto hd = d / h;
+    const auto latents = a.latent.size(1);
+    // [1, L, D] -> [N, H, L, hd]
+    auto q = a.qW.defined() ? F::linear(a.latent, a.qW, a.qB) : a.latent;
+    q = q.reshape({1, latents, h, hd}).transpose(1, 2).expand({n, -1, -1, -1}) * (1.0 / std::sqrt(double(hd)));
+    // [N, T, 2D] -> [2, N, H, T, hd]
+    const auto kv = F::linear(y, a.kvW, a.kvB).reshape({n, tokens, 2, h, hd}).permute({2, 0, 3, 1, 4});
+    const auto attn = torch::softmax(torch::matmul(q, kv[0].transpose(-2, -1)), -1);  // [N, H, L, T]
+    if (attention)
+        *attention = attn;
+    auto out = F::linear(torch::matmul(attn, kv[1]).transpose(1, 2).reshape({n, latents, d}), a.projW, a.projB);
+    const auto normed = torch::layer_norm(out, {d}, a.normW, a.normB, m_spec.layerNormEps);
+    out = out + F::linear(mlpActivation(F::linear(normed, a.fc1W, a.fc1B)), a.fc2W, a.fc2B);
+    return out.select(1, 0);  // the first latent's output [N, D], as both libraries pool
+}
+
+torch::Tensor VisionTransformer::pooled(const torch::Tensor& x, torch::Tensor* poolAttention) const
 {
     const auto ln = [this](const torch::Tensor& t, const torch::Tensor& w, const torch::Tensor& bias) {
         return w.defined() ? torch::layer_norm(t, {t.size(-1)}, w, bias, m_spec.layerNormEps) : t;
@@ -166,6 +190,8 @@ torch::Tensor VisionTransformer::pooled(const torch::Tensor& x) const
     auto y = ln(x, m_w.normW, m_w.normB);  // [N, T, D]
     const int n = m_spec.prefixTokens();
     const auto patchMean = [&] { return y.narrow(1, n, y.size(1) - n).mean(1); };  // [N, D]
+    if (m_spec.attentionPool)
+        return attentionPool(y, poolAttention);
     if (m_spec.headOnClsAndMean)
         return torch::cat({y.select(1, 0), patchMean()}, -1);  // [N, 2D]
     if (m_spec.avgPool)
@@ -173,11 +199,11 @@ torch::Tensor VisionTransformer::pooled(const torch::Tensor& x) const
     return y.select(1, 0);
 }
 
-torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
+torch::Tensor VisionTransformer::classify(const torch::Tensor& x, torch::Tensor* poolAttention) const
 {
     if (!m_w.headW.defined())
         return {};
-    auto logits = F::linear(pooled(x), m_w.headW, m_w.headB);
+    auto logits = F::linear(pooled(x, poolAttention), m_w.headW, m_w.headB);
     if (m_w.headDistW.defined()) {  // DeiT distilled: average of the class and distillation heads
         const auto y = torch::layer_norm(x, {x.size(-1)}, m_w.normW, m_w.normB, m_spec.layerNormEps);
         logits = (logits + F::linear(y.select(1, 1), m_w.headDistW, m_w.headDistB)) / 2;
@@ -185,9 +211,9 @@ torch::Tensor VisionTransformer::classify(const torch::Tensor& x) const
     return logits;
 }
 
-torch::Tensor VisionTransformer::embedding(const torch::Tensor& x) const
+torch::Tensor VisionTransformer::embedding(const torch::Tensor& x, torch::Tensor* poolAttention) const
 {
-    const auto p = pooled(x);
+    const auto p = pooled(x, poolAttention);
     return m_w.projW.defined() ? F::linear(p, m_w.projW) : p;
 }
 
@@ -281,13 +307,16 @@ Trace VisionTransformer::forward(const torch::Tensor& input) const
     EncodeHooks hooks;
     hooks.attentions = &attentions;
     const auto encoded = encode(input, trace.tokens, hooks);
-    auto logits = classify(encoded);
+    torch::Tensor poolAttention;  // [1, H, L, T] with an attention-pooling head
+    auto logits = classify(encoded, &poolAttention);
     for (const auto& a : attentions)
         trace.attentions.push_back(a[0].to(torch::kCPU));  // [H, T, T]
     if (logits.defined())
         trace.logits = logits.to(torch::kCPU);
     else
-        trace.embedding = embedding(encoded).to(torch::kCPU);
+        trace.embedding = embedding(encoded, &poolAttention).to(torch::kCPU);
+    if (poolAttention.defined())
+        trace.poolAttention = poolAttention[0].to(torch::kCPU);
     trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return trace;
 }

@@ -7,7 +7,7 @@ namespace attnviz::engine {
 
 // A Vision Transformer (timm semantics: pre-norm blocks, GELU / QuickGELU / SwiGLU,
 // optional LayerScale, CLS/distillation/register tokens, CLIP's pre-norm and
-// projection) whose attention is computed explicitly so that every block's weights can
+// projection, SigLIP's attention-pooling head) whose attention is computed explicitly so that every block's weights can
 // be recorded.
 class VisionTransformer : public Classifier {
 public:
@@ -47,10 +47,16 @@ private:
     torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor& attention) const;
     torch::Tensor mlpActivation(const torch::Tensor& hidden) const;
     // The representation the head reads from the last block's tokens [N, T, D]: the
-    // normed CLS token, the patch mean (fc_norm) or both (HF DINOv2): [N, D] or [N, 2D].
-    torch::Tensor pooled(const torch::Tensor& x) const;
-    torch::Tensor classify(const torch::Tensor& x) const;  // [N, classes], undefined without a head
-    torch::Tensor embedding(const torch::Tensor& x) const;  // [N, E]: pooled, projected (CLIP)
+    // normed CLS token, the patch mean (fc_norm), both (HF DINOv2), or the attention
+    // pool's output (SigLIP): [N, D] or [N, 2D]. `poolAttention`, when given, receives
+    // the pool's softmax [N, H, L, T] (left undefined without a pool).
+    torch::Tensor pooled(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
+    // Latent queries attending over the normed tokens y [N, T, D] -> [N, D].
+    torch::Tensor attentionPool(const torch::Tensor& y, torch::Tensor* attention) const;
+    // [N, classes], undefined without a head
+    torch::Tensor classify(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
+    // [N, E]: pooled, projected (CLIP)
+    torch::Tensor embedding(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
 
     ModelSpec m_spec;
     mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights

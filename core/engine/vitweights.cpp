@@ -7,6 +7,27 @@ namespace {
 
 using Shape = std::vector<std::int64_t>;
 
+// timm builds most SigLIP towers with exact GELU but these (the SigLIP 2 weights) with
+// its tanh approximation; the weights cannot tell, so the registered name must
+// (timm/models/vision_transformer.py at 1.0.29.dev0, `act_layer='gelu_tanh'`).
+bool timmUsesTanhGelu(const std::string& arch)
+{
+    static const char* const names[] = {
+        "vit_base_patch32_siglip_256",        "vit_base_patch32_siglip_gap_256",
+        "vit_large_patch16_siglip_512",       "vit_large_patch16_siglip_gap_512",
+        "vit_so400m_patch16_siglip_256",      "vit_so400m_patch16_siglip_384",
+        "vit_so400m_patch16_siglip_512",      "vit_so400m_patch16_siglip_gap_256",
+        "vit_so400m_patch16_siglip_gap_384",  "vit_so400m_patch16_siglip_gap_512",
+        "vit_giantopt_patch16_siglip_256",    "vit_giantopt_patch16_siglip_384",
+        "vit_giantopt_patch16_siglip_gap_256", "vit_giantopt_patch16_siglip_gap_384"};
+    // A hub name may carry a pretrained tag: "vit_so400m_patch16_siglip_256.v2_webli".
+    const auto base = arch.substr(0, arch.find('.'));
+    for (const char* name : names)
+        if (base == name)
+            return true;
+    return false;
+}
+
 std::string blockKey(Naming naming, int i)
 {
     switch (naming) {
@@ -112,6 +133,8 @@ void readHfEmbeddings(WeightSource& s, ViTWeights& w, int64_t d)
 
 void readTimmHead(WeightSource& s, ViTWeights& w, int64_t d, ModelSpec& spec)
 {
+    if (s.has("attn_pool.latent"))  // global_pool 'map' (SigLIP)
+        w.pool = readTimmAttentionPool(s, "attn_pool.", d);
     if (s.has("fc_norm.weight")) {
         readNormWeights(s, "fc_norm", d, w.fcNormW, w.fcNormB);
         spec.avgPool = true;
@@ -154,7 +177,8 @@ Naming layoutNaming(ViTLayout layout)
     case ViTLayout::OpenClip: return Naming::OpenCLIP;
     case ViTLayout::HfViT:
     case ViTLayout::HfDinov2:
-    case ViTLayout::HfClip: break;
+    case ViTLayout::HfClip:
+    case ViTLayout::HfSiglip: break;
     }
     return Naming::HF;
 }
@@ -165,6 +189,7 @@ std::string layoutArchitecture(ViTLayout layout)
     case ViTLayout::HfDinov2: return "dinov2";
     case ViTLayout::HfClip:
     case ViTLayout::OpenClip: return "clip";
+    case ViTLayout::HfSiglip: return "siglip";
     default: return "vit";
     }
 }
@@ -178,7 +203,7 @@ bool detectViTLayout(const WeightSource& source, ViTLayout& layout)
     else if (source.has("embeddings.patch_embeddings.projection.weight"))
         layout = source.has("encoder.layer.0.norm1.weight") ? ViTLayout::HfDinov2 : ViTLayout::HfViT;
     else if (source.has("vision_model.embeddings.patch_embedding.weight"))
-        layout = ViTLayout::HfClip;
+        layout = source.has("vision_model.embeddings.class_embedding") ? ViTLayout::HfClip : ViTLayout::HfSiglip;
     else if (source.has("visual.conv1.weight") && source.has("visual.class_embedding"))
         layout = ViTLayout::OpenClip;
     else
@@ -230,6 +255,20 @@ void readSeparateQkv(WeightSource& s, const std::string& prefix, const std::arra
         b.qkvB = torch::cat({bias[0], bias[1], bias[2]}, 0);
 }
 
+AttentionPoolWeights readTimmAttentionPool(WeightSource& s, const std::string& p, int64_t d)
+{
+    AttentionPoolWeights a;
+    a.latent = s.take(p + "latent", {1, -1, d});
+    if (s.has(p + "q.weight"))  // q_proj=False: the latent is the query itself
+        readLinearWeights(s, p + "q", {d, d}, a.qW, a.qB);
+    readLinearWeights(s, p + "kv", {2 * d, d}, a.kvW, a.kvB);
+    readLinearWeights(s, p + "proj", {d, d}, a.projW, a.projB);
+    readNormWeights(s, p + "norm", d, a.normW, a.normB);
+    readLinearWeights(s, p + "mlp.fc1", {-1, d}, a.fc1W, a.fc1B);
+    readLinearWeights(s, p + "mlp.fc2", {d, a.fc1W.size(0)}, a.fc2W, a.fc2B);
+    return a;
+}
+
 namespace {
 
 // timm, torchvision and HF ViT: one structure under three namings.
@@ -279,7 +318,8 @@ ViTWeights readPlainViT(WeightSource& s, Naming naming, ModelSpec& spec)
     spec.hasDistToken = w.distToken.defined();
     spec.regTokens = w.regTokens.defined() ? int(w.regTokens.size(1)) : 0;
     spec.numClasses = w.headW.defined() ? int(w.headW.size(0)) : 0;
-    if (!spec.hasClsToken)
+    spec.attentionPool = w.pool.latent.defined();
+    if (!spec.hasClsToken && !spec.attentionPool)
         spec.avgPool = true;
     return w;
 }
@@ -295,6 +335,7 @@ ViTWeights readViTWeights(WeightSource& s, ViTLayout layout, const io::ModelConf
     case ViTLayout::HfViT: w = readPlainViT(s, Naming::HF, spec); break;
     case ViTLayout::HfDinov2: w = readHfDinov2(s, config, spec); break;
     case ViTLayout::HfClip: w = readHfClip(s, spec); break;
+    case ViTLayout::HfSiglip: w = readHfSiglip(s, spec); break;
     case ViTLayout::OpenClip: w = readOpenClip(s, spec); break;
     }
     spec.family = Family::ViT;
@@ -307,10 +348,14 @@ ViTWeights readViTWeights(WeightSource& s, ViTLayout layout, const io::ModelConf
         spec.mlp = ViTMlp::QuickGelu;
     if (config.swiglu.value_or(false) || timmDinov2Giant)
         spec.mlp = ViTMlp::SwiGlu;
+    if (config.hiddenAct == std::string("gelu_pytorch_tanh") || (layout == ViTLayout::Timm && timmUsesTanhGelu(arch)))
+        spec.mlp = ViTMlp::GeluTanh;
     if (layout == ViTLayout::Timm && arch.find("dinov2") != std::string::npos)
         spec.architecture = "dinov2";
     if (layout == ViTLayout::Timm && arch.find("clip") != std::string::npos)
         spec.architecture = "clip";
+    if (layout == ViTLayout::Timm && arch.find("siglip") != std::string::npos)
+        spec.architecture = "siglip";
     if (!w.blocks.empty() && w.blocks.front().relTable.defined())
         spec.architecture = "beit";
     spec.embeddingDim = spec.numClasses > 0 ? 0 : w.projW.defined() ? int(w.projW.size(0)) : spec.embedDim;
@@ -338,7 +383,12 @@ std::vector<std::pair<std::string, torch::Tensor*>> ViTWeights::named()
     const std::pair<const char*, torch::Tensor*> tail[] = {
         {"norm.weight", &normW}, {"norm.bias", &normB}, {"fc_norm.weight", &fcNormW}, {"fc_norm.bias", &fcNormB},
         {"head.weight", &headW}, {"head.bias", &headB}, {"head_dist.weight", &headDistW}, {"head_dist.bias", &headDistB},
-        {"proj.weight", &projW}};
+        {"proj.weight", &projW}, {"attn_pool.latent", &pool.latent}, {"attn_pool.q.weight", &pool.qW},
+        {"attn_pool.q.bias", &pool.qB}, {"attn_pool.kv.weight", &pool.kvW}, {"attn_pool.kv.bias", &pool.kvB},
+        {"attn_pool.proj.weight", &pool.projW}, {"attn_pool.proj.bias", &pool.projB},
+        {"attn_pool.norm.weight", &pool.normW}, {"attn_pool.norm.bias", &pool.normB},
+        {"attn_pool.mlp.fc1.weight", &pool.fc1W}, {"attn_pool.mlp.fc1.bias", &pool.fc1B},
+        {"attn_pool.mlp.fc2.weight", &pool.fc2W}, {"attn_pool.mlp.fc2.bias", &pool.fc2B}};
     for (const auto& [name, t] : tail)
         out.emplace_back(name, t);
     std::vector<std::pair<std::string, torch::Tensor*>> defined;

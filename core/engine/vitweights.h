@@ -28,6 +28,19 @@ struct ViTBlockWeights {
     torch::Tensor relTable;
 };
 
+// An attention-pooling head in timm's layout (AttentionPoolLatent; HF SigLIP's
+// SiglipMultiheadAttentionPoolingHead is read into it): latent queries attend over the
+// last tokens, y = proj(attention), then y + mlp(norm(y)).
+struct AttentionPoolWeights {
+    torch::Tensor latent;        // [1, L, D] learned queries (L = 1 in every known model)
+    torch::Tensor qW, qB;        // [D, D], [D]; qW undefined: the latent is the query
+    torch::Tensor kvW, kvB;      // [2D, D], [2D]; rows: k, v, each head-major
+    torch::Tensor projW, projB;  // [D, D]
+    torch::Tensor normW, normB;
+    torch::Tensor fc1W, fc1B;    // [hidden, D]
+    torch::Tensor fc2W, fc2B;    // [D, hidden]
+};
+
 struct ViTWeights {
     torch::Tensor patchW, patchB;  // [D, C, P, P], [D]
     torch::Tensor clsToken;        // [1, 1, D] or undefined
@@ -38,6 +51,7 @@ struct ViTWeights {
     std::vector<ViTBlockWeights> blocks;
     torch::Tensor normW, normB;      // final norm, undefined with fc_norm
     torch::Tensor fcNormW, fcNormB;  // norm after average pooling
+    AttentionPoolWeights pool;       // SigLIP's head; pool.latent undefined without one
     torch::Tensor headW, headB;      // [classes, D] or undefined
     torch::Tensor headDistW, headDistB;
     torch::Tensor projW;  // [E, D] CLIP's image projection (no bias), or undefined
@@ -53,10 +67,11 @@ enum class ViTLayout {
     HfViT,        // HF ViTModel / ViTForImageClassification
     HfDinov2,     // HF Dinov2Model, Dinov2WithRegistersModel, Dinov2ForImageClassification
     HfClip,       // HF CLIPVisionModel / CLIPModel (the text tower is ignored)
+    HfSiglip,     // HF SiglipVisionModel / SiglipModel (the text tower is ignored)
     OpenClip,     // open_clip CLIP (visual.*; the text tower is ignored)
 };
 Naming layoutNaming(ViTLayout layout);
-std::string layoutArchitecture(ViTLayout layout);  // "vit", "dinov2", "clip"
+std::string layoutArchitecture(ViTLayout layout);  // "vit", "dinov2", "clip", "siglip"
 
 // Which layout a ViT checkpoint has; false when the keys are not a ViT's.
 bool detectViTLayout(const WeightSource& source, ViTLayout& layout);
@@ -80,9 +95,12 @@ void readLinearWeights(WeightSource& s, const std::string& prefix, std::vector<s
 // Separate q, k, v linear layers (`prefix` + q, k, v names) into b.qkvW / b.qkvB.
 void readSeparateQkv(WeightSource& s, const std::string& prefix, const std::array<const char*, 3>& names, int64_t d,
                      ViTBlockWeights& b);
-// The CLIP towers and HF DINOv2 (vitlayouts.cpp).
+// timm's attention pool under `prefix` ("attn_pool."), for a width d.
+AttentionPoolWeights readTimmAttentionPool(WeightSource& s, const std::string& prefix, int64_t d);
+// The CLIP and SigLIP towers and HF DINOv2 (vitlayouts.cpp).
 ViTWeights readOpenClip(WeightSource& s, ModelSpec& spec);
 ViTWeights readHfClip(WeightSource& s, ModelSpec& spec);
+ViTWeights readHfSiglip(WeightSource& s, ModelSpec& spec);
 ViTWeights readHfDinov2(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
 
 }  // namespace attnviz::engine

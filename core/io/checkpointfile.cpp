@@ -53,13 +53,25 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
         if (tensors.count(std::string(prefix) + "embeddings.patch_embeddings.projection.weight"))
             hfBackbone = prefix;
     bool hasBackbone = false;
-    for (const auto& entry : tensors)
+    bool hasTimmHead = false;
+    for (const auto& entry : tensors) {
         hasBackbone = hasBackbone || startsWith(entry.first, "backbone.") || startsWith(entry.first, "module.backbone.");
+        hasTimmHead = hasTimmHead || startsWith(entry.first, "visual.head.");
+    }
+    // open_clip's timm towers (SigLIP): the image model is timm's, under "visual.trunk.",
+    // beside the text tower. Only a trunk without open_clip's own projection head
+    // (timm_proj "none") is the whole image model; with one, nothing is stripped.
+    const bool openClipTrunk = tensors.count("visual.trunk.patch_embed.proj.weight") && !hasTimmHead;
     TensorMap out;
     for (auto& [key, tensor] : tensors) {
         std::string name = key;
         if (startsWith(name, "module."))
             name.erase(0, 7);
+        if (openClipTrunk) {
+            if (!startsWith(name, "visual.trunk."))
+                continue;  // the text tower, logit_scale, logit_bias
+            name.erase(0, 13);
+        }
         if (!hfBackbone.empty() && startsWith(name, hfBackbone))
             name.erase(0, hfBackbone.size());
         if (hasBackbone) {

@@ -149,6 +149,10 @@ void readOpenClipConfig(const json& j, ModelConfig& c)
     if (pick<bool>(model, {"quick_gelu"}).value_or(false))
         c.hiddenAct = "quick_gelu";
     const json vision = model.contains("vision_cfg") ? model["vision_cfg"] : json::object();
+    // A timm image tower (SigLIP) is named by timm's architecture, which decides what
+    // its weights cannot tell (the GELU variant).
+    if (auto timmName = pick<std::string>(vision, {"timm_model_name"}))
+        c.architecture = *timmName;
     const auto width = pick<int>(vision, {"width"});
     c.embedDim = width;
     c.depth = pick<int>(vision, {"layers"});
@@ -162,6 +166,8 @@ void readOpenClipConfig(const json& j, ModelConfig& c)
     c.preprocess.std = pick<std::vector<double>>(pre, {"std"});
     c.preprocess.interpolation = pick<std::string>(pre, {"interpolation"});
     c.preprocess.cropPct = 1.0;  // open_clip resizes the shortest side to the size, then crops it
+    if (pick<std::string>(pre, {"resize_mode"}) == std::string("squash"))  // SigLIP: straight to the size
+        c.preprocess.cropMode = "squash";
 }
 
 }  // namespace

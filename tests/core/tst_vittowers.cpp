@@ -1,12 +1,14 @@
 // The ViT towers in use today against their libraries: CLIP (open_clip and HF), DINOv2
 // (timm and HF, with registers, SwiGLU and the classifier on [cls, patch mean]), timm's
-// CLIP, DeiT III and BEiT (relative position bias). Attention of every block, and the image embedding a model without
+// CLIP, DeiT III and BEiT (relative position bias), SigLIP (timm, HF and open_clip's timm
+// trunk; the attention pool). Attention of every block, and the image embedding a model without
 // classes outputs (or its logits). References: small fixtures made once with the real
 // open_clip and timm (tests/scripts/make_vit_tower_fixtures.py, committed under
 // tests/fixtures/vit), and a plain-PyTorch forward of HF's code run at test time
 // (tests/scripts/hf_tower_reference.py).
 #include "core/engine/classifier.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/views.h"
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +62,8 @@ private slots:
             "timm_deit3.ref.safetensors", "timm", "vit");
         add("timm BEiT (relative position bias, q/v biases)", kCommitted, "timm_beit", "timm_beit.ref.safetensors",
             "timm", "beit");
+        add("timm SigLIP (no CLS, attention-pool head)", kCommitted, "timm_siglip", "timm_siglip.ref.safetensors",
+            "timm", "siglip");
         add("HF CLIPModel (text tower ignored)", kGenerated, "hf_clip", "hf_clip.ref.safetensors", "hf", "clip");
         add("HF CLIPVisionModel", kGenerated, "hf_clip_vision", "hf_clip_vision.ref.safetensors", "hf", "clip");
         add("HF DINOv2, other size", kGenerated, "hf_dinov2", "hf_dinov2.ref.safetensors", "hf", "dinov2");
@@ -69,6 +73,10 @@ private slots:
             "dinov2");
         add("HF DINOv2 classifier", kGenerated, "hf_dinov2_classifier", "hf_dinov2_classifier.ref.safetensors", "hf",
             "dinov2");
+        add("HF SiglipModel (text tower ignored, tanh GELU)", kGenerated, "hf_siglip", "hf_siglip.ref.safetensors",
+            "hf", "siglip");
+        add("HF SiglipVisionModel", kGenerated, "hf_siglip_vision", "hf_siglip_vision.ref.safetensors", "hf",
+            "siglip");
     }
 
     void matchesLibrary()
@@ -95,6 +103,17 @@ private slots:
             const double diff = maxAbsDiff(trace.attentions[l].unsqueeze(0), expected);
             QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: attention differs by %2").arg(l).arg(diff)));
         }
+        // SigLIP: the attention pool's softmax, the map that stands for CLS attention.
+        if (ref.count("vit.pool_attn")) {
+            QVERIFY(spec.attentionPool);
+            QVERIFY(trace.poolAttention.defined());
+            const auto& expected = ref.at("vit.pool_attn");
+            QCOMPARE(trace.poolAttention.unsqueeze(0).sizes(), expected.sizes());
+            const double diff = maxAbsDiff(trace.poolAttention.unsqueeze(0), expected);
+            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("pool attention differs by %1").arg(diff)));
+        } else {
+            QVERIFY(!trace.poolAttention.defined());
+        }
         if (ref.count("vit.logits")) {
             QVERIFY(!trace.embedding.defined());
             const double diff = relativeDiff(trace.logits, ref.at("vit.logits"));
@@ -108,6 +127,67 @@ private slots:
             const double diff = relativeDiff(trace.embedding, expected);
             QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("embedding differs by %1 (relative)").arg(diff)));
         }
+    }
+
+    // open_clip's SigLIP towers are timm models under visual.trunk. beside a text tower:
+    // the timm fixture rewritten that way (as open_clip's TimmModel with timm_proj "none"
+    // names it) must give timm's reference, with the GELU variant from timm_model_name.
+    void openClipTimmTrunk()
+    {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        io::TensorMap tensors;
+        for (auto& [key, raw] : io::readSafetensors(kCommitted + "timm_siglip/model.safetensors").tensors)
+            tensors["visual.trunk." + key] = raw;
+        const auto text = engine::toRawF32(torch::randn({100, 64}));
+        tensors["text.token_embedding.weight"] = text;
+        tensors["logit_scale"] = engine::toRawF32(torch::ones({1}));
+        const auto dir = folder.path().toStdString() + "/";
+        io::writeSafetensors(dir + "open_clip_model.safetensors", tensors);
+        std::ofstream(dir + "open_clip_config.json")
+            << R"({"model_cfg": {"embed_dim": 64, "vision_cfg": {"image_size": 64, "timm_model_name":)"
+               R"( "vit_base_patch16_siglip_224", "timm_pool": "map", "timm_proj": "none"}},)"
+               R"( "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "interpolation": "bicubic",)"
+               R"( "resize_mode": "squash"}})";
+        engine::LoadOptions options;
+        options.heads = 4;
+        const auto vit = engine::loadClassifier(dir, options);
+        QCOMPARE(QString::fromStdString(vit->spec().architecture), QStringLiteral("siglip"));
+        QVERIFY(vit->spec().mlp == engine::ViTMlp::Gelu);  // this timm name builds exact GELU
+        QVERIFY(vit->spec().preprocessing.squash);
+        const auto ref = loadReference(kCommitted + "timm_siglip.ref.safetensors");
+        const auto trace = vit->forward(ref.at("vit.input"));
+        QVERIFY(maxAbsDiff(trace.poolAttention.unsqueeze(0), ref.at("vit.pool_attn")) <= 1e-5);
+        QVERIFY(relativeDiff(trace.embedding, ref.at("vit.embedding")) <= 1e-4);
+    }
+
+    // The attention view of a SigLIP: the pool by default, after the blocks with "all",
+    // and refused where it has no meaning.
+    void poolIsTheAttentionViewsDefault()
+    {
+        engine::LoadOptions options;
+        options.heads = 4;
+        const auto vit = engine::loadClassifier(kCommitted + "timm_siglip", options);
+        const auto trace = vit->forward(torch::randn({1, 3, 64, 64}));
+        engine::ViewRequest request;
+        request.head = "all";
+        auto view = engine::computeView(*vit, trace, request);
+        QCOMPARE(view.layers, std::vector<std::string>{engine::kPoolLayer});
+        const auto expected = trace.poolAttention.select(1, 0).reshape({4, 4, 4});  // [H, gh, gw]
+        QCOMPARE(maxAbsDiff(view.maps[0], expected), 0.0);
+        request.layer = "all";
+        view = engine::computeView(*vit, trace, request);
+        QCOMPARE(view.layers, (std::vector<std::string>{"0", "1", engine::kPoolLayer}));
+        request.layer = engine::kPoolLayer;
+        request.query = std::make_pair(1, 1);
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*vit, trace, request));
+        request.layer = "all";  // a query patch: the blocks only
+        QCOMPARE(engine::computeView(*vit, trace, request).layers, (std::vector<std::string>{"0", "1"}));
+        const auto deit = engine::loadClassifier(kCommitted + "timm_deit3", options);
+        request = {};
+        request.layer = engine::kPoolLayer;
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::computeView(*deit, deit->forward(torch::randn({1, 3, 64, 64})), request));
     }
 
     // BEiT's relative position bias belongs to its trained grid: another one is refused.

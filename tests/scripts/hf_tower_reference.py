@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference data for Hugging Face CLIP and DINOv2 vision towers, without transformers.
+"""Reference data for Hugging Face CLIP, SigLIP and DINOv2 vision towers, without transformers.
 
 transformers is not installed here, so each model is built directly as a state dict under
 the exact key names its HF class registers, and run by a forward pass written in
@@ -7,6 +7,7 @@ torch.nn.functional that follows the HF source step by step. The source read was
 huggingface/transformers at these stored file versions:
   models/clip/modeling_clip.py                         000f1ffdbf1ce6190cc8863af9a2fff817590937
   models/clip/configuration_clip.py                    01841b341b64ab547cd2e30f09cb9c74929f50f2
+  models/siglip/modeling_siglip.py                     00b206564aa29563b46bfce0511de4a4f1eefc8c
   models/dinov2/modeling_dinov2.py                     015e68769f9823df27f5f7372dc155277e6ff7e6
   models/dinov2_with_registers/modeling_dinov2_with_registers.py  (same commit)
   models/dinov2/configuration_dinov2.py                7667cc2fe20eacc29e6c85d12ee4c7b36eee0f19
@@ -19,8 +20,9 @@ Writes into --out, per case <case>:
   <case>/model.safetensors   the state dict (with __metadata__ {"format": "pt"}, as save_pretrained)
   <case>/config.json         shaped like save_pretrained's config.json for that class
   <case>.ref.safetensors     vit.input [1,3,H,W], vit.attn.<l> [1,heads,T,T] (eager softmax
-                             attention), vit.embedding [1,E] (pooled image embedding), and
-                             vit.logits [1,classes] where the class has a classifier
+                             attention), vit.embedding [1,E] (pooled image embedding),
+                             vit.logits [1,classes] where the class has a classifier, and for
+                             SigLIP vit.pool_attn [1,heads,1,T] (the pooling head's attention)
   hf_dinov2.native.ref.safetensors   hf_dinov2 again at its trained size 56x56
   cases.json                 what each case holds and which input/outputs its references have
 """
@@ -163,9 +165,17 @@ def clip_vision_forward(sd, x, eps=1e-5):
     pos = sd[p + "embeddings.position_embedding.weight"]
     h = h + pos[torch.arange(pos.shape[0])].unsqueeze(0)
     h = layer_norm(h, sd, p + "pre_layrnorm", eps)  # CLIPVisionTransformer.forward
+    h, attentions = clip_encoder_forward(sd, h, p + "encoder.", eps, quick_gelu)
+    pooled = layer_norm(h[:, 0, :], sd, p + "post_layernorm", eps)  # only the class token is normed
+    return h, pooled, attentions
+
+
+def clip_encoder_forward(sd, h, p, eps, activation):
+    """CLIPEncoder / SiglipEncoder (the same layers): returns the last hidden state and every
+    layer's attention weights."""
     attentions = []
-    for i in range(LAYERS):  # CLIPEncoderLayer.forward
-        q = f"{p}encoder.layers.{i}."
+    for i in range(LAYERS):  # CLIPEncoderLayer.forward / SiglipEncoderLayer.forward
+        q = f"{p}layers.{i}."
         residual = h
         y = layer_norm(h, sd, q + "layer_norm1", eps)
         # CLIPAttention.forward: q/k/v projections, heads split, eager attention with
@@ -180,10 +190,9 @@ def clip_vision_forward(sd, x, eps=1e-5):
         h = residual + out
         residual = h
         y = layer_norm(h, sd, q + "layer_norm2", eps)
-        y = linear(quick_gelu(linear(y, sd, q + "mlp.fc1")), sd, q + "mlp.fc2")  # CLIPMLP.forward
+        y = linear(activation(linear(y, sd, q + "mlp.fc1")), sd, q + "mlp.fc2")  # CLIPMLP / SiglipMLP.forward
         h = residual + y
-    pooled = layer_norm(h[:, 0, :], sd, p + "post_layernorm", eps)  # only the class token is normed
-    return h, pooled, attentions
+    return h, attentions
 
 
 def clip_vision_config_fields():
@@ -195,16 +204,26 @@ def clip_vision_config_fields():
             "projection_dim": CLIP_PROJ}
 
 
+TEXT_SIZES = (32, 64, 100, 8)  # width, intermediate, vocabulary, positions of the unused text towers
+
+
+def text_tower_state(mk, sd):
+    """CLIPTextTransformer / SiglipTextTransformer under "text_model." (without SigLIP's head):
+    what a vision-only loader must skip."""
+    tdim, tinter, vocab, max_pos = TEXT_SIZES
+    sd["text_model.embeddings.token_embedding.weight"] = mk.token(vocab, tdim)
+    sd["text_model.embeddings.position_embedding.weight"] = mk.token(max_pos, tdim)
+    clip_encoder_state(mk, sd, "text_model.encoder.", tdim, tinter, LAYERS)
+    mk.layer_norm(sd, "text_model.final_layer_norm", tdim)
+
+
 def make_hf_clip(out):
     """A full CLIPModel: vision tower + visual_projection, and a text tower, text_projection and
     logit_scale that a vision-only loader must ignore. Embedding = get_image_features."""
     mk = Maker(101)
     sd = OrderedDict()
-    tdim, tinter, vocab, max_pos = 32, 64, 100, 8
-    sd["text_model.embeddings.token_embedding.weight"] = mk.token(vocab, tdim)
-    sd["text_model.embeddings.position_embedding.weight"] = mk.token(max_pos, tdim)
-    clip_encoder_state(mk, sd, "text_model.encoder.", tdim, tinter, LAYERS)
-    mk.layer_norm(sd, "text_model.final_layer_norm", tdim)
+    tdim, tinter, vocab, max_pos = TEXT_SIZES
+    text_tower_state(mk, sd)
     clip_vision_state(mk, sd)
     mk.linear(sd, "visual_projection", CLIP_PROJ, D, bias=False)  # CLIPModel.__init__: bias=False
     mk.linear(sd, "text_projection", CLIP_PROJ, tdim, bias=False)
@@ -244,6 +263,132 @@ def make_hf_clip_vision(out):
     return {"hf_clip_vision": case_info("CLIPVisionModel", x, attentions, pooled, None, 1,
                                         "hidden_act quick_gelu, layer_norm_eps 1e-5; no projection: embedding = "
                                         "pooler_output = post_layernorm(last_hidden[:, 0]) (width 64)")}
+
+
+# ------------------------------------------------------------------------------------ SigLIP
+
+SIGLIP_INTERMEDIATE, SIGLIP_PATCH, SIGLIP_IMAGE = 128, 16, 64
+
+
+def gelu_tanh(x):
+    return F.gelu(x, approximate="tanh")  # activations.PytorchGELUTanh ("gelu_pytorch_tanh")
+
+
+def siglip_vision_state(mk, sd):
+    """SiglipVisionTransformer under "vision_model." (SiglipVisionModel and SiglipModel alike):
+    no class embedding, a patch conv WITH bias, position_embedding over the patches only, the
+    CLIP encoder layers, post_layernorm, and the attention-pooling head (vision_use_head
+    defaults to True). position_ids is persistent=False, so not saved."""
+    p = "vision_model."
+    grid = SIGLIP_IMAGE // SIGLIP_PATCH
+    mk.conv(sd, p + "embeddings.patch_embedding", D, 3, SIGLIP_PATCH)
+    sd[p + "embeddings.position_embedding.weight"] = mk.token(grid * grid, D)  # nn.Embedding(num_patches, D)
+    clip_encoder_state(mk, sd, p + "encoder.", D, SIGLIP_INTERMEDIATE, LAYERS)
+    mk.layer_norm(sd, p + "post_layernorm", D)
+    h = p + "head."  # SiglipMultiheadAttentionPoolingHead
+    sd[h + "probe"] = mk.token(1, 1, D)
+    # torch.nn.MultiheadAttention(D, heads, batch_first=True): packed in_proj (rows q, k, v)
+    sd[h + "attention.in_proj_weight"] = mk.randn(3 * D, D) * (1.5 * D ** -0.5)
+    sd[h + "attention.in_proj_bias"] = 0.05 * mk.randn(3 * D)
+    mk.linear(sd, h + "attention.out_proj", D, D)
+    mk.layer_norm(sd, h + "layernorm", D)
+    mk.linear(sd, h + "mlp.fc1", SIGLIP_INTERMEDIATE, D)
+    mk.linear(sd, h + "mlp.fc2", D, SIGLIP_INTERMEDIATE)
+
+
+def siglip_pooling_head(sd, h, eps):
+    """SiglipMultiheadAttentionPoolingHead.forward, with the REAL torch.nn.MultiheadAttention
+    module it uses (loaded with the head's weights). Returns the pooled [B, D] and the
+    attention weights [B, heads, 1, T], the latter checked against a softmax recomputed here."""
+    p = "vision_model.head."
+    mha = torch.nn.MultiheadAttention(D, HEADS, batch_first=True)
+    mha.load_state_dict({"in_proj_weight": sd[p + "attention.in_proj_weight"],
+                         "in_proj_bias": sd[p + "attention.in_proj_bias"],
+                         "out_proj.weight": sd[p + "attention.out_proj.weight"],
+                         "out_proj.bias": sd[p + "attention.out_proj.bias"]})
+    mha.eval()
+    probe = sd[p + "probe"].repeat(h.shape[0], 1, 1)
+    out, weights = mha(probe, h, h, need_weights=True, average_attn_weights=False)  # [B,1,D], [B,heads,1,T]
+    w_in, b_in = sd[p + "attention.in_proj_weight"], sd[p + "attention.in_proj_bias"]
+    q = split_heads(F.linear(probe, w_in[:D], b_in[:D]))
+    k = split_heads(F.linear(h, w_in[D:2 * D], b_in[D:2 * D]))
+    recomputed = F.softmax(q @ k.transpose(-1, -2) * (D // HEADS) ** -0.5, dim=-1)
+    assert torch.allclose(recomputed, weights, atol=1e-6), "pool attention disagrees with torch MHA"
+    residual = out
+    y = layer_norm(out, sd, p + "layernorm", eps)
+    out = residual + linear(gelu_tanh(linear(y, sd, p + "mlp.fc1")), sd, p + "mlp.fc2")
+    return out[:, 0], weights
+
+
+def siglip_vision_forward(sd, x, eps=1e-6):
+    """SiglipVisionTransformer.forward with interpolate_pos_encoding=False. Returns
+    pooler_output, the layers' attentions and the pool's attention."""
+    p = "vision_model."
+    # SiglipVisionEmbeddings.forward: conv (padding "valid", with bias), flatten(2).transpose(1, 2),
+    # + position_embedding(position_ids); no class token
+    h = F.conv2d(x, sd[p + "embeddings.patch_embedding.weight"], sd[p + "embeddings.patch_embedding.bias"],
+                 stride=SIGLIP_PATCH).flatten(2).transpose(1, 2)
+    h = h + sd[p + "embeddings.position_embedding.weight"].unsqueeze(0)
+    h, attentions = clip_encoder_forward(sd, h, p + "encoder.", eps, gelu_tanh)
+    h = layer_norm(h, sd, p + "post_layernorm", eps)  # on every token (last_hidden_state)
+    pooled, pool_attention = siglip_pooling_head(sd, h, eps)
+    return pooled, attentions, pool_attention
+
+
+def siglip_vision_config_fields():
+    """SiglipVisionConfig attributes, as to_dict writes them."""
+    return {"attention_dropout": 0.0, "hidden_act": "gelu_pytorch_tanh", "hidden_size": D,
+            "image_size": SIGLIP_IMAGE, "intermediate_size": SIGLIP_INTERMEDIATE, "layer_norm_eps": 1e-6,
+            "model_type": "siglip_vision_model", "num_attention_heads": HEADS, "num_channels": 3,
+            "num_hidden_layers": LAYERS, "patch_size": SIGLIP_PATCH}
+
+
+def make_hf_siglip(out):
+    """A full SiglipModel: vision tower, and a text tower (with its head), logit_scale and
+    logit_bias that a vision-only loader must ignore. Embedding = get_image_features =
+    vision_model(...).pooler_output (SigLIP has no projection)."""
+    mk = Maker(606)
+    sd = OrderedDict()
+    tdim, tinter, vocab, max_pos = TEXT_SIZES
+    text_tower_state(mk, sd)
+    mk.linear(sd, "text_model.head", tdim, tdim)
+    siglip_vision_state(mk, sd)
+    sd["logit_scale"] = mk.randn(1)
+    sd["logit_bias"] = mk.randn(1)
+    text_config = {"attention_dropout": 0.0, "hidden_act": "gelu_pytorch_tanh", "hidden_size": tdim,
+                   "intermediate_size": tinter, "layer_norm_eps": 1e-6, "max_position_embeddings": max_pos,
+                   "model_type": "siglip_text_model", "num_attention_heads": HEADS, "num_hidden_layers": LAYERS,
+                   "vocab_size": vocab}
+    config = {"architectures": ["SiglipModel"], "dtype": "float32", "initializer_factor": 1.0,
+              "model_type": "siglip", "text_config": text_config, "transformers_version": TRANSFORMERS_VERSION,
+              "vision_config": siglip_vision_config_fields()}
+    return write_siglip_case(out, "hf_siglip", "SiglipModel", mk, sd, config,
+                             "hidden_act gelu_pytorch_tanh, layer_norm_eps 1e-6, no class token, patch conv "
+                             "with bias, post_layernorm on every token, then the attention-pooling head "
+                             "(torch nn.MultiheadAttention, probe query); vit.pool_attn [1,heads,1,T]; "
+                             "embedding = pooler_output; text tower, logit_scale, logit_bias unused")
+
+
+def make_hf_siglip_vision(out):
+    """SiglipVisionModel: only vision_model.*; embedding = pooler_output."""
+    mk = Maker(707)
+    sd = OrderedDict()
+    siglip_vision_state(mk, sd)
+    config = dict(siglip_vision_config_fields(), architectures=["SiglipVisionModel"], dtype="float32",
+                  transformers_version=TRANSFORMERS_VERSION)
+    return write_siglip_case(out, "hf_siglip_vision", "SiglipVisionModel", mk, sd, config,
+                             "as hf_siglip without the text tower")
+
+
+def write_siglip_case(out, name, cls, mk, sd, config, notes):
+    """The model folder, then the reference of one random input (drawn after the weights)."""
+    write_model_dir(os.path.join(out, name), sd, config)
+    x = mk.randn(1, 3, SIGLIP_IMAGE, SIGLIP_IMAGE)
+    pooled, attentions, pool_attention = siglip_vision_forward(sd, x)
+    ref = reference(x, attentions, pooled)
+    ref["vit.pool_attn"] = pool_attention
+    write_safetensors(os.path.join(out, name + ".ref.safetensors"), ref)
+    return {name: case_info(cls, x, attentions, pooled, None, 0, notes)}
 
 
 # --------------------------------------------------------------------------------- DINOv2
@@ -462,7 +607,7 @@ def main():
     torch.manual_seed(0)
     cases = OrderedDict()
     for make in [make_hf_clip, make_hf_clip_vision, make_hf_dinov2, make_hf_dinov2_swiglu,
-                 make_hf_dinov2_registers, make_hf_dinov2_classifier]:
+                 make_hf_dinov2_registers, make_hf_dinov2_classifier, make_hf_siglip, make_hf_siglip_vision]:
         cases.update(make(args.out))
     for name, info in cases.items():
         info.setdefault("model_dir", name)

@@ -12,6 +12,7 @@
 #include <QApplication>
 #include <QChartView>
 #include <QComboBox>
+#include <QDir>
 #include <QFileInfo>
 #include <QImage>
 #include <QWheelEvent>
@@ -398,6 +399,37 @@ private slots:
         QVERIFY(shown.wait(30000));
         QVERIFY(m_window->errorText().isEmpty());
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
+    }
+
+    // A SigLIP has no CLS token: its attention pool is the default attention layer, the
+    // last row of the head grid, and the window says what the blocks' maps are instead.
+    void aSiglipShowsItsAttentionPool()
+    {
+        QDir folder(m_dir.filePath(QStringLiteral("siglip")));
+        QVERIFY(folder.mkpath(QStringLiteral(".")));
+        QVERIFY(QFile::copy(QStringLiteral(ATTNVIZ_VIT_FIXTURES "timm_siglip/model.safetensors"),
+                            folder.filePath(QStringLiteral("model.safetensors"))));
+        std::ofstream(folder.filePath(QStringLiteral("config.json")).toStdString())
+            << R"({"architecture": "vit_base_patch16_siglip_224", "num_classes": 0, "global_pool": "map",)"
+               R"( "model_args": {"num_heads": 4}, "pretrained_cfg": {"input_size": [3, 64, 64]}})";
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openModel(QStringLiteral("vit"), folder.path());
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY2(m_window->errorText().isEmpty(), qPrintable(m_window->errorText()));
+        QCOMPARE(vit()->method(), QStringLiteral("attention"));
+        QCOMPARE(vit()->layer(), QStringLiteral("pool"));
+        QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("attention pool")));
+        QCOMPARE(vit()->grid()->rows(), 3);  // 2 blocks, then the pool
+        QCOMPARE(vit()->grid()->columns(), 4);
+        QVERIFY(vit()->grid()->toolTip().contains(QStringLiteral("no CLS token")));
+        emit vit()->grid()->cellClicked(0, 2);  // a block: its mean patch row
+        QCOMPARE(vit()->layer(), QStringLiteral("0"));
+        QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("block 0")));
+        m_window->openModel(QStringLiteral("vit"), ui::defaultModelPath(QStringLiteral("vit")));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(vit()->grid()->toolTip().isEmpty());
     }
 };
 
