@@ -1,6 +1,7 @@
 #include "core/engine/vit.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/relativebias.h"
 #include "core/engine/tensorconvert.h"
 
 #include <chrono>
@@ -89,10 +90,6 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
             prefix.push_back(t->expand({n, -1, -1}));
     // [1, T, D]: the positioned prefix tokens' entries, none for the others (registers
     // in HF DINOv2, every prefix token with no_embed_class), the patch grid's.
-    if (m_relIndex.defined() && (layout.gridH != m_spec.posGrid[0] || layout.gridW != m_spec.posGrid[1]))
-        throw EngineError("this ViT's relative position bias is defined for a " + std::to_string(m_spec.posGrid[0]) + "x"
-                          + std::to_string(m_spec.posGrid[1]) + " patch grid; the input gives "
-                          + std::to_string(layout.gridH) + "x" + std::to_string(layout.gridW));
     const int positioned = m_w.posEmbed.defined() ? m_spec.positionedPrefix() : 0;
     auto pos = torch::cat({m_w.posEmbed.defined() ? m_w.posEmbed.narrow(1, 0, positioned) : x.new_zeros({1, 0, x.size(2)}),
                            torch::zeros({1, m_spec.prefixTokens() - positioned, x.size(2)}, x.options()),
@@ -106,7 +103,24 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
     return x;
 }
 
-torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::Tensor& x,
+std::vector<torch::Tensor> VisionTransformer::relativeBiases(int gh, int gw) const
+{
+    std::vector<torch::Tensor> biases;
+    if (!m_relIndex.defined())
+        return biases;
+    // The trained grid reads the tables as they are; another one resizes them as timm
+    // does when it loads the checkpoint at that size.
+    const bool trained = gh == m_spec.posGrid[0] && gw == m_spec.posGrid[1];
+    const auto index = trained ? m_relIndex : relativePositionIndex(gh, gw).to(m_device);
+    const int64_t tokens = int64_t(gh) * gw + 1;
+    for (const auto& b : m_w.blocks) {
+        const auto table = trained ? b.relTable : resizeRelativeBiasTable(b.relTable, m_spec.posGrid[0], gh, gw);
+        biases.push_back(table.index_select(0, index).view({tokens, tokens, -1}).permute({2, 0, 1}));
+    }
+    return biases;
+}
+
+torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& bias,
                                         torch::Tensor& attention) const
 {
     const auto n = x.size(0);
@@ -119,8 +133,8 @@ torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::T
     auto q = qkv[0] * (1.0 / std::sqrt(double(hd)));
     // [N, H, T, T]: computed explicitly, because fused attention never returns weights
     auto logits = torch::matmul(q, qkv[1].transpose(-2, -1));
-    if (b.relTable.defined())  // BEiT: [H, T, T] relative position bias
-        logits = logits + b.relTable.index_select(0, m_relIndex).view({tokens, tokens, h}).permute({2, 0, 1});
+    if (bias.defined())  // BEiT: [H, T, T] relative position bias
+        logits = logits + bias;
     auto attn = torch::softmax(logits, -1);
     attention = attn;
     auto out = torch::matmul(attn, qkv[2]).transpose(1, 2).reshape({n, tokens, d});
@@ -133,12 +147,12 @@ torch::Tensor VisionTransformer::norm1(const ViTBlockWeights& b, const torch::Te
 }
 
 torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
-                                       torch::Tensor& attention) const
+                                       const torch::Tensor& bias, torch::Tensor& attention) const
 {
     if (!normed.defined())
         normed = norm1(b, x);
     // A replaced norm1 output [K, T, D] broadcasts against the residual x [1, T, D].
-    auto a = attend(b, normed, attention);
+    auto a = attend(b, normed, bias, attention);
     auto y = x + (b.ls1.defined() ? a * b.ls1 : a);
     auto n2 = torch::layer_norm(y, {y.size(-1)}, b.norm2W, b.norm2B, m_spec.layerNormEps);
     auto m = F::linear(mlpActivation(F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
@@ -234,6 +248,7 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
                                         const EncodeHooks& hooks) const
 {
     auto x = embed(input.to(m_device, torch::kFloat32), layout);
+    const auto biases = relativeBiases(layout.gridH, layout.gridW);  // per block [H, T, T], or none
     const auto* r = hooks.replacement;
     bool replaced = r == nullptr;
     for (std::size_t i = 0; i < m_w.blocks.size(); ++i) {
@@ -256,7 +271,7 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
                 hooks.norm1Outputs->push_back(normed);
         }
         torch::Tensor attention;
-        x = block(b, x, normed, attention);
+        x = block(b, x, normed, biases.empty() ? torch::Tensor() : biases[i], attention);
         if (hooks.attentions)
             hooks.attentions->push_back(attention);
     }

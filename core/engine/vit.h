@@ -40,11 +40,16 @@ private:
     torch::Tensor embed(const torch::Tensor& input, TokenLayout& layout) const;
     // Position embedding for the patch part at grid gh x gw: [1, gh*gw, D]
     torch::Tensor patchPositions(int gh, int gw) const;
-    // One block; `normed` is its norm1 output, computed here when undefined.
+    // One block; `normed` is its norm1 output, computed here when undefined; `bias` the
+    // relative position bias added to its attention logits [H, T, T] (BEiT) or undefined.
     torch::Tensor block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
-                        torch::Tensor& attention) const;
+                        const torch::Tensor& bias, torch::Tensor& attention) const;
     torch::Tensor norm1(const ViTBlockWeights& b, const torch::Tensor& x) const;
-    torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor& attention) const;
+    torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& bias,
+                         torch::Tensor& attention) const;
+    // BEiT: every block's relative position bias for a gh x gw grid, [H, T, T] each
+    // (tables resized when the grid is not the trained one); empty for other ViTs.
+    std::vector<torch::Tensor> relativeBiases(int gh, int gw) const;
     torch::Tensor mlpActivation(const torch::Tensor& hidden) const;
     // The representation the head reads from the last block's tokens [N, T, D]: the
     // normed CLS token, the patch mean (fc_norm), both (HF DINOv2), or the attention

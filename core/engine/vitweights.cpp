@@ -224,26 +224,6 @@ void readLinearWeights(WeightSource& s, const std::string& prefix, std::vector<s
     b = s.takeIfPresent(prefix + ".bias", {shape[0]});
 }
 
-torch::Tensor relativePositionIndex(int gh, int gw)
-{
-    const int64_t n = int64_t(gh) * gw;
-    const int64_t offsets = int64_t(2 * gh - 1) * (2 * gw - 1);
-    auto index = torch::empty({n + 1, n + 1}, torch::kInt64);
-    auto a = index.accessor<int64_t, 2>();
-    for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-            const int64_t dy = i / gw - j / gw + gh - 1;
-            const int64_t dx = i % gw - j % gw + gw - 1;
-            a[i + 1][j + 1] = dy * (2 * gw - 1) + dx;
-        }
-    for (int64_t t = 0; t <= n; ++t) {
-        a[0][t] = offsets;      // class token to any token
-        a[t][0] = offsets + 1;  // any token to the class token
-    }
-    a[0][0] = offsets + 2;
-    return index.view({-1});
-}
-
 void readSeparateQkv(WeightSource& s, const std::string& prefix, const std::array<const char*, 3>& names, int64_t d,
                      ViTBlockWeights& b)
 {

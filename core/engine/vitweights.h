@@ -24,7 +24,7 @@ struct ViTBlockWeights {
     torch::Tensor fc2W, fc2B;  // [D, hidden]
     torch::Tensor ls2;
     // BEiT: relative position bias table [(2W-1)(2W-1)+3, heads] indexed by token pair
-    // (engine::relativePositionIndex), added to the attention logits; or undefined.
+    // (relativebias.h), added to the attention logits; or undefined.
     torch::Tensor relTable;
 };
 
@@ -80,12 +80,6 @@ bool detectViTLayout(const WeightSource& source, ViTLayout& layout);
 // token flags, the MLP kind and numClasses from the keys (and, where the weights cannot
 // tell, from `config`). Heads and preprocessing are not set here.
 ViTWeights readViTWeights(WeightSource& source, ViTLayout layout, const io::ModelConfig& config, ModelSpec& spec);
-
-// BEiT's index into the relative position bias table for a gh x gw grid with a class
-// token: [(1 + gh*gw)^2] int64, row-major over (query, key) token pairs. Patch pairs
-// index their offset (dy + gh - 1) * (2gw - 1) + (dx + gw - 1); the three extra entries
-// are token-to-class, class-to-token and class-to-class.
-torch::Tensor relativePositionIndex(int gh, int gw);
 
 // Shared by the layout readers: `prefix`.weight/.bias of a norm [d], of a linear layer
 // (bias optional).

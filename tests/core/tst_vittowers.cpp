@@ -8,6 +8,7 @@
 // (tests/scripts/hf_tower_reference.py).
 #include "core/engine/classifier.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/relativebias.h"
 #include "core/engine/views.h"
 
 #include <nlohmann/json.hpp>
@@ -190,14 +191,36 @@ private slots:
                                  engine::computeView(*deit, deit->forward(torch::randn({1, 3, 64, 64})), request));
     }
 
-    // BEiT's relative position bias belongs to its trained grid: another one is refused.
-    void relativeBiasNeedsItsGrid()
+    // BEiT at another grid than its trained 4x4: timm resizes each relative position bias
+    // table when it loads the checkpoint at that size (make_vit_tower_fixtures.py made the
+    // reference with timm's own checkpoint_filter_fn at 80x96, a 5x6 grid).
+    void beitAtAnotherGridAsTimmLoadsIt()
     {
         engine::LoadOptions options;
         options.heads = 4;
+        options.inputSize = {80, 96};
         const auto beit = engine::loadClassifier(kCommitted + "timm_beit", options);
         QCOMPARE(beit->spec().posGrid, (std::array<int, 2>{4, 4}));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, beit->forward(torch::randn({1, 3, 80, 64})));
+        const auto ref = loadReference(kCommitted + "timm_beit_80x96.ref.safetensors");
+        const auto weights = loadReference(kCommitted + "timm_beit/model.safetensors");
+        QVERIFY(torch::equal(engine::relativePositionIndex(5, 6), ref.at("vit.rel_pos_index").view({-1})));
+        for (int l = 0; l < 2; ++l) {
+            const auto table = weights.at("blocks." + std::to_string(l) + ".attn.relative_position_bias_table");
+            const auto resized = engine::resizeRelativeBiasTable(table, 4, 5, 6);
+            const double diff = maxAbsDiff(resized, ref.at("vit.rel_table." + std::to_string(l)));
+            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: resized table differs by %2").arg(l).arg(diff)));
+        }
+        const auto trace = beit->forward(ref.at("vit.input"));
+        QCOMPARE(trace.tokens.gridH, 5);
+        QCOMPARE(trace.tokens.gridW, 6);
+        for (std::size_t l = 0; l < trace.attentions.size(); ++l) {
+            const double diff = maxAbsDiff(trace.attentions[l].unsqueeze(0), ref.at("vit.attn." + std::to_string(l)));
+            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: attention differs by %2").arg(l).arg(diff)));
+        }
+        QVERIFY(relativeDiff(trace.logits, ref.at("vit.logits")) <= 1e-4);
+        // At the trained grid the tables are used as they are.
+        const auto table = weights.at("blocks.0.attn.relative_position_bias_table");
+        QVERIFY(torch::equal(engine::resizeRelativeBiasTable(table, 4, 4, 4), table));
     }
 
     // --input-size: another resolution than the checkpoint's, a multiple of the patch.

@@ -92,6 +92,10 @@ fc_norm, 10-class head), timm_siglip (vit_base_patch16_siglip_224: no class toke
 together). All width 64, 4 heads, depth 2.
 Every written checkpoint is reloaded into a freshly built model (strict=True, other seed) and must
 reproduce the reference exactly.
+Also timm_beit_80x96 (added later with --only-beit-resized, from the committed timm_beit weights):
+timm_beit's checkpoint loaded by timm into a Beit built at 80x96 (a 5x6 grid) through
+timm.models.beit.checkpoint_filter_fn, which resizes the relative position bias tables; its
+reference has the resized tables (vit.rel_table.<l>) besides what timm_beit's has.
 """
 import argparse
 import json
@@ -109,6 +113,7 @@ import torch.nn.functional as F
 
 import timm
 from timm.layers import AttentionPoolLatent, resample_abs_pos_embed
+from timm.models import beit as timm_beit
 from timm.models.beit import Beit
 from timm.models._hub import save_config_for_hf as timm_save_config_for_hf
 
@@ -794,19 +799,79 @@ def new_timm_case(model, case_name, case, x, attns, emb, ref, counts, architectu
 
 # ---------------------------------------------------------------- main
 
+BEIT_RESIZED = dict(seed=307, size=(80, 96))  # a 5x6 grid for weights trained on 4x4
+
+
+def make_timm_beit_resized(out_dir):
+    """timm_beit's weights at another input size, as timm runs them: a Beit built at img_size 80x96
+    (window 5x6) loading the 4x4 checkpoint through timm.models.beit.checkpoint_filter_fn, which
+    resizes every relative_position_bias_table with timm.layers.resize_rel_pos_bias_table (no scipy
+    here: UniLM's geometric-progression source positions, linear RegularGridInterpolator; the three
+    class-token rows are kept). Reference as for timm_beit, plus vit.rel_table.<l>: the resized tables."""
+    h, w = BEIT_RESIZED["size"]
+    case = TIMM_CASES["timm_beit"]
+    kwargs = OrderedDict(case["kwargs"], img_size=(h, w))
+    torch.manual_seed(BEIT_RESIZED["seed"])
+    model = timm.create_model(case["name"], pretrained=False, **kwargs).eval()
+    sd = read_safetensors(out_dir / "timm_beit" / "model.safetensors")
+    filtered = timm_beit.checkpoint_filter_fn(sd, model)
+    model.load_state_dict(filtered, strict=True)
+    x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(BEIT_RESIZED["seed"] * 1000 + 2))
+    attns, emb, extra = beit_reference(model, x)
+    ref = OrderedDict([("vit.input", x)])
+    for i, a in enumerate(attns):
+        ref["vit.attn.%d" % i] = a
+    ref["vit.embedding"] = emb
+    ref.update(extra)
+    for i, blk in enumerate(model.blocks):
+        table = blk.attn.relative_position_bias_table.detach().clone()
+        assert table.shape == ((2 * h // 16 - 1) * (2 * w // 16 - 1) + 3, 4), table.shape
+        assert torch.equal(table[-3:], sd["blocks.%d.attn.relative_position_bias_table" % i][-3:])
+        ref["vit.rel_table.%d" % i] = table
+    name = "timm_beit_%dx%d" % (h, w)
+    write_safetensors(out_dir / (name + ".ref.safetensors"), ref)
+    notes = ("timm_beit's checkpoint run at %dx%d (grid %dx%d; trained 4x4): timm.create_model(%r, img_size=(%d, %d), "
+             "same kwargs) + checkpoint_filter_fn, which resizes each relative_position_bias_table [52,4] to [%d,4] by "
+             "resize_rel_pos_bias_table (torch path, TIMM_USE_SCIPY_INTERP unset): per head, the (2*4-1)^2 table "
+             "sampled at UniLM's geometric-progression offsets (q by bisection in [1.01, 1.5] so that the sum of "
+             "src//2 terms reaches dst//2), linearly interpolated (timm RegularGridInterpolator) at integer offsets "
+             "-dst//2..dst//2 per axis; the 3 class-token rows kept. Stored: vit.rel_table.<l> (resized tables), "
+             "vit.rel_bias.<l>, vit.rel_pos_index [31,31], vit.attn.<l>, vit.logits, vit.embedding."
+             % (h, w, h // 16, w // 16, case["name"], h, w, (2 * h // 16 - 1) * (2 * w // 16 - 1) + 3))
+    build = OrderedDict([("library", "timm"), ("timm_version", timm.__version__), ("timm_commit", TIMM_COMMIT),
+                         ("builder", "timm.create_model + timm.models.beit.checkpoint_filter_fn"),
+                         ("name", case["name"]), ("kwargs", OrderedDict(kwargs, img_size=[h, w])),
+                         ("weights", "timm_beit/model.safetensors"), ("seed", BEIT_RESIZED["seed"])])
+    return name, OrderedDict([
+        ("input", list(x.shape)), ("tokens", attns[0].shape[-1]), ("heads", attns[0].shape[1]),
+        ("depth", len(attns)), ("prefix_tokens", 1), ("embedding_dim", emb.shape[-1]), ("classes", 10),
+        ("notes", notes), ("reference", name + ".ref.safetensors"), ("files", ["timm_beit/model.safetensors"]),
+        ("outputs", OrderedDict((k, list(v.shape)) for k, v in ref.items())), ("build", build)])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="output folder, e.g. tests/fixtures/vit")
     parser.add_argument("--with-safetensors-copy", action="store_true",
                         help="also write the openclip_vit_safetensors case (about 0.68 MB more: the "
                              "total is then about 4.8 MB, over the 4.5 MB budget, so it is off by default)")
+    parser.add_argument("--only-beit-resized", action="store_true",
+                        help="only (re)make the timm_beit_80x96 reference from the timm_beit weights already in "
+                             "--out, and add it to its cases.json (how that case was added: the other cases' "
+                             "checks are exact to 1e-6 on the machine that made them, not on every CPU)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # one summation order, the same on every run
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cases = make_openclip(out_dir, with_safetensors=args.with_safetensors_copy)
-    for case_name, case in TIMM_CASES.items():
-        cases[case_name] = make_timm(out_dir, case_name, case)
+    if args.only_beit_resized:
+        with open(out_dir / "cases.json") as f:
+            cases = json.load(f, object_pairs_hook=OrderedDict)
+    else:
+        cases = make_openclip(out_dir, with_safetensors=args.with_safetensors_copy)
+        for case_name, case in TIMM_CASES.items():
+            cases[case_name] = make_timm(out_dir, case_name, case)
+    name, info = make_timm_beit_resized(out_dir)
+    cases[name] = info
     for case_name, case in cases.items():
         print("%-26s input %-16s tokens %3d heads %d depth %d prefix %d emb %d  reload ok"
               % (case_name, case["input"], case["tokens"], case["heads"], case["depth"],
