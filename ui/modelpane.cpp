@@ -76,49 +76,48 @@ void ModelPane::buildControls()
     layout->addWidget(m_predictions);
 
     auto* form = new QFormLayout;
-    const auto combo = [this](const QString& objectName) {
+    // What the model is asked (method, layer, head, class, CAM input) refreshes the view;
+    // how it is drawn (colormap, normalisation, upsampling, alpha, keep mass) only draws
+    // the view shown again, and never reaches the worker.
+    const auto combo = [this](const QString& objectName, void (ModelPane::*onChange)()) {
         auto* c = new QComboBox(this);
         c->setObjectName(objectName);
         c->setFocusPolicy(Qt::ClickFocus);  // arrow keys stay with the pane
-        connect(c, &QComboBox::currentIndexChanged, this, [this] {
+        connect(c, &QComboBox::currentIndexChanged, this, [this, onChange] {
             if (!m_filling)
-                refresh();
+                (this->*onChange)();
         });
         return c;
     };
-    m_method = combo(QStringLiteral("method"));
-    m_layer = combo(QStringLiteral("layer"));
-    m_head = combo(QStringLiteral("head"));
-    m_class = combo(QStringLiteral("class"));
-    m_camInput = combo(QStringLiteral("camInput"));
+    m_method = combo(QStringLiteral("method"), &ModelPane::refresh);
+    m_layer = combo(QStringLiteral("layer"), &ModelPane::refresh);
+    m_head = combo(QStringLiteral("head"), &ModelPane::refresh);
+    m_class = combo(QStringLiteral("class"), &ModelPane::refresh);
+    m_camInput = combo(QStringLiteral("camInput"), &ModelPane::refresh);
     m_camInput->addItem(tr("norm1 output"), QStringLiteral("norm1"));
     m_camInput->addItem(tr("residual stream"), QStringLiteral("residual"));
     m_camInput->setToolTip(tr("Which tokens of a ViT block a CAM reads: its norm1 output (as pytorch-grad-cam's "
                               "blocks[i].norm1) or the residual stream entering the block"));
-    m_colormap = combo(QStringLiteral("colormap"));
+    m_colormap = combo(QStringLiteral("colormap"), &ModelPane::recolor);
     for (const char* name : {"viridis", "inferno", "magma", "plasma", "turbo", "jet", "gray"})
         m_colormap->addItem(QString::fromLatin1(name));
-    connect(m_colormap, &QComboBox::currentIndexChanged, this, [this] {
-        if (!m_filling)
-            updateGrid();
-    });
-    m_normalization = combo(QStringLiteral("normalization"));
+    m_normalization = combo(QStringLiteral("normalization"), &ModelPane::rerender);
     m_normalization->addItem(tr("per map"), QStringLiteral("map"));
     m_normalization->addItem(tr("per layer (heads compare)"), QStringLiteral("layer"));
-    m_upsampling = combo(QStringLiteral("upsampling"));
+    m_upsampling = combo(QStringLiteral("upsampling"), &ModelPane::rerender);
     m_upsampling->addItem(tr("nearest (patches)"), QStringLiteral("nearest"));
     m_upsampling->addItem(tr("bilinear"), QStringLiteral("bilinear"));
     m_alpha = new QSlider(Qt::Horizontal, this);
     m_alpha->setRange(0, 100);
     m_alpha->setValue(50);
     m_alpha->setFocusPolicy(Qt::ClickFocus);
-    connect(m_alpha, &QSlider::valueChanged, this, [this] { refresh(); });
+    connect(m_alpha, &QSlider::valueChanged, this, &ModelPane::rerender);
     m_keepMass = new QDoubleSpinBox(this);
     m_keepMass->setRange(0.05, 1.0);
     m_keepMass->setSingleStep(0.05);
     m_keepMass->setValue(1.0);
     m_keepMass->setFocusPolicy(Qt::ClickFocus);
-    connect(m_keepMass, &QDoubleSpinBox::valueChanged, this, [this] { refresh(); });
+    connect(m_keepMass, &QDoubleSpinBox::valueChanged, this, &ModelPane::rerender);
 
     form->addRow(tr("Method"), m_method);
     auto* layerRow = new QHBoxLayout;
@@ -154,6 +153,9 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     m_query.reset();
     m_unit.reset();
     m_shown.reset();
+    m_computed.clear();  // views of the previous trace
+    m_computedOrder.clear();
+    m_pendingKey.clear();
     const auto& spec = m_analysis->model->spec();
     m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing), kDisplaySide);
     // The model's own name (folder or file); the full path is in the tooltip.
@@ -175,8 +177,8 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
         lines << QStringLiteral("%1 <b>%2</b>").arg(QString::fromStdString(p.label).toHtmlEscaped()).arg(p.probability, 0, 'f', 3);
     m_predictions->setText(lines.join(QStringLiteral("<br>")));
     fillModelControls();
-    refresh();
     updateGrid();
+    refresh();
 }
 
 void ModelPane::fillModelControls()
@@ -250,25 +252,27 @@ void ModelPane::refresh()
     m_class->setEnabled(needsModel(m) && m != QLatin1String("erf"));
     m_layer->setEnabled(!isRollout(m));
     m_camInput->setEnabled(vit && isCam(m));
-    if (m_grid->columns() > 0) {
-        const bool numericHead = m_head->currentIndex() >= 3;
-        m_grid->setSelected(vit ? m_layer->currentIndex() : 0,
-                            vit ? (numericHead ? m_head->currentIndex() - 3 : -1) : m_layer->currentIndex());
-    }
+    selectGridCell();
     if (m == QLatin1String("erf")) {
         // The unit clicked last, else the centre of the current layer's grid.
         const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
         const auto unit = m_unit.value_or(std::make_pair(int(features.size(2) / 2), int(features.size(3) / 2)));
         m_unit = std::make_pair(std::min(unit.first, int(features.size(2) - 1)), std::min(unit.second, int(features.size(3) - 1)));
+        if (showComputed(*modelRequestKey()))
+            return;
         m_waiting = true;
+        m_pendingKey = *modelRequestKey();
         m_state->setText(tr("computing the effective receptive field …"));
         emit effectiveFieldRequested(m_analysis, layer(), m_unit->first, m_unit->second);
         return;
     }
     const auto r = request();
     if (needsModel(m)) {
+        if (showComputed(*modelRequestKey()))
+            return;
         // Keep showing the last picture until the worker delivers the new one.
         m_waiting = true;
+        m_pendingKey = *modelRequestKey();
         m_state->setText(tr("computing %1 …").arg(m));
         emit gradientViewRequested(m_analysis, r);
         if (m_shown && m_shown->method == r.method)
@@ -283,8 +287,65 @@ void ModelPane::refresh()
     }
 }
 
+std::optional<std::string> ModelPane::modelRequestKey() const
+{
+    const auto m = method();
+    if (m == QLatin1String("erf"))
+        return m_unit ? std::optional<std::string>("erf|" + layer().toStdString() + "|" + std::to_string(m_unit->first)
+                                                   + "," + std::to_string(m_unit->second))
+                      : std::nullopt;
+    if (!needsModel(m))
+        return std::nullopt;
+    return engine::viewRequestKey(request());
+}
+
+bool ModelPane::showComputed(const std::string& key)
+{
+    const auto it = m_computed.find(key);
+    if (it == m_computed.end())
+        return false;
+    m_waiting = false;  // a result still on its way is kept when it comes, not shown
+    render(*it->second);
+    return true;
+}
+
+void ModelPane::remember(const std::string& key, std::shared_ptr<const engine::ViewMaps> view)
+{
+    if (m_computed.count(key) == 0) {
+        m_computedOrder.push_back(key);
+        if (m_computedOrder.size() > kComputedViews) {  // the oldest goes
+            m_computed.erase(m_computedOrder.front());
+            m_computedOrder.pop_front();
+        }
+    }
+    m_computed[key] = std::move(view);
+}
+
+void ModelPane::rerender()
+{
+    if (m_analysis && m_shown && !m_filling)
+        render(*m_shown);
+}
+
+void ModelPane::recolor()
+{
+    rerender();
+    updateGrid();
+}
+
+void ModelPane::selectGridCell()
+{
+    if (!m_analysis || m_grid->columns() == 0)
+        return;
+    const bool vit = m_analysis->model->spec().family == engine::Family::ViT;
+    const bool numericHead = m_head->currentIndex() >= 3;
+    m_grid->setSelected(vit ? m_layer->currentIndex() : 0,
+                        vit ? (numericHead ? m_head->currentIndex() - 3 : -1) : m_layer->currentIndex());
+}
+
 void ModelPane::viewAbandoned()
 {
+    m_pendingKey.clear();
     if (!m_waiting)
         return;
     m_waiting = false;
@@ -294,8 +355,14 @@ void ModelPane::viewAbandoned()
 
 void ModelPane::viewReady(std::shared_ptr<const engine::ViewMaps> view)
 {
-    if (!m_analysis || view->method != method().toStdString())
-        return;  // the user moved on to another method meanwhile
+    // The controller delivers only the newest request of a pane: the one pending.
+    if (!m_analysis || m_pendingKey.empty())
+        return;
+    remember(m_pendingKey, view);
+    const bool wanted = modelRequestKey() == m_pendingKey;
+    m_pendingKey.clear();
+    if (!wanted)
+        return;  // the user moved on meanwhile; it is kept for when they come back
     m_waiting = false;
     render(*view);
 }
@@ -437,7 +504,7 @@ void ModelPane::updateGrid()
             names << QString::fromStdString(name);
         m_grid->setCells(cells, 1, int(cells.size()), {}, tr("stages, mean activation"), names);
     }
-    refresh();
+    selectGridCell();
 }
 
 QString ModelPane::layerLabel(const std::string& layer) const
@@ -490,7 +557,8 @@ void ModelPane::setQuery(std::optional<std::pair<int, int>> patch)
     m_query = patch;
     if (patch)
         setMethod(QStringLiteral("attention"));
-    updateGrid();  // refreshes
+    updateGrid();
+    refresh();
 }
 
 void ModelPane::setMethod(const QString& name)

@@ -11,8 +11,11 @@
 
 #include <QWidget>
 
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 
 class QComboBox;
 class QDoubleSpinBox;
@@ -82,7 +85,17 @@ private:
     engine::ViewRequest request() const;
     imaging::ViewImageOptions imageOptions() const;
     std::string className(const engine::ViewMaps& view) const;
+    // The controls changed what is asked of the model: derive the view from the trace,
+    // show it from the views already computed, or ask the worker for it.
     void refresh();
+    // The key of what the controls ask of the model, or none for a view of the trace.
+    std::optional<std::string> modelRequestKey() const;
+    bool showComputed(const std::string& key);  // false when not computed yet
+    void remember(const std::string& key, std::shared_ptr<const engine::ViewMaps> view);
+    // Only the rendering changed: draw the view shown again (no model work).
+    void rerender();
+    void recolor();  // rerender() and the grid
+    void selectGridCell();
     void render(const engine::ViewMaps& view);
     void showHover(QPointF unit);
     void updateGrid();
@@ -100,6 +113,12 @@ private:
     std::shared_ptr<const PaneAnalysis> m_analysis;
     cv::Mat m_picture;  // the model input as a picture, enlarged for display
     std::optional<engine::ViewMaps> m_shown;
+    // Views that needed the model, by request key, the oldest dropped beyond
+    // kComputedViews; cleared with a new trace. m_pendingKey: the request on the worker.
+    static constexpr std::size_t kComputedViews = 32;
+    std::map<std::string, std::shared_ptr<const engine::ViewMaps>> m_computed;
+    std::deque<std::string> m_computedOrder;
+    std::string m_pendingKey;
     cv::Mat m_rendered;
     std::optional<std::pair<int, int>> m_query;
     std::optional<std::pair<int, int>> m_unit;

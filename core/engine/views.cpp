@@ -207,6 +207,15 @@ const std::vector<std::string>& viewMethodNames()
     return names;
 }
 
+std::string viewRequestKey(const ViewRequest& r)
+{
+    std::string key = r.method + '|' + r.layer + '|' + r.head + '|' + std::to_string(r.classIndex) + '|'
+                      + std::to_string(r.discardRatio) + '|' + r.vitCamInput;
+    if (r.query)
+        key += '|' + std::to_string(r.query->first) + ',' + std::to_string(r.query->second);
+    return key;
+}
+
 bool viewNeedsModel(const std::string& method)
 {
     return method != "attention" && method != "rollout";

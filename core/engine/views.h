@@ -49,6 +49,10 @@ struct ViewMaps {
     torch::Tensor maps;               // [layers, heads, h, w] float32 on the CPU
 };
 
+// Names everything a request asks of the model, equal for equal requests: the key of a
+// window's cache of views already computed.
+std::string viewRequestKey(const ViewRequest& request);
+
 const std::vector<std::string>& viewMethodNames();
 // Whether a method needs passes of its own (the model), not only the cached trace.
 bool viewNeedsModel(const std::string& method);

@@ -18,6 +18,8 @@
 #include <QWheelEvent>
 #include <QLabel>
 #include <QSignalSpy>
+#include <QSlider>
+#include <QDoubleSpinBox>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -121,6 +123,56 @@ private slots:
         vit()->setMethod(QStringLiteral("attention"));
     }
 
+    // How a view is drawn never reaches the worker; a view that needs the model is
+    // computed once per request and comes back without a job when asked for again.
+    void renderingChangesRunNoModel()
+    {
+        QVERIFY(waitIdle(*m_window));
+        QSignalSpy asked(vit(), &ui::ModelPane::gradientViewRequested);
+        auto* classes = vit()->findChild<QComboBox*>(QStringLiteral("class"));
+        classes->setCurrentIndex(2);  // class 1: a request no earlier case made
+        vit()->setMethod(QStringLiteral("gradcam"));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(asked.count(), 1);
+        const QImage computed = vit()->overlay();
+        auto* colormap = vit()->findChild<QComboBox*>(QStringLiteral("colormap"));
+        auto* upsampling = vit()->findChild<QComboBox*>(QStringLiteral("upsampling"));
+        auto* alpha = vit()->findChild<QSlider*>();
+        auto* keepMass = vit()->findChild<QDoubleSpinBox*>();
+        const auto colormapBefore = colormap->currentText();
+        const int alphaBefore = alpha->value();
+        QImage previous = computed;
+        const auto changesPicture = [&] {
+            const QImage shown = vit()->overlay();
+            const bool changed = shown != previous;
+            previous = shown;
+            return changed && !vit()->waitingForGradients() && asked.count() == 1;
+        };
+        vit()->setColormap(colormapBefore == QLatin1String("inferno") ? QStringLiteral("magma") : QStringLiteral("inferno"));
+        QVERIFY(changesPicture());
+        alpha->setValue(alphaBefore == 80 ? 20 : 80);
+        QVERIFY(changesPicture());
+        keepMass->setValue(0.5);
+        QVERIFY(changesPicture());
+        upsampling->setCurrentIndex(1 - upsampling->currentIndex());
+        QVERIFY(changesPicture());
+        // Back to the settings it was computed with: the very same picture, still no job.
+        upsampling->setCurrentIndex(1 - upsampling->currentIndex());
+        keepMass->setValue(1.0);
+        alpha->setValue(alphaBefore);
+        vit()->setColormap(colormapBefore);
+        QCOMPARE(vit()->overlay(), computed);
+        vit()->setMethod(QStringLiteral("attention"));
+        QVERIFY(vit()->overlay() != computed);
+        vit()->setMethod(QStringLiteral("gradcam"));
+        QVERIFY(!vit()->waitingForGradients());
+        QCOMPARE(vit()->overlay(), computed);
+        QCOMPARE(asked.count(), 1);
+        classes->setCurrentIndex(0);
+        vit()->setMethod(QStringLiteral("attention"));
+        QVERIFY(waitIdle(*m_window));
+    }
+
     void everyMethodIsOfferedAndAViTCamSaysWhatItRead()
     {
         QVERIFY(waitIdle(*m_window));
@@ -149,7 +201,7 @@ private slots:
     {
         QVERIFY(waitIdle(*m_window));
         const QImage before = vit()->overlay();
-        vit()->setMethod(QStringLiteral("grad-rollout"));
+        vit()->setMethod(QStringLiteral("generic-attention"));  // not computed before, so not kept
         QVERIFY(vit()->waitingForGradients());
         m_window->controller().cancel();
         QVERIFY(waitIdle(*m_window));  // the pane no longer waits for it
