@@ -104,7 +104,7 @@ std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& pat
 }
 
 quint64 AnalysisController::analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath,
-                                    const QString& device, int inputSide)
+                                    const QString& device, int inputSide, std::shared_ptr<const Analysis> previous)
 {
     const quint64 job = m_nextJob++;
     m_latestAnalysis = job;
@@ -115,19 +115,31 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         auto analysis = std::make_shared<Analysis>();
         analysis->job = job;
         analysis->imagePath = imagePath;
-        report([this] { emit progress(tr("decoding the image")); });
-        const auto image = imaging::decodeImageRgb(imagePath.toStdString());
+        analysis->device = device;
+        analysis->inputSide = inputSide;
+        const bool sameInput = previous && previous->imagePath == imagePath && previous->device == device
+                               && previous->inputSide == inputSide;
+        cv::Mat image;  // decoded when a side runs
         for (const auto& [role, path] : {std::pair{QStringLiteral("vit"), vitPath}, std::pair{QStringLiteral("cnn"), cnnPath}}) {
             if (path.isEmpty())
                 continue;
             if (stale())
                 throw Cancelled();
+            const bool wantVit = role == QLatin1String("vit");
+            const auto before = sameInput ? (wantVit ? previous->vit : previous->cnn) : nullptr;
+            if (before && before->modelPath == path) {
+                (wantVit ? analysis->vit : analysis->cnn) = before;  // its trace and views stay
+                continue;
+            }
+            if (image.empty()) {
+                report([this] { emit progress(tr("decoding the image")); });
+                image = imaging::decodeImageRgb(imagePath.toStdString());
+            }
             report([this, role = role] { emit progress(tr("running the %1").arg(role == QLatin1String("vit") ? tr("ViT") : tr("CNN"))); });
             auto pane = std::make_shared<PaneAnalysis>();
             pane->role = role;
             pane->modelPath = path;
             const auto loaded = model(path, device, inputSide);
-            const bool wantVit = role == QLatin1String("vit");
             if ((loaded->spec().family == engine::Family::ViT) != wantVit)
                 throw std::runtime_error((wantVit ? "the ViT side needs a ViT, but '" : "the CNN side needs a CNN, but '")
                                          + path.toStdString() + "' is a " + loaded->spec().description);

@@ -27,6 +27,8 @@ struct PaneAnalysis {
 struct Analysis {
     quint64 job = 0;
     QString imagePath;
+    QString device;
+    int inputSide = 0;  // 0: each checkpoint's own size
     std::shared_ptr<const PaneAnalysis> vit, cnn;
 };
 
@@ -58,9 +60,10 @@ public:
 
     // Decodes the image, loads the models (an empty path leaves that side out) and runs
     // each once, at `inputSide` x `inputSide` pixels (0: each checkpoint's own size).
-    // Emits analysisFinished or failed.
+    // A side of `previous` with the same image, model, device and size is taken over as
+    // it is, not run again (nor the image decoded for it). Emits analysisFinished or failed.
     quint64 analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath, const QString& device,
-                    int inputSide = 0);
+                    int inputSide = 0, std::shared_ptr<const Analysis> previous = nullptr);
     // A view that runs the model (Grad-CAM, gradient rollout). Emits viewFinished or failed.
     quint64 computeGradientView(std::shared_ptr<const PaneAnalysis> pane, const engine::ViewRequest& request);
     // The effective receptive field of unit (row, col) of `layer` on the analysed input,

@@ -27,6 +27,8 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <utility>
+
 namespace attnviz::ui {
 namespace {
 
@@ -145,7 +147,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray()))
         resizeDocks({dock}, {300}, Qt::Vertical);  // the first start: the same layout every time
     m_vitPane->setFocus();
-    QTimer::singleShot(0, this, &MainWindow::analyze);
+    QTimer::singleShot(0, this, [this] { analyze(); });
 }
 
 void MainWindow::buildMenus()
@@ -274,7 +276,7 @@ void MainWindow::openImage(const QString& path)
 void MainWindow::openModel(const QString& role, const QString& path)
 {
     (role == QLatin1String("vit") ? m_vit : m_cnn) = QFileInfo(path).absoluteFilePath();
-    analyze();
+    analyze(KeepUnchangedSide);
 }
 
 void MainWindow::compareLayers(const QString& folder)
@@ -297,10 +299,13 @@ QString MainWindow::errorText() const
     return m_error->isVisible() ? m_error->text() : QString();
 }
 
-void MainWindow::analyze()
+void MainWindow::analyze(Reuse reuse)
 {
-    m_requestedAnalysis =
-        m_controller.analyze(m_image, m_vit, m_cnn, m_device->currentText(), m_inputSize->currentData().toInt());
+    // A new image (the same file may have changed) runs both; a new device or input size
+    // differs from the shown analysis anyway, so the controller runs both then too.
+    m_requestedAnalysis = m_controller.analyze(m_image, m_vit, m_cnn, m_device->currentText(),
+                                               m_inputSize->currentData().toInt(),
+                                               reuse == KeepUnchangedSide ? m_shown : nullptr);
 }
 
 void MainWindow::openedPathsFrom(const Analysis& analysis)
@@ -316,12 +321,13 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
     if (m_notice.isEmpty())
         m_error->hide();
     m_notice.clear();
-    m_shown = analysis;
+    const auto previous = std::exchange(m_shown, analysis);
     openedPathsFrom(*analysis);
     setWindowTitle(tr("attnviz — %1").arg(QFileInfo(analysis->imagePath).fileName()));
-    if (analysis->vit)
+    // A side taken over unchanged keeps its pane as it is: layer, head, query, unit, views.
+    if (analysis->vit && (!previous || previous->vit != analysis->vit))
         m_vitPane->setAnalysis(analysis->vit);
-    if (analysis->cnn)
+    if (analysis->cnn && (!previous || previous->cnn != analysis->cnn))
         m_cnnPane->setAnalysis(analysis->cnn);
     m_plots->setAnalysis(analysis);
     QSettings settings;

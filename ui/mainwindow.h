@@ -61,7 +61,10 @@ private:
     // A menu entry that asks for a PNG path and calls `write`; failures show as errors.
     void exportAction(QMenu* menu, const QString& text, const QString& defaultName,
                       std::function<void(const QString&)> write);
-    void analyze();
+    // Runs the image through both models; KeepUnchangedSide takes over a side whose model,
+    // image, device and size are those shown (a model opened for the other side).
+    enum Reuse { RunBoth, KeepUnchangedSide };
+    void analyze(Reuse reuse = RunBoth);
     void showAnalysis(std::shared_ptr<const Analysis> analysis);
     // The image and models the next analysis opens become those of `analysis`.
     void openedPathsFrom(const Analysis& analysis);

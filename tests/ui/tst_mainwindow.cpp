@@ -453,6 +453,41 @@ private slots:
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
     }
 
+    // Opening a model for one side runs only that side: the other keeps its trace (the
+    // same analysis object), its layer, head and query, and the picture it showed.
+    void openingACnnLeavesTheViTPaneAsItWas()
+    {
+        QVERIFY(waitIdle(*m_window));
+        emit vit()->grid()->cellClicked(2, 1);
+        vit()->setQuery(std::make_pair(1, 2));
+        const auto* vitAnalysis = vit()->analysis();
+        const QImage vitPicture = vit()->overlay();
+        const auto vitState = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
+        QDir copy(m_dir.filePath(QStringLiteral("cnn-copy")));
+        QVERIFY(copy.mkpath(QStringLiteral(".")));
+        const QDir shipped(ui::defaultModelPath(QStringLiteral("cnn")));
+        for (const auto& name : shipped.entryList(QDir::Files))
+            QVERIFY(QFile::copy(shipped.filePath(name), copy.filePath(name)));
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openModel(QStringLiteral("cnn"), copy.path());
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(cnn()->analysis()->modelPath, copy.absolutePath());
+        QCOMPARE(vit()->analysis(), vitAnalysis);
+        QCOMPARE(vit()->layer(), QStringLiteral("2"));
+        QCOMPARE(vit()->head(), QStringLiteral("1"));
+        QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("state"))->text(), vitState);
+        QCOMPARE(vit()->overlay(), vitPicture);
+        // A new image runs both again.
+        m_window->openImage(ui::defaultImagePath());
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(vit()->analysis() != vitAnalysis);
+        m_window->openModel(QStringLiteral("cnn"), ui::defaultModelPath(QStringLiteral("cnn")));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+    }
+
     // A SigLIP has no CLS token: its attention pool is the default attention layer, the
     // last row of the head grid, and the window says what the blocks' maps are instead.
     void aSiglipShowsItsAttentionPool()
