@@ -1,30 +1,17 @@
 #include "ui/analysiscontroller.h"
 
+#include "core/engine/cancellation.h"
+#include "core/engine/errormessage.h"
 #include "core/engine/gradientmethods.h"
+#include "core/imaging/imagebatches.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"
 #include "core/io/imagefiles.h"
 
 #include <QMetaObject>
 
-#include <c10/util/Exception.h>
-
 namespace attnviz::ui {
 namespace {
-
-class Cancelled : public std::runtime_error {
-public:
-    Cancelled()
-        : std::runtime_error("cancelled")
-    {
-    }
-};
-
-QString firstLine(const char* text)
-{
-    const auto s = QString::fromUtf8(text);
-    return s.left(s.indexOf(QLatin1Char('\n')));
-}
 
 // The model cache's key: one loaded model per file, device and input size.
 QString modelKey(const QString& path, const QString& device, int inputSide)
@@ -39,8 +26,8 @@ AnalysisController::AnalysisController(QObject* parent)
 {
     m_pool.setMaxThreadCount(1);  // one model job at a time; newer ones queue behind it
     m_studyPool.setMaxThreadCount(1);
-    m_latestView[QStringLiteral("vit")] = 0;
-    m_latestView[QStringLiteral("cnn")] = 0;
+    for (const auto side : kSides)
+        m_latestView[side] = 0;
 }
 
 AnalysisController::~AnalysisController()
@@ -60,16 +47,16 @@ void AnalysisController::post(QThreadPool& pool, quint64 job, std::function<bool
     pool.start([this, job, stale = std::move(stale), work = std::move(work)] {
         QString error;
         try {
+            // A newer request or cancel() stops the engine within one block.
+            engine::CancellationScope scope(stale);
             work();
-        } catch (const Cancelled&) {
+        } catch (const engine::Cancelled&) {
             error = tr("cancelled");
-        } catch (const c10::Error& e) {
-            error = firstLine(e.what_without_backtrace());
-            // LibTorch's CUDA allocator says "CUDA out of memory. Tried to allocate ...".
-            if (error.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
-                error += tr(" — choose the CPU in the Device list, or a smaller model or image");
         } catch (const std::exception& e) {
-            error = firstLine(e.what());
+            const auto line = engine::errorLine(e);
+            error = QString::fromStdString(line);
+            if (engine::isOutOfMemory(line))
+                error += tr(" — choose the CPU in the Device list, or a smaller model or image");
         }
         // A job that a newer request or cancel() made stale fails silently: cancel()
         // has said so, and the newer request speaks for itself.
@@ -120,12 +107,12 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         const bool sameInput = previous && previous->imagePath == imagePath && previous->device == device
                                && previous->inputSide == inputSide;
         cv::Mat image;  // decoded when a side runs
-        for (const auto& [role, path] : {std::pair{QStringLiteral("vit"), vitPath}, std::pair{QStringLiteral("cnn"), cnnPath}}) {
+        for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}}) {
             if (path.isEmpty())
                 continue;
             if (stale())
-                throw Cancelled();
-            const bool wantVit = role == QLatin1String("vit");
+                throw engine::Cancelled();
+            const bool wantVit = side == Side::ViT;
             const auto before = sameInput ? (wantVit ? previous->vit : previous->cnn) : nullptr;
             if (before && before->modelPath == path) {
                 (wantVit ? analysis->vit : analysis->cnn) = before;  // its trace and views stay
@@ -135,14 +122,13 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
                 report([this] { emit progress(tr("decoding the image")); });
                 image = imaging::decodeImageRgb(imagePath.toStdString());
             }
-            report([this, role = role] { emit progress(tr("running the %1").arg(role == QLatin1String("vit") ? tr("ViT") : tr("CNN"))); });
+            report([this, side = side] { emit progress(tr("running the %1").arg(sideTitle(side))); });
             auto pane = std::make_shared<PaneAnalysis>();
-            pane->role = role;
+            pane->side = side;
             pane->modelPath = path;
             const auto loaded = model(path, device, inputSide);
-            if ((loaded->spec().family == engine::Family::ViT) != wantVit)
-                throw std::runtime_error((wantVit ? "the ViT side needs a ViT, but '" : "the CNN side needs a CNN, but '")
-                                         + path.toStdString() + "' is a " + loaded->spec().description);
+            if (const auto wrong = engine::familyMismatch(loaded->spec(), sideFamily(side), path.toStdString()); !wrong.empty())
+                throw engine::EngineError((wantVit ? "the ViT side needs a ViT: " : "the CNN side needs a CNN: ") + wrong);
             pane->model = loaded;
             pane->trace = loaded->forward(imaging::preprocessImage(image, loaded->spec().preprocessing).tensor);
             (wantVit ? analysis->vit : analysis->cnn) = pane;
@@ -163,10 +149,10 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
     return job;
 }
 
-quint64 AnalysisController::runView(const QString& role, std::function<engine::ViewMaps()> work)
+quint64 AnalysisController::runView(Side side, std::function<engine::ViewMaps()> work)
 {
     const quint64 job = m_nextJob++;
-    auto& latest = m_latestView[role];
+    auto& latest = m_latestView[side];
     latest = job;
     const auto stale = [job, &latest] { return job != latest.load(); };
     post(m_pool, job, stale, [=, &latest] {
@@ -177,12 +163,12 @@ quint64 AnalysisController::runView(const QString& role, std::function<engine::V
         try {
             view = std::make_shared<engine::ViewMaps>(work());
         } catch (...) {
-            report([this, role] { emit viewAbandoned(role); });
+            report([this, side] { emit viewAbandoned(side); });
             throw;  // reported by post()
         }
-        report([this, job, view, role, &latest] {
+        report([this, job, view, side, &latest] {
             if (job == latest.load())
-                emit viewFinished(job, role, view);
+                emit viewFinished(job, side, view);
         });
     });
     return job;
@@ -191,20 +177,16 @@ quint64 AnalysisController::runView(const QString& role, std::function<engine::V
 quint64 AnalysisController::computeGradientView(std::shared_ptr<const PaneAnalysis> pane,
                                                 const engine::ViewRequest& request)
 {
-    return runView(pane->role, [pane, request] { return engine::computeView(*pane->model, pane->trace, request); });
+    return runView(pane->side, [pane, request] { return engine::computeView(*pane->model, pane->trace, request); });
 }
 
 quint64 AnalysisController::computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer, int row,
                                                   int col)
 {
-    return runView(pane->role, [pane, layer, row, col] {
-        engine::ViewMaps view;
-        view.method = "erf";
-        view.layers = {layer.toStdString()};
-        view.heads = {"-"};
-        const auto erf = engine::effectiveReceptiveField(*pane->model, pane->trace.input, layer.toStdString(), row, col);
-        view.maps = erf.unsqueeze(0).unsqueeze(0);  // [1, 1, H, W]
-        return view;
+    return runView(pane->side, [pane, layer, row, col] {
+        const auto name = layer.toStdString();
+        return engine::effectiveFieldView(engine::effectiveReceptiveField(*pane->model, pane->trace.input, name, row, col),
+                                          name, row, col);
     });
 }
 
@@ -220,9 +202,9 @@ quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> an
             if (!pane)
                 continue;
             if (stale())
-                throw Cancelled();
+                throw engine::Cancelled();
             report([this] { emit progress(tr("measuring effective receptive fields")); });
-            (pane->role == QLatin1String("vit") ? sizes->vit : sizes->cnn) = engine::effectiveFieldSizes(*pane->model, pane->trace.input);
+            (pane->side == Side::ViT ? sizes->vit : sizes->cnn) = engine::effectiveFieldSizes(*pane->model, pane->trace.input);
         }
         report([this, sizes, job] {
             if (job == m_latestFieldSizes.load())
@@ -250,30 +232,18 @@ quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr
                 models.push_back({role, model.get()});
                 result->descriptions[role] = model->spec().description;
             }
-        // Each minibatch is decoded once and preprocessed for each model.
-        std::size_t decodedFirst = SIZE_MAX;
-        std::vector<cv::Mat> decoded;
+        // Each minibatch is decoded once and preprocessed for each model; the engine
+        // and the decoding stop between blocks and images once the job is stale.
+        imaging::ImageBatches images(paths);
+        std::size_t reported = SIZE_MAX;
         const auto load = [&](std::size_t first, std::size_t count, const engine::CkaModel& m) {
-            if (first != decodedFirst) {
-                decoded.clear();
-                for (std::size_t i = first; i < first + count; ++i) {
-                    if (stale())
-                        throw Cancelled();
-                    decoded.push_back(imaging::decodeImageRgb(paths[i]));
-                }
-                decodedFirst = first;
+            if (first != reported) {
+                reported = first;
                 report([this, first, total = paths.size()] { emit progress(tr("CKA: images from %1 of %2").arg(first + 1).arg(total)); });
             }
-            std::vector<torch::Tensor> inputs;
-            for (const auto& image : decoded)
-                inputs.push_back(imaging::preprocessImage(image, m.model->spec().preprocessing).tensor);
-            return torch::cat(inputs);
+            return images.batch(first, count, m.model->spec().preprocessing);
         };
-        result->study = engine::compareLayers(models, paths.size(), batchSize, load, [&](std::size_t, std::size_t) {
-            if (stale())
-                throw Cancelled();
-            return true;
-        });
+        result->study = engine::compareLayers(models, paths.size(), batchSize, load);
         report([this, result, job] {
             if (job == m_latestSimilarity.load())
                 emit similarityFinished(result);
@@ -287,7 +257,7 @@ void AnalysisController::markAllStale()
     m_latestAnalysis = m_nextJob++;
     m_latestFieldSizes = m_nextJob++;
     m_latestSimilarity = m_nextJob++;
-    for (auto& [role, latest] : m_latestView)
+    for (auto& [side, latest] : m_latestView)
         latest = m_nextJob++;
 }
 
@@ -297,8 +267,8 @@ void AnalysisController::cancel()
     markAllStale();
     if (busy()) {
         emit failed(0, tr("cancelled"));
-        for (const auto& [role, latest] : m_latestView)
-            emit viewAbandoned(role);
+        for (const auto& [side, latest] : m_latestView)
+            emit viewAbandoned(side);
     }
 }
 

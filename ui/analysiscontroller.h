@@ -4,6 +4,7 @@
 #include "core/engine/classifier.h"
 #include "core/engine/gradientmethods.h"
 #include "core/engine/views.h"
+#include "ui/side.h"
 
 #include <QObject>
 #include <QString>
@@ -18,7 +19,7 @@ namespace attnviz::ui {
 
 // One model's part of an analysis: the model and the trace of its one forward pass.
 struct PaneAnalysis {
-    QString role;  // "vit" | "cnn"
+    Side side = Side::ViT;
     QString modelPath;
     std::shared_ptr<const engine::Classifier> model;
     engine::Trace trace;
@@ -82,9 +83,9 @@ public:
 
 signals:
     void analysisFinished(std::shared_ptr<const attnviz::ui::Analysis> analysis);
-    void viewFinished(quint64 job, QString role, std::shared_ptr<const attnviz::engine::ViewMaps> view);
+    void viewFinished(quint64 job, attnviz::ui::Side side, std::shared_ptr<const attnviz::engine::ViewMaps> view);
     // The view a pane waits for will not come (it failed or was cancelled).
-    void viewAbandoned(QString role);
+    void viewAbandoned(attnviz::ui::Side side);
     void fieldSizesFinished(std::shared_ptr<const attnviz::ui::FieldSizes> sizes);
     void similarityFinished(std::shared_ptr<const attnviz::ui::LayerSimilarity> similarity);
     // A job's one-line error; job 0 for cancel(). Stale jobs never fail aloud.
@@ -100,14 +101,14 @@ private:
     void post(QThreadPool& pool, quint64 job, std::function<bool()> stale, std::function<void()> work);
     void markAllStale();
     // A view for one pane computed on the worker; newer views for that pane win.
-    quint64 runView(const QString& role, std::function<engine::ViewMaps()> work);
+    quint64 runView(Side side, std::function<engine::ViewMaps()> work);
     void report(std::function<void()> onGuiThread);
 
     QThreadPool m_pool;        // analyses and views: one job at a time, in order
     QThreadPool m_studyPool;   // CKA over a folder: minutes long, so beside the views
     std::atomic<quint64> m_nextJob{1};
     std::atomic<quint64> m_latestAnalysis{0};
-    std::map<QString, std::atomic<quint64>> m_latestView;  // per role
+    std::map<Side, std::atomic<quint64>> m_latestView;  // per side
     std::atomic<quint64> m_latestSimilarity{0};
     std::atomic<quint64> m_latestFieldSizes{0};
     std::atomic<int> m_running{0};

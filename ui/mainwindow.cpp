@@ -1,5 +1,6 @@
 #include "ui/mainwindow.h"
 
+#include "ui/appsettings.h"
 #include "ui/modelpane.h"
 #include "ui/plotspanel.h"
 
@@ -20,7 +21,6 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPushButton>
-#include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTimer>
@@ -46,9 +46,9 @@ QString resourceRoot()
 
 }  // namespace
 
-QString defaultModelPath(const QString& role)
+QString defaultModelPath(Side side)
 {
-    return resourceRoot() + (role == QLatin1String("vit") ? QStringLiteral("/models/vit-fmnist") : QStringLiteral("/models/cnn-fmnist"));
+    return resourceRoot() + (side == Side::ViT ? QStringLiteral("/models/vit-fmnist") : QStringLiteral("/models/cnn-fmnist"));
 }
 
 QString defaultImagePath()
@@ -62,11 +62,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
 {
     setWindowTitle(tr("attnviz"));
     setAcceptDrops(true);
-    QSettings settings;
     // Absolute paths, so that settings and recent files work from any directory.
     const auto absolute = [](const QString& path) { return QFileInfo(path).absoluteFilePath(); };
-    m_vit = !options.vit.isEmpty() ? absolute(options.vit) : settings.value(QStringLiteral("models/vit"), defaultModelPath(QStringLiteral("vit"))).toString();
-    m_cnn = !options.cnn.isEmpty() ? absolute(options.cnn) : settings.value(QStringLiteral("models/cnn"), defaultModelPath(QStringLiteral("cnn"))).toString();
+    m_vit = !options.vit.isEmpty() ? absolute(options.vit) : settings::modelPath(Side::ViT, defaultModelPath(Side::ViT));
+    m_cnn = !options.cnn.isEmpty() ? absolute(options.cnn) : settings::modelPath(Side::CNN, defaultModelPath(Side::CNN));
     m_image = options.image.isEmpty() ? defaultImagePath() : absolute(options.image);
 
     auto* central = new QWidget(this);
@@ -78,8 +77,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     m_error->hide();
     layout->addWidget(m_error);
     auto* splitter = new QSplitter(Qt::Horizontal, central);
-    m_vitPane = new ModelPane(QStringLiteral("vit"), splitter);
-    m_cnnPane = new ModelPane(QStringLiteral("cnn"), splitter);
+    m_vitPane = new ModelPane(Side::ViT, splitter);
+    m_cnnPane = new ModelPane(Side::CNN, splitter);
     splitter->addWidget(m_vitPane);
     splitter->addWidget(m_cnnPane);
     layout->addWidget(splitter, 1);
@@ -125,8 +124,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     });
     connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
     connect(&m_controller, &AnalysisController::viewFinished, this,
-            [this](quint64, const QString& role, std::shared_ptr<const engine::ViewMaps> view) { pane(role)->viewReady(view); });
-    connect(&m_controller, &AnalysisController::viewAbandoned, this, [this](const QString& role) { pane(role)->viewAbandoned(); });
+            [this](quint64, Side side, std::shared_ptr<const engine::ViewMaps> view) { pane(side)->viewReady(view); });
+    connect(&m_controller, &AnalysisController::viewAbandoned, this, [this](Side side) { pane(side)->viewAbandoned(); });
     for (auto* p : {m_vitPane, m_cnnPane}) {
         connect(p, &ModelPane::gradientViewRequested, &m_controller, &AnalysisController::computeGradientView);
         connect(p, &ModelPane::effectiveFieldRequested, &m_controller, &AnalysisController::computeEffectiveField);
@@ -137,14 +136,22 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     connect(m_vitPane->overlayView(), &OverlayView::clicked, m_cnnPane, &ModelPane::queryAt);
     connect(m_cnnPane->overlayView(), &OverlayView::clicked, m_vitPane, &ModelPane::queryAt);
     // Zoom and pan move both pictures together, so the same region is compared.
+    // Both overlays are drawn the same size: each fits into the smaller view's area.
+    const auto fitTogether = [this] {
+        const auto limit = m_vitPane->overlayView()->size().boundedTo(m_cnnPane->overlayView()->size());
+        m_vitPane->overlayView()->setFitLimit(limit);
+        m_cnnPane->overlayView()->setFitLimit(limit);
+    };
+    connect(m_vitPane->overlayView(), &OverlayView::resized, this, fitTogether);
+    connect(m_cnnPane->overlayView(), &OverlayView::resized, this, fitTogether);
     connect(m_vitPane->overlayView(), &OverlayView::viewportChanged, m_cnnPane->overlayView(), &OverlayView::setViewport);
     connect(m_cnnPane->overlayView(), &OverlayView::viewportChanged, m_vitPane->overlayView(), &OverlayView::setViewport);
     buildMenus();
     buildDeviceChooser();
     m_vitPane->restoreSettings();
     m_cnnPane->restoreSettings();
-    resize(settings.value(QStringLiteral("window/size"), QSize(1180, 1080)).toSize());
-    if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray()))
+    resize(settings::windowSize(QSize(1180, 1080)));
+    if (!restoreState(settings::windowState()))
         resizeDocks({dock}, {300}, Qt::Vertical);  // the first start: the same layout every time
     m_vitPane->setFocus();
     QTimer::singleShot(0, this, [this] { analyze(); });
@@ -162,17 +169,17 @@ void MainWindow::buildMenus()
     file->addAction(tr("Open &ViT model…"), this, [this] {
         const auto path = QFileDialog::getOpenFileName(this, tr("Open ViT"), {}, tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
         if (!path.isEmpty())
-            openModel(QStringLiteral("vit"), QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
+            openModel(Side::ViT, QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
     });
     file->addAction(tr("Open &CNN model…"), this, [this] {
         const auto path = QFileDialog::getOpenFileName(this, tr("Open CNN"), {}, tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
         if (!path.isEmpty())
-            openModel(QStringLiteral("cnn"), QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
+            openModel(Side::CNN, QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
     });
     auto* recent = file->addMenu(tr("Open &recent"));
     connect(recent, &QMenu::aboutToShow, this, [this, recent] {
         recent->clear();
-        for (const auto& path : QSettings().value(QStringLiteral("recentImages")).toStringList())
+        for (const auto& path : settings::recentImages())
             recent->addAction(path, this, [this, path] { openImage(path); });
         recent->setEnabled(!recent->isEmpty());
     });
@@ -221,7 +228,7 @@ void MainWindow::buildDeviceChooser()
         m_device->addItem(QString::fromStdString(device));
     // By its canonical name: "cuda" is the list's "cuda:0".
     const auto asked = !m_options.device.isEmpty() ? m_options.device
-                                                    : QSettings().value(QStringLiteral("device"), QStringLiteral("cpu")).toString();
+                                                    : settings::device();
     const auto wanted = QString::fromStdString(engine::canonicalDeviceName(asked.toStdString()).value_or(asked.toStdString()));
     if (m_device->findText(wanted) >= 0)
         m_device->setCurrentText(wanted);
@@ -233,7 +240,7 @@ void MainWindow::buildDeviceChooser()
         qWarning("attnviz: %s", qPrintable(m_notice));
     }
     connect(m_device, &QComboBox::currentTextChanged, this, [this](const QString& device) {
-        QSettings().setValue(QStringLiteral("device"), device);
+        settings::setDevice(device);
         analyze();
     });
     tools->addWidget(m_device);
@@ -273,9 +280,9 @@ void MainWindow::openImage(const QString& path)
     analyze();
 }
 
-void MainWindow::openModel(const QString& role, const QString& path)
+void MainWindow::openModel(Side side, const QString& path)
 {
-    (role == QLatin1String("vit") ? m_vit : m_cnn) = QFileInfo(path).absoluteFilePath();
+    (side == Side::ViT ? m_vit : m_cnn) = QFileInfo(path).absoluteFilePath();
     analyze(KeepUnchangedSide);
 }
 
@@ -289,9 +296,9 @@ void MainWindow::compareLayers(const QString& folder)
                                m_shown->cnn ? m_shown->cnn->model : nullptr);
 }
 
-ModelPane* MainWindow::pane(const QString& role) const
+ModelPane* MainWindow::pane(Side side) const
 {
-    return role == QLatin1String("vit") ? m_vitPane : m_cnnPane;
+    return side == Side::ViT ? m_vitPane : m_cnnPane;
 }
 
 QString MainWindow::errorText() const
@@ -330,13 +337,9 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
     if (analysis->cnn && (!previous || previous->cnn != analysis->cnn))
         m_cnnPane->setAnalysis(analysis->cnn);
     m_plots->setAnalysis(analysis);
-    QSettings settings;
-    settings.setValue(QStringLiteral("models/vit"), m_vit);
-    settings.setValue(QStringLiteral("models/cnn"), m_cnn);
-    auto recent = settings.value(QStringLiteral("recentImages")).toStringList();
-    recent.removeAll(analysis->imagePath);
-    recent.prepend(analysis->imagePath);
-    settings.setValue(QStringLiteral("recentImages"), recent.mid(0, 8));
+    settings::setModelPath(Side::ViT, m_vit);
+    settings::setModelPath(Side::CNN, m_cnn);
+    settings::addRecentImage(analysis->imagePath);
     if (!m_startOptionsApplied) {
         m_startOptionsApplied = true;
         if (!m_options.images.isEmpty())
@@ -397,9 +400,7 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
-    QSettings settings;
-    settings.setValue(QStringLiteral("window/size"), size());
-    settings.setValue(QStringLiteral("window/state"), saveState());
+    settings::setWindow(size(), saveState());
     m_vitPane->saveSettings();
     m_cnnPane->saveSettings();
     QMainWindow::closeEvent(event);

@@ -39,10 +39,10 @@ public:
     explicit MainWindow(const StartOptions& options = {}, QWidget* parent = nullptr);
 
     void openImage(const QString& path);
-    void openModel(const QString& role, const QString& path);
+    void openModel(Side side, const QString& path);
     // Linear CKA between the layers of both models over the images in `folder`.
     void compareLayers(const QString& folder);
-    ModelPane* pane(const QString& role) const;
+    ModelPane* pane(Side side) const;
     PlotsPanel* plots() const { return m_plots; }
     QString errorText() const;
     AnalysisController& controller() { return m_controller; }
@@ -90,7 +90,7 @@ private:
 };
 
 // The shipped models and sample, found next to the executable or in the source tree.
-QString defaultModelPath(const QString& role);
+QString defaultModelPath(Side side);
 QString defaultImagePath();
 
 }  // namespace attnviz::ui

@@ -1,10 +1,12 @@
 #include "ui/modelpane.h"
 
+#include "ui/appsettings.h"
 #include "ui/imageconvert.h"
 
 #include "core/engine/cam.h"
 #include "core/engine/predictions.h"
 #include "core/engine/receptivefield.h"
+#include "core/imaging/marks.h"
 #include "core/imaging/overlay.h"
 #include "core/imaging/pngwriter.h"
 #include "core/imaging/viewimage.h"
@@ -15,12 +17,9 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QKeyEvent>
-#include <QSettings>
 #include <QLabel>
 #include <QSlider>
 #include <QVBoxLayout>
-
-#include <opencv2/imgproc.hpp>
 
 #include <cmath>
 
@@ -55,9 +54,9 @@ void stepCombo(QComboBox* combo, int delta)
 
 }  // namespace
 
-ModelPane::ModelPane(const QString& role, QWidget* parent)
+ModelPane::ModelPane(Side side, QWidget* parent)
     : QWidget(parent)
-    , m_role(role)
+    , m_side(side)
 {
     setFocusPolicy(Qt::StrongFocus);
     buildControls();
@@ -66,7 +65,7 @@ ModelPane::ModelPane(const QString& role, QWidget* parent)
 void ModelPane::buildControls()
 {
     auto* layout = new QVBoxLayout(this);
-    m_title = new QLabel(m_role == QLatin1String("vit") ? tr("ViT: no model") : tr("CNN: no model"), this);
+    m_title = new QLabel(tr("%1: no model").arg(sideTitle(m_side)), this);
     m_title->setObjectName(QStringLiteral("title"));
     m_title->setWordWrap(true);
     m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -206,11 +205,13 @@ void ModelPane::fillModelControls()
         for (const auto& [name, tensor] : trace.features)
             m_layer->addItem(QString::fromStdString(name));
     m_layer->setCurrentIndex(m_layer->count() - 1);
+    // Item data: the head's index, or -1 for a fusion of all heads.
     m_head->clear();
-    m_head->addItems({QStringLiteral("mean"), QStringLiteral("max"), QStringLiteral("min")});
+    for (const char* fusion : {"mean", "max", "min"})
+        m_head->addItem(QString::fromLatin1(fusion), -1);
     if (vit)
         for (int h = 0; h < spec.heads; ++h)
-            m_head->addItem(QString::number(h));
+            m_head->addItem(QString::number(h), h);
     m_class->clear();
     m_class->addItem(tr("top-1"), -1);
     for (std::size_t c = 0; c < spec.labels.size(); ++c)
@@ -338,9 +339,7 @@ void ModelPane::selectGridCell()
     if (!m_analysis || m_grid->columns() == 0)
         return;
     const bool vit = m_analysis->model->spec().family == engine::Family::ViT;
-    const bool numericHead = m_head->currentIndex() >= 3;
-    m_grid->setSelected(vit ? m_layer->currentIndex() : 0,
-                        vit ? (numericHead ? m_head->currentIndex() - 3 : -1) : m_layer->currentIndex());
+    m_grid->setSelected(m_layer->currentIndex(), vit ? m_head->currentData().toInt() : 0);
 }
 
 void ModelPane::viewAbandoned()
@@ -399,7 +398,7 @@ void ModelPane::render(const engine::ViewMaps& view)
     if (m_query)
         text += QStringLiteral(" · query patch %1,%2").arg(m_query->first).arg(m_query->second);
     if (view.method == "erf" && m_unit)
-        text += tr(" · unit %1,%2 · box: theoretical field").arg(m_unit->first).arg(m_unit->second);
+        text += tr(" · box: theoretical field");  // the layer reads "layer3 @row,col": the unit
     m_state->setText(text);
     emit rendered();
 }
@@ -408,13 +407,12 @@ void ModelPane::showHover(QPointF unit)
 {
     if (!m_shown)
         return;
-    const auto map = m_shown->maps[0][0];
-    const int row = int(unit.y() * map.size(0)), col = int(unit.x() * map.size(1));
+    const auto cell = imaging::cellAt(m_shown->maps[0][0], unit.x(), unit.y());
     emit statusMessage(tr("%1: cell row %2, col %3 · value %4")
-                           .arg(m_role == QLatin1String("vit") ? tr("ViT") : tr("CNN"))
-                           .arg(row)
-                           .arg(col)
-                           .arg(double(map[row][col].item<float>()), 0, 'g', 4));
+                           .arg(sideTitle(m_side))
+                           .arg(cell.row)
+                           .arg(cell.col)
+                           .arg(cell.value, 0, 'g', 4));
 }
 
 void ModelPane::queryAt(QPointF location)
@@ -444,30 +442,19 @@ void ModelPane::drawReceptiveBox(cv::Mat& image) const
 {
     if (!m_unit || !m_analysis)
         return;
-    const auto& spec = m_analysis->model->spec();
-    const auto name = layer().toStdString();
-    std::optional<engine::ReceptiveField> field;
-    for (const auto& f : engine::receptiveFields(spec))
-        if (f.name == name)
-            field = f;
+    const auto field = engine::theoreticalField(m_analysis->model->spec(), layer().toStdString());
     if (!field)
         return;
     const auto& input = m_analysis->trace.input;
     const auto box = engine::receptiveBox(*field, m_unit->first, m_unit->second, int(input.size(2)), int(input.size(3)));
-    const double scale = double(m_picture.cols) / double(input.size(3));
-    cv::rectangle(image, cv::Point(int(box.x0 * scale), int(box.y0 * scale)),
-                  cv::Point(int((box.x1 + 1) * scale) - 1, int((box.y1 + 1) * scale) - 1), cv::Scalar(255, 64, 64), 2);
+    imaging::outlineBox(image, box, double(m_picture.cols) / double(input.size(3)));
 }
 
 void ModelPane::drawQueryPatch(cv::Mat& image) const
 {
     // The patch whose row of attention is shown, outlined so the eye finds the source.
     const auto& tokens = m_analysis->trace.tokens;
-    // The picture's own size: `image` may carry the colour bar on its right.
-    const double cellW = double(m_picture.cols) / tokens.gridW, cellH = double(m_picture.rows) / tokens.gridH;
-    const auto [row, col] = *m_query;
-    cv::rectangle(image, cv::Point(int(col * cellW), int(row * cellH)),
-                  cv::Point(int((col + 1) * cellW) - 1, int((row + 1) * cellH) - 1), cv::Scalar(255, 64, 64), 2);
+    imaging::outlineCell(image, m_picture.size(), tokens.gridH, tokens.gridW, m_query->first, m_query->second);
 }
 
 void ModelPane::updateGrid()
@@ -491,7 +478,7 @@ void ModelPane::updateGrid()
             const auto& layer = view.layers[std::size_t(l)];
             labels << (layer == engine::kPoolLayer ? QString::fromLatin1(engine::kPoolLayer) : layerLabel(layer));
         }
-        m_grid->setCells(cells, int(view.maps.size(0)), int(view.maps.size(1)), labels, gridTitle());
+        m_grid->setCells(cells, int(view.maps.size(0)), int(view.maps.size(1)), labels, gridTitle(), tr("head"));
         m_grid->setToolTip(gridExplanation());
     } else {
         // Mean activation over channels of each stage, [h, w]: derived from the trace.
@@ -502,7 +489,7 @@ void ModelPane::updateGrid()
         QStringList names;
         for (const auto& [name, features] : m_analysis->trace.features)
             names << QString::fromStdString(name);
-        m_grid->setCells(cells, 1, int(cells.size()), {}, tr("stages, mean activation"), names);
+        m_grid->setCells(cells, int(cells.size()), 1, names, tr("stages, mean activation"));
     }
     selectGridCell();
 }
@@ -513,7 +500,7 @@ QString ModelPane::layerLabel(const std::string& layer) const
     if (layer == engine::kPoolLayer)
         return tr("attention pool");
     const auto name = QString::fromStdString(layer);
-    return m_role == QLatin1String("vit") ? tr("block %1").arg(name) : name;
+    return m_side == Side::ViT ? tr("block %1").arg(name) : name;
 }
 
 QString ModelPane::gridTitle() const
@@ -542,11 +529,11 @@ void ModelPane::selectCell(int row, int column)
     m_filling = true;
     if (m_analysis->model->spec().family == engine::Family::ViT) {
         m_layer->setCurrentIndex(row);
-        m_head->setCurrentIndex(3 + column);
+        m_head->setCurrentIndex(m_head->findData(column));
         if (method() != QLatin1String("attention"))
             m_method->setCurrentIndex(m_method->findText(QStringLiteral("attention")));
     } else {
-        m_layer->setCurrentIndex(column);
+        m_layer->setCurrentIndex(row);
     }
     m_filling = false;
     refresh();
@@ -648,23 +635,22 @@ void ModelPane::exportGrid(const QString& path) const
 
 void ModelPane::saveSettings() const
 {
-    QSettings settings;
-    settings.beginGroup(m_role);
-    settings.setValue(QStringLiteral("colormap"), m_colormap->currentText());
-    settings.setValue(QStringLiteral("alpha"), m_alpha->value());
-    settings.setValue(QStringLiteral("normalization"), m_normalization->currentIndex());
-    settings.setValue(QStringLiteral("upsampling"), m_upsampling->currentIndex());
+    settings::PaneRendering r;
+    r.colormap = m_colormap->currentText();
+    r.alpha = m_alpha->value();
+    r.normalization = m_normalization->currentIndex();
+    r.upsampling = m_upsampling->currentIndex();
+    settings::setPaneRendering(m_side, r);
 }
 
 void ModelPane::restoreSettings()
 {
-    QSettings settings;
-    settings.beginGroup(m_role);
+    const auto r = settings::paneRendering(m_side);
     m_filling = true;
-    setColormap(settings.value(QStringLiteral("colormap"), QStringLiteral("viridis")).toString());
-    m_alpha->setValue(settings.value(QStringLiteral("alpha"), 50).toInt());
-    m_normalization->setCurrentIndex(settings.value(QStringLiteral("normalization"), 0).toInt());
-    m_upsampling->setCurrentIndex(settings.value(QStringLiteral("upsampling"), 0).toInt());
+    setColormap(r.colormap);
+    m_alpha->setValue(r.alpha);
+    m_normalization->setCurrentIndex(r.normalization);
+    m_upsampling->setCurrentIndex(r.upsampling);
     m_filling = false;
 }
 

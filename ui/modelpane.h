@@ -31,7 +31,7 @@ namespace attnviz::ui {
 class ModelPane : public QWidget {
     Q_OBJECT
 public:
-    explicit ModelPane(const QString& role, QWidget* parent = nullptr);
+    explicit ModelPane(Side side, QWidget* parent = nullptr);
 
     void setAnalysis(std::shared_ptr<const PaneAnalysis> analysis);
     void viewReady(std::shared_ptr<const engine::ViewMaps> view);
@@ -109,7 +109,7 @@ private:
     QString gridTitle() const;        // what the head grid's cells are, in short
     QString gridExplanation() const;  // its tooltip where the title cannot say it all
 
-    QString m_role;
+    Side m_side;
     std::shared_ptr<const PaneAnalysis> m_analysis;
     cv::Mat m_picture;  // the model input as a picture, enlarged for display
     std::optional<engine::ViewMaps> m_shown;

@@ -23,11 +23,38 @@ void OverlayView::setImage(const QImage& image, int pictureWidth)
     update();
 }
 
+void OverlayView::setFitLimit(QSize limit)
+{
+    if (limit == m_fitLimit)
+        return;
+    m_fitLimit = limit;
+    update();
+}
+
+QSize OverlayView::fitArea() const
+{
+    return m_fitLimit.isValid() ? size().boundedTo(m_fitLimit) : size();
+}
+
+QRect OverlayView::pictureRect() const
+{
+    const auto target = targetRect();
+    if (target.isNull() || m_image.width() == 0)
+        return {};
+    return {target.topLeft(), QSize(int(double(target.width()) * m_pictureWidth / m_image.width()), target.height())};
+}
+
+void OverlayView::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    emit resized();
+}
+
 QRect OverlayView::targetRect() const
 {
     if (m_image.isNull())
         return {};
-    const QSize fitted = m_image.size().scaled(size(), Qt::KeepAspectRatio) * m_zoom;
+    const QSize fitted = m_image.size().scaled(fitArea(), Qt::KeepAspectRatio) * m_zoom;
     // The image point m_centre sits at the widget's centre.
     const QPoint topLeft(int(width() / 2.0 - m_centre.x() * fitted.width()), int(height() / 2.0 - m_centre.y() * fitted.height()));
     return QRect(topLeft, fitted);

@@ -25,11 +25,19 @@ public:
     void setViewport(double zoom, QPointF centre);
     double zoom() const { return m_zoom; }
     QSize sizeHint() const override { return {320, 280}; }
+    // The fitted image never exceeds `limit` (the window gives both panes' views the
+    // smaller one's size, so the two overlays are drawn the same size); none by default.
+    void setFitLimit(QSize limit);
+    // The size the image is fitted into at zoom 1: the widget's, within the fit limit.
+    QSize fitArea() const;
+    // The rectangle the picture (without the colour bar) takes in the widget.
+    QRect pictureRect() const;
 
 signals:
     void hovered(QPointF unit);  // x, y in [0, 1) over the picture
     void clicked(QPointF unit);
     void viewportChanged(double zoom, QPointF centre);
+    void resized();
 
 protected:
     void paintEvent(QPaintEvent* event) override;
@@ -38,6 +46,7 @@ protected:
     void mouseReleaseEvent(QMouseEvent* event) override;
     void mouseDoubleClickEvent(QMouseEvent* event) override;
     void wheelEvent(QWheelEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     QRect targetRect() const;
@@ -45,6 +54,7 @@ private:
 
     QImage m_image;
     int m_pictureWidth = 0;
+    QSize m_fitLimit;  // invalid: none
     double m_zoom = 1.0;
     QPointF m_centre{0.5, 0.5};
     QPointF m_dragStart;

@@ -268,7 +268,7 @@ void PlotsPanel::showPredictions(const Analysis& analysis)
     for (const auto* pane : {analysis.vit.get(), analysis.cnn.get()}) {
         if (!pane)
             continue;
-        auto* set = new QBarSet(pane->role == QLatin1String("vit") ? tr("ViT") : tr("CNN"));
+        auto* set = new QBarSet(sideTitle(pane->side));
         for (const auto& p : engine::topK(pane->trace.logits, pane->model->spec().labels, 5)) {
             const auto label = QString::fromStdString(p.label);
             if (!categories.contains(label))

@@ -1,16 +1,20 @@
 #include "ui/thumbnailgrid.h"
 
+#include <QHelpEvent>
 #include <QMouseEvent>
 #include <QPainter>
+#include <QToolTip>
 
 #include <algorithm>
 
 namespace attnviz::ui {
 namespace {
 
-constexpr int kLabelWidth = 56;
 constexpr int kCaptionHeight = 18;
 constexpr int kGap = 2;
+constexpr int kHintSide = 28;   // a cell's side when there is room
+constexpr int kMaxSide = 96;
+constexpr double kMaxLabelShare = 0.45;  // of the grid's width
 
 }  // namespace
 
@@ -22,14 +26,14 @@ ThumbnailGrid::ThumbnailGrid(QWidget* parent)
 }
 
 void ThumbnailGrid::setCells(const std::vector<QImage>& cells, int rows, int columns, const QStringList& rowLabels,
-                             const QString& caption, const QStringList& columnLabels)
+                             const QString& caption, const QString& columnTitle)
 {
-    m_columnLabels = columnLabels;
     m_cells = cells;
     m_rows = rows;
     m_columns = columns;
     m_rowLabels = rowLabels;
     m_caption = caption;
+    m_columnTitle = columnTitle;
     updateGeometry();
     update();
 }
@@ -41,50 +45,90 @@ void ThumbnailGrid::setSelected(int row, int column)
     update();
 }
 
+int ThumbnailGrid::labelWidth() const
+{
+    int widest = 0;
+    for (const auto& label : m_rowLabels)
+        widest = std::max(widest, fontMetrics().horizontalAdvance(label));
+    const int share = int(kMaxLabelShare * std::max(width(), minimumWidth()));
+    return std::min(widest + 6, std::max(24, share));
+}
+
 QSize ThumbnailGrid::sizeHint() const
 {
-    const int side = 28;
-    const int footer = m_columnLabels.isEmpty() ? 0 : kCaptionHeight;
-    return {kLabelWidth + m_columns * (side + kGap), kCaptionHeight + m_rows * (side + kGap) + footer};
+    int widest = 0;
+    for (const auto& label : m_rowLabels)
+        widest = std::max(widest, fontMetrics().horizontalAdvance(label));
+    const int height = kCaptionHeight + m_rows * (kHintSide + kGap);
+    return {widest + 6 + m_columns * (kHintSide + kGap), std::min(height, kMaxHintHeight)};
 }
 
 int ThumbnailGrid::cellSide() const
 {
     if (m_rows == 0 || m_columns == 0)
         return 0;
-    const int byWidth = (width() - kLabelWidth) / m_columns - kGap;
-    const int footer = m_columnLabels.isEmpty() ? 0 : kCaptionHeight;
-    const int byHeight = (height() - kCaptionHeight - footer) / m_rows - kGap;
-    return std::max(4, std::min({byWidth, byHeight, 96}));
+    const int byWidth = (width() - labelWidth()) / m_columns - kGap;
+    const int byHeight = (height() - kCaptionHeight) / m_rows - kGap;
+    return std::max(3, std::min({byWidth, byHeight, kMaxSide}));
 }
 
 QRect ThumbnailGrid::cellRect(int row, int column) const
 {
     const int side = cellSide();
-    return {kLabelWidth + column * (side + kGap), kCaptionHeight + row * (side + kGap), side, side};
+    return {labelWidth() + column * (side + kGap), kCaptionHeight + row * (side + kGap), side, side};
+}
+
+std::pair<int, int> ThumbnailGrid::cellAt(QPoint point) const
+{
+    for (int r = 0; r < m_rows; ++r)
+        for (int c = 0; c < m_columns; ++c)
+            if (cellRect(r, c).contains(point))
+                return {r, c};
+    return {-1, -1};
+}
+
+QString ThumbnailGrid::cellToolTip(int row, int column) const
+{
+    QString tip = row < m_rowLabels.size() ? m_rowLabels[row] : QString::number(row);
+    if (!m_columnTitle.isEmpty())
+        tip += QStringLiteral(" · %1 %2").arg(m_columnTitle).arg(column);
+    return tip;
+}
+
+bool ThumbnailGrid::event(QEvent* event)
+{
+    if (event->type() == QEvent::ToolTip) {
+        const auto* help = static_cast<QHelpEvent*>(event);
+        const auto [row, column] = cellAt(help->pos());
+        if (row >= 0)
+            QToolTip::showText(help->globalPos(), cellToolTip(row, column), this);
+        else if (!toolTip().isEmpty())
+            QToolTip::showText(help->globalPos(), toolTip(), this);
+        else
+            QToolTip::hideText();
+        return true;
+    }
+    return QWidget::event(event);
 }
 
 void ThumbnailGrid::paintEvent(QPaintEvent*)
 {
     QPainter painter(this);
     painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
-    painter.drawText(QRect(0, 0, width(), kCaptionHeight), Qt::AlignLeft | Qt::AlignVCenter, m_caption);
+    painter.drawText(QRect(0, 0, width(), kCaptionHeight), Qt::AlignLeft | Qt::AlignVCenter,
+                     painter.fontMetrics().elidedText(m_caption, Qt::ElideRight, width()));
+    const int labels = labelWidth();
     for (int r = 0; r < m_rows; ++r) {
-        if (r < m_rowLabels.size())
-            painter.drawText(QRect(0, cellRect(r, 0).top(), kLabelWidth - 4, cellSide()), Qt::AlignRight | Qt::AlignVCenter,
-                             m_rowLabels[r]);
+        if (r < m_rowLabels.size() && cellSide() >= painter.fontMetrics().height() / 2)
+            // Module paths differ at their end ("features.denseblock1", "…denseblock2").
+            painter.drawText(QRect(0, cellRect(r, 0).top() - 4, labels - 4, cellSide() + 8),
+                             Qt::AlignRight | Qt::AlignVCenter,
+                             painter.fontMetrics().elidedText(m_rowLabels[r], Qt::ElideLeft, labels - 4));
         for (int c = 0; c < m_columns; ++c) {
             const auto index = std::size_t(r * m_columns + c);
             if (index < m_cells.size())
                 painter.drawImage(cellRect(r, c), m_cells[index]);
         }
-    }
-    for (int c = 0; c < m_columns && c < m_columnLabels.size() && m_rows > 0; ++c) {
-        const QRect below = cellRect(m_rows - 1, c).translated(0, cellSide() + kGap);
-        const QRect text(below.left() - kGap, below.top(), below.width() + 2 * kGap, kCaptionHeight);
-        // Module paths differ at their end ("features.denseblock1", "features.denseblock2").
-        painter.drawText(text, Qt::AlignHCenter | Qt::AlignTop,
-                         painter.fontMetrics().elidedText(m_columnLabels[c], Qt::ElideLeft, text.width()));
     }
     if (m_selectedRow >= 0 && m_selectedColumn >= 0) {
         painter.setPen(QPen(palette().highlight(), 2));
@@ -94,12 +138,9 @@ void ThumbnailGrid::paintEvent(QPaintEvent*)
 
 void ThumbnailGrid::mousePressEvent(QMouseEvent* event)
 {
-    for (int r = 0; r < m_rows; ++r)
-        for (int c = 0; c < m_columns; ++c)
-            if (cellRect(r, c).contains(event->position().toPoint())) {
-                emit cellClicked(r, c);
-                return;
-            }
+    const auto [row, column] = cellAt(event->position().toPoint());
+    if (row >= 0)
+        emit cellClicked(row, column);
 }
 
 }  // namespace attnviz::ui

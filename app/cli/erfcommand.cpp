@@ -7,12 +7,12 @@
 #include "core/engine/gradientmethods.h"
 #include "core/engine/receptivefield.h"
 #include "core/engine/tensorconvert.h"
+#include "core/engine/views.h"
 #include "core/io/safetensors.h"
 
 #include <nlohmann/json.hpp>
 
 #include <iostream>
-#include <optional>
 
 namespace attnviz::cli {
 namespace {
@@ -33,15 +33,6 @@ std::vector<double> centroid(const torch::Tensor& map)
     const auto ys = torch::arange(map.size(0), torch::kFloat64).view({-1, 1});
     const auto xs = torch::arange(map.size(1), torch::kFloat64).view({1, -1});
     return {(w * xs).sum().item<double>(), (w * ys).sum().item<double>()};
-}
-
-// The theoretical field of a CNN layer's units: a stage, block, conv or pool by name.
-std::optional<engine::ReceptiveField> theoreticalField(const engine::ModelSpec& spec, const std::string& layer)
-{
-    for (const auto& field : engine::receptiveFields(spec))
-        if (field.name == layer)
-            return field;
-    return std::nullopt;
 }
 
 }  // namespace
@@ -82,18 +73,14 @@ int runErf(const std::vector<std::string>& words)
     out["support_box"] = supportBox(erf);  // [x0, y0, x1, y1], inclusive
     out["centroid"] = centroid(erf);       // [x, y]
     if (role == "cnn")
-        if (const auto field = theoreticalField(model->spec(), layer)) {
+        if (const auto field = engine::theoreticalField(model->spec(), layer)) {
             const auto box = engine::receptiveBox(*field, at->first, at->second, int(erf.size(0)), int(erf.size(1)));
             out["theoretical_box"] = {box.x0, box.y0, box.x1, box.y1};
         }
     if (auto path = args.value("dump"))
         io::writeSafetensors(*path, {{"erf", engine::toRawF32(erf)}});
     if (auto dir = args.value("out-dir")) {
-        engine::ViewMaps view;
-        view.method = "erf";
-        view.layers = {layer + " @" + std::to_string(at->first) + "," + std::to_string(at->second)};
-        view.heads = {"-"};
-        view.maps = erf.unsqueeze(0).unsqueeze(0);
+        const auto view = engine::effectiveFieldView(erf, layer, at->first, at->second);
         engine::Trace first;
         first.input = inputs.at(0, role, model->spec());
         out["file"] = writeViewPng(*dir, role, *args.value(role), first, view, model->spec(), args);

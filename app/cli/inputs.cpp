@@ -23,6 +23,10 @@ InputSet::InputSet(const Arguments& args, bool folderAllowed)
         m_paths = {*image};
     else
         m_paths = io::imageFilesIn(*args.value("images"));
+#ifdef ATTNVIZ_HAVE_IMAGING
+    if (!m_tensors)
+        m_images.emplace(m_paths);
+#endif
 }
 
 torch::Tensor InputSet::at(std::size_t i, const std::string& role, const engine::ModelSpec& spec) const
@@ -50,7 +54,11 @@ torch::Tensor InputSet::at(std::size_t i, const std::string& role, const engine:
 torch::Tensor InputSet::batch(std::size_t first, std::size_t count, const std::string& role,
                               const engine::ModelSpec& spec) const
 {
-    std::vector<torch::Tensor> inputs;
+#ifdef ATTNVIZ_HAVE_IMAGING
+    if (m_images)
+        return m_images->batch(first, count, spec.preprocessing);
+#endif
+    std::vector<torch::Tensor> inputs;  // the tensor file's one input
     for (std::size_t i = first; i < first + count && i < size(); ++i)
         inputs.push_back(at(i, role, spec));
     return torch::cat(inputs);
@@ -81,10 +89,9 @@ std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const s
     const auto options = loadOptions(args);
     const auto path = args.required(role);
     auto model = engine::loadClassifier(path, options);
-    const bool vit = role == "vit";
-    if (model->spec().family != (vit ? engine::Family::ViT : engine::Family::CNN))
-        throw UsageError("--" + role + " expects a " + (vit ? "ViT" : "CNN") + " but '" + path + "' is a "
-                         + model->spec().description);
+    if (const auto wrong = engine::familyMismatch(model->spec(), role == "vit" ? engine::Family::ViT : engine::Family::CNN, path);
+        !wrong.empty())
+        throw UsageError("--" + role + ": " + wrong);
     return model;
 }
 

@@ -4,6 +4,9 @@
 
 #include "core/engine/classifier.h"
 #include "core/io/safetensors.h"
+#ifdef ATTNVIZ_HAVE_IMAGING
+#include "core/imaging/imagebatches.h"
+#endif
 
 #include <torch/torch.h>
 
@@ -29,13 +32,17 @@ public:
     // Input i as [1, C, H, W] float32, preprocessed for `spec`; in a tensor file
     // "<role>.input" is preferred over "input".
     torch::Tensor at(std::size_t i, const std::string& role, const engine::ModelSpec& spec) const;
-    // Inputs [first, first + count) stacked to [count, C, H, W].
+    // Inputs [first, first + count) stacked to [count, C, H, W]; images are decoded once
+    // per minibatch however many models ask for it.
     torch::Tensor batch(std::size_t first, std::size_t count, const std::string& role,
                         const engine::ModelSpec& spec) const;
 
 private:
     std::vector<std::string> m_paths;
     std::optional<io::SafetensorsFile> m_tensors;
+#ifdef ATTNVIZ_HAVE_IMAGING
+    mutable std::optional<imaging::ImageBatches> m_images;  // m_paths, a minibatch at a time
+#endif
 };
 
 // The model given as --vit or --cnn (role "vit" / "cnn"), loaded with --heads and

@@ -22,8 +22,8 @@ int runMad(const std::vector<std::string>& words)
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const InputSet inputs(args, /*folderAllowed=*/true);
     const auto model = engine::loadClassifier(args.required("vit"), loadOptions(args));
-    if (model->spec().family != engine::Family::ViT)
-        throw UsageError("mad needs a ViT; '" + *args.value("vit") + "' is a " + model->spec().description);
+    if (const auto wrong = engine::familyMismatch(model->spec(), engine::Family::ViT, *args.value("vit")); !wrong.empty())
+        throw UsageError("mad needs a ViT: " + wrong);
     std::vector<torch::Tensor> sums;  // per layer [H]
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const auto trace = model->forward(inputs.at(i, "vit", model->spec()));

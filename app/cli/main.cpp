@@ -4,6 +4,7 @@
 #include "app/cli/commands.h"
 
 #include "core/engine/device.h"
+#include "core/engine/errormessage.h"
 
 #include <iostream>
 #include <map>
@@ -37,13 +38,6 @@ const char* const kUsage =
 
 using Command = int (*)(const std::vector<std::string>&);
 
-// LibTorch messages carry a stack trace or a second line of context: users get the
-// first line only, as for every other error.
-std::string firstLine(const std::string& text)
-{
-    return text.substr(0, text.find('\n'));
-}
-
 }  // namespace
 
 int main(int argc, char** argv)
@@ -65,11 +59,12 @@ int main(int argc, char** argv)
     } catch (const cli::UsageError& e) {
         std::cerr << "attnviz-cli " << argv[1] << ": " << e.what() << " (try --help)\n";
         return 2;
-    } catch (const c10::Error& e) {
-        std::cerr << "attnviz-cli " << argv[1] << ": " << firstLine(e.what_without_backtrace()) << "\n";
-        return 1;
     } catch (const std::exception& e) {
-        std::cerr << "attnviz-cli " << argv[1] << ": " << firstLine(e.what()) << "\n";
+        // LibTorch messages carry a stack trace or a second line of context: users get
+        // the first line only, as for every other error.
+        const auto line = engine::errorLine(e);
+        std::cerr << "attnviz-cli " << argv[1] << ": " << line
+                  << (engine::isOutOfMemory(line) ? " (try --device cpu, or a smaller model or input)" : "") << "\n";
         return 1;
     }
 }

@@ -1,5 +1,6 @@
 #include "core/engine/cam.h"
 
+#include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/gradientsupport.h"
 
@@ -98,6 +99,7 @@ torch::Tensor scoreCamWeights(const Classifier& model, const torch::Tensor& inpu
     const auto c = f.size(0);
     std::vector<torch::Tensor> scores;
     for (int64_t start = 0; start < c; start += batchSize) {
+        throwIfCancelled();
         const auto n = std::min<int64_t>(batchSize, c - start);
         auto masks = F::interpolate(f.narrow(0, start, n).unsqueeze(0),
                                     F::InterpolateFuncOptions()
@@ -131,6 +133,7 @@ torch::Tensor ablationCamWeights(const Classifier& model, const torch::Tensor& i
     const auto batchSize = std::max<int64_t>(minBatch, kAblationBytes / std::max<int64_t>(bytesPerChannel, 1));
     std::vector<torch::Tensor> scores;
     for (int64_t start = 0; start < c; start += batchSize) {
+        throwIfCancelled();
         const auto n = std::min<int64_t>(batchSize, c - start);
         // keep [n, C]: row i zero at channel start + i
         auto keep = torch::ones({n, c}, original.options());

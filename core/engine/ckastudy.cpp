@@ -1,5 +1,6 @@
 #include "core/engine/ckastudy.h"
 
+#include "core/engine/cancellation.h"
 #include "core/engine/cka.h"
 #include "core/engine/engineerror.h"
 
@@ -34,6 +35,7 @@ CkaStudy compareLayers(const std::vector<CkaModel>& models, std::size_t images, 
     std::vector<CkaAccumulator> accumulators;
     std::vector<std::vector<std::string>> layerNames(models.size());
     for (std::size_t first = 0; first < study.imagesUsed; first += std::size_t(batchSize)) {
+        throwIfCancelled();
         const auto count = std::min(std::size_t(batchSize), study.imagesUsed - first);
         std::vector<LayerRepresentations> layers;  // per model, each value [count, ...]
         for (std::size_t m = 0; m < models.size(); ++m) {

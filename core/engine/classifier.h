@@ -69,4 +69,8 @@ std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const L
 std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const io::ModelConfig& config,
                                             const LoadOptions& options = {});
 
+// "" when the model loaded from `modelPath` is of `wanted` family, else what it is
+// instead ("'path' is a ResNet-50 (…), not a ViT"), for the side of a comparison.
+std::string familyMismatch(const ModelSpec& spec, Family wanted, const std::string& modelPath);
+
 }  // namespace attnviz::engine

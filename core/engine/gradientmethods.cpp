@@ -1,6 +1,7 @@
 #include "core/engine/gradientmethods.h"
 
 #include "core/engine/attentionmaps.h"
+#include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/gradientsupport.h"
 #include "core/engine/receptivefield.h"
@@ -170,6 +171,7 @@ std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, con
     }
     std::vector<EffectiveFieldSize> out;
     for (auto& u : units) {
+        throwIfCancelled();
         const auto unit = unitOf(model, acts, u.size.layer, u.size.row, u.size.col);
         const auto grad = torch::autograd::grad({unit.sum()}, {x}, {}, /*retain_graph=*/true)[0];
         u.size.size = effectiveFieldSize(fieldFromGradient(grad), u.centreRow, u.centreCol);

@@ -312,6 +312,13 @@ std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const L
     }
 }
 
+std::string familyMismatch(const ModelSpec& spec, Family wanted, const std::string& modelPath)
+{
+    if (spec.family == wanted)
+        return {};
+    return "'" + modelPath + "' is a " + spec.description + ", not a " + (wanted == Family::ViT ? "ViT" : "CNN");
+}
+
 std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const io::ModelConfig& config,
                                             const LoadOptions& options)
 {

@@ -25,6 +25,14 @@ std::vector<ReceptiveField> stageReceptiveFields(const ModelSpec& spec)
     return stages;
 }
 
+std::optional<ReceptiveField> theoreticalField(const ModelSpec& spec, const std::string& layer)
+{
+    for (const auto& field : receptiveFields(spec))
+        if (field.name == layer)
+            return field;
+    return std::nullopt;
+}
+
 PixelBox receptiveBox(const ReceptiveField& f, int row, int col, int inputHeight, int inputWidth)
 {
     const double half = (f.size - 1) / 2.0;

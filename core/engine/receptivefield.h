@@ -2,6 +2,7 @@
 
 #include "core/engine/modelspec.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ const std::vector<ReceptiveField>& receptiveFields(const ModelSpec& spec);
 
 // The stage outputs only (spec.stages), the layers whose output is a trace feature.
 std::vector<ReceptiveField> stageReceptiveFields(const ModelSpec& spec);
+
+// The field of the layer named `layer` (a stage, block, conv or pool, as in
+// receptiveFields), or none for a name the network does not have.
+std::optional<ReceptiveField> theoreticalField(const ModelSpec& spec, const std::string& layer);
 
 // The box [x0, y0, x1, y1] (inclusive pixel indices, clipped to the input) that unit
 // (row, col) of a layer sees.

@@ -216,6 +216,16 @@ std::string viewRequestKey(const ViewRequest& r)
     return key;
 }
 
+ViewMaps effectiveFieldView(const torch::Tensor& erf, const std::string& layer, int row, int col)
+{
+    ViewMaps view;
+    view.method = "erf";
+    view.layers = {layer + " @" + std::to_string(row) + "," + std::to_string(col)};
+    view.heads = {"-"};
+    view.maps = erf.unsqueeze(0).unsqueeze(0);  // [1, 1, H, W]
+    return view;
+}
+
 bool viewNeedsModel(const std::string& method)
 {
     return method != "attention" && method != "rollout";

@@ -63,6 +63,10 @@ bool viewFusesHeads(const std::string& method);
 // Whether a method is available for a model family ("attention" is not, for a CNN).
 bool viewSupports(const std::string& method, Family family);
 
+// The effective receptive field `erf` [H, W] (over the model input) of unit (row, col) of a
+// CNN layer as a one-cell view "erf", its layer labelled "<layer> @row,col".
+ViewMaps effectiveFieldView(const torch::Tensor& erf, const std::string& layer, int row, int col);
+
 // Derives the maps from the cached trace; the class-specific methods run their own
 // passes of trace.input (the [1, C, H, W] the trace came from).
 // Throws EngineError with a one-line reason for a method or option the model lacks.

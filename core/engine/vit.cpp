@@ -1,5 +1,6 @@
 #include "core/engine/vit.h"
 
+#include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/relativebias.h"
 #include "core/engine/tensorconvert.h"
@@ -271,7 +272,9 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
                 hooks.norm1Outputs->push_back(normed);
         }
         torch::Tensor attention;
+        throwIfCancelled();
         x = block(b, x, normed, biases.empty() ? torch::Tensor() : biases[i], attention);
+        checkCancelledInBackward(x);
         if (hooks.attentions)
             hooks.attentions->push_back(attention);
     }

@@ -404,7 +404,7 @@ private slots:
         QTest::newRow("unknown option") << QStringList{QStringLiteral("info"), vit, QStringLiteral("--hedas"), QStringLiteral("3")} << 2 << "unknown option --hedas";
         QTest::newRow("no input") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit} << 2 << "exactly one of --image";
         QTest::newRow("no model") << QStringList{QStringLiteral("analyze"), QStringLiteral("--tensor"), ref} << 2 << "at least one of --vit";
-        QTest::newRow("cnn given as vit") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 2 << "--vit expects a ViT";
+        QTest::newRow("cnn given as vit") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 2 << "not a ViT";
         QTest::newRow("unknown device") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--device"), QStringLiteral("tpu")} << 1 << "unknown device 'tpu'";
         QTest::newRow("missing gpu") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--device"), QStringLiteral("cuda:99")} << 1 << "cuda:99";
         QTest::newRow("top-k zero") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--top-k"), QStringLiteral("0")} << 2 << "--top-k";

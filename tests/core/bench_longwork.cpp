@@ -2,18 +2,22 @@
 // progress line, for ViT-B/16 and ResNet-50 (the torchvision-architecture fixtures of
 // the reference tests), CPU, default threads:
 //   - effective field sizes of every block / stage (the receptive-field plot);
-//   - minibatch CKA of both models over random 224x224 images (the CKA tab).
+//   - minibatch CKA of both models over random 224x224 images (the CKA tab);
+//   - how soon a cancelled ViT-B/16 gradient rollout returns (Cancel, a newer request).
 // Usage: bench_longwork VIT_MODEL CNN_MODEL [RUNS] [CKA_IMAGES]   prints medians.
+#include "core/engine/cancellation.h"
 #include "core/engine/ckastudy.h"
 #include "core/engine/classifier.h"
 #include "core/engine/device.h"
 #include "core/engine/gradientmethods.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -64,5 +68,36 @@ int main(int argc, char** argv)
     const double cka = medianSeconds(1, [&] { engine::compareLayers(models, images, 32, load); });
     std::printf("CKA, both models, %zu images in minibatches of 32: %.1f s (%.0f ms per image)\n", images, cka,
                 cka * 1e3 / double(images));
+
+    // Cancel latency: ViT-B/16 gradient rollout (forward, then backward) on a worker
+    // thread, stopped at a quarter (in the forward) and at three quarters (in the
+    // backward) of its uncancelled time; the time from the stop to the worker's return.
+    const double rollout = medianSeconds(runs, [&] { engine::gradientRollout(*vit, input, -1, {}); });
+    std::printf("gradient rollout, ViT-B/16: %.0f ms uncancelled\n", rollout * 1e3);
+    for (const double at : {0.25, 0.75}) {
+        std::vector<double> latencies;
+        int cancelled = 0;
+        for (int i = 0; i < runs; ++i) {
+            std::atomic<bool> stop{false};
+            std::chrono::steady_clock::time_point returned;
+            std::thread worker([&] {
+                engine::CancellationScope scope([&] { return stop.load(); });
+                try {
+                    engine::gradientRollout(*vit, input, -1, {});
+                } catch (const engine::Cancelled&) {
+                    ++cancelled;
+                }
+                returned = std::chrono::steady_clock::now();
+            });
+            std::this_thread::sleep_for(std::chrono::duration<double>(rollout * at));
+            const auto asked = std::chrono::steady_clock::now();
+            stop = true;
+            worker.join();
+            latencies.push_back(std::chrono::duration<double>(returned - asked).count());
+        }
+        std::sort(latencies.begin(), latencies.end());
+        std::printf("cancel at %.0f%% of it: returned after median %.1f ms, max %.1f ms (%d of %d runs cancelled)\n",
+                    at * 100, latencies[latencies.size() / 2] * 1e3, latencies.back() * 1e3, cancelled, runs);
+    }
     return 0;
 }

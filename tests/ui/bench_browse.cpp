@@ -1,5 +1,6 @@
 // Benchmark (not a test): time from a layer/head key press to the repainted overlay,
-// with a ViT-B/16 (the torchvision-architecture fixture of the reference tests).
+// with a ViT-B/16 (the torchvision-architecture fixture of the reference tests); then
+// the time of a rendering change (alpha) on a Grad-CAM view, which must run no model.
 // Usage: bench_browse VIT_MODEL [KEY_PRESSES]   prints the median and the quartiles in ms.
 #include "ui/mainwindow.h"
 #include "ui/modelpane.h"
@@ -7,6 +8,7 @@
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QStandardPaths>
 #include <QTest>
 
@@ -31,7 +33,7 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "the analysis did not finish: %s\n", qPrintable(window.errorText()));
         return 1;
     }
-    auto* pane = window.pane(QStringLiteral("vit"));
+    auto* pane = window.pane(attnviz::ui::Side::ViT);
     pane->setFocus();
     const int presses = argc > 2 ? std::atoi(argv[2]) : 200;
     // Up/Down through the blocks and Left/Right through the heads, as a user browses;
@@ -54,5 +56,33 @@ int main(int argc, char** argv)
     std::sort(ms.begin(), ms.end());
     std::printf("%d key presses, each re-rendering the %s overlay: median %.2f ms, quartiles %.2f / %.2f ms, max %.2f ms\n", presses,
                 qPrintable(pane->method()), ms[ms.size() / 2], ms[ms.size() / 4], ms[3 * ms.size() / 4], ms.back());
+
+    // A rendering change on a view that needed the model (Grad-CAM of the last block):
+    // the alpha slider dragged across, each step redrawn from the kept view, no job.
+    pane->setMethod(QStringLiteral("gradcam"));
+    if (!QTest::qWaitFor([&] { return !pane->waitingForGradients() && !window.controller().busy(); }, 120000)) {
+        std::fprintf(stderr, "Grad-CAM did not finish\n");
+        return 1;
+    }
+    auto* alpha = pane->findChild<QSlider*>();
+    QSignalSpy jobs(pane, &attnviz::ui::ModelPane::gradientViewRequested);
+    renders.clear();
+    std::vector<double> alphaMs;
+    for (int i = 0; i < presses; ++i) {
+        QElapsedTimer timer;
+        timer.start();
+        alpha->setValue(i % 101);
+        pane->repaint();
+        alphaMs.push_back(timer.nsecsElapsed() / 1e6);
+    }
+    if (jobs.count() != 0) {
+        std::fprintf(stderr, "alpha changes sent %d jobs to the worker\n", int(jobs.count()));
+        return 1;
+    }
+    std::sort(alphaMs.begin(), alphaMs.end());
+    std::printf("%d alpha changes on the Grad-CAM view (%d redraws, %d jobs): median %.2f ms, quartiles %.2f / %.2f ms, "
+                "max %.2f ms\n",
+                presses, int(renders.count()), int(jobs.count()), alphaMs[alphaMs.size() / 2], alphaMs[alphaMs.size() / 4],
+                alphaMs[3 * alphaMs.size() / 4], alphaMs.back());
     return 0;
 }

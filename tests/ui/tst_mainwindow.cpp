@@ -23,6 +23,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -42,8 +43,8 @@ std::string readFile(const QString& path)
 bool waitIdle(ui::MainWindow& window)
 {
     const auto idle = [&] {
-        return !window.controller().busy() && !window.pane(QStringLiteral("vit"))->waitingForGradients()
-               && !window.pane(QStringLiteral("cnn"))->waitingForGradients();
+        return !window.controller().busy() && !window.pane(ui::Side::ViT)->waitingForGradients()
+               && !window.pane(ui::Side::CNN)->waitingForGradients();
     };
     return QTest::qWaitFor(idle, 60000);
 }
@@ -56,8 +57,8 @@ class TestMainWindow : public QObject {
     QTemporaryDir m_dir;
     std::unique_ptr<ui::MainWindow> m_window;
 
-    ui::ModelPane* vit() { return m_window->pane(QStringLiteral("vit")); }
-    ui::ModelPane* cnn() { return m_window->pane(QStringLiteral("cnn")); }
+    ui::ModelPane* vit() { return m_window->pane(ui::Side::ViT); }
+    ui::ModelPane* cnn() { return m_window->pane(ui::Side::CNN); }
 
 private slots:
     void initTestCase()
@@ -82,6 +83,25 @@ private slots:
         // The model card's measured accuracy, read from config.json.
         const auto title = vit()->findChild<QLabel*>(QStringLiteral("title"))->text();
         QVERIFY2(title.contains(QStringLiteral("accuracy 0.9049 on t10k, 10000 images")), qPrintable(title));
+    }
+
+    // The overlay is the largest thing in each pane, and both are drawn the same size.
+    void overlaysAreLargeAndTheSameSize()
+    {
+        QVERIFY(waitIdle(*m_window));
+        const auto vitPicture = vit()->overlayView()->pictureRect();
+        const auto cnnPicture = cnn()->overlayView()->pictureRect();
+        QVERIFY(!vitPicture.isEmpty());
+        QVERIFY2(std::abs(vitPicture.height() - cnnPicture.height()) <= 1,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(vitPicture.height()).arg(cnnPicture.height())));
+        QVERIFY(std::abs(vitPicture.width() - cnnPicture.width()) <= 1);
+        for (auto* pane : {vit(), cnn()}) {
+            QVERIFY(pane->grid()->height() <= ui::ThumbnailGrid::kMaxHintHeight + 40);
+            QVERIFY2(pane->overlayView()->pictureRect().height() > pane->grid()->height(),
+                     qPrintable(QStringLiteral("picture %1, grid %2")
+                                    .arg(pane->overlayView()->pictureRect().height())
+                                    .arg(pane->grid()->height())));
+        }
     }
 
     void keysStepLayersAndHeads()
@@ -237,7 +257,7 @@ private slots:
         QCOMPARE(cnn()->method(), QStringLiteral("erf"));
         QVERIFY(waitIdle(*m_window));
         const auto cnnState = cnn()->findChild<QLabel*>(QStringLiteral("state"))->text();
-        QVERIFY2(cnnState.contains(QStringLiteral(" · unit ")), qPrintable(cnnState));
+        QVERIFY2(cnnState.contains(QStringLiteral(" @")), qPrintable(cnnState));  // "layer2 @row,col"
         cnn()->setUnit(std::nullopt);
         cnn()->setMethod(QStringLiteral("gradcam"));
         // A click on the picture's very edge is the last patch, not one past it.
@@ -258,10 +278,12 @@ private slots:
         QCOMPARE(vit()->method(), QStringLiteral("attention"));
         QCOMPARE(vit()->layer(), QStringLiteral("2"));
         QCOMPARE(vit()->head(), QStringLiteral("1"));
-        // The CNN's strip holds its stages.
-        QCOMPARE(cnn()->grid()->rows(), 1);
-        QCOMPARE(cnn()->grid()->columns(), 4);  // conv1, layer1..3
-        emit cnn()->grid()->cellClicked(0, 2);
+        QCOMPARE(grid->cellToolTip(2, 1), QStringLiteral("block 2 · head 1"));
+        // The CNN's grid holds its stages, one per row.
+        QCOMPARE(cnn()->grid()->rows(), 4);  // conv1, layer1..3
+        QCOMPARE(cnn()->grid()->columns(), 1);
+        QCOMPARE(cnn()->grid()->cellToolTip(2, 0), QStringLiteral("layer2"));
+        emit cnn()->grid()->cellClicked(2, 0);
         QCOMPARE(cnn()->layer(), QStringLiteral("layer2"));
         QVERIFY(waitIdle(*m_window));
     }
@@ -273,7 +295,7 @@ private slots:
         QCOMPARE(cnn()->method(), QStringLiteral("erf"));
         QVERIFY(waitIdle(*m_window));
         QVERIFY(cnn()->overlay() != before);
-        QVERIFY(cnn()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("unit 3,4")));
+        QVERIFY(cnn()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral(" @3,4")));
         cnn()->setMethod(QStringLiteral("gradcam"));
         QVERIFY(waitIdle(*m_window));
     }
@@ -435,13 +457,13 @@ private slots:
         m_window->openImage(ui::defaultImagePath());
         QVERIFY(waitIdle(*m_window));
         const auto title = vit()->findChild<QLabel*>(QStringLiteral("title"))->text();
-        m_window->openModel(QStringLiteral("vit"), bogus);
+        m_window->openModel(ui::Side::ViT, bogus);
         QTRY_VERIFY_WITH_TIMEOUT(!m_window->errorText().isEmpty(), 30000);
         QVERIFY2(m_window->errorText().contains(QStringLiteral("safetensors")), qPrintable(m_window->errorText()));
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
         // A CNN offered as the ViT is refused by family.
-        m_window->openModel(QStringLiteral("vit"), ui::defaultModelPath(QStringLiteral("cnn")));
+        m_window->openModel(ui::Side::ViT, ui::defaultModelPath(ui::Side::CNN));
         QTRY_VERIFY_WITH_TIMEOUT(m_window->errorText().contains(QStringLiteral("needs a ViT")), 30000);
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
@@ -465,11 +487,11 @@ private slots:
         const auto vitState = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
         QDir copy(m_dir.filePath(QStringLiteral("cnn-copy")));
         QVERIFY(copy.mkpath(QStringLiteral(".")));
-        const QDir shipped(ui::defaultModelPath(QStringLiteral("cnn")));
+        const QDir shipped(ui::defaultModelPath(ui::Side::CNN));
         for (const auto& name : shipped.entryList(QDir::Files))
             QVERIFY(QFile::copy(shipped.filePath(name), copy.filePath(name)));
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
-        m_window->openModel(QStringLiteral("cnn"), copy.path());
+        m_window->openModel(ui::Side::CNN, copy.path());
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(cnn()->analysis()->modelPath, copy.absolutePath());
@@ -483,7 +505,7 @@ private slots:
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QVERIFY(vit()->analysis() != vitAnalysis);
-        m_window->openModel(QStringLiteral("cnn"), ui::defaultModelPath(QStringLiteral("cnn")));
+        m_window->openModel(ui::Side::CNN, ui::defaultModelPath(ui::Side::CNN));
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
     }
@@ -500,7 +522,7 @@ private slots:
             << R"({"architecture": "vit_base_patch16_siglip_224", "num_classes": 0, "global_pool": "map",)"
                R"( "model_args": {"num_heads": 4}, "pretrained_cfg": {"input_size": [3, 64, 64]}})";
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
-        m_window->openModel(QStringLiteral("vit"), folder.path());
+        m_window->openModel(ui::Side::ViT, folder.path());
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QVERIFY2(m_window->errorText().isEmpty(), qPrintable(m_window->errorText()));
@@ -513,7 +535,7 @@ private slots:
         emit vit()->grid()->cellClicked(0, 2);  // a block: its mean patch row
         QCOMPARE(vit()->layer(), QStringLiteral("0"));
         QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("block 0")));
-        m_window->openModel(QStringLiteral("vit"), ui::defaultModelPath(QStringLiteral("vit")));
+        m_window->openModel(ui::Side::ViT, ui::defaultModelPath(ui::Side::ViT));
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QVERIFY(vit()->grid()->toolTip().isEmpty());

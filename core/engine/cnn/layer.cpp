@@ -1,5 +1,6 @@
 #include "core/engine/cnn/layer.h"
 
+#include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/io/bytes.h"
 
@@ -34,6 +35,10 @@ torch::Tensor Sequence::forward(const torch::Tensor& input, RunContext& context)
     for (const auto& layer : layers) {
         x = layer->forward(x, context);
         recordOutput(*layer, x, context);
+        if (layer->record != kNone) {  // a block or stage: where cancelled work stops
+            throwIfCancelled();
+            checkCancelledInBackward(x);
+        }
     }
     return x;
 }
