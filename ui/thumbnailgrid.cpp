@@ -34,6 +34,9 @@ void ThumbnailGrid::setCells(const std::vector<QImage>& cells, int rows, int col
     m_rowLabels = rowLabels;
     m_caption = caption;
     m_columnTitle = columnTitle;
+    m_widestLabel = 0;  // measured once here, not on every paint
+    for (const auto& label : m_rowLabels)
+        m_widestLabel = std::max(m_widestLabel, fontMetrics().horizontalAdvance(label));
     updateGeometry();
     update();
 }
@@ -47,20 +50,14 @@ void ThumbnailGrid::setSelected(int row, int column)
 
 int ThumbnailGrid::labelWidth() const
 {
-    int widest = 0;
-    for (const auto& label : m_rowLabels)
-        widest = std::max(widest, fontMetrics().horizontalAdvance(label));
     const int share = int(kMaxLabelShare * std::max(width(), minimumWidth()));
-    return std::min(widest + 6, std::max(24, share));
+    return std::min(m_widestLabel + 6, std::max(24, share));
 }
 
 QSize ThumbnailGrid::sizeHint() const
 {
-    int widest = 0;
-    for (const auto& label : m_rowLabels)
-        widest = std::max(widest, fontMetrics().horizontalAdvance(label));
     const int height = kCaptionHeight + m_rows * (kHintSide + kGap);
-    return {widest + 6 + m_columns * (kHintSide + kGap), std::min(height, kMaxHintHeight)};
+    return {m_widestLabel + 6 + m_columns * (kHintSide + kGap), std::min(height, kMaxHintHeight)};
 }
 
 int ThumbnailGrid::cellSide() const
@@ -118,8 +115,9 @@ void ThumbnailGrid::paintEvent(QPaintEvent*)
     painter.drawText(QRect(0, 0, width(), kCaptionHeight), Qt::AlignLeft | Qt::AlignVCenter,
                      painter.fontMetrics().elidedText(m_caption, Qt::ElideRight, width()));
     const int labels = labelWidth();
+    const bool labelled = cellSide() >= painter.fontMetrics().height() / 2;
     for (int r = 0; r < m_rows; ++r) {
-        if (r < m_rowLabels.size() && cellSide() >= painter.fontMetrics().height() / 2)
+        if (r < m_rowLabels.size() && labelled)
             // Module paths differ at their end ("features.denseblock1", "…denseblock2").
             painter.drawText(QRect(0, cellRect(r, 0).top() - 4, labels - 4, cellSide() + 8),
                              Qt::AlignRight | Qt::AlignVCenter,

@@ -52,6 +52,7 @@ private:
     QString m_caption;
     QString m_columnTitle;
     int m_rows = 0, m_columns = 0;
+    int m_widestLabel = 0;  // pixels
     int m_selectedRow = -1, m_selectedColumn = -1;
 };
 
