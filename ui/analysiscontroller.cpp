@@ -106,7 +106,7 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         analysis->inputSide = inputSide;
         const bool sameInput = previous && previous->imagePath == imagePath && previous->device == device
                                && previous->inputSide == inputSide;
-        cv::Mat image;  // decoded when a side runs
+        std::shared_ptr<const cv::Mat> image;  // decoded when a side runs
         for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}}) {
             if (path.isEmpty())
                 continue;
@@ -118,9 +118,9 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
                 (wantVit ? analysis->vit : analysis->cnn) = before;  // its trace and views stay
                 continue;
             }
-            if (image.empty()) {
+            if (!image) {
                 report([this] { emit progress(tr("decoding the image")); });
-                image = imaging::decodeImageRgb(imagePath.toStdString());
+                image = std::make_shared<const cv::Mat>(imaging::decodeImageRgb(imagePath.toStdString()));
             }
             report([this, side = side] { emit progress(tr("running the %1").arg(sideTitle(side))); });
             auto pane = std::make_shared<PaneAnalysis>();
@@ -130,7 +130,10 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             if (const auto wrong = engine::familyMismatch(loaded->spec(), sideFamily(side), path.toStdString()); !wrong.empty())
                 throw engine::EngineError((wantVit ? "the ViT side needs a ViT: " : "the CNN side needs a CNN: ") + wrong);
             pane->model = loaded;
-            pane->trace = loaded->forward(imaging::preprocessImage(image, loaded->spec().preprocessing).tensor);
+            auto prepared = imaging::preprocessImage(*image, loaded->spec().preprocessing);
+            pane->trace = loaded->forward(prepared.tensor);
+            pane->image = image;
+            pane->crop = prepared.crop;
             (wantVit ? analysis->vit : analysis->cnn) = pane;
         }
         // Only the models on screen stay loaded; a replaced model is freed once no pane

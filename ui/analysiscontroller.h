@@ -4,6 +4,7 @@
 #include "core/engine/classifier.h"
 #include "core/engine/gradientmethods.h"
 #include "core/engine/views.h"
+#include "core/imaging/preprocess.h"
 #include "ui/side.h"
 
 #include <QObject>
@@ -17,12 +18,15 @@
 
 namespace attnviz::ui {
 
-// One model's part of an analysis: the model and the trace of its one forward pass.
+// One model's part of an analysis: the model and the trace of its one forward pass,
+// and where its input came from (the decoded image and the part of it the model saw).
 struct PaneAnalysis {
     Side side = Side::ViT;
     QString modelPath;
     std::shared_ptr<const engine::Classifier> model;
     engine::Trace trace;
+    std::shared_ptr<const cv::Mat> image;  // RGB, shared by both sides
+    imaging::CropBox crop;
 };
 
 struct Analysis {

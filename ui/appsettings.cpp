@@ -49,6 +49,7 @@ PaneRendering paneRendering(Side side)
     r.alpha = s.value(QStringLiteral("alpha"), r.alpha).toInt();
     r.normalization = s.value(QStringLiteral("normalization"), r.normalization).toInt();
     r.upsampling = s.value(QStringLiteral("upsampling"), r.upsampling).toInt();
+    r.wholeImage = s.value(QStringLiteral("wholeImage"), r.wholeImage).toBool();
     return r;
 }
 
@@ -60,6 +61,7 @@ void setPaneRendering(Side side, const PaneRendering& r)
     s.setValue(QStringLiteral("alpha"), r.alpha);
     s.setValue(QStringLiteral("normalization"), r.normalization);
     s.setValue(QStringLiteral("upsampling"), r.upsampling);
+    s.setValue(QStringLiteral("wholeImage"), r.wholeImage);
 }
 
 }  // namespace attnviz::ui::settings

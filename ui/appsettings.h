@@ -30,6 +30,7 @@ struct PaneRendering {
     int alpha = 50;         // percent
     int normalization = 0;  // index: per map, per layer
     int upsampling = 0;     // index: nearest, bilinear
+    bool wholeImage = false;  // the whole image with the model's crop outlined
 };
 PaneRendering paneRendering(Side side);
 void setPaneRendering(Side side, const PaneRendering& rendering);

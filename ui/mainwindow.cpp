@@ -133,8 +133,11 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }
     // A click on either picture asks both models about that place of the image.
-    connect(m_vitPane->overlayView(), &OverlayView::clicked, m_cnnPane, &ModelPane::queryAt);
-    connect(m_cnnPane->overlayView(), &OverlayView::clicked, m_vitPane, &ModelPane::queryAt);
+    // A click on either picture asks both models about that place of the image.
+    connect(m_vitPane, &ModelPane::imageClicked, m_cnnPane, &ModelPane::queryAtImage);
+    connect(m_cnnPane, &ModelPane::imageClicked, m_vitPane, &ModelPane::queryAtImage);
+    connect(m_vitPane, &ModelPane::queryCleared, m_cnnPane, &ModelPane::clearQuery);
+    connect(m_cnnPane, &ModelPane::queryCleared, m_vitPane, &ModelPane::clearQuery);
     // Zoom and pan move both pictures together, so the same region is compared.
     // Both overlays are drawn the same size: each fits into the smaller view's area.
     const auto fitTogether = [this] {

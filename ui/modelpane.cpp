@@ -11,6 +11,7 @@
 #include "core/imaging/pngwriter.h"
 #include "core/imaging/viewimage.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
@@ -130,6 +131,12 @@ void ModelPane::buildControls()
     form->addRow(tr("Normalise"), m_normalization);
     form->addRow(tr("Upsampling"), m_upsampling);
     form->addRow(tr("Keep mass"), m_keepMass);
+    m_wholeImage = new QCheckBox(tr("whole image, the model's crop outlined"), this);
+    m_wholeImage->setObjectName(QStringLiteral("wholeImage"));
+    m_wholeImage->setFocusPolicy(Qt::ClickFocus);
+    m_wholeImage->setToolTip(tr("Draw the map back onto the image as opened: what the model did not see is dimmed"));
+    connect(m_wholeImage, &QCheckBox::toggled, this, &ModelPane::rerender);
+    form->addRow(tr("Show"), m_wholeImage);
     m_grid = new ThumbnailGrid(this);
     connect(m_grid, &ThumbnailGrid::cellClicked, this, &ModelPane::selectCell);
     auto* top = new QHBoxLayout;
@@ -143,7 +150,7 @@ void ModelPane::buildControls()
     m_view = new OverlayView(this);
     layout->addWidget(m_view, 1);
     connect(m_view, &OverlayView::hovered, this, &ModelPane::showHover);
-    connect(m_view, &OverlayView::clicked, this, &ModelPane::queryAt);
+    connect(m_view, &OverlayView::clicked, this, &ModelPane::pictureClicked);
 }
 
 void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
@@ -157,6 +164,13 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     m_pendingKey.clear();
     const auto& spec = m_analysis->model->spec();
     m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing), kDisplaySide);
+    m_wholePicture = cv::Mat();
+    if (m_analysis->image) {
+        double scale = 1.0;
+        m_wholePicture = imaging::displayPicture(*m_analysis->image, kDisplaySide, 2 * kDisplaySide, scale);
+        const auto& c = m_analysis->crop;
+        m_cropInWhole = cv::Rect2d(c.x * scale, c.y * scale, c.width * scale, c.height * scale);
+    }
     // The model's own name (folder or file); the full path is in the tooltip.
     // A model without a classifier (DINO, CLIP towers) outputs an embedding: say so, as
     // the views that need a class do.
@@ -382,12 +396,13 @@ void ModelPane::render(const engine::ViewMaps& view)
         const auto heads = engine::computeView(*m_analysis->model, m_analysis->trace, all).maps[0];
         range = imaging::rangeOf(heads);
     }
-    m_rendered = imaging::renderOverlay(m_picture, map, range, options);
+    m_rendered = showsWholeImage() ? imaging::renderOverlayInRegion(m_wholePicture, map, inputRegion(), range, options)
+                                   : imaging::renderOverlay(m_picture, map, range, options);
     if (view.method == "erf")
         drawReceptiveBox(m_rendered);
     if (m_query)
         drawQueryPatch(m_rendered);
-    m_view->setImage(toQImage(m_rendered), m_picture.cols);
+    m_view->setImage(toQImage(m_rendered), picture().cols);
     QString text = QStringLiteral("%1 · %2").arg(QString::fromStdString(view.method), layerLabel(view.layers[0]));
     if (view.method == "attention" || engine::viewFusesHeads(view.method))
         text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
@@ -407,7 +422,12 @@ void ModelPane::showHover(QPointF unit)
 {
     if (!m_shown)
         return;
-    const auto cell = imaging::cellAt(m_shown->maps[0][0], unit.x(), unit.y());
+    const auto input = inputUnitFromPicture(unit);
+    if (!input) {
+        emit statusMessage(tr("%1: outside what the model sees").arg(sideTitle(m_side)));
+        return;
+    }
+    const auto cell = imaging::cellAt(m_shown->maps[0][0], input->x(), input->y());
     emit statusMessage(tr("%1: cell row %2, col %3 · value %4")
                            .arg(sideTitle(m_side))
                            .arg(cell.row)
@@ -415,7 +435,69 @@ void ModelPane::showHover(QPointF unit)
                            .arg(cell.value, 0, 'g', 4));
 }
 
+bool ModelPane::showsWholeImage() const { return m_wholeImage->isChecked() && !m_wholePicture.empty(); }
+
+const cv::Mat& ModelPane::picture() const { return showsWholeImage() ? m_wholePicture : m_picture; }
+
+cv::Rect2d ModelPane::inputRegion() const
+{
+    return showsWholeImage() ? m_cropInWhole : cv::Rect2d(0, 0, m_picture.cols, m_picture.rows);
+}
+
+std::optional<QPointF> ModelPane::inputUnitFromPicture(QPointF p) const
+{
+    const auto region = inputRegion();
+    const double x = (p.x() * picture().cols - region.x) / region.width;
+    const double y = (p.y() * picture().rows - region.y) / region.height;
+    if (x < 0 || x > 1 || y < 0 || y > 1)
+        return std::nullopt;
+    return QPointF(x, y);
+}
+
+std::optional<QPointF> ModelPane::inputUnitFromImage(QPointF i) const
+{
+    if (!m_analysis || !m_analysis->image)
+        return std::nullopt;
+    const auto& c = m_analysis->crop;
+    const double x = (i.x() * m_analysis->image->cols - c.x) / c.width;
+    const double y = (i.y() * m_analysis->image->rows - c.y) / c.height;
+    if (x < 0 || x >= 1 || y < 0 || y >= 1)
+        return std::nullopt;
+    return QPointF(x, y);
+}
+
+QPointF ModelPane::imageUnitFromInput(QPointF u) const
+{
+    const auto& c = m_analysis->crop;
+    return {(c.x + u.x() * c.width) / m_analysis->image->cols, (c.y + u.y() * c.height) / m_analysis->image->rows};
+}
+
+void ModelPane::pictureClicked(QPointF unit)
+{
+    if (!m_analysis)
+        return;
+    const auto input = inputUnitFromPicture(unit);
+    if (!input)
+        return;  // outside what the model sees
+    queryAtInput(*input);
+    if (m_analysis->image)
+        emit imageClicked(imageUnitFromInput(*input));
+}
+
 void ModelPane::queryAt(QPointF location)
+{
+    if (m_analysis)
+        if (const auto input = inputUnitFromPicture(location))
+            queryAtInput(*input);
+}
+
+void ModelPane::queryAtImage(QPointF imageUnit)
+{
+    if (const auto input = inputUnitFromImage(imageUnit))
+        queryAtInput(*input);
+}
+
+void ModelPane::queryAtInput(QPointF location)
 {
     if (!m_analysis)
         return;
@@ -447,14 +529,14 @@ void ModelPane::drawReceptiveBox(cv::Mat& image) const
         return;
     const auto& input = m_analysis->trace.input;
     const auto box = engine::receptiveBox(*field, m_unit->first, m_unit->second, int(input.size(2)), int(input.size(3)));
-    imaging::outlineBox(image, box, double(m_picture.cols) / double(input.size(3)));
+    imaging::outlineBox(image, box, inputRegion(), int(input.size(3)));
 }
 
 void ModelPane::drawQueryPatch(cv::Mat& image) const
 {
     // The patch whose row of attention is shown, outlined so the eye finds the source.
     const auto& tokens = m_analysis->trace.tokens;
-    imaging::outlineCell(image, m_picture.size(), tokens.gridH, tokens.gridW, m_query->first, m_query->second);
+    imaging::outlineCell(image, inputRegion(), tokens.gridH, tokens.gridW, m_query->first, m_query->second);
 }
 
 void ModelPane::updateGrid()
@@ -548,6 +630,12 @@ void ModelPane::setQuery(std::optional<std::pair<int, int>> patch)
     refresh();
 }
 
+void ModelPane::clearQuery()
+{
+    m_unit.reset();
+    setQuery(std::nullopt);
+}
+
 void ModelPane::setMethod(const QString& name)
 {
     const int index = m_method->findText(name);
@@ -575,8 +663,8 @@ void ModelPane::keyPressEvent(QKeyEvent* event)
     case Qt::Key_Left: stepHead(-1); break;
     case Qt::Key_Right: stepHead(+1); break;
     case Qt::Key_Escape:
-        m_unit.reset();
-        setQuery(std::nullopt);
+        clearQuery();
+        emit queryCleared();  // the other pane forgets the same place
         break;
     default: QWidget::keyPressEvent(event); return;
     }
@@ -640,6 +728,7 @@ void ModelPane::saveSettings() const
     r.alpha = m_alpha->value();
     r.normalization = m_normalization->currentIndex();
     r.upsampling = m_upsampling->currentIndex();
+    r.wholeImage = m_wholeImage->isChecked();
     settings::setPaneRendering(m_side, r);
 }
 
@@ -651,6 +740,7 @@ void ModelPane::restoreSettings()
     m_alpha->setValue(r.alpha);
     m_normalization->setCurrentIndex(r.normalization);
     m_upsampling->setCurrentIndex(r.upsampling);
+    m_wholeImage->setChecked(r.wholeImage);
     m_filling = false;
 }
 

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -48,9 +49,16 @@ public:
     void setQuery(std::optional<std::pair<int, int>> patch);
     // CNN: the unit (row, col) of the current layer whose fields are shown (method "erf").
     void setUnit(std::optional<std::pair<int, int>> unit);
-    // A click at (x, y) in [0, 1) of the picture: ViT, the patch there becomes the
-    // query; CNN, the unit there of the current layer shows its fields.
+    // A click at (x, y) in [0, 1) of the picture as shown: ViT, the patch there becomes
+    // the query; CNN, the unit there of the current layer shows its fields.
     void queryAt(QPointF location);
+    // The same for a place of the whole image (the other pane's click), ignored where this
+    // model's input does not reach.
+    void queryAtImage(QPointF imageUnit);
+    // Forgets the query patch (ViT) and the unit (CNN); Esc, in either pane.
+    void clearQuery();
+    // Whether the overlay shows the whole image with the model's crop outlined.
+    bool showsWholeImage() const;
     ThumbnailGrid* grid() const { return m_grid; }
     OverlayView* overlayView() const { return m_view; }
 
@@ -74,6 +82,9 @@ signals:
     void gradientViewRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, attnviz::engine::ViewRequest request);
     void effectiveFieldRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, QString layer, int row, int col);
     void statusMessage(QString text);
+    // A click on this pane's picture at a place of the whole image (x, y in [0, 1)).
+    void imageClicked(QPointF imageUnit);
+    void queryCleared();
     void rendered();
 
 protected:
@@ -98,6 +109,14 @@ private:
     void selectGridCell();
     void render(const engine::ViewMaps& view);
     void showHover(QPointF unit);
+    void pictureClicked(QPointF unit);
+    void queryAtInput(QPointF inputUnit);
+    // Coordinates in [0, 1): of the picture as shown, of the model input, of the image.
+    std::optional<QPointF> inputUnitFromPicture(QPointF pictureUnit) const;
+    std::optional<QPointF> inputUnitFromImage(QPointF imageUnit) const;
+    QPointF imageUnitFromInput(QPointF inputUnit) const;
+    const cv::Mat& picture() const;  // what the overlay is drawn on
+    cv::Rect2d inputRegion() const;  // where the model input is in it, in its pixels
     void updateGrid();
     void selectCell(int row, int column);
     void drawReceptiveBox(cv::Mat& image) const;
@@ -112,6 +131,8 @@ private:
     Side m_side;
     std::shared_ptr<const PaneAnalysis> m_analysis;
     cv::Mat m_picture;  // the model input as a picture, enlarged for display
+    cv::Mat m_wholePicture;  // the whole decoded image, scaled for display
+    cv::Rect2d m_cropInWhole;  // the model's crop in m_wholePicture's pixels
     std::optional<engine::ViewMaps> m_shown;
     // Views that needed the model, by request key, the oldest dropped beyond
     // kComputedViews; cleared with a new trace. m_pendingKey: the request on the worker.
@@ -137,6 +158,7 @@ private:
     QComboBox* m_upsampling = nullptr;
     QSlider* m_alpha = nullptr;
     QDoubleSpinBox* m_keepMass = nullptr;
+    QCheckBox* m_wholeImage = nullptr;
     QLabel* m_state = nullptr;
     OverlayView* m_view = nullptr;
     ThumbnailGrid* m_grid = nullptr;

@@ -12,12 +12,12 @@ namespace attnviz::imaging {
 
 // The rectangle [x0, x1) x [y0, y1).
 void outlineRect(cv::Mat& image, double x0, double y0, double x1, double y1);
-// Cell (row, col) of a gridH x gridW grid laid over a picture of `picture` size (a ViT's
-// query patch).
-void outlineCell(cv::Mat& image, cv::Size picture, int gridH, int gridW, int row, int col);
-// A box of model-input pixels (inclusive, engine::receptiveBox) on a picture `scale`
-// times the input's size (a CNN unit's theoretical field).
-void outlineBox(cv::Mat& image, const engine::PixelBox& box, double scale);
+// Cell (row, col) of a gridH x gridW grid laid over `input`, the rectangle of the
+// picture the model input covers (a ViT's query patch).
+void outlineCell(cv::Mat& image, const cv::Rect2d& input, int gridH, int gridW, int row, int col);
+// A box of model-input pixels (inclusive, engine::receptiveBox) of an input
+// inputWidth pixels wide drawn over `input` (a CNN unit's theoretical field).
+void outlineBox(cv::Mat& image, const engine::PixelBox& box, const cv::Rect2d& input, int inputWidth);
 
 // The cell of a map [h, w] under the point (x, y) in [0, 1] x [0, 1] of the picture,
 // clamped to the grid, and its value.

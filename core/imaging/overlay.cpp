@@ -133,4 +133,26 @@ cv::Mat renderOverlay(const cv::Mat& background, const torch::Tensor& map, const
     return out;
 }
 
+cv::Mat renderOverlayInRegion(const cv::Mat& background, const torch::Tensor& map, const cv::Rect& region,
+                              const MapRange& range, const OverlayOptions& options)
+{
+    CV_Assert(background.type() == CV_8UC3);
+    const auto inside = region & cv::Rect(0, 0, background.cols, background.rows);
+    CV_Assert(inside.area() > 0);
+    cv::Mat out;
+    background.convertTo(out, -1, 0.45, 40);  // dimmed towards grey: outside the model's view
+    // The map covers the whole region; a region partly outside the image keeps its scale.
+    const auto colours = renderMap(map, range, region.size(), options);
+    const cv::Rect within(inside.x - region.x, inside.y - region.y, inside.width, inside.height);
+    cv::Mat blended;
+    cv::addWeighted(colours(within), options.alpha, background(inside), 1.0 - options.alpha, 0.0, blended);
+    blended.copyTo(out(inside));
+    cv::rectangle(out, inside, cv::Scalar(255, 255, 255), 1);
+    if (!options.colorBar)
+        return out;
+    cv::Mat withBar;
+    cv::hconcat(out, colorBar(out.rows, range, options.colormap), withBar);
+    return withBar;
+}
+
 }  // namespace attnviz::imaging

@@ -40,6 +40,12 @@ struct OverlayOptions {
 cv::Mat renderOverlay(const cv::Mat& background, const torch::Tensor& map, const MapRange& range,
                       const OverlayOptions& options);
 
+// The map drawn back onto the whole image: `region` (pixels of `background`, where the
+// model input came from) gets the blended map, the rest is dimmed (the model never saw
+// it) and the region is outlined. Returns CV_8UC3 RGB (wider with a colour bar).
+cv::Mat renderOverlayInRegion(const cv::Mat& background, const torch::Tensor& map, const cv::Rect& region,
+                              const MapRange& range, const OverlayOptions& options);
+
 // The coloured map alone at `size`, with the same scaling and upsampling.
 cv::Mat renderMap(const torch::Tensor& map, const MapRange& range, cv::Size size, const OverlayOptions& options);
 

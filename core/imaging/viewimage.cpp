@@ -32,6 +32,22 @@ cv::Mat enlargePicture(const cv::Mat& picture, int minSide)
     return out;
 }
 
+cv::Mat displayPicture(const cv::Mat& rgb, int minSide, int maxSide, double& scale)
+{
+    const int shorter = std::min(rgb.rows, rgb.cols), longer = std::max(rgb.rows, rgb.cols);
+    if (longer > maxSide) {
+        scale = double(maxSide) / longer;
+        cv::Mat out;
+        cv::resize(rgb, out, cv::Size(std::max(1, int(rgb.cols * scale)), std::max(1, int(rgb.rows * scale))), 0, 0,
+                   cv::INTER_AREA);
+        scale = double(out.cols) / rgb.cols;
+        return out;
+    }
+    const auto enlarged = enlargePicture(rgb, minSide);
+    scale = double(enlarged.cols) / rgb.cols;
+    return enlarged;
+}
+
 namespace {
 
 std::string caption(const engine::ViewMaps& view, std::size_t layer, std::size_t head)

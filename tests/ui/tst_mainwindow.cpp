@@ -11,6 +11,7 @@
 
 #include <QApplication>
 #include <QChartView>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QFileInfo>
@@ -96,7 +97,7 @@ private slots:
                  qPrintable(QStringLiteral("%1 vs %2").arg(vitPicture.height()).arg(cnnPicture.height())));
         QVERIFY(std::abs(vitPicture.width() - cnnPicture.width()) <= 1);
         for (auto* pane : {vit(), cnn()}) {
-            QVERIFY(pane->grid()->height() <= ui::ThumbnailGrid::kMaxHintHeight + 40);
+            QVERIFY(pane->grid()->sizeHint().height() <= ui::ThumbnailGrid::kMaxHintHeight);
             QVERIFY2(pane->overlayView()->pictureRect().height() > pane->grid()->height(),
                      qPrintable(QStringLiteral("picture %1, grid %2")
                                     .arg(pane->overlayView()->pictureRect().height())
@@ -266,6 +267,19 @@ private slots:
         QVERIFY2(edge.contains(QStringLiteral("query patch 0,6")), qPrintable(edge));
         QTest::keyClick(vit(), Qt::Key_Escape);
         QCOMPARE(vit()->overlay(), cls);
+        QVERIFY(waitIdle(*m_window));
+        // A click near the top-left corner gives the CNN a unit of row 0; Esc in the ViT
+        // pane clears both panes' places (the CNN falls back to its centre unit).
+        const auto cnnText = [this] { return cnn()->findChild<QLabel*>(QStringLiteral("state"))->text(); };
+        const QRect picture = view->pictureRect();
+        QTest::mouseClick(view, Qt::LeftButton, {}, picture.topLeft() + QPoint(2, 2));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY2(cnnText().contains(QStringLiteral(" @0,0")), qPrintable(cnnText()));
+        QTest::keyClick(vit(), Qt::Key_Escape);
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY2(!cnnText().contains(QStringLiteral(" @0,0")), qPrintable(cnnText()));
+        QVERIFY(!vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("query patch")));
+        cnn()->setMethod(QStringLiteral("gradcam"));
         QVERIFY(waitIdle(*m_window));
     }
 
@@ -473,6 +487,46 @@ private slots:
         QVERIFY(shown.wait(30000));
         QVERIFY(m_window->errorText().isEmpty());
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
+    }
+
+    // The whole image with the model's crop outlined: a 2:1 image whose middle half the
+    // 28x28 models see; a click outside the crop asks nothing, one inside asks there.
+    void wholeImageShowsTheCropOutlined()
+    {
+        QImage wide(56, 28, QImage::Format_RGB888);
+        for (int y = 0; y < 28; ++y)
+            for (int x = 0; x < 56; ++x)
+                wide.setPixelColor(x, y, QColor(x * 4, x * 4, x * 4));
+        const QString path = m_dir.filePath(QStringLiteral("wide.png"));
+        QVERIFY(wide.save(path));
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openImage(path);
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        vit()->setMethod(QStringLiteral("attention"));
+        vit()->setQuery(std::nullopt);
+        const QSize cropOnly = vit()->overlay().size();
+        auto* whole = vit()->findChild<QCheckBox*>(QStringLiteral("wholeImage"));
+        whole->setChecked(true);
+        QVERIFY(vit()->showsWholeImage());
+        const QImage overlay = vit()->overlay();
+        const int bar = cropOnly.width() - cropOnly.height();  // the colour bar beside a square picture
+        const int pictureWidth = overlay.width() - bar;
+        QCOMPARE(pictureWidth, 2 * overlay.height());
+        // The crop's outline at a quarter of the width; the dimmed outside is darker than
+        // the same column of the image would be.
+        QCOMPARE(QColor(overlay.pixel(pictureWidth / 4, overlay.height() / 2)), QColor(255, 255, 255));
+        vit()->queryAt(QPointF(0.1, 0.5));
+        QVERIFY(!vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("query patch")));
+        vit()->queryAt(QPointF(0.5, 0.5));
+        QVERIFY2(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("query patch 3,3")),
+                 qPrintable(vit()->findChild<QLabel*>(QStringLiteral("state"))->text()));
+        vit()->setQuery(std::nullopt);
+        whole->setChecked(false);
+        QCOMPARE(vit()->overlay().size(), cropOnly);
+        m_window->openImage(ui::defaultImagePath());
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
     }
 
     // Opening a model for one side runs only that side: the other keeps its trace (the
