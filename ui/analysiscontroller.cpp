@@ -166,7 +166,12 @@ quint64 AnalysisController::runView(Side side, std::function<engine::ViewMaps()>
         try {
             view = std::make_shared<engine::ViewMaps>(work());
         } catch (...) {
-            report([this, side] { emit viewAbandoned(side); });
+            // Only the pane's newest request is waited for: a stale one (a newer request
+            // stopped it) ends silently, and cancel() speaks for every side itself.
+            report([this, side, job, &latest] {
+                if (job == latest.load())
+                    emit viewAbandoned(side);
+            });
             throw;  // reported by post()
         }
         report([this, job, view, side, &latest] {

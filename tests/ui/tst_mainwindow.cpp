@@ -194,6 +194,30 @@ private slots:
         QVERIFY(waitIdle(*m_window));
     }
 
+    // A newer request for a pane stops the running one inside the engine; the stopped one
+    // ends silently, so the pane keeps waiting for (and then shows) the newer one.
+    void aNewerRequestReplacesTheRunningOne()
+    {
+        QVERIFY(waitIdle(*m_window));
+        auto& controller = m_window->controller();
+        QSignalSpy finished(&controller, &ui::AnalysisController::viewFinished);
+        QSignalSpy abandoned(&controller, &ui::AnalysisController::viewAbandoned);
+        const auto pane = std::shared_ptr<const ui::PaneAnalysis>(vit()->analysis(), [](const ui::PaneAnalysis*) {});
+        engine::ViewRequest slow;
+        slow.method = "scorecam";  // a forward pass per channel of the block
+        slow.layer = "all";
+        engine::ViewRequest newer;
+        newer.method = "gradcam";
+        for (int i = 0; i < 5; ++i) {
+            controller.computeGradientView(pane, slow);
+            QTest::qWait(5);  // let it start
+            controller.computeGradientView(pane, newer);
+            QVERIFY(waitIdle(*m_window));
+        }
+        QCOMPARE(abandoned.count(), 0);
+        QCOMPARE(finished.count(), 5);  // the newer ones
+    }
+
     void everyMethodIsOfferedAndAViTCamSaysWhatItRead()
     {
         QVERIFY(waitIdle(*m_window));
