@@ -29,22 +29,9 @@ namespace {
 
 constexpr int kDisplaySide = 448;  // the picture's shorter side on screen
 
-// Methods that run passes of their own on the worker (not derived from the trace).
-bool needsModel(const QString& method)
-{
-    return engine::viewNeedsModel(method.toStdString());
-}
+using engine::ViewMethod;
 
-bool isCam(const QString& method)
-{
-    return engine::camMethodFromName(method.toStdString()).has_value();
-}
-
-// Rolled out over blocks: the layer box does not apply.
-bool isRollout(const QString& method)
-{
-    return engine::viewRollsOut(method.toStdString());
-}
+QString methodName(ViewMethod method) { return QString::fromStdString(engine::viewMethodName(method)); }
 
 void stepCombo(QComboBox* combo, int delta)
 {
@@ -200,15 +187,15 @@ void ModelPane::fillModelControls()
     const auto& trace = m_analysis->trace;
     const auto& spec = m_analysis->model->spec();
     const bool vit = spec.family == engine::Family::ViT;
-    const QString method = m_method->currentText();
+    const auto shown = m_method->currentData();
     m_method->clear();
-    for (const auto& name : engine::viewMethodNames())
-        if (engine::viewSupports(name, spec.family))
-            m_method->addItem(QString::fromStdString(name));
-    if (!vit)
-        m_method->addItem(QStringLiteral("erf"));
+    auto methods = engine::viewMethods();
+    methods.push_back(ViewMethod::EffectiveField);
+    for (const auto m : methods)
+        if (engine::viewSupports(m, spec.family))
+            m_method->addItem(methodName(m), int(m));
     m_camInput->setVisible(vit);
-    m_method->setCurrentIndex(std::max(0, m_method->findText(method)));
+    m_method->setCurrentIndex(std::max(0, m_method->findData(shown)));
     m_layer->clear();
     if (vit) {
         for (std::size_t b = 0; b < trace.attentions.size(); ++b)
@@ -233,26 +220,31 @@ void ModelPane::fillModelControls()
     m_filling = false;
 }
 
-QString ModelPane::method() const { return m_method->currentText(); }
+ViewMethod ModelPane::method() const
+{
+    return m_method->count() ? ViewMethod(m_method->currentData().toInt()) : ViewMethod::Attention;
+}
 QString ModelPane::layer() const { return m_layer->currentText(); }
 QString ModelPane::head() const { return m_head->currentText(); }
 
 engine::ViewRequest ModelPane::request() const
 {
     engine::ViewRequest r;
-    r.method = method().toStdString();
+    r.method = method();
     r.layer = layer().toStdString();
-    if (isRollout(method()))
+    if (engine::viewRollsOut(r.method))
         r.layer = "0";  // rolled out from the first block; the layer box applies to the others
-    else if (r.layer == engine::kPoolLayer && r.method != "attention")
+    else if (r.layer == engine::kPoolLayer && r.method != ViewMethod::Attention)
         r.layer = "-1";  // only attention has a pool row; the other views read the last block
     const bool fused = engine::viewFusesHeads(r.method);
-    r.head = r.method == "attention" || fused ? head().toStdString() : "mean";
-    if (fused && !(r.head == "mean" || r.head == "max" || r.head == "min"))
-        r.head = "mean";
+    // Item data: a head's index, or -1 for the fusions named by the item text.
+    const int index = m_head->currentData().toInt();
+    const auto chosen = index >= 0 ? engine::HeadChoice::one(index) : engine::headChoiceFromName(head().toStdString());
+    if (r.method == ViewMethod::Attention || (fused && chosen.isFused()))
+        r.head = chosen;
     r.classIndex = m_class->currentData().toInt();
     r.vitCamInput = m_camInput->currentData().toString().toStdString();
-    if (r.method == "attention")
+    if (r.method == ViewMethod::Attention)
         r.query = m_query;
     return r;
 }
@@ -263,12 +255,12 @@ void ModelPane::refresh()
         return;
     const bool vit = m_analysis->model->spec().family == engine::Family::ViT;
     const auto m = method();
-    m_head->setEnabled(vit && (m == QLatin1String("attention") || engine::viewFusesHeads(m.toStdString())));
-    m_class->setEnabled(needsModel(m) && m != QLatin1String("erf"));
-    m_layer->setEnabled(!isRollout(m));
-    m_camInput->setEnabled(vit && isCam(m));
+    m_head->setEnabled(vit && (m == ViewMethod::Attention || engine::viewFusesHeads(m)));
+    m_class->setEnabled(engine::viewNeedsModel(m) && m != ViewMethod::EffectiveField);
+    m_layer->setEnabled(!engine::viewRollsOut(m));
+    m_camInput->setEnabled(vit && engine::camMethodOf(m).has_value());
     selectGridCell();
-    if (m == QLatin1String("erf")) {
+    if (m == ViewMethod::EffectiveField) {
         // The unit clicked last, else the centre of the current layer's grid.
         const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
         const auto unit = m_unit.value_or(std::make_pair(int(features.size(2) / 2), int(features.size(3) / 2)));
@@ -282,13 +274,13 @@ void ModelPane::refresh()
         return;
     }
     const auto r = request();
-    if (needsModel(m)) {
+    if (engine::viewNeedsModel(m)) {
         if (showComputed(*modelRequestKey()))
             return;
         // Keep showing the last picture until the worker delivers the new one.
         m_waiting = true;
         m_pendingKey = *modelRequestKey();
-        m_state->setText(tr("computing %1 …").arg(m));
+        m_state->setText(tr("computing %1 …").arg(methodName(m)));
         emit gradientViewRequested(m_analysis, r);
         if (m_shown && m_shown->method == r.method)
             render(*m_shown);
@@ -305,11 +297,11 @@ void ModelPane::refresh()
 std::optional<std::string> ModelPane::modelRequestKey() const
 {
     const auto m = method();
-    if (m == QLatin1String("erf"))
+    if (m == ViewMethod::EffectiveField)
         return m_unit ? std::optional<std::string>("erf|" + layer().toStdString() + "|" + std::to_string(m_unit->first)
                                                    + "," + std::to_string(m_unit->second))
                       : std::nullopt;
-    if (!needsModel(m))
+    if (!engine::viewNeedsModel(m))
         return std::nullopt;
     return engine::viewRequestKey(request());
 }
@@ -362,7 +354,7 @@ void ModelPane::viewAbandoned()
     if (!m_waiting)
         return;
     m_waiting = false;
-    m_state->setText(tr("%1 was not computed (cancelled or failed); the picture is the previous view").arg(method()));
+    m_state->setText(tr("%1 was not computed (cancelled or failed); the picture is the previous view").arg(methodName(method())));
     emit rendered();
 }
 
@@ -390,21 +382,21 @@ void ModelPane::render(const engine::ViewMaps& view)
     const auto map = imaging::keepMass(view.maps[0][0], m_keepMass->value());
     auto range = imaging::rangeOf(map);
     // Per layer: the range of all heads of this block, so that heads compare.
-    if (m_normalization->currentData().toString() == QLatin1String("layer") && view.method == "attention") {
+    if (m_normalization->currentData().toString() == QLatin1String("layer") && view.method == ViewMethod::Attention) {
         auto all = request();
-        all.head = "all";
+        all.head = engine::HeadChoice::all();
         const auto heads = engine::computeView(*m_analysis->model, m_analysis->trace, all).maps[0];
         range = imaging::rangeOf(heads);
     }
     m_rendered = showsWholeImage() ? imaging::renderOverlayInRegion(m_wholePicture, map, inputRegion(), range, options)
                                    : imaging::renderOverlay(m_picture, map, range, options);
-    if (view.method == "erf")
+    if (view.method == ViewMethod::EffectiveField)
         drawReceptiveBox(m_rendered);
     if (m_query)
         drawQueryPatch(m_rendered);
     m_view->setImage(toQImage(m_rendered), picture().cols);
-    QString text = QStringLiteral("%1 · %2").arg(QString::fromStdString(view.method), layerLabel(view.layers[0]));
-    if (view.method == "attention" || engine::viewFusesHeads(view.method))
+    QString text = QStringLiteral("%1 · %2").arg(methodName(view.method), layerLabel(view.layers[0]));
+    if (view.method == ViewMethod::Attention || engine::viewFusesHeads(view.method))
         text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
     if (!view.camInput.empty())
         text += view.camInput == "norm1" ? tr(" · norm1 output") : tr(" · residual stream");
@@ -412,7 +404,7 @@ void ModelPane::render(const engine::ViewMaps& view)
         text += QStringLiteral(" · class %1").arg(m_class->itemText(*view.classIndex + 1));
     if (m_query)
         text += QStringLiteral(" · query patch %1,%2").arg(m_query->first).arg(m_query->second);
-    if (view.method == "erf" && m_unit)
+    if (view.method == ViewMethod::EffectiveField && m_unit)
         text += tr(" · box: theoretical field");  // the layer reads "layer3 @row,col": the unit
     m_state->setText(text);
     emit rendered();
@@ -514,8 +506,8 @@ void ModelPane::queryAtInput(QPointF location)
 void ModelPane::setUnit(std::optional<std::pair<int, int>> unit)
 {
     m_unit = unit;
-    if (unit && method() != QLatin1String("erf"))
-        setMethod(QStringLiteral("erf"));  // refreshes
+    if (unit && method() != ViewMethod::EffectiveField)
+        setMethod(ViewMethod::EffectiveField);  // refreshes
     else
         refresh();
 }
@@ -563,11 +555,8 @@ void ModelPane::updateGrid()
         m_grid->setCells(cells, int(view.maps.size(0)), int(view.maps.size(1)), labels, gridTitle(), tr("head"));
         m_grid->setToolTip(gridExplanation());
     } else {
-        // Mean activation over channels of each stage, [h, w]: derived from the trace.
-        for (const auto& [name, features] : m_analysis->trace.features) {
-            const auto map = features[0].mean(0);
+        for (const auto& map : engine::stageMeanActivations(m_analysis->trace))
             cell(map, imaging::rangeOf(map));
-        }
         QStringList names;
         for (const auto& [name, features] : m_analysis->trace.features)
             names << QString::fromStdString(name);
@@ -612,8 +601,8 @@ void ModelPane::selectCell(int row, int column)
     if (m_analysis->model->spec().family == engine::Family::ViT) {
         m_layer->setCurrentIndex(row);
         m_head->setCurrentIndex(m_head->findData(column));
-        if (method() != QLatin1String("attention"))
-            m_method->setCurrentIndex(m_method->findText(QStringLiteral("attention")));
+        if (method() != ViewMethod::Attention)
+            m_method->setCurrentIndex(m_method->findData(int(ViewMethod::Attention)));
     } else {
         m_layer->setCurrentIndex(row);
     }
@@ -625,7 +614,7 @@ void ModelPane::setQuery(std::optional<std::pair<int, int>> patch)
 {
     m_query = patch;
     if (patch)
-        setMethod(QStringLiteral("attention"));
+        setMethod(ViewMethod::Attention);
     updateGrid();
     refresh();
 }
@@ -636,9 +625,9 @@ void ModelPane::clearQuery()
     setQuery(std::nullopt);
 }
 
-void ModelPane::setMethod(const QString& name)
+void ModelPane::setMethod(ViewMethod method)
 {
-    const int index = m_method->findText(name);
+    const int index = m_method->findData(int(method));
     if (index >= 0)
         m_method->setCurrentIndex(index);
 }
@@ -698,9 +687,9 @@ void ModelPane::exportOverlay(const QString& path) const
 engine::ViewMaps ModelPane::attentionOfEveryHead() const
 {
     engine::ViewRequest all;
-    all.method = "attention";
+    all.method = ViewMethod::Attention;
     all.layer = "all";
-    all.head = "all";
+    all.head = engine::HeadChoice::all();
     all.query = m_query;
     return engine::computeView(*m_analysis->model, m_analysis->trace, all);  // [blocks, heads, gh, gw]
 }

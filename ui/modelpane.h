@@ -44,10 +44,10 @@ public:
     // Keyboard browsing: layers with Up/Down and PgUp/PgDn, heads with Left/Right.
     void stepLayer(int delta);
     void stepHead(int delta);
-    void setMethod(const QString& method);
+    void setMethod(engine::ViewMethod method);
     void setColormap(const QString& name);
     void setQuery(std::optional<std::pair<int, int>> patch);
-    // CNN: the unit (row, col) of the current layer whose fields are shown (method "erf").
+    // CNN: the unit (row, col) of the current layer whose fields are shown (ViewMethod::EffectiveField).
     void setUnit(std::optional<std::pair<int, int>> unit);
     // A click at (x, y) in [0, 1) of the picture as shown: ViT, the patch there becomes
     // the query; CNN, the unit there of the current layer shows its fields.
@@ -62,7 +62,7 @@ public:
     ThumbnailGrid* grid() const { return m_grid; }
     OverlayView* overlayView() const { return m_view; }
 
-    QString method() const;
+    engine::ViewMethod method() const;
     QString layer() const;
     QString head() const;
     const QImage& overlay() const { return m_view->image(); }

@@ -122,22 +122,22 @@ void PlotsPanel::showDistances(const PaneAnalysis& vit)
 {
     const auto& trace = vit.trace;
     auto* chart = freshChart(m_distance, tr("ViT mean attention distance per head (pixels of the model input)"));
-    const auto blocks = int(trace.attentions.size());
+    const auto distances = engine::meanAttentionDistances(trace);  // [block][head]
+    const auto blocks = int(distances.size());
     std::vector<QScatterSeries*> heads;
     double top = 1;
     for (int b = 0; b < blocks; ++b) {
-        const auto d = engine::meanAttentionDistance(trace.attentions[std::size_t(b)], trace.tokens);  // [H]
-        for (int64_t h = 0; h < d.size(0); ++h) {
-            if (std::size_t(h) >= heads.size()) {
+        const auto& d = distances[std::size_t(b)];
+        for (std::size_t h = 0; h < d.size(); ++h) {
+            if (h >= heads.size()) {
                 heads.push_back(new QScatterSeries);
                 heads.back()->setName(tr("head %1").arg(h));
                 heads.back()->setMarkerSize(8);
             }
-            const double value = d[h].item<double>();
             // Heads side by side around their block, so that equal values stay visible.
-            const double offset = d.size(0) > 1 ? (double(h) / double(d.size(0) - 1) - 0.5) * 0.5 : 0.0;
-            heads[std::size_t(h)]->append(b + offset, value);
-            top = std::max(top, value);
+            const double offset = d.size() > 1 ? (double(h) / double(d.size() - 1) - 0.5) * 0.5 : 0.0;
+            heads[h]->append(b + offset, d[h]);
+            top = std::max(top, d[h]);
         }
     }
     auto* x = axis(tr("block"), -0.5, blocks - 0.5);

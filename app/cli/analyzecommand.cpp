@@ -27,9 +27,9 @@ double msSince(std::chrono::steady_clock::time_point start)
 engine::ViewRequest viewRequest(const Arguments& args)
 {
     engine::ViewRequest request;
-    request.method = *args.value("method");
+    request.method = engine::viewMethodFromName(*args.value("method"));
     request.layer = args.value("layer").value_or("");
-    request.head = args.value("head").value_or("mean");
+    request.head = engine::headChoiceFromName(args.value("head").value_or("mean"));
     request.classIndex = args.intValue("class", -1, 0);
     request.query = args.rowCol("query");
     request.discardRatio = args.doubleValue("discard-ratio", 0.0, 0.0, 0.99);
@@ -40,7 +40,7 @@ engine::ViewRequest viewRequest(const Arguments& args)
 nlohmann::ordered_json viewJson(const engine::ViewMaps& view, const engine::ModelSpec& spec)
 {
     nlohmann::ordered_json j;
-    j["method"] = view.method;
+    j["method"] = engine::viewMethodName(view.method);
     if (view.classIndex) {
         j["class"] = *view.classIndex;
         if (std::size_t(*view.classIndex) < spec.labels.size())
@@ -85,7 +85,7 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     j["view"] = viewJson(view, model->spec());
     j["timings_ms"]["view"] = msSince(start);
     if (dump)
-        (*dump)[role + "." + view.method] = engine::toRawF32(view.maps);
+        (*dump)[role + "." + engine::viewMethodName(view.method)] = engine::toRawF32(view.maps);
     if (auto dir = args.value("out-dir"))
         j["view"]["file"] = writeViewPng(*dir, role, modelPath, trace, view, model->spec(), args);
     return j;

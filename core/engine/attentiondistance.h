@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <vector>
+
 namespace attnviz::engine {
 
 // Mean attention distance per head (Dosovitskiy et al. 2020, fig. 7): for each patch
@@ -17,5 +19,8 @@ namespace attnviz::engine {
 // patch keys first, so the value is the expected distance given that the query looks
 // at a patch; a query with no attention on any patch then contributes 0.
 torch::Tensor meanAttentionDistance(const torch::Tensor& attention, const TokenLayout& layout, bool renormalize = false);
+
+// The same for every block of a trace, as numbers: [block][head], in pixels.
+std::vector<std::vector<double>> meanAttentionDistances(const Trace& trace);
 
 }  // namespace attnviz::engine

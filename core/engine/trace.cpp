@@ -4,6 +4,14 @@
 
 namespace attnviz::engine {
 
+std::vector<torch::Tensor> stageMeanActivations(const Trace& trace)
+{
+    std::vector<torch::Tensor> maps;
+    for (const auto& [name, features] : trace.features)
+        maps.push_back(features[0].mean(0));  // [1, C, h, w] -> [h, w]
+    return maps;
+}
+
 const torch::Tensor& Activations::feature(const std::string& name) const
 {
     const torch::Tensor* stageOutput = nullptr;

@@ -42,6 +42,10 @@ struct Trace {
     double forwardSeconds = 0.0;
 };
 
+// A CNN trace's stages as the window's overview shows them: each stage output's mean
+// over its channels, [h, w], in forward order.
+std::vector<torch::Tensor> stageMeanActivations(const Trace& trace);
+
 // The intermediates of one differentiable batch forward (eval semantics), for the
 // methods that need gradients (Grad-CAM, gradient rollout, effective receptive field)
 // or a whole set of images (CKA). Tensors stay on the model's device and keep their

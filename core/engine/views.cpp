@@ -11,29 +11,26 @@
 namespace attnviz::engine {
 namespace {
 
-bool isFusion(const std::string& head)
-{
-    return head == "mean" || head == "max" || head == "min";
-}
-
 // Per-head maps [H, h, w] -> the requested columns [K, h, w] and their labels.
-torch::Tensor selectHeads(const torch::Tensor& perHead, const std::string& head, std::vector<std::string>& labels)
+torch::Tensor selectHeads(const torch::Tensor& perHead, const HeadChoice& head, std::vector<std::string>& labels)
 {
     labels.clear();
     const auto heads = perHead.size(0);
-    if (head == "all") {
+    switch (head.kind) {
+    case HeadChoice::Kind::All:
         for (int64_t h = 0; h < heads; ++h)
             labels.push_back(std::to_string(h));
         return perHead;
+    case HeadChoice::Kind::Fused:
+        labels.push_back(headChoiceName(head));
+        return fuseHeads(perHead, head.fusion).unsqueeze(0);
+    case HeadChoice::Kind::One: break;
     }
-    labels.push_back(head);
-    if (isFusion(head))
-        return fuseHeads(perHead, headFusionFromName(head)).unsqueeze(0);
-    char* end = nullptr;
-    const long index = std::strtol(head.c_str(), &end, 10);
-    if (head.empty() || *end != '\0' || index < 0 || index >= heads)
-        throw EngineError("no head '" + head + "' (use 0.." + std::to_string(heads - 1) + ", mean, max, min or all)");
-    return perHead.narrow(0, index, 1);
+    if (head.index < 0 || head.index >= heads)
+        throw EngineError("no head " + std::to_string(head.index) + " (use 0.." + std::to_string(heads - 1)
+                          + ", mean, max, min or all)");
+    labels.push_back(headChoiceName(head));
+    return perHead.narrow(0, head.index, 1);
 }
 
 std::vector<int> requestedBlocks(const std::string& layer, int depth, const std::string& fallback)
@@ -87,15 +84,15 @@ ViewMaps attentionView(const Trace& trace, const ViewRequest& request)
 
 ViewMaps rolloutView(const Trace& trace, const ViewRequest& request)
 {
-    if (request.head == "all" || !isFusion(request.head))
+    if (!request.head.isFused())
         throw EngineError("rollout fuses the heads: use --head mean, max or min");
     RolloutOptions options;
-    options.fusion = headFusionFromName(request.head);
+    options.fusion = request.head.fusion;
     options.discardRatio = request.discardRatio;
     options.startLayer = blockIndex(request.layer.empty() ? "0" : request.layer, int(trace.attentions.size()));
     ViewMaps view;
     view.layers = {"from " + std::to_string(options.startLayer)};
-    view.heads = {request.head};
+    view.heads = {headChoiceName(request.head)};
     view.maps = attentionRollout(trace.attentions, trace.tokens, options).unsqueeze(0).unsqueeze(0);
     return view;
 }
@@ -118,14 +115,14 @@ ViewMaps rolledOutView(const ClassMaps& result, int start, const std::string& he
 
 ViewMaps gradientRolloutView(const Classifier& model, const Trace& trace, const ViewRequest& request)
 {
-    if (!isFusion(request.head))
+    if (!request.head.isFused())
         throw EngineError("grad-rollout fuses the heads: use --head mean, max or min");
     RolloutOptions options;
-    options.fusion = headFusionFromName(request.head);
+    options.fusion = request.head.fusion;
     options.discardRatio = request.discardRatio;
     options.startLayer = startBlock(trace, request);
     return rolledOutView(gradientRollout(model, trace.input, request.classIndex, options), options.startLayer,
-                         request.head);
+                         headChoiceName(request.head));
 }
 
 ViewMaps genericAttentionView(const Classifier& model, const Trace& trace, const ViewRequest& request)
@@ -178,38 +175,137 @@ ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest&
     return view;
 }
 
-// The methods explained by a ViT's attention (not the CAM family).
-const std::vector<std::string>& attentionMethodNames()
+struct MethodEntry {
+    ViewMethod method;
+    const char* name;  // nullptr: the CAM's own name (cam.h)
+    std::optional<CamMethod> cam;
+};
+
+const MethodEntry kMethods[] = {
+    {ViewMethod::Attention, "attention", std::nullopt},
+    {ViewMethod::Rollout, "rollout", std::nullopt},
+    {ViewMethod::GradRollout, "grad-rollout", std::nullopt},
+    {ViewMethod::GenericAttention, "generic-attention", std::nullopt},
+    {ViewMethod::TransformerAttribution, "transformer-attribution", std::nullopt},
+    {ViewMethod::GradCam, nullptr, CamMethod::GradCam},
+    {ViewMethod::GradCamPlusPlus, nullptr, CamMethod::GradCamPlusPlus},
+    {ViewMethod::XGradCam, nullptr, CamMethod::XGradCam},
+    {ViewMethod::HiResCam, nullptr, CamMethod::HiResCam},
+    {ViewMethod::LayerCam, nullptr, CamMethod::LayerCam},
+    {ViewMethod::EigenCam, nullptr, CamMethod::EigenCam},
+    {ViewMethod::ScoreCam, nullptr, CamMethod::ScoreCam},
+    {ViewMethod::AblationCam, nullptr, CamMethod::AblationCam},
+    {ViewMethod::EffectiveField, "erf", std::nullopt},
+};
+
+const MethodEntry& entryOf(ViewMethod method)
 {
-    static const std::vector<std::string> names{"attention", "rollout", "grad-rollout", "generic-attention",
-                                                "transformer-attribution"};
-    return names;
+    for (const auto& e : kMethods)
+        if (e.method == method)
+            return e;
+    throw EngineError("unknown view method");
 }
 
-std::string joined(const std::vector<std::string>& names)
+std::string joinedNames(const std::vector<ViewMethod>& methods)
 {
     std::string out;
-    for (const auto& n : names)
-        out += (out.empty() ? "" : ", ") + n;
+    for (const auto m : methods)
+        out += (out.empty() ? "" : ", ") + viewMethodName(m);
+    return out;
+}
+
+std::vector<ViewMethod> camMethods()
+{
+    std::vector<ViewMethod> out;
+    for (const auto& e : kMethods)
+        if (e.cam)
+            out.push_back(e.method);
     return out;
 }
 
 }  // namespace
 
-const std::vector<std::string>& viewMethodNames()
+std::string headChoiceName(const HeadChoice& choice)
 {
-    static const std::vector<std::string> names = [] {
-        auto out = attentionMethodNames();
-        for (const auto& cam : camMethodNames())
-            out.push_back(cam);
+    switch (choice.kind) {
+    case HeadChoice::Kind::One: return std::to_string(choice.index);
+    case HeadChoice::Kind::All: return "all";
+    case HeadChoice::Kind::Fused: break;
+    }
+    switch (choice.fusion) {
+    case HeadFusion::Max: return "max";
+    case HeadFusion::Min: return "min";
+    case HeadFusion::Mean: break;
+    }
+    return "mean";
+}
+
+HeadChoice headChoiceFromName(const std::string& name)
+{
+    if (name == "all")
+        return HeadChoice::all();
+    if (name == "mean" || name == "max" || name == "min")
+        return HeadChoice::fused(headFusionFromName(name));
+    char* end = nullptr;
+    const long index = std::strtol(name.c_str(), &end, 10);
+    if (name.empty() || *end != '\0' || index < 0 || index > 4096)
+        throw EngineError("no head '" + name + "' (use a head index, mean, max, min or all)");
+    return HeadChoice::one(int(index));
+}
+
+std::string viewMethodName(ViewMethod method)
+{
+    const auto& e = entryOf(method);
+    return e.cam ? camMethodName(*e.cam) : std::string(e.name);
+}
+
+ViewMethod viewMethodFromName(const std::string& name)
+{
+    for (const auto& e : kMethods)
+        if (viewMethodName(e.method) == name)
+            return e.method;
+    throw EngineError("unknown method '" + name + "' (" + joinedNames(viewMethods()) + ")");
+}
+
+const std::vector<ViewMethod>& viewMethods()
+{
+    static const std::vector<ViewMethod> methods = [] {
+        std::vector<ViewMethod> out;
+        for (const auto& e : kMethods)
+            if (e.method != ViewMethod::EffectiveField)
+                out.push_back(e.method);
         return out;
     }();
-    return names;
+    return methods;
+}
+
+std::optional<CamMethod> camMethodOf(ViewMethod method) { return entryOf(method).cam; }
+
+bool viewNeedsModel(ViewMethod method)
+{
+    return method != ViewMethod::Attention && method != ViewMethod::Rollout;
+}
+
+bool viewRollsOut(ViewMethod method)
+{
+    return method == ViewMethod::Rollout || method == ViewMethod::GradRollout || method == ViewMethod::GenericAttention
+        || method == ViewMethod::TransformerAttribution;
+}
+
+bool viewFusesHeads(ViewMethod method) { return method == ViewMethod::Rollout || method == ViewMethod::GradRollout; }
+
+bool viewSupports(ViewMethod method, Family family)
+{
+    if (camMethodOf(method))
+        return true;
+    if (method == ViewMethod::EffectiveField)
+        return family == Family::CNN;
+    return family == Family::ViT;
 }
 
 std::string viewRequestKey(const ViewRequest& r)
 {
-    std::string key = r.method + '|' + r.layer + '|' + r.head + '|' + std::to_string(r.classIndex) + '|'
+    std::string key = viewMethodName(r.method) + '|' + r.layer + '|' + headChoiceName(r.head) + '|' + std::to_string(r.classIndex) + '|'
                       + std::to_string(r.discardRatio) + '|' + r.vitCamInput;
     if (r.query)
         key += '|' + std::to_string(r.query->first) + ',' + std::to_string(r.query->second);
@@ -219,66 +315,39 @@ std::string viewRequestKey(const ViewRequest& r)
 ViewMaps effectiveFieldView(const torch::Tensor& erf, const std::string& layer, int row, int col)
 {
     ViewMaps view;
-    view.method = "erf";
+    view.method = ViewMethod::EffectiveField;
     view.layers = {layer + " @" + std::to_string(row) + "," + std::to_string(col)};
     view.heads = {"-"};
     view.maps = erf.unsqueeze(0).unsqueeze(0);  // [1, 1, H, W]
     return view;
 }
 
-bool viewNeedsModel(const std::string& method)
-{
-    return method != "attention" && method != "rollout";
-}
-
-bool viewRollsOut(const std::string& method)
-{
-    return method == "rollout" || method == "grad-rollout" || method == "generic-attention"
-        || method == "transformer-attribution";
-}
-
-bool viewFusesHeads(const std::string& method)
-{
-    return method == "rollout" || method == "grad-rollout";
-}
-
-bool viewSupports(const std::string& method, Family family)
-{
-    if (camMethodFromName(method))
-        return true;
-    const auto& vitOnly = attentionMethodNames();
-    return family == Family::ViT && std::find(vitOnly.begin(), vitOnly.end(), method) != vitOnly.end();
-}
-
 ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequest& request)
 {
-    const auto& names = viewMethodNames();
-    if (std::find(names.begin(), names.end(), request.method) == names.end())
-        throw EngineError("unknown method '" + request.method + "' (" + joined(names) + ")");
-    if (!viewSupports(request.method, model.spec().family))
-        throw EngineError("method '" + request.method + "' needs a ViT; a CNN offers " + joined(camMethodNames()));
-    if (request.query && request.method != "attention")
+    const auto method = request.method;
+    const auto name = viewMethodName(method);
+    if (method == ViewMethod::EffectiveField)
+        throw EngineError("method 'erf' is a CNN unit's effective receptive field, not a view of a trace (attnviz-cli erf)");
+    if (!viewSupports(method, model.spec().family))
+        throw EngineError("method '" + name + "' needs a ViT; a CNN offers " + joinedNames(camMethods()));
+    if (request.query && method != ViewMethod::Attention)
         throw EngineError("a query patch only applies to the attention method");
-    const auto cam = camMethodFromName(request.method);
-    if (request.head != "mean" && (cam || request.method == "generic-attention"
-                                   || request.method == "transformer-attribution"))
-        throw EngineError("method '" + request.method + "' has no heads to choose");
-    if (request.discardRatio != 0.0 && request.method != "rollout" && request.method != "grad-rollout")
+    const auto cam = camMethodOf(method);
+    if (!(request.head.isFused() && request.head.fusion == HeadFusion::Mean)
+        && (cam || method == ViewMethod::GenericAttention || method == ViewMethod::TransformerAttribution))
+        throw EngineError("method '" + name + "' has no heads to choose");
+    if (request.discardRatio != 0.0 && !viewFusesHeads(method))
         throw EngineError("a discard ratio only applies to rollout and grad-rollout");
     ViewMaps view;
-    if (cam)
-        view = camView(model, trace, request, *cam);
-    else if (request.method == "attention")
-        view = attentionView(trace, request);
-    else if (request.method == "rollout")
-        view = rolloutView(trace, request);
-    else if (request.method == "grad-rollout")
-        view = gradientRolloutView(model, trace, request);
-    else if (request.method == "generic-attention")
-        view = genericAttentionView(model, trace, request);
-    else
-        view = transformerAttributionView(model, trace, request);
-    view.method = request.method;
+    switch (method) {
+    case ViewMethod::Attention: view = attentionView(trace, request); break;
+    case ViewMethod::Rollout: view = rolloutView(trace, request); break;
+    case ViewMethod::GradRollout: view = gradientRolloutView(model, trace, request); break;
+    case ViewMethod::GenericAttention: view = genericAttentionView(model, trace, request); break;
+    case ViewMethod::TransformerAttribution: view = transformerAttributionView(model, trace, request); break;
+    default: view = camView(model, trace, request, *cam); break;
+    }
+    view.method = method;
     return view;
 }
 

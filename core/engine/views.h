@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/engine/attentionmaps.h"
+#include "core/engine/cam.h"
 #include "core/engine/classifier.h"
 
 #include <torch/torch.h>
@@ -22,16 +23,59 @@ namespace attnviz::engine {
 //   gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, scorecam, ablationcam
 //                            ViT or CNN: the CAM of `classIndex` at `layer` (a ViT block reads
 //                            `vitCamInput`: its norm1 output or the residual stream entering it)
+// The methods above, named as on the command line (viewMethodName), and the effective
+// receptive field of a CNN unit ("erf", made by effectiveFieldView, not computeView).
+enum class ViewMethod {
+    Attention,
+    Rollout,
+    GradRollout,
+    GenericAttention,
+    TransformerAttribution,
+    GradCam,
+    GradCamPlusPlus,
+    XGradCam,
+    HiResCam,
+    LayerCam,
+    EigenCam,
+    ScoreCam,
+    AblationCam,
+    EffectiveField,
+};
+
+std::string viewMethodName(ViewMethod method);  // "attention", "gradcam++", "erf", ...
+// Throws EngineError naming computeView's methods for a name that is none of them (or "erf").
+ViewMethod viewMethodFromName(const std::string& name);
+// computeView's methods in the order of docs/methods.md (without EffectiveField).
+const std::vector<ViewMethod>& viewMethods();
+std::optional<CamMethod> camMethodOf(ViewMethod method);
+
+// Which heads a view shows: one head, every head side by side, or all of them fused into
+// one map (mean, max or min). Named "3", "all", "mean" | "max" | "min".
+struct HeadChoice {
+    enum class Kind { One, All, Fused };
+    Kind kind = Kind::Fused;
+    HeadFusion fusion = HeadFusion::Mean;  // Fused
+    int index = 0;                         // One
+
+    static HeadChoice one(int head) { return {Kind::One, HeadFusion::Mean, head}; }
+    static HeadChoice all() { return {Kind::All, HeadFusion::Mean, 0}; }
+    static HeadChoice fused(HeadFusion f) { return {Kind::Fused, f, 0}; }
+    bool isFused() const { return kind == Kind::Fused; }
+};
+std::string headChoiceName(const HeadChoice& choice);
+// Throws EngineError for a name that is none of a head index, all, mean, max and min.
+HeadChoice headChoiceFromName(const std::string& name);
+
 // The attention view's layer for a SigLIP-style attention-pooling head: its latent
 // query's attention over the last block's tokens, the map that stands for CLS attention.
 inline constexpr const char* kPoolLayer = "pool";
 
 struct ViewRequest {
-    std::string method = "attention";
+    ViewMethod method = ViewMethod::Attention;
     // ViT block ("3", "-1" = last, "all"; attention also kPoolLayer, the default with a
     // pool); CNN feature ("layer4", "all"); "" = default
     std::string layer;
-    std::string head = "mean";  // a head index, mean | max | min, or all (attention); fusion (rollouts)
+    HeadChoice head;  // any (attention); a fusion (rollouts); the mean (the others, which have no heads)
     int classIndex = -1;        // gradient methods; < 0: the top-1 class
     std::optional<std::pair<int, int>> query;  // patch row, col (attention only)
     double discardRatio = 0.0;                 // rollout, grad-rollout
@@ -41,7 +85,7 @@ struct ViewRequest {
 // The maps of one request: a grid of rows (layers) by columns (heads), each map over
 // the model's own grid (patches or feature-map cells).
 struct ViewMaps {
-    std::string method;
+    ViewMethod method = ViewMethod::Attention;
     std::optional<int> classIndex;    // gradient methods: the class explained
     std::vector<std::string> layers;  // row labels: "3", "layer4", "from 0"
     std::vector<std::string> heads;   // column labels: "mean", "0", ...
@@ -53,15 +97,15 @@ struct ViewMaps {
 // window's cache of views already computed.
 std::string viewRequestKey(const ViewRequest& request);
 
-const std::vector<std::string>& viewMethodNames();
 // Whether a method needs passes of its own (the model), not only the cached trace.
-bool viewNeedsModel(const std::string& method);
+bool viewNeedsModel(ViewMethod method);
 // Whether a method rolls attention out over the blocks from a start block (`layer`).
-bool viewRollsOut(const std::string& method);
+bool viewRollsOut(ViewMethod method);
 // Whether a method fuses the heads (`head` = mean | max | min): rollout, grad-rollout.
-bool viewFusesHeads(const std::string& method);
-// Whether a method is available for a model family ("attention" is not, for a CNN).
-bool viewSupports(const std::string& method, Family family);
+bool viewFusesHeads(ViewMethod method);
+// Whether a method is available for a model family (attention is not, for a CNN; the
+// effective field is a CNN unit's).
+bool viewSupports(ViewMethod method, Family family);
 
 // The effective receptive field `erf` [H, W] (over the model input) of unit (row, col) of a
 // CNN layer as a one-cell view "erf", its layer labelled "<layer> @row,col".

@@ -123,7 +123,7 @@ io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps
     alpha << options.overlay.alpha;
     io::TextEntries text{{"Software", "attnviz"},
                          {"attnviz:model", model},
-                         {"attnviz:method", view.method},
+                         {"attnviz:method", engine::viewMethodName(view.method)},
                          {"attnviz:layer", join(view.layers)},
                          {"attnviz:head", join(view.heads)}};
     if (!view.camInput.empty())

@@ -45,9 +45,9 @@ const Loaded& cnn()
 engine::ViewRequest request(const std::string& method, const std::string& layer = "", const std::string& head = "mean")
 {
     engine::ViewRequest r;
-    r.method = method;
+    r.method = engine::viewMethodFromName(method);
     r.layer = layer;
-    r.head = head;
+    r.head = engine::headChoiceFromName(head);
     return r;
 }
 
@@ -106,22 +106,32 @@ private slots:
     {
         const auto& v = vit();
         const auto& c = cnn();
-        QVERIFY(engine::viewMethodNames().size() >= 13);
-        for (const auto& method : engine::viewMethodNames()) {
-            QVERIFY2(engine::viewSupports(method, engine::Family::ViT), method.c_str());
+        QCOMPARE(engine::viewMethods().size(), std::size_t(13));
+        for (const auto m : engine::viewMethods()) {
+            const auto method = engine::viewMethodName(m);
+            QVERIFY(engine::viewMethodFromName(method) == m);  // names go both ways
+            QVERIFY2(engine::viewSupports(m, engine::Family::ViT), method.c_str());
             const auto view = engine::computeView(*v.model, v.trace, request(method));
-            QCOMPARE(view.method, method);
+            QVERIFY(view.method == m);
             QCOMPARE(view.maps.sizes(), (torch::IntArrayRef{1, 1, 14, 14}));
             QVERIFY2(torch::isfinite(view.maps).all().item<bool>(), method.c_str());
             QVERIFY2(view.maps.min().item<float>() >= 0, method.c_str());
             QVERIFY2(view.maps.max().item<float>() > 0, method.c_str());
-            const bool cam = engine::camMethodFromName(method).has_value();
+            const bool cam = engine::camMethodOf(m).has_value();
+            QCOMPARE(engine::camMethodFromName(method).has_value(), cam);
             QCOMPARE(view.camInput, cam ? std::string("norm1") : std::string());
-            QCOMPARE(engine::viewSupports(method, engine::Family::CNN), cam);
+            QCOMPARE(engine::viewSupports(m, engine::Family::CNN), cam);
             if (cam)
                 QCOMPARE(engine::computeView(*c.model, c.trace, request(method)).maps.sizes(),
                          (torch::IntArrayRef{1, 1, 7, 7}));
         }
+        // The effective field is a CNN unit's, named for the window and the CLI, but no
+        // view of a trace; an unknown name lists the methods.
+        QVERIFY(engine::viewMethodFromName("erf") == engine::ViewMethod::EffectiveField);
+        QVERIFY(engine::viewSupports(engine::ViewMethod::EffectiveField, engine::Family::CNN));
+        QVERIFY(!engine::viewSupports(engine::ViewMethod::EffectiveField, engine::Family::ViT));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*c.model, c.trace, request("erf")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::viewMethodFromName("saliency"));
     }
 
     void vitCamsReadTheTokensTheRequestNames()

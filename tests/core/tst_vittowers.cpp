@@ -171,7 +171,7 @@ private slots:
         const auto vit = engine::loadClassifier(kCommitted + "timm_siglip", options);
         const auto trace = vit->forward(torch::randn({1, 3, 64, 64}));
         engine::ViewRequest request;
-        request.head = "all";
+        request.head = engine::HeadChoice::all();
         auto view = engine::computeView(*vit, trace, request);
         QCOMPARE(view.layers, std::vector<std::string>{engine::kPoolLayer});
         const auto expected = trace.poolAttention.select(1, 0).reshape({4, 4, 4});  // [H, gh, gw]

@@ -55,11 +55,11 @@ int main(int argc, char** argv)
     }
     std::sort(ms.begin(), ms.end());
     std::printf("%d key presses, each re-rendering the %s overlay: median %.2f ms, quartiles %.2f / %.2f ms, max %.2f ms\n", presses,
-                qPrintable(pane->method()), ms[ms.size() / 2], ms[ms.size() / 4], ms[3 * ms.size() / 4], ms.back());
+                attnviz::engine::viewMethodName(pane->method()).c_str(), ms[ms.size() / 2], ms[ms.size() / 4], ms[3 * ms.size() / 4], ms.back());
 
     // A rendering change on a view that needed the model (Grad-CAM of the last block):
     // the alpha slider dragged across, each step redrawn from the kept view, no job.
-    pane->setMethod(QStringLiteral("gradcam"));
+    pane->setMethod(attnviz::engine::ViewMethod::GradCam);
     if (!QTest::qWaitFor([&] { return !pane->waitingForGradients() && !window.controller().busy(); }, 120000)) {
         std::fprintf(stderr, "Grad-CAM did not finish\n");
         return 1;

@@ -61,7 +61,45 @@ class TestMainWindow : public QObject {
     ui::ModelPane* vit() { return m_window->pane(ui::Side::ViT); }
     ui::ModelPane* cnn() { return m_window->pane(ui::Side::CNN); }
 
+    // A pane as at start: its default method, the last layer, head mean, top-1, no query
+    // or unit, and the default rendering.
+    static void resetPane(ui::ModelPane* pane, engine::ViewMethod method)
+    {
+        pane->clearQuery();
+        pane->setMethod(method);
+        pane->stepLayer(1000);
+        pane->stepHead(-1000);
+        pane->findChild<QComboBox*>(QStringLiteral("class"))->setCurrentIndex(0);
+        pane->findChild<QComboBox*>(QStringLiteral("camInput"))->setCurrentIndex(0);
+        pane->setColormap(QStringLiteral("viridis"));
+        pane->findChild<QSlider*>()->setValue(50);
+        pane->findChild<QDoubleSpinBox*>()->setValue(1.0);
+        pane->findChild<QComboBox*>(QStringLiteral("upsampling"))->setCurrentIndex(0);
+        pane->findChild<QComboBox*>(QStringLiteral("normalization"))->setCurrentIndex(0);
+        pane->findChild<QCheckBox*>(QStringLiteral("wholeImage"))->setChecked(false);
+    }
+
 private slots:
+    // Every case starts from the window as it opens: the shipped models on the default
+    // image, each pane reset (resetPane), nothing running.
+    void init()
+    {
+        if (!m_window)
+            return;  // initTestCase makes it
+        QVERIFY(waitIdle(*m_window));
+        if (vit()->analysis()->modelPath != ui::defaultModelPath(ui::Side::ViT)
+            || cnn()->analysis()->modelPath != ui::defaultModelPath(ui::Side::CNN)) {
+            QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+            m_window->openModel(ui::Side::ViT, ui::defaultModelPath(ui::Side::ViT));
+            QVERIFY(shown.wait(60000));
+            m_window->openModel(ui::Side::CNN, ui::defaultModelPath(ui::Side::CNN));
+            QVERIFY(shown.wait(60000));
+        }
+        resetPane(vit(), engine::ViewMethod::Attention);
+        resetPane(cnn(), engine::ViewMethod::GradCam);
+        QVERIFY(waitIdle(*m_window));
+    }
+
     void initTestCase()
     {
         QStandardPaths::setTestModeEnabled(true);  // settings of the test, not the user's
@@ -75,9 +113,9 @@ private slots:
     void startsWithTheShippedModels()
     {
         QVERIFY(vit()->hasAnalysis() && cnn()->hasAnalysis());
-        QCOMPARE(vit()->method(), QStringLiteral("attention"));
+        QVERIFY(vit()->method() == engine::ViewMethod::Attention);
         QCOMPARE(vit()->layer(), QStringLiteral("5"));  // the last block
-        QCOMPARE(cnn()->method(), QStringLiteral("gradcam"));
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
         QCOMPARE(cnn()->layer(), QStringLiteral("layer3"));
         QVERIFY(!vit()->overlay().isNull() && !cnn()->overlay().isNull());
         QVERIFY(m_window->errorText().isEmpty());
@@ -130,18 +168,18 @@ private slots:
     void switchingMethodAndColormapRerenders()
     {
         const QImage attention = vit()->overlay();
-        vit()->setMethod(QStringLiteral("rollout"));
-        QCOMPARE(vit()->method(), QStringLiteral("rollout"));
+        vit()->setMethod(engine::ViewMethod::Rollout);
+        QVERIFY(vit()->method() == engine::ViewMethod::Rollout);
         const QImage rollout = vit()->overlay();
         QVERIFY(rollout != attention);
         vit()->setColormap(QStringLiteral("gray"));
         const QImage gray = vit()->overlay();
         QVERIFY(gray != rollout);
         // Gradient methods run on the worker and arrive later.
-        vit()->setMethod(QStringLiteral("grad-rollout"));
+        vit()->setMethod(engine::ViewMethod::GradRollout);
         QVERIFY(waitIdle(*m_window));
         QVERIFY(vit()->overlay() != gray);
-        vit()->setMethod(QStringLiteral("attention"));
+        vit()->setMethod(engine::ViewMethod::Attention);
     }
 
     // How a view is drawn never reaches the worker; a view that needs the model is
@@ -152,7 +190,7 @@ private slots:
         QSignalSpy asked(vit(), &ui::ModelPane::gradientViewRequested);
         auto* classes = vit()->findChild<QComboBox*>(QStringLiteral("class"));
         classes->setCurrentIndex(2);  // class 1: a request no earlier case made
-        vit()->setMethod(QStringLiteral("gradcam"));
+        vit()->setMethod(engine::ViewMethod::GradCam);
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(asked.count(), 1);
         const QImage computed = vit()->overlay();
@@ -183,14 +221,14 @@ private slots:
         alpha->setValue(alphaBefore);
         vit()->setColormap(colormapBefore);
         QCOMPARE(vit()->overlay(), computed);
-        vit()->setMethod(QStringLiteral("attention"));
+        vit()->setMethod(engine::ViewMethod::Attention);
         QVERIFY(vit()->overlay() != computed);
-        vit()->setMethod(QStringLiteral("gradcam"));
+        vit()->setMethod(engine::ViewMethod::GradCam);
         QVERIFY(!vit()->waitingForGradients());
         QCOMPARE(vit()->overlay(), computed);
         QCOMPARE(asked.count(), 1);
         classes->setCurrentIndex(0);
-        vit()->setMethod(QStringLiteral("attention"));
+        vit()->setMethod(engine::ViewMethod::Attention);
         QVERIFY(waitIdle(*m_window));
     }
 
@@ -204,10 +242,10 @@ private slots:
         QSignalSpy abandoned(&controller, &ui::AnalysisController::viewAbandoned);
         const auto pane = std::shared_ptr<const ui::PaneAnalysis>(vit()->analysis(), [](const ui::PaneAnalysis*) {});
         engine::ViewRequest slow;
-        slow.method = "scorecam";  // a forward pass per channel of the block
+        slow.method = engine::ViewMethod::ScoreCam;  // a forward pass per channel of the block
         slow.layer = "all";
         engine::ViewRequest newer;
-        newer.method = "gradcam";
+        newer.method = engine::ViewMethod::GradCam;
         for (int i = 0; i < 5; ++i) {
             controller.computeGradientView(pane, slow);
             QTest::qWait(5);  // let it start
@@ -229,7 +267,7 @@ private slots:
         QVERIFY(cnnMethods->findText(QStringLiteral("layercam")) >= 0);
         auto* camInput = vit()->findChild<QComboBox*>(QStringLiteral("camInput"));
         QVERIFY(!camInput->isEnabled());  // attention reads no block tokens
-        vit()->setMethod(QStringLiteral("gradcam"));
+        vit()->setMethod(engine::ViewMethod::GradCam);
         QVERIFY(camInput->isEnabled());
         QVERIFY(waitIdle(*m_window));
         const auto state = [this] { return vit()->findChild<QLabel*>(QStringLiteral("state"))->text(); };
@@ -238,7 +276,7 @@ private slots:
         QVERIFY(waitIdle(*m_window));
         QVERIFY2(state().contains(QStringLiteral("residual stream")), qPrintable(state()));
         camInput->setCurrentIndex(camInput->findData(QStringLiteral("norm1")));
-        vit()->setMethod(QStringLiteral("attention"));
+        vit()->setMethod(engine::ViewMethod::Attention);
         QVERIFY(waitIdle(*m_window));
     }
 
@@ -246,7 +284,7 @@ private slots:
     {
         QVERIFY(waitIdle(*m_window));
         const QImage before = vit()->overlay();
-        vit()->setMethod(QStringLiteral("generic-attention"));  // not computed before, so not kept
+        vit()->setMethod(engine::ViewMethod::GenericAttention);  // not computed before, so not kept
         QVERIFY(vit()->waitingForGradients());
         m_window->controller().cancel();
         QVERIFY(waitIdle(*m_window));  // the pane no longer waits for it
@@ -254,7 +292,7 @@ private slots:
         const auto state = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
         QVERIFY2(state.contains(QStringLiteral("not computed")), qPrintable(state));
         QVERIFY(m_window->errorText().contains(QStringLiteral("cancelled")));
-        vit()->setMethod(QStringLiteral("attention"));
+        vit()->setMethod(engine::ViewMethod::Attention);
         QVERIFY(!vit()->waitingForGradients());
     }
 
@@ -262,7 +300,7 @@ private slots:
     {
         const QImage cls = vit()->overlay();
         vit()->setQuery(std::make_pair(3, 3));
-        QCOMPARE(vit()->method(), QStringLiteral("attention"));
+        QVERIFY(vit()->method() == engine::ViewMethod::Attention);
         QVERIFY(vit()->overlay() != cls);
         // The query patch is outlined where it is: the picture is 7 x 7 patches of
         // side/7 pixels, the colour bar to its right does not count.
@@ -279,12 +317,12 @@ private slots:
         const auto state = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
         QVERIFY2(state.contains(QStringLiteral("query patch 3,")), qPrintable(state));
         // The same click asks the CNN about that place: the unit of its layer there.
-        QCOMPARE(cnn()->method(), QStringLiteral("erf"));
+        QVERIFY(cnn()->method() == engine::ViewMethod::EffectiveField);
         QVERIFY(waitIdle(*m_window));
         const auto cnnState = cnn()->findChild<QLabel*>(QStringLiteral("state"))->text();
         QVERIFY2(cnnState.contains(QStringLiteral(" @")), qPrintable(cnnState));  // "layer2 @row,col"
         cnn()->setUnit(std::nullopt);
-        cnn()->setMethod(QStringLiteral("gradcam"));
+        cnn()->setMethod(engine::ViewMethod::GradCam);
         // A click on the picture's very edge is the last patch, not one past it.
         vit()->queryAt(QPointF(1.0, 0.0));
         const auto edge = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
@@ -303,7 +341,7 @@ private slots:
         QVERIFY(waitIdle(*m_window));
         QVERIFY2(!cnnText().contains(QStringLiteral(" @0,0")), qPrintable(cnnText()));
         QVERIFY(!vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("query patch")));
-        cnn()->setMethod(QStringLiteral("gradcam"));
+        cnn()->setMethod(engine::ViewMethod::GradCam);
         QVERIFY(waitIdle(*m_window));
     }
 
@@ -313,7 +351,7 @@ private slots:
         QCOMPARE(grid->rows(), 6);     // blocks
         QCOMPARE(grid->columns(), 4);  // heads
         emit vit()->grid()->cellClicked(2, 1);
-        QCOMPARE(vit()->method(), QStringLiteral("attention"));
+        QVERIFY(vit()->method() == engine::ViewMethod::Attention);
         QCOMPARE(vit()->layer(), QStringLiteral("2"));
         QCOMPARE(vit()->head(), QStringLiteral("1"));
         QCOMPARE(grid->cellToolTip(2, 1), QStringLiteral("block 2 · head 1"));
@@ -330,11 +368,11 @@ private slots:
     {
         const QImage before = cnn()->overlay();
         cnn()->setUnit(std::make_pair(3, 4));
-        QCOMPARE(cnn()->method(), QStringLiteral("erf"));
+        QVERIFY(cnn()->method() == engine::ViewMethod::EffectiveField);
         QVERIFY(waitIdle(*m_window));
         QVERIFY(cnn()->overlay() != before);
         QVERIFY(cnn()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral(" @3,4")));
-        cnn()->setMethod(QStringLiteral("gradcam"));
+        cnn()->setMethod(engine::ViewMethod::GradCam);
         QVERIFY(waitIdle(*m_window));
     }
 
@@ -527,7 +565,7 @@ private slots:
         m_window->openImage(path);
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
-        vit()->setMethod(QStringLiteral("attention"));
+        vit()->setMethod(engine::ViewMethod::Attention);
         vit()->setQuery(std::nullopt);
         const QSize cropOnly = vit()->overlay().size();
         auto* whole = vit()->findChild<QCheckBox*>(QStringLiteral("wholeImage"));
@@ -604,7 +642,7 @@ private slots:
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QVERIFY2(m_window->errorText().isEmpty(), qPrintable(m_window->errorText()));
-        QCOMPARE(vit()->method(), QStringLiteral("attention"));
+        QVERIFY(vit()->method() == engine::ViewMethod::Attention);
         QCOMPARE(vit()->layer(), QStringLiteral("pool"));
         QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("attention pool")));
         QCOMPARE(vit()->grid()->rows(), 3);  // 2 blocks, then the pool
