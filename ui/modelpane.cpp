@@ -571,6 +571,8 @@ QString ModelPane::layerLabel(const std::string& layer) const
     if (layer == engine::kPoolLayer)
         return tr("attention pool");
     const auto name = QString::fromStdString(layer);
+    if (name.startsWith(QLatin1String("from ")))  // rolled out from a block
+        return tr("from block %1").arg(name.mid(5));
     return m_side == Side::ViT ? tr("block %1").arg(name) : name;
 }
 

@@ -167,19 +167,26 @@ private slots:
 
     void switchingMethodAndColormapRerenders()
     {
+        const auto state = [this] { return vit()->findChild<QLabel*>(QStringLiteral("state"))->text(); };
         const QImage attention = vit()->overlay();
+        QCOMPARE(state(), QStringLiteral("attention · block 5 · head mean"));
         vit()->setMethod(engine::ViewMethod::Rollout);
         QVERIFY(vit()->method() == engine::ViewMethod::Rollout);
-        const QImage rollout = vit()->overlay();
-        QVERIFY(rollout != attention);
+        QCOMPARE(state(), QStringLiteral("rollout · from block 0 · head mean"));
+        QVERIFY(vit()->overlay() != attention);
+        // The gray colormap over the grayscale sample: every pixel of the picture is grey.
         vit()->setColormap(QStringLiteral("gray"));
         const QImage gray = vit()->overlay();
-        QVERIFY(gray != rollout);
+        QCOMPARE(gray.height(), attention.height());
+        for (int y = 0; y < gray.height(); y += 7)
+            for (int x = 0; x < gray.height(); x += 7) {  // the square picture, left of the bar
+                const QColor c(gray.pixel(x, y));
+                QVERIFY2(c.red() == c.green() && c.green() == c.blue(), qPrintable(c.name()));
+            }
         // Gradient methods run on the worker and arrive later.
         vit()->setMethod(engine::ViewMethod::GradRollout);
         QVERIFY(waitIdle(*m_window));
-        QVERIFY(vit()->overlay() != gray);
-        vit()->setMethod(engine::ViewMethod::Attention);
+        QVERIFY2(state().startsWith(QStringLiteral("grad-rollout · from block 0 · head mean · class ")), qPrintable(state()));
     }
 
     // How a view is drawn never reaches the worker; a view that needs the model is
