@@ -115,9 +115,11 @@ void ThumbnailGrid::paintEvent(QPaintEvent*)
     painter.drawText(QRect(0, 0, width(), kCaptionHeight), Qt::AlignLeft | Qt::AlignVCenter,
                      painter.fontMetrics().elidedText(m_caption, Qt::ElideRight, width()));
     const int labels = labelWidth();
-    const bool labelled = cellSide() >= painter.fontMetrics().height() / 2;
+    // Rows thinner than a line of text label every step-th row (the tooltip names each).
+    const int lineHeight = painter.fontMetrics().height();
+    const int step = std::max(1, (lineHeight + cellSide() + kGap - 1) / (cellSide() + kGap));
     for (int r = 0; r < m_rows; ++r) {
-        if (r < m_rowLabels.size() && labelled)
+        if (r < m_rowLabels.size() && r % step == 0)
             // Module paths differ at their end ("features.denseblock1", "…denseblock2").
             painter.drawText(QRect(0, cellRect(r, 0).top() - 4, labels - 4, cellSide() + 8),
                              Qt::AlignRight | Qt::AlignVCenter,
