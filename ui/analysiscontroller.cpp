@@ -95,6 +95,18 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
 {
     const quint64 job = m_nextJob++;
     m_latestAnalysis = job;
+    // What runs for the old trace of a side that runs again is stale now: it stops within
+    // a block, so the new analysis does not wait behind it (the panes forget it).
+    const bool sameInput = previous && previous->imagePath == imagePath && previous->device == device
+                           && previous->inputSide == inputSide;
+    for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}}) {
+        const auto before = sameInput ? (side == Side::ViT ? previous->vit : previous->cnn) : nullptr;
+        if (!before || before->modelPath != path) {
+            m_latestView[side] = m_nextJob++;
+            emit viewAbandoned(side);  // the pane stops waiting, should the analysis fail
+        }
+    }
+    m_latestFieldSizes = m_nextJob++;
     const auto stale = [this, job] { return job != m_latestAnalysis.load(); };
     post(m_pool, job, stale, [=] {
         if (stale())
@@ -104,8 +116,6 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         analysis->imagePath = imagePath;
         analysis->device = device;
         analysis->inputSide = inputSide;
-        const bool sameInput = previous && previous->imagePath == imagePath && previous->device == device
-                               && previous->inputSide == inputSide;
         std::shared_ptr<const cv::Mat> image;  // decoded when a side runs
         for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}}) {
             if (path.isEmpty())

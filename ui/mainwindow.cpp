@@ -5,6 +5,7 @@
 #include "ui/plotspanel.h"
 
 #include "core/engine/device.h"
+#include "core/engine/errormessage.h"
 
 #include <QApplication>
 #include <QClipboard>
@@ -132,7 +133,6 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         connect(p, &ModelPane::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 4000); });
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }
-    // A click on either picture asks both models about that place of the image.
     // A click on either picture asks both models about that place of the image.
     connect(m_vitPane, &ModelPane::imageClicked, m_cnnPane, &ModelPane::queryAtImage);
     connect(m_cnnPane, &ModelPane::imageClicked, m_vitPane, &ModelPane::queryAtImage);
@@ -272,7 +272,7 @@ void MainWindow::exportAction(QMenu* menu, const QString& text, const QString& d
             write(path);
             statusBar()->showMessage(tr("wrote %1").arg(path), 4000);
         } catch (const std::exception& e) {
-            showError(QString::fromUtf8(e.what()));
+            showError(QString::fromStdString(engine::errorLine(e)));
         }
     });
 }

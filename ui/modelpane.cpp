@@ -4,6 +4,7 @@
 #include "ui/imageconvert.h"
 
 #include "core/engine/cam.h"
+#include "core/engine/errormessage.h"
 #include "core/engine/predictions.h"
 #include "core/engine/receptivefield.h"
 #include "core/imaging/marks.h"
@@ -234,8 +235,8 @@ engine::ViewRequest ModelPane::request() const
     r.layer = layer().toStdString();
     if (engine::viewRollsOut(r.method))
         r.layer = "0";  // rolled out from the first block; the layer box applies to the others
-    else if (r.layer == engine::kPoolLayer && r.method != ViewMethod::Attention)
-        r.layer = "-1";  // only attention has a pool row; the other views read the last block
+    else if (r.layer == engine::kPoolLayer && (r.method != ViewMethod::Attention || m_query))
+        r.layer = "-1";  // only attention has a pool row, and no query patch; the others read the last block
     const bool fused = engine::viewFusesHeads(r.method);
     // Item data: a head's index, or -1 for the fusions named by the item text.
     const int index = m_head->currentData().toInt();
@@ -265,7 +266,7 @@ void ModelPane::refresh()
         const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
         const auto unit = m_unit.value_or(std::make_pair(int(features.size(2) / 2), int(features.size(3) / 2)));
         m_unit = std::make_pair(std::min(unit.first, int(features.size(2) - 1)), std::min(unit.second, int(features.size(3) - 1)));
-        if (showComputed(*modelRequestKey()))
+        if (showComputed(*modelRequestKey()) || stillComputing(*modelRequestKey()))
             return;
         m_waiting = true;
         m_pendingKey = *modelRequestKey();
@@ -275,7 +276,7 @@ void ModelPane::refresh()
     }
     const auto r = request();
     if (engine::viewNeedsModel(m)) {
-        if (showComputed(*modelRequestKey()))
+        if (showComputed(*modelRequestKey()) || stillComputing(*modelRequestKey()))
             return;
         // Keep showing the last picture until the worker delivers the new one.
         m_waiting = true;
@@ -290,7 +291,7 @@ void ModelPane::refresh()
     try {
         render(engine::computeView(*m_analysis->model, m_analysis->trace, r));
     } catch (const std::exception& e) {
-        m_state->setText(QString::fromUtf8(e.what()));
+        m_state->setText(QString::fromStdString(engine::errorLine(e)));
     }
 }
 
@@ -313,6 +314,15 @@ bool ModelPane::showComputed(const std::string& key)
         return false;
     m_waiting = false;  // a result still on its way is kept when it comes, not shown
     render(*it->second);
+    return true;
+}
+
+bool ModelPane::stillComputing(const std::string& key)
+{
+    if (key != m_pendingKey)
+        return false;
+    m_waiting = true;  // asked again while on the worker: it comes, and is not restarted
+    m_state->setText(tr("computing %1 …").arg(methodName(method())));
     return true;
 }
 
@@ -382,11 +392,17 @@ void ModelPane::render(const engine::ViewMaps& view)
     const auto map = imaging::keepMass(view.maps[0][0], m_keepMass->value());
     auto range = imaging::rangeOf(map);
     // Per layer: the range of all heads of this block, so that heads compare.
+    // Per layer: the range of every head of the shown view's layer, so that heads compare.
     if (m_normalization->currentData().toString() == QLatin1String("layer") && view.method == ViewMethod::Attention) {
-        auto all = request();
+        engine::ViewRequest all;
+        all.layer = view.layers[0];
         all.head = engine::HeadChoice::all();
-        const auto heads = engine::computeView(*m_analysis->model, m_analysis->trace, all).maps[0];
-        range = imaging::rangeOf(heads);
+        all.query = m_query;
+        try {
+            range = imaging::rangeOf(engine::computeView(*m_analysis->model, m_analysis->trace, all).maps[0]);
+        } catch (const std::exception&) {
+            // the view's own range then; refresh() has said what failed
+        }
     }
     m_rendered = showsWholeImage() ? imaging::renderOverlayInRegion(m_wholePicture, map, inputRegion(), range, options)
                                    : imaging::renderOverlay(m_picture, map, range, options);
@@ -469,10 +485,13 @@ void ModelPane::pictureClicked(QPointF unit)
     if (!m_analysis)
         return;
     const auto input = inputUnitFromPicture(unit);
-    if (!input)
-        return;  // outside what the model sees
-    queryAtInput(*input);
-    if (m_analysis->image)
+    if (input)
+        queryAtInput(*input);  // else outside what this model sees
+    if (!m_analysis->image)
+        return;
+    if (showsWholeImage())
+        emit imageClicked(unit);  // the picture is the whole image
+    else if (input)
         emit imageClicked(imageUnitFromInput(*input));
 }
 

@@ -102,6 +102,7 @@ private:
     // The key of what the controls ask of the model, or none for a view of the trace.
     std::optional<std::string> modelRequestKey() const;
     bool showComputed(const std::string& key);  // false when not computed yet
+    bool stillComputing(const std::string& key);  // true when it is the request on the worker
     void remember(const std::string& key, std::shared_ptr<const engine::ViewMaps> view);
     // Only the rendering changed: draw the view shown again (no model work).
     void rerender();

@@ -328,7 +328,10 @@ ViTWeights readViTWeights(WeightSource& s, ViTLayout layout, const io::ModelConf
         spec.mlp = ViTMlp::QuickGelu;
     if (config.swiglu.value_or(false) || timmDinov2Giant)
         spec.mlp = ViTMlp::SwiGlu;
-    if (config.hiddenAct == std::string("gelu_pytorch_tanh") || (layout == ViTLayout::Timm && timmUsesTanhGelu(arch)))
+    // HF's SiglipVisionConfig defaults to tanh GELU, so a config without hidden_act means it.
+    const bool hfSiglipDefault = layout == ViTLayout::HfSiglip && !config.hiddenAct;
+    if (config.hiddenAct == std::string("gelu_pytorch_tanh") || hfSiglipDefault
+        || (layout == ViTLayout::Timm && timmUsesTanhGelu(arch)))
         spec.mlp = ViTMlp::GeluTanh;
     if (layout == ViTLayout::Timm && arch.find("dinov2") != std::string::npos)
         spec.architecture = "dinov2";

@@ -20,10 +20,12 @@ torch::Tensor ImageBatches::batch(std::size_t first, std::size_t count, const en
         throw std::out_of_range("no images from " + std::to_string(first) + " of " + std::to_string(m_paths.size()));
     if (first != m_first || m_decoded.size() != end - first) {
         m_decoded.clear();  // the previous minibatch goes before the next is read
+        std::vector<cv::Mat> decoded;  // kept only when all of it was read
         for (std::size_t i = first; i < end; ++i) {
             engine::throwIfCancelled();
-            m_decoded.push_back(decodeImageRgb(m_paths[i]));
+            decoded.push_back(decodeImageRgb(m_paths[i]));
         }
+        m_decoded = std::move(decoded);
         m_first = first;
     }
     std::vector<torch::Tensor> inputs;

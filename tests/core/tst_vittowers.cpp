@@ -162,6 +162,26 @@ private slots:
         QVERIFY(relativeDiff(trace.embedding, ref.at("vit.embedding")) <= 1e-4);
     }
 
+    // HF's SiglipVisionConfig defaults to tanh GELU: a config that does not write
+    // hidden_act still gets it (the reference was made with it).
+    void hfSiglipWithoutHiddenActUsesTanhGelu()
+    {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        const auto dir = folder.path().toStdString() + "/";
+        const std::string source = kGenerated + "hf_siglip_vision/";
+        QVERIFY(QFile::copy(QString::fromStdString(source + "model.safetensors"), QString::fromStdString(dir + "model.safetensors")));
+        auto config = nlohmann::json::parse(std::ifstream(source + "config.json"));
+        QVERIFY(config.erase("hidden_act") == 1);
+        std::ofstream(dir + "config.json") << config.dump();
+        const auto vit = engine::loadClassifier(dir);
+        QVERIFY(vit->spec().mlp == engine::ViTMlp::GeluTanh);
+        const auto ref = loadReference(kGenerated + "hf_siglip_vision.ref.safetensors");
+        const auto trace = vit->forward(ref.at("vit.input"));
+        QVERIFY(maxAbsDiff(trace.attentions[1].unsqueeze(0), ref.at("vit.attn.1")) <= 1e-5);
+        QVERIFY(relativeDiff(trace.embedding, ref.at("vit.embedding")) <= 1e-4);
+    }
+
     // The attention view of a SigLIP: the pool by default, after the blocks with "all",
     // and refused where it has no meaning.
     void poolIsTheAttentionViewsDefault()

@@ -261,6 +261,16 @@ private slots:
         }
         QCOMPARE(abandoned.count(), 0);
         QCOMPARE(finished.count(), 5);  // the newer ones
+        // Asking again for the view on the worker does not restart it.
+        QSignalSpy asked(vit(), &ui::ModelPane::gradientViewRequested);
+        vit()->findChild<QComboBox*>(QStringLiteral("class"))->setCurrentIndex(4);  // class 3: not computed yet
+        vit()->setMethod(engine::ViewMethod::ScoreCam);
+        vit()->setMethod(engine::ViewMethod::Attention);
+        vit()->setMethod(engine::ViewMethod::ScoreCam);
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(asked.count(), 1);
+        QVERIFY(vit()->method() == engine::ViewMethod::ScoreCam);
+        QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().startsWith(QStringLiteral("scorecam")));
     }
 
     void everyMethodIsOfferedAndAViTCamSaysWhatItRead()
@@ -655,6 +665,12 @@ private slots:
         QCOMPARE(vit()->grid()->rows(), 3);  // 2 blocks, then the pool
         QCOMPARE(vit()->grid()->columns(), 4);
         QVERIFY(vit()->grid()->toolTip().contains(QStringLiteral("no CLS token")));
+        // A click in the default state (layer pool) asks the last block about that patch.
+        vit()->queryAt(QPointF(0.5, 0.5));
+        QVERIFY2(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().startsWith(
+                     QStringLiteral("attention · block 1 · head mean · query patch 2,2")),
+                 qPrintable(vit()->findChild<QLabel*>(QStringLiteral("state"))->text()));
+        vit()->clearQuery();
         emit vit()->grid()->cellClicked(0, 2);  // a block: its mean patch row
         QCOMPARE(vit()->layer(), QStringLiteral("0"));
         QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("block 0")));
