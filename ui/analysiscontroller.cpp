@@ -213,20 +213,30 @@ quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> an
     const quint64 job = m_nextJob++;
     m_latestFieldSizes = job;
     const auto stale = [this, job] { return job != m_latestFieldSizes.load(); };
-    post(m_pool, job, stale, [=] {
+    post(m_pool, job, stale, [=, last = m_lastFieldSizes] {
         auto sizes = std::make_shared<FieldSizes>();
         sizes->analysisJob = analysis->job;
-        for (const auto* pane : {analysis->vit.get(), analysis->cnn.get()}) {
+        sizes->vitPane = analysis->vit;
+        sizes->cnnPane = analysis->cnn;
+        for (const auto& pane : {analysis->vit, analysis->cnn}) {
             if (!pane)
                 continue;
+            const bool vit = pane->side == Side::ViT;
+            auto& out = vit ? sizes->vit : sizes->cnn;
+            if (last && (vit ? last->vitPane : last->cnnPane) == pane) {
+                out = vit ? last->vit : last->cnn;  // the same trace: measured already
+                continue;
+            }
             if (stale())
                 throw engine::Cancelled();
             report([this] { emit progress(tr("measuring effective receptive fields")); });
-            (pane->side == Side::ViT ? sizes->vit : sizes->cnn) = engine::effectiveFieldSizes(*pane->model, pane->trace.input);
+            out = engine::effectiveFieldSizes(*pane->model, pane->trace.input);
         }
         report([this, sizes, job] {
-            if (job == m_latestFieldSizes.load())
+            if (job == m_latestFieldSizes.load()) {
+                m_lastFieldSizes = sizes;
                 emit fieldSizesFinished(sizes);
+            }
         });
     });
     return job;

@@ -42,6 +42,9 @@ struct Analysis {
 struct FieldSizes {
     quint64 analysisJob = 0;
     std::vector<engine::EffectiveFieldSize> vit, cnn;
+    // The sides they were measured on: a side taken over unchanged by the next analysis
+    // keeps its sizes, not measured again.
+    std::shared_ptr<const PaneAnalysis> vitPane, cnnPane;
 };
 
 // Linear CKA between the layers of both models over a folder of images.
@@ -115,6 +118,7 @@ private:
     std::map<Side, std::atomic<quint64>> m_latestView;  // per side
     std::atomic<quint64> m_latestSimilarity{0};
     std::atomic<quint64> m_latestFieldSizes{0};
+    std::shared_ptr<const FieldSizes> m_lastFieldSizes;  // GUI thread
     std::atomic<int> m_running{0};
     std::map<QString, std::shared_ptr<engine::Classifier>> m_models;  // worker thread only
 };

@@ -61,6 +61,19 @@ class TestMainWindow : public QObject {
     ui::ModelPane* vit() { return m_window->pane(ui::Side::ViT); }
     ui::ModelPane* cnn() { return m_window->pane(ui::Side::CNN); }
 
+    // The shipped CNN copied into the test's folder: another model path, the same model.
+    QString copyOfShippedCnn()
+    {
+        QDir copy(m_dir.filePath(QStringLiteral("cnn-copy")));
+        if (!copy.exists(QStringLiteral("model.safetensors"))) {
+            copy.mkpath(QStringLiteral("."));
+            const QDir shipped(ui::defaultModelPath(ui::Side::CNN));
+            for (const auto& name : shipped.entryList(QDir::Files))
+                QFile::copy(shipped.filePath(name), copy.filePath(name));
+        }
+        return copy.absolutePath();
+    }
+
     // A pane as at start: its default method, the last layer, head mean, top-1, no query
     // or unit, and the default rendering.
     static void resetPane(ui::ModelPane* pane, engine::ViewMethod method)
@@ -468,6 +481,22 @@ private slots:
         chart = plots->findChild<QChartView*>(QStringLiteral("fieldsPlot"))->chart();
         QCOMPARE(chart->series().size(), 4);
         QVERIFY(chart->title().contains(QStringLiteral("effective")));
+        // Another CNN: only its sizes are measured; the ViT's, on the same trace, are kept.
+        QSignalSpy progress(&m_window->controller(), &ui::AnalysisController::progress);
+        QSignalSpy measured(&m_window->controller(), &ui::AnalysisController::fieldSizesFinished);
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openModel(ui::Side::CNN, copyOfShippedCnn());
+        QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(measured.count() == 1, 30000);
+        QVERIFY(waitIdle(*m_window));
+        int measuring = 0;
+        for (const auto& args : progress)
+            measuring += args.at(0).toString().contains(QStringLiteral("effective receptive fields")) ? 1 : 0;
+        QCOMPARE(measuring, 1);  // the CNN only
+        const auto sizes = measured.at(0).at(0).value<std::shared_ptr<const ui::FieldSizes>>();
+        QCOMPARE(int(sizes->vit.size()), 6);
+        QCOMPARE(int(sizes->cnn.size()), 4);
+        QVERIFY(plots->showPlot(QStringLiteral("distance")));
     }
 
     void layerSimilarityOverAFolder()
@@ -618,11 +647,7 @@ private slots:
         const auto* vitAnalysis = vit()->analysis();
         const QImage vitPicture = vit()->overlay();
         const auto vitState = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
-        QDir copy(m_dir.filePath(QStringLiteral("cnn-copy")));
-        QVERIFY(copy.mkpath(QStringLiteral(".")));
-        const QDir shipped(ui::defaultModelPath(ui::Side::CNN));
-        for (const auto& name : shipped.entryList(QDir::Files))
-            QVERIFY(QFile::copy(shipped.filePath(name), copy.filePath(name)));
+        const QDir copy(copyOfShippedCnn());
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
         m_window->openModel(ui::Side::CNN, copy.path());
         QVERIFY(shown.wait(60000));
