@@ -15,5 +15,6 @@ int runRf(const std::vector<std::string>& words);
 int runMad(const std::vector<std::string>& words);
 int runErf(const std::vector<std::string>& words);
 int runCka(const std::vector<std::string>& words);
+int runExport(const std::vector<std::string>& words);
 
 }  // namespace attnviz::cli

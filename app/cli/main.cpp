@@ -27,6 +27,9 @@ const char* const kUsage =
     "  erf (--vit MODEL | --cnn MODEL) (--image IMG | --images DIR | --tensor FILE) --layer NAME --at ROW,COL\n"
     "      [--dump OUT.safetensors] [--out-dir DIR] [--batch-size B]   (effective receptive field of one unit)\n"
     "  cka [--vit MODEL] [--cnn MODEL] --images DIR [--batch-size B] [--limit N] [--out-dir DIR]   (linear CKA)\n"
+    "  export [--vit MODEL] [--cnn MODEL] (--images DIR | --list FILE) --out DIR [--methods a,b,...]\n"
+    "         [--shard I/N] [--resume] [--top-k K]   (views of every image: PNGs + results.jsonl;\n"
+    "         exit 3 when some images were skipped, each listed in the summary)\n"
     "METHOD: attention, rollout, grad-rollout, generic-attention, transformer-attribution (ViT);\n"
     "        gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, scorecam, ablationcam (ViT, CNN).\n"
     "--threads N: N LibTorch threads and 1 BLAS thread (default: 1 LibTorch thread, BLAS on every core).\n"
@@ -43,7 +46,7 @@ using Command = int (*)(const std::vector<std::string>&);
 int main(int argc, char** argv)
 {
     using namespace attnviz;
-    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}, {"erf", cli::runErf}, {"cka", cli::runCka}};
+    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}, {"erf", cli::runErf}, {"cka", cli::runCka}, {"export", cli::runExport}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cerr << kUsage;
         return argc < 2 ? 2 : 0;

@@ -30,7 +30,11 @@ imaging::ViewImageOptions viewImageOptions(const Arguments& args)
     return options;
 }
 
-std::string fileStem(const Arguments& args)
+#endif
+
+}  // namespace
+
+std::string outputStem(const Arguments& args)
 {
     if (auto image = args.value("image"))
         return std::filesystem::path(*image).stem().string();
@@ -43,9 +47,6 @@ std::string fileStem(const Arguments& args)
     }
     return "tensor";
 }
-#endif
-
-}  // namespace
 
 std::string outputDirectory(const std::string& dir)
 {
@@ -56,9 +57,9 @@ std::string outputDirectory(const std::string& dir)
     return dir;
 }
 
-std::string writeViewPng(const std::string& dir, const std::string& role, const std::string& modelPath,
-                         const engine::Trace& trace, const engine::ViewMaps& view, const engine::ModelSpec& spec,
-                         const Arguments& args)
+std::string writeViewPng(const std::string& dir, const std::string& stem, const std::string& role,
+                         const std::string& modelPath, const engine::Trace& trace, const engine::ViewMaps& view,
+                         const engine::ModelSpec& spec, const Arguments& args)
 {
 #ifdef ATTNVIZ_HAVE_IMAGING
     const auto options = viewImageOptions(args);
@@ -67,11 +68,11 @@ std::string writeViewPng(const std::string& dir, const std::string& role, const 
     std::string className;
     if (view.classIndex && std::size_t(*view.classIndex) < spec.labels.size())
         className = spec.labels[std::size_t(*view.classIndex)];
-    const auto path = (std::filesystem::path(outputDirectory(dir)) / (fileStem(args) + "-" + role + "-" + engine::viewMethodName(view.method) + ".png")).string();
+    const auto path = (std::filesystem::path(outputDirectory(dir)) / (stem + "-" + role + "-" + engine::viewMethodName(view.method) + ".png")).string();
     imaging::writePng(path, image, imaging::viewDescription(modelPath, view, className, options));
     return path;
 #else
-    (void)dir, (void)role, (void)modelPath, (void)trace, (void)view, (void)spec, (void)args;
+    (void)dir, (void)stem, (void)role, (void)modelPath, (void)trace, (void)view, (void)spec, (void)args;
     throw UsageError("this build has no image support (built without OpenCV): --out-dir is unavailable, use --dump");
 #endif
 }

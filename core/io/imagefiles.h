@@ -14,4 +14,9 @@ bool isImageFileName(const std::string& name);
 // message when the folder cannot be read or holds no image.
 std::vector<std::string> imageFilesIn(const std::string& dir);
 
+// The image files anywhere below `dir`, as paths relative to it ("a/b.png", '/'
+// separated), sorted, so a tree gives the same order on every machine. Throws like
+// imageFilesIn.
+std::vector<std::string> imageFilesUnder(const std::string& dir);
+
 }  // namespace attnviz::io

@@ -1,5 +1,6 @@
 // attnviz-cli as a user or a script runs it: JSON on stdout, one-line errors, exit codes.
 #include <QBuffer>
+#include <QDirIterator>
 #include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -419,6 +420,8 @@ private slots:
         QTest::newRow("mad of an empty folder") << QStringList{QStringLiteral("mad"), QStringLiteral("--vit"), vit, QStringLiteral("--images"), m_dir.path() + QStringLiteral("/nothing")} << 1 << "cannot read the folder";
         QTest::newRow("view option without method") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--layer"), QStringLiteral("2")} << 2 << "--layer needs --method";
         QTest::newRow("attention of a cnn") << QStringList{QStringLiteral("analyze"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--method"), QStringLiteral("attention")} << 1 << "needs a ViT";
+        QTest::newRow("export shard") << QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("export-bad")), QStringLiteral("--shard"), QStringLiteral("2/2")} << 2 << "--shard takes I/N";
+        QTest::newRow("export method nobody offers") << QStringList{QStringLiteral("export"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("export-bad")), QStringLiteral("--methods"), QStringLiteral("rollout")} << 2 << "no model given offers the method 'rollout'";
         QTest::newRow("unknown method") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("saliency")} << 1 << "unknown method 'saliency'";
         QTest::newRow("bad query") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--query"), QStringLiteral("3")} << 2 << "--query needs ROW,COL";
         QTest::newRow("query outside grid") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--query"), QStringLiteral("3,14")} << 1 << "outside the 14x14 grid";
@@ -431,6 +434,95 @@ private slots:
         QTest::newRow("erf unit outside") << QStringList{QStringLiteral("erf"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--layer"), QStringLiteral("layer3"), QStringLiteral("--at"), QStringLiteral("7,0")} << 1 << "outside layer 'layer3' grid of 7x7";
         QTest::newRow("cka without images") << QStringList{QStringLiteral("cka"), QStringLiteral("--vit"), vit} << 2 << "--images DIR";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
+    }
+
+    // export over a tree with good, broken and odd images (grayscale, RGBA, 16-bit, a list
+    // of them): every good one gets its PNGs and one JSON line, the broken one is listed
+    // with its reason and the exit status is 3; shards cover the set without overlap; a
+    // run resumed after some outputs went missing gives the same results.
+    void exportWritesEveryImageAndSkipsTheBroken()
+    {
+        const QString in = m_dir.filePath(QStringLiteral("export-in"));
+        QVERIFY(QDir().mkpath(in + QStringLiteral("/sub/deeper")));
+        QVERIFY(QFile::copy(kSample, in + QStringLiteral("/boot.png")));
+        QImage gray(QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0001-pullover.png"));
+        QVERIFY(gray.convertToFormat(QImage::Format_Grayscale16).save(in + QStringLiteral("/sub/pullover16.png")));
+        QVERIFY(gray.convertToFormat(QImage::Format_RGBA8888).save(in + QStringLiteral("/sub/deeper/pullover-rgba.png")));
+        QVERIFY(gray.convertToFormat(QImage::Format_Grayscale8).save(in + QStringLiteral("/sub/deeper/pullover.jpg")));
+        {
+            QFile broken(in + QStringLiteral("/sub/broken.png"));
+            QVERIFY(broken.open(QIODevice::WriteOnly));
+            broken.write("\x89PNG\r\n\x1a\n not really");
+        }
+        const auto exportTo = [&](const QString& out, const QStringList& extra) {
+            return runCli(QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
+                                      kCnnFmnist, QStringLiteral("--images"), in, QStringLiteral("--out"), out,
+                                      QStringLiteral("--methods"), QStringLiteral("attention,gradcam")}
+                          + extra);
+        };
+        const QString whole = m_dir.filePath(QStringLiteral("export-whole"));
+        const auto run = exportTo(whole, {});
+        QCOMPARE(run.exitCode, 3);
+        const auto summary = parseObject(run.out);
+        QCOMPARE(summary[QStringLiteral("images")].toInt(), 5);
+        QCOMPARE(summary[QStringLiteral("computed")].toInt(), 4);
+        const auto skipped = summary[QStringLiteral("skipped")].toArray();
+        QCOMPARE(skipped.size(), 1);
+        QCOMPARE(skipped[0].toObject()[QStringLiteral("image")].toString(), QStringLiteral("sub/broken.png"));
+        QVERIFY(!skipped[0].toObject()[QStringLiteral("reason")].toString().isEmpty());
+        // The stable order, with each image's outputs under its relative path.
+        const auto lines = [](const QString& file) {
+            QFile f(file);
+            return f.open(QIODevice::ReadOnly) ? f.readAll().split('\n') : QList<QByteArray>{};
+        };
+        auto records = lines(whole + QStringLiteral("/results.jsonl"));
+        records.removeAll(QByteArray());
+        QCOMPARE(records.size(), 4);
+        QStringList order;
+        for (const auto& line : records) {
+            const auto record = parseObject(line);
+            order << record[QStringLiteral("image")].toString();
+            QCOMPARE(record[QStringLiteral("vit")].toObject()[QStringLiteral("top_k")].toArray().size(), 5);
+            for (const char* side : {"vit", "cnn"})
+                for (const auto& file : record[QLatin1String(side)].toObject()[QStringLiteral("views")].toObject())
+                    QVERIFY2(QFileInfo::exists(whole + QLatin1Char('/') + file.toString()), qPrintable(file.toString()));
+        }
+        QCOMPARE(order, (QStringList{QStringLiteral("boot.png"), QStringLiteral("sub/deeper/pullover-rgba.png"),
+                                     QStringLiteral("sub/deeper/pullover.jpg"), QStringLiteral("sub/pullover16.png")}));
+        QVERIFY(QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-vit-attention.png")));
+        QVERIFY(QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-cnn-gradcam.png")));
+        QVERIFY(!QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-cnn-attention.png")));  // not a CNN's
+
+        // Two shards: no overlap, and together the unsharded records.
+        const QString sharded = m_dir.filePath(QStringLiteral("export-shards"));
+        QList<QByteArray> union_;
+        for (int i = 0; i < 2; ++i) {
+            const auto shard = exportTo(sharded, {QStringLiteral("--shard"), QStringLiteral("%1/2").arg(i)});
+            QVERIFY(shard.exitCode == 0 || shard.exitCode == 3);
+            auto part = lines(sharded + QStringLiteral("/results-%1-of-2.jsonl").arg(i));
+            part.removeAll(QByteArray());
+            union_ += part;
+        }
+        std::sort(union_.begin(), union_.end());
+        auto sortedWhole = records;
+        std::sort(sortedWhole.begin(), sortedWhole.end());
+        QCOMPARE(union_, sortedWhole);
+
+        // Resume after a kill: an image whose record is missing is computed again, the
+        // others are taken as done, and the results are those of the whole run.
+        QVERIFY(QFile::remove(whole + QStringLiteral("/sub/pullover16.png.json")));
+        QVERIFY(QFile::remove(whole + QStringLiteral("/sub/pullover16.png-vit-attention.png")));
+        const auto resumed = exportTo(whole, {QStringLiteral("--resume")});
+        QCOMPARE(resumed.exitCode, 3);  // the broken image is tried again, and skipped again
+        const auto again = parseObject(resumed.out);
+        QCOMPARE(again[QStringLiteral("computed")].toInt(), 1);
+        QCOMPARE(again[QStringLiteral("resumed")].toInt(), 3);
+        auto after = lines(whole + QStringLiteral("/results.jsonl"));
+        after.removeAll(QByteArray());
+        QCOMPARE(after, records);
+        QVERIFY(QFileInfo::exists(whole + QStringLiteral("/sub/pullover16.png-vit-attention.png")));
+        QDirIterator leftovers(whole, {QStringLiteral("*.partial")}, QDir::Files, QDirIterator::Subdirectories);
+        QVERIFY(!leftovers.hasNext());  // nothing half-written
     }
 
     void badInputsGiveOneLineErrors()
