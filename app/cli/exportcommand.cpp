@@ -144,7 +144,7 @@ nlohmann::ordered_json exportOne(const ExportImage& image, std::vector<ExportMod
 {
     const auto rgb = imaging::decodeImageRgb(image.path);
     const fs::path relative(image.relative);
-    const auto dir = (out / relative.parent_path()).string();
+    const auto dir = outputDirectory((out / relative.parent_path()).string());  // also for a record without views
     nlohmann::ordered_json record;
     record["image"] = image.relative;
     for (auto& m : models) {
