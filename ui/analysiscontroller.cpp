@@ -95,17 +95,21 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
 {
     const quint64 job = m_nextJob++;
     m_latestAnalysis = job;
-    // What runs for the old trace of a side that runs again is stale now: it stops within
-    // a block, so the new analysis does not wait behind it (the panes forget it).
+    // The sides of `previous` taken over as they are: same image, model, device and size.
     const bool sameInput = previous && previous->imagePath == imagePath && previous->device == device
                            && previous->inputSide == inputSide;
-    for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}}) {
+    const auto keptSide = [&](Side side, const QString& path) -> std::shared_ptr<const PaneAnalysis> {
         const auto before = sameInput ? (side == Side::ViT ? previous->vit : previous->cnn) : nullptr;
-        if (!before || before->modelPath != path) {
+        return before && before->modelPath == path ? before : nullptr;
+    };
+    const auto keptVit = keptSide(Side::ViT, vitPath), keptCnn = keptSide(Side::CNN, cnnPath);
+    // What runs for the old trace of a side that runs again is stale now: it stops within
+    // a block, so the new analysis does not wait behind it (the panes forget it).
+    for (const auto& [side, kept] : {std::pair{Side::ViT, keptVit}, std::pair{Side::CNN, keptCnn}})
+        if (!kept) {
             m_latestView[side] = m_nextJob++;
             emit viewAbandoned(side);  // the pane stops waiting, should the analysis fail
         }
-    }
     m_latestFieldSizes = m_nextJob++;
     const auto stale = [this, job] { return job != m_latestAnalysis.load(); };
     post(m_pool, job, stale, [=] {
@@ -123,9 +127,8 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             if (stale())
                 throw engine::Cancelled();
             const bool wantVit = side == Side::ViT;
-            const auto before = sameInput ? (wantVit ? previous->vit : previous->cnn) : nullptr;
-            if (before && before->modelPath == path) {
-                (wantVit ? analysis->vit : analysis->cnn) = before;  // its trace and views stay
+            if (const auto& kept = wantVit ? keptVit : keptCnn) {
+                (wantVit ? analysis->vit : analysis->cnn) = kept;  // its trace and views stay
                 continue;
             }
             if (!image) {
