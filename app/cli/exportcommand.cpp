@@ -7,6 +7,7 @@
 #include "app/cli/inputs.h"
 #include "app/cli/modeljson.h"
 #include "app/cli/overlayoutput.h"
+#include "app/cli/progressline.h"
 
 #include "core/engine/errormessage.h"
 #include "core/engine/predictions.h"
@@ -20,10 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -165,34 +163,6 @@ nlohmann::ordered_json exportOne(const ExportImage& image, std::vector<ExportMod
     return record;
 }
 
-// Progress on stderr: one line rewritten in place on a terminal, a line every 50 images
-// otherwise (logs, batch jobs).
-class ExportProgress {
-public:
-    explicit ExportProgress(std::size_t total)
-        : m_total(total)
-        , m_terminal(isatty(fileno(stderr)) != 0)
-        , m_start(std::chrono::steady_clock::now())
-    {
-    }
-    void done(std::size_t count)
-    {
-        if (!m_terminal && count % 50 != 0 && count != m_total)
-            return;
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
-        const double rate = seconds > 0 ? double(count) / seconds : 0.0;
-        const double eta = rate > 0 ? double(m_total - count) / rate : 0.0;
-        std::fprintf(stderr, "%sexport: %zu/%zu images, %.1f images/s, ETA %.0f s%s", m_terminal ? "\r" : "", count,
-                     m_total, rate, eta, m_terminal && count < m_total ? "" : "\n");
-        std::fflush(stderr);
-    }
-
-private:
-    std::size_t m_total;
-    bool m_terminal;
-    std::chrono::steady_clock::time_point m_start;
-};
-
 }  // namespace
 #endif
 
@@ -225,7 +195,7 @@ int runExport(const std::vector<std::string>& words)
     std::size_t computed = 0, resumed = 0;
     nlohmann::ordered_json skipped = nlohmann::ordered_json::array();
     std::string lines;  // the JSON Lines file, in the stable order
-    ExportProgress progress(images.size());
+    ProgressLine progress(std::cerr);
     for (std::size_t i = 0; i < images.size(); ++i) {
         const auto& image = images[i];
         std::ifstream done(recordPath(out, image));
@@ -244,7 +214,7 @@ int runExport(const std::vector<std::string>& words)
                 std::fprintf(stderr, "export: skipped '%s': %s\n", image.relative.c_str(), engine::errorLine(e).c_str());
             }
         }
-        progress.done(i + 1);
+        progress.imagesDone("export", i + 1, images.size());
     }
     const auto results = out / (shards == 1 ? std::string("results.jsonl")
                                             : "results-" + std::to_string(shard) + "-of-" + std::to_string(shards) + ".jsonl");

@@ -37,4 +37,15 @@ void ProgressLine::epochDone(const engine::EpochSummary& e)
           << std::setprecision(4) << e.loss << ", train accuracy " << e.trainAccuracy << "; checkpoint saved\n" << std::flush;
 }
 
+void ProgressLine::imagesDone(const char* task, std::size_t done, std::size_t total)
+{
+    if (!m_terminal && done % 50 != 0 && done != total)
+        return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+    const double rate = seconds > 0 ? double(done) / seconds : 0.0;
+    m_out << (m_terminal ? "\r" : "") << task << ": " << done << "/" << total << " images  " << std::fixed
+          << std::setprecision(1) << rate << " img/s  ETA " << duration(rate > 0 ? double(total - done) / rate : 0.0)
+          << (m_terminal && done < total ? "   " : "\n") << std::flush;
+}
+
 }  // namespace attnviz::cli
