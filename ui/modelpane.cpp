@@ -154,10 +154,12 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing), kDisplaySide);
     m_wholePicture = cv::Mat();
     if (m_analysis->image) {
-        double scale = 1.0;
-        m_wholePicture = imaging::displayPicture(*m_analysis->image, kDisplaySide, 2 * kDisplaySide, scale);
+        const auto& image = *m_analysis->image;
+        m_wholePicture = imaging::displayPicture(image, kDisplaySide, 2 * kDisplaySide);
+        // Each axis by its own factor: the picture's sides are rounded separately.
+        const double sx = double(m_wholePicture.cols) / image.cols, sy = double(m_wholePicture.rows) / image.rows;
         const auto& c = m_analysis->crop;
-        m_cropInWhole = cv::Rect2d(c.x * scale, c.y * scale, c.width * scale, c.height * scale);
+        m_cropInWhole = cv::Rect2d(c.x * sx, c.y * sy, c.width * sx, c.height * sy);
     }
     // The model's own name (folder or file); the full path is in the tooltip.
     // A model without a classifier (DINO, CLIP towers) outputs an embedding: say so, as
@@ -247,6 +249,8 @@ engine::ViewRequest ModelPane::request() const
     r.vitCamInput = m_camInput->currentData().toString().toStdString();
     if (r.method == ViewMethod::Attention)
         r.query = m_query;
+    if (r.method == ViewMethod::EffectiveField)
+        r.query = m_unit;  // the unit whose field it is
     return r;
 }
 
@@ -266,23 +270,20 @@ void ModelPane::refresh()
         const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
         const auto unit = m_unit.value_or(std::make_pair(int(features.size(2) / 2), int(features.size(3) / 2)));
         m_unit = std::make_pair(std::min(unit.first, int(features.size(2) - 1)), std::min(unit.second, int(features.size(3) - 1)));
-        if (showComputed(*modelRequestKey()) || stillComputing(*modelRequestKey()))
-            return;
-        m_waiting = true;
-        m_pendingKey = *modelRequestKey();
-        m_state->setText(tr("computing the effective receptive field …"));
-        emit effectiveFieldRequested(m_analysis, layer(), m_unit->first, m_unit->second);
-        return;
     }
     const auto r = request();
     if (engine::viewNeedsModel(m)) {
-        if (showComputed(*modelRequestKey()) || stillComputing(*modelRequestKey()))
+        const auto key = engine::viewRequestKey(r);
+        if (showComputed(key) || stillComputing(key))
             return;
         // Keep showing the last picture until the worker delivers the new one.
         m_waiting = true;
-        m_pendingKey = *modelRequestKey();
+        m_pendingKey = key;
         m_state->setText(tr("computing %1 …").arg(methodName(m)));
-        emit gradientViewRequested(m_analysis, r);
+        if (m == ViewMethod::EffectiveField)
+            emit effectiveFieldRequested(m_analysis, layer(), m_unit->first, m_unit->second);
+        else
+            emit gradientViewRequested(m_analysis, r);
         if (m_shown && m_shown->method == r.method)
             render(*m_shown);
         return;
@@ -297,12 +298,7 @@ void ModelPane::refresh()
 
 std::optional<std::string> ModelPane::modelRequestKey() const
 {
-    const auto m = method();
-    if (m == ViewMethod::EffectiveField)
-        return m_unit ? std::optional<std::string>("erf|" + layer().toStdString() + "|" + std::to_string(m_unit->first)
-                                                   + "," + std::to_string(m_unit->second))
-                      : std::nullopt;
-    if (!engine::viewNeedsModel(m))
+    if (!engine::viewNeedsModel(method()))
         return std::nullopt;
     return engine::viewRequestKey(request());
 }
@@ -391,7 +387,6 @@ void ModelPane::render(const engine::ViewMaps& view)
     options.upsampling = imaging::upsamplingFromName(m_upsampling->currentData().toString().toStdString());
     const auto map = imaging::keepMass(view.maps[0][0], m_keepMass->value());
     auto range = imaging::rangeOf(map);
-    // Per layer: the range of all heads of this block, so that heads compare.
     // Per layer: the range of every head of the shown view's layer, so that heads compare.
     if (m_normalization->currentData().toString() == QLatin1String("layer") && view.method == ViewMethod::Attention) {
         engine::ViewRequest all;

@@ -77,7 +77,8 @@ struct ViewRequest {
     std::string layer;
     HeadChoice head;  // any (attention); a fusion (rollouts); the mean (the others, which have no heads)
     int classIndex = -1;        // gradient methods; < 0: the top-1 class
-    std::optional<std::pair<int, int>> query;  // patch row, col (attention only)
+    // attention: the query patch (row, col); EffectiveField (not computeView's): the unit
+    std::optional<std::pair<int, int>> query;
     double discardRatio = 0.0;                 // rollout, grad-rollout
     std::string vitCamInput = "norm1";         // ViT CAMs: "norm1" | "residual"
 };

@@ -32,20 +32,16 @@ cv::Mat enlargePicture(const cv::Mat& picture, int minSide)
     return out;
 }
 
-cv::Mat displayPicture(const cv::Mat& rgb, int minSide, int maxSide, double& scale)
+cv::Mat displayPicture(const cv::Mat& rgb, int minSide, int maxSide)
 {
-    const int shorter = std::min(rgb.rows, rgb.cols), longer = std::max(rgb.rows, rgb.cols);
-    if (longer > maxSide) {
-        scale = double(maxSide) / longer;
-        cv::Mat out;
-        cv::resize(rgb, out, cv::Size(std::max(1, int(rgb.cols * scale)), std::max(1, int(rgb.rows * scale))), 0, 0,
-                   cv::INTER_AREA);
-        scale = double(out.cols) / rgb.cols;
-        return out;
-    }
-    const auto enlarged = enlargePicture(rgb, minSide);
-    scale = double(enlarged.cols) / rgb.cols;
-    return enlarged;
+    const int longer = std::max(rgb.rows, rgb.cols);
+    if (longer <= maxSide)
+        return enlargePicture(rgb, minSide);
+    const double scale = double(maxSide) / longer;
+    cv::Mat out;
+    cv::resize(rgb, out, cv::Size(std::max(1, int(rgb.cols * scale)), std::max(1, int(rgb.rows * scale))), 0, 0,
+               cv::INTER_AREA);
+    return out;
 }
 
 namespace {

@@ -35,8 +35,8 @@ cv::Mat enlargePicture(const cv::Mat& picture, int minSide);
 
 // The whole original image for display: scaled by a whole factor (nearest) when its
 // shorter side is below minSide, down (area averaging) when its longer side is above
-// maxSide. `scale` receives the factor from image pixels to picture pixels.
-cv::Mat displayPicture(const cv::Mat& rgb, int minSide, int maxSide, double& scale);
+// maxSide.
+cv::Mat displayPicture(const cv::Mat& rgb, int minSide, int maxSide);
 
 // A view as one image: a single overlay with its colour bar, or a grid of captioned
 // overlays with one row per layer and one column per head (one row when a view has a
