@@ -2,18 +2,24 @@
 // both models, as PNG overlays under each image's relative path in OUT and one JSON object
 // per image in a JSON Lines file. Shards split the images for a cluster; --resume skips
 // the images already done; every file is written to a temporary name and renamed.
+//
+// A pipeline of three stages, so that the model never waits for the disk: worker threads
+// decode and preprocess batch k + 1 while the model runs batch k (one forward pass per
+// batch and model; the views and faithfulness curves follow on this thread), and other
+// worker tasks render, encode and write batch k's PNGs and records meanwhile.
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
+#include "app/cli/exportplan.h"
 #include "app/cli/inputs.h"
 #include "app/cli/modeljson.h"
 #include "app/cli/overlayoutput.h"
 #include "app/cli/progressline.h"
 
+#include "core/engine/device.h"
 #include "core/engine/errormessage.h"
+#include "core/engine/faithfulness.h"
 #include "core/engine/predictions.h"
-#include "core/engine/views.h"
 #include "core/io/atomicfile.h"
-#include "core/io/imagefiles.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"
@@ -22,12 +28,15 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
-#include <memory>
 #include <sstream>
+#include <thread>
 
 namespace attnviz::cli {
 #ifdef ATTNVIZ_HAVE_IMAGING
@@ -38,90 +47,61 @@ namespace fs = std::filesystem;
 // Exit status when some images could not be read (each is listed in the summary).
 constexpr int kSomeSkipped = 3;
 
-struct ExportImage {
-    std::string path;      // as opened
-    std::string relative;  // under the input folder, '/' separated: where its outputs go
+// Runs fn(0) .. fn(count - 1) on up to `workers` threads; returns when all are done.
+template <typename Fn>
+void parallelFor(std::size_t count, int workers, Fn fn)
+{
+    std::atomic<std::size_t> next{0};
+    std::vector<std::future<void>> running;
+    for (int w = 0; w < std::max(1, std::min<int>(workers, int(count))); ++w)
+        running.push_back(std::async(std::launch::async, [&] {
+            for (std::size_t i = next++; i < count; i = next++)
+                fn(i);
+        }));
+    for (auto& r : running)
+        r.get();
+}
+
+// One image of a batch as the models will see it: per model its preprocessed input
+// [1, C, H, W], or why it could not be read.
+struct PreparedImage {
+    std::size_t index = 0;  // into the shard's images
+    std::vector<torch::Tensor> inputs;
+    std::string error;
 };
 
-struct ExportModel {
-    std::string role;  // "vit" | "cnn"
-    std::string path;
-    std::unique_ptr<engine::Classifier> model;
-    std::vector<engine::ViewMethod> methods;
+std::vector<PreparedImage> prepareBatch(const std::vector<ExportImage>& images, const std::vector<std::size_t>& indices,
+                                        const std::vector<ExportModel>& models, int workers)
+{
+    std::vector<PreparedImage> prepared(indices.size());
+    parallelFor(indices.size(), workers, [&](std::size_t i) {
+        auto& p = prepared[i];
+        p.index = indices[i];
+        try {
+            const auto rgb = imaging::decodeImageRgb(images[p.index].path);
+            for (const auto& m : models)
+                p.inputs.push_back(imaging::preprocessImage(rgb, m.model->spec().preprocessing).tensor);
+        } catch (const std::exception& e) {
+            p.inputs.clear();
+            p.error = engine::errorLine(e);
+        }
+    });
+    return prepared;
+}
+
+// Everything one image's files are made of; written by a worker task.
+struct ImageOutput {
+    std::size_t index = 0;
+    nlohmann::ordered_json record;
+    struct Figure {
+        const ExportModel* model;
+        engine::Trace trace;
+        engine::ViewMaps view;
+        std::string jsonKey;  // where the PNG's path goes in record[role]["views"]
+    };
+    std::vector<Figure> figures;
+    std::string error;  // set by the writer when a file could not be written
 };
-
-// --images DIR (recursively, sorted by relative path) or --list FILE (one path a line,
-// relative to the list's folder unless absolute).
-std::vector<ExportImage> exportImages(const Arguments& args)
-{
-    if (bool(args.value("images")) == bool(args.value("list")))
-        throw UsageError("give exactly one of --images DIR and --list FILE");
-    std::vector<ExportImage> images;
-    if (const auto dir = args.value("images")) {
-        for (const auto& relative : io::imageFilesUnder(*dir))
-            images.push_back({(fs::path(*dir) / relative).string(), relative});
-        return images;
-    }
-    const fs::path list(*args.value("list"));
-    std::ifstream in(list);
-    if (!in)
-        throw UsageError("cannot read the list '" + list.string() + "'");
-    for (std::string line; std::getline(in, line);) {
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
-        if (line.empty())
-            continue;
-        const fs::path path(line);
-        const auto relative = path.is_absolute() ? path.relative_path().generic_string() : path.lexically_normal().generic_string();
-        if (relative.rfind("..", 0) == 0)
-            throw UsageError("list entry '" + line + "' leaves the list's folder; give it as an absolute path");
-        images.push_back({path.is_absolute() ? line : (list.parent_path() / path).string(), relative});
-    }
-    if (images.empty())
-        throw UsageError("the list '" + list.string() + "' names no images");
-    return images;
-}
-
-// --shard I/N: the images at positions I, I + N, I + 2N, ... of the stable order.
-std::pair<int, int> shardOption(const Arguments& args)
-{
-    const auto text = args.value("shard").value_or("0/1");
-    int index = -1, count = 0;
-    char slash = 0;
-    std::istringstream in(text);
-    if (!(in >> index >> slash >> count) || slash != '/' || !in.eof() || count < 1 || index < 0 || index >= count)
-        throw UsageError("--shard takes I/N with 0 <= I < N, got '" + text + "'");
-    return {index, count};
-}
-
-// --methods a,b,c: each model gets the ones its family offers; a method neither offers
-// is an error. Default: attention for a ViT, Grad-CAM for a CNN.
-void assignMethods(std::vector<ExportModel>& models, const Arguments& args)
-{
-    const auto list = args.value("methods");
-    std::vector<engine::ViewMethod> asked;
-    if (list) {
-        std::istringstream in(*list);
-        for (std::string name; std::getline(in, name, ',');)
-            if (!name.empty())
-                asked.push_back(engine::viewMethodFromName(name));
-    }
-    for (auto& m : models) {
-        const auto family = m.model->spec().family;
-        if (!list)
-            m.methods = {family == engine::Family::ViT ? engine::ViewMethod::Attention : engine::ViewMethod::GradCam};
-        for (const auto method : asked)
-            if (engine::viewSupports(method, family) && method != engine::ViewMethod::EffectiveField)
-                m.methods.push_back(method);
-    }
-    for (const auto method : asked) {
-        bool offered = false;
-        for (const auto& m : models)
-            offered = offered || std::find(m.methods.begin(), m.methods.end(), method) != m.methods.end();
-        if (!offered)
-            throw UsageError("no model given offers the method '" + engine::viewMethodName(method) + "'");
-    }
-}
 
 fs::path recordPath(const fs::path& out, const ExportImage& image)
 {
@@ -135,33 +115,248 @@ void writeText(const fs::path& path, const std::string& text)
     file.commit();
 }
 
-// One image through every model and method: the PNGs, then its record (the last file
-// written, so an image counts as done only when all of its outputs are there).
-nlohmann::ordered_json exportOne(const ExportImage& image, std::vector<ExportModel>& models, const fs::path& out,
-                                 const Arguments& args)
+// The PNGs, then the record: the last file, so an image counts as done (for --resume)
+// only when all of its outputs are there.
+void writeImageOutput(ImageOutput& output, const ExportImage& image, const fs::path& out, const Arguments& args)
 {
-    const auto rgb = imaging::decodeImageRgb(image.path);
-    const fs::path relative(image.relative);
-    const auto dir = outputDirectory((out / relative.parent_path()).string());  // also for a record without views
-    nlohmann::ordered_json record;
-    record["image"] = image.relative;
-    for (auto& m : models) {
-        const auto& spec = m.model->spec();
-        const auto trace = m.model->forward(imaging::preprocessImage(rgb, spec.preprocessing).tensor);
-        nlohmann::ordered_json side;
-        side["top_k"] = predictionsJson(engine::topK(trace.logits, spec.labels, args.intValue("top-k", 5, 1)));
-        for (const auto method : m.methods) {
-            engine::ViewRequest request;
-            request.method = method;
-            const auto view = engine::computeView(*m.model, trace, request);
-            const auto file = writeViewPng(dir, relative.filename().string(), m.role, m.path, trace, view, spec, args);
-            side["views"][engine::viewMethodName(method)] = fs::path(file).lexically_relative(out).generic_string();
+    try {
+        const fs::path relative(image.relative);
+        const auto dir = outputDirectory((out / relative.parent_path()).string());  // also for a record without views
+        for (const auto& f : output.figures) {
+            const auto file = writeViewPng(dir, relative.filename().string(), f.model->role, f.model->path, f.trace, f.view,
+                                           f.model->model->spec(), args);
+            output.record[f.model->role]["views"][f.jsonKey] = fs::path(file).lexically_relative(out).generic_string();
         }
-        record[m.role] = side;
+        writeText(recordPath(out, image), output.record.dump() + "\n");
+    } catch (const std::exception& e) {
+        output.error = engine::errorLine(e);
     }
-    writeText(recordPath(out, image), record.dump() + "\n");
-    return record;
+    output.figures.clear();  // the traces and maps are no longer needed
 }
+
+nlohmann::ordered_json curveJson(const engine::CausalCurve& curve)
+{
+    return {{"auc", curve.auc}, {"probabilities", curve.probabilities}};
+}
+
+// --faithfulness: deletion and insertion of the method's default map (whatever --layers
+// and --heads put in the figure: one score per model and method, comparable across runs),
+// for the class the view explains or else the predicted one.
+nlohmann::ordered_json faithfulnessJson(const ExportModel& m, const engine::Trace& trace, const MethodPlan& plan,
+                                        const engine::ViewMaps& figure, const engine::FaithfulnessOptions& options)
+{
+    engine::ViewRequest request;
+    request.method = plan.method;
+    const bool figureIsDefault = plan.requests.size() == 1 && plan.requests[0].size() == 1
+                                 && engine::viewRequestKey(plan.requests[0][0]) == engine::viewRequestKey(request);
+    const auto view = figureIsDefault ? figure : engine::computeView(*m.model, trace, request);
+    const int classIndex = view.classIndex ? *view.classIndex : int(trace.logits.argmax(1).item<int64_t>());
+    const auto f = engine::faithfulness(*m.model, trace.input, view.maps[0][0], classIndex, options);
+    return {{"class", f.classIndex},
+            {"layer", view.layers.front()},
+            {"head", view.heads.front()},
+            {"deletion", curveJson(f.deletion)},
+            {"insertion", curveJson(f.insertion)}};
+}
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+class Exporter {
+public:
+    Exporter(std::vector<ExportImage> images, std::vector<ExportModel>& models, fs::path out, const Arguments& args)
+        : m_images(std::move(images))
+        , m_models(models)
+        , m_out(std::move(out))
+        , m_args(args)
+        , m_lines(m_images.size())
+        , m_topK(args.intValue("top-k", 5, 1))
+        , m_faithfulness(args.flag("faithfulness"))
+        , m_faithfulnessOptions(faithfulnessOptions(args))
+    {
+    }
+
+    // Fills the records of images already done (--resume); returns the images left.
+    std::vector<std::size_t> resumeDone(bool resume)
+    {
+        std::vector<std::size_t> todo;
+        for (std::size_t i = 0; i < m_images.size(); ++i) {
+            std::ifstream done(recordPath(m_out, m_images[i]));
+            if (resume && done) {
+                std::stringstream record;
+                record << done.rdbuf();
+                m_lines[i] = record.str();
+                ++m_resumed;
+            } else {
+                todo.push_back(i);
+            }
+        }
+        return todo;
+    }
+
+    void run(const std::vector<std::size_t>& todo, std::size_t batchSize, int workers)
+    {
+        const auto started = Clock::now();
+        ProgressLine progress(std::cerr);
+        const auto batchAt = [&](std::size_t first) {
+            return std::vector<std::size_t>(todo.begin() + long(first),
+                                            todo.begin() + long(std::min(todo.size(), first + batchSize)));
+        };
+        auto prepared = std::async(std::launch::async, prepareBatch, std::cref(m_images), batchAt(0), std::cref(m_models), workers);
+        std::future<void> writing;
+        std::vector<ImageOutput> written;
+        for (std::size_t first = 0; first < todo.size(); first += batchSize) {
+            auto waited = Clock::now();
+            auto batch = prepared.get();
+            m_seconds.waitingForInput += secondsSince(waited);
+            if (first + batchSize < todo.size())
+                prepared = std::async(std::launch::async, prepareBatch, std::cref(m_images), batchAt(first + batchSize),
+                                      std::cref(m_models), workers);
+            auto outputs = computeBatch(batch);
+            if (writing.valid()) {
+                waited = Clock::now();
+                writing.get();
+                m_seconds.waitingForWrites += secondsSince(waited);
+                collect(written, progress);
+            }
+            written = std::move(outputs);
+            writing = std::async(std::launch::async, [this, &written, workers] {
+                parallelFor(written.size(), workers,
+                            [&](std::size_t i) { writeImageOutput(written[i], m_images[written[i].index], m_out, m_args); });
+            });
+        }
+        if (writing.valid()) {
+            const auto waited = Clock::now();
+            writing.get();
+            m_seconds.waitingForWrites += secondsSince(waited);
+            collect(written, progress);
+        }
+        m_seconds.total = secondsSince(started);
+    }
+
+    std::string lines() const
+    {
+        std::string all;
+        for (const auto& line : m_lines)
+            all += line;
+        return all;
+    }
+    std::size_t computed() const { return m_computed; }
+    std::size_t resumed() const { return m_resumed; }
+    const nlohmann::ordered_json& skipped() const { return m_skipped; }
+    // Where this thread's time went, for the throughput figures of docs/benchmarks.md.
+    nlohmann::ordered_json secondsJson() const
+    {
+        return {{"total", m_seconds.total},
+                {"forward", m_seconds.forward},
+                {"views", m_seconds.views},
+                {"waiting_for_input", m_seconds.waitingForInput},
+                {"waiting_for_writes", m_seconds.waitingForWrites}};
+    }
+
+private:
+    void skip(std::size_t index, const std::string& reason)
+    {
+        // Unreadable images are skipped, never fatal; a model error is too, with its reason.
+        m_skipped.push_back({{"image", m_images[index].relative}, {"reason", reason}});
+        std::fprintf(stderr, "export: skipped '%s': %s\n", m_images[index].relative.c_str(), reason.c_str());
+    }
+
+    // One forward pass per model for the readable images of a batch, then their views.
+    std::vector<ImageOutput> computeBatch(std::vector<PreparedImage>& batch)
+    {
+        std::vector<PreparedImage*> readable;
+        for (auto& p : batch)
+            if (p.error.empty())
+                readable.push_back(&p);
+            else
+                skip(p.index, p.error);
+        std::vector<ImageOutput> outputs(readable.size());
+        for (std::size_t i = 0; i < readable.size(); ++i) {
+            outputs[i].index = readable[i]->index;
+            outputs[i].record["image"] = m_images[readable[i]->index].relative;
+        }
+        for (std::size_t k = 0; k < m_models.size() && !readable.empty(); ++k) {
+            std::vector<engine::Trace> traces;
+            try {
+                std::vector<torch::Tensor> inputs;
+                for (const auto* p : readable)
+                    inputs.push_back(p->inputs[k]);
+                const auto started = Clock::now();
+                traces = m_models[k].model->forwardBatch(torch::cat(inputs));
+                m_seconds.forward += secondsSince(started);
+            } catch (const std::exception& e) {
+                for (auto& o : outputs)
+                    if (o.error.empty())
+                        o.error = engine::errorLine(e);
+                continue;
+            }
+            const auto started = Clock::now();
+            for (std::size_t i = 0; i < readable.size(); ++i)
+                if (outputs[i].error.empty())
+                    addViews(outputs[i], m_models[k], std::move(traces[i]));
+            m_seconds.views += secondsSince(started);
+        }
+        std::vector<ImageOutput> good;
+        for (auto& o : outputs)
+            if (o.error.empty())
+                good.push_back(std::move(o));
+            else
+                skip(o.index, o.error);
+        return good;
+    }
+
+    void addViews(ImageOutput& output, const ExportModel& m, engine::Trace trace)
+    {
+        try {
+            auto& side = output.record[m.role];
+            side["top_k"] = predictionsJson(engine::topK(trace.logits, m.model->spec().labels, m_topK));
+            for (const auto& plan : m.methods) {
+                const auto name = engine::viewMethodName(plan.method);
+                auto view = computePlannedView(*m.model, trace, plan);
+                if (m_faithfulness)
+                    side["faithfulness"][name] = faithfulnessJson(m, trace, plan, view, m_faithfulnessOptions);
+                side["views"][name] = nullptr;  // the file's path, once written
+                output.figures.push_back({&m, trace, std::move(view), name});
+            }
+        } catch (const std::exception& e) {
+            output.error = engine::errorLine(e);
+        }
+    }
+
+    // The written images of a batch: their records join the results, failures the skipped.
+    void collect(std::vector<ImageOutput>& written, ProgressLine& progress)
+    {
+        for (auto& o : written) {
+            if (o.error.empty()) {
+                m_lines[o.index] = o.record.dump() + "\n";
+                ++m_computed;
+            } else {
+                skip(o.index, o.error);
+            }
+        }
+        progress.imagesDone("export", m_resumed + m_computed + m_skipped.size(), m_images.size());
+        written.clear();
+    }
+
+    std::vector<ExportImage> m_images;
+    std::vector<ExportModel>& m_models;
+    fs::path m_out;
+    const Arguments& m_args;
+    std::vector<std::string> m_lines;  // the JSON Lines file, in the stable order
+    int m_topK;
+    bool m_faithfulness;
+    engine::FaithfulnessOptions m_faithfulnessOptions;
+    std::size_t m_computed = 0, m_resumed = 0;
+    nlohmann::ordered_json m_skipped = nlohmann::ordered_json::array();
+    struct {
+        double total = 0, forward = 0, views = 0, waitingForInput = 0, waitingForWrites = 0;
+    } m_seconds;
+};
 
 }  // namespace
 #endif
@@ -169,9 +364,10 @@ nlohmann::ordered_json exportOne(const ExportImage& image, std::vector<ExportMod
 int runExport(const std::vector<std::string>& words)
 {
     const Arguments args(words,
-                         {"vit", "cnn", "images", "list", "out", "methods", "shard", "top-k", "device", "heads",
-                          "input-size", "colormap", "alpha", "upsample", "normalize", "keep-mass"},
-                         {"resume", "no-colorbar"});
+                         {"vit", "cnn", "images", "list", "out", "methods", "layers", "heads", "shard", "top-k", "device",
+                          "input-size", "model-heads", "batch", "workers", "threads", "faithfulness-steps", "deletion-substrate",
+                          "insertion-substrate", "colormap", "alpha", "upsample", "normalize", "keep-mass"},
+                         {"resume", "faithfulness", "no-colorbar"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
@@ -185,51 +381,36 @@ int runExport(const std::vector<std::string>& words)
     std::vector<ExportImage> images;
     for (std::size_t i = std::size_t(shard); i < all.size(); i += std::size_t(shards))
         images.push_back(all[i]);
+    engine::configureThreads(args.intValue("threads", 0, 1));
+    const auto batch = std::size_t(args.intValue("batch", 8, 1));
+    const int workers = args.intValue("workers", std::max(1, int(std::thread::hardware_concurrency()) / 2), 1);
+    faithfulnessOptions(args);  // a bad option fails before any image is read
     std::vector<ExportModel> models;
     for (const char* role : {"vit", "cnn"})
         if (const auto path = args.value(role))
-            models.push_back({role, *path, loadRoleModel(args, role), {}});
-    assignMethods(models, args);
+            models.push_back({role, *path, loadRoleModel(args, role, "model-heads"), {}});
+    for (const auto& m : models)
+        if (args.flag("faithfulness") && m.model->spec().numClasses == 0)
+            throw UsageError("--faithfulness needs a classifier; '" + m.path + "' outputs an image embedding");
+    planMethods(models, args);
 
-    const bool resume = args.flag("resume");
-    std::size_t computed = 0, resumed = 0;
-    nlohmann::ordered_json skipped = nlohmann::ordered_json::array();
-    std::string lines;  // the JSON Lines file, in the stable order
-    ProgressLine progress(std::cerr);
-    for (std::size_t i = 0; i < images.size(); ++i) {
-        const auto& image = images[i];
-        std::ifstream done(recordPath(out, image));
-        if (resume && done) {
-            std::stringstream record;
-            record << done.rdbuf();
-            lines += record.str();
-            ++resumed;
-        } else {
-            try {
-                lines += exportOne(image, models, out, args).dump() + "\n";
-                ++computed;
-            } catch (const std::exception& e) {
-                // Unreadable images are skipped, never fatal; a model error is too, with its reason.
-                skipped.push_back({{"image", image.relative}, {"reason", engine::errorLine(e)}});
-                std::fprintf(stderr, "export: skipped '%s': %s\n", image.relative.c_str(), engine::errorLine(e).c_str());
-            }
-        }
-        progress.imagesDone("export", i + 1, images.size());
-    }
+    Exporter exporter(images, models, out, args);
+    exporter.run(exporter.resumeDone(args.flag("resume")), batch, workers);
     const auto results = out / (shards == 1 ? std::string("results.jsonl")
                                             : "results-" + std::to_string(shard) + "-of-" + std::to_string(shards) + ".jsonl");
-    writeText(results, lines);
+    writeText(results, exporter.lines());
 
     nlohmann::ordered_json summary;
     summary["images"] = images.size();
     summary["images_in_all_shards"] = all.size();
     summary["shard"] = {shard, shards};
-    summary["computed"] = computed;
-    summary["resumed"] = resumed;
-    summary["skipped"] = skipped;
+    summary["computed"] = exporter.computed();
+    summary["resumed"] = exporter.resumed();
+    summary["skipped"] = exporter.skipped();
+    summary["seconds"] = exporter.secondsJson();
     summary["results"] = results.string();
     std::cout << summary.dump(2) << "\n";
-    return skipped.empty() ? 0 : kSomeSkipped;
+    return exporter.skipped().empty() ? 0 : kSomeSkipped;
 #endif
 }
 

@@ -64,10 +64,10 @@ torch::Tensor InputSet::batch(std::size_t first, std::size_t count, const std::s
     return torch::cat(inputs);
 }
 
-engine::LoadOptions loadOptions(const Arguments& args)
+engine::LoadOptions loadOptions(const Arguments& args, const std::string& headsOption)
 {
     engine::LoadOptions options;
-    options.heads = args.intValue("heads", 0, 1);
+    options.heads = args.intValue(headsOption, 0, 1);
     options.device = args.value("device").value_or("cpu");
     if (const auto size = args.value("input-size")) {
         // "448" or "448x448" / "160x256" (height x width)
@@ -84,9 +84,10 @@ engine::LoadOptions loadOptions(const Arguments& args)
     return options;
 }
 
-std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role)
+std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role,
+                                                  const std::string& headsOption)
 {
-    const auto options = loadOptions(args);
+    const auto options = loadOptions(args, headsOption);
     const auto path = args.required(role);
     auto model = engine::loadClassifier(path, options);
     if (const auto wrong = engine::familyMismatch(model->spec(), role == "vit" ? engine::Family::ViT : engine::Family::CNN, path);

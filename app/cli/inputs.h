@@ -17,8 +17,10 @@
 
 namespace attnviz::cli {
 
-// --heads, --device and --input-size (N or HxW) as load options.
-engine::LoadOptions loadOptions(const Arguments& args);
+// --heads, --device and --input-size (N or HxW) as load options. headsOption names the
+// option that overrides the model's head count (export's --heads chooses the heads to
+// show, so there it is --model-heads).
+engine::LoadOptions loadOptions(const Arguments& args, const std::string& headsOption = "heads");
 
 // Where a command's model inputs come from: --image IMG, --images DIR (every image
 // file in it, sorted) or --tensor FILE.safetensors (an already preprocessed input).
@@ -45,8 +47,9 @@ private:
 #endif
 };
 
-// The model given as --vit or --cnn (role "vit" / "cnn"), loaded with --heads and
-// --device; a model of the other family is a usage error.
-std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role);
+// The model given as --vit or --cnn (role "vit" / "cnn"), loaded with --heads (or
+// headsOption) and --device; a model of the other family is a usage error.
+std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role,
+                                                  const std::string& headsOption = "heads");
 
 }  // namespace attnviz::cli

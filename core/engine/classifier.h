@@ -22,15 +22,18 @@ struct LayerReplacement {
     torch::Tensor value;
 };
 
-// One loaded model of either family. forward() is reentrant: it runs under inference
-// mode with eval semantics and returns everything the views need in one pass.
+// One loaded model of either family. forward() and forwardBatch() are reentrant: they run
+// under inference mode with eval semantics and return everything the views need in one pass.
 class Classifier {
 public:
     virtual ~Classifier() = default;
 
     virtual const ModelSpec& spec() const = 0;
     // input: [1, C, H, W] float32 (any device); H, W need not match the checkpoint's.
-    virtual Trace forward(const torch::Tensor& input) const = 0;
+    Trace forward(const torch::Tensor& input) const;
+    // batch: [N, C, H, W]; one pass for the N images, one trace each (forwardSeconds: the
+    // pass's time divided by N).
+    virtual std::vector<Trace> forwardBatch(const torch::Tensor& batch) const = 0;
     virtual void to(torch::Device device) = 0;
     virtual torch::Device device() const = 0;
 

@@ -137,6 +137,30 @@ ViewMaps transformerAttributionView(const Classifier& model, const Trace& trace,
     return rolledOutView(transformerAttribution(model, trace.input, request.classIndex, start), start, "mean");
 }
 
+// Layers of a CNN differ in resolution: maps [..., h, w] keep their own size only when
+// they all share it; otherwise each is brought to the finest grid (nearest neighbour).
+std::vector<torch::Tensor> onFinestGrid(std::vector<torch::Tensor> maps)
+{
+    std::vector<int64_t> size{maps[0].size(-2), maps[0].size(-1)};
+    for (const auto& m : maps)
+        if (m.size(-2) > size[0])
+            size = {m.size(-2), m.size(-1)};
+    for (auto& m : maps)
+        if (m.size(-2) != size[0] || m.size(-1) != size[1]) {
+            const auto lead = m.sizes().vec();
+            m = torch::nn::functional::interpolate(
+                    m.reshape({1, -1, m.size(-2), m.size(-1)}),
+                    torch::nn::functional::InterpolateFuncOptions().size(size).mode(torch::kNearest))
+                    .reshape([&] {
+                        auto shape = lead;
+                        shape[shape.size() - 2] = size[0];
+                        shape[shape.size() - 1] = size[1];
+                        return shape;
+                    }());
+        }
+    return maps;
+}
+
 ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest& request, CamMethod method)
 {
     ViewMaps view;
@@ -156,22 +180,10 @@ ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest&
     const auto result = classActivationMaps(model, trace.input, request.classIndex, view.layers, options);
     view.classIndex = result.classIndex;
     view.heads = {"-"};
-    // Layers of a CNN differ in resolution: each row keeps its own size only when
-    // there is one; a stack of several is brought to the finest grid.
-    std::vector<torch::Tensor> rows;
-    auto size = result.maps[0].sizes().vec();
+    std::vector<torch::Tensor> rows;  // [1, h, w] each
     for (const auto& m : result.maps)
-        if (m.size(0) > size[0])
-            size = m.sizes().vec();
-    for (const auto& m : result.maps) {
-        auto resized = m.sizes().vec() == size
-                           ? m
-                           : torch::nn::functional::interpolate(
-                                 m.unsqueeze(0).unsqueeze(0),
-                                 torch::nn::functional::InterpolateFuncOptions().size(size).mode(torch::kNearest))[0][0];
-        rows.push_back(resized.unsqueeze(0));
-    }
-    view.maps = torch::stack(rows);
+        rows.push_back(m.unsqueeze(0));
+    view.maps = torch::stack(onFinestGrid(rows));
     return view;
 }
 
@@ -349,6 +361,32 @@ ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequ
     }
     view.method = method;
     return view;
+}
+
+ViewMaps joinViews(const std::vector<ViewMaps>& parts, ViewAxis axis)
+{
+    if (parts.empty())
+        throw EngineError("no views to join");
+    ViewMaps joined = parts.front();
+    if (parts.size() == 1)
+        return joined;
+    std::vector<torch::Tensor> maps;
+    for (const auto& part : parts) {
+        if (part.method != joined.method || part.classIndex != joined.classIndex)
+            throw EngineError("only views of one method and class can be joined");
+        const auto& kept = axis == ViewAxis::Layers ? part.heads : part.layers;
+        if (kept != (axis == ViewAxis::Layers ? joined.heads : joined.layers))
+            throw EngineError("views joined along one axis must agree on the other");
+        maps.push_back(part.maps);
+    }
+    auto& labels = axis == ViewAxis::Layers ? joined.layers : joined.heads;
+    labels.clear();
+    for (const auto& part : parts) {
+        const auto& more = axis == ViewAxis::Layers ? part.layers : part.heads;
+        labels.insert(labels.end(), more.begin(), more.end());
+    }
+    joined.maps = torch::cat(onFinestGrid(maps), axis == ViewAxis::Layers ? 0 : 1);
+    return joined;
 }
 
 }  // namespace attnviz::engine

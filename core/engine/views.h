@@ -117,4 +117,10 @@ ViewMaps effectiveFieldView(const torch::Tensor& erf, const std::string& layer, 
 // Throws EngineError with a one-line reason for a method or option the model lacks.
 ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequest& request);
 
+// Views of one method and class side by side, as one grid: along Layers the rows of each
+// (their head labels must agree), along Heads the columns (their layers must agree). Maps
+// of different sizes are brought to the finest grid. Throws EngineError otherwise.
+enum class ViewAxis { Layers, Heads };
+ViewMaps joinViews(const std::vector<ViewMaps>& parts, ViewAxis axis);
+
 }  // namespace attnviz::engine

@@ -313,30 +313,42 @@ torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool /*train
     return classify(encode(batch, layout, EncodeHooks{}));
 }
 
-Trace VisionTransformer::forward(const torch::Tensor& input) const
+std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) const
 {
     const auto start = std::chrono::steady_clock::now();
     torch::InferenceMode guard;
-    if (input.dim() != 4 || input.size(0) != 1)
-        throw EngineError("a trace takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
-    Trace trace;
-    trace.input = input.to(torch::kCPU, torch::kFloat32);
-    std::vector<torch::Tensor> attentions;
+    if (batch.dim() != 4 || batch.size(0) < 1)
+        throw EngineError("a trace takes images [N, C, H, W], got " + io::shapeString(batch.sizes().vec()));
+    std::vector<torch::Tensor> attentions;  // per block [N, H, T, T]
     EncodeHooks hooks;
     hooks.attentions = &attentions;
-    const auto encoded = encode(input, trace.tokens, hooks);
-    torch::Tensor poolAttention;  // [1, H, L, T] with an attention-pooling head
+    TokenLayout layout;
+    const auto encoded = encode(batch, layout, hooks);
+    torch::Tensor poolAttention;  // [N, H, L, T] with an attention-pooling head
     auto logits = classify(encoded, &poolAttention);
-    for (const auto& a : attentions)
-        trace.attentions.push_back(a[0].to(torch::kCPU));  // [H, T, T]
+    torch::Tensor embeddings;
     if (logits.defined())
-        trace.logits = logits.to(torch::kCPU);
+        logits = logits.to(torch::kCPU);
     else
-        trace.embedding = embedding(encoded, &poolAttention).to(torch::kCPU);
-    if (poolAttention.defined())
-        trace.poolAttention = poolAttention[0].to(torch::kCPU);
-    trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return trace;
+        embeddings = embedding(encoded, &poolAttention).to(torch::kCPU);
+    const auto input = batch.to(torch::kCPU, torch::kFloat32);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::vector<Trace> traces(std::size_t(batch.size(0)));
+    for (int64_t n = 0; n < batch.size(0); ++n) {
+        auto& trace = traces[std::size_t(n)];
+        trace.input = input.slice(0, n, n + 1);
+        trace.tokens = layout;
+        for (const auto& a : attentions)
+            trace.attentions.push_back(a[n].to(torch::kCPU));  // [H, T, T]
+        if (logits.defined())
+            trace.logits = logits.slice(0, n, n + 1);
+        else
+            trace.embedding = embeddings.slice(0, n, n + 1);
+        if (poolAttention.defined())
+            trace.poolAttention = poolAttention[n].to(torch::kCPU);
+        trace.forwardSeconds = seconds / double(batch.size(0));
+    }
+    return traces;
 }
 
 }  // namespace attnviz::engine

@@ -14,7 +14,7 @@ public:
     VisionTransformer(ModelSpec spec, ViTWeights weights);
 
     const ModelSpec& spec() const override { return m_spec; }
-    Trace forward(const torch::Tensor& input) const override;
+    std::vector<Trace> forwardBatch(const torch::Tensor& batch) const override;
     void to(torch::Device device) override;
     torch::Device device() const override { return m_device; }
     torch::Tensor logits(const torch::Tensor& batch, bool training) const override;

@@ -1,6 +1,7 @@
 // attnviz-cli as a user or a script runs it: JSON on stdout, one-line errors, exit codes.
 #include <QBuffer>
 #include <QDirIterator>
+#include <QElapsedTimer>
 #include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -19,6 +20,8 @@ const QString kData = QStringLiteral(ATTNVIZ_TEST_DATA "/reference/");
 const QString kVitFmnist = QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/vit-fmnist");
 const QString kCnnFmnist = QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/cnn-fmnist");
 const QString kSample = QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0000-ankle-boot.png");
+const QString kSamples = QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples");
+const QString kOddImages = QStringLiteral(ATTNVIZ_SOURCE_DIR "/tests/fixtures/images/");
 
 struct Run {
     int exitCode = -1;
@@ -44,6 +47,25 @@ QJsonObject parseObject(const QByteArray& json)
     QJsonParseError error;
     const auto doc = QJsonDocument::fromJson(json, &error);
     return error.error == QJsonParseError::NoError ? doc.object() : QJsonObject();
+}
+
+// The non-empty lines of a JSON Lines file (none when it cannot be read).
+QList<QByteArray> jsonLines(const QString& file)
+{
+    QFile f(file);
+    auto lines = f.open(QIODevice::ReadOnly) ? f.readAll().split('\n') : QList<QByteArray>{};
+    lines.removeAll(QByteArray());
+    return lines;
+}
+
+// The files under dir whose names match pattern, recursively.
+QStringList filesUnder(const QString& dir, const QString& pattern)
+{
+    QStringList files;
+    QDirIterator it(dir, {pattern}, QDir::Files, QDirIterator::Subdirectories);
+    while (it.hasNext())
+        files << it.next();
+    return files;
 }
 
 float firstFloat(const attnviz::io::RawTensor& t, std::size_t i)
@@ -436,15 +458,18 @@ private slots:
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
     }
 
-    // export over a tree with good, broken and odd images (grayscale, RGBA, 16-bit, a list
-    // of them): every good one gets its PNGs and one JSON line, the broken one is listed
-    // with its reason and the exit status is 3; shards cover the set without overlap; a
-    // run resumed after some outputs went missing gives the same results.
+    // export over a tree with good, broken and odd images (grayscale, RGBA, 16-bit, CMYK,
+    // one that declares 100000 x 100000 pixels): every good one gets its PNGs and one JSON
+    // line, the unreadable ones are listed with their reasons and the exit status is 3;
+    // shards cover the set without overlap; a run resumed after some outputs went missing
+    // gives the same results.
     void exportWritesEveryImageAndSkipsTheBroken()
     {
         const QString in = m_dir.filePath(QStringLiteral("export-in"));
         QVERIFY(QDir().mkpath(in + QStringLiteral("/sub/deeper")));
         QVERIFY(QFile::copy(kSample, in + QStringLiteral("/boot.png")));
+        QVERIFY(QFile::copy(kOddImages + QStringLiteral("cmyk.jpg"), in + QStringLiteral("/sub/cmyk.jpg")));
+        QVERIFY(QFile::copy(kOddImages + QStringLiteral("huge-declared.png"), in + QStringLiteral("/huge.png")));
         QImage gray(QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0001-pullover.png"));
         QVERIFY(gray.convertToFormat(QImage::Format_Grayscale16).save(in + QStringLiteral("/sub/pullover16.png")));
         QVERIFY(gray.convertToFormat(QImage::Format_RGBA8888).save(in + QStringLiteral("/sub/deeper/pullover-rgba.png")));
@@ -461,23 +486,21 @@ private slots:
                           + extra);
         };
         const QString whole = m_dir.filePath(QStringLiteral("export-whole"));
-        const auto run = exportTo(whole, {});
+        const auto run = exportTo(whole, {QStringLiteral("--batch"), QStringLiteral("1")});
         QCOMPARE(run.exitCode, 3);
         const auto summary = parseObject(run.out);
-        QCOMPARE(summary[QStringLiteral("images")].toInt(), 5);
-        QCOMPARE(summary[QStringLiteral("computed")].toInt(), 4);
+        QCOMPARE(summary[QStringLiteral("images")].toInt(), 7);
+        QCOMPARE(summary[QStringLiteral("computed")].toInt(), 5);
         const auto skipped = summary[QStringLiteral("skipped")].toArray();
-        QCOMPARE(skipped.size(), 1);
-        QCOMPARE(skipped[0].toObject()[QStringLiteral("image")].toString(), QStringLiteral("sub/broken.png"));
-        QVERIFY(!skipped[0].toObject()[QStringLiteral("reason")].toString().isEmpty());
+        QCOMPARE(skipped.size(), 2);
+        QCOMPARE(skipped[0].toObject()[QStringLiteral("image")].toString(), QStringLiteral("huge.png"));
+        QVERIFY2(skipped[0].toObject()[QStringLiteral("reason")].toString().contains(QStringLiteral("100000x100000")),
+                 run.out.constData());
+        QCOMPARE(skipped[1].toObject()[QStringLiteral("image")].toString(), QStringLiteral("sub/broken.png"));
+        QVERIFY(!skipped[1].toObject()[QStringLiteral("reason")].toString().isEmpty());
         // The stable order, with each image's outputs under its relative path.
-        const auto lines = [](const QString& file) {
-            QFile f(file);
-            return f.open(QIODevice::ReadOnly) ? f.readAll().split('\n') : QList<QByteArray>{};
-        };
-        auto records = lines(whole + QStringLiteral("/results.jsonl"));
-        records.removeAll(QByteArray());
-        QCOMPARE(records.size(), 4);
+        const auto records = jsonLines(whole + QStringLiteral("/results.jsonl"));
+        QCOMPARE(records.size(), 5);
         QStringList order;
         for (const auto& line : records) {
             const auto record = parseObject(line);
@@ -487,21 +510,22 @@ private slots:
                 for (const auto& file : record[QLatin1String(side)].toObject()[QStringLiteral("views")].toObject())
                     QVERIFY2(QFileInfo::exists(whole + QLatin1Char('/') + file.toString()), qPrintable(file.toString()));
         }
-        QCOMPARE(order, (QStringList{QStringLiteral("boot.png"), QStringLiteral("sub/deeper/pullover-rgba.png"),
-                                     QStringLiteral("sub/deeper/pullover.jpg"), QStringLiteral("sub/pullover16.png")}));
+        QCOMPARE(order, (QStringList{QStringLiteral("boot.png"), QStringLiteral("sub/cmyk.jpg"),
+                                     QStringLiteral("sub/deeper/pullover-rgba.png"), QStringLiteral("sub/deeper/pullover.jpg"),
+                                     QStringLiteral("sub/pullover16.png")}));
         QVERIFY(QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-vit-attention.png")));
         QVERIFY(QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-cnn-gradcam.png")));
         QVERIFY(!QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-cnn-attention.png")));  // not a CNN's
 
         // Two shards: no overlap, and together the unsharded records.
+        // Batches of one image make every number independent of which images share a batch
+        // (float32 sums differ in their last bits otherwise: exportFiguresFaithfulnessAndBatches).
         const QString sharded = m_dir.filePath(QStringLiteral("export-shards"));
         QList<QByteArray> union_;
         for (int i = 0; i < 2; ++i) {
-            const auto shard = exportTo(sharded, {QStringLiteral("--shard"), QStringLiteral("%1/2").arg(i)});
+            const auto shard = exportTo(sharded, {QStringLiteral("--shard"), QStringLiteral("%1/2").arg(i), QStringLiteral("--batch"), QStringLiteral("1")});
             QVERIFY(shard.exitCode == 0 || shard.exitCode == 3);
-            auto part = lines(sharded + QStringLiteral("/results-%1-of-2.jsonl").arg(i));
-            part.removeAll(QByteArray());
-            union_ += part;
+            union_ += jsonLines(sharded + QStringLiteral("/results-%1-of-2.jsonl").arg(i));
         }
         std::sort(union_.begin(), union_.end());
         auto sortedWhole = records;
@@ -512,17 +536,130 @@ private slots:
         // others are taken as done, and the results are those of the whole run.
         QVERIFY(QFile::remove(whole + QStringLiteral("/sub/pullover16.png.json")));
         QVERIFY(QFile::remove(whole + QStringLiteral("/sub/pullover16.png-vit-attention.png")));
-        const auto resumed = exportTo(whole, {QStringLiteral("--resume")});
+        const auto resumed = exportTo(whole, {QStringLiteral("--resume"), QStringLiteral("--batch"), QStringLiteral("1")});
         QCOMPARE(resumed.exitCode, 3);  // the broken image is tried again, and skipped again
         const auto again = parseObject(resumed.out);
         QCOMPARE(again[QStringLiteral("computed")].toInt(), 1);
-        QCOMPARE(again[QStringLiteral("resumed")].toInt(), 3);
-        auto after = lines(whole + QStringLiteral("/results.jsonl"));
-        after.removeAll(QByteArray());
-        QCOMPARE(after, records);
+        QCOMPARE(again[QStringLiteral("resumed")].toInt(), 4);
+        QCOMPARE(jsonLines(whole + QStringLiteral("/results.jsonl")), records);
         QVERIFY(QFileInfo::exists(whole + QStringLiteral("/sub/pullover16.png-vit-attention.png")));
-        QDirIterator leftovers(whole, {QStringLiteral("*.partial")}, QDir::Files, QDirIterator::Subdirectories);
-        QVERIFY(!leftovers.hasNext());  // nothing half-written
+        QVERIFY(filesUnder(whole, QStringLiteral("*.partial")).isEmpty());  // nothing half-written
+    }
+
+    // --layers and --heads shape each method's figure; --faithfulness adds, per model and
+    // method, the deletion and insertion curves of the method's default map for the class
+    // it explains (else the predicted one); the batch size changes no result.
+    void exportFiguresFaithfulnessAndBatches()
+    {
+        const auto exportTo = [&](const QString& out, const QStringList& extra) {
+            return runCli(QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
+                                      kCnnFmnist, QStringLiteral("--images"), kSamples, QStringLiteral("--out"), out,
+                                      QStringLiteral("--methods"), QStringLiteral("attention,rollout,gradcam"),
+                                      QStringLiteral("--faithfulness"), QStringLiteral("--faithfulness-steps"), QStringLiteral("4")}
+                          + extra);
+        };
+        const QString single = m_dir.filePath(QStringLiteral("export-batch1"));
+        const QString grid = m_dir.filePath(QStringLiteral("export-batch3"));
+        const auto a = exportTo(single, {QStringLiteral("--batch"), QStringLiteral("1")});
+        QVERIFY2(a.exitCode == 0, a.err.constData());
+        const auto b = exportTo(grid, {QStringLiteral("--batch"), QStringLiteral("3"), QStringLiteral("--layers"),
+                                       QStringLiteral("0-1"), QStringLiteral("--heads"), QStringLiteral("0,mean")});
+        QVERIFY2(b.exitCode == 0, b.err.constData());
+        const auto ra = jsonLines(single + QStringLiteral("/results.jsonl"));
+        const auto rb = jsonLines(grid + QStringLiteral("/results.jsonl"));
+        QCOMPARE(ra.size(), QDir(kSamples).entryList({QStringLiteral("*.png")}, QDir::Files).size());
+        QCOMPARE(rb.size(), ra.size());
+        int checkedEnds = 0;
+        for (qsizetype i = 0; i < ra.size(); ++i) {
+            const auto x = parseObject(ra[i]), y = parseObject(rb[i]);
+            QCOMPARE(x[QStringLiteral("image")], y[QStringLiteral("image")]);
+            for (const char* role : {"vit", "cnn"}) {
+                const auto sx = x[QLatin1String(role)].toObject(), sy = y[QLatin1String(role)].toObject();
+                const auto top = sx[QStringLiteral("top_k")].toArray()[0].toObject();
+                const auto topY = sy[QStringLiteral("top_k")].toArray()[0].toObject();
+                QCOMPARE(top[QStringLiteral("index")], topY[QStringLiteral("index")]);
+                QVERIFY(std::abs(top[QStringLiteral("probability")].toDouble() - topY[QStringLiteral("probability")].toDouble()) < 1e-6);
+                const auto fx = sx[QStringLiteral("faithfulness")].toObject(), fy = sy[QStringLiteral("faithfulness")].toObject();
+                QCOMPARE(fx.keys(), QString::fromLatin1(role) == QStringLiteral("vit")
+                                        ? (QStringList{QStringLiteral("attention"), QStringLiteral("gradcam"), QStringLiteral("rollout")})
+                                        : QStringList{QStringLiteral("gradcam")});
+                for (const auto& method : fx.keys()) {
+                    const auto mx = fx[method].toObject(), my = fy[method].toObject();
+                    QCOMPARE(mx[QStringLiteral("class")], my[QStringLiteral("class")]);
+                    QCOMPARE(mx[QStringLiteral("layer")], my[QStringLiteral("layer")]);  // the default map, not the figure's
+                    for (const char* curve : {"deletion", "insertion"}) {
+                        const auto cx = mx[QLatin1String(curve)].toObject(), cy = my[QLatin1String(curve)].toObject();
+                        QCOMPARE(cx[QStringLiteral("probabilities")].toArray().size(), 5);
+                        const double auc = cx[QStringLiteral("auc")].toDouble();
+                        QVERIFY(auc >= 0.0 && auc <= 1.0);
+                        QVERIFY(std::abs(auc - cy[QStringLiteral("auc")].toDouble()) < 1e-4);
+                    }
+                    // Deletion starts from the image and insertion ends with it: the model's
+                    // probability of the class, as the top-k reports it.
+                    if (mx[QStringLiteral("class")] == top[QStringLiteral("index")]) {
+                        const double p = top[QStringLiteral("probability")].toDouble();
+                        QVERIFY(std::abs(mx[QStringLiteral("deletion")].toObject()[QStringLiteral("probabilities")].toArray()[0].toDouble() - p) < 1e-4);
+                        QVERIFY(std::abs(mx[QStringLiteral("insertion")].toObject()[QStringLiteral("probabilities")].toArray()[4].toDouble() - p) < 1e-4);
+                        ++checkedEnds;
+                    }
+                }
+            }
+        }
+        QVERIFY(checkedEnds >= ra.size() * 3);
+        // The ViT's attention figure is 2 blocks x 2 heads; the CNN has no block 0-1 and
+        // keeps its default figure.
+        const QString boot = QStringLiteral("/0000-ankle-boot.png-");
+        const QImage oneMap(single + boot + QStringLiteral("vit-attention.png")), fourMaps(grid + boot + QStringLiteral("vit-attention.png"));
+        QVERIFY(fourMaps.width() > oneMap.width() && fourMaps.height() > oneMap.height());
+        QCOMPARE(QImage(grid + boot + QStringLiteral("cnn-gradcam.png")).size(), QImage(single + boot + QStringLiteral("cnn-gradcam.png")).size());
+    }
+
+    // A run killed part-way (SIGKILL, as a cluster's time limit does) leaves only complete
+    // files under their final names; resumed, it gives the results of one whole run.
+    void exportKilledAndResumedMatchesOneRun()
+    {
+        const QString in = m_dir.filePath(QStringLiteral("export-many"));
+        for (const char* part : {"a", "b", "c", "d", "e", "f"}) {
+            QVERIFY(QDir().mkpath(in + QLatin1Char('/') + QLatin1String(part)));
+            for (const auto& name : QDir(kSamples).entryList({QStringLiteral("*.png")}, QDir::Files))
+                QVERIFY(QFile::copy(kSamples + QLatin1Char('/') + name, in + QLatin1Char('/') + QLatin1String(part) + QLatin1Char('/') + name));
+        }
+        const QStringList args{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
+                               kCnnFmnist, QStringLiteral("--images"), in, QStringLiteral("--methods"),
+                               QStringLiteral("attention,gradcam"), QStringLiteral("--batch"), QStringLiteral("1")};
+        const QString killed = m_dir.filePath(QStringLiteral("export-killed"));
+        QProcess process;
+        process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"), args + QStringList{QStringLiteral("--out"), killed});
+        QElapsedTimer clock;
+        clock.start();
+        while (filesUnder(killed, QStringLiteral("*.png.json")).size() < 4 && clock.elapsed() < 120000
+               && process.state() != QProcess::NotRunning)
+            QTest::qWait(5);
+        QVERIFY2(process.state() == QProcess::Running, "the run ended before it could be killed");
+        ::kill(pid_t(process.processId()), SIGKILL);
+        QVERIFY(process.waitForFinished(10000));
+        QCOMPARE(process.exitStatus(), QProcess::CrashExit);
+        QVERIFY(!QFileInfo::exists(killed + QStringLiteral("/results.jsonl")));
+        const auto records = filesUnder(killed, QStringLiteral("*.png.json"));
+        const int all = 6 * int(QDir(kSamples).entryList({QStringLiteral("*.png")}, QDir::Files).size());
+        QVERIFY(records.size() >= 4 && records.size() < all);
+        for (const auto& file : records) {
+            QFile f(file);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            QVERIFY2(!parseObject(f.readAll()).isEmpty(), qPrintable(file));
+        }
+        for (const auto& file : filesUnder(killed, QStringLiteral("*.png")))
+            QVERIFY2(!QImage(file).isNull(), qPrintable(file));
+
+        const auto resumed = runCli(args + QStringList{QStringLiteral("--out"), killed, QStringLiteral("--resume")});
+        QVERIFY2(resumed.exitCode == 0, resumed.err.constData());
+        QCOMPARE(parseObject(resumed.out)[QStringLiteral("resumed")].toInt(), records.size());
+        const QString whole = m_dir.filePath(QStringLiteral("export-uninterrupted"));
+        QCOMPARE(runCli(args + QStringList{QStringLiteral("--out"), whole}).exitCode, 0);
+        const auto expected = jsonLines(whole + QStringLiteral("/results.jsonl"));
+        QCOMPARE(expected.size(), all);
+        QCOMPARE(jsonLines(killed + QStringLiteral("/results.jsonl")), expected);
+        QVERIFY(filesUnder(killed, QStringLiteral("*.partial")).isEmpty());
     }
 
     void badInputsGiveOneLineErrors()

@@ -55,7 +55,7 @@ public:
     }
     torch::Device device() const override { return torch::kCPU; }
     void to(torch::Device) override {}
-    engine::Trace forward(const torch::Tensor&) const override { throw std::logic_error("unused"); }
+    std::vector<engine::Trace> forwardBatch(const torch::Tensor&) const override { throw std::logic_error("unused"); }
     engine::Activations activations(const torch::Tensor&) const override { throw std::logic_error("unused"); }
     torch::Tensor logitsReplacing(const torch::Tensor&, const engine::LayerReplacement&) const override
     {

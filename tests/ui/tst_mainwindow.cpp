@@ -18,6 +18,7 @@
 #include <QImage>
 #include <QWheelEvent>
 #include <QLabel>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QDoubleSpinBox>
@@ -116,6 +117,7 @@ private slots:
     void initTestCase()
     {
         QStandardPaths::setTestModeEnabled(true);  // settings of the test, not the user's
+        QSettings().clear();  // nor those an earlier run left (models it opened from elsewhere)
         m_window = std::make_unique<ui::MainWindow>();
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
         m_window->show();

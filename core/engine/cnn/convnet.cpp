@@ -100,24 +100,31 @@ torch::Tensor ConvNet::logitsReplacing(const torch::Tensor& input, const LayerRe
     return run(input, context);
 }
 
-Trace ConvNet::forward(const torch::Tensor& input) const
+std::vector<Trace> ConvNet::forwardBatch(const torch::Tensor& batch) const
 {
     const auto start = std::chrono::steady_clock::now();
     torch::InferenceMode guard;
-    if (input.dim() != 4 || input.size(0) != 1)
-        throw EngineError("a trace takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
-    Trace trace;
-    trace.input = input.to(torch::kCPU, torch::kFloat32);
-    FeatureSink stages;
+    if (batch.dim() != 4 || batch.size(0) < 1)
+        throw EngineError("a trace takes images [N, C, H, W], got " + io::shapeString(batch.sizes().vec()));
+    FeatureSink stages;  // [N, C, h, w] each
     RunContext context;
     context.stages = &stages;
-    const auto logits = run(input, context);
-    for (auto& [name, t] : stages)
-        trace.features.emplace_back(name, t.to(torch::kCPU));
+    auto logits = run(batch, context);
     if (logits.defined())
-        trace.logits = logits.to(torch::kCPU);
-    trace.forwardSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return trace;
+        logits = logits.to(torch::kCPU);
+    const auto input = batch.to(torch::kCPU, torch::kFloat32);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::vector<Trace> traces(std::size_t(batch.size(0)));
+    for (int64_t n = 0; n < batch.size(0); ++n) {
+        auto& trace = traces[std::size_t(n)];
+        trace.input = input.slice(0, n, n + 1);
+        for (auto& [name, t] : stages)
+            trace.features.emplace_back(name, t.slice(0, n, n + 1).to(torch::kCPU));
+        if (logits.defined())
+            trace.logits = logits.slice(0, n, n + 1);
+        trace.forwardSeconds = seconds / double(batch.size(0));
+    }
+    return traces;
 }
 
 }  // namespace attnviz::engine::cnn

@@ -1,0 +1,58 @@
+#pragma once
+
+// What `attnviz-cli export` is asked to do, checked before any image is read: the images
+// of this shard, and per model the requests each method's figure is made of.
+#include "app/cli/arguments.h"
+
+#include "core/engine/classifier.h"
+#include "core/engine/faithfulness.h"
+#include "core/engine/views.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attnviz::cli {
+
+struct ExportImage {
+    std::string path;      // as opened
+    std::string relative;  // under the input folder, '/' separated: where its outputs go
+};
+
+// --images DIR (recursively, sorted by relative path) or --list FILE (one path a line,
+// relative to the list's folder unless absolute).
+std::vector<ExportImage> exportImages(const Arguments& args);
+
+// --shard I/N as {I, N}: the images at positions I, I + N, I + 2N, ... of the stable order.
+std::pair<int, int> shardOption(const Arguments& args);
+
+// One method's figure: a grid whose rows are `layers` and whose columns are the heads of
+// each row's requests; requests[r][c] gives cell (r, c) (a request may give several).
+struct MethodPlan {
+    engine::ViewMethod method;
+    std::vector<std::vector<engine::ViewRequest>> requests;
+};
+
+struct ExportModel {
+    std::string role;  // "vit" | "cnn"
+    std::string path;
+    std::unique_ptr<engine::Classifier> model;
+    std::vector<MethodPlan> methods;
+};
+
+// --methods a,b,c: each model gets the ones its family offers; a method neither offers is
+// an error. Default: attention for a ViT, Grad-CAM for a CNN. --layers all|A-B|list and
+// --heads all|mean|max|min|list shape each method's figure where the method has layers
+// and heads: ViT blocks (numbers, "pool") and CNN layers (names) each go to the model that
+// has them; heads apply to attention, a fusion also to the rollouts.
+void planMethods(std::vector<ExportModel>& models, const Arguments& args);
+
+// One figure: the plan's requests computed and joined into one grid.
+engine::ViewMaps computePlannedView(const engine::Classifier& model, const engine::Trace& trace,
+                                    const MethodPlan& plan);
+
+// --faithfulness-steps, --deletion-substrate, --insertion-substrate.
+engine::FaithfulnessOptions faithfulnessOptions(const Arguments& args);
+
+}  // namespace attnviz::cli
