@@ -283,11 +283,46 @@ quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr
     return job;
 }
 
+quint64 AnalysisController::computeFaithfulness(std::vector<FaithfulnessRequest> requests)
+{
+    const quint64 job = m_nextJob++;
+    m_latestFaithfulness = job;
+    const auto stale = [this, job] { return job != m_latestFaithfulness.load(); };
+    // Beside the views, as CKA: inference on the panes' const models is safe there.
+    post(m_studyPool, job, stale, [=] {
+        auto plot = std::make_shared<FaithfulnessPlot>();
+        for (const auto& r : requests) {
+            const auto& spec = r.pane->model->spec();
+            const auto name = sideTitle(r.pane->side);
+            auto& curves = plot->sides.emplace_back();
+            curves.side = r.pane->side;
+            curves.caption = r.caption;
+            curves.scores = engine::faithfulness(*r.pane->model, r.pane->trace.input, r.map, r.classIndex, {},
+                                                 [&](int done, int total) {
+                                                     report([this, name, done, total] {
+                                                         emit progress(tr("faithfulness (%1): %2 of %3 passes")
+                                                                           .arg(name).arg(done).arg(total));
+                                                     });
+                                                 });
+            const auto c = std::size_t(curves.scores.classIndex);
+            if (r.classIndex < 0)  // a class-specific view's caption names its class already
+                curves.predictedClass = c < spec.labels.size() ? QString::fromStdString(spec.labels[c]) : QString::number(c);
+            plot->panes.push_back(r.pane);
+        }
+        report([this, plot, job] {
+            if (job == m_latestFaithfulness.load())
+                emit faithfulnessFinished(plot);
+        });
+    });
+    return job;
+}
+
 void AnalysisController::markAllStale()
 {
     m_latestAnalysis = m_nextJob++;
     m_latestFieldSizes = m_nextJob++;
     m_latestSimilarity = m_nextJob++;
+    m_latestFaithfulness = m_nextJob++;
     for (auto& [side, latest] : m_latestView)
         latest = m_nextJob++;
 }

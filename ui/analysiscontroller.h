@@ -2,6 +2,7 @@
 
 #include "core/engine/ckastudy.h"
 #include "core/engine/classifier.h"
+#include "core/engine/faithfulness.h"
 #include "core/engine/gradientmethods.h"
 #include "core/engine/views.h"
 #include "core/imaging/preprocess.h"
@@ -55,6 +56,26 @@ struct LayerSimilarity {
     std::map<std::string, std::string> descriptions;  // role -> the model's description
 };
 
+// What a pane shows, to be scored by deletion and insertion (docs/methods.md).
+struct FaithfulnessRequest {
+    std::shared_ptr<const PaneAnalysis> pane;
+    torch::Tensor map;    // [h, w] over the model's grid
+    int classIndex = -1;  // the class the view explains; -1: the predicted one
+    QString caption;      // what the map is: "attention · block 5 · head mean"
+};
+
+// The deletion and insertion curves of each pane's shown map.
+struct FaithfulnessCurves {
+    Side side = Side::ViT;
+    QString caption;
+    QString predictedClass;  // the class followed when the view explains none, else ""
+    engine::Faithfulness scores;
+};
+struct FaithfulnessPlot {
+    std::vector<FaithfulnessCurves> sides;
+    std::vector<std::shared_ptr<const PaneAnalysis>> panes;  // the traces they were scored on
+};
+
 // Runs everything that touches a model on worker threads, so the window never waits:
 // loading models (cached by path, device and input size), the forward passes and the views that
 // need gradients on one thread, in order; CKA over a folder on a second one. Jobs carry
@@ -84,6 +105,9 @@ public:
     // second copy is loaded); runs beside the views. Emits similarityFinished or failed.
     quint64 compareLayers(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
                           std::shared_ptr<const engine::Classifier> cnn, int batchSize = 32);
+    // Deletion and insertion curves of each request's map, beside the views (a few dozen
+    // forward passes per pane). Emits faithfulnessFinished or failed.
+    quint64 computeFaithfulness(std::vector<FaithfulnessRequest> requests);
     // Stops everything queued or running at its next step and says "cancelled".
     void cancel();
     bool busy() const { return m_running.load() > 0; }
@@ -95,6 +119,7 @@ signals:
     void viewAbandoned(attnviz::ui::Side side);
     void fieldSizesFinished(std::shared_ptr<const attnviz::ui::FieldSizes> sizes);
     void similarityFinished(std::shared_ptr<const attnviz::ui::LayerSimilarity> similarity);
+    void faithfulnessFinished(std::shared_ptr<const attnviz::ui::FaithfulnessPlot> plot);
     // A job's one-line error; job 0 for cancel(). Stale jobs never fail aloud.
     void failed(quint64 job, QString message);
     void progress(QString message);
@@ -118,6 +143,7 @@ private:
     std::map<Side, std::atomic<quint64>> m_latestView;  // per side
     std::atomic<quint64> m_latestSimilarity{0};
     std::atomic<quint64> m_latestFieldSizes{0};
+    std::atomic<quint64> m_latestFaithfulness{0};
     std::shared_ptr<const FieldSizes> m_lastFieldSizes;  // GUI thread
     std::atomic<int> m_running{0};
     std::map<QString, std::shared_ptr<engine::Classifier>> m_models;  // worker thread only

@@ -114,6 +114,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         // another device, say) starts again from what is on screen.
         if (job == m_requestedAnalysis && m_shown)
             openedPathsFrom(*m_shown);
+        m_faithfulnessKey.clear();  // perhaps it was this job: asked again when next wanted
         showError(message);
     });
     connect(&m_controller, &AnalysisController::fieldSizesFinished, m_plots, &PlotsPanel::setFieldSizes);
@@ -124,6 +125,11 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         maybeTakeScreenshot();
     });
     connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
+    connect(m_plots, &PlotsPanel::faithfulnessWanted, this, &MainWindow::requestFaithfulnessIfShown);
+    connect(&m_controller, &AnalysisController::faithfulnessFinished, this, [this](std::shared_ptr<const FaithfulnessPlot> plot) {
+        m_plots->setFaithfulness(plot);
+        maybeTakeScreenshot();
+    });
     connect(&m_controller, &AnalysisController::viewFinished, this,
             [this](quint64, Side side, std::shared_ptr<const engine::ViewMaps> view) { pane(side)->viewReady(view); });
     connect(&m_controller, &AnalysisController::viewAbandoned, this, [this](Side side) { pane(side)->viewAbandoned(); });
@@ -131,6 +137,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         connect(p, &ModelPane::gradientViewRequested, &m_controller, &AnalysisController::computeGradientView);
         connect(p, &ModelPane::effectiveFieldRequested, &m_controller, &AnalysisController::computeEffectiveField);
         connect(p, &ModelPane::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 4000); });
+        connect(p, &ModelPane::rendered, this, &MainWindow::requestFaithfulnessIfShown);
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }
     // A click on either picture asks both models about that place of the image.
@@ -373,11 +380,31 @@ void MainWindow::showError(const QString& message)
     }
 }
 
+void MainWindow::requestFaithfulnessIfShown()
+{
+    // A few dozen forward passes per pane: only while the plot is on screen, and once
+    // for the maps shown (a recolouring repaints them, the same maps).
+    if (!m_plots->showsFaithfulness())
+        return;
+    std::vector<FaithfulnessRequest> requests;
+    QString key;
+    for (const auto* p : {m_vitPane, m_cnnPane})
+        if (auto request = p->faithfulnessRequest()) {
+            key += QStringLiteral("%1:%2|").arg(quintptr(request->pane.get())).arg(request->caption);
+            requests.push_back(std::move(*request));
+        }
+    if (requests.empty() || key == m_faithfulnessKey)
+        return;
+    m_faithfulnessKey = key;
+    m_controller.computeFaithfulness(std::move(requests));
+}
+
 void MainWindow::maybeTakeScreenshot()
 {
     if (m_options.screenshot.isEmpty() || m_screenshotTaken || !m_vitPane->hasAnalysis()
         || m_vitPane->waitingForGradients() || m_cnnPane->waitingForGradients() || m_controller.busy()
-        || (!m_options.images.isEmpty() && !m_plots->hasSimilarity()))
+        || (!m_options.images.isEmpty() && !m_plots->hasSimilarity())
+        || (m_plots->showsFaithfulness() && !m_plots->hasFaithfulness()))
         return;
     m_screenshotTaken = true;
     QTimer::singleShot(50, this, [this] {

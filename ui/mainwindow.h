@@ -70,10 +70,13 @@ private:
     void openedPathsFrom(const Analysis& analysis);
     void showError(const QString& message);
     void maybeTakeScreenshot();
+    // The faithfulness plot's curves for the maps on screen, unless asked for already.
+    void requestFaithfulnessIfShown();
 
     AnalysisController m_controller;
     StartOptions m_options;
     QString m_image, m_vit, m_cnn;  // what the next analysis opens
+    QString m_faithfulnessKey;      // the maps whose faithfulness was asked for last
     std::shared_ptr<const Analysis> m_shown;
     quint64 m_requestedAnalysis = 0;
     ModelPane* m_vitPane = nullptr;

@@ -406,6 +406,12 @@ void ModelPane::render(const engine::ViewMaps& view)
     if (m_query)
         drawQueryPatch(m_rendered);
     m_view->setImage(toQImage(m_rendered), picture().cols);
+    m_state->setText(viewCaption(view));
+    emit rendered();
+}
+
+QString ModelPane::viewCaption(const engine::ViewMaps& view) const
+{
     QString text = QStringLiteral("%1 · %2").arg(methodName(view.method), layerLabel(view.layers[0]));
     if (view.method == ViewMethod::Attention || engine::viewFusesHeads(view.method))
         text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
@@ -417,8 +423,17 @@ void ModelPane::render(const engine::ViewMaps& view)
         text += QStringLiteral(" · query patch %1,%2").arg(m_query->first).arg(m_query->second);
     if (view.method == ViewMethod::EffectiveField && m_unit)
         text += tr(" · box: theoretical field");  // the layer reads "layer3 @row,col": the unit
-    m_state->setText(text);
-    emit rendered();
+    return text;
+}
+
+std::optional<FaithfulnessRequest> ModelPane::faithfulnessRequest() const
+{
+    // An effective field is a unit's, not a class's; a model without classes has no
+    // probability to follow.
+    if (!m_analysis || !m_shown || m_shown->method == ViewMethod::EffectiveField
+        || m_analysis->model->spec().numClasses == 0)
+        return std::nullopt;
+    return FaithfulnessRequest{m_analysis, m_shown->maps[0][0], m_shown->classIndex.value_or(-1), viewCaption(*m_shown)};
 }
 
 void ModelPane::showHover(QPointF unit)

@@ -62,6 +62,9 @@ public:
     ThumbnailGrid* grid() const { return m_grid; }
     OverlayView* overlayView() const { return m_view; }
 
+    // The map on screen, to be scored by deletion and insertion; none while nothing is
+    // shown, for an effective field and for a model without classes.
+    std::optional<FaithfulnessRequest> faithfulnessRequest() const;
     engine::ViewMethod method() const;
     QString layer() const;
     QString head() const;
@@ -124,6 +127,8 @@ private:
     void drawQueryPatch(cv::Mat& image) const;
     // ViT: the CLS (or query) attention of every block and head, for the grid and montage.
     engine::ViewMaps attentionOfEveryHead() const;
+    // What a view is, in one line: "attention · block 5 · head mean · class Coat".
+    QString viewCaption(const engine::ViewMaps& view) const;
     // How a view's layer is shown: "block 5", "attention pool", "layer3".
     QString layerLabel(const std::string& layer) const;
     QString gridTitle() const;        // what the head grid's cells are, in short

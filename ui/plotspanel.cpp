@@ -80,8 +80,74 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     scroll->setWidget(m_cka);
     scroll->setWidgetResizable(true);
     m_tabs->addTab(scroll, tr("Layer similarity (CKA)"));
+    m_faithfulnessView = makeView(m_tabs);
+    m_faithfulnessView->setObjectName(QStringLiteral("faithfulnessPlot"));
+    m_tabs->addTab(m_faithfulnessView, tr("Faithfulness"));
+    m_tabs->setTabToolTip(m_tabs->count() - 1, tr("Deletion and insertion (RISE) of the maps on screen: the class probability "
+                                                  "as the most salient pixels are blurred away, or revealed first"));
     layout->addWidget(m_tabs);
     connect(m_tabs, &QTabWidget::currentChanged, this, &PlotsPanel::requestFieldSizesIfShown);
+    connect(m_tabs, &QTabWidget::currentChanged, this, [this] {
+        if (showsFaithfulness())
+            emit faithfulnessWanted();
+    });
+    showFaithfulness();
+}
+
+bool PlotsPanel::showsFaithfulness() const
+{
+    return m_tabs->currentWidget() == m_faithfulnessView;
+}
+
+void PlotsPanel::setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& plot)
+{
+    if (!m_analysis)
+        return;
+    for (const auto& pane : plot->panes)
+        if (pane != m_analysis->vit && pane != m_analysis->cnn)
+            return;  // scored on an analysis no longer shown
+    m_faithfulness = plot;
+    showFaithfulness();
+}
+
+void PlotsPanel::showFaithfulness()
+{
+    if (!m_faithfulness) {
+        freshChart(m_faithfulnessView, tr("Deletion and insertion of the maps on screen: computing when this tab is shown"));
+        return;
+    }
+    // The legend names curve and AUC; what each map is goes in the title.
+    QStringList maps;
+    for (const auto& side : m_faithfulness->sides)
+        maps << (side.predictedClass.isEmpty() ? tr("%1: %2").arg(sideTitle(side.side), side.caption)
+                                               : tr("%1: %2 · predicted class %3").arg(sideTitle(side.side), side.caption,
+                                                                                       side.predictedClass));
+    auto* chart = freshChart(m_faithfulnessView, tr("Probability of the class as the most salient pixels are deleted (solid; "
+                                                    "low AUC: faithful) or inserted (dashed; high AUC: faithful), RISE<br>%1")
+                                                     .arg(maps.join(QStringLiteral(" · "))));
+    const QColor cnnColour(0x1f, 0x77, 0xb4), vitColour(0xd6, 0x27, 0x28);
+    for (const auto& side : m_faithfulness->sides) {
+        for (const bool deletion : {true, false}) {
+            const auto& curve = deletion ? side.scores.deletion : side.scores.insertion;
+            auto* series = new QLineSeries;
+            series->setName(tr("%1 %2, AUC %3")
+                                .arg(sideTitle(side.side), deletion ? tr("deletion") : tr("insertion"))
+                                .arg(curve.auc, 0, 'f', 3));
+            series->setPen(QPen(side.side == Side::ViT ? vitColour : cnnColour, 2, deletion ? Qt::SolidLine : Qt::DashLine));
+            for (std::size_t i = 0; i < curve.fractions.size(); ++i)
+                series->append(curve.fractions[i], curve.probabilities[i]);
+            chart->addSeries(series);
+        }
+    }
+    chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);
+    auto* x = axis(tr("fraction of pixels deleted / inserted, most salient first"), 0, 1);
+    auto* y = axis(tr("probability"), 0, 1);
+    chart->addAxis(x, Qt::AlignBottom);
+    chart->addAxis(y, Qt::AlignLeft);
+    for (auto* s : chart->series()) {
+        s->attachAxis(x);
+        s->attachAxis(y);
+    }
 }
 
 void PlotsPanel::setAnalysis(const std::shared_ptr<const Analysis>& analysis)
@@ -89,6 +155,8 @@ void PlotsPanel::setAnalysis(const std::shared_ptr<const Analysis>& analysis)
     m_analysis = analysis;
     m_fieldSizes.reset();
     m_fieldSizesRequested = false;
+    m_faithfulness.reset();
+    showFaithfulness();
     if (analysis->vit)
         showDistances(*analysis->vit);
     showReceptiveFields();
@@ -305,7 +373,8 @@ int PlotsPanel::plotCount() const { return m_tabs->count(); }
 
 QStringList PlotsPanel::plotNames()
 {
-    return {QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"), QStringLiteral("cka")};
+    return {QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"), QStringLiteral("cka"),
+            QStringLiteral("faithfulness")};
 }
 
 bool PlotsPanel::showPlot(const QString& name)

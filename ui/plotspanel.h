@@ -17,8 +17,9 @@ namespace attnviz::ui {
 
 // The plots of one analysis (Qt Charts): mean attention distance per head against
 // the ViT's depth; receptive field size against depth for both models, theoretical
-// and, once measured, effective; both models' top-5 predictions; and the CKA heat maps
-// of a folder comparison. Each can be exported as PNG.
+// and, once measured, effective; both models' top-5 predictions; the CKA heat maps
+// of a folder comparison; and the deletion and insertion curves of the maps on screen.
+// Each can be exported as PNG.
 class PlotsPanel : public QWidget {
     Q_OBJECT
 public:
@@ -30,8 +31,12 @@ public:
     bool hasFieldSizes() const { return m_fieldSizes != nullptr; }
     void setSimilarity(const std::shared_ptr<const LayerSimilarity>& similarity);
     bool hasSimilarity() const { return m_similarity != nullptr; }
+    // Curves scored on this analysis' traces replace the plot; others are dropped.
+    void setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& plot);
+    bool hasFaithfulness() const { return m_faithfulness != nullptr; }
+    bool showsFaithfulness() const;
     int plotCount() const;
-    // The plots by name, in tab order: distance, fields, predictions, cka.
+    // The plots by name, in tab order: distance, fields, predictions, cka, faithfulness.
     static QStringList plotNames();
     // One of plotNames(); false for another name.
     bool showPlot(const QString& name);
@@ -42,6 +47,8 @@ public:
 signals:
     // The receptive-field plot is on screen and its effective sizes are not measured yet.
     void fieldSizesWanted(std::shared_ptr<const attnviz::ui::Analysis> analysis);
+    // The faithfulness plot came on screen: it wants the curves of the maps shown now.
+    void faithfulnessWanted();
 
 private:
     void requestFieldSizesIfShown();
@@ -49,6 +56,7 @@ private:
     void showReceptiveFields();
     void showSimilarity();
     void showPredictions(const Analysis& analysis);
+    void showFaithfulness();
     QChartView* view(int index) const;  // nullptr for the CKA tab
     void checkIndex(int index) const;     // -1 (the current plot) or a tab
 
@@ -56,11 +64,13 @@ private:
     QChartView* m_distance = nullptr;
     QChartView* m_fields = nullptr;
     QChartView* m_predictions = nullptr;
+    QChartView* m_faithfulnessView = nullptr;
     QWidget* m_cka = nullptr;  // the heat maps side by side, or a hint how to get them
     QString m_ckaTitle;
     std::shared_ptr<const Analysis> m_analysis;
     std::shared_ptr<const FieldSizes> m_fieldSizes;
     std::shared_ptr<const LayerSimilarity> m_similarity;
+    std::shared_ptr<const FaithfulnessPlot> m_faithfulness;
     bool m_fieldSizesRequested = false;
 };
 

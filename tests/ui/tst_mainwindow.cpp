@@ -6,6 +6,7 @@
 #include "ui/modelpane.h"
 #include "ui/plotspanel.h"
 
+#include "core/engine/faithfulness.h"
 #include "core/io/imagefiles.h"
 #include "core/io/pngtext.h"
 
@@ -450,7 +451,7 @@ private slots:
     void plotsCanBeExported()
     {
         auto* plots = m_window->plots();
-        QCOMPARE(plots->plotCount(), 4);
+        QCOMPARE(plots->plotCount(), 5);
         QVERIFY(plots->plotTitle(0).contains(QStringLiteral("attention distance")));
         for (int i = 0; i < 3; ++i) {
             const QString path = m_dir.filePath(QStringLiteral("plot%1.png").arg(i));
@@ -463,6 +464,48 @@ private slots:
         const QString cka = m_dir.filePath(QStringLiteral("cka-none.png"));
         QVERIFY_THROWS_EXCEPTION(std::runtime_error, plots->exportPlot(cka, 3));
         QVERIFY(!QFileInfo::exists(cka));
+    }
+
+    // The faithfulness plot scores the maps on screen when it is shown, again when they
+    // change, and not for a repaint of the same maps; its curves are the engine's.
+    void faithfulnessPlotFollowsTheShownMaps()
+    {
+        auto* plots = m_window->plots();
+        QSignalSpy finished(&m_window->controller(), &ui::AnalysisController::faithfulnessFinished);
+        QVERIFY(!plots->hasFaithfulness());  // nothing is computed until someone looks
+        QVERIFY(plots->showPlot(QStringLiteral("faithfulness")));
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasFaithfulness(), 60000);
+        QCOMPARE(finished.count(), 1);
+        auto plot = finished.at(0).at(0).value<std::shared_ptr<const ui::FaithfulnessPlot>>();
+        QCOMPARE(int(plot->sides.size()), 2);
+        const auto request = vit()->faithfulnessRequest();
+        QVERIFY(request);
+        QCOMPARE(plot->sides[0].caption, request->caption);
+        QVERIFY(!plot->sides[0].predictedClass.isEmpty());  // attention explains no class
+        QVERIFY(plot->sides[1].predictedClass.isEmpty());   // Grad-CAM's caption names its class
+        const auto direct = engine::faithfulness(*request->pane->model, request->pane->trace.input, request->map);
+        QCOMPARE(plot->sides[0].scores.deletion.probabilities.size(), direct.deletion.probabilities.size());
+        QVERIFY(std::abs(plot->sides[0].scores.deletion.auc - direct.deletion.auc) < 1e-6);
+        QVERIFY(std::abs(plot->sides[0].scores.insertion.auc - direct.insertion.auc) < 1e-6);
+        auto* chart = plots->findChild<QChartView*>(QStringLiteral("faithfulnessPlot"))->chart();
+        QCOMPARE(chart->series().size(), 4);
+        QVERIFY(chart->series().at(0)->name().contains(QStringLiteral("AUC %1").arg(direct.deletion.auc, 0, 'f', 3)));
+        QVERIFY(chart->title().contains(request->caption));
+        // A recolouring shows the same maps: nothing to score.
+        auto* alpha = vit()->findChild<QSlider*>();
+        alpha->setValue(alpha->value() == 30 ? 40 : 30);
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(finished.count(), 1);
+        // Another block is another map.
+        vit()->stepLayer(-1);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 2, 60000);
+        plot = finished.at(1).at(0).value<std::shared_ptr<const ui::FaithfulnessPlot>>();
+        QVERIFY(plot->sides[0].caption != request->caption);
+        // Off screen, a change costs nothing.
+        QVERIFY(plots->showPlot(QStringLiteral("distance")));
+        vit()->stepLayer(-1);
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(finished.count(), 2);
     }
 
     void receptiveFieldPlotAddsEffectiveSizes()
