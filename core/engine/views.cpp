@@ -145,19 +145,16 @@ std::vector<torch::Tensor> onFinestGrid(std::vector<torch::Tensor> maps)
     for (const auto& m : maps)
         if (m.size(-2) > size[0])
             size = {m.size(-2), m.size(-1)};
-    for (auto& m : maps)
-        if (m.size(-2) != size[0] || m.size(-1) != size[1]) {
-            const auto lead = m.sizes().vec();
-            m = torch::nn::functional::interpolate(
-                    m.reshape({1, -1, m.size(-2), m.size(-1)}),
-                    torch::nn::functional::InterpolateFuncOptions().size(size).mode(torch::kNearest))
-                    .reshape([&] {
-                        auto shape = lead;
-                        shape[shape.size() - 2] = size[0];
-                        shape[shape.size() - 1] = size[1];
-                        return shape;
-                    }());
-        }
+    for (auto& m : maps) {
+        if (m.size(-2) == size[0] && m.size(-1) == size[1])
+            continue;
+        auto shape = m.sizes().vec();
+        shape.end()[-2] = size[0];
+        shape.end()[-1] = size[1];
+        m = torch::nn::functional::interpolate(m.reshape({1, -1, m.size(-2), m.size(-1)}),  // [1, rest, h, w]
+                                               torch::nn::functional::InterpolateFuncOptions().size(size).mode(torch::kNearest))
+                .reshape(shape);
+    }
     return maps;
 }
 

@@ -161,6 +161,35 @@ private slots:
         QVERIFY(torch::allclose(all.maps[5][0].slice(0, 0, 16).slice(1, 0, 16), last.maps[0][0][0][0].expand({16, 16})));
     }
 
+    // Views joined into one grid (export's --layers/--heads): labels in order, the cells
+    // unchanged, a coarser layer brought to the finer grid; mismatched parts are refused.
+    void joinedViewsMakeOneGrid()
+    {
+        const auto& [model, trace] = vit();
+        const auto block = [&](const std::string& layer, const std::string& head) {
+            return engine::computeView(*model, trace, request("attention", layer, head));
+        };
+        const auto row0 = engine::joinViews({block("0", "1"), block("0", "mean")}, engine::ViewAxis::Heads);
+        const auto row2 = engine::joinViews({block("2", "1"), block("2", "mean")}, engine::ViewAxis::Heads);
+        const auto grid = engine::joinViews({row0, row2}, engine::ViewAxis::Layers);
+        QCOMPARE(grid.layers, (std::vector<std::string>{"0", "2"}));
+        QCOMPARE(grid.heads, (std::vector<std::string>{"1", "mean"}));
+        QCOMPARE(grid.maps.sizes(), (torch::IntArrayRef{2, 2, 14, 14}));
+        QVERIFY(torch::equal(grid.maps[1][0], block("2", "1").maps[0][0]));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::joinViews({row0, block("2", "1")}, engine::ViewAxis::Layers));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::joinViews({}, engine::ViewAxis::Heads));
+
+        const auto& c = cnn();
+        const auto fine = engine::computeView(*c.model, c.trace, request("gradcam", "layer1"));
+        const auto coarse = engine::computeView(*c.model, c.trace, request("gradcam", "layer4"));
+        const auto both = engine::joinViews({fine, coarse}, engine::ViewAxis::Layers);
+        QCOMPARE(both.maps.sizes(), (torch::IntArrayRef{2, 1, 56, 56}));
+        QVERIFY(torch::allclose(both.maps[1][0].slice(0, 0, 8).slice(1, 0, 8), coarse.maps[0][0][0][0].expand({8, 8})));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::joinViews({fine, engine::computeView(*c.model, c.trace, request("eigencam"))},
+                                                   engine::ViewAxis::Layers));
+    }
+
     void requestsTheModelCannotServeAreErrors()
     {
         const auto& v = vit();
