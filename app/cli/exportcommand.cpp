@@ -207,8 +207,8 @@ public:
                                             todo.begin() + long(std::min(todo.size(), first + batchSize)));
         };
         auto prepared = std::async(std::launch::async, prepareBatch, std::cref(m_images), batchAt(0), std::cref(m_models), workers);
+        std::vector<ImageOutput> written;  // declared first: `writing` uses it until it is destroyed
         std::future<void> writing;
-        std::vector<ImageOutput> written;
         for (std::size_t first = 0; first < todo.size(); first += batchSize) {
             auto waited = Clock::now();
             auto batch = prepared.get();
