@@ -1,5 +1,7 @@
 #include "core/engine/vit.h"
 
+#include "core/engine/batchtraces.h"
+
 #include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/relativebias.h"
@@ -325,28 +327,19 @@ std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) c
     TokenLayout layout;
     const auto encoded = encode(batch, layout, hooks);
     torch::Tensor poolAttention;  // [N, H, L, T] with an attention-pooling head
-    auto logits = classify(encoded, &poolAttention);
-    torch::Tensor embeddings;
-    if (logits.defined())
-        logits = logits.to(torch::kCPU);
-    else
-        embeddings = embedding(encoded, &poolAttention).to(torch::kCPU);
-    const auto input = batch.to(torch::kCPU, torch::kFloat32);
+    const auto logits = classify(encoded, &poolAttention);
+    const auto embeddings = logits.defined() ? torch::Tensor() : embedding(encoded, &poolAttention).to(torch::kCPU);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::vector<Trace> traces(std::size_t(batch.size(0)));
+    auto traces = batchTraces(batch, logits, seconds);
     for (int64_t n = 0; n < batch.size(0); ++n) {
         auto& trace = traces[std::size_t(n)];
-        trace.input = input.slice(0, n, n + 1);
         trace.tokens = layout;
         for (const auto& a : attentions)
             trace.attentions.push_back(a[n].to(torch::kCPU));  // [H, T, T]
-        if (logits.defined())
-            trace.logits = logits.slice(0, n, n + 1);
-        else
+        if (embeddings.defined())
             trace.embedding = embeddings.slice(0, n, n + 1);
         if (poolAttention.defined())
             trace.poolAttention = poolAttention[n].to(torch::kCPU);
-        trace.forwardSeconds = seconds / double(batch.size(0));
     }
     return traces;
 }

@@ -1,5 +1,7 @@
 #include "core/engine/cnn/convnet.h"
 
+#include "core/engine/batchtraces.h"
+
 #include "core/engine/engineerror.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/bytes.h"
@@ -109,21 +111,12 @@ std::vector<Trace> ConvNet::forwardBatch(const torch::Tensor& batch) const
     FeatureSink stages;  // [N, C, h, w] each
     RunContext context;
     context.stages = &stages;
-    auto logits = run(batch, context);
-    if (logits.defined())
-        logits = logits.to(torch::kCPU);
-    const auto input = batch.to(torch::kCPU, torch::kFloat32);
+    const auto logits = run(batch, context);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::vector<Trace> traces(std::size_t(batch.size(0)));
-    for (int64_t n = 0; n < batch.size(0); ++n) {
-        auto& trace = traces[std::size_t(n)];
-        trace.input = input.slice(0, n, n + 1);
+    auto traces = batchTraces(batch, logits, seconds);
+    for (int64_t n = 0; n < batch.size(0); ++n)
         for (auto& [name, t] : stages)
-            trace.features.emplace_back(name, t.slice(0, n, n + 1).to(torch::kCPU));
-        if (logits.defined())
-            trace.logits = logits.slice(0, n, n + 1);
-        trace.forwardSeconds = seconds / double(batch.size(0));
-    }
+            traces[std::size_t(n)].features.emplace_back(name, t.slice(0, n, n + 1).to(torch::kCPU));
     return traces;
 }
 
