@@ -26,10 +26,12 @@ torch::ScalarType scalarTypeOf(io::DType type)
 
 torch::Tensor toTorch(const io::RawTensor& raw)
 {
-    auto out = torch::empty(raw.shape, torch::TensorOptions().dtype(scalarTypeOf(raw.dtype)));
-    if (!raw.bytes.empty())
-        std::memcpy(out.data_ptr(), raw.bytes.data(), raw.bytes.size());
-    return out;
+    const auto options = torch::TensorOptions().dtype(scalarTypeOf(raw.dtype));
+    if (raw.bytes.empty())
+        return torch::empty(raw.shape, options);
+    // The deleter owns a reference to the allocation, so the tensor outlives the map.
+    auto owner = raw.bytes.shared();
+    return torch::from_blob(owner.get(), raw.shape, [owner](void*) mutable { owner.reset(); }, options);
 }
 
 io::RawTensor toRawF32(const torch::Tensor& tensor)
@@ -38,7 +40,7 @@ io::RawTensor toRawF32(const torch::Tensor& tensor)
     io::RawTensor raw;
     raw.dtype = io::DType::F32;
     raw.shape.assign(t.sizes().begin(), t.sizes().end());
-    raw.bytes.resize(std::size_t(t.numel()) * sizeof(float));
+    raw.bytes = io::ByteBuffer(std::size_t(t.numel()) * sizeof(float));
     if (!raw.bytes.empty())
         std::memcpy(raw.bytes.data(), t.data_ptr<float>(), raw.bytes.size());
     return raw;

@@ -6,7 +6,9 @@
 
 namespace attnviz::engine {
 
-// A CPU tensor with the file's dtype and shape (a copy: the RawTensor may go away).
+// A CPU tensor with the file's dtype and shape that shares the raw tensor's bytes
+// instead of copying them (loading a checkpoint reads each weight once), and keeps
+// them alive after the RawTensor goes. Writing into one writes into the other.
 torch::Tensor toTorch(const io::RawTensor& raw);
 
 // The tensor as contiguous F32 bytes, for dumps (moved to the CPU first).

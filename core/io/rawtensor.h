@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/io/bytebuffer.h"
 #include "core/io/dtype.h"
 
 #include <cstdint>
@@ -14,7 +15,7 @@ namespace attnviz::io {
 struct RawTensor {
     DType dtype = DType::F32;
     std::vector<std::int64_t> shape;
-    std::vector<std::uint8_t> bytes;  // numel() * dtypeSize(dtype) bytes
+    ByteBuffer bytes;  // numel() * dtypeSize(dtype) bytes
 
     std::int64_t numel() const;
     std::string shapeString() const;  // "[768, 3, 16, 16]"

@@ -150,8 +150,9 @@ SafetensorsFile readSafetensors(const std::string& path)
     checkTiling(path, entries, fileSize - dataStart);
 
     for (auto& e : entries) {
-        // Copy into a fresh buffer: data written before safetensors 0.3.1 may be unaligned.
-        e.tensor.bytes.resize(e.end - e.begin);
+        // Read into an aligned buffer of its own: data written before safetensors 0.3.1 may
+        // be unaligned, and the engine adopts each buffer as a tensor without a copy.
+        e.tensor.bytes = ByteBuffer(e.end - e.begin);
         in.seekg(std::streamoff(dataStart + e.begin));
         if (!e.tensor.bytes.empty() && !in.read(reinterpret_cast<char*>(e.tensor.bytes.data()),
                                                 std::streamsize(e.tensor.bytes.size())))

@@ -191,7 +191,7 @@ public:
                            + std::to_string(last) + ", outside its storage '"
                            + printable(storage.key) + "' of "
                            + std::to_string(storageNumel) + " elements");
-        out.bytes.resize(reserve(name, numel * elementSize));
+        out.bytes = ByteBuffer(reserve(name, numel * elementSize));
         const std::uint64_t start = static_cast<std::uint64_t>(tensor.storageOffset);
         if (isContiguous(tensor)) {
             m_zip.read(entry, start * elementSize, out.bytes.data(), out.bytes.size());

@@ -1,6 +1,8 @@
 // Our ViT and ResNet forward passes against torchvision run on the same weights and
 // inputs (tests/scripts/make_reference.py, run at test time by a CTest fixture).
 #include "core/engine/classifier.h"
+#include "core/engine/weightsource.h"
+#include "core/io/checkpointfile.h"
 
 #include "tests/core/referencedata.h"
 
@@ -93,6 +95,21 @@ private slots:
             const double diff = relativeDiff(feature, expected);
             QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(name)).arg(diff)));
         }
+    }
+
+    // Loading reads each weight once: the tensor a model takes is the buffer the reader
+    // filled (docs/benchmarks.md, "A cold start"), and it outlives the checkpoint.
+    void weightsAreTheReadBuffersNotCopies()
+    {
+        auto checkpoint = io::loadCheckpoint((kData + QStringLiteral("tv_resnet50.pth")).toStdString());
+        const void* read = checkpoint.tensors.at("fc.weight").bytes.data();
+        QCOMPARE(reinterpret_cast<std::uintptr_t>(read) % 64, std::uintptr_t(0));
+        engine::WeightSource source(checkpoint.tensors);
+        const auto weight = source.take("fc.weight", {1000, 2048});
+        QCOMPARE(weight.data_ptr(), read);
+        const auto expected = weight.clone();
+        checkpoint.tensors.clear();
+        QVERIFY(torch::equal(weight, expected));
     }
 
     void attentionRowsSumToOne()

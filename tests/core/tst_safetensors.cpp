@@ -16,7 +16,7 @@ RawTensor randomTensor(DType type, std::vector<std::int64_t> shape, unsigned see
     RawTensor t;
     t.dtype = type;
     t.shape = std::move(shape);
-    t.bytes.resize(std::size_t(t.numel()) * dtypeSize(type));
+    t.bytes = ByteBuffer(std::size_t(t.numel()) * dtypeSize(type));
     std::mt19937 rng(seed);
     for (auto& b : t.bytes)
         b = static_cast<std::uint8_t>(rng());
@@ -143,6 +143,25 @@ private slots:
         }
     }
 
+    // Every tensor read gets an aligned buffer of its own (the engine adopts it as is),
+    // and copying a tensor copies its bytes, as the vector it replaced did.
+    void readBuffersAreAlignedAndCopiesDeep()
+    {
+        TensorMap tensors;
+        tensors["a"] = randomTensor(DType::U8, {3}, 1);  // leaves "b" at an odd offset in the file
+        tensors["b"] = randomTensor(DType::F32, {5}, 2);
+        writeSafetensors(path("aligned.safetensors"), tensors);
+        auto back = readSafetensors(path("aligned.safetensors")).tensors;
+        for (const auto& [name, tensor] : back)
+            QCOMPARE(reinterpret_cast<std::uintptr_t>(tensor.bytes.data()) % 64, std::uintptr_t(0));
+        RawTensor copy = back.at("b");
+        QVERIFY(copy.bytes == back.at("b").bytes);
+        QVERIFY(copy.bytes.data() != back.at("b").bytes.data());
+        copy.bytes.data()[0] ^= 0xff;
+        QVERIFY(!(copy.bytes == back.at("b").bytes));
+        QVERIFY(back.at("b").bytes == tensors.at("b").bytes);
+    }
+
     void failedWriteLeavesOldFileAlone()
     {
         TensorMap good;
@@ -150,7 +169,7 @@ private slots:
         writeSafetensors(path("keep.safetensors"), good);
         TensorMap bad;
         bad["y"] = randomTensor(DType::F32, {4}, 6);
-        bad["y"].bytes.pop_back();  // inconsistent: refused before anything is renamed
+        bad["y"].bytes = ByteBuffer(bad["y"].bytes.data(), 15);  // inconsistent: refused before anything is renamed
         QVERIFY_THROWS_EXCEPTION(FormatError, writeSafetensors(path("keep.safetensors"), bad));
         QVERIFY(readSafetensors(path("keep.safetensors")).tensors.at("x").bytes == good["x"].bytes);
         QVERIFY(!QFile::exists(QString::fromStdString(path("keep.safetensors.partial"))));
