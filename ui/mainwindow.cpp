@@ -89,6 +89,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     m_plots = new PlotsPanel(dock);
     dock->setWidget(m_plots);
     addDockWidget(Qt::BottomDockWidgetArea, dock);
+    connect(dock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible)
+            requestFaithfulnessIfShown();
+    });
     if (!options.plot.isEmpty() && !m_plots->showPlot(options.plot))
         QTimer::singleShot(0, this, [this] {
             showError(tr("unknown plot '%1' (%2)").arg(m_options.plot, PlotsPanel::plotNames().join(QStringLiteral(", "))));
@@ -384,7 +388,7 @@ void MainWindow::requestFaithfulnessIfShown()
 {
     // A few dozen forward passes per pane: only while the plot is on screen, and once
     // for the maps shown (a recolouring repaints them, the same maps).
-    if (!m_plots->showsFaithfulness())
+    if (!m_plots->showsFaithfulness() || m_plots->parentWidget()->isHidden())  // the tab, or the dock closed
         return;
     std::vector<FaithfulnessRequest> requests;
     QString key;

@@ -15,6 +15,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
+#include <QDockWidget>
 #include <QFileInfo>
 #include <QImage>
 #include <QWheelEvent>
@@ -501,11 +502,21 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 2, 60000);
         plot = finished.at(1).at(0).value<std::shared_ptr<const ui::FaithfulnessPlot>>();
         QVERIFY(plot->sides[0].caption != request->caption);
-        // Off screen, a change costs nothing.
+        // Off screen, a change costs nothing: another tab, or the dock closed on this one ...
         QVERIFY(plots->showPlot(QStringLiteral("distance")));
         vit()->stepLayer(-1);
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(finished.count(), 2);
+        QVERIFY(plots->showPlot(QStringLiteral("faithfulness")));
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 3, 60000);
+        auto* dock = qobject_cast<QDockWidget*>(plots->parentWidget());
+        dock->close();
+        vit()->stepLayer(-1);
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(finished.count(), 3);
+        // ... and opening the dock again scores the maps it shows.
+        dock->show();
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 4, 60000);
     }
 
     void receptiveFieldPlotAddsEffectiveSizes()
