@@ -171,6 +171,10 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
         card += tr(" · accuracy %1 on %2 (its config.json)")
                     .arg(*spec.reportedAccuracy, 0, 'f', 4)
                     .arg(QString::fromStdString(spec.reportedOn).toHtmlEscaped());
+    // Broken weights (NaN, infinity) load, but what the model shows may be meaningless.
+    for (const auto& warning : spec.warnings)
+        card += QStringLiteral("<br><span style=\"color:#b00020\">%1</span>")
+                    .arg(tr("Warning: %1").arg(QString::fromStdString(warning)).toHtmlEscaped());
     m_title->setText(QStringLiteral("<b>%1</b><br>%2<br>%3")
                          .arg(QString::fromStdString(spec.description).toHtmlEscaped(),
                               QFileInfo(m_analysis->modelPath).fileName().toHtmlEscaped(), card));

@@ -1,5 +1,6 @@
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
+#include "app/cli/inputs.h"
 
 #include "core/engine/classifier.h"
 #include "core/engine/device.h"
@@ -39,7 +40,7 @@ int runEvaluate(const std::vector<std::string>& words)
     nlohmann::ordered_json out = {{"data", args.required("data")}, {"split", split}, {"count", data.size()}};
     for (const char* role : {"vit", "cnn"}) {
         if (auto path = args.value(role)) {
-            const auto model = engine::loadClassifier(*path, load);
+            const auto model = loadModel(*path, load);
             out[role] = evaluationJson(engine::evaluate(*model, data), model->spec(), *path);
         }
     }

@@ -14,7 +14,7 @@ int runInfo(const std::vector<std::string>& words)
     const Arguments args(words, {"heads", "input-size"});
     if (args.positional().size() != 1)
         throw UsageError("info takes exactly one MODEL");
-    const auto model = engine::loadClassifier(args.positional()[0], loadOptions(args));
+    const auto model = loadModel(args.positional()[0], loadOptions(args));
     std::cout << specJson(model->spec()).dump(2) << "\n";
     return 0;
 }

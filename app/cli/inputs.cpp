@@ -8,6 +8,8 @@
 #include "core/imaging/preprocess.h"
 #endif
 
+#include <iostream>
+
 namespace attnviz::cli {
 
 InputSet::InputSet(const Arguments& args, bool folderAllowed)
@@ -84,12 +86,20 @@ engine::LoadOptions loadOptions(const Arguments& args, const std::string& headsO
     return options;
 }
 
+std::unique_ptr<engine::Classifier> loadModel(const std::string& path, const engine::LoadOptions& options)
+{
+    auto model = engine::loadClassifier(path, options);
+    for (const auto& warning : model->spec().warnings)
+        std::cerr << "attnviz-cli: warning: '" << path << "': " << warning << "\n";
+    return model;
+}
+
 std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role,
                                                   const std::string& headsOption)
 {
     const auto options = loadOptions(args, headsOption);
     const auto path = args.required(role);
-    auto model = engine::loadClassifier(path, options);
+    auto model = loadModel(path, options);
     if (const auto wrong = engine::familyMismatch(model->spec(), role == "vit" ? engine::Family::ViT : engine::Family::CNN, path);
         !wrong.empty())
         throw UsageError("--" + role + ": " + wrong);

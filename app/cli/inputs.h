@@ -47,6 +47,10 @@ private:
 #endif
 };
 
+// engine::loadClassifier, then the model's warnings (NaN weights, say) on stderr, one
+// line each: every command loads its models through here.
+std::unique_ptr<engine::Classifier> loadModel(const std::string& path, const engine::LoadOptions& options = {});
+
 // The model given as --vit or --cnn (role "vit" / "cnn"), loaded with --heads (or
 // headsOption) and --device; a model of the other family is a usage error.
 std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role,

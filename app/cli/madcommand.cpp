@@ -21,7 +21,7 @@ int runMad(const std::vector<std::string>& words)
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const InputSet inputs(args, /*folderAllowed=*/true);
-    const auto model = engine::loadClassifier(args.required("vit"), loadOptions(args));
+    const auto model = loadModel(args.required("vit"), loadOptions(args));
     if (const auto wrong = engine::familyMismatch(model->spec(), engine::Family::ViT, *args.value("vit")); !wrong.empty())
         throw UsageError("mad needs a ViT: " + wrong);
     std::vector<torch::Tensor> sums;  // per layer [H]

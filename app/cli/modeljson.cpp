@@ -27,6 +27,7 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
                                        : nlohmann::ordered_json{{"path", s.configPath},
                                                                 {"architecture", s.configArchitecture},
                                                                 {"fields_read", s.configFields}};
+    j["warnings"] = s.warnings;
     if (vit) {
         j["tokens"] = {{"cls", s.hasClsToken}, {"dist", s.hasDistToken}, {"registers", s.regTokens}};
         j["pos_embed_grid"] = s.posGrid;

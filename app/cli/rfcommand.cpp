@@ -1,5 +1,6 @@
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
+#include "app/cli/inputs.h"
 
 #include "core/engine/classifier.h"
 #include "core/engine/receptivefield.h"
@@ -15,7 +16,7 @@ int runRf(const std::vector<std::string>& words)
     const Arguments args(words, {"cnn"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
-    const auto model = engine::loadClassifier(args.required("cnn"));
+    const auto model = loadModel(args.required("cnn"));
     auto out = nlohmann::ordered_json::array();
     for (const auto& f : engine::receptiveFields(model->spec()))
         out.push_back({{"name", f.name}, {"size", f.size}, {"jump", f.jump}, {"start", f.start}, {"stage", f.stage}});

@@ -10,6 +10,7 @@
 #include "core/io/checkpointfile.h"
 #include "core/io/labels.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace attnviz::engine {
@@ -257,10 +258,31 @@ double defaultLayerNormEps(ViTLayout layout)
     }
 }
 
+// Floating-point tensors holding NaN or infinity: the model loads, but what it shows may
+// be NaN, so the user is told which weights are broken.
+std::vector<std::string> weightWarnings(const io::TensorMap& tensors)
+{
+    constexpr std::size_t kNamed = 5;
+    std::vector<std::string> bad;
+    for (const auto& [name, tensor] : tensors)
+        if (io::holdsNonFinite(tensor))
+            bad.push_back(io::printable(name));
+    if (bad.empty())
+        return {};
+    std::string names;
+    for (std::size_t i = 0; i < std::min(bad.size(), kNamed); ++i)
+        names += (i ? ", " : "") + bad[i];
+    if (bad.size() > kNamed)
+        names += " and " + std::to_string(bad.size() - kNamed) + " more";
+    return {std::to_string(bad.size()) + (bad.size() == 1 ? " tensor holds" : " tensors hold")
+            + " NaN or infinite values: " + names};
+}
+
 std::unique_ptr<Classifier> buildViT(WeightSource& source, ViTLayout layout, const io::ModelConfig& config,
-                                     const LoadOptions& options)
+                                     const LoadOptions& options, std::vector<std::string> warnings)
 {
     ModelSpec spec;
+    spec.warnings = std::move(warnings);
     auto weights = readViTWeights(source, layout, config, spec);
     const auto naming = spec.naming;
     source.expectAllTaken("ViT (" + namingName(naming) + " naming)");
@@ -289,9 +311,10 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, ViTLayout layout, con
 }
 
 std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyReader& family, const io::ModelConfig& config,
-                                     const LoadOptions& options)
+                                     const LoadOptions& options, std::vector<std::string> warnings)
 {
     ModelSpec spec;
+    spec.warnings = std::move(warnings);
     auto network = family.read(source, config, spec);
     source.expectAllTaken(spec.variant.empty() ? std::string(family.architecture) : spec.variant);
     finishSpec(spec, config, spec.preprocessing.inputSize[0]);
@@ -327,11 +350,11 @@ std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const 
     std::unique_ptr<Classifier> model;
     ViTLayout layout;
     if (detectViTLayout(source, layout)) {
-        model = buildViT(source, layout, config, options);
+        model = buildViT(source, layout, config, options, weightWarnings(tensors));
     } else {
         for (const auto& family : cnn::familyReaders())
             if (family.matches(source)) {
-                model = buildCNN(source, family, config, options);
+                model = buildCNN(source, family, config, options, weightWarnings(tensors));
                 break;
             }
     }

@@ -57,6 +57,10 @@ struct ModelSpec {
     std::string configPath;
     std::string configArchitecture;
     std::vector<std::string> configFields;
+    // What a user should know about the weights that does not stop them from loading,
+    // one line each (tensors holding NaN or infinity); the CLI prints these on stderr,
+    // the window in the model's pane.
+    std::vector<std::string> warnings;
 
     // ViT
     int depth = 0;  // ViT: blocks; CNN: weighted layers on the main path (ResNet-50: 50)

@@ -72,14 +72,36 @@ private:
     int m_saved = -1;
 };
 
+// Only what can be sized before decoding is decoded: OpenCV reads more formats (PPM,
+// JPEG 2000, OpenEXR, ...), and would allocate whatever their headers declare.
+void checkHeader(const std::string& path, const ImageHeader& header, const DecodeLimits& limits)
+{
+    if (header.format.empty())
+        throw ImageError("cannot decode image '" + path + "': "
+                         + (header.unsupported.empty() ? std::string("not a PNG, JPEG, BMP, TIFF or WebP file")
+                                                       : header.unsupported + " images are not supported"));
+    if (!header.width || !header.height)
+        throw ImageError("cannot decode image '" + path + "': its " + header.format
+                         + " header is damaged (no image size before the image data)");
+    if (header.animated)
+        throw ImageError("cannot decode image '" + path + "': animated WebP images are not supported");
+    const long long w = *header.width, h = *header.height;
+    // Sides are below 2^32 in every format, so the product cannot overflow.
+    if (w * h > limits.maxPixels)
+        throw ImageError("image '" + path + "' claims " + std::to_string(w) + "x" + std::to_string(h)
+                         + " pixels, over the limit of " + std::to_string(limits.maxPixels));
+    if (header.tilePixels > limits.maxPixels)
+        throw ImageError("image '" + path + "' declares tiles of " + std::to_string(header.tilePixels)
+                         + " pixels, over the limit of " + std::to_string(limits.maxPixels));
+}
+
 }  // namespace
 
 cv::Mat decodeImageRgb(const std::string& path, const DecodeLimits& limits)
 {
     const auto bytes = readFile(path, limits.maxFileBytes);
-    if (const auto size = headerDimensions(bytes); size && size->first * size->second > limits.maxPixels)
-        throw ImageError("image '" + path + "' claims " + std::to_string(size->first) + "x" + std::to_string(size->second)
-                         + " pixels, over the limit of " + std::to_string(limits.maxPixels));
+    const auto header = readImageHeader(bytes);
+    checkHeader(path, header, limits);
     cv::Mat decoded;
     try {
         const StderrMute mute;
@@ -88,7 +110,8 @@ cv::Mat decodeImageRgb(const std::string& path, const DecodeLimits& limits)
         decoded.release();
     }
     if (decoded.empty())
-        throw ImageError("cannot decode image '" + path + "': corrupt, too large or not an image format OpenCV reads");
+        throw ImageError("cannot decode image '" + path + "': its " + header.format
+                         + " data is corrupt or of a kind OpenCV does not read");
     if (static_cast<long long>(decoded.total()) > limits.maxPixels)
         throw ImageError("image '" + path + "' has too many pixels");
     cv::Mat rgb;

@@ -1,60 +1,174 @@
 #include "core/imaging/imageheader.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace attnviz::imaging {
 namespace {
 
-long long bigEndian(const unsigned char* p, int bytes)
+using Bytes = std::vector<unsigned char>;
+
+// Reads `count` bytes at `pos` as an unsigned integer; false when they are not all there.
+bool readInt(const Bytes& b, std::uint64_t pos, int count, bool bigEndian, std::uint64_t& value)
 {
-    long long v = 0;
-    for (int i = 0; i < bytes; ++i)
-        v = (v << 8) | p[i];
-    return v;
+    if (pos > b.size() || std::uint64_t(count) > b.size() - pos)
+        return false;
+    value = 0;
+    for (int i = 0; i < count; ++i) {
+        const std::uint64_t byte = b[std::size_t(pos) + std::size_t(bigEndian ? i : count - 1 - i)];
+        value = (value << 8) | byte;
+    }
+    return true;
+}
+
+bool startsWith(const Bytes& b, const char* signature, std::size_t length, std::size_t at = 0)
+{
+    return b.size() >= at + length && std::memcmp(b.data() + at, signature, length) == 0;
+}
+
+void setSize(ImageHeader& h, std::uint64_t width, std::uint64_t height)
+{
+    h.width = static_cast<long long>(width);
+    h.height = static_cast<long long>(height);
 }
 
 // IHDR is always the first chunk: width and height at bytes 16 and 20.
-std::optional<std::pair<long long, long long>> pngDimensions(const std::vector<unsigned char>& b)
+void readPng(const Bytes& b, ImageHeader& h)
 {
-    if (b.size() < 24 || std::memcmp(b.data() + 12, "IHDR", 4) != 0)
-        return std::nullopt;
-    return std::make_pair(bigEndian(&b[16], 4), bigEndian(&b[20], 4));
+    std::uint64_t w = 0, height = 0;
+    if (startsWith(b, "IHDR", 4, 12) && readInt(b, 16, 4, true, w) && readInt(b, 20, 4, true, height))
+        setSize(h, w, height);
 }
 
-// Walks the marker segments up to the first start-of-frame (SOF0..SOF15 but DHT,
-// JPG and DAC), whose payload holds height then width.
-std::optional<std::pair<long long, long long>> jpegDimensions(const std::vector<unsigned char>& b)
+bool isStartOfFrame(unsigned marker)
+{
+    return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+}
+
+// Walks the marker segments to the first start of frame as libjpeg does: bytes
+// between segments that are not a marker are skipped (libjpeg warns and goes on), fill
+// bytes (0xFF 0xFF) too, and the markers without a length (TEM, RSTn) are stepped over.
+void readJpeg(const Bytes& b, ImageHeader& h)
 {
     std::size_t pos = 2;
-    while (pos + 9 < b.size()) {
-        if (b[pos] != 0xFF)
-            return std::nullopt;
-        const unsigned char marker = b[pos + 1];
-        if (marker == 0xFF) {  // fill byte
+    while (pos < b.size()) {
+        while (pos < b.size() && b[pos] != 0xFF)
             ++pos;
-            continue;
+        while (pos < b.size() && b[pos] == 0xFF)
+            ++pos;
+        if (pos >= b.size())
+            return;
+        const unsigned marker = b[pos++];
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
+            continue;  // a stuffed zero, TEM, RST0..7, SOI: no length follows
+        if (marker == 0xD9 || marker == 0xDA)
+            return;  // the image ends, or its data starts, before any frame
+        std::uint64_t length = 0, height = 0, width = 0;
+        if (!readInt(b, pos, 2, true, length) || length < 2)
+            return;
+        if (isStartOfFrame(marker)) {
+            // length (2), precision (1), height (2), width (2)
+            if (readInt(b, pos + 3, 2, true, height) && readInt(b, pos + 5, 2, true, width))
+                setSize(h, width, height);
+            return;
         }
-        const auto length = std::size_t(bigEndian(&b[pos + 2], 2));
-        const bool startOfFrame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-        if (startOfFrame)
-            return std::make_pair(bigEndian(&b[pos + 7], 2), bigEndian(&b[pos + 5], 2));
-        if (length < 2)
-            return std::nullopt;
-        pos += 2 + length;
+        pos += std::size_t(length);
     }
-    return std::nullopt;
+}
+
+// BITMAPCOREHEADER (12 bytes: 16-bit sides) or BITMAPINFOHEADER and its successors
+// (40 and more: signed 32-bit sides, a negative height for top-down rows).
+void readBmp(const Bytes& b, ImageHeader& h)
+{
+    std::uint64_t dibSize = 0, w = 0, height = 0;
+    if (!readInt(b, 14, 4, false, dibSize))
+        return;
+    if (dibSize == 12 && readInt(b, 18, 2, false, w) && readInt(b, 20, 2, false, height)) {
+        setSize(h, w, height);
+    } else if (dibSize >= 40 && readInt(b, 18, 4, false, w) && readInt(b, 22, 4, false, height)) {
+        const auto signedSide = [](std::uint64_t v) { return std::int64_t(std::int32_t(std::uint32_t(v))); };
+        const std::int64_t sw = signedSide(w), sh = signedSide(height);
+        setSize(h, std::uint64_t(sw < 0 ? -sw : sw), std::uint64_t(sh < 0 ? -sh : sh));
+    }
+}
+
+// The first image file directory of a TIFF or BigTIFF: ImageWidth (256), ImageLength
+// (257), and TileWidth / TileLength (322, 323), each a SHORT, LONG or LONG8.
+void readTiff(const Bytes& b, ImageHeader& h, bool bigEndian, bool big)
+{
+    std::uint64_t ifd = 0, count = 0;
+    const int offsetSize = big ? 8 : 4;
+    if (!readInt(b, big ? 8 : 4, offsetSize, bigEndian, ifd) || !readInt(b, ifd, big ? 8 : 2, bigEndian, count))
+        return;
+    const std::uint64_t entrySize = big ? 20 : 12;
+    const std::uint64_t first = ifd + (big ? 8 : 2);
+    std::uint64_t width = 0, height = 0, tileWidth = 0, tileHeight = 0;
+    for (std::uint64_t i = 0; i < count && first + i * entrySize < b.size(); ++i) {
+        const std::uint64_t at = first + i * entrySize;
+        std::uint64_t tag = 0, type = 0, value = 0;
+        if (!readInt(b, at, 2, bigEndian, tag) || !readInt(b, at + 2, 2, bigEndian, type))
+            return;
+        const int valueSize = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : 0;  // SHORT, LONG, LONG8
+        if (valueSize == 0 || !readInt(b, at + 4 + offsetSize, valueSize, bigEndian, value))
+            continue;
+        if (tag == 256) width = value;
+        if (tag == 257) height = value;
+        if (tag == 322) tileWidth = value;
+        if (tag == 323) tileHeight = value;
+    }
+    if (width && height)
+        setSize(h, width, height);
+    if (tileWidth && tileHeight && tileWidth <= (1ull << 31) && tileHeight <= (1ull << 31))
+        h.tilePixels = static_cast<long long>(tileWidth * tileHeight);
+}
+
+// RIFF....WEBP, then a simple lossy ('VP8 '), lossless ('VP8L') or extended ('VP8X')
+// bitstream, each with its own way of storing the size.
+void readWebp(const Bytes& b, ImageHeader& h)
+{
+    std::uint64_t w = 0, height = 0;
+    if (startsWith(b, "VP8 ", 4, 12)) {
+        if (b.size() > 25 && b[23] == 0x9d && b[24] == 0x01 && b[25] == 0x2a && readInt(b, 26, 2, false, w)
+            && readInt(b, 28, 2, false, height))
+            setSize(h, w & 0x3fff, height & 0x3fff);
+    } else if (startsWith(b, "VP8L", 4, 12)) {
+        std::uint64_t bits = 0;
+        if (b.size() > 20 && b[20] == 0x2f && readInt(b, 21, 4, false, bits))
+            setSize(h, (bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1);
+    } else if (startsWith(b, "VP8X", 4, 12)) {
+        if (readInt(b, 24, 3, false, w) && readInt(b, 27, 3, false, height))
+            setSize(h, w + 1, height + 1);
+        h.animated = b.size() > 20 && (b[20] & 0x02);
+    }
 }
 
 }  // namespace
 
-std::optional<std::pair<long long, long long>> headerDimensions(const std::vector<unsigned char>& bytes)
+ImageHeader readImageHeader(const Bytes& bytes)
 {
-    static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPng, 8) == 0)
-        return pngDimensions(bytes);
-    if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF)
-        return jpegDimensions(bytes);
-    return std::nullopt;
+    ImageHeader h;
+    if (startsWith(bytes, "\x89PNG\r\n\x1a\n", 8)) {
+        h.format = "PNG";
+        readPng(bytes, h);
+    } else if (startsWith(bytes, "\xff\xd8\xff", 3)) {
+        h.format = "JPEG";
+        readJpeg(bytes, h);
+    } else if (startsWith(bytes, "BM", 2)) {
+        h.format = "BMP";
+        readBmp(bytes, h);
+    } else if (startsWith(bytes, "II*\0", 4) || startsWith(bytes, "MM\0*", 4)) {
+        h.format = "TIFF";
+        readTiff(bytes, h, bytes[0] == 'M', false);
+    } else if (startsWith(bytes, "II+\0", 4) || startsWith(bytes, "MM\0+", 4)) {
+        h.format = "TIFF";
+        readTiff(bytes, h, bytes[0] == 'M', true);
+    } else if (startsWith(bytes, "RIFF", 4) && startsWith(bytes, "WEBP", 4, 8)) {
+        h.format = "WebP";
+        readWebp(bytes, h);
+    } else if (startsWith(bytes, "GIF87a", 6) || startsWith(bytes, "GIF89a", 6)) {
+        h.unsupported = "GIF";
+    }
+    return h;
 }
 
 }  // namespace attnviz::imaging

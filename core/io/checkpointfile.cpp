@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace attnviz::io {
 namespace {
@@ -63,6 +64,7 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
     // (timm_proj "none") is the whole image model; with one, nothing is stripped.
     const bool openClipTrunk = tensors.count("visual.trunk.patch_embed.proj.weight") && !hasTimmHead;
     TensorMap out;
+    std::map<std::string, std::string> origin;  // stripped name -> the key it came from
     for (auto& [key, tensor] : tensors) {
         std::string name = key;
         if (startsWith(name, "module."))
@@ -79,6 +81,10 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
                 continue;  // e.g. the DINO projection head: not part of the backbone
             name.erase(0, 9);
         }
+        // `module.x` beside `x`, say: which one the model got would depend on the order.
+        if (const auto [it, added] = origin.emplace(name, key); !added)
+            throw PrefixCollision("the keys '" + printable(it->second) + "' and '" + printable(key)
+                              + "' both name the tensor '" + printable(name) + "' once wrapper prefixes are removed");
         out[name] = std::move(tensor);
     }
     return out;
@@ -97,7 +103,11 @@ Checkpoint loadCheckpoint(const std::string& modelPath)
     Checkpoint ckpt;
     ckpt.modelPath = modelPath;
     ckpt.weightsPath = weights.string();
-    ckpt.tensors = stripWrapperPrefixes(readWeights(weights));
+    try {
+        ckpt.tensors = stripWrapperPrefixes(readWeights(weights));
+    } catch (const PrefixCollision& e) {
+        throw FormatError(ckpt.weightsPath + ": " + e.what());
+    }
     if (ckpt.tensors.empty())
         throw FormatError("'" + ckpt.weightsPath + "' holds no tensors");
     const bool openClip = weights.filename().string().rfind("open_clip_", 0) == 0;

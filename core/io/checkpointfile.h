@@ -21,9 +21,16 @@ struct Checkpoint {
 // plus config.json). A config.json beside a file is read too. Throws FormatError.
 Checkpoint loadCheckpoint(const std::string& modelPath);
 
+// Two keys that become one name, e.g. `module.x` beside `x`.
+class PrefixCollision : public FormatError {
+public:
+    using FormatError::FormatError;
+};
+
 // Removes wrapper prefixes: `module.` (DataParallel) everywhere it leads, `vit.` of
 // HF classification models, and for DINO-style checkpoints keeps only the
-// `backbone.` keys (dropping the DINO projection head).
+// `backbone.` keys (dropping the DINO projection head). Throws PrefixCollision when two
+// keys would become one.
 TensorMap stripWrapperPrefixes(TensorMap tensors);
 
 }  // namespace attnviz::io

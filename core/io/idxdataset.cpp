@@ -4,8 +4,10 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <tuple>
 
 namespace attnviz::io {
 namespace {
@@ -45,6 +47,32 @@ public:
         unsigned char b[4];
         read(b, 4);
         return (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) | b[3];
+    }
+
+    // `bytes` bytes into a buffer that grows only as data arrives, so a file that
+    // declares more than it holds fails before most of the buffer exists.
+    std::vector<std::uint8_t> readGrowing(std::size_t bytes)
+    {
+        constexpr std::size_t kStep = 64u << 20;
+        std::vector<std::uint8_t> out;
+        while (out.size() < bytes) {
+            const std::size_t chunk = std::min(kStep, bytes - out.size());
+            out.resize(out.size() + chunk);
+            read(out.data() + out.size() - chunk, chunk);
+        }
+        return out;
+    }
+
+    // Whether the file can hold `bytes` more bytes after its `headerBytes`: exactly for
+    // a plain file; for gzip, deflate's largest ratio (1032:1) bounds what it can expand to.
+    bool canHold(std::uint64_t headerBytes, std::uint64_t bytes) const
+    {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(m_path, ec);
+        if (ec)
+            return true;  // read() will tell
+        const bool gzip = gzdirect(m_file.get()) == 0;
+        return gzip ? bytes / 1032 <= size : headerBytes + bytes <= size;
     }
 
     const std::string& path() const { return m_path; }
@@ -103,10 +131,13 @@ IdxDataset readIdxDataset(const std::string& dir, const std::string& split)
     if (labelCount != std::uint32_t(data.count))
         throw FormatError("'" + labels.path() + "' has " + std::to_string(labelCount) + " labels but '"
                           + images.path() + "' has " + std::to_string(data.count) + " images");
-    data.pixels.resize(std::size_t(data.count) * std::size_t(data.rows) * std::size_t(data.cols));
-    images.read(data.pixels.data(), data.pixels.size());
-    data.labels.resize(std::size_t(data.count));
-    labels.read(data.labels.data(), data.labels.size());
+    const std::uint64_t pixelBytes = std::uint64_t(data.count) * std::uint64_t(data.rows) * std::uint64_t(data.cols);
+    for (auto [file, header, bytes] : {std::tuple{&images, 16u, pixelBytes}, std::tuple{&labels, 8u, std::uint64_t(data.count)}})
+        if (!file->canHold(header, bytes))
+            throw FormatError("'" + file->path() + "' declares " + std::to_string(bytes) + " bytes of data but is "
+                              + "too small to hold them (truncated?)");
+    data.pixels = images.readGrowing(pixelBytes);
+    data.labels = labels.readGrowing(std::size_t(data.count));
     return data;
 }
 

@@ -1,11 +1,14 @@
 #include "core/io/modelconfig.h"
 
 #include "core/io/atomicfile.h"
+#include "core/io/boundedjson.h"
+#include "core/io/bytes.h"
 #include "core/io/rawtensor.h"
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
+#include <algorithm>
+#include <cmath>
 #include <map>
 
 namespace attnviz::io {
@@ -15,44 +18,150 @@ using nlohmann::json;
 
 json readJson(const std::string& path)
 {
-    std::ifstream in(path);
-    if (!in)
-        throw FormatError("cannot open '" + path + "'");
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw FormatError("'" + path + "' is not valid JSON: " + e.what());
-    }
+    return readJsonFile(path);
 }
 
-// The first of `keys` present in `j` with the wanted type, converted.
-template <typename T>
-std::optional<T> pick(const json& j, std::initializer_list<const char*> keys)
+// Every number is range-checked in the width JSON gave it before it is narrowed, so
+// 4294967306 classes or a crop of 1e-300 is an error naming the field, not 10 classes
+// or an overflow later. The ranges are generous bounds of real models, not policy.
+struct Range {
+    double min;
+    double max;
+};
+
+constexpr Range kCount{0, 1'000'000};       // classes (0: a backbone without a head)
+constexpr Range kWidth{1, 65'536};          // embedding widths, heads
+constexpr Range kDepth{1, 1'024};           // blocks
+constexpr Range kSide{1, 4'096};            // image and patch sides, in pixels
+constexpr Range kChannels{1, 64};
+constexpr Range kStride{1, 64};
+constexpr Range kResample{0, 5};            // PIL's filters
+constexpr Range kCropPct{0.05, 1.0};
+constexpr Range kMean{-1'000, 1'000};
+constexpr Range kStd{1e-6, 1'000};          // divides the image
+constexpr Range kEps{1e-30, 1};
+constexpr Range kFraction{0, 1};
+constexpr Range kImages{0, 1e9};
+
+[[noreturn]] void wrongValue(const char* key, const json& value, const std::string& expected)
+{
+    throw FormatError(std::string("config field '") + key + "' is " + describeJson(value) + ", expected " + expected);
+}
+
+std::string rangeText(Range r, bool integer)
+{
+    const auto text = [integer](double v) {
+        if (integer)
+            return std::to_string(static_cast<long long>(v));
+        std::string t = std::to_string(v);
+        t.erase(t.find_last_not_of('0') + 1);
+        return t.back() == '.' ? t + "0" : t;
+    };
+    return (integer ? "an integer in " : "a number in ") + text(r.min) + ".." + text(r.max);
+}
+
+double numberIn(const char* key, const json& value, Range r, bool integer)
+{
+    if (!value.is_number())
+        wrongValue(key, value, rangeText(r, integer));
+    const double v = value.get<double>();  // exact up to 2^53, and monotone: a fair range test
+    if (!std::isfinite(v) || v < r.min || v > r.max || (integer && v != std::floor(v)))
+        wrongValue(key, value, rangeText(r, integer));
+    return v;
+}
+
+const json* firstPresent(const json& j, std::initializer_list<const char*> keys, const char*& found)
 {
     if (!j.is_object())
-        return std::nullopt;
+        return nullptr;
     for (const char* key : keys) {
         auto it = j.find(key);
-        if (it == j.end() || it->is_null())
-            continue;
-        try {
-            return it->get<T>();
-        } catch (const json::exception&) {
-            throw FormatError(std::string("config field '") + key + "' has the wrong type: " + it->dump());
+        if (it != j.end() && !it->is_null()) {
+            found = key;
+            return &*it;
         }
     }
-    return std::nullopt;
+    return nullptr;
+}
+
+std::optional<int> pickInt(const json& j, std::initializer_list<const char*> keys, Range r)
+{
+    const char* key = nullptr;
+    const json* v = firstPresent(j, keys, key);
+    return v ? std::optional<int>(int(numberIn(key, *v, r, true))) : std::nullopt;
+}
+
+std::optional<double> pickNumber(const json& j, std::initializer_list<const char*> keys, Range r)
+{
+    const char* key = nullptr;
+    const json* v = firstPresent(j, keys, key);
+    return v ? std::optional<double>(numberIn(key, *v, r, false)) : std::nullopt;
+}
+
+std::optional<std::string> pickString(const json& j, std::initializer_list<const char*> keys)
+{
+    const char* key = nullptr;
+    const json* v = firstPresent(j, keys, key);
+    if (v && !v->is_string())
+        wrongValue(key, *v, "a string");
+    return v ? std::optional<std::string>(v->get<std::string>()) : std::nullopt;
+}
+
+std::optional<bool> pickBool(const json& j, std::initializer_list<const char*> keys)
+{
+    const char* key = nullptr;
+    const json* v = firstPresent(j, keys, key);
+    if (v && !v->is_boolean())
+        wrongValue(key, *v, "true or false");
+    return v ? std::optional<bool>(v->get<bool>()) : std::nullopt;
+}
+
+// A list of numbers, each in `r`, of count in [1, maxCount].
+std::optional<std::vector<double>> pickNumbers(const json& j, std::initializer_list<const char*> keys, Range r,
+                                               std::size_t maxCount = 64, bool integer = false)
+{
+    const char* key = nullptr;
+    const json* v = firstPresent(j, keys, key);
+    if (!v)
+        return std::nullopt;
+    if (!v->is_array() || v->empty() || v->size() > maxCount)
+        wrongValue(key, *v, "a list of 1.." + std::to_string(maxCount) + " numbers");
+    std::vector<double> out;
+    for (const auto& item : *v)
+        out.push_back(numberIn(key, item, r, integer));
+    return out;
+}
+
+std::optional<std::vector<std::string>> pickStrings(const json& j, std::initializer_list<const char*> keys)
+{
+    const char* key = nullptr;
+    const json* v = firstPresent(j, keys, key);
+    if (!v)
+        return std::nullopt;
+    if (!v->is_array())
+        wrongValue(key, *v, "a list of names");
+    std::vector<std::string> out;
+    for (const auto& item : *v) {
+        if (!item.is_string())
+            wrongValue(key, item, "a list of names");
+        out.push_back(item.get<std::string>());
+    }
+    return out;
 }
 
 std::vector<std::string> labelsFromId2Label(const json& j)
 {
     std::map<int, std::string> byIndex;
     for (const auto& [key, value] : j.items()) {
+        std::size_t used = 0;
+        int index = -1;
         try {
-            byIndex[std::stoi(key)] = value.get<std::string>();
+            index = std::stoi(key, &used);
         } catch (const std::exception&) {
-            throw FormatError("config id2label entry '" + key + "' is not an index with a name");
         }
+        if (index < 0 || used != key.size() || !value.is_string())
+            throw FormatError("config id2label entry '" + printable(key) + "' is not an index with a name");
+        byIndex[index] = value.get<std::string>();
     }
     std::vector<std::string> labels;
     for (const auto& [index, name] : byIndex) {
@@ -75,20 +184,20 @@ std::optional<std::string> interpolationFromPil(int resample)
 
 void readPreprocess(const json& j, PreprocessConfig& p)
 {
-    if (auto size = pick<std::vector<int>>(j, {"input_size"})) {
-        if (size->size() != 3)
-            throw FormatError("config input_size must be [C, H, W]");
-        p.inputSize = std::array<int, 3>{(*size)[0], (*size)[1], (*size)[2]};
+    if (auto size = pickNumbers(j, {"input_size"}, kSide, 3, true)) {
+        if (size->size() != 3 || (*size)[0] > kChannels.max)
+            throw FormatError("config input_size must be [C, H, W] with C in 1..64 and sides in 1..4096");
+        p.inputSize = std::array<int, 3>{int((*size)[0]), int((*size)[1]), int((*size)[2])};
     }
-    if (auto v = pick<std::string>(j, {"interpolation"}))
+    if (auto v = pickString(j, {"interpolation"}))
         p.interpolation = v;
-    if (auto v = pick<double>(j, {"crop_pct"}))
+    if (auto v = pickNumber(j, {"crop_pct"}, kCropPct))
         p.cropPct = v;
-    if (auto v = pick<std::string>(j, {"crop_mode"}))
+    if (auto v = pickString(j, {"crop_mode"}))
         p.cropMode = v;
-    if (auto v = pick<std::vector<double>>(j, {"mean", "image_mean"}))
+    if (auto v = pickNumbers(j, {"mean", "image_mean"}, kMean))
         p.mean = v;
-    if (auto v = pick<std::vector<double>>(j, {"std", "image_std"}))
+    if (auto v = pickNumbers(j, {"std", "image_std"}, kStd))
         p.std = v;
 }
 
@@ -99,12 +208,16 @@ std::optional<std::array<int, 2>> hfSize(const json& j, const char* key)
     if (!j.contains(key))
         return std::nullopt;
     const json& v = j[key];
-    if (v.is_number_integer())
-        return std::array<int, 2>{v.get<int>(), v.get<int>()};
+    if (v.is_number()) {
+        const int side = int(numberIn(key, v, kSide, true));
+        return std::array<int, 2>{side, side};
+    }
     if (v.is_object() && v.contains("height") && v.contains("width"))
-        return std::array<int, 2>{v["height"].get<int>(), v["width"].get<int>()};
-    if (v.is_object() && v.contains("shortest_edge"))
-        return std::array<int, 2>{v["shortest_edge"].get<int>(), v["shortest_edge"].get<int>()};
+        return std::array<int, 2>{*pickInt(v, {"height"}, kSide), *pickInt(v, {"width"}, kSide)};
+    if (v.is_object() && v.contains("shortest_edge")) {
+        const int side = *pickInt(v, {"shortest_edge"}, kSide);
+        return std::array<int, 2>{side, side};
+    }
     return std::nullopt;
 }
 
@@ -113,10 +226,10 @@ std::optional<std::array<int, 2>> hfSize(const json& j, const char* key)
 void readHfPreprocessor(const json& j, PreprocessConfig& p, int channels)
 {
     readPreprocess(j, p);
-    if (auto resample = pick<int>(j, {"resample"}))
+    if (auto resample = pickInt(j, {"resample"}, kResample))
         p.interpolation = interpolationFromPil(*resample);
     const auto size = hfSize(j, "size");
-    const auto crop = pick<bool>(j, {"do_center_crop"}).value_or(false) ? hfSize(j, "crop_size") : std::nullopt;
+    const auto crop = pickBool(j, {"do_center_crop"}).value_or(false) ? hfSize(j, "crop_size") : std::nullopt;
     if (crop && size) {
         p.inputSize = std::array<int, 3>{channels, (*crop)[0], (*crop)[1]};
         p.cropPct = double((*crop)[0]) / double((*size)[0]);
@@ -130,13 +243,13 @@ void readHfPreprocessor(const json& j, PreprocessConfig& p, int channels)
 
 void readModelArgs(const json& args, ModelConfig& c)
 {
-    if (auto v = pick<int>(args, {"num_heads"})) c.numHeads = v;
-    if (auto v = pick<int>(args, {"embed_dim"})) c.embedDim = v;
-    if (auto v = pick<int>(args, {"depth"})) c.depth = v;
-    if (auto v = pick<int>(args, {"patch_size"})) c.patchSize = v;
-    if (auto v = pick<std::string>(args, {"global_pool"})) c.globalPool = v;
-    if (auto v = pick<int>(args, {"stem_stride"})) c.stemStride = v;
-    if (auto v = pick<bool>(args, {"stem_pool"})) c.stemPool = v;
+    if (auto v = pickInt(args, {"num_heads"}, kWidth)) c.numHeads = v;
+    if (auto v = pickInt(args, {"embed_dim"}, kWidth)) c.embedDim = v;
+    if (auto v = pickInt(args, {"depth"}, kDepth)) c.depth = v;
+    if (auto v = pickInt(args, {"patch_size"}, kSide)) c.patchSize = v;
+    if (auto v = pickString(args, {"global_pool"})) c.globalPool = v;
+    if (auto v = pickInt(args, {"stem_stride"}, kStride)) c.stemStride = v;
+    if (auto v = pickBool(args, {"stem_pool"})) c.stemPool = v;
 }
 
 // open_clip_config.json: {"model_cfg": {"quick_gelu", "vision_cfg": {"image_size",
@@ -146,27 +259,27 @@ void readOpenClipConfig(const json& j, ModelConfig& c)
 {
     const json& model = j["model_cfg"];
     c.architecture = "open_clip";
-    if (pick<bool>(model, {"quick_gelu"}).value_or(false))
+    if (pickBool(model, {"quick_gelu"}).value_or(false))
         c.hiddenAct = "quick_gelu";
     const json vision = model.contains("vision_cfg") ? model["vision_cfg"] : json::object();
     // A timm image tower (SigLIP) is named by timm's architecture, which decides what
     // its weights cannot tell (the GELU variant).
-    if (auto timmName = pick<std::string>(vision, {"timm_model_name"}))
+    if (auto timmName = pickString(vision, {"timm_model_name"}))
         c.architecture = *timmName;
-    const auto width = pick<int>(vision, {"width"});
+    const auto width = pickInt(vision, {"width"}, kWidth);
     c.embedDim = width;
-    c.depth = pick<int>(vision, {"layers"});
-    c.patchSize = pick<int>(vision, {"patch_size"});
+    c.depth = pickInt(vision, {"layers"}, kDepth);
+    c.patchSize = pickInt(vision, {"patch_size"}, kSide);
     if (width)
-        c.numHeads = *width / pick<int>(vision, {"head_width"}).value_or(64);
-    if (auto size = pick<int>(vision, {"image_size"}))
+        c.numHeads = std::max(1, *width / pickInt(vision, {"head_width"}, kWidth).value_or(64));
+    if (auto size = pickInt(vision, {"image_size"}, kSide))
         c.preprocess.inputSize = std::array<int, 3>{3, *size, *size};
     const json pre = j.contains("preprocess_cfg") ? j["preprocess_cfg"] : json::object();
-    c.preprocess.mean = pick<std::vector<double>>(pre, {"mean"});
-    c.preprocess.std = pick<std::vector<double>>(pre, {"std"});
-    c.preprocess.interpolation = pick<std::string>(pre, {"interpolation"});
+    c.preprocess.mean = pickNumbers(pre, {"mean"}, kMean);
+    c.preprocess.std = pickNumbers(pre, {"std"}, kStd);
+    c.preprocess.interpolation = pickString(pre, {"interpolation"});
     c.preprocess.cropPct = 1.0;  // open_clip resizes the shortest side to the size, then crops it
-    if (pick<std::string>(pre, {"resize_mode"}) == std::string("squash"))  // SigLIP: straight to the size
+    if (pickString(pre, {"resize_mode"}) == std::string("squash"))  // SigLIP: straight to the size
         c.preprocess.cropMode = "squash";
 }
 
@@ -181,28 +294,27 @@ ModelConfig parseModelConfig(const std::string& path, const std::string& preproc
     c.present = true;
     c.path = path;
     try {
-        c.architecture = pick<std::string>(j, {"architecture"}).value_or("");
-        if (c.architecture.empty() && j.contains("architectures") && j["architectures"].is_array()
-            && !j["architectures"].empty())
-            c.architecture = j["architectures"][0].get<std::string>();
-        c.numClasses = pick<int>(j, {"num_classes"});
+        c.architecture = pickString(j, {"architecture"}).value_or("");
+        if (const auto names = pickStrings(j, {"architectures"}); c.architecture.empty() && names && !names->empty())
+            c.architecture = names->front();
+        c.numClasses = pickInt(j, {"num_classes"}, kCount);
         if (j.contains("model_cfg")) {
             readOpenClipConfig(j, c);
             return c;
         }
         // A CLIPModel / SiglipModel config nests the image tower's fields.
         const json& tower = j.contains("vision_config") && j["vision_config"].is_object() ? j["vision_config"] : j;
-        c.numHeads = pick<int>(tower, {"num_attention_heads", "num_heads"});
-        c.embedDim = pick<int>(tower, {"hidden_size", "embed_dim"});
-        c.depth = pick<int>(tower, {"num_hidden_layers", "depth"});
-        c.patchSize = pick<int>(tower, {"patch_size"});
-        c.layerNormEps = pick<double>(tower, {"layer_norm_eps"});
-        c.hiddenAct = pick<std::string>(tower, {"hidden_act"});
-        c.swiglu = pick<bool>(tower, {"use_swiglu_ffn"});
-        c.globalPool = pick<std::string>(j, {"global_pool"});
+        c.numHeads = pickInt(tower, {"num_attention_heads", "num_heads"}, kWidth);
+        c.embedDim = pickInt(tower, {"hidden_size", "embed_dim"}, kWidth);
+        c.depth = pickInt(tower, {"num_hidden_layers", "depth"}, kDepth);
+        c.patchSize = pickInt(tower, {"patch_size"}, kSide);
+        c.layerNormEps = pickNumber(tower, {"layer_norm_eps"}, kEps);
+        c.hiddenAct = pickString(tower, {"hidden_act"});
+        c.swiglu = pickBool(tower, {"use_swiglu_ffn"});
+        c.globalPool = pickString(j, {"global_pool"});
         if (j.contains("model_args"))
             readModelArgs(j["model_args"], c);
-        if (auto labels = pick<std::vector<std::string>>(j, {"label_names", "labels"}))
+        if (auto labels = pickStrings(j, {"label_names", "labels"}))
             c.labelNames = *labels;
         else if (j.contains("id2label") && j["id2label"].is_object())
             c.labelNames = labelsFromId2Label(j["id2label"]);
@@ -210,16 +322,16 @@ ModelConfig parseModelConfig(const std::string& path, const std::string& preproc
             c.numClasses = int(c.labelNames.size());
         if (j.contains("evaluation") && j["evaluation"].is_object()) {
             const auto& e = j["evaluation"];
-            c.evaluatedAccuracy = pick<double>(e, {"accuracy"});
-            const auto split = pick<std::string>(e, {"split"}).value_or("");
-            const auto count = pick<int>(e, {"count"});
+            c.evaluatedAccuracy = pickNumber(e, {"accuracy"}, kFraction);
+            const auto split = pickString(e, {"split"}).value_or("");
+            const auto count = pickInt(e, {"count"}, kImages);
             c.evaluatedOn = split + (count ? (split.empty() ? "" : ", ") + std::to_string(*count) + " images" : "");
         }
         readPreprocess(j, c.preprocess);
         if (j.contains("pretrained_cfg"))
             readPreprocess(j["pretrained_cfg"], c.preprocess);
-        const int channels = pick<int>(tower, {"num_channels", "in_chans"}).value_or(3);
-        if (auto size = pick<int>(tower, {"image_size", "img_size"}); size && !c.preprocess.inputSize)
+        const int channels = pickInt(tower, {"num_channels", "in_chans"}, kChannels).value_or(3);
+        if (auto size = pickInt(tower, {"image_size", "img_size"}, kSide); size && !c.preprocess.inputSize)
             c.preprocess.inputSize = std::array<int, 3>{channels, *size, *size};
         if (!preprocessorPath.empty()) {
             readHfPreprocessor(readJson(preprocessorPath), c.preprocess, channels);

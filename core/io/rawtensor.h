@@ -21,6 +21,10 @@ struct RawTensor {
     std::string shapeString() const;  // "[768, 3, 16, 16]"
 };
 
+// Whether a floating-point tensor holds a NaN or an infinity (integer types never do);
+// a pass over its bits, about as fast as memory reads.
+bool holdsNonFinite(const RawTensor& tensor);
+
 // Name -> tensor; ordered so that listings and dumps are deterministic.
 using TensorMap = std::map<std::string, RawTensor>;
 

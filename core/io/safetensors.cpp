@@ -2,6 +2,7 @@
 
 #include "core/io/atomicfile.h"
 #include "core/io/bytes.h"
+#include "core/io/safetensorsheader.h"
 
 #include <nlohmann/json.hpp>
 
@@ -41,51 +42,22 @@ std::uint64_t checkedByteCount(const std::vector<std::int64_t>& shape, std::size
     return n;
 }
 
-Entry parseEntry(const std::string& path, const std::string& name, const nlohmann::json& j)
+Entry checkedEntry(const std::string& path, SafetensorsHeaderEntry&& h)
 {
-    if (!j.is_object() || !j.contains("dtype") || !j.contains("shape") || !j.contains("data_offsets"))
-        fail(path, "entry '" + printable(name) + "' needs dtype, shape and data_offsets");
-    const auto& jt = j["dtype"];
-    const auto dtype = jt.is_string() ? dtypeFromName(jt.get<std::string>()) : std::nullopt;
-    if (!dtype)
-        fail(path, "entry '" + printable(name) + "' has an unknown dtype " + jt.dump());
     Entry e;
-    e.name = name;
-    e.tensor.dtype = *dtype;
-    const auto& js = j["shape"];
-    if (!js.is_array())
-        fail(path, "entry '" + printable(name) + "' has a shape that is not a list");
-    for (const auto& d : js) {
-        if (!d.is_number_unsigned() || d.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
-            fail(path, "entry '" + printable(name) + "' has a bad dimension " + d.dump());
-        e.tensor.shape.push_back(d.get<std::int64_t>());
-    }
-    const auto& jo = j["data_offsets"];
-    if (!jo.is_array() || jo.size() != 2 || !jo[0].is_number_unsigned() || !jo[1].is_number_unsigned())
-        fail(path, "entry '" + printable(name) + "' needs data_offsets [begin, end]");
-    e.begin = jo[0].get<std::uint64_t>();
-    e.end = jo[1].get<std::uint64_t>();
+    e.name = std::move(h.name);
+    e.tensor.dtype = h.dtype;
+    e.tensor.shape = std::move(h.shape);
+    e.begin = h.begin;
+    e.end = h.end;
     if (e.end < e.begin)
-        fail(path, "entry '" + printable(name) + "' ends before it begins");
+        fail(path, "entry '" + printable(e.name) + "' ends before it begins");
     bool overflow = false;
     const auto bytes = checkedByteCount(e.tensor.shape, dtypeSize(e.tensor.dtype), overflow);
     if (overflow || bytes != e.end - e.begin)
-        fail(path, "entry '" + printable(name) + "' " + dtypeName(e.tensor.dtype) + " " + e.tensor.shapeString()
+        fail(path, "entry '" + printable(e.name) + "' " + dtypeName(e.tensor.dtype) + " " + e.tensor.shapeString()
                        + " does not match its " + std::to_string(e.end - e.begin) + " data bytes");
     return e;
-}
-
-StringMap parseMetadata(const std::string& path, const nlohmann::json& j)
-{
-    if (!j.is_object())
-        fail(path, "__metadata__ is not an object");
-    StringMap out;
-    for (const auto& [key, value] : j.items()) {
-        if (!value.is_string())
-            fail(path, "__metadata__ value of '" + printable(key) + "' is not a string");
-        out[key] = value.get<std::string>();
-    }
-    return out;
 }
 
 // Offsets must tile [0, last end) with no hole and no overlap.
@@ -129,23 +101,18 @@ SafetensorsFile readSafetensors(const std::string& path)
     if (header.empty() || header.front() != '{')
         fail(path, "the header does not start with '{'");
 
-    nlohmann::json j;
+    SafetensorsHeader parsed;
     try {
-        j = nlohmann::json::parse(header);
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, std::string("the header is not valid UTF-8 JSON (") + e.what() + ")");
+        parsed = parseSafetensorsHeader(header);
+    } catch (const FormatError& e) {
+        fail(path, e.what());
     }
-    if (!j.is_object())
-        fail(path, "the header is not a JSON object");
-
     SafetensorsFile result;
+    result.metadata = std::move(parsed.metadata);
     std::vector<Entry> entries;
-    for (const auto& [name, value] : j.items()) {
-        if (name == "__metadata__")
-            result.metadata = parseMetadata(path, value);
-        else
-            entries.push_back(parseEntry(path, name, value));
-    }
+    entries.reserve(parsed.entries.size());
+    for (auto& h : parsed.entries)
+        entries.push_back(checkedEntry(path, std::move(h)));
     const std::uint64_t dataStart = 8 + headerLen;
     checkTiling(path, entries, fileSize - dataStart);
 

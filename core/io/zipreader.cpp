@@ -78,9 +78,8 @@ ZipReader::ZipReader(const std::string& path)
 
 const ZipEntry* ZipReader::find(const std::string& name) const
 {
-    auto it = std::find_if(m_entries.begin(), m_entries.end(),
-                           [&](const ZipEntry& entry) { return entry.name == name; });
-    return it == m_entries.end() ? nullptr : &*it;
+    const auto it = m_index.find(name);
+    return it == m_index.end() ? nullptr : &m_entries[it->second];
 }
 
 void ZipReader::read(const ZipEntry& entry, std::uint64_t offset, void* dest,
@@ -202,6 +201,10 @@ void ZipReader::readCentralDirectory(const EndRecord& record)
             fail("zip entry '" + printable(entry.name) + "' is encrypted");
         if (!fitsIn(entry.localHeaderOffset, kLocalHeaderSize, m_fileSize))
             fail("zip entry '" + printable(entry.name) + "' lies outside the file");
+        // Readers disagree on which of two same-named entries counts (Python's zipfile
+        // takes the last), so an archive that has them has no one meaning.
+        if (!m_index.emplace(entry.name, m_entries.size()).second)
+            fail("the archive holds two entries named '" + printable(entry.name) + "'");
         m_entries.push_back(std::move(entry));
         pos += recordSize;
     }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,7 @@ private:
     std::ifstream m_file;
     std::uint64_t m_fileSize = 0;
     std::vector<ZipEntry> m_entries;
+    std::map<std::string, std::size_t> m_index;  // name -> position in m_entries
 };
 
 }  // namespace attnviz::io

@@ -15,6 +15,7 @@ import math
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 import zlib
 
@@ -361,6 +362,13 @@ def main():
         (name, b"\x00\x01 this is not a pickle" if name.endswith("/data.pkl") else data)
         for name, data in items])
     add_bad("garbage_pickle", "malformed pickle data at byte 0: unsupported opcode 0x00")
+    # Two entries under one name: Python's zipfile reads the last, a first-match reader
+    # the first. The second copy holds different data, so either choice is silently wrong.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns "Duplicate name", as it should
+        first_storage = next(name for name, _ in items if "/data/" in name)
+        write_zip(path_of("duplicate_entry"), items + [(first_storage, bytes(len(dict(items)[first_storage])))])
+    add_bad("duplicate_entry", "two entries named '%s'" % first_storage)
     storage_entry = next(name for name, _ in items if "/data/" in name)
     write_zip(path_of("compressed"), items, deflated={storage_entry})
     add_bad("compressed", "'%s' is compressed" % storage_entry)
