@@ -11,6 +11,7 @@ packages=(
     python3-torch python3-torchvision python3-numpy
     dataset-fashion-mnist
     xvfb xauth
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -65,8 +65,19 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     setAcceptDrops(true);
     // Absolute paths, so that settings and recent files work from any directory.
     const auto absolute = [](const QString& path) { return QFileInfo(path).absoluteFilePath(); };
-    m_vit = !options.vit.isEmpty() ? absolute(options.vit) : settings::modelPath(Side::ViT, defaultModelPath(Side::ViT));
-    m_cnn = !options.cnn.isEmpty() ? absolute(options.cnn) : settings::modelPath(Side::CNN, defaultModelPath(Side::CNN));
+    // A model remembered from the last session may have been moved or deleted since: the
+    // shipped one then, and a note, rather than a window with nothing in it. A model
+    // given on the command line that is missing is an error, as the user asked for it.
+    QStringList gone;
+    const auto remembered = [&gone](Side side) {
+        const QString path = settings::modelPath(side, defaultModelPath(side));
+        if (QFileInfo::exists(path))
+            return path;
+        gone << path;
+        return defaultModelPath(side);
+    };
+    m_vit = !options.vit.isEmpty() ? absolute(options.vit) : remembered(Side::ViT);
+    m_cnn = !options.cnn.isEmpty() ? absolute(options.cnn) : remembered(Side::CNN);
     m_image = options.image.isEmpty() ? defaultImagePath() : absolute(options.image);
 
     auto* central = new QWidget(this);
@@ -169,6 +180,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         resizeDocks({dock}, {300}, Qt::Vertical);  // the first start: the same layout every time
     m_vitPane->setFocus();
     QTimer::singleShot(0, this, [this] { analyze(); });
+    if (!gone.isEmpty())
+        statusBar()->showMessage(tr("The model last used is gone (%1): showing the shipped one instead.")
+                                     .arg(gone.join(QStringLiteral(", "))),
+                                 15000);
 }
 
 void MainWindow::buildMenus()

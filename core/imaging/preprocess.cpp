@@ -1,6 +1,7 @@
 #include "core/imaging/preprocess.h"
 
 #include "core/engine/imageset.h"
+#include "core/imaging/imagedecoder.h"
 
 #include <opencv2/imgproc.hpp>
 
@@ -48,6 +49,13 @@ PreparedInput preprocessImage(const cv::Mat& rgb, const engine::Preprocessing& p
         cv::cvtColor(rgb, source, cv::COLOR_RGB2GRAY);
 
     const cv::Size scaled = scaledSize(source, p);
+    // A 16000 x 1 strip would be resized to 4096000 x 256 (3 GB) to crop 224 x 224 out of
+    // it; refuse what no photograph needs instead of allocating it.
+    constexpr double kMaxResizedPixels = 64e6;
+    if (double(scaled.width) * double(scaled.height) > kMaxResizedPixels)
+        throw ImageError("an image of " + std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows)
+                         + " pixels is too elongated: scaling it for the model would make "
+                         + std::to_string(scaled.width) + "x" + std::to_string(scaled.height) + " pixels");
     cv::Mat resized;
     cv::resize(source, resized, scaled, 0, 0, interpolationFlag(p.interpolation));
     const int top = (resized.rows - h) / 2;

@@ -6,6 +6,7 @@
 #include "core/engine/classifier.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/imageheader.h"
+#include "core/imaging/preprocess.h"
 #include "core/io/checkpointfile.h"
 #include "core/io/idxdataset.h"
 #include "core/io/modelconfig.h"
@@ -248,6 +249,17 @@ private slots:
         QVERIFY(header.width && header.height);
         QCOMPARE(*header.width, width);
         QCOMPARE(*header.height, height);
+    }
+
+    // 16000 x 1 pixels pass the pixel limit, but scaling the short side to 256 for a
+    // 224 model would allocate 4096000 x 256 x 3 bytes.
+    void elongatedImagesAreRefusedBeforeResizing()
+    {
+        const cv::Mat strip(1, 16000, CV_8UC3, cv::Scalar(1, 2, 3));
+        const QString message = errorOf([&] { imaging::preprocessImage(strip, engine::Preprocessing{}); });
+        QVERIFY2(message.contains(QStringLiteral("16000x1 pixels is too elongated")), qPrintable(message));
+        const cv::Mat wide(224, 4000, CV_8UC3, cv::Scalar(1, 2, 3));  // a panorama of 18:1 is fine
+        QCOMPARE(imaging::preprocessImage(wide, engine::Preprocessing{}).tensor.size(3), 224);
     }
 
     // Every prefix of a real file, and bytes that are nothing: a header is read or not,

@@ -202,6 +202,8 @@ def make(folder):
     tiny = Image.new("RGB", (1, 1), (200, 30, 90))
     write(folder, "tiny-1x1.png", encode(tiny, "PNG"))
     write(folder, "tiny-1x1.jpg", encode(tiny, "JPEG", quality=90))
+    # elongated.png: a 16000x1 strip, 16000 pixels, that scaling for a 224 model would make 4 Gpixel.
+    write(folder, "elongated.png", encode(Image.new("L", (16000, 1), 128), "PNG"))
     # gray16.png: 16-bit grayscale 40x30 ramp over the full 0..65535 range; needs 16->8 bit handling.
     ramp16 = (numpy.arange(40 * 30, dtype=numpy.uint32).reshape(30, 40) * 65535 // (40 * 30 - 1))
     write(folder, "gray16.png", encode(Image.fromarray(ramp16.astype(numpy.uint16), "I;16"), "PNG"))

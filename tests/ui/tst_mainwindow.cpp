@@ -2,6 +2,7 @@
 // layers and heads with keys, switch method and colormap, query a patch, export an
 // overlay and the plots, measure effective fields, compare layers over a folder (and
 // cancel it), and open a broken image or folder while the previous analysis stays.
+#include "ui/appsettings.h"
 #include "ui/mainwindow.h"
 #include "ui/modelpane.h"
 #include "ui/plotspanel.h"
@@ -21,6 +22,7 @@
 #include <QWheelEvent>
 #include <QLabel>
 #include <QSettings>
+#include <QStatusBar>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QDoubleSpinBox>
@@ -139,6 +141,24 @@ private slots:
         // The model card's measured accuracy, read from config.json.
         const auto title = vit()->findChild<QLabel*>(QStringLiteral("title"))->text();
         QVERIFY2(title.contains(QStringLiteral("accuracy 0.9049 on t10k, 10000 images")), qPrintable(title));
+    }
+
+    // A model remembered from the last session that has since been deleted: the shipped
+    // one instead, and a note in the status bar, not an empty window.
+    void aRememberedModelThatIsGoneFallsBackToTheShippedOne()
+    {
+        const QString gone = QDir::temp().filePath(QStringLiteral("attnviz-deleted-model.safetensors"));
+        ui::settings::setModelPath(ui::Side::CNN, gone);
+        ui::MainWindow window;
+        QSignalSpy shown(&window, &ui::MainWindow::analysisShown);
+        window.show();
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(window));
+        QVERIFY(window.pane(ui::Side::CNN)->hasAnalysis());
+        QVERIFY2(window.errorText().isEmpty(), qPrintable(window.errorText()));
+        const QString note = window.statusBar()->currentMessage();
+        QVERIFY2(note.contains(QStringLiteral("is gone")) && note.contains(gone), qPrintable(note));
+        QVERIFY(ui::settings::modelPath(ui::Side::CNN, {}) != gone);  // the shipped one is remembered now
     }
 
     // The overlay is the largest thing in each pane, and both are drawn the same size.
