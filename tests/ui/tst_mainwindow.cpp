@@ -10,6 +10,7 @@
 #include "core/engine/faithfulness.h"
 #include "core/io/imagefiles.h"
 #include "core/io/pngtext.h"
+#include "core/io/safetensors.h"
 
 #include <QApplication>
 #include <QChartView>
@@ -30,6 +31,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -573,6 +575,24 @@ private slots:
         QCOMPARE(int(sizes->vit.size()), 6);
         QCOMPARE(int(sizes->cnn.size()), 4);
         QVERIFY(plots->showPlot(QStringLiteral("distance")));
+    }
+
+    // Weights holding NaN or infinity load, with a warning under the model's name.
+    void brokenWeightsAreNamedInThePane()
+    {
+        const QString folder = m_dir.filePath(QStringLiteral("cnn-nan"));
+        QDir().mkpath(folder);
+        auto file = io::readSafetensors((copyOfShippedCnn() + QStringLiteral("/model.safetensors")).toStdString());
+        const float nan = std::nanf("");
+        std::memcpy(file.tensors.at("fc.bias").bytes.data(), &nan, sizeof nan);
+        io::writeSafetensors((folder + QStringLiteral("/model.safetensors")).toStdString(), file.tensors, file.metadata);
+        QFile::copy(copyOfShippedCnn() + QStringLiteral("/config.json"), folder + QStringLiteral("/config.json"));
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openModel(ui::Side::CNN, folder);
+        QVERIFY(shown.wait(60000));
+        const auto title = cnn()->findChild<QLabel*>(QStringLiteral("title"))->text();
+        QVERIFY2(title.contains(QStringLiteral("Warning: 1 tensor holds NaN or infinite values: fc.bias")), qPrintable(title));
+        QVERIFY(waitIdle(*m_window));
     }
 
     void layerSimilarityOverAFolder()
