@@ -85,9 +85,8 @@ void checkHeader(const std::string& path, const ImageHeader& header, const Decod
                          + " header is damaged (no image size before the image data)");
     if (header.animated)
         throw ImageError("cannot decode image '" + path + "': animated WebP images are not supported");
-    const long long w = *header.width, h = *header.height;
-    // Sides are below 2^32 in every format, so the product cannot overflow.
-    if (w * h > limits.maxPixels)
+    const long long w = *header.width, h = *header.height;  // each at most 2^40
+    if (h > 0 && w > limits.maxPixels / h)
         throw ImageError("image '" + path + "' claims " + std::to_string(w) + "x" + std::to_string(h)
                          + " pixels, over the limit of " + std::to_string(limits.maxPixels));
     if (header.tilePixels > limits.maxPixels)

@@ -1,7 +1,9 @@
 #include "core/imaging/imageheader.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace attnviz::imaging {
 namespace {
@@ -26,10 +28,12 @@ bool startsWith(const Bytes& b, const char* signature, std::size_t length, std::
     return b.size() >= at + length && std::memcmp(b.data() + at, signature, length) == 0;
 }
 
+// Sides as declared, clamped to 2^40 (no format allows more, and no check may overflow).
 void setSize(ImageHeader& h, std::uint64_t width, std::uint64_t height)
 {
-    h.width = static_cast<long long>(width);
-    h.height = static_cast<long long>(height);
+    constexpr std::uint64_t kMaxSide = std::uint64_t(1) << 40;
+    h.width = static_cast<long long>(std::min(width, kMaxSide));
+    h.height = static_cast<long long>(std::min(height, kMaxSide));
 }
 
 // IHDR is always the first chunk: width and height at bytes 16 and 20.
@@ -93,7 +97,10 @@ void readBmp(const Bytes& b, ImageHeader& h)
 }
 
 // The first image file directory of a TIFF or BigTIFF: ImageWidth (256), ImageLength
-// (257), and TileWidth / TileLength (322, 323), each a SHORT, LONG or LONG8.
+// (257), and TileWidth / TileLength (322, 323). As libtiff does, the first entry of a
+// tag counts and later repeats are ignored; an entry for the size that is not one SHORT
+// or LONG (or LONG8 in BigTIFF) leaves the size unknown, so the file is refused rather
+// than sized differently from the decoder.
 void readTiff(const Bytes& b, ImageHeader& h, bool bigEndian, bool big)
 {
     std::uint64_t ifd = 0, count = 0;
@@ -102,24 +109,31 @@ void readTiff(const Bytes& b, ImageHeader& h, bool bigEndian, bool big)
         return;
     const std::uint64_t entrySize = big ? 20 : 12;
     const std::uint64_t first = ifd + (big ? 8 : 2);
-    std::uint64_t width = 0, height = 0, tileWidth = 0, tileHeight = 0;
+    constexpr std::uint64_t kUnread = ~std::uint64_t(0);
+    constexpr std::uint64_t kAbsent = kUnread - 1;
+    std::uint64_t values[4] = {kAbsent, kAbsent, kAbsent, kAbsent};  // width, height, tile width, tile height
     for (std::uint64_t i = 0; i < count && first + i * entrySize < b.size(); ++i) {
         const std::uint64_t at = first + i * entrySize;
-        std::uint64_t tag = 0, type = 0, value = 0;
-        if (!readInt(b, at, 2, bigEndian, tag) || !readInt(b, at + 2, 2, bigEndian, type))
+        std::uint64_t tag = 0, type = 0, n = 0, value = 0;
+        if (!readInt(b, at, 2, bigEndian, tag) || !readInt(b, at + 2, 2, bigEndian, type)
+            || !readInt(b, at + 4, offsetSize, bigEndian, n))
             return;
-        const int valueSize = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : 0;  // SHORT, LONG, LONG8
-        if (valueSize == 0 || !readInt(b, at + 4 + offsetSize, valueSize, bigEndian, value))
-            continue;
-        if (tag == 256) width = value;
-        if (tag == 257) height = value;
-        if (tag == 322) tileWidth = value;
-        if (tag == 323) tileHeight = value;
+        const int slot = tag == 256 ? 0 : tag == 257 ? 1 : tag == 322 ? 2 : tag == 323 ? 3 : -1;
+        if (slot < 0 || values[slot] != kAbsent)
+            continue;  // not a size, or a repeat
+        const int valueSize = type == 3 ? 2 : type == 4 ? 4 : (type == 16 && big) ? 8 : 0;  // SHORT, LONG, LONG8
+        const bool read = valueSize && n == 1 && readInt(b, at + 4 + offsetSize, valueSize, bigEndian, value);
+        values[slot] = read ? value : kUnread;
     }
-    if (width && height)
-        setSize(h, width, height);
-    if (tileWidth && tileHeight && tileWidth <= (1ull << 31) && tileHeight <= (1ull << 31))
-        h.tilePixels = static_cast<long long>(tileWidth * tileHeight);
+    const auto known = [&](int slot) { return values[slot] != kAbsent && values[slot] != kUnread; };
+    if (known(0) && known(1) && values[0] && values[1])
+        setSize(h, values[0], values[1]);
+    if (values[2] == kUnread || values[3] == kUnread)
+        h.width.reset();  // tiles of a size we cannot read: refuse the file
+    else if (known(2) && known(3)) {
+        const double tile = double(values[2]) * double(values[3]);
+        h.tilePixels = tile > 9e18 ? std::numeric_limits<long long>::max() : static_cast<long long>(tile);
+    }
 }
 
 // RIFF....WEBP, then a simple lossy ('VP8 '), lossless ('VP8L') or extended ('VP8X')

@@ -5,8 +5,10 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 namespace attnviz::imaging {
 namespace {
@@ -20,18 +22,19 @@ int interpolationFlag(const std::string& name)
     return cv::INTER_LINEAR;
 }
 
-// Size the image is resized to before the center crop (timm's rule).
-cv::Size scaledSize(const cv::Mat& image, const engine::Preprocessing& p)
+// Size the image is resized to before the center crop (timm's rule), in doubles so that
+// a strip that would need more than 2^31 pixels a side is measured before it is cast.
+std::pair<double, double> scaledSize(const cv::Mat& image, const engine::Preprocessing& p)
 {
     const int h = p.inputSize[1];
     const int w = p.inputSize[2];
     if (p.squash)
         return {w, h};
     if (h != w)
-        return {int(std::floor(w / p.cropPct)), int(std::floor(h / p.cropPct))};
-    const int shortSide = int(std::floor(h / p.cropPct));
-    const double scale = double(shortSide) / std::min(image.rows, image.cols);
-    return {std::max(w, int(std::lround(image.cols * scale))), std::max(h, int(std::lround(image.rows * scale)))};
+        return {std::floor(w / p.cropPct), std::floor(h / p.cropPct)};
+    const double shortSide = std::floor(h / p.cropPct);
+    const double scale = shortSide / std::min(image.rows, image.cols);
+    return {std::max<double>(w, std::round(image.cols * scale)), std::max<double>(h, std::round(image.rows * scale))};
 }
 
 }  // namespace
@@ -48,14 +51,16 @@ PreparedInput preprocessImage(const cv::Mat& rgb, const engine::Preprocessing& p
     if (channels == 1)
         cv::cvtColor(rgb, source, cv::COLOR_RGB2GRAY);
 
-    const cv::Size scaled = scaledSize(source, p);
+    const auto [scaledWidth, scaledHeight] = scaledSize(source, p);
     // A 16000 x 1 strip would be resized to 4096000 x 256 (3 GB) to crop 224 x 224 out of
     // it; refuse what no photograph needs instead of allocating it.
     constexpr double kMaxResizedPixels = 64e6;
-    if (double(scaled.width) * double(scaled.height) > kMaxResizedPixels)
+    if (scaledWidth * scaledHeight > kMaxResizedPixels)
         throw ImageError("an image of " + std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows)
                          + " pixels is too elongated: scaling it for the model would make "
-                         + std::to_string(scaled.width) + "x" + std::to_string(scaled.height) + " pixels");
+                         + std::to_string(static_cast<long long>(scaledWidth)) + "x"
+                         + std::to_string(static_cast<long long>(scaledHeight)) + " pixels");
+    const cv::Size scaled{int(scaledWidth), int(scaledHeight)};
     cv::Mat resized;
     cv::resize(source, resized, scaled, 0, 0, interpolationFlag(p.interpolation));
     const int top = (resized.rows - h) / 2;

@@ -22,10 +22,15 @@ nlohmann::json readJsonFile(const std::string& path, const JsonLimits& limits)
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     // The callback sees each value's depth as it is parsed; nlohmann's parser itself
     // keeps its state on the heap, so deep input is refused here without recursion.
-    const auto depthLimit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    std::size_t values = 0;
+    const auto depthLimit = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
         if (depth > limits.maxDepth)
             throw FormatError("'" + path + "' nests values more than " + std::to_string(limits.maxDepth)
                               + " levels deep");
+        if (event == nlohmann::json::parse_event_t::value || event == nlohmann::json::parse_event_t::object_start
+            || event == nlohmann::json::parse_event_t::array_start)
+            if (++values > limits.maxValues)
+                throw FormatError("'" + path + "' holds more than " + std::to_string(limits.maxValues) + " values");
         return true;
     };
     try {

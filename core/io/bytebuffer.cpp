@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
+#include <utility>
 
 namespace attnviz::io {
 namespace {
@@ -15,6 +17,8 @@ constexpr std::size_t kAlignment = 64;
 
 std::uint8_t* allocateUninitialised(std::size_t size)
 {
+    if (size > std::numeric_limits<std::size_t>::max() - kAlignment)
+        throw std::bad_alloc();
     const std::size_t rounded = (size + kAlignment - 1) / kAlignment * kAlignment;
     void* memory = std::aligned_alloc(kAlignment, rounded);
     if (!memory)
@@ -40,6 +44,19 @@ ByteBuffer::ByteBuffer(const std::uint8_t* data, std::size_t size)
 ByteBuffer::ByteBuffer(const ByteBuffer& other)
     : ByteBuffer(other.data(), other.size())
 {
+}
+
+ByteBuffer::ByteBuffer(ByteBuffer&& other) noexcept
+    : m_data(std::move(other.m_data))
+    , m_size(std::exchange(other.m_size, 0))
+{
+}
+
+ByteBuffer& ByteBuffer::operator=(ByteBuffer&& other) noexcept
+{
+    m_data = std::move(other.m_data);
+    m_size = std::exchange(other.m_size, 0);
+    return *this;
 }
 
 ByteBuffer& ByteBuffer::operator=(const ByteBuffer& other)

@@ -17,8 +17,9 @@ public:
     ByteBuffer(const std::uint8_t* data, std::size_t size);
     ByteBuffer(const ByteBuffer& other);
     ByteBuffer& operator=(const ByteBuffer& other);
-    ByteBuffer(ByteBuffer&&) noexcept = default;
-    ByteBuffer& operator=(ByteBuffer&&) noexcept = default;
+    // A moved-from buffer is empty, as a moved-from vector is.
+    ByteBuffer(ByteBuffer&& other) noexcept;
+    ByteBuffer& operator=(ByteBuffer&& other) noexcept;
 
     std::uint8_t* data() { return m_data.get(); }
     const std::uint8_t* data() const { return m_data.get(); }

@@ -4,9 +4,9 @@
 #include "core/io/safetensors.h"
 #include "core/io/torchcheckpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <map>
 
 namespace attnviz::io {
 namespace {
@@ -63,28 +63,36 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
     // beside the text tower. Only a trunk without open_clip's own projection head
     // (timm_proj "none") is the whole image model; with one, nothing is stripped.
     const bool openClipTrunk = tensors.count("visual.trunk.patch_embed.proj.weight") && !hasTimmHead;
-    TensorMap out;
-    std::map<std::string, std::string> origin;  // stripped name -> the key it came from
-    for (auto& [key, tensor] : tensors) {
-        std::string name = key;
+    // The name a key has in the model, or "" for a key the model does not take.
+    const auto stripped = [&](std::string name) -> std::string {
         if (startsWith(name, "module."))
             name.erase(0, 7);
         if (openClipTrunk) {
             if (!startsWith(name, "visual.trunk."))
-                continue;  // the text tower, logit_scale, logit_bias
+                return {};  // the text tower, logit_scale, logit_bias
             name.erase(0, 13);
         }
         if (!hfBackbone.empty() && startsWith(name, hfBackbone))
             name.erase(0, hfBackbone.size());
         if (hasBackbone) {
             if (!startsWith(name, "backbone."))
-                continue;  // e.g. the DINO projection head: not part of the backbone
+                return {};  // e.g. the DINO projection head: not part of the backbone
             name.erase(0, 9);
         }
+        return name;
+    };
+    TensorMap out;
+    for (auto& [key, tensor] : tensors) {
+        const std::string name = stripped(key);
+        if (name.empty())
+            continue;
         // `module.x` beside `x`, say: which one the model got would depend on the order.
-        if (const auto [it, added] = origin.emplace(name, key); !added)
-            throw PrefixCollision("the keys '" + printable(it->second) + "' and '" + printable(key)
-                              + "' both name the tensor '" + printable(name) + "' once wrapper prefixes are removed");
+        if (out.count(name)) {
+            const auto other = std::find_if(tensors.begin(), tensors.end(),
+                                            [&](const auto& entry) { return entry.first != key && stripped(entry.first) == name; });
+            throw PrefixCollision("the keys '" + printable(other->first) + "' and '" + printable(key)
+                                  + "' both name the tensor '" + printable(name) + "' once wrapper prefixes are removed");
+        }
         out[name] = std::move(tensor);
     }
     return out;

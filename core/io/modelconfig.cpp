@@ -212,12 +212,16 @@ std::optional<std::array<int, 2>> hfSize(const json& j, const char* key)
         const int side = int(numberIn(key, v, kSide, true));
         return std::array<int, 2>{side, side};
     }
+    const auto side = [&v, key](const char* name) {
+        const auto value = pickInt(v, {name}, kSide);
+        if (!value)  // null
+            throw FormatError(std::string("config field '") + key + "." + name + "' is null, expected an integer");
+        return *value;
+    };
     if (v.is_object() && v.contains("height") && v.contains("width"))
-        return std::array<int, 2>{*pickInt(v, {"height"}, kSide), *pickInt(v, {"width"}, kSide)};
-    if (v.is_object() && v.contains("shortest_edge")) {
-        const int side = *pickInt(v, {"shortest_edge"}, kSide);
-        return std::array<int, 2>{side, side};
-    }
+        return std::array<int, 2>{side("height"), side("width")};
+    if (v.is_object() && v.contains("shortest_edge"))
+        return std::array<int, 2>{side("shortest_edge"), side("shortest_edge")};
     return std::nullopt;
 }
 

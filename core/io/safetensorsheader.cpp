@@ -15,6 +15,10 @@ using Json = nlohmann::json;
 
 constexpr int kMaxDepth = 128;
 constexpr std::size_t kMaxRank = 64;
+// The largest public checkpoints hold a few thousand tensors per file; a header of
+// 100 MB could otherwise list two million empty ones, each costing far more memory
+// than its 50 bytes of text.
+constexpr std::size_t kMaxTensors = 100'000;
 
 // Where the parse is: depth 1 is the top object, 2 an entry (or the metadata), 3 a
 // field's array. Values nobody reads are skipped by counting their nesting.
@@ -85,6 +89,8 @@ public:
             if (!m_names.insert(value).second)
                 return fail("'" + printable(value) + "' appears twice in the header");
             m_inMetadata = value == "__metadata__";
+            if (!m_inMetadata && ++m_tensorCount > kMaxTensors)
+                return fail("the header lists more than " + std::to_string(kMaxTensors) + " tensors");
             m_entry = {};
             m_entry.name = value;
             m_seen.clear();
@@ -195,6 +201,7 @@ private:
     std::string m_key;    // the metadata key being read
     std::string m_field;  // the entry field being read
     int m_offsetCount = 0;
+    std::size_t m_tensorCount = 0;
     SafetensorsHeaderEntry m_entry;
     std::set<std::string> m_names;
     std::set<std::string> m_fields;

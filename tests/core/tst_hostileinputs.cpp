@@ -16,6 +16,7 @@
 
 #include <zlib.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -129,6 +130,31 @@ private slots:
         const auto config = io::parseModelConfig(path("config.json"));
         QCOMPARE(*config.numClasses, 0);
         QCOMPARE((*config.preprocess.inputSize)[1], 224);
+    }
+
+    void jsonValueCountIsBounded()
+    {
+        std::string many = "{\"labels\": [0";
+        for (int i = 0; i < 1'000'000; ++i)
+            many += ",0";
+        writeText(path("config.json"), many + "]}");
+        const QString message = errorOf([&] { io::parseModelConfig(path("config.json")); });
+        QVERIFY2(message.contains(QStringLiteral("holds more than 1000000 values")), qPrintable(message));
+        writeText(path("config.json"), "{}");
+        writeText(path("preprocessor_config.json"), R"({"size": {"height": null, "width": 224}})");
+        QVERIFY(errorOf([&] { io::parseModelConfig(path("config.json"), path("preprocessor_config.json")); })
+                    .contains(QStringLiteral("'size.height' is null")));
+    }
+
+    void movedFromBuffersAreEmpty()
+    {
+        io::ByteBuffer a(std::size_t(16));
+        io::ByteBuffer b(std::move(a));
+        QVERIFY(a.empty() && a.size() == 0 && b.size() == 16);  // NOLINT(bugprone-use-after-move): the point
+        io::ByteBuffer c;
+        c = std::move(b);
+        QVERIFY(b.empty() && c.size() == 16);  // NOLINT(bugprone-use-after-move)
+        QVERIFY(io::ByteBuffer(a) == io::ByteBuffer());
     }
 
     // A pair of IDX files of 16 + 8 bytes that declares 65536 images of 256 x 256 (4 GiB):
@@ -260,6 +286,39 @@ private slots:
         QVERIFY2(message.contains(QStringLiteral("16000x1 pixels is too elongated")), qPrintable(message));
         const cv::Mat wide(224, 4000, CV_8UC3, cv::Scalar(1, 2, 3));  // a panorama of 18:1 is fine
         QCOMPARE(imaging::preprocessImage(wide, engine::Preprocessing{}).tensor.size(3), 224);
+    }
+
+    // A TIFF that gives its size twice is sized as libtiff sizes it, by the first entry;
+    // one whose size entry has a type the decoder would read differently has no size.
+    void tiffSizesAreReadAsLibtiffReadsThem()
+    {
+        const auto tiff = [](std::vector<std::array<std::uint32_t, 3>> entries) {  // tag, type, value
+            std::vector<unsigned char> b{'I', 'I', 42, 0, 8, 0, 0, 0, std::uint8_t(entries.size()), 0};
+            for (const auto& [tag, type, value] : entries) {
+                const std::uint32_t fields[] = {tag | (type << 16), 1, value};
+                for (std::uint32_t f : fields)
+                    for (int i = 0; i < 4; ++i)
+                        b.push_back(std::uint8_t(f >> (8 * i)));
+            }
+            return imaging::readImageHeader(b);
+        };
+        const auto twice = tiff({{256, 4, 30000}, {257, 4, 30000}, {256, 4, 1}, {257, 4, 1}});
+        QVERIFY(twice.width && *twice.width == 30000 && *twice.height == 30000);
+        QVERIFY(!tiff({{256, 5, 30000}, {257, 4, 1}, {256, 4, 1}}).width);  // RATIONAL first: unknown
+        QVERIFY(!tiff({{256, 16, 30000}, {257, 4, 1}}).width);               // LONG8 outside BigTIFF
+        QVERIFY(!tiff({{256, 4, 10}, {257, 4, 10}, {322, 5, 16}, {323, 4, 16}}).width);  // unreadable tiles
+        QCOMPARE(tiff({{256, 4, 10}, {257, 4, 10}, {322, 4, 65536}, {323, 4, 65536}}).tilePixels, 65536LL * 65536LL);
+    }
+
+    // Sides near 2^32 in a PNG: the pixel check may not overflow into a small product.
+    void sidesNear4GiBAreRefused()
+    {
+        std::ifstream in(kImages + "huge-declared.png", std::ios::binary);
+        std::vector<char> png{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        std::memset(png.data() + 16, 0xff, 8);  // width and height 0xffffffff (the CRC does not matter here)
+        writeText(path("sides.png"), std::string(png.begin(), png.end()));
+        const QString message = errorOf([&] { imaging::decodeImageRgb(path("sides.png")); });
+        QVERIFY2(message.contains(QStringLiteral("claims 4294967295x4294967295 pixels")), qPrintable(message));
     }
 
     // Every prefix of a real file, and bytes that are nothing: a header is read or not,

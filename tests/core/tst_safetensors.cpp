@@ -148,6 +148,10 @@ private slots:
             manyDims += ",1";
         row("65 dimensions", rawFile(manyDims + R"(],"data_offsets":[0,1]}})", 1), "more than 64 dimensions");
         row("entry not an object", rawFile(R"({"x":[1,2]})", 0), "'x' is an array, not an object");
+        std::string manyTensors = "{";
+        for (int i = 0; i <= 100'000; ++i)
+            manyTensors += (i ? ",\"t" : "\"t") + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
+        row("100001 tensors", rawFile(manyTensors + "}", 0), "more than 100000 tensors");
         row("entry a number", rawFile(R"({"x":7})", 0), "'x' is a number, not an object");
     }
 

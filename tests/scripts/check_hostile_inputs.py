@@ -67,6 +67,8 @@ IMAGES = {
     "huge-declared.webp": (1, "claims 16384x16384 pixels, over the limit"),
     "bomb.tif": (1, "claims 16000x16000 pixels, over the limit"),
     "bomb.webp": (1, "claims 16000x16000 pixels, over the limit"),
+    # Found by fuzz_image: sides whose product overflowed 64 bits in the pixel check.
+    "fuzz-overflow.png": (1, "claims 4294957301x4278209272 pixels, over the limit"),
 }
 
 
