@@ -88,8 +88,9 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
             continue;
         // `module.x` beside `x`, say: which one the model got would depend on the order.
         if (out.count(name)) {
+            const std::string& mine = key;  // (a structured binding cannot be captured in C++17)
             const auto other = std::find_if(tensors.begin(), tensors.end(),
-                                            [&](const auto& entry) { return entry.first != key && stripped(entry.first) == name; });
+                                            [&](const auto& entry) { return entry.first != mine && stripped(entry.first) == name; });
             throw PrefixCollision("the keys '" + printable(other->first) + "' and '" + printable(key)
                                   + "' both name the tensor '" + printable(name) + "' once wrapper prefixes are removed");
         }
