@@ -3,7 +3,8 @@
 # ViT-B/16 + ResNet-50 (torchvision architectures, random weights from the test fixtures,
 # .pth files as torch.save writes them), one 640x480 JPEG, CPU, default threads. RUNS
 # alternating pairs; medians of: the whole process's wall time and peak resident memory
-# (GNU time), each model's load time as analyze reports it, and one plain read of each
+# (GNU time), each model's load time as analyze reports it (both loaded at once, and each
+# alone in a process of its own), and one plain read of each
 # checkpoint into fresh memory (Python's f.read(), timed in-process) for comparison, and
 # attnviz-cli started with no command (loading its libraries, then the usage text).
 # The files stay in the page cache throughout: this measures the work, not the disk.
@@ -42,6 +43,11 @@ for _ in $(seq "$runs"); do
     read -r wall rss < "$work/time"
     echo "python $wall $rss" >> "$work/runs"
     echo "read $(read_ms "$vit") $(read_ms "$cnn")" >> "$work/runs"
+    for role in vit cnn; do  # each checkpoint loaded alone, not beside the other
+        model=$vit; [ "$role" = cnn ] && model=$cnn
+        "$cli" analyze "--$role" "$model" --image "$work/image.jpg" > "$work/alone.json"
+        echo "alone-$role $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['$role']['timings_ms']['load'])" "$work/alone.json")" >> "$work/runs"
+    done
     /usr/bin/time -f "%e %M" -o "$work/time" "$cli" > /dev/null 2>&1 || true  # usage only: the start's floor
     echo "bare $(tail -n 1 "$work/time")" >> "$work/runs"  # after "Command exited with non-zero status 2"
 done
@@ -63,9 +69,10 @@ echo "| peak resident memory (MB) | $(mb $((${ours_rss%.*} * 1024))) | $(mb $(($
 echo
 echo "Weights: $(mb "$weights") MB; 1.3 × weights + 200 MB = $(awk -v w="$weights" 'BEGIN {printf "%.1f", 1.3 * w / 1e6 + 200}') MB."
 echo
-echo "| checkpoint | MB | one plain read (ms) | attnviz load (ms) | ratio |"
-echo "|---|---|---|---|---|"
+echo "| checkpoint | MB | one plain read (ms) | attnviz load, alone (ms) | ratio | attnviz load, beside the other (ms) | ratio |"
+echo "|---|---|---|---|---|---|---|"
 vit_read=$(median read 2); cnn_read=$(median read 3)
 vit_load=$(median ours 4); cnn_load=$(median ours 5)
-echo "| ViT-B/16 (.pth) | $(mb "$(stat -c %s "$vit")") | $vit_read | $vit_load | $(ratio "$vit_load" "$vit_read") |"
-echo "| ResNet-50 (.pth) | $(mb "$(stat -c %s "$cnn")") | $cnn_read | $cnn_load | $(ratio "$cnn_load" "$cnn_read") |"
+vit_alone=$(median alone-vit 2); cnn_alone=$(median alone-cnn 2)
+echo "| ViT-B/16 (.pth) | $(mb "$(stat -c %s "$vit")") | $vit_read | $vit_alone | $(ratio "$vit_alone" "$vit_read") | $vit_load | $(ratio "$vit_load" "$vit_read") |"
+echo "| ResNet-50 (.pth) | $(mb "$(stat -c %s "$cnn")") | $cnn_read | $cnn_alone | $(ratio "$cnn_alone" "$cnn_read") | $cnn_load | $(ratio "$cnn_load" "$cnn_read") |"

@@ -16,20 +16,20 @@ std::int64_t RawTensor::numel() const
 
 namespace {
 
-// True when some element has every exponent bit set (NaN or infinity): the largest
-// magnitude, sign cleared, reaches the exponent mask. A max over plain words is a loop
-// the compiler vectorises (a test per element ran at a fifth of the speed). The buffer
-// is an untyped, 64-byte-aligned allocation, so reading it as words is defined.
+// True when some element has every exponent bit set (NaN or infinity). An OR of
+// compare results over plain words, without an early exit, is a loop the compiler
+// vectorises with SSE2 alone (42 ms for 346 MB here; a max over the magnitudes took 70,
+// a bool per element more). The buffer is an untyped, 64-byte-aligned allocation, so
+// reading it as words is defined.
 template <typename Word>
 bool anyExponentAllOnes(const ByteBuffer& bytes, Word exponent)
 {
-    constexpr Word kMagnitude = Word(~Word(0)) >> 1;
     const auto* words = reinterpret_cast<const Word*>(bytes.data());
     const std::size_t count = bytes.size() / sizeof(Word);
-    Word largest = 0;
+    Word found = 0;
     for (std::size_t i = 0; i < count; ++i)
-        largest = std::max<Word>(largest, Word(words[i] & kMagnitude));
-    return largest >= exponent;
+        found |= Word((words[i] & exponent) == exponent);
+    return found != 0;
 }
 
 }  // namespace
