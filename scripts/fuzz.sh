@@ -13,10 +13,14 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_checkpoint fuzz_config fuzz_idx fuzz_image fuzz_pngtext)
 
-cmake --preset fuzz > /dev/null
-cmake --build --preset fuzz > /dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Quiet unless the build fails; then its output says why.
+if ! { cmake --preset fuzz && cmake --build --preset fuzz; } > "$work/build.log" 2>&1; then
+    cat "$work/build.log"
+    echo "fuzz.sh: the fuzz targets did not build (clang and libclang-rt-14-dev installed?)" >&2
+    exit 1
+fi
 status=0
 for target in "${targets[@]}"; do
     seeds=tests/fuzz/seeds/${target#fuzz_}
