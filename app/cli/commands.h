@@ -16,5 +16,9 @@ int runMad(const std::vector<std::string>& words);
 int runErf(const std::vector<std::string>& words);
 int runCka(const std::vector<std::string>& words);
 int runExport(const std::vector<std::string>& words);
+int runSkip(const std::vector<std::string>& words);
+int runProbe(const std::vector<std::string>& words);
+int runLocalize(const std::vector<std::string>& words);
+int runTokens(const std::vector<std::string>& words);
 
 }  // namespace attnviz::cli

@@ -31,6 +31,8 @@ public:
     InputSet(const Arguments& args, bool folderAllowed);
 
     std::size_t size() const { return m_tensors ? 1 : m_paths.size(); }
+    // Input i as the user named it: the image's path, or "tensor" for a tensor file.
+    std::string name(std::size_t i) const { return m_tensors ? std::string("tensor") : m_paths.at(i); }
     // Input i as [1, C, H, W] float32, preprocessed for `spec`; in a tensor file
     // "<role>.input" is preferred over "input".
     torch::Tensor at(std::size_t i, const std::string& role, const engine::ModelSpec& spec) const;

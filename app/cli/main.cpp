@@ -32,6 +32,15 @@ const char* const kUsage =
     "          [--deletion-substrate blur|zero] [--insertion-substrate blur|zero]] [--batch N] [--workers N]\n"
     "         [--shard I/N] [--resume] [--top-k K] [--model-heads N]   (views of every image: PNGs +\n"
     "         results.jsonl; exit 3 when some images were skipped, each listed in the summary)\n"
+    "  skip [--vit MODEL] [--cnn MODEL] (--image IMG | --images DIR | --tensor FILE) [--batch-size B] [--limit N]\n"
+    "       (skip-connection strength: residual-stream norm over branch norm per addition)\n"
+    "  probe [--vit MODEL] [--cnn MODEL] --data DIR [--test-data DIR | --held-out F] [--train-split S --test-split S]\n"
+    "        [--limit N] [--test-limit N] [--batch-size B] [--l2 X] [--iterations N]\n"
+    "        (a linear probe per layer; DIR: IDX files or an ImageFolder tree ROOT/CLASS/IMAGE)\n"
+    "  localize [--vit MODEL] [--cnn MODEL] --images DIR [--batch-size B] [--limit N]\n"
+    "        (CKA of the last layer at each position with the input at every position)\n"
+    "  tokens --vit MODEL (--image IMG | --images DIR | --tensor FILE) [--z Z] [--maps] [--csv FILE]\n"
+    "        [--batch-size B] [--limit N]   (high-norm artifact tokens, registers, and the head table)\n"
     "METHOD: attention, rollout, grad-rollout, generic-attention, transformer-attribution (ViT);\n"
     "        gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, scorecam, ablationcam (ViT, CNN).\n"
     "--threads N: N LibTorch threads and 1 BLAS thread (default: 1 LibTorch thread, BLAS on every core).\n"
@@ -48,7 +57,7 @@ using Command = int (*)(const std::vector<std::string>&);
 int main(int argc, char** argv)
 {
     using namespace attnviz;
-    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}, {"erf", cli::runErf}, {"cka", cli::runCka}, {"export", cli::runExport}};
+    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}, {"erf", cli::runErf}, {"cka", cli::runCka}, {"export", cli::runExport}, {"skip", cli::runSkip}, {"probe", cli::runProbe}, {"localize", cli::runLocalize}, {"tokens", cli::runTokens}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cerr << kUsage;
         return argc < 2 ? 2 : 0;

@@ -13,4 +13,7 @@ namespace attnviz::engine {
 // equal share of the pass's `seconds`. The family adds its own intermediates.
 std::vector<Trace> batchTraces(const torch::Tensor& batch, const torch::Tensor& logits, double seconds);
 
+// Image n's share of a batch's residual norms: [N, P] -> [1, P] each.
+std::vector<ResidualNorms> residualsOf(const std::vector<ResidualNorms>& batch, int64_t n);
+
 }  // namespace attnviz::engine

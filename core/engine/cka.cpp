@@ -53,15 +53,25 @@ std::vector<bool> degenerate(const torch::Tensor& self, const torch::Tensor& spr
 
 double unbiasedHsic(const torch::Tensor& k, const torch::Tensor& l)
 {
-    const auto n = double(k.size(0));
-    if (k.dim() != 2 || k.sizes() != l.sizes() || k.size(0) != k.size(1) || n < 4)
+    if (k.dim() != 2 || k.sizes() != l.sizes() || k.size(0) != k.size(1) || k.size(0) < 4)
         throw EngineError("unbiased HSIC needs two square Gram matrices of the same n > 3");
-    // Diagonals zeroed: K~, L~
-    const auto kt = k.to(torch::kFloat64) * (1 - torch::eye(k.size(0), torch::kFloat64));
-    const auto lt = l.to(torch::kFloat64) * (1 - torch::eye(k.size(0), torch::kFloat64));
-    const double trace = (kt * lt).sum().item<double>();  // tr(K~ L~), both symmetric
-    const double sums = kt.sum().item<double>() * lt.sum().item<double>() / ((n - 1) * (n - 2));
-    const double cross = 2.0 / (n - 2) * torch::matmul(kt.sum(0), lt.sum(1)).item<double>();  // 1' K~ L~ 1
+    return unbiasedHsicMatrix(k.unsqueeze(0), l.unsqueeze(0)).item<double>();
+}
+
+torch::Tensor unbiasedHsicMatrix(const torch::Tensor& k, const torch::Tensor& l)
+{
+    if (k.dim() != 3 || l.dim() != 3 || k.size(1) != k.size(2) || l.sizes().slice(1) != k.sizes().slice(1)
+        || k.size(1) < 4)
+        throw EngineError("unbiased HSIC needs square Gram matrices of the same n > 3");
+    const int64_t size = k.size(1);
+    const auto n = double(size);
+    const auto offDiagonal = 1 - torch::eye(size, torch::kFloat64);
+    // Diagonals zeroed: K~ [P, n, n], L~ [Q, n, n]
+    const auto kt = k.to(torch::kFloat64) * offDiagonal;
+    const auto lt = l.to(torch::kFloat64) * offDiagonal;
+    const auto trace = torch::matmul(kt.flatten(1), lt.flatten(1).t());  // tr(K~ L~), both symmetric
+    const auto sums = torch::outer(kt.sum({1, 2}), lt.sum({1, 2})) / ((n - 1) * (n - 2));
+    const auto cross = 2.0 / (n - 2) * torch::matmul(kt.sum(1), lt.sum(2).t());  // 1' K~ L~ 1
     return (trace + sums - cross) / (n * (n - 3));
 }
 
@@ -79,6 +89,27 @@ torch::Tensor centredGram(const torch::Tensor& representation)
     return gramStats(representation).gram;
 }
 
+GramStack gramStack(const std::vector<torch::Tensor>& layers)
+{
+    std::vector<torch::Tensor> grams;
+    auto magnitude = torch::zeros({int64_t(layers.size())}, torch::kFloat64);
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        auto stats = gramStats(layers[i]);
+        magnitude[int64_t(i)] = stats.magnitude;
+        grams.push_back(std::move(stats.gram));
+    }
+    return {torch::stack(grams), magnitude};
+}
+
+GramStack positionGramStack(const torch::Tensor& x)
+{
+    if (x.dim() != 3)
+        throw EngineError("per-position Grams need [n, P, D]");
+    const auto features = x.detach().to(torch::kFloat64).transpose(0, 1);  // [P, n, D]
+    const auto centred = features - features.mean(1, /*keepdim=*/true);
+    return {torch::bmm(centred, centred.transpose(1, 2)).to(torch::kCPU), features.pow(2).sum({1, 2}).to(torch::kCPU)};
+}
+
 CkaAccumulator::CkaAccumulator(int rows, int cols)
     : m_cross(torch::zeros({rows, cols}, torch::kFloat64))
     , m_rowSelf(torch::zeros({rows}, torch::kFloat64))
@@ -94,26 +125,21 @@ void CkaAccumulator::add(const std::vector<torch::Tensor>& rowLayers, const std:
 {
     if (int64_t(rowLayers.size()) != m_rowSelf.size(0) || int64_t(colLayers.size()) != m_colSelf.size(0))
         throw EngineError("CKA minibatch has a different number of layers than the accumulator");
-    std::vector<torch::Tensor> rowGrams, colGrams;
-    for (std::size_t i = 0; i < rowLayers.size(); ++i) {
-        auto stats = gramStats(rowLayers[i]);
-        m_rowSpread[int64_t(i)] += stats.gram.trace();
-        m_rowMagnitude[int64_t(i)] += stats.magnitude;
-        rowGrams.push_back(std::move(stats.gram));
-    }
-    for (std::size_t j = 0; j < colLayers.size(); ++j) {
-        auto stats = gramStats(colLayers[j]);
-        m_colSpread[int64_t(j)] += stats.gram.trace();
-        m_colMagnitude[int64_t(j)] += stats.magnitude;
-        colGrams.push_back(std::move(stats.gram));
-    }
-    for (std::size_t i = 0; i < rowGrams.size(); ++i) {
-        m_rowSelf[i] += unbiasedHsic(rowGrams[i], rowGrams[i]);
-        for (std::size_t j = 0; j < colGrams.size(); ++j)
-            m_cross[i][j] += unbiasedHsic(rowGrams[i], colGrams[j]);
-    }
-    for (std::size_t j = 0; j < colGrams.size(); ++j)
-        m_colSelf[j] += unbiasedHsic(colGrams[j], colGrams[j]);
+    add(gramStack(rowLayers), gramStack(colLayers));
+}
+
+void CkaAccumulator::add(const GramStack& rows, const GramStack& cols)
+{
+    if (rows.grams.size(0) != m_rowSelf.size(0) || cols.grams.size(0) != m_colSelf.size(0))
+        throw EngineError("CKA minibatch has a different number of layers than the accumulator");
+    const auto diagonals = [](const torch::Tensor& grams) { return grams.diagonal(0, 1, 2).sum(1); };  // traces [L]
+    m_rowSpread += diagonals(rows.grams);
+    m_rowMagnitude += rows.magnitude;
+    m_colSpread += diagonals(cols.grams);
+    m_colMagnitude += cols.magnitude;
+    m_rowSelf += unbiasedHsicMatrix(rows.grams, rows.grams).diagonal();
+    m_colSelf += unbiasedHsicMatrix(cols.grams, cols.grams).diagonal();
+    m_cross += unbiasedHsicMatrix(rows.grams, cols.grams);
     ++m_batches;
 }
 

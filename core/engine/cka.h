@@ -15,6 +15,10 @@ namespace attnviz::engine {
 // the same value in exact arithmetic; only the centred Gram keeps it in floating point.
 double unbiasedHsic(const torch::Tensor& k, const torch::Tensor& l);
 
+// The same for every pair of a stack of Gram matrices: K [P, n, n], L [Q, n, n] ->
+// [P, Q] float64, in three matrix products rather than P · Q calls.
+torch::Tensor unbiasedHsicMatrix(const torch::Tensor& k, const torch::Tensor& l);
+
 // Linear CKA (Kornblith et al. 2019) of one batch of representations X [n, p] and
 // Y [n, q]: ||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F) on centred features.
 double linearCka(const torch::Tensor& x, const torch::Tensor& y);
@@ -24,6 +28,16 @@ double linearCka(const torch::Tensor& x, const torch::Tensor& y);
 // summed in float64 (in slices of the features, so a float64 copy of the whole
 // representation never exists).
 torch::Tensor centredGram(const torch::Tensor& representation);
+
+// One minibatch's representations of several layers as the CKA accumulator reads them.
+struct GramStack {
+    torch::Tensor grams;      // [L, n, n] float64, CPU: Gram of the minibatch-centred features
+    torch::Tensor magnitude;  // [L] float64: sum of the squared uncentred features
+};
+// Layers of any shapes [n, ...] (flattened per example).
+GramStack gramStack(const std::vector<torch::Tensor>& layers);
+// One representation per position, x [n, P, D]: the P Grams of x[:, p, :].
+GramStack positionGramStack(const torch::Tensor& x);
 
 // Minibatch linear CKA between every row layer and every column layer (Nguyen et al.
 // 2021): the unbiased HSIC of each pair of Gram matrices is summed over minibatches,
@@ -35,6 +49,8 @@ public:
     // One minibatch of the same n > 3 images through both sides; each layer's
     // representation is [n, ...] and is flattened per image.
     void add(const std::vector<torch::Tensor>& rowLayers, const std::vector<torch::Tensor>& colLayers);
+    // The same from Grams already computed (same n on both sides).
+    void add(const GramStack& rows, const GramStack& cols);
     int batches() const { return m_batches; }
     // [rows, cols] float32 in [0, 1] up to estimation noise. The rows and columns of
     // degenerate layers are NaN.

@@ -29,4 +29,13 @@ std::vector<Trace> batchTraces(const torch::Tensor& batch, const torch::Tensor& 
     return traces;
 }
 
+std::vector<ResidualNorms> residualsOf(const std::vector<ResidualNorms>& batch, int64_t n)
+{
+    std::vector<ResidualNorms> out;
+    out.reserve(batch.size());
+    for (const auto& r : batch)
+        out.push_back({r.name, r.skip.slice(0, n, n + 1), r.branch.slice(0, n, n + 1)});
+    return out;
+}
+
 }  // namespace attnviz::engine

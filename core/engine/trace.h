@@ -22,6 +22,16 @@ struct TokenLayout {
     int tokens() const { return prefixTokens() + gridH * gridW; }
 };
 
+// One residual addition `out = skip + branch` of a forward pass, measured at every
+// position (P: a ViT's tokens, a CNN addition's h * w): the L2 norm over the features (a ViT token's D, a CNN pixel's C) of each
+// summand. Norms rather than tensors, so a folder-wide study keeps a few numbers per
+// position.
+struct ResidualNorms {
+    std::string name;      // ViT "<b>.attn" / "<b>.mlp"; CNN the residual block ("layer1.0")
+    torch::Tensor skip;    // [N, P]: the residual stream (ViT) or the shortcut's output (CNN)
+    torch::Tensor branch;  // [N, P]: what the block adds (after LayerScale where there is one)
+};
+
 // Everything one forward pass records; all tensors on the CPU, float32.
 struct Trace {
     torch::Tensor input;   // [1, C, H, W], preprocessed
@@ -36,6 +46,11 @@ struct Trace {
     // undefined otherwise. Without a CLS token this is what the image is summarised by.
     torch::Tensor poolAttention;
     TokenLayout tokens;
+    // ViT: per block, the L2 norm over D of every token of its output, [T].
+    std::vector<torch::Tensor> tokenNorms;
+    // Every residual addition in forward order (ViT: each block's attention, then its
+    // MLP; CNN: each residual block, none in VGG or DenseNet), norms [1, P].
+    std::vector<ResidualNorms> residuals;
     // CNN: named stage outputs [1, C, h, w] in forward order:
     // conv1 (after bn1 + relu), maxpool, layer1 .. layer4.
     std::vector<std::pair<std::string, torch::Tensor>> features;

@@ -150,16 +150,26 @@ torch::Tensor VisionTransformer::norm1(const ViTBlockWeights& b, const torch::Te
 }
 
 torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
-                                       const torch::Tensor& bias, torch::Tensor& attention) const
+                                       const torch::Tensor& bias, torch::Tensor& attention,
+                                       std::vector<ResidualNorms>* residuals, std::size_t index) const
 {
     if (!normed.defined())
         normed = norm1(b, x);
     // A replaced norm1 output [K, T, D] broadcasts against the residual x [1, T, D].
     auto a = attend(b, normed, bias, attention);
-    auto y = x + (b.ls1.defined() ? a * b.ls1 : a);
+    if (b.ls1.defined())
+        a = a * b.ls1;
+    auto y = x + a;
     auto n2 = torch::layer_norm(y, {y.size(-1)}, b.norm2W, b.norm2B, m_spec.layerNormEps);
     auto m = F::linear(mlpActivation(F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
-    return y + (b.ls2.defined() ? m * b.ls2 : m);
+    if (b.ls2.defined())
+        m = m * b.ls2;
+    if (residuals) {  // token norms over D: [N, T] each
+        const auto prefix = std::to_string(index);
+        residuals->push_back({prefix + ".attn", x.norm(2, -1).to(torch::kCPU), a.norm(2, -1).to(torch::kCPU)});
+        residuals->push_back({prefix + ".mlp", y.norm(2, -1).to(torch::kCPU), m.norm(2, -1).to(torch::kCPU)});
+    }
+    return y + m;
 }
 
 torch::Tensor VisionTransformer::mlpActivation(const torch::Tensor& hidden) const
@@ -275,10 +285,12 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
         }
         torch::Tensor attention;
         throwIfCancelled();
-        x = block(b, x, normed, biases.empty() ? torch::Tensor() : biases[i], attention);
+        x = block(b, x, normed, biases.empty() ? torch::Tensor() : biases[i], attention, hooks.residuals, i);
         checkCancelledInBackward(x);
         if (hooks.attentions)
             hooks.attentions->push_back(attention);
+        if (hooks.tokenNorms)
+            hooks.tokenNorms->push_back(x.norm(2, -1).to(torch::kCPU));
     }
     if (!replaced)
         throw EngineError("no ViT layer '" + r->layer + "' to replace (blocks 0.."
@@ -322,8 +334,12 @@ std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) c
     if (batch.dim() != 4 || batch.size(0) < 1)
         throw EngineError("a trace takes images [N, C, H, W], got " + io::shapeString(batch.sizes().vec()));
     std::vector<torch::Tensor> attentions;  // per block [N, H, T, T]
+    std::vector<torch::Tensor> tokenNorms;  // per block [N, T]
+    std::vector<ResidualNorms> residuals;   // [N, T] each
     EncodeHooks hooks;
     hooks.attentions = &attentions;
+    hooks.tokenNorms = &tokenNorms;
+    hooks.residuals = &residuals;
     TokenLayout layout;
     const auto encoded = encode(batch, layout, hooks);
     torch::Tensor poolAttention;  // [N, H, L, T] with an attention-pooling head
@@ -336,6 +352,9 @@ std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) c
         trace.tokens = layout;
         for (const auto& a : attentions)
             trace.attentions.push_back(a[n].to(torch::kCPU));  // [H, T, T]
+        for (const auto& t : tokenNorms)
+            trace.tokenNorms.push_back(t[n]);
+        trace.residuals = residualsOf(residuals, n);
         if (embeddings.defined())
             trace.embedding = embeddings.slice(0, n, n + 1);
         if (poolAttention.defined())

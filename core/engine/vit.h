@@ -34,6 +34,8 @@ private:
         std::vector<torch::Tensor>* tokenStates = nullptr;   // before each block and after the last [N, T, D]
         std::vector<torch::Tensor>* norm1Outputs = nullptr;  // per block [N, T, D]
         const LayerReplacement* replacement = nullptr;       // "<b>" or "<b>.norm1"
+        std::vector<ResidualNorms>* residuals = nullptr;     // per block: attention, then MLP
+        std::vector<torch::Tensor>* tokenNorms = nullptr;    // per block: its output's [N, T]
     };
     // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the layout.
     torch::Tensor encode(const torch::Tensor& input, TokenLayout& layout, const EncodeHooks& hooks) const;
@@ -42,8 +44,11 @@ private:
     torch::Tensor patchPositions(int gh, int gw) const;
     // One block; `normed` is its norm1 output, computed here when undefined; `bias` the
     // relative position bias added to its attention logits [H, T, T] (BEiT) or undefined.
+    // `residuals`, when given, receives the block's two additions as "<index>.attn" and
+    // "<index>.mlp".
     torch::Tensor block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
-                        const torch::Tensor& bias, torch::Tensor& attention) const;
+                        const torch::Tensor& bias, torch::Tensor& attention,
+                        std::vector<ResidualNorms>* residuals = nullptr, std::size_t index = 0) const;
     torch::Tensor norm1(const ViTBlockWeights& b, const torch::Tensor& x) const;
     torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& bias,
                          torch::Tensor& attention) const;

@@ -109,14 +109,19 @@ std::vector<Trace> ConvNet::forwardBatch(const torch::Tensor& batch) const
     if (batch.dim() != 4 || batch.size(0) < 1)
         throw EngineError("a trace takes images [N, C, H, W], got " + io::shapeString(batch.sizes().vec()));
     FeatureSink stages;  // [N, C, h, w] each
+    std::vector<ResidualNorms> residuals;  // [N, h * w] each
     RunContext context;
     context.stages = &stages;
+    context.residuals = &residuals;
     const auto logits = run(batch, context);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto traces = batchTraces(batch, logits, seconds);
-    for (int64_t n = 0; n < batch.size(0); ++n)
+    for (int64_t n = 0; n < batch.size(0); ++n) {
+        auto& trace = traces[std::size_t(n)];
         for (auto& [name, t] : stages)
-            traces[std::size_t(n)].features.emplace_back(name, t.slice(0, n, n + 1).to(torch::kCPU));
+            trace.features.emplace_back(name, t.slice(0, n, n + 1).to(torch::kCPU));
+        trace.residuals = residualsOf(residuals, n);
+    }
     return traces;
 }
 

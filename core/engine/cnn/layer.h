@@ -39,6 +39,7 @@ struct RunContext {
     FeatureSink* blocks = nullptr;
     const LayerReplacement* replacement = nullptr;
     bool replaced = false;
+    std::vector<ResidualNorms>* residuals = nullptr;  // every Residual's two summands, measured
 };
 
 // What the receptive-field composition collects: every conv and pool (state-dict

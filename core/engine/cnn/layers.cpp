@@ -160,7 +160,12 @@ void ChannelScale::collect(std::vector<NamedTensor>& out)
 torch::Tensor Residual::forward(const torch::Tensor& x, RunContext& context) const
 {
     auto y = main.forward(x, context);
-    return y + shortcut.forward(x, context);
+    auto skip = shortcut.forward(x, context);
+    if (context.residuals) {  // per pixel, over channels: [N, C, h, w] -> [N, h * w]
+        const auto norms = [](const torch::Tensor& t) { return t.norm(2, 1).flatten(1).to(torch::kCPU); };
+        context.residuals->push_back({name, norms(skip), norms(y)});
+    }
+    return y + skip;
 }
 
 ReceptiveField Residual::field(const ReceptiveField& in, FieldSink& sink) const

@@ -103,7 +103,7 @@ struct ChannelScale : Layer {
 };
 
 // main(x) + shortcut(x) (an empty shortcut is the identity). The output sees what either
-// path sees.
+// path sees. `name` is the residual block's, under which its norms are reported.
 struct Residual : Layer {
     Sequence main;
     Sequence shortcut;

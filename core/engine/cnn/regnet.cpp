@@ -13,6 +13,7 @@ int64_t appendBlock(Sequence& stage, WeightSource& s, const std::string& p, int6
 {
     auto& block = named(stage.add<Sequence>(), p, kBlock);
     auto& residual = block.add<Residual>();
+    residual.name = block.name;
     auto& f = residual.main;
     int64_t c = appendConvNormAct(f, s, p + ".f.a.0", p + ".f.a.1", in, {}, ActivationKind::ReLU);
     c = appendConvNormAct(f, s, p + ".f.b.0", p + ".f.b.1", c, {stride}, ActivationKind::ReLU);

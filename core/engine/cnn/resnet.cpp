@@ -20,6 +20,7 @@ int64_t appendBlock(Sequence& stage, WeightSource& s, const std::string& p, int6
 {
     auto& block = named(stage.add<Sequence>(), p.substr(0, p.size() - 1), kBlock);
     auto& residual = block.add<Residual>();
+    residual.name = block.name;
     auto& main = residual.main;
     int64_t c = appendConvNormAct(main, s, p + "conv1", p + "bn1", in, {bottleneck ? 1 : stride},
                                   ActivationKind::ReLU);

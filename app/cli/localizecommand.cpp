@@ -1,0 +1,77 @@
+#include "app/cli/arguments.h"
+#include "app/cli/commands.h"
+#include "app/cli/inputs.h"
+#include "app/cli/interrupt.h"
+#include "app/cli/progressline.h"
+#include "app/cli/studyjson.h"
+
+#include "core/engine/ckastudy.h"
+#include "core/engine/study/localization.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <iostream>
+
+namespace attnviz::cli {
+namespace {
+
+nlohmann::ordered_json similarityJson(const torch::Tensor& m)
+{
+    auto rows = nlohmann::ordered_json::array();
+    const auto s = m.to(torch::kFloat64).contiguous();
+    for (int64_t i = 0; i < s.size(0); ++i) {
+        auto row = nlohmann::ordered_json::array();
+        const auto* v = s[i].data_ptr<double>();
+        for (int64_t j = 0; j < s.size(1); ++j)
+            row.push_back(std::isfinite(v[j]) ? nlohmann::ordered_json(std::round(v[j] * 1e4) / 1e4) : nlohmann::ordered_json());
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+}  // namespace
+
+int runLocalize(const std::vector<std::string>& words)
+{
+    const Arguments args(words, {"vit", "cnn", "images", "device", "heads", "input-size", "batch-size", "limit"});
+    if (!args.positional().empty())
+        throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+    if (!args.value("images"))
+        throw UsageError("localisation compares positions over a set of images: give --images DIR");
+    const InputSet inputs(args, /*folderAllowed=*/true);
+    const auto models = studyModels(args);
+    const int batchSize = args.intValue("batch-size", 16, 4);
+    const auto available = std::min<std::size_t>(inputs.size(), std::size_t(args.intValue("limit", int(inputs.size()), 1)));
+    const auto count = engine::ckaUsableImages(available, batchSize);
+    if (count < 4)
+        throw UsageError("localisation needs at least 4 images, got " + std::to_string(available));
+
+    InterruptScope interrupt;
+    nlohmann::ordered_json out = {{"images", available}, {"images_used", count}, {"batch_size", batchSize},
+                                  {"measure", "minibatch linear CKA between the last layer at each position (rows) and "
+                                              "the input at each position (columns)"}};
+    for (const auto& m : models) {
+        engine::LocalizationAccumulator sums;
+        ProgressLine progress(std::cerr);
+        for (std::size_t first = 0; first < count; first += std::size_t(batchSize)) {
+            const auto n = std::min(std::size_t(batchSize), count - first);
+            const auto input = inputs.batch(first, n, m.role, m.model->spec());
+            torch::NoGradGuard noGrad;
+            sums.add(engine::localizationPair(m.model->activations(input), input));
+            progress.imagesDone(("localize " + m.role).c_str(), first + n, count);
+        }
+        const auto r = sums.result();
+        out[m.role] = {{"model", m.path},
+                       {"grid", {r.gridH, r.gridW}},
+                       {"positions", r.gridH * r.gridW},
+                       {"diagonal_hits", r.diagonalHits},
+                       {"mean_diagonal", studyNumber(r.meanDiagonal)},
+                       {"mean_off_diagonal", studyNumber(r.meanOffDiagonal)},
+                       {"similarity", similarityJson(r.similarity)}};
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+}
+
+}  // namespace attnviz::cli

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "app/cli/arguments.h"
+
+#include "core/engine/classifier.h"
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
+#include <memory>
+#include <string>
+
+namespace attnviz::cli {
+
+// A number for the study commands' JSON, rounded to 6 significant digits for reading;
+// NaN and infinities (undefined, or a zero denominator) become null.
+nlohmann::ordered_json studyNumber(double v);
+
+struct StudyModel {
+    std::string role;  // "vit" or "cnn"
+    std::string path;
+    std::unique_ptr<engine::Classifier> model;
+};
+
+// The models a study command was given as --vit / --cnn, in that order; at least one is
+// required (a usage error otherwise). With vitOnly, --vit is required and --cnn refused.
+std::vector<StudyModel> studyModels(const Arguments& args, bool vitOnly = false);
+
+}  // namespace attnviz::cli

@@ -1,0 +1,79 @@
+#pragma once
+
+#include "core/engine/classifier.h"
+#include "core/engine/imageset.h"
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace attnviz::engine {
+
+// Layer-wise linear probes (Alain & Bengio 2016; Raghu et al. 2021, §7): how well a
+// linear classifier on one layer's pooled representation already separates the classes.
+
+// One minibatch's pooled layer representations, each [n, D], in forward order.
+struct PooledLayers {
+    std::vector<std::string> names;     // "block 3", "layer2.1"
+    std::vector<std::string> poolings;  // "cls", "mean" (a ViT's patch tokens) or "gap" (a CNN)
+    std::vector<double> relativeDepths; // (i + 1) / layers, per name
+    std::vector<torch::Tensor> values;  // [n, D] float32 on the CPU
+};
+
+// ViT: each block's output, as its CLS token (when it has one) and as the mean of its
+// patch tokens; CNN: the global average pool of each recorded feature (conv1, maxpool,
+// every residual block).
+PooledLayers pooledLayers(const Activations& activations);
+
+struct ProbeOptions {
+    double l2 = 1e-4;     // weight decay λ/2 ‖W‖² on the standardised features
+    int iterations = 200; // L-BFGS iterations (strong Wolfe line search)
+};
+
+struct ProbeScore {
+    double trainAccuracy = 0, testAccuracy = 0;
+};
+
+// Multinomial logistic regression on features standardised with the training set's mean
+// and standard deviation, trained full-batch from zero weights (deterministic), scored
+// on both sets. x [N, D] float, y [N] int64 in [0, classes).
+ProbeScore fitLinearProbe(const torch::Tensor& trainX, const torch::Tensor& trainY, const torch::Tensor& testX,
+                          const torch::Tensor& testY, int classes, const ProbeOptions& options = {});
+
+// A labelled image set in two splits, read a minibatch at a time.
+struct ProbeData {
+    torch::Tensor trainLabels, testLabels;  // [N] int64
+    int classes = 0;
+    // Images [first, first + count) of one split, preprocessed for `model`: [count, C, H, W].
+    std::function<torch::Tensor(bool test, std::size_t first, std::size_t count)> load;
+};
+
+// Two labelled sets held in memory (IDX files), normalised for `p` a minibatch at a time;
+// the classes are 1 + the largest label.
+ProbeData probeDataFrom(const ImageSet& train, const ImageSet& test, const Preprocessing& p);
+
+struct ProbeLayerResult {
+    std::string name, pooling;
+    double relativeDepth = 0;
+    ProbeScore score;
+};
+
+struct ProbeStudy {
+    std::size_t trainImages = 0, testImages = 0;
+    int classes = 0;
+    std::vector<ProbeLayerResult> layers;
+};
+
+// Told the images run through the model so far (train, then test) out of all; returning
+// false stops the study.
+using ProbeProgress = std::function<bool(std::size_t done, std::size_t total)>;
+
+// One forward pass per minibatch of `batchSize` images collects every layer's pooled
+// representation; then one probe per layer and pooling. Throws EngineError when asked to
+// stop or when a split is empty.
+ProbeStudy probeLayers(const Classifier& model, const ProbeData& data, int batchSize = 64,
+                       const ProbeOptions& options = {}, const ProbeProgress& progress = {});
+
+}  // namespace attnviz::engine
