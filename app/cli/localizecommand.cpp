@@ -34,7 +34,8 @@ nlohmann::ordered_json similarityJson(const torch::Tensor& m)
 
 int runLocalize(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit", "cnn", "images", "device", "heads", "input-size", "batch-size", "limit"});
+    // --image and --tensor are known so that they get the message below.
+    const Arguments args(words, {"vit", "cnn", "image", "tensor", "images", "device", "heads", "input-size", "batch-size", "limit"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("images"))

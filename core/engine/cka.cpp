@@ -125,10 +125,10 @@ void CkaAccumulator::add(const std::vector<torch::Tensor>& rowLayers, const std:
 {
     if (int64_t(rowLayers.size()) != m_rowSelf.size(0) || int64_t(colLayers.size()) != m_colSelf.size(0))
         throw EngineError("CKA minibatch has a different number of layers than the accumulator");
-    add(gramStack(rowLayers), gramStack(colLayers));
+    addGrams(gramStack(rowLayers), gramStack(colLayers));
 }
 
-void CkaAccumulator::add(const GramStack& rows, const GramStack& cols)
+void CkaAccumulator::addGrams(const GramStack& rows, const GramStack& cols)
 {
     if (rows.grams.size(0) != m_rowSelf.size(0) || cols.grams.size(0) != m_colSelf.size(0))
         throw EngineError("CKA minibatch has a different number of layers than the accumulator");

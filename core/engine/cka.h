@@ -50,7 +50,7 @@ public:
     // representation is [n, ...] and is flattened per image.
     void add(const std::vector<torch::Tensor>& rowLayers, const std::vector<torch::Tensor>& colLayers);
     // The same from Grams already computed (same n on both sides).
-    void add(const GramStack& rows, const GramStack& cols);
+    void addGrams(const GramStack& rows, const GramStack& cols);
     int batches() const { return m_batches; }
     // [rows, cols] float32 in [0, 1] up to estimation noise. The rows and columns of
     // degenerate layers are NaN.

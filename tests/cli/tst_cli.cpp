@@ -390,6 +390,112 @@ private slots:
             QVERIFY(!QImage(result[QLatin1String("files")].toObject()[QLatin1String(name)].toString()).isNull());
     }
 
+    // The study commands on the shipped models: one JSON document each, both families.
+    void skipMeasuresEveryResidualAddition()
+    {
+        const auto run = runCli({QStringLiteral("skip"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
+                                 QStringLiteral("--images"), kSamples});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        QCOMPARE(result[QLatin1String("images")].toInt(), 12);
+        const auto vit = result[QLatin1String("vit")].toObject()[QLatin1String("additions")].toArray();
+        QCOMPARE(vit.size(), 12);  // 6 blocks x (attention, MLP)
+        QCOMPARE(vit[1].toObject()[QLatin1String("branch")].toString(), QStringLiteral("mlp"));
+        QVERIFY(vit[0].toObject()[QLatin1String("cls")].toObject()[QLatin1String("ratio")].toDouble() > 0);
+        const auto cnn = result[QLatin1String("cnn")].toObject()[QLatin1String("additions")].toArray();
+        QVERIFY(!cnn.isEmpty());
+        QVERIFY(!cnn[0].toObject().contains(QLatin1String("cls")));
+        QVERIFY(cnn[0].toObject()[QLatin1String("spatial")].toObject()[QLatin1String("ratio")].toDouble() > 0);
+    }
+
+    void probeReadsIdxFilesAndImageFolders()
+    {
+        const auto idx = runCli({QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
+                                 QStringLiteral("--data"), QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--limit"),
+                                 QStringLiteral("600"), QStringLiteral("--test-limit"), QStringLiteral("300")});
+        QVERIFY2(idx.exitCode == 0, idx.err.constData());
+        auto result = parseObject(idx.out);
+        QCOMPARE(result[QLatin1String("classes")].toInt(), 10);
+        QCOMPARE(result[QLatin1String("test_images")].toInt(), 300);
+        const auto layers = result[QLatin1String("vit")].toObject()[QLatin1String("layers")].toArray();
+        QCOMPARE(layers.size(), 12);  // 6 blocks x (CLS, patch mean)
+        // The trained ViT's last block separates Fashion-MNIST far above chance (0.1).
+        QVERIFY(layers.last().toObject()[QLatin1String("test_accuracy")].toDouble() > 0.6);
+        QCOMPARE(result[QLatin1String("cnn")].toObject()[QLatin1String("layers")].toArray()[0].toObject()[QLatin1String("pooling")].toString(),
+                 QStringLiteral("gap"));
+
+        // An ImageFolder tree: two classes of six images, half of each held out.
+        const QString root = m_dir.filePath(QStringLiteral("imagefolder"));
+        const auto samples = QDir(kSamples).entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name);
+        for (int i = 0; i < 12; ++i) {
+            const QString dir = root + (i < 6 ? QStringLiteral("/a") : QStringLiteral("/b"));
+            QVERIFY(QDir().mkpath(dir));
+            QVERIFY(QFile::copy(kSamples + QLatin1Char('/') + samples[i], dir + QLatin1Char('/') + samples[i]));
+        }
+        const auto folder = runCli({QStringLiteral("probe"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--data"), root,
+                                    QStringLiteral("--held-out"), QStringLiteral("0.5")});
+        QVERIFY2(folder.exitCode == 0, folder.err.constData());
+        result = parseObject(folder.out);
+        QCOMPARE(result[QLatin1String("classes")].toInt(), 2);
+        QCOMPARE(result[QLatin1String("train_images")].toInt(), 6);
+        QCOMPARE(result[QLatin1String("test_images")].toInt(), 6);
+    }
+
+    void probeStopsOnInterruptWithoutOutput()
+    {
+        QProcess process;
+        process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"),
+                      {QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"),
+                       QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--batch-size"), QStringLiteral("50")});
+        QByteArray err;
+        QTRY_VERIFY_WITH_TIMEOUT((err += process.readAllStandardError()).contains("probe vit: 100/"), 120000);
+        ::kill(pid_t(process.processId()), SIGINT);
+        QVERIFY(process.waitForFinished(60000));
+        err += process.readAllStandardError();
+        QCOMPARE(process.exitCode(), 1);
+        QVERIFY2(err.trimmed().endsWith("attnviz-cli probe: cancelled"), err.constData());
+        QVERIFY(process.readAllStandardOutput().isEmpty());
+    }
+
+    void localizeComparesEveryPosition()
+    {
+        const auto run = runCli({QStringLiteral("localize"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
+                                 QStringLiteral("--images"), kSamples, QStringLiteral("--batch-size"), QStringLiteral("6")});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        QCOMPARE(result[QLatin1String("images_used")].toInt(), 12);
+        for (const char* role : {"vit", "cnn"}) {
+            const auto model = result[QLatin1String(role)].toObject();
+            const int positions = model[QLatin1String("positions")].toInt();
+            QCOMPARE(model[QLatin1String("similarity")].toArray().size(), positions);
+            QCOMPARE(model[QLatin1String("similarity")].toArray()[0].toArray().size(), positions);
+            QVERIFY(model[QLatin1String("diagonal_hits")].toInt() <= positions);
+        }
+    }
+
+    void tokensWriteTheHeadTable()
+    {
+        const QString csv = m_dir.filePath(QStringLiteral("heads.csv"));
+        const auto run = runCli({QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--images"), kSamples,
+                                 QStringLiteral("--csv"), csv});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        QCOMPARE(result[QLatin1String("per_image")].toArray().size(), 12);
+        QVERIFY(!result[QLatin1String("per_image")].toArray()[0].toObject().contains(QLatin1String("maps")));
+        const auto table = result[QLatin1String("head_table")].toArray();
+        QFile file(csv);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const auto lines = file.readAll().trimmed().split('\n');
+        QCOMPARE(lines.size(), table.size() + 1);
+        QVERIFY(lines[0].startsWith("layer,head,distance_px,entropy_nats"));
+
+        const auto one = runCli({QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample});
+        QVERIFY2(one.exitCode == 0, one.err.constData());
+        const auto maps = parseObject(one.out)[QLatin1String("per_image")].toArray()[0].toObject()[QLatin1String("maps")].toObject();
+        QCOMPARE(maps[QLatin1String("token_norms")].toArray().size(), 6);  // a 7 x 7 map per block
+        QCOMPARE(maps[QLatin1String("token_norms")].toArray()[0].toArray().size(), 7);
+    }
+
     void badInputsGiveOneLineErrors_data()
     {
         QTest::addColumn<QStringList>("args");
@@ -455,6 +561,12 @@ private slots:
         QTest::newRow("erf without unit") << QStringList{QStringLiteral("erf"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--layer"), QStringLiteral("layer2")} << 2 << "--at ROW,COL";
         QTest::newRow("erf unit outside") << QStringList{QStringLiteral("erf"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--layer"), QStringLiteral("layer3"), QStringLiteral("--at"), QStringLiteral("7,0")} << 1 << "outside layer 'layer3' grid of 7x7";
         QTest::newRow("cka without images") << QStringList{QStringLiteral("cka"), QStringLiteral("--vit"), vit} << 2 << "--images DIR";
+        QTest::newRow("localize of one image") << QStringList{QStringLiteral("localize"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample} << 2 << "give --images DIR";
+        QTest::newRow("tokens of a cnn") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kCnnFmnist, QStringLiteral("--image"), kSample} << 2 << "not a ViT";
+        QTest::newRow("tokens with a cnn") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample} << 2 << "unknown option --cnn";
+        QTest::newRow("probe without data") << QStringList{QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"), QStringLiteral("/nonexistent")} << 1 << "cannot read the folder";
+        QTest::newRow("probe on a flat folder") << QStringList{QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"), kSamples} << 1 << "no class subfolders";
+        QTest::newRow("skip without a model") << QStringList{QStringLiteral("skip"), QStringLiteral("--image"), kSample} << 2 << "give --vit MODEL, --cnn MODEL or both";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
     }
 

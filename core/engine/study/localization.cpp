@@ -64,7 +64,7 @@ void LocalizationAccumulator::add(const PositionPair& pair)
     } else if (pair.gridH != m_gridH || pair.gridW != m_gridW) {
         throw EngineError("a minibatch has a different grid than the first");
     }
-    m_cka->add(positionGramStack(pair.outputs), positionGramStack(pair.inputs));
+    m_cka->addGrams(positionGramStack(pair.outputs), positionGramStack(pair.inputs));
     m_images += std::size_t(pair.outputs.size(0));
 }
 
