@@ -5,67 +5,34 @@
 #include "app/cli/progressline.h"
 #include "app/cli/studyjson.h"
 
-#include "core/engine/imageset.h"
 #include "core/engine/study/linearprobe.h"
-#include "core/io/idxdataset.h"
-#include "core/io/imagefolder.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/probeimages.h"
 #endif
 
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
-#include <functional>
 #include <iostream>
 
 namespace attnviz::cli {
 namespace {
 
-bool holdsIdxSplit(const std::string& dir, const std::string& split)
+engine::LabelledSet openLabelled(const Arguments& args)
 {
-    const auto labels = std::filesystem::path(dir) / (split + "-labels-idx1-ubyte");
-    return std::filesystem::exists(labels) || std::filesystem::exists(labels.string() + ".gz");
-}
-
-// Where the labelled images come from, and how they are read for one model.
-struct LabelledData {
-    std::string description;
-    std::function<engine::ProbeData(const engine::Preprocessing&)> forModel;
-};
-
-LabelledData idxData(const Arguments& args, const std::string& dir)
-{
-    const auto trainSplit = args.value("train-split").value_or("train");
-    const auto testSplit = args.value("test-split").value_or("t10k");
-    const auto train = engine::toImageSet(io::readIdxDataset(dir, trainSplit)).first(args.intValue("limit", 0, 0));
-    const auto test = engine::toImageSet(io::readIdxDataset(dir, testSplit)).first(args.intValue("test-limit", 0, 0));
-    return {"IDX files, splits " + trainSplit + " / " + testSplit,
-            [train, test](const engine::Preprocessing& p) { return engine::probeDataFrom(train, test, p); }};
-}
-
-LabelledData folderData(const Arguments& args, const std::string& root)
-{
+    engine::LabelledSetOptions o;
+    o.trainSplit = args.value("train-split").value_or(o.trainSplit);
+    o.testSplit = args.value("test-split").value_or(o.testSplit);
+    o.testRoot = args.value("test-data").value_or("");
+    o.heldOut = args.doubleValue("held-out", o.heldOut, 0.01, 0.99);
+    o.limit = std::size_t(args.intValue("limit", 0, 0));
+    o.testLimit = std::size_t(args.intValue("test-limit", 0, 0));
+    const auto path = args.required("data");
 #ifdef ATTNVIZ_HAVE_IMAGING
-    io::ImageFolderSplit split;
-    std::string description;
-    if (auto heldOutRoot = args.value("test-data")) {
-        split.train = io::readImageFolder(root);
-        split.test = io::readImageFolder(*heldOutRoot);
-        if (split.test.classes != split.train.classes)
-            throw UsageError("--test-data has other class folders than --data");
-        description = "ImageFolder trees, held out: " + *heldOutRoot;
-    } else {
-        const double heldOut = args.doubleValue("held-out", 0.2, 0.01, 0.99);
-        split = io::splitImageFolder(io::readImageFolder(root), heldOut);
-        description = "ImageFolder tree, " + std::to_string(int(heldOut * 100 + 0.5)) + " % of each class held out";
-    }
-    split.train = io::evenlySpaced(split.train, std::size_t(args.intValue("limit", 0, 0)));
-    split.test = io::evenlySpaced(split.test, std::size_t(args.intValue("test-limit", 0, 0)));
-    return {description, [split](const engine::Preprocessing& p) { return imaging::probeDataFrom(split, p); }};
+    return imaging::openLabelledSet(path, o);
 #else
-    (void)args, (void)root;
-    throw UsageError("this build has no image support (built without OpenCV): only IDX data can be probed");
+    if (!engine::holdsIdxSplit(path, o.trainSplit))
+        throw UsageError("this build has no image support (built without OpenCV): only IDX data can be probed");
+    return engine::openIdxSet(path, o);
 #endif
 }
 
@@ -87,9 +54,7 @@ int runProbe(const std::vector<std::string>& words)
                                  "test-limit", "device", "heads", "input-size", "batch-size", "l2", "iterations"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
-    const auto dir = args.required("data");
-    const auto source = holdsIdxSplit(dir, args.value("train-split").value_or("train")) ? idxData(args, dir)
-                                                                                        : folderData(args, dir);
+    const auto source = openLabelled(args);
     const auto models = studyModels(args);
     engine::ProbeOptions options;
     options.l2 = args.doubleValue("l2", options.l2, 0.0, 1e6);
@@ -97,7 +62,7 @@ int runProbe(const std::vector<std::string>& words)
     const int batchSize = args.intValue("batch-size", 64, 1);
 
     InterruptScope interrupt;
-    nlohmann::ordered_json out = {{"data", dir}, {"source", source.description},
+    nlohmann::ordered_json out = {{"data", args.required("data")}, {"source", source.description},
                                   {"probe", {{"kind", "multinomial logistic regression on standardised features, L-BFGS"},
                                              {"l2", options.l2}, {"iterations", options.iterations}}}};
     for (const auto& m : models) {

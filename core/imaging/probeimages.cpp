@@ -2,7 +2,9 @@
 
 #include "core/imaging/imagebatches.h"
 
+#include <cmath>
 #include <memory>
+#include <stdexcept>
 
 namespace attnviz::imaging {
 
@@ -18,6 +20,27 @@ engine::ProbeData probeDataFrom(const io::ImageFolderSplit& split, const engine:
         return (held ? *test : *train).batch(first, count, p);
     };
     return data;
+}
+
+engine::LabelledSet openLabelledSet(const std::string& path, const engine::LabelledSetOptions& o)
+{
+    if (engine::holdsIdxSplit(path, o.trainSplit))
+        return engine::openIdxSet(path, o);
+    io::ImageFolderSplit split;
+    std::string description;
+    if (!o.testRoot.empty()) {
+        split.train = io::readImageFolder(path);
+        split.test = io::readImageFolder(o.testRoot);
+        if (split.test.classes != split.train.classes)
+            throw std::runtime_error("the held-out tree '" + o.testRoot + "' has other class folders than '" + path + "'");
+        description = "ImageFolder trees, held out: " + o.testRoot;
+    } else {
+        split = io::splitImageFolder(io::readImageFolder(path), o.heldOut);
+        description = "ImageFolder tree, " + std::to_string(int(std::lround(o.heldOut * 100))) + " % of each class held out";
+    }
+    split.train = io::evenlySpaced(split.train, o.limit);
+    split.test = io::evenlySpaced(split.test, o.testLimit);
+    return {description, [split](const engine::Preprocessing& p) { return probeDataFrom(split, p); }};
 }
 
 }  // namespace attnviz::imaging

@@ -9,4 +9,9 @@ namespace attnviz::imaging {
 // minibatch at a time, so a large tree never sits in memory.
 engine::ProbeData probeDataFrom(const io::ImageFolderSplit& split, const engine::Preprocessing& p);
 
+// IDX files when `path` holds the training split's, else an ImageFolder tree (split per
+// options.testRoot or options.heldOut; limits spread evenly over the classes). Throws
+// std::runtime_error or io::FormatError with one line.
+engine::LabelledSet openLabelledSet(const std::string& path, const engine::LabelledSetOptions& options);
+
 }  // namespace attnviz::imaging

@@ -3,7 +3,10 @@
 #include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 
+#include "core/io/idxdataset.h"
+
 #include <algorithm>
+#include <filesystem>
 
 namespace attnviz::engine {
 namespace {
@@ -107,6 +110,20 @@ ProbeData probeDataFrom(const ImageSet& train, const ImageSet& test, const Prepr
         return normalizeBatch(set.images.narrow(0, int64_t(first), int64_t(count)), p);
     };
     return data;
+}
+
+bool holdsIdxSplit(const std::string& dir, const std::string& split)
+{
+    const auto labels = std::filesystem::path(dir) / (split + "-labels-idx1-ubyte");
+    return std::filesystem::exists(labels) || std::filesystem::exists(labels.string() + ".gz");
+}
+
+LabelledSet openIdxSet(const std::string& dir, const LabelledSetOptions& o)
+{
+    const auto train = toImageSet(io::readIdxDataset(dir, o.trainSplit)).first(int64_t(o.limit));
+    const auto test = toImageSet(io::readIdxDataset(dir, o.testSplit)).first(int64_t(o.testLimit));
+    return {"IDX files, splits " + o.trainSplit + " / " + o.testSplit,
+            [train, test](const Preprocessing& p) { return probeDataFrom(train, test, p); }};
 }
 
 ProbeStudy probeLayers(const Classifier& model, const ProbeData& data, int batchSize, const ProbeOptions& options,

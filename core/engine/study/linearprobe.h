@@ -54,6 +54,25 @@ struct ProbeData {
 // the classes are 1 + the largest label.
 ProbeData probeDataFrom(const ImageSet& train, const ImageSet& test, const Preprocessing& p);
 
+// Where a probe's labelled images come from and how much of them to use.
+struct LabelledSetOptions {
+    std::string trainSplit = "train", testSplit = "t10k";  // IDX file prefixes
+    std::string testRoot;   // an ImageFolder tree for the held-out split ("": hold out part of the root's)
+    double heldOut = 0.2;   // the fraction of each class held out of a single tree
+    std::size_t limit = 0, testLimit = 0;  // at most this many images per split (0: all)
+};
+
+// An opened labelled set, read for each model's preprocessing in turn.
+struct LabelledSet {
+    std::string description;  // "IDX files, splits train / t10k"
+    std::function<ProbeData(const Preprocessing&)> forModel;
+};
+
+// Whether `dir` holds IDX files of the split (<split>-labels-idx1-ubyte[.gz]).
+bool holdsIdxSplit(const std::string& dir, const std::string& split);
+// The IDX files in `dir` (Fashion-MNIST's layout). Throws io::FormatError.
+LabelledSet openIdxSet(const std::string& dir, const LabelledSetOptions& options);
+
 struct ProbeLayerResult {
     std::string name, pooling;
     double relativeDepth = 0;
