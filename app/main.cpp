@@ -1,5 +1,5 @@
 // attnviz: the desktop application.
-//   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR]
+//   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR] [--localize DIR] [--probe DATA]
 //           [--click X,Y] [--plot NAME] [--screenshot FILE.png]
 #include "ui/mainwindow.h"
 #include "ui/plotspanel.h"
@@ -32,16 +32,24 @@ int main(int argc, char** argv)
                                         QStringLiteral("Save the window as PNG once the analysis is shown, then exit."),
                                         QStringLiteral("FILE"));
     const QCommandLineOption plot(QStringLiteral("plot"),
-                                  QStringLiteral("Plot shown first: distance, fields, predictions or cka."),
+                                  QStringLiteral("Plot shown first: distance, fields, predictions, cka, faithfulness, "
+                                                 "skip, tokens, localization or probes."),
                                   QStringLiteral("NAME"));
     const QCommandLineOption images(QStringLiteral("images"),
                                     QStringLiteral("Compare the layers of both models (CKA) over the images in DIR."),
                                     QStringLiteral("DIR"));
+    const QCommandLineOption localize(QStringLiteral("localize"),
+                                      QStringLiteral("Measure both models' spatial localisation over the images in DIR."),
+                                      QStringLiteral("DIR"));
+    const QCommandLineOption probe(QStringLiteral("probe"),
+                                   QStringLiteral("Probe every layer of both models on a labelled set: IDX files or an "
+                                                  "ImageFolder tree (one subfolder per class)."),
+                                   QStringLiteral("DATA"));
     const QCommandLineOption click(QStringLiteral("click"),
                                    QStringLiteral("Click the image at X,Y (fractions of its width and height, in [0, 1)) "
                                                   "once it is analysed: where that patch attends, that unit's fields."),
                                    QStringLiteral("X,Y"));
-    parser.addOptions({vit, cnn, device, screenshot, plot, images, click});
+    parser.addOptions({vit, cnn, device, screenshot, plot, images, localize, probe, click});
     // Command-line mistakes: one line on stderr and exit code 2, as attnviz-cli does.
     const auto usageError = [](const QString& message) {
         qCritical("attnviz: %s (try --help)", qPrintable(message));
@@ -68,6 +76,8 @@ int main(int argc, char** argv)
     options.screenshot = parser.value(screenshot);
     options.plot = parser.value(plot);
     options.images = parser.value(images);
+    options.localize = parser.value(localize);
+    options.probeData = parser.value(probe);
     if (parser.isSet(click)) {
         const auto parts = parser.value(click).split(QLatin1Char(','));
         bool okX = false, okY = false;

@@ -6,6 +6,7 @@
 #include "core/imaging/imagebatches.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"
+#include "core/imaging/probeimages.h"
 #include "core/io/imagefiles.h"
 
 #include <QMetaObject>
@@ -283,6 +284,78 @@ quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr
     return job;
 }
 
+quint64 AnalysisController::localize(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
+                                     std::shared_ptr<const engine::Classifier> cnn, int batchSize)
+{
+    const quint64 job = m_nextJob++;
+    m_latestLocalization = job;
+    const auto stale = [this, job] { return job != m_latestLocalization.load(); };
+    post(m_studyPool, job, stale, [=] {
+        auto result = std::make_shared<SpatialLocalization>();
+        result->folder = folder;
+        const auto paths = io::imageFilesIn(folder.toStdString());
+        result->imagesInFolder = paths.size();
+        const auto used = engine::ckaUsableImages(paths.size(), batchSize);
+        if (used < 4)
+            throw engine::EngineError("spatial localisation needs at least 4 images; the folder has "
+                                      + std::to_string(paths.size()));
+        imaging::ImageBatches images(paths);
+        for (const auto& [side, model] : {std::pair{Side::ViT, vit}, std::pair{Side::CNN, cnn}}) {
+            if (!model)
+                continue;
+            engine::LocalizationAccumulator sums;
+            for (std::size_t first = 0; first < used; first += std::size_t(batchSize)) {
+                const auto n = std::min(std::size_t(batchSize), used - first);
+                report([this, side = side, first, used] {
+                    emit progress(tr("localisation (%1): images from %2 of %3").arg(sideTitle(side)).arg(first + 1).arg(used));
+                });
+                const auto input = images.batch(first, n, model->spec().preprocessing);
+                torch::NoGradGuard noGrad;
+                sums.add(engine::localizationPair(model->activations(input), input));
+            }
+            result->sides.emplace_back(side, sums.result());
+        }
+        report([this, result, job] {
+            if (job == m_latestLocalization.load())
+                emit localizationFinished(result);
+        });
+    });
+    return job;
+}
+
+quint64 AnalysisController::probeLayers(const QString& data, std::shared_ptr<const engine::Classifier> vit,
+                                        std::shared_ptr<const engine::Classifier> cnn,
+                                        const engine::LabelledSetOptions& options)
+{
+    const quint64 job = m_nextJob++;
+    m_latestProbes = job;
+    const auto stale = [this, job] { return job != m_latestProbes.load(); };
+    post(m_studyPool, job, stale, [=] {
+        auto result = std::make_shared<LayerProbes>();
+        result->data = data;
+        const auto set = imaging::openLabelledSet(data.toStdString(), options);
+        result->source = QString::fromStdString(set.description);
+        for (const auto& [side, model] : {std::pair{Side::ViT, vit}, std::pair{Side::CNN, cnn}}) {
+            if (!model)
+                continue;
+            const auto name = sideTitle(side);
+            const auto progressed = [this, name](std::size_t done, std::size_t total) {
+                report([this, name, done, total] {
+                    emit progress(tr("probes (%1): %2 of %3 images").arg(name).arg(done).arg(total));
+                });
+                return true;  // stopping is the cancellation scope's job
+            };
+            result->sides.emplace_back(side, engine::probeLayers(*model, set.forModel(model->spec().preprocessing), 64, {},
+                                                                 progressed));
+        }
+        report([this, result, job] {
+            if (job == m_latestProbes.load())
+                emit probesFinished(result);
+        });
+    });
+    return job;
+}
+
 quint64 AnalysisController::computeFaithfulness(std::vector<FaithfulnessRequest> requests)
 {
     const quint64 job = m_nextJob++;
@@ -323,6 +396,8 @@ void AnalysisController::markAllStale()
     m_latestFieldSizes = m_nextJob++;
     m_latestSimilarity = m_nextJob++;
     m_latestFaithfulness = m_nextJob++;
+    m_latestLocalization = m_nextJob++;
+    m_latestProbes = m_nextJob++;
     for (auto& [side, latest] : m_latestView)
         latest = m_nextJob++;
 }

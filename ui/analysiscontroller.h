@@ -4,6 +4,8 @@
 #include "core/engine/classifier.h"
 #include "core/engine/faithfulness.h"
 #include "core/engine/gradientmethods.h"
+#include "core/engine/study/linearprobe.h"
+#include "core/engine/study/localization.h"
 #include "core/engine/views.h"
 #include "core/imaging/preprocess.h"
 #include "ui/side.h"
@@ -56,6 +58,20 @@ struct LayerSimilarity {
     std::map<std::string, std::string> descriptions;  // role -> the model's description
 };
 
+// Spatial localisation of each model over a folder of images (docs/methods.md).
+struct SpatialLocalization {
+    QString folder;
+    std::size_t imagesInFolder = 0;
+    std::vector<std::pair<Side, engine::Localization>> sides;
+};
+
+// Layer-wise linear probes of each model on a labelled set.
+struct LayerProbes {
+    QString data;
+    QString source;  // what the set is: "IDX files, splits train / t10k"
+    std::vector<std::pair<Side, engine::ProbeStudy>> sides;
+};
+
 // What a pane shows, to be scored by deletion and insertion (docs/methods.md).
 struct FaithfulnessRequest {
     std::shared_ptr<const PaneAnalysis> pane;
@@ -105,6 +121,14 @@ public:
     // second copy is loaded); runs beside the views. Emits similarityFinished or failed.
     quint64 compareLayers(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
                           std::shared_ptr<const engine::Classifier> cnn, int batchSize = 32);
+    // Spatial localisation over the images directly in `folder`, beside the views like
+    // CKA. Emits localizationFinished or failed.
+    quint64 localize(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
+                     std::shared_ptr<const engine::Classifier> cnn, int batchSize = 16);
+    // A linear probe per layer on a labelled set (IDX files or an ImageFolder tree),
+    // beside the views. Emits probesFinished or failed.
+    quint64 probeLayers(const QString& data, std::shared_ptr<const engine::Classifier> vit,
+                        std::shared_ptr<const engine::Classifier> cnn, const engine::LabelledSetOptions& options);
     // Deletion and insertion curves of each request's map, beside the views (a few dozen
     // forward passes per pane). Emits faithfulnessFinished or failed.
     quint64 computeFaithfulness(std::vector<FaithfulnessRequest> requests);
@@ -120,6 +144,8 @@ signals:
     void fieldSizesFinished(std::shared_ptr<const attnviz::ui::FieldSizes> sizes);
     void similarityFinished(std::shared_ptr<const attnviz::ui::LayerSimilarity> similarity);
     void faithfulnessFinished(std::shared_ptr<const attnviz::ui::FaithfulnessPlot> plot);
+    void localizationFinished(std::shared_ptr<const attnviz::ui::SpatialLocalization> localization);
+    void probesFinished(std::shared_ptr<const attnviz::ui::LayerProbes> probes);
     // A job's one-line error; job 0 for cancel(). Stale jobs never fail aloud.
     void failed(quint64 job, QString message);
     void progress(QString message);
@@ -144,6 +170,8 @@ private:
     std::atomic<quint64> m_latestSimilarity{0};
     std::atomic<quint64> m_latestFieldSizes{0};
     std::atomic<quint64> m_latestFaithfulness{0};
+    std::atomic<quint64> m_latestLocalization{0};
+    std::atomic<quint64> m_latestProbes{0};
     std::shared_ptr<const FieldSizes> m_lastFieldSizes;  // GUI thread
     std::atomic<int> m_running{0};
     std::map<QString, std::shared_ptr<engine::Classifier>> m_models;  // worker thread only

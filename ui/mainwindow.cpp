@@ -3,6 +3,7 @@
 #include "ui/appsettings.h"
 #include "ui/modelpane.h"
 #include "ui/plotspanel.h"
+#include "ui/tokenspanel.h"
 
 #include "core/engine/device.h"
 #include "core/engine/errormessage.h"
@@ -139,6 +140,21 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         m_plots->parentWidget()->show();
         maybeTakeScreenshot();
     });
+    connect(&m_controller, &AnalysisController::localizationFinished, this,
+            [this](std::shared_ptr<const SpatialLocalization> localization) {
+                m_error->hide();
+                m_plots->setLocalization(localization);
+                m_plots->parentWidget()->show();
+                maybeTakeScreenshot();
+            });
+    connect(&m_controller, &AnalysisController::probesFinished, this, [this](std::shared_ptr<const LayerProbes> probes) {
+        m_error->hide();
+        m_plots->setProbes(probes);
+        m_plots->parentWidget()->show();
+        maybeTakeScreenshot();
+    });
+    // A head chosen in the head table: its attention map in the ViT pane.
+    connect(m_plots->tokens(), &TokensPanel::headChosen, m_vitPane, &ModelPane::showHead);
     connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
     connect(m_plots, &PlotsPanel::faithfulnessWanted, this, &MainWindow::requestFaithfulnessIfShown);
     connect(&m_controller, &AnalysisController::faithfulnessFinished, this, [this](std::shared_ptr<const FaithfulnessPlot> plot) {
@@ -220,6 +236,8 @@ void MainWindow::buildMenus()
     exportAction(exports, tr("ViT head grid…"), QStringLiteral("vit-grid.png"), [this](const QString& path) { m_vitPane->exportGrid(path); });
     exportAction(exports, tr("CNN stage strip…"), QStringLiteral("cnn-stages.png"), [this](const QString& path) { m_cnnPane->exportGrid(path); });
     exportAction(exports, tr("Current plot…"), QStringLiteral("plot.png"), [this](const QString& path) { m_plots->exportPlot(path); });
+    exportAction(exports, tr("Head table (CSV)…"), QStringLiteral("heads.csv"),
+                 [this](const QString& path) { m_plots->tokens()->exportCsv(path); });
     auto* edit = menuBar()->addMenu(tr("&Edit"));
     edit->addAction(tr("&Copy ViT overlay"), QKeySequence::Copy, this,
                     [this] { QGuiApplication::clipboard()->setImage(m_vitPane->overlay()); });
@@ -233,6 +251,19 @@ void MainWindow::buildMenus()
                                                               QFileInfo(m_image).path());
         if (!folder.isEmpty())
             compareLayers(folder);
+    });
+    analysis->addAction(tr("Spatial &localisation on a folder…"), this, [this] {
+        const auto folder = QFileDialog::getExistingDirectory(this, tr("Folder of images to measure localisation on"),
+                                                              QFileInfo(m_image).path());
+        if (!folder.isEmpty())
+            localize(folder);
+    });
+    analysis->addAction(tr("&Probe layers on a labelled set…"), this, [this] {
+        const auto data = QFileDialog::getExistingDirectory(
+            this, tr("Labelled images: a folder of IDX files, or an ImageFolder tree (one subfolder per class)"),
+            QFileInfo(m_image).path());
+        if (!data.isEmpty())
+            probeLayers(data);
     });
     analysis->addAction(tr("&Cancel running work"), this, [this] { m_controller.cancel(); });
 
@@ -325,6 +356,28 @@ void MainWindow::compareLayers(const QString& folder)
                                m_shown->cnn ? m_shown->cnn->model : nullptr);
 }
 
+void MainWindow::localize(const QString& folder)
+{
+    if (!m_shown) {
+        showError(tr("the models are not loaded yet; measure localisation once an image is analysed"));
+        return;
+    }
+    m_controller.localize(folder, m_shown->vit ? m_shown->vit->model : nullptr, m_shown->cnn ? m_shown->cnn->model : nullptr);
+}
+
+void MainWindow::probeLayers(const QString& data)
+{
+    if (!m_shown) {
+        showError(tr("the models are not loaded yet; probe the layers once an image is analysed"));
+        return;
+    }
+    engine::LabelledSetOptions options;
+    options.limit = 10000;
+    options.testLimit = 2000;
+    m_controller.probeLayers(data, m_shown->vit ? m_shown->vit->model : nullptr, m_shown->cnn ? m_shown->cnn->model : nullptr,
+                             options);
+}
+
 ModelPane* MainWindow::pane(Side side) const
 {
     return side == Side::ViT ? m_vitPane : m_cnnPane;
@@ -373,6 +426,10 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
         m_startOptionsApplied = true;
         if (!m_options.images.isEmpty())
             compareLayers(m_options.images);
+        if (!m_options.localize.isEmpty())
+            localize(m_options.localize);
+        if (!m_options.probeData.isEmpty())
+            probeLayers(m_options.probeData);
         if (m_options.click) {
             m_vitPane->queryAt(*m_options.click);
             m_cnnPane->queryAt(*m_options.click);
@@ -423,6 +480,8 @@ void MainWindow::maybeTakeScreenshot()
     if (m_options.screenshot.isEmpty() || m_screenshotTaken || !m_vitPane->hasAnalysis()
         || m_vitPane->waitingForGradients() || m_cnnPane->waitingForGradients() || m_controller.busy()
         || (!m_options.images.isEmpty() && !m_plots->hasSimilarity())
+        || (!m_options.localize.isEmpty() && !m_plots->hasLocalization())
+        || (!m_options.probeData.isEmpty() && !m_plots->hasProbes())
         || (m_plots->showsFaithfulness() && !m_plots->hasFaithfulness()))
         return;
     m_screenshotTaken = true;

@@ -26,8 +26,10 @@ struct StartOptions {
     QString cnn;
     QString device;      // empty: the last one used, else cpu
     QString images;      // a folder whose images the layers are compared on (CKA) at start
+    QString localize;    // a folder to measure spatial localisation on at start
+    QString probeData;   // a labelled set (IDX files or an ImageFolder tree) to probe the layers on at start
     QString screenshot;  // save the window here once the analysis is shown, then quit
-    QString plot;        // the plot shown first: distance, fields, predictions or cka
+    QString plot;        // the plot shown first: one of PlotsPanel::plotNames()
     std::optional<QPointF> click;  // a click on the image at start, x and y in [0, 1)
 };
 
@@ -42,6 +44,10 @@ public:
     void openModel(Side side, const QString& path);
     // Linear CKA between the layers of both models over the images in `folder`.
     void compareLayers(const QString& folder);
+    void localize(const QString& folder);
+    // At most 10,000 training and 2,000 held-out images, so that the window answers in
+    // minutes; attnviz-cli probe takes any number.
+    void probeLayers(const QString& data);
     ModelPane* pane(Side side) const;
     PlotsPanel* plots() const { return m_plots; }
     QString errorText() const;

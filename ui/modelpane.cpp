@@ -667,6 +667,18 @@ void ModelPane::setMethod(ViewMethod method)
         m_method->setCurrentIndex(index);
 }
 
+void ModelPane::showHead(int layer, int head)
+{
+    setMethod(ViewMethod::Attention);
+    const int layerIndex = m_layer->findText(QString::number(layer));
+    const int headIndex = m_head->findData(head);
+    if (layerIndex >= 0)
+        m_layer->setCurrentIndex(layerIndex);
+    if (headIndex >= 0)
+        m_head->setCurrentIndex(headIndex);
+    setFocus();  // the arrow keys go on from this head
+}
+
 void ModelPane::setColormap(const QString& name)
 {
     const int index = m_colormap->findText(name);

@@ -45,6 +45,8 @@ public:
     void stepLayer(int delta);
     void stepHead(int delta);
     void setMethod(engine::ViewMethod method);
+    // A ViT: the attention map of one block's head (the head table's click).
+    void showHead(int layer, int head);
     void setColormap(const QString& name);
     void setQuery(std::optional<std::pair<int, int>> patch);
     // CNN: the unit (row, col) of the current layer whose fields are shown (ViewMethod::EffectiveField).

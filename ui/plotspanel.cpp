@@ -1,5 +1,9 @@
 #include "ui/plotspanel.h"
 
+#include "ui/charts.h"
+#include "ui/matrixstrip.h"
+#include "ui/studycharts.h"
+#include "ui/tokenspanel.h"
 #include "ui/imageconvert.h"
 
 #include "core/engine/attentiondistance.h"
@@ -23,37 +27,6 @@
 #include <QVBoxLayout>
 
 namespace attnviz::ui {
-namespace {
-
-QChartView* makeView(QWidget* parent)
-{
-    auto* view = new QChartView(new QChart, parent);
-    view->setRenderHint(QPainter::Antialiasing);
-    view->setMinimumHeight(200);
-    return view;
-}
-
-// Replaces a chart's content by a fresh chart with `title`.
-QChart* freshChart(QChartView* view, const QString& title)
-{
-    auto* chart = new QChart;
-    chart->setTitle(title);
-    chart->legend()->setAlignment(Qt::AlignRight);
-    auto* old = view->chart();
-    view->setChart(chart);
-    delete old;
-    return chart;
-}
-
-QValueAxis* axis(const QString& title, double lo, double hi)
-{
-    auto* a = new QValueAxis;
-    a->setTitleText(title);
-    a->setRange(lo, hi);
-    return a;
-}
-
-}  // namespace
 
 PlotsPanel::PlotsPanel(QWidget* parent)
     : QWidget(parent)
@@ -61,30 +34,34 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     m_tabs = new QTabWidget(this);
-    m_distance = makeView(m_tabs);
-    m_fields = makeView(m_tabs);
-    m_predictions = makeView(m_tabs);
+    m_distance = makeChartView(m_tabs);
+    m_fields = makeChartView(m_tabs);
+    m_predictions = makeChartView(m_tabs);
     m_distance->setObjectName(QStringLiteral("distancePlot"));
     m_fields->setObjectName(QStringLiteral("fieldsPlot"));
     m_predictions->setObjectName(QStringLiteral("predictionsPlot"));
     m_tabs->addTab(m_distance, tr("Attention distance"));
     m_tabs->addTab(m_fields, tr("Receptive field"));
     m_tabs->addTab(m_predictions, tr("Predictions"));
-    auto* scroll = new QScrollArea(m_tabs);
-    m_cka = new QWidget(scroll);
-    auto* row = new QHBoxLayout(m_cka);
-    row->setContentsMargins(4, 4, 4, 4);
-    auto* hint = new QLabel(tr("Layer similarity needs a set of images: Analysis → Compare layers on a folder (CKA)…"), m_cka);
-    hint->setAlignment(Qt::AlignCenter);
-    row->addWidget(hint);
-    scroll->setWidget(m_cka);
-    scroll->setWidgetResizable(true);
-    m_tabs->addTab(scroll, tr("Layer similarity (CKA)"));
-    m_faithfulnessView = makeView(m_tabs);
+    m_cka = new MatrixStrip(tr("Layer similarity needs a set of images: Analysis → Compare layers on a folder (CKA)…"), m_tabs);
+    m_tabs->addTab(m_cka, tr("Layer similarity (CKA)"));
+    m_faithfulnessView = makeChartView(m_tabs);
     m_faithfulnessView->setObjectName(QStringLiteral("faithfulnessPlot"));
     m_tabs->addTab(m_faithfulnessView, tr("Faithfulness"));
     m_tabs->setTabToolTip(m_tabs->count() - 1, tr("Deletion and insertion (RISE) of the maps on screen: the class probability "
                                                   "as the most salient pixels are blurred away, or revealed first"));
+    m_skip = makeChartView(m_tabs);
+    m_skip->setObjectName(QStringLiteral("skipPlot"));
+    m_tabs->addTab(m_skip, tr("Skip connections"));
+    m_tokens = new TokensPanel(m_tabs);
+    m_tabs->addTab(m_tokens, tr("Tokens and heads"));
+    m_localizationMaps = new MatrixStrip(
+        tr("Spatial localisation needs a set of images: Analysis → Spatial localisation on a folder…"), m_tabs);
+    m_tabs->addTab(m_localizationMaps, tr("Localisation"));
+    m_probesView = makeChartView(m_tabs);
+    m_probesView->setObjectName(QStringLiteral("probesPlot"));
+    freshChart(m_probesView, tr("Layer probes need a labelled set: Analysis → Probe layers on a labelled set…"));
+    m_tabs->addTab(m_probesView, tr("Layer probes"));
     layout->addWidget(m_tabs);
     connect(m_tabs, &QTabWidget::currentChanged, this, &PlotsPanel::requestFieldSizesIfShown);
     connect(m_tabs, &QTabWidget::currentChanged, this, [this] {
@@ -125,7 +102,6 @@ void PlotsPanel::showFaithfulness()
     auto* chart = freshChart(m_faithfulnessView, tr("Probability of the class as the most salient pixels are deleted (solid; "
                                                     "low AUC: faithful) or inserted (dashed; high AUC: faithful), RISE<br>%1")
                                                      .arg(maps.join(QStringLiteral(" · "))));
-    const QColor cnnColour(0x1f, 0x77, 0xb4), vitColour(0xd6, 0x27, 0x28);
     for (const auto& side : m_faithfulness->sides) {
         for (const bool deletion : {true, false}) {
             const auto& curve = deletion ? side.scores.deletion : side.scores.insertion;
@@ -133,15 +109,15 @@ void PlotsPanel::showFaithfulness()
             series->setName(tr("%1 %2, AUC %3")
                                 .arg(sideTitle(side.side), deletion ? tr("deletion") : tr("insertion"))
                                 .arg(curve.auc, 0, 'f', 3));
-            series->setPen(QPen(side.side == Side::ViT ? vitColour : cnnColour, 2, deletion ? Qt::SolidLine : Qt::DashLine));
+            series->setPen(QPen(side.side == Side::ViT ? vitColour() : cnnColour(), 2, deletion ? Qt::SolidLine : Qt::DashLine));
             for (std::size_t i = 0; i < curve.fractions.size(); ++i)
                 series->append(curve.fractions[i], curve.probabilities[i]);
             chart->addSeries(series);
         }
     }
     chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);
-    auto* x = axis(tr("fraction of pixels deleted / inserted, most salient first"), 0, 1);
-    auto* y = axis(tr("probability"), 0, 1);
+    auto* x = valueAxis(tr("fraction of pixels deleted / inserted, most salient first"), 0, 1);
+    auto* y = valueAxis(tr("probability"), 0, 1);
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (auto* s : chart->series()) {
@@ -161,6 +137,8 @@ void PlotsPanel::setAnalysis(const std::shared_ptr<const Analysis>& analysis)
         showDistances(*analysis->vit);
     showReceptiveFields();
     showPredictions(*analysis);
+    drawSkipRatios(m_skip, *analysis);
+    m_tokens->setPane(analysis->vit);
     requestFieldSizesIfShown();
 }
 
@@ -208,13 +186,13 @@ void PlotsPanel::showDistances(const PaneAnalysis& vit)
             top = std::max(top, d[h]);
         }
     }
-    auto* x = axis(tr("block"), -0.5, blocks - 0.5);
+    auto* x = valueAxis(tr("block"), -0.5, blocks - 0.5);
     // A tick on every block index, not on the axis' half-integer ends.
     x->setTickType(QValueAxis::TicksDynamic);
     x->setTickAnchor(0);
     x->setTickInterval(1);
     x->setLabelFormat(QStringLiteral("%d"));
-    auto* y = axis(tr("distance (px)"), 0, top * 1.1);
+    auto* y = valueAxis(tr("distance (px)"), 0, top * 1.1);
     y->applyNiceNumbers();
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
@@ -246,7 +224,6 @@ void PlotsPanel::showReceptiveFields()
         }
         chart->addSeries(series);
     };
-    const QColor cnnColour(0x1f, 0x77, 0xb4), vitColour(0xd6, 0x27, 0x28);
     // Points at relative depth (i + 1) / n after a starting point at depth 0.
     const auto byDepth = [](QPointF start, const std::vector<double>& sizes) {
         std::vector<QPointF> points{start};
@@ -266,22 +243,22 @@ void PlotsPanel::showReceptiveFields()
         std::vector<double> theoretical;
         for (const auto& f : engine::stageReceptiveFields(analysis.cnn->model->spec()))
             theoretical.push_back(f.size);
-        addSeries(tr("CNN theoretical (stem and stage outputs)"), cnnColour, false, byDepth({0.0, 1.0}, theoretical));
+        addSeries(tr("CNN theoretical (stem and stage outputs)"), cnnColour(), false, byDepth({0.0, 1.0}, theoretical));
         if (m_fieldSizes && !m_fieldSizes->cnn.empty())
-            addSeries(tr("CNN effective"), cnnColour, true, byDepth({0.0, 1.0}, sizesOf(m_fieldSizes->cnn)));
+            addSeries(tr("CNN effective"), cnnColour(), true, byDepth({0.0, 1.0}, sizesOf(m_fieldSizes->cnn)));
     }
     if (analysis.vit) {
         // A patch embedding sees one patch; every block after it sees the whole input.
         const auto& trace = analysis.vit->trace;
         const QPointF patch(0.0, double(trace.tokens.patchSize));
         const double side = double(std::max(trace.input.size(2), trace.input.size(3)));
-        addSeries(tr("ViT theoretical (global after the first block)"), vitColour, false,
+        addSeries(tr("ViT theoretical (global after the first block)"), vitColour(), false,
                   byDepth(patch, std::vector<double>(trace.attentions.size(), side)));
         if (m_fieldSizes && !m_fieldSizes->vit.empty())
-            addSeries(tr("ViT effective"), vitColour, true, byDepth(patch, sizesOf(m_fieldSizes->vit)));
+            addSeries(tr("ViT effective"), vitColour(), true, byDepth(patch, sizesOf(m_fieldSizes->vit)));
     }
-    auto* x = axis(tr("relative depth (0 = input, 1 = last layer)"), 0, 1);
-    auto* y = axis(tr("size (px)"), 0, top * 1.1);
+    auto* x = valueAxis(tr("relative depth (0 = input, 1 = last layer)"), 0, 1);
+    auto* y = valueAxis(tr("size (px)"), 0, top * 1.1);
     y->applyNiceNumbers();
     chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);  // solid vs dashed shows in the legend
     chart->addAxis(x, Qt::AlignBottom);
@@ -302,30 +279,70 @@ void PlotsPanel::setSimilarity(const std::shared_ptr<const LayerSimilarity>& sim
 void PlotsPanel::showSimilarity()
 {
     // The heat maps are drawn by the renderer the CLI's `cka --out-dir` uses.
-    auto* row = m_cka->layout();
-    while (auto* item = row->takeAt(0)) {
-        delete item->widget();
-        delete item;
-    }
     const auto& study = m_similarity->study;
-    m_ckaTitle = tr("Linear CKA over %1 of the %2 images in %3")
+    auto title = tr("Linear CKA over %1 of the %2 images in %3")
                      .arg(study.imagesUsed)
                      .arg(m_similarity->imagesInFolder)
                      .arg(QDir(m_similarity->folder).dirName());
     const auto degenerate = engine::degenerateSummary(study);
     if (!degenerate.empty())
-        m_ckaTitle += tr(" · constant over these images, CKA undefined (grey): %1").arg(QString::fromStdString(degenerate));
+        title += tr(" · constant over these images, CKA undefined (grey): %1").arg(QString::fromStdString(degenerate));
+    std::vector<std::pair<QImage, QString>> images;
     for (const auto& m : study.matrices) {
-        const auto title = m.rowRole + " x " + m.colRole + ", " + std::to_string(study.imagesUsed) + " images";
-        auto* label = new QLabel(m_cka);
-        label->setPixmap(QPixmap::fromImage(toQImage(imaging::renderMatrix(m.values, m.rowLayers, m.colLayers, title,
-                                                                           {0.0f, 1.0f}, imaging::Colormap::Viridis, 18))));
-        label->setAlignment(Qt::AlignTop | Qt::AlignLeft);
-        label->setToolTip(QString::fromStdString(m_similarity->descriptions.at(m.rowRole) + "  ×  "
-                                                 + m_similarity->descriptions.at(m.colRole)));
-        row->addWidget(label);
+        const auto caption = m.rowRole + " x " + m.colRole + ", " + std::to_string(study.imagesUsed) + " images";
+        images.emplace_back(toQImage(imaging::renderMatrix(m.values, m.rowLayers, m.colLayers, caption, {0.0f, 1.0f},
+                                                           imaging::Colormap::Viridis, 18)),
+                            QString::fromStdString(m_similarity->descriptions.at(m.rowRole) + "  ×  "
+                                                   + m_similarity->descriptions.at(m.colRole)));
     }
-    static_cast<QHBoxLayout*>(row)->addStretch(1);
+    m_cka->setMatrices(title, images);
+}
+
+void PlotsPanel::setLocalization(const std::shared_ptr<const SpatialLocalization>& localization)
+{
+    m_localization = localization;
+    showLocalization();
+    m_tabs->setCurrentWidget(m_localizationMaps);
+}
+
+void PlotsPanel::showLocalization()
+{
+    std::vector<std::pair<QImage, QString>> images;
+    QStringList summaries;
+    std::size_t used = 0;
+    for (const auto& [side, r] : m_localization->sides) {
+        used = r.images;
+        const int positions = r.gridH * r.gridW;
+        // Rows: the last layer's positions; columns: the input's; a label per grid row.
+        std::vector<std::string> labels(static_cast<std::size_t>(positions));
+        for (int row = 0; row < r.gridH; ++row)
+            labels[std::size_t(row * r.gridW)] = "row " + std::to_string(row);
+        const auto caption = sideTitle(side).toStdString() + ": last layer (rows) x input (columns), " +
+                             std::to_string(r.gridH) + "x" + std::to_string(r.gridW) + " positions";
+        images.emplace_back(toQImage(imaging::renderMatrix(r.similarity, labels, labels, caption, {0.0f, 1.0f},
+                                                           imaging::Colormap::Viridis, std::max(2, 240 / positions))),
+                            tr("Linear CKA between the last layer's representation at each position and the input's at "
+                               "each position; a bright diagonal: the model still knows where each token came from"));
+        summaries << tr("%1: the own input position is the most similar for %2 of %3 positions, mean CKA on the "
+                        "diagonal %4, off it %5")
+                         .arg(sideTitle(side))
+                         .arg(r.diagonalHits)
+                         .arg(positions)
+                         .arg(r.meanDiagonal, 0, 'f', 3)
+                         .arg(r.meanOffDiagonal, 0, 'f', 3);
+    }
+    m_localizationMaps->setMatrices(tr("Spatial localisation over %1 of the %2 images in %3 · %4")
+                                        .arg(used)
+                                        .arg(m_localization->imagesInFolder)
+                                        .arg(QDir(m_localization->folder).dirName(), summaries.join(QStringLiteral(" · "))),
+                                    images);
+}
+
+void PlotsPanel::setProbes(const std::shared_ptr<const LayerProbes>& probes)
+{
+    m_probes = probes;
+    drawProbes(m_probesView, *probes);
+    m_tabs->setCurrentWidget(m_probesView);
 }
 
 void PlotsPanel::showPredictions(const Analysis& analysis)
@@ -362,7 +379,7 @@ void PlotsPanel::showPredictions(const Analysis& analysis)
     chart->addSeries(series);
     auto* classes = new QBarCategoryAxis;
     classes->append(categories);
-    auto* probability = axis(tr("probability"), 0, 1);
+    auto* probability = valueAxis(tr("probability"), 0, 1);
     chart->addAxis(classes, Qt::AlignLeft);
     chart->addAxis(probability, Qt::AlignBottom);
     series->attachAxis(classes);
@@ -374,7 +391,8 @@ int PlotsPanel::plotCount() const { return m_tabs->count(); }
 QStringList PlotsPanel::plotNames()
 {
     return {QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"), QStringLiteral("cka"),
-            QStringLiteral("faithfulness")};
+            QStringLiteral("faithfulness"), QStringLiteral("skip"), QStringLiteral("tokens"), QStringLiteral("localization"),
+            QStringLiteral("probes")};
 }
 
 bool PlotsPanel::showPlot(const QString& name)
@@ -391,7 +409,10 @@ QString PlotsPanel::plotTitle(int index) const
     checkIndex(index);
     if (auto* chart = view(index))
         return chart->chart()->title();
-    return m_ckaTitle;
+    auto* widget = m_tabs->widget(index < 0 ? m_tabs->currentIndex() : index);
+    if (widget == m_tokens)
+        return m_tokens->title();
+    return static_cast<MatrixStrip*>(widget)->title();
 }
 
 void PlotsPanel::checkIndex(int index) const
@@ -412,11 +433,23 @@ void PlotsPanel::exportPlot(const QString& path, int index) const
         writeWidgetPng(*chart, path, {{"Software", "attnviz"}, {"Title", chart->chart()->title().toStdString()}});
         return;
     }
-    if (!m_similarity)
-        throw std::runtime_error("no layer similarity to export: compare the layers on a folder first");
-    writeWidgetPng(*m_cka, path, {{"Software", "attnviz"}, {"Title", m_ckaTitle.toStdString()},
-                                  {"attnviz:method", "cka (linear, minibatch unbiased HSIC)"},
-                                  {"attnviz:folder", m_similarity->folder.toStdString()}});
+    auto* widget = m_tabs->widget(index < 0 ? m_tabs->currentIndex() : index);
+    if (widget == m_tokens) {
+        if (!m_tokens->hasStudy())
+            throw std::runtime_error("no token norms to export: the analysis has no ViT");
+        writeWidgetPng(*m_tokens, path, {{"Software", "attnviz"}, {"Title", m_tokens->title().toStdString()}});
+        return;
+    }
+    const auto* strip = static_cast<MatrixStrip*>(widget);
+    if (!strip->hasMatrices())
+        throw std::runtime_error(strip == m_cka ? "no layer similarity to export: compare the layers on a folder first"
+                                                : "no spatial localisation to export: run it on a folder first");
+    const auto folder = strip == m_cka ? m_similarity->folder : m_localization->folder;
+    writeWidgetPng(*strip->content(), path,
+                   {{"Software", "attnviz"}, {"Title", strip->title().toStdString()},
+                    {"attnviz:method", strip == m_cka ? "cka (linear, minibatch unbiased HSIC)"
+                                                      : "spatial localisation (linear CKA per position pair)"},
+                    {"attnviz:folder", folder.toStdString()}});
 }
 
 }  // namespace attnviz::ui

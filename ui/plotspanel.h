@@ -6,7 +6,6 @@
 
 #include <memory>
 
-class QLabel;
 class QTabWidget;
 
 QT_BEGIN_NAMESPACE
@@ -15,11 +14,15 @@ QT_END_NAMESPACE
 
 namespace attnviz::ui {
 
+class MatrixStrip;
+class TokensPanel;
+
 // The plots of one analysis (Qt Charts): mean attention distance per head against
 // the ViT's depth; receptive field size against depth for both models, theoretical
 // and, once measured, effective; both models' top-5 predictions; the CKA heat maps
-// of a folder comparison; and the deletion and insertion curves of the maps on screen.
-// Each can be exported as PNG.
+// of a folder comparison; the deletion and insertion curves of the maps on screen;
+// skip-connection strength; the ViT's token norms and head table; and the folder-wide
+// spatial localisation and layer probes. Each can be exported as PNG.
 class PlotsPanel : public QWidget {
     Q_OBJECT
 public:
@@ -35,8 +38,14 @@ public:
     void setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& plot);
     bool hasFaithfulness() const { return m_faithfulness != nullptr; }
     bool showsFaithfulness() const;
+    void setLocalization(const std::shared_ptr<const SpatialLocalization>& localization);
+    bool hasLocalization() const { return m_localization != nullptr; }
+    void setProbes(const std::shared_ptr<const LayerProbes>& probes);
+    bool hasProbes() const { return m_probes != nullptr; }
+    TokensPanel* tokens() const { return m_tokens; }
     int plotCount() const;
-    // The plots by name, in tab order: distance, fields, predictions, cka, faithfulness.
+    // The plots by name, in tab order: distance, fields, predictions, cka, faithfulness,
+    // skip, tokens, localization, probes.
     static QStringList plotNames();
     // One of plotNames(); false for another name.
     bool showPlot(const QString& name);
@@ -57,7 +66,8 @@ private:
     void showSimilarity();
     void showPredictions(const Analysis& analysis);
     void showFaithfulness();
-    QChartView* view(int index) const;  // nullptr for the CKA tab
+    void showLocalization();
+    QChartView* view(int index) const;  // nullptr for the tabs that are not charts
     void checkIndex(int index) const;     // -1 (the current plot) or a tab
 
     QTabWidget* m_tabs = nullptr;
@@ -65,12 +75,17 @@ private:
     QChartView* m_fields = nullptr;
     QChartView* m_predictions = nullptr;
     QChartView* m_faithfulnessView = nullptr;
-    QWidget* m_cka = nullptr;  // the heat maps side by side, or a hint how to get them
-    QString m_ckaTitle;
+    MatrixStrip* m_cka = nullptr;  // the heat maps side by side, or a hint how to get them
+    QChartView* m_skip = nullptr;
+    TokensPanel* m_tokens = nullptr;
+    MatrixStrip* m_localizationMaps = nullptr;
+    QChartView* m_probesView = nullptr;
     std::shared_ptr<const Analysis> m_analysis;
     std::shared_ptr<const FieldSizes> m_fieldSizes;
     std::shared_ptr<const LayerSimilarity> m_similarity;
     std::shared_ptr<const FaithfulnessPlot> m_faithfulness;
+    std::shared_ptr<const SpatialLocalization> m_localization;
+    std::shared_ptr<const LayerProbes> m_probes;
     bool m_fieldSizesRequested = false;
 };
 

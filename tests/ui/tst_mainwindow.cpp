@@ -6,8 +6,10 @@
 #include "ui/mainwindow.h"
 #include "ui/modelpane.h"
 #include "ui/plotspanel.h"
+#include "ui/tokenspanel.h"
 
 #include "core/engine/faithfulness.h"
+#include "core/engine/study/skipstrength.h"
 #include "core/io/imagefiles.h"
 #include "core/io/pngtext.h"
 #include "core/io/safetensors.h"
@@ -22,10 +24,12 @@
 #include <QImage>
 #include <QWheelEvent>
 #include <QLabel>
+#include <QLineSeries>
 #include <QSettings>
 #include <QStatusBar>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QTableWidget>
 #include <QDoubleSpinBox>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -474,7 +478,7 @@ private slots:
     void plotsCanBeExported()
     {
         auto* plots = m_window->plots();
-        QCOMPARE(plots->plotCount(), 5);
+        QCOMPARE(plots->plotCount(), 9);
         QVERIFY(plots->plotTitle(0).contains(QStringLiteral("attention distance")));
         for (int i = 0; i < 3; ++i) {
             const QString path = m_dir.filePath(QStringLiteral("plot%1.png").arg(i));
@@ -624,6 +628,91 @@ private slots:
         const QImage image(path);
         QVERIFY(image.width() > 300 && image.height() > 100);
         QCOMPARE(image.text(QStringLiteral("attnviz:folder")), samples);
+    }
+
+    // Skip connections and the ViT's tokens come from the traces on screen: no pass of
+    // their own, drawn with the analysis.
+    void skipPlotAndHeadTableFollowTheAnalysis()
+    {
+        auto* plots = m_window->plots();
+        QVERIFY(plots->showPlot(QStringLiteral("skip")));
+        auto* chart = m_window->findChild<QChartView*>(QStringLiteral("skipPlot"))->chart();
+        QStringList names;
+        for (auto* series : chart->series())
+            names << series->name();
+        QVERIFY2(names.contains(QStringLiteral("ViT attention")) && names.contains(QStringLiteral("ViT MLP, CLS"))
+                     && names.contains(QStringLiteral("CNN residual blocks")),
+                 qPrintable(names.join(QStringLiteral(", "))));
+        const auto& trace = vit()->analysis()->trace;
+        // One point per block for each ViT branch; the engine's own ratios.
+        auto* attention = static_cast<QLineSeries*>(chart->series()[names.indexOf(QStringLiteral("ViT attention"))]);
+        QCOMPARE(attention->count(), int(trace.attentions.size()));
+        engine::SkipAccumulator sums;
+        sums.add(trace.residuals, trace.tokens.prefixTokens(), trace.tokens.hasCls);
+        QVERIFY(std::abs(attention->at(0).y() - sums.result()[0].spatialRatio()) < 1e-9);
+
+        QVERIFY(plots->showPlot(QStringLiteral("tokens")));
+        auto* table = plots->tokens()->table();
+        const int heads = int(trace.attentions.front().size(0));
+        QCOMPARE(table->rowCount(), int(trace.attentions.size()) * heads);
+        // A click on a head shows its attention map in the ViT pane.
+        const int row = heads + 2;  // block 1, head 2 when sorted by block
+        QCOMPARE(table->item(row, 0)->data(Qt::DisplayRole).toInt(), 1);
+        QCOMPARE(table->item(row, 1)->data(Qt::DisplayRole).toInt(), 2);
+        emit table->cellClicked(row, 3);
+        QCOMPARE(vit()->layer(), QStringLiteral("1"));
+        QCOMPARE(vit()->head(), QStringLiteral("2"));
+        QVERIFY(waitIdle(*m_window));
+        // Sorted by entropy the lowest comes first.
+        table->sortByColumn(3, Qt::AscendingOrder);
+        QVERIFY(table->item(0, 3)->data(Qt::DisplayRole).toDouble() <= table->item(1, 3)->data(Qt::DisplayRole).toDouble());
+        // CSV: a header and a line per head; the shipped ViT has no registers (empty fields).
+        const QString csv = m_dir.filePath(QStringLiteral("heads.csv"));
+        plots->tokens()->exportCsv(csv);
+        QFile file(csv);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const auto lines = file.readAll().trimmed().split('\n');
+        QCOMPARE(lines.size(), table->rowCount() + 1);
+        QVERIFY(lines[1].endsWith(","));
+        const QString png = m_dir.filePath(QStringLiteral("tokens.png"));
+        plots->exportPlot(png, 6);
+        QVERIFY(QImage(png).width() > 300);
+    }
+
+    // Localisation over a folder and probes on a labelled tree run beside the views.
+    void localizationAndProbesOverFolders()
+    {
+        auto* plots = m_window->plots();
+        const QString samples = QFileInfo(ui::defaultImagePath()).path();
+        const QString none = m_dir.filePath(QStringLiteral("localization-none.png"));
+        QVERIFY_THROWS_EXCEPTION(std::runtime_error, plots->exportPlot(none, 7));
+        QVERIFY(!QFileInfo::exists(none));
+        m_window->localize(samples);
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasLocalization(), 60000);
+        QVERIFY2(plots->plotTitle(7).contains(QStringLiteral("ViT: the own input position is the most similar")),
+                 qPrintable(plots->plotTitle(7)));
+        const QString png = m_dir.filePath(QStringLiteral("localization.png"));
+        plots->exportPlot(png, 7);
+        QCOMPARE(QImage(png).text(QStringLiteral("attnviz:folder")), samples);
+
+        // Two classes of six sample images, a fifth of each held out.
+        const QString tree = m_dir.filePath(QStringLiteral("labelled"));
+        const auto files = QDir(samples).entryList({QStringLiteral("*.png")}, QDir::Files, QDir::Name);
+        for (int i = 0; i < 12; ++i) {
+            const QString dir = tree + (i % 2 ? QStringLiteral("/odd") : QStringLiteral("/even"));
+            QDir().mkpath(dir);
+            QVERIFY(QFile::copy(samples + QLatin1Char('/') + files[i], dir + QLatin1Char('/') + files[i]));
+        }
+        m_window->probeLayers(tree);
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasProbes(), 60000);
+        QVERIFY(m_window->errorText().isEmpty());
+        auto* chart = m_window->findChild<QChartView*>(QStringLiteral("probesPlot"))->chart();
+        QStringList names;
+        for (auto* series : chart->series())
+            names << series->name();
+        QVERIFY2(names.contains(QStringLiteral("ViT CLS token")) && names.contains(QStringLiteral("CNN global average pool")),
+                 qPrintable(names.join(QStringLiteral(", "))));
+        QVERIFY(plots->plotTitle(8).contains(QStringLiteral("ImageFolder tree")));
     }
 
     // The Input setting runs both models at that resolution, and back at their own.

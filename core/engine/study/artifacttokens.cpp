@@ -66,7 +66,9 @@ TokenStudy studyTokens(const Trace& trace, double z)
         for (int r = 0; r < layout.regTokens; ++r)
             registerKeys.push_back(prefix - layout.regTokens + r);
         out.clsOnArtifacts = clsMassOn(trace.attentions, artifactKeys);
-        out.clsOnRegisters = clsMassOn(trace.attentions, registerKeys);
+        out.clsOnRegisters = registerKeys.empty()
+                                 ? torch::full({layers, heads}, std::numeric_limits<float>::quiet_NaN())
+                                 : clsMassOn(trace.attentions, registerKeys);
     } else {
         out.clsOnArtifacts = torch::full({layers, heads}, std::numeric_limits<float>::quiet_NaN());
         out.clsOnRegisters = out.clsOnArtifacts.clone();

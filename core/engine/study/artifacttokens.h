@@ -38,7 +38,7 @@ struct TokenStudy {
     // them off the output), whose pull on the attention every block's heads are scored by.
     std::vector<int64_t> artifacts;
     // [L, H]: the CLS query's attention mass on the artifacts, and on the register
-    // tokens; NaN without a CLS token, 0 on registers for a model without them.
+    // tokens; NaN without a CLS token, and on registers for a model without them.
     torch::Tensor clsOnArtifacts, clsOnRegisters;
     // [L, H, R, gridH, gridW]: each register query's attention over the patches;
     // undefined without registers.

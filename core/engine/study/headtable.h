@@ -17,7 +17,7 @@ struct HeadStats {
     // nats: 0 for a head that looks at one token, ln T for one that looks everywhere.
     double entropy = 0;
     // The CLS query's attention mass on the artifact tokens and on the registers
-    // (TokenStudy); NaN without a CLS token.
+    // (TokenStudy); NaN without a CLS token (and on registers, without registers).
     double clsOnArtifacts = 0, clsOnRegisters = 0;
 };
 

@@ -1,0 +1,148 @@
+#include "ui/studycharts.h"
+
+#include "ui/charts.h"
+
+#include "core/engine/study/skipstrength.h"
+
+#include <QChart>
+#include <QChartView>
+#include <QDir>
+#include <QLegend>
+#include <QLineSeries>
+#include <QLogValueAxis>
+#include <QValueAxis>
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnviz::ui {
+namespace {
+
+QLineSeries* lineSeries(const QString& name, const QColor& colour, bool dashed)
+{
+    auto* series = new QLineSeries;
+    series->setName(name);
+    series->setPointsVisible(true);
+    series->setPen(QPen(colour, 2, dashed ? Qt::DashLine : Qt::SolidLine));
+    return series;
+}
+
+std::vector<engine::SkipRatio> ratiosOf(const PaneAnalysis& pane)
+{
+    const auto& trace = pane.trace;
+    if (trace.residuals.empty())
+        return {};
+    engine::SkipAccumulator sums;
+    sums.add(trace.residuals, trace.tokens.prefixTokens(), trace.tokens.hasCls);
+    return sums.result();
+}
+
+}  // namespace
+
+void drawSkipRatios(QChartView* view, const Analysis& analysis)
+{
+    auto* chart = freshChart(view, QObject::tr("Skip-connection strength on this image: ‖residual stream‖ / ‖branch added‖ "
+                                               "per addition (spatial tokens solid, CLS dashed)"));
+    double lo = 1, hi = 1;
+    const auto add = [&](QLineSeries* series, double depth, double ratio) {
+        if (!std::isfinite(ratio) || ratio <= 0)
+            return;  // a branch adding exactly zero has no finite ratio
+        series->append(depth, ratio);
+        lo = std::min(lo, ratio);
+        hi = std::max(hi, ratio);
+    };
+    QStringList missing;
+    if (analysis.vit) {
+        const QColor attention = vitColour(), mlp(0xff, 0x7f, 0x0e);
+        const bool cls = analysis.vit->trace.tokens.hasCls;
+        auto* attnSpatial = lineSeries(QObject::tr("ViT attention"), attention, false);
+        auto* mlpSpatial = lineSeries(QObject::tr("ViT MLP"), mlp, false);
+        auto* attnCls = lineSeries(QObject::tr("ViT attention, CLS"), attention, true);
+        auto* mlpCls = lineSeries(QObject::tr("ViT MLP, CLS"), mlp, true);
+        for (const auto& r : ratiosOf(*analysis.vit)) {
+            const bool isAttention = r.branch == "attention";
+            add(isAttention ? attnSpatial : mlpSpatial, r.relativeDepth, r.spatialRatio());
+            if (cls)
+                add(isAttention ? attnCls : mlpCls, r.relativeDepth, r.clsRatio());
+        }
+        for (auto* s : {attnSpatial, mlpSpatial, attnCls, mlpCls}) {
+            if (s->count() > 0)
+                chart->addSeries(s);
+            else
+                delete s;
+        }
+    }
+    if (analysis.cnn) {
+        auto* blocks = lineSeries(QObject::tr("CNN residual blocks"), cnnColour(), false);
+        for (const auto& r : ratiosOf(*analysis.cnn))
+            add(blocks, r.relativeDepth, r.spatialRatio());
+        if (blocks->count() > 0) {
+            chart->addSeries(blocks);
+        } else {
+            delete blocks;
+            missing << QObject::tr("the CNN has no residual connections");
+        }
+    }
+    if (!missing.isEmpty())
+        chart->setTitle(chart->title() + QStringLiteral("<br>") + missing.join(QStringLiteral("; ")));
+    chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);
+    auto* x = valueAxis(QObject::tr("relative depth (addition i of n at (i + 1) / n)"), 0, 1);
+    auto* y = new QLogValueAxis;
+    y->setTitleText(QObject::tr("norm ratio (log)"));
+    y->setBase(10);
+    y->setLabelFormat(QStringLiteral("%g"));
+    y->setRange(std::min(0.5, lo / 1.5), std::max(10.0, hi * 1.5));
+    chart->addAxis(x, Qt::AlignBottom);
+    chart->addAxis(y, Qt::AlignLeft);
+    for (auto* s : chart->series()) {
+        s->attachAxis(x);
+        s->attachAxis(y);
+    }
+}
+
+void drawProbes(QChartView* view, const LayerProbes& probes)
+{
+    int trainImages = 0, testImages = 0, classes = 0;
+    for (const auto& [side, study] : probes.sides) {
+        trainImages = int(study.trainImages);
+        testImages = int(study.testImages);
+        classes = study.classes;
+    }
+    auto* chart = freshChart(view, QObject::tr("Linear probe per layer on %1 (%2): held-out accuracy (solid), "
+                                               "training accuracy (dashed); %3 / %4 images, chance %5")
+                                       .arg(QDir(probes.data).dirName(), probes.source)
+                                       .arg(trainImages)
+                                       .arg(testImages)
+                                       .arg(classes > 0 ? 1.0 / classes : 0.0, 0, 'f', 3));
+    const QColor patchMean(0xff, 0x7f, 0x0e);
+    double lowest = 1.0;
+    for (const auto& [side, study] : probes.sides) {
+        for (const char* pooling : {"cls", "mean", "gap"}) {
+            const QString name = side == Side::CNN ? QObject::tr("CNN global average pool")
+                                                   : (std::string(pooling) == "cls" ? QObject::tr("ViT CLS token")
+                                                                                    : QObject::tr("ViT patch mean"));
+            const QColor colour = side == Side::CNN ? cnnColour() : (std::string(pooling) == "cls" ? vitColour() : patchMean);
+            auto* test = lineSeries(name, colour, false);
+            auto* train = lineSeries(name + QObject::tr(", training"), colour, true);
+            for (const auto& layer : study.layers) {
+                if (layer.pooling != pooling)
+                    continue;
+                test->append(layer.relativeDepth, layer.score.testAccuracy);
+                train->append(layer.relativeDepth, layer.score.trainAccuracy);
+                lowest = std::min({lowest, layer.score.testAccuracy, layer.score.trainAccuracy});
+            }
+            for (auto* s : {test, train}) {
+                if (s->count() > 0)
+                    chart->addSeries(s);
+                else
+                    delete s;
+            }
+        }
+    }
+    chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);
+    // From a tenth below the lowest accuracy: the differences between layers are what matters.
+    attachAxes(chart, valueAxis(QObject::tr("relative depth (0 = input, 1 = last layer)"), 0, 1),
+               valueAxis(QObject::tr("accuracy"), std::max(0.0, std::floor(lowest * 10 - 1) / 10), 1));
+}
+
+}  // namespace attnviz::ui

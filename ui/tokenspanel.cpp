@@ -1,0 +1,189 @@
+#include "ui/tokenspanel.h"
+
+#include "ui/imageconvert.h"
+
+#include "core/imaging/colormap.h"
+#include "core/io/atomicfile.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPainter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace attnviz::ui {
+namespace {
+
+constexpr int kCell = 18;  // screen pixels per patch in the maps
+
+// A map [h, w] scaled to [0, 1] over its own range, coloured, one cell per patch.
+QImage heatMap(const torch::Tensor& map)
+{
+    auto m = map.to(torch::kFloat32).contiguous();
+    const float lo = m.min().item<float>(), hi = m.max().item<float>();
+    m = hi > lo ? (m - lo) / (hi - lo) : torch::zeros_like(m);
+    const cv::Mat unit(int(m.size(0)), int(m.size(1)), CV_32FC1, m.data_ptr<float>());
+    const auto coloured = imaging::applyColormap(unit, imaging::Colormap::Inferno);
+    return toQImage(coloured).scaled(int(m.size(1)) * kCell, int(m.size(0)) * kCell, Qt::IgnoreAspectRatio,
+                                     Qt::FastTransformation);
+}
+
+// A table cell that sorts by its number (NaN shown as "–" and sorted first).
+QTableWidgetItem* numberItem(double value, int decimals)
+{
+    auto* item = new QTableWidgetItem;
+    if (std::isnan(value))
+        item->setText(QStringLiteral("–"));
+    else
+        item->setData(Qt::DisplayRole, std::round(value * std::pow(10.0, decimals)) / std::pow(10.0, decimals));
+    item->setFlags(item->flags() & ~Qt::ItemIsEditable);
+    return item;
+}
+
+}  // namespace
+
+TokensPanel::TokensPanel(QWidget* parent)
+    : QWidget(parent)
+{
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    m_summary = new QLabel(tr("Token norms and the head table need a ViT."), this);
+    m_summary->setWordWrap(true);
+    layout->addWidget(m_summary);
+    auto* row = new QHBoxLayout;
+    auto* maps = new QVBoxLayout;
+    m_block = new QComboBox(this);
+    m_block->setObjectName(QStringLiteral("tokenBlock"));
+    m_block->setToolTip(tr("The block whose output's token norms are shown"));
+    maps->addWidget(m_block);
+    m_normMap = new QLabel(this);
+    m_normMap->setObjectName(QStringLiteral("tokenNormMap"));
+    m_normMap->setToolTip(tr("‖token‖ of every patch after the block (inferno: low to high); outlined: above the "
+                             "artifact threshold"));
+    maps->addWidget(m_normMap);
+    m_registers = new QLabel(this);
+    m_registers->setToolTip(tr("Each register token's attention over the patches in this block, mean over the heads"));
+    maps->addWidget(m_registers);
+    maps->addStretch(1);
+    row->addLayout(maps);
+    m_table = new QTableWidget(0, 6, this);
+    m_table->setObjectName(QStringLiteral("headTable"));
+    m_table->setHorizontalHeaderLabels({tr("block"), tr("head"), tr("distance (px)"), tr("entropy (nats)"),
+                                        tr("CLS → artifacts"), tr("CLS → registers")});
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->setSortingEnabled(true);
+    m_table->horizontalHeader()->setSortIndicator(0, Qt::AscendingOrder);  // block by block to start with
+    m_table->verticalHeader()->hide();
+    m_table->setToolTip(tr("Click a head to show its attention map in the ViT pane; click a column to sort"));
+    row->addWidget(m_table, 1);
+    layout->addLayout(row, 1);
+    connect(m_block, &QComboBox::currentIndexChanged, this, &TokensPanel::showBlock);
+    connect(m_table, &QTableWidget::cellClicked, this, [this](int row, int) {
+        emit headChosen(m_table->item(row, 0)->data(Qt::DisplayRole).toInt(),
+                        m_table->item(row, 1)->data(Qt::DisplayRole).toInt());
+    });
+}
+
+void TokensPanel::setPane(std::shared_ptr<const PaneAnalysis> vit)
+{
+    m_study.reset();
+    m_rows.clear();
+    if (vit && !vit->trace.tokenNorms.empty()) {
+        m_study = engine::studyTokens(vit->trace);
+        m_rows = engine::headTable(vit->trace, *m_study);
+    }
+    const int previous = m_block->currentIndex();
+    {
+        const QSignalBlocker blocker(m_block);
+        m_block->clear();
+        if (m_study)
+            for (std::size_t b = 0; b < m_study->blocks.size(); ++b)
+                m_block->addItem(tr("block %1").arg(b));
+        // The last block by default: where Darcet et al. read the artifacts off.
+        m_block->setCurrentIndex(previous >= 0 && previous < m_block->count() ? previous : m_block->count() - 1);
+    }
+    showBlock(m_block->currentIndex());
+    fillTable();
+}
+
+QString TokensPanel::title() const
+{
+    return m_summary->text();
+}
+
+void TokensPanel::showBlock(int block)
+{
+    if (!m_study || block < 0) {
+        m_summary->setText(tr("Token norms and the head table need a ViT."));
+        m_normMap->clear();
+        m_registers->clear();
+        return;
+    }
+    const auto& b = m_study->blocks[std::size_t(block)];
+    const auto& layout = m_study->layout;
+    auto image = heatMap(b.patchNorms);
+    QPainter painter(&image);
+    painter.setPen(QPen(QColor(0x00, 0xe0, 0xff), 2));
+    for (const auto p : b.flagged)
+        painter.drawRect(int(p % layout.gridW) * kCell + 1, int(p / layout.gridW) * kCell + 1, kCell - 2, kCell - 2);
+    painter.end();
+    m_normMap->setPixmap(QPixmap::fromImage(image));
+    QString text = tr("Block %1: token norms %2 (median) … %3; %4 above the threshold %5 "
+                      "(modified z-score > %6, Iglewicz & Hoaglin).")
+                       .arg(block)
+                       .arg(b.median, 0, 'g', 4)
+                       .arg(b.patchNorms.max().item<double>(), 0, 'g', 4)
+                       .arg(b.flagged.size())
+                       .arg(std::isinf(b.threshold) ? tr("(none: the norms do not vary)") : QString::number(b.threshold, 'g', 4))
+                       .arg(m_study->z);
+    text += tr(" Artifact tokens (flagged after the last block): %1.").arg(m_study->artifacts.size());
+    if (!layout.hasCls)
+        text += tr(" The model has no CLS token: the CLS columns are empty.");
+    m_summary->setText(text);
+    if (m_study->registerAttention.defined()) {  // [L, H, R, h, w] -> per register, head mean
+        const auto mean = m_study->registerAttention[block].mean(0);
+        QImage strip(int(mean.size(0)) * (layout.gridW * kCell + 6), layout.gridH * kCell, QImage::Format_RGB32);
+        strip.fill(Qt::white);
+        QPainter p(&strip);
+        for (int64_t r = 0; r < mean.size(0); ++r)
+            p.drawImage(int(r) * (layout.gridW * kCell + 6), 0, heatMap(mean[r]));
+        p.end();
+        m_registers->setPixmap(QPixmap::fromImage(strip));
+    } else {
+        m_registers->clear();
+    }
+}
+
+void TokensPanel::fillTable()
+{
+    m_table->setSortingEnabled(false);  // rows are filled in order, then sorted by the user
+    m_table->setRowCount(int(m_rows.size()));
+    for (int i = 0; i < int(m_rows.size()); ++i) {
+        const auto& r = m_rows[std::size_t(i)];
+        m_table->setItem(i, 0, numberItem(r.layer, 0));
+        m_table->setItem(i, 1, numberItem(r.head, 0));
+        m_table->setItem(i, 2, numberItem(r.distance, 1));
+        m_table->setItem(i, 3, numberItem(r.entropy, 3));
+        m_table->setItem(i, 4, numberItem(r.clsOnArtifacts, 4));
+        m_table->setItem(i, 5, numberItem(r.clsOnRegisters, 4));
+    }
+    m_table->setSortingEnabled(true);
+}
+
+void TokensPanel::exportCsv(const QString& path) const
+{
+    if (m_rows.empty())
+        throw std::runtime_error("no head table to export: the analysis has no ViT");
+    const auto text = engine::headTableCsv(m_rows);
+    io::AtomicFile file(path.toStdString());
+    file.write(text.data(), text.size());
+    file.commit();
+}
+
+}  // namespace attnviz::ui
