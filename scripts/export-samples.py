@@ -4,7 +4,11 @@
 For each class the first test image of that class, plus the second one for the two
 classes that are hardest to tell apart (Shirt vs T-shirt/top), twelve in all. Names
 are <test index>-<class>.png. Reads Debian's dataset-fashion-mnist; needs python3-pil.
+
+With --first N it writes the first N test images instead (the folder docs/findings.md
+measures on): export-samples.py --first 512 /tmp/fmnist-512
 """
+import argparse
 import gzip
 import os
 import sys
@@ -21,13 +25,16 @@ def read(name, offset):
         return f.read()[offset:]
 
 
-def main(out):
+def main(out, first=0):
     images = read("t10k-images-idx3-ubyte.gz", 16)
     labels = read("t10k-labels-idx1-ubyte.gz", 8)
     os.makedirs(out, exist_ok=True)
     taken = {c: 0 for c in range(10)}
     for index, label in enumerate(labels):
-        if taken[label] >= EXTRA.get(label, 1):
+        if first:
+            if index >= first:
+                break
+        elif taken[label] >= EXTRA.get(label, 1):
             continue
         taken[label] += 1
         pixels = images[index * 784:(index + 1) * 784]
@@ -36,4 +43,8 @@ def main(out):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "resources/samples"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", default="resources/samples")
+    parser.add_argument("--first", type=int, default=0, help="the first N test images instead of one per class")
+    args = parser.parse_args()
+    sys.exit(main(args.out, args.first))
