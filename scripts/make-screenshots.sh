@@ -19,6 +19,17 @@ shot window-click --click 0.6,0.75
 shot window-fields resources/samples/0008-sandal.png --plot fields
 shot window-predictions resources/samples/0006-coat.png --plot predictions
 shot window-cka --images resources/samples --plot cka
+# The study's plots (docs/findings.md): the plots dock cut out of the window.
+dock() {  # name -> the same PNG cut to the dock (from its title bar to the status bar)
+    /usr/bin/python3 -c 'import sys; from PIL import Image; i = Image.open(sys.argv[1]); i.crop((0, i.height - 330, i.width, i.height - 26)).save(sys.argv[1])' "$out/$1.png"
+}
+findings=$(mktemp -d)
+/usr/bin/python3 scripts/export-samples.py --first 512 "$findings/fmnist-512" >/dev/null
+shot study-skip --plot skip && dock study-skip
+shot study-tokens --plot tokens && dock study-tokens
+shot study-localization --localize "$findings/fmnist-512" --plot localization && dock study-localization
+shot study-probes --probe /usr/share/datasets/fashion-mnist --plot probes && dock study-probes
+rm -rf "$findings"
 # The layout at real-model scale: ViT-B/16 (12 blocks x 12 heads) and ResNet-50 with the
 # random weights the reference tests make (run the tests first).
 reference=build/tests/data/reference

@@ -11,7 +11,7 @@ namespace attnviz::ui {
 // Skip-connection strength of both models on the analysed image (from their traces, no
 // pass of its own): residual-stream norm over branch norm against relative depth, on a
 // log scale; the ViT's attention and MLP additions apart, spatial tokens solid, CLS
-// dashed (Raghu et al. 2021, fig. 6).
+// dashed (Raghu et al. 2021).
 void drawSkipRatios(QChartView* view, const Analysis& analysis);
 
 // Linear-probe accuracy on the held-out split against relative depth: the ViT's CLS token

@@ -11,7 +11,7 @@
 
 namespace attnviz::engine {
 
-// Layer-wise linear probes (Alain & Bengio 2016; Raghu et al. 2021, §7): how well a
+// Layer-wise linear probes (Alain & Bengio 2016; Raghu et al. 2021): how well a
 // linear classifier on one layer's pooled representation already separates the classes.
 
 // One minibatch's pooled layer representations, each [n, D], in forward order.

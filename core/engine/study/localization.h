@@ -10,7 +10,7 @@
 
 namespace attnviz::engine {
 
-// Spatial localisation (Raghu et al. 2021, §5, fig. 9): over a set of images, the linear
+// Spatial localisation (Raghu et al. 2021): over a set of images, the linear
 // CKA between the last layer's representation at each position and the input's at every
 // position. A model that still knows where each token came from has its largest
 // similarity on the diagonal.

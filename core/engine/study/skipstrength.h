@@ -8,7 +8,7 @@
 namespace attnviz::engine {
 
 // How much one residual addition out = z + f(z) keeps of what came in (Raghu et al.
-// 2021, "Do Vision Transformers See Like CNNs?", §6 and fig. 6): the mean norm of the
+// 2021, "Do Vision Transformers See Like CNNs?"): the mean norm of the
 // residual stream z over the mean norm of the branch f(z), each norm taken over a
 // position's features. A ratio well above 1 means the skip dominates, i.e. the block
 // changes the representation little.
