@@ -2,6 +2,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
 #include "app/cli/overlayoutput.h"
+#include "app/cli/studyjson.h"
 
 #include "core/engine/ckastudy.h"
 #include "core/engine/engineerror.h"
@@ -20,25 +21,6 @@
 
 namespace attnviz::cli {
 namespace {
-
-// A matrix [rows, cols] as nested JSON arrays, rounded to 4 decimals for reading;
-// the undefined entries of degenerate layers (NaN) are null.
-nlohmann::ordered_json matrixJson(const torch::Tensor& m)
-{
-    auto rows = nlohmann::ordered_json::array();
-    for (int64_t i = 0; i < m.size(0); ++i) {
-        auto row = nlohmann::ordered_json::array();
-        for (int64_t j = 0; j < m.size(1); ++j) {
-            const double v = double(m[i][j].item<float>());
-            if (std::isfinite(v))
-                row.push_back(std::round(v * 1e4) / 1e4);
-            else
-                row.push_back(nullptr);
-        }
-        rows.push_back(row);
-    }
-    return rows;
-}
 
 std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const std::string& rowModel,
                        const std::string& colModel, std::size_t images, const std::string& degenerate)

@@ -14,24 +14,6 @@
 #include <iostream>
 
 namespace attnviz::cli {
-namespace {
-
-nlohmann::ordered_json similarityJson(const torch::Tensor& m)
-{
-    auto rows = nlohmann::ordered_json::array();
-    const auto s = m.to(torch::kFloat64).contiguous();
-    for (int64_t i = 0; i < s.size(0); ++i) {
-        auto row = nlohmann::ordered_json::array();
-        const auto* v = s[i].data_ptr<double>();
-        for (int64_t j = 0; j < s.size(1); ++j)
-            row.push_back(std::isfinite(v[j]) ? nlohmann::ordered_json(std::round(v[j] * 1e4) / 1e4) : nlohmann::ordered_json());
-        rows.push_back(row);
-    }
-    return rows;
-}
-
-}  // namespace
-
 int runLocalize(const std::vector<std::string>& words)
 {
     // --image and --tensor are known so that they get the message below.
@@ -69,7 +51,7 @@ int runLocalize(const std::vector<std::string>& words)
                        {"diagonal_hits", r.diagonalHits},
                        {"mean_diagonal", studyNumber(r.meanDiagonal)},
                        {"mean_off_diagonal", studyNumber(r.meanOffDiagonal)},
-                       {"similarity", similarityJson(r.similarity)}};
+                       {"similarity", matrixJson(r.similarity)}};
     }
     std::cout << out.dump(2) << "\n";
     return 0;

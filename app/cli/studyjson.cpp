@@ -17,6 +17,20 @@ nlohmann::ordered_json studyNumber(double v)
     return std::strtod(text, nullptr);
 }
 
+nlohmann::ordered_json matrixJson(const torch::Tensor& m)
+{
+    const auto values = m.to(torch::kFloat64).contiguous();
+    auto rows = nlohmann::ordered_json::array();
+    for (int64_t i = 0; i < values.size(0); ++i) {
+        auto row = nlohmann::ordered_json::array();
+        const auto* v = values[i].data_ptr<double>();
+        for (int64_t j = 0; j < values.size(1); ++j)
+            row.push_back(std::isfinite(v[j]) ? nlohmann::ordered_json(std::round(v[j] * 1e4) / 1e4) : nlohmann::ordered_json());
+        rows.push_back(row);
+    }
+    return rows;
+}
+
 std::vector<StudyModel> studyModels(const Arguments& args, bool vitOnly)
 {
     if (vitOnly && !args.value("vit"))

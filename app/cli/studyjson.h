@@ -16,6 +16,10 @@ namespace attnviz::cli {
 // NaN and infinities (undefined, or a zero denominator) become null.
 nlohmann::ordered_json studyNumber(double v);
 
+// A matrix [rows, cols] (CKA, localisation, a token-norm map) as nested JSON arrays,
+// rounded to 4 decimals for reading; NaN entries (undefined) are null.
+nlohmann::ordered_json matrixJson(const torch::Tensor& m);
+
 struct StudyModel {
     std::string role;  // "vit" or "cnn"
     std::string path;

@@ -17,20 +17,6 @@
 namespace attnviz::cli {
 namespace {
 
-// [h, w] -> nested arrays of rounded numbers
-nlohmann::ordered_json gridJson(const torch::Tensor& map)
-{
-    auto rows = nlohmann::ordered_json::array();
-    const auto m = map.to(torch::kFloat64).contiguous();
-    for (int64_t i = 0; i < m.size(0); ++i) {
-        auto row = nlohmann::ordered_json::array();
-        for (int64_t j = 0; j < m.size(1); ++j)
-            row.push_back(studyNumber(m[i][j].item<double>()));
-        rows.push_back(row);
-    }
-    return rows;
-}
-
 nlohmann::ordered_json imageJson(const std::string& name, const engine::TokenStudy& study)
 {
     const auto& last = study.blocks.back();
@@ -52,14 +38,14 @@ nlohmann::ordered_json mapsJson(const engine::TokenStudy& study)
 {
     nlohmann::ordered_json maps = {{"token_norms", nlohmann::ordered_json::array()}};
     for (const auto& b : study.blocks)
-        maps["token_norms"].push_back(gridJson(b.patchNorms));
+        maps["token_norms"].push_back(matrixJson(b.patchNorms));
     if (study.registerAttention.defined()) {
         auto registers = nlohmann::ordered_json::array();
         const auto mean = study.registerAttention.mean(1);  // [L, R, h, w]
         for (int64_t l = 0; l < mean.size(0); ++l) {
             auto perRegister = nlohmann::ordered_json::array();
             for (int64_t r = 0; r < mean.size(1); ++r)
-                perRegister.push_back(gridJson(mean[l][r]));
+                perRegister.push_back(matrixJson(mean[l][r]));
             registers.push_back(perRegister);
         }
         maps["register_attention"] = registers;
