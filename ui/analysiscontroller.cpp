@@ -146,6 +146,10 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             pane->model = loaded;
             auto prepared = imaging::preprocessImage(*image, loaded->spec().preprocessing);
             pane->trace = loaded->forward(prepared.tensor);
+            if (!pane->trace.tokenNorms.empty()) {
+                pane->tokens = engine::studyTokens(pane->trace);
+                pane->heads = engine::headTable(pane->trace, *pane->tokens);
+            }
             pane->image = image;
             pane->crop = prepared.crop;
             (wantVit ? analysis->vit : analysis->cnn) = pane;

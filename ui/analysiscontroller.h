@@ -4,6 +4,8 @@
 #include "core/engine/classifier.h"
 #include "core/engine/faithfulness.h"
 #include "core/engine/gradientmethods.h"
+#include "core/engine/study/artifacttokens.h"
+#include "core/engine/study/headtable.h"
 #include "core/engine/study/linearprobe.h"
 #include "core/engine/study/localization.h"
 #include "core/engine/views.h"
@@ -28,6 +30,10 @@ struct PaneAnalysis {
     QString modelPath;
     std::shared_ptr<const engine::Classifier> model;
     engine::Trace trace;
+    // A ViT's token norms, artifact tokens and head table, derived from the trace on the
+    // worker (a ViT-L's head table reads every attention weight twice).
+    std::optional<engine::TokenStudy> tokens;
+    std::vector<engine::HeadStats> heads;
     std::shared_ptr<const cv::Mat> image;  // RGB, shared by both sides
     imaging::CropBox crop;
 };

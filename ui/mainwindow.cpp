@@ -322,7 +322,8 @@ void MainWindow::exportAction(QMenu* menu, const QString& text, const QString& d
                               std::function<void(const QString&)> write)
 {
     menu->addAction(text, this, [this, defaultName, write = std::move(write)] {
-        const auto path = QFileDialog::getSaveFileName(this, tr("Export"), defaultName, tr("PNG (*.png)"));
+        const bool csv = defaultName.endsWith(QStringLiteral(".csv"));
+        const auto path = QFileDialog::getSaveFileName(this, tr("Export"), defaultName, csv ? tr("CSV (*.csv)") : tr("PNG (*.png)"));
         if (path.isEmpty())
             return;
         try {

@@ -92,12 +92,8 @@ TokensPanel::TokensPanel(QWidget* parent)
 
 void TokensPanel::setPane(std::shared_ptr<const PaneAnalysis> vit)
 {
-    m_study.reset();
-    m_rows.clear();
-    if (vit && !vit->trace.tokenNorms.empty()) {
-        m_study = engine::studyTokens(vit->trace);
-        m_rows = engine::headTable(vit->trace, *m_study);
-    }
+    m_study = vit ? vit->tokens : std::nullopt;
+    m_rows = vit ? vit->heads : std::vector<engine::HeadStats>{};
     const int previous = m_block->currentIndex();
     {
         const QSignalBlocker blocker(m_block);

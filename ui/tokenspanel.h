@@ -16,7 +16,8 @@ class QTableWidget;
 
 namespace attnviz::ui {
 
-// What the ViT's tokens do on the analysed image, from its trace (no pass of its own):
+// What the ViT's tokens do on the analysed image, as the worker derived it from the
+// trace (PaneAnalysis::tokens and ::heads; no pass of its own):
 // the norm of every patch token after a chosen block with the high-norm artifact tokens
 // outlined (docs/methods.md), the register tokens' attention where the model has them,
 // and the head table (distance, entropy, CLS attention on the artifacts and registers),

@@ -53,16 +53,21 @@ int runSkip(const std::vector<std::string>& words)
         ProgressLine progress(std::cerr);
         const auto& layout = m.model->spec();
         bool hasCls = false;
-        for (std::size_t first = 0; first < count; first += std::size_t(batchSize)) {
+        bool residual = true;
+        for (std::size_t first = 0; first < count && residual; first += std::size_t(batchSize)) {
             const auto n = std::min(std::size_t(batchSize), count - first);
             for (const auto& trace : m.model->forwardBatch(inputs.batch(first, n, m.role, layout))) {
+                residual = !trace.residuals.empty();  // VGG, DenseNet: nothing to measure
                 hasCls = trace.tokens.hasCls;
-                sums.add(trace.residuals, trace.tokens.prefixTokens(), hasCls);
+                if (residual)
+                    sums.add(trace.residuals, trace.tokens.prefixTokens(), hasCls);
             }
-            if (count > 1)
+            if (count > 1 && residual)
                 progress.imagesDone(("skip " + m.role).c_str(), first + n, count);
         }
-        out[m.role] = {{"model", m.path}, {"additions", skipJson(sums.result(), hasCls)}};
+        out[m.role] = {{"model", m.path}, {"additions", residual ? skipJson(sums.result(), hasCls) : nlohmann::ordered_json::array()}};
+        if (!residual)
+            out[m.role]["note"] = "the model has no residual connections";
     }
     std::cout << out.dump(2) << "\n";
     return 0;

@@ -17,7 +17,7 @@ nlohmann::ordered_json studyNumber(double v)
     return std::strtod(text, nullptr);
 }
 
-nlohmann::ordered_json matrixJson(const torch::Tensor& m)
+nlohmann::ordered_json matrixJson(const torch::Tensor& m, bool significant)
 {
     const auto values = m.to(torch::kFloat64).contiguous();
     auto rows = nlohmann::ordered_json::array();
@@ -25,7 +25,10 @@ nlohmann::ordered_json matrixJson(const torch::Tensor& m)
         auto row = nlohmann::ordered_json::array();
         const auto* v = values[i].data_ptr<double>();
         for (int64_t j = 0; j < values.size(1); ++j)
-            row.push_back(std::isfinite(v[j]) ? nlohmann::ordered_json(std::round(v[j] * 1e4) / 1e4) : nlohmann::ordered_json());
+            if (significant || !std::isfinite(v[j]))
+                row.push_back(studyNumber(v[j]));
+            else
+                row.push_back(std::round(v[j] * 1e4) / 1e4);
         rows.push_back(row);
     }
     return rows;

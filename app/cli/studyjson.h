@@ -16,9 +16,10 @@ namespace attnviz::cli {
 // NaN and infinities (undefined, or a zero denominator) become null.
 nlohmann::ordered_json studyNumber(double v);
 
-// A matrix [rows, cols] (CKA, localisation, a token-norm map) as nested JSON arrays,
-// rounded to 4 decimals for reading; NaN entries (undefined) are null.
-nlohmann::ordered_json matrixJson(const torch::Tensor& m);
+// A matrix [rows, cols] (CKA, localisation, a map) as nested JSON arrays, rounded to 4
+// decimals for reading (values in [0, 1]) or, with `significant`, to 6 significant
+// digits as studyNumber (small attention weights, norms); NaN entries are null.
+nlohmann::ordered_json matrixJson(const torch::Tensor& m, bool significant = false);
 
 struct StudyModel {
     std::string role;  // "vit" or "cnn"

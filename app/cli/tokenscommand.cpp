@@ -38,14 +38,14 @@ nlohmann::ordered_json mapsJson(const engine::TokenStudy& study)
 {
     nlohmann::ordered_json maps = {{"token_norms", nlohmann::ordered_json::array()}};
     for (const auto& b : study.blocks)
-        maps["token_norms"].push_back(matrixJson(b.patchNorms));
+        maps["token_norms"].push_back(matrixJson(b.patchNorms, /*significant=*/true));
     if (study.registerAttention.defined()) {
         auto registers = nlohmann::ordered_json::array();
         const auto mean = study.registerAttention.mean(1);  // [L, R, h, w]
         for (int64_t l = 0; l < mean.size(0); ++l) {
             auto perRegister = nlohmann::ordered_json::array();
             for (int64_t r = 0; r < mean.size(1); ++r)
-                perRegister.push_back(matrixJson(mean[l][r]));
+                perRegister.push_back(matrixJson(mean[l][r], /*significant=*/true));
             registers.push_back(perRegister);
         }
         maps["register_attention"] = registers;

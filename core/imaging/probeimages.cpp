@@ -3,6 +3,7 @@
 #include "core/imaging/imagebatches.h"
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 
@@ -24,8 +25,20 @@ engine::ProbeData probeDataFrom(const io::ImageFolderSplit& split, const engine:
 
 engine::LabelledSet openLabelledSet(const std::string& path, const engine::LabelledSetOptions& o)
 {
-    if (engine::holdsIdxSplit(path, o.trainSplit))
+    if (engine::holdsIdxSplit(path, o.trainSplit)) {
+        if (!o.testRoot.empty())
+            throw std::runtime_error("'" + path + "' holds IDX files, whose held-out split is --test-split, not a "
+                                     "second folder");
         return engine::openIdxSet(path, o);
+    }
+    if (!std::filesystem::is_directory(path))
+        throw std::runtime_error("cannot read the folder '" + path + "'");
+    bool hasSubfolder = false;
+    for (const auto& entry : std::filesystem::directory_iterator(path))
+        hasSubfolder = hasSubfolder || entry.is_directory();
+    if (!hasSubfolder)
+        throw std::runtime_error("'" + path + "' holds neither IDX files (" + o.trainSplit
+                                 + "-labels-idx1-ubyte[.gz]) nor class subfolders (ROOT/CLASS/IMAGE)");
     io::ImageFolderSplit split;
     std::string description;
     if (!o.testRoot.empty()) {

@@ -25,7 +25,14 @@ ImageFolder readImageFolder(const std::string& root)
     out.classes = classDirs;
     for (std::size_t c = 0; c < classDirs.size(); ++c) {
         const auto dir = (std::filesystem::path(root) / classDirs[c]).string();
-        for (const auto& relative : imageFilesUnder(dir)) {  // throws for a class without images
+        auto files = imageFilesUnder(dir);  // throws for a class without images
+        // torchvision's order: folder by folder (sorted paths), the files of each sorted.
+        std::stable_sort(files.begin(), files.end(), [](const std::string& a, const std::string& b) {
+            const std::filesystem::path pa(a), pb(b);
+            return std::pair(pa.parent_path().string(), pa.filename().string())
+                   < std::pair(pb.parent_path().string(), pb.filename().string());
+        });
+        for (const auto& relative : files) {
             out.paths.push_back((std::filesystem::path(dir) / relative).string());
             out.labels.push_back(int64_t(c));
         }

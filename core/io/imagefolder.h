@@ -8,7 +8,9 @@ namespace attnviz::io {
 
 // A labelled image tree as torchvision's ImageFolder reads it: every subfolder of the
 // root is a class (sorted by name, index in that order), and every image file anywhere
-// below it is one of its examples (sorted paths).
+// below it is one of its examples, in torchvision's order (folder by folder, sorted).
+// Unlike torchvision, symbolic links to folders are not followed (a link loop cannot
+// hang it), and only the formats the decoder takes count (not .ppm / .pgm).
 struct ImageFolder {
     std::vector<std::string> classes;
     std::vector<std::string> paths;   // full paths

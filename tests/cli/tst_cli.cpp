@@ -565,7 +565,7 @@ private slots:
         QTest::newRow("tokens of a cnn") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kCnnFmnist, QStringLiteral("--image"), kSample} << 2 << "not a ViT";
         QTest::newRow("tokens with a cnn") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample} << 2 << "unknown option --cnn";
         QTest::newRow("probe without data") << QStringList{QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"), QStringLiteral("/nonexistent")} << 1 << "cannot read the folder";
-        QTest::newRow("probe on a flat folder") << QStringList{QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"), kSamples} << 1 << "no class subfolders";
+        QTest::newRow("probe on a flat folder") << QStringList{QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"), kSamples} << 1 << "neither IDX files (train-labels-idx1-ubyte[.gz]) nor class subfolders";
         QTest::newRow("skip without a model") << QStringList{QStringLiteral("skip"), QStringLiteral("--image"), kSample} << 2 << "give --vit MODEL, --cnn MODEL or both";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
     }

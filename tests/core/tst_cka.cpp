@@ -166,6 +166,23 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::compareLayers(models, 3, 4, load));
     }
 
+    void batchedHsicEqualsEveryPair()
+    {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+        std::vector<torch::Tensor> ks, ls;
+        for (int i = 0; i < 3; ++i)
+            ks.push_back(gramOf(torch::randn({9, 4 + i}, gen, torch::kFloat64)));
+        for (int j = 0; j < 4; ++j)
+            ls.push_back(gramOf(torch::randn({9, 7}, gen, torch::kFloat64)));
+        const auto matrix = engine::unbiasedHsicMatrix(torch::stack(ks), torch::stack(ls));
+        QCOMPARE(matrix.sizes(), (torch::IntArrayRef{3, 4}));
+        for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 4; ++j) {
+                const double pair = engine::unbiasedHsic(ks[std::size_t(i)], ls[std::size_t(j)]);
+                QVERIFY(std::abs(matrix[i][j].item<double>() - pair) <= 1e-12 * std::max(1.0, std::abs(pair)));
+            }
+    }
+
     void unbiasedHsicIgnoresACommonOffset()
     {
         // Adding a constant vector to every example leaves the unbiased HSIC unchanged (in

@@ -43,12 +43,13 @@ std::vector<std::string> zeroedBranches(int block)
     return {p + "attn.proj.weight", p + "attn.proj.bias", p + "mlp.fc2.weight", p + "mlp.fc2.bias"};
 }
 
-// A synthetic ViT trace: CLS + a 4 x 4 grid, one block, one head, the given token norms
-// and the CLS query's attention row.
-engine::Trace syntheticTrace(const torch::Tensor& norms, const torch::Tensor& clsRow, int registers = 0)
+// A synthetic ViT trace: CLS [+ distillation] [+ registers] + a 4 x 4 grid, one block,
+// one head, the given token norms and the CLS query's attention row.
+engine::Trace syntheticTrace(const torch::Tensor& norms, const torch::Tensor& clsRow, int registers = 0, bool dist = false)
 {
     engine::Trace trace;
     trace.tokens.hasCls = true;
+    trace.tokens.hasDist = dist;
     trace.tokens.regTokens = registers;
     trace.tokens.gridH = trace.tokens.gridW = 4;
     trace.tokens.patchSize = 16;
@@ -183,6 +184,34 @@ private slots:
         QVERIFY(std::abs(study.registerAttention.sum().item<double>() - 2 * 16.0 / 19) < 1e-5);
     }
 
+    void distillationAndRegisterTokensAreSkippedByPosition()
+    {
+        // [CLS, dist, reg, reg, 16 patches]: the artifact at patch 5 is key 4 + 5.
+        auto norms = torch::full({20}, 5.0) + 0.1 * torch::arange(20).remainder(3);
+        norms[4 + 5] = 50.0;
+        norms[1] = 80.0;  // a high-norm distillation token is not a patch
+        auto clsRow = torch::zeros({20});
+        clsRow[1] = 0.2;               // distillation
+        clsRow[2] = clsRow[3] = 0.15;  // registers
+        clsRow[4 + 5] = 0.4;           // the artifact
+        clsRow[4] = 0.1;
+        auto trace = syntheticTrace(norms, clsRow, 2, /*dist=*/true);  // every other row 1/20 each
+        const auto study = engine::studyTokens(trace);
+        QCOMPARE(study.artifacts, std::vector<int64_t>{5});
+        QVERIFY(std::abs(study.clsOnArtifacts[0][0].item<double>() - 0.4) < 1e-6);
+        QVERIFY(std::abs(study.clsOnRegisters[0][0].item<double>() - 0.3) < 1e-6);
+        QCOMPARE(study.blocks[0].prefixNorms[1].item<float>(), 80.0f);
+        // The registers' rows are queries 2 and 3; each gives 1/20 to each of the 16 patches.
+        QVERIFY(std::abs(study.registerAttention.sum().item<double>() - 2 * 16 / 20.0) < 1e-5);
+        // The residual norms skip all four prefix tokens for the spatial mean.
+        engine::SkipAccumulator sums;
+        auto skip = torch::ones({1, 20}), branch = torch::ones({1, 20});
+        skip.narrow(1, 0, 4).fill_(100.0);
+        sums.add({{"0.attn", skip, branch}}, trace.tokens.prefixTokens(), true);
+        QCOMPARE(sums.result()[0].spatialRatio(), 1.0);
+        QCOMPARE(sums.result()[0].clsRatio(), 100.0);
+    }
+
     void entropyIsZeroForOneKeyAndLogTForAll()
     {
         const auto norms = torch::full({17}, 1.0);
@@ -285,6 +314,7 @@ private slots:
             }
         }
         qInfo("%d artifact tokens flagged over %d images", flagged, int(vitTraces.size()));
+        QVERIFY(flagged >= 4);  // the four brightened patches at least: the CLS mass is compared on them
     }
 
     void pooledProbeFeaturesMatchTorchvision()

@@ -202,6 +202,10 @@ def main():
                     {"architecture": "vit_tiny_patch16_224", "num_classes": 10,
                      "model_args": {"embed_dim": 192, "depth": 4, "num_heads": 3, "patch_size": 16}})
     x = torch.randn(N, 3, 224, 224, generator=gen)
+    # Four images get one patch 30 times brighter: a token whose norm stands out, so the
+    # artifact rule and the CLS mass on artifacts have something to find.
+    for n, (r, c) in enumerate([(2, 3), (7, 7), (11, 1), (0, 13)]):
+        x[n, :, r * 16:(r + 1) * 16, c * 16:(c + 1) * 16] *= 30
     out["vit.inputs"] = x
     got, attentions = vit_hooks(vit, x, out)
     layers = len(vit.encoder.layers)

@@ -16,12 +16,15 @@ double accuracy(const torch::Tensor& logits, const torch::Tensor& labels)
     return labels.numel() ? logits.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>() : 0.0;
 }
 
-// Concatenates each layer's minibatches: per layer [N, D].
-std::vector<torch::Tensor> concatenated(const std::vector<std::vector<torch::Tensor>>& perLayer)
+// Concatenates each layer's minibatches into [N, D], freeing them layer by layer, so the
+// features are never held twice.
+std::vector<torch::Tensor> concatenated(std::vector<std::vector<torch::Tensor>>& perLayer)
 {
     std::vector<torch::Tensor> out;
-    for (const auto& parts : perLayer)
+    for (auto& parts : perLayer) {
         out.push_back(torch::cat(parts));
+        parts = {};
+    }
     return out;
 }
 

@@ -30,8 +30,9 @@ struct SkipRatio {
 // images and positions.
 class SkipAccumulator {
 public:
-    // One minibatch's Classifier::residualNorms; `prefixTokens` the ViT's CLS, distillation
-    // and register tokens (0 for a CNN), `hasCls` whether position 0 is CLS.
+    // One image's or minibatch's Trace::residuals ([N, P] each); `prefixTokens` the ViT's
+    // CLS, distillation and register tokens (0 for a CNN), `hasCls` whether position 0
+    // is CLS. Throws EngineError for a model without residual additions.
     void add(const std::vector<ResidualNorms>& norms, int prefixTokens, bool hasCls);
     std::size_t images() const { return m_images; }
     // Throws EngineError before the first minibatch.
