@@ -23,9 +23,9 @@ struct TokenLayout {
 };
 
 // One residual addition `out = skip + branch` of a forward pass, measured at every
-// position (P: a ViT's tokens, a CNN addition's h * w): the L2 norm over the features (a ViT token's D, a CNN pixel's C) of each
-// summand. Norms rather than tensors, so a folder-wide study keeps a few numbers per
-// position.
+// position (P: a ViT's tokens, a CNN addition's h * w): the L2 norm of each summand over
+// the features (a ViT token's D, a CNN pixel's C). Norms rather than tensors, so a
+// folder-wide study keeps a few numbers per position.
 struct ResidualNorms {
     std::string name;      // ViT "<b>.attn" / "<b>.mlp"; CNN the residual block ("layer1.0")
     torch::Tensor skip;    // [N, P]: the residual stream (ViT) or the shortcut's output (CNN)
