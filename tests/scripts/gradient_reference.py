@@ -31,7 +31,7 @@ import torch.nn.functional as F
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import perturb_norms, small_vit, timm_keys, write_model_dir, write_safetensors  # noqa: E402
+from make_reference import SMALL_VIT_CONFIG, perturb_norms, small_vit, timm_keys, write_model_dir, write_safetensors  # noqa: E402
 
 CAM_METHODS = ["gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam"]
 
@@ -238,9 +238,7 @@ def main():
     out = {}
 
     vit = small_vit(gen)
-    write_model_dir(os.path.join(args.out, "vit"), timm_keys(vit),
-                    {"architecture": "vit_tiny_patch16_224", "num_classes": 10,
-                     "model_args": {"embed_dim": 192, "depth": 4, "num_heads": 3, "patch_size": 16}})
+    write_model_dir(os.path.join(args.out, "vit"), timm_keys(vit), SMALL_VIT_CONFIG)
     x = torch.randn(1, 3, 224, 224, generator=gen)
     out["vit.input"] = x
     top, second = best_two(vit(x))

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import small_vit, timm_block_forward, timm_keys, write_model_dir, write_safetensors  # noqa: E402
+from make_reference import SMALL_VIT_CONFIG, small_vit, timm_block_forward, timm_keys, write_model_dir, write_safetensors  # noqa: E402
 
 STABILISER = 1e-9
 EPS = 1e-6  # LayerNorm epsilon of timm and torchvision ViTs
@@ -236,9 +236,7 @@ def main():
 
     vit = small_vit(gen)
     keys = timm_keys(vit)
-    write_model_dir(os.path.join(args.out, "vit"), keys,
-                    {"architecture": "vit_tiny_patch16_224", "num_classes": 10,
-                     "model_args": {"embed_dim": 192, "depth": 4, "num_heads": 3, "patch_size": 16}})
+    write_model_dir(os.path.join(args.out, "vit"), keys, SMALL_VIT_CONFIG)
     net = Net(keys, heads=3)
     x = torch.randn(1, 3, 224, 224, generator=gen)
     check_vit_forward(net, vit, x)

@@ -83,6 +83,11 @@ def vit_tokens_and_attention(vit, x, extra_prefix=None, pos=None):
     return vit.encoder.ln(tokens), attentions
 
 
+# config.json of small_vit()'s model folder under timm's keys (written by write_model_dir).
+SMALL_VIT_CONFIG = {"architecture": "vit_tiny_patch16_224", "num_classes": 10,
+                    "model_args": {"embed_dim": 192, "depth": 4, "num_heads": 3, "patch_size": 16}}
+
+
 def small_vit(gen, num_classes=10, seq_extra=0, image_size=224):
     torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
     vit = torchvision.models.VisionTransformer(image_size=image_size, patch_size=16, num_layers=4, num_heads=3,

@@ -29,7 +29,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import perturb_norms, small_vit, timm_keys, write_model_dir, write_safetensors  # noqa: E402
+from make_reference import SMALL_VIT_CONFIG, perturb_norms, small_vit, timm_keys, write_model_dir, write_safetensors  # noqa: E402
 
 N = 8
 Z = 3.5
@@ -198,9 +198,7 @@ def main():
     out = {}
 
     vit = small_vit(gen)
-    write_model_dir(os.path.join(args.out, "vit"), timm_keys(vit),
-                    {"architecture": "vit_tiny_patch16_224", "num_classes": 10,
-                     "model_args": {"embed_dim": 192, "depth": 4, "num_heads": 3, "patch_size": 16}})
+    write_model_dir(os.path.join(args.out, "vit"), timm_keys(vit), SMALL_VIT_CONFIG)
     x = torch.randn(N, 3, 224, 224, generator=gen)
     # Four images get one patch 30 times brighter: a token whose norm stands out, so the
     # artifact rule and the CLS mass on artifacts have something to find.
