@@ -299,25 +299,21 @@ quint64 AnalysisController::localize(const QString& folder, std::shared_ptr<cons
         result->folder = folder;
         const auto paths = io::imageFilesIn(folder.toStdString());
         result->imagesInFolder = paths.size();
-        const auto used = engine::ckaUsableImages(paths.size(), batchSize);
-        if (used < 4)
-            throw engine::EngineError("spatial localisation needs at least 4 images; the folder has "
-                                      + std::to_string(paths.size()));
         imaging::ImageBatches images(paths);
         for (const auto& [side, model] : {std::pair{Side::ViT, vit}, std::pair{Side::CNN, cnn}}) {
             if (!model)
                 continue;
-            engine::LocalizationAccumulator sums;
-            for (std::size_t first = 0; first < used; first += std::size_t(batchSize)) {
-                const auto n = std::min(std::size_t(batchSize), used - first);
-                report([this, side = side, first, used] {
-                    emit progress(tr("localisation (%1): images from %2 of %3").arg(sideTitle(side)).arg(first + 1).arg(used));
-                });
-                const auto input = images.batch(first, n, model->spec().preprocessing);
-                torch::NoGradGuard noGrad;
-                sums.add(engine::localizationPair(model->activations(input), input));
-            }
-            result->sides.emplace_back(side, sums.result());
+            const auto name = sideTitle(side);
+            const auto& preprocessing = model->spec().preprocessing;
+            result->sides.emplace_back(
+                side, engine::localize(
+                          *model, paths.size(), batchSize,
+                          [&](std::size_t first, std::size_t n) { return images.batch(first, n, preprocessing); },
+                          [&](std::size_t done, std::size_t total) {
+                              report([this, name, done, total] {
+                                  emit progress(tr("localisation (%1): %2 of %3 images").arg(name).arg(done).arg(total));
+                              });
+                          }));
         }
         report([this, result, job] {
             if (job == m_latestLocalization.load())

@@ -35,16 +35,11 @@ int runLocalize(const std::vector<std::string>& words)
                                   {"measure", "minibatch linear CKA between the last layer at each position (rows) and "
                                               "the input at each position (columns)"}};
     for (const auto& m : models) {
-        engine::LocalizationAccumulator sums;
         ProgressLine progress(std::cerr);
-        for (std::size_t first = 0; first < count; first += std::size_t(batchSize)) {
-            const auto n = std::min(std::size_t(batchSize), count - first);
-            const auto input = inputs.batch(first, n, m.role, m.model->spec());
-            torch::NoGradGuard noGrad;
-            sums.add(engine::localizationPair(m.model->activations(input), input));
-            progress.imagesDone(("localize " + m.role).c_str(), first + n, count);
-        }
-        const auto r = sums.result();
+        const auto r = engine::localize(
+            *m.model, count, batchSize,
+            [&](std::size_t first, std::size_t n) { return inputs.batch(first, n, m.role, m.model->spec()); },
+            [&](std::size_t done, std::size_t total) { progress.imagesDone(("localize " + m.role).c_str(), done, total); });
         out[m.role] = {{"model", m.path},
                        {"grid", {r.gridH, r.gridW}},
                        {"positions", r.gridH * r.gridW},

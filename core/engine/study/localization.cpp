@@ -1,5 +1,6 @@
 #include "core/engine/study/localization.h"
 
+#include "core/engine/ckastudy.h"
 #include "core/engine/engineerror.h"
 
 #include <cmath>
@@ -90,6 +91,24 @@ Localization LocalizationAccumulator::result() const
     const auto rows = torch::arange(s.size(0));
     out.diagonalHits = int(best.eq(rows).logical_and(defined.diagonal()).sum().item<int64_t>());
     return out;
+}
+
+Localization localize(const Classifier& model, std::size_t images, int batchSize, const LocalizationLoader& load,
+                      const LocalizationProgress& progress)
+{
+    const auto used = ckaUsableImages(images, batchSize);
+    if (batchSize < 4 || used < 4)
+        throw EngineError("spatial localisation needs minibatches and a set of at least 4 images; got "
+                          + std::to_string(images) + " images");
+    LocalizationAccumulator sums;
+    torch::NoGradGuard noGrad;
+    for (std::size_t first = 0; first < used; first += std::size_t(batchSize)) {
+        const auto input = load(first, std::min(std::size_t(batchSize), used - first));
+        sums.add(localizationPair(model.activations(input), input));
+        if (progress)
+            progress(first + std::size_t(input.size(0)), used);
+    }
+    return sums.result();
 }
 
 }  // namespace attnviz::engine

@@ -1,11 +1,13 @@
 #pragma once
 
 #include "core/engine/cka.h"
+#include "core/engine/classifier.h"
 #include "core/engine/trace.h"
 
 #include <torch/torch.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 namespace attnviz::engine {
@@ -54,5 +56,16 @@ private:
     int m_gridH = 0, m_gridW = 0;
     std::size_t m_images = 0;
 };
+
+// Images [first, first + count) preprocessed for the model, [count, C, H, W].
+using LocalizationLoader = std::function<torch::Tensor(std::size_t first, std::size_t count)>;
+// Told the images done after each minibatch.
+using LocalizationProgress = std::function<void(std::size_t done, std::size_t total)>;
+
+// Runs `model` once per minibatch of `batchSize` (> 3) over ckaUsableImages(images,
+// batchSize) images and accumulates the localisation. Throws EngineError when fewer than
+// 4 images are usable.
+Localization localize(const Classifier& model, std::size_t images, int batchSize, const LocalizationLoader& load,
+                      const LocalizationProgress& progress = {});
 
 }  // namespace attnviz::engine
