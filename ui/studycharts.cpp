@@ -30,8 +30,6 @@ QLineSeries* lineSeries(const QString& name, const QColor& colour, bool dashed)
 std::vector<engine::SkipRatio> ratiosOf(const PaneAnalysis& pane)
 {
     const auto& trace = pane.trace;
-    if (trace.residuals.empty())
-        return {};
     engine::SkipAccumulator sums;
     sums.add(trace.residuals, trace.tokens.prefixTokens(), trace.tokens.hasCls);
     return sums.result();

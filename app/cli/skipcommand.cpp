@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 
 namespace attnviz::cli {
@@ -20,12 +21,12 @@ nlohmann::ordered_json normsJson(double skip, double branch, double ratio)
     return {{"skip_norm", studyNumber(skip)}, {"branch_norm", studyNumber(branch)}, {"ratio", studyNumber(ratio)}};
 }
 
-nlohmann::ordered_json skipJson(const std::vector<engine::SkipRatio>& ratios, bool hasCls)
+nlohmann::ordered_json skipJson(const std::vector<engine::SkipRatio>& ratios)
 {
     auto additions = nlohmann::ordered_json::array();
     for (const auto& r : ratios) {
         nlohmann::ordered_json a = {{"name", r.name}, {"branch", r.branch}, {"relative_depth", studyNumber(r.relativeDepth)}};
-        if (hasCls)
+        if (!std::isnan(r.clsSkip))  // a ViT with a CLS token
             a["cls"] = normsJson(r.clsSkip, r.clsBranch, r.clsRatio());
         a["spatial"] = normsJson(r.spatialSkip, r.spatialBranch, r.spatialRatio());
         additions.push_back(a);
@@ -51,22 +52,16 @@ int runSkip(const std::vector<std::string>& words)
     for (const auto& m : models) {
         engine::SkipAccumulator sums;
         ProgressLine progress(std::cerr);
-        const auto& layout = m.model->spec();
-        bool hasCls = false;
-        bool residual = true;
-        for (std::size_t first = 0; first < count && residual; first += std::size_t(batchSize)) {
+        for (std::size_t first = 0; first < count; first += std::size_t(batchSize)) {
             const auto n = std::min(std::size_t(batchSize), count - first);
-            for (const auto& trace : m.model->forwardBatch(inputs.batch(first, n, m.role, layout))) {
-                residual = !trace.residuals.empty();  // VGG, DenseNet: nothing to measure
-                hasCls = trace.tokens.hasCls;
-                if (residual)
-                    sums.add(trace.residuals, trace.tokens.prefixTokens(), hasCls);
-            }
-            if (count > 1 && residual)
+            for (const auto& trace : m.model->forwardBatch(inputs.batch(first, n, m.role, m.model->spec())))
+                sums.add(trace.residuals, trace.tokens.prefixTokens(), trace.tokens.hasCls);
+            if (count > 1)
                 progress.imagesDone(("skip " + m.role).c_str(), first + n, count);
         }
-        out[m.role] = {{"model", m.path}, {"additions", residual ? skipJson(sums.result(), hasCls) : nlohmann::ordered_json::array()}};
-        if (!residual)
+        const auto ratios = sums.result();
+        out[m.role] = {{"model", m.path}, {"additions", skipJson(ratios)}};
+        if (ratios.empty())
             out[m.role]["note"] = "the model has no residual connections";
     }
     std::cout << out.dump(2) << "\n";

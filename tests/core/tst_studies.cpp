@@ -4,6 +4,7 @@
 #include "referencedata.h"
 
 #include "core/engine/classifier.h"
+#include "core/engine/engineerror.h"
 #include "core/engine/study/artifacttokens.h"
 #include "core/engine/study/headtable.h"
 #include "core/engine/study/linearprobe.h"
@@ -122,6 +123,14 @@ private slots:
             QVERIFY(std::isnan(r.clsRatio()));
             QCOMPARE(std::isinf(r.spatialRatio()), r.name == "layer3.0");
         }
+    }
+
+    void aNetworkWithoutResidualAdditionsHasNoRatios()
+    {
+        engine::SkipAccumulator sums;
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, sums.result());  // nothing measured yet
+        sums.add({}, 0, false);  // a VGG or DenseNet trace
+        QVERIFY(sums.result().empty());
     }
 
     void separableFeaturesAreProbedPerfectly()

@@ -41,14 +41,12 @@ double SkipRatio::spatialRatio() const
 
 void SkipAccumulator::add(const std::vector<ResidualNorms>& norms, int prefixTokens, bool hasCls)
 {
-    if (norms.empty())
-        throw EngineError("the model has no residual connections to measure");
-    if (!m_sums.empty() && m_sums.size() != norms.size())
+    if (m_added && m_sums.size() != norms.size())
         throw EngineError("a minibatch measured a different number of residual additions");
-    if (m_sums.empty())
+    if (!m_added)
         for (const auto& n : norms)
             m_sums.push_back({n.name});
-    m_hasCls = hasCls;
+    m_added = true;
     for (std::size_t i = 0; i < norms.size(); ++i) {
         auto& s = m_sums[i];
         const auto skip = norms[i].skip.to(torch::kFloat64), branch = norms[i].branch.to(torch::kFloat64);  // [N, P]
@@ -62,12 +60,11 @@ void SkipAccumulator::add(const std::vector<ResidualNorms>& norms, int prefixTok
         s.spatialBranch += spatial(branch).sum().item<double>();
         s.spatialCount += double(spatial(skip).numel());
     }
-    m_images += std::size_t(norms.front().skip.size(0));
 }
 
 std::vector<SkipRatio> SkipAccumulator::result() const
 {
-    if (m_sums.empty())
+    if (!m_added)
         throw EngineError("no image has been measured yet");
     const double nan = std::numeric_limits<double>::quiet_NaN();
     std::vector<SkipRatio> out;
@@ -77,8 +74,8 @@ std::vector<SkipRatio> SkipAccumulator::result() const
         r.name = s.name;
         r.branch = branchOf(s.name);
         r.relativeDepth = double(i + 1) / double(m_sums.size());
-        r.clsSkip = m_hasCls ? s.clsSkip / s.clsCount : nan;
-        r.clsBranch = m_hasCls ? s.clsBranch / s.clsCount : nan;
+        r.clsSkip = s.clsCount > 0 ? s.clsSkip / s.clsCount : nan;
+        r.clsBranch = s.clsCount > 0 ? s.clsBranch / s.clsCount : nan;
         r.spatialSkip = s.spatialSkip / s.spatialCount;
         r.spatialBranch = s.spatialBranch / s.spatialCount;
         out.push_back(r);

@@ -32,10 +32,10 @@ class SkipAccumulator {
 public:
     // One image's or minibatch's Trace::residuals ([N, P] each); `prefixTokens` the ViT's
     // CLS, distillation and register tokens (0 for a CNN), `hasCls` whether position 0
-    // is CLS. Throws EngineError for a model without residual additions.
+    // is CLS. A model without residual additions (VGG, DenseNet) adds none.
     void add(const std::vector<ResidualNorms>& norms, int prefixTokens, bool hasCls);
-    std::size_t images() const { return m_images; }
-    // Throws EngineError before the first minibatch.
+    // One ratio per addition, none for a model without them. Throws EngineError before
+    // the first add().
     std::vector<SkipRatio> result() const;
 
 private:
@@ -45,8 +45,7 @@ private:
         double clsCount = 0, spatialCount = 0;
     };
     std::vector<Sums> m_sums;
-    bool m_hasCls = false;
-    std::size_t m_images = 0;
+    bool m_added = false;
 };
 
 }  // namespace attnviz::engine
