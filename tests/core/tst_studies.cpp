@@ -330,16 +330,16 @@ private slots:
     {
         torch::NoGradGuard noGrad;
         const auto vitPooled = engine::pooledLayers(vit->activations(ref.at("vit.inputs")));
-        QCOMPARE(int(vitPooled.values.size()), 8);  // 4 blocks x (CLS, mean)
-        for (std::size_t i = 0; i < vitPooled.values.size(); ++i) {
-            const auto key = "vit.pooled." + vitPooled.names[i].substr(6) + "." + vitPooled.poolings[i];
-            QVERIFY2(testing::relativeDiff(vitPooled.values[i], ref.at(key)) < 1e-4, key.c_str());
+        QCOMPARE(int(vitPooled.size()), 8);  // 4 blocks x (CLS, mean)
+        for (const auto& layer : vitPooled) {
+            const auto key = "vit.pooled." + layer.name.substr(6) + "." + layer.pooling;
+            QVERIFY2(testing::relativeDiff(layer.value, ref.at(key)) < 1e-4, key.c_str());
         }
         const auto cnnPooled = engine::pooledLayers(cnn->activations(ref.at("cnn.inputs")));
-        QCOMPARE(int(cnnPooled.values.size()), 10);  // conv1, maxpool, 8 blocks
-        for (std::size_t i = 0; i < cnnPooled.values.size(); ++i) {
-            const auto key = "cnn.pooled." + cnnPooled.names[i];
-            QVERIFY2(testing::relativeDiff(cnnPooled.values[i], ref.at(key)) < 1e-4, key.c_str());
+        QCOMPARE(int(cnnPooled.size()), 10);  // conv1, maxpool, 8 blocks
+        for (const auto& layer : cnnPooled) {
+            const auto key = "cnn.pooled." + layer.name;
+            QVERIFY2(testing::relativeDiff(layer.value, ref.at(key)) < 1e-4, key.c_str());
         }
     }
 

@@ -1,6 +1,7 @@
 #include "core/engine/study/linearprobe.h"
 
 #include "core/engine/cancellation.h"
+#include "core/engine/cka.h"
 #include "core/engine/engineerror.h"
 
 #include "core/io/idxdataset.h"
@@ -30,35 +31,23 @@ std::vector<torch::Tensor> concatenated(std::vector<std::vector<torch::Tensor>>&
 
 }  // namespace
 
-PooledLayers pooledLayers(const Activations& activations)
+std::vector<PooledLayer> pooledLayers(const Activations& activations)
 {
-    PooledLayers out;
+    const auto layers = ckaLayers(activations);  // ViT [n, T, D], CNN [n, C, h, w]
     const auto& layout = activations.tokens;
-    const std::size_t blocks = activations.tokenStates.empty() ? 0 : activations.tokenStates.size() - 1;
-    for (std::size_t l = 0; l < blocks; ++l) {  // tokenStates[l + 1]: block l's output [n, T, D]
-        const auto tokens = activations.tokenStates[l + 1].detach().to(torch::kCPU, torch::kFloat32);
-        const double depth = double(l + 1) / double(blocks);
-        const auto name = "block " + std::to_string(l);
-        if (layout.hasCls) {
-            out.names.push_back(name);
-            out.poolings.push_back("cls");
-            out.relativeDepths.push_back(depth);
-            out.values.push_back(tokens.select(1, 0).contiguous());
+    std::vector<PooledLayer> out;
+    for (std::size_t i = 0; i < layers.values.size(); ++i) {
+        const auto value = layers.values[i].to(torch::kCPU, torch::kFloat32);
+        const auto& name = layers.names[i];
+        const double depth = double(i + 1) / double(layers.values.size());
+        if (value.dim() == 4) {
+            out.push_back({name, "gap", depth, value.mean({2, 3})});
+            continue;
         }
-        out.names.push_back(name);
-        out.poolings.push_back("mean");
-        out.relativeDepths.push_back(depth);
-        out.values.push_back(tokens.narrow(1, layout.prefixTokens(), layout.gridH * layout.gridW).mean(1));
+        if (layout.hasCls)
+            out.push_back({name, "cls", depth, value.select(1, 0).contiguous()});
+        out.push_back({name, "mean", depth, value.narrow(1, layout.prefixTokens(), layout.gridH * layout.gridW).mean(1)});
     }
-    const auto& features = activations.features;
-    for (std::size_t i = 0; i < features.size(); ++i) {
-        out.names.push_back(features[i].first);
-        out.poolings.push_back("gap");
-        out.relativeDepths.push_back(double(i + 1) / double(features.size()));
-        out.values.push_back(features[i].second.detach().to(torch::kCPU, torch::kFloat32).mean({2, 3}));
-    }
-    if (out.values.empty())
-        throw EngineError("no layer representations in this forward pass");
     return out;
 }
 
@@ -140,7 +129,7 @@ ProbeStudy probeLayers(const Classifier& model, const ProbeData& data, int batch
     study.trainImages = trainCount;
     study.testImages = testCount;
     study.classes = data.classes;
-    PooledLayers layout;  // the names of the first minibatch
+    std::vector<PooledLayer> layers;  // the first minibatch's, for their names
     std::vector<std::vector<torch::Tensor>> parts[2];  // [split][layer] minibatches [n, D]
     std::size_t done = 0;
     for (const bool test : {false, true}) {
@@ -148,17 +137,16 @@ ProbeStudy probeLayers(const Classifier& model, const ProbeData& data, int batch
         auto& split = parts[test ? 1 : 0];
         for (std::size_t first = 0; first < count; first += std::size_t(batchSize)) {
             const auto n = std::min(std::size_t(batchSize), count - first);
-            PooledLayers pooled;
+            std::vector<PooledLayer> pooled;
             {
                 torch::NoGradGuard noGrad;
                 pooled = pooledLayers(model.activations(data.load(test, first, n)));
             }
-            if (split.empty())
-                split.resize(pooled.values.size());
-            if (layout.names.empty())
-                layout = pooled;
-            for (std::size_t l = 0; l < pooled.values.size(); ++l)
-                split[l].push_back(pooled.values[l]);
+            split.resize(pooled.size());
+            for (std::size_t l = 0; l < pooled.size(); ++l)
+                split[l].push_back(pooled[l].value);
+            if (layers.empty())
+                layers = std::move(pooled);
             done += n;
             throwIfCancelled();
             if (progress && !progress(done, trainCount + testCount))
@@ -169,7 +157,7 @@ ProbeStudy probeLayers(const Classifier& model, const ProbeData& data, int batch
     const auto train = concatenated(parts[0]), test = concatenated(parts[1]);
     for (std::size_t l = 0; l < train.size(); ++l) {
         throwIfCancelled();
-        study.layers.push_back({layout.names[l], layout.poolings[l], layout.relativeDepths[l],
+        study.layers.push_back({layers[l].name, layers[l].pooling, layers[l].relativeDepth,
                                 fitLinearProbe(train[l], data.trainLabels, test[l], data.testLabels, data.classes, options)});
     }
     return study;

@@ -14,18 +14,18 @@ namespace attnviz::engine {
 // Layer-wise linear probes (Alain & Bengio 2016; Raghu et al. 2021): how well a
 // linear classifier on one layer's pooled representation already separates the classes.
 
-// One minibatch's pooled layer representations, each [n, D], in forward order.
-struct PooledLayers {
-    std::vector<std::string> names;     // "block 3", "layer2.1"
-    std::vector<std::string> poolings;  // "cls", "mean" (a ViT's patch tokens) or "gap" (a CNN)
-    std::vector<double> relativeDepths; // (i + 1) / layers, per name
-    std::vector<torch::Tensor> values;  // [n, D] float32 on the CPU
+// One layer's representation of a minibatch, pooled to one vector per image.
+struct PooledLayer {
+    std::string name;     // "block 3", "layer2.1" (as the CKA study names layers)
+    std::string pooling;  // "cls", "mean" (a ViT's patch tokens) or "gap" (a CNN)
+    double relativeDepth = 0;  // (i + 1) / layers
+    torch::Tensor value;       // [n, D] float32 on the CPU
 };
 
-// ViT: each block's output, as its CLS token (when it has one) and as the mean of its
-// patch tokens; CNN: the global average pool of each recorded feature (conv1, maxpool,
-// every residual block).
-PooledLayers pooledLayers(const Activations& activations);
+// The layers the CKA study compares (ckaLayers), pooled: a ViT block's output as its CLS
+// token (when it has one) and as the mean of its patch tokens; a CNN feature (conv1,
+// maxpool, every residual block) by global average pooling. In forward order.
+std::vector<PooledLayer> pooledLayers(const Activations& activations);
 
 struct ProbeOptions {
     double l2 = 1e-4;     // weight decay λ/2 ‖W‖² on the standardised features
