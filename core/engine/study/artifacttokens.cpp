@@ -59,20 +59,14 @@ TokenStudy studyTokens(const Trace& trace, double z)
     const auto& layout = trace.tokens;
     const int prefix = layout.prefixTokens();
     const int64_t layers = int64_t(trace.attentions.size()), heads = trace.attentions.front().size(0);
-    if (layout.hasCls) {
-        std::vector<int64_t> artifactKeys, registerKeys;
-        for (const auto p : out.artifacts)
-            artifactKeys.push_back(prefix + p);
-        for (int r = 0; r < layout.regTokens; ++r)
-            registerKeys.push_back(prefix - layout.regTokens + r);
-        out.clsOnArtifacts = clsMassOn(trace.attentions, artifactKeys);
-        out.clsOnRegisters = registerKeys.empty()
-                                 ? torch::full({layers, heads}, std::numeric_limits<float>::quiet_NaN())
-                                 : clsMassOn(trace.attentions, registerKeys);
-    } else {
-        out.clsOnArtifacts = torch::full({layers, heads}, std::numeric_limits<float>::quiet_NaN());
-        out.clsOnRegisters = out.clsOnArtifacts.clone();
-    }
+    std::vector<int64_t> artifactKeys, registerKeys;  // positions in the sequence
+    for (const auto p : out.artifacts)
+        artifactKeys.push_back(prefix + p);
+    for (int r = 0; r < layout.regTokens; ++r)
+        registerKeys.push_back(prefix - layout.regTokens + r);
+    const auto undefined = torch::full({layers, heads}, std::numeric_limits<float>::quiet_NaN());
+    out.clsOnArtifacts = layout.hasCls ? clsMassOn(trace.attentions, artifactKeys) : undefined;
+    out.clsOnRegisters = layout.hasCls && !registerKeys.empty() ? clsMassOn(trace.attentions, registerKeys) : undefined;
     if (layout.regTokens > 0) {
         std::vector<torch::Tensor> perBlock;
         const int firstRegister = prefix - layout.regTokens;
