@@ -134,25 +134,13 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         showError(message);
     });
     connect(&m_controller, &AnalysisController::fieldSizesFinished, m_plots, &PlotsPanel::setFieldSizes);
-    connect(&m_controller, &AnalysisController::similarityFinished, this, [this](std::shared_ptr<const LayerSimilarity> similarity) {
-        m_error->hide();  // whatever failed before, this request went through
-        m_plots->setSimilarity(similarity);
-        m_plots->parentWidget()->show();
-        maybeTakeScreenshot();
+    connect(&m_controller, &AnalysisController::similarityFinished, this, [this](std::shared_ptr<const LayerSimilarity> r) {
+        showStudy([&] { m_plots->setSimilarity(r); });
     });
     connect(&m_controller, &AnalysisController::localizationFinished, this,
-            [this](std::shared_ptr<const SpatialLocalization> localization) {
-                m_error->hide();
-                m_plots->setLocalization(localization);
-                m_plots->parentWidget()->show();
-                maybeTakeScreenshot();
-            });
-    connect(&m_controller, &AnalysisController::probesFinished, this, [this](std::shared_ptr<const LayerProbes> probes) {
-        m_error->hide();
-        m_plots->setProbes(probes);
-        m_plots->parentWidget()->show();
-        maybeTakeScreenshot();
-    });
+            [this](std::shared_ptr<const SpatialLocalization> r) { showStudy([&] { m_plots->setLocalization(r); }); });
+    connect(&m_controller, &AnalysisController::probesFinished, this,
+            [this](std::shared_ptr<const LayerProbes> r) { showStudy([&] { m_plots->setProbes(r); }); });
     // A head chosen in the head table: its attention map in the ViT pane.
     connect(m_plots->tokens(), &TokensPanel::headChosen, m_vitPane, &ModelPane::showHead);
     connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
@@ -347,36 +335,47 @@ void MainWindow::openModel(Side side, const QString& path)
     analyze(KeepUnchangedSide);
 }
 
+bool MainWindow::modelsLoaded(const QString& then)
+{
+    if (!m_shown)
+        showError(tr("the models are not loaded yet; %1 once an image is analysed").arg(then));
+    return bool(m_shown);
+}
+
+std::shared_ptr<const engine::Classifier> MainWindow::shownModel(Side side) const
+{
+    const auto& pane = side == Side::ViT ? m_shown->vit : m_shown->cnn;
+    return pane ? pane->model : nullptr;
+}
+
+void MainWindow::showStudy(const std::function<void()>& put)
+{
+    m_error->hide();  // whatever failed before, this request went through
+    put();
+    m_plots->parentWidget()->show();
+    maybeTakeScreenshot();
+}
+
 void MainWindow::compareLayers(const QString& folder)
 {
-    if (!m_shown) {
-        showError(tr("the models are not loaded yet; compare the layers once an image is analysed"));
-        return;
-    }
-    m_controller.compareLayers(folder, m_shown->vit ? m_shown->vit->model : nullptr,
-                               m_shown->cnn ? m_shown->cnn->model : nullptr);
+    if (modelsLoaded(tr("compare the layers")))
+        m_controller.compareLayers(folder, shownModel(Side::ViT), shownModel(Side::CNN));
 }
 
 void MainWindow::localize(const QString& folder)
 {
-    if (!m_shown) {
-        showError(tr("the models are not loaded yet; measure localisation once an image is analysed"));
-        return;
-    }
-    m_controller.localize(folder, m_shown->vit ? m_shown->vit->model : nullptr, m_shown->cnn ? m_shown->cnn->model : nullptr);
+    if (modelsLoaded(tr("measure localisation")))
+        m_controller.localize(folder, shownModel(Side::ViT), shownModel(Side::CNN));
 }
 
 void MainWindow::probeLayers(const QString& data)
 {
-    if (!m_shown) {
-        showError(tr("the models are not loaded yet; probe the layers once an image is analysed"));
+    if (!modelsLoaded(tr("probe the layers")))
         return;
-    }
     engine::LabelledSetOptions options;
     options.limit = 10000;
     options.testLimit = 2000;
-    m_controller.probeLayers(data, m_shown->vit ? m_shown->vit->model : nullptr, m_shown->cnn ? m_shown->cnn->model : nullptr,
-                             options);
+    m_controller.probeLayers(data, shownModel(Side::ViT), shownModel(Side::CNN), options);
 }
 
 ModelPane* MainWindow::pane(Side side) const

@@ -76,6 +76,11 @@ private:
     void openedPathsFrom(const Analysis& analysis);
     void showError(const QString& message);
     void maybeTakeScreenshot();
+    // False, with an error line, while no analysis is shown ("…; `then` once an image is analysed").
+    bool modelsLoaded(const QString& then);
+    std::shared_ptr<const engine::Classifier> shownModel(Side side) const;  // of the analysis shown
+    // A folder study's result: `put` hands it to the plots, which then come into view.
+    void showStudy(const std::function<void()>& put);
     // The faithfulness plot's curves for the maps on screen, unless asked for already.
     void requestFaithfulnessIfShown();
 

@@ -16,12 +16,9 @@
 #include <QChart>
 #include <QChartView>
 #include <QDir>
-#include <QHBoxLayout>
 #include <QHorizontalBarSeries>
-#include <QLabel>
 #include <QLineSeries>
 #include <QScatterSeries>
-#include <QScrollArea>
 #include <QTabWidget>
 #include <QValueAxis>
 #include <QVBoxLayout>
