@@ -4,7 +4,7 @@
 #include "ui/mainwindow.h"
 #include "ui/plotspanel.h"
 
-#include "core/engine/device.h"
+#include "core/engine/model/device.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

@@ -1,14 +1,14 @@
 #pragma once
 
-#include "core/engine/ckastudy.h"
-#include "core/engine/classifier.h"
-#include "core/engine/faithfulness.h"
-#include "core/engine/gradientmethods.h"
+#include "core/engine/study/ckastudy.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/evaluation/faithfulness.h"
+#include "core/engine/methods/gradientmethods.h"
 #include "core/engine/study/artifacttokens.h"
 #include "core/engine/study/headtable.h"
 #include "core/engine/study/linearprobe.h"
 #include "core/engine/study/localization.h"
-#include "core/engine/views.h"
+#include "core/engine/methods/views.h"
 #include "core/imaging/preprocess.h"
 #include "ui/side.h"
 

@@ -5,7 +5,7 @@
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
 
-#include "core/engine/device.h"
+#include "core/engine/model/device.h"
 #include "core/engine/errormessage.h"
 
 #include <QApplication>

@@ -3,10 +3,10 @@
 #include "ui/appsettings.h"
 #include "ui/imageconvert.h"
 
-#include "core/engine/cam.h"
+#include "core/engine/methods/cam.h"
 #include "core/engine/errormessage.h"
-#include "core/engine/predictions.h"
-#include "core/engine/receptivefield.h"
+#include "core/engine/model/predictions.h"
+#include "core/engine/methods/receptivefield.h"
 #include "core/imaging/marks.h"
 #include "core/imaging/overlay.h"
 #include "core/imaging/pngwriter.h"

@@ -6,9 +6,9 @@
 #include "ui/tokenspanel.h"
 #include "ui/imageconvert.h"
 
-#include "core/engine/attentiondistance.h"
-#include "core/engine/predictions.h"
-#include "core/engine/receptivefield.h"
+#include "core/engine/study/attentiondistance.h"
+#include "core/engine/model/predictions.h"
+#include "core/engine/methods/receptivefield.h"
 #include "core/imaging/montage.h"
 
 #include <QBarCategoryAxis>

@@ -4,13 +4,13 @@
 #include "app/cli/modeljson.h"
 #include "app/cli/overlayoutput.h"
 
-#include "core/engine/classifier.h"
-#include "core/engine/device.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/model/device.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/predictions.h"
+#include "core/engine/model/predictions.h"
 #include "core/engine/tensorconvert.h"
-#include "core/engine/tracedump.h"
-#include "core/engine/views.h"
+#include "core/engine/model/tracedump.h"
+#include "core/engine/methods/views.h"
 #include "core/io/safetensors.h"
 
 #include <chrono>

@@ -4,7 +4,7 @@
 #include "app/cli/overlayoutput.h"
 #include "app/cli/studyjson.h"
 
-#include "core/engine/ckastudy.h"
+#include "core/engine/study/ckastudy.h"
 #include "core/engine/engineerror.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/colormap.h"

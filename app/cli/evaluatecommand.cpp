@@ -2,9 +2,9 @@
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
 
-#include "core/engine/classifier.h"
-#include "core/engine/device.h"
-#include "core/engine/evaluation.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/model/device.h"
+#include "core/engine/training/evaluation.h"
 #include "core/io/idxdataset.h"
 
 #include <nlohmann/json.hpp>

@@ -15,10 +15,10 @@
 #include "app/cli/overlayoutput.h"
 #include "app/cli/progressline.h"
 
-#include "core/engine/device.h"
+#include "core/engine/model/device.h"
 #include "core/engine/errormessage.h"
-#include "core/engine/faithfulness.h"
-#include "core/engine/predictions.h"
+#include "core/engine/evaluation/faithfulness.h"
+#include "core/engine/model/predictions.h"
 #include "core/io/atomicfile.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/imagedecoder.h"

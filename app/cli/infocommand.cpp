@@ -3,7 +3,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/modeljson.h"
 
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 
 #include <iostream>
 

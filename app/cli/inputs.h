@@ -2,7 +2,7 @@
 
 #include "app/cli/arguments.h"
 
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 #include "core/io/safetensors.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/imagebatches.h"

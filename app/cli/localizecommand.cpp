@@ -5,7 +5,7 @@
 #include "app/cli/progressline.h"
 #include "app/cli/studyjson.h"
 
-#include "core/engine/ckastudy.h"
+#include "core/engine/study/ckastudy.h"
 #include "core/engine/study/localization.h"
 
 #include <nlohmann/json.hpp>

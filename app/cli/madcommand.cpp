@@ -2,8 +2,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
 
-#include "core/engine/attentiondistance.h"
-#include "core/engine/classifier.h"
+#include "core/engine/study/attentiondistance.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
 
 #include <nlohmann/json.hpp>

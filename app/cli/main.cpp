@@ -3,7 +3,7 @@
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
 
-#include "core/engine/device.h"
+#include "core/engine/model/device.h"
 #include "core/engine/errormessage.h"
 
 #include <iostream>

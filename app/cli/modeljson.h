@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/modelspec.h"
-#include "core/engine/predictions.h"
+#include "core/engine/model/modelspec.h"
+#include "core/engine/model/predictions.h"
 
 #include <nlohmann/json.hpp>
 

@@ -2,9 +2,9 @@
 
 #include "app/cli/arguments.h"
 
-#include "core/engine/modelspec.h"
-#include "core/engine/trace.h"
-#include "core/engine/views.h"
+#include "core/engine/model/modelspec.h"
+#include "core/engine/model/trace.h"
+#include "core/engine/methods/views.h"
 
 #include <string>
 

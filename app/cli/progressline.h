@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/engine/trainer.h"
+#include "core/engine/training/trainer.h"
 
 #include <chrono>
 #include <cstddef>

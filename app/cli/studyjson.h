@@ -2,7 +2,7 @@
 
 #include "app/cli/arguments.h"
 
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/engine/receptivefield.h"
+#include "core/engine/methods/receptivefield.h"
 
 #include <opencv2/core.hpp>
 #include <torch/torch.h>

@@ -1,6 +1,6 @@
 #include "core/imaging/preprocess.h"
 
-#include "core/engine/imageset.h"
+#include "core/engine/training/imageset.h"
 #include "core/imaging/imagedecoder.h"
 
 #include <opencv2/imgproc.hpp>

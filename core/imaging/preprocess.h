@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/engine/modelspec.h"
+#include "core/engine/model/modelspec.h"
 
 #include <opencv2/core.hpp>
 #include <torch/torch.h>

@@ -2,7 +2,7 @@
 // gives 0, uniform attention over the grid gives the grid's mean pairwise distance,
 // with and without renormalising over the patch keys; attention on prefix tokens
 // scales the plain value by the patch mass and leaves the renormalised one.
-#include "core/engine/attentiondistance.h"
+#include "core/engine/study/attentiondistance.h"
 #include "core/engine/engineerror.h"
 
 #include <QtTest>

@@ -4,9 +4,9 @@
 // with engine::Cancelled. Counted checks, not timings (the latency is a benchmark:
 // docs/benchmarks.md).
 #include "core/engine/cancellation.h"
-#include "core/engine/ckastudy.h"
-#include "core/engine/classifier.h"
-#include "core/engine/gradientmethods.h"
+#include "core/engine/study/ckastudy.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/methods/gradientmethods.h"
 
 #include <QtTest>
 

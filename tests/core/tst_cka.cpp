@@ -1,8 +1,8 @@
 // Linear CKA and the unbiased HSIC estimator held to methods.md's invariants, the
 // estimator also against its definition as a U-statistic over 4-tuples.
-#include "core/engine/cka.h"
-#include "core/engine/ckastudy.h"
-#include "core/engine/classifier.h"
+#include "core/engine/study/cka.h"
+#include "core/engine/study/ckastudy.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
 
 #include <QtTest>

@@ -3,9 +3,9 @@
 // stage's feature map, and the theoretical receptive fields against the input-gradient
 // support measured there. timm's layouts against small fixtures made once with the real
 // timm (tests/scripts/make_timm_fixtures.py; committed under tests/fixtures/timm).
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/receptivefield.h"
+#include "core/engine/methods/receptivefield.h"
 #include "core/io/checkpointfile.h"
 
 #include <nlohmann/json.hpp>

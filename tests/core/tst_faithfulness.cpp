@@ -2,8 +2,8 @@
 // a torchvision ResNet-18 (tests/scripts/faithfulness_reference.py), and a known answer: a
 // map that points at the only evidence beats a random and an inverted map.
 #include "core/engine/cancellation.h"
-#include "core/engine/classifier.h"
-#include "core/engine/faithfulness.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/evaluation/faithfulness.h"
 #include "referencedata.h"
 
 #include <QtTest>

@@ -2,11 +2,11 @@
 // against references that tests/scripts/gradient_reference.py computes with torchvision
 // hooks and PyTorch autograd, plus docs/methods.md's invariants (analytic CAM, ERF
 // inside the theoretical RF).
-#include "core/engine/classifier.h"
-#include "core/engine/cam.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/methods/cam.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/gradientmethods.h"
-#include "core/engine/receptivefield.h"
+#include "core/engine/methods/gradientmethods.h"
+#include "core/engine/methods/receptivefield.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"
 

@@ -3,7 +3,7 @@
 // claims, and what is ambiguous is refused rather than resolved silently. The same
 // inputs end to end, with exit codes and peak memory: tests/scripts/check_hostile_inputs.py.
 // Safetensors headers: tst_safetensors; zip archives: tst_torchcheckpoint.
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/imageheader.h"
 #include "core/imaging/preprocess.h"

@@ -1,7 +1,7 @@
 // Our ViT and ResNet forward passes against torchvision run on the same weights and
 // inputs (tests/scripts/make_reference.py, run at test time by a CTest fixture).
-#include "core/engine/classifier.h"
-#include "core/engine/weightsource.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/loading/weightsource.h"
 #include "core/io/checkpointfile.h"
 
 #include "tests/core/referencedata.h"

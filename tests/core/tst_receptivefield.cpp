@@ -1,9 +1,9 @@
 // Theoretical receptive fields of torchvision ResNets against boxes measured by input
 // gradients in tests/scripts/rf_reference.py (positive weights, average pooling),
 // including a ResNet whose BasicBlocks have 5x5 kernels (every conv of it measured).
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/receptivefield.h"
+#include "core/engine/methods/receptivefield.h"
 
 #include <nlohmann/json.hpp>
 

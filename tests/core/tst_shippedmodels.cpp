@@ -1,7 +1,7 @@
 // The models in models/ load through the normal loader, still reach the accuracy
 // their cards record, and see a sample PNG exactly as they saw the training data.
-#include "core/engine/classifier.h"
-#include "core/engine/evaluation.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/training/evaluation.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"
 #include "core/io/idxdataset.h"

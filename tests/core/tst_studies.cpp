@@ -3,7 +3,7 @@
 // and ResNet-18 with module hooks, the quantities in plain PyTorch/NumPy).
 #include "referencedata.h"
 
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/study/artifacttokens.h"
 #include "core/engine/study/headtable.h"

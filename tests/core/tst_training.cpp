@@ -1,11 +1,11 @@
 // Training and evaluation on Fashion-MNIST (Debian's dataset-fashion-mnist): the IDX
 // reader's errors, a short training run whose loss must fall, and the saved model
 // taking the same loader path as any user checkpoint.
-#include "core/engine/classifier.h"
-#include "core/engine/evaluation.h"
-#include "core/engine/modelfactory.h"
-#include "core/engine/receptivefield.h"
-#include "core/engine/trainer.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/training/evaluation.h"
+#include "core/engine/training/modelfactory.h"
+#include "core/engine/methods/receptivefield.h"
+#include "core/engine/training/trainer.h"
 #include "core/io/idxdataset.h"
 #include "core/io/safetensors.h"
 

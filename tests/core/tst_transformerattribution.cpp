@@ -2,11 +2,11 @@
 // that tests/scripts/lrp_reference.py computes with autograd from the LRP rules, plus
 // the rules' invariants (conservation, non-negative maps, class specificity) and the
 // models the method refuses.
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/modelfactory.h"
+#include "core/engine/training/modelfactory.h"
 #include "core/engine/tensorconvert.h"
-#include "core/engine/transformerattribution.h"
+#include "core/engine/methods/transformerattribution.h"
 #include "core/io/safetensors.h"
 
 #include <QtTest>

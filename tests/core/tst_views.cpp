@@ -1,11 +1,11 @@
 // computeView: the request a user makes (method, layer, head, class, query) mapped onto
 // the methods, checked against calling those methods directly.
-#include "core/engine/attentionmaps.h"
-#include "core/engine/classifier.h"
+#include "core/engine/methods/attentionmaps.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/cam.h"
+#include "core/engine/methods/cam.h"
 #include "core/engine/tensorconvert.h"
-#include "core/engine/views.h"
+#include "core/engine/methods/views.h"
 #include "core/io/safetensors.h"
 
 #include <QtTest>

@@ -6,10 +6,10 @@
 // open_clip and timm (tests/scripts/make_vit_tower_fixtures.py, committed under
 // tests/fixtures/vit), and a plain-PyTorch forward of HF's code run at test time
 // (tests/scripts/hf_tower_reference.py).
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/relativebias.h"
-#include "core/engine/views.h"
+#include "core/engine/vit/relativebias.h"
+#include "core/engine/methods/views.h"
 
 #include <nlohmann/json.hpp>
 

@@ -8,7 +8,7 @@
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
 
-#include "core/engine/faithfulness.h"
+#include "core/engine/evaluation/faithfulness.h"
 #include "core/engine/study/skipstrength.h"
 #include "core/io/imagefiles.h"
 #include "core/io/pngtext.h"

@@ -1,6 +1,6 @@
 #include "core/engine/cnn/convnet.h"
 
-#include "core/engine/batchtraces.h"
+#include "core/engine/model/batchtraces.h"
 
 #include "core/engine/engineerror.h"
 #include "core/engine/tensorconvert.h"

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/engine/classifier.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/cnn/layers.h"
 
 namespace attnviz::engine::cnn {

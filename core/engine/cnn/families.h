@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/engine/cnn/convnet.h"
-#include "core/engine/weightsource.h"
+#include "core/engine/loading/weightsource.h"
 #include "core/io/modelconfig.h"
 
 #include <vector>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/classifier.h"
-#include "core/engine/receptivefield.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/methods/receptivefield.h"
 
 #include <torch/torch.h>
 

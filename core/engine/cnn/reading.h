@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/engine/cnn/layers.h"
-#include "core/engine/weightsource.h"
+#include "core/engine/loading/weightsource.h"
 
 #include <optional>
 

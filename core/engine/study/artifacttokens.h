@@ -1,6 +1,6 @@
 #pragma once
 
-#include "core/engine/trace.h"
+#include "core/engine/model/trace.h"
 
 #include <torch/torch.h>
 

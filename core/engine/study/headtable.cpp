@@ -1,6 +1,6 @@
 #include "core/engine/study/headtable.h"
 
-#include "core/engine/attentiondistance.h"
+#include "core/engine/study/attentiondistance.h"
 #include "core/engine/engineerror.h"
 
 #include <cmath>

@@ -1,7 +1,7 @@
 #include "core/engine/study/linearprobe.h"
 
 #include "core/engine/cancellation.h"
-#include "core/engine/cka.h"
+#include "core/engine/study/cka.h"
 #include "core/engine/engineerror.h"
 
 #include "core/io/idxdataset.h"

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/classifier.h"
-#include "core/engine/imageset.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/training/imageset.h"
 
 #include <torch/torch.h>
 

@@ -1,6 +1,6 @@
 #include "core/engine/study/localization.h"
 
-#include "core/engine/ckastudy.h"
+#include "core/engine/study/ckastudy.h"
 #include "core/engine/engineerror.h"
 
 #include <cmath>

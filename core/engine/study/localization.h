@@ -1,8 +1,8 @@
 #pragma once
 
-#include "core/engine/cka.h"
-#include "core/engine/classifier.h"
-#include "core/engine/trace.h"
+#include "core/engine/study/cka.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/model/trace.h"
 
 #include <torch/torch.h>
 

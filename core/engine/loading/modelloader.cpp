@@ -1,0 +1,367 @@
+// loadClassifier(): from a model path to a ready Classifier of the right family.
+#include "core/engine/model/classifier.h"
+#include "core/engine/model/device.h"
+#include "core/engine/engineerror.h"
+#include "core/engine/loading/layoutguess.h"
+#include "core/engine/cnn/families.h"
+#include "core/engine/vit/vit.h"
+
+#include "core/io/bytes.h"
+#include "core/io/checkpointfile.h"
+#include "core/io/labels.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnviz::engine {
+namespace {
+
+void expectAgrees(const std::optional<int>& configValue, int actual, const char* what, const io::ModelConfig& c)
+{
+    if (configValue && *configValue != actual)
+        throw EngineError("config '" + c.path + "' says " + what + " = " + std::to_string(*configValue)
+                          + " but the weights have " + std::to_string(actual));
+}
+
+int isqrtExact(int64_t n)
+{
+    const auto r = int64_t(std::llround(std::sqrt(double(n))));
+    return r * r == n ? int(r) : -1;
+}
+
+int defaultHeads(int embedDim)
+{
+    switch (embedDim) {
+    case 192: return 3;
+    case 384: return 6;
+    case 768: return 12;
+    case 1024: return 16;
+    case 1280: return 16;  // ViT-H/14
+    case 1152: return 16;  // SigLIP So400m (head dim 72)
+    default: return embedDim % 64 == 0 ? embedDim / 64 : 0;
+    }
+}
+
+void resolveHeads(ModelSpec& spec, const io::ModelConfig& config, int override)
+{
+    spec.heads = override > 0 ? override : config.numHeads.value_or(defaultHeads(spec.embedDim));
+    if (spec.heads <= 0)
+        throw EngineError("cannot tell the number of heads of a ViT with embed_dim " + std::to_string(spec.embedDim)
+                          + "; give it with --heads N or num_heads in config.json");
+    if (spec.embedDim % spec.heads != 0)
+        throw EngineError("embed_dim " + std::to_string(spec.embedDim) + " is not divisible by "
+                          + std::to_string(spec.heads) + " heads");
+}
+
+// Which grid the position embedding belongs to, and whether it covers the prefix tokens.
+void resolvePositionGrid(ModelSpec& spec, int64_t posLength, const io::ModelConfig& config)
+{
+    const int prefix = spec.prefixTokens() - (spec.registersUnpositioned ? spec.regTokens : 0);
+    if (config.preprocess.inputSize) {
+        const int gh = (*config.preprocess.inputSize)[1] / spec.patchSize;
+        const int gw = (*config.preprocess.inputSize)[2] / spec.patchSize;
+        if (posLength == int64_t(gh) * gw + prefix || posLength == int64_t(gh) * gw) {
+            spec.noEmbedClass = posLength == int64_t(gh) * gw && prefix > 0;
+            spec.posGrid = {gh, gw};
+            return;
+        }
+    }
+    if (int g = isqrtExact(posLength - prefix); g > 0) {
+        spec.posGrid = {g, g};
+    } else if (int g0 = isqrtExact(posLength); g0 > 0) {
+        spec.noEmbedClass = true;
+        spec.posGrid = {g0, g0};
+    } else {
+        throw EngineError("position embedding of length " + std::to_string(posLength) + " fits no square patch grid with "
+                          + std::to_string(prefix) + " prefix token(s); give input_size in config.json");
+    }
+}
+
+// BEiT: the grid its relative position bias table [(2W-1)^2 + 3, heads] covers.
+void resolveRelativeGrid(ModelSpec& spec, const torch::Tensor& table)
+{
+    if (!table.defined())
+        throw EngineError("ViT checkpoint has neither a position embedding nor relative position bias tables");
+    const int side = isqrtExact(table.size(0) - 3);
+    if (side <= 0 || side % 2 == 0)
+        throw EngineError("relative position bias table of " + std::to_string(table.size(0))
+                          + " rows fits no square patch grid");
+    if (table.size(1) != spec.heads)
+        throw EngineError("relative position bias table has " + std::to_string(table.size(1)) + " heads, the model "
+                          + std::to_string(spec.heads));
+    spec.posGrid = {(side + 1) / 2, (side + 1) / 2};
+}
+
+Preprocessing defaultPreprocessing(const ModelSpec& spec)
+{
+    Preprocessing p;  // torchvision's: resize 256, crop 224, bilinear, ImageNet mean/std
+    p.inputSize = {spec.preprocessing.inputSize[0], 224, 224};
+    if (spec.family == Family::ViT) {
+        p.inputSize[1] = spec.posGrid[0] * spec.patchSize;
+        p.inputSize[2] = spec.posGrid[1] * spec.patchSize;
+        if (spec.architecture == "clip") {  // CLIP's: shortest side to the size, center crop, bicubic
+            p.interpolation = "bicubic";
+            p.cropPct = 1.0;
+            p.mean = {0.48145466, 0.4578275, 0.40821073};
+            p.std = {0.26862954, 0.26130258, 0.27577711};
+        } else if (spec.architecture == "siglip" && spec.naming == Naming::HF) {  // SiglipImageProcessor
+            p.interpolation = "bicubic";
+            p.cropPct = 1.0;
+            p.squash = true;
+            p.mean = {0.5, 0.5, 0.5};
+            p.std = {0.5, 0.5, 0.5};
+        } else if (spec.architecture == "dinov2" && spec.naming == Naming::HF) {  // BitImageProcessor
+            p.interpolation = "bicubic";
+        } else if (spec.naming == Naming::Timm) {  // timm's defaults for ViT/DeiT/DINO
+            p.interpolation = "bicubic";
+            p.cropPct = 0.9;
+        } else if (spec.naming == Naming::HF) {
+            p.cropPct = 1.0;
+            p.squash = true;
+            p.mean = {0.5, 0.5, 0.5};
+            p.std = {0.5, 0.5, 0.5};
+        }
+    }
+    if (p.inputSize[0] == 1) {
+        p.mean.resize(1);
+        p.std.resize(1);
+    }
+    return p;
+}
+
+void applyConfigPreprocessing(Preprocessing& p, const io::PreprocessConfig& c)
+{
+    if (c.inputSize)
+        p.inputSize = *c.inputSize;
+    if (c.interpolation)
+        p.interpolation = *c.interpolation;
+    if (c.cropPct)
+        p.cropPct = *c.cropPct;
+    if (c.mean)
+        p.mean = *c.mean;
+    if (c.std)
+        p.std = *c.std;
+    if (c.cropMode)
+        p.squash = *c.cropMode == "squash";
+    if (c.cropMode && *c.cropMode != "squash" && *c.cropMode != "center")
+        throw EngineError("unsupported crop_mode '" + *c.cropMode + "' (use center or squash)");
+    if (p.interpolation != "bilinear" && p.interpolation != "bicubic" && p.interpolation != "nearest")
+        throw EngineError("unsupported interpolation '" + p.interpolation + "' (use bilinear, bicubic or nearest)");
+    if (!(p.cropPct > 0.0 && p.cropPct <= 1.0) || p.inputSize[1] <= 0 || p.inputSize[2] <= 0)
+        throw EngineError("bad preprocessing: input size and crop_pct must be positive (crop_pct <= 1)");
+}
+
+// The config.json fields this loader uses that the file has, for `info`.
+std::vector<std::string> fieldsRead(const io::ModelConfig& c)
+{
+    std::vector<std::string> out;
+    const auto add = [&out](bool present, const char* name) {
+        if (present)
+            out.emplace_back(name);
+    };
+    add(!c.architecture.empty(), "architecture");
+    add(c.numClasses.has_value(), "num_classes");
+    add(!c.labelNames.empty(), "label_names");
+    add(c.numHeads.has_value(), "num_heads");
+    add(c.embedDim.has_value(), "embed_dim");
+    add(c.depth.has_value(), "depth");
+    add(c.patchSize.has_value(), "patch_size");
+    add(c.layerNormEps.has_value(), "layer_norm_eps");
+    add(c.globalPool.has_value(), "global_pool");
+    add(c.stemStride.has_value(), "stem_stride");
+    add(c.stemPool.has_value(), "stem_pool");
+    const auto& p = c.preprocess;
+    add(p.inputSize.has_value(), "input_size");
+    add(p.interpolation.has_value(), "interpolation");
+    add(p.cropPct.has_value(), "crop_pct");
+    add(p.cropMode.has_value(), "crop_mode");
+    add(p.mean.has_value(), "mean");
+    add(p.std.has_value(), "std");
+    return out;
+}
+
+// Preprocessing, labels and the class count, checked against config.json.
+void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChannels)
+{
+    expectAgrees(config.numClasses, spec.numClasses, "num_classes", config);
+    spec.labels = io::labelsFor(config, spec.numClasses);
+    spec.reportedAccuracy = config.evaluatedAccuracy;
+    spec.reportedOn = config.evaluatedOn;
+    spec.configPath = config.present ? config.path : std::string();
+    spec.configArchitecture = config.architecture;
+    spec.configFields = fieldsRead(config);
+    spec.preprocessing = defaultPreprocessing(spec);
+    applyConfigPreprocessing(spec.preprocessing, config.preprocess);
+    auto& p = spec.preprocessing;
+    if (p.inputSize[0] != weightChannels)
+        throw EngineError("config says " + std::to_string(p.inputSize[0]) + " input channels but the weights take "
+                          + std::to_string(weightChannels));
+    if (int(p.mean.size()) != weightChannels || int(p.std.size()) != weightChannels)
+        throw EngineError("config mean/std must have one value per input channel (" + std::to_string(weightChannels) + ")");
+}
+
+// LoadOptions::inputSize replaces the preprocessing's size.
+void applyInputSize(ModelSpec& spec, const LoadOptions& options)
+{
+    const auto [h, w] = options.inputSize;
+    if (h <= 0 || w <= 0)
+        return;
+    if (spec.family == Family::ViT && (h % spec.patchSize != 0 || w % spec.patchSize != 0))
+        throw EngineError("input size " + std::to_string(h) + "x" + std::to_string(w) + " is not a multiple of the "
+                          + std::to_string(spec.patchSize) + "-pixel patch");
+    if (spec.family == Family::ViT) {
+        // The trace keeps every block's attention [heads, T, T]: bound what a size may cost.
+        const double tokens = double(h / spec.patchSize) * double(w / spec.patchSize) + spec.prefixTokens();
+        const double bytes = 4.0 * spec.depth * spec.heads * tokens * tokens;
+        constexpr double kLimit = 2.0 * (1 << 30);
+        if (bytes > kLimit)
+            throw EngineError("input size " + std::to_string(h) + "x" + std::to_string(w) + " gives "
+                              + std::to_string(int(tokens)) + " tokens: every block's attention would take "
+                              + std::to_string(int(bytes / (1 << 20))) + " MB (at most 2048 MB)");
+    }
+    spec.preprocessing.inputSize[1] = h;
+    spec.preprocessing.inputSize[2] = w;
+}
+
+std::string vitDescription(const ModelSpec& s)
+{
+    const std::string kind = s.architecture == "clip"     ? "CLIP ViT"
+                             : s.architecture == "siglip" ? "SigLIP ViT"
+                             : s.architecture == "dinov2" ? "DINOv2 ViT"
+                             : s.architecture == "beit"   ? "BEiT"
+                                                          : "ViT";
+    std::string name = kind + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
+                       + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim) + ", patch "
+                       + std::to_string(s.patchSize);
+    if (s.hasDistToken)
+        name += ", distilled";
+    if (s.regTokens)
+        name += ", " + std::to_string(s.regTokens) + " registers";
+    if (s.mlp != ViTMlp::Gelu)
+        name += s.mlp == ViTMlp::QuickGelu ? ", QuickGELU" : s.mlp == ViTMlp::SwiGlu ? ", SwiGLU" : ", tanh GELU";
+    if (s.attentionPool)
+        name += ", attention-pool head";
+    if (s.numClasses == 0)
+        name += ", outputs a " + std::to_string(s.embeddingDim) + "-d embedding";
+    return name + ")";
+}
+
+// LayerNorm eps where the config does not say: timm, torchvision and DINOv2 1e-6,
+// CLIP 1e-5, HF ViT 1e-12.
+double defaultLayerNormEps(ViTLayout layout)
+{
+    switch (layout) {
+    case ViTLayout::HfViT: return 1e-12;
+    case ViTLayout::HfClip:
+    case ViTLayout::OpenClip: return 1e-5;
+    default: return 1e-6;
+    }
+}
+
+// Floating-point tensors holding NaN or infinity: the model loads, but what it shows may
+// be NaN, so the user is told which weights are broken.
+std::vector<std::string> weightWarnings(const io::TensorMap& tensors)
+{
+    constexpr std::size_t kNamed = 5;
+    std::vector<std::string> bad;
+    for (const auto& [name, tensor] : tensors)
+        if (io::holdsNonFinite(tensor))
+            bad.push_back(io::printable(name));
+    if (bad.empty())
+        return {};
+    std::string names;
+    for (std::size_t i = 0; i < std::min(bad.size(), kNamed); ++i)
+        names += (i ? ", " : "") + bad[i];
+    if (bad.size() > kNamed)
+        names += " and " + std::to_string(bad.size() - kNamed) + " more";
+    return {std::to_string(bad.size()) + (bad.size() == 1 ? " tensor holds" : " tensors hold")
+            + " NaN or infinite values: " + names};
+}
+
+std::unique_ptr<Classifier> buildViT(WeightSource& source, ViTLayout layout, const io::ModelConfig& config,
+                                     const LoadOptions& options, std::vector<std::string> warnings)
+{
+    ModelSpec spec;
+    spec.warnings = std::move(warnings);
+    auto weights = readViTWeights(source, layout, config, spec);
+    const auto naming = spec.naming;
+    source.expectAllTaken("ViT (" + namingName(naming) + " naming)");
+    const int channels = spec.preprocessing.inputSize[0];
+    expectAgrees(config.embedDim, spec.embedDim, "embed_dim", config);
+    expectAgrees(config.depth, spec.depth, "depth", config);
+    expectAgrees(config.patchSize, spec.patchSize, "patch_size", config);
+    resolveHeads(spec, config, options.heads);
+    spec.layerNormEps = defaultLayerNormEps(layout);
+    if (naming == Naming::HF)
+        spec.layerNormEps = config.layerNormEps.value_or(spec.layerNormEps);
+    // HF's Dinov2WithRegisters antialiases where its Dinov2, ViT and CLIP do not.
+    spec.posResampling.antialias = naming == Naming::Timm || naming == Naming::OpenCLIP
+                                   || (layout == ViTLayout::HfDinov2 && spec.regTokens > 0);
+    spec.posResampling.alignCorners = naming == Naming::Torchvision;
+    if (config.globalPool == std::string("avg"))
+        spec.avgPool = true;
+    if (weights.posEmbed.defined())
+        resolvePositionGrid(spec, weights.posEmbed.size(1), config);
+    else
+        resolveRelativeGrid(spec, weights.blocks.front().relTable);
+    finishSpec(spec, config, channels);
+    applyInputSize(spec, options);
+    spec.description = vitDescription(spec);
+    return std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
+}
+
+std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyReader& family, const io::ModelConfig& config,
+                                     const LoadOptions& options, std::vector<std::string> warnings)
+{
+    ModelSpec spec;
+    spec.warnings = std::move(warnings);
+    auto network = family.read(source, config, spec);
+    source.expectAllTaken(spec.variant.empty() ? std::string(family.architecture) : spec.variant);
+    finishSpec(spec, config, spec.preprocessing.inputSize[0]);
+    applyInputSize(spec, options);
+    return std::make_unique<cnn::ConvNet>(std::move(spec), std::move(network));
+}
+
+}  // namespace
+
+std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const LoadOptions& options)
+{
+    parseDevice(options.device);  // a bad device fails before a large file is read
+    auto ckpt = io::loadCheckpoint(modelPath);
+    try {
+        return buildClassifier(ckpt.tensors, ckpt.config, options);
+    } catch (const EngineError& e) {
+        throw EngineError("'" + modelPath + "': " + e.what());
+    }
+}
+
+std::string familyMismatch(const ModelSpec& spec, Family wanted, const std::string& modelPath)
+{
+    if (spec.family == wanted)
+        return {};
+    return "'" + modelPath + "' is a " + spec.description + ", not a " + (wanted == Family::ViT ? "ViT" : "CNN");
+}
+
+std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const io::ModelConfig& config,
+                                            const LoadOptions& options)
+{
+    const auto device = parseDevice(options.device);
+    WeightSource source(tensors);
+    std::unique_ptr<Classifier> model;
+    ViTLayout layout;
+    if (detectViTLayout(source, layout)) {
+        model = buildViT(source, layout, config, options, weightWarnings(tensors));
+    } else {
+        for (const auto& family : cnn::familyReaders())
+            if (family.matches(source)) {
+                model = buildCNN(source, family, config, options, weightWarnings(tensors));
+                break;
+            }
+    }
+    if (!model)
+        throw EngineError("not a layout attnviz knows (the README lists them); " + nearestLayout(tensors));
+    model->to(device);
+    return model;
+}
+
+}  // namespace attnviz::engine

@@ -1,0 +1,48 @@
+#pragma once
+
+#include "core/engine/model/trace.h"
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace attnviz::engine {
+
+enum class HeadFusion { Mean, Max, Min };
+
+HeadFusion headFusionFromName(const std::string& name);  // "mean" | "max" | "min"
+
+// Where query token `query` of one block looks, per head: rows of attention
+// [H, T, T] restricted to the patch columns, as [H, gridH, gridW].
+torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& layout, int query);
+
+// The CLS row per head, [H, gridH, gridW]. Models without a CLS token: the mean of
+// the rows of all patch queries (docs/methods.md).
+torch::Tensor clsAttention(const torch::Tensor& attention, const TokenLayout& layout);
+
+// An attention-pooling head's weights [H, L, T] (Trace::poolAttention) over the patch
+// columns, its latent queries averaged (L is 1 in every known model): [H, gridH, gridW].
+torch::Tensor poolAttentionMap(const torch::Tensor& poolAttention, const TokenLayout& layout);
+
+// The row of a token matrix [..., T, T] that stands for the whole image (CLS, or the
+// mean of the patch rows without one), over the patch columns: [..., gridH, gridW].
+torch::Tensor imageRowMap(const torch::Tensor& matrix, const TokenLayout& layout);
+
+// [H, ...] -> [...] by mean, max or min over heads.
+torch::Tensor fuseHeads(const torch::Tensor& perHead, HeadFusion fusion);
+
+struct RolloutOptions {
+    HeadFusion fusion = HeadFusion::Mean;
+    double discardRatio = 0.0;  // drop this fraction of the smallest weights per layer
+    int startLayer = 0;         // blocks before it are skipped
+    bool clampNegative = false; // set fused weights below 0 to 0 (gradient rollout)
+};
+
+// Attention rollout (Abnar & Zuidema 2020): per block Â = rows_normalised(0.5 fused + 0.5 I),
+// R = Â_L ... Â_start. Returns R's CLS row (or mean patch row) over the patches,
+// [gridH, gridW]. Discarding never removes the CLS column.
+torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions, const TokenLayout& layout,
+                               const RolloutOptions& options = {});
+
+}  // namespace attnviz::engine

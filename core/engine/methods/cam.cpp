@@ -1,0 +1,241 @@
+#include "core/engine/methods/cam.h"
+
+#include "core/engine/cancellation.h"
+#include "core/engine/engineerror.h"
+#include "core/engine/methods/gradientsupport.h"
+
+namespace attnviz::engine {
+namespace {
+
+namespace F = torch::nn::functional;
+
+struct NamedMethod {
+    const char* name;
+    CamMethod method;
+};
+
+constexpr NamedMethod kMethods[] = {
+    {"gradcam", CamMethod::GradCam},   {"gradcam++", CamMethod::GradCamPlusPlus},
+    {"xgradcam", CamMethod::XGradCam}, {"hirescam", CamMethod::HiResCam},
+    {"layercam", CamMethod::LayerCam}, {"eigencam", CamMethod::EigenCam},
+    {"scorecam", CamMethod::ScoreCam}, {"ablationcam", CamMethod::AblationCam},
+};
+
+// One requested layer: what the model computed there and its name for a replaced pass.
+struct CamLayer {
+    torch::Tensor target;     // CNN [1, C, h, w]; ViT [1, T, D] (with its graph when differentiable)
+    std::string replaceName;  // LayerReplacement::layer
+};
+
+CamLayer camLayer(const Classifier& model, const Activations& acts, const std::string& layer, VitCamInput input)
+{
+    if (model.spec().family != Family::ViT)
+        return {acts.feature(layer), layer};
+    const int b = blockIndex(layer, int(acts.attentions.size()));
+    if (input == VitCamInput::Norm1Output)
+        return {acts.norm1Outputs[b], std::to_string(b) + ".norm1"};
+    return {acts.tokenStates[b], std::to_string(b)};
+}
+
+// A layer's tensor for image 0 as channels-first grid [C, h, w]; a ViT's prefix
+// tokens are dropped (pytorch-grad-cam's reshape_transform).
+torch::Tensor asGrid(const torch::Tensor& t, const Activations& acts, bool vit)
+{
+    return vit ? patchGrid(t[0], acts.tokens) : t[0];
+}
+
+// ReLU(Σ_k w_k F_k): weights [C], features [C, h, w] -> [h, w]
+torch::Tensor weightedSum(const torch::Tensor& weights, const torch::Tensor& features)
+{
+    return torch::relu((weights.view({-1, 1, 1}) * features).sum(0));
+}
+
+// The five gradient methods; features and grads [C, h, w] -> [h, w].
+torch::Tensor gradientCam(CamMethod method, const torch::Tensor& f, const torch::Tensor& g)
+{
+    switch (method) {
+    case CamMethod::GradCam: return weightedSum(g.mean({1, 2}), f);
+    case CamMethod::GradCamPlusPlus: {
+        // Chattopadhay et al. eq. 19 with exp(score) folded away, as pytorch-grad-cam:
+        // a = g² / (2g² + Σ_ij F · g³ + eps), zero where g = 0; w = Σ_ij ReLU(g) a.
+        const auto g2 = g * g;
+        const auto g3 = g2 * g;
+        const auto sumF = f.sum({1, 2}, /*keepdim=*/true);  // [C, 1, 1]
+        auto a = g2 / (2 * g2 + sumF * g3 + 1e-6);
+        a = torch::where(g != 0, a, torch::zeros_like(a));
+        return weightedSum((torch::relu(g) * a).sum({1, 2}), f);
+    }
+    case CamMethod::XGradCam: {
+        const auto sumF = f.sum({1, 2}, /*keepdim=*/true);
+        return weightedSum((g * f / (sumF + 1e-7)).sum({1, 2}), f);
+    }
+    case CamMethod::HiResCam: return torch::relu((g * f).sum(0));
+    case CamMethod::LayerCam: return torch::relu((torch::relu(g) * f).sum(0));
+    default: throw EngineError("not a gradient CAM: " + camMethodName(method));
+    }
+}
+
+// Features [C, h, w] projected on their first principal component over the positions,
+// [h, w]. The SVD's sign is arbitrary; it is chosen so that the larger magnitude is
+// positive (pytorch-grad-cam's sign correction, Seg-Eigen-CAM eq. 13), then ReLU.
+torch::Tensor eigenCam(const torch::Tensor& f)
+{
+    const auto c = f.size(0);
+    auto x = f.reshape({c, -1}).t().to(torch::kFloat64);  // [hw, C]
+    x = x - x.mean(0, /*keepdim=*/true);
+    const auto vh = std::get<2>(torch::linalg::svd(x, /*full_matrices=*/false, c10::nullopt));  // [k, C]
+    auto projection = torch::matmul(x, vh[0]);  // [hw]
+    if (projection.min().abs().item<double>() > projection.max().abs().item<double>())
+        projection = -projection;
+    return torch::relu(projection).reshape({f.size(1), f.size(2)}).to(torch::kFloat32);
+}
+
+// Score-CAM weights [C]: each channel, upsampled bilinearly (corners aligned, as
+// torch's UpsamplingBilinear2d) to the input and min-max scaled to [0, 1], masks the
+// input; the softmax over channels of the class logit of each masked input.
+torch::Tensor scoreCamWeights(const Classifier& model, const torch::Tensor& input, const torch::Tensor& f,
+                              int classIndex, int batchSize)
+{
+    const auto c = f.size(0);
+    std::vector<torch::Tensor> scores;
+    for (int64_t start = 0; start < c; start += batchSize) {
+        throwIfCancelled();
+        const auto n = std::min<int64_t>(batchSize, c - start);
+        auto masks = F::interpolate(f.narrow(0, start, n).unsqueeze(0),
+                                    F::InterpolateFuncOptions()
+                                        .size(std::vector<int64_t>{input.size(2), input.size(3)})
+                                        .mode(torch::kBilinear)
+                                        .align_corners(true))[0];  // [n, H, W]
+        const auto flat = masks.reshape({n, -1});
+        const auto lo = std::get<0>(flat.min(1)).view({n, 1, 1});
+        const auto hi = std::get<0>(flat.max(1)).view({n, 1, 1});
+        masks = (masks - lo) / (hi - lo + 1e-8);
+        const auto masked = input * masks.unsqueeze(1);  // [1, C_in, H, W] * [n, 1, H, W]
+        scores.push_back(model.logits(masked, /*training=*/false).select(1, classIndex));
+    }
+    return torch::softmax(torch::cat(scores), 0);
+}
+
+// Ablation-CAM weights [C]: (s - s_k) / s, with s the class logit and s_k the logit
+// when channel k of the layer is zeroed, everywhere (for a ViT in every token). Each
+// pass runs the layers before the target once and those after it for a batch of
+// channels: as many as fit in kAblationBytes of replaced activations, at least
+// `minBatch`, so that a layer near the head costs a few forward passes.
+constexpr int64_t kAblationBytes = int64_t(64) << 20;
+
+torch::Tensor ablationCamWeights(const Classifier& model, const torch::Tensor& input, const CamLayer& layer,
+                                 int classIndex, double score, int minBatch)
+{
+    const auto original = layer.target[0].detach();  // CNN [C, h, w]; ViT [T, D]
+    const bool vit = model.spec().family == Family::ViT;
+    const auto c = vit ? original.size(1) : original.size(0);
+    const auto bytesPerChannel = original.numel() * int64_t(original.element_size());
+    const auto batchSize = std::max<int64_t>(minBatch, kAblationBytes / std::max<int64_t>(bytesPerChannel, 1));
+    std::vector<torch::Tensor> scores;
+    for (int64_t start = 0; start < c; start += batchSize) {
+        throwIfCancelled();
+        const auto n = std::min<int64_t>(batchSize, c - start);
+        // keep [n, C]: row i zero at channel start + i
+        auto keep = torch::ones({n, c}, original.options());
+        const auto rows = torch::arange(n, torch::TensorOptions(torch::kLong).device(original.device()));
+        keep.index_put_({rows, rows + start}, 0.0);
+        const auto value = vit ? original.unsqueeze(0) * keep.unsqueeze(1)  // [n, T, D]
+                               : original.unsqueeze(0) * keep.view({n, c, 1, 1});  // [n, C, h, w]
+        scores.push_back(model.logitsReplacing(input, {layer.replaceName, value}).select(1, classIndex));
+    }
+    return (score - torch::cat(scores)) / score;
+}
+
+}  // namespace
+
+const std::vector<std::string>& camMethodNames()
+{
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const auto& m : kMethods)
+            out.emplace_back(m.name);
+        return out;
+    }();
+    return names;
+}
+
+std::optional<CamMethod> camMethodFromName(const std::string& name)
+{
+    for (const auto& m : kMethods)
+        if (name == m.name)
+            return m.method;
+    return std::nullopt;
+}
+
+std::string camMethodName(CamMethod method)
+{
+    for (const auto& m : kMethods)
+        if (m.method == method)
+            return m.name;
+    return "?";
+}
+
+bool camNeedsGradient(CamMethod method)
+{
+    return method != CamMethod::EigenCam && method != CamMethod::ScoreCam && method != CamMethod::AblationCam;
+}
+
+VitCamInput vitCamInputFromName(const std::string& name)
+{
+    if (name == "norm1")
+        return VitCamInput::Norm1Output;
+    if (name == "residual")
+        return VitCamInput::ResidualStream;
+    throw EngineError("unknown ViT CAM input '" + name + "' (use norm1 or residual)");
+}
+
+std::string vitCamInputName(VitCamInput input)
+{
+    return input == VitCamInput::Norm1Output ? "norm1" : "residual";
+}
+
+ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& input, int classIndex,
+                              const std::vector<std::string>& layers, const CamOptions& options)
+{
+    if (options.batchSize < 1)
+        throw EngineError("CAM batch size must be at least 1");
+    const bool vit = model.spec().family == Family::ViT;
+    const bool gradient = camNeedsGradient(options.method);
+    torch::AutoGradMode gradMode(gradient);
+    const auto x = input.to(model.device(), torch::kFloat32);
+    const auto acts = gradient ? differentiableForward(model, x) : model.activations(x);
+    ClassMaps out;
+    out.classIndex = classIndex;
+    const auto score = classScore(acts, out.classIndex);
+    std::vector<CamLayer> targets;
+    for (const auto& layer : layers)
+        targets.push_back(camLayer(model, acts, layer, options.vitInput));
+
+    std::vector<torch::Tensor> grads;
+    if (gradient) {
+        std::vector<torch::Tensor> tensors;
+        for (const auto& t : targets)
+            tensors.push_back(t.target);
+        grads = gradientsOf(score, tensors);  // one backward for all layers
+    }
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        const auto f = asGrid(targets[i].target, acts, vit).detach();
+        torch::Tensor map;
+        switch (options.method) {
+        case CamMethod::EigenCam: map = eigenCam(f); break;
+        case CamMethod::ScoreCam:
+            map = weightedSum(scoreCamWeights(model, x, f, out.classIndex, options.batchSize), f);
+            break;
+        case CamMethod::AblationCam:
+            map = weightedSum(ablationCamWeights(model, x, targets[i], out.classIndex, score.item<double>(),
+                                                      options.batchSize),
+                              f);
+            break;
+        default: map = gradientCam(options.method, f, asGrid(grads[i], acts, vit));
+        }
+        out.maps.push_back(map.to(torch::kCPU, torch::kFloat32));
+    }
+    return out;
+}
+
+}  // namespace attnviz::engine

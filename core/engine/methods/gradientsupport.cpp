@@ -1,0 +1,58 @@
+#include "core/engine/methods/gradientsupport.h"
+
+#include "core/engine/engineerror.h"
+
+#include <cstdlib>
+
+namespace attnviz::engine {
+
+Activations differentiableForward(const Classifier& model, const torch::Tensor& input)
+{
+    if (c10::InferenceMode::is_enabled())
+        throw EngineError("gradient methods cannot run under inference mode");
+    auto x = input.to(model.device(), torch::kFloat32).detach().requires_grad_(true);
+    return model.activations(x);
+}
+
+torch::Tensor classScore(const Activations& acts, int& classIndex)
+{
+    if (!acts.logits.defined())
+        throw EngineError("the model has no classification head, so there is no class to explain");
+    const auto classes = int(acts.logits.size(1));
+    if (classIndex < 0)
+        classIndex = int(acts.logits[0].argmax().item<int64_t>());
+    if (classIndex >= classes)
+        throw EngineError("class " + std::to_string(classIndex) + " outside 0.." + std::to_string(classes - 1));
+    return acts.logits[0][classIndex];
+}
+
+std::vector<torch::Tensor> gradientsOf(const torch::Tensor& score, const std::vector<torch::Tensor>& targets,
+                                       bool retainGraph)
+{
+    auto grads = torch::autograd::grad({score}, targets, {}, retainGraph, /*create_graph=*/false,
+                                       /*allow_unused=*/true);
+    for (std::size_t i = 0; i < grads.size(); ++i)
+        if (!grads[i].defined())
+            grads[i] = torch::zeros_like(targets[i]);
+    return grads;
+}
+
+torch::Tensor patchGrid(const torch::Tensor& tokens, const TokenLayout& layout)
+{
+    return tokens.narrow(0, layout.prefixTokens(), layout.gridH * layout.gridW)
+        .transpose(0, 1)
+        .reshape({tokens.size(1), layout.gridH, layout.gridW});
+}
+
+int blockIndex(const std::string& layer, int depth)
+{
+    char* end = nullptr;
+    const long value = std::strtol(layer.c_str(), &end, 10);
+    const long index = value < 0 ? depth + value : value;
+    if (layer.empty() || *end != '\0' || index < 0 || index >= depth)
+        throw EngineError("no block '" + layer + "' (the ViT has blocks 0.." + std::to_string(depth - 1)
+                          + "; -1 is the last)");
+    return int(index);
+}
+
+}  // namespace attnviz::engine

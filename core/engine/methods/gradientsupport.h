@@ -1,0 +1,34 @@
+#pragma once
+
+// Pieces every gradient method shares: a differentiable pass, the score of the class
+// being explained, gradients of several targets from one backward, and a ViT's patch
+// tokens as a channels-first grid.
+
+#include "core/engine/model/classifier.h"
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace attnviz::engine {
+
+// An eval-mode pass of `input` [N, C, H, W] whose input requires grad, so that every
+// intermediate does even though the weights do not. Refuses to run under inference mode.
+Activations differentiableForward(const Classifier& model, const torch::Tensor& input);
+
+// The logit of class `classIndex` for image 0 ([] scalar); -1 resolves to the top-1
+// class and is written back. Throws EngineError without a head or for a class outside it.
+torch::Tensor classScore(const Activations& acts, int& classIndex);
+
+// d score / d target for each target from one backward; unused targets get zeros.
+std::vector<torch::Tensor> gradientsOf(const torch::Tensor& score, const std::vector<torch::Tensor>& targets,
+                                       bool retainGraph = false);
+
+// A ViT's patch tokens [T, D] -> channels-first grid [D, gridH, gridW] (prefix tokens dropped).
+torch::Tensor patchGrid(const torch::Tensor& tokens, const TokenLayout& layout);
+
+// A ViT block given as "3" or, counting from the end, "-1". Throws EngineError.
+int blockIndex(const std::string& layer, int depth);
+
+}  // namespace attnviz::engine

@@ -1,0 +1,369 @@
+#include "core/engine/methods/transformerattribution.h"
+
+#include "core/engine/methods/attentionmaps.h"
+#include "core/engine/engineerror.h"
+#include "core/engine/vit/vit.h"
+
+#include <cmath>
+#include <utility>
+
+namespace attnviz::engine {
+namespace {
+
+using torch::Tensor;
+
+// LRP keeps quotients R / z finite by moving z this far away from zero (on its own side).
+constexpr double kStabiliser = 1e-9;
+
+Tensor f64(const Tensor& t)
+{
+    return t.defined() ? t.to(torch::kFloat64) : t;
+}
+
+// r / z elementwise (broadcasting), with z pushed kStabiliser away from zero on its own
+// side; 0 where z is exactly 0, so that a unit with no contribution passes nothing on.
+Tensor ratio(const Tensor& r, const Tensor& z)
+{
+    const auto zero = z == 0;
+    const auto den = torch::where(zero, torch::ones_like(z), z + kStabiliser * z.sign());
+    return torch::where(zero, torch::zeros_like(r * z), r / den);
+}
+
+// ---- the forward pass, float64, one image, kept for the backward relevance pass ----
+
+// A linear layer's input and its product with the weights, bias not included: the alpha
+// rule needs both, and the product is the forward's own x W^T. [N, in], [N, out]
+struct LinearPass {
+    Tensor input;
+    Tensor product;
+};
+
+// One block's intermediates; all [T, ...] for the single image.
+struct BlockPass {
+    Tensor input;      // x [T, D], the residual stream entering the block
+    LinearPass qkv;    // LN1(x) [T, D] -> [T, 3D]
+    Tensor q, k, v;    // [H, T, hd]; q unscaled (1/sqrt(hd) is applied to q k^T)
+    Tensor attention;  // A = softmax(q k^T / sqrt(hd)) [H, T, T], on the autograd graph
+    LinearPass proj;   // A v with the heads side by side [T, D] -> [T, D]
+    Tensor branch1;    // ls1 * proj [T, D]
+    Tensor mid;        // y = x + branch1 [T, D]
+    LinearPass fc1;    // LN2(y) [T, D] -> [T, hidden]
+    LinearPass fc2;    // GELU(fc1) [T, hidden] -> [T, D]
+    Tensor branch2;    // ls2 * fc2 [T, D]
+    Tensor output;     // y + branch2 [T, D]
+};
+
+Tensor layerNorm(const Tensor& x, const Tensor& w, const Tensor& b, double eps)
+{
+    return w.defined() ? torch::layer_norm(x, {x.size(-1)}, f64(w), f64(b), eps) : x;
+}
+
+// x W^T + b, recording x and x W^T in `record`.
+Tensor linear(LinearPass& record, const Tensor& x, const Tensor& w, const Tensor& b)
+{
+    record.input = x;
+    record.product = torch::matmul(x, f64(w).t());
+    return b.defined() ? record.product + f64(b) : record.product;
+}
+
+Tensor layerScale(const Tensor& x, const Tensor& gamma)
+{
+    return gamma.defined() ? x * f64(gamma) : x;
+}
+
+// The block as VisionTransformer::block computes it, in float64.
+BlockPass blockForward(const ViTBlockWeights& b, const Tensor& x, int heads, double eps)
+{
+    BlockPass p;
+    const auto t = x.size(0), d = x.size(1), hd = d / heads;
+    p.input = x;
+    // [T, 3D] -> [3, H, T, hd]
+    const auto qkv = linear(p.qkv, layerNorm(x, b.norm1W, b.norm1B, eps), b.qkvW, b.qkvB)
+                         .reshape({t, 3, heads, hd})
+                         .permute({1, 2, 0, 3});
+    p.q = qkv[0];
+    p.k = qkv[1];
+    p.v = qkv[2];
+    p.attention = torch::softmax(torch::matmul(p.q, p.k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
+    const auto merged = torch::matmul(p.attention, p.v).transpose(0, 1).reshape({t, d});
+    p.branch1 = layerScale(linear(p.proj, merged, b.projW, b.projB), b.ls1);
+    p.mid = x + p.branch1;
+    const auto hidden = torch::gelu(linear(p.fc1, layerNorm(p.mid, b.norm2W, b.norm2B, eps), b.fc1W, b.fc1B));
+    p.branch2 = layerScale(linear(p.fc2, hidden, b.fc2W, b.fc2B), b.ls2);
+    p.output = p.mid + p.branch2;
+    return p;
+}
+
+// The head on the class token: final norm, then the linear classifier.
+struct HeadPass {
+    LinearPass head;  // LN(tokens)[cls] [1, D] -> [1, classes]
+    Tensor logits;    // [1, classes]
+};
+
+HeadPass headForward(const ViTWeights& w, const Tensor& tokens, double eps)
+{
+    HeadPass h;
+    h.logits = linear(h.head, layerNorm(tokens, w.normW, w.normB, eps).narrow(0, 0, 1), w.headW, w.headB);
+    return h;
+}
+
+// ---- LRP rules ----
+
+// LRP alpha=1, beta=0 through y = x W^T (+ bias, which takes no relevance): each output's
+// relevance is shared among the inputs in proportion to their positive contributions
+// (x_j w_ij)+. r [N, out] -> [N, in]. Conserves sum(r).
+// With x = x+ + x-, W = W+ + W-, the positive part z = x+ W+^T + x- W-^T equals
+// (x W^T + |x| |W|^T) / 2 and its backward likewise: x W^T is the forward's, and only one
+// extra copy of the weights (|W|) is needed instead of two (W+, W-).
+Tensor linearRelevance(const LinearPass& pass, const Tensor& weight, const Tensor& r)
+{
+    const auto x = pass.input.detach(), xAbs = x.abs();
+    const auto w = f64(weight), wAbs = w.abs();
+    const auto z = (pass.product.detach() + torch::matmul(xAbs, wAbs.t())) / 2;  // [N, out]
+    const auto s = ratio(r, z);
+    return (x * torch::matmul(s, w) + xAbs * torch::matmul(s, wAbs)) / 2;
+}
+
+// z = a + b with relevance r: the generic rule gives a * r / z and b * r / z; each part is
+// then rescaled so that the totals are sum(r) split as |sum_a| : |sum_b| (the authors'
+// normalisation, which keeps conservation when the generic parts have opposite signs).
+std::pair<Tensor, Tensor> addRelevance(const Tensor& a, const Tensor& b, const Tensor& r)
+{
+    const auto s = ratio(r, a + b);
+    const auto ra = a * s, rb = b * s;
+    const auto sumA = ra.sum(), sumB = rb.sum();
+    const auto both = sumA.abs() + sumB.abs();
+    const auto total = r.sum();
+    const auto shareA = ratio(sumA.abs(), both) * total, shareB = ratio(sumB.abs(), both) * total;
+    return {ra * ratio(shareA, sumA), rb * ratio(shareB, sumB)};
+}
+
+// z = x y (batched matmul) with relevance r: the generic rule on both operands, each
+// operand getting half so that the total is conserved.
+// x [H, T, K], y [H, K, M], r [H, T, M] -> {[H, T, K], [H, K, M]}
+std::pair<Tensor, Tensor> matmulRelevance(const Tensor& x, const Tensor& y, const Tensor& r)
+{
+    const auto s = ratio(r, torch::matmul(x, y));
+    return {x * torch::matmul(s, y.transpose(-2, -1)) / 2, y * torch::matmul(x.transpose(-2, -1), s) / 2};
+}
+
+struct BlockRelevance {
+    Tensor attention;             // R^A [H, T, T]
+    Tensor input;                 // at the block's input [T, D]; undefined when not asked for
+    double attentionBranch = 0;   // total entering the attention branch
+};
+
+// Relevance at the output projection's output [T, D] -> at the attention map and, when
+// `toInput`, at the attention's input h1 (through A v, softmax, q k^T and qkv).
+std::pair<Tensor, Tensor> attentionRelevance(const ViTBlockWeights& b, const BlockPass& p, const Tensor& r,
+                                             bool toInput)
+{
+    const auto t = p.input.size(0), d = p.input.size(1), heads = p.q.size(0);
+    // [T, D] -> [H, T, hd]
+    const auto rContext = linearRelevance(p.proj, b.projW, r).reshape({t, heads, d / heads}).transpose(0, 1);
+    const auto attention = p.attention.detach();
+    const auto [rAttention, rV] = matmulRelevance(attention, p.v.detach(), rContext);
+    if (!toInput)
+        return {rAttention, {}};
+    // softmax passes relevance unchanged; then the generic rule on q k^T
+    const auto [rQ, rKt] = matmulRelevance(p.q.detach(), p.k.detach().transpose(-2, -1), rAttention);
+    // [H, T, hd] x3 -> [T, 3D] in the fused qkv's row order (q, k, v; head-major)
+    const auto merge = [t, d](const Tensor& x) { return x.transpose(0, 1).reshape({t, d}); };
+    const auto rQkv = torch::cat({merge(rQ), merge(rKt.transpose(-2, -1)), merge(rV)}, 1);
+    return {rAttention, linearRelevance(p.qkv, b.qkvW, rQkv)};
+}
+
+// Relevance at the block's output [T, D] back through the MLP branch, both residual Adds
+// and the attention branch. LayerNorm, GELU and LayerScale pass relevance unchanged;
+// where the stream forks into residual and branch, the two relevances add up.
+BlockRelevance blockRelevance(const ViTBlockWeights& b, const BlockPass& p, const Tensor& r, bool toInput)
+{
+    BlockRelevance out;
+    const auto [rMidResidual, rBranch2] = addRelevance(p.mid.detach(), p.branch2.detach(), r);
+    const auto rNormed2 = linearRelevance(p.fc1, b.fc1W, linearRelevance(p.fc2, b.fc2W, rBranch2));
+    const auto rMid = rMidResidual + rNormed2;
+    const auto [rInputResidual, rBranch1] = addRelevance(p.input.detach(), p.branch1.detach(), rMid);
+    out.attentionBranch = rBranch1.sum().item<double>();
+    auto [rAttention, rNormed1] = attentionRelevance(b, p, rBranch1, toInput);
+    out.attention = rAttention;
+    if (toInput)
+        out.input = rInputResidual + rNormed1;
+    return out;
+}
+
+// ---- the residual stream in float64 ----
+
+// The residual stream entering block 0 in float64, [T, D]. The model's embedding is
+// float32: projection + positions (+ prefix tokens). LRP's ratios amplify its rounding
+// (about 4e-5 of the map's maximum on a 4-block ViT), so the patch projection is redone
+// in float64 and swapped in; what remains is the float32 rounding of the position
+// embedding's sum (about 1e-6). `tokens` is the model's float32 stream [T, D].
+Tensor embedding64(const ViTWeights& w, const Tensor& input, const Tensor& tokens, const TokenLayout& layout)
+{
+    const int p = layout.patchSize;
+    const auto project = [&](const Tensor& image, const Tensor& weight, const Tensor& bias) {
+        // [1, D, gh, gw] -> [gh*gw, D]
+        return torch::conv2d(image, weight, bias, p).flatten(2).transpose(1, 2)[0];
+    };
+    const auto image = input.to(tokens.device(), torch::kFloat32);
+    const auto single = project(image, w.patchW, w.patchB).to(torch::kFloat64);
+    const auto exact = project(image.to(torch::kFloat64), f64(w.patchW), f64(w.patchB));
+    auto x = tokens.to(torch::kFloat64);
+    x.narrow(0, layout.prefixTokens(), layout.gridH * layout.gridW).add_(exact - single);
+    return x;
+}
+
+// ---- checks ----
+
+const VisionTransformer& explainableViT(const Classifier& model)
+{
+    const auto* vit = dynamic_cast<const VisionTransformer*>(&model);
+    if (!vit)
+        throw EngineError("transformer attribution needs a Vision Transformer; " + model.spec().description
+                          + " is a " + familyName(model.spec().family));
+    const auto& spec = vit->spec();
+    if (!vit->weights().headW.defined())
+        throw EngineError("the model has no classification head, so there is no class to explain");
+    if (spec.attentionPool)
+        throw EngineError("transformer attribution reads the class token's row, but this ViT pools its tokens by "
+                          "attention; use Grad-CAM or generic attention explainability");
+    if (spec.avgPool || !spec.hasClsToken)
+        throw EngineError("transformer attribution reads the class token's row, but this ViT averages its patch "
+                          "tokens into the head; use Grad-CAM or generic attention explainability");
+    if (spec.mlp != ViTMlp::Gelu || vit->weights().preNormW.defined() || spec.headOnClsAndMean
+        || vit->weights().blocks.front().relTable.defined())
+        throw EngineError("transformer attribution's relevance rules are written for timm's plain ViT (GELU MLP, no "
+                          "pre-norm or relative position bias, a class-token head); use Grad-CAM or generic attention explainability");
+    if (spec.hasDistToken)
+        throw EngineError("transformer attribution is not defined for distilled ViTs (the class and distillation "
+                          "tokens both feed the head); use Grad-CAM or generic attention explainability");
+    return *vit;
+}
+
+int resolveClass(const Tensor& logits, int classIndex)
+{
+    const int classes = int(logits.size(1));
+    if (classIndex < 0)
+        classIndex = int(logits[0].argmax().item<int64_t>());
+    if (classIndex >= classes)
+        throw EngineError("class " + std::to_string(classIndex) + " outside 0.." + std::to_string(classes - 1));
+    return classIndex;
+}
+
+// The float64 forward here must be the model's: a block variant it does not know (a new
+// option in VisionTransformer::block) must fail loudly, not explain another network.
+void expectSameLogits(const Tensor& ours, const Tensor& model)
+{
+    const auto reference = model.to(torch::kFloat64);
+    const double scale = std::max(1.0, reference.abs().max().item<double>());
+    const double diff = (ours - reference).abs().max().item<double>();
+    if (!(diff <= 1e-3 * scale))
+        throw EngineError("transformer attribution's forward pass disagrees with the model's (logits differ by "
+                          + std::to_string(diff) + "); this ViT variant is not supported");
+}
+
+// The blocks and the head again in float64; from startLayer on with the autograd graph,
+// so that the class score can be differentiated with respect to each attention map.
+struct Forward64 {
+    std::vector<BlockPass> passes;  // blocks startLayer..
+    HeadPass head;
+};
+
+Forward64 forward64(const VisionTransformer& vit, const Tensor& input, const Activations& acts, int startLayer)
+{
+    const auto& spec = vit.spec();
+    const auto& w = vit.weights();
+    auto x = embedding64(w, input, acts.tokenStates[0][0].detach(), acts.tokens);  // [T, D]
+    {
+        torch::NoGradGuard noGrad;
+        for (int l = 0; l < startLayer; ++l)
+            x = blockForward(w.blocks[l], x, spec.heads, spec.layerNormEps).output;
+    }
+    torch::AutoGradMode enableGrad(true);
+    x = x.detach().requires_grad_(true);
+    Forward64 f;
+    for (std::size_t l = startLayer; l < w.blocks.size(); ++l) {
+        f.passes.push_back(blockForward(w.blocks[l], x, spec.heads, spec.layerNormEps));
+        x = f.passes.back().output;
+    }
+    f.head = headForward(w, x, spec.layerNormEps);
+    return f;
+}
+
+// Relevance: one-hot on the class, through the head onto the class token (selecting it
+// and the final LayerNorm pass relevance unchanged), then down the blocks to startLayer's
+// attention map. Fills out.attention and the totals.
+void propagate(const ViTWeights& w, const Forward64& f, int startLayer, TransformerRelevance& out)
+{
+    torch::NoGradGuard noGrad;
+    auto oneHot = torch::zeros_like(f.head.logits);  // [1, classes]
+    oneHot[0][out.classIndex] = 1.0;
+    auto r = torch::zeros_like(f.passes.back().output);  // [T, D]
+    r[0] = linearRelevance(f.head.head, w.headW, oneHot)[0];
+    const int n = int(f.passes.size());
+    out.attention.resize(n);
+    out.outputTotal.resize(n);
+    out.attentionBranchTotal.resize(n);
+    for (int k = n - 1; k >= 0; --k) {
+        out.outputTotal[k] = r.sum().item<double>();
+        // below startLayer's attention map nothing is needed
+        auto block = blockRelevance(w.blocks[startLayer + k], f.passes[k], r, /*toInput=*/k > 0);
+        out.attention[k] = block.attention;
+        out.attentionBranchTotal[k] = block.attentionBranch;
+        r = block.input;
+    }
+}
+
+}  // namespace
+
+TransformerRelevance transformerRelevance(const Classifier& model, const Tensor& input, int classIndex,
+                                          int startLayer)
+{
+    const auto& vit = explainableViT(model);
+    const int depth = int(vit.weights().blocks.size());
+    if (startLayer < 0 || startLayer >= depth)
+        throw EngineError("transformer attribution start layer " + std::to_string(startLayer) + " outside the "
+                          + std::to_string(depth) + " blocks");
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("transformer attribution explains one image [1, C, H, W]");
+    if (c10::InferenceMode::is_enabled())
+        throw EngineError("transformer attribution cannot run under inference mode");
+
+    // The model's own pass gives the token layout, the logits that choose the class and
+    // the residual stream entering block 0.
+    Activations acts;
+    {
+        torch::NoGradGuard noGrad;
+        acts = vit.activations(input.to(vit.device(), torch::kFloat32));
+    }
+    TransformerRelevance out;
+    out.tokens = acts.tokens;
+    out.classIndex = resolveClass(acts.logits, classIndex);
+
+    const auto f = forward64(vit, input, acts, startLayer);
+    expectSameLogits(f.head.logits.detach(), acts.logits);
+    std::vector<Tensor> attentions;
+    for (const auto& p : f.passes)
+        attentions.push_back(p.attention);
+    out.gradients = torch::autograd::grad({f.head.logits[0][out.classIndex]}, attentions);
+    propagate(vit.weights(), f, startLayer, out);
+    return out;
+}
+
+ClassMaps transformerAttribution(const Classifier& vit, const Tensor& input, int classIndex, int startLayer)
+{
+    const auto relevance = transformerRelevance(vit, input, classIndex, startLayer);
+    const auto t = relevance.tokens.tokens();
+    // R <- R + A_bar R from R = I, A_bar = mean_h((grad * R^A)+): [T, T]
+    auto rollout = torch::eye(t, relevance.attention.front().options());
+    for (std::size_t k = 0; k < relevance.attention.size(); ++k) {
+        const auto weighted = (relevance.gradients[k] * relevance.attention[k]).clamp_min(0).mean(0);
+        rollout = rollout + torch::matmul(weighted, rollout);
+    }
+    ClassMaps out;
+    out.classIndex = relevance.classIndex;
+    out.maps.push_back(imageRowMap(rollout.to(torch::kCPU), relevance.tokens).to(torch::kFloat32));
+    return out;
+}
+
+}  // namespace attnviz::engine

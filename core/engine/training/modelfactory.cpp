@@ -1,0 +1,125 @@
+#include "core/engine/training/modelfactory.h"
+
+#include "core/engine/tensorconvert.h"
+
+#include <torch/torch.h>
+
+namespace attnviz::engine {
+namespace {
+
+torch::Tensor truncNormal(std::vector<int64_t> shape, double std)
+{
+    return (torch::randn(shape) * std).clamp(-2 * std, 2 * std);
+}
+
+torch::Tensor kaimingConv(int64_t out, int64_t in, int64_t k)
+{
+    return torch::randn({out, in, k, k}) * std::sqrt(2.0 / double(out * k * k));  // fan_out, ReLU
+}
+
+void putLinear(io::TensorMap& m, const std::string& name, int64_t out, int64_t in)
+{
+    m[name + ".weight"] = toRawF32(truncNormal({out, in}, 0.02));
+    m[name + ".bias"] = toRawF32(torch::zeros({out}));
+}
+
+void putNorm(io::TensorMap& m, const std::string& name, int64_t d)
+{
+    m[name + ".weight"] = toRawF32(torch::ones({d}));
+    m[name + ".bias"] = toRawF32(torch::zeros({d}));
+}
+
+void putBn(io::TensorMap& m, const std::string& name, int64_t d, bool zeroGamma)
+{
+    m[name + ".weight"] = toRawF32(zeroGamma ? torch::zeros({d}) : torch::ones({d}));
+    m[name + ".bias"] = toRawF32(torch::zeros({d}));
+    m[name + ".running_mean"] = toRawF32(torch::zeros({d}));
+    m[name + ".running_var"] = toRawF32(torch::ones({d}));
+}
+
+io::PreprocessConfig grayscalePreprocessing(int channels, int size)
+{
+    io::PreprocessConfig p;
+    p.inputSize = std::array<int, 3>{channels, size, size};
+    p.interpolation = "bilinear";
+    p.cropPct = 1.0;
+    // Fashion-MNIST training-set pixel mean and standard deviation, scaled to [0, 1].
+    p.mean = std::vector<double>(std::size_t(channels), 0.2860);
+    p.std = std::vector<double>(std::size_t(channels), 0.3530);
+    return p;
+}
+
+}  // namespace
+
+FreshModel freshViT(const ViTShape& s, std::uint64_t seed)
+{
+    torch::manual_seed(seed);
+    FreshModel fresh;
+    auto& m = fresh.tensors;
+    const int64_t d = s.embedDim;
+    const int64_t patches = int64_t(s.imageSize / s.patchSize) * (s.imageSize / s.patchSize);
+    m["cls_token"] = toRawF32(truncNormal({1, 1, d}, 0.02));
+    m["pos_embed"] = toRawF32(truncNormal({1, patches + 1, d}, 0.02));
+    m["patch_embed.proj.weight"] = toRawF32(truncNormal({d, s.channels, s.patchSize, s.patchSize}, 0.02));
+    m["patch_embed.proj.bias"] = toRawF32(torch::zeros({d}));
+    for (int i = 0; i < s.depth; ++i) {
+        const auto p = "blocks." + std::to_string(i) + ".";
+        putNorm(m, p + "norm1", d);
+        putLinear(m, p + "attn.qkv", 3 * d, d);
+        putLinear(m, p + "attn.proj", d, d);
+        putNorm(m, p + "norm2", d);
+        putLinear(m, p + "mlp.fc1", s.mlpHidden, d);
+        putLinear(m, p + "mlp.fc2", d, s.mlpHidden);
+    }
+    putNorm(m, "norm", d);
+    putLinear(m, "head", s.numClasses, d);
+
+    auto& c = fresh.config;
+    c.architecture = "attnviz_vit";
+    c.numClasses = s.numClasses;
+    c.numHeads = s.heads;
+    c.embedDim = s.embedDim;
+    c.depth = s.depth;
+    c.patchSize = s.patchSize;
+    c.preprocess = grayscalePreprocessing(s.channels, s.imageSize);
+    return fresh;
+}
+
+FreshModel freshResNet(const ResNetShape& s, std::uint64_t seed)
+{
+    torch::manual_seed(seed);
+    FreshModel fresh;
+    auto& m = fresh.tensors;
+    int64_t in = s.widths.at(0);
+    m["conv1.weight"] = toRawF32(kaimingConv(in, s.channels, 3));
+    putBn(m, "bn1", in, false);
+    for (std::size_t stage = 0; stage < s.widths.size(); ++stage) {
+        const int64_t out = s.widths[stage];
+        for (int b = 0; b < s.blocks.at(stage); ++b) {
+            const auto p = "layer" + std::to_string(stage + 1) + "." + std::to_string(b) + ".";
+            const int64_t blockIn = b == 0 ? in : out;
+            m[p + "conv1.weight"] = toRawF32(kaimingConv(out, blockIn, 3));
+            putBn(m, p + "bn1", out, false);
+            m[p + "conv2.weight"] = toRawF32(kaimingConv(out, out, 3));
+            putBn(m, p + "bn2", out, true);
+            if (b == 0 && (stage > 0 || blockIn != out)) {
+                m[p + "downsample.0.weight"] = toRawF32(kaimingConv(out, blockIn, 1));
+                putBn(m, p + "downsample.1", out, false);
+            }
+        }
+        in = out;
+    }
+    const double bound = 1.0 / std::sqrt(double(in));
+    m["fc.weight"] = toRawF32(torch::rand({s.numClasses, in}) * 2 * bound - bound);
+    m["fc.bias"] = toRawF32(torch::rand({s.numClasses}) * 2 * bound - bound);
+
+    auto& c = fresh.config;
+    c.architecture = "attnviz_resnet";
+    c.numClasses = s.numClasses;
+    c.stemStride = 1;
+    c.stemPool = false;
+    c.preprocess = grayscalePreprocessing(s.channels, s.imageSize);
+    return fresh;
+}
+
+}  // namespace attnviz::engine

@@ -1,0 +1,366 @@
+#include "core/engine/vit/vit.h"
+
+#include "core/engine/model/batchtraces.h"
+
+#include "core/engine/cancellation.h"
+#include "core/engine/engineerror.h"
+#include "core/engine/vit/relativebias.h"
+#include "core/engine/tensorconvert.h"
+
+#include <chrono>
+
+namespace attnviz::engine {
+namespace F = torch::nn::functional;
+
+VisionTransformer::VisionTransformer(ModelSpec spec, ViTWeights weights)
+    : m_spec(std::move(spec))
+    , m_w(std::move(weights))
+{
+    if (!m_w.blocks.empty() && m_w.blocks.front().relTable.defined())
+        m_relIndex = relativePositionIndex(m_spec.posGrid[0], m_spec.posGrid[1]);
+}
+
+void VisionTransformer::to(torch::Device device)
+{
+    for (auto& entry : m_w.named())
+        *entry.second = entry.second->to(device);
+    if (m_relIndex.defined())
+        m_relIndex = m_relIndex.to(device);
+    m_device = device;
+}
+
+std::vector<torch::Tensor> VisionTransformer::parameters() const
+{
+    std::vector<torch::Tensor> out;
+    for (auto& entry : m_w.named())
+        out.push_back(*entry.second);
+    return out;
+}
+
+io::TensorMap VisionTransformer::stateDict() const
+{
+    io::TensorMap out;
+    for (auto& [name, t] : m_w.named())
+        out[name] = toRawF32(*t);
+    return out;
+}
+
+torch::Tensor VisionTransformer::patchPositions(int gh, int gw) const
+{
+    // pos_embed: [1, prefix? + gh0*gw0, D]; the prefix part is dropped here.
+    const int prefix = m_spec.positionedPrefix();
+    if (!m_w.posEmbed.defined())  // BEiT: relative positions only
+        return torch::zeros({1, int64_t(gh) * gw, m_w.patchW.size(0)}, m_w.patchW.options());
+    auto pos = m_w.posEmbed.narrow(1, prefix, m_w.posEmbed.size(1) - prefix);
+    const auto [gh0, gw0] = m_spec.posGrid;
+    if (gh == gh0 && gw == gw0)
+        return pos;
+    // Other input sizes: resample the grid bicubically, as the checkpoint's library does
+    // (ModelSpec::posResampling: timm antialiases, HF does not, torchvision aligns corners).
+    const auto d = pos.size(2);
+    auto grid = pos.reshape({1, gh0, gw0, d}).permute({0, 3, 1, 2});
+    grid = F::interpolate(grid, F::InterpolateFuncOptions()
+                                    .size(std::vector<int64_t>{gh, gw})
+                                    .mode(torch::kBicubic)
+                                    .align_corners(m_spec.posResampling.alignCorners)
+                                    .antialias(m_spec.posResampling.antialias));
+    return grid.permute({0, 2, 3, 1}).reshape({1, gh * gw, d});
+}
+
+torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& layout) const
+{
+    const int p = m_spec.patchSize;
+    if (input.dim() != 4 || input.size(1) != m_spec.preprocessing.inputSize[0])
+        throw EngineError("ViT input must be [N, " + std::to_string(m_spec.preprocessing.inputSize[0])
+                          + ", H, W], got " + io::shapeString(input.sizes().vec()));
+    if (input.size(2) < p || input.size(3) < p)
+        throw EngineError("ViT input " + io::shapeString(input.sizes().vec()) + " is smaller than one "
+                          + std::to_string(p) + "-pixel patch");
+    // [1, D, gh, gw] -> [1, gh*gw, D]
+    auto x = torch::conv2d(input, m_w.patchW, m_w.patchB, p);
+    layout.gridH = int(x.size(2));
+    layout.gridW = int(x.size(3));
+    layout.patchSize = p;
+    layout.hasCls = m_spec.hasClsToken;
+    layout.hasDist = m_spec.hasDistToken;
+    layout.regTokens = m_spec.regTokens;
+    x = x.flatten(2).transpose(1, 2);
+
+    const auto n = x.size(0);
+    std::vector<torch::Tensor> prefix;
+    for (const auto* t : {&m_w.clsToken, &m_w.distToken, &m_w.regTokens})
+        if (t->defined())
+            prefix.push_back(t->expand({n, -1, -1}));
+    // [1, T, D]: the positioned prefix tokens' entries, none for the others (registers
+    // in HF DINOv2, every prefix token with no_embed_class), the patch grid's.
+    const int positioned = m_w.posEmbed.defined() ? m_spec.positionedPrefix() : 0;
+    auto pos = torch::cat({m_w.posEmbed.defined() ? m_w.posEmbed.narrow(1, 0, positioned) : x.new_zeros({1, 0, x.size(2)}),
+                           torch::zeros({1, m_spec.prefixTokens() - positioned, x.size(2)}, x.options()),
+                           patchPositions(layout.gridH, layout.gridW)},
+                          1);
+    prefix.push_back(x);
+    x = torch::cat(prefix, 1) + pos;
+    // CLIP normalises the embedded tokens before the first block (ln_pre, norm_pre).
+    if (m_w.preNormW.defined())
+        x = torch::layer_norm(x, {x.size(-1)}, m_w.preNormW, m_w.preNormB, m_spec.layerNormEps);
+    return x;
+}
+
+std::vector<torch::Tensor> VisionTransformer::relativeBiases(int gh, int gw) const
+{
+    std::vector<torch::Tensor> biases;
+    if (!m_relIndex.defined())
+        return biases;
+    // The trained grid reads the tables as they are; another one resizes them as timm
+    // does when it loads the checkpoint at that size.
+    const bool trained = gh == m_spec.posGrid[0] && gw == m_spec.posGrid[1];
+    const auto index = trained ? m_relIndex : relativePositionIndex(gh, gw).to(m_device);
+    const int64_t tokens = int64_t(gh) * gw + 1;
+    for (const auto& b : m_w.blocks) {
+        const auto table = trained ? b.relTable : resizeRelativeBiasTable(b.relTable, m_spec.posGrid[0], gh, gw);
+        biases.push_back(table.index_select(0, index).view({tokens, tokens, -1}).permute({2, 0, 1}));
+    }
+    return biases;
+}
+
+torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& bias,
+                                        torch::Tensor& attention) const
+{
+    const auto n = x.size(0);
+    const auto tokens = x.size(1);
+    const auto d = x.size(2);
+    const auto h = m_spec.heads;
+    const auto hd = d / h;
+    // [N, T, 3D] -> [3, N, H, T, hd]
+    auto qkv = F::linear(x, b.qkvW, b.qkvB).reshape({n, tokens, 3, h, hd}).permute({2, 0, 3, 1, 4});
+    auto q = qkv[0] * (1.0 / std::sqrt(double(hd)));
+    // [N, H, T, T]: computed explicitly, because fused attention never returns weights
+    auto logits = torch::matmul(q, qkv[1].transpose(-2, -1));
+    if (bias.defined())  // BEiT: [H, T, T] relative position bias
+        logits = logits + bias;
+    auto attn = torch::softmax(logits, -1);
+    attention = attn;
+    auto out = torch::matmul(attn, qkv[2]).transpose(1, 2).reshape({n, tokens, d});
+    return F::linear(out, b.projW, b.projB);
+}
+
+torch::Tensor VisionTransformer::norm1(const ViTBlockWeights& b, const torch::Tensor& x) const
+{
+    return torch::layer_norm(x, {x.size(-1)}, b.norm1W, b.norm1B, m_spec.layerNormEps);
+}
+
+torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
+                                       const torch::Tensor& bias, torch::Tensor& attention,
+                                       std::vector<ResidualNorms>* residuals, std::size_t index) const
+{
+    if (!normed.defined())
+        normed = norm1(b, x);
+    // A replaced norm1 output [K, T, D] broadcasts against the residual x [1, T, D].
+    auto a = attend(b, normed, bias, attention);
+    if (b.ls1.defined())
+        a = a * b.ls1;
+    auto y = x + a;
+    auto n2 = torch::layer_norm(y, {y.size(-1)}, b.norm2W, b.norm2B, m_spec.layerNormEps);
+    auto m = F::linear(mlpActivation(F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
+    if (b.ls2.defined())
+        m = m * b.ls2;
+    if (residuals) {  // token norms over D: [N, T] each
+        const auto prefix = std::to_string(index);
+        residuals->push_back({prefix + ".attn", x.norm(2, -1).to(torch::kCPU), a.norm(2, -1).to(torch::kCPU)});
+        residuals->push_back({prefix + ".mlp", y.norm(2, -1).to(torch::kCPU), m.norm(2, -1).to(torch::kCPU)});
+    }
+    return y + m;
+}
+
+torch::Tensor VisionTransformer::mlpActivation(const torch::Tensor& hidden) const
+{
+    switch (m_spec.mlp) {
+    case ViTMlp::QuickGelu: return hidden * torch::sigmoid(1.702 * hidden);
+    case ViTMlp::SwiGlu: {
+        const auto halves = hidden.chunk(2, -1);  // [..., 2H] -> SiLU(x1) * x2 [..., H]
+        return torch::silu(halves[0]) * halves[1];
+    }
+    case ViTMlp::GeluTanh: return torch::gelu(hidden, "tanh");
+    case ViTMlp::Gelu: break;
+    }
+    return torch::gelu(hidden);
+}
+
+torch::Tensor VisionTransformer::attentionPool(const torch::Tensor& y, torch::Tensor* attention) const
+{
+    const auto& a = m_w.pool;
+    const auto n = y.size(0);
+    const auto tokens = y.size(1);
+    const auto d = y.size(2);
+    const auto h = m_spec.heads;
+    const auto hd = d / h;
+    const auto latents = a.latent.size(1);
+    // [1, L, D] -> [N, H, L, hd]
+    auto q = a.qW.defined() ? F::linear(a.latent, a.qW, a.qB) : a.latent;
+    q = q.reshape({1, latents, h, hd}).transpose(1, 2).expand({n, -1, -1, -1}) * (1.0 / std::sqrt(double(hd)));
+    // [N, T, 2D] -> [2, N, H, T, hd]
+    const auto kv = F::linear(y, a.kvW, a.kvB).reshape({n, tokens, 2, h, hd}).permute({2, 0, 3, 1, 4});
+    const auto attn = torch::softmax(torch::matmul(q, kv[0].transpose(-2, -1)), -1);  // [N, H, L, T]
+    if (attention)
+        *attention = attn;
+    auto out = F::linear(torch::matmul(attn, kv[1]).transpose(1, 2).reshape({n, latents, d}), a.projW, a.projB);
+    const auto normed = torch::layer_norm(out, {d}, a.normW, a.normB, m_spec.layerNormEps);
+    out = out + F::linear(mlpActivation(F::linear(normed, a.fc1W, a.fc1B)), a.fc2W, a.fc2B);
+    return out.select(1, 0);  // the first latent's output [N, D], as both libraries pool
+}
+
+torch::Tensor VisionTransformer::pooled(const torch::Tensor& x, torch::Tensor* poolAttention) const
+{
+    const auto ln = [this](const torch::Tensor& t, const torch::Tensor& w, const torch::Tensor& bias) {
+        return w.defined() ? torch::layer_norm(t, {t.size(-1)}, w, bias, m_spec.layerNormEps) : t;
+    };
+    auto y = ln(x, m_w.normW, m_w.normB);  // [N, T, D]
+    const int n = m_spec.prefixTokens();
+    const auto patchMean = [&] { return y.narrow(1, n, y.size(1) - n).mean(1); };  // [N, D]
+    if (m_spec.attentionPool)
+        return attentionPool(y, poolAttention);
+    if (m_spec.headOnClsAndMean)
+        return torch::cat({y.select(1, 0), patchMean()}, -1);  // [N, 2D]
+    if (m_spec.avgPool)
+        return ln(patchMean(), m_w.fcNormW, m_w.fcNormB);
+    return y.select(1, 0);
+}
+
+torch::Tensor VisionTransformer::classify(const torch::Tensor& x, torch::Tensor* poolAttention) const
+{
+    if (!m_w.headW.defined())
+        return {};
+    auto logits = F::linear(pooled(x, poolAttention), m_w.headW, m_w.headB);
+    if (m_w.headDistW.defined()) {  // DeiT distilled: average of the class and distillation heads
+        const auto y = torch::layer_norm(x, {x.size(-1)}, m_w.normW, m_w.normB, m_spec.layerNormEps);
+        logits = (logits + F::linear(y.select(1, 1), m_w.headDistW, m_w.headDistB)) / 2;
+    }
+    return logits;
+}
+
+torch::Tensor VisionTransformer::embedding(const torch::Tensor& x, torch::Tensor* poolAttention) const
+{
+    const auto p = pooled(x, poolAttention);
+    return m_w.projW.defined() ? F::linear(p, m_w.projW) : p;
+}
+
+namespace {
+
+// The value replacing a [1, T, D] token tensor: [K, T, D] on its device.
+torch::Tensor replacementFor(const torch::Tensor& original, const LayerReplacement& r)
+{
+    if (r.value.dim() != 3 || r.value.size(1) != original.size(1) || r.value.size(2) != original.size(2))
+        throw EngineError("replacement for '" + r.layer + "' must be [K, " + std::to_string(original.size(1)) + ", "
+                          + std::to_string(original.size(2)) + "], got " + io::shapeString(r.value.sizes().vec()));
+    return r.value.to(original.device(), original.scalar_type());
+}
+
+}  // namespace
+
+torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout& layout,
+                                        const EncodeHooks& hooks) const
+{
+    auto x = embed(input.to(m_device, torch::kFloat32), layout);
+    const auto biases = relativeBiases(layout.gridH, layout.gridW);  // per block [H, T, T], or none
+    const auto* r = hooks.replacement;
+    bool replaced = r == nullptr;
+    for (std::size_t i = 0; i < m_w.blocks.size(); ++i) {
+        const auto& b = m_w.blocks[i];
+        const auto name = std::to_string(i);
+        if (r && r->layer == name) {
+            x = replacementFor(x, *r);
+            replaced = true;
+        }
+        if (hooks.tokenStates)
+            hooks.tokenStates->push_back(x);
+        torch::Tensor normed;
+        if (hooks.norm1Outputs || r) {
+            normed = norm1(b, x);
+            if (r && r->layer == name + ".norm1") {
+                normed = replacementFor(normed, *r);
+                replaced = true;
+            }
+            if (hooks.norm1Outputs)
+                hooks.norm1Outputs->push_back(normed);
+        }
+        torch::Tensor attention;
+        throwIfCancelled();
+        x = block(b, x, normed, biases.empty() ? torch::Tensor() : biases[i], attention, hooks.residuals, i);
+        checkCancelledInBackward(x);
+        if (hooks.attentions)
+            hooks.attentions->push_back(attention);
+        if (hooks.tokenNorms)
+            hooks.tokenNorms->push_back(x.norm(2, -1).to(torch::kCPU));
+    }
+    if (!replaced)
+        throw EngineError("no ViT layer '" + r->layer + "' to replace (blocks 0.."
+                          + std::to_string(m_w.blocks.size() - 1) + ", or <block>.norm1)");
+    if (hooks.tokenStates)
+        hooks.tokenStates->push_back(x);
+    return x;
+}
+
+Activations VisionTransformer::activations(const torch::Tensor& batch) const
+{
+    Activations out;
+    EncodeHooks hooks;
+    hooks.attentions = &out.attentions;
+    hooks.tokenStates = &out.tokenStates;
+    hooks.norm1Outputs = &out.norm1Outputs;
+    out.logits = classify(encode(batch, out.tokens, hooks));
+    return out;
+}
+
+torch::Tensor VisionTransformer::logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const
+{
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("a replaced forward takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
+    TokenLayout layout;
+    EncodeHooks hooks;
+    hooks.replacement = &replacement;
+    return classify(encode(input, layout, hooks));
+}
+
+torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool /*training: no dropout here*/) const
+{
+    TokenLayout layout;
+    return classify(encode(batch, layout, EncodeHooks{}));
+}
+
+std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) const
+{
+    const auto start = std::chrono::steady_clock::now();
+    torch::InferenceMode guard;
+    if (batch.dim() != 4 || batch.size(0) < 1)
+        throw EngineError("a trace takes images [N, C, H, W], got " + io::shapeString(batch.sizes().vec()));
+    std::vector<torch::Tensor> attentions;  // per block [N, H, T, T]
+    std::vector<torch::Tensor> tokenNorms;  // per block [N, T]
+    std::vector<ResidualNorms> residuals;   // [N, T] each
+    EncodeHooks hooks;
+    hooks.attentions = &attentions;
+    hooks.tokenNorms = &tokenNorms;
+    hooks.residuals = &residuals;
+    TokenLayout layout;
+    const auto encoded = encode(batch, layout, hooks);
+    torch::Tensor poolAttention;  // [N, H, L, T] with an attention-pooling head
+    const auto logits = classify(encoded, &poolAttention);
+    const auto embeddings = logits.defined() ? torch::Tensor() : embedding(encoded, &poolAttention).to(torch::kCPU);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    auto traces = batchTraces(batch, logits, seconds);
+    for (int64_t n = 0; n < batch.size(0); ++n) {
+        auto& trace = traces[std::size_t(n)];
+        trace.tokens = layout;
+        for (const auto& a : attentions)
+            trace.attentions.push_back(a[n].to(torch::kCPU));  // [H, T, T]
+        for (const auto& t : tokenNorms)
+            trace.tokenNorms.push_back(t[n]);
+        trace.residuals = residualsOf(residuals, n);
+        if (embeddings.defined())
+            trace.embedding = embeddings.slice(0, n, n + 1);
+        if (poolAttention.defined())
+            trace.poolAttention = poolAttention[n].to(torch::kCPU);
+    }
+    return traces;
+}
+
+}  // namespace attnviz::engine

@@ -1,0 +1,77 @@
+#pragma once
+
+#include "core/engine/model/classifier.h"
+#include "core/engine/vit/vitweights.h"
+
+namespace attnviz::engine {
+
+// A Vision Transformer (timm semantics: pre-norm blocks, GELU / QuickGELU / SwiGLU,
+// optional LayerScale, CLS/distillation/register tokens, CLIP's pre-norm and
+// projection, SigLIP's attention-pooling head) whose attention is computed explicitly so that every block's weights can
+// be recorded.
+class VisionTransformer : public Classifier {
+public:
+    VisionTransformer(ModelSpec spec, ViTWeights weights);
+
+    const ModelSpec& spec() const override { return m_spec; }
+    std::vector<Trace> forwardBatch(const torch::Tensor& batch) const override;
+    void to(torch::Device device) override;
+    torch::Device device() const override { return m_device; }
+    torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
+    Activations activations(const torch::Tensor& batch) const override;
+    torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const override;
+    std::vector<torch::Tensor> parameters() const override;
+    io::TensorMap stateDict() const override;
+    // The weights in timm's layout, on device(), for methods that walk the network
+    // themselves (relevance propagation).
+    const ViTWeights& weights() const { return m_w; }
+
+private:
+    // What one encode() records, and the one layer output it may replace; null members
+    // are skipped.
+    struct EncodeHooks {
+        std::vector<torch::Tensor>* attentions = nullptr;    // per block [N, H, T, T]
+        std::vector<torch::Tensor>* tokenStates = nullptr;   // before each block and after the last [N, T, D]
+        std::vector<torch::Tensor>* norm1Outputs = nullptr;  // per block [N, T, D]
+        const LayerReplacement* replacement = nullptr;       // "<b>" or "<b>.norm1"
+        std::vector<ResidualNorms>* residuals = nullptr;     // per block: attention, then MLP
+        std::vector<torch::Tensor>* tokenNorms = nullptr;    // per block: its output's [N, T]
+    };
+    // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the layout.
+    torch::Tensor encode(const torch::Tensor& input, TokenLayout& layout, const EncodeHooks& hooks) const;
+    torch::Tensor embed(const torch::Tensor& input, TokenLayout& layout) const;
+    // Position embedding for the patch part at grid gh x gw: [1, gh*gw, D]
+    torch::Tensor patchPositions(int gh, int gw) const;
+    // One block; `normed` is its norm1 output, computed here when undefined; `bias` the
+    // relative position bias added to its attention logits [H, T, T] (BEiT) or undefined.
+    // `residuals`, when given, receives the block's two additions as "<index>.attn" and
+    // "<index>.mlp".
+    torch::Tensor block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
+                        const torch::Tensor& bias, torch::Tensor& attention,
+                        std::vector<ResidualNorms>* residuals = nullptr, std::size_t index = 0) const;
+    torch::Tensor norm1(const ViTBlockWeights& b, const torch::Tensor& x) const;
+    torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& bias,
+                         torch::Tensor& attention) const;
+    // BEiT: every block's relative position bias for a gh x gw grid, [H, T, T] each
+    // (tables resized when the grid is not the trained one); empty for other ViTs.
+    std::vector<torch::Tensor> relativeBiases(int gh, int gw) const;
+    torch::Tensor mlpActivation(const torch::Tensor& hidden) const;
+    // The representation the head reads from the last block's tokens [N, T, D]: the
+    // normed CLS token, the patch mean (fc_norm), both (HF DINOv2), or the attention
+    // pool's output (SigLIP): [N, D] or [N, 2D]. `poolAttention`, when given, receives
+    // the pool's softmax [N, H, L, T] (left undefined without a pool).
+    torch::Tensor pooled(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
+    // Latent queries attending over the normed tokens y [N, T, D] -> [N, D].
+    torch::Tensor attentionPool(const torch::Tensor& y, torch::Tensor* attention) const;
+    // [N, classes], undefined without a head
+    torch::Tensor classify(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
+    // [N, E]: pooled, projected (CLIP)
+    torch::Tensor embedding(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
+
+    ModelSpec m_spec;
+    mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights
+    torch::Tensor m_relIndex;  // BEiT: relativePositionIndex of the trained grid, [T*T]
+    torch::Device m_device{torch::kCPU};
+};
+
+}  // namespace attnviz::engine

@@ -1,0 +1,100 @@
+#pragma once
+
+#include "core/engine/model/modelspec.h"
+#include "core/engine/loading/weightsource.h"
+#include "core/io/modelconfig.h"
+
+#include <torch/torch.h>
+
+#include <array>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attnviz::engine {
+
+// One pre-norm transformer block in timm's layout, whatever the checkpoint's naming.
+struct ViTBlockWeights {
+    torch::Tensor norm1W, norm1B;
+    torch::Tensor qkvW, qkvB;  // [3D, D], [3D]; rows: q, k, v, each head-major
+    torch::Tensor projW, projB;
+    torch::Tensor ls1;         // [D] LayerScale or undefined
+    torch::Tensor norm2W, norm2B;
+    torch::Tensor fc1W, fc1B;  // [hidden, D]
+    torch::Tensor fc2W, fc2B;  // [D, hidden]
+    torch::Tensor ls2;
+    // BEiT: relative position bias table [(2W-1)(2W-1)+3, heads] indexed by token pair
+    // (relativebias.h), added to the attention logits; or undefined.
+    torch::Tensor relTable;
+};
+
+// An attention-pooling head in timm's layout (AttentionPoolLatent; HF SigLIP's
+// SiglipMultiheadAttentionPoolingHead is read into it): latent queries attend over the
+// last tokens, y = proj(attention), then y + mlp(norm(y)).
+struct AttentionPoolWeights {
+    torch::Tensor latent;        // [1, L, D] learned queries (L = 1 in every known model)
+    torch::Tensor qW, qB;        // [D, D], [D]; qW undefined: the latent is the query
+    torch::Tensor kvW, kvB;      // [2D, D], [2D]; rows: k, v, each head-major
+    torch::Tensor projW, projB;  // [D, D]
+    torch::Tensor normW, normB;
+    torch::Tensor fc1W, fc1B;    // [hidden, D]
+    torch::Tensor fc2W, fc2B;    // [D, hidden]
+};
+
+struct ViTWeights {
+    torch::Tensor patchW, patchB;  // [D, C, P, P], [D]
+    torch::Tensor clsToken;        // [1, 1, D] or undefined
+    torch::Tensor distToken;       // [1, 1, D] or undefined
+    torch::Tensor regTokens;       // [1, R, D] or undefined
+    torch::Tensor posEmbed;        // [1, L, D]
+    torch::Tensor preNormW, preNormB;  // CLIP's norm before the first block, or undefined
+    std::vector<ViTBlockWeights> blocks;
+    torch::Tensor normW, normB;      // final norm, undefined with fc_norm
+    torch::Tensor fcNormW, fcNormB;  // norm after average pooling
+    AttentionPoolWeights pool;       // SigLIP's head; pool.latent undefined without one
+    torch::Tensor headW, headB;      // [classes, D] or undefined
+    torch::Tensor headDistW, headDistB;
+    torch::Tensor projW;  // [E, D] CLIP's image projection (no bias), or undefined
+
+    // Every defined tensor under its timm name, in checkpoint order.
+    std::vector<std::pair<std::string, torch::Tensor*>> named();
+};
+
+// The key layouts a ViT checkpoint can have.
+enum class ViTLayout {
+    Timm,         // timm (also DeiT, DINO, DINOv2, CLIP with norm_pre)
+    Torchvision,  // torchvision VisionTransformer
+    HfViT,        // HF ViTModel / ViTForImageClassification
+    HfDinov2,     // HF Dinov2Model, Dinov2WithRegistersModel, Dinov2ForImageClassification
+    HfClip,       // HF CLIPVisionModel / CLIPModel (the text tower is ignored)
+    HfSiglip,     // HF SiglipVisionModel / SiglipModel (the text tower is ignored)
+    OpenClip,     // open_clip CLIP (visual.*; the text tower is ignored)
+};
+Naming layoutNaming(ViTLayout layout);
+std::string layoutArchitecture(ViTLayout layout);  // "vit", "dinov2", "clip", "siglip"
+
+// Which layout a ViT checkpoint has; false when the keys are not a ViT's.
+bool detectViTLayout(const WeightSource& source, ViTLayout& layout);
+
+// Reads the weights of a ViT in `layout`, filling spec.depth, embedDim, patchSize,
+// token flags, the MLP kind and numClasses from the keys (and, where the weights cannot
+// tell, from `config`). Heads and preprocessing are not set here.
+ViTWeights readViTWeights(WeightSource& source, ViTLayout layout, const io::ModelConfig& config, ModelSpec& spec);
+
+// Shared by the layout readers: `prefix`.weight/.bias of a norm [d], of a linear layer
+// (bias optional).
+void readNormWeights(WeightSource& s, const std::string& prefix, int64_t d, torch::Tensor& w, torch::Tensor& b);
+void readLinearWeights(WeightSource& s, const std::string& prefix, std::vector<std::int64_t> shape, torch::Tensor& w,
+                       torch::Tensor& b);
+// Separate q, k, v linear layers (`prefix` + q, k, v names) into b.qkvW / b.qkvB.
+void readSeparateQkv(WeightSource& s, const std::string& prefix, const std::array<const char*, 3>& names, int64_t d,
+                     ViTBlockWeights& b);
+// timm's attention pool under `prefix` ("attn_pool."), for a width d.
+AttentionPoolWeights readTimmAttentionPool(WeightSource& s, const std::string& prefix, int64_t d);
+// The CLIP and SigLIP towers and HF DINOv2 (vitlayouts.cpp).
+ViTWeights readOpenClip(WeightSource& s, ModelSpec& spec);
+ViTWeights readHfClip(WeightSource& s, ModelSpec& spec);
+ViTWeights readHfSiglip(WeightSource& s, ModelSpec& spec);
+ViTWeights readHfDinov2(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
+
+}  // namespace attnviz::engine
