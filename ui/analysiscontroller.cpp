@@ -2,7 +2,7 @@
 
 #include "core/engine/cancellation.h"
 #include "core/engine/errormessage.h"
-#include "core/engine/methods/gradientmethods.h"
+#include "core/engine/methods/effectivefield.h"
 #include "core/imaging/imagebatches.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"

@@ -11,6 +11,7 @@
 #include "core/imaging/overlay.h"
 #include "core/imaging/pngwriter.h"
 #include "core/imaging/viewimage.h"
+#include "core/io/pngmetadata.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -196,11 +197,9 @@ void ModelPane::fillModelControls()
     const bool vit = spec.family == engine::Family::ViT;
     const auto shown = m_method->currentData();
     m_method->clear();
-    auto methods = engine::viewMethods();
-    methods.push_back(ViewMethod::EffectiveField);
-    for (const auto m : methods)
-        if (engine::viewSupports(m, spec.family))
-            m_method->addItem(methodName(m), int(m));
+    for (const auto& info : engine::methodTable())
+        if (info.supports(spec.family))
+            m_method->addItem(QString::fromLatin1(info.name), int(info.method));
     m_camInput->setVisible(vit);
     m_method->setCurrentIndex(std::max(0, m_method->findData(shown)));
     m_layer->clear();
@@ -239,21 +238,24 @@ engine::ViewRequest ModelPane::request() const
     engine::ViewRequest r;
     r.method = method();
     r.layer = layer().toStdString();
-    if (engine::viewRollsOut(r.method))
+    const auto& info = engine::methodInfo(r.method);
+    if (info.rollsOut())
         r.layer = "0";  // rolled out from the first block; the layer box applies to the others
+    else if (!info.takesLayer())
+        r.layer.clear();
     else if (r.layer == engine::kPoolLayer && (r.method != ViewMethod::Attention || m_query))
         r.layer = "-1";  // only attention has a pool row, and no query patch; the others read the last block
-    const bool fused = engine::viewFusesHeads(r.method);
+    const bool fused = info.fusesHeads();
     // Item data: a head's index, or -1 for the fusions named by the item text.
     const int index = m_head->currentData().toInt();
     const auto chosen = index >= 0 ? engine::HeadChoice::one(index) : engine::headChoiceFromName(head().toStdString());
-    if (r.method == ViewMethod::Attention || (fused && chosen.isFused()))
+    if (info.heads == engine::MethodHeads::Choose || (fused && chosen.isFused()))
         r.head = chosen;
     r.classIndex = m_class->currentData().toInt();
-    r.vitCamInput = m_camInput->currentData().toString().toStdString();
-    if (r.method == ViewMethod::Attention)
+    r.vitCamInput = engine::vitCamInputFromName(m_camInput->currentData().toString().toStdString());
+    if (info.query)
         r.query = m_query;
-    if (r.method == ViewMethod::EffectiveField)
+    if (info.layer == engine::MethodLayer::Unit)
         r.query = m_unit;  // the unit whose field it is
     return r;
 }
@@ -264,10 +266,11 @@ void ModelPane::refresh()
         return;
     const bool vit = m_analysis->model->spec().family == engine::Family::ViT;
     const auto m = method();
-    m_head->setEnabled(vit && (m == ViewMethod::Attention || engine::viewFusesHeads(m)));
-    m_class->setEnabled(engine::viewNeedsModel(m) && m != ViewMethod::EffectiveField);
-    m_layer->setEnabled(!engine::viewRollsOut(m));
-    m_camInput->setEnabled(vit && engine::camMethodOf(m).has_value());
+    const auto& info = engine::methodInfo(m);
+    m_head->setEnabled(vit && info.heads != engine::MethodHeads::None);
+    m_class->setEnabled(info.explainsClass());
+    m_layer->setEnabled(info.takesLayer());
+    m_camInput->setEnabled(vit && info.camInput);
     selectGridCell();
     if (m == ViewMethod::EffectiveField) {
         // The unit clicked last, else the centre of the current layer's grid.
@@ -276,7 +279,7 @@ void ModelPane::refresh()
         m_unit = std::make_pair(std::min(unit.first, int(features.size(2) - 1)), std::min(unit.second, int(features.size(3) - 1)));
     }
     const auto r = request();
-    if (engine::viewNeedsModel(m)) {
+    if (info.needsModel()) {
         const auto key = engine::viewRequestKey(r);
         if (showComputed(key) || stillComputing(key))
             return;
@@ -302,7 +305,7 @@ void ModelPane::refresh()
 
 std::optional<std::string> ModelPane::modelRequestKey() const
 {
-    if (!engine::viewNeedsModel(method()))
+    if (!engine::methodInfo(method()).needsModel())
         return std::nullopt;
     return engine::viewRequestKey(request());
 }
@@ -417,7 +420,7 @@ void ModelPane::render(const engine::ViewMaps& view)
 QString ModelPane::viewCaption(const engine::ViewMaps& view) const
 {
     QString text = QStringLiteral("%1 · %2").arg(methodName(view.method), layerLabel(view.layers[0]));
-    if (view.method == ViewMethod::Attention || engine::viewFusesHeads(view.method))
+    if (engine::methodInfo(view.method).heads != engine::MethodHeads::None)
         text += QStringLiteral(" · head %1").arg(QString::fromStdString(view.heads[0]));
     if (!view.camInput.empty())
         text += view.camInput == "norm1" ? tr(" · norm1 output") : tr(" · residual stream");
@@ -754,7 +757,7 @@ void ModelPane::exportMontage(const QString& path) const
 
 void ModelPane::exportGrid(const QString& path) const
 {
-    writeWidgetPng(*m_grid, path, {{"Software", "attnviz"}, {"attnviz:model", m_analysis ? m_analysis->modelPath.toStdString() : ""}});
+    writeWidgetPng(*m_grid, path, {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kModel, m_analysis ? m_analysis->modelPath.toStdString() : ""}});
 }
 
 void ModelPane::saveSettings() const

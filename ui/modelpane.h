@@ -4,7 +4,7 @@
 #include "ui/overlayview.h"
 #include "ui/thumbnailgrid.h"
 
-#include "core/engine/methods/views.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/imaging/viewimage.h"
 
 #include <opencv2/core.hpp>

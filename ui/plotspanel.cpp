@@ -10,6 +10,7 @@
 #include "core/engine/model/predictions.h"
 #include "core/engine/methods/receptivefield.h"
 #include "core/imaging/montage.h"
+#include "core/io/pngmetadata.h"
 
 #include <QBarCategoryAxis>
 #include <QBarSet>
@@ -427,14 +428,14 @@ void PlotsPanel::exportPlot(const QString& path, int index) const
 {
     checkIndex(index);
     if (auto* chart = view(index)) {
-        writeWidgetPng(*chart, path, {{"Software", "attnviz"}, {"Title", chart->chart()->title().toStdString()}});
+        writeWidgetPng(*chart, path, {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kTitle, chart->chart()->title().toStdString()}});
         return;
     }
     auto* widget = m_tabs->widget(index < 0 ? m_tabs->currentIndex() : index);
     if (widget == m_tokens) {
         if (!m_tokens->hasStudy())
             throw std::runtime_error("no token norms to export: the analysis has no ViT");
-        writeWidgetPng(*m_tokens, path, {{"Software", "attnviz"}, {"Title", m_tokens->title().toStdString()}});
+        writeWidgetPng(*m_tokens, path, {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kTitle, m_tokens->title().toStdString()}});
         return;
     }
     const auto* strip = static_cast<MatrixStrip*>(widget);
@@ -443,10 +444,10 @@ void PlotsPanel::exportPlot(const QString& path, int index) const
                                                 : "no spatial localisation to export: run it on a folder first");
     const auto folder = strip == m_cka ? m_similarity->folder : m_localization->folder;
     writeWidgetPng(*strip->content(), path,
-                   {{"Software", "attnviz"}, {"Title", strip->title().toStdString()},
-                    {"attnviz:method", strip == m_cka ? "cka (linear, minibatch unbiased HSIC)"
+                   {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kTitle, strip->title().toStdString()},
+                    {io::pngkey::kMethod, strip == m_cka ? "cka (linear, minibatch unbiased HSIC)"
                                                       : "spatial localisation (linear CKA per position pair)"},
-                    {"attnviz:folder", folder.toStdString()}});
+                    {io::pngkey::kFolder, folder.toStdString()}});
 }
 
 }  // namespace attnviz::ui

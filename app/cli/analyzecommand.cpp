@@ -10,7 +10,7 @@
 #include "core/engine/model/predictions.h"
 #include "core/engine/tensorconvert.h"
 #include "core/engine/model/tracedump.h"
-#include "core/engine/methods/views.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/io/safetensors.h"
 
 #include <chrono>
@@ -35,7 +35,7 @@ engine::ViewRequest viewRequest(const Arguments& args)
     request.classIndex = args.intValue("class", -1, 0);
     request.query = args.rowCol("query");
     request.discardRatio = args.doubleValue("discard-ratio", 0.0, 0.0, 0.99);
-    request.vitCamInput = args.value("cam-input").value_or("norm1");
+    request.vitCamInput = engine::vitCamInputFromName(args.value("cam-input").value_or("norm1"));
     return request;
 }
 

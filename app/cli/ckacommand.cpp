@@ -10,6 +10,7 @@
 #include "core/imaging/colormap.h"
 #include "core/imaging/montage.h"
 #include "core/imaging/pngwriter.h"
+#include "core/io/pngmetadata.h"
 #endif
 
 #include <nlohmann/json.hpp>
@@ -32,12 +33,12 @@ std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const
                                              imaging::Colormap::Viridis);
     const auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + m.rowRole + "_" + m.colRole + ".png")).string();
     imaging::writePng(path, image,
-                      {{"Software", "attnviz"},
-                       {"attnviz:method", "cka (linear, minibatch unbiased HSIC)"},
-                       {"attnviz:rows", rowModel},
-                       {"attnviz:columns", colModel},
-                       {"attnviz:images", std::to_string(images)},
-                       {"attnviz:degenerate", degenerate.empty() ? std::string("none") : degenerate}});
+                      {{io::pngkey::kSoftware, "attnviz"},
+                       {io::pngkey::kMethod, "cka (linear, minibatch unbiased HSIC)"},
+                       {io::pngkey::kRows, rowModel},
+                       {io::pngkey::kColumns, colModel},
+                       {io::pngkey::kImages, std::to_string(images)},
+                       {io::pngkey::kDegenerate, degenerate.empty() ? std::string("none") : degenerate}});
     return path;
 #else
     (void)dir, (void)m, (void)rowModel, (void)colModel, (void)images, (void)degenerate;

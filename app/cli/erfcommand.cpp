@@ -4,10 +4,10 @@
 #include "app/cli/overlayoutput.h"
 
 #include "core/engine/engineerror.h"
-#include "core/engine/methods/gradientmethods.h"
+#include "core/engine/methods/effectivefield.h"
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/tensorconvert.h"
-#include "core/engine/methods/views.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/io/safetensors.h"
 
 #include <nlohmann/json.hpp>

@@ -148,8 +148,11 @@ void checkCnnLayers(const std::vector<std::string>& layers, const engine::Classi
 std::vector<std::string> methodLayers(engine::ViewMethod method, const LayerChoice& choice, const engine::ModelSpec& spec)
 {
     const bool vit = spec.family == engine::Family::ViT;
+    const auto& info = engine::methodInfo(method);
+    if (info.layer == engine::MethodLayer::Input)
+        return {""};  // one map over the input, whatever --layers says
     if (choice.all) {
-        if (!vit || !engine::viewRollsOut(method))
+        if (!vit || !info.rollsOut())
             return {"all"};
         std::vector<std::string> starts;  // a rollout's layer is its start block
         for (int b = 0; b < spec.depth; ++b)
@@ -169,13 +172,13 @@ std::vector<engine::HeadChoice> methodHeads(engine::ViewMethod method, const Arg
     const auto text = args.value("heads");
     if (!text)
         return {mean};
-    const bool attention = method == engine::ViewMethod::Attention;
+    const bool attention = engine::methodInfo(method).heads == engine::MethodHeads::Choose;
     std::vector<engine::HeadChoice> heads;
     for (const auto& name : commaSeparated(*text)) {
         const auto head = engine::headChoiceFromName(name);
         if (attention && head.kind == engine::HeadChoice::Kind::One && head.index >= spec.heads)
             throw UsageError("--heads " + name + ": the ViT has heads 0.." + std::to_string(spec.heads - 1));
-        if (attention || (head.isFused() && engine::viewFusesHeads(method)))
+        if (attention || (head.isFused() && engine::methodInfo(method).fusesHeads()))
             heads.push_back(head);
     }
     return heads.empty() ? std::vector<engine::HeadChoice>{mean} : heads;
@@ -218,7 +221,7 @@ void planMethods(std::vector<ExportModel>& models, const Arguments& args)
         if (!args.value("methods"))
             methods = {vit ? engine::ViewMethod::Attention : engine::ViewMethod::GradCam};
         for (const auto method : methods)
-            if (engine::viewSupports(method, spec.family) && method != engine::ViewMethod::EffectiveField)
+            if (engine::methodInfo(method).supports(spec.family) && engine::methodInfo(method).layer != engine::MethodLayer::Unit)
                 m.methods.push_back(methodPlan(method, layers, args, spec));
     }
     if (!layers.vit.empty() && !vitGiven)

@@ -6,7 +6,7 @@
 
 #include "core/engine/model/classifier.h"
 #include "core/engine/evaluation/faithfulness.h"
-#include "core/engine/methods/views.h"
+#include "core/engine/methods/methodtable.h"
 
 #include <memory>
 #include <string>

@@ -41,8 +41,8 @@ const char* const kUsage =
     "        (CKA of the last layer at each position with the input at every position)\n"
     "  tokens --vit MODEL (--image IMG | --images DIR | --tensor FILE) [--z Z] [--maps] [--csv FILE]\n"
     "        [--batch-size B] [--limit N]   (high-norm artifact tokens, registers, and the head table)\n"
-    "METHOD: attention, rollout, grad-rollout, generic-attention, transformer-attribution (ViT);\n"
-    "        gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, scorecam, ablationcam (ViT, CNN).\n"
+    "  methods [--markdown]   (the view methods: who defined each, which models, layers and heads it takes)\n";
+const char* const kOptionsHelp =
     "--threads N: N LibTorch threads and 1 BLAS thread (default: 1 LibTorch thread, BLAS on every core).\n"
     "--input-size N|HxW (info, analyze, erf, mad, cka): run at that resolution instead of the checkpoint's;\n"
     "        a ViT resamples its position embedding (a multiple of its patch size).\n"
@@ -57,9 +57,9 @@ using Command = int (*)(const std::vector<std::string>&);
 int main(int argc, char** argv)
 {
     using namespace attnviz;
-    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}, {"erf", cli::runErf}, {"cka", cli::runCka}, {"export", cli::runExport}, {"skip", cli::runSkip}, {"probe", cli::runProbe}, {"localize", cli::runLocalize}, {"tokens", cli::runTokens}};
+    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}, {"erf", cli::runErf}, {"cka", cli::runCka}, {"export", cli::runExport}, {"skip", cli::runSkip}, {"probe", cli::runProbe}, {"localize", cli::runLocalize}, {"tokens", cli::runTokens}, {"methods", cli::runMethods}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-        std::cerr << kUsage;
+        std::cerr << kUsage << cli::methodUsage() << kOptionsHelp;
         return argc < 2 ? 2 : 0;
     }
     const auto it = commands.find(argv[1]);

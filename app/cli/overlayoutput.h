@@ -4,7 +4,7 @@
 
 #include "core/engine/model/modelspec.h"
 #include "core/engine/model/trace.h"
-#include "core/engine/methods/views.h"
+#include "core/engine/methods/methodtable.h"
 
 #include <string>
 

@@ -2,6 +2,7 @@
 
 #include "core/imaging/colormap.h"
 #include "core/imaging/montage.h"
+#include "core/io/pngmetadata.h"
 
 #include <opencv2/imgproc.hpp>
 
@@ -117,21 +118,21 @@ io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps
 {
     std::ostringstream alpha;
     alpha << options.overlay.alpha;
-    io::TextEntries text{{"Software", "attnviz"},
-                         {"attnviz:model", model},
-                         {"attnviz:method", engine::viewMethodName(view.method)},
-                         {"attnviz:layer", join(view.layers)},
-                         {"attnviz:head", join(view.heads)}};
+    io::TextEntries text{{io::pngkey::kSoftware, "attnviz"},
+                         {io::pngkey::kModel, model},
+                         {io::pngkey::kMethod, engine::viewMethodName(view.method)},
+                         {io::pngkey::kLayer, join(view.layers)},
+                         {io::pngkey::kHead, join(view.heads)}};
     if (!view.camInput.empty())
-        text.emplace_back("attnviz:cam_input", view.camInput);
+        text.emplace_back(io::pngkey::kCamInput, view.camInput);
     if (view.classIndex)
-        text.emplace_back("attnviz:class", std::to_string(*view.classIndex) + (className.empty() ? "" : " " + className));
-    text.emplace_back("attnviz:normalization", normalizationName(options.normalization));
-    text.emplace_back("attnviz:colormap", colormapName(options.overlay.colormap));
-    text.emplace_back("attnviz:alpha", alpha.str());
-    text.emplace_back("attnviz:upsampling", options.overlay.upsampling == Upsampling::Nearest ? "nearest" : "bilinear");
+        text.emplace_back(io::pngkey::kClass, std::to_string(*view.classIndex) + (className.empty() ? "" : " " + className));
+    text.emplace_back(io::pngkey::kNormalization, normalizationName(options.normalization));
+    text.emplace_back(io::pngkey::kColormap, colormapName(options.overlay.colormap));
+    text.emplace_back(io::pngkey::kAlpha, alpha.str());
+    text.emplace_back(io::pngkey::kUpsampling, options.overlay.upsampling == Upsampling::Nearest ? "nearest" : "bilinear");
     if (options.keepMass < 1.0)
-        text.emplace_back("attnviz:keep_mass", std::to_string(options.keepMass));
+        text.emplace_back(io::pngkey::kKeepMass, std::to_string(options.keepMass));
     return text;
 }
 

@@ -9,7 +9,8 @@
 #include "core/engine/study/ckastudy.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/model/device.h"
-#include "core/engine/methods/gradientmethods.h"
+#include "core/engine/methods/effectivefield.h"
+#include "core/engine/methods/gradrollout.h"
 
 #include <algorithm>
 #include <atomic>

@@ -6,7 +6,7 @@
 #include "core/engine/cancellation.h"
 #include "core/engine/study/ckastudy.h"
 #include "core/engine/model/classifier.h"
-#include "core/engine/methods/gradientmethods.h"
+#include "core/engine/methods/effectivefield.h"
 
 #include <QtTest>
 

@@ -5,7 +5,9 @@
 #include "core/engine/model/classifier.h"
 #include "core/engine/methods/cam.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/methods/gradientmethods.h"
+#include "core/engine/methods/effectivefield.h"
+#include "core/engine/methods/genericattention.h"
+#include "core/engine/methods/gradrollout.h"
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"
@@ -78,7 +80,7 @@ private slots:
         const bool top = cls == QLatin1String("top");
         const int classIndex = f.rankedClass("vit", cls.toStdString());
         engine::CamOptions options;
-        options.method = *engine::camMethodFromName(method.toStdString());
+        options.method = engine::viewMethodFromName(method.toStdString());
         const auto result = engine::classActivationMaps(*f.vit, f.tensor("vit.input"), top ? -1 : classIndex,
                                                         {"1", "-1"}, options);
         QCOMPARE(result.classIndex, classIndex);
@@ -107,7 +109,7 @@ private slots:
         const auto& f = fixture();
         for (const char* method : {"scorecam", "ablationcam"}) {
             engine::CamOptions options;
-            options.method = *engine::camMethodFromName(method);
+            options.method = engine::viewMethodFromName(method);
             options.batchSize = 50;  // Score-CAM: not a divisor of the channels, the last batch is short
             const auto vit = engine::classActivationMaps(*f.vit, f.tensor("vit.input"), -1, {"3"}, options);
             QCOMPARE(vit.classIndex, f.rankedClass("vit", "top"));
@@ -172,7 +174,7 @@ private slots:
         const bool top = cls == QLatin1String("top");
         const int classIndex = f.rankedClass("cnn", cls.toStdString());
         engine::CamOptions options;
-        options.method = *engine::camMethodFromName(method.toStdString());
+        options.method = engine::viewMethodFromName(method.toStdString());
         const auto result = engine::classActivationMaps(*f.cnn, f.tensor("cnn.input"), top ? -1 : classIndex, layers,
                                                         options);
         QCOMPARE(result.classIndex, classIndex);
@@ -317,7 +319,7 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
                                  engine::classActivationMaps(*f.cnn, f.tensor("cnn.input"), -1, {"layer9"}));
         engine::CamOptions ablation;
-        ablation.method = engine::CamMethod::AblationCam;
+        ablation.method = engine::ViewMethod::AblationCam;
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
                                  engine::classActivationMaps(*f.cnn, f.tensor("cnn.input"), -1, {"layer9"}, ablation));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::genericAttention(*f.vit, vitInput, -1, 4));

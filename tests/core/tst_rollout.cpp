@@ -3,7 +3,7 @@
 // rows with CLS + 2 register tokens, random rows without prefix tokens, and the real
 // attention of a small torchvision ViT. Uniform attention cannot tell a row
 // normalisation from a column one, or R·Â from Â·R; these cases can.
-#include "core/engine/methods/attentionmaps.h"
+#include "core/engine/methods/rollout.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"

@@ -5,7 +5,7 @@
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/cam.h"
 #include "core/engine/tensorconvert.h"
-#include "core/engine/methods/views.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/io/safetensors.h"
 
 #include <QtTest>
@@ -102,50 +102,54 @@ private slots:
         QCOMPARE(*rollout.classIndex, int(trace.logits.argmax().item<int64_t>()));
     }
 
-    void everyMethodIsAViewOfItsFamily()
+    // Every row of the method table computes, through computeView, a finite non-negative
+    // map for each family the row names, and is refused for the others.
+    void everyMethodOfTheTableIsAViewOfItsFamilies()
     {
-        const auto& v = vit();
-        const auto& c = cnn();
-        QCOMPARE(engine::viewMethods().size(), std::size_t(13));
-        for (const auto m : engine::viewMethods()) {
-            const auto method = engine::viewMethodName(m);
-            QVERIFY(engine::viewMethodFromName(method) == m);  // names go both ways
-            QVERIFY2(engine::viewSupports(m, engine::Family::ViT), method.c_str());
-            const auto view = engine::computeView(*v.model, v.trace, request(method));
-            QVERIFY(view.method == m);
-            QCOMPARE(view.maps.sizes(), (torch::IntArrayRef{1, 1, 14, 14}));
-            QVERIFY2(torch::isfinite(view.maps).all().item<bool>(), method.c_str());
-            QVERIFY2(view.maps.min().item<float>() >= 0, method.c_str());
-            QVERIFY2(view.maps.max().item<float>() > 0, method.c_str());
-            const bool cam = engine::camMethodOf(m).has_value();
-            QCOMPARE(engine::camMethodFromName(method).has_value(), cam);
-            QCOMPARE(view.camInput, cam ? std::string("norm1") : std::string());
-            QCOMPARE(engine::viewSupports(m, engine::Family::CNN), cam);
-            if (cam)
-                QCOMPARE(engine::computeView(*c.model, c.trace, request(method)).maps.sizes(),
-                         (torch::IntArrayRef{1, 1, 7, 7}));
+        QCOMPARE(engine::methodTable().size(), std::size_t(14));
+        for (const auto& info : engine::methodTable()) {
+            const std::string method = info.name;
+            QVERIFY(engine::viewMethodFromName(method) == info.method);  // names go both ways
+            QVERIFY(&engine::methodInfo(info.method) == &info);
+            for (const Loaded* m : {&vit(), &cnn()}) {
+                const auto family = m->model->spec().family;
+                auto r = request(method);
+                if (info.layer == engine::MethodLayer::Unit) {  // the unit is the request's
+                    QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*m->model, m->trace, r));
+                    r.query = std::make_pair(3, 3);
+                }
+                if (!info.supports(family)) {
+                    QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*m->model, m->trace, r));
+                    continue;
+                }
+                const auto view = engine::computeView(*m->model, m->trace, r);
+                QVERIFY(view.method == info.method);
+                const auto grid = family == engine::Family::ViT ? 14 : 7;
+                const auto& input = m->trace.input;
+                const auto expected = info.layer == engine::MethodLayer::Unit
+                                          ? std::vector<int64_t>{1, 1, input.size(2), input.size(3)}
+                                          : std::vector<int64_t>{1, 1, grid, grid};
+                QCOMPARE(view.maps.sizes().vec(), expected);
+                QVERIFY2(torch::isfinite(view.maps).all().item<bool>(), method.c_str());
+                QVERIFY2(view.maps.min().item<float>() >= 0, method.c_str());
+                QVERIFY2(view.maps.max().item<float>() > 0, method.c_str());
+                QCOMPARE(view.camInput, info.camInput && family == engine::Family::ViT ? std::string("norm1") : std::string());
+            }
         }
-        // The effective field is a CNN unit's, named for the window and the CLI, but no
-        // view of a trace; an unknown name lists the methods.
-        QVERIFY(engine::viewMethodFromName("erf") == engine::ViewMethod::EffectiveField);
-        QVERIFY(engine::viewSupports(engine::ViewMethod::EffectiveField, engine::Family::CNN));
-        QVERIFY(!engine::viewSupports(engine::ViewMethod::EffectiveField, engine::Family::ViT));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*c.model, c.trace, request("erf")));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::viewMethodFromName("saliency"));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::viewMethodFromName("no-such-method"));
     }
 
     void vitCamsReadTheTokensTheRequestNames()
     {
         const auto& [model, trace] = vit();
         auto r = request("gradcam", "2");
-        r.vitCamInput = "residual";
+        r.vitCamInput = engine::VitCamInput::ResidualStream;
         const auto view = engine::computeView(*model, trace, r);
         QCOMPARE(view.camInput, std::string("residual"));
         engine::CamOptions options;
         options.vitInput = engine::VitCamInput::ResidualStream;
         QVERIFY(torch::allclose(view.maps[0][0], engine::classActivationMaps(*model, trace.input, -1, {"2"}, options).maps[0]));
-        r.vitCamInput = "output";
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*model, trace, r));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::vitCamInputFromName("output"));
     }
 
     void cnnGradCamOverAllStagesSharesTheFinestGrid()

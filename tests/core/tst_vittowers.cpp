@@ -9,7 +9,7 @@
 #include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/vit/relativebias.h"
-#include "core/engine/methods/views.h"
+#include "core/engine/methods/methodtable.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,17 +1,11 @@
 #include "core/engine/methods/attentionmaps.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/io/rawtensor.h"
 
 namespace attnviz::engine {
 namespace {
-
-void expectLayout(const torch::Tensor& attention, const TokenLayout& layout)
-{
-    if (attention.dim() != 3 || attention.size(1) != layout.tokens() || attention.size(2) != layout.tokens())
-        throw EngineError("attention " + io::shapeString(attention.sizes().vec()) + " does not match "
-                          + std::to_string(layout.tokens()) + " tokens");
-}
 
 // [..., T] -> [..., gridH, gridW]: the patch columns only.
 torch::Tensor patchColumns(const torch::Tensor& rows, const TokenLayout& layout)
@@ -33,6 +27,13 @@ torch::Tensor summaryRow(const torch::Tensor& matrix, const TokenLayout& layout)
 
 }  // namespace
 
+void expectAttentionLayout(const torch::Tensor& attention, const TokenLayout& layout)
+{
+    if (attention.dim() != 3 || attention.size(1) != layout.tokens() || attention.size(2) != layout.tokens())
+        throw EngineError("attention " + io::shapeString(attention.sizes().vec()) + " does not match "
+                          + std::to_string(layout.tokens()) + " tokens");
+}
+
 HeadFusion headFusionFromName(const std::string& name)
 {
     if (name == "mean")
@@ -46,7 +47,7 @@ HeadFusion headFusionFromName(const std::string& name)
 
 torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& layout, int query)
 {
-    expectLayout(attention, layout);
+    expectAttentionLayout(attention, layout);
     if (query < 0 || query >= layout.tokens())
         throw EngineError("query token " + std::to_string(query) + " outside 0.." + std::to_string(layout.tokens() - 1));
     return patchColumns(attention.select(1, query), layout);
@@ -54,7 +55,7 @@ torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& 
 
 torch::Tensor clsAttention(const torch::Tensor& attention, const TokenLayout& layout)
 {
-    expectLayout(attention, layout);
+    expectAttentionLayout(attention, layout);
     return imageRowMap(attention, layout);
 }
 
@@ -81,38 +82,43 @@ torch::Tensor fuseHeads(const torch::Tensor& perHead, HeadFusion fusion)
     return perHead.mean(0);
 }
 
-torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions, const TokenLayout& layout,
-                               const RolloutOptions& options)
+// The attention method's view: per requested block, the CLS row (or the query patch's
+// row) per head; with an attention-pooling head, its row as the layer kPoolLayer.
+ViewMaps attentionView(const Classifier&, const Trace& trace, const ViewRequest& request)
 {
-    if (attentions.empty() || options.startLayer < 0 || options.startLayer >= int(attentions.size()))
-        throw EngineError("rollout start layer " + std::to_string(options.startLayer) + " outside the "
-                          + std::to_string(attentions.size()) + " blocks");
-    if (!(options.discardRatio >= 0.0 && options.discardRatio < 1.0))
-        throw EngineError("discard ratio must be in [0, 1)");
-    const auto t = layout.tokens();
-    const auto eye = torch::eye(t, torch::kFloat64);
-    auto rollout = eye.clone();
-    for (std::size_t l = std::size_t(options.startLayer); l < attentions.size(); ++l) {
-        expectLayout(attentions[l], layout);
-        auto fused = fuseHeads(attentions[l].to(torch::kFloat64), options.fusion);  // [T, T]
-        if (options.clampNegative)
-            fused = fused.clamp_min(0.0);
-        if (options.discardRatio > 0.0) {
-            // Zero the smallest weights, but never a row's attention to CLS (column 0).
-            const auto k = int64_t(double(t * t) * options.discardRatio);
-            auto flat = fused.flatten().clone();
-            const auto smallest = std::get<1>(flat.topk(k, -1, /*largest=*/false));
-            flat.index_fill_(0, smallest, 0.0);
-            auto pruned = flat.view({t, t});
-            if (layout.hasCls)
-                pruned.select(1, 0).copy_(fused.select(1, 0));
-            fused = pruned;
+    ViewMaps view;
+    std::vector<torch::Tensor> rows;
+    const auto& layout = trace.tokens;
+    // An attention-pooling head stands for the CLS token a SigLIP lacks: its map is the
+    // default, and "all" ends with it (a query patch is a block's token: blocks only).
+    const bool hasPool = trace.poolAttention.defined();
+    const bool poolOnly = request.layer == kPoolLayer || (request.layer.empty() && hasPool && !request.query);
+    if (poolOnly && !hasPool)
+        throw EngineError("this model has no attention-pooling head (layer '" + std::string(kPoolLayer) + "')");
+    if (poolOnly && request.query)
+        throw EngineError("a query patch selects a block's token; the attention pool's only query is its latent");
+    const bool withPool = poolOnly || (request.layer == "all" && hasPool && !request.query);
+    const auto blocks = poolOnly ? std::vector<int>{} : requestedBlocks(request.layer, int(trace.attentions.size()), "-1");
+    for (int b : blocks) {
+        torch::Tensor perHead;
+        if (request.query) {
+            const auto [row, col] = *request.query;
+            if (row < 0 || col < 0 || row >= layout.gridH || col >= layout.gridW)
+                throw EngineError("query patch " + std::to_string(row) + "," + std::to_string(col) + " outside the "
+                                  + std::to_string(layout.gridH) + "x" + std::to_string(layout.gridW) + " grid");
+            perHead = queryAttention(trace.attentions[b], layout, layout.prefixTokens() + row * layout.gridW + col);
+        } else {
+            perHead = clsAttention(trace.attentions[b], layout);
         }
-        auto a = 0.5 * fused + 0.5 * eye;
-        a = a / a.sum(-1, /*keepdim=*/true);
-        rollout = torch::matmul(a, rollout);
+        rows.push_back(selectHeads(perHead, request.head, view.heads));
+        view.layers.push_back(std::to_string(b));
     }
-    return imageRowMap(rollout, layout).to(torch::kFloat32);
+    if (withPool) {
+        rows.push_back(selectHeads(poolAttentionMap(trace.poolAttention, layout), request.head, view.heads));
+        view.layers.push_back(kPoolLayer);
+    }
+    view.maps = torch::stack(rows);
+    return view;
 }
 
 }  // namespace attnviz::engine

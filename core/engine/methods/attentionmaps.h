@@ -13,6 +13,9 @@ enum class HeadFusion { Mean, Max, Min };
 
 HeadFusion headFusionFromName(const std::string& name);  // "mean" | "max" | "min"
 
+// Throws EngineError unless `attention` is one block's [H, T, T] for the layout's T tokens.
+void expectAttentionLayout(const torch::Tensor& attention, const TokenLayout& layout);
+
 // Where query token `query` of one block looks, per head: rows of attention
 // [H, T, T] restricted to the patch columns, as [H, gridH, gridW].
 torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& layout, int query);
@@ -31,18 +34,5 @@ torch::Tensor imageRowMap(const torch::Tensor& matrix, const TokenLayout& layout
 
 // [H, ...] -> [...] by mean, max or min over heads.
 torch::Tensor fuseHeads(const torch::Tensor& perHead, HeadFusion fusion);
-
-struct RolloutOptions {
-    HeadFusion fusion = HeadFusion::Mean;
-    double discardRatio = 0.0;  // drop this fraction of the smallest weights per layer
-    int startLayer = 0;         // blocks before it are skipped
-    bool clampNegative = false; // set fused weights below 0 to 0 (gradient rollout)
-};
-
-// Attention rollout (Abnar & Zuidema 2020): per block Â = rows_normalised(0.5 fused + 0.5 I),
-// R = Â_L ... Â_start. Returns R's CLS row (or mean patch row) over the patches,
-// [gridH, gridW]. Discarding never removes the CLS column.
-torch::Tensor attentionRollout(const std::vector<torch::Tensor>& attentions, const TokenLayout& layout,
-                               const RolloutOptions& options = {});
 
 }  // namespace attnviz::engine

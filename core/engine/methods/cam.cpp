@@ -3,23 +3,12 @@
 #include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/gradientsupport.h"
+#include "core/engine/methods/methodtable.h"
 
 namespace attnviz::engine {
 namespace {
 
 namespace F = torch::nn::functional;
-
-struct NamedMethod {
-    const char* name;
-    CamMethod method;
-};
-
-constexpr NamedMethod kMethods[] = {
-    {"gradcam", CamMethod::GradCam},   {"gradcam++", CamMethod::GradCamPlusPlus},
-    {"xgradcam", CamMethod::XGradCam}, {"hirescam", CamMethod::HiResCam},
-    {"layercam", CamMethod::LayerCam}, {"eigencam", CamMethod::EigenCam},
-    {"scorecam", CamMethod::ScoreCam}, {"ablationcam", CamMethod::AblationCam},
-};
 
 // One requested layer: what the model computed there and its name for a replaced pass.
 struct CamLayer {
@@ -51,11 +40,11 @@ torch::Tensor weightedSum(const torch::Tensor& weights, const torch::Tensor& fea
 }
 
 // The five gradient methods; features and grads [C, h, w] -> [h, w].
-torch::Tensor gradientCam(CamMethod method, const torch::Tensor& f, const torch::Tensor& g)
+torch::Tensor gradientCam(ViewMethod method, const torch::Tensor& f, const torch::Tensor& g)
 {
     switch (method) {
-    case CamMethod::GradCam: return weightedSum(g.mean({1, 2}), f);
-    case CamMethod::GradCamPlusPlus: {
+    case ViewMethod::GradCam: return weightedSum(g.mean({1, 2}), f);
+    case ViewMethod::GradCamPlusPlus: {
         // Chattopadhay et al. eq. 19 with exp(score) folded away, as pytorch-grad-cam:
         // a = g² / (2g² + Σ_ij F · g³ + eps), zero where g = 0; w = Σ_ij ReLU(g) a.
         const auto g2 = g * g;
@@ -65,13 +54,13 @@ torch::Tensor gradientCam(CamMethod method, const torch::Tensor& f, const torch:
         a = torch::where(g != 0, a, torch::zeros_like(a));
         return weightedSum((torch::relu(g) * a).sum({1, 2}), f);
     }
-    case CamMethod::XGradCam: {
+    case ViewMethod::XGradCam: {
         const auto sumF = f.sum({1, 2}, /*keepdim=*/true);
         return weightedSum((g * f / (sumF + 1e-7)).sum({1, 2}), f);
     }
-    case CamMethod::HiResCam: return torch::relu((g * f).sum(0));
-    case CamMethod::LayerCam: return torch::relu((torch::relu(g) * f).sum(0));
-    default: throw EngineError("not a gradient CAM: " + camMethodName(method));
+    case ViewMethod::HiResCam: return torch::relu((g * f).sum(0));
+    case ViewMethod::LayerCam: return torch::relu((torch::relu(g) * f).sum(0));
+    default: throw EngineError("not a gradient CAM: " + viewMethodName(method));
     }
 }
 
@@ -148,55 +137,16 @@ torch::Tensor ablationCamWeights(const Classifier& model, const torch::Tensor& i
 
 }  // namespace
 
-const std::vector<std::string>& camMethodNames()
+bool camNeedsGradient(ViewMethod method)
 {
-    static const std::vector<std::string> names = [] {
-        std::vector<std::string> out;
-        for (const auto& m : kMethods)
-            out.emplace_back(m.name);
-        return out;
-    }();
-    return names;
-}
-
-std::optional<CamMethod> camMethodFromName(const std::string& name)
-{
-    for (const auto& m : kMethods)
-        if (name == m.name)
-            return m.method;
-    return std::nullopt;
-}
-
-std::string camMethodName(CamMethod method)
-{
-    for (const auto& m : kMethods)
-        if (m.method == method)
-            return m.name;
-    return "?";
-}
-
-bool camNeedsGradient(CamMethod method)
-{
-    return method != CamMethod::EigenCam && method != CamMethod::ScoreCam && method != CamMethod::AblationCam;
-}
-
-VitCamInput vitCamInputFromName(const std::string& name)
-{
-    if (name == "norm1")
-        return VitCamInput::Norm1Output;
-    if (name == "residual")
-        return VitCamInput::ResidualStream;
-    throw EngineError("unknown ViT CAM input '" + name + "' (use norm1 or residual)");
-}
-
-std::string vitCamInputName(VitCamInput input)
-{
-    return input == VitCamInput::Norm1Output ? "norm1" : "residual";
+    return method != ViewMethod::EigenCam && method != ViewMethod::ScoreCam && method != ViewMethod::AblationCam;
 }
 
 ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& input, int classIndex,
                               const std::vector<std::string>& layers, const CamOptions& options)
 {
+    if (!methodInfo(options.method).camInput)
+        throw EngineError("method '" + viewMethodName(options.method) + "' is not a CAM");
     if (options.batchSize < 1)
         throw EngineError("CAM batch size must be at least 1");
     const bool vit = model.spec().family == Family::ViT;
@@ -222,11 +172,11 @@ ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& inpu
         const auto f = asGrid(targets[i].target, acts, vit).detach();
         torch::Tensor map;
         switch (options.method) {
-        case CamMethod::EigenCam: map = eigenCam(f); break;
-        case CamMethod::ScoreCam:
+        case ViewMethod::EigenCam: map = eigenCam(f); break;
+        case ViewMethod::ScoreCam:
             map = weightedSum(scoreCamWeights(model, x, f, out.classIndex, options.batchSize), f);
             break;
-        case CamMethod::AblationCam:
+        case ViewMethod::AblationCam:
             map = weightedSum(ablationCamWeights(model, x, targets[i], out.classIndex, score.item<double>(),
                                                       options.batchSize),
                               f);
@@ -236,6 +186,35 @@ ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& inpu
         out.maps.push_back(map.to(torch::kCPU, torch::kFloat32));
     }
     return out;
+}
+
+// The CAM rows' view: the CAM of the request's method at each requested layer (ViT
+// blocks, default the last; CNN layers, default the last feature; "all"), one row each,
+// on the finest grid among them.
+ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    ViewMaps view;
+    CamOptions options;
+    options.method = request.method;
+    if (model.spec().family == Family::ViT) {
+        for (int b : requestedBlocks(request.layer, int(trace.attentions.size()), "-1"))
+            view.layers.push_back(std::to_string(b));
+        options.vitInput = request.vitCamInput;
+        view.camInput = vitCamInputName(options.vitInput);
+    } else if (request.layer == "all") {
+        for (const auto& [name, tensor] : trace.features)
+            view.layers.push_back(name);
+    } else {
+        view.layers.push_back(request.layer.empty() ? trace.features.back().first : request.layer);
+    }
+    const auto result = classActivationMaps(model, trace.input, request.classIndex, view.layers, options);
+    view.classIndex = result.classIndex;
+    view.heads = {"-"};
+    std::vector<torch::Tensor> rows;  // [1, h, w] each
+    for (const auto& m : result.maps)
+        rows.push_back(m.unsqueeze(0));
+    view.maps = torch::stack(onFinestGrid(rows));
+    return view;
 }
 
 }  // namespace attnviz::engine

@@ -55,4 +55,24 @@ int blockIndex(const std::string& layer, int depth)
     return int(index);
 }
 
+AttentionGradients attentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex,
+                                      const std::string& method)
+{
+    AttentionGradients out;
+    out.acts = differentiableForward(vit, input);
+    if (out.acts.attentions.empty())
+        throw EngineError(method + " needs a ViT");
+    out.classIndex = classIndex;
+    const auto score = classScore(out.acts, out.classIndex);
+    out.grads = gradientsOf(score, out.acts.attentions);
+    return out;
+}
+
+void checkRolloutStart(int startLayer, int depth)
+{
+    if (startLayer < 0 || startLayer >= depth)
+        throw EngineError("rollout start layer " + std::to_string(startLayer) + " outside the " + std::to_string(depth)
+                          + " blocks");
+}
+
 }  // namespace attnviz::engine

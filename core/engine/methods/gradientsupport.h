@@ -1,8 +1,8 @@
 #pragma once
 
 // Pieces every gradient method shares: a differentiable pass, the score of the class
-// being explained, gradients of several targets from one backward, and a ViT's patch
-// tokens as a channels-first grid.
+// being explained, gradients of several targets from one backward, every block's
+// attention gradient, and a ViT's patch tokens as a channels-first grid.
 
 #include "core/engine/model/classifier.h"
 
@@ -12,6 +12,12 @@
 #include <vector>
 
 namespace attnviz::engine {
+
+// Maps of one class for several layers, all from one forward and one backward pass.
+struct ClassMaps {
+    int classIndex = 0;
+    std::vector<torch::Tensor> maps;  // CPU float32, one per requested layer
+};
 
 // An eval-mode pass of `input` [N, C, H, W] whose input requires grad, so that every
 // intermediate does even though the weights do not. Refuses to run under inference mode.
@@ -30,5 +36,18 @@ torch::Tensor patchGrid(const torch::Tensor& tokens, const TokenLayout& layout);
 
 // A ViT block given as "3" or, counting from the end, "-1". Throws EngineError.
 int blockIndex(const std::string& layer, int depth);
+
+// One differentiable pass of a ViT and d score / dA for every block's attention:
+// attentions and grads [1, H, T, T] per block. `method` names the caller in errors.
+struct AttentionGradients {
+    Activations acts;
+    std::vector<torch::Tensor> grads;
+    int classIndex = -1;
+};
+AttentionGradients attentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex,
+                                      const std::string& method);
+
+// Throws EngineError unless `startLayer` is one of `depth` blocks.
+void checkRolloutStart(int startLayer, int depth);
 
 }  // namespace attnviz::engine

@@ -1,7 +1,8 @@
 #include "core/engine/methods/transformerattribution.h"
 
-#include "core/engine/methods/attentionmaps.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/attentionmaps.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/engine/vit/vit.h"
 
 #include <cmath>
@@ -364,6 +365,15 @@ ClassMaps transformerAttribution(const Classifier& vit, const Tensor& input, int
     out.classIndex = relevance.classIndex;
     out.maps.push_back(imageRowMap(rollout.to(torch::kCPU), relevance.tokens).to(torch::kFloat32));
     return out;
+}
+
+ViewMaps transformerAttributionView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    const int start = rolloutStartBlock(trace, request);
+    const auto result = transformerAttribution(model, trace.input, request.classIndex, start);
+    auto view = singleMapView(result.maps[0], "from " + std::to_string(start), "mean");
+    view.classIndex = result.classIndex;
+    return view;
 }
 
 }  // namespace attnviz::engine

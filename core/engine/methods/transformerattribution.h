@@ -1,7 +1,7 @@
 #pragma once
 
 #include "core/engine/model/classifier.h"
-#include "core/engine/methods/gradientmethods.h"
+#include "core/engine/methods/gradientsupport.h"
 #include "core/engine/model/trace.h"
 
 #include <torch/torch.h>

@@ -1,15 +1,14 @@
-#include "core/engine/methods/gradientmethods.h"
+#include "core/engine/methods/effectivefield.h"
 
-#include "core/engine/methods/attentionmaps.h"
 #include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/gradientsupport.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/engine/methods/receptivefield.h"
 
 #include <cstdlib>
 
 namespace attnviz::engine {
-
 namespace {
 
 void checkUnit(int row, int col, int64_t height, int64_t width, const std::string& layer)
@@ -18,70 +17,6 @@ void checkUnit(int row, int col, int64_t height, int64_t width, const std::strin
         throw EngineError("unit " + std::to_string(row) + "," + std::to_string(col) + " outside layer '" + layer
                           + "' grid of " + std::to_string(height) + "x" + std::to_string(width));
 }
-
-void checkStartLayer(int startLayer, int depth)
-{
-    if (startLayer < 0 || startLayer >= depth)
-        throw EngineError("rollout start layer " + std::to_string(startLayer) + " outside the " + std::to_string(depth)
-                          + " blocks");
-}
-
-// One differentiable pass of a ViT and d score / dA for every block's attention:
-// attentions and grads [1, H, T, T] per block.
-struct AttentionGradients {
-    Activations acts;
-    std::vector<torch::Tensor> grads;
-    int classIndex = -1;
-};
-
-AttentionGradients attentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex,
-                                      const std::string& method)
-{
-    AttentionGradients out;
-    out.acts = differentiableForward(vit, input);
-    if (out.acts.attentions.empty())
-        throw EngineError(method + " needs a ViT");
-    out.classIndex = classIndex;
-    const auto score = classScore(out.acts, out.classIndex);
-    out.grads = gradientsOf(score, out.acts.attentions);
-    return out;
-}
-
-}  // namespace
-
-ClassMaps genericAttention(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer)
-{
-    torch::AutoGradMode enableGrad(true);
-    const auto g = attentionGradients(vit, input, classIndex, "generic attention explainability");
-    const int depth = int(g.acts.attentions.size());
-    checkStartLayer(startLayer, depth);
-    const auto t = g.acts.tokens.tokens();
-    auto relevance = torch::eye(t, torch::kFloat64);
-    for (int l = startLayer; l < depth; ++l) {
-        // [H, T, T] -> [T, T]
-        const auto weighted = (g.grads[l][0] * g.acts.attentions[l][0].detach()).clamp_min(0).mean(0);
-        relevance = relevance + torch::matmul(weighted.to(torch::kCPU, torch::kFloat64), relevance);
-    }
-    return {g.classIndex, {imageRowMap(relevance, g.acts.tokens).to(torch::kFloat32)}};
-}
-
-ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex,
-                          const RolloutOptions& options)
-{
-    torch::AutoGradMode enableGrad(true);
-    const auto g = attentionGradients(vit, input, classIndex, "gradient rollout");
-    checkStartLayer(options.startLayer, int(g.acts.attentions.size()));
-    // Each block's A ⊙ dscore/dA per head [H, T, T]; the rollout fuses the heads and
-    // sets negative weights to 0 before it discards, adds I and renormalises.
-    std::vector<torch::Tensor> weighted;
-    for (std::size_t l = 0; l < g.acts.attentions.size(); ++l)
-        weighted.push_back((g.grads[l][0] * g.acts.attentions[l][0].detach()).to(torch::kCPU));
-    auto rolloutOptions = options;
-    rolloutOptions.clampNegative = true;
-    return {g.classIndex, {attentionRollout(weighted, g.acts.tokens, rolloutOptions)}};
-}
-
-namespace {
 
 // The unit (row, col) of `layer` as [N, D]: a ViT's patch token after a block, "after
 // the residual", or a CNN feature map's cell across its channels.
@@ -178,6 +113,21 @@ std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, con
         out.push_back(u.size);
     }
     return out;
+}
+
+ViewMaps effectiveFieldView(const torch::Tensor& erf, const std::string& layer, int row, int col)
+{
+    auto view = singleMapView(erf, layer + " @" + std::to_string(row) + "," + std::to_string(col), "-");
+    view.method = ViewMethod::EffectiveField;
+    return view;
+}
+
+// The `erf` method on the trace's own image: the unit request.query of request.layer.
+ViewMaps effectiveFieldView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    const auto layer = request.layer.empty() ? trace.features.back().first : request.layer;
+    const auto [row, col] = request.query.value();
+    return effectiveFieldView(effectiveReceptiveField(model, trace.input, layer, row, col), layer, row, col);
 }
 
 }  // namespace attnviz::engine

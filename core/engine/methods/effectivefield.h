@@ -1,6 +1,9 @@
 #pragma once
 
-#include "core/engine/methods/attentionmaps.h"
+// The effective receptive field (Luo et al. 2016): the `erf` method, and the size of a
+// field as one number for the plots.
+
+#include "core/engine/methods/view.h"
 #include "core/engine/model/classifier.h"
 
 #include <torch/torch.h>
@@ -9,27 +12,6 @@
 #include <vector>
 
 namespace attnviz::engine {
-
-// Maps of one class for several layers, all from one forward and one backward pass.
-struct ClassMaps {
-    int classIndex = 0;
-    std::vector<torch::Tensor> maps;  // CPU float32, one per requested layer
-};
-
-// Generic attention-model explainability (Chefer, Gur & Wolf, ICCV 2021):
-// per block A_bar = mean_h((dscore/dA ⊙ A)+), R <- R + A_bar R from R = I over the
-// blocks from `startLayer`; the image row of R over the patches, one map [gridH, gridW].
-ClassMaps genericAttention(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer = 0);
-
-// Gradient attention rollout as vit-explain defines it (Gildenblat, vit_grad_rollout.py):
-// per block the heads of A ⊙ dscore/dA are fused (`options.fusion`, vit-explain: mean),
-// negatives set to 0, the smallest `discardRatio` of the weights dropped (never the CLS
-// column), then Â = rows_normalised(0.5 fused + 0.5 I) and R = Â_L ... Â_start, as in
-// attention rollout. vit-explain's own code divides by the row sums along the wrong
-// axis and pairs each block's attention with the gradient of the block in reverse
-// order; both are done as the method describes here (docs/methods.md).
-ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex,
-                          const RolloutOptions& options = {});
 
 // Effective receptive field (Luo et al. 2016) of the unit at (row, col) of `layer`
 // in that layer's own grid: |dz/dx| summed over input channels, where z is the sum of
@@ -57,5 +39,9 @@ struct EffectiveFieldSize {
 // outputs) or every ViT block, on one image [1, C, H, W]: one forward pass and one
 // backward per layer through the kept graph.
 std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, const torch::Tensor& input);
+
+// The effective receptive field `erf` [H, W] (over the model input) of unit (row, col) of a
+// CNN layer as a one-cell view "erf", its layer labelled "<layer> @row,col".
+ViewMaps effectiveFieldView(const torch::Tensor& erf, const std::string& layer, int row, int col);
 
 }  // namespace attnviz::engine

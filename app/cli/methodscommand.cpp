@@ -1,0 +1,100 @@
+#include "app/cli/arguments.h"
+#include "app/cli/commands.h"
+
+#include "core/engine/methods/methodtable.h"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <sstream>
+
+namespace attnviz::cli {
+namespace {
+
+using engine::MethodInfo;
+
+std::string familiesName(const MethodInfo& m)
+{
+    switch (m.families) {
+    case engine::MethodFamilies::ViT: return "ViT";
+    case engine::MethodFamilies::CNN: return "CNN";
+    case engine::MethodFamilies::Both: break;
+    }
+    return "ViT, CNN";
+}
+
+std::string headsName(const MethodInfo& m)
+{
+    switch (m.heads) {
+    case engine::MethodHeads::Choose: return "one, all, mean, max or min";
+    case engine::MethodHeads::Fuse: return "fused: mean, max or min";
+    case engine::MethodHeads::None: break;
+    }
+    return "none";
+}
+
+std::string layerName(const MethodInfo& m)
+{
+    switch (m.layer) {
+    case engine::MethodLayer::RolloutStart: return "first block rolled out (default 0)";
+    case engine::MethodLayer::Unit: return "the CNN layer of the unit (--query ROW,COL)";
+    case engine::MethodLayer::Input: return "none: the map is over the input";
+    case engine::MethodLayer::Pick: break;
+    }
+    return m.families == engine::MethodFamilies::CNN ? "a layer (default the last; all)"
+                                                     : "a block or CNN layer (default the last; all)";
+}
+
+nlohmann::ordered_json methodJson(const MethodInfo& m)
+{
+    nlohmann::ordered_json j;
+    j["name"] = m.name;
+    j["citation"] = m.citation;
+    j["families"] = familiesName(m);
+    j["needs_model"] = m.needsModel();
+    j["explains_class"] = m.explainsClass();
+    j["heads"] = headsName(m);
+    j["layer"] = layerName(m);
+    j["query"] = m.query;
+    j["cam_input"] = m.camInput;
+    return j;
+}
+
+// docs/methods.md's list of methods, one table row each.
+std::string markdownTable()
+{
+    std::ostringstream out;
+    out << "| method | defined by | models | derived from | `--layer` | heads | `--class` |\n"
+        << "|---|---|---|---|---|---|---|\n";
+    for (const auto& m : engine::methodTable())
+        out << "| `" << m.name << "` | " << m.citation << " | " << familiesName(m) << " | "
+            << (m.needsModel() ? "passes of its own" : "the cached trace") << " | " << layerName(m) << " | "
+            << headsName(m) << " | " << (m.explainsClass() ? "yes" : "no") << " |\n";
+    return out.str();
+}
+
+}  // namespace
+
+std::string methodUsage()
+{
+    return "METHOD: " + engine::methodNames(engine::Family::ViT) + " (ViT);\n        "
+           + engine::methodNames(engine::Family::CNN) + " (CNN); `attnviz-cli methods` describes each.\n";
+}
+
+int runMethods(const std::vector<std::string>& words)
+{
+    const Arguments args(words, {}, {"markdown"});
+    if (!args.positional().empty())
+        throw UsageError("methods takes no MODEL");
+    if (args.flag("markdown")) {
+        std::cout << markdownTable();
+        return 0;
+    }
+    auto all = nlohmann::ordered_json::array();
+    for (const auto& m : engine::methodTable())
+        all.push_back(methodJson(m));
+    std::cout << all.dump(2) << "\n";
+    return 0;
+}
+
+}  // namespace attnviz::cli

@@ -1,0 +1,39 @@
+#pragma once
+
+// The method table's rows: every view method attnviz computes, one row each. This list is
+// the one place a method is declared; methodtable.h turns it into the ViewMethod enum, the
+// declarations of the compute functions and the table (MethodInfo) that the CLI's parser
+// and help, the window's method box, the export planner and docs/methods.md read.
+//
+// Adding a method: a file in this folder that defines its compute function
+//   ViewMaps fooView(const Classifier& model, const Trace& trace, const ViewRequest& request);
+// and a row here. The columns (MethodInfo says what each value means):
+//   Id, name, citation, families, source, heads, layer, query, camInput, compute
+// clang-format off
+#define ATTNVIZ_VIEW_METHODS(X) \
+    X(Attention,              "attention",               "Dosovitskiy et al. 2021; Caron et al. 2021",            ViT,  Trace, Choose, Pick,         true,  false, attentionView) \
+    X(Rollout,                "rollout",                 "Abnar & Zuidema 2020",                                  ViT,  Trace, Fuse,   RolloutStart, false, false, rolloutView) \
+    X(GradRollout,            "grad-rollout",            "Gildenblat 2020 (vit-explain)",                         ViT,  Model, Fuse,   RolloutStart, false, false, gradRolloutView) \
+    X(GenericAttention,       "generic-attention",       "Chefer, Gur & Wolf, ICCV 2021",                         ViT,  Model, None,   RolloutStart, false, false, genericAttentionView) \
+    X(TransformerAttribution, "transformer-attribution", "Chefer, Gur & Wolf, CVPR 2021",                         ViT,  Model, None,   RolloutStart, false, false, transformerAttributionView) \
+    X(GradCam,                "gradcam",                 "Selvaraju et al. 2017",                                 Both, Model, None,   Pick,         false, true,  camView) \
+    X(GradCamPlusPlus,        "gradcam++",               "Chattopadhay et al. 2018",                              Both, Model, None,   Pick,         false, true,  camView) \
+    X(XGradCam,               "xgradcam",                "Fu et al. 2020",                                        Both, Model, None,   Pick,         false, true,  camView) \
+    X(HiResCam,               "hirescam",                "Draelos & Carin 2020",                                  Both, Model, None,   Pick,         false, true,  camView) \
+    X(LayerCam,               "layercam",                "Jiang et al. 2021",                                     Both, Model, None,   Pick,         false, true,  camView) \
+    X(EigenCam,               "eigencam",                "Muhammad & Yeasin 2020",                                Both, Model, None,   Pick,         false, true,  camView) \
+    X(ScoreCam,               "scorecam",                "Wang et al. 2020",                                      Both, Model, None,   Pick,         false, true,  camView) \
+    X(AblationCam,            "ablationcam",             "Desai & Ramaswamy 2020",                                Both, Model, None,   Pick,         false, true,  camView) \
+    X(EffectiveField,         "erf",                     "Luo et al. 2016",                                       CNN,  Model, None,   Unit,         false, false, effectiveFieldView)
+// clang-format on
+
+namespace attnviz::engine {
+
+// One enumerator per row, in the table's order.
+enum class ViewMethod {
+#define ATTNVIZ_METHOD_ENUMERATOR(id, ...) id,
+    ATTNVIZ_VIEW_METHODS(ATTNVIZ_METHOD_ENUMERATOR)
+#undef ATTNVIZ_METHOD_ENUMERATOR
+};
+
+}  // namespace attnviz::engine

@@ -1,0 +1,73 @@
+#pragma once
+
+// The method table: what each view method is, said once (the rows are in methodlist.h).
+// The CLI's parser and help, the window's method box, the export planner and
+// docs/methods.md's list read it; nothing else names a method's properties.
+
+#include "core/engine/methods/methodlist.h"
+#include "core/engine/methods/view.h"
+#include "core/engine/model/classifier.h"
+
+#include <string>
+#include <vector>
+
+namespace attnviz::engine {
+
+// Which models a method applies to.
+enum class MethodFamilies { ViT, CNN, Both };
+// What a method is derived from: the cached trace alone, or passes of the model of its
+// own (gradients, perturbations), which run on a worker and are cached per request.
+enum class MethodSource { Trace, Model };
+// Its heads: none (one map), any head, all of them or a fusion (Choose), or a fusion
+// (mean | max | min) that is part of the method, with a discard ratio (Fuse).
+enum class MethodHeads { None, Choose, Fuse };
+// What its `layer` is: a ViT block or CNN layer, the last by default, or "all" (Pick); the
+// first block rolled out, 0 by default (RolloutStart); the CNN layer of the unit asked
+// about (Unit); none, the map being over the model input (Input).
+enum class MethodLayer { Pick, RolloutStart, Unit, Input };
+
+// A method's compute function: its maps for one request, from the cached trace and, for
+// MethodSource::Model, passes of the model over trace.input. Throws EngineError.
+using ComputeView = ViewMaps (*)(const Classifier& model, const Trace& trace, const ViewRequest& request);
+
+// The compute functions, each defined in its method's file.
+#define ATTNVIZ_METHOD_COMPUTE(id, name, citation, families, source, heads, layer, query, camInput, compute) \
+    ViewMaps compute(const Classifier& model, const Trace& trace, const ViewRequest& request);
+ATTNVIZ_VIEW_METHODS(ATTNVIZ_METHOD_COMPUTE)
+#undef ATTNVIZ_METHOD_COMPUTE
+
+struct MethodInfo {
+    ViewMethod method;
+    const char* name;      // as on the command line and in the window: "gradcam++"
+    const char* citation;  // who defined it: "Selvaraju et al. 2017"
+    MethodFamilies families;
+    MethodSource source;
+    MethodHeads heads;
+    MethodLayer layer;
+    bool query;     // takes a query patch in place of CLS (--query, a click on a ViT)
+    bool camInput;  // a CAM: on a ViT it reads a block's norm1 output or its residual stream
+    ComputeView compute;
+
+    bool supports(Family family) const;
+    bool needsModel() const { return source == MethodSource::Model; }
+    bool rollsOut() const { return layer == MethodLayer::RolloutStart; }
+    bool takesLayer() const { return layer == MethodLayer::Pick || layer == MethodLayer::Unit; }  // the layer box
+    bool fusesHeads() const { return heads == MethodHeads::Fuse; }
+    bool explainsClass() const { return source == MethodSource::Model && layer != MethodLayer::Unit; }  // --class
+};
+
+// Every method, in the order of docs/methods.md.
+const std::vector<MethodInfo>& methodTable();
+const MethodInfo& methodInfo(ViewMethod method);
+std::string viewMethodName(ViewMethod method);  // "attention", "gradcam++", "erf", ...
+// Throws EngineError naming every method for a name that is none of them.
+ViewMethod viewMethodFromName(const std::string& name);
+// The methods for one family, "a, b, c".
+std::string methodNames(Family family);
+
+// Checks the request against the method's row (family, heads, query, discard ratio) and
+// runs its compute function. Throws EngineError with a one-line reason for a method or
+// option the model lacks.
+ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequest& request);
+
+}  // namespace attnviz::engine
