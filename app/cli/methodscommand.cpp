@@ -41,8 +41,12 @@ std::string layerName(const MethodInfo& m)
     case engine::MethodLayer::Input: return "none: the map is over the input";
     case engine::MethodLayer::Pick: break;
     }
-    return m.families == engine::MethodFamilies::CNN ? "a layer (default the last; all)"
-                                                     : "a block or CNN layer (default the last; all)";
+    switch (m.families) {
+    case engine::MethodFamilies::ViT: return "a block (default the last; all)";
+    case engine::MethodFamilies::CNN: return "a layer (default the last; all)";
+    case engine::MethodFamilies::Both: break;
+    }
+    return "a block or CNN layer (default the last; all)";
 }
 
 nlohmann::ordered_json methodJson(const MethodInfo& m)
@@ -77,8 +81,19 @@ std::string markdownTable()
 
 std::string methodUsage()
 {
-    return "METHOD: " + engine::methodNames(engine::Family::ViT) + " (ViT);\n        "
-           + engine::methodNames(engine::Family::CNN) + " (CNN); `attnviz-cli methods` describes each.\n";
+    std::string usage = "METHOD (attnviz-cli methods says what each takes):\n";
+    for (const auto families : {engine::MethodFamilies::ViT, engine::MethodFamilies::Both, engine::MethodFamilies::CNN}) {
+        std::string names;
+        std::string group;
+        for (const auto& m : engine::methodTable())
+            if (m.families == families) {
+                names += (names.empty() ? "" : ", ") + std::string(m.name);
+                group = familiesName(m);
+            }
+        if (!names.empty())
+            usage += "  " + group + ": " + names + "\n";
+    }
+    return usage;
 }
 
 int runMethods(const std::vector<std::string>& words)

@@ -8,6 +8,7 @@
 #include "core/engine/methods/effectivefield.h"
 #include "core/engine/methods/genericattention.h"
 #include "core/engine/methods/gradrollout.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"
