@@ -4,6 +4,7 @@
 #include "core/engine/engineerror.h"
 #include "core/engine/loading/layoutguess.h"
 #include "core/engine/cnn/families.h"
+#include "core/engine/vit/families.h"
 #include "core/engine/vit/vit.h"
 
 #include "core/io/bytes.h"
@@ -92,35 +93,17 @@ void resolveRelativeGrid(ModelSpec& spec, const torch::Tensor& table)
     spec.posGrid = {(side + 1) / 2, (side + 1) / 2};
 }
 
-Preprocessing defaultPreprocessing(const ModelSpec& spec)
+// Where config.json does not say: torchvision's preprocessing (resize 256, crop 224,
+// bilinear, ImageNet mean/std), a ViT's at its position grid's size and as its family's
+// code does it (vit/families.cpp).
+Preprocessing defaultPreprocessing(const ModelSpec& spec, const ViTFamily* vitFamily)
 {
-    Preprocessing p;  // torchvision's: resize 256, crop 224, bilinear, ImageNet mean/std
+    Preprocessing p;
     p.inputSize = {spec.preprocessing.inputSize[0], 224, 224};
-    if (spec.family == Family::ViT) {
+    if (vitFamily) {
         p.inputSize[1] = spec.posGrid[0] * spec.patchSize;
         p.inputSize[2] = spec.posGrid[1] * spec.patchSize;
-        if (spec.architecture == "clip") {  // CLIP's: shortest side to the size, center crop, bicubic
-            p.interpolation = "bicubic";
-            p.cropPct = 1.0;
-            p.mean = {0.48145466, 0.4578275, 0.40821073};
-            p.std = {0.26862954, 0.26130258, 0.27577711};
-        } else if (spec.architecture == "siglip" && spec.naming == Naming::HF) {  // SiglipImageProcessor
-            p.interpolation = "bicubic";
-            p.cropPct = 1.0;
-            p.squash = true;
-            p.mean = {0.5, 0.5, 0.5};
-            p.std = {0.5, 0.5, 0.5};
-        } else if (spec.architecture == "dinov2" && spec.naming == Naming::HF) {  // BitImageProcessor
-            p.interpolation = "bicubic";
-        } else if (spec.naming == Naming::Timm) {  // timm's defaults for ViT/DeiT/DINO
-            p.interpolation = "bicubic";
-            p.cropPct = 0.9;
-        } else if (spec.naming == Naming::HF) {
-            p.cropPct = 1.0;
-            p.squash = true;
-            p.mean = {0.5, 0.5, 0.5};
-            p.std = {0.5, 0.5, 0.5};
-        }
+        vitFamily->preprocessing(spec, p);
     }
     if (p.inputSize[0] == 1) {
         p.mean.resize(1);
@@ -181,7 +164,7 @@ std::vector<std::string> fieldsRead(const io::ModelConfig& c)
 }
 
 // Preprocessing, labels and the class count, checked against config.json.
-void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChannels)
+void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChannels, const ViTFamily* vitFamily = nullptr)
 {
     expectAgrees(config.numClasses, spec.numClasses, "num_classes", config);
     spec.labels = io::labelsFor(config, spec.numClasses);
@@ -190,7 +173,7 @@ void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChanne
     spec.configPath = config.present ? config.path : std::string();
     spec.configArchitecture = config.architecture;
     spec.configFields = fieldsRead(config);
-    spec.preprocessing = defaultPreprocessing(spec);
+    spec.preprocessing = defaultPreprocessing(spec, vitFamily);
     applyConfigPreprocessing(spec.preprocessing, config.preprocess);
     auto& p = spec.preprocessing;
     if (p.inputSize[0] != weightChannels)
@@ -225,12 +208,7 @@ void applyInputSize(ModelSpec& spec, const LoadOptions& options)
 
 std::string vitDescription(const ModelSpec& s)
 {
-    const std::string kind = s.architecture == "clip"     ? "CLIP ViT"
-                             : s.architecture == "siglip" ? "SigLIP ViT"
-                             : s.architecture == "dinov2" ? "DINOv2 ViT"
-                             : s.architecture == "beit"   ? "BEiT"
-                                                          : "ViT";
-    std::string name = kind + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
+    std::string name = vitKind(s) + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
                        + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim) + ", patch "
                        + std::to_string(s.patchSize);
     if (s.hasDistToken)
@@ -244,18 +222,6 @@ std::string vitDescription(const ModelSpec& s)
     if (s.numClasses == 0)
         name += ", outputs a " + std::to_string(s.embeddingDim) + "-d embedding";
     return name + ")";
-}
-
-// LayerNorm eps where the config does not say: timm, torchvision and DINOv2 1e-6,
-// CLIP 1e-5, HF ViT 1e-12.
-double defaultLayerNormEps(ViTLayout layout)
-{
-    switch (layout) {
-    case ViTLayout::HfViT: return 1e-12;
-    case ViTLayout::HfClip:
-    case ViTLayout::OpenClip: return 1e-5;
-    default: return 1e-6;
-    }
 }
 
 // Floating-point tensors holding NaN or infinity: the model loads, but what it shows may
@@ -278,12 +244,12 @@ std::vector<std::string> weightWarnings(const io::TensorMap& tensors)
             + " NaN or infinite values: " + names};
 }
 
-std::unique_ptr<Classifier> buildViT(WeightSource& source, ViTLayout layout, const io::ModelConfig& config,
+std::unique_ptr<Classifier> buildViT(WeightSource& source, const ViTFamily& family, const io::ModelConfig& config,
                                      const LoadOptions& options, std::vector<std::string> warnings)
 {
     ModelSpec spec;
     spec.warnings = std::move(warnings);
-    auto weights = readViTWeights(source, layout, config, spec);
+    auto weights = readViT(family, source, config, spec);
     const auto naming = spec.naming;
     source.expectAllTaken("ViT (" + namingName(naming) + " naming)");
     const int channels = spec.preprocessing.inputSize[0];
@@ -291,12 +257,10 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, ViTLayout layout, con
     expectAgrees(config.depth, spec.depth, "depth", config);
     expectAgrees(config.patchSize, spec.patchSize, "patch_size", config);
     resolveHeads(spec, config, options.heads);
-    spec.layerNormEps = defaultLayerNormEps(layout);
+    spec.layerNormEps = family.layerNormEps;
     if (naming == Naming::HF)
         spec.layerNormEps = config.layerNormEps.value_or(spec.layerNormEps);
-    // HF's Dinov2WithRegisters antialiases where its Dinov2, ViT and CLIP do not.
-    spec.posResampling.antialias = naming == Naming::Timm || naming == Naming::OpenCLIP
-                                   || (layout == ViTLayout::HfDinov2 && spec.regTokens > 0);
+    spec.posResampling.antialias = family.antialiasesPositions(spec);
     spec.posResampling.alignCorners = naming == Naming::Torchvision;
     if (config.globalPool == std::string("avg"))
         spec.avgPool = true;
@@ -304,7 +268,7 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, ViTLayout layout, con
         resolvePositionGrid(spec, weights.posEmbed.size(1), config);
     else
         resolveRelativeGrid(spec, weights.blocks.front().relTable);
-    finishSpec(spec, config, channels);
+    finishSpec(spec, config, channels, &family);
     applyInputSize(spec, options);
     spec.description = vitDescription(spec);
     return std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
@@ -348,9 +312,8 @@ std::unique_ptr<Classifier> buildClassifier(const io::TensorMap& tensors, const 
     const auto device = parseDevice(options.device);
     WeightSource source(tensors);
     std::unique_ptr<Classifier> model;
-    ViTLayout layout;
-    if (detectViTLayout(source, layout)) {
-        model = buildViT(source, layout, config, options, weightWarnings(tensors));
+    if (const auto* vit = findViTFamily(source)) {
+        model = buildViT(source, *vit, config, options, weightWarnings(tensors));
     } else {
         for (const auto& family : cnn::familyReaders())
             if (family.matches(source)) {

@@ -85,7 +85,7 @@ AttentionPoolWeights readHfSiglipHead(WeightSource& s, const std::string& p, int
 // open_clip: visual.{conv1, class_embedding [D], positional_embedding [L, D], ln_pre,
 // transformer.resblocks.i.{ln_1, attn.in_proj_*, attn.out_proj, ln_2, mlp.c_fc,
 // mlp.c_proj, ls_1/ls_2.gamma}, ln_post, proj [D, E]}.
-ViTWeights readOpenClip(WeightSource& s, ModelSpec& spec)
+ViTWeights readOpenClip(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
 {
     ViTWeights w;
     s.ignoreAllExcept({"visual."});  // the text tower and logit_scale
@@ -123,7 +123,7 @@ ViTWeights readOpenClip(WeightSource& s, ModelSpec& spec)
 // patch_embedding, position_embedding}, pre_layrnorm, encoder.layers.i.{layer_norm1,
 // self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1, mlp.fc2}, post_layernorm} and
 // visual_projection [E, D].
-ViTWeights readHfClip(WeightSource& s, ModelSpec& spec)
+ViTWeights readHfClip(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
 {
     ViTWeights w;
     s.ignoreAllExcept({"vision_model.", "visual_projection."});  // CLIPModel's text tower
@@ -148,7 +148,7 @@ ViTWeights readHfClip(WeightSource& s, ModelSpec& spec)
 // post_layernorm (on every token), head (the attention pool; absent with
 // vision_use_head false, then the patch mean is the output)}. No projection: SigLIP's
 // image embedding is the pool's output.
-ViTWeights readHfSiglip(WeightSource& s, ModelSpec& spec)
+ViTWeights readHfSiglip(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec)
 {
     ViTWeights w;
     // SiglipModel's text tower, logit_scale, logit_bias. A classifier is kept, so that
@@ -166,6 +166,9 @@ ViTWeights readHfSiglip(WeightSource& s, ModelSpec& spec)
     if (s.has("vision_model.head.probe"))
         w.pool = readHfSiglipHead(s, "vision_model.head.", d);
     fillSpec(w, spec);
+    // HF's SiglipVisionConfig defaults to tanh GELU, so a config without hidden_act means it.
+    if (!config.hiddenAct)
+        spec.mlp = ViTMlp::GeluTanh;
     return w;
 }
 

@@ -169,48 +169,6 @@ void readHfHead(WeightSource& s, ViTWeights& w, int64_t d)
 
 }  // namespace
 
-Naming layoutNaming(ViTLayout layout)
-{
-    switch (layout) {
-    case ViTLayout::Timm: return Naming::Timm;
-    case ViTLayout::Torchvision: return Naming::Torchvision;
-    case ViTLayout::OpenClip: return Naming::OpenCLIP;
-    case ViTLayout::HfViT:
-    case ViTLayout::HfDinov2:
-    case ViTLayout::HfClip:
-    case ViTLayout::HfSiglip: break;
-    }
-    return Naming::HF;
-}
-
-std::string layoutArchitecture(ViTLayout layout)
-{
-    switch (layout) {
-    case ViTLayout::HfDinov2: return "dinov2";
-    case ViTLayout::HfClip:
-    case ViTLayout::OpenClip: return "clip";
-    case ViTLayout::HfSiglip: return "siglip";
-    default: return "vit";
-    }
-}
-
-bool detectViTLayout(const WeightSource& source, ViTLayout& layout)
-{
-    if (source.has("patch_embed.proj.weight"))
-        layout = ViTLayout::Timm;
-    else if (source.has("conv_proj.weight") && source.has("encoder.pos_embedding"))
-        layout = ViTLayout::Torchvision;
-    else if (source.has("embeddings.patch_embeddings.projection.weight"))
-        layout = source.has("encoder.layer.0.norm1.weight") ? ViTLayout::HfDinov2 : ViTLayout::HfViT;
-    else if (source.has("vision_model.embeddings.patch_embedding.weight"))
-        layout = source.has("vision_model.embeddings.class_embedding") ? ViTLayout::HfClip : ViTLayout::HfSiglip;
-    else if (source.has("visual.conv1.weight") && source.has("visual.class_embedding"))
-        layout = ViTLayout::OpenClip;
-    else
-        return false;
-    return true;
-}
-
 void readNormWeights(WeightSource& s, const std::string& prefix, int64_t d, torch::Tensor& w, torch::Tensor& b)
 {
     w = s.take(prefix + ".weight", {d});
@@ -306,43 +264,42 @@ ViTWeights readPlainViT(WeightSource& s, Naming naming, ModelSpec& spec)
 
 }  // namespace
 
-ViTWeights readViTWeights(WeightSource& s, ViTLayout layout, const io::ModelConfig& config, ModelSpec& spec)
+ViTWeights readTimmViT(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec)
 {
-    ViTWeights w;
-    switch (layout) {
-    case ViTLayout::Timm: w = readPlainViT(s, Naming::Timm, spec); break;
-    case ViTLayout::Torchvision: w = readPlainViT(s, Naming::Torchvision, spec); break;
-    case ViTLayout::HfViT: w = readPlainViT(s, Naming::HF, spec); break;
-    case ViTLayout::HfDinov2: w = readHfDinov2(s, config, spec); break;
-    case ViTLayout::HfClip: w = readHfClip(s, spec); break;
-    case ViTLayout::HfSiglip: w = readHfSiglip(s, spec); break;
-    case ViTLayout::OpenClip: w = readOpenClip(s, spec); break;
-    }
-    spec.family = Family::ViT;
-    spec.naming = layoutNaming(layout);
-    spec.architecture = layoutArchitecture(layout);
-    // What the keys cannot tell: the MLP activation, from the config.
+    auto w = readPlainViT(s, Naming::Timm, spec);
+    // timm's keys are one layout for several families: its registered name tells them apart.
+    const auto& arch = config.architecture;
+    for (const char* family : {"dinov2", "clip", "siglip"})
+        if (arch.find(family) != std::string::npos)
+            spec.architecture = family;
+    if (timmUsesTanhGelu(arch))
+        spec.mlp = ViTMlp::GeluTanh;
+    return w;
+}
+
+ViTWeights readTorchvisionViT(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
+{
+    return readPlainViT(s, Naming::Torchvision, spec);
+}
+
+ViTWeights readHfViT(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
+{
+    return readPlainViT(s, Naming::HF, spec);
+}
+
+void finishViTSpec(const ViTWeights& w, const io::ModelConfig& config, ModelSpec& spec)
+{
     const auto& arch = config.architecture;
     const bool timmDinov2Giant = arch.find("giant_patch14") != std::string::npos && arch.find("dinov2") != std::string::npos;
     if (config.hiddenAct == std::string("quick_gelu") || arch.find("quickgelu") != std::string::npos)
         spec.mlp = ViTMlp::QuickGelu;
     if (config.swiglu.value_or(false) || timmDinov2Giant)
         spec.mlp = ViTMlp::SwiGlu;
-    // HF's SiglipVisionConfig defaults to tanh GELU, so a config without hidden_act means it.
-    const bool hfSiglipDefault = layout == ViTLayout::HfSiglip && !config.hiddenAct;
-    if (config.hiddenAct == std::string("gelu_pytorch_tanh") || hfSiglipDefault
-        || (layout == ViTLayout::Timm && timmUsesTanhGelu(arch)))
+    if (config.hiddenAct == std::string("gelu_pytorch_tanh"))
         spec.mlp = ViTMlp::GeluTanh;
-    if (layout == ViTLayout::Timm && arch.find("dinov2") != std::string::npos)
-        spec.architecture = "dinov2";
-    if (layout == ViTLayout::Timm && arch.find("clip") != std::string::npos)
-        spec.architecture = "clip";
-    if (layout == ViTLayout::Timm && arch.find("siglip") != std::string::npos)
-        spec.architecture = "siglip";
     if (!w.blocks.empty() && w.blocks.front().relTable.defined())
         spec.architecture = "beit";
     spec.embeddingDim = spec.numClasses > 0 ? 0 : w.projW.defined() ? int(w.projW.size(0)) : spec.embedDim;
-    return w;
 }
 
 std::vector<std::pair<std::string, torch::Tensor*>> ViTWeights::named()

@@ -60,26 +60,22 @@ struct ViTWeights {
     std::vector<std::pair<std::string, torch::Tensor*>> named();
 };
 
-// The key layouts a ViT checkpoint can have.
-enum class ViTLayout {
-    Timm,         // timm (also DeiT, DINO, DINOv2, CLIP with norm_pre)
-    Torchvision,  // torchvision VisionTransformer
-    HfViT,        // HF ViTModel / ViTForImageClassification
-    HfDinov2,     // HF Dinov2Model, Dinov2WithRegistersModel, Dinov2ForImageClassification
-    HfClip,       // HF CLIPVisionModel / CLIPModel (the text tower is ignored)
-    HfSiglip,     // HF SiglipVisionModel / SiglipModel (the text tower is ignored)
-    OpenClip,     // open_clip CLIP (visual.*; the text tower is ignored)
-};
-Naming layoutNaming(ViTLayout layout);
-std::string layoutArchitecture(ViTLayout layout);  // "vit", "dinov2", "clip", "siglip"
+// The readers of the layouts (vit/families.cpp lists them): each reads a checkpoint's
+// weights into timm's structure and fills spec.depth, embedDim, patchSize, the token
+// flags, numClasses and what its family's keys say of the MLP. Heads and preprocessing
+// are not set here.
+ViTWeights readTimmViT(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
+ViTWeights readTorchvisionViT(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
+ViTWeights readHfViT(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
+// The CLIP and SigLIP towers and HF DINOv2 (vitlayouts.cpp).
+ViTWeights readOpenClip(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
+ViTWeights readHfClip(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
+ViTWeights readHfSiglip(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
+ViTWeights readHfDinov2(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
 
-// Which layout a ViT checkpoint has; false when the keys are not a ViT's.
-bool detectViTLayout(const WeightSource& source, ViTLayout& layout);
-
-// Reads the weights of a ViT in `layout`, filling spec.depth, embedDim, patchSize,
-// token flags, the MLP kind and numClasses from the keys (and, where the weights cannot
-// tell, from `config`). Heads and preprocessing are not set here.
-ViTWeights readViTWeights(WeightSource& source, ViTLayout layout, const io::ModelConfig& config, ModelSpec& spec);
+// What every layout's weights leave to the config (the MLP activation) and what follows
+// from the weights whatever their layout (BEiT's relative bias, the embedding width).
+void finishViTSpec(const ViTWeights& w, const io::ModelConfig& config, ModelSpec& spec);
 
 // Shared by the layout readers: `prefix`.weight/.bias of a norm [d], of a linear layer
 // (bias optional).
@@ -91,10 +87,5 @@ void readSeparateQkv(WeightSource& s, const std::string& prefix, const std::arra
                      ViTBlockWeights& b);
 // timm's attention pool under `prefix` ("attn_pool."), for a width d.
 AttentionPoolWeights readTimmAttentionPool(WeightSource& s, const std::string& prefix, int64_t d);
-// The CLIP and SigLIP towers and HF DINOv2 (vitlayouts.cpp).
-ViTWeights readOpenClip(WeightSource& s, ModelSpec& spec);
-ViTWeights readHfClip(WeightSource& s, ModelSpec& spec);
-ViTWeights readHfSiglip(WeightSource& s, ModelSpec& spec);
-ViTWeights readHfDinov2(WeightSource& s, const io::ModelConfig& config, ModelSpec& spec);
 
 }  // namespace attnviz::engine
