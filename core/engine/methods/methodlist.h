@@ -24,7 +24,8 @@
     X(EigenCam,               "eigencam",                "Muhammad & Yeasin 2020",                                Both, Model, None,   Pick,         false, true,  camView) \
     X(ScoreCam,               "scorecam",                "Wang et al. 2020",                                      Both, Model, None,   Pick,         false, true,  camView) \
     X(AblationCam,            "ablationcam",             "Desai & Ramaswamy 2020",                                Both, Model, None,   Pick,         false, true,  camView) \
-    X(EffectiveField,         "erf",                     "Luo et al. 2016",                                       CNN,  Model, None,   Unit,         false, false, effectiveFieldView)
+    X(EffectiveField,         "erf",                     "Luo et al. 2016",                                       CNN,  Model, None,   Unit,         false, false, effectiveFieldView) \
+    /* a new method: one row above this line */
 // clang-format on
 
 namespace attnviz::engine {
