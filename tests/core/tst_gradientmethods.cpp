@@ -122,6 +122,34 @@ private slots:
         }
     }
 
+    void saliencyMatchesAutograd_data()
+    {
+        QTest::addColumn<QString>("role");
+        QTest::addColumn<QString>("rank");
+        for (const char* role : {"vit", "cnn"})
+            for (const char* rank : {"top", "second"})
+                QTest::addRow("%s, %s class", role, rank) << QString::fromLatin1(role) << QString::fromLatin1(rank);
+    }
+
+    // Simonyan et al.'s input gradient through the method table, as computeView serves
+    // it to the window and the CLI, against PyTorch autograd on torchvision's models.
+    void saliencyMatchesAutograd()
+    {
+        QFETCH(QString, role);
+        QFETCH(QString, rank);
+        const auto& f = fixture();
+        const auto name = role.toStdString();
+        const auto& model = name == "vit" ? *f.vit : *f.cnn;
+        const auto trace = model.forward(f.tensor(name + ".input"));
+        engine::ViewRequest request;
+        request.method = engine::viewMethodFromName("saliency");
+        request.classIndex = rank == QLatin1String("top") ? -1 : f.rankedClass(name, "second");
+        const auto view = engine::computeView(model, trace, request);
+        QCOMPARE(*view.classIndex, f.rankedClass(name, rank.toStdString()));
+        QCOMPARE(view.layers, std::vector<std::string>{"input"});
+        compareMaps(view.maps[0][0], f.tensor(name + ".saliency." + rank.toStdString()));
+    }
+
     void genericAttentionMatchesAutogradReference()
     {
         const auto& f = fixture();

@@ -106,7 +106,7 @@ private slots:
     // map for each family the row names, and is refused for the others.
     void everyMethodOfTheTableIsAViewOfItsFamilies()
     {
-        QCOMPARE(engine::methodTable().size(), std::size_t(14));
+        QCOMPARE(engine::methodTable().size(), std::size_t(15));
         for (const auto& info : engine::methodTable()) {
             const std::string method = info.name;
             QVERIFY(engine::viewMethodFromName(method) == info.method);  // names go both ways
@@ -126,7 +126,8 @@ private slots:
                 QVERIFY(view.method == info.method);
                 const auto grid = family == engine::Family::ViT ? 14 : 7;
                 const auto& input = m->trace.input;
-                const auto expected = info.layer == engine::MethodLayer::Unit
+                const bool overInput = info.layer == engine::MethodLayer::Unit || info.layer == engine::MethodLayer::Input;
+                const auto expected = overInput
                                           ? std::vector<int64_t>{1, 1, input.size(2), input.size(3)}
                                           : std::vector<int64_t>{1, 1, grid, grid};
                 QCOMPARE(view.maps.sizes().vec(), expected);
@@ -199,7 +200,7 @@ private slots:
         const auto& v = vit();
         const auto& c = cnn();
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*c.model, c.trace, request("attention")));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("saliency")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("saliency", "3")));  // no layer
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("rollout", "", "all")));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("gradcam", "", "2")));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*c.model, c.trace, request("grad-rollout")));

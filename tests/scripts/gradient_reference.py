@@ -16,6 +16,7 @@ Writes into --out:
     vit.generic.<class>                Chefer et al. ICCV 2021 from attention gradients of a
                                        hand-written forward checked against torchvision's
     vit.gradrollout.<class>.<fusion>.<discard>.<start>   vit-explain's gradient rollout
+    vit.saliency.<class>, cnn.saliency.<class>   Simonyan et al. 2014: max_c |d logit / d input| [224,224]
     cnn.<cam>.<class>.<layer>          the CAM family with forward hooks and tensor hooks
     cnn.scorecam.top.layer2, cnn.ablationcam.top.layer4   on cnn.input_small
 <class> is "top" and "second", the two best classes (also stored as <role>.top, <role>.second:
@@ -194,6 +195,14 @@ def grad_rollout(pairs, fusion, discard, start):
 ROLLOUT_CASES = [("mean", 0.0, 0), ("max", 0.5, 1), ("min", 0.9, 2)]
 
 
+def input_saliency(model, x, cls):
+    """Simonyan, Vedaldi & Zisserman 2014, sec. 3.1: the gradient of the class logit with
+    respect to the input by autograd, its absolute value's maximum over the channels [H, W]"""
+    x = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(x)[0, cls], x)
+    return grad[0].abs().amax(dim=0)
+
+
 def vit_references(vit, x, out, top, second):
     for name, cls in [("top", top), ("second", second)]:
         for b in [1, 3]:
@@ -203,6 +212,7 @@ def vit_references(vit, x, out, top, second):
                 out[f"vit.{method}.{name}.{b}"] = cam(method, vit_grid(act), vit_grid(grad))
             act, grad = capture(vit, ln, x, cls, pre=True)
             out[f"vit.gradcam-residual.{name}.{b}"] = cam("gradcam", vit_grid(act), vit_grid(grad))
+        out[f"vit.saliency.{name}"] = input_saliency(vit, x, cls)
         pairs = attention_grads(vit, x, cls)
         out[f"vit.generic.{name}"] = generic_attention(pairs)
         for fusion, discard, start in ROLLOUT_CASES:
@@ -216,6 +226,7 @@ def vit_references(vit, x, out, top, second):
 def cnn_references(net, x, small, out, top, second):
     layers = ["layer4", "layer3", "layer2.1", "maxpool"]
     for name, cls in [("top", top), ("second", second)]:
+        out[f"cnn.saliency.{name}"] = input_saliency(net, x, cls)
         for layer in layers:
             act, grad = capture(net, net.get_submodule(layer), x, cls)
             for method in CAM_METHODS:

@@ -25,6 +25,7 @@
     X(ScoreCam,               "scorecam",                "Wang et al. 2020",                                      Both, Model, None,   Pick,         false, true,  camView) \
     X(AblationCam,            "ablationcam",             "Desai & Ramaswamy 2020",                                Both, Model, None,   Pick,         false, true,  camView) \
     X(EffectiveField,         "erf",                     "Luo et al. 2016",                                       CNN,  Model, None,   Unit,         false, false, effectiveFieldView) \
+    X(Saliency,               "saliency",                "Simonyan, Vedaldi & Zisserman 2014",                    Both, Model, None,   Input,        false, false, saliencyView) \
     /* a new method: one row above this line */
 // clang-format on
 
