@@ -25,9 +25,7 @@ ViewMaps genericAttentionView(const Classifier& model, const Trace& trace, const
 {
     const int start = rolloutStartBlock(trace, request);
     const auto result = genericAttention(model, trace.input, request.classIndex, start);
-    auto view = singleMapView(result.maps[0], "from " + std::to_string(start), "mean");
-    view.classIndex = result.classIndex;
-    return view;
+    return rolledOutView(result.maps[0], start, "mean", result.classIndex);
 }
 
 }  // namespace attnviz::engine

@@ -27,9 +27,7 @@ ViewMaps gradRolloutView(const Classifier& model, const Trace& trace, const View
     options.discardRatio = request.discardRatio;
     options.startLayer = rolloutStartBlock(trace, request);
     const auto result = gradientRollout(model, trace.input, request.classIndex, options);
-    auto view = singleMapView(result.maps[0], "from " + std::to_string(options.startLayer), headChoiceName(request.head));
-    view.classIndex = result.classIndex;
-    return view;
+    return rolledOutView(result.maps[0], options.startLayer, headChoiceName(request.head), result.classIndex);
 }
 
 }  // namespace attnviz::engine

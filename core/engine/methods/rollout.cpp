@@ -45,8 +45,8 @@ ViewMaps rolloutView(const Classifier&, const Trace& trace, const ViewRequest& r
     options.fusion = request.head.fusion;
     options.discardRatio = request.discardRatio;
     options.startLayer = rolloutStartBlock(trace, request);
-    return singleMapView(attentionRollout(trace.attentions, trace.tokens, options),
-                         "from " + std::to_string(options.startLayer), headChoiceName(request.head));
+    return rolledOutView(attentionRollout(trace.attentions, trace.tokens, options), options.startLayer,
+                         headChoiceName(request.head));
 }
 
 }  // namespace attnviz::engine

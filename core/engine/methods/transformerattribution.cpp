@@ -371,9 +371,7 @@ ViewMaps transformerAttributionView(const Classifier& model, const Trace& trace,
 {
     const int start = rolloutStartBlock(trace, request);
     const auto result = transformerAttribution(model, trace.input, request.classIndex, start);
-    auto view = singleMapView(result.maps[0], "from " + std::to_string(start), "mean");
-    view.classIndex = result.classIndex;
-    return view;
+    return rolledOutView(result.maps[0], start, "mean", result.classIndex);
 }
 
 }  // namespace attnviz::engine

@@ -106,6 +106,13 @@ ViewMaps singleMapView(const torch::Tensor& map, const std::string& layer, const
     return view;
 }
 
+ViewMaps rolledOutView(const torch::Tensor& map, int start, const std::string& head, std::optional<int> classIndex)
+{
+    auto view = singleMapView(map, "from " + std::to_string(start), head);
+    view.classIndex = classIndex;
+    return view;
+}
+
 std::vector<torch::Tensor> onFinestGrid(std::vector<torch::Tensor> maps)
 {
     std::vector<int64_t> size{maps[0].size(-2), maps[0].size(-1)};

@@ -88,6 +88,10 @@ std::vector<int> requestedBlocks(const std::string& layer, int depth, const std:
 int rolloutStartBlock(const Trace& trace, const ViewRequest& request);
 // One map [h, w] as a one-cell view labelled `layer` × `head`.
 ViewMaps singleMapView(const torch::Tensor& map, const std::string& layer, const std::string& head);
+// A map [h, w] rolled out from block `start` as a one-cell view "from <start>" × `head`,
+// explaining `classIndex` (none for attention rollout).
+ViewMaps rolledOutView(const torch::Tensor& map, int start, const std::string& head,
+                       std::optional<int> classIndex = std::nullopt);
 // Maps [..., h, w] of different sizes brought to the finest grid (nearest neighbour); the
 // same maps when they all share one size.
 std::vector<torch::Tensor> onFinestGrid(std::vector<torch::Tensor> maps);
