@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 from Xlib import X, Xatom, display, error as xerror, protocol
 
@@ -171,6 +172,26 @@ class XSide:
                 return None
             select.select([self.d.fileno()], [], [], min(left, 0.05))
 
+    def screenshot(self, path):
+        """The whole screen as a PNG (no ImageMagick needed)."""
+        g = self.root.get_geometry()
+        img = self.root.get_image(0, 0, g.width, g.height, X.ZPixmap, 0xFFFFFFFF)
+        data = img.data if isinstance(img.data, bytes) else img.data.encode("latin-1")
+        step = len(data) // (g.width * g.height)
+        rgb = bytearray(g.width * g.height * 3)
+        rgb[0::3], rgb[1::3], rgb[2::3] = data[2::step], data[1::step], data[0::step]
+        stride = g.width * 3
+        raw = b"".join(b"\x00" + bytes(rgb[r * stride:(r + 1) * stride]) for r in range(g.height))
+
+        def chunk(kind, body):
+            return (len(body).to_bytes(4, "big") + kind + body
+                    + (zlib.crc32(kind + body) & 0xFFFFFFFF).to_bytes(4, "big"))
+
+        header = g.width.to_bytes(4, "big") + g.height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+        with open(path, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
+                    + chunk(b"IEND", b""))
+
     def close_request(self, w):
         """What a window manager's close button sends: WM_DELETE_WINDOW."""
         ev = protocol.event.ClientMessage(
@@ -258,7 +279,7 @@ class Pane:
     """One model's column. Positions for the ViT pane with its form at METHOD_Y; the CNN
     pane is the same, DX to the right (the splitter halves the window)."""
 
-    METHOD_Y = 173          # the centre of the Method combo, with no error line
+    METHOD_Y = 171          # the Method combo's arrow (its top row less 1), with no error line
     ARROW_X, INSIDE_X = 347, 330  # the combos' arrow column, and a column inside them
     # Arrow centres below the Method one: camInput (ViT) or Layer (CNN), Head, Class,
     # Colormap, Normalise, Upsampling.
@@ -1076,16 +1097,19 @@ def main():
         if getattr(m, "report_text", None):
             print("monkey: the report:", flush=True)
             print(m.report_text, flush=True)
-        print("monkey: app output and reports kept in %s" % m.work, flush=True)
+        print("monkey: app output, reports, the action log and a screenshot (failure.png) kept in %s" % m.work, flush=True)
     except Broken as b:
         status = 2
         print("monkey: cannot run: %s" % b, flush=True)
     except KeyboardInterrupt:
         status = 130
     finally:
-        if args.screenshot and m.x is not None:
-            subprocess.run(["import", "-window", "root", args.screenshot], env=m.x.env(), check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if m.x is not None:
+            for path in ([args.screenshot] if args.screenshot else []) + ([os.path.join(m.work, "failure.png")] if status == 1 else []):
+                try:
+                    m.x.screenshot(path)
+                except Exception as e:  # the screen is a help, not the verdict
+                    print("monkey: no screenshot %s: %s" % (path, e), flush=True)
         m.cleanup(keep=args.keep or status == 1)
     sys.exit(status)
 
