@@ -546,18 +546,14 @@ class Monkey:
             "QT_QPA_PLATFORM": "xcb",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
-            # Every report is fatal and kept in a file of its own, besides stderr.
+            # Every report ends the process, on stderr (app-N.log); GCC 12's combined
+            # ASan + UBSan runtime writes to stderr even when log_path is set.
             "ASAN_OPTIONS": ":".join([
                 "halt_on_error=1", "abort_on_error=0", "exitcode=86",
                 "detect_leaks=%d" % (1 if self.args.leaks else 0),
-                "log_path=" + os.path.join(self.work, "asan"), "log_exe_name=0",
                 "print_summary=1", "handle_segv=1", "handle_abort=1", "handle_sigbus=1", "handle_sigfpe=1",
-                "detect_stack_use_after_return=0",
             ]),
-            "UBSAN_OPTIONS": ":".join([
-                "halt_on_error=1", "print_stacktrace=1", "exitcode=87",
-                "log_path=" + os.path.join(self.work, "ubsan"),
-            ]),
+            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=87",
             "LSAN_OPTIONS": "suppressions=" + os.path.join(self.source, "tests/monkey/lsan.supp"),
         })
         return env
@@ -605,20 +601,17 @@ class Monkey:
     # --- checks
 
     def reports(self):
-        """The first sanitizer report found: (file, first lines), or None."""
-        files = sorted(glob.glob(os.path.join(self.work, "asan*")) + glob.glob(os.path.join(self.work, "ubsan*")))
-        files += [self.app_log] if self.app_log else []
-        for path in files:
+        """The first sanitizer report in the app's output: (file, its text), or None."""
+        for path in sorted(glob.glob(os.path.join(self.work, "app-*.log"))):
             try:
                 with open(path, errors="replace") as f:
                     text = f.read()
             except OSError:
                 continue
-            for pattern in REPORT_PATTERNS:
-                m = pattern.search(text)
-                if m:
-                    start = text.rfind("\n", 0, max(0, text.rfind("=====", 0, m.start()))) + 1 if "=====" in text[:m.start()] else 0
-                    return path, text[start:start + 6000]
+            starts = [m.start() for m in (p.search(text) for p in REPORT_PATTERNS) if m]
+            if starts:
+                start = text.rfind("\n", 0, min(starts)) + 1
+                return path, text[start:start + 8000]
         return None
 
     def check_app(self):
@@ -638,9 +631,11 @@ class Monkey:
             self.check_app()
         if code < 0:
             raise Finding("the app crashed: signal %s (%d)" % (signal.Signals(-code).name, -code))
-        if self.quitting and code == 0:
+        if code == 0:
+            # A Quit, or a random walk through the File menu that ended on Quit.
+            self.quitting = True
             return
-        raise Finding("the app exited with status %d %s" % (code, "after Quit" if self.quitting else "without being told to quit"))
+        raise Finding("the app exited with status %d%s" % (code, " after Quit" if self.quitting else ""))
 
     def alive(self, what):
         """A ping round trip; Finding if none within the limit."""
@@ -1073,6 +1068,7 @@ def main():
     p.add_argument("--screenshot", default=None, help="save a screenshot of the display to this PNG at the end")
     p.add_argument("--verbose", action="store_true", help="print every action as it is sent")
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally below still cleans up
     if args.seed is None:
         args.seed = int(time.time()) % 1000000
     m = Monkey(args)
