@@ -993,18 +993,37 @@ class Monkey:
             self.alive("after the action")
         self.elapsed = now() - run_started
         self.check_app()
+        # The end: a clean exit, so that LeakSanitizer looks at what the session left.
+        self.step += 1
+        if self.dialogs():
+            self.say("the end: Escape the dialog first")
+            self.input.key("Escape")
+            self.alive("after the last Escape")
+        self.say("the end: WM_DELETE_WINDOW")
+        self.quitting = True
+        self.x.close_request(self.main)
+        self.wait_for_exit()
 
-    def after_quit(self):
-        """The app was told to quit: it must end cleanly (LeakSanitizer runs then), and
-        starts again with the settings it saved."""
+    def wait_for_exit(self):
+        """The app was told to quit: it must end with status 0 and no report (LeakSanitizer
+        runs then) within 60 s."""
         deadline = now() + 60
         while self.app.poll() is None:
             if now() > deadline:
                 raise Finding("the app did not end 60 s after Quit")
             self.check_app()
+            # A window still on screen after Quit: a dialog that asks something?
+            for w in self.dialogs():
+                self.say("after Quit, dialog '%s': Escape" % self.x.title(w))
+                self.x.focus(w)
+                self.input.key("Escape")
             time.sleep(0.2)
         self.check_app()
         self.say("the app ended with status %d after Quit" % self.app.returncode)
+
+    def after_quit(self):
+        """After a Quit the app starts again, with the settings it saved."""
+        self.wait_for_exit()
         self.start_app()
 
     def inject(self, what):
@@ -1023,7 +1042,7 @@ class Monkey:
     def summary(self):
         lat = sorted(self.latencies)
         actions = self.step
-        text = "%d actions in %.1f s (%.1f a second), %d app start(s); pings: %d, median %.0f ms, 95th %.0f ms, max %.0f ms" % (
+        text = "%d actions in %.1f s (%.1f a second), %d app start(s), each exit clean; pings: %d, median %.1f ms, 95th %.1f ms, max %.0f ms" % (
             actions, self.elapsed, actions / max(self.elapsed, 1e-9), self.starts, len(lat),
             1000 * statistics.median(lat) if lat else 0, 1000 * lat[int(0.95 * (len(lat) - 1))] if lat else 0,
             1000 * lat[-1] if lat else 0)
@@ -1060,7 +1079,8 @@ def main():
     p.add_argument("--pause", type=float, default=0.15, help="longest random pause between actions, s (default 0.15)")
     p.add_argument("--quit-weight", type=float, default=0.3, help="weight of Quit (then a restart) among the "
                    "actions, whose weights add up to about 100 (default 0.3)")
-    p.add_argument("--leaks", action="store_true", help="LeakSanitizer at exit (default off, see docs/robustness.md)")
+    p.add_argument("--no-leaks", dest="leaks", action="store_false",
+                   help="no LeakSanitizer at the app's exits (default: on, with tests/monkey/lsan.supp)")
     p.add_argument("--inject", default=None, help="segv@T, abort@T or stop@T: do that to the app T s after the monkey started "
                    "(to check that the monkey fails)")
     p.add_argument("--tail", type=int, default=40, help="log lines printed on a failure (default 40)")
