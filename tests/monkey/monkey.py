@@ -485,6 +485,8 @@ class Monkey:
         self.main = None  # the main window
         self.origin = (0, 0)
         self.latencies = []  # every ping's round trip, s
+        self.busy_latencies = []  # those while the app used more than half a core
+        self.cpu_samples = collections.deque(maxlen=64)  # (time, CPU seconds of the app)
         self.counts = collections.Counter()
         self.quitting = False
         self.starts = 0
@@ -563,7 +565,7 @@ class Monkey:
         self.app_log = os.path.join(self.work, "app-%d.log" % self.starts)
         image = os.path.join(self.source, "resources/samples/0000-ankle-boot.png")
         command = [self.binary, "--vit", os.path.join(self.source, "models/vit-fmnist"),
-                   "--cnn", os.path.join(self.source, "models/cnn-fmnist"), "--device", "cpu", image]
+                   "--cnn", os.path.join(self.source, "models/cnn-fmnist"), "--device", "cpu", *self.args.app_arg, image]
         self.say("start the app (%d): %s" % (self.starts, " ".join(os.path.relpath(c, self.source) if c.startswith(self.source) else c for c in command)))
         self.app = subprocess.Popen(command, env=self.app_env(), cwd=self.work, stdin=subprocess.DEVNULL,
                                     stdout=open(self.app_log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -641,6 +643,7 @@ class Monkey:
         """A ping round trip; Finding if none within the limit."""
         if self.main is None or self.quitting:
             return
+        busy = self.busy()
         latency = self.x.ping(self.main, self.args.hang_after)
         if latency is None:
             if self.x.errors or self.app.poll() is not None:
@@ -649,6 +652,24 @@ class Monkey:
             # Still there, and silent: once more, so that the time is counted from outside too.
             raise Finding("the window did not answer for %.1f s (a ping sent %s)" % (self.args.hang_after, what))
         self.latencies.append(latency)
+        if busy:
+            self.busy_latencies.append(latency)
+
+    def busy(self):
+        """Whether the app used more than half a core over the last second or so (its
+        CPU time in /proc: the worker threads running a model, say)."""
+        try:
+            with open("/proc/%d/stat" % self.app.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return False
+        t = now()
+        self.cpu_samples.append((t, cpu, self.app.pid))
+        old = next(((t0, c0) for t0, c0, pid in self.cpu_samples if pid == self.app.pid and t - t0 <= 1.5), None)
+        if old is None or t - old[0] < 0.5:
+            return False
+        return (cpu - old[1]) / (t - old[0]) > 0.5
 
     # --- dialogs
 
@@ -1040,13 +1061,15 @@ class Monkey:
             raise Broken("unknown --inject %s" % what)
 
     def summary(self):
-        lat = sorted(self.latencies)
-        actions = self.step
-        text = "%d actions in %.1f s (%.1f a second), %d app start(s), each exit clean; pings: %d, median %.1f ms, 95th %.1f ms, max %.0f ms" % (
-            actions, self.elapsed, actions / max(self.elapsed, 1e-9), self.starts, len(lat),
-            1000 * statistics.median(lat) if lat else 0, 1000 * lat[int(0.95 * (len(lat) - 1))] if lat else 0,
-            1000 * lat[-1] if lat else 0)
-        return text
+        def stats(values):
+            lat = sorted(values)
+            if not lat:
+                return "none"
+            return "%d, median %.1f ms, 95th %.1f ms, max %.0f ms" % (
+                len(lat), 1000 * statistics.median(lat), 1000 * lat[int(0.95 * (len(lat) - 1))], 1000 * lat[-1])
+        return "%d actions in %.1f s (%.1f a second), %d app start(s), each exit clean; pings: %s; of those while the app was busy (> 0.5 core): %s" % (
+            self.step, self.elapsed, self.step / max(self.elapsed, 1e-9), self.starts, stats(self.latencies),
+            stats(self.busy_latencies))
 
     def cleanup(self, keep):
         if self.app and self.app.poll() is None:
@@ -1079,6 +1102,8 @@ def main():
     p.add_argument("--pause", type=float, default=0.15, help="longest random pause between actions, s (default 0.15)")
     p.add_argument("--quit-weight", type=float, default=0.3, help="weight of Quit (then a restart) among the "
                    "actions, whose weights add up to about 100 (default 0.3)")
+    p.add_argument("--app-arg", action="append", default=[], metavar="ARG",
+                   help="one more argument for attnviz, e.g. --app-arg=--probe --app-arg=DATA (repeat)")
     p.add_argument("--no-leaks", dest="leaks", action="store_false",
                    help="no LeakSanitizer at the app's exits (default: on, with tests/monkey/lsan.supp)")
     p.add_argument("--inject", default=None, help="segv@T, abort@T or stop@T: do that to the app T s after the monkey started "
