@@ -490,7 +490,7 @@ class Monkey:
         self.counts = collections.Counter()
         self.quitting = False
         self.starts = 0
-        self.dialog_steps = collections.Counter()  # window id -> steps it stayed open
+        self.dialog_episode = 0  # steps in a row that found a dialog on screen
         self.export_serial = 0
         self.injected = None
         self.panes = {side: Pane(side) for side in ("ViT", "CNN")}
@@ -595,11 +595,6 @@ class Monkey:
         self.origin = self.x.geometry(self.main)[:2]
         self.say("window 0x%x ready at %s, %s" % (self.main.id, self.origin, self.x.title(self.main)))
 
-    def stop_app(self):
-        if self.app and self.app.poll() is None:
-            os.killpg(self.app.pid, signal.SIGKILL)
-            self.app.wait()
-
     # --- checks
 
     def reports(self):
@@ -688,8 +683,11 @@ class Monkey:
     def handle_dialog(self, w):
         title = self.x.title(w)
         _, _, width, height = self.x.geometry(w)
-        self.dialog_steps[w.id] += 1
-        n = self.dialog_steps[w.id]
+        # Steps in a row with a dialog on screen (a file dialog and the message box it
+        # opens count together): past 6 the top one gets Escape, past 10
+        # WM_DELETE_WINDOW, past 16 the run fails. X may reuse a window's id.
+        self.dialog_episode += 1
+        n = self.dialog_episode
         self.x.focus(w)
         kind = None
         lower = title.lower()
@@ -704,13 +702,13 @@ class Monkey:
                 kind = "export"
             elif lower.startswith(("folder", "labelled")):
                 kind = "folder"
-        if n > 12:
-            raise Finding("the dialog '%s' stayed open through %d answers (Escape, Return, WM_DELETE_WINDOW)" % (title, n - 1))
-        if n > 8:
+        if n > 16:
+            raise Finding("dialogs stayed open through %d answers (the last '%s'; Escape and WM_DELETE_WINDOW too)" % (n - 1, title))
+        if n > 10:
             self.say("dialog '%s' still open: WM_DELETE_WINDOW" % title)
             self.x.close_request(w)
             return
-        if n > 4:
+        if n > 6:
             self.say("dialog '%s' still open: Escape" % title)
             self.input.key("Escape")
             return
@@ -982,6 +980,8 @@ class Monkey:
 
     def run(self):
         self.started = now()
+        if not os.access(self.binary, os.X_OK):
+            raise Broken("no %s: build it first (cmake --preset asan && cmake --build --preset asan)" % self.binary)
         display_name = self.start_xvfb()
         self.say("Xvfb on %s, %dx%d; seed %d; work folder %s" % (display_name, SCREEN_W, SCREEN_H, self.args.seed, self.work))
         self.inputs = make_inputs(self.work, self.source)
@@ -1007,6 +1007,7 @@ class Monkey:
                 self.handle_dialog(dialogs[-1])
                 self.counts["dialog"] += 1
             else:
+                self.dialog_episode = 0
                 name, act = pick(self.rng, [(w, (n, f)) for w, n, f in actions if w > 0])
                 act()
                 self.counts[name] += 1
