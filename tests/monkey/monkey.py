@@ -448,8 +448,10 @@ def make_inputs(work, source):
         "vit": [(8, p) for p in vit_models] + [(2, p) for p in vit_fixtures] + [(1, p) for p in cnn_models + bad_models + [missing]],
         "cnn": [(8, p) for p in cnn_models] + [(2, p) for p in cnn_fixtures] + [(1, p) for p in vit_models + bad_models + [missing]],
         "folder": [(3, folders[0]), (2, tree)] + [(1, p) for p in folders[1:]],
+        # Not /proc: Qt's file dialog reads /proc/kmsg on the GUI thread when it lists
+        # /proc as root, and hangs (docs/robustness.md, found by the monkey).
         "export": [(6, os.path.join(out, "export-%d.png")), (1, os.path.join(out, "export-%d.csv")),
-                   (1, os.path.join(work, "no-such-folder", "x.png")), (1, "/proc/attnviz-monkey.png")],
+                   (1, os.path.join(work, "no-such-folder", "x.png")), (1, os.path.join(bad_models[0], "x.png"))],
     }
 
 
