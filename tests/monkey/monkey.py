@@ -649,6 +649,8 @@ class Monkey:
             # Still there, and silent: once more, so that the time is counted from outside too.
             raise Finding("the window did not answer for %.1f s (a ping sent %s)" % (self.args.hang_after, what))
         self.latencies.append(latency)
+        if latency > 0.5:
+            self.say("  slow answer: %.0f ms (a ping sent %s)" % (1000 * latency, what))
         if busy:
             self.busy_latencies.append(latency)
 
@@ -743,7 +745,10 @@ class Monkey:
             self.export_serial += 1
             path = path % self.export_serial
         self.say("file dialog '%s': type %s, Return" % (title, self.show(path)))
-        # The file name box has the focus when the dialog opens; select what is there.
+        # The file name box: it has the focus when the dialog opens, but a click in the
+        # dialog may have moved it. Qt's own dialog has the box 54 px above its bottom.
+        gx, gy, gw, gh = self.x.geometry(w)
+        self.input.click(gx + self.rng.randint(110, max(110, gw - 120)), gy + gh - 54)
         self.input.key("ctrl+a")
         self.input.type(path)
         self.input.key("Return")
