@@ -9,7 +9,7 @@ action, the Cancel button, and paths typed into Qt's file dialogs (the shipped m
 and samples, the model fixtures, the hostile image corpus and hostile model files made
 here). It fails on
 
-  * a crash (the app ends by a signal, or exits when it was not told to quit),
+  * a crash (the app ends by a signal, or with a status other than 0),
   * an AddressSanitizer, LeakSanitizer or UBSan report,
   * a window that does not answer for more than --hang-after seconds (default 5).
 
@@ -20,7 +20,7 @@ GUI thread, in the order of the X events before it, so the reply also says that 
 input sent just before it has been handled; the monkey never runs more than one action
 ahead of the window.
 
-Every action is printed with its step number; the same seed makes the same choices (what
+Every action is logged with its step number (--verbose prints them); the same seed makes the same choices (what
 the window does in between depends on timing). Exit status: 0 clean, 1 a finding (one
 line starting "monkey: FAIL"), 2 the monkey could not run (no Xvfb, no binary, ...).
 
@@ -494,7 +494,6 @@ class Monkey:
         self.starts = 0
         self.dialog_episode = 0  # steps in a row that found a dialog on screen
         self.export_serial = 0
-        self.injected = None
         self.panes = {side: Pane(side) for side in ("ViT", "CNN")}
 
     # --- logging
@@ -1062,7 +1061,6 @@ class Monkey:
             os.kill(self.app.pid, signal.SIGSEGV)
         elif what == "stop":
             os.kill(self.app.pid, signal.SIGSTOP)
-            self.injected = now()
         elif what == "abort":
             os.kill(self.app.pid, signal.SIGABRT)
         else:
