@@ -10,7 +10,7 @@ packages=(
     libopencv-dev nlohmann-json3-dev zlib1g-dev
     python3-torch python3-torchvision python3-numpy
     dataset-fashion-mnist
-    xvfb xauth
+    xvfb xauth xdotool python3-xlib
     clang libclang-rt-14-dev
 )
 
