@@ -1,7 +1,7 @@
 #pragma once
 
 // The method table's rows: every view method attnviz computes, one row each. This list is
-// the one place a method is declared; methodtable.h turns it into the ViewMethod enum, the
+// the one place a method is declared: the ViewMethod enum below and, in methodtable.h, the
 // declarations of the compute functions and the table (MethodInfo) that the CLI's parser
 // and help, the window's method box, the export planner and docs/methods.md read.
 //
