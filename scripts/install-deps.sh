@@ -12,6 +12,7 @@ packages=(
     dataset-fashion-mnist
     xvfb xauth xdotool python3-xlib
     clang libclang-rt-14-dev
+    clang-format clang-tidy
 )
 
 missing=()
