@@ -76,8 +76,7 @@ void AnalysisController::report(std::function<void()> onGuiThread)
     QMetaObject::invokeMethod(this, std::move(onGuiThread), Qt::QueuedConnection);
 }
 
-std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& path, const QString& device,
-                                                              int inputSide)
+std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& path, const QString& device, int inputSide)
 {
     const auto key = modelKey(path, device, inputSide);
     auto it = m_models.find(key);
@@ -141,8 +140,10 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             pane->side = side;
             pane->modelPath = path;
             const auto loaded = model(path, device, inputSide);
-            if (const auto wrong = engine::familyMismatch(loaded->spec(), sideFamily(side), path.toStdString()); !wrong.empty())
-                throw engine::EngineError((wantVit ? "the ViT side needs a ViT: " : "the CNN side needs a CNN: ") + wrong);
+            if (const auto wrong = engine::familyMismatch(loaded->spec(), sideFamily(side), path.toStdString());
+                !wrong.empty())
+                throw engine::EngineError((wantVit ? "the ViT side needs a ViT: " : "the CNN side needs a CNN: ")
+                                          + wrong);
             pane->model = loaded;
             auto prepared = imaging::preprocessImage(*image, loaded->spec().preprocessing);
             pane->trace = loaded->forward(prepared.tensor);
@@ -206,12 +207,13 @@ quint64 AnalysisController::computeGradientView(std::shared_ptr<const PaneAnalys
     return runView(pane->side, [pane, request] { return engine::computeView(*pane->model, pane->trace, request); });
 }
 
-quint64 AnalysisController::computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer, int row,
-                                                  int col)
+quint64 AnalysisController::computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer,
+                                                  int row, int col)
 {
     return runView(pane->side, [pane, layer, row, col] {
         const auto name = layer.toStdString();
-        return engine::effectiveFieldView(engine::effectiveReceptiveField(*pane->model, pane->trace.input, name, row, col),
+        return engine::effectiveFieldView(engine::effectiveReceptiveField(*pane->model, pane->trace.input, name, row,
+                                                                          col),
                                           name, row, col);
     });
 }
@@ -275,7 +277,9 @@ quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr
         const auto load = [&](std::size_t first, std::size_t count, const engine::CkaModel& m) {
             if (first != reported) {
                 reported = first;
-                report([this, first, total = paths.size()] { emit progress(tr("CKA: images from %1 of %2").arg(first + 1).arg(total)); });
+                report([this, first, total = paths.size()] {
+                    emit progress(tr("CKA: images from %1 of %2").arg(first + 1).arg(total));
+                });
             }
             return images.batch(first, count, m.model->spec().preprocessing);
         };
@@ -306,14 +310,15 @@ quint64 AnalysisController::localize(const QString& folder, std::shared_ptr<cons
             const auto name = sideTitle(side);
             const auto& preprocessing = model->spec().preprocessing;
             result->sides.emplace_back(
-                side, engine::localize(
-                          *model, paths.size(), batchSize,
-                          [&](std::size_t first, std::size_t n) { return images.batch(first, n, preprocessing); },
-                          [&](std::size_t done, std::size_t total) {
-                              report([this, name, done, total] {
-                                  emit progress(tr("localisation (%1): %2 of %3 images").arg(name).arg(done).arg(total));
-                              });
-                          }));
+                side,
+                engine::localize(
+                    *model, paths.size(), batchSize,
+                    [&](std::size_t first, std::size_t n) { return images.batch(first, n, preprocessing); },
+                    [&](std::size_t done, std::size_t total) {
+                        report([this, name, done, total] {
+                            emit progress(tr("localisation (%1): %2 of %3 images").arg(name).arg(done).arg(total));
+                        });
+                    }));
         }
         report([this, result, job] {
             if (job == m_latestLocalization.load())
@@ -345,8 +350,8 @@ quint64 AnalysisController::probeLayers(const QString& data, std::shared_ptr<con
                 });
                 return true;  // stopping is the cancellation scope's job
             };
-            result->sides.emplace_back(side, engine::probeLayers(*model, set.forModel(model->spec().preprocessing), 64, {},
-                                                                 progressed));
+            result->sides.emplace_back(side, engine::probeLayers(*model, set.forModel(model->spec().preprocessing), 64,
+                                                                 {}, progressed));
         }
         report([this, result, job] {
             if (job == m_latestProbes.load())
@@ -370,16 +375,16 @@ quint64 AnalysisController::computeFaithfulness(std::vector<FaithfulnessRequest>
             auto& curves = plot->sides.emplace_back();
             curves.side = r.pane->side;
             curves.caption = r.caption;
-            curves.scores = engine::faithfulness(*r.pane->model, r.pane->trace.input, r.map, r.classIndex, {},
-                                                 [&](int done, int total) {
-                                                     report([this, name, done, total] {
-                                                         emit progress(tr("faithfulness (%1): %2 of %3 passes")
-                                                                           .arg(name).arg(done).arg(total));
-                                                     });
-                                                 });
+            curves.scores = engine::faithfulness(
+                *r.pane->model, r.pane->trace.input, r.map, r.classIndex, {}, [&](int done, int total) {
+                    report([this, name, done, total] {
+                        emit progress(tr("faithfulness (%1): %2 of %3 passes").arg(name).arg(done).arg(total));
+                    });
+                });
             const auto c = std::size_t(curves.scores.classIndex);
             if (r.classIndex < 0)  // a class-specific view's caption names its class already
-                curves.predictedClass = c < spec.labels.size() ? QString::fromStdString(spec.labels[c]) : QString::number(c);
+                curves.predictedClass = c < spec.labels.size() ? QString::fromStdString(spec.labels[c])
+                                                               : QString::number(c);
             plot->panes.push_back(r.pane);
         }
         report([this, plot, job] {

@@ -1,14 +1,14 @@
 #pragma once
 
-#include "core/engine/study/ckastudy.h"
-#include "core/engine/model/classifier.h"
 #include "core/engine/evaluation/faithfulness.h"
 #include "core/engine/methods/effectivefield.h"
+#include "core/engine/methods/methodtable.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/study/artifacttokens.h"
+#include "core/engine/study/ckastudy.h"
 #include "core/engine/study/headtable.h"
 #include "core/engine/study/linearprobe.h"
 #include "core/engine/study/localization.h"
-#include "core/engine/methods/methodtable.h"
 #include "core/imaging/preprocess.h"
 #include "ui/side.h"
 
@@ -168,8 +168,8 @@ private:
     quint64 runView(Side side, std::function<engine::ViewMaps()> work);
     void report(std::function<void()> onGuiThread);
 
-    QThreadPool m_pool;        // analyses and views: one job at a time, in order
-    QThreadPool m_studyPool;   // CKA over a folder: minutes long, so beside the views
+    QThreadPool m_pool;       // analyses and views: one job at a time, in order
+    QThreadPool m_studyPool;  // CKA over a folder: minutes long, so beside the views
     std::atomic<quint64> m_nextJob{1};
     std::atomic<quint64> m_latestAnalysis{0};
     std::map<Side, std::atomic<quint64>> m_latestView;  // per side

@@ -7,15 +7,27 @@ namespace {
 
 constexpr int kRecentImages = 8;
 
-QString modelKey(Side side) { return QStringLiteral("models/") + sideKey(side); }
+QString modelKey(Side side)
+{
+    return QStringLiteral("models/") + sideKey(side);
+}
 
 }  // namespace
 
-QString modelPath(Side side, const QString& fallback) { return QSettings().value(modelKey(side), fallback).toString(); }
+QString modelPath(Side side, const QString& fallback)
+{
+    return QSettings().value(modelKey(side), fallback).toString();
+}
 
-void setModelPath(Side side, const QString& path) { QSettings().setValue(modelKey(side), path); }
+void setModelPath(Side side, const QString& path)
+{
+    QSettings().setValue(modelKey(side), path);
+}
 
-QStringList recentImages() { return QSettings().value(QStringLiteral("recentImages")).toStringList(); }
+QStringList recentImages()
+{
+    return QSettings().value(QStringLiteral("recentImages")).toStringList();
+}
 
 void addRecentImage(const QString& path)
 {
@@ -25,13 +37,25 @@ void addRecentImage(const QString& path)
     QSettings().setValue(QStringLiteral("recentImages"), recent.mid(0, kRecentImages));
 }
 
-QString device() { return QSettings().value(QStringLiteral("device"), QStringLiteral("cpu")).toString(); }
+QString device()
+{
+    return QSettings().value(QStringLiteral("device"), QStringLiteral("cpu")).toString();
+}
 
-void setDevice(const QString& device) { QSettings().setValue(QStringLiteral("device"), device); }
+void setDevice(const QString& device)
+{
+    QSettings().setValue(QStringLiteral("device"), device);
+}
 
-QSize windowSize(QSize fallback) { return QSettings().value(QStringLiteral("window/size"), fallback).toSize(); }
+QSize windowSize(QSize fallback)
+{
+    return QSettings().value(QStringLiteral("window/size"), fallback).toSize();
+}
 
-QByteArray windowState() { return QSettings().value(QStringLiteral("window/state")).toByteArray(); }
+QByteArray windowState()
+{
+    return QSettings().value(QStringLiteral("window/state")).toByteArray();
+}
 
 void setWindow(QSize size, const QByteArray& state)
 {

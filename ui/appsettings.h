@@ -14,7 +14,7 @@ namespace attnviz::ui::settings {
 QString modelPath(Side side, const QString& fallback);
 void setModelPath(Side side, const QString& path);
 
-QStringList recentImages();              // the most recent first
+QStringList recentImages();                // the most recent first
 void addRecentImage(const QString& path);  // keeps the last 8
 
 QString device();  // "cpu" when none was chosen
@@ -27,9 +27,9 @@ void setWindow(QSize size, const QByteArray& state);
 // A pane's rendering settings.
 struct PaneRendering {
     QString colormap = QStringLiteral("viridis");
-    int alpha = 50;         // percent
-    int normalization = 0;  // index: per map, per layer
-    int upsampling = 0;     // index: nearest, bilinear
+    int alpha = 50;           // percent
+    int normalization = 0;    // index: per map, per layer
+    int upsampling = 0;       // index: nearest, bilinear
     bool wholeImage = false;  // the whole image with the model's crop outlined
 };
 PaneRendering paneRendering(Side side);

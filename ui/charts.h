@@ -21,7 +21,13 @@ QValueAxis* valueAxis(const QString& title, double lo, double hi);
 void attachAxes(QChart* chart, QValueAxis* x, QValueAxis* y);
 
 // One colour per model in every plot.
-inline QColor vitColour() { return {0xd6, 0x27, 0x28}; }
-inline QColor cnnColour() { return {0x1f, 0x77, 0xb4}; }
+inline QColor vitColour()
+{
+    return {0xd6, 0x27, 0x28};
+}
+inline QColor cnnColour()
+{
+    return {0x1f, 0x77, 0xb4};
+}
 
 }  // namespace attnviz::ui

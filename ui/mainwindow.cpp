@@ -5,8 +5,8 @@
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
 
-#include "core/engine/model/device.h"
 #include "core/engine/errormessage.h"
+#include "core/engine/model/device.h"
 
 #include <QApplication>
 #include <QClipboard>
@@ -39,8 +39,8 @@ namespace {
 QString resourceRoot()
 {
     const QDir bin(QCoreApplication::applicationDirPath());
-    for (const auto& candidate : {bin.filePath(QStringLiteral("../share/attnviz")), bin.filePath(QStringLiteral("../..")),
-                                  QStringLiteral(ATTNVIZ_SOURCE_DIR)})
+    for (const auto& candidate : {bin.filePath(QStringLiteral("../share/attnviz")),
+                                  bin.filePath(QStringLiteral("../..")), QStringLiteral(ATTNVIZ_SOURCE_DIR)})
         if (QFileInfo::exists(candidate + QStringLiteral("/models/vit-fmnist")))
             return QDir(candidate).canonicalPath();
     return QStringLiteral(ATTNVIZ_SOURCE_DIR);
@@ -50,7 +50,8 @@ QString resourceRoot()
 
 QString defaultModelPath(Side side)
 {
-    return resourceRoot() + (side == Side::ViT ? QStringLiteral("/models/vit-fmnist") : QStringLiteral("/models/cnn-fmnist"));
+    return resourceRoot()
+           + (side == Side::ViT ? QStringLiteral("/models/vit-fmnist") : QStringLiteral("/models/cnn-fmnist"));
 }
 
 QString defaultImagePath()
@@ -107,7 +108,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     });
     if (!options.plot.isEmpty() && !m_plots->showPlot(options.plot))
         QTimer::singleShot(0, this, [this] {
-            showError(tr("unknown plot '%1' (%2)").arg(m_options.plot, PlotsPanel::plotNames().join(QStringLiteral(", "))));
+            showError(
+                tr("unknown plot '%1' (%2)").arg(m_options.plot, PlotsPanel::plotNames().join(QStringLiteral(", "))));
         });
 
     m_progress = new QLabel(this);
@@ -134,9 +136,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         showError(message);
     });
     connect(&m_controller, &AnalysisController::fieldSizesFinished, m_plots, &PlotsPanel::setFieldSizes);
-    connect(&m_controller, &AnalysisController::similarityFinished, this, [this](std::shared_ptr<const LayerSimilarity> r) {
-        showStudy([&] { m_plots->setSimilarity(r); });
-    });
+    connect(&m_controller, &AnalysisController::similarityFinished, this,
+            [this](std::shared_ptr<const LayerSimilarity> r) { showStudy([&] { m_plots->setSimilarity(r); }); });
     connect(&m_controller, &AnalysisController::localizationFinished, this,
             [this](std::shared_ptr<const SpatialLocalization> r) { showStudy([&] { m_plots->setLocalization(r); }); });
     connect(&m_controller, &AnalysisController::probesFinished, this,
@@ -145,17 +146,20 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     connect(m_plots->tokens(), &TokensPanel::headChosen, m_vitPane, &ModelPane::showHead);
     connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
     connect(m_plots, &PlotsPanel::faithfulnessWanted, this, &MainWindow::requestFaithfulnessIfShown);
-    connect(&m_controller, &AnalysisController::faithfulnessFinished, this, [this](std::shared_ptr<const FaithfulnessPlot> plot) {
-        m_plots->setFaithfulness(plot);
-        maybeTakeScreenshot();
-    });
+    connect(&m_controller, &AnalysisController::faithfulnessFinished, this,
+            [this](std::shared_ptr<const FaithfulnessPlot> plot) {
+                m_plots->setFaithfulness(plot);
+                maybeTakeScreenshot();
+            });
     connect(&m_controller, &AnalysisController::viewFinished, this,
             [this](quint64, Side side, std::shared_ptr<const engine::ViewMaps> view) { pane(side)->viewReady(view); });
-    connect(&m_controller, &AnalysisController::viewAbandoned, this, [this](Side side) { pane(side)->viewAbandoned(); });
+    connect(&m_controller, &AnalysisController::viewAbandoned, this,
+            [this](Side side) { pane(side)->viewAbandoned(); });
     for (auto* p : {m_vitPane, m_cnnPane}) {
         connect(p, &ModelPane::gradientViewRequested, &m_controller, &AnalysisController::computeGradientView);
         connect(p, &ModelPane::effectiveFieldRequested, &m_controller, &AnalysisController::computeEffectiveField);
-        connect(p, &ModelPane::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 4000); });
+        connect(p, &ModelPane::statusMessage, this,
+                [this](const QString& text) { statusBar()->showMessage(text, 4000); });
         connect(p, &ModelPane::rendered, this, &MainWindow::requestFaithfulnessIfShown);
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
     }
@@ -173,8 +177,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     };
     connect(m_vitPane->overlayView(), &OverlayView::resized, this, fitTogether);
     connect(m_cnnPane->overlayView(), &OverlayView::resized, this, fitTogether);
-    connect(m_vitPane->overlayView(), &OverlayView::viewportChanged, m_cnnPane->overlayView(), &OverlayView::setViewport);
-    connect(m_cnnPane->overlayView(), &OverlayView::viewportChanged, m_vitPane->overlayView(), &OverlayView::setViewport);
+    connect(m_vitPane->overlayView(), &OverlayView::viewportChanged, m_cnnPane->overlayView(),
+            &OverlayView::setViewport);
+    connect(m_cnnPane->overlayView(), &OverlayView::viewportChanged, m_vitPane->overlayView(),
+            &OverlayView::setViewport);
     buildMenus();
     buildDeviceChooser();
     m_vitPane->restoreSettings();
@@ -200,14 +206,18 @@ void MainWindow::buildMenus()
             openImage(path);
     });
     file->addAction(tr("Open &ViT model…"), this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Open ViT"), {}, tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
+        const auto path = QFileDialog::getOpenFileName(this, tr("Open ViT"), {},
+                                                       tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
         if (!path.isEmpty())
-            openModel(Side::ViT, QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
+            openModel(Side::ViT,
+                      QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
     });
     file->addAction(tr("Open &CNN model…"), this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Open CNN"), {}, tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
+        const auto path = QFileDialog::getOpenFileName(this, tr("Open CNN"), {},
+                                                       tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
         if (!path.isEmpty())
-            openModel(Side::CNN, QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
+            openModel(Side::CNN,
+                      QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
     });
     auto* recent = file->addMenu(tr("Open &recent"));
     connect(recent, &QMenu::aboutToShow, this, [this, recent] {
@@ -218,18 +228,25 @@ void MainWindow::buildMenus()
     });
     file->addSeparator();
     auto* exports = file->addMenu(tr("&Export"));
-    exportAction(exports, tr("ViT overlay…"), QStringLiteral("vit-overlay.png"), [this](const QString& path) { m_vitPane->exportOverlay(path); });
-    exportAction(exports, tr("CNN overlay…"), QStringLiteral("cnn-overlay.png"), [this](const QString& path) { m_cnnPane->exportOverlay(path); });
-    exportAction(exports, tr("ViT layer × head montage…"), QStringLiteral("vit-montage.png"), [this](const QString& path) { m_vitPane->exportMontage(path); });
-    exportAction(exports, tr("ViT head grid…"), QStringLiteral("vit-grid.png"), [this](const QString& path) { m_vitPane->exportGrid(path); });
-    exportAction(exports, tr("CNN stage strip…"), QStringLiteral("cnn-stages.png"), [this](const QString& path) { m_cnnPane->exportGrid(path); });
-    exportAction(exports, tr("Current plot…"), QStringLiteral("plot.png"), [this](const QString& path) { m_plots->exportPlot(path); });
+    exportAction(exports, tr("ViT overlay…"), QStringLiteral("vit-overlay.png"),
+                 [this](const QString& path) { m_vitPane->exportOverlay(path); });
+    exportAction(exports, tr("CNN overlay…"), QStringLiteral("cnn-overlay.png"),
+                 [this](const QString& path) { m_cnnPane->exportOverlay(path); });
+    exportAction(exports, tr("ViT layer × head montage…"), QStringLiteral("vit-montage.png"),
+                 [this](const QString& path) { m_vitPane->exportMontage(path); });
+    exportAction(exports, tr("ViT head grid…"), QStringLiteral("vit-grid.png"),
+                 [this](const QString& path) { m_vitPane->exportGrid(path); });
+    exportAction(exports, tr("CNN stage strip…"), QStringLiteral("cnn-stages.png"),
+                 [this](const QString& path) { m_cnnPane->exportGrid(path); });
+    exportAction(exports, tr("Current plot…"), QStringLiteral("plot.png"),
+                 [this](const QString& path) { m_plots->exportPlot(path); });
     exportAction(exports, tr("Head table (CSV)…"), QStringLiteral("heads.csv"),
                  [this](const QString& path) { m_plots->tokens()->exportCsv(path); });
     auto* edit = menuBar()->addMenu(tr("&Edit"));
     edit->addAction(tr("&Copy ViT overlay"), QKeySequence::Copy, this,
                     [this] { QGuiApplication::clipboard()->setImage(m_vitPane->overlay()); });
-    edit->addAction(tr("Copy C&NN overlay"), this, [this] { QGuiApplication::clipboard()->setImage(m_cnnPane->overlay()); });
+    edit->addAction(tr("Copy C&NN overlay"), this,
+                    [this] { QGuiApplication::clipboard()->setImage(m_cnnPane->overlay()); });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -275,9 +292,9 @@ void MainWindow::buildDeviceChooser()
     for (const auto& device : engine::availableDevices())
         m_device->addItem(QString::fromStdString(device));
     // By its canonical name: "cuda" is the list's "cuda:0".
-    const auto asked = !m_options.device.isEmpty() ? m_options.device
-                                                    : settings::device();
-    const auto wanted = QString::fromStdString(engine::canonicalDeviceName(asked.toStdString()).value_or(asked.toStdString()));
+    const auto asked = !m_options.device.isEmpty() ? m_options.device : settings::device();
+    const auto wanted = QString::fromStdString(
+        engine::canonicalDeviceName(asked.toStdString()).value_or(asked.toStdString()));
     if (m_device->findText(wanted) >= 0)
         m_device->setCurrentText(wanted);
     else if (!m_options.device.isEmpty()) {  // asked for explicitly: say why it is not used
@@ -311,7 +328,8 @@ void MainWindow::exportAction(QMenu* menu, const QString& text, const QString& d
 {
     menu->addAction(text, this, [this, defaultName, write = std::move(write)] {
         const bool csv = defaultName.endsWith(QStringLiteral(".csv"));
-        const auto path = QFileDialog::getSaveFileName(this, tr("Export"), defaultName, csv ? tr("CSV (*.csv)") : tr("PNG (*.png)"));
+        const auto path = QFileDialog::getSaveFileName(this, tr("Export"), defaultName,
+                                                       csv ? tr("CSV (*.csv)") : tr("PNG (*.png)"));
         if (path.isEmpty())
             return;
         try {

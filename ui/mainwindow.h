@@ -24,12 +24,12 @@ struct StartOptions {
     QString image;
     QString vit;
     QString cnn;
-    QString device;      // empty: the last one used, else cpu
-    QString images;      // a folder whose images the layers are compared on (CKA) at start
-    QString localize;    // a folder to measure spatial localisation on at start
-    QString probeData;   // a labelled set (IDX files or an ImageFolder tree) to probe the layers on at start
-    QString screenshot;  // save the window here once the analysis is shown, then quit
-    QString plot;        // the plot shown first: one of PlotsPanel::plotNames()
+    QString device;                // empty: the last one used, else cpu
+    QString images;                // a folder whose images the layers are compared on (CKA) at start
+    QString localize;              // a folder to measure spatial localisation on at start
+    QString probeData;             // a labelled set (IDX files or an ImageFolder tree) to probe the layers on at start
+    QString screenshot;            // save the window here once the analysis is shown, then quit
+    QString plot;                  // the plot shown first: one of PlotsPanel::plotNames()
     std::optional<QPointF> click;  // a click on the image at start, x and y in [0, 1)
 };
 
@@ -100,7 +100,7 @@ private:
     QComboBox* m_inputSize = nullptr;
     bool m_screenshotTaken = false;
     bool m_startOptionsApplied = false;  // --images and --click act on the first analysis only
-    QString m_notice;  // shown until the first analysis replaces it
+    QString m_notice;                    // shown until the first analysis replaces it
 };
 
 // The shipped models and sample, found next to the executable or in the source tree.

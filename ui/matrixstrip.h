@@ -30,8 +30,8 @@ private:
     void clear();
 
     QWidget* m_content = nullptr;
-    QLabel* m_caption = nullptr;     // the hint, then the title
-    QHBoxLayout* m_row = nullptr;    // the heat maps
+    QLabel* m_caption = nullptr;   // the hint, then the title
+    QHBoxLayout* m_row = nullptr;  // the heat maps
     QString m_title;
     bool m_hasMatrices = false;
 };

@@ -3,10 +3,10 @@
 #include "ui/appsettings.h"
 #include "ui/imageconvert.h"
 
-#include "core/engine/methods/cam.h"
 #include "core/engine/errormessage.h"
-#include "core/engine/model/predictions.h"
+#include "core/engine/methods/cam.h"
 #include "core/engine/methods/receptivefield.h"
+#include "core/engine/model/predictions.h"
 #include "core/imaging/marks.h"
 #include "core/imaging/overlay.h"
 #include "core/imaging/pngwriter.h"
@@ -33,7 +33,10 @@ constexpr int kDisplaySide = 448;  // the picture's shorter side on screen
 
 using engine::ViewMethod;
 
-QString methodName(ViewMethod method) { return QString::fromStdString(engine::viewMethodName(method)); }
+QString methodName(ViewMethod method)
+{
+    return QString::fromStdString(engine::viewMethodName(method));
+}
 
 void stepCombo(QComboBox* combo, int delta)
 {
@@ -152,7 +155,8 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     m_computedOrder.clear();
     m_pendingKey.clear();
     const auto& spec = m_analysis->model->spec();
-    m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing), kDisplaySide);
+    m_picture = imaging::enlargePicture(imaging::inputPicture(m_analysis->trace.input, spec.preprocessing),
+                                        kDisplaySide);
     m_wholePicture = cv::Mat();
     if (m_analysis->image) {
         const auto& image = *m_analysis->image;
@@ -165,7 +169,7 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     // The model's own name (folder or file); the full path is in the tooltip.
     // A model without a classifier (DINO, CLIP towers) outputs an embedding: say so, as
     // the views that need a class do.
-    QString card = spec.numClasses == 0 ? tr("no classes: outputs a %1-d image embedding").arg(spec.embeddingDim)
+    QString card = spec.numClasses == 0   ? tr("no classes: outputs a %1-d image embedding").arg(spec.embeddingDim)
                    : spec.numClasses == 1 ? tr("1 class")
                                           : tr("%1 classes").arg(spec.numClasses);
     if (spec.reportedAccuracy)
@@ -182,7 +186,9 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     m_title->setToolTip(m_analysis->modelPath);
     QStringList lines;
     for (const auto& p : engine::topK(m_analysis->trace.logits, spec.labels, 3))
-        lines << QStringLiteral("%1 <b>%2</b>").arg(QString::fromStdString(p.label).toHtmlEscaped()).arg(p.probability, 0, 'f', 3);
+        lines << QStringLiteral("%1 <b>%2</b>")
+                     .arg(QString::fromStdString(p.label).toHtmlEscaped())
+                     .arg(p.probability, 0, 'f', 3);
     m_predictions->setText(lines.join(QStringLiteral("<br>")));
     fillModelControls();
     updateGrid();
@@ -230,8 +236,14 @@ ViewMethod ModelPane::method() const
 {
     return m_method->count() ? ViewMethod(m_method->currentData().toInt()) : ViewMethod::Attention;
 }
-QString ModelPane::layer() const { return m_layer->currentText(); }
-QString ModelPane::head() const { return m_head->currentText(); }
+QString ModelPane::layer() const
+{
+    return m_layer->currentText();
+}
+QString ModelPane::head() const
+{
+    return m_head->currentText();
+}
 
 engine::ViewRequest ModelPane::request() const
 {
@@ -276,7 +288,8 @@ void ModelPane::refresh()
         // The unit clicked last, else the centre of the current layer's grid.
         const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
         const auto unit = m_unit.value_or(std::make_pair(int(features.size(2) / 2), int(features.size(3) / 2)));
-        m_unit = std::make_pair(std::min(unit.first, int(features.size(2) - 1)), std::min(unit.second, int(features.size(3) - 1)));
+        m_unit = std::make_pair(std::min(unit.first, int(features.size(2) - 1)),
+                                std::min(unit.second, int(features.size(3) - 1)));
     }
     const auto r = request();
     if (info.needsModel()) {
@@ -367,7 +380,8 @@ void ModelPane::viewAbandoned()
     if (!m_waiting)
         return;
     m_waiting = false;
-    m_state->setText(tr("%1 was not computed (cancelled or failed); the picture is the previous view").arg(methodName(method())));
+    m_state->setText(
+        tr("%1 was not computed (cancelled or failed); the picture is the previous view").arg(methodName(method())));
     emit rendered();
 }
 
@@ -440,7 +454,8 @@ std::optional<FaithfulnessRequest> ModelPane::faithfulnessRequest() const
     if (!m_analysis || !m_shown || m_shown->method == ViewMethod::EffectiveField
         || m_analysis->model->spec().numClasses == 0)
         return std::nullopt;
-    return FaithfulnessRequest{m_analysis, m_shown->maps[0][0], m_shown->classIndex.value_or(-1), viewCaption(*m_shown)};
+    return FaithfulnessRequest{m_analysis, m_shown->maps[0][0], m_shown->classIndex.value_or(-1),
+                               viewCaption(*m_shown)};
 }
 
 void ModelPane::showHover(QPointF unit)
@@ -460,9 +475,15 @@ void ModelPane::showHover(QPointF unit)
                            .arg(cell.value, 0, 'g', 4));
 }
 
-bool ModelPane::showsWholeImage() const { return m_wholeImage->isChecked() && !m_wholePicture.empty(); }
+bool ModelPane::showsWholeImage() const
+{
+    return m_wholeImage->isChecked() && !m_wholePicture.empty();
+}
 
-const cv::Mat& ModelPane::picture() const { return showsWholeImage() ? m_wholePicture : m_picture; }
+const cv::Mat& ModelPane::picture() const
+{
+    return showsWholeImage() ? m_wholePicture : m_picture;
+}
 
 cv::Rect2d ModelPane::inputRegion() const
 {
@@ -529,7 +550,9 @@ void ModelPane::queryAtInput(QPointF location)
 {
     if (!m_analysis)
         return;
-    const auto cell = [&](double fraction, int64_t cells) { return std::clamp(int(fraction * double(cells)), 0, int(cells) - 1); };
+    const auto cell = [&](double fraction, int64_t cells) {
+        return std::clamp(int(fraction * double(cells)), 0, int(cells) - 1);
+    };
     if (m_analysis->model->spec().family == engine::Family::ViT) {
         const auto& tokens = m_analysis->trace.tokens;
         setQuery(std::make_pair(cell(location.y(), tokens.gridH), cell(location.x(), tokens.gridW)));
@@ -556,7 +579,8 @@ void ModelPane::drawReceptiveBox(cv::Mat& image) const
     if (!field)
         return;
     const auto& input = m_analysis->trace.input;
-    const auto box = engine::receptiveBox(*field, m_unit->first, m_unit->second, int(input.size(2)), int(input.size(3)));
+    const auto box = engine::receptiveBox(*field, m_unit->first, m_unit->second, int(input.size(2)),
+                                          int(input.size(3)));
     imaging::outlineBox(image, box, inputRegion(), int(input.size(3)));
 }
 
@@ -619,7 +643,8 @@ QString ModelPane::gridTitle() const
     if (m_analysis->trace.tokens.hasCls)
         return tr("CLS attention, blocks × heads");
     // No CLS token: what stands for it is said, not hidden (docs/methods.md).
-    return m_analysis->trace.poolAttention.defined() ? tr("no CLS: mean patch row; pool") : tr("no CLS: mean patch row");
+    return m_analysis->trace.poolAttention.defined() ? tr("no CLS: mean patch row; pool")
+                                                     : tr("no CLS: mean patch row");
 }
 
 QString ModelPane::gridExplanation() const
@@ -689,8 +714,14 @@ void ModelPane::setColormap(const QString& name)
         m_colormap->setCurrentIndex(index);
 }
 
-void ModelPane::stepLayer(int delta) { stepCombo(m_layer, delta); }
-void ModelPane::stepHead(int delta) { stepCombo(m_head, delta); }
+void ModelPane::stepLayer(int delta)
+{
+    stepCombo(m_layer, delta);
+}
+void ModelPane::stepHead(int delta)
+{
+    stepCombo(m_head, delta);
+}
 
 void ModelPane::keyPressEvent(QKeyEvent* event)
 {
@@ -731,7 +762,8 @@ void ModelPane::exportOverlay(const QString& path) const
     if (!m_shown || m_rendered.empty())
         throw std::runtime_error("nothing to export yet");
     imaging::writePng(path.toStdString(), m_rendered,
-                      imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className(*m_shown), imageOptions()));
+                      imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className(*m_shown),
+                                               imageOptions()));
 }
 
 engine::ViewMaps ModelPane::attentionOfEveryHead() const
@@ -757,7 +789,9 @@ void ModelPane::exportMontage(const QString& path) const
 
 void ModelPane::exportGrid(const QString& path) const
 {
-    writeWidgetPng(*m_grid, path, {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kModel, m_analysis ? m_analysis->modelPath.toStdString() : ""}});
+    writeWidgetPng(*m_grid, path,
+                   {{io::pngkey::kSoftware, "attnviz"},
+                    {io::pngkey::kModel, m_analysis ? m_analysis->modelPath.toStdString() : ""}});
 }
 
 void ModelPane::saveSettings() const

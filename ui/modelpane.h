@@ -84,8 +84,10 @@ public:
     void restoreSettings();
 
 signals:
-    void gradientViewRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, attnviz::engine::ViewRequest request);
-    void effectiveFieldRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, QString layer, int row, int col);
+    void gradientViewRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane,
+                               attnviz::engine::ViewRequest request);
+    void effectiveFieldRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, QString layer, int row,
+                                 int col);
     void statusMessage(QString text);
     // A click on this pane's picture at a place of the whole image (x, y in [0, 1)).
     void imageClicked(QPointF imageUnit);
@@ -106,7 +108,7 @@ private:
     void refresh();
     // The key of what the controls ask of the model, or none for a view of the trace.
     std::optional<std::string> modelRequestKey() const;
-    bool showComputed(const std::string& key);  // false when not computed yet
+    bool showComputed(const std::string& key);    // false when not computed yet
     bool stillComputing(const std::string& key);  // true when it is the request on the worker
     void remember(const std::string& key, std::shared_ptr<const engine::ViewMaps> view);
     // Only the rendering changed: draw the view shown again (no model work).
@@ -138,8 +140,8 @@ private:
 
     Side m_side;
     std::shared_ptr<const PaneAnalysis> m_analysis;
-    cv::Mat m_picture;  // the model input as a picture, enlarged for display
-    cv::Mat m_wholePicture;  // the whole decoded image, scaled for display
+    cv::Mat m_picture;         // the model input as a picture, enlarged for display
+    cv::Mat m_wholePicture;    // the whole decoded image, scaled for display
     cv::Rect2d m_cropInWhole;  // the model's crop in m_wholePicture's pixels
     std::optional<engine::ViewMaps> m_shown;
     // Views that needed the model, by request key, the oldest dropped beyond

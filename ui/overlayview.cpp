@@ -56,7 +56,8 @@ QRect OverlayView::targetRect() const
         return {};
     const QSize fitted = m_image.size().scaled(fitArea(), Qt::KeepAspectRatio) * m_zoom;
     // The image point m_centre sits at the widget's centre.
-    const QPoint topLeft(int(width() / 2.0 - m_centre.x() * fitted.width()), int(height() / 2.0 - m_centre.y() * fitted.height()));
+    const QPoint topLeft(int(width() / 2.0 - m_centre.x() * fitted.width()),
+                         int(height() / 2.0 - m_centre.y() * fitted.height()));
     return QRect(topLeft, fitted);
 }
 
@@ -131,7 +132,8 @@ void OverlayView::mouseMoveEvent(QMouseEvent* event)
             const QRect target = targetRect();
             m_dragged = true;
             m_dragStart = event->position();
-            setViewport(m_zoom, {m_centre.x() - delta.x() / target.width(), m_centre.y() - delta.y() / target.height()});
+            setViewport(m_zoom,
+                        {m_centre.x() - delta.x() / target.width(), m_centre.y() - delta.y() / target.height()});
             emit viewportChanged(m_zoom, m_centre);
             return;
         }

@@ -1,14 +1,14 @@
 #include "ui/plotspanel.h"
 
 #include "ui/charts.h"
+#include "ui/imageconvert.h"
 #include "ui/matrixstrip.h"
 #include "ui/studycharts.h"
 #include "ui/tokenspanel.h"
-#include "ui/imageconvert.h"
 
-#include "core/engine/study/attentiondistance.h"
-#include "core/engine/model/predictions.h"
 #include "core/engine/methods/receptivefield.h"
+#include "core/engine/model/predictions.h"
+#include "core/engine/study/attentiondistance.h"
 #include "core/imaging/montage.h"
 #include "core/io/pngmetadata.h"
 
@@ -21,8 +21,8 @@
 #include <QLineSeries>
 #include <QScatterSeries>
 #include <QTabWidget>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 namespace attnviz::ui {
 
@@ -41,13 +41,15 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     m_tabs->addTab(m_distance, tr("Attention distance"));
     m_tabs->addTab(m_fields, tr("Receptive field"));
     m_tabs->addTab(m_predictions, tr("Predictions"));
-    m_cka = new MatrixStrip(tr("Layer similarity needs a set of images: Analysis → Compare layers on a folder (CKA)…"), m_tabs);
+    m_cka = new MatrixStrip(tr("Layer similarity needs a set of images: Analysis → Compare layers on a folder (CKA)…"),
+                            m_tabs);
     m_tabs->addTab(m_cka, tr("Layer similarity (CKA)"));
     m_faithfulnessView = makeChartView(m_tabs);
     m_faithfulnessView->setObjectName(QStringLiteral("faithfulnessPlot"));
     m_tabs->addTab(m_faithfulnessView, tr("Faithfulness"));
-    m_tabs->setTabToolTip(m_tabs->count() - 1, tr("Deletion and insertion (RISE) of the maps on screen: the class probability "
-                                                  "as the most salient pixels are blurred away, or revealed first"));
+    m_tabs->setTabToolTip(m_tabs->count() - 1,
+                          tr("Deletion and insertion (RISE) of the maps on screen: the class probability "
+                             "as the most salient pixels are blurred away, or revealed first"));
     m_skip = makeChartView(m_tabs);
     m_skip->setObjectName(QStringLiteral("skipPlot"));
     m_tabs->addTab(m_skip, tr("Skip connections"));
@@ -88,18 +90,20 @@ void PlotsPanel::setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& 
 void PlotsPanel::showFaithfulness()
 {
     if (!m_faithfulness) {
-        freshChart(m_faithfulnessView, tr("Deletion and insertion of the maps on screen: computing when this tab is shown"));
+        freshChart(m_faithfulnessView,
+                   tr("Deletion and insertion of the maps on screen: computing when this tab is shown"));
         return;
     }
     // The legend names curve and AUC; what each map is goes in the title.
     QStringList maps;
     for (const auto& side : m_faithfulness->sides)
-        maps << (side.predictedClass.isEmpty() ? tr("%1: %2").arg(sideTitle(side.side), side.caption)
-                                               : tr("%1: %2 · predicted class %3").arg(sideTitle(side.side), side.caption,
-                                                                                       side.predictedClass));
-    auto* chart = freshChart(m_faithfulnessView, tr("Probability of the class as the most salient pixels are deleted (solid; "
-                                                    "low AUC: faithful) or inserted (dashed; high AUC: faithful), RISE<br>%1")
-                                                     .arg(maps.join(QStringLiteral(" · "))));
+        maps << (side.predictedClass.isEmpty()
+                     ? tr("%1: %2").arg(sideTitle(side.side), side.caption)
+                     : tr("%1: %2 · predicted class %3").arg(sideTitle(side.side), side.caption, side.predictedClass));
+    auto* chart = freshChart(m_faithfulnessView,
+                             tr("Probability of the class as the most salient pixels are deleted (solid; "
+                                "low AUC: faithful) or inserted (dashed; high AUC: faithful), RISE<br>%1")
+                                 .arg(maps.join(QStringLiteral(" · "))));
     for (const auto& side : m_faithfulness->sides) {
         for (const bool deletion : {true, false}) {
             const auto& curve = deletion ? side.scores.deletion : side.scores.insertion;
@@ -107,7 +111,8 @@ void PlotsPanel::showFaithfulness()
             series->setName(tr("%1 %2, AUC %3")
                                 .arg(sideTitle(side.side), deletion ? tr("deletion") : tr("insertion"))
                                 .arg(curve.auc, 0, 'f', 3));
-            series->setPen(QPen(side.side == Side::ViT ? vitColour() : cnnColour(), 2, deletion ? Qt::SolidLine : Qt::DashLine));
+            series->setPen(
+                QPen(side.side == Side::ViT ? vitColour() : cnnColour(), 2, deletion ? Qt::SolidLine : Qt::DashLine));
             for (std::size_t i = 0; i < curve.fractions.size(); ++i)
                 series->append(curve.fractions[i], curve.probabilities[i]);
             chart->addSeries(series);
@@ -206,12 +211,14 @@ void PlotsPanel::showDistances(const PaneAnalysis& vit)
 void PlotsPanel::showReceptiveFields()
 {
     const auto& analysis = *m_analysis;
-    auto* chart = freshChart(m_fields, m_fieldSizes ? tr("Receptive field size in input pixels against relative depth: theoretical (solid), "
-                                                         "effective on this image (dashed, 95% of the gradient mass)")
-                                                    : tr("Theoretical receptive field size in input pixels against relative depth"));
+    auto* chart = freshChart(
+        m_fields, m_fieldSizes ? tr("Receptive field size in input pixels against relative depth: theoretical (solid), "
+                                    "effective on this image (dashed, 95% of the gradient mass)")
+                               : tr("Theoretical receptive field size in input pixels against relative depth"));
     double top = 1;
     // One colour per model; theoretical solid, effective dashed.
-    const auto addSeries = [&](const QString& name, const QColor& colour, bool effective, const std::vector<QPointF>& points) {
+    const auto addSeries = [&](const QString& name, const QColor& colour, bool effective,
+                               const std::vector<QPointF>& points) {
         auto* series = new QLineSeries;
         series->setName(name);
         series->setPointsVisible(true);
@@ -315,8 +322,8 @@ void PlotsPanel::showLocalization()
         std::vector<std::string> labels(static_cast<std::size_t>(positions));
         for (int row = 0; row < r.gridH; ++row)
             labels[std::size_t(row * r.gridW)] = "row " + std::to_string(row);
-        const auto caption = sideTitle(side).toStdString() + ": last layer (rows) x input (columns), " +
-                             std::to_string(r.gridH) + "x" + std::to_string(r.gridW) + " positions";
+        const auto caption = sideTitle(side).toStdString() + ": last layer (rows) x input (columns), "
+                             + std::to_string(r.gridH) + "x" + std::to_string(r.gridW) + " positions";
         images.emplace_back(toQImage(imaging::renderMatrix(r.similarity, labels, labels, caption, {0.0f, 1.0f},
                                                            imaging::Colormap::Viridis, std::max(2, 240 / positions))),
                             tr("Linear CKA between the last layer's representation at each position and the input's at "
@@ -332,7 +339,8 @@ void PlotsPanel::showLocalization()
     m_localizationMaps->setMatrices(tr("Spatial localisation over %1 of the %2 images in %3 · %4")
                                         .arg(used)
                                         .arg(m_localization->imagesInFolder)
-                                        .arg(QDir(m_localization->folder).dirName(), summaries.join(QStringLiteral(" · "))),
+                                        .arg(QDir(m_localization->folder).dirName(),
+                                             summaries.join(QStringLiteral(" · "))),
                                     images);
 }
 
@@ -384,13 +392,16 @@ void PlotsPanel::showPredictions(const Analysis& analysis)
     series->attachAxis(probability);
 }
 
-int PlotsPanel::plotCount() const { return m_tabs->count(); }
+int PlotsPanel::plotCount() const
+{
+    return m_tabs->count();
+}
 
 QStringList PlotsPanel::plotNames()
 {
-    return {QStringLiteral("distance"), QStringLiteral("fields"), QStringLiteral("predictions"), QStringLiteral("cka"),
-            QStringLiteral("faithfulness"), QStringLiteral("skip"), QStringLiteral("tokens"), QStringLiteral("localization"),
-            QStringLiteral("probes")};
+    return {QStringLiteral("distance"), QStringLiteral("fields"),       QStringLiteral("predictions"),
+            QStringLiteral("cka"),      QStringLiteral("faithfulness"), QStringLiteral("skip"),
+            QStringLiteral("tokens"),   QStringLiteral("localization"), QStringLiteral("probes")};
 }
 
 bool PlotsPanel::showPlot(const QString& name)
@@ -428,14 +439,17 @@ void PlotsPanel::exportPlot(const QString& path, int index) const
 {
     checkIndex(index);
     if (auto* chart = view(index)) {
-        writeWidgetPng(*chart, path, {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kTitle, chart->chart()->title().toStdString()}});
+        writeWidgetPng(*chart, path,
+                       {{io::pngkey::kSoftware, "attnviz"},
+                        {io::pngkey::kTitle, chart->chart()->title().toStdString()}});
         return;
     }
     auto* widget = m_tabs->widget(index < 0 ? m_tabs->currentIndex() : index);
     if (widget == m_tokens) {
         if (!m_tokens->hasStudy())
             throw std::runtime_error("no token norms to export: the analysis has no ViT");
-        writeWidgetPng(*m_tokens, path, {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kTitle, m_tokens->title().toStdString()}});
+        writeWidgetPng(*m_tokens, path,
+                       {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kTitle, m_tokens->title().toStdString()}});
         return;
     }
     const auto* strip = static_cast<MatrixStrip*>(widget);
@@ -444,9 +458,10 @@ void PlotsPanel::exportPlot(const QString& path, int index) const
                                                 : "no spatial localisation to export: run it on a folder first");
     const auto folder = strip == m_cka ? m_similarity->folder : m_localization->folder;
     writeWidgetPng(*strip->content(), path,
-                   {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kTitle, strip->title().toStdString()},
+                   {{io::pngkey::kSoftware, "attnviz"},
+                    {io::pngkey::kTitle, strip->title().toStdString()},
                     {io::pngkey::kMethod, strip == m_cka ? "cka (linear, minibatch unbiased HSIC)"
-                                                      : "spatial localisation (linear CKA per position pair)"},
+                                                         : "spatial localisation (linear CKA per position pair)"},
                     {io::pngkey::kFolder, folder.toStdString()}});
 }
 

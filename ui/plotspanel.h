@@ -68,7 +68,7 @@ private:
     void showFaithfulness();
     void showLocalization();
     QChartView* view(int index) const;  // nullptr for the tabs that are not charts
-    void checkIndex(int index) const;     // -1 (the current plot) or a tab
+    void checkIndex(int index) const;   // -1 (the current plot) or a tab
 
     QTabWidget* m_tabs = nullptr;
     QChartView* m_distance = nullptr;

@@ -39,8 +39,9 @@ std::vector<engine::SkipRatio> ratiosOf(const PaneAnalysis& pane)
 
 void drawSkipRatios(QChartView* view, const Analysis& analysis)
 {
-    auto* chart = freshChart(view, QObject::tr("Skip-connection strength on this image: ‖residual stream‖ / ‖branch added‖ "
-                                               "per addition (spatial tokens solid, CLS dashed)"));
+    auto* chart = freshChart(view,
+                             QObject::tr("Skip-connection strength on this image: ‖residual stream‖ / ‖branch added‖ "
+                                         "per addition (spatial tokens solid, CLS dashed)"));
     double lo = 1, hi = 1;
     const auto add = [&](QLineSeries* series, double depth, double ratio) {
         if (!std::isfinite(ratio) || ratio <= 0)
@@ -119,7 +120,8 @@ void drawProbes(QChartView* view, const LayerProbes& probes)
             const QString name = side == Side::CNN ? QObject::tr("CNN global average pool")
                                                    : (std::string(pooling) == "cls" ? QObject::tr("ViT CLS token")
                                                                                     : QObject::tr("ViT patch mean"));
-            const QColor colour = side == Side::CNN ? cnnColour() : (std::string(pooling) == "cls" ? vitColour() : patchMean);
+            const QColor colour = side == Side::CNN ? cnnColour()
+                                                    : (std::string(pooling) == "cls" ? vitColour() : patchMean);
             auto* test = lineSeries(name, colour, false);
             auto* train = lineSeries(name + QObject::tr(", training"), colour, true);
             for (const auto& layer : study.layers) {

@@ -12,7 +12,7 @@ namespace {
 
 constexpr int kCaptionHeight = 18;
 constexpr int kGap = 2;
-constexpr int kHintSide = 28;   // a cell's side when there is room
+constexpr int kHintSide = 28;  // a cell's side when there is room
 constexpr int kMaxSide = 96;
 constexpr double kMaxLabelShare = 0.45;  // of the grid's width
 

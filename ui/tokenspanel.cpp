@@ -136,7 +136,8 @@ void TokensPanel::showBlock(int block)
                        .arg(b.median, 0, 'g', 4)
                        .arg(b.patchNorms.max().item<double>(), 0, 'g', 4)
                        .arg(b.flagged.size())
-                       .arg(std::isinf(b.threshold) ? tr("(none: the norms do not vary)") : QString::number(b.threshold, 'g', 4))
+                       .arg(std::isinf(b.threshold) ? tr("(none: the norms do not vary)")
+                                                    : QString::number(b.threshold, 'g', 4))
                        .arg(m_study->z);
     text += tr(" Artifact tokens (flagged after the last block): %1.").arg(m_study->artifacts.size());
     if (!layout.hasCls)

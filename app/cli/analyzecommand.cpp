@@ -4,19 +4,19 @@
 #include "app/cli/modeljson.h"
 #include "app/cli/overlayoutput.h"
 
+#include "core/engine/engineerror.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/model/device.h"
-#include "core/engine/engineerror.h"
 #include "core/engine/model/predictions.h"
-#include "core/engine/tensorconvert.h"
 #include "core/engine/model/tracedump.h"
-#include "core/engine/methods/methodtable.h"
+#include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"
 
 #include <chrono>
 #include <future>
-#include <map>
 #include <iostream>
+#include <map>
 
 namespace attnviz::cli {
 namespace {
@@ -108,10 +108,10 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
 
 int runAnalyze(const std::vector<std::string>& words)
 {
-    const Arguments args(words,
-                         {"vit", "cnn", "image", "tensor", "device", "top-k", "heads", "input-size", "dump", "threads", "method", "layer",
-                          "head", "class", "query", "discard-ratio", "cam-input", "out-dir", "colormap", "alpha",
-                          "upsample", "normalize", "keep-mass"},
+    const Arguments args(words, {"vit",      "cnn",        "image",    "tensor",        "device",    "top-k",
+                                 "heads",    "input-size", "dump",     "threads",       "method",    "layer",
+                                 "head",     "class",      "query",    "discard-ratio", "cam-input", "out-dir",
+                                 "colormap", "alpha",      "upsample", "normalize",     "keep-mass"},
                          {"no-colorbar"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");

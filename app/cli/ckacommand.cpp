@@ -4,8 +4,8 @@
 #include "app/cli/overlayoutput.h"
 #include "app/cli/studyjson.h"
 
-#include "core/engine/study/ckastudy.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/study/ckastudy.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/colormap.h"
 #include "core/imaging/montage.h"
@@ -31,7 +31,8 @@ std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const
     // Degenerate layers' cells are drawn grey (undefined) and named in the PNG's text.
     const auto image = imaging::renderMatrix(m.values, m.rowLayers, m.colLayers, title, {0.0f, 1.0f},
                                              imaging::Colormap::Viridis);
-    const auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + m.rowRole + "_" + m.colRole + ".png")).string();
+    const auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + m.rowRole + "_" + m.colRole + ".png"))
+                          .string();
     imaging::writePng(path, image,
                       {{io::pngkey::kSoftware, "attnviz"},
                        {io::pngkey::kMethod, "cka (linear, minibatch unbiased HSIC)"},
@@ -50,7 +51,8 @@ std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const
 
 int runCka(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit", "cnn", "images", "device", "heads", "input-size", "batch-size", "limit", "out-dir"});
+    const Arguments args(words,
+                         {"vit", "cnn", "images", "device", "heads", "input-size", "batch-size", "limit", "out-dir"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
@@ -68,9 +70,10 @@ int runCka(const std::vector<std::string>& words)
             loaded[role] = loadRoleModel(args, role);
             models.push_back({role, loaded[role].get()});
         }
-    const auto study = engine::compareLayers(models, limit, batchSize, [&](std::size_t first, std::size_t count, const engine::CkaModel& m) {
-        return inputs.batch(first, count, m.role, m.model->spec());
-    });
+    const auto study = engine::compareLayers(models, limit, batchSize,
+                                             [&](std::size_t first, std::size_t count, const engine::CkaModel& m) {
+                                                 return inputs.batch(first, count, m.role, m.model->spec());
+                                             });
 
     nlohmann::ordered_json out;
     out["images"] = inputs.size();

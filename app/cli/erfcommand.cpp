@@ -5,9 +5,9 @@
 
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/effectivefield.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/tensorconvert.h"
-#include "core/engine/methods/methodtable.h"
 #include "core/io/safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -23,7 +23,8 @@ std::vector<int64_t> supportBox(const torch::Tensor& map)
     const auto rows = (map.sum(1) > 0).nonzero(), cols = (map.sum(0) > 0).nonzero();
     if (rows.numel() == 0)
         return {};
-    return {cols.min().item<int64_t>(), rows.min().item<int64_t>(), cols.max().item<int64_t>(), rows.max().item<int64_t>()};
+    return {cols.min().item<int64_t>(), rows.min().item<int64_t>(), cols.max().item<int64_t>(),
+            rows.max().item<int64_t>()};
 }
 
 // The mass-weighted centre of a map [H, W] as [x, y].
@@ -39,8 +40,9 @@ std::vector<double> centroid(const torch::Tensor& map)
 
 int runErf(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit", "cnn", "image", "images", "tensor", "layer", "at", "dump", "out-dir", "device",
-                                 "heads", "input-size", "batch-size", "colormap", "alpha", "upsample", "keep-mass"},
+    const Arguments args(words,
+                         {"vit", "cnn", "image", "images", "tensor", "layer", "at", "dump", "out-dir", "device",
+                          "heads", "input-size", "batch-size", "colormap", "alpha", "upsample", "keep-mass"},
                          {"no-colorbar"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -59,7 +61,8 @@ int runErf(const std::vector<std::string>& words)
     torch::Tensor sum;
     for (std::size_t first = 0; first < inputs.size(); first += std::size_t(batchSize)) {
         const auto batch = inputs.batch(first, std::size_t(batchSize), role, model->spec());
-        const auto erf = engine::effectiveReceptiveField(*model, batch, layer, at->first, at->second) * double(batch.size(0));
+        const auto erf = engine::effectiveReceptiveField(*model, batch, layer, at->first, at->second)
+                         * double(batch.size(0));
         sum = sum.defined() ? sum + erf : erf;
     }
     const auto erf = sum / double(inputs.size());

@@ -14,7 +14,8 @@
 namespace attnviz::cli {
 namespace {
 
-nlohmann::ordered_json evaluationJson(const engine::Evaluation& e, const engine::ModelSpec& spec, const std::string& path)
+nlohmann::ordered_json evaluationJson(const engine::Evaluation& e, const engine::ModelSpec& spec,
+                                      const std::string& path)
 {
     auto perClass = nlohmann::ordered_json::array();
     for (std::size_t c = 0; c < e.perClassAccuracy.size(); ++c)
@@ -34,7 +35,8 @@ int runEvaluate(const std::vector<std::string>& words)
     if (const int threads = args.intValue("threads", 0, 1))
         engine::configureThreads(threads);
     const auto split = args.value("split").value_or("t10k");
-    const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), split)).first(args.intValue("limit", 0, 1));
+    const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), split))
+                          .first(args.intValue("limit", 0, 1));
     engine::LoadOptions load;
     load.device = args.value("device").value_or("cpu");
     nlohmann::ordered_json out = {{"data", args.required("data")}, {"split", split}, {"count", data.size()}};

@@ -15,9 +15,9 @@
 #include "app/cli/overlayoutput.h"
 #include "app/cli/progressline.h"
 
-#include "core/engine/model/device.h"
 #include "core/engine/errormessage.h"
 #include "core/engine/evaluation/faithfulness.h"
+#include "core/engine/model/device.h"
 #include "core/engine/model/predictions.h"
 #include "core/io/atomicfile.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
@@ -123,8 +123,8 @@ void writeImageOutput(ImageOutput& output, const ExportImage& image, const fs::p
         const fs::path relative(image.relative);
         const auto dir = outputDirectory((out / relative.parent_path()).string());  // also for a record without views
         for (const auto& f : output.figures) {
-            const auto file = writeViewPng(dir, relative.filename().string(), f.model->role, f.model->path, f.trace, f.view,
-                                           f.model->model->spec(), args);
+            const auto file = writeViewPng(dir, relative.filename().string(), f.model->role, f.model->path, f.trace,
+                                           f.view, f.model->model->spec(), args);
             output.record[f.model->role]["views"][f.jsonKey] = fs::path(file).lexically_relative(out).generic_string();
         }
         writeText(recordPath(out, image), output.record.dump() + "\n");
@@ -206,7 +206,8 @@ public:
             return std::vector<std::size_t>(todo.begin() + long(first),
                                             todo.begin() + long(std::min(todo.size(), first + batchSize)));
         };
-        auto prepared = std::async(std::launch::async, prepareBatch, std::cref(m_images), batchAt(0), std::cref(m_models), workers);
+        auto prepared = std::async(std::launch::async, prepareBatch, std::cref(m_images), batchAt(0),
+                                   std::cref(m_models), workers);
         std::vector<ImageOutput> written;  // declared first: `writing` uses it until it is destroyed
         std::future<void> writing;
         for (std::size_t first = 0; first < todo.size(); first += batchSize) {
@@ -225,8 +226,9 @@ public:
             }
             written = std::move(outputs);
             writing = std::async(std::launch::async, [this, &written, workers] {
-                parallelFor(written.size(), workers,
-                            [&](std::size_t i) { writeImageOutput(written[i], m_images[written[i].index], m_out, m_args); });
+                parallelFor(written.size(), workers, [&](std::size_t i) {
+                    writeImageOutput(written[i], m_images[written[i].index], m_out, m_args);
+                });
             });
         }
         if (writing.valid()) {
@@ -364,9 +366,30 @@ private:
 int runExport(const std::vector<std::string>& words)
 {
     const Arguments args(words,
-                         {"vit", "cnn", "images", "list", "out", "methods", "layers", "heads", "shard", "top-k", "device",
-                          "input-size", "model-heads", "batch", "workers", "threads", "faithfulness-steps", "deletion-substrate",
-                          "insertion-substrate", "colormap", "alpha", "upsample", "normalize", "keep-mass"},
+                         {"vit",
+                          "cnn",
+                          "images",
+                          "list",
+                          "out",
+                          "methods",
+                          "layers",
+                          "heads",
+                          "shard",
+                          "top-k",
+                          "device",
+                          "input-size",
+                          "model-heads",
+                          "batch",
+                          "workers",
+                          "threads",
+                          "faithfulness-steps",
+                          "deletion-substrate",
+                          "insertion-substrate",
+                          "colormap",
+                          "alpha",
+                          "upsample",
+                          "normalize",
+                          "keep-mass"},
                          {"resume", "faithfulness", "no-colorbar"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -396,8 +419,10 @@ int runExport(const std::vector<std::string>& words)
 
     Exporter exporter(images, models, out, args);
     exporter.run(exporter.resumeDone(args.flag("resume")), batch, workers);
-    const auto results = out / (shards == 1 ? std::string("results.jsonl")
-                                            : "results-" + std::to_string(shard) + "-of-" + std::to_string(shards) + ".jsonl");
+    const auto results = out
+                         / (shards == 1
+                                ? std::string("results.jsonl")
+                                : "results-" + std::to_string(shard) + "-of-" + std::to_string(shards) + ".jsonl");
     writeText(results, exporter.lines());
 
     nlohmann::ordered_json summary;

@@ -32,7 +32,8 @@ std::vector<ExportImage> exportImages(const Arguments& args)
         if (line.empty())
             continue;
         const fs::path path(line);
-        const auto relative = path.is_absolute() ? path.relative_path().generic_string() : path.lexically_normal().generic_string();
+        const auto relative = path.is_absolute() ? path.relative_path().generic_string()
+                                                 : path.lexically_normal().generic_string();
         if (relative.rfind("..", 0) == 0)
             throw UsageError("list entry '" + line + "' leaves the list's folder; give it as an absolute path");
         images.push_back({path.is_absolute() ? line : (list.parent_path() / path).string(), relative});
@@ -145,7 +146,8 @@ void checkCnnLayers(const std::vector<std::string>& layers, const engine::Classi
 }
 
 // The rows of a method's figure for one model.
-std::vector<std::string> methodLayers(engine::ViewMethod method, const LayerChoice& choice, const engine::ModelSpec& spec)
+std::vector<std::string> methodLayers(engine::ViewMethod method, const LayerChoice& choice,
+                                      const engine::ModelSpec& spec)
 {
     const bool vit = spec.family == engine::Family::ViT;
     const auto& info = engine::methodInfo(method);
@@ -166,7 +168,8 @@ std::vector<std::string> methodLayers(engine::ViewMethod method, const LayerChoi
 }
 
 // The columns of a method's figure: the heads where it has them, else the mean.
-std::vector<engine::HeadChoice> methodHeads(engine::ViewMethod method, const Arguments& args, const engine::ModelSpec& spec)
+std::vector<engine::HeadChoice> methodHeads(engine::ViewMethod method, const Arguments& args,
+                                            const engine::ModelSpec& spec)
 {
     const auto mean = engine::HeadChoice::fused(engine::HeadFusion::Mean);
     const auto text = args.value("heads");
@@ -221,7 +224,8 @@ void planMethods(std::vector<ExportModel>& models, const Arguments& args)
         if (!args.value("methods"))
             methods = {vit ? engine::ViewMethod::Attention : engine::ViewMethod::GradCam};
         for (const auto method : methods)
-            if (engine::methodInfo(method).supports(spec.family) && engine::methodInfo(method).layer != engine::MethodLayer::Unit)
+            if (engine::methodInfo(method).supports(spec.family)
+                && engine::methodInfo(method).layer != engine::MethodLayer::Unit)
                 m.methods.push_back(methodPlan(method, layers, args, spec));
     }
     if (!layers.vit.empty() && !vitGiven)

@@ -4,9 +4,9 @@
 // of this shard, and per model the requests each method's figure is made of.
 #include "app/cli/arguments.h"
 
-#include "core/engine/model/classifier.h"
 #include "core/engine/evaluation/faithfulness.h"
 #include "core/engine/methods/methodtable.h"
+#include "core/engine/model/classifier.h"
 
 #include <memory>
 #include <string>

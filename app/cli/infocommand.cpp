@@ -1,6 +1,6 @@
 #include "app/cli/arguments.h"
-#include "app/cli/inputs.h"
 #include "app/cli/commands.h"
+#include "app/cli/inputs.h"
 #include "app/cli/modeljson.h"
 
 #include "core/engine/model/classifier.h"

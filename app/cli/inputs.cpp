@@ -100,7 +100,8 @@ std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const s
     const auto options = loadOptions(args, headsOption);
     const auto path = args.required(role);
     auto model = loadModel(path, options);
-    if (const auto wrong = engine::familyMismatch(model->spec(), role == "vit" ? engine::Family::ViT : engine::Family::CNN, path);
+    if (const auto wrong = engine::familyMismatch(model->spec(),
+                                                  role == "vit" ? engine::Family::ViT : engine::Family::CNN, path);
         !wrong.empty())
         throw UsageError("--" + role + ": " + wrong);
     return model;

@@ -17,7 +17,8 @@ namespace attnviz::cli {
 int runLocalize(const std::vector<std::string>& words)
 {
     // --image and --tensor are known so that they get the message below.
-    const Arguments args(words, {"vit", "cnn", "image", "tensor", "images", "device", "heads", "input-size", "batch-size", "limit"});
+    const Arguments args(words, {"vit", "cnn", "image", "tensor", "images", "device", "heads", "input-size",
+                                 "batch-size", "limit"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("images"))
@@ -25,13 +26,16 @@ int runLocalize(const std::vector<std::string>& words)
     const InputSet inputs(args, /*folderAllowed=*/true);
     const auto models = studyModels(args);
     const int batchSize = args.intValue("batch-size", 16, 4);
-    const auto available = std::min<std::size_t>(inputs.size(), std::size_t(args.intValue("limit", int(inputs.size()), 1)));
+    const auto available = std::min<std::size_t>(inputs.size(),
+                                                 std::size_t(args.intValue("limit", int(inputs.size()), 1)));
     const auto count = engine::ckaUsableImages(available, batchSize);
     if (count < 4)
         throw UsageError("localisation needs at least 4 images, got " + std::to_string(available));
 
     InterruptScope interrupt;
-    nlohmann::ordered_json out = {{"images", available}, {"images_used", count}, {"batch_size", batchSize},
+    nlohmann::ordered_json out = {{"images", available},
+                                  {"images_used", count},
+                                  {"batch_size", batchSize},
                                   {"measure", "minibatch linear CKA between the last layer at each position (rows) and "
                                               "the input at each position (columns)"}};
     for (const auto& m : models) {
@@ -39,7 +43,9 @@ int runLocalize(const std::vector<std::string>& words)
         const auto r = engine::localize(
             *m.model, count, batchSize,
             [&](std::size_t first, std::size_t n) { return inputs.batch(first, n, m.role, m.model->spec()); },
-            [&](std::size_t done, std::size_t total) { progress.imagesDone(("localize " + m.role).c_str(), done, total); });
+            [&](std::size_t done, std::size_t total) {
+                progress.imagesDone(("localize " + m.role).c_str(), done, total);
+            });
         out[m.role] = {{"model", m.path},
                        {"grid", {r.gridH, r.gridW}},
                        {"positions", r.gridH * r.gridW},

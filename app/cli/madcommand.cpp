@@ -2,9 +2,9 @@
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
 
-#include "core/engine/study/attentiondistance.h"
-#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/study/attentiondistance.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,7 +22,8 @@ int runMad(const std::vector<std::string>& words)
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const InputSet inputs(args, /*folderAllowed=*/true);
     const auto model = loadModel(args.required("vit"), loadOptions(args));
-    if (const auto wrong = engine::familyMismatch(model->spec(), engine::Family::ViT, *args.value("vit")); !wrong.empty())
+    if (const auto wrong = engine::familyMismatch(model->spec(), engine::Family::ViT, *args.value("vit"));
+        !wrong.empty())
         throw UsageError("mad needs a ViT: " + wrong);
     std::vector<torch::Tensor> sums;  // per layer [H]
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -40,7 +41,9 @@ int runMad(const std::vector<std::string>& words)
         const auto mean = (s / double(inputs.size())).contiguous();
         layers.push_back(std::vector<float>(mean.data_ptr<float>(), mean.data_ptr<float>() + mean.numel()));
     }
-    nlohmann::ordered_json out = {{"model", *args.value("vit")}, {"images", inputs.size()}, {"unit", "pixels of the model input"},
+    nlohmann::ordered_json out = {{"model", *args.value("vit")},
+                                  {"images", inputs.size()},
+                                  {"unit", "pixels of the model input"},
                                   {"renormalized", renormalize},
                                   {"layers", layers}};
     std::cout << out.dump(2) << "\n";

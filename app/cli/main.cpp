@@ -3,8 +3,8 @@
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
 
-#include "core/engine/model/device.h"
 #include "core/engine/errormessage.h"
+#include "core/engine/model/device.h"
 
 #include <iostream>
 #include <map>
@@ -23,7 +23,8 @@ const char* const kUsage =
     "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N] [--no-augment]\n"
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "  rf --cnn MODEL   (theoretical receptive field of every layer: size, jump, start in input pixels)\n"
-    "  mad --vit MODEL (--image IMG | --images DIR | --tensor FILE) [--renormalize]   (mean attention distance per head)\n"
+    "  mad --vit MODEL (--image IMG | --images DIR | --tensor FILE) [--renormalize]   (mean attention distance per "
+    "head)\n"
     "  erf (--vit MODEL | --cnn MODEL) (--image IMG | --images DIR | --tensor FILE) --layer NAME --at ROW,COL\n"
     "      [--dump OUT.safetensors] [--out-dir DIR] [--batch-size B]   (effective receptive field of one unit)\n"
     "  cka [--vit MODEL] [--cnn MODEL] --images DIR [--batch-size B] [--limit N] [--out-dir DIR]   (linear CKA)\n"
@@ -57,7 +58,13 @@ using Command = int (*)(const std::vector<std::string>&);
 int main(int argc, char** argv)
 {
     using namespace attnviz;
-    const std::map<std::string, Command> commands{{"info", cli::runInfo}, {"analyze", cli::runAnalyze}, {"train", cli::runTrain}, {"evaluate", cli::runEvaluate}, {"rf", cli::runRf}, {"mad", cli::runMad}, {"erf", cli::runErf}, {"cka", cli::runCka}, {"export", cli::runExport}, {"skip", cli::runSkip}, {"probe", cli::runProbe}, {"localize", cli::runLocalize}, {"tokens", cli::runTokens}, {"methods", cli::runMethods}};
+    const std::map<std::string, Command> commands{{"info", cli::runInfo},     {"analyze", cli::runAnalyze},
+                                                  {"train", cli::runTrain},   {"evaluate", cli::runEvaluate},
+                                                  {"rf", cli::runRf},         {"mad", cli::runMad},
+                                                  {"erf", cli::runErf},       {"cka", cli::runCka},
+                                                  {"export", cli::runExport}, {"skip", cli::runSkip},
+                                                  {"probe", cli::runProbe},   {"localize", cli::runLocalize},
+                                                  {"tokens", cli::runTokens}, {"methods", cli::runMethods}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cerr << kUsage << cli::methodUsage() << kOptionsHelp;
         return argc < 2 ? 2 : 0;

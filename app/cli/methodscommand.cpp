@@ -82,7 +82,8 @@ std::string markdownTable()
 std::string methodUsage()
 {
     std::string usage = "METHOD (attnviz-cli methods says what each takes):\n";
-    for (const auto families : {engine::MethodFamilies::ViT, engine::MethodFamilies::Both, engine::MethodFamilies::CNN}) {
+    for (const auto families :
+         {engine::MethodFamilies::ViT, engine::MethodFamilies::Both, engine::MethodFamilies::CNN}) {
         std::string names;
         std::string group;
         for (const auto& m : engine::methodTable())

@@ -2,9 +2,9 @@
 
 #include "app/cli/arguments.h"
 
+#include "core/engine/methods/methodtable.h"
 #include "core/engine/model/modelspec.h"
 #include "core/engine/model/trace.h"
-#include "core/engine/methods/methodtable.h"
 
 #include <string>
 

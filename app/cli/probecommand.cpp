@@ -40,7 +40,9 @@ nlohmann::ordered_json layersJson(const engine::ProbeStudy& study)
 {
     auto layers = nlohmann::ordered_json::array();
     for (const auto& l : study.layers)
-        layers.push_back({{"layer", l.name}, {"pooling", l.pooling}, {"relative_depth", studyNumber(l.relativeDepth)},
+        layers.push_back({{"layer", l.name},
+                          {"pooling", l.pooling},
+                          {"relative_depth", studyNumber(l.relativeDepth)},
                           {"train_accuracy", studyNumber(l.score.trainAccuracy)},
                           {"test_accuracy", studyNumber(l.score.testAccuracy)}});
     return layers;
@@ -62,16 +64,20 @@ int runProbe(const std::vector<std::string>& words)
     const int batchSize = args.intValue("batch-size", 64, 1);
 
     InterruptScope interrupt;
-    nlohmann::ordered_json out = {{"data", args.required("data")}, {"source", source.description},
-                                  {"probe", {{"kind", "multinomial logistic regression on standardised features, L-BFGS"},
-                                             {"l2", options.l2}, {"iterations", options.iterations}}}};
+    nlohmann::ordered_json out = {{"data", args.required("data")},
+                                  {"source", source.description},
+                                  {"probe",
+                                   {{"kind", "multinomial logistic regression on standardised features, L-BFGS"},
+                                    {"l2", options.l2},
+                                    {"iterations", options.iterations}}}};
     for (const auto& m : models) {
         const auto data = source.forModel(m.model->spec().preprocessing);
         ProgressLine progress(std::cerr);
-        const auto study = engine::probeLayers(*m.model, data, batchSize, options, [&](std::size_t done, std::size_t total) {
-            progress.imagesDone(("probe " + m.role).c_str(), done, total);
-            return true;
-        });
+        const auto study = engine::probeLayers(*m.model, data, batchSize, options,
+                                               [&](std::size_t done, std::size_t total) {
+                                                   progress.imagesDone(("probe " + m.role).c_str(), done, total);
+                                                   return true;
+                                               });
         out["train_images"] = study.trainImages;
         out["test_images"] = study.testImages;
         out["classes"] = study.classes;

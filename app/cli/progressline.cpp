@@ -34,7 +34,8 @@ void ProgressLine::show(const engine::TrainProgress& p)
 void ProgressLine::epochDone(const engine::EpochSummary& e)
 {
     m_out << (m_terminal ? "\n" : "") << "epoch " << e.epoch << " done in " << duration(e.seconds) << ": loss "
-          << std::setprecision(4) << e.loss << ", train accuracy " << e.trainAccuracy << "; checkpoint saved\n" << std::flush;
+          << std::setprecision(4) << e.loss << ", train accuracy " << e.trainAccuracy << "; checkpoint saved\n"
+          << std::flush;
 }
 
 void ProgressLine::imagesDone(const char* task, std::size_t done, std::size_t total)

@@ -2,8 +2,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
 
-#include "core/engine/model/classifier.h"
 #include "core/engine/methods/receptivefield.h"
+#include "core/engine/model/classifier.h"
 
 #include <nlohmann/json.hpp>
 

@@ -25,7 +25,9 @@ nlohmann::ordered_json skipJson(const std::vector<engine::SkipRatio>& ratios)
 {
     auto additions = nlohmann::ordered_json::array();
     for (const auto& r : ratios) {
-        nlohmann::ordered_json a = {{"name", r.name}, {"branch", r.branch}, {"relative_depth", studyNumber(r.relativeDepth)}};
+        nlohmann::ordered_json a = {{"name", r.name},
+                                    {"branch", r.branch},
+                                    {"relative_depth", studyNumber(r.relativeDepth)}};
         if (!std::isnan(r.clsSkip))  // a ViT with a CLS token
             a["cls"] = normsJson(r.clsSkip, r.clsBranch, r.clsRatio());
         a["spatial"] = normsJson(r.spatialSkip, r.spatialBranch, r.spatialRatio());
@@ -38,7 +40,8 @@ nlohmann::ordered_json skipJson(const std::vector<engine::SkipRatio>& ratios)
 
 int runSkip(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit", "cnn", "image", "images", "tensor", "device", "heads", "input-size", "batch-size", "limit"});
+    const Arguments args(words, {"vit", "cnn", "image", "images", "tensor", "device", "heads", "input-size",
+                                 "batch-size", "limit"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const InputSet inputs(args, /*folderAllowed=*/true);
@@ -48,7 +51,8 @@ int runSkip(const std::vector<std::string>& words)
 
     InterruptScope interrupt;
     nlohmann::ordered_json out = {{"images", count},
-                                  {"measure", "mean norm of the residual stream over mean norm of the branch added to it"}};
+                                  {"measure",
+                                   "mean norm of the residual stream over mean norm of the branch added to it"}};
     for (const auto& m : models) {
         engine::SkipAccumulator sums;
         ProgressLine progress(std::cerr);

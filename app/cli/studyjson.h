@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <vector>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace attnviz::cli {
 

@@ -22,12 +22,15 @@ nlohmann::ordered_json imageJson(const std::string& name, const engine::TokenStu
     const auto& last = study.blocks.back();
     auto artifacts = nlohmann::ordered_json::array();
     for (const auto p : study.artifacts)
-        artifacts.push_back({{"row", p / study.layout.gridW}, {"col", p % study.layout.gridW},
+        artifacts.push_back({{"row", p / study.layout.gridW},
+                             {"col", p % study.layout.gridW},
                              {"norm", studyNumber(last.patchNorms.flatten()[p].item<double>())}});
     auto blocks = nlohmann::ordered_json::array();
     for (const auto& b : study.blocks)
-        blocks.push_back({{"median", studyNumber(b.median)}, {"mad", studyNumber(b.mad)},
-                          {"threshold", studyNumber(b.threshold)}, {"flagged", b.flagged.size()},
+        blocks.push_back({{"median", studyNumber(b.median)},
+                          {"mad", studyNumber(b.mad)},
+                          {"threshold", studyNumber(b.threshold)},
+                          {"flagged", b.flagged.size()},
                           {"max", studyNumber(b.patchNorms.max().item<double>())}});
     return {{"image", name}, {"artifacts", artifacts}, {"blocks", blocks}};
 }
@@ -57,8 +60,11 @@ nlohmann::ordered_json headTableJson(const std::vector<engine::HeadStats>& rows)
 {
     auto out = nlohmann::ordered_json::array();
     for (const auto& r : rows)
-        out.push_back({{"layer", r.layer}, {"head", r.head}, {"distance_px", studyNumber(r.distance)},
-                       {"entropy_nats", studyNumber(r.entropy)}, {"cls_on_artifacts", studyNumber(r.clsOnArtifacts)},
+        out.push_back({{"layer", r.layer},
+                       {"head", r.head},
+                       {"distance_px", studyNumber(r.distance)},
+                       {"entropy_nats", studyNumber(r.entropy)},
+                       {"cls_on_artifacts", studyNumber(r.clsOnArtifacts)},
                        {"cls_on_registers", studyNumber(r.clsOnRegisters)}});
     return out;
 }
@@ -67,8 +73,9 @@ nlohmann::ordered_json headTableJson(const std::vector<engine::HeadStats>& rows)
 
 int runTokens(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit", "image", "images", "tensor", "device", "heads", "input-size", "batch-size", "limit",
-                                 "z", "csv"},
+    const Arguments args(words,
+                         {"vit", "image", "images", "tensor", "device", "heads", "input-size", "batch-size", "limit",
+                          "z", "csv"},
                          {"maps"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -104,11 +111,15 @@ int runTokens(const std::vector<std::string>& words)
     nlohmann::ordered_json out = {
         {"model", models.front().path},
         {"images", count},
-        {"rule", {{"name", "modified z-score 0.6745 (x - median) / MAD > z over one block's patch-token norms "
-                           "(Iglewicz & Hoaglin); artifacts: flagged after the last block"},
-                  {"z", z}}},
-        {"layout", {{"cls", layout.hasCls}, {"distillation", layout.hasDist}, {"registers", layout.regTokens},
-                    {"grid", {layout.gridH, layout.gridW}}}},
+        {"rule",
+         {{"name", "modified z-score 0.6745 (x - median) / MAD > z over one block's patch-token norms "
+                   "(Iglewicz & Hoaglin); artifacts: flagged after the last block"},
+          {"z", z}}},
+        {"layout",
+         {{"cls", layout.hasCls},
+          {"distillation", layout.hasDist},
+          {"registers", layout.regTokens},
+          {"grid", {layout.gridH, layout.gridW}}}},
         {"per_image", images},
         {"head_table", headTableJson(table)}};
     if (auto csv = args.value("csv")) {

@@ -28,7 +28,10 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-void onInterrupt(int) { g_interrupted = true; }
+void onInterrupt(int)
+{
+    g_interrupted = true;
+}
 
 std::vector<std::string> parseLabels(const std::optional<std::string>& text)
 {
@@ -82,8 +85,9 @@ std::string commandLine(const std::vector<std::string>& words)
 
 int runTrain(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"arch", "data", "out", "epochs", "seed", "device", "batch-size", "lr", "threads",
-                                 "labels", "limit", "max-batches", "init"},
+    const Arguments args(words,
+                         {"arch", "data", "out", "epochs", "seed", "device", "batch-size", "lr", "threads", "labels",
+                          "limit", "max-batches", "init"},
                          {"no-augment"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -104,15 +108,17 @@ int runTrain(const std::vector<std::string>& words)
     auto fresh = startingModel(args, seed);
     if (args.value("labels") || !args.value("init"))
         fresh.config.labelNames = parseLabels(args.value("labels"));
-    const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), "train")).first(args.intValue("limit", 0, 0));
+    const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), "train"))
+                          .first(args.intValue("limit", 0, 0));
     engine::LoadOptions load;
     load.device = args.value("device").value_or("cpu");
     auto model = engine::buildClassifier(fresh.tensors, fresh.config, load);
 
     std::filesystem::create_directories(outDir);
     const auto start = std::chrono::steady_clock::now();
-    nlohmann::ordered_json training = {{"command", commandLine(words)}, {"seed", seed}, {"images", data.size()},
-                               {"threads", torch::get_num_threads()}, {"device", load.device}, {"epochs", nlohmann::ordered_json::array()}};
+    nlohmann::ordered_json training = {{"command", commandLine(words)}, {"seed", seed},
+                                       {"images", data.size()},         {"threads", torch::get_num_threads()},
+                                       {"device", load.device},         {"epochs", nlohmann::ordered_json::array()}};
     if (auto init = args.value("init"))
         training["continued_from"] = previousTraining(*init);
     ProgressLine progress(std::cerr);
@@ -120,18 +126,24 @@ int runTrain(const std::vector<std::string>& words)
     callbacks.cancel = &g_interrupted;
     callbacks.progress = [&progress](const engine::TrainProgress& p) { progress.show(p); };
     callbacks.epochDone = [&](const engine::EpochSummary& e) {
-        training["epochs"].push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"train_accuracy", e.trainAccuracy}, {"seconds", e.seconds}});
+        training["epochs"].push_back(
+            {{"epoch", e.epoch}, {"loss", e.loss}, {"train_accuracy", e.trainAccuracy}, {"seconds", e.seconds}});
         training["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         io::writeSafetensors((outDir / "model.safetensors").string(), model->stateDict());
-        io::writeModelConfig((outDir / "config.json").string(), fresh.config, nlohmann::ordered_json{{"training", training}}.dump());
+        io::writeModelConfig((outDir / "config.json").string(), fresh.config,
+                             nlohmann::ordered_json{{"training", training}}.dump());
         progress.epochDone(e);
     };
     std::signal(SIGINT, onInterrupt);
     const bool finished = engine::train(*model, data, options, callbacks);
     std::signal(SIGINT, SIG_DFL);
     if (!finished) {
-        std::cerr << "\ntrain: interrupted; " << (training["epochs"].empty() ? std::string("no epoch was complete, nothing written")
-                                                  : "the checkpoint of epoch " + std::to_string(training["epochs"].size()) + " in " + outDir.string() + " is intact") << "\n";
+        std::cerr << "\ntrain: interrupted; "
+                  << (training["epochs"].empty()
+                          ? std::string("no epoch was complete, nothing written")
+                          : "the checkpoint of epoch " + std::to_string(training["epochs"].size()) + " in "
+                                + outDir.string() + " is intact")
+                  << "\n";
         return 130;
     }
     std::cout << nlohmann::ordered_json{{"out", outDir.string()}, {"training", training}}.dump(2) << "\n";

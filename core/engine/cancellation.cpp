@@ -14,7 +14,10 @@ CancellationScope::CancellationScope(std::function<bool()> stopRequested)
     t_stopRequested = &m_stopRequested;
 }
 
-CancellationScope::~CancellationScope() { t_stopRequested = m_outer; }
+CancellationScope::~CancellationScope()
+{
+    t_stopRequested = m_outer;
+}
 
 void throwIfCancelled()
 {

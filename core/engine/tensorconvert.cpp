@@ -31,7 +31,8 @@ torch::Tensor toTorch(const io::RawTensor& raw)
         return torch::empty(raw.shape, options);
     // The deleter owns a reference to the allocation, so the tensor outlives the map.
     auto owner = raw.bytes.shared();
-    return torch::from_blob(owner.get(), raw.shape, [owner](void*) mutable { owner.reset(); }, options);
+    return torch::from_blob(
+        owner.get(), raw.shape, [owner](void*) mutable { owner.reset(); }, options);
 }
 
 io::RawTensor toRawF32(const torch::Tensor& tensor)

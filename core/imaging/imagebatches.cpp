@@ -19,7 +19,7 @@ torch::Tensor ImageBatches::batch(std::size_t first, std::size_t count, const en
     if (first >= end)
         throw std::out_of_range("no images from " + std::to_string(first) + " of " + std::to_string(m_paths.size()));
     if (first != m_first || m_decoded.size() != end - first) {
-        m_decoded.clear();  // the previous minibatch goes before the next is read
+        m_decoded.clear();             // the previous minibatch goes before the next is read
         std::vector<cv::Mat> decoded;  // kept only when all of it was read
         for (std::size_t i = first; i < end; ++i) {
             engine::throwIfCancelled();

@@ -14,7 +14,7 @@ public:
 
 struct DecodeLimits {
     std::uintmax_t maxFileBytes = 512ull << 20;  // 512 MiB
-    long long maxPixels = 200'000'000;            // about 14k x 14k
+    long long maxPixels = 200'000'000;           // about 14k x 14k
 };
 
 // Decodes an image file to 8-bit RGB (EXIF orientation applied). Throws ImageError

@@ -120,7 +120,7 @@ void readTiff(const Bytes& b, ImageHeader& h, bool bigEndian, bool big)
             return;
         const int slot = tag == 256 ? 0 : tag == 257 ? 1 : tag == 322 ? 2 : tag == 323 ? 3 : -1;
         if (slot < 0 || values[slot] != kAbsent)
-            continue;  // not a size, or a repeat
+            continue;                                                                       // not a size, or a repeat
         const int valueSize = type == 3 ? 2 : type == 4 ? 4 : (type == 16 && big) ? 8 : 0;  // SHORT, LONG, LONG8
         const bool read = valueSize && n == 1 && readInt(b, at + 4 + offsetSize, valueSize, bigEndian, value);
         values[slot] = read ? value : kUnread;

@@ -79,13 +79,15 @@ cv::Mat renderMatrix(const torch::Tensor& matrix, const std::vector<std::string>
     bar.copyTo(out(cv::Rect(left + heat.cols, top, bar.cols, bar.rows)));
     write(out, title, {10, 20});
     for (int r = 0; r < rows && r < int(rowLabels.size()); ++r)
-        write(out, rowLabels[std::size_t(r)], {left - 6 - textWidth(rowLabels[std::size_t(r)]), top + r * cell + cell / 2 + 5});
+        write(out, rowLabels[std::size_t(r)],
+              {left - 6 - textWidth(rowLabels[std::size_t(r)]), top + r * cell + cell / 2 + 5});
     // Column labels read bottom-up: written as lines on a strip (line c at column c's
     // centre, ending at the strip's right edge), then turned a quarter counter-clockwise
     // so that the right edge meets the matrix.
     cv::Mat strip(cols * cell, bottom, CV_8UC3, kWhite);
     for (int c = 0; c < cols && c < int(colLabels.size()); ++c)
-        write(strip, colLabels[std::size_t(c)], {bottom - 6 - textWidth(colLabels[std::size_t(c)]), c * cell + cell / 2 + 5});
+        write(strip, colLabels[std::size_t(c)],
+              {bottom - 6 - textWidth(colLabels[std::size_t(c)]), c * cell + cell / 2 + 5});
     cv::Mat rotated;
     cv::rotate(strip, rotated, cv::ROTATE_90_COUNTERCLOCKWISE);
     rotated.copyTo(out(cv::Rect(left, top + rows * cell, rotated.cols, rotated.rows)));

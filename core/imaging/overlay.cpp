@@ -102,7 +102,8 @@ cv::Mat colorBar(int height, const MapRange& range, Colormap colormap)
     int baseline = 0;
     // Wide enough for the longer label, e.g. "2.27e-05".
     const int textWidth = std::max(cv::getTextSize(hiText, font, fontScale, 1, &baseline).width,
-                                   cv::getTextSize(loText, font, fontScale, 1, &baseline).width) + 8;
+                                   cv::getTextSize(loText, font, fontScale, 1, &baseline).width)
+                          + 8;
     const int barWidth = 16, margin = 10;
     cv::Mat out(height, margin + barWidth + textWidth, CV_8UC3, cv::Scalar(255, 255, 255));
     // Top is the high end: a column of values from 1 down to 0.

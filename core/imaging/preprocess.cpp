@@ -70,7 +70,8 @@ PreparedInput preprocessImage(const cv::Mat& rgb, const engine::Preprocessing& p
     // [H, W, C] interleaved bytes -> [1, C, H, W], normalised exactly as batches of
     // data-set images are (engine::normalizeBatch).
     const cv::Mat contiguous = cropped.clone();
-    const auto bytes = torch::from_blob(contiguous.data, {h, w, channels}, torch::kUInt8).permute({2, 0, 1}).unsqueeze(0);
+    const auto bytes =
+        torch::from_blob(contiguous.data, {h, w, channels}, torch::kUInt8).permute({2, 0, 1}).unsqueeze(0);
     const auto tensor = engine::normalizeBatch(bytes, p);
 
     PreparedInput out;

@@ -27,8 +27,9 @@ engine::LabelledSet openLabelledSet(const std::string& path, const engine::Label
 {
     if (engine::holdsIdxSplit(path, o.trainSplit)) {
         if (!o.testRoot.empty())
-            throw std::runtime_error("'" + path + "' holds IDX files, whose held-out split is --test-split, not a "
-                                     "second folder");
+            throw std::runtime_error("'" + path
+                                     + "' holds IDX files, whose held-out split is --test-split, not a "
+                                       "second folder");
         return engine::openIdxSet(path, o);
     }
     if (!std::filesystem::is_directory(path))
@@ -45,11 +46,13 @@ engine::LabelledSet openLabelledSet(const std::string& path, const engine::Label
         split.train = io::readImageFolder(path);
         split.test = io::readImageFolder(o.testRoot);
         if (split.test.classes != split.train.classes)
-            throw std::runtime_error("the held-out tree '" + o.testRoot + "' has other class folders than '" + path + "'");
+            throw std::runtime_error("the held-out tree '" + o.testRoot + "' has other class folders than '" + path
+                                     + "'");
         description = "ImageFolder trees, held out: " + o.testRoot;
     } else {
         split = io::splitImageFolder(io::readImageFolder(path), o.heldOut);
-        description = "ImageFolder tree, " + std::to_string(int(std::lround(o.heldOut * 100))) + " % of each class held out";
+        description = "ImageFolder tree, " + std::to_string(int(std::lround(o.heldOut * 100)))
+                      + " % of each class held out";
     }
     split.train = io::evenlySpaced(split.train, o.limit);
     split.test = io::evenlySpaced(split.test, o.testLimit);

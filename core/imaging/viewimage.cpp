@@ -126,11 +126,13 @@ io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps
     if (!view.camInput.empty())
         text.emplace_back(io::pngkey::kCamInput, view.camInput);
     if (view.classIndex)
-        text.emplace_back(io::pngkey::kClass, std::to_string(*view.classIndex) + (className.empty() ? "" : " " + className));
+        text.emplace_back(io::pngkey::kClass,
+                          std::to_string(*view.classIndex) + (className.empty() ? "" : " " + className));
     text.emplace_back(io::pngkey::kNormalization, normalizationName(options.normalization));
     text.emplace_back(io::pngkey::kColormap, colormapName(options.overlay.colormap));
     text.emplace_back(io::pngkey::kAlpha, alpha.str());
-    text.emplace_back(io::pngkey::kUpsampling, options.overlay.upsampling == Upsampling::Nearest ? "nearest" : "bilinear");
+    text.emplace_back(io::pngkey::kUpsampling,
+                      options.overlay.upsampling == Upsampling::Nearest ? "nearest" : "bilinear");
     if (options.keepMass < 1.0)
         text.emplace_back(io::pngkey::kKeepMass, std::to_string(options.keepMass));
     return text;

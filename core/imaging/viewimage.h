@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/model/modelspec.h"
 #include "core/engine/methods/methodtable.h"
+#include "core/engine/model/modelspec.h"
 #include "core/imaging/overlay.h"
 #include "core/io/pngtext.h"
 

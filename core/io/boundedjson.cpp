@@ -47,7 +47,8 @@ std::string describeJson(const nlohmann::json& value)
     case nlohmann::json::value_t::object: return "an object";
     case nlohmann::json::value_t::string: {
         const auto& text = value.get_ref<const std::string&>();
-        return text.size() <= 40 ? "\"" + printable(text) + "\"" : "a string of " + std::to_string(text.size()) + " bytes";
+        return text.size() <= 40 ? "\"" + printable(text) + "\""
+                                 : "a string of " + std::to_string(text.size()) + " bytes";
     }
     case nlohmann::json::value_t::binary: return "binary data";
     case nlohmann::json::value_t::discarded: return "nothing";

@@ -8,7 +8,10 @@
 
 namespace attnviz::io {
 
-inline std::uint16_t readLe16(const std::uint8_t* p) { return std::uint16_t(p[0] | (p[1] << 8)); }
+inline std::uint16_t readLe16(const std::uint8_t* p)
+{
+    return std::uint16_t(p[0] | (p[1] << 8));
+}
 
 inline std::uint32_t readLe32(const std::uint8_t* p)
 {

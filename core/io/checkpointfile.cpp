@@ -56,7 +56,8 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
     bool hasBackbone = false;
     bool hasTimmHead = false;
     for (const auto& entry : tensors) {
-        hasBackbone = hasBackbone || startsWith(entry.first, "backbone.") || startsWith(entry.first, "module.backbone.");
+        hasBackbone = hasBackbone || startsWith(entry.first, "backbone.")
+                      || startsWith(entry.first, "module.backbone.");
         hasTimmHead = hasTimmHead || startsWith(entry.first, "visual.head.");
     }
     // open_clip's timm towers (SigLIP): the image model is timm's, under "visual.trunk.",
@@ -89,10 +90,12 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
         // `module.x` beside `x`, say: which one the model got would depend on the order.
         if (out.count(name)) {
             const std::string& mine = key;  // (a structured binding cannot be captured in C++17)
-            const auto other = std::find_if(tensors.begin(), tensors.end(),
-                                            [&](const auto& entry) { return entry.first != mine && stripped(entry.first) == name; });
+            const auto other = std::find_if(tensors.begin(), tensors.end(), [&](const auto& entry) {
+                return entry.first != mine && stripped(entry.first) == name;
+            });
             throw PrefixCollision("the keys '" + printable(other->first) + "' and '" + printable(key)
-                                  + "' both name the tensor '" + printable(name) + "' once wrapper prefixes are removed");
+                                  + "' both name the tensor '" + printable(name)
+                                  + "' once wrapper prefixes are removed");
         }
         out[name] = std::move(tensor);
     }

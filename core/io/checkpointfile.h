@@ -13,7 +13,7 @@ struct Checkpoint {
     std::string modelPath;    // what the user gave
     std::string weightsPath;  // the file actually read
     TensorMap tensors;
-    ModelConfig config;       // config.present == false when there is none
+    ModelConfig config;  // config.present == false when there is none
 };
 
 // A model path is a weights file (.safetensors, .pth, .pt, .bin; other names are

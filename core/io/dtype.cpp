@@ -35,9 +35,15 @@ const DTypeInfo& infoOf(DType type)
 
 }  // namespace
 
-std::size_t dtypeSize(DType type) { return infoOf(type).size; }
+std::size_t dtypeSize(DType type)
+{
+    return infoOf(type).size;
+}
 
-std::string dtypeName(DType type) { return infoOf(type).name; }
+std::string dtypeName(DType type)
+{
+    return infoOf(type).name;
+}
 
 std::optional<DType> dtypeFromName(const std::string& name)
 {

@@ -129,10 +129,11 @@ IdxDataset readIdxDataset(const std::string& dir, const std::string& split)
     expectMagic(labels, kLabelsMagic);
     const auto labelCount = readBounded(labels, kMaxCount, "labels");
     if (labelCount != std::uint32_t(data.count))
-        throw FormatError("'" + labels.path() + "' has " + std::to_string(labelCount) + " labels but '"
-                          + images.path() + "' has " + std::to_string(data.count) + " images");
+        throw FormatError("'" + labels.path() + "' has " + std::to_string(labelCount) + " labels but '" + images.path()
+                          + "' has " + std::to_string(data.count) + " images");
     const std::uint64_t pixelBytes = std::uint64_t(data.count) * std::uint64_t(data.rows) * std::uint64_t(data.cols);
-    for (auto [file, header, bytes] : {std::tuple{&images, 16u, pixelBytes}, std::tuple{&labels, 8u, std::uint64_t(data.count)}})
+    for (auto [file, header, bytes] :
+         {std::tuple{&images, 16u, pixelBytes}, std::tuple{&labels, 8u, std::uint64_t(data.count)}})
         if (!file->canHold(header, bytes))
             throw FormatError("'" + file->path() + "' declares " + std::to_string(bytes) + " bytes of data but is "
                               + "too small to hold them (truncated?)");

@@ -37,7 +37,8 @@ std::vector<std::string> imageFilesUnder(const std::string& dir)
     std::error_code ec;
     std::vector<std::string> out;
     const std::filesystem::path root(dir);
-    std::filesystem::recursive_directory_iterator it(root, std::filesystem::directory_options::skip_permission_denied, ec);
+    std::filesystem::recursive_directory_iterator it(root, std::filesystem::directory_options::skip_permission_denied,
+                                                     ec);
     for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
         if (it->is_regular_file() && isImageFileName(it->path().filename().string()))
             out.push_back(it->path().lexically_relative(root).generic_string());

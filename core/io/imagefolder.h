@@ -13,8 +13,8 @@ namespace attnviz::io {
 // hang it), and only the formats the decoder takes count (not .ppm / .pgm).
 struct ImageFolder {
     std::vector<std::string> classes;
-    std::vector<std::string> paths;   // full paths
-    std::vector<int64_t> labels;      // per path, an index into classes
+    std::vector<std::string> paths;  // full paths
+    std::vector<int64_t> labels;     // per path, an index into classes
 };
 
 // Throws std::runtime_error with one line when the root cannot be read, has no class

@@ -24,7 +24,7 @@ const std::vector<std::string>& imagenetLabels()
 const std::vector<std::string>& fashionMnistLabels()
 {
     static const std::vector<std::string> labels{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
     return labels;
 }
 

@@ -29,16 +29,16 @@ struct Range {
     double max;
 };
 
-constexpr Range kCount{0, 1'000'000};       // classes (0: a backbone without a head)
-constexpr Range kWidth{1, 65'536};          // embedding widths, heads
-constexpr Range kDepth{1, 1'024};           // blocks
-constexpr Range kSide{1, 4'096};            // image and patch sides, in pixels
+constexpr Range kCount{0, 1'000'000};  // classes (0: a backbone without a head)
+constexpr Range kWidth{1, 65'536};     // embedding widths, heads
+constexpr Range kDepth{1, 1'024};      // blocks
+constexpr Range kSide{1, 4'096};       // image and patch sides, in pixels
 constexpr Range kChannels{1, 64};
 constexpr Range kStride{1, 64};
-constexpr Range kResample{0, 5};            // PIL's filters
+constexpr Range kResample{0, 5};  // PIL's filters
 constexpr Range kCropPct{0.05, 1.0};
 constexpr Range kMean{-1'000, 1'000};
-constexpr Range kStd{1e-6, 1'000};          // divides the image
+constexpr Range kStd{1e-6, 1'000};  // divides the image
 constexpr Range kEps{1e-30, 1};
 constexpr Range kFraction{0, 1};
 constexpr Range kImages{0, 1e9};
@@ -247,13 +247,20 @@ void readHfPreprocessor(const json& j, PreprocessConfig& p, int channels)
 
 void readModelArgs(const json& args, ModelConfig& c)
 {
-    if (auto v = pickInt(args, {"num_heads"}, kWidth)) c.numHeads = v;
-    if (auto v = pickInt(args, {"embed_dim"}, kWidth)) c.embedDim = v;
-    if (auto v = pickInt(args, {"depth"}, kDepth)) c.depth = v;
-    if (auto v = pickInt(args, {"patch_size"}, kSide)) c.patchSize = v;
-    if (auto v = pickString(args, {"global_pool"})) c.globalPool = v;
-    if (auto v = pickInt(args, {"stem_stride"}, kStride)) c.stemStride = v;
-    if (auto v = pickBool(args, {"stem_pool"})) c.stemPool = v;
+    if (auto v = pickInt(args, {"num_heads"}, kWidth))
+        c.numHeads = v;
+    if (auto v = pickInt(args, {"embed_dim"}, kWidth))
+        c.embedDim = v;
+    if (auto v = pickInt(args, {"depth"}, kDepth))
+        c.depth = v;
+    if (auto v = pickInt(args, {"patch_size"}, kSide))
+        c.patchSize = v;
+    if (auto v = pickString(args, {"global_pool"}))
+        c.globalPool = v;
+    if (auto v = pickInt(args, {"stem_stride"}, kStride))
+        c.stemStride = v;
+    if (auto v = pickBool(args, {"stem_pool"}))
+        c.stemPool = v;
 }
 
 // open_clip_config.json: {"model_cfg": {"quick_gelu", "vision_cfg": {"image_size",

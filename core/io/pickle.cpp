@@ -72,7 +72,11 @@ const PickleValue* PickleValue::find(const std::string& key) const
 class Unpickler::Reader {
 public:
     Reader(const std::uint8_t* data, std::size_t size, const Unpickler& owner)
-        : m_data(data), m_size(size), m_owner(owner) {}
+        : m_data(data)
+        , m_size(size)
+        , m_owner(owner)
+    {
+    }
 
     std::size_t offset() const { return m_pos; }
 
@@ -138,8 +142,7 @@ const PickleValue& Unpickler::load(const std::uint8_t* data, std::size_t size)
     m_marks.clear();
     m_memo.clear();
     Reader in(data, size, *this);
-    while (step(in)) {
-    }
+    while (step(in)) { }
     return *pop();
 }
 
@@ -155,8 +158,7 @@ bool Unpickler::step(Reader& in)
     case op::Frame:
         in.take(8);  // a framing hint for streaming readers; the data is all here
         break;
-    case op::Stop:
-        return false;
+    case op::Stop: return false;
     case op::Mark:
         if (m_marks.size() >= kMaxNesting)
             malformed("nested deeper than " + std::to_string(kMaxNesting) + " levels");
@@ -282,17 +284,14 @@ void Unpickler::loadScalar(std::uint8_t code, Reader& in)
     case op::BinBytes: push(makeBytes(in.text(in.uintLE(4)))); break;
     case op::ShortBinBytes: push(makeBytes(in.text(in.byte()))); break;
     case op::BinBytes8: push(makeBytes(in.text(in.uintLE(8)))); break;
-    default:
-        malformed("unsupported opcode " + hexByte(code)
-                  + " (only the opcodes torch.save writes are accepted)");
+    default: malformed("unsupported opcode " + hexByte(code) + " (only the opcodes torch.save writes are accepted)");
     }
 }
 
 PickleValue* Unpickler::make(PickleValue::Kind kind)
 {
     if (m_values.size() >= kMaxValues)
-        fail("the pickle data holds more than " + std::to_string(kMaxValues)
-             + " objects; refusing to load it");
+        fail("the pickle data holds more than " + std::to_string(kMaxValues) + " objects; refusing to load it");
     m_values.emplace_back();
     m_values.back().kind = kind;
     return &m_values.back();
@@ -365,8 +364,7 @@ void Unpickler::setItems(const PickleValue* dict, const std::vector<const Pickle
         entries.emplace_back(items[i], items[i + 1]);
 }
 
-void Unpickler::appendItems(const PickleValue* list,
-                            const std::vector<const PickleValue*>& items)
+void Unpickler::appendItems(const PickleValue* list, const std::vector<const PickleValue*>& items)
 {
     if (list->kind != PickleValue::Kind::List)
         malformed(std::string("APPEND(S) on a ") + kindName(list->kind));

@@ -22,14 +22,14 @@ class PickleValue;
 struct PickleStorage {
     DType dtype = DType::F32;
     std::string key;
-    std::string location;  // "cpu", "cuda:0", ...
+    std::string location;    // "cpu", "cuda:0", ...
     std::int64_t numel = 0;  // as the pickle claims it; the zip entry is authoritative
 };
 
 // A call to torch._utils._rebuild_tensor_v2: a strided view into a storage.
 struct PickleTensor {
     const PickleValue* storage = nullptr;  // Kind::Storage
-    std::int64_t storageOffset = 0;  // in elements
+    std::int64_t storageOffset = 0;        // in elements
     std::vector<std::int64_t> size;
     std::vector<std::int64_t> stride;  // in elements, same length as size
 };
@@ -40,7 +40,16 @@ struct PickleTensor {
 class PickleValue {
 public:
     enum class Kind {
-        None, Bool, Int, BigInt, Float, String, Bytes, Tuple, List, Dict,
+        None,
+        Bool,
+        Int,
+        BigInt,
+        Float,
+        String,
+        Bytes,
+        Tuple,
+        List,
+        Dict,
         Global,   // an allow-listed Python global that was not called
         Object,   // an opaque instance of an allow-listed inert global (text names it)
         Storage,  // see storage()
@@ -51,7 +60,7 @@ public:
     bool boolean = false;
     std::int64_t integer = 0;
     double real = 0.0;
-    std::string text;  // String; Bytes (raw); Global and Object: "module.name"
+    std::string text;                       // String; Bytes (raw); Global and Object: "module.name"
     std::vector<const PickleValue*> items;  // Tuple, List
     // Dict, in pickle order; a key may repeat, the last one wins (as in Python).
     std::vector<std::pair<const PickleValue*, const PickleValue*>> entries;
@@ -64,7 +73,6 @@ public:
 };
 
 const char* kindName(PickleValue::Kind kind);  // "dict", "tensor", ... for messages
-
 
 // A restricted unpickler for the data.pkl of torch.save (protocol 2; the protocol 3-4
 // bytes and framing opcodes are accepted too). It executes nothing: TorchPickle
@@ -82,8 +90,8 @@ public:
     // The returned tree stays valid while this Unpickler lives.
     const PickleValue& load(const std::uint8_t* data, std::size_t size);
 
-    static constexpr std::size_t kMaxNesting = 1000;   // open MARKs
-    static constexpr std::size_t kMaxMemo = 1 << 20;   // memo slots
+    static constexpr std::size_t kMaxNesting = 1000;    // open MARKs
+    static constexpr std::size_t kMaxMemo = 1 << 20;    // memo slots
     static constexpr std::size_t kMaxValues = 1 << 20;  // nodes, ~120 bytes each
 
 private:

@@ -11,12 +11,12 @@ inline constexpr const char* kSoftware = "Software";  // always "attnviz"
 inline constexpr const char* kTitle = "Title";        // a plot's title
 
 // What was drawn.
-inline constexpr const char* kModel = "attnviz:model";    // the model's path
-inline constexpr const char* kMethod = "attnviz:method";  // a view method's name, or "cka (...)"
-inline constexpr const char* kLayer = "attnviz:layer";    // the rows' layers, comma-separated
-inline constexpr const char* kHead = "attnviz:head";      // the columns' heads, comma-separated
+inline constexpr const char* kModel = "attnviz:model";         // the model's path
+inline constexpr const char* kMethod = "attnviz:method";       // a view method's name, or "cka (...)"
+inline constexpr const char* kLayer = "attnviz:layer";         // the rows' layers, comma-separated
+inline constexpr const char* kHead = "attnviz:head";           // the columns' heads, comma-separated
 inline constexpr const char* kCamInput = "attnviz:cam_input";  // a ViT CAM: norm1 | residual
-inline constexpr const char* kClass = "attnviz:class";    // "<index> <label>" of a class-specific map
+inline constexpr const char* kClass = "attnviz:class";         // "<index> <label>" of a class-specific map
 
 // How it was drawn.
 inline constexpr const char* kNormalization = "attnviz:normalization";  // map | layer
@@ -26,10 +26,10 @@ inline constexpr const char* kUpsampling = "attnviz:upsampling";  // nearest | b
 inline constexpr const char* kKeepMass = "attnviz:keep_mass";     // only below 1
 
 // A layer-similarity (CKA) or localisation matrix.
-inline constexpr const char* kRows = "attnviz:rows";          // the model along the rows
-inline constexpr const char* kColumns = "attnviz:columns";    // the model along the columns
-inline constexpr const char* kImages = "attnviz:images";      // how many images
+inline constexpr const char* kRows = "attnviz:rows";              // the model along the rows
+inline constexpr const char* kColumns = "attnviz:columns";        // the model along the columns
+inline constexpr const char* kImages = "attnviz:images";          // how many images
 inline constexpr const char* kDegenerate = "attnviz:degenerate";  // layers with an undefined CKA, or "none"
-inline constexpr const char* kFolder = "attnviz:folder";      // the folder of images
+inline constexpr const char* kFolder = "attnviz:folder";          // the folder of images
 
 }  // namespace attnviz::io::pngkey

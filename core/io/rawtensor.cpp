@@ -45,7 +45,10 @@ bool holdsNonFinite(const RawTensor& tensor)
     }
 }
 
-std::string RawTensor::shapeString() const { return io::shapeString(shape); }
+std::string RawTensor::shapeString() const
+{
+    return io::shapeString(shape);
+}
 
 std::string shapeString(const std::vector<std::int64_t>& shape)
 {

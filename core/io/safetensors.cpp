@@ -29,8 +29,7 @@ struct Entry {
 }
 
 // numel * elementSize, refusing overflow of the 64-bit byte count.
-std::uint64_t checkedByteCount(const std::vector<std::int64_t>& shape, std::size_t elementSize,
-                               bool& overflow)
+std::uint64_t checkedByteCount(const std::vector<std::int64_t>& shape, std::size_t elementSize, bool& overflow)
 {
     std::uint64_t n = elementSize;
     overflow = false;
@@ -63,9 +62,8 @@ Entry checkedEntry(const std::string& path, SafetensorsHeaderEntry&& h)
 // Offsets must tile [0, last end) with no hole and no overlap.
 void checkTiling(const std::string& path, std::vector<Entry>& entries, std::uint64_t bufferBytes)
 {
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-    });
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
     std::uint64_t expected = 0;
     for (const auto& e : entries) {
         if (e.begin != expected)
@@ -121,8 +119,8 @@ SafetensorsFile readSafetensors(const std::string& path)
         // be unaligned, and the engine adopts each buffer as a tensor without a copy.
         e.tensor.bytes = ByteBuffer(e.end - e.begin);
         in.seekg(std::streamoff(dataStart + e.begin));
-        if (!e.tensor.bytes.empty() && !in.read(reinterpret_cast<char*>(e.tensor.bytes.data()),
-                                                std::streamsize(e.tensor.bytes.size())))
+        if (!e.tensor.bytes.empty()
+            && !in.read(reinterpret_cast<char*>(e.tensor.bytes.data()), std::streamsize(e.tensor.bytes.size())))
             fail(path, "cannot read the data of '" + printable(e.name) + "'");
         result.tensors.emplace(e.name, std::move(e.tensor));
     }
@@ -137,8 +135,8 @@ void writeSafetensors(const std::string& path, const TensorMap& tensors, const S
     std::uint64_t offset = 0;
     for (const auto& [name, t] : tensors) {
         if (t.bytes.size() != std::uint64_t(t.numel()) * dtypeSize(t.dtype))
-            throw FormatError("cannot write '" + name + "': " + std::to_string(t.bytes.size())
-                              + " bytes for " + dtypeName(t.dtype) + " " + t.shapeString());
+            throw FormatError("cannot write '" + name + "': " + std::to_string(t.bytes.size()) + " bytes for "
+                              + dtypeName(t.dtype) + " " + t.shapeString());
         header[name] = {{"dtype", dtypeName(t.dtype)},
                         {"shape", t.shape},
                         {"data_offsets", {offset, offset + t.bytes.size()}}};

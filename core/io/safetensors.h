@@ -22,7 +22,6 @@ SafetensorsFile readSafetensors(const std::string& path);
 
 // Writes tensors (and metadata) to a temporary file beside `path` and renames it into
 // place, so an interrupted write never leaves a half-written file. Data is 8-aligned.
-void writeSafetensors(const std::string& path, const TensorMap& tensors,
-                      const StringMap& metadata = {});
+void writeSafetensors(const std::string& path, const TensorMap& tensors, const StringMap& metadata = {});
 
 }  // namespace attnviz::io

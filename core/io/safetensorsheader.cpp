@@ -151,8 +151,7 @@ private:
             return true;
         }
         switch (m_depth) {
-        case 1:
-            return bracket == '{' || fail("the header is not a JSON object");
+        case 1: return bracket == '{' || fail("the header is not a JSON object");
         case 2:
             if (bracket != '{')
                 return fail(m_inMetadata ? "__metadata__ is not an object"

@@ -55,8 +55,9 @@ std::string archivePrefix(const ZipReader& zip)
                                     "state dict; save model.state_dict() with torch.save");
             return prefix;
         }
-    throw FormatError(zip.path() + " is a zip archive but not a torch.save checkpoint "
-                                   "(it has no data.pkl)");
+    throw FormatError(zip.path()
+                      + " is a zip archive but not a torch.save checkpoint "
+                        "(it has no data.pkl)");
 }
 
 void checkByteOrder(ZipReader& zip, const std::string& prefix)
@@ -84,8 +85,7 @@ bool holdsTensor(const PickleValue& dict)
 const PickleValue& selectStateDict(const PickleValue& root, const std::string& path)
 {
     if (root.kind != PickleValue::Kind::Dict)
-        throw FormatError(path + ": the checkpoint holds a " + kindName(root.kind)
-                          + ", not a dict of tensors");
+        throw FormatError(path + ": the checkpoint holds a " + kindName(root.kind) + ", not a dict of tensors");
     if (holdsTensor(root))
         return root;
     for (const char* key : kWrapperKeys) {
@@ -143,8 +143,7 @@ bool advance(std::vector<std::int64_t>& index, const std::vector<std::int64_t>& 
 // Copies a strided view out of `window` (the storage from the view's first element
 // on) into row-major order; the innermost dimension moves as one run when its stride
 // is 1.
-void gather(const std::uint8_t* window, const PickleTensor& tensor, std::size_t elementSize,
-            std::uint8_t* dest)
+void gather(const std::uint8_t* window, const PickleTensor& tensor, std::size_t elementSize, std::uint8_t* dest)
 {
     std::vector<std::int64_t> size = tensor.size;
     std::vector<std::int64_t> stride = tensor.stride;
@@ -185,11 +184,9 @@ public:
         const std::uint64_t last = lastElement(name, tensor);
         const std::uint64_t storageNumel = entry.uncompressedSize / elementSize;
         if (last >= storageNumel)
-            fail(name, "has shape " + shapeString(tensor.size) + " with strides "
-                           + shapeString(tensor.stride) + " and offset "
-                           + std::to_string(tensor.storageOffset) + ", which reaches element "
-                           + std::to_string(last) + ", outside its storage '"
-                           + printable(storage.key) + "' of "
+            fail(name, "has shape " + shapeString(tensor.size) + " with strides " + shapeString(tensor.stride)
+                           + " and offset " + std::to_string(tensor.storageOffset) + ", which reaches element "
+                           + std::to_string(last) + ", outside its storage '" + printable(storage.key) + "' of "
                            + std::to_string(storageNumel) + " elements");
         out.bytes = ByteBuffer(reserve(name, numel * elementSize));
         const std::uint64_t start = static_cast<std::uint64_t>(tensor.storageOffset);
@@ -235,8 +232,7 @@ private:
     {
         const ZipEntry* entry = m_zip.find(m_dataDir + storage.key);
         if (!entry)
-            fail(name, "refers to storage '" + printable(storage.key)
-                           + "', which the archive does not contain");
+            fail(name, "refers to storage '" + printable(storage.key) + "', which the archive does not contain");
         return *entry;
     }
 
@@ -251,8 +247,7 @@ private:
 
     [[noreturn]] void fail(const std::string& name, const std::string& problem) const
     {
-        throw FormatError(m_zip.path() + ": tensor '" + printable(name) + "' "
-                          + problem);
+        throw FormatError(m_zip.path() + ": tensor '" + printable(name) + "' " + problem);
     }
 
     ZipReader& m_zip;
@@ -271,8 +266,7 @@ TensorMap readTorchCheckpoint(const std::string& path)
     const std::vector<std::uint8_t> pickle = zip.read(*zip.find(prefix + "data.pkl"));
 
     Unpickler unpickler(path);
-    const PickleValue& stateDict =
-        selectStateDict(unpickler.load(pickle.data(), pickle.size()), path);
+    const PickleValue& stateDict = selectStateDict(unpickler.load(pickle.data(), pickle.size()), path);
 
     TensorBuilder builder(zip, prefix);
     TensorMap tensors;
@@ -280,8 +274,7 @@ TensorMap readTorchCheckpoint(const std::string& path)
         if (key->isString() && value->kind == PickleValue::Kind::Tensor)
             tensors[key->text] = builder.build(key->text, *value->tensor);
     if (tensors.empty())
-        throw FormatError(path + ": the checkpoint holds no tensors (top-level keys: "
-                          + keyList(stateDict) + ")");
+        throw FormatError(path + ": the checkpoint holds no tensors (top-level keys: " + keyList(stateDict) + ")");
     return tensors;
 }
 

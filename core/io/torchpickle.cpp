@@ -25,14 +25,11 @@ constexpr std::size_t kMaxDims = 64;
 
 // Globals that only ever become opaque Kind::Object values, never callables that run.
 constexpr std::array<const char*, 8> kInertGlobals{
-    kNamespace,
-    "copyreg._reconstructor",
+    kNamespace,           "copyreg._reconstructor",
     "builtins.object",
     "__builtin__.object",  // builtins under protocol 2's Python 2 names
-    kNumpyScalar,
-    kNumpy2Scalar,
-    kNumpyDType,
-    kEncode,
+    kNumpyScalar,         kNumpy2Scalar,
+    kNumpyDType,          kEncode,
 };
 
 struct StorageType {
@@ -63,14 +60,13 @@ std::optional<DType> storageDType(const std::string& global)
 
 bool isInert(const std::string& global)
 {
-    return std::any_of(kInertGlobals.begin(), kInertGlobals.end(),
-                       [&](const char* name) { return global == name; });
+    return std::any_of(kInertGlobals.begin(), kInertGlobals.end(), [&](const char* name) { return global == name; });
 }
 
 bool isAllowedGlobal(const std::string& global)
 {
     return global == kOrderedDict || global == kRebuildTensor || global == kRebuildParameter
-        || storageDType(global).has_value() || isInert(global);
+           || storageDType(global).has_value() || isInert(global);
 }
 
 bool isGlobal(const PickleValue* value, const std::string& name)
@@ -102,8 +98,7 @@ const PickleValue* TorchPickle::global(const std::string& module, const std::str
     // Refusing here, when the reference is read, means no later opcode can call it.
     const std::string full = module + "." + name;
     if (!isAllowedGlobal(full))
-        m_nodes.fail("refusing to load: the checkpoint references the Python global '"
-                     + printable(full)
+        m_nodes.fail("refusing to load: the checkpoint references the Python global '" + printable(full)
                      + "' (only tensors and plain containers are allowed)");
     PickleValue* value = m_nodes.make(Kind::Global);
     value->text = full;
@@ -113,17 +108,16 @@ const PickleValue* TorchPickle::global(const std::string& module, const std::str
 const PickleValue* TorchPickle::persistentLoad(const PickleValue& pid)
 {
     const auto& items = pid.items;
-    const bool valid = pid.kind == Kind::Tuple && items.size() == 5
-        && items[0]->isString() && items[0]->text == "storage"
-        && items[1]->kind == Kind::Global && storageDType(items[1]->text)
-        && items[2]->isString() && items[3]->isString()
-        && items[4]->kind == Kind::Int && items[4]->integer >= 0;
+    const bool valid = pid.kind == Kind::Tuple && items.size() == 5 && items[0]->isString()
+                       && items[0]->text == "storage" && items[1]->kind == Kind::Global && storageDType(items[1]->text)
+                       && items[2]->isString() && items[3]->isString() && items[4]->kind == Kind::Int
+                       && items[4]->integer >= 0;
     if (!valid)
         m_nodes.malformed("unsupported persistent id (expected ('storage', type, key, "
                           "location, numel))");
     PickleValue* value = m_nodes.make(Kind::Storage);
-    value->storage = std::make_unique<PickleStorage>(PickleStorage{
-        *storageDType(items[1]->text), items[2]->text, items[3]->text, items[4]->integer});
+    value->storage = std::make_unique<PickleStorage>(
+        PickleStorage{*storageDType(items[1]->text), items[2]->text, items[3]->text, items[4]->integer});
     return value;
 }
 
@@ -151,24 +145,20 @@ const PickleValue* TorchPickle::reduceInert(const std::string& callable, const P
     if (callable == "copyreg._reconstructor") {
         // _reconstructor(cls, object, None) is object.__new__(cls), protocols 0 and 1.
         if (a.size() != 3 || !isGlobal(a[0], kNamespace)
-            || !(isGlobal(a[1], "builtins.object") || isGlobal(a[1], "__builtin__.object"))
-            || a[2]->kind != Kind::None)
+            || !(isGlobal(a[1], "builtins.object") || isGlobal(a[1], "__builtin__.object")) || a[2]->kind != Kind::None)
             badArguments(callable);
         return makeObject(kNamespace);
     }
     if (callable == kNumpyDType) {
         // dtype('f8', align, copy), the flags as bools (old NumPy: ints); its layout
         // follows in a BUILD.
-        auto isFlag = [](const PickleValue* v) {
-            return v->kind == Kind::Bool || v->kind == Kind::Int;
-        };
+        auto isFlag = [](const PickleValue* v) { return v->kind == Kind::Bool || v->kind == Kind::Int; };
         if (a.size() != 3 || !a[0]->isString() || !isFlag(a[1]) || !isFlag(a[2]))
             badArguments(callable);
         return makeObject(kNumpyDType);
     }
     if (isNumpyScalar(callable)) {
-        if (a.size() != 2 || !isObject(a[0], kNumpyDType)
-            || !(a[1]->kind == Kind::Bytes || isObject(a[1], kEncode)))
+        if (a.size() != 2 || !isObject(a[0], kNumpyDType) || !(a[1]->kind == Kind::Bytes || isObject(a[1], kEncode)))
             badArguments(callable);
         return makeObject(kNumpyScalar);
     }
@@ -187,8 +177,7 @@ const PickleValue* TorchPickle::newObject(const PickleValue& type, const PickleV
     if (type.kind != Kind::Global || args.kind != Kind::Tuple)
         m_nodes.malformed("NEWOBJ needs a global and a tuple of arguments");
     if (type.text != kNamespace)
-        m_nodes.malformed("creating " + printable(type.text)
-                          + " with NEWOBJ is not supported");
+        m_nodes.malformed("creating " + printable(type.text) + " with NEWOBJ is not supported");
     if (!args.items.empty())
         badArguments(type.text);
     return makeObject(kNamespace);
@@ -199,12 +188,10 @@ void TorchPickle::build(const PickleValue& target, const PickleValue& state)
     // An OrderedDict's state is its instance __dict__ (e.g. state_dict's _metadata), a
     // Namespace's its arguments, a dtype's its layout tuple: none matter to the tensors,
     // so the state is dropped here rather than walked.
-    const bool expected = target.kind == Kind::Dict
-        || (isObject(&target, kNamespace) && state.kind == Kind::Dict)
-        || (isObject(&target, kNumpyDType) && state.kind == Kind::Tuple);
+    const bool expected = target.kind == Kind::Dict || (isObject(&target, kNamespace) && state.kind == Kind::Dict)
+                          || (isObject(&target, kNumpyDType) && state.kind == Kind::Tuple);
     if (!expected)
-        m_nodes.malformed("BUILD on " + describe(target) + " with " + describe(state)
-                          + " is not supported");
+        m_nodes.malformed("BUILD on " + describe(target) + " with " + describe(state) + " is not supported");
 }
 
 const PickleValue* TorchPickle::rebuildTensor(const PickleValue& args)
@@ -213,13 +200,12 @@ const PickleValue* TorchPickle::rebuildTensor(const PickleValue& args)
     const auto& a = args.items;
     auto isIntTuple = [](const PickleValue* v) {
         return v->kind == Kind::Tuple && v->items.size() <= kMaxDims
-            && std::all_of(v->items.begin(), v->items.end(), [](const PickleValue* item) {
-                   return item->kind == Kind::Int && item->integer >= 0;
-               });
+               && std::all_of(v->items.begin(), v->items.end(),
+                              [](const PickleValue* item) { return item->kind == Kind::Int && item->integer >= 0; });
     };
-    const bool valid = (a.size() == 6 || a.size() == 7) && a[0]->kind == Kind::Storage
-        && a[1]->kind == Kind::Int && a[1]->integer >= 0 && isIntTuple(a[2])
-        && isIntTuple(a[3]) && a[2]->items.size() == a[3]->items.size();
+    const bool valid = (a.size() == 6 || a.size() == 7) && a[0]->kind == Kind::Storage && a[1]->kind == Kind::Int
+                       && a[1]->integer >= 0 && isIntTuple(a[2]) && isIntTuple(a[3])
+                       && a[2]->items.size() == a[3]->items.size();
     if (!valid)
         badArguments(kRebuildTensor);
     auto tensor = std::make_unique<PickleTensor>();
@@ -237,8 +223,7 @@ const PickleValue* TorchPickle::rebuildTensor(const PickleValue& args)
 const PickleValue* TorchPickle::rebuildParameter(const PickleValue& args)
 {
     // (data, requires_grad, backward_hooks): the parameter is just its tensor.
-    if (args.items.size() < 2 || args.items.size() > 3
-        || args.items[0]->kind != Kind::Tensor)
+    if (args.items.size() < 2 || args.items.size() > 3 || args.items[0]->kind != Kind::Tensor)
         badArguments(kRebuildParameter);
     return args.items[0];
 }

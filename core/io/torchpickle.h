@@ -20,7 +20,10 @@ class Unpickler;
 // when the GLOBAL opcode is read, and every other call shape is refused when it is run.
 class TorchPickle {
 public:
-    explicit TorchPickle(Unpickler& nodes) : m_nodes(nodes) {}
+    explicit TorchPickle(Unpickler& nodes)
+        : m_nodes(nodes)
+    {
+    }
 
     const PickleValue* global(const std::string& module, const std::string& name);
     const PickleValue* reduce(const PickleValue& callable, const PickleValue& args);

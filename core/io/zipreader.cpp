@@ -44,8 +44,7 @@ bool applyZip64Extra(const std::uint8_t* extra, std::size_t size, ZipEntry& entr
         if (id == kZip64ExtraId) {
             const std::uint8_t* field = extra + pos;
             std::size_t left = blockSize;
-            for (std::uint64_t* value : {&entry.uncompressedSize, &entry.compressedSize,
-                                         &entry.localHeaderOffset}) {
+            for (std::uint64_t* value : {&entry.uncompressedSize, &entry.compressedSize, &entry.localHeaderOffset}) {
                 if (*value != kSentinel32)
                     continue;
                 if (left < 8)
@@ -82,16 +81,13 @@ const ZipEntry* ZipReader::find(const std::string& name) const
     return it == m_index.end() ? nullptr : &m_entries[it->second];
 }
 
-void ZipReader::read(const ZipEntry& entry, std::uint64_t offset, void* dest,
-                     std::uint64_t size)
+void ZipReader::read(const ZipEntry& entry, std::uint64_t offset, void* dest, std::uint64_t size)
 {
     if (entry.method != 0)
-        fail("zip entry '" + printable(entry.name) + "' is compressed (method "
-             + std::to_string(entry.method)
+        fail("zip entry '" + printable(entry.name) + "' is compressed (method " + std::to_string(entry.method)
              + "); only stored (uncompressed) entries are supported, as torch.save writes");
     if (entry.compressedSize != entry.uncompressedSize)
-        fail("zip entry '" + printable(entry.name)
-             + "' is stored but its compressed and uncompressed sizes differ");
+        fail("zip entry '" + printable(entry.name) + "' is stored but its compressed and uncompressed sizes differ");
     if (!fitsIn(offset, size, entry.uncompressedSize))
         fail("read past the end of zip entry '" + printable(entry.name) + "'");
     const std::uint64_t start = dataOffset(entry) + offset;
@@ -113,8 +109,7 @@ std::vector<std::uint8_t> ZipReader::read(const ZipEntry& entry)
     return bytes;
 }
 
-std::vector<std::uint8_t> ZipReader::readAt(std::uint64_t offset, std::uint64_t size,
-                                            const char* what)
+std::vector<std::uint8_t> ZipReader::readAt(std::uint64_t offset, std::uint64_t size, const char* what)
 {
     if (!fitsIn(offset, size, m_fileSize))
         fail(std::string(what) + " lies outside the file (is it truncated?)");
@@ -134,8 +129,7 @@ ZipReader::EndRecord ZipReader::readEndRecord()
     const std::uint64_t tailSize = std::min(m_fileSize, kEndRecordSize + kMaxCommentSize);
     const std::uint64_t tailStart = m_fileSize - tailSize;
     const std::vector<std::uint8_t> tail = readAt(tailStart, tailSize, "end of the file");
-    for (std::uint64_t i = tailSize >= kEndRecordSize ? tailSize - kEndRecordSize + 1 : 0;
-         i-- > 0;) {
+    for (std::uint64_t i = tailSize >= kEndRecordSize ? tailSize - kEndRecordSize + 1 : 0; i-- > 0;) {
         const std::uint8_t* p = tail.data() + i;
         if (readLe32(p) != kEndRecordSignature || i + kEndRecordSize + readLe16(p + 20) > tailSize)
             continue;
@@ -154,12 +148,10 @@ void ZipReader::readZip64EndRecord(std::uint64_t endRecordPos, EndRecord& record
 {
     if (endRecordPos < kZip64LocatorSize)
         return;
-    const auto locator =
-        readAt(endRecordPos - kZip64LocatorSize, kZip64LocatorSize, "zip64 locator");
+    const auto locator = readAt(endRecordPos - kZip64LocatorSize, kZip64LocatorSize, "zip64 locator");
     if (readLe32(locator.data()) != kZip64LocatorSignature)
         return;
-    const auto zip64 =
-        readAt(readLe64(locator.data() + 8), kZip64EndRecordSize, "zip64 end record");
+    const auto zip64 = readAt(readLe64(locator.data() + 8), kZip64EndRecordSize, "zip64 end record");
     if (readLe32(zip64.data()) != kZip64EndRecordSignature)
         fail("the zip64 end-of-central-directory record is missing or corrupt");
     if (readLe32(zip64.data() + 16) != 0 || readLe32(zip64.data() + 20) != 0)
@@ -175,13 +167,11 @@ void ZipReader::readCentralDirectory(const EndRecord& record)
         fail("the zip central directory lies outside the file (is it truncated?)");
     if (record.entryCount > record.directorySize / kCentralHeaderSize)
         fail("the zip central directory is too small for its entry count");
-    const auto dir =
-        readAt(record.directoryOffset, record.directorySize, "zip central directory");
+    const auto dir = readAt(record.directoryOffset, record.directorySize, "zip central directory");
     m_entries.reserve(record.entryCount);
     std::uint64_t pos = 0;
     for (std::uint64_t i = 0; i < record.entryCount; ++i) {
-        if (!fitsIn(pos, kCentralHeaderSize, dir.size())
-            || readLe32(dir.data() + pos) != kCentralHeaderSignature)
+        if (!fitsIn(pos, kCentralHeaderSize, dir.size()) || readLe32(dir.data() + pos) != kCentralHeaderSignature)
             fail("the zip central directory is corrupt (entry " + std::to_string(i) + ")");
         const std::uint8_t* p = dir.data() + pos;
         const std::uint64_t nameSize = readLe16(p + 28);
@@ -218,12 +208,10 @@ std::uint64_t ZipReader::dataOffset(const ZipEntry& entry)
     const auto header = readAt(entry.localHeaderOffset, kLocalHeaderSize, "zip local header");
     if (readLe32(header.data()) != kLocalHeaderSignature)
         fail("zip entry '" + printable(entry.name) + "' has a corrupt local header");
-    const std::uint64_t offset =
-        entry.localHeaderOffset + kLocalHeaderSize + readLe16(header.data() + 26)
-        + readLe16(header.data() + 28);
+    const std::uint64_t offset = entry.localHeaderOffset + kLocalHeaderSize + readLe16(header.data() + 26)
+                                 + readLe16(header.data() + 28);
     if (!fitsIn(offset, entry.compressedSize, m_fileSize))
-        fail("zip entry '" + printable(entry.name)
-             + "' extends past the end of the file (is it truncated?)");
+        fail("zip entry '" + printable(entry.name) + "' extends past the end of the file (is it truncated?)");
     return offset;
 }
 

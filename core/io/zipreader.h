@@ -41,8 +41,7 @@ private:
         std::uint64_t directoryOffset = 0;
     };
 
-    std::vector<std::uint8_t> readAt(std::uint64_t offset, std::uint64_t size,
-                                     const char* what);
+    std::vector<std::uint8_t> readAt(std::uint64_t offset, std::uint64_t size, const char* what);
     EndRecord readEndRecord();
     void readZip64EndRecord(std::uint64_t endRecordPos, EndRecord& record);
     void readCentralDirectory(const EndRecord& record);

@@ -92,12 +92,14 @@ private slots:
         QTest::addColumn<int>("heads");
         QTest::addColumn<int>("prefixTokens");
         QTest::addColumn<int>("numClasses");
+        // clang-format off
         QTest::newRow("torchvision vit_b_16") << "tv_vit_b_16.pth" << "vit" << "torchvision" << 12 << 12 << 1 << 1000;
         QTest::newRow("timm vit folder") << "timm_vit" << "vit" << "timm" << 4 << 3 << 1 << 10;
         QTest::newRow("DeiT distilled") << "deit_distilled" << "vit" << "timm" << 4 << 3 << 2 << 10;
         QTest::newRow("HF vit") << "hf_vit" << "vit" << "hf" << 4 << 3 << 1 << 10;
         QTest::newRow("DINO teacher") << "dino_teacher.pth" << "vit" << "timm" << 4 << 3 << 1 << 0;
         QTest::newRow("torchvision resnet50") << "tv_resnet50.pth" << "cnn" << "torchvision" << 50 << -1 << 0 << 1000;
+        // clang-format on
     }
 
     void infoDescribesModels()
@@ -124,14 +126,16 @@ private slots:
 
     void headsOverride()
     {
-        const auto run = runCli({QStringLiteral("info"), kData + QStringLiteral("timm_vit"), QStringLiteral("--heads"), QStringLiteral("4")});
+        const auto run = runCli({QStringLiteral("info"), kData + QStringLiteral("timm_vit"), QStringLiteral("--heads"),
+                                 QStringLiteral("4")});
         QCOMPARE(run.exitCode, 0);
         QCOMPARE(parseObject(run.out)[QLatin1String("heads")].toInt(), 4);
     }
 
     void rfListsLayers()
     {
-        const auto run = runCli({QStringLiteral("rf"), QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth")});
+        const auto run = runCli(
+            {QStringLiteral("rf"), QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth")});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto layers = QJsonDocument::fromJson(run.out).array();
         QCOMPARE(layers.first().toObject()[QLatin1String("name")].toString(), QStringLiteral("conv1"));
@@ -143,8 +147,9 @@ private slots:
 
     void madAveragesAFolder()
     {
-        const auto run = runCli({QStringLiteral("mad"), QStringLiteral("--vit"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/vit-fmnist"),
-                                 QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples")});
+        const auto run = runCli({QStringLiteral("mad"), QStringLiteral("--vit"),
+                                 QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/vit-fmnist"), QStringLiteral("--images"),
+                                 QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples")});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
         QCOMPARE(result[QLatin1String("images")].toInt(), 12);
@@ -160,26 +165,31 @@ private slots:
     void analyzeDumpsTheTrace()
     {
         const QString dump = m_dir.filePath(QStringLiteral("dump.safetensors"));
-        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("deit_distilled"),
-                                 QStringLiteral("--tensor"), kData + QStringLiteral("deit_distilled.ref.safetensors"),
-                                 QStringLiteral("--top-k"), QStringLiteral("3"), QStringLiteral("--dump"), dump});
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"),
+                                 kData + QStringLiteral("deit_distilled"), QStringLiteral("--tensor"),
+                                 kData + QStringLiteral("deit_distilled.ref.safetensors"), QStringLiteral("--top-k"),
+                                 QStringLiteral("3"), QStringLiteral("--dump"), dump});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out)[QLatin1String("vit")].toObject();
         const auto topK = result[QLatin1String("top_k")].toArray();
         QCOMPARE(topK.size(), 3);
-        QVERIFY(topK[0].toObject()[QLatin1String("probability")].toDouble() >= topK[1].toObject()[QLatin1String("probability")].toDouble());
+        QVERIFY(topK[0].toObject()[QLatin1String("probability")].toDouble()
+                >= topK[1].toObject()[QLatin1String("probability")].toDouble());
         QCOMPARE(topK[0].toObject()[QLatin1String("label")].toString(),
                  QStringLiteral("class %1").arg(topK[0].toObject()[QLatin1String("index")].toInt()));
 
         const auto dumped = attnviz::io::readSafetensors(dump.toStdString()).tensors;
-        const auto ref = attnviz::io::readSafetensors((kData + QStringLiteral("deit_distilled.ref.safetensors")).toStdString()).tensors;
+        const auto ref = attnviz::io::readSafetensors(
+                             (kData + QStringLiteral("deit_distilled.ref.safetensors")).toStdString())
+                             .tensors;
         for (int l = 0; l < 4; ++l)
             QCOMPARE(dumped.at("vit.attn." + std::to_string(l)).shape, (std::vector<std::int64_t>{1, 3, 198, 198}));
         const auto& logits = dumped.at("vit.logits");
         const auto& expected = ref.at("vit.logits");
         QCOMPARE(logits.shape, expected.shape);
         for (std::size_t i = 0; i < std::size_t(logits.numel()); ++i)
-            QVERIFY(std::abs(firstFloat(logits, i) - firstFloat(expected, i)) <= 1e-4f * (1.0f + std::abs(firstFloat(expected, i))));
+            QVERIFY(std::abs(firstFloat(logits, i) - firstFloat(expected, i))
+                    <= 1e-4f * (1.0f + std::abs(firstFloat(expected, i))));
     }
 
     void analyzeReadsAnImage()
@@ -189,7 +199,8 @@ private slots:
         const QString path = m_dir.filePath(QStringLiteral("red.png"));
         QVERIFY(image.save(path));
         const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("timm_vit"),
-                                 QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--image"), path});
+                                 QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth"),
+                                 QStringLiteral("--image"), path});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
         QCOMPARE(result[QLatin1String("vit")].toObject()[QLatin1String("top_k")].toArray().size(), 5);
@@ -201,12 +212,14 @@ private slots:
         QTest::addColumn<QString>("config");
         QTest::addColumn<QString>("extraKey");
         QTest::addColumn<QString>("message");
+        // clang-format off
         QTest::newRow("num_classes contradicts head") << R"({"num_classes": 7})" << "" << "num_classes = 7 but the weights have 10";
         QTest::newRow("embed_dim contradicts") << R"({"model_args": {"embed_dim": 384}})" << "" << "embed_dim = 384";
         QTest::newRow("too few labels") << R"({"label_names": ["a", "b"]})" << "" << "names 2 labels";
         QTest::newRow("channels contradict") << R"({"pretrained_cfg": {"input_size": [1, 224, 224]}})" << "" << "input channels";
         QTest::newRow("unknown extra key") << "{}" << "blocks.0.attn.rel_pos" << "unexpected key 'blocks.0.attn.rel_pos'";
         QTest::newRow("broken config") << "{nope" << "" << "not valid JSON";
+        // clang-format on
     }
 
     void contradictionsNameTheKey()
@@ -215,7 +228,8 @@ private slots:
         QFETCH(QString, extraKey);
         QFETCH(QString, message);
         QTemporaryDir dir;
-        auto tensors = attnviz::io::readSafetensors((kData + QStringLiteral("timm_vit/model.safetensors")).toStdString()).tensors;
+        auto tensors =
+            attnviz::io::readSafetensors((kData + QStringLiteral("timm_vit/model.safetensors")).toStdString()).tensors;
         if (!extraKey.isEmpty())
             tensors[extraKey.toStdString()] = tensors.at("norm.bias");
         attnviz::io::writeSafetensors(dir.filePath(QStringLiteral("model.safetensors")).toStdString(), tensors);
@@ -232,19 +246,22 @@ private slots:
     void trainWritesALoadableModel()
     {
         const QString out = m_dir.filePath(QStringLiteral("trained"));
-        const auto run = runCli({QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("cnn"), QStringLiteral("--data"),
-                                 QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--out"), out, QStringLiteral("--epochs"),
-                                 QStringLiteral("1"), QStringLiteral("--limit"), QStringLiteral("256"), QStringLiteral("--batch-size"),
-                                 QStringLiteral("64"), QStringLiteral("--labels"), QStringLiteral("fashion-mnist")});
+        const auto run = runCli({QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("cnn"),
+                                 QStringLiteral("--data"), QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--out"),
+                                 out, QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--limit"),
+                                 QStringLiteral("256"), QStringLiteral("--batch-size"), QStringLiteral("64"),
+                                 QStringLiteral("--labels"), QStringLiteral("fashion-mnist")});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         QVERIFY(run.err.contains("epoch 1 done"));
         const auto eval = runCli({QStringLiteral("evaluate"), QStringLiteral("--cnn"), out, QStringLiteral("--data"),
-                                  QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--limit"), QStringLiteral("100")});
+                                  QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--limit"),
+                                  QStringLiteral("100")});
         QVERIFY2(eval.exitCode == 0, eval.err.constData());
         const auto result = parseObject(eval.out);
         QCOMPARE(result[QLatin1String("count")].toInt(), 100);
         const auto cnn = result[QLatin1String("cnn")].toObject();
-        QCOMPARE(cnn[QLatin1String("per_class")].toArray()[9].toObject()[QLatin1String("label")].toString(), QStringLiteral("Ankle boot"));
+        QCOMPARE(cnn[QLatin1String("per_class")].toArray()[9].toObject()[QLatin1String("label")].toString(),
+                 QStringLiteral("Ankle boot"));
         int total = 0;
         for (const auto& row : cnn[QLatin1String("confusion")].toArray())
             for (const auto& v : row.toArray())
@@ -257,10 +274,10 @@ private slots:
         const QString out = m_dir.filePath(QStringLiteral("interrupted"));
         QProcess process;
         process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"),
-                      {QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"), QStringLiteral("--data"),
-                       QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--out"), out, QStringLiteral("--epochs"),
-                       QStringLiteral("1000"), QStringLiteral("--limit"), QStringLiteral("256"), QStringLiteral("--batch-size"),
-                       QStringLiteral("64")});
+                      {QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"),
+                       QStringLiteral("--data"), QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--out"), out,
+                       QStringLiteral("--epochs"), QStringLiteral("1000"), QStringLiteral("--limit"),
+                       QStringLiteral("256"), QStringLiteral("--batch-size"), QStringLiteral("64")});
         QByteArray err;
         QTRY_VERIFY_WITH_TIMEOUT((err += process.readAllStandardError()).contains("epoch 2 done"), 120000);
         ::kill(pid_t(process.processId()), SIGINT);
@@ -278,9 +295,10 @@ private slots:
     {
         const QString dir = m_dir.filePath(QStringLiteral("overlays"));
         const QString dump = m_dir.filePath(QStringLiteral("gradcam.safetensors"));
-        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
-                                 QStringLiteral("--image"), kSample, QStringLiteral("--method"), QStringLiteral("gradcam"),
-                                 QStringLiteral("--out-dir"), dir, QStringLiteral("--dump"), dump, QStringLiteral("--colormap"),
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist,
+                                 QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample,
+                                 QStringLiteral("--method"), QStringLiteral("gradcam"), QStringLiteral("--out-dir"),
+                                 dir, QStringLiteral("--dump"), dump, QStringLiteral("--colormap"),
                                  QStringLiteral("inferno")});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
@@ -296,7 +314,8 @@ private slots:
             QCOMPARE(image.text(QStringLiteral("attnviz:colormap")), QStringLiteral("inferno"));
             QCOMPARE(image.text(QStringLiteral("attnviz:class")), QStringLiteral("9 Ankle boot"));
             // A ViT CAM says which tokens it read; a CNN's has nothing to choose.
-            QCOMPARE(image.text(QStringLiteral("attnviz:cam_input")), QString::fromLatin1(role == std::string("vit") ? "norm1" : ""));
+            QCOMPARE(image.text(QStringLiteral("attnviz:cam_input")),
+                     QString::fromLatin1(role == std::string("vit") ? "norm1" : ""));
         }
         const auto maps = attnviz::io::readSafetensors(dump.toStdString()).tensors;
         QCOMPARE(maps.at("vit.gradcam").shape, (std::vector<std::int64_t>{1, 1, 7, 7}));
@@ -308,9 +327,11 @@ private slots:
         QTest::addColumn<QString>("method");
         QTest::addColumn<bool>("cnn");
         for (const char* m : {"grad-rollout", "generic-attention", "transformer-attribution"})
+            // clang-format off
             QTest::newRow(m) << QString::fromLatin1(m) << false;
         for (const char* m : {"gradcam++", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam", "ablationcam"})
             QTest::newRow(m) << QString::fromLatin1(m) << true;
+        // clang-format on
     }
 
     void analyzeOffersEveryMethod()
@@ -318,10 +339,18 @@ private slots:
         QFETCH(QString, method);
         QFETCH(bool, cnn);
         const QString dump = m_dir.filePath(method + QStringLiteral(".safetensors"));
-        QStringList args{QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample,
-                         QStringLiteral("--method"), method, QStringLiteral("--dump"), dump};
+        QStringList args{QStringLiteral("analyze"),
+                         QStringLiteral("--vit"),
+                         kVitFmnist,
+                         QStringLiteral("--image"),
+                         kSample,
+                         QStringLiteral("--method"),
+                         method,
+                         QStringLiteral("--dump"),
+                         dump};
         if (cnn)
-            args << QStringLiteral("--cnn") << kCnnFmnist << QStringLiteral("--cam-input") << QStringLiteral("residual");
+            args << QStringLiteral("--cnn") << kCnnFmnist << QStringLiteral("--cam-input")
+                 << QStringLiteral("residual");
         const auto run = runCli(args);
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
@@ -338,10 +367,11 @@ private slots:
     void analyzeDrawsALayerByHeadMontage()
     {
         const QString dir = m_dir.filePath(QStringLiteral("montage"));
-        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample,
-                                 QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--layer"), QStringLiteral("all"),
-                                 QStringLiteral("--head"), QStringLiteral("all"), QStringLiteral("--normalize"), QStringLiteral("layer"),
-                                 QStringLiteral("--out-dir"), dir});
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist,
+                                 QStringLiteral("--image"), kSample, QStringLiteral("--method"),
+                                 QStringLiteral("attention"), QStringLiteral("--layer"), QStringLiteral("all"),
+                                 QStringLiteral("--head"), QStringLiteral("all"), QStringLiteral("--normalize"),
+                                 QStringLiteral("layer"), QStringLiteral("--out-dir"), dir});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto view = parseObject(run.out)[QLatin1String("vit")].toObject()[QLatin1String("view")].toObject();
         QCOMPARE(view[QLatin1String("layers")].toArray().size(), 6);
@@ -357,7 +387,8 @@ private slots:
         const QString dump = m_dir.filePath(QStringLiteral("erf.safetensors"));
         const auto run = runCli({QStringLiteral("erf"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"),
                                  QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"), QStringLiteral("--layer"),
-                                 QStringLiteral("layer2"), QStringLiteral("--at"), QStringLiteral("3,4"), QStringLiteral("--dump"), dump});
+                                 QStringLiteral("layer2"), QStringLiteral("--at"), QStringLiteral("3,4"),
+                                 QStringLiteral("--dump"), dump});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
         QCOMPARE(result[QLatin1String("images")].toInt(), 12);
@@ -367,15 +398,17 @@ private slots:
         QCOMPARE(theory.size(), 4);
         QVERIFY(support[0].toInt() >= theory[0].toInt() && support[1].toInt() >= theory[1].toInt());
         QVERIFY(support[2].toInt() <= theory[2].toInt() && support[3].toInt() <= theory[3].toInt());
-        QCOMPARE(attnviz::io::readSafetensors(dump.toStdString()).tensors.at("erf").shape, (std::vector<std::int64_t>{28, 28}));
+        QCOMPARE(attnviz::io::readSafetensors(dump.toStdString()).tensors.at("erf").shape,
+                 (std::vector<std::int64_t>{28, 28}));
     }
 
     void ckaComparesBothModels()
     {
         const QString dir = m_dir.filePath(QStringLiteral("cka"));
-        const auto run = runCli({QStringLiteral("cka"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
-                                 QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"),
-                                 QStringLiteral("--batch-size"), QStringLiteral("6"), QStringLiteral("--out-dir"), dir});
+        const auto run = runCli(
+            {QStringLiteral("cka"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
+             QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"),
+             QStringLiteral("--batch-size"), QStringLiteral("6"), QStringLiteral("--out-dir"), dir});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
         QCOMPARE(result[QLatin1String("images_used")].toInt(), 12);
@@ -393,8 +426,8 @@ private slots:
     // The study commands on the shipped models: one JSON document each, both families.
     void skipMeasuresEveryResidualAddition()
     {
-        const auto run = runCli({QStringLiteral("skip"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
-                                 QStringLiteral("--images"), kSamples});
+        const auto run = runCli({QStringLiteral("skip"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
+                                 kCnnFmnist, QStringLiteral("--images"), kSamples});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
         QCOMPARE(result[QLatin1String("images")].toInt(), 12);
@@ -410,9 +443,10 @@ private slots:
 
     void probeReadsIdxFilesAndImageFolders()
     {
-        const auto idx = runCli({QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
-                                 QStringLiteral("--data"), QStringLiteral(ATTNVIZ_FMNIST_DIR), QStringLiteral("--limit"),
-                                 QStringLiteral("600"), QStringLiteral("--test-limit"), QStringLiteral("300")});
+        const auto idx = runCli({QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
+                                 kCnnFmnist, QStringLiteral("--data"), QStringLiteral(ATTNVIZ_FMNIST_DIR),
+                                 QStringLiteral("--limit"), QStringLiteral("600"), QStringLiteral("--test-limit"),
+                                 QStringLiteral("300")});
         QVERIFY2(idx.exitCode == 0, idx.err.constData());
         auto result = parseObject(idx.out);
         QCOMPARE(result[QLatin1String("classes")].toInt(), 10);
@@ -421,7 +455,11 @@ private slots:
         QCOMPARE(layers.size(), 12);  // 6 blocks x (CLS, patch mean)
         // The trained ViT's last block separates Fashion-MNIST far above chance (0.1).
         QVERIFY(layers.last().toObject()[QLatin1String("test_accuracy")].toDouble() > 0.6);
-        QCOMPARE(result[QLatin1String("cnn")].toObject()[QLatin1String("layers")].toArray()[0].toObject()[QLatin1String("pooling")].toString(),
+        QCOMPARE(result[QLatin1String("cnn")]
+                     .toObject()[QLatin1String("layers")]
+                     .toArray()[0]
+                     .toObject()[QLatin1String("pooling")]
+                     .toString(),
                  QStringLiteral("gap"));
 
         // An ImageFolder tree: two classes of six images, half of each held out.
@@ -432,8 +470,9 @@ private slots:
             QVERIFY(QDir().mkpath(dir));
             QVERIFY(QFile::copy(kSamples + QLatin1Char('/') + samples[i], dir + QLatin1Char('/') + samples[i]));
         }
-        const auto folder = runCli({QStringLiteral("probe"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--data"), root,
-                                    QStringLiteral("--held-out"), QStringLiteral("0.5")});
+        const auto folder = runCli({QStringLiteral("probe"), QStringLiteral("--cnn"), kCnnFmnist,
+                                    QStringLiteral("--data"), root, QStringLiteral("--held-out"),
+                                    QStringLiteral("0.5")});
         QVERIFY2(folder.exitCode == 0, folder.err.constData());
         result = parseObject(folder.out);
         QCOMPARE(result[QLatin1String("classes")].toInt(), 2);
@@ -459,8 +498,9 @@ private slots:
 
     void localizeComparesEveryPosition()
     {
-        const auto run = runCli({QStringLiteral("localize"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist,
-                                 QStringLiteral("--images"), kSamples, QStringLiteral("--batch-size"), QStringLiteral("6")});
+        const auto run = runCli({QStringLiteral("localize"), QStringLiteral("--vit"), kVitFmnist,
+                                 QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"), kSamples,
+                                 QStringLiteral("--batch-size"), QStringLiteral("6")});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
         QCOMPARE(result[QLatin1String("images_used")].toInt(), 12);
@@ -476,8 +516,8 @@ private slots:
     void tokensWriteTheHeadTable()
     {
         const QString csv = m_dir.filePath(QStringLiteral("heads.csv"));
-        const auto run = runCli({QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--images"), kSamples,
-                                 QStringLiteral("--csv"), csv});
+        const auto run = runCli({QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist,
+                                 QStringLiteral("--images"), kSamples, QStringLiteral("--csv"), csv});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto result = parseObject(run.out);
         QCOMPARE(result[QLatin1String("per_image")].toArray().size(), 12);
@@ -489,9 +529,11 @@ private slots:
         QCOMPARE(lines.size(), table.size() + 1);
         QVERIFY(lines[0].startsWith("layer,head,distance_px,entropy_nats"));
 
-        const auto one = runCli({QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample});
+        const auto one = runCli(
+            {QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample});
         QVERIFY2(one.exitCode == 0, one.err.constData());
-        const auto maps = parseObject(one.out)[QLatin1String("per_image")].toArray()[0].toObject()[QLatin1String("maps")].toObject();
+        const auto maps =
+            parseObject(one.out)[QLatin1String("per_image")].toArray()[0].toObject()[QLatin1String("maps")].toObject();
         QCOMPARE(maps[QLatin1String("token_norms")].toArray().size(), 6);  // a 7 x 7 map per block
         QCOMPARE(maps[QLatin1String("token_norms")].toArray()[0].toArray().size(), 7);
     }
@@ -523,6 +565,7 @@ private slots:
             bomb.open(QIODevice::WriteOnly);
             bomb.write(bytes);
         }
+        // clang-format off
         QTest::newRow("no command") << QStringList() << 2 << "usage";
         QTest::newRow("unknown command") << QStringList{QStringLiteral("explode")} << 2 << "unknown command";
         QTest::newRow("info without model") << QStringList{QStringLiteral("info")} << 2 << "exactly one MODEL";
@@ -568,6 +611,7 @@ private slots:
         QTest::newRow("probe on a flat folder") << QStringList{QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"), kSamples} << 1 << "neither IDX files (train-labels-idx1-ubyte[.gz]) nor class subfolders";
         QTest::newRow("skip without a model") << QStringList{QStringLiteral("skip"), QStringLiteral("--image"), kSample} << 2 << "give --vit MODEL, --cnn MODEL or both";
         QTest::newRow("missing image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), QStringLiteral("/nonexistent.png")} << 1 << "no such file";
+        // clang-format on
     }
 
     // export over a tree with good, broken and odd images (grayscale, RGBA, 16-bit, CMYK,
@@ -584,7 +628,8 @@ private slots:
         QVERIFY(QFile::copy(kOddImages + QStringLiteral("huge-declared.png"), in + QStringLiteral("/huge.png")));
         QImage gray(QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0001-pullover.png"));
         QVERIFY(gray.convertToFormat(QImage::Format_Grayscale16).save(in + QStringLiteral("/sub/pullover16.png")));
-        QVERIFY(gray.convertToFormat(QImage::Format_RGBA8888).save(in + QStringLiteral("/sub/deeper/pullover-rgba.png")));
+        QVERIFY(
+            gray.convertToFormat(QImage::Format_RGBA8888).save(in + QStringLiteral("/sub/deeper/pullover-rgba.png")));
         QVERIFY(gray.convertToFormat(QImage::Format_Grayscale8).save(in + QStringLiteral("/sub/deeper/pullover.jpg")));
         {
             QFile broken(in + QStringLiteral("/sub/broken.png"));
@@ -592,9 +637,10 @@ private slots:
             broken.write("\x89PNG\r\n\x1a\n not really");
         }
         const auto exportTo = [&](const QString& out, const QStringList& extra) {
-            return runCli(QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
-                                      kCnnFmnist, QStringLiteral("--images"), in, QStringLiteral("--out"), out,
-                                      QStringLiteral("--methods"), QStringLiteral("attention,gradcam")}
+            return runCli(QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist,
+                                      QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"), in,
+                                      QStringLiteral("--out"), out, QStringLiteral("--methods"),
+                                      QStringLiteral("attention,gradcam")}
                           + extra);
         };
         const QString whole = m_dir.filePath(QStringLiteral("export-whole"));
@@ -620,14 +666,16 @@ private slots:
             QCOMPARE(record[QStringLiteral("vit")].toObject()[QStringLiteral("top_k")].toArray().size(), 5);
             for (const char* side : {"vit", "cnn"})
                 for (const auto& file : record[QLatin1String(side)].toObject()[QStringLiteral("views")].toObject())
-                    QVERIFY2(QFileInfo::exists(whole + QLatin1Char('/') + file.toString()), qPrintable(file.toString()));
+                    QVERIFY2(QFileInfo::exists(whole + QLatin1Char('/') + file.toString()),
+                             qPrintable(file.toString()));
         }
         QCOMPARE(order, (QStringList{QStringLiteral("boot.png"), QStringLiteral("sub/cmyk.jpg"),
-                                     QStringLiteral("sub/deeper/pullover-rgba.png"), QStringLiteral("sub/deeper/pullover.jpg"),
-                                     QStringLiteral("sub/pullover16.png")}));
+                                     QStringLiteral("sub/deeper/pullover-rgba.png"),
+                                     QStringLiteral("sub/deeper/pullover.jpg"), QStringLiteral("sub/pullover16.png")}));
         QVERIFY(QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-vit-attention.png")));
         QVERIFY(QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-cnn-gradcam.png")));
-        QVERIFY(!QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-cnn-attention.png")));  // not a CNN's
+        QVERIFY(
+            !QFileInfo::exists(whole + QStringLiteral("/sub/deeper/pullover.jpg-cnn-attention.png")));  // not a CNN's
 
         // Two shards: no overlap, and together the unsharded records.
         // Batches of one image make every number independent of which images share a batch
@@ -635,7 +683,8 @@ private slots:
         const QString sharded = m_dir.filePath(QStringLiteral("export-shards"));
         QList<QByteArray> union_;
         for (int i = 0; i < 2; ++i) {
-            const auto shard = exportTo(sharded, {QStringLiteral("--shard"), QStringLiteral("%1/2").arg(i), QStringLiteral("--batch"), QStringLiteral("1")});
+            const auto shard = exportTo(sharded, {QStringLiteral("--shard"), QStringLiteral("%1/2").arg(i),
+                                                  QStringLiteral("--batch"), QStringLiteral("1")});
             QVERIFY(shard.exitCode == 0 || shard.exitCode == 3);
             union_ += jsonLines(sharded + QStringLiteral("/results-%1-of-2.jsonl").arg(i));
         }
@@ -648,7 +697,8 @@ private slots:
         // others are taken as done, and the results are those of the whole run.
         QVERIFY(QFile::remove(whole + QStringLiteral("/sub/pullover16.png.json")));
         QVERIFY(QFile::remove(whole + QStringLiteral("/sub/pullover16.png-vit-attention.png")));
-        const auto resumed = exportTo(whole, {QStringLiteral("--resume"), QStringLiteral("--batch"), QStringLiteral("1")});
+        const auto resumed = exportTo(whole,
+                                      {QStringLiteral("--resume"), QStringLiteral("--batch"), QStringLiteral("1")});
         QCOMPARE(resumed.exitCode, 3);  // the broken image is tried again, and skipped again
         const auto again = parseObject(resumed.out);
         QCOMPARE(again[QStringLiteral("computed")].toInt(), 1);
@@ -664,10 +714,11 @@ private slots:
     void exportFiguresFaithfulnessAndBatches()
     {
         const auto exportTo = [&](const QString& out, const QStringList& extra) {
-            return runCli(QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
-                                      kCnnFmnist, QStringLiteral("--images"), kSamples, QStringLiteral("--out"), out,
-                                      QStringLiteral("--methods"), QStringLiteral("attention,rollout,gradcam"),
-                                      QStringLiteral("--faithfulness"), QStringLiteral("--faithfulness-steps"), QStringLiteral("4")}
+            return runCli(QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist,
+                                      QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"), kSamples,
+                                      QStringLiteral("--out"), out, QStringLiteral("--methods"),
+                                      QStringLiteral("attention,rollout,gradcam"), QStringLiteral("--faithfulness"),
+                                      QStringLiteral("--faithfulness-steps"), QStringLiteral("4")}
                           + extra);
         };
         const QString single = m_dir.filePath(QStringLiteral("export-batch1"));
@@ -690,15 +741,20 @@ private slots:
                 const auto top = sx[QStringLiteral("top_k")].toArray()[0].toObject();
                 const auto topY = sy[QStringLiteral("top_k")].toArray()[0].toObject();
                 QCOMPARE(top[QStringLiteral("index")], topY[QStringLiteral("index")]);
-                QVERIFY(std::abs(top[QStringLiteral("probability")].toDouble() - topY[QStringLiteral("probability")].toDouble()) < 1e-6);
-                const auto fx = sx[QStringLiteral("faithfulness")].toObject(), fy = sy[QStringLiteral("faithfulness")].toObject();
+                QVERIFY(std::abs(top[QStringLiteral("probability")].toDouble()
+                                 - topY[QStringLiteral("probability")].toDouble())
+                        < 1e-6);
+                const auto fx = sx[QStringLiteral("faithfulness")].toObject(),
+                           fy = sy[QStringLiteral("faithfulness")].toObject();
                 QCOMPARE(fx.keys(), QString::fromLatin1(role) == QStringLiteral("vit")
-                                        ? (QStringList{QStringLiteral("attention"), QStringLiteral("gradcam"), QStringLiteral("rollout")})
+                                        ? (QStringList{QStringLiteral("attention"), QStringLiteral("gradcam"),
+                                                       QStringLiteral("rollout")})
                                         : QStringList{QStringLiteral("gradcam")});
                 for (const auto& method : fx.keys()) {
                     const auto mx = fx[method].toObject(), my = fy[method].toObject();
                     QCOMPARE(mx[QStringLiteral("class")], my[QStringLiteral("class")]);
-                    QCOMPARE(mx[QStringLiteral("layer")], my[QStringLiteral("layer")]);  // the default map, not the figure's
+                    QCOMPARE(mx[QStringLiteral("layer")],
+                             my[QStringLiteral("layer")]);  // the default map, not the figure's
                     for (const char* curve : {"deletion", "insertion"}) {
                         const auto cx = mx[QLatin1String(curve)].toObject(), cy = my[QLatin1String(curve)].toObject();
                         QCOMPARE(cx[QStringLiteral("probabilities")].toArray().size(), 5);
@@ -710,8 +766,18 @@ private slots:
                     // probability of the class, as the top-k reports it.
                     if (mx[QStringLiteral("class")] == top[QStringLiteral("index")]) {
                         const double p = top[QStringLiteral("probability")].toDouble();
-                        QVERIFY(std::abs(mx[QStringLiteral("deletion")].toObject()[QStringLiteral("probabilities")].toArray()[0].toDouble() - p) < 1e-4);
-                        QVERIFY(std::abs(mx[QStringLiteral("insertion")].toObject()[QStringLiteral("probabilities")].toArray()[4].toDouble() - p) < 1e-4);
+                        QVERIFY(std::abs(mx[QStringLiteral("deletion")]
+                                             .toObject()[QStringLiteral("probabilities")]
+                                             .toArray()[0]
+                                             .toDouble()
+                                         - p)
+                                < 1e-4);
+                        QVERIFY(std::abs(mx[QStringLiteral("insertion")]
+                                             .toObject()[QStringLiteral("probabilities")]
+                                             .toArray()[4]
+                                             .toDouble()
+                                         - p)
+                                < 1e-4);
                         ++checkedEnds;
                     }
                 }
@@ -721,9 +787,11 @@ private slots:
         // The ViT's attention figure is 2 blocks x 2 heads; the CNN has no block 0-1 and
         // keeps its default figure.
         const QString boot = QStringLiteral("/0000-ankle-boot.png-");
-        const QImage oneMap(single + boot + QStringLiteral("vit-attention.png")), fourMaps(grid + boot + QStringLiteral("vit-attention.png"));
+        const QImage oneMap(single + boot + QStringLiteral("vit-attention.png")),
+            fourMaps(grid + boot + QStringLiteral("vit-attention.png"));
         QVERIFY(fourMaps.width() > oneMap.width() && fourMaps.height() > oneMap.height());
-        QCOMPARE(QImage(grid + boot + QStringLiteral("cnn-gradcam.png")).size(), QImage(single + boot + QStringLiteral("cnn-gradcam.png")).size());
+        QCOMPARE(QImage(grid + boot + QStringLiteral("cnn-gradcam.png")).size(),
+                 QImage(single + boot + QStringLiteral("cnn-gradcam.png")).size());
     }
 
     // A run killed part-way (SIGKILL, as a cluster's time limit does) leaves only complete
@@ -734,14 +802,24 @@ private slots:
         for (const char* part : {"a", "b", "c", "d", "e", "f"}) {
             QVERIFY(QDir().mkpath(in + QLatin1Char('/') + QLatin1String(part)));
             for (const auto& name : QDir(kSamples).entryList({QStringLiteral("*.png")}, QDir::Files))
-                QVERIFY(QFile::copy(kSamples + QLatin1Char('/') + name, in + QLatin1Char('/') + QLatin1String(part) + QLatin1Char('/') + name));
+                QVERIFY(QFile::copy(kSamples + QLatin1Char('/') + name,
+                                    in + QLatin1Char('/') + QLatin1String(part) + QLatin1Char('/') + name));
         }
-        const QStringList args{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
-                               kCnnFmnist, QStringLiteral("--images"), in, QStringLiteral("--methods"),
-                               QStringLiteral("attention,gradcam"), QStringLiteral("--batch"), QStringLiteral("1")};
+        const QStringList args{QStringLiteral("export"),
+                               QStringLiteral("--vit"),
+                               kVitFmnist,
+                               QStringLiteral("--cnn"),
+                               kCnnFmnist,
+                               QStringLiteral("--images"),
+                               in,
+                               QStringLiteral("--methods"),
+                               QStringLiteral("attention,gradcam"),
+                               QStringLiteral("--batch"),
+                               QStringLiteral("1")};
         const QString killed = m_dir.filePath(QStringLiteral("export-killed"));
         QProcess process;
-        process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"), args + QStringList{QStringLiteral("--out"), killed});
+        process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"),
+                      args + QStringList{QStringLiteral("--out"), killed});
         QElapsedTimer clock;
         clock.start();
         while (filesUnder(killed, QStringLiteral("*.png.json")).size() < 4 && clock.elapsed() < 120000

@@ -6,11 +6,11 @@
 //   - how soon a cancelled ViT-B/16 gradient rollout returns (Cancel, a newer request).
 // Usage: bench_longwork VIT_MODEL CNN_MODEL [RUNS] [CKA_IMAGES]   prints medians.
 #include "core/engine/cancellation.h"
-#include "core/engine/study/ckastudy.h"
-#include "core/engine/model/classifier.h"
-#include "core/engine/model/device.h"
 #include "core/engine/methods/effectivefield.h"
 #include "core/engine/methods/gradrollout.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/model/device.h"
+#include "core/engine/study/ckastudy.h"
 
 #include <algorithm>
 #include <atomic>

@@ -2,8 +2,8 @@
 // gives 0, uniform attention over the grid gives the grid's mean pairwise distance,
 // with and without renormalising over the patch keys; attention on prefix tokens
 // scales the plain value by the patch mass and leaves the renormalised one.
-#include "core/engine/study/attentiondistance.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/study/attentiondistance.h"
 
 #include <QtTest>
 
@@ -98,19 +98,24 @@ private slots:
         QVERIFY((renormalized > 0).all().item<bool>());
         // The plain value is exactly the patch share of the renormalised one.
         QVERIFY2(torch::allclose(plain, renormalized * (1.0 - onPrefix), 1e-6, 1e-6),
-                 qPrintable(QStringLiteral("%1 vs %2 x %3").arg(plain[0].item<double>())
-                                .arg(renormalized[0].item<double>()).arg(1.0 - onPrefix)));
+                 qPrintable(QStringLiteral("%1 vs %2 x %3")
+                                .arg(plain[0].item<double>())
+                                .arg(renormalized[0].item<double>())
+                                .arg(1.0 - onPrefix)));
         // Renormalising undoes the share: the same rows without prefix attention.
-        const auto withoutPrefix = torch::cat({torch::zeros({2, t, prefix}, torch::kFloat64), patches / (1.0 - onPrefix)}, -1);
-        QVERIFY(torch::allclose(renormalized, engine::meanAttentionDistance(withoutPrefix, l).to(torch::kFloat64), 1e-6, 1e-6));
+        const auto withoutPrefix = torch::cat({torch::zeros({2, t, prefix}, torch::kFloat64),
+                                               patches / (1.0 - onPrefix)},
+                                              -1);
+        QVERIFY(torch::allclose(renormalized, engine::meanAttentionDistance(withoutPrefix, l).to(torch::kFloat64), 1e-6,
+                                1e-6));
     }
 
     void aQueryAttendingOnlyToClsCountsAsZero()
     {
         const auto l = layout(1, 1, 4, 16);  // tokens: CLS, p0, p1, p2, p3
         auto a = torch::zeros({1, 5, 5});
-        a.select(2, 0).fill_(1.0);                 // every query entirely on CLS
-        a[0][2][0] = 0;                            // but p1 looks at p3 (two patches away)
+        a.select(2, 0).fill_(1.0);  // every query entirely on CLS
+        a[0][2][0] = 0;             // but p1 looks at p3 (two patches away)
         a[0][2][4] = 1;
         QVERIFY(std::abs(engine::meanAttentionDistance(a, l)[0].item<double>() - 32.0 / 4) < 1e-5);
         QVERIFY(std::abs(engine::meanAttentionDistance(a, l, true)[0].item<double>() - 32.0 / 4) < 1e-5);

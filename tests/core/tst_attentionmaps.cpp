@@ -1,9 +1,9 @@
 // CLS / query maps, head fusion and attention rollout held to methods.md's invariants,
 // on real traces of the reference models and on synthetic attention.
+#include "core/engine/engineerror.h"
 #include "core/engine/methods/attentionmaps.h"
 #include "core/engine/methods/rollout.h"
 #include "core/engine/model/classifier.h"
-#include "core/engine/engineerror.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"
 

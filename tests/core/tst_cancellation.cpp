@@ -4,9 +4,9 @@
 // with engine::Cancelled. Counted checks, not timings (the latency is a benchmark:
 // docs/benchmarks.md).
 #include "core/engine/cancellation.h"
-#include "core/engine/study/ckastudy.h"
-#include "core/engine/model/classifier.h"
 #include "core/engine/methods/effectivefield.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/study/ckastudy.h"
 
 #include <QtTest>
 
@@ -103,8 +103,7 @@ private slots:
         const auto load = [](std::size_t, std::size_t count, const engine::CkaModel&) {
             return torch::rand({int64_t(count), 1, 28, 28});
         };
-        QVERIFY_THROWS_EXCEPTION(engine::Cancelled,
-                                 engine::compareLayers({{"cnn", cnn.get()}}, 16, 8, load));
+        QVERIFY_THROWS_EXCEPTION(engine::Cancelled, engine::compareLayers({{"cnn", cnn.get()}}, 16, 8, load));
         QCOMPARE(first.asked, 1);
         QCOMPARE(stop.asked, 2);
     }

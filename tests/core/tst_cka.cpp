@@ -1,9 +1,9 @@
 // Linear CKA and the unbiased HSIC estimator held to methods.md's invariants, the
 // estimator also against its definition as a U-statistic over 4-tuples.
+#include "core/engine/engineerror.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/study/cka.h"
 #include "core/engine/study/ckastudy.h"
-#include "core/engine/model/classifier.h"
-#include "core/engine/engineerror.h"
 
 #include <QtTest>
 
@@ -156,13 +156,15 @@ private slots:
         engine::CkaAccumulator cross(4, 10);
         for (int64_t first : {0, 4}) {
             const auto batch = images.narrow(0, first, 4);
-            cross.add(engine::ckaLayers(vit->activations(batch)).values, engine::ckaLayers(cnn->activations(batch)).values);
+            cross.add(engine::ckaLayers(vit->activations(batch)).values,
+                      engine::ckaLayers(cnn->activations(batch)).values);
         }
         QVERIFY(torch::allclose(study.matrices[2].values, cross.result(), 1e-5, 1e-6));
         QVERIFY(torch::allclose(study.matrices[0].values.diagonal(), torch::ones({4}), 1e-5, 1e-5));
         // Asking to stop ends the study with an error, never a partial matrix.
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
-                                 engine::compareLayers(models, 10, 4, load, [](std::size_t, std::size_t) { return false; }));
+                                 engine::compareLayers(models, 10, 4, load,
+                                                       [](std::size_t, std::size_t) { return false; }));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::compareLayers(models, 3, 4, load));
     }
 
@@ -193,7 +195,8 @@ private slots:
         const auto shiftedY = y - 2.0;
         const double plain = engine::unbiasedHsic(gramOf(x), gramOf(y));
         QVERIFY(std::abs(engine::unbiasedHsic(gramOf(shiftedX), gramOf(shiftedY)) - plain) <= 1e-10 * std::abs(plain));
-        QVERIFY(std::abs(engine::unbiasedHsic(gramOf(centred(x)), gramOf(centred(y))) - plain) <= 1e-10 * std::abs(plain));
+        QVERIFY(std::abs(engine::unbiasedHsic(gramOf(centred(x)), gramOf(centred(y))) - plain)
+                <= 1e-10 * std::abs(plain));
         // centredGram is the Gram of the minibatch-centred features, whatever the offset.
         QVERIFY(torch::allclose(engine::centredGram(shiftedX.to(torch::kFloat32)), gramOf(centred(x)), 1e-5, 1e-5));
         QCOMPARE(engine::centredGram(shiftedX).scalar_type(), torch::kFloat64);
@@ -261,9 +264,10 @@ private slots:
         QCOMPARE(study.matrices[0].colDegenerate, std::vector<bool>(study.matrices[0].colLayers.size(), true));
         // Different images: nothing is degenerate.
         const auto images = torch::randn({4, 3, 32, 32});
-        const auto varied = engine::compareLayers({{"cnn", cnn.get()}}, 4, 4, [&](std::size_t, std::size_t, const engine::CkaModel&) {
-            return images;
-        });
+        const auto varied = engine::compareLayers({{"cnn", cnn.get()}}, 4, 4,
+                                                  [&](std::size_t, std::size_t, const engine::CkaModel&) {
+                                                      return images;
+                                                  });
         QVERIFY(varied.degenerateLayers[0].second.empty());
         QVERIFY(!varied.matrices[0].values.isnan().any().item<bool>());
     }

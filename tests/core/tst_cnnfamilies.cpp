@@ -3,9 +3,9 @@
 // stage's feature map, and the theoretical receptive fields against the input-gradient
 // support measured there. timm's layouts against small fixtures made once with the real
 // timm (tests/scripts/make_timm_fixtures.py; committed under tests/fixtures/timm).
-#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/receptivefield.h"
+#include "core/engine/model/classifier.h"
 #include "core/io/checkpointfile.h"
 
 #include <nlohmann/json.hpp>
@@ -32,8 +32,6 @@ nlohmann::json readJson(const std::string& path)
     return nlohmann::json::parse(in);
 }
 
-
-
 // The trace's stages are `stages`, and they and the logits match the reference.
 void compareWithReference(const engine::Classifier& model, const std::map<std::string, torch::Tensor>& ref,
                           const std::vector<std::string>& stages)
@@ -45,7 +43,9 @@ void compareWithReference(const engine::Classifier& model, const std::map<std::s
         const auto& expected = ref.at("cnn.features." + stage);
         QCOMPARE(feature.sizes(), expected.sizes());
         const double diff = relativeDiff(feature, expected);
-        QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(stage)).arg(diff)));
+        QVERIFY2(diff <= 1e-4,
+                 qPrintable(
+                     QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(stage)).arg(diff)));
     }
     const double logitDiff = relativeDiff(trace.logits, ref.at("cnn.logits"));
     QVERIFY2(logitDiff <= 1e-4, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
@@ -56,6 +56,7 @@ void addCases()
     QTest::addColumn<QString>("name");
     QTest::addColumn<QString>("architecture");
     QTest::addColumn<QString>("variant");
+    // clang-format off
     QTest::newRow("ResNeXt (groups)") << "tv_resnext" << "resnext" << "resnext17_32x4d";
     QTest::newRow("Wide ResNet") << "tv_wide_resnet" << "wide_resnet" << "wide_resnet14_2";
     QTest::newRow("VGG with BN") << "tv_vgg11_bn" << "vgg" << "vgg11_bn";
@@ -69,6 +70,7 @@ void addCases()
     QTest::newRow("RegNet Y (SE)") << "tv_regnet_y_400mf" << "regnet_y" << "";
     QTest::newRow("RegNet X") << "tv_regnet_x_400mf" << "regnet_x" << "";
     QTest::newRow("ConvNeXt") << "tv_convnext" << "convnext" << "";
+    // clang-format on
 }
 
 }  // namespace
@@ -103,10 +105,12 @@ private slots:
         QTest::addColumn<QString>("name");
         QTest::addColumn<QString>("architecture");
         QTest::addColumn<QString>("variant");
+        // clang-format off
         QTest::newRow("ResNet-D (deep stem, average-pool shortcut)") << "timm_resnet_d" << "resnet" << "resnet14d";
         QTest::newRow("ConvNeXt") << "timm_convnext" << "convnext" << "";
         QTest::newRow("ConvNeXt, conv_mlp") << "timm_convnext_convmlp" << "convnext" << "";
         QTest::newRow("EfficientNet") << "timm_efficientnet" << "efficientnet" << "efficientnet_b0";
+        // clang-format on
     }
 
     void matchesTimm()
@@ -165,7 +169,9 @@ private slots:
         QTest::addColumn<QString>("name");
         for (const char* name : {"tv_resnext", "tv_convnext", "tv_efficientnet_b0", "tv_densenet121",
                                  "tv_mobilenet_v3_large", "tv_regnet_y_400mf", "tv_vgg11"})
+            // clang-format off
             QTest::newRow(name) << QString::fromLatin1(name);
+        // clang-format on
     }
 
     void fieldsMatchGradientSupport()
@@ -183,8 +189,15 @@ private slots:
             const auto expected = m["box"].get<std::vector<int>>();
             QVERIFY2((std::vector<int>{box.x0, box.y0, box.x1, box.y1}) == expected,
                      qPrintable(QStringLiteral("%1: box [%2, %3, %4, %5], gradient support [%6, %7, %8, %9]")
-                                    .arg(QString::fromStdString(field.name)).arg(box.x0).arg(box.y0).arg(box.x1)
-                                    .arg(box.y1).arg(expected[0]).arg(expected[1]).arg(expected[2]).arg(expected[3])));
+                                    .arg(QString::fromStdString(field.name))
+                                    .arg(box.x0)
+                                    .arg(box.y0)
+                                    .arg(box.x1)
+                                    .arg(box.y1)
+                                    .arg(expected[0])
+                                    .arg(expected[1])
+                                    .arg(expected[2])
+                                    .arg(expected[3])));
         }
     }
 };

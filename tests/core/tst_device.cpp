@@ -1,7 +1,7 @@
 // Device names as users write them: the canonical form the window's list uses, and
 // parseDevice's errors for names that are not devices.
-#include "core/engine/model/device.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/model/device.h"
 
 #include <QtTest>
 

@@ -2,8 +2,8 @@
 // a torchvision ResNet-18 (tests/scripts/faithfulness_reference.py), and a known answer: a
 // map that points at the only evidence beats a random and an inverted map.
 #include "core/engine/cancellation.h"
-#include "core/engine/model/classifier.h"
 #include "core/engine/evaluation/faithfulness.h"
+#include "core/engine/model/classifier.h"
 #include "referencedata.h"
 
 #include <QtTest>
@@ -54,7 +54,7 @@ public:
         return torch::stack({score, torch::zeros_like(score)}, 1);
     }
     torch::Device device() const override { return torch::kCPU; }
-    void to(torch::Device) override {}
+    void to(torch::Device) override { }
     std::vector<engine::Trace> forwardBatch(const torch::Tensor&) const override { throw std::logic_error("unused"); }
     engine::Activations activations(const torch::Tensor&) const override { throw std::logic_error("unused"); }
     torch::Tensor logitsReplacing(const torch::Tensor&, const engine::LayerReplacement&) const override
@@ -99,11 +99,16 @@ private slots:
         QTest::addColumn<int>("steps");
         QTest::addColumn<QByteArray>("klass");
         // steps give RISE's pixels per step: 4096 / 32 = 128, ceil(4096 / 10) = 410
-        QTest::newRow("full deletion blur") << QByteArray("full.deletion.blur") << QByteArray("full") << 32 << QByteArray("top");
-        QTest::newRow("full insertion blur") << QByteArray("full.insertion.blur") << QByteArray("full") << 32 << QByteArray("top");
-        QTest::newRow("full deletion zero") << QByteArray("full.deletion.zero") << QByteArray("full") << 32 << QByteArray("top");
-        QTest::newRow("grid deletion blur") << QByteArray("grid.deletion.blur") << QByteArray("grid") << 10 << QByteArray("second");
-        QTest::newRow("grid insertion zero") << QByteArray("grid.insertion.zero") << QByteArray("grid") << 10 << QByteArray("second");
+        QTest::newRow("full deletion blur")
+            << QByteArray("full.deletion.blur") << QByteArray("full") << 32 << QByteArray("top");
+        QTest::newRow("full insertion blur")
+            << QByteArray("full.insertion.blur") << QByteArray("full") << 32 << QByteArray("top");
+        QTest::newRow("full deletion zero")
+            << QByteArray("full.deletion.zero") << QByteArray("full") << 32 << QByteArray("top");
+        QTest::newRow("grid deletion blur")
+            << QByteArray("grid.deletion.blur") << QByteArray("grid") << 10 << QByteArray("second");
+        QTest::newRow("grid insertion zero")
+            << QByteArray("grid.insertion.zero") << QByteArray("grid") << 10 << QByteArray("second");
     }
 
     void curvesMatchRisesLoop()
@@ -120,8 +125,9 @@ private slots:
         options.batch = 7;  // points straddle batches
         options.deletionSubstrate = options.insertionSubstrate = substrate;
         const int classIndex = int(m_ref.at(klass.toStdString()).item<int64_t>());
-        const auto curve = engine::causalCurve(*m_model, m_ref.at("input"), m_ref.at("saliency." + saliency.toStdString()),
-                                               classIndex, deletion ? engine::CausalMode::Deletion : engine::CausalMode::Insertion,
+        const auto curve = engine::causalCurve(*m_model, m_ref.at("input"),
+                                               m_ref.at("saliency." + saliency.toStdString()), classIndex,
+                                               deletion ? engine::CausalMode::Deletion : engine::CausalMode::Insertion,
                                                options);
         const auto expected = toVector(m_ref.at(key + ".probabilities"));
         QCOMPARE(curve.probabilities.size(), expected.size());
@@ -169,14 +175,15 @@ private slots:
     void badInputsAreRefused()
     {
         const auto input = m_ref.at("input");
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::causalCurve(*m_model, input, torch::rand({65, 64}), 0,
+                                                                          engine::CausalMode::Deletion));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::causalCurve(*m_model, input, torch::rand({64}), 0,
+                                                                          engine::CausalMode::Deletion));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
-                                 engine::causalCurve(*m_model, input, torch::rand({65, 64}), 0, engine::CausalMode::Deletion));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
-                                 engine::causalCurve(*m_model, input, torch::rand({64}), 0, engine::CausalMode::Deletion));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::causalCurve(*m_model, input.repeat({2, 1, 1, 1}),
-                                                                          torch::rand({8, 8}), 0, engine::CausalMode::Deletion));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
-                                 engine::causalCurve(*m_model, input, torch::rand({8, 8}), 1000, engine::CausalMode::Deletion));
+                                 engine::causalCurve(*m_model, input.repeat({2, 1, 1, 1}), torch::rand({8, 8}), 0,
+                                                     engine::CausalMode::Deletion));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::causalCurve(*m_model, input, torch::rand({8, 8}), 1000,
+                                                                          engine::CausalMode::Deletion));
     }
 
     void cancellationStopsBetweenBatches()
@@ -187,7 +194,8 @@ private slots:
         engine::CancellationScope scope([&] { return passes >= 2; });
         QVERIFY_THROWS_EXCEPTION(engine::Cancelled,
                                  engine::causalCurve(*m_model, m_ref.at("input"), m_ref.at("saliency.grid"), 0,
-                                                     engine::CausalMode::Deletion, options, [&](int, int) { ++passes; }));
+                                                     engine::CausalMode::Deletion, options,
+                                                     [&](int, int) { ++passes; }));
         QCOMPARE(passes, 2);
     }
 

@@ -2,14 +2,14 @@
 // against references that tests/scripts/gradient_reference.py computes with torchvision
 // hooks and PyTorch autograd, plus docs/methods.md's invariants (analytic CAM, ERF
 // inside the theoretical RF).
-#include "core/engine/model/classifier.h"
-#include "core/engine/methods/cam.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/cam.h"
 #include "core/engine/methods/effectivefield.h"
 #include "core/engine/methods/genericattention.h"
 #include "core/engine/methods/gradrollout.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/methods/receptivefield.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"
 
@@ -159,7 +159,8 @@ private slots:
         compareMaps(top.maps[0], f.tensor("vit.generic.top"));
         compareMaps(other.maps[0], f.tensor("vit.generic.second"));
         // Class-specific: another class gives another map.
-        QVERIFY((top.maps[0] - other.maps[0]).abs().max().item<double>() > 1e-3 * top.maps[0].abs().max().item<double>());
+        QVERIFY((top.maps[0] - other.maps[0]).abs().max().item<double>()
+                > 1e-3 * top.maps[0].abs().max().item<double>());
     }
 
     void gradientRolloutMatchesVitExplainDefinition_data()
@@ -169,9 +170,12 @@ private slots:
         QTest::addColumn<QString>("discard");  // as the reference names it
         QTest::addColumn<int>("start");
         for (const char* cls : {"top", "second"}) {
-            QTest::addRow("%s, mean, no discard, from 0", cls) << QString::fromLatin1(cls) << "mean" << "0.0" << 0;
-            QTest::addRow("%s, max, discard 0.5, from 1", cls) << QString::fromLatin1(cls) << "max" << "0.5" << 1;
-            QTest::addRow("%s, min, discard 0.9, from 2", cls) << QString::fromLatin1(cls) << "min" << "0.9" << 2;
+            QTest::addRow("%s, mean, no discard, from 0", cls) << QString::fromLatin1(cls) << "mean"
+                                                               << "0.0" << 0;
+            QTest::addRow("%s, max, discard 0.5, from 1", cls) << QString::fromLatin1(cls) << "max"
+                                                               << "0.5" << 1;
+            QTest::addRow("%s, min, discard 0.9, from 2", cls) << QString::fromLatin1(cls) << "min"
+                                                               << "0.9" << 2;
         }
     }
 
@@ -208,7 +212,8 @@ private slots:
                                                         options);
         QCOMPARE(result.classIndex, classIndex);
         for (std::size_t i = 0; i < layers.size(); ++i)
-            compareMaps(result.maps[i], f.tensor("cnn." + method.toStdString() + "." + cls.toStdString() + "." + layers[i]));
+            compareMaps(result.maps[i],
+                        f.tensor("cnn." + method.toStdString() + "." + cls.toStdString() + "." + layers[i]));
     }
 
     void lastStageGradCamIsTheAnalyticCam()
@@ -263,8 +268,10 @@ private slots:
         const double cy = (w * ys).sum().item<double>(), cx = (w * xs).sum().item<double>();
         const double centreY = field.start + row * field.jump, centreX = field.start + col * field.jump;
         if (box.y0 > 0 && box.x0 > 0)  // a clipped box pulls the centroid inwards
-            QVERIFY2(std::abs(cy - centreY) <= field.jump && std::abs(cx - centreX) <= field.jump,
-                     qPrintable(QStringLiteral("centroid %1,%2 vs unit centre %3,%4").arg(cy).arg(cx).arg(centreY).arg(centreX)));
+            QVERIFY2(
+                std::abs(cy - centreY) <= field.jump && std::abs(cx - centreX) <= field.jump,
+                qPrintable(
+                    QStringLiteral("centroid %1,%2 vs unit centre %3,%4").arg(cy).arg(cx).arg(centreY).arg(centreX)));
     }
 
     void vitErfIsGlobalFromTheFirstBlock()
@@ -309,18 +316,25 @@ private slots:
         QCOMPARE(sizes.back().layer, std::string("layer4"));
         const auto fields = engine::receptiveFields(f.cnn->spec());
         for (const auto& e : sizes) {
-            const auto field = std::find_if(fields.begin(), fields.end(), [&](const auto& rf) { return rf.name == e.layer; });
+            const auto field = std::find_if(fields.begin(), fields.end(),
+                                            [&](const auto& rf) { return rf.name == e.layer; });
             QVERIFY(field != fields.end());
             QVERIFY2(e.size >= 1 && e.size <= std::min(field->size, 224.0 * 2),
-                     qPrintable(QStringLiteral("%1: effective %2 vs theoretical %3").arg(QString::fromStdString(e.layer)).arg(e.size).arg(field->size)));
+                     qPrintable(QStringLiteral("%1: effective %2 vs theoretical %3")
+                                    .arg(QString::fromStdString(e.layer))
+                                    .arg(e.size)
+                                    .arg(field->size)));
         }
         QVERIFY(sizes.back().size > sizes.front().size);
         // The shared graph gives what a separate pass for that unit gives.
         const auto& l3 = sizes[4];
         QCOMPARE(l3.layer, std::string("layer3"));
         const auto alone = engine::effectiveReceptiveField(*f.cnn, input, "layer3", l3.row, l3.col);
-        const auto field = *std::find_if(fields.begin(), fields.end(), [](const auto& rf) { return rf.name == "layer3"; });
-        QCOMPARE(engine::effectiveFieldSize(alone, field.start + l3.row * field.jump, field.start + l3.col * field.jump), l3.size);
+        const auto field = *std::find_if(fields.begin(), fields.end(),
+                                         [](const auto& rf) { return rf.name == "layer3"; });
+        QCOMPARE(engine::effectiveFieldSize(alone, field.start + l3.row * field.jump,
+                                            field.start + l3.col * field.jump),
+                 l3.size);
     }
 
     void vitFieldSizesExceedAPatchFromTheFirstBlock()
@@ -363,8 +377,7 @@ private slots:
                                  f.vit->logitsReplacing(vitInput, {"9.norm1", torch::zeros({2, 197, 192})}));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
                                  engine::effectiveReceptiveField(*f.cnn, f.tensor("cnn.input"), "layer4", 7, 0));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
-                                 engine::effectiveReceptiveField(*f.vit, vitInput, "0", 0, 14));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::effectiveReceptiveField(*f.vit, vitInput, "0", 0, 14));
         // Under inference mode there is no graph to differentiate.
         c10::InferenceMode guard;
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::classActivationMaps(*f.vit, vitInput, -1, {"1"}));

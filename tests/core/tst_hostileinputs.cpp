@@ -67,7 +67,10 @@ class TestHostileInputs : public QObject {
     Q_OBJECT
 
     QTemporaryDir m_dir;
-    std::string path(const std::string& name) const { return m_dir.filePath(QString::fromStdString(name)).toStdString(); }
+    std::string path(const std::string& name) const
+    {
+        return m_dir.filePath(QString::fromStdString(name)).toStdString();
+    }
 
 private slots:
     void configNumbersAreRangeChecked_data()
@@ -77,7 +80,8 @@ private slots:
         const auto row = [](const char* name, const std::string& json, const char* error) {
             QTest::newRow(name) << QByteArray::fromStdString(json) << QString::fromUtf8(error);
         };
-        row("classes past 2^32", R"({"num_classes": 4294967306})", "'num_classes' is 4294967306, expected an integer in 0..1000000");
+        row("classes past 2^32", R"({"num_classes": 4294967306})",
+            "'num_classes' is 4294967306, expected an integer in 0..1000000");
         row("classes 1e10", R"({"num_classes": 1e10})", "'num_classes' is 10000000000.0");
         row("fractional classes", R"({"num_classes": 2.5})", "expected an integer");
         row("classes a list", R"({"num_classes": [[[1]]]})", "'num_classes' is an array of 1");
@@ -91,7 +95,8 @@ private slots:
         row("mean infinite", R"({"mean": [1e999, 0, 0]})", "number overflow parsing '1e999'");
         row("crop 1e-300", R"({"crop_pct": 1e-300})", "'crop_pct' is");
         row("crop negative (timm pretrained_cfg)", R"({"pretrained_cfg": {"crop_pct": -1}})", "'crop_pct' is -1");
-        row("open_clip head width 0", R"({"model_cfg": {"vision_cfg": {"width": 768, "head_width": 0}}})", "'head_width' is 0");
+        row("open_clip head width 0", R"({"model_cfg": {"vision_cfg": {"width": 768, "head_width": 0}}})",
+            "'head_width' is 0");
         row("CLIP width 1e10", R"({"vision_config": {"hidden_size": 1e10}})", "'hidden_size' is");
         row("negative label index", R"({"id2label": {"-1": "cat"}})", "id2label entry '-1'");
         row("label not a name", R"({"id2label": {"0": 5}})", "id2label entry '0'");
@@ -115,18 +120,21 @@ private slots:
     {
         writeText(path("config.json"), "{}");
         writeText(path("preprocessor_config.json"), R"({"size": {"height": 100000, "width": 3}})");
-        QVERIFY(errorOf([&] { io::parseModelConfig(path("config.json"), path("preprocessor_config.json")); })
-                    .contains(QStringLiteral("'height' is 100000")));
+        QVERIFY(errorOf([&] {
+                    io::parseModelConfig(path("config.json"), path("preprocessor_config.json"));
+                }).contains(QStringLiteral("'height' is 100000")));
         writeText(path("preprocessor_config.json"), R"({"size": 224, "resample": 99})");
-        QVERIFY(errorOf([&] { io::parseModelConfig(path("config.json"), path("preprocessor_config.json")); })
-                    .contains(QStringLiteral("'resample' is 99")));
+        QVERIFY(errorOf([&] {
+                    io::parseModelConfig(path("config.json"), path("preprocessor_config.json"));
+                }).contains(QStringLiteral("'resample' is 99")));
         // A config.json of 17 MB (real ones, ImageNet-21k labels included, are under 1 MB).
         writeText(path("config.json"), "{\"labels\": [\"" + std::string(17u << 20, 'a') + "\"]}");
         QVERIFY(errorOf([&] { io::parseModelConfig(path("config.json")); }).contains(QStringLiteral("-byte limit")));
         // What real configs hold still reads.
         // (moc misreads a raw string literal that spans lines: one line each)
-        writeText(path("config.json"), R"({"num_classes": 0, "image_size": 224.0, "pretrained_cfg": {"input_size": [3, 224, 224], )"
-                                       R"("crop_pct": 0.875, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}})");
+        writeText(path("config.json"),
+                  R"({"num_classes": 0, "image_size": 224.0, "pretrained_cfg": {"input_size": [3, 224, 224], )"
+                  R"("crop_pct": 0.875, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}})");
         const auto config = io::parseModelConfig(path("config.json"));
         QCOMPARE(*config.numClasses, 0);
         QCOMPARE((*config.preprocess.inputSize)[1], 224);
@@ -142,8 +150,9 @@ private slots:
         QVERIFY2(message.contains(QStringLiteral("holds more than 1000000 values")), qPrintable(message));
         writeText(path("config.json"), "{}");
         writeText(path("preprocessor_config.json"), R"({"size": {"height": null, "width": 224}})");
-        QVERIFY(errorOf([&] { io::parseModelConfig(path("config.json"), path("preprocessor_config.json")); })
-                    .contains(QStringLiteral("'size.height' is null")));
+        QVERIFY(errorOf([&] {
+                    io::parseModelConfig(path("config.json"), path("preprocessor_config.json"));
+                }).contains(QStringLiteral("'size.height' is null")));
     }
 
     void movedFromBuffersAreEmpty()
@@ -304,8 +313,8 @@ private slots:
         };
         const auto twice = tiff({{256, 4, 30000}, {257, 4, 30000}, {256, 4, 1}, {257, 4, 1}});
         QVERIFY(twice.width && *twice.width == 30000 && *twice.height == 30000);
-        QVERIFY(!tiff({{256, 5, 30000}, {257, 4, 1}, {256, 4, 1}}).width);  // RATIONAL first: unknown
-        QVERIFY(!tiff({{256, 16, 30000}, {257, 4, 1}}).width);               // LONG8 outside BigTIFF
+        QVERIFY(!tiff({{256, 5, 30000}, {257, 4, 1}, {256, 4, 1}}).width);               // RATIONAL first: unknown
+        QVERIFY(!tiff({{256, 16, 30000}, {257, 4, 1}}).width);                           // LONG8 outside BigTIFF
         QVERIFY(!tiff({{256, 4, 10}, {257, 4, 10}, {322, 5, 16}, {323, 4, 16}}).width);  // unreadable tiles
         QCOMPARE(tiff({{256, 4, 10}, {257, 4, 10}, {322, 4, 65536}, {323, 4, 65536}}).tilePixels, 65536LL * 65536LL);
     }
@@ -327,15 +336,16 @@ private slots:
     {
         for (const char* name : {"tiny-1x1.jpg", "rgb.tif", "rgb.bmp", "rgba.webp", "tiny-1x1.png"}) {
             std::ifstream in(kImages + name, std::ios::binary);
-            const std::vector<unsigned char> whole{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+            const std::vector<unsigned char> whole{std::istreambuf_iterator<char>(in),
+                                                   std::istreambuf_iterator<char>()};
             for (std::size_t n = 0; n < std::min<std::size_t>(whole.size(), 400); ++n) {
                 const auto header = imaging::readImageHeader({whole.begin(), whole.begin() + std::ptrdiff_t(n)});
                 if (header.width)
                     QVERIFY2(*header.width >= 1 && *header.width <= 64, name);
             }
         }
-        const std::vector<unsigned char> sosFirst{0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x08, 0xFF, 0xC0, 0x00, 0x11, 0x08,
-                                                   0x00, 0x10, 0x00, 0x10};
+        const std::vector<unsigned char> sosFirst{0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x08, 0xFF, 0xC0,
+                                                  0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10};
         QVERIFY(!imaging::readImageHeader(sosFirst).width);  // scan data before any frame
         QCOMPARE(imaging::readImageHeader({'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0}).unsupported, std::string("GIF"));
         QVERIFY(imaging::readImageHeader({'P', '6', '\n'}).format.empty());  // PPM: OpenCV reads it, we do not

@@ -1,7 +1,7 @@
 // Our ViT and ResNet forward passes against torchvision run on the same weights and
 // inputs (tests/scripts/make_reference.py, run at test time by a CTest fixture).
-#include "core/engine/model/classifier.h"
 #include "core/engine/loading/weightsource.h"
+#include "core/engine/model/classifier.h"
 #include "core/io/checkpointfile.h"
 
 #include "tests/core/referencedata.h"
@@ -16,9 +16,6 @@ using testing::relativeDiff;
 namespace {
 
 const QString kData = QStringLiteral(ATTNVIZ_TEST_DATA "/reference/");
-
-
-
 
 }  // namespace
 
@@ -35,6 +32,7 @@ private slots:
         QTest::addColumn<QString>("naming");
         QTest::addColumn<int>("heads");
         QTest::addColumn<int>("prefixTokens");
+        // clang-format off
         QTest::newRow("torchvision vit_b_16 (.pth)") << "tv_vit_b_16.pth" << "tv_vit_b_16.ref.safetensors" << "torchvision" << 12 << 1;
         QTest::newRow("timm vit (safetensors)") << "timm_vit" << "timm_vit.ref.safetensors" << "timm" << 3 << 1;
         QTest::newRow("timm vit, non-square 160x256") << "timm_vit" << "timm_vit.nonsquare.ref.safetensors" << "timm" << 3 << 1;
@@ -44,6 +42,7 @@ private slots:
         QTest::newRow("HF vit, non-square 160x256") << "hf_vit" << "hf_vit.nonsquare.ref.safetensors" << "hf" << 3 << 1;
         QTest::newRow("timm registers, LayerScale, avg pool") << "timm_vit_reg" << "timm_vit_reg.ref.safetensors" << "timm" << 3 << 5;
         QTest::newRow("DINO teacher checkpoint") << "dino_teacher.pth" << "dino_teacher.ref.safetensors" << "timm" << 3 << 1;
+        // clang-format on
     }
 
     void vitMatchesReference()
@@ -84,7 +83,8 @@ private slots:
         const auto net = engine::loadClassifier((kData + QStringLiteral("tv_resnet50.pth")).toStdString());
         QCOMPARE(net->spec().depth, 50);
         QCOMPARE(net->spec().variant, std::string("resnet50"));
-        QCOMPARE(net->spec().stages, (std::vector<std::string>{"conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"}));
+        QCOMPARE(net->spec().stages,
+                 (std::vector<std::string>{"conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"}));
         const auto trace = net->forward(ref.at("cnn.input"));
         const double logitDiff = relativeDiff(trace.logits, ref.at("cnn.logits"));
         QVERIFY2(logitDiff <= 1e-4, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
@@ -93,7 +93,9 @@ private slots:
             const auto& expected = ref.at("cnn.features." + name);
             QCOMPARE(feature.sizes(), expected.sizes());
             const double diff = relativeDiff(feature, expected);
-            QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(name)).arg(diff)));
+            QVERIFY2(diff <= 1e-4,
+                     qPrintable(
+                         QStringLiteral("%1 differs by %2 (relative)").arg(QString::fromStdString(name)).arg(diff)));
         }
     }
 

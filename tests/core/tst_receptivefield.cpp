@@ -1,9 +1,9 @@
 // Theoretical receptive fields of torchvision ResNets against boxes measured by input
 // gradients in tests/scripts/rf_reference.py (positive weights, average pooling),
 // including a ResNet whose BasicBlocks have 5x5 kernels (every conv of it measured).
-#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/receptivefield.h"
+#include "core/engine/model/classifier.h"
 
 #include <nlohmann/json.hpp>
 
@@ -28,9 +28,12 @@ private slots:
     {
         QTest::addColumn<QString>("arch");
         QTest::addColumn<QString>("checkpoint");
-        QTest::newRow("resnet18") << "resnet18" << "/rf/tv_resnet18.pth";
-        QTest::newRow("resnet50") << "resnet50" << "/reference/tv_resnet50.pth";
-        QTest::newRow("5x5 BasicBlock convs") << "resnet_k5" << "/rf/tv_resnet_k5.pth";
+        QTest::newRow("resnet18") << "resnet18"
+                                  << "/rf/tv_resnet18.pth";
+        QTest::newRow("resnet50") << "resnet50"
+                                  << "/reference/tv_resnet50.pth";
+        QTest::newRow("5x5 BasicBlock convs") << "resnet_k5"
+                                              << "/rf/tv_resnet_k5.pth";
     }
 
     void matchesGradientSupport()
@@ -52,8 +55,15 @@ private slots:
             const auto expected = m["box"].get<std::vector<int>>();
             QVERIFY2((std::vector<int>{box.x0, box.y0, box.x1, box.y1}) == expected,
                      qPrintable(QStringLiteral("%1: box [%2, %3, %4, %5], gradient support [%6, %7, %8, %9]")
-                                    .arg(QString::fromStdString(field.name)).arg(box.x0).arg(box.y0).arg(box.x1).arg(box.y1)
-                                    .arg(expected[0]).arg(expected[1]).arg(expected[2]).arg(expected[3])));
+                                    .arg(QString::fromStdString(field.name))
+                                    .arg(box.x0)
+                                    .arg(box.y0)
+                                    .arg(box.x1)
+                                    .arg(box.y1)
+                                    .arg(expected[0])
+                                    .arg(expected[1])
+                                    .arg(expected[2])
+                                    .arg(expected[3])));
             ++compared;
         }
         QVERIFY(entry.size() >= 6);  // conv1, maxpool, layer1..layer4, and for resnet_k5 every conv
@@ -73,7 +83,8 @@ private slots:
         // layer1.0.conv1 sees 19 pixels at jump 4; a 5x5 conv2 adds 4 jumps.
         QCOMPARE(find("layer1.0.conv1").size, 19.0);
         QCOMPARE(find("layer1.0.conv2").size, 19.0 + 4 * 4.0);
-        QVERIFY(std::none_of(fields.begin(), fields.end(), [](const auto& f) { return f.name == "layer1.0.downsample.0"; }));
+        QVERIFY(std::none_of(fields.begin(), fields.end(),
+                             [](const auto& f) { return f.name == "layer1.0.downsample.0"; }));
         // layer3.0.conv1 is 5x5 with stride 2, its shortcut 1x1 with stride 2.
         const auto before = find("layer2");
         QCOMPARE(find("layer3.0.conv1").size, before.size + 4 * before.jump);

@@ -78,10 +78,12 @@ private slots:
 
     void colormapsMatchOpenCv()
     {
-        const std::pair<imaging::Colormap, int> maps[] = {
-            {imaging::Colormap::Viridis, cv::COLORMAP_VIRIDIS}, {imaging::Colormap::Inferno, cv::COLORMAP_INFERNO},
-            {imaging::Colormap::Magma, cv::COLORMAP_MAGMA},     {imaging::Colormap::Plasma, cv::COLORMAP_PLASMA},
-            {imaging::Colormap::Turbo, cv::COLORMAP_TURBO},     {imaging::Colormap::Jet, cv::COLORMAP_JET}};
+        const std::pair<imaging::Colormap, int> maps[] = {{imaging::Colormap::Viridis, cv::COLORMAP_VIRIDIS},
+                                                          {imaging::Colormap::Inferno, cv::COLORMAP_INFERNO},
+                                                          {imaging::Colormap::Magma, cv::COLORMAP_MAGMA},
+                                                          {imaging::Colormap::Plasma, cv::COLORMAP_PLASMA},
+                                                          {imaging::Colormap::Turbo, cv::COLORMAP_TURBO},
+                                                          {imaging::Colormap::Jet, cv::COLORMAP_JET}};
         for (const auto& [colormap, openCv] : maps) {
             for (int level : {0, 255}) {
                 cv::Mat bgr;

@@ -82,8 +82,8 @@ void compareMaps(const torch::Tensor& got, const torch::Tensor& expected, double
     QCOMPARE(got.sizes(), expected.sizes());
     const auto g = got.to(torch::kFloat64);
     const double error = ((g - expected).abs() / expected.abs().clamp_min(1e-12)).max().item<double>();
-    QVERIFY2(error <= rtol, qPrintable(QStringLiteral("%1: largest relative error %2")
-                                           .arg(QString::fromStdString(what)).arg(error)));
+    QVERIFY2(error <= rtol,
+             qPrintable(QStringLiteral("%1: largest relative error %2").arg(QString::fromStdString(what)).arg(error)));
 }
 
 void addRows(const char* set)
@@ -168,7 +168,8 @@ private slots:
         QCOMPARE(trace.tokens.gridH, 8);
         for (std::size_t b = 0; b < recorded.size(); ++b)
             QVERIFY(torch::allclose(trace.attentions[b], recorded[b], 1e-4, 1e-6));
-        compareMaps(engine::attentionRollout(trace.attentions, trace.tokens, opts), cases().at(name), 1e-4, name + " (own forward)");
+        compareMaps(engine::attentionRollout(trace.attentions, trace.tokens, opts), cases().at(name), 1e-4,
+                    name + " (own forward)");
     }
 };
 

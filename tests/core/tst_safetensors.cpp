@@ -114,14 +114,19 @@ private slots:
         row("invalid utf-8", rawFile("{\"\xff\xfe\":{}}", 0), "not valid UTF-8 JSON");
         row("unknown dtype", rawFile(R"({"x":{"dtype":"F8","shape":[2],"data_offsets":[0,2]}})", 2), "unknown dtype");
         row("missing field", rawFile(R"({"x":{"dtype":"F32","shape":[2]}})", 8), "needs dtype, shape and data_offsets");
-        row("negative dimension", rawFile(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "negative number in its shape");
-        row("bytes do not match shape", rawFile(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "does not match");
+        row("negative dimension", rawFile(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8),
+            "negative number in its shape");
+        row("bytes do not match shape", rawFile(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
+            "does not match");
         row("shape overflows",
-            rawFile(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0), "does not match");
+            rawFile(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0),
+            "does not match");
         row("reversed offsets", rawFile(R"({"x":{"dtype":"U8","shape":[0],"data_offsets":[8,0]}})", 8), "ends before");
         row("hole", rawFile(R"({"x":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})", 4), "hole or overlap");
         row("overlap",
-            rawFile(R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"y":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})", 6),
+            rawFile(
+                R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"y":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})",
+                6),
             "hole or overlap");
         row("trailing bytes", rawFile(ok, 12), "data buffer holds 12 bytes");
         row("truncated data", rawFile(ok, 5), "data buffer holds 5 bytes");
@@ -129,20 +134,28 @@ private slots:
         // Hostile headers (issue 14): answered from the stream of parse events, so no
         // recursion over the value and no document bigger than what is kept.
         const std::string deep = std::string(200'000, '[') + std::string(200'000, ']');
-        row("dtype nested 200000 deep", rawFile(R"({"x":{"dtype":)" + deep + R"(,"shape":[2],"data_offsets":[0,8]}})", 8),
+        row("dtype nested 200000 deep",
+            rawFile(R"({"x":{"dtype":)" + deep + R"(,"shape":[2],"data_offsets":[0,8]}})", 8),
             "has a dtype that is not a string");
-        row("junk nested 200000 deep", rawFile(R"({"x":{"junk":)" + deep + R"(,"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8),
+        row("junk nested 200000 deep",
+            rawFile(R"({"x":{"junk":)" + deep + R"(,"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8),
             "more than 128 levels deep");
         row("a tensor twice",
-            rawFile(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})", 2),
+            rawFile(
+                R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
+                2),
             "'x' appears twice in the header");
         row("a field twice", rawFile(R"({"x":{"dtype":"U8","dtype":"F32","shape":[1],"data_offsets":[0,1]}})", 1),
             "gives 'dtype' twice");
         row("metadata twice", rawFile(R"({"__metadata__":{},"__metadata__":{}})", 0), "appears twice");
-        row("nested shape", rawFile(R"({"x":{"dtype":"U8","shape":[[1]],"data_offsets":[0,1]}})", 1), "nested list in its shape");
-        row("three offsets", rawFile(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1,2]}})", 1), "needs data_offsets [begin, end]");
-        row("one offset", rawFile(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0]}})", 1), "needs data_offsets [begin, end]");
-        row("fractional dimension", rawFile(R"({"x":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}})", 1), "fraction in its shape");
+        row("nested shape", rawFile(R"({"x":{"dtype":"U8","shape":[[1]],"data_offsets":[0,1]}})", 1),
+            "nested list in its shape");
+        row("three offsets", rawFile(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1,2]}})", 1),
+            "needs data_offsets [begin, end]");
+        row("one offset", rawFile(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0]}})", 1),
+            "needs data_offsets [begin, end]");
+        row("fractional dimension", rawFile(R"({"x":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}})", 1),
+            "fraction in its shape");
         std::string manyDims = R"({"x":{"dtype":"U8","shape":[1)";
         for (int i = 0; i < 64; ++i)
             manyDims += ",1";
@@ -150,7 +163,8 @@ private slots:
         row("entry not an object", rawFile(R"({"x":[1,2]})", 0), "'x' is an array, not an object");
         std::string manyTensors = "{";
         for (int i = 0; i <= 100'000; ++i)
-            manyTensors += (i ? ",\"t" : "\"t") + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
+            manyTensors += (i ? ",\"t" : "\"t") + std::to_string(i)
+                           + "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
         row("100001 tensors", rawFile(manyTensors + "}", 0), "more than 100000 tensors");
         row("entry a number", rawFile(R"({"x":7})", 0), "'x' is a number, not an object");
     }
@@ -159,8 +173,11 @@ private slots:
     // skips them, however they nest.
     void unknownFieldsAreSkipped()
     {
-        writeBytes(path("extra.safetensors"),
-                   rawFile(R"({"x":{"note":{"a":[1,{"b":[null,true,2.5,"s"]}]},"dtype":"U8","shape":[2],"data_offsets":[0,2],"z":-1}})", 2));
+        writeBytes(
+            path("extra.safetensors"),
+            rawFile(
+                R"({"x":{"note":{"a":[1,{"b":[null,true,2.5,"s"]}]},"dtype":"U8","shape":[2],"data_offsets":[0,2],"z":-1}})",
+                2));
         const auto file = readSafetensors(path("extra.safetensors"));
         QCOMPARE(int(file.tensors.size()), 1);
         QCOMPARE(file.tensors.at("x").shapeString(), std::string("[2]"));

@@ -3,8 +3,8 @@
 // and ResNet-18 with module hooks, the quantities in plain PyTorch/NumPy).
 #include "referencedata.h"
 
-#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/study/artifacttokens.h"
 #include "core/engine/study/headtable.h"
 #include "core/engine/study/linearprobe.h"
@@ -46,7 +46,8 @@ std::vector<std::string> zeroedBranches(int block)
 
 // A synthetic ViT trace: CLS [+ distillation] [+ registers] + a 4 x 4 grid, one block,
 // one head, the given token norms and the CLS query's attention row.
-engine::Trace syntheticTrace(const torch::Tensor& norms, const torch::Tensor& clsRow, int registers = 0, bool dist = false)
+engine::Trace syntheticTrace(const torch::Tensor& norms, const torch::Tensor& clsRow, int registers = 0,
+                             bool dist = false)
 {
     engine::Trace trace;
     trace.tokens.hasCls = true;
@@ -129,7 +130,7 @@ private slots:
     {
         engine::SkipAccumulator sums;
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, sums.result());  // nothing measured yet
-        sums.add({}, 0, false);  // a VGG or DenseNet trace
+        sums.add({}, 0, false);                                        // a VGG or DenseNet trace
         QVERIFY(sums.result().empty());
     }
 
@@ -151,20 +152,22 @@ private slots:
         const auto labels = torch::randint(0, 4, {2400}, gen);
         const auto x = torch::one_hot(labels, 4).to(torch::kFloat32) * 10 + torch::randn({2400, 4}, gen);
         const auto shuffled = labels.index_select(0, torch::randperm(2400, gen));
-        const auto score = engine::fitLinearProbe(x.narrow(0, 0, 1600), shuffled.narrow(0, 0, 1600), x.narrow(0, 1600, 800),
-                                                  shuffled.narrow(0, 1600, 800), 4);
+        const auto score = engine::fitLinearProbe(x.narrow(0, 0, 1600), shuffled.narrow(0, 0, 1600),
+                                                  x.narrow(0, 1600, 800), shuffled.narrow(0, 1600, 800), 4);
         // Chance is 0.25; 800 held-out labels put 4 standard deviations at 0.06.
         QVERIFY2(std::abs(score.testAccuracy - 0.25) < 0.06, std::to_string(score.testAccuracy).c_str());
         // The same features with their true labels are separable: the probe itself works.
         QCOMPARE(engine::fitLinearProbe(x.narrow(0, 0, 1600), labels.narrow(0, 0, 1600), x.narrow(0, 1600, 800),
-                                        labels.narrow(0, 1600, 800), 4).testAccuracy, 1.0);
+                                        labels.narrow(0, 1600, 800), 4)
+                     .testAccuracy,
+                 1.0);
     }
 
     void anInjectedHighNormTokenIsFlagged()
     {
         auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
         auto norms = 10 + 0.5 * torch::randn({17}, gen);  // CLS + 16 patches
-        norms[1 + 6] = 40.0;  // patch (1, 2): an artifact
+        norms[1 + 6] = 40.0;                              // patch (1, 2): an artifact
         auto clsRow = torch::full({17}, 0.5 / 16);
         clsRow[1 + 6] = 0.5 + 0.5 / 16;
         clsRow[0] = 0;
@@ -317,7 +320,9 @@ private slots:
             flagged += int(study.artifacts.size());
             const auto table = engine::headTable(vitTraces[n], study);
             for (const auto& row : table) {
-                const auto at = [&](const char* key) { return ref.at(key)[int64_t(n)][row.layer][row.head].item<double>(); };
+                const auto at = [&](const char* key) {
+                    return ref.at(key)[int64_t(n)][row.layer][row.head].item<double>();
+                };
                 QVERIFY(std::abs(row.clsOnArtifacts - at("vit.cls_on_artifacts")) < 1e-5);
                 QVERIFY(std::abs(row.entropy - at("vit.entropy")) < 1e-4);
             }
@@ -345,8 +350,8 @@ private slots:
 
     void theProbeMatchesTorchsLbfgs()
     {
-        const auto score = engine::fitLinearProbe(ref.at("probe.train_x"), ref.at("probe.train_y"), ref.at("probe.test_x"),
-                                                  ref.at("probe.test_y"), 4);
+        const auto score = engine::fitLinearProbe(ref.at("probe.train_x"), ref.at("probe.train_y"),
+                                                  ref.at("probe.test_x"), ref.at("probe.test_y"), 4);
         const auto expected = ref.at("probe.accuracy");
         qInfo("train %.4f (torch %.4f), held out %.4f (torch %.4f)", score.trainAccuracy, expected[0].item<double>(),
               score.testAccuracy, expected[1].item<double>());

@@ -16,9 +16,15 @@ using namespace attnviz::io;
 
 namespace {
 
-QString casesDir() { return QStringLiteral(ATTNVIZ_TEST_DATA "/checkpoint_cases"); }
+QString casesDir()
+{
+    return QStringLiteral(ATTNVIZ_TEST_DATA "/checkpoint_cases");
+}
 
-std::string casePath(const QString& file) { return (casesDir() + u'/' + file).toStdString(); }
+std::string casePath(const QString& file)
+{
+    return (casesDir() + u'/' + file).toStdString();
+}
 
 // Written by tests/scripts/make_checkpoint_cases.py (the checkpoint_cases fixture).
 QJsonObject manifest()
@@ -41,7 +47,7 @@ double halfToDouble(std::uint16_t bits)
     return sign * std::ldexp(mantissa + 1024, exponent - 25);
 }
 
-template<typename T>
+template <typename T>
 T load(const RawTensor& tensor, std::size_t index)
 {
     T value;
@@ -75,8 +81,7 @@ double valueAt(const RawTensor& tensor, std::size_t index)
 
 bool isFloating(DType type)
 {
-    return type == DType::F64 || type == DType::F32 || type == DType::F16
-        || type == DType::BF16;
+    return type == DType::F64 || type == DType::F32 || type == DType::F16 || type == DType::BF16;
 }
 
 QStringList sortedNames(const TensorMap& tensors)
@@ -98,7 +103,7 @@ QString errorOf(const std::string& path)
 }
 
 // A pickle written as a string literal, embedded NULs included.
-template<std::size_t N>
+template <std::size_t N>
 QByteArray literal(const char (&text)[N])
 {
     return QByteArray(text, N - 1);
@@ -148,8 +153,7 @@ void TestTorchCheckpoint::goodCases_data()
     for (const QJsonValue& value : cases) {
         const QJsonObject c = value.toObject();
         QTest::newRow(qPrintable(c.value(QStringLiteral("name")).toString()))
-            << c.value(QStringLiteral("file")).toString()
-            << c.value(QStringLiteral("tensors")).toArray();
+            << c.value(QStringLiteral("file")).toString() << c.value(QStringLiteral("tensors")).toArray();
     }
 }
 
@@ -178,8 +182,7 @@ void TestTorchCheckpoint::goodCases()
 
 void TestTorchCheckpoint::compareTensor(const RawTensor& tensor, const QJsonObject& expected)
 {
-    QCOMPARE(QString::fromStdString(dtypeName(tensor.dtype)),
-             expected.value(QStringLiteral("dtype")).toString());
+    QCOMPARE(QString::fromStdString(dtypeName(tensor.dtype)), expected.value(QStringLiteral("dtype")).toString());
     QList<qint64> shape;
     for (const QJsonValue& extent : expected.value(QStringLiteral("shape")).toArray())
         shape << extent.toInteger();
@@ -219,8 +222,7 @@ void TestTorchCheckpoint::badCases_data()
     for (const QJsonValue& value : cases) {
         const QJsonObject c = value.toObject();
         QTest::newRow(qPrintable(c.value(QStringLiteral("name")).toString()))
-            << c.value(QStringLiteral("file")).toString()
-            << c.value(QStringLiteral("error")).toString()
+            << c.value(QStringLiteral("file")).toString() << c.value(QStringLiteral("error")).toString()
             << c.value(QStringLiteral("marker")).toString();
     }
 }
@@ -270,8 +272,8 @@ void TestTorchCheckpoint::unpicklerBuildsValues()
         "007871036558010000006271048a060000000000018a090000000000000000404ad4feffff877105"
         "752e");
     Unpickler unpickler("test.pkl");
-    const PickleValue& root = unpickler.load(
-        reinterpret_cast<const std::uint8_t*>(bytes.constData()), std::size_t(bytes.size()));
+    const PickleValue& root = unpickler.load(reinterpret_cast<const std::uint8_t*>(bytes.constData()),
+                                             std::size_t(bytes.size()));
     QCOMPARE(root.kind, PickleValue::Kind::Dict);
     QCOMPARE(root.entries.size(), std::size_t(2));
     const PickleValue* list = root.find("a");
@@ -295,8 +297,8 @@ void TestTorchCheckpoint::unpicklerSurvivesCycles()
     // A list appended to itself through the memo: must load, not loop or leak.
     const QByteArray bytes = QByteArray::fromHex("80025d71006800612e");
     Unpickler unpickler("test.pkl");
-    const PickleValue& root = unpickler.load(
-        reinterpret_cast<const std::uint8_t*>(bytes.constData()), std::size_t(bytes.size()));
+    const PickleValue& root = unpickler.load(reinterpret_cast<const std::uint8_t*>(bytes.constData()),
+                                             std::size_t(bytes.size()));
     QCOMPARE(root.items.size(), std::size_t(1));
     QCOMPARE(root.items[0], &root);
 }
@@ -304,8 +306,7 @@ void TestTorchCheckpoint::unpicklerSurvivesCycles()
 void TestTorchCheckpoint::unpicklerKeepsMetadataInert()
 {
     auto load = [](Unpickler& unpickler, const QByteArray& bytes) -> const PickleValue& {
-        return unpickler.load(reinterpret_cast<const std::uint8_t*>(bytes.constData()),
-                              std::size_t(bytes.size()));
+        return unpickler.load(reinterpret_cast<const std::uint8_t*>(bytes.constData()), std::size_t(bytes.size()));
     };
     // pickle.dumps({'args': argparse.Namespace(lr=0.1), 'acc': numpy.float64(0.7)}, 2)
     const QByteArray protocol2 = QByteArray::fromHex(
@@ -335,9 +336,10 @@ void TestTorchCheckpoint::unpicklerKeepsMetadataInert()
 
     // What protocols 0 and 1 write for a Namespace, spelled with Python 3 names.
     Unpickler unpickler1("test.pkl");
-    const PickleValue& reconstructed = load(unpickler1, literal(
-        "ccopyreg\n_reconstructor\ncargparse\nNamespace\ncbuiltins\nobject\nN\x87R"
-        "}X\x01\x00\x00\x00" "aK\x01sb."));
+    const PickleValue& reconstructed = load(
+        unpickler1, literal("ccopyreg\n_reconstructor\ncargparse\nNamespace\ncbuiltins\nobject\nN\x87R"
+                            "}X\x01\x00\x00\x00"
+                            "aK\x01sb."));
     QCOMPARE(reconstructed.kind, PickleValue::Kind::Object);
     QCOMPARE(reconstructed.text, std::string("argparse.Namespace"));
 }
@@ -347,26 +349,27 @@ void TestTorchCheckpoint::unpicklerRejects_data()
     QTest::addColumn<QByteArray>("bytes");
     QTest::addColumn<QString>("error");
     auto hex = [](const char* text) { return QByteArray::fromHex(text); };
-    QTest::newRow("unknown opcode") << QByteArray("\x80\x02I42\n.") << QStringLiteral(
-        "malformed pickle data at byte 2: unsupported opcode 0x49");
+    QTest::newRow("unknown opcode") << QByteArray("\x80\x02I42\n.")
+                                    << QStringLiteral("malformed pickle data at byte 2: unsupported opcode 0x49");
     QTest::newRow("stack underflow") << QByteArray("\x80\x02R.") << QStringLiteral("stack underflow");
     QTest::newRow("pop below mark") << QByteArray("\x80\x02N(\x85.") << QStringLiteral("stack underflow");
     QTest::newRow("tuple without mark") << QByteArray("\x80\x02t.") << QStringLiteral("no MARK");
-    QTest::newRow("deep nesting") << QByteArray(5000, '(')
-                                  << QStringLiteral("nested deeper than 1000 levels");
+    QTest::newRow("deep nesting") << QByteArray(5000, '(') << QStringLiteral("nested deeper than 1000 levels");
     QTest::newRow("empty") << QByteArray() << QStringLiteral("truncated");
     QTest::newRow("no stop") << QByteArray("\x80\x02N") << QStringLiteral("truncated");
-    QTest::newRow("string past the end") << hex("800258ffffff7f616263")
-                                         << QStringLiteral("truncated");
+    QTest::newRow("string past the end") << hex("800258ffffff7f616263") << QStringLiteral("truncated");
     QTest::newRow("memo miss") << QByteArray("\x80\x02h\x05.") << QStringLiteral("memo slot 5 is empty");
     QTest::newRow("huge memo index") << hex("80024e72ffffff7f2e") << QStringLiteral("too large");
-    QTest::newRow("os.system") << QByteArray("\x80\x02" "cos\nsystem\nX\x02\x00\x00\x00ls\x85R.", 23)
+    QTest::newRow("os.system") << QByteArray("\x80\x02"
+                                             "cos\nsystem\nX\x02\x00\x00\x00ls\x85R.",
+                                             23)
                                << QStringLiteral("refusing to load: the checkpoint references "
                                                  "the Python global 'os.system' (only tensors "
                                                  "and plain containers are allowed)");
-    QTest::newRow("stack global") << hex("8c026f738c0673797374656d932e")
-                                  << QStringLiteral("'os.system'");
-    QTest::newRow("unterminated global") << QByteArray("\x80\x02" "ctorch") << QStringLiteral("unterminated");
+    QTest::newRow("stack global") << hex("8c026f738c0673797374656d932e") << QStringLiteral("'os.system'");
+    QTest::newRow("unterminated global") << QByteArray("\x80\x02"
+                                                       "ctorch")
+                                         << QStringLiteral("unterminated");
     QTest::newRow("call storage type") << QByteArray("ctorch\nFloatStorage\n)R.")
                                        << QStringLiteral("calling torch.FloatStorage");
     QTest::newRow("reduce non-global") << QByteArray("N)R.") << QStringLiteral("REDUCE needs a global");
@@ -374,28 +377,25 @@ void TestTorchCheckpoint::unpicklerRejects_data()
     QTest::newRow("build on list") << QByteArray("]Nb.") << QStringLiteral("BUILD on a list");
     QTest::newRow("copyreg newobj") << QByteArray("ccopyreg\n__newobj__\n.")
                                     << QStringLiteral("global 'copyreg.__newobj__'");
-    QTest::newRow("reconstruct ordered dict")
-        << QByteArray("ccopyreg\n_reconstructor\nccollections\nOrderedDict\n"
-                      "cbuiltins\nobject\nN\x87R.")
-        << QStringLiteral("unexpected arguments to copyreg._reconstructor");
+    QTest::newRow("reconstruct ordered dict") << QByteArray("ccopyreg\n_reconstructor\nccollections\nOrderedDict\n"
+                                                            "cbuiltins\nobject\nN\x87R.")
+                                              << QStringLiteral("unexpected arguments to copyreg._reconstructor");
     QTest::newRow("newobj ordered dict") << QByteArray("ccollections\nOrderedDict\n)\x81.")
                                          << QStringLiteral("creating collections.OrderedDict");
-    QTest::newRow("newobj namespace args") << QByteArray("cargparse\nNamespace\nN\x85\x81.")
-                                           << QStringLiteral("arguments to argparse.Namespace");
+    QTest::newRow("newobj namespace args")
+        << QByteArray("cargparse\nNamespace\nN\x85\x81.") << QStringLiteral("arguments to argparse.Namespace");
     QTest::newRow("call object") << QByteArray("cbuiltins\nobject\n)R.")
                                  << QStringLiteral("calling builtins.object is not supported");
     QTest::newRow("call namespace") << QByteArray("cargparse\nNamespace\n)R.")
                                     << QStringLiteral("calling argparse.Namespace");
     QTest::newRow("call object instance")
-        << QByteArray("cargparse\nNamespace\n)\x81)R.")
-        << QStringLiteral("REDUCE needs a global");
-    QTest::newRow("namespace from list")
-        << QByteArray("cargparse\nNamespace\n)\x81]b.")
-        << QStringLiteral("BUILD on argparse.Namespace with a list");
-    QTest::newRow("build on numpy scalar")
-        << literal("cnumpy.core.multiarray\nscalar\ncnumpy\ndtype\nX\x02\x00\x00\x00" "f8"
-                   "\x89\x88\x87RC\x01x\x86R}b.")
-        << QStringLiteral("BUILD on numpy.core.multiarray.scalar with a dict");
+        << QByteArray("cargparse\nNamespace\n)\x81)R.") << QStringLiteral("REDUCE needs a global");
+    QTest::newRow("namespace from list") << QByteArray("cargparse\nNamespace\n)\x81]b.")
+                                         << QStringLiteral("BUILD on argparse.Namespace with a list");
+    QTest::newRow("build on numpy scalar") << literal("cnumpy.core.multiarray\nscalar\ncnumpy\ndtype\nX\x02\x00\x00\x00"
+                                                      "f8"
+                                                      "\x89\x88\x87RC\x01x\x86R}b.")
+                                           << QStringLiteral("BUILD on numpy.core.multiarray.scalar with a dict");
     QTest::newRow("numpy scalar of text")
         << literal("cnumpy.core.multiarray\nscalar\nX\x00\x00\x00\x00X\x00\x00\x00\x00\x86R.")
         << QStringLiteral("unexpected arguments to numpy.core.multiarray.scalar");

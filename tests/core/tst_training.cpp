@@ -1,10 +1,10 @@
 // Training and evaluation on Fashion-MNIST (Debian's dataset-fashion-mnist): the IDX
 // reader's errors, a short training run whose loss must fall, and the saved model
 // taking the same loader path as any user checkpoint.
+#include "core/engine/methods/receptivefield.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/training/evaluation.h"
 #include "core/engine/training/modelfactory.h"
-#include "core/engine/methods/receptivefield.h"
 #include "core/engine/training/trainer.h"
 #include "core/io/idxdataset.h"
 #include "core/io/safetensors.h"
@@ -99,7 +99,8 @@ private slots:
         QFETCH(int, pixelBytes);
         QFETCH(QString, error);
         QTemporaryDir dir;
-        writeIdx(dir.path(), std::uint32_t(magic), std::uint32_t(images), std::uint32_t(labels), std::size_t(pixelBytes));
+        writeIdx(dir.path(), std::uint32_t(magic), std::uint32_t(images), std::uint32_t(labels),
+                 std::size_t(pixelBytes));
         try {
             io::readIdxDataset(dir.path().toStdString(), "train");
             QFAIL("a bad IDX file was accepted");

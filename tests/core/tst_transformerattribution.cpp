@@ -2,11 +2,11 @@
 // that tests/scripts/lrp_reference.py computes with autograd from the LRP rules, plus
 // the rules' invariants (conservation, non-negative maps, class specificity) and the
 // models the method refuses.
-#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/training/modelfactory.h"
-#include "core/engine/tensorconvert.h"
 #include "core/engine/methods/transformerattribution.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/tensorconvert.h"
+#include "core/engine/training/modelfactory.h"
 #include "core/io/safetensors.h"
 
 #include <QtTest>
@@ -106,8 +106,8 @@ private slots:
         const auto r = role.toStdString();
         const int classIndex = f.rankedClass(r, rank.toStdString());
         const bool top = rank == QLatin1String("top");  // the top class is also the default
-        const auto result =
-            engine::transformerAttribution(f.model(r), f.tensor(r + ".input"), top ? -1 : classIndex, start);
+        const auto result = engine::transformerAttribution(f.model(r), f.tensor(r + ".input"), top ? -1 : classIndex,
+                                                           start);
         QCOMPARE(result.classIndex, classIndex);
         QCOMPARE(int(result.maps.size()), 1);
         QCOMPARE(result.maps[0].scalar_type(), torch::kFloat32);
@@ -147,8 +147,8 @@ private slots:
         QFETCH(QString, role);
         const auto& f = fixture();
         const auto r = role.toStdString();
-        const auto rel =
-            engine::transformerRelevance(f.model(r), f.tensor(r + ".input"), f.rankedClass(r, "second"), 0);
+        const auto rel = engine::transformerRelevance(f.model(r), f.tensor(r + ".input"), f.rankedClass(r, "second"),
+                                                      0);
         for (std::size_t b = 0; b < rel.attention.size(); ++b) {
             QVERIFY2(std::abs(rel.outputTotal[b] - 1.0) < 1e-6,
                      qPrintable(QStringLiteral("block %1 output holds %2").arg(b).arg(rel.outputTotal[b], 0, 'g', 12)));

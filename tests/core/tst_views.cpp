@@ -1,11 +1,11 @@
 // computeView: the request a user makes (method, layer, head, class, query) mapped onto
 // the methods, checked against calling those methods directly.
-#include "core/engine/methods/attentionmaps.h"
-#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/attentionmaps.h"
 #include "core/engine/methods/cam.h"
-#include "core/engine/tensorconvert.h"
 #include "core/engine/methods/methodtable.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"
 
 #include <QtTest>
@@ -126,15 +126,16 @@ private slots:
                 QVERIFY(view.method == info.method);
                 const auto grid = family == engine::Family::ViT ? 14 : 7;
                 const auto& input = m->trace.input;
-                const bool overInput = info.layer == engine::MethodLayer::Unit || info.layer == engine::MethodLayer::Input;
-                const auto expected = overInput
-                                          ? std::vector<int64_t>{1, 1, input.size(2), input.size(3)}
-                                          : std::vector<int64_t>{1, 1, grid, grid};
+                const bool overInput = info.layer == engine::MethodLayer::Unit
+                                       || info.layer == engine::MethodLayer::Input;
+                const auto expected = overInput ? std::vector<int64_t>{1, 1, input.size(2), input.size(3)}
+                                                : std::vector<int64_t>{1, 1, grid, grid};
                 QCOMPARE(view.maps.sizes().vec(), expected);
                 QVERIFY2(torch::isfinite(view.maps).all().item<bool>(), method.c_str());
                 QVERIFY2(view.maps.min().item<float>() >= 0, method.c_str());
                 QVERIFY2(view.maps.max().item<float>() > 0, method.c_str());
-                QCOMPARE(view.camInput, info.camInput && family == engine::Family::ViT ? std::string("norm1") : std::string());
+                QCOMPARE(view.camInput,
+                         info.camInput && family == engine::Family::ViT ? std::string("norm1") : std::string());
             }
         }
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::viewMethodFromName("no-such-method"));
@@ -149,7 +150,8 @@ private slots:
         QCOMPARE(view.camInput, std::string("residual"));
         engine::CamOptions options;
         options.vitInput = engine::VitCamInput::ResidualStream;
-        QVERIFY(torch::allclose(view.maps[0][0], engine::classActivationMaps(*model, trace.input, -1, {"2"}, options).maps[0]));
+        QVERIFY(torch::allclose(view.maps[0][0],
+                                engine::classActivationMaps(*model, trace.input, -1, {"2"}, options).maps[0]));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::vitCamInputFromName("output"));
     }
 
@@ -163,7 +165,8 @@ private slots:
         QCOMPARE(all.layers, (std::vector<std::string>{"conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"}));
         QCOMPARE(all.maps.sizes(), (torch::IntArrayRef{6, 1, 112, 112}));
         // layer4 brought to 112x112 by nearest upsampling: each cell a 16x16 block.
-        QVERIFY(torch::allclose(all.maps[5][0].slice(0, 0, 16).slice(1, 0, 16), last.maps[0][0][0][0].expand({16, 16})));
+        QVERIFY(
+            torch::allclose(all.maps[5][0].slice(0, 0, 16).slice(1, 0, 16), last.maps[0][0][0][0].expand({16, 16})));
     }
 
     // Views joined into one grid (export's --layers/--heads): labels in order, the cells
@@ -181,7 +184,8 @@ private slots:
         QCOMPARE(grid.heads, (std::vector<std::string>{"1", "mean"}));
         QCOMPARE(grid.maps.sizes(), (torch::IntArrayRef{2, 2, 14, 14}));
         QVERIFY(torch::equal(grid.maps[1][0], block("2", "1").maps[0][0]));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::joinViews({row0, block("2", "1")}, engine::ViewAxis::Layers));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::joinViews({row0, block("2", "1")}, engine::ViewAxis::Layers));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::joinViews({}, engine::ViewAxis::Heads));
 
         const auto& c = cnn();
@@ -200,16 +204,22 @@ private slots:
         const auto& v = vit();
         const auto& c = cnn();
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*c.model, c.trace, request("attention")));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("saliency", "3")));  // no layer
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("rollout", "", "all")));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("gradcam", "", "2")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::computeView(*v.model, v.trace, request("saliency", "3")));  // no layer
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::computeView(*v.model, v.trace, request("rollout", "", "all")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::computeView(*v.model, v.trace, request("gradcam", "", "2")));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*c.model, c.trace, request("grad-rollout")));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("grad-rollout", "", "2")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::computeView(*v.model, v.trace, request("grad-rollout", "", "2")));
         auto discarded = request("gradcam");
         discarded.discardRatio = 0.5;
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, discarded));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("attention", "", "3")));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, request("attention", "9")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::computeView(*v.model, v.trace, request("attention", "", "3")));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::computeView(*v.model, v.trace, request("attention", "9")));
         auto outside = request("attention");
         outside.query = std::make_pair(14, 0);
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*v.model, v.trace, outside));

@@ -6,10 +6,10 @@
 // open_clip and timm (tests/scripts/make_vit_tower_fixtures.py, committed under
 // tests/fixtures/vit), and a plain-PyTorch forward of HF's code run at test time
 // (tests/scripts/hf_tower_reference.py).
-#include "core/engine/model/classifier.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/vit/relativebias.h"
 #include "core/engine/methods/methodtable.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/vit/relativebias.h"
 
 #include <nlohmann/json.hpp>
 
@@ -29,9 +29,6 @@ namespace {
 const std::string kCommitted = ATTNVIZ_VIT_FIXTURES;
 const std::string kGenerated = ATTNVIZ_TEST_DATA "/hftowers/";
 
-
-
-
 }  // namespace
 
 class TestViTTowers : public QObject {
@@ -49,9 +46,8 @@ private slots:
         QTest::addColumn<QString>("architecture");
         const auto add = [](const char* row, const std::string& dir, const char* model, const char* ref,
                             const char* naming, const char* architecture) {
-            QTest::newRow(row) << QString::fromStdString(dir) << QString::fromLatin1(model)
-                               << QString::fromLatin1(ref) << QString::fromLatin1(naming)
-                               << QString::fromLatin1(architecture);
+            QTest::newRow(row) << QString::fromStdString(dir) << QString::fromLatin1(model) << QString::fromLatin1(ref)
+                               << QString::fromLatin1(naming) << QString::fromLatin1(architecture);
         };
         add("open_clip (text tower ignored, QuickGELU)", kCommitted, "openclip_vit", "openclip_vit.ref.safetensors",
             "open_clip", "clip");
@@ -76,8 +72,7 @@ private slots:
             "dinov2");
         add("HF SiglipModel (text tower ignored, tanh GELU)", kGenerated, "hf_siglip", "hf_siglip.ref.safetensors",
             "hf", "siglip");
-        add("HF SiglipVisionModel", kGenerated, "hf_siglip_vision", "hf_siglip_vision.ref.safetensors", "hf",
-            "siglip");
+        add("HF SiglipVisionModel", kGenerated, "hf_siglip_vision", "hf_siglip_vision.ref.safetensors", "hf", "siglip");
     }
 
     void matchesLibrary()
@@ -170,7 +165,8 @@ private slots:
         QVERIFY(folder.isValid());
         const auto dir = folder.path().toStdString() + "/";
         const std::string source = kGenerated + "hf_siglip_vision/";
-        QVERIFY(QFile::copy(QString::fromStdString(source + "model.safetensors"), QString::fromStdString(dir + "model.safetensors")));
+        QVERIFY(QFile::copy(QString::fromStdString(source + "model.safetensors"),
+                            QString::fromStdString(dir + "model.safetensors")));
         auto config = nlohmann::json::parse(std::ifstream(source + "config.json"));
         QVERIFY(config.erase("hidden_act") == 1);
         std::ofstream(dir + "config.json") << config.dump();
@@ -228,7 +224,8 @@ private slots:
             const auto table = weights.at("blocks." + std::to_string(l) + ".attn.relative_position_bias_table");
             const auto resized = engine::resizeRelativeBiasTable(table, 4, 5, 6);
             const double diff = maxAbsDiff(resized, ref.at("vit.rel_table." + std::to_string(l)));
-            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: resized table differs by %2").arg(l).arg(diff)));
+            QVERIFY2(diff <= 1e-5,
+                     qPrintable(QStringLiteral("block %1: resized table differs by %2").arg(l).arg(diff)));
         }
         const auto trace = beit->forward(ref.at("vit.input"));
         QCOMPARE(trace.tokens.gridH, 5);

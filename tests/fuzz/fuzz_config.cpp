@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string config = attnviz::fuzz::writeScratch("config.json", data, std::size_t(split - data));
     std::string preprocessor;
     if (split != data + size)
-        preprocessor = attnviz::fuzz::writeScratch("preprocessor_config.json", split + 1, std::size_t(data + size - split - 1));
+        preprocessor = attnviz::fuzz::writeScratch("preprocessor_config.json", split + 1,
+                                                   std::size_t(data + size - split - 1));
     try {
         attnviz::io::parseModelConfig(config, preprocessor);
     } catch (const attnviz::io::FormatError&) {

@@ -29,7 +29,8 @@ inline const std::string& scratchDir()
 inline std::string writeScratch(const std::string& name, const std::uint8_t* data, std::size_t size)
 {
     const std::string path = scratchDir() + "/" + name;
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data), std::streamsize(size));
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(data), std::streamsize(size));
     return path;
 }
 

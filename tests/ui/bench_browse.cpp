@@ -54,8 +54,10 @@ int main(int argc, char** argv)
         return 1;
     }
     std::sort(ms.begin(), ms.end());
-    std::printf("%d key presses, each re-rendering the %s overlay: median %.2f ms, quartiles %.2f / %.2f ms, max %.2f ms\n", presses,
-                attnviz::engine::viewMethodName(pane->method()).c_str(), ms[ms.size() / 2], ms[ms.size() / 4], ms[3 * ms.size() / 4], ms.back());
+    std::printf(
+        "%d key presses, each re-rendering the %s overlay: median %.2f ms, quartiles %.2f / %.2f ms, max %.2f ms\n",
+        presses, attnviz::engine::viewMethodName(pane->method()).c_str(), ms[ms.size() / 2], ms[ms.size() / 4],
+        ms[3 * ms.size() / 4], ms.back());
 
     // A rendering change on a view that needed the model (Grad-CAM of the last block):
     // the alpha slider dragged across, each step redrawn from the kept view, no job.
@@ -80,9 +82,10 @@ int main(int argc, char** argv)
         return 1;
     }
     std::sort(alphaMs.begin(), alphaMs.end());
-    std::printf("%d alpha changes on the Grad-CAM view (%d redraws, %d jobs): median %.2f ms, quartiles %.2f / %.2f ms, "
-                "max %.2f ms\n",
-                presses, int(renders.count()), int(jobs.count()), alphaMs[alphaMs.size() / 2], alphaMs[alphaMs.size() / 4],
-                alphaMs[3 * alphaMs.size() / 4], alphaMs.back());
+    std::printf(
+        "%d alpha changes on the Grad-CAM view (%d redraws, %d jobs): median %.2f ms, quartiles %.2f / %.2f ms, "
+        "max %.2f ms\n",
+        presses, int(renders.count()), int(jobs.count()), alphaMs[alphaMs.size() / 2], alphaMs[alphaMs.size() / 4],
+        alphaMs[3 * alphaMs.size() / 4], alphaMs.back());
     return 0;
 }

@@ -20,18 +20,18 @@
 #include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
+#include <QDoubleSpinBox>
 #include <QFileInfo>
 #include <QImage>
-#include <QWheelEvent>
 #include <QLabel>
 #include <QLineSeries>
 #include <QSettings>
-#include <QStatusBar>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QStatusBar>
 #include <QTableWidget>
-#include <QDoubleSpinBox>
 #include <QTemporaryDir>
+#include <QWheelEvent>
 #include <QtTest>
 
 #include <cmath>
@@ -127,7 +127,7 @@ private slots:
     void initTestCase()
     {
         QStandardPaths::setTestModeEnabled(true);  // settings of the test, not the user's
-        QSettings().clear();  // nor those an earlier run left (models it opened from elsewhere)
+        QSettings().clear();                       // nor those an earlier run left (models it opened from elsewhere)
         m_window = std::make_unique<ui::MainWindow>();
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
         m_window->show();
@@ -229,7 +229,8 @@ private slots:
         // Gradient methods run on the worker and arrive later.
         vit()->setMethod(engine::ViewMethod::GradRollout);
         QVERIFY(waitIdle(*m_window));
-        QVERIFY2(state().startsWith(QStringLiteral("grad-rollout · from block 0 · head mean · class ")), qPrintable(state()));
+        QVERIFY2(state().startsWith(QStringLiteral("grad-rollout · from block 0 · head mean · class ")),
+                 qPrintable(state()));
     }
 
     // How a view is drawn never reaches the worker; a view that needs the model is
@@ -257,7 +258,8 @@ private slots:
             previous = shown;
             return changed && !vit()->waitingForGradients() && asked.count() == 1;
         };
-        vit()->setColormap(colormapBefore == QLatin1String("inferno") ? QStringLiteral("magma") : QStringLiteral("inferno"));
+        vit()->setColormap(colormapBefore == QLatin1String("inferno") ? QStringLiteral("magma")
+                                                                      : QStringLiteral("inferno"));
         QVERIFY(changesPicture());
         alpha->setValue(alphaBefore == 80 ? 20 : 80);
         QVERIFY(changesPicture());
@@ -589,13 +591,15 @@ private slots:
         auto file = io::readSafetensors((copyOfShippedCnn() + QStringLiteral("/model.safetensors")).toStdString());
         const float nan = std::nanf("");
         std::memcpy(file.tensors.at("fc.bias").bytes.data(), &nan, sizeof nan);
-        io::writeSafetensors((folder + QStringLiteral("/model.safetensors")).toStdString(), file.tensors, file.metadata);
+        io::writeSafetensors((folder + QStringLiteral("/model.safetensors")).toStdString(), file.tensors,
+                             file.metadata);
         QFile::copy(copyOfShippedCnn() + QStringLiteral("/config.json"), folder + QStringLiteral("/config.json"));
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
         m_window->openModel(ui::Side::CNN, folder);
         QVERIFY(shown.wait(60000));
         const auto title = cnn()->findChild<QLabel*>(QStringLiteral("title"))->text();
-        QVERIFY2(title.contains(QStringLiteral("Warning: 1 tensor holds NaN or infinite values: fc.bias")), qPrintable(title));
+        QVERIFY2(title.contains(QStringLiteral("Warning: 1 tensor holds NaN or infinite values: fc.bias")),
+                 qPrintable(title));
         QVERIFY(waitIdle(*m_window));
     }
 
@@ -665,7 +669,8 @@ private slots:
         QVERIFY(waitIdle(*m_window));
         // Sorted by entropy the lowest comes first.
         table->sortByColumn(3, Qt::AscendingOrder);
-        QVERIFY(table->item(0, 3)->data(Qt::DisplayRole).toDouble() <= table->item(1, 3)->data(Qt::DisplayRole).toDouble());
+        QVERIFY(table->item(0, 3)->data(Qt::DisplayRole).toDouble()
+                <= table->item(1, 3)->data(Qt::DisplayRole).toDouble());
         // CSV: a header and a line per head; the shipped ViT has no registers (empty fields).
         const QString csv = m_dir.filePath(QStringLiteral("heads.csv"));
         plots->tokens()->exportCsv(csv);
@@ -710,7 +715,8 @@ private slots:
         QStringList names;
         for (auto* series : chart->series())
             names << series->name();
-        QVERIFY2(names.contains(QStringLiteral("ViT CLS token")) && names.contains(QStringLiteral("CNN global average pool")),
+        QVERIFY2(names.contains(QStringLiteral("ViT CLS token"))
+                     && names.contains(QStringLiteral("CNN global average pool")),
                  qPrintable(names.join(QStringLiteral(", "))));
         QVERIFY(plots->plotTitle(8).contains(QStringLiteral("ImageFolder tree")));
     }
@@ -877,8 +883,10 @@ private slots:
         QVERIFY(vit()->grid()->toolTip().contains(QStringLiteral("no CLS token")));
         // A click in the default state (layer pool) asks the last block about that patch.
         vit()->queryAt(QPointF(0.5, 0.5));
-        QVERIFY2(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().startsWith(
-                     QStringLiteral("attention · block 1 · head mean · query patch 2,2")),
+        QVERIFY2(vit()
+                     ->findChild<QLabel*>(QStringLiteral("state"))
+                     ->text()
+                     .startsWith(QStringLiteral("attention · block 1 · head mean · query patch 2,2")),
                  qPrintable(vit()->findChild<QLabel*>(QStringLiteral("state"))->text()));
         vit()->clearQuery();
         emit vit()->grid()->cellClicked(0, 2);  // a block: its mean patch row

@@ -71,7 +71,8 @@ torch::Tensor ConvNet::run(const torch::Tensor& input, RunContext& context) cons
                           + io::shapeString(input.sizes().vec()));
     const auto features = m_network.features.forward(input.to(m_device, torch::kFloat32), context);
     if (context.replacement && !context.replaced)
-        throw EngineError("no layer '" + context.replacement->layer + "' to replace (known: the stage and block names)");
+        throw EngineError("no layer '" + context.replacement->layer
+                          + "' to replace (known: the stage and block names)");
     if (m_network.head.empty())
         return {};
     return m_network.head.forward(features, context);
@@ -96,7 +97,8 @@ Activations ConvNet::activations(const torch::Tensor& batch) const
 torch::Tensor ConvNet::logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const
 {
     if (input.dim() != 4 || input.size(0) != 1)
-        throw EngineError("a replaced forward takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
+        throw EngineError("a replaced forward takes one image [1, C, H, W], got "
+                          + io::shapeString(input.sizes().vec()));
     RunContext context;
     context.replacement = &replacement;
     return run(input, context);
@@ -108,7 +110,7 @@ std::vector<Trace> ConvNet::forwardBatch(const torch::Tensor& batch) const
     torch::InferenceMode guard;
     if (batch.dim() != 4 || batch.size(0) < 1)
         throw EngineError("a trace takes images [N, C, H, W], got " + io::shapeString(batch.sizes().vec()));
-    FeatureSink stages;  // [N, C, h, w] each
+    FeatureSink stages;                    // [N, C, h, w] each
     std::vector<ResidualNorms> residuals;  // [N, h * w] each
     RunContext context;
     context.stages = &stages;

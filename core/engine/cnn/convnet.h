@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/model/classifier.h"
 #include "core/engine/cnn/layers.h"
+#include "core/engine/model/classifier.h"
 
 namespace attnviz::engine::cnn {
 

@@ -97,7 +97,8 @@ Network readConvNeXt(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
                 c = appendDownsample(seq, s, p + ".downsample.0", p + ".downsample.1", c);
             depths.push_back(countIndexed(s, p + ".blocks.", ".conv_dw.weight"));
             for (int b = 0; b < depths.back(); ++b)
-                appendBlock(seq, s, p + ".blocks." + std::to_string(b), timmBlock(p + ".blocks." + std::to_string(b)), c);
+                appendBlock(seq, s, p + ".blocks." + std::to_string(b), timmBlock(p + ".blocks." + std::to_string(b)),
+                            c);
         } else {
             const auto index = 2 * stage + 1;
             const auto p = "features." + std::to_string(index);
@@ -136,8 +137,10 @@ Network readConvNeXt(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
         int64_t width;
         const char* name;
     };
-    static const Size sizes[] = {{{3, 3, 9, 3}, 96, "convnext_tiny"},     {{3, 3, 27, 3}, 96, "convnext_small"},
-                                 {{3, 3, 27, 3}, 128, "convnext_base"},   {{3, 3, 27, 3}, 192, "convnext_large"},
+    static const Size sizes[] = {{{3, 3, 9, 3}, 96, "convnext_tiny"},
+                                 {{3, 3, 27, 3}, 96, "convnext_small"},
+                                 {{3, 3, 27, 3}, 128, "convnext_base"},
+                                 {{3, 3, 27, 3}, 192, "convnext_large"},
                                  {{3, 3, 27, 3}, 256, "convnext_xlarge"}};
     for (const auto& size : sizes)
         if (size.depths == depths && size.width == width)

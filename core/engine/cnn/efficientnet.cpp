@@ -34,7 +34,7 @@ std::vector<Variant> knownVariants()
 {
     const std::vector<int> b0Blocks{1, 2, 2, 3, 3, 4, 1};
     const std::vector<std::pair<double, double>> multipliers{{1.0, 1.0}, {1.0, 1.1}, {1.1, 1.2}, {1.2, 1.4},
-                                                              {1.4, 1.8}, {1.6, 2.2}, {1.8, 2.6}, {2.0, 3.1}};
+                                                             {1.4, 1.8}, {1.6, 2.2}, {1.8, 2.6}, {2.0, 3.1}};
     static const char* names[] = {"efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
                                   "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7"};
     std::vector<Variant> out;
@@ -96,11 +96,13 @@ Network readTimmEfficientNet(WeightSource& s, const io::ModelConfig& config, Mod
 {
     const auto& arch = config.architecture;
     if (arch.rfind("tf_", 0) == 0)
-        throw EngineError("'" + arch + "' pads like TensorFlow ('same', asymmetric at stride 2), which attnviz does "
-                          "not implement; the PyTorch-trained efficientnet_* checkpoints open");
+        throw EngineError("'" + arch
+                          + "' pads like TensorFlow ('same', asymmetric at stride 2), which attnviz does "
+                            "not implement; the PyTorch-trained efficientnet_* checkpoints open");
     if (!arch.empty() && arch.rfind("efficientnet_b", 0) != 0)
-        throw EngineError("'" + arch + "' has timm's EfficientNet keys but is not an efficientnet_b*: its strides and "
-                          "activations are not in the weights");
+        throw EngineError("'" + arch
+                          + "' has timm's EfficientNet keys but is not an efficientnet_b*: its strides and "
+                            "activations are not in the weights");
     const int stages = countIndexed(s, "blocks.", ".0.conv_dw.weight");
     if (stages != 7)
         throw EngineError("an EfficientNet with " + std::to_string(stages) + " stages: only b0-b7's 7 are known");
@@ -152,8 +154,9 @@ Network readEfficientNet(WeightSource& s, const io::ModelConfig&, ModelSpec& spe
             variant = &v;
     if (!variant)
         throw EngineError("an EfficientNet with stem width " + std::to_string(stemWidth) + " and "
-                          + std::to_string(stages) + " stages is none of torchvision's b0-b7, v2_s/m/l: its strides "
-                          "and batch-norm eps are not in the weights");
+                          + std::to_string(stages)
+                          + " stages is none of torchvision's b0-b7, v2_s/m/l: its strides "
+                            "and batch-norm eps are not in the weights");
 
     Network net;
     auto& f = net.features;
@@ -166,8 +169,8 @@ Network readEfficientNet(WeightSource& s, const io::ModelConfig&, ModelSpec& spe
     for (int i = 1; i <= stages; ++i) {
         auto& stage = named(f.add<Sequence>(), stageName(i), kStage);
         for (int b = 0; b < blocks[std::size_t(i - 1)]; ++b)
-            c = appendInvertedResidual(stage, s, stageName(i) + "." + std::to_string(b), c, b == 0 ? kStageStrides[i - 1] : 1,
-                                       style, kBlock);
+            c = appendInvertedResidual(stage, s, stageName(i) + "." + std::to_string(b), c,
+                                       b == 0 ? kStageStrides[i - 1] : 1, style, kBlock);
     }
     auto& last = named(f.add<Sequence>(), stageName(stages + 1), kBoth);
     c = appendConvNormAct(last, s, stageName(stages + 1) + ".0", stageName(stages + 1) + ".1", c, {},

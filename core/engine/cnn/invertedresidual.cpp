@@ -26,7 +26,8 @@ int64_t appendInvertedResidual(Sequence& seq, WeightSource& s, const std::string
     bool strided = false;
     for (int k = 0; k < units; ++k) {
         if (s.has(unit(k) + ".fc1.weight")) {
-            body.append(readSqueezeExcitation(s, unit(k) + ".fc1", unit(k) + ".fc2", c, style.seActivation, style.seGate));
+            body.append(
+                readSqueezeExcitation(s, unit(k) + ".fc1", unit(k) + ".fc2", c, style.seActivation, style.seGate));
             continue;
         }
         const auto kernel = s.shapeOf(unit(k) + ".0.weight").at(2);

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/model/classifier.h"
 #include "core/engine/methods/receptivefield.h"
+#include "core/engine/model/classifier.h"
 
 #include <torch/torch.h>
 
@@ -56,7 +56,11 @@ public:
     virtual torch::Tensor forward(const torch::Tensor& x, RunContext& context) const = 0;
     // The field of this layer's output units given its input's; convs and pools add
     // themselves to `sink`.
-    virtual ReceptiveField field(const ReceptiveField& in, FieldSink& sink) const { (void)sink; return in; }
+    virtual ReceptiveField field(const ReceptiveField& in, FieldSink& sink) const
+    {
+        (void)sink;
+        return in;
+    }
     virtual void collect(std::vector<NamedTensor>& out) { (void)out; }
     // Weighted layers (convs, linear) on the main path, shortcuts and gates excluded.
     virtual int depth() const { return 0; }
@@ -71,7 +75,11 @@ using LayerPtr = std::unique_ptr<Layer>;
 class Sequence : public Layer {
 public:
     Sequence() = default;
-    explicit Sequence(std::string n, unsigned r = kNone) { name = std::move(n); record = r; }
+    explicit Sequence(std::string n, unsigned r = kNone)
+    {
+        name = std::move(n);
+        record = r;
+    }
 
     torch::Tensor forward(const torch::Tensor& x, RunContext& context) const override;
     ReceptiveField field(const ReceptiveField& in, FieldSink& sink) const override;
@@ -86,7 +94,11 @@ public:
         layers.push_back(std::move(layer));
         return ref;
     }
-    Layer& append(LayerPtr layer) { layers.push_back(std::move(layer)); return *layers.back(); }
+    Layer& append(LayerPtr layer)
+    {
+        layers.push_back(std::move(layer));
+        return *layers.back();
+    }
     bool empty() const { return layers.empty(); }
 
     std::vector<LayerPtr> layers;

@@ -49,7 +49,10 @@ const char* activationName(ActivationKind kind);
 torch::Tensor activate(ActivationKind kind, const torch::Tensor& x);
 
 struct Activation : Layer {
-    explicit Activation(ActivationKind k) : kind(k) {}
+    explicit Activation(ActivationKind k)
+        : kind(k)
+    {
+    }
     ActivationKind kind;
     torch::Tensor forward(const torch::Tensor& x, RunContext& context) const override;
 };
@@ -88,7 +91,10 @@ struct Linear : Layer {
 
 // [N, C, H, W] <-> [N, H, W, C] (torchvision's ConvNeXt block runs its MLP channels-last).
 struct Permute : Layer {
-    explicit Permute(bool toLast) : toChannelsLast(toLast) {}
+    explicit Permute(bool toLast)
+        : toChannelsLast(toLast)
+    {
+    }
     bool toChannelsLast;
     torch::Tensor forward(const torch::Tensor& x, RunContext& context) const override;
 };

@@ -71,7 +71,8 @@ bool looksLikeMobileNetV2(const WeightSource& s)
 
 bool looksLikeMobileNetV3(const WeightSource& s)
 {
-    return s.has("features.0.0.weight") && s.has("features.1.block.0.0.weight") && !s.has("features.1.0.block.0.0.weight");
+    return s.has("features.0.0.weight") && s.has("features.1.block.0.0.weight")
+           && !s.has("features.1.0.block.0.0.weight");
 }
 
 Network readMobileNetV2(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
@@ -134,7 +135,8 @@ Network readMobileNetV3(WeightSource& s, const io::ModelConfig&, ModelSpec& spec
         net.head.add<Flatten>();
         net.head.append(readLinear(s, "classifier.0", c));
         net.head.add<Activation>(ActivationKind::Hardswish);
-        auto& fc = static_cast<Linear&>(net.head.append(readLinear(s, "classifier.3", s.shapeOf("classifier.0.weight").at(0))));
+        auto& fc = static_cast<Linear&>(
+            net.head.append(readLinear(s, "classifier.3", s.shapeOf("classifier.0.weight").at(0))));
         spec.numClasses = int(fc.weight.size(0));
     }
     spec.embedDim = int(c);

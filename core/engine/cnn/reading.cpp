@@ -15,8 +15,8 @@ std::unique_ptr<Conv2d> readConv(WeightSource& s, const std::string& name, int64
         throw EngineError("key '" + name + ".weight' has shape " + io::shapeString(w.sizes().vec())
                           + ", expected a non-empty square kernel");
     if (in % w.size(1) != 0 || w.size(0) % (in / w.size(1)) != 0)
-        throw EngineError("key '" + name + ".weight' has shape " + io::shapeString(w.sizes().vec()) + " but its input has "
-                          + std::to_string(in) + " channels");
+        throw EngineError("key '" + name + ".weight' has shape " + io::shapeString(w.sizes().vec())
+                          + " but its input has " + std::to_string(in) + " channels");
     conv->groups = int(in / w.size(1));
     conv->bias = options.bias ? s.take(name + ".bias", {w.size(0)}) : s.takeIfPresent(name + ".bias", {w.size(0)});
     conv->stride = options.stride;
@@ -68,8 +68,8 @@ std::unique_ptr<SqueezeExcitation> readSqueezeExcitation(WeightSource& s, const 
     se->reduce = std::move(*readConv(s, reduce, channels, {1, 1, std::nullopt, true}));
     se->expand = std::move(*readConv(s, expand, outChannels(se->reduce), {1, 1, std::nullopt, true}));
     if (outChannels(se->expand) != channels || se->reduce.kernel() != 1 || se->expand.kernel() != 1)
-        throw EngineError("squeeze-excitation '" + reduce + "', '" + expand + "' does not map " + std::to_string(channels)
-                          + " channels back to themselves with 1x1 convs");
+        throw EngineError("squeeze-excitation '" + reduce + "', '" + expand + "' does not map "
+                          + std::to_string(channels) + " channels back to themselves with 1x1 convs");
     se->activation = activation;
     se->gate = gate;
     return se;

@@ -12,7 +12,10 @@ namespace attnviz::engine::cnn {
 
 struct ConvOptions {
     ConvOptions(int stride_ = 1, int dilation_ = 1, std::optional<int> padding_ = std::nullopt, bool bias_ = false)
-        : stride(stride_), dilation(dilation_), padding(padding_), bias(bias_)
+        : stride(stride_)
+        , dilation(dilation_)
+        , padding(padding_)
+        , bias(bias_)
     {
     }
     int stride;
@@ -23,7 +26,8 @@ struct ConvOptions {
 
 // `name`.weight [out, in / groups, k, k] (square); groups = in / weight.size(1).
 std::unique_ptr<Conv2d> readConv(WeightSource& s, const std::string& name, int64_t in, const ConvOptions& options = {});
-std::unique_ptr<BatchNorm2d> readBatchNorm(WeightSource& s, const std::string& name, int64_t channels, double eps = 1e-5);
+std::unique_ptr<BatchNorm2d> readBatchNorm(WeightSource& s, const std::string& name, int64_t channels,
+                                           double eps = 1e-5);
 std::unique_ptr<LayerNorm> readLayerNorm(WeightSource& s, const std::string& name, int64_t channels, double eps,
                                          bool channelsFirst);
 // `name`.weight [out, in], `name`.bias [out] when present.

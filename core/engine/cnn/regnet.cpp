@@ -45,7 +45,8 @@ Network readRegNet(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
     int64_t c = appendConvNormAct(stem, s, "stem.0", "stem.1", inputChannels, {2}, ActivationKind::ReLU);
     int stages = 0;
     int groupWidth = 0;
-    for (; s.has("trunk_output.block" + std::to_string(stages + 1) + ".block" + std::to_string(stages + 1) + "-0.f.a.0.weight");
+    for (; s.has("trunk_output.block" + std::to_string(stages + 1) + ".block" + std::to_string(stages + 1)
+                 + "-0.f.a.0.weight");
          ++stages) {
         const auto n = std::to_string(stages + 1);
         const auto name = "trunk_output.block" + n;

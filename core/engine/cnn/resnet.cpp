@@ -22,8 +22,7 @@ int64_t appendBlock(Sequence& stage, WeightSource& s, const std::string& p, int6
     auto& residual = block.add<Residual>();
     residual.name = block.name;
     auto& main = residual.main;
-    int64_t c = appendConvNormAct(main, s, p + "conv1", p + "bn1", in, {bottleneck ? 1 : stride},
-                                  ActivationKind::ReLU);
+    int64_t c = appendConvNormAct(main, s, p + "conv1", p + "bn1", in, {bottleneck ? 1 : stride}, ActivationKind::ReLU);
     if (bottleneck) {
         c = appendConvNormAct(main, s, p + "conv2", p + "bn2", c, {stride}, ActivationKind::ReLU);
         c = appendConvNormAct(main, s, p + "conv3", p + "bn3", c, {}, std::nullopt);
@@ -71,7 +70,8 @@ std::string variantName(int depth, const BlockShape& shape)
 {
     const auto d = std::to_string(depth);
     if (shape.bottleneck && shape.groups > 1)
-        return "resnext" + d + "_" + std::to_string(shape.groups) + "x" + std::to_string(shape.width / shape.groups) + "d";
+        return "resnext" + d + "_" + std::to_string(shape.groups) + "x" + std::to_string(shape.width / shape.groups)
+               + "d";
     if (shape.bottleneck && shape.width == 128)
         return "wide_resnet" + d + "_2";
     return "resnet" + d;
@@ -115,7 +115,9 @@ Network readResNet(WeightSource& s, const io::ModelConfig& config, ModelSpec& sp
         spec.depth -= 2;  // timm counts a deep stem as one layer: resnet50d has 50
     const bool timm = deepStem || (!config.architecture.empty() && config.architecture.rfind("attnviz", 0) != 0);
     spec.naming = timm ? Naming::Timm : Naming::Torchvision;
-    spec.architecture = shape.groups > 1 ? "resnext" : shape.width == 128 && shape.bottleneck ? "wide_resnet" : "resnet";
+    spec.architecture = shape.groups > 1                         ? "resnext"
+                        : shape.width == 128 && shape.bottleneck ? "wide_resnet"
+                                                                 : "resnet";
     spec.variant = variantName(spec.depth, shape) + (deepStem ? "d" : "");
     spec.description = spec.variant + " (" + (shape.bottleneck ? "Bottleneck" : "BasicBlock") + ", "
                        + std::to_string(stages) + " stages"

@@ -37,7 +37,7 @@ double causalArea(const std::vector<double>& p)
 
 namespace {
 
-constexpr int kBlurSize = 11;      // RISE: klen
+constexpr int kBlurSize = 11;       // RISE: klen
 constexpr double kBlurSigma = 5.0;  // RISE: nsig
 
 // scipy.ndimage.gaussian_filter1d(delta at the centre of kBlurSize samples, σ): a Gaussian
@@ -83,9 +83,9 @@ torch::Tensor inputSizedSaliency(const torch::Tensor& saliency, int64_t height, 
         throw EngineError("a saliency map of " + io::shapeString(saliency.sizes().vec())
                           + " is larger than the input's " + std::to_string(height) + " x " + std::to_string(width));
     return F::interpolate(map.unsqueeze(0).unsqueeze(0), F::InterpolateFuncOptions()
-                                                              .size(std::vector<int64_t>{height, width})
-                                                              .mode(torch::kBilinear)
-                                                              .align_corners(false))
+                                                             .size(std::vector<int64_t>{height, width})
+                                                             .mode(torch::kBilinear)
+                                                             .align_corners(false))
         .squeeze(0)
         .squeeze(0);
 }
@@ -103,8 +103,7 @@ torch::Tensor blurredSubstrate(const torch::Tensor& input)
     const auto taps = torch::tensor(std::vector<float>(k1.begin(), k1.end()));
     const auto channels = input.size(1);
     const auto kernel = torch::outer(taps, taps).expand({channels, 1, kBlurSize, kBlurSize}).contiguous();
-    return F::conv2d(input.to(torch::kFloat32),
-                     kernel.to(input.device()),
+    return F::conv2d(input.to(torch::kFloat32), kernel.to(input.device()),
                      F::Conv2dFuncOptions().padding(kBlurSize / 2).groups(channels));
 }
 
@@ -124,8 +123,8 @@ CausalCurve causalCurve(const Classifier& model, const torch::Tensor& input, con
     const auto step = (pixels + options.steps - 1) / options.steps;
     const auto points = (pixels + step - 1) / step + 1;
     const auto image = input.to(torch::kCPU, torch::kFloat32);
-    const auto substrate =
-        substrateOf(image, mode == CausalMode::Deletion ? options.deletionSubstrate : options.insertionSubstrate);
+    const auto substrate = substrateOf(image, mode == CausalMode::Deletion ? options.deletionSubstrate
+                                                                           : options.insertionSubstrate);
     const auto& start = mode == CausalMode::Deletion ? image : substrate;   // [1, C, H, W]
     const auto& finish = mode == CausalMode::Deletion ? substrate : image;  // what replaced pixels become
 

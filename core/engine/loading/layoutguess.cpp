@@ -15,14 +15,16 @@ struct Layout {
 const std::vector<Layout>& layouts()
 {
     static const std::vector<Layout> all{
-        {"timm ViT", {"cls_token", "pos_embed", "patch_embed.", "blocks.", "norm.", "fc_norm.", "head.", "reg_token",
-                      "dist_token", "head_dist."}},
+        {"timm ViT",
+         {"cls_token", "pos_embed", "patch_embed.", "blocks.", "norm.", "fc_norm.", "head.", "reg_token", "dist_token",
+          "head_dist."}},
         {"torchvision ViT", {"class_token", "conv_proj.", "encoder.", "heads."}},
         {"HF transformers ViT", {"vit.", "embeddings.", "encoder.layer.", "layernorm.", "pooler.", "classifier."}},
         {"torchvision/timm ResNet", {"conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.", "fc."}},
         {"torchvision RegNet", {"stem.", "trunk_output.", "fc."}},
-        {"torchvision DenseNet", {"features.conv0.", "features.norm0.", "features.denseblock", "features.transition",
-                                  "features.norm5.", "classifier."}},
+        {"torchvision DenseNet",
+         {"features.conv0.", "features.norm0.", "features.denseblock", "features.transition", "features.norm5.",
+          "classifier."}},
         {"torchvision ConvNeXt / EfficientNet / MobileNet / VGG", {"features.", "classifier."}},
         {"timm ConvNeXt", {"stem.", "stages.", "head."}},
         {"timm EfficientNet", {"conv_stem.", "bn1.", "blocks.", "conv_head.", "bn2.", "classifier."}},
@@ -60,8 +62,9 @@ std::string nearestLayout(const io::TensorMap& tensors)
             unplaced += std::string(shown++ ? ", " : "") + "'" + io::printable(it->first) + "'";
     std::string line = "nearest layout: " + std::string(best->name) + " (" + std::to_string(bestCount) + " of "
                        + std::to_string(tensors.size()) + " keys)";
-    return line + (unplaced.empty() ? "; its readers did not recognise the block layout"
-                                    : "; first keys it cannot place: " + unplaced);
+    return line
+           + (unplaced.empty() ? "; its readers did not recognise the block layout"
+                               : "; first keys it cannot place: " + unplaced);
 }
 
 }  // namespace attnviz::engine

@@ -1,9 +1,9 @@
 // loadClassifier(): from a model path to a ready Classifier of the right family.
-#include "core/engine/model/classifier.h"
-#include "core/engine/model/device.h"
+#include "core/engine/cnn/families.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/loading/layoutguess.h"
-#include "core/engine/cnn/families.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/model/device.h"
 #include "core/engine/vit/families.h"
 #include "core/engine/vit/vit.h"
 
@@ -73,8 +73,9 @@ void resolvePositionGrid(ModelSpec& spec, int64_t posLength, const io::ModelConf
         spec.noEmbedClass = true;
         spec.posGrid = {g0, g0};
     } else {
-        throw EngineError("position embedding of length " + std::to_string(posLength) + " fits no square patch grid with "
-                          + std::to_string(prefix) + " prefix token(s); give input_size in config.json");
+        throw EngineError("position embedding of length " + std::to_string(posLength)
+                          + " fits no square patch grid with " + std::to_string(prefix)
+                          + " prefix token(s); give input_size in config.json");
     }
 }
 
@@ -164,7 +165,8 @@ std::vector<std::string> fieldsRead(const io::ModelConfig& c)
 }
 
 // Preprocessing, labels and the class count, checked against config.json.
-void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChannels, const ViTFamily* vitFamily = nullptr)
+void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChannels,
+                const ViTFamily* vitFamily = nullptr)
 {
     expectAgrees(config.numClasses, spec.numClasses, "num_classes", config);
     spec.labels = io::labelsFor(config, spec.numClasses);
@@ -180,7 +182,8 @@ void finishSpec(ModelSpec& spec, const io::ModelConfig& config, int weightChanne
         throw EngineError("config says " + std::to_string(p.inputSize[0]) + " input channels but the weights take "
                           + std::to_string(weightChannels));
     if (int(p.mean.size()) != weightChannels || int(p.std.size()) != weightChannels)
-        throw EngineError("config mean/std must have one value per input channel (" + std::to_string(weightChannels) + ")");
+        throw EngineError("config mean/std must have one value per input channel (" + std::to_string(weightChannels)
+                          + ")");
 }
 
 // LoadOptions::inputSize replaces the preprocessing's size.
@@ -274,8 +277,9 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, const ViTFamily& fami
     return std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
 }
 
-std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyReader& family, const io::ModelConfig& config,
-                                     const LoadOptions& options, std::vector<std::string> warnings)
+std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyReader& family,
+                                     const io::ModelConfig& config, const LoadOptions& options,
+                                     std::vector<std::string> warnings)
 {
     ModelSpec spec;
     spec.warnings = std::move(warnings);

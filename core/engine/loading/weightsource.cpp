@@ -25,7 +25,8 @@ torch::Tensor WeightSource::take(const std::string& key, const std::vector<std::
                           + io::shapeString(shape));
     const auto& raw = m_tensors.at(key);
     if (raw.dtype == io::DType::Bool || raw.dtype == io::DType::I64 || raw.dtype == io::DType::I32)
-        throw EngineError("key '" + io::printable(key) + "' holds " + io::dtypeName(raw.dtype) + " values, expected floats");
+        throw EngineError("key '" + io::printable(key) + "' holds " + io::dtypeName(raw.dtype)
+                          + " values, expected floats");
     m_taken.insert(key);
     return toTorch(raw).to(torch::kFloat32);
 }

@@ -14,7 +14,10 @@ namespace attnviz::engine {
 // remembers what was taken so that leftovers (a silent partial load) are an error.
 class WeightSource {
 public:
-    explicit WeightSource(const io::TensorMap& tensors) : m_tensors(tensors) {}
+    explicit WeightSource(const io::TensorMap& tensors)
+        : m_tensors(tensors)
+    {
+    }
 
     bool has(const std::string& key) const { return m_tensors.count(key) > 0; }
     std::vector<std::int64_t> shapeOf(const std::string& key) const;

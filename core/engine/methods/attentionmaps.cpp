@@ -49,7 +49,8 @@ torch::Tensor queryAttention(const torch::Tensor& attention, const TokenLayout& 
 {
     expectAttentionLayout(attention, layout);
     if (query < 0 || query >= layout.tokens())
-        throw EngineError("query token " + std::to_string(query) + " outside 0.." + std::to_string(layout.tokens() - 1));
+        throw EngineError("query token " + std::to_string(query) + " outside 0.."
+                          + std::to_string(layout.tokens() - 1));
     return patchColumns(attention.select(1, query), layout);
 }
 
@@ -98,7 +99,8 @@ ViewMaps attentionView(const Classifier&, const Trace& trace, const ViewRequest&
     if (poolOnly && request.query)
         throw EngineError("a query patch selects a block's token; the attention pool's only query is its latent");
     const bool withPool = poolOnly || (request.layer == "all" && hasPool && !request.query);
-    const auto blocks = poolOnly ? std::vector<int>{} : requestedBlocks(request.layer, int(trace.attentions.size()), "-1");
+    const auto blocks = poolOnly ? std::vector<int>{}
+                                 : requestedBlocks(request.layer, int(trace.attentions.size()), "-1");
     for (int b : blocks) {
         torch::Tensor perHead;
         if (request.query) {

@@ -73,7 +73,7 @@ torch::Tensor eigenCam(const torch::Tensor& f)
     auto x = f.reshape({c, -1}).t().to(torch::kFloat64);  // [hw, C]
     x = x - x.mean(0, /*keepdim=*/true);
     const auto vh = std::get<2>(torch::linalg::svd(x, /*full_matrices=*/false, c10::nullopt));  // [k, C]
-    auto projection = torch::matmul(x, vh[0]);  // [hw]
+    auto projection = torch::matmul(x, vh[0]);                                                  // [hw]
     if (projection.min().abs().item<double>() > projection.max().abs().item<double>())
         projection = -projection;
     return torch::relu(projection).reshape({f.size(1), f.size(2)}).to(torch::kFloat32);
@@ -128,7 +128,7 @@ torch::Tensor ablationCamWeights(const Classifier& model, const torch::Tensor& i
         auto keep = torch::ones({n, c}, original.options());
         const auto rows = torch::arange(n, torch::TensorOptions(torch::kLong).device(original.device()));
         keep.index_put_({rows, rows + start}, 0.0);
-        const auto value = vit ? original.unsqueeze(0) * keep.unsqueeze(1)  // [n, T, D]
+        const auto value = vit ? original.unsqueeze(0) * keep.unsqueeze(1)         // [n, T, D]
                                : original.unsqueeze(0) * keep.view({n, c, 1, 1});  // [n, C, h, w]
         scores.push_back(model.logitsReplacing(input, {layer.replaceName, value}).select(1, classIndex));
     }
@@ -178,7 +178,7 @@ ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& inpu
             break;
         case ViewMethod::AblationCam:
             map = weightedSum(ablationCamWeights(model, x, targets[i], out.classIndex, score.item<double>(),
-                                                      options.batchSize),
+                                                 options.batchSize),
                               f);
             break;
         default: map = gradientCam(options.method, f, asGrid(grads[i], acts, vit));

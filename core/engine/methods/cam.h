@@ -3,9 +3,9 @@
 // The class activation map (CAM) family as pytorch-grad-cam defines it, for CNN
 // feature maps and ViT blocks alike. docs/methods.md gives each formula and source.
 
-#include "core/engine/model/classifier.h"
 #include "core/engine/methods/gradientsupport.h"
 #include "core/engine/methods/view.h"
+#include "core/engine/model/classifier.h"
 
 #include <torch/torch.h>
 
@@ -34,7 +34,6 @@ struct CamOptions {
 };
 
 bool camNeedsGradient(ViewMethod method);  // all but eigencam, scorecam and ablationcam
-
 
 // The CAM of class `classIndex` (< 0: the top-1 class) for one image [1, C, H, W] at
 // each of `layers`: CNN feature names ("layer4", "layer3.1", "conv1"), maps [h, w];

@@ -101,7 +101,8 @@ std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, con
         for (const auto& field : stageReceptiveFields(model.spec())) {
             const auto& features = acts.feature(field.name);  // [1, C, h, w]
             const int row = int(features.size(2)) / 2, col = int(features.size(3)) / 2;
-            units.push_back({{field.name, row, col, 0}, field.start + row * field.jump, field.start + col * field.jump});
+            units.push_back(
+                {{field.name, row, col, 0}, field.start + row * field.jump, field.start + col * field.jump});
         }
     }
     std::vector<EffectiveFieldSize> out;

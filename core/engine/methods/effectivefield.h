@@ -30,7 +30,7 @@ torch::Tensor effectiveReceptiveField(const Classifier& model, const torch::Tens
 double effectiveFieldSize(const torch::Tensor& erf, double centreRow, double centreCol, double mass = 0.95);
 
 struct EffectiveFieldSize {
-    std::string layer;  // CNN: "conv1", "maxpool", "layer1", ...; ViT: the block, "0", "1", ...
+    std::string layer;     // CNN: "conv1", "maxpool", "layer1", ...; ViT: the block, "0", "1", ...
     int row = 0, col = 0;  // the unit: the centre of the layer's grid
     double size = 0;       // effectiveFieldSize at 95% of the mass, pixels of the model input
 };

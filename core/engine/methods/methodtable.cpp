@@ -5,7 +5,10 @@
 namespace attnviz::engine {
 namespace {
 
-std::string aModelOf(Family family) { return family == Family::ViT ? "a ViT" : "a CNN"; }
+std::string aModelOf(Family family)
+{
+    return family == Family::ViT ? "a ViT" : "a CNN";
+}
 
 void checkRequest(const MethodInfo& info, const Family family, const ViewRequest& request)
 {
@@ -39,9 +42,17 @@ bool MethodInfo::supports(Family family) const
 
 const std::vector<MethodInfo>& methodTable()
 {
-#define ATTNVIZ_METHOD_ROW(id, name, citation, families, source, heads, layer, query, camInput, compute)        \
-    {ViewMethod::id, name, citation, MethodFamilies::families, MethodSource::source, MethodHeads::heads,        \
-     MethodLayer::layer, query, camInput, compute},
+#define ATTNVIZ_METHOD_ROW(id, name, citation, families, source, heads, layer, query, camInput, compute)               \
+    {ViewMethod::id,                                                                                                   \
+     name,                                                                                                             \
+     citation,                                                                                                         \
+     MethodFamilies::families,                                                                                         \
+     MethodSource::source,                                                                                             \
+     MethodHeads::heads,                                                                                               \
+     MethodLayer::layer,                                                                                               \
+     query,                                                                                                            \
+     camInput,                                                                                                         \
+     compute},
     static const std::vector<MethodInfo> table{ATTNVIZ_VIEW_METHODS(ATTNVIZ_METHOD_ROW)};
 #undef ATTNVIZ_METHOD_ROW
     return table;
@@ -56,7 +67,10 @@ const MethodInfo& methodInfo(ViewMethod method)
     return table[index];  // the enum is generated from the rows in their order
 }
 
-std::string viewMethodName(ViewMethod method) { return methodInfo(method).name; }
+std::string viewMethodName(ViewMethod method)
+{
+    return methodInfo(method).name;
+}
 
 ViewMethod viewMethodFromName(const std::string& name)
 {

@@ -31,7 +31,7 @@ enum class MethodLayer { Pick, RolloutStart, Unit, Input };
 using ComputeView = ViewMaps (*)(const Classifier& model, const Trace& trace, const ViewRequest& request);
 
 // The compute functions, each defined in its method's file.
-#define ATTNVIZ_METHOD_COMPUTE(id, name, citation, families, source, heads, layer, query, camInput, compute) \
+#define ATTNVIZ_METHOD_COMPUTE(id, name, citation, families, source, heads, layer, query, camInput, compute)           \
     ViewMaps compute(const Classifier& model, const Trace& trace, const ViewRequest& request);
 ATTNVIZ_VIEW_METHODS(ATTNVIZ_METHOD_COMPUTE)
 #undef ATTNVIZ_METHOD_COMPUTE

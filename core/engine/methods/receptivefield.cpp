@@ -10,7 +10,8 @@ namespace attnviz::engine {
 const std::vector<ReceptiveField>& receptiveFields(const ModelSpec& spec)
 {
     if (spec.family != Family::CNN)
-        throw EngineError("theoretical receptive fields are computed for CNNs; a ViT's is global after the first block");
+        throw EngineError(
+            "theoretical receptive fields are computed for CNNs; a ViT's is global after the first block");
     if (spec.receptiveFields.empty())
         throw EngineError("the model spec does not describe the network's layers");
     return spec.receptiveFields;

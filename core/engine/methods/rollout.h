@@ -13,9 +13,9 @@ namespace attnviz::engine {
 
 struct RolloutOptions {
     HeadFusion fusion = HeadFusion::Mean;
-    double discardRatio = 0.0;  // drop this fraction of the smallest weights per layer
-    int startLayer = 0;         // blocks before it are skipped
-    bool clampNegative = false; // set fused weights below 0 to 0 (gradient rollout)
+    double discardRatio = 0.0;   // drop this fraction of the smallest weights per layer
+    int startLayer = 0;          // blocks before it are skipped
+    bool clampNegative = false;  // set fused weights below 0 to 0 (gradient rollout)
 };
 
 // Attention rollout (Abnar & Zuidema 2020): per block Â = rows_normalised(0.5 fused + 0.5 I),

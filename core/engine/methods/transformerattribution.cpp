@@ -149,9 +149,9 @@ std::pair<Tensor, Tensor> matmulRelevance(const Tensor& x, const Tensor& y, cons
 }
 
 struct BlockRelevance {
-    Tensor attention;             // R^A [H, T, T]
-    Tensor input;                 // at the block's input [T, D]; undefined when not asked for
-    double attentionBranch = 0;   // total entering the attention branch
+    Tensor attention;            // R^A [H, T, T]
+    Tensor input;                // at the block's input [T, D]; undefined when not asked for
+    double attentionBranch = 0;  // total entering the attention branch
 };
 
 // Relevance at the output projection's output [T, D] -> at the attention map and, when
@@ -220,8 +220,8 @@ const VisionTransformer& explainableViT(const Classifier& model)
 {
     const auto* vit = dynamic_cast<const VisionTransformer*>(&model);
     if (!vit)
-        throw EngineError("transformer attribution needs a Vision Transformer; " + model.spec().description
-                          + " is a " + familyName(model.spec().family));
+        throw EngineError("transformer attribution needs a Vision Transformer; " + model.spec().description + " is a "
+                          + familyName(model.spec().family));
     const auto& spec = vit->spec();
     if (!vit->weights().headW.defined())
         throw EngineError("the model has no classification head, so there is no class to explain");
@@ -234,7 +234,8 @@ const VisionTransformer& explainableViT(const Classifier& model)
     if (spec.mlp != ViTMlp::Gelu || vit->weights().preNormW.defined() || spec.headOnClsAndMean
         || vit->weights().blocks.front().relTable.defined())
         throw EngineError("transformer attribution's relevance rules are written for timm's plain ViT (GELU MLP, no "
-                          "pre-norm or relative position bias, a class-token head); use Grad-CAM or generic attention explainability");
+                          "pre-norm or relative position bias, a class-token head); use Grad-CAM or generic attention "
+                          "explainability");
     if (spec.hasDistToken)
         throw EngineError("transformer attribution is not defined for distilled ViTs (the class and distillation "
                           "tokens both feed the head); use Grad-CAM or generic attention explainability");
@@ -317,8 +318,7 @@ void propagate(const ViTWeights& w, const Forward64& f, int startLayer, Transfor
 
 }  // namespace
 
-TransformerRelevance transformerRelevance(const Classifier& model, const Tensor& input, int classIndex,
-                                          int startLayer)
+TransformerRelevance transformerRelevance(const Classifier& model, const Tensor& input, int classIndex, int startLayer)
 {
     const auto& vit = explainableViT(model);
     const int depth = int(vit.weights().blocks.size());

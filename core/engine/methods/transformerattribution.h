@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/model/classifier.h"
 #include "core/engine/methods/gradientsupport.h"
+#include "core/engine/model/classifier.h"
 #include "core/engine/model/trace.h"
 
 #include <torch/torch.h>
@@ -30,8 +30,7 @@ namespace attnviz::engine {
 // classIndex < 0 explains the top-1 class. Throws EngineError for models it cannot
 // explain: not a ViT, no classification head, average-pooled or distilled heads (the
 // class token's row would miss what the other tokens feed the head).
-ClassMaps transformerAttribution(const Classifier& vit, const torch::Tensor& input, int classIndex,
-                                 int startLayer = 0);
+ClassMaps transformerAttribution(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer = 0);
 
 // What the propagation leaves in each block from `startLayer` on, for checks and
 // diagnostics. Entry k belongs to block startLayer + k.

@@ -53,7 +53,8 @@ std::string vitCamInputName(VitCamInput input)
 std::string viewRequestKey(const ViewRequest& r)
 {
     std::string key = viewMethodName(r.method) + '|' + r.layer + '|' + headChoiceName(r.head) + '|'
-                      + std::to_string(r.classIndex) + '|' + std::to_string(r.discardRatio) + '|' + vitCamInputName(r.vitCamInput);
+                      + std::to_string(r.classIndex) + '|' + std::to_string(r.discardRatio) + '|'
+                      + vitCamInputName(r.vitCamInput);
     if (r.query)
         key += '|' + std::to_string(r.query->first) + ',' + std::to_string(r.query->second);
     return key;
@@ -126,7 +127,8 @@ std::vector<torch::Tensor> onFinestGrid(std::vector<torch::Tensor> maps)
         shape.end()[-2] = size[0];
         shape.end()[-1] = size[1];
         m = torch::nn::functional::interpolate(m.reshape({1, -1, m.size(-2), m.size(-1)}),  // [1, rest, h, w]
-                                               torch::nn::functional::InterpolateFuncOptions().size(size).mode(torch::kNearest))
+                                               torch::nn::functional::InterpolateFuncOptions().size(size).mode(
+                                                   torch::kNearest))
                 .reshape(shape);
     }
     return maps;

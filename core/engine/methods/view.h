@@ -49,11 +49,11 @@ struct ViewRequest {
     // ViT block ("3", "-1" = last, "all"; attention also kPoolLayer, the default with a
     // pool); CNN feature ("layer4", "all"); "" = the method's default (MethodLayer)
     std::string layer;
-    HeadChoice head;  // any (attention); a fusion (rollouts); the mean (the others, which have no heads)
-    int classIndex = -1;        // gradient methods; < 0: the top-1 class
+    HeadChoice head;      // any (attention); a fusion (rollouts); the mean (the others, which have no heads)
+    int classIndex = -1;  // gradient methods; < 0: the top-1 class
     // attention: the query patch (row, col); erf: the unit of `layer`
     std::optional<std::pair<int, int>> query;
-    double discardRatio = 0.0;                 // rollout, grad-rollout
+    double discardRatio = 0.0;                           // rollout, grad-rollout
     VitCamInput vitCamInput = VitCamInput::Norm1Output;  // ViT CAMs
 };
 

@@ -33,8 +33,9 @@ torch::Device parseDevice(const std::string& name)
     if (*canonical == "cpu")
         return torch::kCPU;
     if (!torch::cuda::is_available())
-        throw EngineError("device '" + name + "' asked for, but this LibTorch build has no CUDA "
-                          "or no GPU is visible; use --device cpu");
+        throw EngineError("device '" + name
+                          + "' asked for, but this LibTorch build has no CUDA "
+                            "or no GPU is visible; use --device cpu");
     const int index = std::stoi(canonical->substr(5));
     // TF32 would trade ~1e-3 relative error for speed; attention maps are compared
     // against references, so full float32 precision is kept.

@@ -2,7 +2,10 @@
 
 namespace attnviz::engine {
 
-std::string familyName(Family family) { return family == Family::ViT ? "vit" : "cnn"; }
+std::string familyName(Family family)
+{
+    return family == Family::ViT ? "vit" : "cnn";
+}
 
 std::string namingName(Naming naming)
 {

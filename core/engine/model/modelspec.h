@@ -43,11 +43,11 @@ struct ReceptiveField {
 struct ModelSpec {
     Family family = Family::ViT;
     Naming naming = Naming::Timm;
-    std::string architecture;  // "vit", "resnet", "convnext", "efficientnet", ...
-    std::string variant;       // the library's model name when recognised ("resnet50"), else ""
-    std::string description;  // e.g. "ViT-B/16 (timm naming, 12 blocks, 12 heads)"
-    int numClasses = 0;       // 0: no classifier head (e.g. DINO backbones)
-    int embeddingDim = 0;     // without a classifier: the size of the image embedding the model outputs
+    std::string architecture;                // "vit", "resnet", "convnext", "efficientnet", ...
+    std::string variant;                     // the library's model name when recognised ("resnet50"), else ""
+    std::string description;                 // e.g. "ViT-B/16 (timm naming, 12 blocks, 12 heads)"
+    int numClasses = 0;                      // 0: no classifier head (e.g. DINO backbones)
+    int embeddingDim = 0;                    // without a classifier: the size of the image embedding the model outputs
     std::optional<double> reportedAccuracy;  // from config.json's "evaluation", if any
     std::string reportedOn;
     std::vector<std::string> labels;
@@ -70,11 +70,11 @@ struct ModelSpec {
     bool hasClsToken = true;
     bool hasDistToken = false;  // DeiT distilled: logits = mean of head and head_dist
     int regTokens = 0;
-    bool noEmbedClass = false;  // pos_embed covers patches only
+    bool noEmbedClass = false;           // pos_embed covers patches only
     bool registersUnpositioned = false;  // pos_embed covers cls + patches, not the registers (HF DINOv2)
     bool headOnClsAndMean = false;       // classifier reads [cls, mean of patches] (HF DINOv2)
     ViTMlp mlp = ViTMlp::Gelu;
-    bool avgPool = false;       // global average pooling (fc_norm) instead of CLS
+    bool avgPool = false;  // global average pooling (fc_norm) instead of CLS
     // The head pools the last tokens by a learned latent query's attention instead
     // (SigLIP; timm's global_pool 'map', HF's SiglipMultiheadAttentionPoolingHead).
     bool attentionPool = false;
@@ -96,10 +96,7 @@ struct ModelSpec {
 
     int prefixTokens() const { return int(hasClsToken) + int(hasDistToken) + regTokens; }
     // The prefix tokens pos_embed has entries for.
-    int positionedPrefix() const
-    {
-        return noEmbedClass ? 0 : prefixTokens() - (registersUnpositioned ? regTokens : 0);
-    }
+    int positionedPrefix() const { return noEmbedClass ? 0 : prefixTokens() - (registersUnpositioned ? regTokens : 0); }
 };
 
 }  // namespace attnviz::engine

@@ -23,7 +23,7 @@ struct BlockTokenNorms {
     torch::Tensor patchNorms;   // [gridH, gridW]: ‖token‖ of each patch token after the block
     torch::Tensor prefixNorms;  // [prefix]: CLS, distillation, registers, in sequence order
     double median = 0, mad = 0;
-    double threshold = 0;  // median + z · MAD / 0.6745 (+inf when MAD = 0)
+    double threshold = 0;          // median + z · MAD / 0.6745 (+inf when MAD = 0)
     std::vector<int64_t> flagged;  // patch indices (row-major), ascending
 };
 

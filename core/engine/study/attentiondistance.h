@@ -18,7 +18,8 @@ namespace attnviz::engine {
 // plot. With `renormalize`, each query's weights are divided by their sum over the
 // patch keys first, so the value is the expected distance given that the query looks
 // at a patch; a query with no attention on any patch then contributes 0.
-torch::Tensor meanAttentionDistance(const torch::Tensor& attention, const TokenLayout& layout, bool renormalize = false);
+torch::Tensor meanAttentionDistance(const torch::Tensor& attention, const TokenLayout& layout,
+                                    bool renormalize = false);
 
 // The same for every block of a trace, as numbers: [block][head], in pixels.
 std::vector<std::vector<double>> meanAttentionDistances(const Trace& trace);

@@ -1,8 +1,8 @@
 #include "core/engine/study/ckastudy.h"
 
 #include "core/engine/cancellation.h"
-#include "core/engine/study/cka.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/study/cka.h"
 
 #include <algorithm>
 
@@ -53,8 +53,9 @@ CkaStudy compareLayers(const std::vector<CkaModel>& models, std::size_t images, 
     }
     for (std::size_t p = 0; p < pairs.size(); ++p) {
         const auto [i, j] = pairs[p];
-        study.matrices.push_back({models[i].role, models[j].role, layerNames[i], layerNames[j], accumulators[p].result(),
-                                  accumulators[p].degenerateRows(), accumulators[p].degenerateCols()});
+        study.matrices.push_back({models[i].role, models[j].role, layerNames[i], layerNames[j],
+                                  accumulators[p].result(), accumulators[p].degenerateRows(),
+                                  accumulators[p].degenerateCols()});
     }
     // The self pairs come first, one per model, in the models' order.
     for (std::size_t m = 0; m < models.size(); ++m) {

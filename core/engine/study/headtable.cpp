@@ -1,7 +1,7 @@
 #include "core/engine/study/headtable.h"
 
-#include "core/engine/study/attentiondistance.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/study/attentiondistance.h"
 
 #include <cmath>
 #include <cstdio>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/study/artifacttokens.h"
 #include "core/engine/model/trace.h"
+#include "core/engine/study/artifacttokens.h"
 
 #include <string>
 #include <vector>

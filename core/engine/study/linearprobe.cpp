@@ -1,8 +1,8 @@
 #include "core/engine/study/linearprobe.h"
 
 #include "core/engine/cancellation.h"
-#include "core/engine/study/cka.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/study/cka.h"
 
 #include "core/io/idxdataset.h"
 
@@ -46,7 +46,8 @@ std::vector<PooledLayer> pooledLayers(const Activations& activations)
         }
         if (layout.hasCls)
             out.push_back({name, "cls", depth, value.select(1, 0).contiguous()});
-        out.push_back({name, "mean", depth, value.narrow(1, layout.prefixTokens(), layout.gridH * layout.gridW).mean(1)});
+        out.push_back(
+            {name, "mean", depth, value.narrow(1, layout.prefixTokens(), layout.gridH * layout.gridW).mean(1)});
     }
     return out;
 }
@@ -70,10 +71,9 @@ ProbeScore fitLinearProbe(const torch::Tensor& trainX, const torch::Tensor& trai
 
     auto weight = torch::zeros({train.size(1), classes}).requires_grad_(true);
     auto bias = torch::zeros({classes}).requires_grad_(true);
-    torch::optim::LBFGS optimizer({weight, bias}, torch::optim::LBFGSOptions(1.0)
-                                                      .max_iter(options.iterations)
-                                                      .history_size(20)
-                                                      .line_search_fn("strong_wolfe"));
+    torch::optim::LBFGS optimizer(
+        {weight, bias},
+        torch::optim::LBFGSOptions(1.0).max_iter(options.iterations).history_size(20).line_search_fn("strong_wolfe"));
     const auto loss = [&] {
         optimizer.zero_grad();
         torch::AutoGradMode enabled(true);
@@ -121,7 +121,8 @@ LabelledSet openIdxSet(const std::string& dir, const LabelledSetOptions& o)
 ProbeStudy probeLayers(const Classifier& model, const ProbeData& data, int batchSize, const ProbeOptions& options,
                        const ProbeProgress& progress)
 {
-    const std::size_t trainCount = std::size_t(data.trainLabels.numel()), testCount = std::size_t(data.testLabels.numel());
+    const std::size_t trainCount = std::size_t(data.trainLabels.numel()),
+                      testCount = std::size_t(data.testLabels.numel());
     if (trainCount == 0 || testCount == 0)
         throw EngineError("a probe needs images in both the training and the held-out split");
     batchSize = std::max(1, batchSize);
@@ -129,7 +130,7 @@ ProbeStudy probeLayers(const Classifier& model, const ProbeData& data, int batch
     study.trainImages = trainCount;
     study.testImages = testCount;
     study.classes = data.classes;
-    std::vector<PooledLayer> layers;  // the first minibatch's, for their names
+    std::vector<PooledLayer> layers;                   // the first minibatch's, for their names
     std::vector<std::vector<torch::Tensor>> parts[2];  // [split][layer] minibatches [n, D]
     std::size_t done = 0;
     for (const bool test : {false, true}) {
@@ -157,8 +158,9 @@ ProbeStudy probeLayers(const Classifier& model, const ProbeData& data, int batch
     const auto train = concatenated(parts[0]), test = concatenated(parts[1]);
     for (std::size_t l = 0; l < train.size(); ++l) {
         throwIfCancelled();
-        study.layers.push_back({layers[l].name, layers[l].pooling, layers[l].relativeDepth,
-                                fitLinearProbe(train[l], data.trainLabels, test[l], data.testLabels, data.classes, options)});
+        study.layers.push_back(
+            {layers[l].name, layers[l].pooling, layers[l].relativeDepth,
+             fitLinearProbe(train[l], data.trainLabels, test[l], data.testLabels, data.classes, options)});
     }
     return study;
 }

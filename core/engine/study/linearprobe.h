@@ -16,8 +16,8 @@ namespace attnviz::engine {
 
 // One layer's representation of a minibatch, pooled to one vector per image.
 struct PooledLayer {
-    std::string name;     // "block 3", "layer2.1" (as the CKA study names layers)
-    std::string pooling;  // "cls", "mean" (a ViT's patch tokens) or "gap" (a CNN)
+    std::string name;          // "block 3", "layer2.1" (as the CKA study names layers)
+    std::string pooling;       // "cls", "mean" (a ViT's patch tokens) or "gap" (a CNN)
     double relativeDepth = 0;  // (i + 1) / layers
     torch::Tensor value;       // [n, D] float32 on the CPU
 };
@@ -28,8 +28,8 @@ struct PooledLayer {
 std::vector<PooledLayer> pooledLayers(const Activations& activations);
 
 struct ProbeOptions {
-    double l2 = 1e-4;     // weight decay λ/2 ‖W‖² on the standardised features
-    int iterations = 200; // L-BFGS iterations (strong Wolfe line search)
+    double l2 = 1e-4;      // weight decay λ/2 ‖W‖² on the standardised features
+    int iterations = 200;  // L-BFGS iterations (strong Wolfe line search)
 };
 
 struct ProbeScore {
@@ -57,8 +57,8 @@ ProbeData probeDataFrom(const ImageSet& train, const ImageSet& test, const Prepr
 // Where a probe's labelled images come from and how much of them to use.
 struct LabelledSetOptions {
     std::string trainSplit = "train", testSplit = "t10k";  // IDX file prefixes
-    std::string testRoot;   // an ImageFolder tree for the held-out split ("": hold out part of the root's)
-    double heldOut = 0.2;   // the fraction of each class held out of a single tree
+    std::string testRoot;  // an ImageFolder tree for the held-out split ("": hold out part of the root's)
+    double heldOut = 0.2;  // the fraction of each class held out of a single tree
     std::size_t limit = 0, testLimit = 0;  // at most this many images per split (0: all)
 };
 

@@ -1,7 +1,7 @@
 #include "core/engine/study/localization.h"
 
-#include "core/engine/study/ckastudy.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/study/ckastudy.h"
 
 #include <cmath>
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "core/engine/study/cka.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/model/trace.h"
+#include "core/engine/study/cka.h"
 
 #include <torch/torch.h>
 

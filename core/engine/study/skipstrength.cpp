@@ -55,7 +55,9 @@ void SkipAccumulator::add(const std::vector<ResidualNorms>& norms, int prefixTok
             s.clsBranch += branch.select(1, 0).sum().item<double>();
             s.clsCount += double(skip.size(0));
         }
-        const auto spatial = [&](const torch::Tensor& t) { return t.narrow(1, prefixTokens, t.size(1) - prefixTokens); };
+        const auto spatial = [&](const torch::Tensor& t) {
+            return t.narrow(1, prefixTokens, t.size(1) - prefixTokens);
+        };
         s.spatialSkip += spatial(skip).sum().item<double>();
         s.spatialBranch += spatial(branch).sum().item<double>();
         s.spatialCount += double(spatial(skip).numel());

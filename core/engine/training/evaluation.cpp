@@ -21,7 +21,8 @@ Evaluation evaluate(const Classifier& model, const ImageSet& set, int batchSize)
         for (int64_t i = 0; i < n; ++i) {
             const auto t = truth[i].item<int64_t>();
             if (t < 0 || t >= classes)
-                throw EngineError("label " + std::to_string(t) + " is outside the model's " + std::to_string(classes) + " classes");
+                throw EngineError("label " + std::to_string(t) + " is outside the model's " + std::to_string(classes)
+                                  + " classes");
             ++result.confusion[std::size_t(t)][std::size_t(predicted[i].item<int64_t>())];
         }
     }
@@ -31,7 +32,8 @@ Evaluation evaluate(const Classifier& model, const ImageSet& set, int batchSize)
         for (auto v : result.confusion[std::size_t(c)])
             rowTotal += v;
         correct += result.confusion[std::size_t(c)][std::size_t(c)];
-        result.perClassAccuracy.push_back(rowTotal ? double(result.confusion[std::size_t(c)][std::size_t(c)]) / rowTotal : 0.0);
+        result.perClassAccuracy.push_back(rowTotal ? double(result.confusion[std::size_t(c)][std::size_t(c)]) / rowTotal
+                                                   : 0.0);
     }
     result.accuracy = result.count ? double(correct) / double(result.count) : 0.0;
     return result;

@@ -10,7 +10,7 @@ namespace attnviz::engine {
 struct Evaluation {
     int64_t count = 0;
     double accuracy = 0.0;
-    std::vector<double> perClassAccuracy;          // recall per true class
+    std::vector<double> perClassAccuracy;         // recall per true class
     std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
 };
 

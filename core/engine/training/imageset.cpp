@@ -16,7 +16,8 @@ ImageSet toImageSet(const io::IdxDataset& data)
 {
     ImageSet set;
     set.images = torch::from_blob(const_cast<std::uint8_t*>(data.pixels.data()), {data.count, 1, data.rows, data.cols},
-                                  torch::kUInt8).clone();
+                                  torch::kUInt8)
+                     .clone();
     set.labels = torch::from_blob(const_cast<std::uint8_t*>(data.labels.data()), {data.count}, torch::kUInt8)
                      .to(torch::kInt64);
     return set;

@@ -26,7 +26,8 @@ torch::Tensor augmentBatch(const torch::Tensor& bytes)
     std::vector<torch::Tensor> shifted;
     shifted.reserve(std::size_t(bytes.size(0)));
     for (int64_t i = 0; i < bytes.size(0); ++i)
-        shifted.push_back(padded[i].narrow(1, offsets[i][0].item<int64_t>(), h).narrow(2, offsets[i][1].item<int64_t>(), w));
+        shifted.push_back(
+            padded[i].narrow(1, offsets[i][0].item<int64_t>(), h).narrow(2, offsets[i][1].item<int64_t>(), w));
     auto out = torch::stack(shifted);
     const auto flip = torch::rand({bytes.size(0), 1, 1, 1}) < 0.5;
     return torch::where(flip, out.flip({3}), out);

@@ -25,9 +25,9 @@ struct TrainProgress {
     int epochs = 0;
     int64_t batch = 0;  // 1-based within the epoch
     int64_t batches = 0;
-    double loss = 0.0;          // running mean over the epoch so far
+    double loss = 0.0;  // running mean over the epoch so far
     double imagesPerSecond = 0.0;
-    double etaSeconds = 0.0;    // for the whole run
+    double etaSeconds = 0.0;  // for the whole run
 };
 
 struct EpochSummary {

@@ -23,7 +23,7 @@ void timmPreprocessing(const ModelSpec& spec, Preprocessing& p)
     p.cropPct = 0.9;
 }
 
-void torchvisionPreprocessing(const ModelSpec&, Preprocessing&) {}  // resize 256, crop 224, bilinear
+void torchvisionPreprocessing(const ModelSpec&, Preprocessing&) { }  // resize 256, crop 224, bilinear
 
 // HF's ViTImageProcessor and SiglipImageProcessor: the image squashed to the size, mean
 // and std 0.5; SigLIP's bicubic.
@@ -42,26 +42,53 @@ void hfSiglipPreprocessing(const ModelSpec& spec, Preprocessing& p)
 }
 
 // HF DINOv2's BitImageProcessor: torchvision's resize and crop, bicubic.
-void hfDinov2Preprocessing(const ModelSpec&, Preprocessing& p) { p.interpolation = "bicubic"; }
+void hfDinov2Preprocessing(const ModelSpec&, Preprocessing& p)
+{
+    p.interpolation = "bicubic";
+}
 
-bool always(const ModelSpec&) { return true; }
-bool never(const ModelSpec&) { return false; }
+bool always(const ModelSpec&)
+{
+    return true;
+}
+bool never(const ModelSpec&)
+{
+    return false;
+}
 // HF's Dinov2WithRegisters antialiases where its Dinov2, ViT and CLIP do not.
-bool withRegisters(const ModelSpec& spec) { return spec.regTokens > 0; }
+bool withRegisters(const ModelSpec& spec)
+{
+    return spec.regTokens > 0;
+}
 
-bool timmKeys(const WeightSource& s) { return s.has("patch_embed.proj.weight"); }
-bool torchvisionKeys(const WeightSource& s) { return s.has("conv_proj.weight") && s.has("encoder.pos_embedding"); }
+bool timmKeys(const WeightSource& s)
+{
+    return s.has("patch_embed.proj.weight");
+}
+bool torchvisionKeys(const WeightSource& s)
+{
+    return s.has("conv_proj.weight") && s.has("encoder.pos_embedding");
+}
 bool hfDinov2Keys(const WeightSource& s)
 {
     return s.has("embeddings.patch_embeddings.projection.weight") && s.has("encoder.layer.0.norm1.weight");
 }
-bool hfViTKeys(const WeightSource& s) { return s.has("embeddings.patch_embeddings.projection.weight"); }
+bool hfViTKeys(const WeightSource& s)
+{
+    return s.has("embeddings.patch_embeddings.projection.weight");
+}
 bool hfClipKeys(const WeightSource& s)
 {
     return s.has("vision_model.embeddings.patch_embedding.weight") && s.has("vision_model.embeddings.class_embedding");
 }
-bool hfSiglipKeys(const WeightSource& s) { return s.has("vision_model.embeddings.patch_embedding.weight"); }
-bool openClipKeys(const WeightSource& s) { return s.has("visual.conv1.weight") && s.has("visual.class_embedding"); }
+bool hfSiglipKeys(const WeightSource& s)
+{
+    return s.has("vision_model.embeddings.patch_embedding.weight");
+}
+bool openClipKeys(const WeightSource& s)
+{
+    return s.has("visual.conv1.weight") && s.has("visual.class_embedding");
+}
 
 }  // namespace
 
@@ -72,7 +99,8 @@ const std::vector<ViTFamily>& vitFamilies()
         // timm (also DeiT, DINO, DINOv2, BEiT, CLIP and SigLIP towers): patch_embed.proj, blocks.i
         {"timm", Naming::Timm, "vit", timmKeys, readTimmViT, 1e-6, timmPreprocessing, always},
         // torchvision VisionTransformer: conv_proj, encoder.layers.encoder_layer_i
-        {"torchvision", Naming::Torchvision, "vit", torchvisionKeys, readTorchvisionViT, 1e-6, torchvisionPreprocessing, never},
+        {"torchvision", Naming::Torchvision, "vit", torchvisionKeys, readTorchvisionViT, 1e-6, torchvisionPreprocessing,
+         never},
         // HF Dinov2Model, Dinov2WithRegistersModel, Dinov2ForImageClassification: encoder.layer.i.norm1
         {"hf-dinov2", Naming::HF, "dinov2", hfDinov2Keys, readHfDinov2, 1e-6, hfDinov2Preprocessing, withRegisters},
         // HF ViTModel / ViTForImageClassification: encoder.layer.i.layernorm_before
@@ -107,8 +135,10 @@ ViTWeights readViT(const ViTFamily& family, WeightSource& source, const io::Mode
 
 std::string vitKind(const ModelSpec& spec)
 {
-    static const std::pair<const char*, const char*> kinds[] = {
-        {"clip", "CLIP ViT"}, {"siglip", "SigLIP ViT"}, {"dinov2", "DINOv2 ViT"}, {"beit", "BEiT"}};
+    static const std::pair<const char*, const char*> kinds[] = {{"clip", "CLIP ViT"},
+                                                                {"siglip", "SigLIP ViT"},
+                                                                {"dinov2", "DINOv2 ViT"},
+                                                                {"beit", "BEiT"}};
     for (const auto& [architecture, kind] : kinds)
         if (spec.architecture == architecture)
             return kind;

@@ -15,7 +15,7 @@
 namespace attnviz::engine {
 
 struct ViTFamily {
-    const char* layout;        // "timm", "torchvision", "hf-vit", "hf-dinov2", "hf-clip", "hf-siglip", "open_clip"
+    const char* layout;  // "timm", "torchvision", "hf-vit", "hf-dinov2", "hf-clip", "hf-siglip", "open_clip"
     Naming naming;
     const char* architecture;  // "vit", "dinov2", "clip", "siglip"; timm's reader refines it from the config
     bool (*matches)(const WeightSource& source);

@@ -4,8 +4,8 @@
 
 #include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
-#include "core/engine/vit/relativebias.h"
 #include "core/engine/tensorconvert.h"
+#include "core/engine/vit/relativebias.h"
 
 #include <chrono>
 
@@ -71,8 +71,8 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
 {
     const int p = m_spec.patchSize;
     if (input.dim() != 4 || input.size(1) != m_spec.preprocessing.inputSize[0])
-        throw EngineError("ViT input must be [N, " + std::to_string(m_spec.preprocessing.inputSize[0])
-                          + ", H, W], got " + io::shapeString(input.sizes().vec()));
+        throw EngineError("ViT input must be [N, " + std::to_string(m_spec.preprocessing.inputSize[0]) + ", H, W], got "
+                          + io::shapeString(input.sizes().vec()));
     if (input.size(2) < p || input.size(3) < p)
         throw EngineError("ViT input " + io::shapeString(input.sizes().vec()) + " is smaller than one "
                           + std::to_string(p) + "-pixel patch");
@@ -94,7 +94,8 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
     // [1, T, D]: the positioned prefix tokens' entries, none for the others (registers
     // in HF DINOv2, every prefix token with no_embed_class), the patch grid's.
     const int positioned = m_w.posEmbed.defined() ? m_spec.positionedPrefix() : 0;
-    auto pos = torch::cat({m_w.posEmbed.defined() ? m_w.posEmbed.narrow(1, 0, positioned) : x.new_zeros({1, 0, x.size(2)}),
+    auto pos = torch::cat({m_w.posEmbed.defined() ? m_w.posEmbed.narrow(1, 0, positioned)
+                                                  : x.new_zeros({1, 0, x.size(2)}),
                            torch::zeros({1, m_spec.prefixTokens() - positioned, x.size(2)}, x.options()),
                            patchPositions(layout.gridH, layout.gridW)},
                           1);
@@ -257,8 +258,7 @@ torch::Tensor replacementFor(const torch::Tensor& original, const LayerReplaceme
 
 }  // namespace
 
-torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout& layout,
-                                        const EncodeHooks& hooks) const
+torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout& layout, const EncodeHooks& hooks) const
 {
     auto x = embed(input.to(m_device, torch::kFloat32), layout);
     const auto biases = relativeBiases(layout.gridH, layout.gridW);  // per block [H, T, T], or none
@@ -314,7 +314,8 @@ Activations VisionTransformer::activations(const torch::Tensor& batch) const
 torch::Tensor VisionTransformer::logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const
 {
     if (input.dim() != 4 || input.size(0) != 1)
-        throw EngineError("a replaced forward takes one image [1, C, H, W], got " + io::shapeString(input.sizes().vec()));
+        throw EngineError("a replaced forward takes one image [1, C, H, W], got "
+                          + io::shapeString(input.sizes().vec()));
     TokenLayout layout;
     EncodeHooks hooks;
     hooks.replacement = &replacement;

@@ -69,7 +69,7 @@ private:
     torch::Tensor embedding(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
 
     ModelSpec m_spec;
-    mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights
+    mutable ViTWeights m_w;    // mutable only for named(): forward never changes weights
     torch::Tensor m_relIndex;  // BEiT: relativePositionIndex of the trained grid, [T*T]
     torch::Device m_device{torch::kCPU};
 };

@@ -12,14 +12,13 @@ using Shape = std::vector<std::int64_t>;
 // (timm/models/vision_transformer.py at 1.0.29.dev0, `act_layer='gelu_tanh'`).
 bool timmUsesTanhGelu(const std::string& arch)
 {
-    static const char* const names[] = {
-        "vit_base_patch32_siglip_256",        "vit_base_patch32_siglip_gap_256",
-        "vit_large_patch16_siglip_512",       "vit_large_patch16_siglip_gap_512",
-        "vit_so400m_patch16_siglip_256",      "vit_so400m_patch16_siglip_384",
-        "vit_so400m_patch16_siglip_512",      "vit_so400m_patch16_siglip_gap_256",
-        "vit_so400m_patch16_siglip_gap_384",  "vit_so400m_patch16_siglip_gap_512",
-        "vit_giantopt_patch16_siglip_256",    "vit_giantopt_patch16_siglip_384",
-        "vit_giantopt_patch16_siglip_gap_256", "vit_giantopt_patch16_siglip_gap_384"};
+    static const char* const names[] = {"vit_base_patch32_siglip_256",         "vit_base_patch32_siglip_gap_256",
+                                        "vit_large_patch16_siglip_512",        "vit_large_patch16_siglip_gap_512",
+                                        "vit_so400m_patch16_siglip_256",       "vit_so400m_patch16_siglip_384",
+                                        "vit_so400m_patch16_siglip_512",       "vit_so400m_patch16_siglip_gap_256",
+                                        "vit_so400m_patch16_siglip_gap_384",   "vit_so400m_patch16_siglip_gap_512",
+                                        "vit_giantopt_patch16_siglip_256",     "vit_giantopt_patch16_siglip_384",
+                                        "vit_giantopt_patch16_siglip_gap_256", "vit_giantopt_patch16_siglip_gap_384"};
     // A hub name may carry a pretrained tag: "vit_so400m_patch16_siglip_256.v2_webli".
     const auto base = arch.substr(0, arch.find('.'));
     for (const char* name : names)
@@ -229,7 +228,9 @@ ViTWeights readPlainViT(WeightSource& s, Naming naming, ModelSpec& spec)
     else
         readHfEmbeddings(s, w, d);
 
-    const std::string probe = naming == Naming::Timm ? "norm1.weight" : naming == Naming::Torchvision ? "ln_1.weight" : "layernorm_before.weight";
+    const std::string probe = naming == Naming::Timm          ? "norm1.weight"
+                              : naming == Naming::Torchvision ? "ln_1.weight"
+                                                              : "layernorm_before.weight";
     const int depth = countBlocks(s, naming, probe);
     if (depth == 0)
         throw EngineError("ViT checkpoint has no transformer blocks (no '" + blockKey(naming, 0) + probe + "')");
@@ -290,7 +291,8 @@ ViTWeights readHfViT(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
 void finishViTSpec(const ViTWeights& w, const io::ModelConfig& config, ModelSpec& spec)
 {
     const auto& arch = config.architecture;
-    const bool timmDinov2Giant = arch.find("giant_patch14") != std::string::npos && arch.find("dinov2") != std::string::npos;
+    const bool timmDinov2Giant = arch.find("giant_patch14") != std::string::npos
+                                 && arch.find("dinov2") != std::string::npos;
     if (config.hiddenAct == std::string("quick_gelu") || arch.find("quickgelu") != std::string::npos)
         spec.mlp = ViTMlp::QuickGelu;
     if (config.swiglu.value_or(false) || timmDinov2Giant)
@@ -305,30 +307,52 @@ void finishViTSpec(const ViTWeights& w, const io::ModelConfig& config, ModelSpec
 std::vector<std::pair<std::string, torch::Tensor*>> ViTWeights::named()
 {
     std::vector<std::pair<std::string, torch::Tensor*>> out{
-        {"cls_token", &clsToken}, {"dist_token", &distToken}, {"reg_token", &regTokens}, {"pos_embed", &posEmbed},
-        {"patch_embed.proj.weight", &patchW}, {"patch_embed.proj.bias", &patchB},
+        {"cls_token", &clsToken},       {"dist_token", &distToken},           {"reg_token", &regTokens},
+        {"pos_embed", &posEmbed},       {"patch_embed.proj.weight", &patchW}, {"patch_embed.proj.bias", &patchB},
         {"norm_pre.weight", &preNormW}, {"norm_pre.bias", &preNormB}};
     for (std::size_t i = 0; i < blocks.size(); ++i) {
         auto& b = blocks[i];
         const auto p = "blocks." + std::to_string(i) + ".";
-        const std::pair<const char*, torch::Tensor*> parts[] = {
-            {"norm1.weight", &b.norm1W}, {"norm1.bias", &b.norm1B}, {"attn.qkv.weight", &b.qkvW},
-            {"attn.qkv.bias", &b.qkvB}, {"attn.proj.weight", &b.projW}, {"attn.proj.bias", &b.projB},
-            {"ls1.gamma", &b.ls1}, {"norm2.weight", &b.norm2W}, {"norm2.bias", &b.norm2B},
-            {"mlp.fc1.weight", &b.fc1W}, {"mlp.fc1.bias", &b.fc1B}, {"mlp.fc2.weight", &b.fc2W},
-            {"mlp.fc2.bias", &b.fc2B}, {"ls2.gamma", &b.ls2}, {"attn.relative_position_bias_table", &b.relTable}};
+        const std::pair<const char*, torch::Tensor*> parts[] = {{"norm1.weight", &b.norm1W},
+                                                                {"norm1.bias", &b.norm1B},
+                                                                {"attn.qkv.weight", &b.qkvW},
+                                                                {"attn.qkv.bias", &b.qkvB},
+                                                                {"attn.proj.weight", &b.projW},
+                                                                {"attn.proj.bias", &b.projB},
+                                                                {"ls1.gamma", &b.ls1},
+                                                                {"norm2.weight", &b.norm2W},
+                                                                {"norm2.bias", &b.norm2B},
+                                                                {"mlp.fc1.weight", &b.fc1W},
+                                                                {"mlp.fc1.bias", &b.fc1B},
+                                                                {"mlp.fc2.weight", &b.fc2W},
+                                                                {"mlp.fc2.bias", &b.fc2B},
+                                                                {"ls2.gamma", &b.ls2},
+                                                                {"attn.relative_position_bias_table", &b.relTable}};
         for (const auto& [name, t] : parts)
             out.emplace_back(p + name, t);
     }
-    const std::pair<const char*, torch::Tensor*> tail[] = {
-        {"norm.weight", &normW}, {"norm.bias", &normB}, {"fc_norm.weight", &fcNormW}, {"fc_norm.bias", &fcNormB},
-        {"head.weight", &headW}, {"head.bias", &headB}, {"head_dist.weight", &headDistW}, {"head_dist.bias", &headDistB},
-        {"proj.weight", &projW}, {"attn_pool.latent", &pool.latent}, {"attn_pool.q.weight", &pool.qW},
-        {"attn_pool.q.bias", &pool.qB}, {"attn_pool.kv.weight", &pool.kvW}, {"attn_pool.kv.bias", &pool.kvB},
-        {"attn_pool.proj.weight", &pool.projW}, {"attn_pool.proj.bias", &pool.projB},
-        {"attn_pool.norm.weight", &pool.normW}, {"attn_pool.norm.bias", &pool.normB},
-        {"attn_pool.mlp.fc1.weight", &pool.fc1W}, {"attn_pool.mlp.fc1.bias", &pool.fc1B},
-        {"attn_pool.mlp.fc2.weight", &pool.fc2W}, {"attn_pool.mlp.fc2.bias", &pool.fc2B}};
+    const std::pair<const char*, torch::Tensor*> tail[] = {{"norm.weight", &normW},
+                                                           {"norm.bias", &normB},
+                                                           {"fc_norm.weight", &fcNormW},
+                                                           {"fc_norm.bias", &fcNormB},
+                                                           {"head.weight", &headW},
+                                                           {"head.bias", &headB},
+                                                           {"head_dist.weight", &headDistW},
+                                                           {"head_dist.bias", &headDistB},
+                                                           {"proj.weight", &projW},
+                                                           {"attn_pool.latent", &pool.latent},
+                                                           {"attn_pool.q.weight", &pool.qW},
+                                                           {"attn_pool.q.bias", &pool.qB},
+                                                           {"attn_pool.kv.weight", &pool.kvW},
+                                                           {"attn_pool.kv.bias", &pool.kvB},
+                                                           {"attn_pool.proj.weight", &pool.projW},
+                                                           {"attn_pool.proj.bias", &pool.projB},
+                                                           {"attn_pool.norm.weight", &pool.normW},
+                                                           {"attn_pool.norm.bias", &pool.normB},
+                                                           {"attn_pool.mlp.fc1.weight", &pool.fc1W},
+                                                           {"attn_pool.mlp.fc1.bias", &pool.fc1B},
+                                                           {"attn_pool.mlp.fc2.weight", &pool.fc2W},
+                                                           {"attn_pool.mlp.fc2.bias", &pool.fc2B}};
     for (const auto& [name, t] : tail)
         out.emplace_back(name, t);
     std::vector<std::pair<std::string, torch::Tensor*>> defined;

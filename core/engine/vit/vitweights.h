@@ -1,7 +1,7 @@
 #pragma once
 
-#include "core/engine/model/modelspec.h"
 #include "core/engine/loading/weightsource.h"
+#include "core/engine/model/modelspec.h"
 #include "core/io/modelconfig.h"
 
 #include <torch/torch.h>
@@ -18,7 +18,7 @@ struct ViTBlockWeights {
     torch::Tensor norm1W, norm1B;
     torch::Tensor qkvW, qkvB;  // [3D, D], [3D]; rows: q, k, v, each head-major
     torch::Tensor projW, projB;
-    torch::Tensor ls1;         // [D] LayerScale or undefined
+    torch::Tensor ls1;  // [D] LayerScale or undefined
     torch::Tensor norm2W, norm2B;
     torch::Tensor fc1W, fc1B;  // [hidden, D]
     torch::Tensor fc2W, fc2B;  // [D, hidden]
@@ -37,16 +37,16 @@ struct AttentionPoolWeights {
     torch::Tensor kvW, kvB;      // [2D, D], [2D]; rows: k, v, each head-major
     torch::Tensor projW, projB;  // [D, D]
     torch::Tensor normW, normB;
-    torch::Tensor fc1W, fc1B;    // [hidden, D]
-    torch::Tensor fc2W, fc2B;    // [D, hidden]
+    torch::Tensor fc1W, fc1B;  // [hidden, D]
+    torch::Tensor fc2W, fc2B;  // [D, hidden]
 };
 
 struct ViTWeights {
-    torch::Tensor patchW, patchB;  // [D, C, P, P], [D]
-    torch::Tensor clsToken;        // [1, 1, D] or undefined
-    torch::Tensor distToken;       // [1, 1, D] or undefined
-    torch::Tensor regTokens;       // [1, R, D] or undefined
-    torch::Tensor posEmbed;        // [1, L, D]
+    torch::Tensor patchW, patchB;      // [D, C, P, P], [D]
+    torch::Tensor clsToken;            // [1, 1, D] or undefined
+    torch::Tensor distToken;           // [1, 1, D] or undefined
+    torch::Tensor regTokens;           // [1, R, D] or undefined
+    torch::Tensor posEmbed;            // [1, L, D]
     torch::Tensor preNormW, preNormB;  // CLIP's norm before the first block, or undefined
     std::vector<ViTBlockWeights> blocks;
     torch::Tensor normW, normB;      // final norm, undefined with fc_norm
