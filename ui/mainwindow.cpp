@@ -1,7 +1,7 @@
 #include "ui/mainwindow.h"
 
 #include "ui/appsettings.h"
-#include "ui/modelpane.h"
+#include "ui/pane/modelpane.h"
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
 

@@ -3,7 +3,7 @@
 // the time of a rendering change (alpha) on a Grad-CAM view, which must run no model.
 // Usage: bench_browse VIT_MODEL [KEY_PRESSES]   prints the median and the quartiles in ms.
 #include "ui/mainwindow.h"
-#include "ui/modelpane.h"
+#include "ui/pane/modelpane.h"
 
 #include <QApplication>
 #include <QElapsedTimer>

@@ -6,7 +6,7 @@
 // Usage: soak_window IMAGE_DIR [EVERY]
 #include "ui/analysiscontroller.h"
 #include "ui/mainwindow.h"
-#include "ui/modelpane.h"
+#include "ui/pane/modelpane.h"
 
 #include <QApplication>
 #include <QDir>

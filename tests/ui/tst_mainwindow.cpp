@@ -4,7 +4,7 @@
 // cancel it), and open a broken image or folder while the previous analysis stays.
 #include "ui/appsettings.h"
 #include "ui/mainwindow.h"
-#include "ui/modelpane.h"
+#include "ui/pane/modelpane.h"
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
 

@@ -1,4 +1,4 @@
-#include "ui/thumbnailgrid.h"
+#include "ui/pane/thumbnailgrid.h"
 
 #include <QHelpEvent>
 #include <QMouseEvent>

@@ -2,7 +2,7 @@
 
 #include "ui/analysiscontroller.h"
 #include "ui/overlayview.h"
-#include "ui/thumbnailgrid.h"
+#include "ui/pane/thumbnailgrid.h"
 
 #include "core/engine/methods/methodtable.h"
 #include "core/imaging/viewimage.h"

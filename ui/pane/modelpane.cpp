@@ -1,4 +1,4 @@
-#include "ui/modelpane.h"
+#include "ui/pane/modelpane.h"
 
 #include "ui/appsettings.h"
 #include "ui/imageconvert.h"
