@@ -2,6 +2,7 @@
 
 #include "ui/analysiscontroller.h"
 #include "ui/overlayview.h"
+#include "ui/pane/panestate.h"
 #include "ui/pane/thumbnailgrid.h"
 
 #include "core/engine/methods/methodtable.h"
@@ -11,8 +12,6 @@
 
 #include <QWidget>
 
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,15 +19,18 @@
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
 class QLabel;
 class QSlider;
+class QVBoxLayout;
 
 namespace attnviz::ui {
 
 // One model's column: what it predicts, the controls of the view, and the overlay.
 // Views derived from the cached trace render at once on the GUI thread; views that
 // need gradients are requested from the controller (gradientViewRequested) and shown
-// when viewReady() delivers them.
+// when viewReady() delivers them. What it holds besides widgets (the request, the views
+// computed, where a click lands) is panestate.h's; the head grid's content headgrid.h's.
 class ModelPane : public QWidget {
     Q_OBJECT
 public:
@@ -99,57 +101,50 @@ protected:
 
 private:
     void buildControls();
+    void buildHeader(QVBoxLayout* layout);
+    QComboBox* addCombo(const QString& objectName, void (ModelPane::*onChange)());
+    void buildViewControls();       // what the model is asked: method, layer, head, class, CAM input
+    void buildRenderingControls();  // how it is drawn: colormap, alpha, normalisation, ...
+    QFormLayout* controlsForm();
+    void describeModel();  // the title card and the top predictions
     void fillModelControls();
-    engine::ViewRequest request() const;
+    PaneSelection selection() const;
+    engine::ViewRequest request() const { return paneRequest(selection()); }
+    PaneGeometry geometry() const;  // with the whole-image box as it is now
     imaging::ViewImageOptions imageOptions() const;
     std::string className(const engine::ViewMaps& view) const;
     // The controls changed what is asked of the model: derive the view from the trace,
     // show it from the views already computed, or ask the worker for it.
     void refresh();
+    void updateControlStates(const engine::MethodInfo& info);
+    void requestFromModel(const engine::ViewRequest& request);
     // The key of what the controls ask of the model, or none for a view of the trace.
     std::optional<std::string> modelRequestKey() const;
     bool showComputed(const std::string& key);    // false when not computed yet
     bool stillComputing(const std::string& key);  // true when it is the request on the worker
-    void remember(const std::string& key, std::shared_ptr<const engine::ViewMaps> view);
     // Only the rendering changed: draw the view shown again (no model work).
     void rerender();
     void recolor();  // rerender() and the grid
     void selectGridCell();
     void render(const engine::ViewMaps& view);
+    imaging::MapRange renderRange(const engine::ViewMaps& view, const torch::Tensor& map) const;
     void showHover(QPointF unit);
     void pictureClicked(QPointF unit);
-    void queryAtInput(QPointF inputUnit);
-    // Coordinates in [0, 1): of the picture as shown, of the model input, of the image.
-    std::optional<QPointF> inputUnitFromPicture(QPointF pictureUnit) const;
-    std::optional<QPointF> inputUnitFromImage(QPointF imageUnit) const;
-    QPointF imageUnitFromInput(QPointF inputUnit) const;
+    void queryAtInput(cv::Point2d inputUnit);
     const cv::Mat& picture() const;  // what the overlay is drawn on
-    cv::Rect2d inputRegion() const;  // where the model input is in it, in its pixels
     void updateGrid();
     void selectCell(int row, int column);
     void drawReceptiveBox(cv::Mat& image) const;
     void drawQueryPatch(cv::Mat& image) const;
-    // ViT: the CLS (or query) attention of every block and head, for the grid and montage.
-    engine::ViewMaps attentionOfEveryHead() const;
-    // What a view is, in one line: "attention · block 5 · head mean · class Coat".
     QString viewCaption(const engine::ViewMaps& view) const;
-    // How a view's layer is shown: "block 5", "attention pool", "layer3".
-    QString layerLabel(const std::string& layer) const;
-    QString gridTitle() const;        // what the head grid's cells are, in short
-    QString gridExplanation() const;  // its tooltip where the title cannot say it all
 
     Side m_side;
     std::shared_ptr<const PaneAnalysis> m_analysis;
-    cv::Mat m_picture;         // the model input as a picture, enlarged for display
-    cv::Mat m_wholePicture;    // the whole decoded image, scaled for display
-    cv::Rect2d m_cropInWhole;  // the model's crop in m_wholePicture's pixels
+    cv::Mat m_picture;       // the model input as a picture, enlarged for display
+    cv::Mat m_wholePicture;  // the whole decoded image, scaled for display
+    PaneGeometry m_geometry;
     std::optional<engine::ViewMaps> m_shown;
-    // Views that needed the model, by request key, the oldest dropped beyond
-    // kComputedViews; cleared with a new trace. m_pendingKey: the request on the worker.
-    static constexpr std::size_t kComputedViews = 32;
-    std::map<std::string, std::shared_ptr<const engine::ViewMaps>> m_computed;
-    std::deque<std::string> m_computedOrder;
-    std::string m_pendingKey;
+    ViewCache m_views;  // views that needed the model; cleared with a new trace
     cv::Mat m_rendered;
     std::optional<std::pair<int, int>> m_query;
     std::optional<std::pair<int, int>> m_unit;

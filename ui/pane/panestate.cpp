@@ -1,0 +1,152 @@
+#include "ui/pane/panestate.h"
+
+#include <algorithm>
+
+namespace attnviz::ui {
+
+PaneChoices paneChoices(const engine::ModelSpec& spec, const engine::Trace& trace)
+{
+    PaneChoices choices;
+    for (const auto& info : engine::methodTable())
+        if (info.supports(spec.family))
+            choices.methods.push_back(info.method);
+    const bool vit = spec.family == engine::Family::ViT;
+    if (vit) {
+        for (std::size_t b = 0; b < trace.attentions.size(); ++b)
+            choices.layers.push_back(std::to_string(b));
+        if (trace.poolAttention.defined())  // SigLIP: the attention pool
+            choices.layers.emplace_back(engine::kPoolLayer);
+    } else
+        for (const auto& [name, features] : trace.features)
+            choices.layers.push_back(name);
+    for (const char* fusion : {"mean", "max", "min"})
+        choices.heads.push_back({fusion, -1});
+    if (vit)
+        for (int h = 0; h < spec.heads; ++h)
+            choices.heads.push_back({std::to_string(h), h});
+    choices.classes = spec.labels;
+    return choices;
+}
+
+engine::ViewRequest paneRequest(const PaneSelection& selection)
+{
+    engine::ViewRequest r;
+    r.method = selection.method;
+    r.layer = selection.layer;
+    const auto& info = engine::methodInfo(r.method);
+    if (info.rollsOut())
+        r.layer = "0";  // rolled out from the first block; the layer box applies to the others
+    else if (!info.takesLayer())
+        r.layer.clear();
+    else if (r.layer == engine::kPoolLayer && (r.method != engine::ViewMethod::Attention || selection.query))
+        r.layer = "-1";  // only attention has a pool row, and no query patch; the others read the last block
+    const auto& head = selection.head;
+    const auto chosen = head.index >= 0 ? engine::HeadChoice::one(head.index) : engine::headChoiceFromName(head.name);
+    if (info.heads == engine::MethodHeads::Choose || (info.fusesHeads() && chosen.isFused()))
+        r.head = chosen;
+    r.classIndex = selection.classIndex;
+    r.vitCamInput = selection.camInput;
+    if (info.query)
+        r.query = selection.query;
+    if (info.layer == engine::MethodLayer::Unit)
+        r.query = selection.unit;  // the unit whose field it is
+    return r;
+}
+
+engine::ViewMaps everyHeadAttention(const engine::Classifier& model, const engine::Trace& trace,
+                                    std::optional<GridCell> query)
+{
+    engine::ViewRequest all;
+    all.method = engine::ViewMethod::Attention;
+    all.layer = "all";
+    all.head = engine::HeadChoice::all();
+    all.query = query;
+    return engine::computeView(model, trace, all);
+}
+
+GridCell unitOnGrid(std::optional<GridCell> chosen, int64_t rows, int64_t cols)
+{
+    const auto unit = chosen.value_or(GridCell(int(rows / 2), int(cols / 2)));
+    return {std::min(unit.first, int(rows - 1)), std::min(unit.second, int(cols - 1))};
+}
+
+GridCell cellAt(cv::Point2d inputUnit, int64_t rows, int64_t cols)
+{
+    const auto cell = [](double fraction, int64_t cells) {
+        return std::clamp(int(fraction * double(cells)), 0, int(cells) - 1);
+    };
+    return {cell(inputUnit.y, rows), cell(inputUnit.x, cols)};
+}
+
+std::shared_ptr<const engine::ViewMaps> ViewCache::find(const std::string& key) const
+{
+    const auto it = m_views.find(key);
+    return it == m_views.end() ? nullptr : it->second;
+}
+
+void ViewCache::remember(const std::string& key, std::shared_ptr<const engine::ViewMaps> view)
+{
+    if (m_views.count(key) == 0) {
+        m_order.push_back(key);
+        if (m_order.size() > kCapacity) {  // the oldest goes
+            m_views.erase(m_order.front());
+            m_order.pop_front();
+        }
+    }
+    m_views[key] = std::move(view);
+}
+
+void ViewCache::clear()
+{
+    m_views.clear();
+    m_order.clear();
+    m_pending.clear();
+}
+
+PaneGeometry PaneGeometry::make(cv::Size input, cv::Size image, cv::Size whole, const imaging::CropBox& crop)
+{
+    PaneGeometry g;
+    g.input = input;
+    g.image = image;
+    g.crop = crop;
+    if (!image.empty() && !whole.empty()) {
+        g.whole = whole;
+        const double sx = double(whole.width) / image.width, sy = double(whole.height) / image.height;
+        g.cropInWhole = cv::Rect2d(crop.x * sx, crop.y * sy, crop.width * sx, crop.height * sy);
+    }
+    return g;
+}
+
+cv::Rect2d PaneGeometry::inputRegion() const
+{
+    return showsWhole ? cropInWhole : cv::Rect2d(0, 0, input.width, input.height);
+}
+
+std::optional<cv::Point2d> PaneGeometry::inputFromPicture(cv::Point2d p) const
+{
+    const auto region = inputRegion();
+    const auto shown = picture();
+    const double x = (p.x * shown.width - region.x) / region.width;
+    const double y = (p.y * shown.height - region.y) / region.height;
+    if (x < 0 || x > 1 || y < 0 || y > 1)
+        return std::nullopt;
+    return cv::Point2d(x, y);
+}
+
+std::optional<cv::Point2d> PaneGeometry::inputFromImage(cv::Point2d i) const
+{
+    if (image.empty())
+        return std::nullopt;
+    const double x = (i.x * image.width - crop.x) / crop.width;
+    const double y = (i.y * image.height - crop.y) / crop.height;
+    if (x < 0 || x >= 1 || y < 0 || y >= 1)  // the image's far edges belong to no input cell
+        return std::nullopt;
+    return cv::Point2d(x, y);
+}
+
+cv::Point2d PaneGeometry::imageFromInput(cv::Point2d u) const
+{
+    return {(crop.x + u.x * crop.width) / image.width, (crop.y + u.y * crop.height) / image.height};
+}
+
+}  // namespace attnviz::ui
