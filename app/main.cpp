@@ -10,6 +10,103 @@
 #include <QCommandLineParser>
 
 #include <memory>
+#include <optional>
+#include <variant>
+
+namespace {
+
+using attnviz::ui::StartOptions;
+
+struct WindowOptions {
+    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, probe, click;
+};
+
+WindowOptions declareOptions(QCommandLineParser& parser)
+{
+    parser.setApplicationDescription(QStringLiteral("See what a ViT and a CNN look at."));
+    parser.addHelpOption();
+    parser.addPositionalArgument(QStringLiteral("image"),
+                                 QStringLiteral("Image to analyse (default: a shipped sample)."),
+                                 QStringLiteral("[image]"));
+    const auto option = [](const char* name, const char* description, const char* value) {
+        return QCommandLineOption(QString::fromLatin1(name), QString::fromUtf8(description),
+                                  QString::fromLatin1(value));
+    };
+    WindowOptions o{
+        option("vit", "ViT model file or folder.", "MODEL"),
+        option("cnn", "CNN model file or folder.", "MODEL"),
+        option("device", "cpu or cuda[:N] (default: the last one used).", "D"),
+        option("screenshot", "Save the window as PNG once the analysis is shown, then exit.", "FILE"),
+        option("plot",
+               "Plot shown first: distance, fields, predictions, cka, faithfulness, skip, tokens, localization or "
+               "probes.",
+               "NAME"),
+        option("images", "Compare the layers of both models (CKA) over the images in DIR.", "DIR"),
+        option("localize", "Measure both models' spatial localisation over the images in DIR.", "DIR"),
+        option("probe",
+               "Probe every layer of both models on a labelled set: IDX files or an ImageFolder tree (one "
+               "subfolder per class).",
+               "DATA"),
+        option("click",
+               "Click the image at X,Y (fractions of its width and height, in [0, 1)) once it is analysed: where "
+               "that patch attends, that unit's fields.",
+               "X,Y"),
+    };
+    parser.addOptions({o.vit, o.cnn, o.device, o.screenshot, o.plot, o.images, o.localize, o.probe, o.click});
+    return o;
+}
+
+// Command-line mistakes: one line on stderr and exit code 2, as attnviz-cli does.
+int usageError(const QString& message)
+{
+    qCritical("attnviz: %s (try --help)", qPrintable(message));
+    return 2;
+}
+
+// "X,Y" as fractions in [0, 1), or none.
+std::optional<QPointF> parseClick(const QString& text)
+{
+    const auto parts = text.split(QLatin1Char(','));
+    bool okX = false, okY = false;
+    const double x = parts.size() == 2 ? parts[0].toDouble(&okX) : 0,
+                 y = parts.size() == 2 ? parts[1].toDouble(&okY) : 0;
+    if (!okX || !okY || x < 0 || x >= 1 || y < 0 || y >= 1)
+        return std::nullopt;
+    return QPointF(x, y);
+}
+
+// The window's start options, or the exit code of a mistake (after --help: 0).
+std::variant<StartOptions, int> readOptions(const QCommandLineParser& parser, const WindowOptions& o)
+{
+    if (parser.positionalArguments().size() > 1)
+        return usageError(QStringLiteral("one image at a time; got %1").arg(parser.positionalArguments().size()));
+    if (parser.isSet(o.device) && !attnviz::engine::canonicalDeviceName(parser.value(o.device).toStdString()))
+        return usageError(QStringLiteral("unknown device '%1': cpu or cuda[:N]").arg(parser.value(o.device)));
+    const auto plots = attnviz::ui::PlotsPanel::plotNames();
+    if (parser.isSet(o.plot) && !plots.contains(parser.value(o.plot)))
+        return usageError(
+            QStringLiteral("unknown plot '%1': %2").arg(parser.value(o.plot), plots.join(QStringLiteral(", "))));
+    StartOptions options;
+    if (!parser.positionalArguments().isEmpty())
+        options.image = parser.positionalArguments().constFirst();
+    options.vit = parser.value(o.vit);
+    options.cnn = parser.value(o.cnn);
+    options.device = parser.value(o.device);
+    options.screenshot = parser.value(o.screenshot);
+    options.plot = parser.value(o.plot);
+    options.images = parser.value(o.images);
+    options.localize = parser.value(o.localize);
+    options.probeData = parser.value(o.probe);
+    if (parser.isSet(o.click)) {
+        options.click = parseClick(parser.value(o.click));
+        if (!options.click)
+            return usageError(QStringLiteral("--click wants X,Y as fractions in [0, 1), e.g. 0.5,0.25; got '%1'")
+                                  .arg(parser.value(o.click)));
+    }
+    return options;
+}
+
+}  // namespace
 
 int main(int argc, char** argv)
 {
@@ -20,82 +117,15 @@ int main(int argc, char** argv)
     attnviz::engine::configureThreads();
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("See what a ViT and a CNN look at."));
-    parser.addHelpOption();
-    parser.addPositionalArgument(QStringLiteral("image"),
-                                 QStringLiteral("Image to analyse (default: a shipped sample)."),
-                                 QStringLiteral("[image]"));
-    const QCommandLineOption vit(QStringLiteral("vit"), QStringLiteral("ViT model file or folder."),
-                                 QStringLiteral("MODEL"));
-    const QCommandLineOption cnn(QStringLiteral("cnn"), QStringLiteral("CNN model file or folder."),
-                                 QStringLiteral("MODEL"));
-    const QCommandLineOption device(QStringLiteral("device"),
-                                    QStringLiteral("cpu or cuda[:N] (default: the last one used)."),
-                                    QStringLiteral("D"));
-    const QCommandLineOption screenshot(QStringLiteral("screenshot"),
-                                        QStringLiteral("Save the window as PNG once the analysis is shown, then exit."),
-                                        QStringLiteral("FILE"));
-    const QCommandLineOption plot(QStringLiteral("plot"),
-                                  QStringLiteral("Plot shown first: distance, fields, predictions, cka, faithfulness, "
-                                                 "skip, tokens, localization or probes."),
-                                  QStringLiteral("NAME"));
-    const QCommandLineOption images(QStringLiteral("images"),
-                                    QStringLiteral("Compare the layers of both models (CKA) over the images in DIR."),
-                                    QStringLiteral("DIR"));
-    const QCommandLineOption localize(QStringLiteral("localize"),
-                                      QStringLiteral(
-                                          "Measure both models' spatial localisation over the images in DIR."),
-                                      QStringLiteral("DIR"));
-    const QCommandLineOption probe(QStringLiteral("probe"),
-                                   QStringLiteral("Probe every layer of both models on a labelled set: IDX files or an "
-                                                  "ImageFolder tree (one subfolder per class)."),
-                                   QStringLiteral("DATA"));
-    const QCommandLineOption click(QStringLiteral("click"),
-                                   QStringLiteral(
-                                       "Click the image at X,Y (fractions of its width and height, in [0, 1)) "
-                                       "once it is analysed: where that patch attends, that unit's fields."),
-                                   QStringLiteral("X,Y"));
-    parser.addOptions({vit, cnn, device, screenshot, plot, images, localize, probe, click});
-    // Command-line mistakes: one line on stderr and exit code 2, as attnviz-cli does.
-    const auto usageError = [](const QString& message) {
-        qCritical("attnviz: %s (try --help)", qPrintable(message));
-        return 2;
-    };
+    const auto declared = declareOptions(parser);
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
     if (parser.isSet(QStringLiteral("help")))
         parser.showHelp(0);
-    if (parser.positionalArguments().size() > 1)
-        return usageError(QStringLiteral("one image at a time; got %1").arg(parser.positionalArguments().size()));
-    if (parser.isSet(device) && !attnviz::engine::canonicalDeviceName(parser.value(device).toStdString()))
-        return usageError(QStringLiteral("unknown device '%1': cpu or cuda[:N]").arg(parser.value(device)));
-    const auto plots = attnviz::ui::PlotsPanel::plotNames();
-    if (parser.isSet(plot) && !plots.contains(parser.value(plot)))
-        return usageError(
-            QStringLiteral("unknown plot '%1': %2").arg(parser.value(plot), plots.join(QStringLiteral(", "))));
-
-    attnviz::ui::StartOptions options;
-    if (!parser.positionalArguments().isEmpty())
-        options.image = parser.positionalArguments().constFirst();
-    options.vit = parser.value(vit);
-    options.cnn = parser.value(cnn);
-    options.device = parser.value(device);
-    options.screenshot = parser.value(screenshot);
-    options.plot = parser.value(plot);
-    options.images = parser.value(images);
-    options.localize = parser.value(localize);
-    options.probeData = parser.value(probe);
-    if (parser.isSet(click)) {
-        const auto parts = parser.value(click).split(QLatin1Char(','));
-        bool okX = false, okY = false;
-        const double x = parts.size() == 2 ? parts[0].toDouble(&okX) : 0,
-                     y = parts.size() == 2 ? parts[1].toDouble(&okY) : 0;
-        if (!okX || !okY || x < 0 || x >= 1 || y < 0 || y >= 1)
-            return usageError(QStringLiteral("--click wants X,Y as fractions in [0, 1), e.g. 0.5,0.25; got '%1'")
-                                  .arg(parser.value(click)));
-        options.click = QPointF(x, y);
-    }
-    attnviz::ui::MainWindow window(options);
+    const auto options = readOptions(parser, declared);
+    if (const auto* exitCode = std::get_if<int>(&options))
+        return *exitCode;
+    attnviz::ui::MainWindow window(std::get<StartOptions>(options));
     window.show();
     return QApplication::exec();
 }

@@ -65,6 +65,30 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
 {
     setWindowTitle(tr("attnviz"));
     setAcceptDrops(true);
+    const auto gone = choosePaths();
+    buildPanes();
+    auto* dock = buildPlotsDock();
+    buildStatusBar();
+    connectController();
+    connectPanes();
+    linkPictures();
+    buildMenus();
+    buildDeviceChooser();
+    m_vitPane->restoreSettings();
+    m_cnnPane->restoreSettings();
+    resize(settings::windowSize(QSize(1180, 1080)));
+    if (!restoreState(settings::windowState()))
+        resizeDocks({dock}, {300}, Qt::Vertical);  // the first start: the same layout every time
+    m_vitPane->setFocus();
+    QTimer::singleShot(0, this, [this] { analyze(); });
+    if (!gone.isEmpty())
+        statusBar()->showMessage(tr("The model last used is gone (%1): showing the shipped one instead.")
+                                     .arg(gone.join(QStringLiteral(", "))),
+                                 15000);
+}
+
+QStringList MainWindow::choosePaths()
+{
     // Absolute paths, so that settings and recent files work from any directory.
     const auto absolute = [](const QString& path) { return QFileInfo(path).absoluteFilePath(); };
     // A model remembered from the last session may have been moved or deleted since: the
@@ -78,10 +102,14 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         gone << path;
         return defaultModelPath(side);
     };
-    m_vit = !options.vit.isEmpty() ? absolute(options.vit) : remembered(Side::ViT);
-    m_cnn = !options.cnn.isEmpty() ? absolute(options.cnn) : remembered(Side::CNN);
-    m_image = options.image.isEmpty() ? defaultImagePath() : absolute(options.image);
+    m_vit = !m_options.vit.isEmpty() ? absolute(m_options.vit) : remembered(Side::ViT);
+    m_cnn = !m_options.cnn.isEmpty() ? absolute(m_options.cnn) : remembered(Side::CNN);
+    m_image = m_options.image.isEmpty() ? defaultImagePath() : absolute(m_options.image);
+    return gone;
+}
 
+void MainWindow::buildPanes()
+{
     auto* central = new QWidget(this);
     auto* layout = new QVBoxLayout(central);
     m_error = new QLabel(central);
@@ -97,6 +125,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     splitter->addWidget(m_cnnPane);
     layout->addWidget(splitter, 1);
     setCentralWidget(central);
+}
+
+QDockWidget* MainWindow::buildPlotsDock()
+{
     auto* dock = new QDockWidget(tr("Plots"), this);
     dock->setObjectName(QStringLiteral("plotsDock"));
     m_plots = new PlotsPanel(dock);
@@ -106,12 +138,18 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         if (visible)
             requestFaithfulnessIfShown();
     });
-    if (!options.plot.isEmpty() && !m_plots->showPlot(options.plot))
+    if (!m_options.plot.isEmpty() && !m_plots->showPlot(m_options.plot))
         QTimer::singleShot(0, this, [this] {
             showError(
                 tr("unknown plot '%1' (%2)").arg(m_options.plot, PlotsPanel::plotNames().join(QStringLiteral(", "))));
         });
+    // A head chosen in the head table: its attention map in the ViT pane.
+    connect(m_plots->tokens(), &TokensPanel::headChosen, m_vitPane, &ModelPane::showHead);
+    return dock;
+}
 
+void MainWindow::buildStatusBar()
+{
     m_progress = new QLabel(this);
     m_cancel = new QPushButton(tr("Cancel"), this);
     m_cancel->setEnabled(false);
@@ -126,6 +164,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
         }
     });
     connect(&m_controller, &AnalysisController::progress, m_progress, &QLabel::setText);
+}
+
+void MainWindow::connectController()
+{
     connect(&m_controller, &AnalysisController::analysisFinished, this, &MainWindow::showAnalysis);
     connect(&m_controller, &AnalysisController::failed, this, [this](quint64 job, const QString& message) {
         // An image or model that failed to open is not kept: the next analysis (on
@@ -142,8 +184,6 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
             [this](std::shared_ptr<const SpatialLocalization> r) { showStudy([&] { m_plots->setLocalization(r); }); });
     connect(&m_controller, &AnalysisController::probesFinished, this,
             [this](std::shared_ptr<const LayerProbes> r) { showStudy([&] { m_plots->setProbes(r); }); });
-    // A head chosen in the head table: its attention map in the ViT pane.
-    connect(m_plots->tokens(), &TokensPanel::headChosen, m_vitPane, &ModelPane::showHead);
     connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
     connect(m_plots, &PlotsPanel::faithfulnessWanted, this, &MainWindow::requestFaithfulnessIfShown);
     connect(&m_controller, &AnalysisController::faithfulnessFinished, this,
@@ -155,6 +195,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
             [this](quint64, Side side, std::shared_ptr<const engine::ViewMaps> view) { pane(side)->viewReady(view); });
     connect(&m_controller, &AnalysisController::viewAbandoned, this,
             [this](Side side) { pane(side)->viewAbandoned(); });
+}
+
+void MainWindow::connectPanes()
+{
     for (auto* p : {m_vitPane, m_cnnPane}) {
         connect(p, &ModelPane::gradientViewRequested, &m_controller, &AnalysisController::computeGradientView);
         connect(p, &ModelPane::effectiveFieldRequested, &m_controller, &AnalysisController::computeEffectiveField);
@@ -168,6 +212,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
     connect(m_cnnPane, &ModelPane::imageClicked, m_vitPane, &ModelPane::queryAtImage);
     connect(m_vitPane, &ModelPane::queryCleared, m_cnnPane, &ModelPane::clearQuery);
     connect(m_cnnPane, &ModelPane::queryCleared, m_vitPane, &ModelPane::clearQuery);
+}
+
+void MainWindow::linkPictures()
+{
     // Zoom and pan move both pictures together, so the same region is compared.
     // Both overlays are drawn the same size: each fits into the smaller view's area.
     const auto fitTogether = [this] {
@@ -181,44 +229,35 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
             &OverlayView::setViewport);
     connect(m_cnnPane->overlayView(), &OverlayView::viewportChanged, m_vitPane->overlayView(),
             &OverlayView::setViewport);
-    buildMenus();
-    buildDeviceChooser();
-    m_vitPane->restoreSettings();
-    m_cnnPane->restoreSettings();
-    resize(settings::windowSize(QSize(1180, 1080)));
-    if (!restoreState(settings::windowState()))
-        resizeDocks({dock}, {300}, Qt::Vertical);  // the first start: the same layout every time
-    m_vitPane->setFocus();
-    QTimer::singleShot(0, this, [this] { analyze(); });
-    if (!gone.isEmpty())
-        statusBar()->showMessage(tr("The model last used is gone (%1): showing the shipped one instead.")
-                                     .arg(gone.join(QStringLiteral(", "))),
-                                 15000);
 }
 
 void MainWindow::buildMenus()
 {
     auto* file = menuBar()->addMenu(tr("&File"));
+    addOpenActions(file);
+    file->addSeparator();
+    addExportActions(file->addMenu(tr("&Export")));
+    auto* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->addAction(tr("&Copy ViT overlay"), QKeySequence::Copy, this,
+                    [this] { QGuiApplication::clipboard()->setImage(m_vitPane->overlay()); });
+    edit->addAction(tr("Copy C&NN overlay"), this,
+                    [this] { QGuiApplication::clipboard()->setImage(m_cnnPane->overlay()); });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+    buildAnalysisMenu();
+    buildHelpMenu();
+}
+
+void MainWindow::addOpenActions(QMenu* file)
+{
     file->addAction(tr("&Open image…"), QKeySequence::Open, this, [this] {
         const auto path = QFileDialog::getOpenFileName(this, tr("Open image"), QFileInfo(m_image).path(),
                                                        tr("Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"));
         if (!path.isEmpty())
             openImage(path);
     });
-    file->addAction(tr("Open &ViT model…"), this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Open ViT"), {},
-                                                       tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
-        if (!path.isEmpty())
-            openModel(Side::ViT,
-                      QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
-    });
-    file->addAction(tr("Open &CNN model…"), this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Open CNN"), {},
-                                                       tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
-        if (!path.isEmpty())
-            openModel(Side::CNN,
-                      QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
-    });
+    file->addAction(tr("Open &ViT model…"), this, [this] { chooseModel(Side::ViT); });
+    file->addAction(tr("Open &CNN model…"), this, [this] { chooseModel(Side::CNN); });
     auto* recent = file->addMenu(tr("Open &recent"));
     connect(recent, &QMenu::aboutToShow, this, [this, recent] {
         recent->clear();
@@ -226,8 +265,18 @@ void MainWindow::buildMenus()
             recent->addAction(path, this, [this, path] { openImage(path); });
         recent->setEnabled(!recent->isEmpty());
     });
-    file->addSeparator();
-    auto* exports = file->addMenu(tr("&Export"));
+}
+
+void MainWindow::chooseModel(Side side)
+{
+    const auto path = QFileDialog::getOpenFileName(this, tr("Open %1").arg(sideTitle(side)), {},
+                                                   tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
+    if (!path.isEmpty())  // a folder model is chosen by its config.json
+        openModel(side, QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
+}
+
+void MainWindow::addExportActions(QMenu* exports)
+{
     exportAction(exports, tr("ViT overlay…"), QStringLiteral("vit-overlay.png"),
                  [this](const QString& path) { m_vitPane->exportOverlay(path); });
     exportAction(exports, tr("CNN overlay…"), QStringLiteral("cnn-overlay.png"),
@@ -242,14 +291,10 @@ void MainWindow::buildMenus()
                  [this](const QString& path) { m_plots->exportPlot(path); });
     exportAction(exports, tr("Head table (CSV)…"), QStringLiteral("heads.csv"),
                  [this](const QString& path) { m_plots->tokens()->exportCsv(path); });
-    auto* edit = menuBar()->addMenu(tr("&Edit"));
-    edit->addAction(tr("&Copy ViT overlay"), QKeySequence::Copy, this,
-                    [this] { QGuiApplication::clipboard()->setImage(m_vitPane->overlay()); });
-    edit->addAction(tr("Copy C&NN overlay"), this,
-                    [this] { QGuiApplication::clipboard()->setImage(m_cnnPane->overlay()); });
-    file->addSeparator();
-    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+}
 
+void MainWindow::buildAnalysisMenu()
+{
     auto* analysis = menuBar()->addMenu(tr("&Analysis"));
     analysis->addAction(tr("Compare layers on a &folder (CKA)…"), this, [this] {
         const auto folder = QFileDialog::getExistingDirectory(this, tr("Folder of images to compare the layers on"),
@@ -271,7 +316,10 @@ void MainWindow::buildMenus()
             probeLayers(data);
     });
     analysis->addAction(tr("&Cancel running work"), this, [this] { m_controller.cancel(); });
+}
 
+void MainWindow::buildHelpMenu()
+{
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About attnviz"), this, [this] {
         QMessageBox::about(this, tr("About attnviz"),

@@ -5,11 +5,13 @@
 #include <QMainWindow>
 
 #include <QPointF>
+#include <QStringList>
 
 #include <functional>
 #include <optional>
 
 class QComboBox;
+class QDockWidget;
 class QMenu;
 class QLabel;
 class QPushButton;
@@ -62,7 +64,21 @@ protected:
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    // The constructor's parts, in order. choosePaths: the models and image the first
+    // analysis opens; returns the remembered models that are gone.
+    QStringList choosePaths();
+    void buildPanes();
+    QDockWidget* buildPlotsDock();
+    void buildStatusBar();
+    void connectController();
+    void connectPanes();
+    void linkPictures();  // zoom, pan and size shared by both pictures
     void buildMenus();
+    void addOpenActions(QMenu* file);
+    void chooseModel(Side side);  // the Open model dialog
+    void addExportActions(QMenu* exports);
+    void buildAnalysisMenu();
+    void buildHelpMenu();
     void buildDeviceChooser();
     // A menu entry that asks for a PNG path and calls `write`; failures show as errors.
     void exportAction(QMenu* menu, const QString& text, const QString& defaultName,

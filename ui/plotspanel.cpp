@@ -25,6 +25,44 @@
 #include <QValueAxis>
 
 namespace attnviz::ui {
+namespace {
+
+// One model's receptive-field sizes as a line: theoretical solid, effective dashed.
+// Returns the largest size, for the axis.
+double addFieldSeries(QChart* chart, const QString& name, const QColor& colour, bool effective,
+                      const std::vector<QPointF>& points)
+{
+    auto* series = new QLineSeries;
+    series->setName(name);
+    series->setPointsVisible(true);
+    series->setPen(QPen(colour, 2, effective ? Qt::DashLine : Qt::SolidLine));
+    double top = 0;
+    for (const auto& p : points) {
+        series->append(p);
+        top = std::max(top, p.y());
+    }
+    chart->addSeries(series);
+    return top;
+}
+
+// Points at relative depth (i + 1) / n after a starting point at depth 0.
+std::vector<QPointF> byDepth(QPointF start, const std::vector<double>& sizes)
+{
+    std::vector<QPointF> points{start};
+    for (std::size_t i = 0; i < sizes.size(); ++i)
+        points.emplace_back(double(i + 1) / double(sizes.size()), sizes[i]);
+    return points;
+}
+
+std::vector<double> sizesOf(const std::vector<engine::EffectiveFieldSize>& fields)
+{
+    std::vector<double> sizes;
+    for (const auto& f : fields)
+        sizes.push_back(f.size);
+    return sizes;
+}
+
+}  // namespace
 
 PlotsPanel::PlotsPanel(QWidget* parent)
     : QWidget(parent)
@@ -216,31 +254,9 @@ void PlotsPanel::showReceptiveFields()
                                     "effective on this image (dashed, 95% of the gradient mass)")
                                : tr("Theoretical receptive field size in input pixels against relative depth"));
     double top = 1;
-    // One colour per model; theoretical solid, effective dashed.
     const auto addSeries = [&](const QString& name, const QColor& colour, bool effective,
                                const std::vector<QPointF>& points) {
-        auto* series = new QLineSeries;
-        series->setName(name);
-        series->setPointsVisible(true);
-        series->setPen(QPen(colour, 2, effective ? Qt::DashLine : Qt::SolidLine));
-        for (const auto& p : points) {
-            series->append(p);
-            top = std::max(top, p.y());
-        }
-        chart->addSeries(series);
-    };
-    // Points at relative depth (i + 1) / n after a starting point at depth 0.
-    const auto byDepth = [](QPointF start, const std::vector<double>& sizes) {
-        std::vector<QPointF> points{start};
-        for (std::size_t i = 0; i < sizes.size(); ++i)
-            points.emplace_back(double(i + 1) / double(sizes.size()), sizes[i]);
-        return points;
-    };
-    const auto sizesOf = [](const std::vector<engine::EffectiveFieldSize>& fields) {
-        std::vector<double> sizes;
-        for (const auto& f : fields)
-            sizes.push_back(f.size);
-        return sizes;
+        top = std::max(top, addFieldSeries(chart, name, colour, effective, points));
     };
     if (analysis.cnn) {
         // The main path from the input pixel: stem and stage outputs, without the
