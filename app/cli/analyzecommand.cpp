@@ -30,7 +30,7 @@ engine::ViewRequest viewRequest(const Arguments& args)
 {
     engine::ViewRequest request;
     request.method = engine::viewMethodFromName(*args.value("method"));
-    request.layer = args.value("layer").value_or("");
+    request.layer = engine::LayerSelector::parse(args.value("layer").value_or(""));
     request.head = engine::headChoiceFromName(args.value("head").value_or("mean"));
     request.classIndex = args.intValue("class", -1, 0);
     request.query = args.rowCol("query");

@@ -1,5 +1,6 @@
 #include "app/cli/exportplan.h"
 
+#include "core/engine/engineerror.h"
 #include "core/io/imagefiles.h"
 
 #include <algorithm>
@@ -75,16 +76,11 @@ std::vector<engine::ViewMethod> askedMethods(const Arguments& args)
     return asked;
 }
 
-bool isInteger(const std::string& s)
-{
-    return std::regex_match(s, std::regex("-?[0-9]+"));
-}
-
 // --layers split by the family that has them: ViT blocks ("3", "-1", "2-5", "pool") and
 // CNN layers ("layer3", "features.7"); "all" goes to both.
 struct LayerChoice {
     bool all = false;
-    std::vector<std::string> vit, cnn;
+    std::vector<engine::LayerSelector> vit, cnn;
 };
 
 LayerChoice layerChoice(const Arguments& args)
@@ -105,40 +101,41 @@ LayerChoice layerChoice(const Arguments& args)
             if (first > last)
                 throw UsageError("--layers range '" + item + "' runs backwards");
             for (int b = first; b <= last; ++b)
-                choice.vit.push_back(std::to_string(b));
-        } else if (isInteger(item) || item == engine::kPoolLayer) {
-            choice.vit.push_back(item);
-        } else {
-            choice.cnn.push_back(item);
+                choice.vit.push_back(engine::LayerSelector::block(b));
+            continue;
         }
+        const auto layer = engine::LayerSelector::parse(item);
+        (layer.isBlock() || layer.isPool() ? choice.vit : choice.cnn).push_back(layer);
     }
     return choice;
 }
 
-void checkVitBlocks(const std::vector<std::string>& blocks, const engine::ModelSpec& spec)
+void checkVitBlocks(const std::vector<engine::LayerSelector>& blocks, const engine::ModelSpec& spec)
 {
     for (const auto& b : blocks) {
-        if (b == engine::kPoolLayer) {
+        if (b.isPool()) {
             if (!spec.attentionPool)
                 throw UsageError("--layers pool: the ViT has no attention-pooling head");
             continue;
         }
-        const int index = std::stoi(b);
-        if (index < -spec.depth || index >= spec.depth)
-            throw UsageError("--layers " + b + ": the ViT has blocks 0.." + std::to_string(spec.depth - 1));
+        try {
+            b.blockIn(spec.depth);
+        } catch (const engine::EngineError&) {
+            throw UsageError("--layers " + b.text() + ": the ViT has blocks 0.." + std::to_string(spec.depth - 1));
+        }
     }
 }
 
 // CNN layer names are checked on one pass of a blank input: a name the model lacks would
 // otherwise fail every image.
-void checkCnnLayers(const std::vector<std::string>& layers, const engine::Classifier& model)
+void checkCnnLayers(const std::vector<engine::LayerSelector>& layers, const engine::Classifier& model)
 {
     const auto& size = model.spec().preprocessing.inputSize;
     torch::InferenceMode guard;
     const auto acts = model.activations(torch::zeros({1, size[0], size[1], size[2]}));
     for (const auto& layer : layers) {
         try {
-            acts.feature(layer);
+            acts.feature(layer.text());
         } catch (const std::exception& e) {
             throw UsageError(std::string("--layers: ") + e.what());
         }
@@ -146,25 +143,26 @@ void checkCnnLayers(const std::vector<std::string>& layers, const engine::Classi
 }
 
 // The rows of a method's figure for one model.
-std::vector<std::string> methodLayers(engine::ViewMethod method, const LayerChoice& choice,
-                                      const engine::ModelSpec& spec)
+std::vector<engine::LayerSelector> methodLayers(engine::ViewMethod method, const LayerChoice& choice,
+                                                const engine::ModelSpec& spec)
 {
     const bool vit = spec.family == engine::Family::ViT;
     const auto& info = engine::methodInfo(method);
+    const std::vector<engine::LayerSelector> methodDefault(1);
     if (info.layer == engine::MethodLayer::Input)
-        return {""};  // one map over the input, whatever --layers says
+        return methodDefault;  // one map over the input, whatever --layers says
     if (choice.all) {
         if (!vit || !info.rollsOut())
-            return {"all"};
-        std::vector<std::string> starts;  // a rollout's layer is its start block
+            return {engine::LayerSelector::all()};
+        std::vector<engine::LayerSelector> starts;  // a rollout's layer is its start block
         for (int b = 0; b < spec.depth; ++b)
-            starts.push_back(std::to_string(b));
+            starts.push_back(engine::LayerSelector::block(b));
         return starts;
     }
     auto layers = vit ? choice.vit : choice.cnn;
     if (method != engine::ViewMethod::Attention)  // the pool is the attention view's only
-        layers.erase(std::remove(layers.begin(), layers.end(), std::string(engine::kPoolLayer)), layers.end());
-    return layers.empty() ? std::vector<std::string>{""} : layers;
+        layers.erase(std::remove(layers.begin(), layers.end(), engine::LayerSelector::pool()), layers.end());
+    return layers.empty() ? methodDefault : layers;
 }
 
 // The columns of a method's figure: the heads where it has them, else the mean.
@@ -229,9 +227,9 @@ void planMethods(std::vector<ExportModel>& models, const Arguments& args)
                 m.methods.push_back(methodPlan(method, layers, args, spec));
     }
     if (!layers.vit.empty() && !vitGiven)
-        throw UsageError("--layers " + layers.vit.front() + " is a ViT block, and no ViT is given");
+        throw UsageError("--layers " + layers.vit.front().text() + " is a ViT block, and no ViT is given");
     if (!layers.cnn.empty() && !cnnGiven)
-        throw UsageError("--layers " + layers.cnn.front() + " is a CNN layer, and no CNN is given");
+        throw UsageError("--layers " + layers.cnn.front().text() + " is a CNN layer, and no CNN is given");
     for (const auto method : asked) {
         bool offered = false;
         for (const auto& m : models)

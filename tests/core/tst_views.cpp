@@ -46,7 +46,7 @@ engine::ViewRequest request(const std::string& method, const std::string& layer 
 {
     engine::ViewRequest r;
     r.method = engine::viewMethodFromName(method);
-    r.layer = layer;
+    r.layer = engine::LayerSelector::parse(layer);
     r.head = engine::headChoiceFromName(head);
     return r;
 }
@@ -57,6 +57,27 @@ class TestViews : public QObject {
     Q_OBJECT
 
 private slots:
+    void layerSelectorReadsWhatTheCommandLineWrites()
+    {
+        using engine::LayerSelector;
+        QVERIFY(LayerSelector::parse("").isDefault());
+        QVERIFY(LayerSelector::parse("all").isAll());
+        QVERIFY(LayerSelector::parse("pool").isPool());
+        QVERIFY(LayerSelector::parse("3") == LayerSelector::block(3));
+        QVERIFY(LayerSelector::parse("-1") == LayerSelector::block(-1));
+        QVERIFY(LayerSelector::parse("layer3") == LayerSelector::named("layer3"));
+        // Not blocks: names, which a ViT then rejects.
+        for (const char* name : {"-", "3x", "+3", "1.5", "99999999999"})
+            QCOMPARE(int(LayerSelector::parse(name).kind()), int(LayerSelector::Kind::Named));
+        for (const char* text : {"", "all", "pool", "0", "-2", "features.7"})
+            QCOMPARE(LayerSelector::parse(text).text(), std::string(text));
+        QCOMPARE(LayerSelector::block(-1).blockIn(4), 3);
+        QCOMPARE(LayerSelector::block(2).blockIn(4), 2);
+        for (const auto& wrong : {LayerSelector::block(4), LayerSelector::block(-5), LayerSelector::named("3x"),
+                                  LayerSelector::all(), LayerSelector()})
+            QVERIFY_THROWS_EXCEPTION(engine::EngineError, wrong.blockIn(4));
+    }
+
     void attentionDefaultsToTheLastBlockHeadMean()
     {
         const auto& [model, trace] = vit();

@@ -192,17 +192,17 @@ private slots:
         QCOMPARE(view.layers, std::vector<std::string>{engine::kPoolLayer});
         const auto expected = trace.poolAttention.select(1, 0).reshape({4, 4, 4});  // [H, gh, gw]
         QCOMPARE(maxAbsDiff(view.maps[0], expected), 0.0);
-        request.layer = "all";
+        request.layer = engine::LayerSelector::all();
         view = engine::computeView(*vit, trace, request);
         QCOMPARE(view.layers, (std::vector<std::string>{"0", "1", engine::kPoolLayer}));
-        request.layer = engine::kPoolLayer;
+        request.layer = engine::LayerSelector::pool();
         request.query = std::make_pair(1, 1);
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*vit, trace, request));
-        request.layer = "all";  // a query patch: the blocks only
+        request.layer = engine::LayerSelector::all();  // a query patch: the blocks only
         QCOMPARE(engine::computeView(*vit, trace, request).layers, (std::vector<std::string>{"0", "1"}));
         const auto deit = engine::loadClassifier(kCommitted + "timm_deit3", options);
         request = {};
-        request.layer = engine::kPoolLayer;
+        request.layer = engine::LayerSelector::pool();
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
                                  engine::computeView(*deit, deit->forward(torch::randn({1, 3, 64, 64})), request));
     }

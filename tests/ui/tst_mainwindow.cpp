@@ -295,7 +295,7 @@ private slots:
         const auto pane = std::shared_ptr<const ui::PaneAnalysis>(vit()->analysis(), [](const ui::PaneAnalysis*) {});
         engine::ViewRequest slow;
         slow.method = engine::ViewMethod::ScoreCam;  // a forward pass per channel of the block
-        slow.layer = "all";
+        slow.layer = engine::LayerSelector::all();
         engine::ViewRequest newer;
         newer.method = engine::ViewMethod::GradCam;
         for (int i = 0; i < 5; ++i) {

@@ -87,16 +87,18 @@ private slots:
     void requestLayerFollowsTheMethod()
     {
         // Rollouts start at block 0 whatever the layer box says.
-        QCOMPARE(ui::paneRequest(selection(ViewMethod::Rollout, "5")).layer, std::string("0"));
-        QCOMPARE(ui::paneRequest(selection(ViewMethod::GradCam, "5")).layer, std::string("5"));
+        using engine::LayerSelector;
+        QVERIFY(ui::paneRequest(selection(ViewMethod::Rollout, "5")).layer == LayerSelector::block(0));
+        QVERIFY(ui::paneRequest(selection(ViewMethod::GradCam, "5")).layer == LayerSelector::block(5));
+        QVERIFY(ui::paneRequest(selection(ViewMethod::GradCam, "layer3")).layer == LayerSelector::named("layer3"));
         // A map over the input has no layer.
-        QCOMPARE(ui::paneRequest(selection(ViewMethod::Saliency, "5")).layer, std::string());
+        QVERIFY(ui::paneRequest(selection(ViewMethod::Saliency, "5")).layer.isDefault());
         // Only attention reads the pool, and not with a query patch.
-        QCOMPARE(ui::paneRequest(selection(ViewMethod::Attention, "pool")).layer, std::string("pool"));
-        QCOMPARE(ui::paneRequest(selection(ViewMethod::GradCam, "pool")).layer, std::string("-1"));
+        QVERIFY(ui::paneRequest(selection(ViewMethod::Attention, "pool")).layer.isPool());
+        QVERIFY(ui::paneRequest(selection(ViewMethod::GradCam, "pool")).layer == LayerSelector::block(-1));
         auto queried = selection(ViewMethod::Attention, "pool");
         queried.query = ui::GridCell(1, 2);
-        QCOMPARE(ui::paneRequest(queried).layer, std::string("-1"));
+        QVERIFY(ui::paneRequest(queried).layer == LayerSelector::block(-1));
     }
 
     void requestHeadsOnlyWhereTheMethodHasThem()

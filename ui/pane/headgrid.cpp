@@ -81,8 +81,9 @@ QString layerLabel(Side side, const std::string& layer)
     if (layer == engine::kPoolLayer)
         return tr("attention pool");
     const auto name = QString::fromStdString(layer);
-    if (name.startsWith(QLatin1String("from ")))  // rolled out from a block
-        return tr("from block %1").arg(name.mid(5));
+    const auto rolledOutFrom = QLatin1String(engine::kRolledOutFrom);  // "from 3": rolled out from block 3
+    if (name.startsWith(rolledOutFrom))
+        return tr("from block %1").arg(name.mid(rolledOutFrom.size()));
     return side == Side::ViT ? tr("block %1").arg(name) : name;
 }
 

@@ -424,7 +424,7 @@ imaging::MapRange ModelPane::renderRange(const engine::ViewMaps& view, const tor
     // Per layer: the range of every head of the shown view's layer, so that heads compare.
     if (m_normalization->currentData().toString() == QLatin1String("layer") && view.method == ViewMethod::Attention) {
         engine::ViewRequest all;
-        all.layer = view.layers[0];
+        all.layer = engine::LayerSelector::parse(view.layers[0]);
         all.head = engine::HeadChoice::all();
         all.query = m_query;
         try {

@@ -32,14 +32,14 @@ engine::ViewRequest paneRequest(const PaneSelection& selection)
 {
     engine::ViewRequest r;
     r.method = selection.method;
-    r.layer = selection.layer;
+    r.layer = engine::LayerSelector::parse(selection.layer);
     const auto& info = engine::methodInfo(r.method);
     if (info.rollsOut())
-        r.layer = "0";  // rolled out from the first block; the layer box applies to the others
+        r.layer = engine::LayerSelector::block(0);  // rolled out from the first block; the box is for the others
     else if (!info.takesLayer())
-        r.layer.clear();
-    else if (r.layer == engine::kPoolLayer && (r.method != engine::ViewMethod::Attention || selection.query))
-        r.layer = "-1";  // only attention has a pool row, and no query patch; the others read the last block
+        r.layer = {};
+    else if (r.layer.isPool() && (r.method != engine::ViewMethod::Attention || selection.query))
+        r.layer = engine::LayerSelector::block(-1);  // only attention has a pool row, and no query patch
     const auto& head = selection.head;
     const auto chosen = head.index >= 0 ? engine::HeadChoice::one(head.index) : engine::headChoiceFromName(head.name);
     if (info.heads == engine::MethodHeads::Choose || (info.fusesHeads() && chosen.isFused()))
@@ -58,7 +58,7 @@ engine::ViewMaps everyHeadAttention(const engine::Classifier& model, const engin
 {
     engine::ViewRequest all;
     all.method = engine::ViewMethod::Attention;
-    all.layer = "all";
+    all.layer = engine::LayerSelector::all();
     all.head = engine::HeadChoice::all();
     all.query = query;
     return engine::computeView(model, trace, all);

@@ -93,14 +93,14 @@ ViewMaps attentionView(const Classifier&, const Trace& trace, const ViewRequest&
     // An attention-pooling head stands for the CLS token a SigLIP lacks: its map is the
     // default, and "all" ends with it (a query patch is a block's token: blocks only).
     const bool hasPool = trace.poolAttention.defined();
-    const bool poolOnly = request.layer == kPoolLayer || (request.layer.empty() && hasPool && !request.query);
+    const bool poolOnly = request.layer.isPool() || (request.layer.isDefault() && hasPool && !request.query);
     if (poolOnly && !hasPool)
         throw EngineError("this model has no attention-pooling head (layer '" + std::string(kPoolLayer) + "')");
     if (poolOnly && request.query)
         throw EngineError("a query patch selects a block's token; the attention pool's only query is its latent");
-    const bool withPool = poolOnly || (request.layer == "all" && hasPool && !request.query);
+    const bool withPool = poolOnly || (request.layer.isAll() && hasPool && !request.query);
     const auto blocks = poolOnly ? std::vector<int>{}
-                                 : requestedBlocks(request.layer, int(trace.attentions.size()), "-1");
+                                 : requestedBlocks(request.layer, int(trace.attentions.size()), -1);
     for (int b : blocks) {
         torch::Tensor perHead;
         if (request.query) {

@@ -197,15 +197,15 @@ ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest&
     CamOptions options;
     options.method = request.method;
     if (model.spec().family == Family::ViT) {
-        for (int b : requestedBlocks(request.layer, int(trace.attentions.size()), "-1"))
+        for (int b : requestedBlocks(request.layer, int(trace.attentions.size()), -1))
             view.layers.push_back(std::to_string(b));
         options.vitInput = request.vitCamInput;
         view.camInput = vitCamInputName(options.vitInput);
-    } else if (request.layer == "all") {
+    } else if (request.layer.isAll()) {
         for (const auto& [name, tensor] : trace.features)
             view.layers.push_back(name);
     } else {
-        view.layers.push_back(request.layer.empty() ? trace.features.back().first : request.layer);
+        view.layers.push_back(request.layer.isDefault() ? trace.features.back().first : request.layer.text());
     }
     const auto result = classActivationMaps(model, trace.input, request.classIndex, view.layers, options);
     view.classIndex = result.classIndex;

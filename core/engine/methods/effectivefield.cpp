@@ -126,7 +126,7 @@ ViewMaps effectiveFieldView(const torch::Tensor& erf, const std::string& layer, 
 // The `erf` method on the trace's own image: the unit request.query of request.layer.
 ViewMaps effectiveFieldView(const Classifier& model, const Trace& trace, const ViewRequest& request)
 {
-    const auto layer = request.layer.empty() ? trace.features.back().first : request.layer;
+    const auto layer = request.layer.isDefault() ? trace.features.back().first : request.layer.text();
     const auto [row, col] = request.query.value();
     return effectiveFieldView(effectiveReceptiveField(model, trace.input, layer, row, col), layer, row, col);
 }

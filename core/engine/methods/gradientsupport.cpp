@@ -1,6 +1,7 @@
 #include "core/engine/methods/gradientsupport.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/layerselector.h"
 
 #include <cstdlib>
 
@@ -46,13 +47,7 @@ torch::Tensor patchGrid(const torch::Tensor& tokens, const TokenLayout& layout)
 
 int blockIndex(const std::string& layer, int depth)
 {
-    char* end = nullptr;
-    const long value = std::strtol(layer.c_str(), &end, 10);
-    const long index = value < 0 ? depth + value : value;
-    if (layer.empty() || *end != '\0' || index < 0 || index >= depth)
-        throw EngineError("no block '" + layer + "' (the ViT has blocks 0.." + std::to_string(depth - 1)
-                          + "; -1 is the last)");
-    return int(index);
+    return LayerSelector::parse(layer).blockIn(depth);
 }
 
 AttentionGradients attentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex,

@@ -20,7 +20,7 @@ void checkRequest(const MethodInfo& info, const Family family, const ViewRequest
     }
     if (request.query && !info.query && info.layer != MethodLayer::Unit)
         throw EngineError("a query patch only applies to the attention method");
-    if (info.layer == MethodLayer::Input && !request.layer.empty())
+    if (info.layer == MethodLayer::Input && !request.layer.isDefault())
         throw EngineError("method '" + name + "' has no layer: its map is over the model input");
     if (info.layer == MethodLayer::Unit && !request.query)
         throw EngineError("method '" + name + "' needs the unit whose field it is (--query ROW,COL)");

@@ -52,7 +52,7 @@ std::string vitCamInputName(VitCamInput input)
 
 std::string viewRequestKey(const ViewRequest& r)
 {
-    std::string key = viewMethodName(r.method) + '|' + r.layer + '|' + headChoiceName(r.head) + '|'
+    std::string key = viewMethodName(r.method) + '|' + r.layer.text() + '|' + headChoiceName(r.head) + '|'
                       + std::to_string(r.classIndex) + '|' + std::to_string(r.discardRatio) + '|'
                       + vitCamInputName(r.vitCamInput);
     if (r.query)
@@ -81,21 +81,22 @@ torch::Tensor selectHeads(const torch::Tensor& perHead, const HeadChoice& head, 
     return perHead.narrow(0, head.index, 1);
 }
 
-std::vector<int> requestedBlocks(const std::string& layer, int depth, const std::string& fallback)
+std::vector<int> requestedBlocks(const LayerSelector& layer, int depth, int fallback)
 {
     std::vector<int> blocks;
-    if (layer == "all") {
+    if (layer.isAll()) {
         for (int b = 0; b < depth; ++b)
             blocks.push_back(b);
     } else {
-        blocks.push_back(blockIndex(layer.empty() ? fallback : layer, depth));
+        blocks.push_back((layer.isDefault() ? LayerSelector::block(fallback) : layer).blockIn(depth));
     }
     return blocks;
 }
 
 int rolloutStartBlock(const Trace& trace, const ViewRequest& request)
 {
-    return blockIndex(request.layer.empty() ? "0" : request.layer, int(trace.attentions.size()));
+    const auto start = request.layer.isDefault() ? LayerSelector::block(0) : request.layer;
+    return start.blockIn(int(trace.attentions.size()));
 }
 
 ViewMaps singleMapView(const torch::Tensor& map, const std::string& layer, const std::string& head)
@@ -109,7 +110,7 @@ ViewMaps singleMapView(const torch::Tensor& map, const std::string& layer, const
 
 ViewMaps rolledOutView(const torch::Tensor& map, int start, const std::string& head, std::optional<int> classIndex)
 {
-    auto view = singleMapView(map, "from " + std::to_string(start), head);
+    auto view = singleMapView(map, kRolledOutFrom + std::to_string(start), head);
     view.classIndex = classIndex;
     return view;
 }

@@ -5,6 +5,7 @@
 // and what each one takes, is the method table's business (methodtable.h).
 
 #include "core/engine/methods/attentionmaps.h"
+#include "core/engine/methods/layerselector.h"
 #include "core/engine/methods/methodlist.h"
 #include "core/engine/model/trace.h"
 
@@ -40,15 +41,11 @@ enum class VitCamInput { Norm1Output, ResidualStream };
 VitCamInput vitCamInputFromName(const std::string& name);  // "norm1" | "residual"; throws EngineError
 std::string vitCamInputName(VitCamInput input);
 
-// The attention view's layer for a SigLIP-style attention-pooling head: its latent
-// query's attention over the last block's tokens, the map that stands for CLS attention.
-inline constexpr const char* kPoolLayer = "pool";
-
 struct ViewRequest {
     ViewMethod method = ViewMethod::Attention;
-    // ViT block ("3", "-1" = last, "all"; attention also kPoolLayer, the default with a
-    // pool); CNN feature ("layer4", "all"); "" = the method's default (MethodLayer)
-    std::string layer;
+    // A ViT block (-1 the last) or every block, attention also the pool (its default with a
+    // pool); a CNN layer by name or every one; the default: the method's (MethodLayer).
+    LayerSelector layer;
     HeadChoice head;      // any (attention); a fusion (rollouts); the mean (the others, which have no heads)
     int classIndex = -1;  // gradient methods; < 0: the top-1 class
     // attention: the query patch (row, col); erf: the unit of `layer`
@@ -81,15 +78,16 @@ ViewMaps joinViews(const std::vector<ViewMaps>& parts, ViewAxis axis);
 // For the compute functions:
 // Per-head maps [H, h, w] -> the requested columns [K, h, w]; `labels` gets their names.
 torch::Tensor selectHeads(const torch::Tensor& perHead, const HeadChoice& head, std::vector<std::string>& labels);
-// The blocks a request's `layer` names: every block for "all", else the one block
-// (`fallback` when the layer is empty).
-std::vector<int> requestedBlocks(const std::string& layer, int depth, const std::string& fallback);
+// The blocks a request's `layer` names: every block for all, else the one block
+// (`fallback`, negative from the end, for the default). Throws EngineError.
+std::vector<int> requestedBlocks(const LayerSelector& layer, int depth, int fallback);
 // The first block of a rolled-out method: `layer`, 0 by default.
 int rolloutStartBlock(const Trace& trace, const ViewRequest& request);
 // One map [h, w] as a one-cell view labelled `layer` × `head`.
 ViewMaps singleMapView(const torch::Tensor& map, const std::string& layer, const std::string& head);
 // A map [h, w] rolled out from block `start` as a one-cell view "from <start>" × `head`,
-// explaining `classIndex` (none for attention rollout).
+// explaining `classIndex` (none for attention rollout). kRolledOutFrom: the label's prefix.
+inline constexpr const char* kRolledOutFrom = "from ";
 ViewMaps rolledOutView(const torch::Tensor& map, int start, const std::string& head,
                        std::optional<int> classIndex = std::nullopt);
 // Maps [..., h, w] of different sizes brought to the finest grid (nearest neighbour); the
