@@ -61,7 +61,7 @@ struct LoadedModel {
     double loadMs = 0.0;
 };
 
-LoadedModel timedLoad(const Arguments& args, const std::string& role)
+LoadedModel timedLoad(const Arguments& args, engine::Family role)
 {
     const auto start = std::chrono::steady_clock::now();
     auto model = loadRoleModel(args, role);
@@ -132,12 +132,14 @@ int runAnalyze(const std::vector<std::string>& words)
     // Both checkpoints are read at once, one thread each: reading them is most of a cold
     // start (docs/benchmarks.md). The models then run one after the other on every core.
     std::map<std::string, std::future<LoadedModel>> loading;
-    for (const char* role : {"vit", "cnn"})
-        if (args.value(role))
-            loading[role] = std::async(std::launch::async, timedLoad, std::cref(args), std::string(role));
-    for (const char* role : {"vit", "cnn"})
+    for (const auto family : engine::kFamilies)
+        if (args.value(engine::familyName(family)))
+            loading[engine::familyName(family)] = std::async(std::launch::async, timedLoad, std::cref(args), family);
+    for (const auto family : engine::kFamilies) {
+        const auto role = engine::familyName(family);
         if (auto path = args.value(role))
             out[role] = analyzeRole(role, *path, loading.at(role).get(), inputs, args, dumpTarget);
+    }
     if (dumpTarget)
         io::writeSafetensors(*args.value("dump"), dump);
     std::cout << out.dump(2) << "\n";

@@ -65,9 +65,9 @@ int runCka(const std::vector<std::string>& words)
 
     std::map<std::string, std::unique_ptr<engine::Classifier>> loaded;
     std::vector<engine::CkaModel> models;
-    for (const char* role : {"vit", "cnn"})
-        if (args.value(role)) {
-            loaded[role] = loadRoleModel(args, role);
+    for (const auto family : engine::kFamilies)
+        if (const auto role = engine::familyName(family); args.value(role)) {
+            loaded[role] = loadRoleModel(args, family);
             models.push_back({role, loaded[role].get()});
         }
     const auto study = engine::compareLayers(models, limit, batchSize,

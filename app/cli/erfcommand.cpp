@@ -54,8 +54,9 @@ int runErf(const std::vector<std::string>& words)
         throw UsageError("give the unit as --at ROW,COL in the layer's own grid");
     const InputSet inputs(args, /*folderAllowed=*/true);
     const int batchSize = args.intValue("batch-size", 8, 1);
-    const std::string role = args.value("vit") ? "vit" : "cnn";
-    const auto model = loadRoleModel(args, role);
+    const auto family = args.value("vit") ? engine::Family::ViT : engine::Family::CNN;
+    const auto role = engine::familyName(family);
+    const auto model = loadRoleModel(args, family);
 
     // The average over all images of each image's normalised ERF.
     torch::Tensor sum;
@@ -75,7 +76,7 @@ int runErf(const std::vector<std::string>& words)
     out["input_size"] = erf.sizes().vec();
     out["support_box"] = supportBox(erf);  // [x0, y0, x1, y1], inclusive
     out["centroid"] = centroid(erf);       // [x, y]
-    if (role == "cnn")
+    if (family == engine::Family::CNN)
         if (const auto field = engine::theoreticalField(model->spec(), layer)) {
             const auto box = engine::receptiveBox(*field, at->first, at->second, int(erf.size(0)), int(erf.size(1)));
             out["theoretical_box"] = {box.x0, box.y0, box.x1, box.y1};

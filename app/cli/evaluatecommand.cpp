@@ -40,7 +40,8 @@ int runEvaluate(const std::vector<std::string>& words)
     engine::LoadOptions load;
     load.device = args.value("device").value_or("cpu");
     nlohmann::ordered_json out = {{"data", args.required("data")}, {"split", split}, {"count", data.size()}};
-    for (const char* role : {"vit", "cnn"}) {
+    for (const auto family : engine::kFamilies) {
+        const auto role = engine::familyName(family);
         if (auto path = args.value(role)) {
             const auto model = loadModel(*path, load);
             out[role] = evaluationJson(engine::evaluate(*model, data), model->spec(), *path);

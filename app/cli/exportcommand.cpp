@@ -409,9 +409,9 @@ int runExport(const std::vector<std::string>& words)
     const int workers = args.intValue("workers", std::max(1, int(std::thread::hardware_concurrency()) / 2), 1);
     faithfulnessOptions(args);  // a bad option fails before any image is read
     std::vector<ExportModel> models;
-    for (const char* role : {"vit", "cnn"})
-        if (const auto path = args.value(role))
-            models.push_back({role, *path, loadRoleModel(args, role, "model-heads"), {}});
+    for (const auto family : engine::kFamilies)
+        if (const auto path = args.value(engine::familyName(family)))
+            models.push_back({engine::familyName(family), *path, loadRoleModel(args, family, "model-heads"), {}});
     for (const auto& m : models)
         if (args.flag("faithfulness") && m.model->spec().numClasses == 0)
             throw UsageError("--faithfulness needs a classifier; '" + m.path + "' outputs an image embedding");

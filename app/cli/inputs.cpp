@@ -94,16 +94,15 @@ std::unique_ptr<engine::Classifier> loadModel(const std::string& path, const eng
     return model;
 }
 
-std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role,
+std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, engine::Family role,
                                                   const std::string& headsOption)
 {
     const auto options = loadOptions(args, headsOption);
-    const auto path = args.required(role);
+    const auto option = engine::familyName(role);
+    const auto path = args.required(option);
     auto model = loadModel(path, options);
-    if (const auto wrong = engine::familyMismatch(model->spec(),
-                                                  role == "vit" ? engine::Family::ViT : engine::Family::CNN, path);
-        !wrong.empty())
-        throw UsageError("--" + role + ": " + wrong);
+    if (const auto wrong = engine::familyMismatch(model->spec(), role, path); !wrong.empty())
+        throw UsageError("--" + option + ": " + wrong);
     return model;
 }
 

@@ -55,7 +55,7 @@ std::unique_ptr<engine::Classifier> loadModel(const std::string& path, const eng
 
 // The model given as --vit or --cnn (role "vit" / "cnn"), loaded with --heads (or
 // headsOption) and --device; a model of the other family is a usage error.
-std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, const std::string& role,
+std::unique_ptr<engine::Classifier> loadRoleModel(const Arguments& args, engine::Family role,
                                                   const std::string& headsOption = "heads");
 
 }  // namespace attnviz::cli

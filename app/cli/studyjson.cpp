@@ -41,9 +41,9 @@ std::vector<StudyModel> studyModels(const Arguments& args, bool vitOnly)
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give --vit MODEL, --cnn MODEL or both");
     std::vector<StudyModel> models;
-    for (const char* role : {"vit", "cnn"})
-        if (auto path = args.value(role))
-            models.push_back({role, *path, loadRoleModel(args, role)});
+    for (const auto family : engine::kFamilies)
+        if (auto path = args.value(engine::familyName(family)))
+            models.push_back({engine::familyName(family), *path, loadRoleModel(args, family)});
     return models;
 }
 

@@ -1,10 +1,20 @@
 #include "core/engine/model/modelspec.h"
 
+#include <stdexcept>
+
 namespace attnviz::engine {
 
 std::string familyName(Family family)
 {
     return family == Family::ViT ? "vit" : "cnn";
+}
+
+Family familyFromName(const std::string& name)
+{
+    for (const auto family : kFamilies)
+        if (familyName(family) == name)
+            return family;
+    throw std::invalid_argument("no model family '" + name + "' (vit or cnn)");
 }
 
 std::string namingName(Naming naming)

@@ -7,16 +7,20 @@
 
 namespace attnviz::engine {
 
+// A model's family, and its role in a comparison: the transformer and the convolutional
+// network (the window's two panes, the CLI's --vit and --cnn). One spelling everywhere.
 enum class Family { ViT, CNN };
+inline constexpr Family kFamilies[] = {Family::ViT, Family::CNN};
 enum class Naming { Timm, Torchvision, HF, OpenCLIP };
 // A ViT block's MLP: GELU (exact), CLIP's QuickGELU x * sigmoid(1.702 x), or SwiGLU
 // (fc1 gives [x1, x2], SiLU(x1) * x2 goes to fc2: DINOv2 giant), or GELU's tanh
 // approximation (SigLIP in HF and big_vision, SigLIP 2 in timm).
 enum class ViTMlp { Gelu, QuickGelu, SwiGlu, GeluTanh };
 
-std::string familyName(Family family);  // "vit" | "cnn"
-std::string namingName(Naming naming);  // "timm" | "torchvision" | "hf" | "open_clip"
-std::string mlpName(ViTMlp mlp);        // "gelu" | "quick_gelu" | "swiglu" | "gelu_tanh"
+std::string familyName(Family family);           // "vit" | "cnn": option names, JSON keys, tensor key prefixes
+Family familyFromName(const std::string& name);  // throws std::invalid_argument for another name
+std::string namingName(Naming naming);           // "timm" | "torchvision" | "hf" | "open_clip"
+std::string mlpName(ViTMlp mlp);                 // "gelu" | "quick_gelu" | "swiglu" | "gelu_tanh"
 
 // How an image becomes the model's input tensor.
 struct Preprocessing {
