@@ -28,7 +28,7 @@ AnalysisController::AnalysisController(QObject* parent)
     m_pool.setMaxThreadCount(1);  // one model job at a time; newer ones queue behind it
     m_studyPool.setMaxThreadCount(1);
     for (const auto side : kSides)
-        m_latestView[side] = 0;
+        m_viewSlots.try_emplace(side, m_tickets);
 }
 
 AnalysisController::~AnalysisController()
@@ -41,11 +41,11 @@ AnalysisController::~AnalysisController()
     m_studyPool.waitForDone();
 }
 
-void AnalysisController::post(QThreadPool& pool, quint64 job, std::function<bool()> stale, std::function<void()> work)
+void AnalysisController::post(QThreadPool& pool, const engine::JobSlot& slot, quint64 job, std::function<void()> work)
 {
     if (m_running++ == 0)
         emit busyChanged(true);
-    pool.start([this, job, stale = std::move(stale), work = std::move(work)] {
+    pool.start([this, job, stale = slot.stalePredicate(job), work = std::move(work)] {
         QString error;
         try {
             // A newer request or cancel() stops the engine within one block.
@@ -76,6 +76,13 @@ void AnalysisController::report(std::function<void()> onGuiThread)
     QMetaObject::invokeMethod(this, std::move(onGuiThread), Qt::QueuedConnection);
 }
 
+void AnalysisController::deliver(const engine::JobSlot& slot, quint64 job, std::function<void()> onGuiThread)
+{
+    // Asked on the GUI thread, where start() and cancel() run: nothing supersedes the job
+    // between the question and the continuation.
+    report([&slot, job, onGuiThread = std::move(onGuiThread)] { slot.deliver(job, onGuiThread); });
+}
+
 std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& path, const QString& device, int inputSide)
 {
     const auto key = modelKey(path, device, inputSide);
@@ -90,11 +97,34 @@ std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& pat
     return loaded;
 }
 
+std::shared_ptr<PaneAnalysis> AnalysisController::runPane(Side side, const QString& path,
+                                                          const std::shared_ptr<const cv::Mat>& image,
+                                                          const QString& device, int inputSide)
+{
+    report([this, side] { emit progress(tr("running the %1").arg(sideTitle(side))); });
+    auto pane = std::make_shared<PaneAnalysis>();
+    pane->side = side;
+    pane->modelPath = path;
+    const auto loaded = model(path, device, inputSide);
+    if (const auto wrong = engine::familyMismatch(loaded->spec(), sideFamily(side), path.toStdString()); !wrong.empty())
+        throw engine::EngineError((side == Side::ViT ? "the ViT side needs a ViT: " : "the CNN side needs a CNN: ")
+                                  + wrong);
+    pane->model = loaded;
+    auto prepared = imaging::preprocessImage(*image, loaded->spec().preprocessing);
+    pane->trace = loaded->forward(prepared.tensor);
+    if (!pane->trace.tokenNorms.empty()) {
+        pane->tokens = engine::studyTokens(pane->trace);
+        pane->heads = engine::headTable(pane->trace, *pane->tokens);
+    }
+    pane->image = image;
+    pane->crop = prepared.crop;
+    return pane;
+}
+
 quint64 AnalysisController::analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath,
                                     const QString& device, int inputSide, std::shared_ptr<const Analysis> previous)
 {
-    const quint64 job = m_nextJob++;
-    m_latestAnalysis = job;
+    const quint64 job = m_analysisSlot.start();
     // The sides of `previous` taken over as they are: same image, model, device and size.
     const bool sameInput = previous && previous->imagePath == imagePath && previous->device == device
                            && previous->inputSide == inputSide;
@@ -107,13 +137,12 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
     // a block, so the new analysis does not wait behind it (the panes forget it).
     for (const auto& [side, kept] : {std::pair{Side::ViT, keptVit}, std::pair{Side::CNN, keptCnn}})
         if (!kept) {
-            m_latestView[side] = m_nextJob++;
+            m_viewSlots.at(side).cancel();
             emit viewAbandoned(side);  // the pane stops waiting, should the analysis fail
         }
-    m_latestFieldSizes = m_nextJob++;
-    const auto stale = [this, job] { return job != m_latestAnalysis.load(); };
-    post(m_pool, job, stale, [=] {
-        if (stale())
+    m_fieldSizesSlot.cancel();
+    post(m_pool, m_analysisSlot, job, [=] {
+        if (m_analysisSlot.isStale(job))
             return;
         auto analysis = std::make_shared<Analysis>();
         analysis->job = job;
@@ -124,36 +153,18 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}}) {
             if (path.isEmpty())
                 continue;
-            if (stale())
+            if (m_analysisSlot.isStale(job))
                 throw engine::Cancelled();
-            const bool wantVit = side == Side::ViT;
-            if (const auto& kept = wantVit ? keptVit : keptCnn) {
-                (wantVit ? analysis->vit : analysis->cnn) = kept;  // its trace and views stay
+            auto& out = side == Side::ViT ? analysis->vit : analysis->cnn;
+            if (const auto& kept = side == Side::ViT ? keptVit : keptCnn) {
+                out = kept;  // its trace and views stay
                 continue;
             }
             if (!image) {
                 report([this] { emit progress(tr("decoding the image")); });
                 image = std::make_shared<const cv::Mat>(imaging::decodeImageRgb(imagePath.toStdString()));
             }
-            report([this, side = side] { emit progress(tr("running the %1").arg(sideTitle(side))); });
-            auto pane = std::make_shared<PaneAnalysis>();
-            pane->side = side;
-            pane->modelPath = path;
-            const auto loaded = model(path, device, inputSide);
-            if (const auto wrong = engine::familyMismatch(loaded->spec(), sideFamily(side), path.toStdString());
-                !wrong.empty())
-                throw engine::EngineError((wantVit ? "the ViT side needs a ViT: " : "the CNN side needs a CNN: ")
-                                          + wrong);
-            pane->model = loaded;
-            auto prepared = imaging::preprocessImage(*image, loaded->spec().preprocessing);
-            pane->trace = loaded->forward(prepared.tensor);
-            if (!pane->trace.tokenNorms.empty()) {
-                pane->tokens = engine::studyTokens(pane->trace);
-                pane->heads = engine::headTable(pane->trace, *pane->tokens);
-            }
-            pane->image = image;
-            pane->crop = prepared.crop;
-            (wantVit ? analysis->vit : analysis->cnn) = pane;
+            out = runPane(side, path, image, device, inputSide);
         }
         // Only the models on screen stay loaded; a replaced model is freed once no pane
         // shows it any more.
@@ -161,24 +172,19 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             it = it->first == modelKey(vitPath, device, inputSide) || it->first == modelKey(cnnPath, device, inputSide)
                      ? std::next(it)
                      : m_models.erase(it);
-        if (stale())
+        if (m_analysisSlot.isStale(job))
             return;
-        report([this, analysis, job] {
-            if (job == m_latestAnalysis.load())
-                emit analysisFinished(analysis);
-        });
+        deliver(m_analysisSlot, job, [this, analysis] { emit analysisFinished(analysis); });
     });
     return job;
 }
 
 quint64 AnalysisController::runView(Side side, std::function<engine::ViewMaps()> work)
 {
-    const quint64 job = m_nextJob++;
-    auto& latest = m_latestView[side];
-    latest = job;
-    const auto stale = [job, &latest] { return job != latest.load(); };
-    post(m_pool, job, stale, [=, &latest] {
-        if (stale())
+    auto& slot = m_viewSlots.at(side);
+    const quint64 job = slot.start();
+    post(m_pool, slot, job, [=, &slot] {
+        if (slot.isStale(job))
             return;
         report([this] { emit progress(tr("computing gradients")); });
         std::shared_ptr<engine::ViewMaps> view;
@@ -187,16 +193,10 @@ quint64 AnalysisController::runView(Side side, std::function<engine::ViewMaps()>
         } catch (...) {
             // Only the pane's newest request is waited for: a stale one (a newer request
             // stopped it) ends silently, and cancel() speaks for every side itself.
-            report([this, side, job, &latest] {
-                if (job == latest.load())
-                    emit viewAbandoned(side);
-            });
+            deliver(slot, job, [this, side] { emit viewAbandoned(side); });
             throw;  // reported by post()
         }
-        report([this, job, view, side, &latest] {
-            if (job == latest.load())
-                emit viewFinished(job, side, view);
-        });
+        deliver(slot, job, [this, job, view, side] { emit viewFinished(job, side, view); });
     });
     return job;
 }
@@ -210,20 +210,18 @@ quint64 AnalysisController::computeGradientView(std::shared_ptr<const PaneAnalys
 quint64 AnalysisController::computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer,
                                                   int row, int col)
 {
-    return runView(pane->side, [pane, layer, row, col] {
-        const auto name = layer.toStdString();
-        return engine::effectiveFieldView(engine::effectiveReceptiveField(*pane->model, pane->trace.input, name, row,
-                                                                          col),
-                                          name, row, col);
-    });
+    // The `erf` row of the method table, as any other view that runs the model.
+    engine::ViewRequest request;
+    request.method = engine::ViewMethod::EffectiveField;
+    request.layer = engine::LayerSelector::parse(layer.toStdString());
+    request.query = std::make_pair(row, col);
+    return computeGradientView(std::move(pane), request);
 }
 
 quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> analysis)
 {
-    const quint64 job = m_nextJob++;
-    m_latestFieldSizes = job;
-    const auto stale = [this, job] { return job != m_latestFieldSizes.load(); };
-    post(m_pool, job, stale, [=, last = m_lastFieldSizes] {
+    const quint64 job = m_fieldSizesSlot.start();
+    post(m_pool, m_fieldSizesSlot, job, [=, last = m_lastFieldSizes] {
         auto sizes = std::make_shared<FieldSizes>();
         sizes->analysisJob = analysis->job;
         sizes->vitPane = analysis->vit;
@@ -237,16 +235,14 @@ quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> an
                 out = vit ? last->vit : last->cnn;  // the same trace: measured already
                 continue;
             }
-            if (stale())
+            if (m_fieldSizesSlot.isStale(job))
                 throw engine::Cancelled();
             report([this] { emit progress(tr("measuring effective receptive fields")); });
             out = engine::effectiveFieldSizes(*pane->model, pane->trace.input);
         }
-        report([this, sizes, job] {
-            if (job == m_latestFieldSizes.load()) {
-                m_lastFieldSizes = sizes;
-                emit fieldSizesFinished(sizes);
-            }
+        deliver(m_fieldSizesSlot, job, [this, sizes] {
+            m_lastFieldSizes = sizes;
+            emit fieldSizesFinished(sizes);
         });
     });
     return job;
@@ -255,10 +251,8 @@ quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> an
 quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
                                           std::shared_ptr<const engine::Classifier> cnn, int batchSize)
 {
-    const quint64 job = m_nextJob++;
-    m_latestSimilarity = job;
-    const auto stale = [this, job] { return job != m_latestSimilarity.load(); };
-    post(m_studyPool, job, stale, [=] {
+    const quint64 job = m_similaritySlot.start();
+    post(m_studyPool, m_similaritySlot, job, [=] {
         auto result = std::make_shared<LayerSimilarity>();
         result->folder = folder;
         const auto paths = io::imageFilesIn(folder.toStdString());
@@ -284,10 +278,7 @@ quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr
             return images.batch(first, count, m.model->spec().preprocessing);
         };
         result->study = engine::compareLayers(models, paths.size(), batchSize, load);
-        report([this, result, job] {
-            if (job == m_latestSimilarity.load())
-                emit similarityFinished(result);
-        });
+        deliver(m_similaritySlot, job, [this, result] { emit similarityFinished(result); });
     });
     return job;
 }
@@ -295,10 +286,8 @@ quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr
 quint64 AnalysisController::localize(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
                                      std::shared_ptr<const engine::Classifier> cnn, int batchSize)
 {
-    const quint64 job = m_nextJob++;
-    m_latestLocalization = job;
-    const auto stale = [this, job] { return job != m_latestLocalization.load(); };
-    post(m_studyPool, job, stale, [=] {
+    const quint64 job = m_localizationSlot.start();
+    post(m_studyPool, m_localizationSlot, job, [=] {
         auto result = std::make_shared<SpatialLocalization>();
         result->folder = folder;
         const auto paths = io::imageFilesIn(folder.toStdString());
@@ -320,10 +309,7 @@ quint64 AnalysisController::localize(const QString& folder, std::shared_ptr<cons
                         });
                     }));
         }
-        report([this, result, job] {
-            if (job == m_latestLocalization.load())
-                emit localizationFinished(result);
-        });
+        deliver(m_localizationSlot, job, [this, result] { emit localizationFinished(result); });
     });
     return job;
 }
@@ -332,10 +318,8 @@ quint64 AnalysisController::probeLayers(const QString& data, std::shared_ptr<con
                                         std::shared_ptr<const engine::Classifier> cnn,
                                         const engine::LabelledSetOptions& options)
 {
-    const quint64 job = m_nextJob++;
-    m_latestProbes = job;
-    const auto stale = [this, job] { return job != m_latestProbes.load(); };
-    post(m_studyPool, job, stale, [=] {
+    const quint64 job = m_probesSlot.start();
+    post(m_studyPool, m_probesSlot, job, [=] {
         auto result = std::make_shared<LayerProbes>();
         result->data = data;
         const auto set = imaging::openLabelledSet(data.toStdString(), options);
@@ -353,21 +337,16 @@ quint64 AnalysisController::probeLayers(const QString& data, std::shared_ptr<con
             result->sides.emplace_back(side, engine::probeLayers(*model, set.forModel(model->spec().preprocessing), 64,
                                                                  {}, progressed));
         }
-        report([this, result, job] {
-            if (job == m_latestProbes.load())
-                emit probesFinished(result);
-        });
+        deliver(m_probesSlot, job, [this, result] { emit probesFinished(result); });
     });
     return job;
 }
 
 quint64 AnalysisController::computeFaithfulness(std::vector<FaithfulnessRequest> requests)
 {
-    const quint64 job = m_nextJob++;
-    m_latestFaithfulness = job;
-    const auto stale = [this, job] { return job != m_latestFaithfulness.load(); };
+    const quint64 job = m_faithfulnessSlot.start();
     // Beside the views, as CKA: inference on the panes' const models is safe there.
-    post(m_studyPool, job, stale, [=] {
+    post(m_studyPool, m_faithfulnessSlot, job, [=] {
         auto plot = std::make_shared<FaithfulnessPlot>();
         for (const auto& r : requests) {
             const auto& spec = r.pane->model->spec();
@@ -387,24 +366,18 @@ quint64 AnalysisController::computeFaithfulness(std::vector<FaithfulnessRequest>
                                                                : QString::number(c);
             plot->panes.push_back(r.pane);
         }
-        report([this, plot, job] {
-            if (job == m_latestFaithfulness.load())
-                emit faithfulnessFinished(plot);
-        });
+        deliver(m_faithfulnessSlot, job, [this, plot] { emit faithfulnessFinished(plot); });
     });
     return job;
 }
 
 void AnalysisController::markAllStale()
 {
-    m_latestAnalysis = m_nextJob++;
-    m_latestFieldSizes = m_nextJob++;
-    m_latestSimilarity = m_nextJob++;
-    m_latestFaithfulness = m_nextJob++;
-    m_latestLocalization = m_nextJob++;
-    m_latestProbes = m_nextJob++;
-    for (auto& [side, latest] : m_latestView)
-        latest = m_nextJob++;
+    for (auto* slot : {&m_analysisSlot, &m_fieldSizesSlot, &m_similaritySlot, &m_faithfulnessSlot, &m_localizationSlot,
+                       &m_probesSlot})
+        slot->cancel();
+    for (auto& [side, slot] : m_viewSlots)
+        slot.cancel();
 }
 
 void AnalysisController::cancel()
@@ -413,7 +386,7 @@ void AnalysisController::cancel()
     markAllStale();
     if (busy()) {
         emit failed(0, tr("cancelled"));
-        for (const auto& [side, latest] : m_latestView)
+        for (const auto& [side, slot] : m_viewSlots)
             emit viewAbandoned(side);
     }
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/engine/evaluation/faithfulness.h"
+#include "core/engine/jobslot.h"
 #include "core/engine/methods/effectivefield.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/model/classifier.h"
@@ -101,8 +102,8 @@ struct FaithfulnessPlot {
 // Runs everything that touches a model on worker threads, so the window never waits:
 // loading models (cached by path, device and input size), the forward passes and the views that
 // need gradients on one thread, in order; CKA over a folder on a second one. Jobs carry
-// ids; the newest request of a kind wins, and older jobs stop at their next step and
-// drop their results. cancel() makes every job stale.
+// ids; each kind of job has a slot (engine::JobSlot) where the newest request wins, and
+// older jobs stop at their next step and drop their results. cancel() makes every job stale.
 class AnalysisController : public QObject {
     Q_OBJECT
 public:
@@ -160,24 +161,32 @@ signals:
 private:
     // Worker thread only; cached by path, device and input size.
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device, int inputSide);
-    // Runs `work` on `pool`, reporting the busy state and an exception as failed(job)
-    // unless the job is stale by then.
-    void post(QThreadPool& pool, quint64 job, std::function<bool()> stale, std::function<void()> work);
+    // Worker thread only: the model at `path` (loaded or cached) run once on `image` (RGB)
+    // for `side`. Throws EngineError for a model of the other family.
+    std::shared_ptr<PaneAnalysis> runPane(Side side, const QString& path, const std::shared_ptr<const cv::Mat>& image,
+                                          const QString& device, int inputSide);
+    // Runs job `job` of `slot` on `pool` inside a cancellation scope on the slot's stale
+    // predicate, reporting the busy state and an exception as failed(job) unless the job
+    // is stale by then.
+    void post(QThreadPool& pool, const engine::JobSlot& slot, quint64 job, std::function<void()> work);
     void markAllStale();
     // A view for one pane computed on the worker; newer views for that pane win.
     quint64 runView(Side side, std::function<engine::ViewMaps()> work);
     void report(std::function<void()> onGuiThread);
+    // Runs `onGuiThread` on the GUI thread if `job` is still `slot`'s current job by then.
+    void deliver(const engine::JobSlot& slot, quint64 job, std::function<void()> onGuiThread);
 
-    QThreadPool m_pool;       // analyses and views: one job at a time, in order
-    QThreadPool m_studyPool;  // CKA over a folder: minutes long, so beside the views
-    std::atomic<quint64> m_nextJob{1};
-    std::atomic<quint64> m_latestAnalysis{0};
-    std::map<Side, std::atomic<quint64>> m_latestView;  // per side
-    std::atomic<quint64> m_latestSimilarity{0};
-    std::atomic<quint64> m_latestFieldSizes{0};
-    std::atomic<quint64> m_latestFaithfulness{0};
-    std::atomic<quint64> m_latestLocalization{0};
-    std::atomic<quint64> m_latestProbes{0};
+    // One counter for every kind of job, so a job id is unique among them all.
+    engine::JobTickets m_tickets;
+    engine::JobSlot m_analysisSlot{m_tickets};
+    std::map<Side, engine::JobSlot> m_viewSlots;  // per side
+    engine::JobSlot m_fieldSizesSlot{m_tickets};
+    engine::JobSlot m_similaritySlot{m_tickets};
+    engine::JobSlot m_faithfulnessSlot{m_tickets};
+    engine::JobSlot m_localizationSlot{m_tickets};
+    engine::JobSlot m_probesSlot{m_tickets};
+    QThreadPool m_pool;                                  // analyses and views: one job at a time, in order
+    QThreadPool m_studyPool;                             // CKA over a folder: minutes long, so beside the views
     std::shared_ptr<const FieldSizes> m_lastFieldSizes;  // GUI thread
     std::atomic<int> m_running{0};
     std::map<QString, std::shared_ptr<engine::Classifier>> m_models;  // worker thread only

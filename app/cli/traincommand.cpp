@@ -1,5 +1,6 @@
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
+#include "app/cli/interrupt.h"
 #include "app/cli/progressline.h"
 
 #include "core/engine/model/classifier.h"
@@ -14,9 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -25,13 +24,6 @@
 
 namespace attnviz::cli {
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-
-void onInterrupt(int)
-{
-    g_interrupted = true;
-}
 
 std::vector<std::string> parseLabels(const std::optional<std::string>& text)
 {
@@ -123,7 +115,6 @@ int runTrain(const std::vector<std::string>& words)
         training["continued_from"] = previousTraining(*init);
     ProgressLine progress(std::cerr);
     engine::TrainCallbacks callbacks;
-    callbacks.cancel = &g_interrupted;
     callbacks.progress = [&progress](const engine::TrainProgress& p) { progress.show(p); };
     callbacks.epochDone = [&](const engine::EpochSummary& e) {
         training["epochs"].push_back(
@@ -134,9 +125,13 @@ int runTrain(const std::vector<std::string>& words)
                              nlohmann::ordered_json{{"training", training}}.dump());
         progress.epochDone(e);
     };
-    std::signal(SIGINT, onInterrupt);
-    const bool finished = engine::train(*model, data, options, callbacks);
-    std::signal(SIGINT, SIG_DFL);
+    bool finished = false;
+    {
+        // Ctrl-C stops the run between batches (or within one), keeping the checkpoint of
+        // the last complete epoch; the default handler is back for the summary.
+        InterruptScope interrupt;
+        finished = engine::train(*model, data, options, callbacks);
+    }
     if (!finished) {
         std::cerr << "\ntrain: interrupted; "
                   << (training["epochs"].empty()

@@ -19,9 +19,14 @@ CancellationScope::~CancellationScope()
     t_stopRequested = m_outer;
 }
 
+bool cancellationRequested()
+{
+    return t_stopRequested && (*t_stopRequested)();
+}
+
 void throwIfCancelled()
 {
-    if (t_stopRequested && (*t_stopRequested)())
+    if (cancellationRequested())
         throw Cancelled();
 }
 

@@ -35,6 +35,9 @@ private:
 
 // Between blocks, layers and batches: throws Cancelled when the current scope says stop.
 void throwIfCancelled();
+// Whether the current scope says stop (false without one), for work that ends by
+// returning rather than throwing (training keeps its complete epochs and returns false).
+bool cancellationRequested();
 
 // A block's output `t` [N, ...]: when the backward pass reaches it, the current scope is
 // asked again (a backward of ViT-B/16 takes seconds on a CPU). Nothing when `t` needs no

@@ -1,6 +1,7 @@
 // Training and evaluation on Fashion-MNIST (Debian's dataset-fashion-mnist): the IDX
 // reader's errors, a short training run whose loss must fall, and the saved model
 // taking the same loader path as any user checkpoint.
+#include "core/engine/cancellation.h"
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/training/evaluation.h"
@@ -151,14 +152,16 @@ private slots:
         QCOMPARE(engine::receptiveFields(reloaded->spec()).front().jump, 1.0);
     }
 
+    // The cancellation scope is asked between batches: a stop asked after the first
+    // progress report (batch 20) ends the run before batch 21, returning false.
     void cancelStopsBetweenBatches()
     {
         const auto fresh = engine::freshViT({}, 3);
         auto model = engine::buildClassifier(fresh.tensors, fresh.config);
-        std::atomic<bool> cancel{false};
+        bool cancel = false;
+        engine::CancellationScope scope([&] { return cancel; });
         int reports = 0;
         engine::TrainCallbacks callbacks;
-        callbacks.cancel = &cancel;
         callbacks.progress = [&](const engine::TrainProgress&) { ++reports, cancel = true; };
         bool epochSaved = false;
         callbacks.epochDone = [&](const engine::EpochSummary&) { epochSaved = true; };
@@ -167,6 +170,37 @@ private slots:
         QVERIFY(!engine::train(*model, trainingSlice(1024), options, callbacks));
         QCOMPARE(reports, 1);
         QVERIFY(!epochSaved);
+    }
+
+    // A stop that the model's forward sees within a batch (its blocks ask the scope too)
+    // ends the run the same way: false, not an exception, and no epoch reported.
+    void cancelWithinABatchReturnsFalse()
+    {
+        const auto fresh = engine::freshViT({}, 3);
+        auto model = engine::buildClassifier(fresh.tensors, fresh.config);
+        int asked = 0;
+        // The 1st question is the trainer's before batch 1; the 3rd is a block's.
+        engine::CancellationScope scope([&] { return ++asked >= 3; });
+        bool epochSaved = false;
+        engine::TrainCallbacks callbacks;
+        callbacks.epochDone = [&](const engine::EpochSummary&) { epochSaved = true; };
+        engine::TrainOptions options;
+        options.batchSize = 16;
+        options.epochs = 1;
+        QVERIFY(!engine::train(*model, trainingSlice(64), options, callbacks));
+        QCOMPARE(asked, 3);
+        QVERIFY(!epochSaved);
+    }
+
+    // Without a scope nothing stops the run.
+    void noScopeRunsToTheEnd()
+    {
+        const auto fresh = engine::freshViT({}, 3);
+        auto model = engine::buildClassifier(fresh.tensors, fresh.config);
+        engine::TrainOptions options;
+        options.batchSize = 16;
+        options.epochs = 1;
+        QVERIFY(engine::train(*model, trainingSlice(32), options, {}));
     }
 };
 

@@ -3,6 +3,7 @@
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/attentionmaps.h"
 #include "core/engine/methods/cam.h"
+#include "core/engine/methods/effectivefield.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/tensorconvert.h"
@@ -160,6 +161,26 @@ private slots:
             }
         }
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::viewMethodFromName("no-such-method"));
+    }
+
+    // The window asks for a unit's field as an `erf` request (AnalysisController::
+    // computeEffectiveField): the same view as the field computed and labelled directly.
+    void erfRequestEqualsTheFieldComputedDirectly()
+    {
+        const auto& [model, trace] = cnn();
+        auto r = request("erf", "layer2");
+        r.query = std::make_pair(3, 4);
+        const auto view = engine::computeView(*model, trace, r);
+        const auto direct = engine::effectiveFieldView(engine::effectiveReceptiveField(*model, trace.input, "layer2", 3,
+                                                                                       4),
+                                                       "layer2", 3, 4);
+        QVERIFY(view.method == direct.method);
+        QVERIFY(view.classIndex == direct.classIndex);
+        QCOMPARE(view.layers, std::vector<std::string>{"layer2 @3,4"});
+        QCOMPARE(view.layers, direct.layers);
+        QCOMPARE(view.heads, direct.heads);
+        QCOMPARE(view.camInput, direct.camInput);
+        QVERIFY(torch::equal(view.maps, direct.maps));
     }
 
     void vitCamsReadTheTokensTheRequestNames()

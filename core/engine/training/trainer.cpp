@@ -1,9 +1,11 @@
 #include "core/engine/training/trainer.h"
 
+#include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 
 #include <chrono>
 #include <cmath>
+#include <utility>
 
 namespace attnviz::engine {
 namespace {
@@ -41,6 +43,25 @@ double learningRateAt(int64_t step, int64_t warmupSteps, int64_t totalSteps, dou
     return peak * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
 }
 
+// One optimizer step on the images `index` [B] of `data`: their mean loss and how many
+// the model got right, both measured before the step.
+std::pair<double, int64_t> trainStep(Classifier& model, const ImageSet& data, const torch::Tensor& index,
+                                     const TrainOptions& o, torch::optim::Optimizer& optimizer)
+{
+    auto bytes = data.images.index_select(0, index);
+    if (o.augment)
+        bytes = augmentBatch(bytes);
+    const auto x = normalizeBatch(bytes, model.spec().preprocessing).to(model.device());
+    const auto y = data.labels.index_select(0, index).to(model.device());
+    optimizer.zero_grad();
+    const auto logits = model.logits(x, true);
+    const auto loss = torch::nn::functional::cross_entropy(
+        logits, y, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(o.labelSmoothing));
+    loss.backward();
+    optimizer.step();
+    return {loss.item<double>(), logits.argmax(1).eq(y).sum().item<int64_t>()};
+}
+
 }  // namespace
 
 bool train(Classifier& model, const ImageSet& data, const TrainOptions& o, const TrainCallbacks& callbacks)
@@ -61,7 +82,6 @@ bool train(Classifier& model, const ImageSet& data, const TrainOptions& o, const
     if (o.maxBatchesPerEpoch > 0)
         batches = std::min(batches, o.maxBatchesPerEpoch);
     const int64_t totalSteps = batches * o.epochs;
-    const auto device = model.device();
     const auto runStart = Clock::now();
     int64_t step = 0;
 
@@ -71,24 +91,18 @@ bool train(Classifier& model, const ImageSet& data, const TrainOptions& o, const
         double lossSum = 0.0;
         int64_t correct = 0;
         for (int64_t b = 0; b < batches; ++b, ++step) {
-            if (callbacks.cancel && callbacks.cancel->load())
+            if (cancellationRequested())
                 return false;
-            const auto index = order.narrow(0, b * o.batchSize, o.batchSize);
-            auto bytes = data.images.index_select(0, index);
-            if (o.augment)
-                bytes = augmentBatch(bytes);
-            const auto x = normalizeBatch(bytes, model.spec().preprocessing).to(device);
-            const auto y = data.labels.index_select(0, index).to(device);
             static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options())
                 .lr(learningRateAt(step, batches, totalSteps, o.learningRate));
-            optimizer.zero_grad();
-            const auto logits = model.logits(x, true);
-            const auto loss = torch::nn::functional::cross_entropy(
-                logits, y, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(o.labelSmoothing));
-            loss.backward();
-            optimizer.step();
-            lossSum += loss.item<double>();
-            correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+            try {
+                const auto [loss, right] = trainStep(model, data, order.narrow(0, b * o.batchSize, o.batchSize), o,
+                                                     optimizer);
+                lossSum += loss;
+                correct += right;
+            } catch (const Cancelled&) {
+                return false;  // the model's own checks stopped it within the batch
+            }
             if (callbacks.progress && ((b + 1) % 20 == 0 || b + 1 == batches)) {
                 const double elapsed = secondsSince(runStart);
                 const double rate = double((step + 1) * o.batchSize) / elapsed;

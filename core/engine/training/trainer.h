@@ -3,7 +3,6 @@
 #include "core/engine/model/classifier.h"
 #include "core/engine/training/imageset.h"
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 
@@ -40,10 +39,11 @@ struct EpochSummary {
 struct TrainCallbacks {
     std::function<void(const TrainProgress&)> progress;  // every few batches
     std::function<void(const EpochSummary&)> epochDone;  // e.g. save a checkpoint
-    const std::atomic<bool>* cancel = nullptr;           // checked between batches
 };
 
-// Trains `model` in place with AdamW and cross-entropy. Returns false when cancelled
+// Trains `model` in place with AdamW and cross-entropy. Stops when the current
+// CancellationScope (cancellation.h) says so: asked between batches, and by the model
+// within one, whose Cancelled ends the run the same way. Returns false when cancelled
 // (the model then holds a partly trained epoch; only epochDone saw complete ones).
 bool train(Classifier& model, const ImageSet& data, const TrainOptions& options, const TrainCallbacks& callbacks);
 
