@@ -207,17 +207,6 @@ quint64 AnalysisController::computeGradientView(std::shared_ptr<const PaneAnalys
     return runView(pane->side, [pane, request] { return engine::computeView(*pane->model, pane->trace, request); });
 }
 
-quint64 AnalysisController::computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer,
-                                                  int row, int col)
-{
-    // The `erf` row of the method table, as any other view that runs the model.
-    engine::ViewRequest request;
-    request.method = engine::ViewMethod::EffectiveField;
-    request.layer = engine::LayerSelector::parse(layer.toStdString());
-    request.query = std::make_pair(row, col);
-    return computeGradientView(std::move(pane), request);
-}
-
 quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> analysis)
 {
     const quint64 job = m_fieldSizesSlot.start();

@@ -116,11 +116,9 @@ public:
     // it is, not run again (nor the image decoded for it). Emits analysisFinished or failed.
     quint64 analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath, const QString& device,
                     int inputSide = 0, std::shared_ptr<const Analysis> previous = nullptr);
-    // A view that runs the model (Grad-CAM, gradient rollout). Emits viewFinished or failed.
+    // A view that runs the model (Grad-CAM, gradient rollout, a unit's effective field).
+    // Emits viewFinished or failed.
     quint64 computeGradientView(std::shared_ptr<const PaneAnalysis> pane, const engine::ViewRequest& request);
-    // The effective receptive field of unit (row, col) of `layer` on the analysed input,
-    // delivered as a view "erf" of one map [H, W] over the model input.
-    quint64 computeEffectiveField(std::shared_ptr<const PaneAnalysis> pane, const QString& layer, int row, int col);
     // Effective field sizes of both panes of `analysis`. Emits fieldSizesFinished or failed.
     quint64 computeFieldSizes(std::shared_ptr<const Analysis> analysis);
     // Minibatch CKA over the images directly in `folder` (in minibatches of

@@ -201,7 +201,6 @@ void MainWindow::connectPanes()
 {
     for (auto* p : {m_vitPane, m_cnnPane}) {
         connect(p, &ModelPane::gradientViewRequested, &m_controller, &AnalysisController::computeGradientView);
-        connect(p, &ModelPane::effectiveFieldRequested, &m_controller, &AnalysisController::computeEffectiveField);
         connect(p, &ModelPane::statusMessage, this,
                 [this](const QString& text) { statusBar()->showMessage(text, 4000); });
         connect(p, &ModelPane::rendered, this, &MainWindow::requestFaithfulnessIfShown);

@@ -163,8 +163,8 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::viewMethodFromName("no-such-method"));
     }
 
-    // The window asks for a unit's field as an `erf` request (AnalysisController::
-    // computeEffectiveField): the same view as the field computed and labelled directly.
+    // The window asks for a unit's field as an `erf` request (ModelPane's
+    // gradientViewRequested): the same view as the field computed and labelled directly.
     void erfRequestEqualsTheFieldComputedDirectly()
     {
         const auto& [model, trace] = cnn();

@@ -320,10 +320,7 @@ void ModelPane::requestFromModel(const engine::ViewRequest& r)
     m_waiting = true;
     m_views.setPending(key);
     m_state->setText(tr("computing %1 …").arg(methodName(r.method)));
-    if (r.method == ViewMethod::EffectiveField)
-        emit effectiveFieldRequested(m_analysis, layer(), m_unit->first, m_unit->second);
-    else
-        emit gradientViewRequested(m_analysis, r);
+    emit gradientViewRequested(m_analysis, r);  // an effective field too: the unit is its query
     if (m_shown && m_shown->method == r.method)
         render(*m_shown);
 }

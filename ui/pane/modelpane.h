@@ -88,8 +88,6 @@ public:
 signals:
     void gradientViewRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane,
                                attnviz::engine::ViewRequest request);
-    void effectiveFieldRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane, QString layer, int row,
-                                 int col);
     void statusMessage(QString text);
     // A click on this pane's picture at a place of the whole image (x, y in [0, 1)).
     void imageClicked(QPointF imageUnit);
