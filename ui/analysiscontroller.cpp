@@ -106,7 +106,7 @@ std::shared_ptr<PaneAnalysis> AnalysisController::runPane(Side side, const QStri
     pane->side = side;
     pane->modelPath = path;
     const auto loaded = model(path, device, inputSide);
-    if (const auto wrong = engine::familyMismatch(loaded->spec(), sideFamily(side), path.toStdString()); !wrong.empty())
+    if (const auto wrong = engine::familyMismatch(loaded->spec(), side, path.toStdString()); !wrong.empty())
         throw engine::EngineError((side == Side::ViT ? "the ViT side needs a ViT: " : "the CNN side needs a CNN: ")
                                   + wrong);
     pane->model = loaded;

@@ -6,18 +6,13 @@ namespace attnviz::ui {
 
 QString sideKey(Side side)
 {
-    return side == Side::ViT ? QStringLiteral("vit") : QStringLiteral("cnn");
+    return QString::fromStdString(engine::familyName(side));
 }
 
 QString sideTitle(Side side)
 {
     return side == Side::ViT ? QCoreApplication::translate("attnviz", "ViT")
                              : QCoreApplication::translate("attnviz", "CNN");
-}
-
-engine::Family sideFamily(Side side)
-{
-    return side == Side::ViT ? engine::Family::ViT : engine::Family::CNN;
 }
 
 }  // namespace attnviz::ui

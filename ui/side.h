@@ -6,13 +6,13 @@
 
 namespace attnviz::ui {
 
-// The two sides of the comparison: the transformer on the left, the convolutional
-// network on the right.
-enum class Side { ViT, CNN };
-inline constexpr Side kSides[] = {Side::ViT, Side::CNN};
+// The two sides of the comparison, the transformer on the left and the convolutional
+// network on the right: a pane's side is its model's family (engine::Family, the CLI's
+// --vit and --cnn), spelled once.
+using Side = engine::Family;
+inline constexpr const auto& kSides = engine::kFamilies;
 
-QString sideKey(Side side);    // "vit" | "cnn": settings groups, object names, file names
+QString sideKey(Side side);    // "vit" | "cnn" (engine::familyName): settings groups, object names, file names
 QString sideTitle(Side side);  // "ViT" | "CNN": what the window says
-engine::Family sideFamily(Side side);
 
 }  // namespace attnviz::ui
