@@ -179,7 +179,7 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
     return job;
 }
 
-quint64 AnalysisController::runView(Side side, std::function<engine::ViewMaps()> work)
+quint64 AnalysisController::runView(Side side, const std::function<engine::ViewMaps()>& work)
 {
     auto& slot = m_viewSlots.at(side);
     const quint64 job = slot.start();
@@ -201,13 +201,13 @@ quint64 AnalysisController::runView(Side side, std::function<engine::ViewMaps()>
     return job;
 }
 
-quint64 AnalysisController::computeGradientView(std::shared_ptr<const PaneAnalysis> pane,
+quint64 AnalysisController::computeGradientView(const std::shared_ptr<const PaneAnalysis>& pane,
                                                 const engine::ViewRequest& request)
 {
     return runView(pane->side, [pane, request] { return engine::computeView(*pane->model, pane->trace, request); });
 }
 
-quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> analysis)
+quint64 AnalysisController::computeFieldSizes(const std::shared_ptr<const Analysis>& analysis)
 {
     const quint64 job = m_fieldSizesSlot.start();
     post(m_pool, m_fieldSizesSlot, job, [=, last = m_lastFieldSizes] {
@@ -237,8 +237,8 @@ quint64 AnalysisController::computeFieldSizes(std::shared_ptr<const Analysis> an
     return job;
 }
 
-quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
-                                          std::shared_ptr<const engine::Classifier> cnn, int batchSize)
+quint64 AnalysisController::compareLayers(const QString& folder, const std::shared_ptr<const engine::Classifier>& vit,
+                                          const std::shared_ptr<const engine::Classifier>& cnn, int batchSize)
 {
     const quint64 job = m_similaritySlot.start();
     post(m_studyPool, m_similaritySlot, job, [=] {
@@ -272,8 +272,8 @@ quint64 AnalysisController::compareLayers(const QString& folder, std::shared_ptr
     return job;
 }
 
-quint64 AnalysisController::localize(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
-                                     std::shared_ptr<const engine::Classifier> cnn, int batchSize)
+quint64 AnalysisController::localize(const QString& folder, const std::shared_ptr<const engine::Classifier>& vit,
+                                     const std::shared_ptr<const engine::Classifier>& cnn, int batchSize)
 {
     const quint64 job = m_localizationSlot.start();
     post(m_studyPool, m_localizationSlot, job, [=] {
@@ -303,8 +303,8 @@ quint64 AnalysisController::localize(const QString& folder, std::shared_ptr<cons
     return job;
 }
 
-quint64 AnalysisController::probeLayers(const QString& data, std::shared_ptr<const engine::Classifier> vit,
-                                        std::shared_ptr<const engine::Classifier> cnn,
+quint64 AnalysisController::probeLayers(const QString& data, const std::shared_ptr<const engine::Classifier>& vit,
+                                        const std::shared_ptr<const engine::Classifier>& cnn,
                                         const engine::LabelledSetOptions& options)
 {
     const quint64 job = m_probesSlot.start();
@@ -331,7 +331,7 @@ quint64 AnalysisController::probeLayers(const QString& data, std::shared_ptr<con
     return job;
 }
 
-quint64 AnalysisController::computeFaithfulness(std::vector<FaithfulnessRequest> requests)
+quint64 AnalysisController::computeFaithfulness(const std::vector<FaithfulnessRequest>& requests)
 {
     const quint64 job = m_faithfulnessSlot.start();
     // Beside the views, as CKA: inference on the panes' const models is safe there.

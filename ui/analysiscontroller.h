@@ -118,25 +118,26 @@ public:
                     int inputSide = 0, std::shared_ptr<const Analysis> previous = nullptr);
     // A view that runs the model (Grad-CAM, gradient rollout, a unit's effective field).
     // Emits viewFinished or failed.
-    quint64 computeGradientView(std::shared_ptr<const PaneAnalysis> pane, const engine::ViewRequest& request);
+    quint64 computeGradientView(const std::shared_ptr<const PaneAnalysis>& pane, const engine::ViewRequest& request);
     // Effective field sizes of both panes of `analysis`. Emits fieldSizesFinished or failed.
-    quint64 computeFieldSizes(std::shared_ptr<const Analysis> analysis);
+    quint64 computeFieldSizes(const std::shared_ptr<const Analysis>& analysis);
     // Minibatch CKA over the images directly in `folder` (in minibatches of
     // `batchSize`), for whichever of the two models is given (the panes' own, so no
     // second copy is loaded); runs beside the views. Emits similarityFinished or failed.
-    quint64 compareLayers(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
-                          std::shared_ptr<const engine::Classifier> cnn, int batchSize = 32);
+    quint64 compareLayers(const QString& folder, const std::shared_ptr<const engine::Classifier>& vit,
+                          const std::shared_ptr<const engine::Classifier>& cnn, int batchSize = 32);
     // Spatial localisation over the images directly in `folder`, beside the views like
     // CKA. Emits localizationFinished or failed.
-    quint64 localize(const QString& folder, std::shared_ptr<const engine::Classifier> vit,
-                     std::shared_ptr<const engine::Classifier> cnn, int batchSize = 16);
+    quint64 localize(const QString& folder, const std::shared_ptr<const engine::Classifier>& vit,
+                     const std::shared_ptr<const engine::Classifier>& cnn, int batchSize = 16);
     // A linear probe per layer on a labelled set (IDX files or an ImageFolder tree),
     // beside the views. Emits probesFinished or failed.
-    quint64 probeLayers(const QString& data, std::shared_ptr<const engine::Classifier> vit,
-                        std::shared_ptr<const engine::Classifier> cnn, const engine::LabelledSetOptions& options);
+    quint64 probeLayers(const QString& data, const std::shared_ptr<const engine::Classifier>& vit,
+                        const std::shared_ptr<const engine::Classifier>& cnn,
+                        const engine::LabelledSetOptions& options);
     // Deletion and insertion curves of each request's map, beside the views (a few dozen
     // forward passes per pane). Emits faithfulnessFinished or failed.
-    quint64 computeFaithfulness(std::vector<FaithfulnessRequest> requests);
+    quint64 computeFaithfulness(const std::vector<FaithfulnessRequest>& requests);
     // Stops everything queued or running at its next step and says "cancelled".
     void cancel();
     bool busy() const { return m_running.load() > 0; }
@@ -169,7 +170,7 @@ private:
     void post(QThreadPool& pool, const engine::JobSlot& slot, quint64 job, std::function<void()> work);
     void markAllStale();
     // A view for one pane computed on the worker; newer views for that pane win.
-    quint64 runView(Side side, std::function<engine::ViewMaps()> work);
+    quint64 runView(Side side, const std::function<engine::ViewMaps()>& work);
     void report(std::function<void()> onGuiThread);
     // Runs `onGuiThread` on the GUI thread if `job` is still `slot`'s current job by then.
     void deliver(const engine::JobSlot& slot, quint64 job, std::function<void()> onGuiThread);

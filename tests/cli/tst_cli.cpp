@@ -82,6 +82,27 @@ class TestCli : public QObject {
 
     QTemporaryDir m_dir;
 
+private:
+    // A tree of images for export: good ones (a sample, 16-bit grayscale, RGBA, JPEG, CMYK
+    // in subfolders), one that declares 100000 x 100000 pixels and one broken PNG.
+    void makeExportTree(const QString& in)
+    {
+        QVERIFY(QDir().mkpath(in + QStringLiteral("/sub/deeper")));
+        QVERIFY(QFile::copy(kSample, in + QStringLiteral("/boot.png")));
+        QVERIFY(QFile::copy(kOddImages + QStringLiteral("cmyk.jpg"), in + QStringLiteral("/sub/cmyk.jpg")));
+        QVERIFY(QFile::copy(kOddImages + QStringLiteral("huge-declared.png"), in + QStringLiteral("/huge.png")));
+        QImage gray(QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0001-pullover.png"));
+        QVERIFY(gray.convertToFormat(QImage::Format_Grayscale16).save(in + QStringLiteral("/sub/pullover16.png")));
+        QVERIFY(
+            gray.convertToFormat(QImage::Format_RGBA8888).save(in + QStringLiteral("/sub/deeper/pullover-rgba.png")));
+        QVERIFY(gray.convertToFormat(QImage::Format_Grayscale8).save(in + QStringLiteral("/sub/deeper/pullover.jpg")));
+        {
+            QFile broken(in + QStringLiteral("/sub/broken.png"));
+            QVERIFY(broken.open(QIODevice::WriteOnly));
+            broken.write("\x89PNG\r\n\x1a\n not really");
+        }
+    }
+
 private slots:
     void infoDescribesModels_data()
     {
@@ -627,20 +648,9 @@ private slots:
     void exportWritesEveryImageAndSkipsTheBroken()
     {
         const QString in = m_dir.filePath(QStringLiteral("export-in"));
-        QVERIFY(QDir().mkpath(in + QStringLiteral("/sub/deeper")));
-        QVERIFY(QFile::copy(kSample, in + QStringLiteral("/boot.png")));
-        QVERIFY(QFile::copy(kOddImages + QStringLiteral("cmyk.jpg"), in + QStringLiteral("/sub/cmyk.jpg")));
-        QVERIFY(QFile::copy(kOddImages + QStringLiteral("huge-declared.png"), in + QStringLiteral("/huge.png")));
-        QImage gray(QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0001-pullover.png"));
-        QVERIFY(gray.convertToFormat(QImage::Format_Grayscale16).save(in + QStringLiteral("/sub/pullover16.png")));
-        QVERIFY(
-            gray.convertToFormat(QImage::Format_RGBA8888).save(in + QStringLiteral("/sub/deeper/pullover-rgba.png")));
-        QVERIFY(gray.convertToFormat(QImage::Format_Grayscale8).save(in + QStringLiteral("/sub/deeper/pullover.jpg")));
-        {
-            QFile broken(in + QStringLiteral("/sub/broken.png"));
-            QVERIFY(broken.open(QIODevice::WriteOnly));
-            broken.write("\x89PNG\r\n\x1a\n not really");
-        }
+        makeExportTree(in);
+        if (QTest::currentTestFailed())
+            return;
         const auto exportTo = [&](const QString& out, const QStringList& extra) {
             return runCli(QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist,
                                       QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"), in,
