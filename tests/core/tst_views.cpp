@@ -216,7 +216,7 @@ private slots:
     void joinedViewsMakeOneGrid()
     {
         const auto& [model, trace] = vit();
-        const auto block = [&](const std::string& layer, const std::string& head) {
+        const auto block = [&model = model, &trace = trace](const std::string& layer, const std::string& head) {
             return engine::computeView(*model, trace, request("attention", layer, head));
         };
         const auto row0 = engine::joinViews({block("0", "1"), block("0", "mean")}, engine::ViewAxis::Heads);
