@@ -22,3 +22,14 @@ function(attnviz_add_qtest name)
         ENVIRONMENT "QT_QPA_PLATFORM=offscreen;${ARG_ENVIRONMENT}"
         LABELS "${ARG_LABELS}")
 endfunction()
+
+# attnviz_unity_build(TARGET BATCH): with ATTNVIZ_UNITY_BUILD, TARGET's sources compile BATCH
+# at a time (CMake's UNITY_BUILD, batch mode): each translation unit pays once for the LibTorch
+# PCH and the templates its sources share. Helpers in anonymous namespaces must differ in name
+# within a target; a source that cannot share a unit gets SKIP_UNITY_BUILD_INCLUSION.
+function(attnviz_unity_build target batch)
+    if(ATTNVIZ_UNITY_BUILD)
+        set_target_properties(${target} PROPERTIES
+            UNITY_BUILD ON UNITY_BUILD_MODE BATCH UNITY_BUILD_BATCH_SIZE ${batch})
+    endif()
+endfunction()

@@ -26,11 +26,11 @@
 namespace attnviz::cli {
 namespace {
 
-std::atomic<bool> g_interrupted{false};
+std::atomic<bool> g_trainingInterrupted{false};
 
-void onInterrupt(int)
+void onTrainingInterrupt(int)
 {
-    g_interrupted = true;
+    g_trainingInterrupted = true;
 }
 
 std::vector<std::string> parseLabels(const std::optional<std::string>& text)
@@ -123,7 +123,7 @@ int runTrain(const std::vector<std::string>& words)
         training["continued_from"] = previousTraining(*init);
     ProgressLine progress(std::cerr);
     engine::TrainCallbacks callbacks;
-    callbacks.cancel = &g_interrupted;
+    callbacks.cancel = &g_trainingInterrupted;
     callbacks.progress = [&progress](const engine::TrainProgress& p) { progress.show(p); };
     callbacks.epochDone = [&](const engine::EpochSummary& e) {
         training["epochs"].push_back(
@@ -134,7 +134,7 @@ int runTrain(const std::vector<std::string>& words)
                              nlohmann::ordered_json{{"training", training}}.dump());
         progress.epochDone(e);
     };
-    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGINT, onTrainingInterrupt);
     const bool finished = engine::train(*model, data, options, callbacks);
     std::signal(SIGINT, SIG_DFL);
     if (!finished) {
