@@ -13,9 +13,10 @@
 # A finding of clang-tidy in a header counts when the header is one of the files checked;
 # a header is checked through its own .cpp, or else through a source that includes it.
 # clang-tidy reads a compile database from its own build dir, configured here, never built:
-# LINT_BUILD_DIR (default build-lint), clang++, the fuzz targets on. The precompiled header
-# is included as text (the window's test needs LibTorch before Qt's `slots` macro) and the
-# Qt Test sources' .moc files are empty stubs: clang-tidy parses, nothing is built or linked.
+# LINT_BUILD_DIR (default build-lint), clang++, the fuzz targets on, no unity build (an entry
+# per source). The precompiled header is included as text (the window's test needs LibTorch
+# before Qt's `slots` macro) and the Qt Test sources' .moc files are empty stubs: clang-tidy
+# parses, nothing is built or linked.
 # LINT_JOBS: parallel clang-tidy runs (default 2).
 # Installs nothing: scripts/install-deps.sh lists clang-format, clang-tidy and clang.
 set -euo pipefail
@@ -88,7 +89,7 @@ if [ $tidy -eq 1 ]; then
         exit 2
     fi
     if ! cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DATTNVIZ_BUILD_FUZZERS=ON \
-        -DCMAKE_DISABLE_PRECOMPILE_HEADERS=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON > "$work/cmake.log" 2>&1; then
+        -DATTNVIZ_UNITY_BUILD=OFF -DCMAKE_DISABLE_PRECOMPILE_HEADERS=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON > "$work/cmake.log" 2>&1; then
         cat "$work/cmake.log"
         echo "lint: configuring $build for its compile database failed" >&2
         exit 2

@@ -31,7 +31,7 @@ BlockKeys timmBlock(const std::string& p)
     return {p + ".conv_dw", p + ".norm", p + ".mlp.fc1", p + ".mlp.fc2", p + ".gamma"};
 }
 
-void appendBlock(Sequence& stage, WeightSource& s, const std::string& name, const BlockKeys& k, int64_t c)
+void appendConvNeXtBlock(Sequence& stage, WeightSource& s, const std::string& name, const BlockKeys& k, int64_t c)
 {
     auto& residual = named(stage.add<Residual>(), name, kBlock);
     auto& main = residual.main;
@@ -97,8 +97,8 @@ Network readConvNeXt(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
                 c = appendDownsample(seq, s, p + ".downsample.0", p + ".downsample.1", c);
             depths.push_back(countIndexed(s, p + ".blocks.", ".conv_dw.weight"));
             for (int b = 0; b < depths.back(); ++b)
-                appendBlock(seq, s, p + ".blocks." + std::to_string(b), timmBlock(p + ".blocks." + std::to_string(b)),
-                            c);
+                appendConvNeXtBlock(seq, s, p + ".blocks." + std::to_string(b),
+                                    timmBlock(p + ".blocks." + std::to_string(b)), c);
         } else {
             const auto index = 2 * stage + 1;
             const auto p = "features." + std::to_string(index);
@@ -111,7 +111,8 @@ Network readConvNeXt(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
             auto& seq = named(f.add<Sequence>(), p, kStage);
             depths.push_back(countIndexed(s, p + ".", ".block.0.weight"));
             for (int b = 0; b < depths.back(); ++b)
-                appendBlock(seq, s, p + "." + std::to_string(b), torchvisionBlock(p + "." + std::to_string(b)), c);
+                appendConvNeXtBlock(seq, s, p + "." + std::to_string(b), torchvisionBlock(p + "." + std::to_string(b)),
+                                    c);
         }
     }
     const std::string headNorm = timm ? "head.norm" : "classifier.0";

@@ -49,7 +49,7 @@ int64_t appendV2Block(Sequence& f, WeightSource& s, int index, int64_t in, int s
     return c;
 }
 
-int64_t appendStem(Sequence& f, WeightSource& s, int64_t& inputChannels, ActivationKind activation, double eps)
+int64_t appendMobileNetStem(Sequence& f, WeightSource& s, int64_t& inputChannels, ActivationKind activation, double eps)
 {
     inputChannels = s.shapeOf("features.0.0.weight").at(1);
     auto& stem = named(f.add<Sequence>(), "features.0", kBlock);
@@ -87,7 +87,7 @@ Network readMobileNetV2(WeightSource& s, const io::ModelConfig&, ModelSpec& spec
     Network net;
     auto& f = net.features;
     int64_t inputChannels = 3;
-    int64_t c = appendStem(f, s, inputChannels, ActivationKind::ReLU6, 1e-5);
+    int64_t c = appendMobileNetStem(f, s, inputChannels, ActivationKind::ReLU6, 1e-5);
     for (int i = 1; i <= blocks; ++i)
         c = appendV2Block(f, s, i, c, strided.count(i) ? 2 : 1);
     c = appendLastConv(f, s, blocks + 1, c, ActivationKind::ReLU6, 1e-5);
@@ -119,7 +119,7 @@ Network readMobileNetV3(WeightSource& s, const io::ModelConfig&, ModelSpec& spec
     Network net;
     auto& f = net.features;
     int64_t inputChannels = 3;
-    int64_t c = appendStem(f, s, inputChannels, ActivationKind::Hardswish, kEps);
+    int64_t c = appendMobileNetStem(f, s, inputChannels, ActivationKind::Hardswish, kEps);
     for (int i = 1; i <= blocks; ++i) {
         InvertedResidualStyle style;
         style.activation = i >= firstHardswish ? ActivationKind::Hardswish : ActivationKind::ReLU;

@@ -9,7 +9,7 @@
 namespace attnviz::engine::cnn {
 namespace {
 
-int64_t appendBlock(Sequence& stage, WeightSource& s, const std::string& p, int64_t in, int stride)
+int64_t appendRegNetBlock(Sequence& stage, WeightSource& s, const std::string& p, int64_t in, int stride)
 {
     auto& block = named(stage.add<Sequence>(), p, kBlock);
     auto& residual = block.add<Residual>();
@@ -53,7 +53,7 @@ Network readRegNet(WeightSource& s, const io::ModelConfig&, ModelSpec& spec)
         auto& stage = named(f.add<Sequence>(), name, kStage);
         const int blocks = countIndexed(s, name + ".block" + n + "-", ".f.a.0.weight");
         for (int b = 0; b < blocks; ++b)
-            c = appendBlock(stage, s, name + ".block" + n + "-" + std::to_string(b), c, b == 0 ? 2 : 1);
+            c = appendRegNetBlock(stage, s, name + ".block" + n + "-" + std::to_string(b), c, b == 0 ? 2 : 1);
         if (stages == 0)
             groupWidth = int(s.shapeOf(name + ".block1-0.f.b.0.weight").at(1));
     }

@@ -16,7 +16,8 @@ struct BlockShape {
 };
 
 // One residual block "layerS.B." reading `in` channels; returns its output channels.
-int64_t appendBlock(Sequence& stage, WeightSource& s, const std::string& p, int64_t in, int stride, bool bottleneck)
+int64_t appendResNetBlock(Sequence& stage, WeightSource& s, const std::string& p, int64_t in, int stride,
+                          bool bottleneck)
 {
     auto& block = named(stage.add<Sequence>(), p.substr(0, p.size() - 1), kBlock);
     auto& residual = block.add<Residual>();
@@ -49,7 +50,7 @@ int64_t appendBlock(Sequence& stage, WeightSource& s, const std::string& p, int6
 
 // conv1 + bn1 + ReLU, or timm's deep stem (conv1.0, .1, .3, .4, .6 + bn1: three 3x3
 // convs, the first strided); its output is recorded as "conv1".
-int64_t appendStem(Sequence& f, WeightSource& s, int stride, int64_t& inputChannels)
+int64_t appendResNetStem(Sequence& f, WeightSource& s, int stride, int64_t& inputChannels)
 {
     const bool deep = s.has("conv1.0.weight");
     inputChannels = s.shapeOf(deep ? "conv1.0.weight" : "conv1.weight").at(1);
@@ -89,7 +90,7 @@ Network readResNet(WeightSource& s, const io::ModelConfig& config, ModelSpec& sp
     Network net;
     auto& f = net.features;
     int64_t inputChannels = 3;
-    int64_t c = appendStem(f, s, config.stemStride.value_or(2), inputChannels);
+    int64_t c = appendResNetStem(f, s, config.stemStride.value_or(2), inputChannels);
     if (config.stemPool.value_or(true))
         named(addPool(f, Pool2d::Kind::Max, 3, 2, 1), "maxpool", kBoth);
     BlockShape shape;
@@ -100,8 +101,8 @@ Network readResNet(WeightSource& s, const io::ModelConfig& config, ModelSpec& sp
         auto& seq = named(f.add<Sequence>(), name, kStage);
         const int blocks = countIndexed(s, name + ".", ".conv1.weight");
         for (int i = 0; i < blocks; ++i)
-            c = appendBlock(seq, s, name + "." + std::to_string(i) + ".", c, (stages > 0 && i == 0) ? 2 : 1,
-                            shape.bottleneck);
+            c = appendResNetBlock(seq, s, name + "." + std::to_string(i) + ".", c, (stages > 0 && i == 0) ? 2 : 1,
+                                  shape.bottleneck);
     }
     const auto conv2 = s.shapeOf("layer1.0.conv2.weight");
     shape.width = conv2.at(0);

@@ -9,7 +9,7 @@
 namespace attnviz::engine {
 namespace {
 
-double ratio(double skip, double branch)
+double skipRatio(double skip, double branch)
 {
     if (std::isnan(skip) || std::isnan(branch))
         return std::numeric_limits<double>::quiet_NaN();
@@ -31,12 +31,12 @@ std::string branchOf(const std::string& name)
 
 double SkipRatio::clsRatio() const
 {
-    return ratio(clsSkip, clsBranch);
+    return skipRatio(clsSkip, clsBranch);
 }
 
 double SkipRatio::spatialRatio() const
 {
-    return ratio(spatialSkip, spatialBranch);
+    return skipRatio(spatialSkip, spatialBranch);
 }
 
 void SkipAccumulator::add(const std::vector<ResidualNorms>& norms, int prefixTokens, bool hasCls)
