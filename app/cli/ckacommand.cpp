@@ -31,8 +31,8 @@ std::string drawMatrix(const std::string& dir, const engine::CkaMatrix& m, const
     // Degenerate layers' cells are drawn grey (undefined) and named in the PNG's text.
     const auto image = imaging::renderMatrix(m.values, m.rowLayers, m.colLayers, title, {0.0f, 1.0f},
                                              imaging::Colormap::Viridis);
-    const auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + m.rowRole + "_" + m.colRole + ".png"))
-                          .string();
+    auto path = (std::filesystem::path(outputDirectory(dir)) / ("cka-" + m.rowRole + "_" + m.colRole + ".png"))
+                    .string();
     imaging::writePng(path, image,
                       {{io::pngkey::kSoftware, "attnviz"},
                        {io::pngkey::kMethod, "cka (linear, minibatch unbiased HSIC)"},

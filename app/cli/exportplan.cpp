@@ -148,13 +148,14 @@ std::vector<engine::LayerSelector> methodLayers(engine::ViewMethod method, const
 {
     const bool vit = spec.family == engine::Family::ViT;
     const auto& info = engine::methodInfo(method);
-    const std::vector<engine::LayerSelector> methodDefault(1);
+    std::vector<engine::LayerSelector> methodDefault(1);
     if (info.layer == engine::MethodLayer::Input)
         return methodDefault;  // one map over the input, whatever --layers says
     if (choice.all) {
         if (!vit || !info.rollsOut())
             return {engine::LayerSelector::all()};
         std::vector<engine::LayerSelector> starts;  // a rollout's layer is its start block
+        starts.reserve(std::size_t(spec.depth));
         for (int b = 0; b < spec.depth; ++b)
             starts.push_back(engine::LayerSelector::block(b));
         return starts;
@@ -243,8 +244,10 @@ void planMethods(std::vector<ExportModel>& models, const Arguments& args)
 engine::ViewMaps computePlannedView(const engine::Classifier& model, const engine::Trace& trace, const MethodPlan& plan)
 {
     std::vector<engine::ViewMaps> rows;
+    rows.reserve(plan.requests.size());
     for (const auto& row : plan.requests) {
         std::vector<engine::ViewMaps> cells;
+        cells.reserve(row.size());
         for (const auto& request : row)
             cells.push_back(engine::computeView(model, trace, request));
         rows.push_back(engine::joinViews(cells, engine::ViewAxis::Heads));

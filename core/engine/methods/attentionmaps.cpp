@@ -14,7 +14,7 @@ torch::Tensor patchColumns(const torch::Tensor& rows, const TokenLayout& layout)
     sizes.pop_back();
     sizes.push_back(layout.gridH);
     sizes.push_back(layout.gridW);
-    return rows.narrow(-1, layout.prefixTokens(), layout.gridH * layout.gridW).reshape(sizes);
+    return rows.narrow(-1, layout.prefixTokens(), int64_t(layout.gridH) * layout.gridW).reshape(sizes);
 }
 
 // The row that stands for "the image": CLS, or the mean over patch queries. [..., T, T] -> [..., T]
@@ -22,7 +22,7 @@ torch::Tensor summaryRow(const torch::Tensor& matrix, const TokenLayout& layout)
 {
     if (layout.hasCls)
         return matrix.select(-2, 0);
-    return matrix.narrow(-2, layout.prefixTokens(), layout.gridH * layout.gridW).mean(-2);
+    return matrix.narrow(-2, layout.prefixTokens(), int64_t(layout.gridH) * layout.gridW).mean(-2);
 }
 
 }  // namespace

@@ -158,12 +158,14 @@ ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& inpu
     out.classIndex = classIndex;
     const auto score = classScore(acts, out.classIndex);
     std::vector<CamLayer> targets;
+    targets.reserve(layers.size());
     for (const auto& layer : layers)
         targets.push_back(camLayer(model, acts, layer, options.vitInput));
 
     std::vector<torch::Tensor> grads;
     if (gradient) {
         std::vector<torch::Tensor> tensors;
+        tensors.reserve(targets.size());
         for (const auto& t : targets)
             tensors.push_back(t.target);
         grads = gradientsOf(score, tensors);  // one backward for all layers
