@@ -5,13 +5,17 @@
 #include <QRect>
 #include <QWidget>
 
+class QTimer;
+
 namespace attnviz::ui {
 
 // Shows one rendered overlay, scaled to fit with its aspect ratio kept and without
-// smoothing (patches stay crisp). The wheel zooms around the pointer, dragging pans,
-// a double click resets; the viewport is reported so two views can move together.
-// Reports the pointer in coordinates of the picture part of the image (0..1 across
-// the model input), for hover readouts and queries.
+// smoothing (patches stay crisp). The wheel zooms the picture around the pointer,
+// dragging pans, a double click resets; the colour bar beside the picture stays as it
+// is, so its values stay readable. The viewport is reported so two views can move
+// together. Reports the pointer in coordinates of the picture part of the image (0..1
+// across the model input), for hover readouts and queries. A click is reported once the
+// double-click interval has passed without a second one: a double click is no click.
 class OverlayView : public QWidget {
     Q_OBJECT
 public:
@@ -21,7 +25,7 @@ public:
     // (the rest is the colour bar).
     void setImage(const QImage& image, int pictureWidth);
     const QImage& image() const { return m_image; }
-    // zoom >= 1 relative to the fitted size; centre in unit coordinates of the image.
+    // zoom >= 1 relative to the fitted size; centre in unit coordinates of the picture.
     void setViewport(double zoom, QPointF centre);
     double zoom() const { return m_zoom; }
     QSize sizeHint() const override { return {320, 280}; }
@@ -30,8 +34,11 @@ public:
     void setFitLimit(QSize limit);
     // The size the image is fitted into at zoom 1: the widget's, within the fit limit.
     QSize fitArea() const;
-    // The rectangle the picture (without the colour bar) takes in the widget.
+    // The rectangle the picture (without the colour bar) takes in the widget at zoom 1:
+    // where it is drawn, clipped, when zoomed.
     QRect pictureRect() const;
+    // The colour bar's rectangle in the widget; it never zooms.
+    QRect barRect() const;
 
 signals:
     void hovered(QPointF unit);  // x, y in [0, 1) over the picture
@@ -49,8 +56,10 @@ protected:
     void resizeEvent(QResizeEvent* event) override;
 
 private:
-    QRect targetRect() const;
+    QRect fittedRect() const;  // the whole image (picture and bar) at zoom 1
+    QRectF zoomedPictureRect() const;
     bool toUnit(const QPointF& widgetPos, QPointF& unit) const;
+    void firePendingClick();
 
     QImage m_image;
     int m_pictureWidth = 0;
@@ -59,6 +68,9 @@ private:
     QPointF m_centre{0.5, 0.5};
     QPointF m_dragStart;
     bool m_dragged = false;
+    QTimer* m_clickTimer = nullptr;  // a click waits for the double-click interval
+    QPointF m_pendingClick;
+    bool m_doubleClicked = false;  // the release that ends a double click is no click
 };
 
 }  // namespace attnviz::ui

@@ -4,6 +4,7 @@
 // cancel it), and open a broken image or folder while the previous analysis stays.
 #include "ui/appsettings.h"
 #include "ui/mainwindow.h"
+#include "ui/pane/choicecombo.h"
 #include "ui/pane/modelpane.h"
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
@@ -29,6 +30,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QStatusBar>
+#include <QStyleHints>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QWheelEvent>
@@ -373,18 +375,18 @@ private slots:
         QVERIFY(QColor(outlined.pixel(4 * cell + 2, 3 * cell + cell / 2)) != QColor(255, 64, 64));
         vit()->setQuery(std::nullopt);
         QCOMPARE(vit()->overlay(), cls);
-        // A real click on the picture's middle row selects a patch of row 3 (of 7).
+        // A real click on the picture's middle row selects a patch of row 3 (of 7), once
+        // the double-click interval has passed.
         auto* view = vit()->overlayView();
+        const auto vitText = [this] { return vit()->findChild<QLabel*>(QStringLiteral("state"))->text(); };
         QTest::mouseClick(view, Qt::LeftButton, {}, QPoint(view->width() / 2, view->height() / 2));
-        const auto state = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
-        QVERIFY2(state.contains(QStringLiteral("query patch 3,")), qPrintable(state));
-        // The same click asks the CNN about that place: the unit of its layer there.
-        QVERIFY(cnn()->method() == engine::ViewMethod::EffectiveField);
+        QTRY_VERIFY2(vitText().contains(QStringLiteral("query patch 3,")), qPrintable(vitText()));
+        // The same click marks that place in the CNN pane, its unit of layer3 there; the
+        // CNN's method stays the user's.
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
         QVERIFY(waitIdle(*m_window));
         const auto cnnState = cnn()->findChild<QLabel*>(QStringLiteral("state"))->text();
-        QVERIFY2(cnnState.contains(QStringLiteral(" @")), qPrintable(cnnState));  // "layer2 @row,col"
-        cnn()->setUnit(std::nullopt);
-        cnn()->setMethod(engine::ViewMethod::GradCam);
+        QVERIFY2(cnnState.contains(QStringLiteral(" · unit 3,")), qPrintable(cnnState));
         // A click on the picture's very edge is the last patch, not one past it.
         vit()->queryAt(QPointF(1.0, 0.0));
         const auto edge = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
@@ -397,13 +399,145 @@ private slots:
         const auto cnnText = [this] { return cnn()->findChild<QLabel*>(QStringLiteral("state"))->text(); };
         const QRect picture = view->pictureRect();
         QTest::mouseClick(view, Qt::LeftButton, {}, picture.topLeft() + QPoint(2, 2));
-        QVERIFY(waitIdle(*m_window));
-        QVERIFY2(cnnText().contains(QStringLiteral(" @0,0")), qPrintable(cnnText()));
+        QTRY_VERIFY2(cnnText().contains(QStringLiteral(" · unit 0,0 marked")), qPrintable(cnnText()));
         QTest::keyClick(vit(), Qt::Key_Escape);
         QVERIFY(waitIdle(*m_window));
-        QVERIFY2(!cnnText().contains(QStringLiteral(" @0,0")), qPrintable(cnnText()));
-        QVERIFY(!vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("query patch")));
-        cnn()->setMethod(engine::ViewMethod::GradCam);
+        QVERIFY2(!cnnText().contains(QStringLiteral("unit")), qPrintable(cnnText()));
+        QVERIFY(!vitText().contains(QStringLiteral("query patch")));
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
+    }
+
+    // A click on one picture asks that pane's model about the place (switching it to the
+    // method that takes a place) and only marks the place in the other pane, whose method
+    // is the user's; Esc brings back what each showed. Keys and the wheel act on one pane
+    // (the wheel zooms both pictures together, as documented).
+    void aClickNeverChangesTheOtherPanesMethod()
+    {
+        vit()->setMethod(engine::ViewMethod::Rollout);
+        auto* cnnView = cnn()->overlayView();
+        const QRect picture = cnnView->pictureRect();
+        QTest::mouseClick(cnnView, Qt::LeftButton, {}, picture.center());
+        QTRY_VERIFY(cnn()->method() == engine::ViewMethod::EffectiveField);
+        QVERIFY(vit()->method() == engine::ViewMethod::Rollout);
+        QVERIFY(waitIdle(*m_window));
+        const auto vitState = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
+        QVERIFY2(vitState.contains(QStringLiteral("patch 3,3 marked")), qPrintable(vitState));
+        QTest::keyClick(cnn(), Qt::Key_Escape);
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
+        QVERIFY(vit()->method() == engine::ViewMethod::Rollout);
+        QVERIFY(!vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("patch")));
+        // The ViT's own click switches it to attention from the patch; Esc back to rollout.
+        vit()->queryAt(QPointF(0.5, 0.5));
+        QVERIFY(vit()->method() == engine::ViewMethod::Attention);
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
+        QTest::keyClick(vit(), Qt::Key_Escape);
+        QVERIFY(vit()->method() == engine::ViewMethod::Rollout);
+        // Keys step the pane in focus only.
+        const auto cnnLayer = cnn()->layer();
+        QTest::keyClick(vit(), Qt::Key_Up);
+        QTest::keyClick(vit(), Qt::Key_Right);
+        QCOMPARE(cnn()->layer(), cnnLayer);
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
+        QVERIFY(waitIdle(*m_window));
+    }
+
+    // A double click resets the zoom and asks about no place.
+    void aDoubleClickIsNoClick()
+    {
+        auto* view = vit()->overlayView();
+        const QPoint middle = view->pictureRect().center();
+        QTest::mouseDClick(view, Qt::LeftButton, {}, middle);
+        QTest::qWait(QGuiApplication::styleHints()->mouseDoubleClickInterval() + 200);
+        QVERIFY(!vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("patch")));
+        QVERIFY(!cnn()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("unit")));
+    }
+
+    // The colour bar stays where and as it is while the picture zooms: its values stay.
+    void zoomingKeepsTheColourBar()
+    {
+        auto* view = vit()->overlayView();
+        const QRect bar = view->barRect();
+        QVERIFY(bar.width() > 10);
+        const QImage before = view->grab(bar).toImage();
+        const QImage pictureBefore = view->grab(view->pictureRect()).toImage();
+        const QPointF centre = QRectF(view->pictureRect()).center();
+        for (int i = 0; i < 3; ++i) {
+            QWheelEvent wheel(centre, view->mapToGlobal(centre), QPoint(), QPoint(0, 120), Qt::NoButton, Qt::NoModifier,
+                              Qt::NoScrollPhase, false);
+            QApplication::sendEvent(view, &wheel);
+        }
+        QVERIFY(view->zoom() > 1.9);
+        QCOMPARE(view->barRect(), bar);
+        QCOMPARE(view->grab(bar).toImage(), before);
+        QVERIFY(view->grab(view->pictureRect()).toImage() != pictureBefore);
+        view->setViewport(1.0, {0.5, 0.5});
+        cnn()->overlayView()->setViewport(1.0, {0.5, 0.5});
+    }
+
+    // A box whose choice the view does not use shows the value the view uses; the
+    // choice comes back when a method uses it again.
+    void greyedBoxesShowWhatTheViewUses()
+    {
+        emit vit()->grid()->cellClicked(3, 0);  // attention, block 3, head 0
+        const auto box = [this](const char* name) {
+            return vit()->findChild<ui::ChoiceCombo*>(QString::fromLatin1(name));
+        };
+        QCOMPARE(box("layer")->shownText(), QStringLiteral("3"));
+        QCOMPARE(box("class")->shownText(), QStringLiteral("—"));
+        QVERIFY(!box("class")->isEnabled());
+        vit()->setMethod(engine::ViewMethod::Rollout);
+        QVERIFY(!box("layer")->isEnabled());
+        QCOMPARE(box("layer")->shownText(), QStringLiteral("from 0"));
+        QCOMPARE(box("head")->shownText(), QStringLiteral("mean"));
+        QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("from block 0")));
+        vit()->setMethod(engine::ViewMethod::TransformerAttribution);
+        QVERIFY(!box("head")->isEnabled());
+        QCOMPARE(box("head")->shownText(), QStringLiteral("—"));
+        vit()->setMethod(engine::ViewMethod::Attention);
+        QCOMPARE(box("layer")->shownText(), QStringLiteral("3"));
+        QCOMPARE(box("head")->shownText(), QStringLiteral("0"));
+        auto* cnnHead = cnn()->findChild<ui::ChoiceCombo*>(QStringLiteral("head"));
+        QVERIFY(!cnnHead->isEnabled());
+        QCOMPARE(cnnHead->shownText(), QStringLiteral("—"));  // a CNN has no heads
+        QVERIFY(waitIdle(*m_window));
+    }
+
+    // Stepping a CNN's stages after a click keeps the place, not the unit's index.
+    void steppingStagesKeepsThePlace()
+    {
+        const auto state = [this] { return cnn()->findChild<QLabel*>(QStringLiteral("state"))->text(); };
+        cnn()->setUnit(std::make_pair(5, 1));  // layer3: 7 x 7
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY2(state().contains(QStringLiteral("layer3 @5,1")), qPrintable(state()));
+        cnn()->setFocus();
+        QTest::keyClick(cnn(), Qt::Key_Up);  // layer2: 14 x 14
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY2(state().contains(QStringLiteral("layer2 @11,3")), qPrintable(state()));
+        QTest::keyClick(cnn(), Qt::Key_Up);  // layer1: 28 x 28
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY2(state().contains(QStringLiteral("layer1 @22,6")), qPrintable(state()));
+        QTest::keyClick(cnn(), Qt::Key_Escape);
+        QVERIFY(waitIdle(*m_window));
+    }
+
+    // Another image through the same models keeps what each pane's boxes say.
+    void anotherImageKeepsThePaneSettings()
+    {
+        emit vit()->grid()->cellClicked(2, 1);
+        cnn()->setMethod(engine::ViewMethod::ScoreCam);
+        emit cnn()->grid()->cellClicked(2, 0);
+        QVERIFY(waitIdle(*m_window));
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openImage(QFileInfo(ui::defaultImagePath()).dir().filePath(QStringLiteral("0008-sandal.png")));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(vit()->layer(), QStringLiteral("2"));
+        QCOMPARE(vit()->head(), QStringLiteral("1"));
+        QCOMPARE(cnn()->layer(), QStringLiteral("layer2"));
+        QVERIFY(cnn()->method() == engine::ViewMethod::ScoreCam);
+        m_window->openImage(ui::defaultImagePath());
+        QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
     }
 

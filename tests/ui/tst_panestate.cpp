@@ -136,6 +136,36 @@ private slots:
         QCOMPARE(r.classIndex, 4);
     }
 
+    // A box whose choice the view does not use shows what the view uses instead
+    // (issue: a greyed Layer "3" and Head "0" under a caption "from block 0 · head mean").
+    void boxesShowWhatTheViewUses()
+    {
+        const auto vit = engine::Family::ViT;
+        const std::string notUsed = ui::ShownValues::kNotUsed;
+        auto rollout = selection(ViewMethod::Rollout, "3", {"0", 0});
+        auto shown = ui::shownValues(vit, rollout);
+        QCOMPARE(shown.layer.value_or("?"), std::string("from 0"));
+        QCOMPARE(shown.head.value_or("?"), std::string("mean"));  // one head asked, the mean used
+        QCOMPARE(shown.classLabel.value_or("?"), notUsed);        // rollout explains no class
+        rollout.head = {"max", -1};
+        QVERIFY(!ui::shownValues(vit, rollout).head);  // a fusion asked is the one used
+        // Attention uses every box but the class and the CAM input.
+        shown = ui::shownValues(vit, selection(ViewMethod::Attention, "3", {"0", 0}));
+        QVERIFY(!shown.layer && !shown.head);
+        QCOMPARE(shown.camInput.value_or("?"), notUsed);
+        // Transformer attribution has no heads; a CAM reads one block and no head.
+        QCOMPARE(ui::shownValues(vit, selection(ViewMethod::TransformerAttribution, "3")).head.value_or("?"), notUsed);
+        shown = ui::shownValues(vit, selection(ViewMethod::GradCam, "3", {"0", 0}));
+        QVERIFY(!shown.layer && !shown.classLabel && !shown.camInput);
+        QCOMPARE(shown.head.value_or("?"), notUsed);
+        QCOMPARE(ui::shownValues(vit, selection(ViewMethod::Saliency, "3")).layer.value_or("?"), std::string("input"));
+        // A CNN has no heads; its effective field is a unit's, of no class.
+        shown = ui::shownValues(engine::Family::CNN, selection(ViewMethod::EffectiveField, "layer2"));
+        QVERIFY(!shown.layer);
+        QCOMPARE(shown.head.value_or("?"), notUsed);
+        QCOMPARE(shown.classLabel.value_or("?"), notUsed);
+    }
+
     void unitStaysOnTheGrid()
     {
         QCOMPARE(ui::unitOnGrid(std::nullopt, 7, 9), ui::GridCell(3, 4));  // the centre
@@ -143,6 +173,12 @@ private slots:
         QCOMPARE(ui::cellAt({0.0, 0.0}, 14, 14), ui::GridCell(0, 0));
         QCOMPARE(ui::cellAt({0.5, 0.25}, 14, 14), ui::GridCell(3, 7));     // (row, col): y then x
         QCOMPARE(ui::cellAt({1.0, 0.999}, 14, 14), ui::GridCell(13, 13));  // the far edge: the last cell
+        // A place kept across grids (a CNN's stages): the cell of a 7 x 7 grid at a place
+        // is the 14 x 14 cell's parent, not the same index.
+        const auto place = ui::cellCentre({9, 2}, 14, 14);
+        QCOMPARE(ui::cellAt(place, 14, 14), ui::GridCell(9, 2));
+        QCOMPARE(ui::cellAt(place, 7, 7), ui::GridCell(4, 1));
+        QCOMPARE(ui::cellAt(place, 28, 28), ui::GridCell(19, 5));
     }
 
     void cacheForgetsTheOldestBeyondItsCapacity()

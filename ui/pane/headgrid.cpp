@@ -100,10 +100,16 @@ QString viewCaption(const engine::ViewMaps& view, Side side, const std::vector<s
         const auto c = std::size_t(*view.classIndex);
         text += QStringLiteral(" · class %1").arg(c < labels.size() ? QString::fromStdString(labels[c]) : QString());
     }
+    // A place asked about that this method does not take is only marked on the picture.
+    const bool takesQuery = engine::methodInfo(view.method).query;
     if (query)
-        text += QStringLiteral(" · query patch %1,%2").arg(query->first).arg(query->second);
+        text += (takesQuery ? tr(" · query patch %1,%2") : tr(" · patch %1,%2 marked"))
+                    .arg(query->first)
+                    .arg(query->second);
     if (view.method == engine::ViewMethod::EffectiveField && unit)
         text += tr(" · box: theoretical field");  // the layer reads "layer3 @row,col": the unit
+    else if (unit)
+        text += tr(" · unit %1,%2 marked").arg(unit->first).arg(unit->second);
     return text;
 }
 

@@ -23,6 +23,7 @@
 #include <QKeyEvent>
 #include <QLabel>
 #include <QSlider>
+#include <QStandardItemModel>
 #include <QVBoxLayout>
 
 #include <cmath>
@@ -90,9 +91,9 @@ void ModelPane::buildHeader(QVBoxLayout* layout)
     layout->addWidget(m_predictions);
 }
 
-QComboBox* ModelPane::addCombo(const QString& objectName, void (ModelPane::*onChange)())
+ChoiceCombo* ModelPane::addCombo(const QString& objectName, void (ModelPane::*onChange)())
 {
-    auto* c = new QComboBox(this);
+    auto* c = new ChoiceCombo(this);
     c->setObjectName(objectName);
     c->setFocusPolicy(Qt::ClickFocus);  // arrow keys stay with the pane
     connect(c, &QComboBox::currentIndexChanged, this, [this, onChange] {
@@ -168,7 +169,10 @@ QFormLayout* ModelPane::controlsForm()
 
 void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
 {
+    const auto previousModel = m_analysis ? m_analysis->modelPath : QString();
     m_analysis = std::move(analysis);
+    m_place.reset();  // a place of the previous image
+    m_placeSwitch.reset();
     m_query.reset();
     m_unit.reset();
     m_shown.reset();
@@ -184,7 +188,13 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     }
     m_geometry = PaneGeometry::make(m_picture.size(), image, m_wholePicture.size(), m_analysis->crop);
     describeModel();
+    // Another image through the same model keeps what the boxes say; another model
+    // starts from its last block (or stage) and the head mean.
+    const auto layer = m_layer->currentText();
+    const auto head = m_head->currentData(), classIndex = m_class->currentData();
     fillModelControls();
+    if (previousModel == m_analysis->modelPath)
+        keepSelection(layer, head, classIndex);
     updateGrid();
     refresh();
 }
@@ -243,6 +253,18 @@ void ModelPane::fillModelControls()
     m_filling = false;
 }
 
+void ModelPane::keepSelection(const QString& layer, const QVariant& head, const QVariant& classIndex)
+{
+    m_filling = true;
+    if (const int i = m_layer->findText(layer); i >= 0)
+        m_layer->setCurrentIndex(i);
+    if (const int i = m_head->findData(head); i >= 0)
+        m_head->setCurrentIndex(i);
+    if (const int i = m_class->findData(classIndex); i >= 0)
+        m_class->setCurrentIndex(i);
+    m_filling = false;
+}
+
 ViewMethod ModelPane::method() const
 {
     return m_method->count() ? ViewMethod(m_method->currentData().toInt()) : ViewMethod::Attention;
@@ -282,6 +304,7 @@ void ModelPane::refresh()
         return;
     const auto m = method();
     const auto& info = engine::methodInfo(m);
+    derivePlaceCells();  // the layer may have changed: the unit at the same place
     updateControlStates(info);
     selectGridCell();
     if (m == ViewMethod::EffectiveField) {
@@ -309,6 +332,19 @@ void ModelPane::updateControlStates(const engine::MethodInfo& info)
     m_class->setEnabled(info.explainsClass());
     m_layer->setEnabled(info.takesLayer());
     m_camInput->setEnabled(vit && info.camInput);
+    // A box whose choice the view does not use says what it uses instead ("from 0", "—").
+    const auto shown = shownValues(m_analysis->model->spec().family, selection());
+    const auto text = [](const std::optional<std::string>& s) {
+        return s ? std::optional<QString>(QString::fromStdString(*s)) : std::nullopt;
+    };
+    m_layer->setShownText(text(shown.layer));
+    m_head->setShownText(text(shown.head));
+    m_class->setShownText(text(shown.classLabel));
+    m_camInput->setShownText(text(shown.camInput));
+    // Heads fused (rollouts): one head is no choice.
+    if (auto* items = qobject_cast<QStandardItemModel*>(m_head->model()))
+        for (int i = 0; i < items->rowCount(); ++i)
+            items->item(i)->setEnabled(!info.fusesHeads() || m_head->itemData(i).toInt() < 0);
 }
 
 void ModelPane::requestFromModel(const engine::ViewRequest& r)
@@ -411,6 +447,8 @@ void ModelPane::render(const engine::ViewMaps& view)
         drawReceptiveBox(m_rendered);
     if (m_query)
         drawQueryPatch(m_rendered);
+    if (m_place && m_unit && view.method != ViewMethod::EffectiveField)
+        drawUnitCell(m_rendered);  // the place the other picture was clicked at
     m_view->setImage(toQImage(m_rendered), picture().cols);
     m_state->setText(viewCaption(view));
     emit rendered();
@@ -483,7 +521,7 @@ void ModelPane::pictureClicked(QPointF unit)
     const auto g = geometry();
     const auto input = g.inputFromPicture({unit.x(), unit.y()});
     if (input)
-        queryAtInput(*input);  // else outside what this model sees
+        placeAt(*input, PlaceFrom::ThisPicture);  // else outside what this model sees
     if (!m_analysis->image)
         return;
     if (g.showsWhole)
@@ -498,34 +536,59 @@ void ModelPane::queryAt(QPointF location)
 {
     if (m_analysis)
         if (const auto input = geometry().inputFromPicture({location.x(), location.y()}))
-            queryAtInput(*input);
+            placeAt(*input, PlaceFrom::ThisPicture);
 }
 
 void ModelPane::queryAtImage(QPointF imageUnit)
 {
     if (m_analysis)
         if (const auto input = m_geometry.inputFromImage({imageUnit.x(), imageUnit.y()}))
-            queryAtInput(*input);
+            placeAt(*input, PlaceFrom::OtherPicture);
 }
 
-void ModelPane::queryAtInput(cv::Point2d location)
+GridCell ModelPane::gridSize() const
 {
-    if (m_analysis->model->spec().family == engine::Family::ViT) {
-        const auto& tokens = m_analysis->trace.tokens;
-        setQuery(cellAt(location, tokens.gridH, tokens.gridW));
-        return;
+    if (m_side == Side::ViT)
+        return {m_analysis->trace.tokens.gridH, m_analysis->trace.tokens.gridW};
+    const auto& features = m_analysis->trace.features.at(std::size_t(std::max(0, m_layer->currentIndex()))).second;
+    return {int(features.size(2)), int(features.size(3))};
+}
+
+void ModelPane::placeAt(std::optional<cv::Point2d> inputUnit, PlaceFrom from)
+{
+    m_place = inputUnit;
+    // This picture's click asks this model about the place: with the method that takes
+    // one (a ViT's attention from the query patch, a CNN's effective field). The other
+    // picture's click only marks it: this pane's method is the user's.
+    const auto wanted = m_side == Side::ViT ? ViewMethod::Attention : ViewMethod::EffectiveField;
+    const auto& info = engine::methodInfo(method());
+    const bool takesPlace = info.query || info.layer == engine::MethodLayer::Unit;
+    if (inputUnit && from == PlaceFrom::ThisPicture && !takesPlace && m_method->findData(int(wanted)) >= 0) {
+        if (!m_placeSwitch)
+            m_placeSwitch = std::make_pair(method(), wanted);
+        m_filling = true;
+        setMethod(wanted);
+        m_filling = false;
     }
-    const auto& features = m_analysis->trace.features.at(std::size_t(m_layer->currentIndex())).second;
-    setUnit(cellAt(location, features.size(2), features.size(3)));
+    derivePlaceCells();
+    updateGrid();  // a ViT's grid shows the query patch's attention
+    refresh();
+}
+
+void ModelPane::derivePlaceCells()
+{
+    m_query.reset();
+    m_unit.reset();
+    if (!m_analysis || !m_place)
+        return;
+    (m_side == Side::ViT ? m_query : m_unit) = cellAt(*m_place, gridSize().first, gridSize().second);
 }
 
 void ModelPane::setUnit(std::optional<std::pair<int, int>> unit)
 {
-    m_unit = unit;
-    if (unit && method() != ViewMethod::EffectiveField)
-        setMethod(ViewMethod::EffectiveField);  // refreshes
-    else
-        refresh();
+    if (m_analysis)
+        placeAt(unit ? std::optional(cellCentre(*unit, gridSize().first, gridSize().second)) : std::nullopt,
+                PlaceFrom::ThisPicture);
 }
 
 void ModelPane::drawReceptiveBox(cv::Mat& image) const
@@ -539,6 +602,12 @@ void ModelPane::drawReceptiveBox(cv::Mat& image) const
     const auto box = engine::receptiveBox(*field, m_unit->first, m_unit->second, int(input.size(2)),
                                           int(input.size(3)));
     imaging::outlineBox(image, box, geometry().inputRegion(), int(input.size(3)));
+}
+
+void ModelPane::drawUnitCell(cv::Mat& image) const
+{
+    const auto [rows, cols] = gridSize();
+    imaging::outlineCell(image, geometry().inputRegion(), rows, cols, m_unit->first, m_unit->second);
 }
 
 void ModelPane::drawQueryPatch(cv::Mat& image) const
@@ -576,17 +645,20 @@ void ModelPane::selectCell(int row, int column)
 
 void ModelPane::setQuery(std::optional<std::pair<int, int>> patch)
 {
-    m_query = patch;
-    if (patch)
-        setMethod(ViewMethod::Attention);
-    updateGrid();
-    refresh();
+    if (m_analysis)
+        placeAt(patch ? std::optional(cellCentre(*patch, gridSize().first, gridSize().second)) : std::nullopt,
+                PlaceFrom::ThisPicture);
 }
 
 void ModelPane::clearQuery()
 {
-    m_unit.reset();
-    setQuery(std::nullopt);
+    if (m_placeSwitch && method() == m_placeSwitch->second) {
+        m_filling = true;
+        setMethod(m_placeSwitch->first);  // what was shown before the click
+        m_filling = false;
+    }
+    m_placeSwitch.reset();
+    placeAt(std::nullopt, PlaceFrom::ThisPicture);
 }
 
 void ModelPane::setMethod(ViewMethod method)

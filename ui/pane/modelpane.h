@@ -2,6 +2,7 @@
 
 #include "ui/analysiscontroller.h"
 #include "ui/overlayview.h"
+#include "ui/pane/choicecombo.h"
 #include "ui/pane/panestate.h"
 #include "ui/pane/thumbnailgrid.h"
 
@@ -50,16 +51,22 @@ public:
     // A ViT: the attention map of one block's head (the head table's click).
     void showHead(int layer, int head);
     void setColormap(const QString& name);
+    // The place a click asks about is kept in units of the model input, so that a CNN's
+    // stages, stepped through, show the unit at the same place (not the same index).
+    // ViT: the query patch (row, col), shown with attention.
     void setQuery(std::optional<std::pair<int, int>> patch);
     // CNN: the unit (row, col) of the current layer whose fields are shown (ViewMethod::EffectiveField).
     void setUnit(std::optional<std::pair<int, int>> unit);
-    // A click at (x, y) in [0, 1) of the picture as shown: ViT, the patch there becomes
-    // the query; CNN, the unit there of the current layer shows its fields.
+    // A click at (x, y) in [0, 1) of this pane's picture as shown: ViT, the patch there
+    // becomes the query, with attention; CNN, the unit there of the current layer shows
+    // its effective field. Esc brings back the method shown before.
     void queryAt(QPointF location);
-    // The same for a place of the whole image (the other pane's click), ignored where this
-    // model's input does not reach.
+    // A place of the whole image clicked in the other pane: marked here, and used by the
+    // method shown if it takes a place, but the method stays. Ignored where this model's
+    // input does not reach.
     void queryAtImage(QPointF imageUnit);
-    // Forgets the query patch (ViT) and the unit (CNN); Esc, in either pane.
+    // Forgets the place (the query patch, the unit) and goes back to the method a click
+    // switched from; Esc, in either pane.
     void clearQuery();
     // Whether the overlay shows the whole image with the model's crop outlined.
     bool showsWholeImage() const;
@@ -100,7 +107,7 @@ protected:
 private:
     void buildControls();
     void buildHeader(QVBoxLayout* layout);
-    QComboBox* addCombo(const QString& objectName, void (ModelPane::*onChange)());
+    ChoiceCombo* addCombo(const QString& objectName, void (ModelPane::*onChange)());
     void buildViewControls();       // what the model is asked: method, layer, head, class, CAM input
     void buildRenderingControls();  // how it is drawn: colormap, alpha, normalisation, ...
     QFormLayout* controlsForm();
@@ -128,12 +135,17 @@ private:
     imaging::MapRange renderRange(const engine::ViewMaps& view, const torch::Tensor& map) const;
     void showHover(QPointF unit);
     void pictureClicked(QPointF unit);
-    void queryAtInput(cv::Point2d inputUnit);
+    enum class PlaceFrom { ThisPicture, OtherPicture };
+    void placeAt(std::optional<cv::Point2d> inputUnit, PlaceFrom from);
+    void derivePlaceCells();    // m_query, m_unit from m_place on the current grid
+    GridCell gridSize() const;  // of the ViT's tokens, or of the CNN's current layer
+    void keepSelection(const QString& layer, const QVariant& head, const QVariant& classIndex);
     const cv::Mat& picture() const;  // what the overlay is drawn on
     void updateGrid();
     void selectCell(int row, int column);
     void drawReceptiveBox(cv::Mat& image) const;
     void drawQueryPatch(cv::Mat& image) const;
+    void drawUnitCell(cv::Mat& image) const;
     QString viewCaption(const engine::ViewMaps& view) const;
 
     Side m_side;
@@ -144,21 +156,24 @@ private:
     std::optional<engine::ViewMaps> m_shown;
     ViewCache m_views;  // views that needed the model; cleared with a new trace
     cv::Mat m_rendered;
-    std::optional<std::pair<int, int>> m_query;
-    std::optional<std::pair<int, int>> m_unit;
+    std::optional<cv::Point2d> m_place;  // the place asked about, in [0, 1) of the model input
+    std::optional<GridCell> m_query;     // ViT: the patch at m_place
+    std::optional<GridCell> m_unit;      // CNN: the unit of the current layer at m_place (erf: or the centre)
+    // A click on this picture switched the method (before, after); Esc switches back.
+    std::optional<std::pair<engine::ViewMethod, engine::ViewMethod>> m_placeSwitch;
     bool m_waiting = false;
     bool m_filling = false;
 
     QLabel* m_title = nullptr;
     QLabel* m_predictions = nullptr;
-    QComboBox* m_method = nullptr;
-    QComboBox* m_layer = nullptr;
-    QComboBox* m_head = nullptr;
-    QComboBox* m_class = nullptr;
-    QComboBox* m_camInput = nullptr;  // ViT CAMs: norm1 output or residual stream
-    QComboBox* m_colormap = nullptr;
-    QComboBox* m_normalization = nullptr;
-    QComboBox* m_upsampling = nullptr;
+    ChoiceCombo* m_method = nullptr;
+    ChoiceCombo* m_layer = nullptr;
+    ChoiceCombo* m_head = nullptr;
+    ChoiceCombo* m_class = nullptr;
+    ChoiceCombo* m_camInput = nullptr;  // ViT CAMs: norm1 output or residual stream
+    ChoiceCombo* m_colormap = nullptr;
+    ChoiceCombo* m_normalization = nullptr;
+    ChoiceCombo* m_upsampling = nullptr;
     QSlider* m_alpha = nullptr;
     QDoubleSpinBox* m_keepMass = nullptr;
     QCheckBox* m_wholeImage = nullptr;

@@ -53,6 +53,28 @@ engine::ViewRequest paneRequest(const PaneSelection& selection)
     return r;
 }
 
+ShownValues shownValues(engine::Family family, const PaneSelection& selection)
+{
+    const auto& info = engine::methodInfo(selection.method);
+    const auto request = paneRequest(selection);
+    ShownValues shown;
+    if (info.rollsOut())
+        shown.layer = engine::kRolledOutFrom + request.layer.text();  // "from 0", as the caption's "from block 0"
+    else if (info.layer == engine::MethodLayer::Input)
+        shown.layer = "input";
+    else if (!info.takesLayer())
+        shown.layer = ShownValues::kNotUsed;
+    if (family != engine::Family::ViT || info.heads == engine::MethodHeads::None)
+        shown.head = ShownValues::kNotUsed;
+    else if (info.fusesHeads() && selection.head.index >= 0)
+        shown.head = engine::headChoiceName(request.head);  // one head chosen, the heads fused: the fusion used
+    if (!info.explainsClass())
+        shown.classLabel = ShownValues::kNotUsed;
+    if (!info.camInput)
+        shown.camInput = ShownValues::kNotUsed;
+    return shown;
+}
+
 engine::ViewMaps everyHeadAttention(const engine::Classifier& model, const engine::Trace& trace,
                                     std::optional<GridCell> query)
 {
@@ -76,6 +98,11 @@ GridCell cellAt(cv::Point2d inputUnit, int64_t rows, int64_t cols)
         return std::clamp(int(fraction * double(cells)), 0, int(cells) - 1);
     };
     return {cell(inputUnit.y, rows), cell(inputUnit.x, cols)};
+}
+
+cv::Point2d cellCentre(GridCell cell, int64_t rows, int64_t cols)
+{
+    return {(cell.second + 0.5) / double(cols), (cell.first + 0.5) / double(rows)};
 }
 
 std::shared_ptr<const engine::ViewMaps> ViewCache::find(const std::string& key) const

@@ -57,6 +57,15 @@ struct PaneSelection {
 // than attention with the pool selected, heads only where the method has them.
 engine::ViewRequest paneRequest(const PaneSelection& selection);
 
+// What a box shows in place of its own choice when the view does not use that choice:
+// the value the request uses ("from 0" for a rollout's layer, "mean" for a rollout asked
+// for one head, "input" for saliency's layer) or kNotUsed. None: the box's own choice.
+struct ShownValues {
+    static constexpr const char* kNotUsed = "—";
+    std::optional<std::string> layer, head, classLabel, camInput;
+};
+ShownValues shownValues(engine::Family family, const PaneSelection& selection);
+
 // A ViT's attention (the CLS row, or the query patch's) of every block and head, for
 // the head grid and the montage: maps [blocks, heads, gh, gw].
 engine::ViewMaps everyHeadAttention(const engine::Classifier& model, const engine::Trace& trace,
@@ -66,8 +75,10 @@ engine::ViewMaps everyHeadAttention(const engine::Classifier& model, const engin
 // chosen, moved inside the map, else its centre.
 GridCell unitOnGrid(std::optional<GridCell> chosen, int64_t rows, int64_t cols);
 
-// The cell of a rows x cols grid at (x, y) in [0, 1] of the model input.
+// The cell of a rows x cols grid at (x, y) in [0, 1] of the model input, and back: the
+// place of a cell's centre.
 GridCell cellAt(cv::Point2d inputUnit, int64_t rows, int64_t cols);
+cv::Point2d cellCentre(GridCell cell, int64_t rows, int64_t cols);
 
 // The views that needed the model, by request key (engine::viewRequestKey), the oldest
 // forgotten beyond kCapacity, and the one request on the worker. One trace's: clear()
