@@ -76,6 +76,21 @@ void checkTiling(const std::string& path, std::vector<Entry>& entries, std::uint
                        + std::to_string(expected));
 }
 
+// The first 8 bytes of a file that is no safetensors file, as a user would recognise them.
+std::string describeStart(const std::uint8_t (&bytes)[8])
+{
+    if (bytes[0] == 'P' && bytes[1] == 'K')
+        return "a zip archive (a torch.save file? name it .pth)";
+    if (std::all_of(std::begin(bytes), std::end(bytes), [](std::uint8_t b) { return b >= 0x20 && b < 0x7f; }))
+        return "text (\"" + std::string(std::begin(bytes), std::end(bytes)) + "…\")";
+    std::string hex = "the bytes";
+    for (const auto b : bytes) {
+        const char digits[] = "0123456789abcdef";
+        hex += {' ', digits[b >> 4], digits[b & 15]};
+    }
+    return hex;
+}
+
 }  // namespace
 
 SafetensorsFile readSafetensors(const std::string& path)
@@ -88,6 +103,14 @@ SafetensorsFile readSafetensors(const std::string& path)
     std::uint8_t lenBytes[8];
     if (fileSize < 8 || !in.read(reinterpret_cast<char*>(lenBytes), 8))
         fail(path, "shorter than its 8-byte header length");
+    // Anything else named .safetensors (a text file, a torch.save zip) is said to be so,
+    // not read as a header length of some 10^18 bytes.
+    char first = '\0';
+    if (fileSize > 8 && in.read(&first, 1) && first != '{')
+        fail(path, "it starts with " + describeStart(lenBytes)
+                       + ", not with the 8-byte header length and the '{' "
+                         "of a safetensors file");
+    in.seekg(8);
     const std::uint64_t headerLen = readLe64(lenBytes);
     if (headerLen > kMaxHeaderBytes)
         fail(path, "header length " + std::to_string(headerLen) + " exceeds the 100 MB limit");

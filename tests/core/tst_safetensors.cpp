@@ -103,13 +103,22 @@ private slots:
         QTest::addColumn<QByteArray>("bytes");
         QTest::addColumn<QString>("expectedError");
         auto row = [](const char* name, const std::string& bytes, const char* error) {
-            QTest::newRow(name) << QByteArray(bytes.data(), int(bytes.size())) << QString::fromLatin1(error);
+            QTest::newRow(name) << QByteArray(bytes.data(), int(bytes.size())) << QString::fromUtf8(error);
         };
         const std::string ok = R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
         row("too short", "\x05\x00\x00", "shorter than its 8-byte header length");
         row("header over 100 MB", rawFile("{}", 0, 200'000'000), "exceeds the 100 MB limit");
         row("header past end", rawFile(ok, 8, 4096), "runs past the end of the file");
-        row("not an object start", rawFile(R"([1,2])", 0), "does not start with '{'");
+        row("not an object start", rawFile(R"([1,2])", 0), "not with the 8-byte header length and the '{'");
+        // Another file named .safetensors: what it starts with, not a header length of 10^18 bytes.
+        row("a text file", "Hello, world: not tensors at all\n", "starts with text (\"Hello, w…\")");
+        row("a zip archive", std::string("PK\x03\x04\x14\x00\x00\x00\x08\x00", 10),
+            "a zip archive (a torch.save file? name it .pth)");
+        row("other bytes",
+            std::string("\x7f"
+                        "ELF\x02\x01\x01\x00\x00",
+                        9),
+            "the bytes 7f 45 4c 46 02 01 01 00");
         row("not json", rawFile(R"({"x": nope})", 0), "not valid UTF-8 JSON");
         row("invalid utf-8", rawFile("{\"\xff\xfe\":{}}", 0), "not valid UTF-8 JSON");
         row("unknown dtype", rawFile(R"({"x":{"dtype":"F8","shape":[2],"data_offsets":[0,2]}})", 2), "unknown dtype");
