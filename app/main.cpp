@@ -106,25 +106,32 @@ std::variant<StartOptions, int> readOptions(const QCommandLineParser& parser, co
     return options;
 }
 
-}  // namespace
-
-int main(int argc, char** argv)
+// The command line is read before the window's QApplication exists, so that --help and a
+// mistake need no display (a QApplication without one aborts).
+std::variant<StartOptions, int> readCommandLine(int argc, char** argv)
 {
-    QApplication app(argc, argv);
-    QApplication::setApplicationName(QStringLiteral("attnviz"));
-    QApplication::setOrganizationName(QStringLiteral("attnviz"));
-    qRegisterMetaType<std::shared_ptr<const attnviz::ui::Analysis>>();
-    attnviz::engine::configureThreads();
-
+    QCoreApplication cli(argc, argv);
     QCommandLineParser parser;
     const auto declared = declareOptions(parser);
     if (!parser.parse(QCoreApplication::arguments()))
         return usageError(parser.errorText());
     if (parser.isSet(QStringLiteral("help")))
         parser.showHelp(0);
-    const auto options = readOptions(parser, declared);
+    return readOptions(parser, declared);
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    const auto options = readCommandLine(argc, argv);
     if (const auto* exitCode = std::get_if<int>(&options))
         return *exitCode;
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("attnviz"));
+    QApplication::setOrganizationName(QStringLiteral("attnviz"));
+    qRegisterMetaType<std::shared_ptr<const attnviz::ui::Analysis>>();
+    attnviz::engine::configureThreads();
     attnviz::ui::MainWindow window(std::get<StartOptions>(options));
     window.show();
     return QApplication::exec();
