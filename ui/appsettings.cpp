@@ -29,12 +29,37 @@ QStringList recentImages()
     return QSettings().value(QStringLiteral("recentImages")).toStringList();
 }
 
-void addRecentImage(const QString& path)
+namespace {
+
+// The last kRecentImages paths under `key`, the most recent first.
+void addRecent(const QString& key, const QString& path)
 {
-    auto recent = recentImages();
+    auto recent = QSettings().value(key).toStringList();
     recent.removeAll(path);
     recent.prepend(path);
-    QSettings().setValue(QStringLiteral("recentImages"), recent.mid(0, kRecentImages));
+    QSettings().setValue(key, recent.mid(0, kRecentImages));
+}
+
+QString recentModelsKey(Side side)
+{
+    return sideKey(side) + QStringLiteral("/recentModels");
+}
+
+}  // namespace
+
+void addRecentImage(const QString& path)
+{
+    addRecent(QStringLiteral("recentImages"), path);
+}
+
+QStringList recentModels(Side side)
+{
+    return QSettings().value(recentModelsKey(side)).toStringList();
+}
+
+void addRecentModel(Side side, const QString& path)
+{
+    addRecent(recentModelsKey(side), path);
 }
 
 QString device()

@@ -16,6 +16,8 @@ void setModelPath(Side side, const QString& path);
 
 QStringList recentImages();                // the most recent first
 void addRecentImage(const QString& path);  // keeps the last 8
+QStringList recentModels(Side side);       // the most recent first
+void addRecentModel(Side side, const QString& path);
 
 QString device();  // "cpu" when none was chosen
 void setDevice(const QString& device);

@@ -1,11 +1,13 @@
 #include "ui/mainwindow.h"
 
 #include "ui/appsettings.h"
+#include "ui/messageline.h"
 #include "ui/pane/modelpane.h"
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
 
 #include "core/engine/errormessage.h"
+#include "core/engine/methods/methodtable.h"
 #include "core/engine/model/device.h"
 
 #include <QApplication>
@@ -29,6 +31,7 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <set>
 #include <utility>
 
 namespace attnviz::ui {
@@ -112,12 +115,6 @@ void MainWindow::buildPanes()
 {
     auto* central = new QWidget(this);
     auto* layout = new QVBoxLayout(central);
-    m_error = new QLabel(central);
-    m_error->setObjectName(QStringLiteral("error"));
-    m_error->setStyleSheet(QStringLiteral("QLabel { color: #a00000; font-weight: bold; }"));
-    m_error->setWordWrap(true);
-    m_error->hide();
-    layout->addWidget(m_error);
     auto* splitter = new QSplitter(Qt::Horizontal, central);
     m_vitPane = new ModelPane(Side::ViT, splitter);
     m_cnnPane = new ModelPane(Side::CNN, splitter);
@@ -150,9 +147,17 @@ QDockWidget* MainWindow::buildPlotsDock()
 
 void MainWindow::buildStatusBar()
 {
+    // The error line sits in the status bar, so that an error moves and shrinks nothing;
+    // a passing message (a hover readout) covers it for its few seconds.
+    m_error = new MessageLine(this);
+    m_error->setObjectName(QStringLiteral("error"));
+    m_error->setStyleSheet(QStringLiteral("QLabel { color: #a00000; font-weight: bold; }"));
+    m_error->hide();
+    statusBar()->addWidget(m_error, 1);
     m_progress = new QLabel(this);
     m_cancel = new QPushButton(tr("Cancel"), this);
     m_cancel->setEnabled(false);
+    m_cancel->setToolTip(tr("Stop the work running (the picture shown stays)"));
     statusBar()->addPermanentWidget(m_progress);
     statusBar()->addPermanentWidget(m_cancel);
     connect(m_cancel, &QPushButton::clicked, &m_controller, &AnalysisController::cancel);
@@ -241,6 +246,11 @@ void MainWindow::buildMenus()
                     [this] { QGuiApplication::clipboard()->setImage(m_vitPane->overlay()); });
     edit->addAction(tr("Copy C&NN overlay"), this,
                     [this] { QGuiApplication::clipboard()->setImage(m_cnnPane->overlay()); });
+    edit->addSeparator();
+    edit->addAction(tr("&Reset view"), QKeySequence(Qt::CTRL | Qt::Key_0), this, [this] {
+        m_vitPane->resetView();
+        m_cnnPane->resetView();
+    });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     buildAnalysisMenu();
@@ -251,7 +261,8 @@ void MainWindow::addOpenActions(QMenu* file)
 {
     file->addAction(tr("&Open image…"), QKeySequence::Open, this, [this] {
         const auto path = QFileDialog::getOpenFileName(this, tr("Open image"), QFileInfo(m_image).path(),
-                                                       tr("Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"));
+                                                       tr("Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff);;"
+                                                          "All files (*)"));
         if (!path.isEmpty())
             openImage(path);
     });
@@ -262,34 +273,62 @@ void MainWindow::addOpenActions(QMenu* file)
         recent->clear();
         for (const auto& path : settings::recentImages())
             recent->addAction(path, this, [this, path] { openImage(path); });
+        for (const auto side : kSides) {
+            const auto models = settings::recentModels(side);
+            if (!models.isEmpty())
+                recent->addSection(tr("%1 models").arg(sideTitle(side)));
+            for (const auto& path : models)
+                recent->addAction(path, this, [this, side, path] { openModel(side, path); });
+        }
         recent->setEnabled(!recent->isEmpty());
     });
 }
 
 void MainWindow::chooseModel(Side side)
 {
-    const auto path = QFileDialog::getOpenFileName(this, tr("Open %1").arg(sideTitle(side)), {},
-                                                   tr("Models (*.safetensors *.pth *.pt *.bin config.json)"));
+    // Beside the model shown: the shipped ones' folder, models/, at first.
+    const QFileInfo shown(side == Side::ViT ? m_vit : m_cnn);
+    const auto path = QFileDialog::getOpenFileName(
+        this, tr("Open %1").arg(sideTitle(side)), shown.absolutePath(),
+        tr("Models (*.safetensors *.pth *.pt *.bin config.json);;All files (*)"));
     if (!path.isEmpty())  // a folder model is chosen by its config.json
         openModel(side, QFileInfo(path).fileName() == QLatin1String("config.json") ? QFileInfo(path).path() : path);
 }
 
 void MainWindow::addExportActions(QMenu* exports)
 {
-    exportAction(exports, tr("ViT overlay…"), QStringLiteral("vit-overlay.png"),
-                 [this](const QString& path) { m_vitPane->exportOverlay(path); });
-    exportAction(exports, tr("CNN overlay…"), QStringLiteral("cnn-overlay.png"),
-                 [this](const QString& path) { m_cnnPane->exportOverlay(path); });
-    exportAction(exports, tr("ViT layer × head montage…"), QStringLiteral("vit-montage.png"),
+    // Suggested names say what is in the file, beside the image analysed:
+    // "0000-ankle-boot-vit-fmnist-attention-block-5-head-mean.png".
+    const auto named = [this](const QString& what) { return [this, what] { return exportPath(what); }; };
+    exportAction(
+        exports, tr("ViT overlay…"), [this] { return exportPath(m_vitPane->exportStem() + QStringLiteral(".png")); },
+        [this](const QString& path) { m_vitPane->exportOverlay(path, shownImage()); });
+    exportAction(
+        exports, tr("CNN overlay…"), [this] { return exportPath(m_cnnPane->exportStem() + QStringLiteral(".png")); },
+        [this](const QString& path) { m_cnnPane->exportOverlay(path, shownImage()); });
+    exportAction(exports, tr("ViT layer × head montage…"), named(QStringLiteral("vit-montage.png")),
                  [this](const QString& path) { m_vitPane->exportMontage(path); });
-    exportAction(exports, tr("ViT head grid…"), QStringLiteral("vit-grid.png"),
+    exportAction(exports, tr("ViT head grid…"), named(QStringLiteral("vit-grid.png")),
                  [this](const QString& path) { m_vitPane->exportGrid(path); });
-    exportAction(exports, tr("CNN stage strip…"), QStringLiteral("cnn-stages.png"),
+    exportAction(exports, tr("CNN stage column…"), named(QStringLiteral("cnn-stages.png")),
                  [this](const QString& path) { m_cnnPane->exportGrid(path); });
-    exportAction(exports, tr("Current plot…"), QStringLiteral("plot.png"),
+    exportAction(exports, tr("Current plot…"), named(QStringLiteral("plot.png")),
                  [this](const QString& path) { m_plots->exportPlot(path); });
-    exportAction(exports, tr("Head table (CSV)…"), QStringLiteral("heads.csv"),
+    exportAction(exports, tr("Head table (CSV)…"), named(QStringLiteral("heads.csv")),
                  [this](const QString& path) { m_plots->tokens()->exportCsv(path); });
+}
+
+QString MainWindow::shownImage() const
+{
+    return m_shown ? m_shown->imagePath : QString();
+}
+
+QString MainWindow::exportPath(const QString& name) const
+{
+    const QFileInfo image(shownImage());
+    if (!m_shown)
+        return name;
+    return image.dir().filePath(image.completeBaseName() + QLatin1Char('-') + name);
 }
 
 void MainWindow::buildAnalysisMenu()
@@ -320,14 +359,47 @@ void MainWindow::buildAnalysisMenu()
 void MainWindow::buildHelpMenu()
 {
     auto* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("&About attnviz"), this, [this] {
-        QMessageBox::about(this, tr("About attnviz"),
-                           tr("<b>attnviz</b> shows what a Vision Transformer and a CNN look at.<br><br>"
-                              "Shipped models: a ViT and a ResNet trained by this project on Fashion-MNIST "
-                              "(MIT, © Zalando SE). ImageNet labels from torchvision (BSD-3-Clause).<br>"
-                              "Keys: Up/Down or PgUp/PgDn step layers, Left/Right step heads, a click "
-                              "on the ViT picture shows where that patch attends, Esc clears it."));
-    });
+    help->addAction(tr("&Keyboard and mouse"), QKeySequence::HelpContents, this,
+                    [this] { QMessageBox::information(this, tr("Keyboard and mouse"), keysHelp()); });
+    help->addAction(tr("&Methods"), this, [this] { QMessageBox::information(this, tr("Methods"), methodsHelp()); });
+    help->addAction(tr("&About attnviz"), this, [this] { QMessageBox::about(this, tr("About attnviz"), aboutText()); });
+}
+
+QString MainWindow::keysHelp()
+{
+    return tr("<table cellpadding=3>"
+              "<tr><td>Up / Down, PgUp / PgDn</td><td>previous / next layer of the pane in focus</td></tr>"
+              "<tr><td>Left / Right</td><td>previous / next head (ViT)</td></tr>"
+              "<tr><td>click a picture</td><td>ask that model about the place: the ViT, where that patch attends; "
+              "the CNN, that unit's receptive fields. The other pane marks the place and keeps its view.</td></tr>"
+              "<tr><td>Esc</td><td>forget the place, back to the view shown before the click</td></tr>"
+              "<tr><td>wheel, drag, double click</td><td>zoom, pan, reset both pictures</td></tr>"
+              "<tr><td>Ctrl+0</td><td>reset both views: default method, last layer, head mean, no place, no zoom "
+              "(Edit → Reset view)</td></tr>"
+              "<tr><td>Ctrl+O, Ctrl+C, Ctrl+Q</td><td>open an image, copy the ViT overlay, quit</td></tr>"
+              "<tr><td>F1</td><td>this list</td></tr></table>");
+}
+
+QString MainWindow::methodsHelp()
+{
+    QString rows;
+    for (const auto& info : engine::methodTable())
+        rows += QStringLiteral("<tr><td><b>%1</b></td><td>%2</td></tr>")
+                    .arg(QString::fromLatin1(info.name), QString::fromLatin1(info.citation).toHtmlEscaped());
+    return tr("<p>Each view method and the paper or code that defines it:</p><table cellpadding=2>%1</table>")
+        .arg(rows);
+}
+
+QString MainWindow::aboutText()
+{
+    return tr("<b>attnviz %1</b> shows what a Vision Transformer and a CNN look at.<br><br>"
+              "Qt %2 · LibTorch %3 · CUDA: %4<br><br>"
+              "Shipped models: a ViT and a ResNet trained by this project on Fashion-MNIST "
+              "(MIT, © Zalando SE). ImageNet labels from torchvision (BSD-3-Clause).<br>"
+              "Help → Keyboard and mouse (F1) lists the keys; a click on either picture asks that model about "
+              "the place.")
+        .arg(QStringLiteral(ATTNVIZ_VERSION), QString::fromLatin1(qVersion()),
+             QString::fromStdString(engine::libtorchVersion()), QString::fromStdString(engine::cudaDescription()));
 }
 
 void MainWindow::buildDeviceChooser()
@@ -336,6 +408,8 @@ void MainWindow::buildDeviceChooser()
     tools->setObjectName(QStringLiteral("deviceToolbar"));
     tools->addWidget(new QLabel(tr(" Device: "), tools));
     m_device = new QComboBox(tools);
+    m_device->setObjectName(QStringLiteral("device"));
+    m_device->setToolTip(tr("Where both models run: the CPU or a CUDA GPU this LibTorch can use"));
     for (const auto& device : engine::availableDevices())
         m_device->addItem(QString::fromStdString(device));
     // By its canonical name: "cuda" is the list's "cuda:0".
@@ -347,7 +421,7 @@ void MainWindow::buildDeviceChooser()
     else if (!m_options.device.isEmpty()) {  // asked for explicitly: say why it is not used
         m_notice = tr("device '%1' is not available here (%2); running on the CPU")
                        .arg(asked, m_device->count() > 1 ? tr("see the Device list") : tr("this LibTorch has no CUDA"));
-        m_error->setText(m_notice);
+        m_error->setMessage(m_notice);
         m_error->show();
         qWarning("attnviz: %s", qPrintable(m_notice));
     }
@@ -359,21 +433,23 @@ void MainWindow::buildDeviceChooser()
     // The resolution both models run at: each checkpoint's own, or a square size that is
     // a multiple of 112, so of every usual patch (8, 14, 16): DINO-style attention maps
     // are finer at 448 px.
-    tools->addWidget(new QLabel(tr("  Input: "), tools));
+    tools->addWidget(new QLabel(tr("  Input size: "), tools));
     m_inputSize = new QComboBox(tools);
     m_inputSize->setObjectName(QStringLiteral("inputSize"));
+    m_inputSize->setSizeAdjustPolicy(QComboBox::AdjustToContents);  // its first item names the sizes later
     m_inputSize->setToolTip(tr("Run both models at this resolution; a ViT resamples its position embedding"));
-    m_inputSize->addItem(tr("checkpoint's"), 0);
+    m_inputSize->addItem(tr("each model's own"), 0);  // with the sizes once known (showOwnInputSizes)
     for (int side : {224, 336, 448, 560})
         m_inputSize->addItem(tr("%1 px").arg(side), side);
     connect(m_inputSize, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { analyze(); });
     tools->addWidget(m_inputSize);
 }
 
-void MainWindow::exportAction(QMenu* menu, const QString& text, const QString& defaultName,
+void MainWindow::exportAction(QMenu* menu, const QString& text, std::function<QString()> suggest,
                               std::function<void(const QString&)> write)
 {
-    menu->addAction(text, this, [this, defaultName, write = std::move(write)] {
+    menu->addAction(text, this, [this, suggest = std::move(suggest), write = std::move(write)] {
+        const auto defaultName = suggest();
         const bool csv = defaultName.endsWith(QStringLiteral(".csv"));
         const auto path = QFileDialog::getSaveFileName(this, tr("Export"), defaultName,
                                                        csv ? tr("CSV (*.csv)") : tr("PNG (*.png)"));
@@ -415,7 +491,7 @@ std::shared_ptr<const engine::Classifier> MainWindow::shownModel(Side side) cons
 
 void MainWindow::showStudy(const std::function<void()>& put)
 {
-    m_error->hide();  // whatever failed before, this request went through
+    clearError();  // whatever failed before, this request went through
     put();
     m_plots->parentWidget()->show();
     maybeTakeScreenshot();
@@ -450,7 +526,7 @@ ModelPane* MainWindow::pane(Side side) const
 
 QString MainWindow::errorText() const
 {
-    return m_error->isVisible() ? m_error->text() : QString();
+    return m_error->message();  // a passing message in the status bar may cover it for a while
 }
 
 void MainWindow::analyze(Reuse reuse)
@@ -473,7 +549,7 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
 {
     // A notice from the start (a device that is not there) stays for the first analysis.
     if (m_notice.isEmpty())
-        m_error->hide();
+        clearError();
     m_notice.clear();
     const auto previous = std::exchange(m_shown, analysis);
     openedPathsFrom(*analysis);
@@ -484,9 +560,13 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
     if (analysis->cnn && (!previous || previous->cnn != analysis->cnn))
         m_cnnPane->setAnalysis(analysis->cnn);
     m_plots->setAnalysis(analysis);
+    showOwnInputSizes(*analysis);
     settings::setModelPath(Side::ViT, m_vit);
     settings::setModelPath(Side::CNN, m_cnn);
     settings::addRecentImage(analysis->imagePath);
+    for (const auto side : kSides)
+        if (const auto& pane = side == Side::ViT ? analysis->vit : analysis->cnn)
+            settings::addRecentModel(side, pane->modelPath);
     if (!m_startOptionsApplied) {
         m_startOptionsApplied = true;
         if (!m_options.images.isEmpty())
@@ -504,12 +584,39 @@ void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
     maybeTakeScreenshot();
 }
 
+void MainWindow::showOwnInputSizes(const Analysis& analysis)
+{
+    if (analysis.inputSide != 0)
+        return;  // the sizes shown are those the models ran at, their own
+    QStringList sizes;
+    std::set<int64_t> sides;
+    for (const auto side : kSides)
+        if (const auto& pane = side == Side::ViT ? analysis.vit : analysis.cnn) {
+            const auto& input = pane->trace.input;  // [1, C, H, W]
+            sizes << tr("%1 %2").arg(sideTitle(side),
+                                     input.size(2) == input.size(3)
+                                         ? QString::number(input.size(2))
+                                         : QStringLiteral("%1×%2").arg(input.size(2)).arg(input.size(3)));
+            sides.insert(input.size(2) * 100000 + input.size(3));
+        }
+    // "each model's own (28 px)", or "each model's own (ViT 224, CNN 256 px)"
+    const auto text = sides.size() == 1 ? tr("each model's own (%1 px)").arg(sizes.first().section(QLatin1Char(' '), 1))
+                                        : tr("each model's own (%1 px)").arg(sizes.join(QStringLiteral(", ")));
+    m_inputSize->setItemText(0, text);
+}
+
+void MainWindow::clearError()
+{
+    m_error->setMessage({});
+    m_error->hide();
+}
+
 void MainWindow::showError(const QString& message)
 {
     // The previous analysis stays on screen and usable.
-    m_error->setText(message);
+    statusBar()->clearMessage();  // the error, not a passing message, shows now
+    m_error->setMessage(message);
     m_error->show();
-    statusBar()->showMessage(message, 8000);
     if (!m_options.screenshot.isEmpty() && !m_screenshotTaken) {
         // The window as it shows the error is saved too, but the run fails.
         qCritical("attnviz: %s", qPrintable(message));
@@ -529,11 +636,14 @@ void MainWindow::requestFaithfulnessIfShown()
         return;
     std::vector<FaithfulnessRequest> requests;
     QString key;
+    QStringList notes;
     for (const auto* p : {m_vitPane, m_cnnPane})
         if (auto request = p->faithfulnessRequest()) {
             key += QStringLiteral("%1:%2|").arg(quintptr(request->pane.get())).arg(request->caption);
             requests.push_back(std::move(*request));
-        }
+        } else if (const auto why = p->whyNoFaithfulness(); !why.isEmpty())
+            notes << why;
+    m_plots->setFaithfulnessNotes(notes);
     if (requests.empty() || key == m_faithfulnessKey)
         return;
     m_faithfulnessKey = key;

@@ -18,6 +18,7 @@ class QPushButton;
 
 namespace attnviz::ui {
 
+class MessageLine;
 class ModelPane;
 class PlotsPanel;
 
@@ -79,10 +80,17 @@ private:
     void addExportActions(QMenu* exports);
     void buildAnalysisMenu();
     void buildHelpMenu();
+    static QString keysHelp();
+    static QString methodsHelp();
+    static QString aboutText();
     void buildDeviceChooser();
-    // A menu entry that asks for a PNG path and calls `write`; failures show as errors.
-    void exportAction(QMenu* menu, const QString& text, const QString& defaultName,
+    // A menu entry that asks for a PNG path, suggesting suggest(), and calls `write`;
+    // failures show as errors.
+    void exportAction(QMenu* menu, const QString& text, std::function<QString()> suggest,
                       std::function<void(const QString&)> write);
+    QString shownImage() const;  // the path of the image analysed; empty before the first analysis
+    // `name` beside the image analysed, after its name: "<folder>/<image>-<name>".
+    QString exportPath(const QString& name) const;
     // Runs the image through both models; KeepUnchangedSide takes over a side whose model,
     // image, device and size are those shown (a model opened for the other side).
     enum Reuse { RunBoth, KeepUnchangedSide };
@@ -91,6 +99,8 @@ private:
     // The image and models the next analysis opens become those of `analysis`.
     void openedPathsFrom(const Analysis& analysis);
     void showError(const QString& message);
+    void clearError();
+    void showOwnInputSizes(const Analysis& analysis);  // in the Input size box's first item
     void maybeTakeScreenshot();
     // False, with an error line, while no analysis is shown ("…; `then` once an image is analysed").
     bool modelsLoaded(const QString& then);
@@ -109,7 +119,7 @@ private:
     ModelPane* m_vitPane = nullptr;
     ModelPane* m_cnnPane = nullptr;
     PlotsPanel* m_plots = nullptr;
-    QLabel* m_error = nullptr;
+    MessageLine* m_error = nullptr;
     QLabel* m_progress = nullptr;
     QPushButton* m_cancel = nullptr;
     QComboBox* m_device = nullptr;

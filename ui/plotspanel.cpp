@@ -3,6 +3,7 @@
 #include "ui/charts.h"
 #include "ui/imageconvert.h"
 #include "ui/matrixstrip.h"
+#include "ui/predictionsplot.h"
 #include "ui/studycharts.h"
 #include "ui/tokenspanel.h"
 
@@ -12,12 +13,9 @@
 #include "core/imaging/montage.h"
 #include "core/io/pngmetadata.h"
 
-#include <QBarCategoryAxis>
-#include <QBarSet>
 #include <QChart>
 #include <QChartView>
 #include <QDir>
-#include <QHorizontalBarSeries>
 #include <QLineSeries>
 #include <QScatterSeries>
 #include <QTabWidget>
@@ -32,10 +30,15 @@ namespace {
 double addFieldSeries(QChart* chart, const QString& name, const QColor& colour, bool effective,
                       const std::vector<QPointF>& points)
 {
+    // The legend's markers cannot show a dash: the names say "dashed", and the effective
+    // curves (added after, so drawn on top) are lighter with larger points, so that one
+    // lying on its theoretical curve (a ViT's: the whole input) is still seen.
     auto* series = new QLineSeries;
-    series->setName(name);
+    series->setName(effective ? name + PlotsPanel::tr(" (dashed)") : name);
     series->setPointsVisible(true);
-    series->setPen(QPen(colour, 2, effective ? Qt::DashLine : Qt::SolidLine));
+    series->setMarkerSize(effective ? 9 : 6);
+    series->setPen(
+        QPen(effective ? colour.lighter(150) : colour, effective ? 3 : 2, effective ? Qt::DashLine : Qt::SolidLine));
     double top = 0;
     for (const auto& p : points) {
         series->append(p);
@@ -72,7 +75,7 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     m_tabs = new QTabWidget(this);
     m_distance = makeChartView(m_tabs);
     m_fields = makeChartView(m_tabs);
-    m_predictions = makeChartView(m_tabs);
+    m_predictions = new PredictionsPlot(m_tabs);
     m_distance->setObjectName(QStringLiteral("distancePlot"));
     m_fields->setObjectName(QStringLiteral("fieldsPlot"));
     m_predictions->setObjectName(QStringLiteral("predictionsPlot"));
@@ -98,7 +101,7 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     m_tabs->addTab(m_localizationMaps, tr("Localisation"));
     m_probesView = makeChartView(m_tabs);
     m_probesView->setObjectName(QStringLiteral("probesPlot"));
-    freshChart(m_probesView, tr("Layer probes need a labelled set: Analysis → Probe layers on a labelled set…"));
+    freshChart(m_probesView, tr("Layer probes need a labelled set: Analysis → Probe layers on a labelled set"));
     m_tabs->addTab(m_probesView, tr("Layer probes"));
     layout->addWidget(m_tabs);
     connect(m_tabs, &QTabWidget::currentChanged, this, &PlotsPanel::requestFieldSizesIfShown);
@@ -125,6 +128,14 @@ void PlotsPanel::setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& 
     showFaithfulness();
 }
 
+void PlotsPanel::setFaithfulnessNotes(const QStringList& notes)
+{
+    if (notes == m_faithfulnessNotes)
+        return;
+    m_faithfulnessNotes = notes;
+    showFaithfulness();
+}
+
 void PlotsPanel::showFaithfulness()
 {
     if (!m_faithfulness) {
@@ -138,6 +149,7 @@ void PlotsPanel::showFaithfulness()
         maps << (side.predictedClass.isEmpty()
                      ? tr("%1: %2").arg(sideTitle(side.side), side.caption)
                      : tr("%1: %2 · predicted class %3").arg(sideTitle(side.side), side.caption, side.predictedClass));
+    maps << m_faithfulnessNotes;  // the maps on screen that have no curve, and why
     auto* chart = freshChart(m_faithfulnessView,
                              tr("Probability of the class as the most salient pixels are deleted (solid; "
                                 "low AUC: faithful) or inserted (dashed; high AUC: faithful), RISE<br>%1")
@@ -265,8 +277,6 @@ void PlotsPanel::showReceptiveFields()
         for (const auto& f : engine::stageReceptiveFields(analysis.cnn->model->spec()))
             theoretical.push_back(f.size);
         addSeries(tr("CNN theoretical (stem and stage outputs)"), cnnColour(), false, byDepth({0.0, 1.0}, theoretical));
-        if (m_fieldSizes && !m_fieldSizes->cnn.empty())
-            addSeries(tr("CNN effective"), cnnColour(), true, byDepth({0.0, 1.0}, sizesOf(m_fieldSizes->cnn)));
     }
     if (analysis.vit) {
         // A patch embedding sees one patch; every block after it sees the whole input.
@@ -278,6 +288,8 @@ void PlotsPanel::showReceptiveFields()
         if (m_fieldSizes && !m_fieldSizes->vit.empty())
             addSeries(tr("ViT effective"), vitColour(), true, byDepth(patch, sizesOf(m_fieldSizes->vit)));
     }
+    if (analysis.cnn && m_fieldSizes && !m_fieldSizes->cnn.empty())
+        addSeries(tr("CNN effective"), cnnColour(), true, byDepth({0.0, 1.0}, sizesOf(m_fieldSizes->cnn)));
     auto* x = valueAxis(tr("relative depth (0 = input, 1 = last layer)"), 0, 1);
     auto* y = valueAxis(tr("size (px)"), 0, top * 1.1);
     y->applyNiceNumbers();
@@ -305,6 +317,13 @@ void PlotsPanel::showSimilarity()
                      .arg(study.imagesUsed)
                      .arg(m_similarity->imagesInFolder)
                      .arg(QDir(m_similarity->folder).dirName());
+    // CKA compares a CNN's residual blocks, finer than the stages elsewhere: say so once.
+    const bool blocks = std::any_of(study.matrices.begin(), study.matrices.end(), [](const auto& m) {
+        return std::any_of(m.rowLayers.begin(), m.rowLayers.end(),
+                           [](const std::string& l) { return l.find('.') != std::string::npos; });
+    });
+    if (blocks)
+        title += tr(" · CNN layers are residual blocks: layer1.0 is the first block of stage layer1");
     const auto degenerate = engine::degenerateSummary(study);
     if (!degenerate.empty())
         title += tr(" · constant over these images, CKA undefined (grey): %1").arg(QString::fromStdString(degenerate));
@@ -369,43 +388,7 @@ void PlotsPanel::setProbes(const std::shared_ptr<const LayerProbes>& probes)
 
 void PlotsPanel::showPredictions(const Analysis& analysis)
 {
-    auto* chart = freshChart(m_predictions, tr("Top-5 predictions of each model"));
-    auto* series = new QHorizontalBarSeries;
-    QStringList categories;
-    for (const auto* pane : {analysis.vit.get(), analysis.cnn.get()}) {
-        if (!pane)
-            continue;
-        auto* set = new QBarSet(sideTitle(pane->side));
-        for (const auto& p : engine::topK(pane->trace.logits, pane->model->spec().labels, 5)) {
-            const auto label = QString::fromStdString(p.label);
-            if (!categories.contains(label))
-                categories << label;
-        }
-        series->append(set);
-    }
-    // Horizontal bars draw the first category at the bottom: the most likely goes on top.
-    std::reverse(categories.begin(), categories.end());
-    // One bar per model and class, in the order of the categories.
-    for (auto* set : series->barSets()) {
-        const auto* pane = set->label() == tr("ViT") ? analysis.vit.get() : analysis.cnn.get();
-        const auto probabilities = engine::topK(pane->trace.logits, pane->model->spec().labels,
-                                                int(pane->model->spec().labels.size()));
-        for (const auto& category : categories) {
-            double value = 0;
-            for (const auto& p : probabilities)
-                if (QString::fromStdString(p.label) == category)
-                    value = p.probability;
-            set->append(value);
-        }
-    }
-    chart->addSeries(series);
-    auto* classes = new QBarCategoryAxis;
-    classes->append(categories);
-    auto* probability = valueAxis(tr("probability"), 0, 1);
-    chart->addAxis(classes, Qt::AlignLeft);
-    chart->addAxis(probability, Qt::AlignBottom);
-    series->attachAxis(classes);
-    series->attachAxis(probability);
+    m_predictions->setAnalysis(analysis);
 }
 
 int PlotsPanel::plotCount() const
@@ -437,6 +420,8 @@ QString PlotsPanel::plotTitle(int index) const
     auto* widget = m_tabs->widget(index < 0 ? m_tabs->currentIndex() : index);
     if (widget == m_tokens)
         return m_tokens->title();
+    if (widget == m_predictions)
+        return m_predictions->title();
     return static_cast<MatrixStrip*>(widget)->title();
 }
 
@@ -461,6 +446,12 @@ void PlotsPanel::exportPlot(const QString& path, int index) const
         return;
     }
     auto* widget = m_tabs->widget(index < 0 ? m_tabs->currentIndex() : index);
+    if (widget == m_predictions) {
+        writeWidgetPng(*m_predictions, path,
+                       {{io::pngkey::kSoftware, "attnviz"},
+                        {io::pngkey::kTitle, m_predictions->title().toStdString()}});
+        return;
+    }
     if (widget == m_tokens) {
         if (!m_tokens->hasStudy())
             throw std::runtime_error("no token norms to export: the analysis has no ViT");

@@ -15,6 +15,7 @@ QT_END_NAMESPACE
 namespace attnviz::ui {
 
 class MatrixStrip;
+class PredictionsPlot;
 class TokensPanel;
 
 // The plots of one analysis (Qt Charts): mean attention distance per head against
@@ -34,6 +35,8 @@ public:
     bool hasFieldSizes() const { return m_fieldSizes != nullptr; }
     void setSimilarity(const std::shared_ptr<const LayerSimilarity>& similarity);
     bool hasSimilarity() const { return m_similarity != nullptr; }
+    // What the faithfulness plot says of a pane it draws no curve for ("CNN: erf …").
+    void setFaithfulnessNotes(const QStringList& notes);
     // Curves scored on this analysis' traces replace the plot; others are dropped.
     void setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& plot);
     bool hasFaithfulness() const { return m_faithfulness != nullptr; }
@@ -73,7 +76,8 @@ private:
     QTabWidget* m_tabs = nullptr;
     QChartView* m_distance = nullptr;
     QChartView* m_fields = nullptr;
-    QChartView* m_predictions = nullptr;
+    PredictionsPlot* m_predictions = nullptr;
+    QStringList m_faithfulnessNotes;
     QChartView* m_faithfulnessView = nullptr;
     MatrixStrip* m_cka = nullptr;  // the heat maps side by side, or a hint how to get them
     QChartView* m_skip = nullptr;

@@ -14,5 +14,9 @@ inline constexpr const auto& kSides = engine::kFamilies;
 
 QString sideKey(Side side);    // "vit" | "cnn" (engine::familyName): settings groups, object names, file names
 QString sideTitle(Side side);  // "ViT" | "CNN": what the window says
+inline Side otherSide(Side side)
+{
+    return side == Side::ViT ? Side::CNN : Side::ViT;
+}
 
 }  // namespace attnviz::ui

@@ -6,6 +6,7 @@
 #include "ui/mainwindow.h"
 #include "ui/pane/choicecombo.h"
 #include "ui/pane/modelpane.h"
+#include "ui/pane/thumbnailgrid.h"
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
 
@@ -15,7 +16,10 @@
 #include "core/io/pngtext.h"
 #include "core/io/safetensors.h"
 
+#include <QAbstractBarSeries>
+#include <QAction>
 #include <QApplication>
+#include <QBarCategoryAxis>
 #include <QChartView>
 #include <QCheckBox>
 #include <QComboBox>
@@ -23,14 +27,23 @@
 #include <QDockWidget>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
+#include <QGraphicsScene>
+#include <QGraphicsSimpleTextItem>
+#include <QGraphicsTextItem>
 #include <QImage>
 #include <QLabel>
 #include <QLineSeries>
+#include <QMenu>
+#include <QMenuBar>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QStatusBar>
 #include <QStyleHints>
+#include <QStyleOptionComboBox>
+#include <QTabBar>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QWheelEvent>
@@ -61,6 +74,62 @@ bool waitIdle(ui::MainWindow& window)
                && !window.pane(ui::Side::CNN)->waitingForGradients();
     };
     return QTest::qWaitFor(idle, 60000);
+}
+
+// What of `window` a user cannot read or is not told: visible controls without a
+// tooltip, and text cut at the present size (labels, buttons, combo boxes, tabs, the head
+// grid, and the charts' titles and axis labels, which Qt Charts elides with "…").
+QStringList unexplainedOrCut(QWidget& window)
+{
+    QStringList problems;
+    const auto name = [](const QWidget* w) {
+        return QStringLiteral("%1 '%2' in %3")
+            .arg(QString::fromLatin1(w->metaObject()->className()), w->objectName(),
+                 w->parentWidget() ? QString::fromLatin1(w->parentWidget()->metaObject()->className()) : QString());
+    };
+    for (auto* w : window.findChildren<QWidget*>()) {
+        if (!w->isVisibleTo(&window) || w->width() == 0)
+            continue;
+        const bool control = qobject_cast<QComboBox*>(w) || qobject_cast<QSlider*>(w)
+                             || qobject_cast<QAbstractSpinBox*>(w) || qobject_cast<QCheckBox*>(w)
+                             || qobject_cast<QPushButton*>(w);
+        if (control && w->toolTip().isEmpty())
+            problems << QStringLiteral("no tooltip: ") + name(w);
+        if (auto* label = qobject_cast<QLabel*>(w);
+            label && !label->wordWrap() && label->pixmap().isNull() && label->sizeHint().width() > label->width())
+            problems << QStringLiteral("cut: %1 '%2'").arg(name(w), label->text());
+        if (auto* button = qobject_cast<QAbstractButton*>(w);
+            button && !button->text().isEmpty() && button->sizeHint().width() > button->width())
+            problems << QStringLiteral("cut: %1 '%2'").arg(name(w), button->text());
+        if (auto* combo = qobject_cast<QComboBox*>(w)) {
+            QStyleOptionComboBox option;
+            option.initFrom(combo);
+            const auto field = combo->style()->subControlRect(QStyle::CC_ComboBox, &option,
+                                                              QStyle::SC_ComboBoxEditField, combo);
+            const auto* choice = qobject_cast<ui::ChoiceCombo*>(combo);
+            const auto text = choice ? choice->shownText() : combo->currentText();
+            if (combo->fontMetrics().horizontalAdvance(text) > field.width())
+                problems << QStringLiteral("cut: %1 '%2'").arg(name(w), text);
+        }
+        if (auto* tabs = qobject_cast<QTabBar*>(w))
+            for (int i = 0; i < tabs->count(); ++i)
+                if (tabs->fontMetrics().horizontalAdvance(tabs->tabText(i)) > tabs->tabRect(i).width()
+                    || !tabs->rect().contains(tabs->tabRect(i)))
+                    problems << QStringLiteral("cut: tab '%1'").arg(tabs->tabText(i));
+        if (auto* grid = qobject_cast<ui::ThumbnailGrid*>(w); grid && grid->elidesText())
+            problems << QStringLiteral("cut: the head grid's caption or row labels");
+        if (auto* chart = qobject_cast<QChartView*>(w))
+            for (auto* item : chart->scene()->items()) {
+                QString text;
+                if (auto* t = dynamic_cast<QGraphicsTextItem*>(item))
+                    text = t->toPlainText();
+                else if (auto* t = dynamic_cast<QGraphicsSimpleTextItem*>(item))
+                    text = t->text();
+                if (item->isVisible() && (text.contains(QChar(0x2026)) || text.contains(QStringLiteral("..."))))
+                    problems << QStringLiteral("cut: chart '%1': '%2'").arg(chart->chart()->title(), text);
+            }
+    }
+    return problems;
 }
 
 }  // namespace
@@ -575,13 +644,75 @@ private slots:
     void exportWritesThePngWithItsDescription()
     {
         const QString path = m_dir.filePath(QStringLiteral("vit.png"));
-        vit()->exportOverlay(path);
+        vit()->exportOverlay(path, ui::defaultImagePath());
         const QImage image(path);
         QCOMPARE(image.size(), vit()->overlay().size());
-        bool method = false;
+        std::map<std::string, std::string> text;
         for (const auto& [key, value] : io::readPngText(readFile(path)))
-            method = method || (key == "attnviz:method" && value == "attention");
-        QVERIFY(method);
+            text[key] = value;
+        QCOMPARE(text["attnviz:method"], std::string("attention"));
+        QCOMPARE(text["attnviz:image"], ui::defaultImagePath().toStdString());
+        // The name suggested says what is in it (the window puts it beside the image).
+        QCOMPARE(vit()->exportStem(), QStringLiteral("vit-fmnist-attention-block-5-head-mean"));
+        QCOMPARE(cnn()->exportStem(), QStringLiteral("cnn-fmnist-gradcam-layer3"));
+    }
+
+    // Help says what runs here, lists the keys and the methods' papers; the Input size
+    // box says the size the models run at by default; Reset view brings back the start.
+    void helpVersionsInputSizeAndReset()
+    {
+        const auto actions = m_window->menuBar()->actions();
+        QStringList texts;
+        for (auto* menu : m_window->findChildren<QMenu*>())
+            for (auto* action : menu->actions())
+                texts << action->text();
+        QVERIFY(texts.contains(QStringLiteral("&Keyboard and mouse")));
+        QVERIFY(texts.contains(QStringLiteral("&Methods")));
+        QVERIFY(texts.contains(QStringLiteral("&Reset view")));
+        QVERIFY(texts.contains(QStringLiteral("CNN stage column…")));
+        auto* size = m_window->findChild<QComboBox*>(QStringLiteral("inputSize"));
+        QCOMPARE(size->itemText(0), QStringLiteral("each model's own (28 px)"));
+        // Reset view: the start's method, layer, head and rendering, no place, no zoom.
+        vit()->setMethod(engine::ViewMethod::Rollout);
+        vit()->setColormap(QStringLiteral("gray"));
+        cnn()->setUnit(std::make_pair(1, 1));
+        vit()->overlayView()->setViewport(4.0, {0.3, 0.3});
+        QVERIFY(waitIdle(*m_window));
+        QAction* reset = nullptr;
+        for (auto* menu : m_window->findChildren<QMenu*>())
+            for (auto* action : menu->actions())
+                if (action->text() == QStringLiteral("&Reset view"))
+                    reset = action;
+        reset->trigger();
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(vit()->method() == engine::ViewMethod::Attention);
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
+        QCOMPARE(vit()->overlayView()->zoom(), 1.0);
+        QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("state"))->text(),
+                 QStringLiteral("attention · block 5 · head mean"));
+        QVERIFY(!cnn()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("@")));
+        QCOMPARE(vit()->findChild<QComboBox*>(QStringLiteral("colormap"))->currentText(), QStringLiteral("viridis"));
+        // Recent models are remembered beside recent images.
+        QVERIFY(ui::settings::recentModels(ui::Side::ViT).contains(ui::defaultModelPath(ui::Side::ViT)));
+        QVERIFY(ui::settings::recentModels(ui::Side::CNN).contains(ui::defaultModelPath(ui::Side::CNN)));
+        (void)actions;
+    }
+
+    // Each model's top-5 in its own chart, five rows each, with the other model's
+    // probabilities of the same classes.
+    void predictionsNameEveryClass()
+    {
+        QVERIFY(m_window->plots()->showPlot(QStringLiteral("predictions")));
+        for (auto* view : m_window->plots()->findChildren<QChartView*>()) {
+            auto* axis = view->chart()->findChild<QBarCategoryAxis*>();
+            if (!axis || !view->isVisible())
+                continue;
+            QCOMPARE(axis->count(), 5);
+            QVERIFY(view->chart()->title().contains(QStringLiteral("top-5")));
+            QCOMPARE(view->chart()->series().size(), 1);
+            QCOMPARE(qobject_cast<QAbstractBarSeries*>(view->chart()->series().at(0))->count(), 2);
+        }
+        QVERIFY(m_window->plots()->showPlot(QStringLiteral("distance")));
     }
 
     void zoomMovesBothPanes()
@@ -679,6 +810,15 @@ private slots:
         // ... and opening the dock again scores the maps it shows.
         dock->show();
         QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 4, 60000);
+        // A CNN showing an effective field has no curve, and the plot says why.
+        cnn()->setUnit(std::make_pair(3, 3));
+        QVERIFY(waitIdle(*m_window));
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 5, 60000);
+        chart = plots->findChild<QChartView*>(QStringLiteral("faithfulnessPlot"))->chart();
+        QCOMPARE(chart->series().size(), 2);
+        QVERIFY2(chart->title().contains(QStringLiteral("CNN: no curve, its erf is a unit's field")),
+                 qPrintable(chart->title()));
+        QVERIFY(plots->showPlot(QStringLiteral("distance")));
     }
 
     void receptiveFieldPlotAddsEffectiveSizes()
@@ -699,6 +839,15 @@ private slots:
         chart = plots->findChild<QChartView*>(QStringLiteral("fieldsPlot"))->chart();
         QCOMPARE(chart->series().size(), 4);
         QVERIFY(chart->title().contains(QStringLiteral("effective")));
+        // The legend cannot show a dash: the effective curves say so, and are drawn last
+        // (on top of a theoretical curve they may lie on) with larger points.
+        for (int i = 0; i < 4; ++i) {
+            auto* line = qobject_cast<QLineSeries*>(chart->series().at(i));
+            const bool effective = line->name().contains(QStringLiteral("effective"));
+            QCOMPARE(effective, i >= 2);
+            QCOMPARE(line->name().endsWith(QStringLiteral("(dashed)")), effective);
+            QCOMPARE(line->pen().style(), effective ? Qt::DashLine : Qt::SolidLine);
+        }
         // Another CNN: only its sizes are measured; the ViT's, on the same trace, are kept.
         QSignalSpy progress(&m_window->controller(), &ui::AnalysisController::progress);
         QSignalSpy measured(&m_window->controller(), &ui::AnalysisController::fieldSizesFinished);
@@ -882,9 +1031,18 @@ private slots:
             f.write("\x89PNG\r\n\x1a\n not an image");
         }
         const QImage before = vit()->overlay();
+        // The error line moves and shrinks nothing: the pictures stay where they are.
+        const auto placeOf = [this](ui::ModelPane* pane) {
+            auto* view = pane->overlayView();
+            return QRect(view->mapTo(m_window.get(), view->pictureRect().topLeft()), view->pictureRect().size());
+        };
+        const QRect vitPlace = placeOf(vit()), cnnPlace = placeOf(cnn());
         m_window->openImage(broken);
         QTRY_VERIFY_WITH_TIMEOUT(!m_window->errorText().isEmpty(), 30000);
         QVERIFY2(m_window->errorText().contains(QStringLiteral("cannot decode")), qPrintable(m_window->errorText()));
+        QTest::qWait(50);
+        QCOMPARE(placeOf(vit()), vitPlace);
+        QCOMPARE(placeOf(cnn()), cnnPlace);
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(vit()->overlay(), before);
         QVERIFY(vit()->hasAnalysis());
@@ -1030,6 +1188,35 @@ private slots:
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QVERIFY(vit()->grid()->toolTip().isEmpty());
+    }
+
+    // Every visible control has a tooltip and no text of the window is cut, at the
+    // default size and a larger one, on every plot tab. Last: showing the faithfulness and
+    // receptive-field tabs computes what the cases above expect not to be computed yet.
+    void everyControlIsExplainedAndNoTextIsCut_data()
+    {
+        QTest::addColumn<QSize>("size");
+        QTest::newRow("default") << QSize(1180, 1080);
+        QTest::newRow("larger") << QSize(1400, 1100);
+    }
+    void everyControlIsExplainedAndNoTextIsCut()
+    {
+        QFETCH(QSize, size);
+        const QSize before = m_window->size();
+        m_window->resize(size);
+        auto* tabs = m_window->plots()->findChild<QTabWidget*>();
+        QStringList problems;
+        for (int tab = 0; tab < tabs->count(); ++tab) {
+            tabs->setCurrentIndex(tab);
+            QVERIFY(waitIdle(*m_window));
+            QTest::qWait(50);  // layouts and charts settle
+            for (const auto& problem : unexplainedOrCut(*m_window))
+                if (!problems.contains(problem))
+                    problems << problem;
+        }
+        tabs->setCurrentIndex(0);
+        m_window->resize(before);
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
     }
 };
 

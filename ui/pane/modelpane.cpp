@@ -22,6 +22,7 @@
 #include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QLabel>
+#include <QRegularExpression>
 #include <QSlider>
 #include <QStandardItemModel>
 #include <QVBoxLayout>
@@ -112,6 +113,11 @@ void ModelPane::buildViewControls()
     m_layer = addCombo(QStringLiteral("layer"), &ModelPane::refresh);
     m_head = addCombo(QStringLiteral("head"), &ModelPane::refresh);
     m_class = addCombo(QStringLiteral("class"), &ModelPane::refresh);
+    m_method->setToolTip(tr("What the map shows; Help → Methods names each method's paper"));
+    m_layer->setToolTip(tr("The block (ViT) or stage (CNN) the map is taken at; Up/Down step through them"));
+    m_head->setToolTip(tr("One attention head, or all heads fused by their mean, max or min; Left/Right step "
+                          "through them"));
+    m_class->setToolTip(tr("The class a class-specific method explains: the model's top-1, or any other"));
     m_camInput = addCombo(QStringLiteral("camInput"), &ModelPane::refresh);
     m_camInput->addItem(tr("norm1 output"), QStringLiteral("norm1"));
     m_camInput->addItem(tr("residual stream"), QStringLiteral("residual"));
@@ -124,22 +130,38 @@ void ModelPane::buildRenderingControls()
     m_colormap = addCombo(QStringLiteral("colormap"), &ModelPane::recolor);
     for (const char* name : {"viridis", "inferno", "magma", "plasma", "turbo", "jet", "gray"})
         m_colormap->addItem(QString::fromLatin1(name));
+    m_colormap->setToolTip(tr("The colours of the map and of the head grid (viridis and the others but jet and "
+                              "turbo are perceptually uniform)"));
     m_normalization = addCombo(QStringLiteral("normalization"), &ModelPane::rerender);
     m_normalization->addItem(tr("per map"), QStringLiteral("map"));
     m_normalization->addItem(tr("per layer (heads compare)"), QStringLiteral("layer"));
+    m_normalization->setToolTip(tr("The colour scale: this map's own range, or the range of every head of the "
+                                   "block, so that heads can be compared"));
     m_upsampling = addCombo(QStringLiteral("upsampling"), &ModelPane::rerender);
     m_upsampling->addItem(tr("nearest (patches)"), QStringLiteral("nearest"));
     m_upsampling->addItem(tr("bilinear"), QStringLiteral("bilinear"));
+    m_upsampling->setToolTip(tr("How the map is enlarged to the picture: nearest keeps patches and units "
+                                "crisp, bilinear smooths them"));
     m_alpha = new QSlider(Qt::Horizontal, this);
     m_alpha->setRange(0, 100);
     m_alpha->setValue(50);
     m_alpha->setFocusPolicy(Qt::ClickFocus);
+    m_alpha->setObjectName(QStringLiteral("alpha"));
+    m_alpha->setToolTip(tr("How opaque the map is over the picture: 0 the picture only, 1 the map only"));
+    m_alphaValue = new QLabel(this);
+    m_alphaValue->setObjectName(QStringLiteral("alphaValue"));
+    const auto showAlpha = [this](int value) { m_alphaValue->setText(QString::number(value / 100.0, 'f', 2)); };
+    showAlpha(m_alpha->value());
+    connect(m_alpha, &QSlider::valueChanged, this, showAlpha);
     connect(m_alpha, &QSlider::valueChanged, this, &ModelPane::rerender);
     m_keepMass = new QDoubleSpinBox(this);
     m_keepMass->setRange(0.05, 1.0);
     m_keepMass->setSingleStep(0.05);
     m_keepMass->setValue(1.0);
     m_keepMass->setFocusPolicy(Qt::ClickFocus);
+    m_keepMass->setObjectName(QStringLiteral("keepMass"));
+    m_keepMass->setToolTip(tr("Show only the strongest cells holding this fraction of the map's total; "
+                              "1 shows the whole map"));
     connect(m_keepMass, &QDoubleSpinBox::valueChanged, this, &ModelPane::rerender);
     m_wholeImage = new QCheckBox(tr("whole image, the model's crop outlined"), this);
     m_wholeImage->setObjectName(QStringLiteral("wholeImage"));
@@ -159,7 +181,10 @@ QFormLayout* ModelPane::controlsForm()
     form->addRow(tr("Head"), m_head);
     form->addRow(tr("Class"), m_class);
     form->addRow(tr("Colormap"), m_colormap);
-    form->addRow(tr("Alpha"), m_alpha);
+    auto* alphaRow = new QHBoxLayout;
+    alphaRow->addWidget(m_alpha, 1);
+    alphaRow->addWidget(m_alphaValue);
+    form->addRow(tr("Alpha"), alphaRow);
     form->addRow(tr("Normalise"), m_normalization);
     form->addRow(tr("Upsampling"), m_upsampling);
     form->addRow(tr("Keep mass"), m_keepMass);
@@ -487,6 +512,15 @@ std::optional<FaithfulnessRequest> ModelPane::faithfulnessRequest() const
                                viewCaption(*m_shown)};
 }
 
+QString ModelPane::whyNoFaithfulness() const
+{
+    if (!m_analysis || !m_shown || faithfulnessRequest())
+        return {};
+    if (m_shown->method == ViewMethod::EffectiveField)
+        return tr("%1: no curve, its erf is a unit's field and explains no class").arg(sideTitle(m_side));
+    return tr("%1: no curve, the model has no classes").arg(sideTitle(m_side));
+}
+
 void ModelPane::showHover(QPointF unit)
 {
     if (!m_shown)
@@ -661,6 +695,26 @@ void ModelPane::clearQuery()
     placeAt(std::nullopt, PlaceFrom::ThisPicture);
 }
 
+void ModelPane::resetView()
+{
+    m_filling = true;
+    m_place.reset();
+    m_placeSwitch.reset();
+    m_method->setCurrentIndex(0);  // the first of its family: ViT attention, CNN gradcam
+    m_layer->setCurrentIndex(m_layer->count() - 1);
+    for (auto* box : {m_head, m_class, m_camInput, m_normalization, m_upsampling})
+        box->setCurrentIndex(0);
+    setColormap(QStringLiteral("viridis"));
+    m_alpha->setValue(50);
+    m_keepMass->setValue(1.0);
+    m_wholeImage->setChecked(false);
+    m_filling = false;
+    m_view->setViewport(1.0, {0.5, 0.5});
+    derivePlaceCells();
+    updateGrid();
+    refresh();
+}
+
 void ModelPane::setMethod(ViewMethod method)
 {
     const int index = m_method->findData(int(method));
@@ -730,13 +784,29 @@ std::string ModelPane::className(const engine::ViewMaps& view) const
     return view.classIndex ? m_class->itemText(*view.classIndex + 1).toStdString() : std::string();
 }
 
-void ModelPane::exportOverlay(const QString& path) const
+void ModelPane::exportOverlay(const QString& path, const QString& image) const
 {
     if (!m_shown || m_rendered.empty())
         throw std::runtime_error("nothing to export yet");
-    imaging::writePng(path.toStdString(), m_rendered,
-                      imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className(*m_shown),
-                                               imageOptions()));
+    auto text = imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className(*m_shown),
+                                         imageOptions());
+    if (!image.isEmpty())
+        text.emplace_back(io::pngkey::kImage, image.toStdString());
+    imaging::writePng(path.toStdString(), m_rendered, text);
+}
+
+QString ModelPane::exportStem() const
+{
+    if (!m_analysis || !m_shown)
+        return sideKey(m_side);
+    // Letters, digits and dashes only: "block 5 · head mean" -> "block-5-head-mean".
+    auto stem = QStringLiteral("%1-%2-%3")
+                    .arg(QFileInfo(m_analysis->modelPath).completeBaseName(), methodName(m_shown->method),
+                         layerLabel(m_side, m_shown->layers[0]));
+    if (engine::methodInfo(m_shown->method).heads != engine::MethodHeads::None)
+        stem += QStringLiteral("-head-") + QString::fromStdString(m_shown->heads[0]);
+    static const QRegularExpression unsafe(QStringLiteral("[^A-Za-z0-9+]+"));
+    return stem.replace(unsafe, QStringLiteral("-")).toLower();
 }
 
 void ModelPane::exportMontage(const QString& path) const

@@ -68,6 +68,9 @@ public:
     // Forgets the place (the query patch, the unit) and goes back to the method a click
     // switched from; Esc, in either pane.
     void clearQuery();
+    // As at the first start: the first method of its family (ViT attention, CNN gradcam),
+    // the last layer, head mean, top-1, no place, the default rendering, no zoom.
+    void resetView();
     // Whether the overlay shows the whole image with the model's crop outlined.
     bool showsWholeImage() const;
     ThumbnailGrid* grid() const { return m_grid; }
@@ -76,13 +79,18 @@ public:
     // The map on screen, to be scored by deletion and insertion; none while nothing is
     // shown, for an effective field and for a model without classes.
     std::optional<FaithfulnessRequest> faithfulnessRequest() const;
+    // Why faithfulnessRequest() has none, for the plot to say ("CNN: erf …"); empty where it has one.
+    QString whyNoFaithfulness() const;
     engine::ViewMethod method() const;
     QString layer() const;
     QString head() const;
     const QImage& overlay() const { return m_view->image(); }
     bool waitingForGradients() const { return m_waiting; }
-    // Writes the overlay as shown, with its description in the PNG text chunk.
-    void exportOverlay(const QString& path) const;
+    // Writes the overlay as shown, with its description and the input image's path in the
+    // PNG text chunk.
+    void exportOverlay(const QString& path, const QString& image = {}) const;
+    // A file name for the view shown, without the image's: "vit-fmnist-attention-block-5".
+    QString exportStem() const;
     // ViT: every block x head of the attention (with the current query, colormap and
     // normalisation) as one montage PNG. Throws for a CNN.
     void exportMontage(const QString& path) const;
@@ -175,6 +183,7 @@ private:
     ChoiceCombo* m_normalization = nullptr;
     ChoiceCombo* m_upsampling = nullptr;
     QSlider* m_alpha = nullptr;
+    QLabel* m_alphaValue = nullptr;
     QDoubleSpinBox* m_keepMass = nullptr;
     QCheckBox* m_wholeImage = nullptr;
     QLabel* m_state = nullptr;

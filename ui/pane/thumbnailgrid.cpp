@@ -10,7 +10,7 @@
 namespace attnviz::ui {
 namespace {
 
-constexpr int kCaptionHeight = 18;
+constexpr int kCaptionLine = 18;  // a line of the caption; it wraps onto a second line, not elided
 constexpr int kGap = 2;
 constexpr int kHintSide = 28;  // a cell's side when there is room
 constexpr int kMaxSide = 96;
@@ -48,6 +48,23 @@ void ThumbnailGrid::setSelected(int row, int column)
     update();
 }
 
+int ThumbnailGrid::captionHeight() const
+{
+    const bool fits = fontMetrics().horizontalAdvance(m_caption) <= width();
+    return fits ? kCaptionLine : 2 * kCaptionLine;
+}
+
+bool ThumbnailGrid::elidesText() const
+{
+    const auto metrics = fontMetrics();
+    const auto wrapped = metrics.boundingRect(QRect(0, 0, width(), 1000), Qt::TextWordWrap, m_caption);
+    if (wrapped.height() > captionHeight() || wrapped.width() > width())
+        return true;
+    const int labels = labelWidth() - 4;
+    return std::any_of(m_rowLabels.begin(), m_rowLabels.end(),
+                       [&](const QString& label) { return metrics.horizontalAdvance(label) > labels; });
+}
+
 int ThumbnailGrid::labelWidth() const
 {
     const int share = int(kMaxLabelShare * std::max(width(), minimumWidth()));
@@ -56,7 +73,7 @@ int ThumbnailGrid::labelWidth() const
 
 QSize ThumbnailGrid::sizeHint() const
 {
-    const int height = kCaptionHeight + m_rows * (kHintSide + kGap);
+    const int height = kCaptionLine + m_rows * (kHintSide + kGap);
     return {m_widestLabel + 6 + m_columns * (kHintSide + kGap), std::min(height, kMaxHintHeight)};
 }
 
@@ -65,14 +82,14 @@ int ThumbnailGrid::cellSide() const
     if (m_rows == 0 || m_columns == 0)
         return 0;
     const int byWidth = (width() - labelWidth()) / m_columns - kGap;
-    const int byHeight = (height() - kCaptionHeight) / m_rows - kGap;
+    const int byHeight = (height() - captionHeight()) / m_rows - kGap;
     return std::max(3, std::min({byWidth, byHeight, kMaxSide}));
 }
 
 QRect ThumbnailGrid::cellRect(int row, int column) const
 {
     const int side = cellSide();
-    return {labelWidth() + column * (side + kGap), kCaptionHeight + row * (side + kGap), side, side};
+    return {labelWidth() + column * (side + kGap), captionHeight() + row * (side + kGap), side, side};
 }
 
 std::pair<int, int> ThumbnailGrid::cellAt(QPoint point) const
@@ -112,8 +129,8 @@ void ThumbnailGrid::paintEvent(QPaintEvent*)
 {
     QPainter painter(this);
     painter.setRenderHint(QPainter::SmoothPixmapTransform, false);
-    painter.drawText(QRect(0, 0, width(), kCaptionHeight), Qt::AlignLeft | Qt::AlignVCenter,
-                     painter.fontMetrics().elidedText(m_caption, Qt::ElideRight, width()));
+    painter.drawText(QRect(0, 0, width(), captionHeight()), Qt::AlignLeft | Qt::AlignVCenter | Qt::TextWordWrap,
+                     m_caption);
     const int labels = labelWidth();
     // Rows thinner than a line of text label every step-th row (the tooltip names each).
     const int lineHeight = painter.fontMetrics().height();

@@ -13,7 +13,8 @@ namespace attnviz::ui {
 // column per head; CNN: one row per stage). Cells shrink to the space the grid is given
 // (it never asks for more than kMaxHintHeight, so the overlay stays the largest thing
 // in a pane however many blocks and heads a model has); row labels take the width the
-// longest needs, up to a share of the grid, elided at their start beyond it. A click
+// longest needs, up to a share of the grid, elided at their start beyond it; the caption
+// wraps onto a second line where it is wider than the grid. A click
 // selects a cell, the selected one is outlined, and hovering names the cell.
 class ThumbnailGrid : public QWidget {
     Q_OBJECT
@@ -30,6 +31,9 @@ public:
     int columns() const { return m_columns; }
     int cellSide() const;  // in pixels, as drawn now
     QString cellToolTip(int row, int column) const;
+    // Whether the caption (which wraps onto a second line where it must) or a row label
+    // is cut at the present size.
+    bool elidesText() const;
 
     static constexpr int kMaxHintHeight = 220;
 
@@ -44,6 +48,7 @@ protected:
 private:
     QRect cellRect(int row, int column) const;
     int labelWidth() const;
+    int captionHeight() const;
     // The cell under a point, or {-1, -1}.
     std::pair<int, int> cellAt(QPoint point) const;
 

@@ -3,6 +3,8 @@
 #include "core/engine/engineerror.h"
 
 #include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
 
 #include <dlfcn.h>
 
@@ -54,6 +56,21 @@ std::vector<std::string> availableDevices()
         for (int i = 0; i < int(torch::cuda::device_count()); ++i)
             out.push_back("cuda:" + std::to_string(i));
     return out;
+}
+
+std::string libtorchVersion()
+{
+    return TORCH_VERSION;
+}
+
+std::string cudaDescription()
+{
+    if (!torch::cuda::is_available())
+        return "none usable (CPU only)";
+    const long runtime = at::detail::getCUDAHooks().versionCUDART();  // 12010: 12.1
+    const auto gpus = torch::cuda::device_count();
+    return "CUDA runtime " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) + ", "
+           + std::to_string(gpus) + (gpus == 1 ? " GPU" : " GPUs");
 }
 
 namespace {

@@ -19,6 +19,10 @@ torch::Device parseDevice(const std::string& name);
 // Devices a user can pick here: "cpu" plus "cuda:N" for each visible GPU.
 std::vector<std::string> availableDevices();
 
+// For the About box: "1.13.0"; "CUDA runtime 12.1, 1 GPU" or "none usable (CPU only)".
+std::string libtorchVersion();
+std::string cudaDescription();
+
 struct ThreadSetting {
     int torch = 1;  // LibTorch intra-op threads
     int blas = 1;   // OpenBLAS threads
