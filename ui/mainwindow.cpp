@@ -99,7 +99,7 @@ QStringList MainWindow::choosePaths()
     // given on the command line that is missing is an error, as the user asked for it.
     QStringList gone;
     const auto remembered = [&gone](Side side) {
-        const QString path = settings::modelPath(side, defaultModelPath(side));
+        QString path = settings::modelPath(side, defaultModelPath(side));
         if (QFileInfo::exists(path))
             return path;
         gone << path;
@@ -192,12 +192,14 @@ void MainWindow::connectController()
     connect(m_plots, &PlotsPanel::fieldSizesWanted, &m_controller, &AnalysisController::computeFieldSizes);
     connect(m_plots, &PlotsPanel::faithfulnessWanted, this, &MainWindow::requestFaithfulnessIfShown);
     connect(&m_controller, &AnalysisController::faithfulnessFinished, this,
-            [this](std::shared_ptr<const FaithfulnessPlot> plot) {
+            [this](const std::shared_ptr<const FaithfulnessPlot>& plot) {
                 m_plots->setFaithfulness(plot);
                 maybeTakeScreenshot();
             });
     connect(&m_controller, &AnalysisController::viewFinished, this,
-            [this](quint64, Side side, std::shared_ptr<const engine::ViewMaps> view) { pane(side)->viewReady(view); });
+            [this](quint64, Side side, const std::shared_ptr<const engine::ViewMaps>& view) {
+                pane(side)->viewReady(view);
+            });
     connect(&m_controller, &AnalysisController::viewAbandoned, this,
             [this](Side side) { pane(side)->viewAbandoned(); });
 }
@@ -545,7 +547,7 @@ void MainWindow::openedPathsFrom(const Analysis& analysis)
     m_cnn = analysis.cnn ? analysis.cnn->modelPath : QString();
 }
 
-void MainWindow::showAnalysis(std::shared_ptr<const Analysis> analysis)
+void MainWindow::showAnalysis(const std::shared_ptr<const Analysis>& analysis)
 {
     // A notice from the start (a device that is not there) stays for the first analysis.
     if (m_notice.isEmpty())
@@ -647,7 +649,7 @@ void MainWindow::requestFaithfulnessIfShown()
     if (requests.empty() || key == m_faithfulnessKey)
         return;
     m_faithfulnessKey = key;
-    m_controller.computeFaithfulness(std::move(requests));
+    m_controller.computeFaithfulness(requests);
 }
 
 void MainWindow::maybeTakeScreenshot()

@@ -95,7 +95,7 @@ private:
     // image, device and size are those shown (a model opened for the other side).
     enum Reuse { RunBoth, KeepUnchangedSide };
     void analyze(Reuse reuse = RunBoth);
-    void showAnalysis(std::shared_ptr<const Analysis> analysis);
+    void showAnalysis(const std::shared_ptr<const Analysis>& analysis);
     // The image and models the next analysis opens become those of `analysis`.
     void openedPathsFrom(const Analysis& analysis);
     void showError(const QString& message);

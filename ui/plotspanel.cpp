@@ -60,6 +60,7 @@ std::vector<QPointF> byDepth(QPointF start, const std::vector<double>& sizes)
 std::vector<double> sizesOf(const std::vector<engine::EffectiveFieldSize>& fields)
 {
     std::vector<double> sizes;
+    sizes.reserve(fields.size());
     for (const auto& f : fields)
         sizes.push_back(f.size);
     return sizes;
@@ -356,7 +357,7 @@ void PlotsPanel::showLocalization()
         // Rows: the last layer's positions; columns: the input's; a label per grid row.
         std::vector<std::string> labels(static_cast<std::size_t>(positions));
         for (int row = 0; row < r.gridH; ++row)
-            labels[std::size_t(row * r.gridW)] = "row " + std::to_string(row);
+            labels[std::size_t(row) * std::size_t(r.gridW)] = "row " + std::to_string(row);
         const auto caption = sideTitle(side).toStdString() + ": last layer (rows) x input (columns), "
                              + std::to_string(r.gridH) + "x" + std::to_string(r.gridW) + " positions";
         images.emplace_back(toQImage(imaging::renderMatrix(r.similarity, labels, labels, caption, {0.0f, 1.0f},

@@ -106,7 +106,7 @@ private slots:
             QTest::newRow(name) << QByteArray(bytes.data(), int(bytes.size())) << QString::fromUtf8(error);
         };
         const std::string ok = R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
-        row("too short", "\x05\x00\x00", "shorter than its 8-byte header length");
+        row("too short", std::string("\x05\x00\x00", 3), "shorter than its 8-byte header length");
         row("header over 100 MB", rawFile("{}", 0, 200'000'000), "exceeds the 100 MB limit");
         row("header past end", rawFile(ok, 8, 4096), "runs past the end of the file");
         row("not an object start", rawFile(R"([1,2])", 0), "not with the 8-byte header length and the '{'");

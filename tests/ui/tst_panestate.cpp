@@ -38,7 +38,7 @@ ui::PaneSelection selection(ViewMethod method, const std::string& layer, ui::Pan
     ui::PaneSelection s;
     s.method = method;
     s.layer = layer;
-    s.head = head;
+    s.head = std::move(head);
     return s;
 }
 

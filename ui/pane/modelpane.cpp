@@ -442,7 +442,7 @@ void ModelPane::viewAbandoned()
     emit rendered();
 }
 
-void ModelPane::viewReady(std::shared_ptr<const engine::ViewMaps> view)
+void ModelPane::viewReady(const std::shared_ptr<const engine::ViewMaps>& view)
 {
     // The controller delivers only the newest request of a pane: the one pending.
     if (!m_analysis || m_views.pending().empty())

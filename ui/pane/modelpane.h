@@ -38,7 +38,7 @@ public:
     explicit ModelPane(Side side, QWidget* parent = nullptr);
 
     void setAnalysis(std::shared_ptr<const PaneAnalysis> analysis);
-    void viewReady(std::shared_ptr<const engine::ViewMaps> view);
+    void viewReady(const std::shared_ptr<const engine::ViewMaps>& view);
     // The gradient view this pane waits for will not come; the previous picture stays.
     void viewAbandoned();
     bool hasAnalysis() const { return bool(m_analysis); }

@@ -142,7 +142,7 @@ void ThumbnailGrid::paintEvent(QPaintEvent*)
                              Qt::AlignRight | Qt::AlignVCenter,
                              painter.fontMetrics().elidedText(m_rowLabels[r], Qt::ElideLeft, labels - 4));
         for (int c = 0; c < m_columns; ++c) {
-            const auto index = std::size_t(r * m_columns + c);
+            const auto index = std::size_t(r) * std::size_t(m_columns) + std::size_t(c);
             if (index < m_cells.size())
                 painter.drawImage(cellRect(r, c), m_cells[index]);
         }
