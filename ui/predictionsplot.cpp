@@ -12,6 +12,8 @@
 #include <QHorizontalBarSeries>
 #include <QValueAxis>
 
+#include <algorithm>
+
 namespace attnviz::ui {
 namespace {
 
