@@ -5,7 +5,7 @@
 namespace attnviz::ui::settings {
 namespace {
 
-constexpr int kRecentImages = 8;
+constexpr int kRecent = 8;  // images, and models of each side
 
 QString modelKey(Side side)
 {
@@ -31,13 +31,13 @@ QStringList recentImages()
 
 namespace {
 
-// The last kRecentImages paths under `key`, the most recent first.
+// The last kRecent paths under `key`, the most recent first.
 void addRecent(const QString& key, const QString& path)
 {
     auto recent = QSettings().value(key).toStringList();
     recent.removeAll(path);
     recent.prepend(path);
-    QSettings().setValue(key, recent.mid(0, kRecentImages));
+    QSettings().setValue(key, recent.mid(0, kRecent));
 }
 
 QString recentModelsKey(Side side)

@@ -31,7 +31,6 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
-#include <set>
 #include <utility>
 
 namespace attnviz::ui {
@@ -590,21 +589,21 @@ void MainWindow::showOwnInputSizes(const Analysis& analysis)
 {
     if (analysis.inputSide != 0)
         return;  // the sizes shown are those the models ran at, their own
-    QStringList sizes;
-    std::set<int64_t> sides;
+    // "28" or "224×168" per model; one size for both: "each model's own (28 px)", else
+    // "each model's own (ViT 224, CNN 256 px)".
+    QStringList named, sizes;
     for (const auto side : kSides)
         if (const auto& pane = side == Side::ViT ? analysis.vit : analysis.cnn) {
             const auto& input = pane->trace.input;  // [1, C, H, W]
-            sizes << tr("%1 %2").arg(sideTitle(side),
-                                     input.size(2) == input.size(3)
-                                         ? QString::number(input.size(2))
-                                         : QStringLiteral("%1×%2").arg(input.size(2)).arg(input.size(3)));
-            sides.insert(input.size(2) * 100000 + input.size(3));
+            const auto size = input.size(2) == input.size(3)
+                                  ? QString::number(input.size(2))
+                                  : QStringLiteral("%1×%2").arg(input.size(2)).arg(input.size(3));
+            sizes << size;
+            named << sideTitle(side) + QLatin1Char(' ') + size;
         }
-    // "each model's own (28 px)", or "each model's own (ViT 224, CNN 256 px)"
-    const auto text = sides.size() == 1 ? tr("each model's own (%1 px)").arg(sizes.first().section(QLatin1Char(' '), 1))
-                                        : tr("each model's own (%1 px)").arg(sizes.join(QStringLiteral(", ")));
-    m_inputSize->setItemText(0, text);
+    sizes.removeDuplicates();
+    m_inputSize->setItemText(
+        0, tr("each model's own (%1 px)").arg(sizes.size() == 1 ? sizes.first() : named.join(QStringLiteral(", "))));
 }
 
 void MainWindow::clearError()

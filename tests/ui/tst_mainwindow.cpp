@@ -34,7 +34,6 @@
 #include <QLabel>
 #include <QLineSeries>
 #include <QMenu>
-#include <QMenuBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -661,7 +660,6 @@ private slots:
     // box says the size the models run at by default; Reset view brings back the start.
     void helpVersionsInputSizeAndReset()
     {
-        const auto actions = m_window->menuBar()->actions();
         QStringList texts;
         for (auto* menu : m_window->findChildren<QMenu*>())
             for (auto* action : menu->actions())
@@ -695,7 +693,6 @@ private slots:
         // Recent models are remembered beside recent images.
         QVERIFY(ui::settings::recentModels(ui::Side::ViT).contains(ui::defaultModelPath(ui::Side::ViT)));
         QVERIFY(ui::settings::recentModels(ui::Side::CNN).contains(ui::defaultModelPath(ui::Side::CNN)));
-        (void)actions;
     }
 
     // Each model's top-5 in its own chart, five rows each, with the other model's

@@ -620,8 +620,13 @@ void ModelPane::derivePlaceCells()
 
 void ModelPane::setUnit(std::optional<std::pair<int, int>> unit)
 {
+    placeAtCell(unit);
+}
+
+void ModelPane::placeAtCell(std::optional<GridCell> cell)
+{
     if (m_analysis)
-        placeAt(unit ? std::optional(cellCentre(*unit, gridSize().first, gridSize().second)) : std::nullopt,
+        placeAt(cell ? std::optional(cellCentre(*cell, gridSize().first, gridSize().second)) : std::nullopt,
                 PlaceFrom::ThisPicture);
 }
 
@@ -679,9 +684,7 @@ void ModelPane::selectCell(int row, int column)
 
 void ModelPane::setQuery(std::optional<std::pair<int, int>> patch)
 {
-    if (m_analysis)
-        placeAt(patch ? std::optional(cellCentre(*patch, gridSize().first, gridSize().second)) : std::nullopt,
-                PlaceFrom::ThisPicture);
+    placeAtCell(patch);
 }
 
 void ModelPane::clearQuery()
@@ -702,12 +705,10 @@ void ModelPane::resetView()
     m_placeSwitch.reset();
     m_method->setCurrentIndex(0);  // the first of its family: ViT attention, CNN gradcam
     m_layer->setCurrentIndex(m_layer->count() - 1);
-    for (auto* box : {m_head, m_class, m_camInput, m_normalization, m_upsampling})
+    for (auto* box : {m_head, m_class, m_camInput})
         box->setCurrentIndex(0);
-    setColormap(QStringLiteral("viridis"));
-    m_alpha->setValue(50);
-    m_keepMass->setValue(1.0);
-    m_wholeImage->setChecked(false);
+    applyRendering({});         // the defaults of a first start
+    m_keepMass->setValue(1.0);  // not a setting: always 1 at start
     m_filling = false;
     m_view->setViewport(1.0, {0.5, 0.5});
     derivePlaceCells();
@@ -840,14 +841,18 @@ void ModelPane::saveSettings() const
 
 void ModelPane::restoreSettings()
 {
-    const auto r = settings::paneRendering(m_side);
     m_filling = true;
+    applyRendering(settings::paneRendering(m_side));
+    m_filling = false;
+}
+
+void ModelPane::applyRendering(const settings::PaneRendering& r)
+{
     setColormap(r.colormap);
     m_alpha->setValue(r.alpha);
     m_normalization->setCurrentIndex(r.normalization);
     m_upsampling->setCurrentIndex(r.upsampling);
     m_wholeImage->setChecked(r.wholeImage);
-    m_filling = false;
 }
 
 }  // namespace attnviz::ui

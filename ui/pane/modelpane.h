@@ -1,6 +1,7 @@
 #pragma once
 
 #include "ui/analysiscontroller.h"
+#include "ui/appsettings.h"
 #include "ui/overlayview.h"
 #include "ui/pane/choicecombo.h"
 #include "ui/pane/panestate.h"
@@ -145,8 +146,9 @@ private:
     void pictureClicked(QPointF unit);
     enum class PlaceFrom { ThisPicture, OtherPicture };
     void placeAt(std::optional<cv::Point2d> inputUnit, PlaceFrom from);
-    void derivePlaceCells();    // m_query, m_unit from m_place on the current grid
-    GridCell gridSize() const;  // of the ViT's tokens, or of the CNN's current layer
+    void placeAtCell(std::optional<GridCell> cell);  // the centre of a cell of gridSize(), as a click here
+    void derivePlaceCells();                         // m_query, m_unit from m_place on the current grid
+    GridCell gridSize() const;                       // of the ViT's tokens, or of the CNN's current layer
     void keepSelection(const QString& layer, const QVariant& head, const QVariant& classIndex);
     const cv::Mat& picture() const;  // what the overlay is drawn on
     void updateGrid();
@@ -154,6 +156,7 @@ private:
     void drawReceptiveBox(cv::Mat& image) const;
     void drawQueryPatch(cv::Mat& image) const;
     void drawUnitCell(cv::Mat& image) const;
+    void applyRendering(const settings::PaneRendering& rendering);
     QString viewCaption(const engine::ViewMaps& view) const;
 
     Side m_side;
