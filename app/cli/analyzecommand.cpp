@@ -100,7 +100,8 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     if (dump)
         (*dump)[role + "." + engine::viewMethodName(view.method)] = engine::toRawF32(view.maps);
     if (auto dir = args.value("out-dir"))
-        j["view"]["file"] = writeViewPng(*dir, outputStem(args), role, modelPath, trace, view, model->spec(), args);
+        j["view"]["file"] = writeViewPng(*dir, outputStem(args), args.value("image").value_or(""), role, modelPath,
+                                         trace, view, model->spec(), args);
     return j;
 }
 

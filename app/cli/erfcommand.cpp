@@ -87,7 +87,8 @@ int runErf(const std::vector<std::string>& words)
         const auto view = engine::effectiveFieldView(erf, layer, at->first, at->second);
         engine::Trace first;
         first.input = inputs.at(0, role, model->spec());
-        out["file"] = writeViewPng(*dir, outputStem(args), role, *args.value(role), first, view, model->spec(), args);
+        out["file"] = writeViewPng(*dir, outputStem(args), args.value("image").value_or(""), role, *args.value(role),
+                                   first, view, model->spec(), args);
     }
     std::cout << out.dump(2) << "\n";
     return 0;

@@ -126,8 +126,8 @@ void writeImageOutput(ImageOutput& output, const ExportImage& image, const fs::p
         const fs::path relative(image.relative);
         const auto dir = outputDirectory((out / relative.parent_path()).string());  // also for a record without views
         for (const auto& f : output.figures) {
-            const auto file = writeViewPng(dir, relative.filename().string(), f.model->role, f.model->path, f.trace,
-                                           f.view, f.model->model->spec(), args);
+            const auto file = writeViewPng(dir, relative.filename().string(), image.path, f.model->role, f.model->path,
+                                           f.trace, f.view, f.model->model->spec(), args);
             output.record[f.model->role]["views"][f.jsonKey] = fs::path(file).lexically_relative(out).generic_string();
         }
         writeText(recordPath(out, image), output.record.dump() + "\n");

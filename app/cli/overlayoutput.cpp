@@ -57,24 +57,24 @@ std::string outputDirectory(const std::string& dir)
     return dir;
 }
 
-std::string writeViewPng(const std::string& dir, const std::string& stem, const std::string& role,
-                         const std::string& modelPath, const engine::Trace& trace, const engine::ViewMaps& view,
-                         const engine::ModelSpec& spec, const Arguments& args)
+std::string writeViewPng(const std::string& dir, const std::string& stem, const std::string& image,
+                         const std::string& role, const std::string& modelPath, const engine::Trace& trace,
+                         const engine::ViewMaps& view, const engine::ModelSpec& spec, const Arguments& args)
 {
 #ifdef ATTNVIZ_HAVE_IMAGING
     const auto options = viewImageOptions(args);
     const auto picture = imaging::inputPicture(trace.input, spec.preprocessing);
-    const auto image = imaging::renderView(picture, view, options);
+    const auto rendered = imaging::renderView(picture, view, options);
     std::string className;
     if (view.classIndex && std::size_t(*view.classIndex) < spec.labels.size())
         className = spec.labels[std::size_t(*view.classIndex)];
     const auto path = (std::filesystem::path(outputDirectory(dir))
                        / (stem + "-" + role + "-" + engine::viewMethodName(view.method) + ".png"))
                           .string();
-    imaging::writePng(path, image, imaging::viewDescription(modelPath, view, className, options));
+    imaging::writePng(path, rendered, imaging::viewDescription(modelPath, view, className, options, image));
     return path;
 #else
-    (void)dir, (void)stem, (void)role, (void)modelPath, (void)trace, (void)view, (void)spec, (void)args;
+    (void)dir, (void)stem, (void)image, (void)role, (void)modelPath, (void)trace, (void)view, (void)spec, (void)args;
     throw UsageError("this build has no image support (built without OpenCV): --out-dir is unavailable, use --dump");
 #endif
 }

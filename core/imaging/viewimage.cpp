@@ -114,7 +114,7 @@ cv::Mat renderView(const cv::Mat& picture, const engine::ViewMaps& view, const V
 }
 
 io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps& view, const std::string& className,
-                                const ViewImageOptions& options)
+                                const ViewImageOptions& options, const std::string& image)
 {
     std::ostringstream alpha;
     alpha << options.overlay.alpha;
@@ -123,6 +123,8 @@ io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps
                          {io::pngkey::kMethod, engine::viewMethodName(view.method)},
                          {io::pngkey::kLayer, join(view.layers)},
                          {io::pngkey::kHead, join(view.heads)}};
+    if (!image.empty())
+        text.emplace_back(io::pngkey::kImage, image);
     if (!view.camInput.empty())
         text.emplace_back(io::pngkey::kCamInput, view.camInput);
     if (view.classIndex)

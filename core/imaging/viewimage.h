@@ -43,8 +43,9 @@ cv::Mat displayPicture(const cv::Mat& rgb, int minSide, int maxSide);
 // single head per layer).
 cv::Mat renderView(const cv::Mat& picture, const engine::ViewMaps& view, const ViewImageOptions& options);
 
-// What an exported PNG says about itself (its tEXt chunks).
+// What an exported PNG says about itself (its tEXt chunks). image: the input image's
+// path, none for a tensor input.
 io::TextEntries viewDescription(const std::string& model, const engine::ViewMaps& view, const std::string& className,
-                                const ViewImageOptions& options);
+                                const ViewImageOptions& options, const std::string& image = {});
 
 }  // namespace attnviz::imaging

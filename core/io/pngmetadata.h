@@ -12,7 +12,7 @@ inline constexpr const char* kTitle = "Title";        // a plot's title
 
 // What was drawn.
 inline constexpr const char* kModel = "attnviz:model";         // the model's path
-inline constexpr const char* kImage = "attnviz:image";         // the input image's path (the window's exports)
+inline constexpr const char* kImage = "attnviz:image";         // the input image's path (none for a tensor input)
 inline constexpr const char* kMethod = "attnviz:method";       // a view method's name, or "cka (...)"
 inline constexpr const char* kLayer = "attnviz:layer";         // the rows' layers, comma-separated
 inline constexpr const char* kHead = "attnviz:head";           // the columns' heads, comma-separated

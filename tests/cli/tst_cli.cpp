@@ -367,6 +367,7 @@ private slots:
             QCOMPARE(image.text(QStringLiteral("attnviz:method")), QStringLiteral("gradcam"));
             QCOMPARE(image.text(QStringLiteral("attnviz:colormap")), QStringLiteral("inferno"));
             QCOMPARE(image.text(QStringLiteral("attnviz:class")), QStringLiteral("9 Ankle boot"));
+            QCOMPARE(image.text(QStringLiteral("attnviz:image")), kSample);
             // A ViT CAM says which tokens it read; a CNN's has nothing to choose.
             QCOMPARE(image.text(QStringLiteral("attnviz:cam_input")),
                      QString::fromLatin1(role == std::string("vit") ? "norm1" : ""));

@@ -789,11 +789,9 @@ void ModelPane::exportOverlay(const QString& path, const QString& image) const
 {
     if (!m_shown || m_rendered.empty())
         throw std::runtime_error("nothing to export yet");
-    auto text = imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className(*m_shown),
-                                         imageOptions());
-    if (!image.isEmpty())
-        text.emplace_back(io::pngkey::kImage, image.toStdString());
-    imaging::writePng(path.toStdString(), m_rendered, text);
+    imaging::writePng(path.toStdString(), m_rendered,
+                      imaging::viewDescription(m_analysis->modelPath.toStdString(), *m_shown, className(*m_shown),
+                                               imageOptions(), image.toStdString()));
 }
 
 QString ModelPane::exportStem() const
