@@ -68,7 +68,7 @@ std::string writeViewPng(const std::string& dir, const std::string& stem, const 
     std::string className;
     if (view.classIndex && std::size_t(*view.classIndex) < spec.labels.size())
         className = spec.labels[std::size_t(*view.classIndex)];
-    const auto path = (std::filesystem::path(outputDirectory(dir))
+    auto path = (std::filesystem::path(outputDirectory(dir))
                        / (stem + "-" + role + "-" + engine::viewMethodName(view.method) + ".png"))
                           .string();
     imaging::writePng(path, rendered, imaging::viewDescription(modelPath, view, className, options, image));
