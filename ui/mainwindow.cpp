@@ -3,6 +3,7 @@
 #include "ui/appsettings.h"
 #include "ui/messageline.h"
 #include "ui/pane/modelpane.h"
+#include "ui/pane/viewhistory.h"
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
 
@@ -211,6 +212,9 @@ void MainWindow::connectPanes()
                 [this](const QString& text) { statusBar()->showMessage(text, 4000); });
         connect(p, &ModelPane::rendered, this, &MainWindow::requestFaithfulnessIfShown);
         connect(p, &ModelPane::rendered, this, &MainWindow::maybeTakeScreenshot);
+        connect(p, &ModelPane::viewChanged, this, [this, p](const PaneView& before, const PaneView& after) {
+            m_history.push(new ViewChange(p, before, after));
+        });
     }
     // A click on either picture asks both models about that place of the image.
     connect(m_vitPane, &ModelPane::imageClicked, m_cnnPane, &ModelPane::queryAtImage);
@@ -248,6 +252,14 @@ void MainWindow::buildMenus()
     edit->addAction(tr("Copy C&NN overlay"), this,
                     [this] { QGuiApplication::clipboard()->setImage(m_cnnPane->overlay()); });
     edit->addSeparator();
+    auto* undo = m_history.createUndoAction(edit, tr("&Undo"));
+    undo->setObjectName(QStringLiteral("undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    auto* redo = m_history.createRedoAction(edit, tr("&Redo"));
+    redo->setObjectName(QStringLiteral("redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
     edit->addAction(tr("&Reset view"), QKeySequence(Qt::CTRL | Qt::Key_0), this, [this] {
         m_vitPane->resetView();
         m_cnnPane->resetView();
@@ -375,6 +387,8 @@ QString MainWindow::keysHelp()
               "the CNN, that unit's receptive fields. The other pane marks the place and keeps its view.</td></tr>"
               "<tr><td>Esc</td><td>forget the place, back to the view shown before the click</td></tr>"
               "<tr><td>wheel, drag, double click</td><td>zoom, pan, reset both pictures</td></tr>"
+              "<tr><td>Ctrl+Z, Ctrl+Shift+Z</td><td>undo, redo a change of a view: method, layer, head, class, "
+              "place (Edit → Undo)</td></tr>"
               "<tr><td>Ctrl+0</td><td>reset both views: default method, last layer, head mean, no place, no zoom "
               "(Edit → Reset view)</td></tr>"
               "<tr><td>Ctrl+O, Ctrl+C, Ctrl+Q</td><td>open an image, copy the ViT overlay, quit</td></tr>"
@@ -553,6 +567,7 @@ void MainWindow::showAnalysis(const std::shared_ptr<const Analysis>& analysis)
         clearError();
     m_notice.clear();
     const auto previous = std::exchange(m_shown, analysis);
+    m_history.clear();  // the views of another image or model
     openedPathsFrom(*analysis);
     setWindowTitle(tr("attnviz — %1").arg(QFileInfo(analysis->imagePath).fileName()));
     // A side taken over unchanged keeps its pane as it is: layer, head, query, unit, views.

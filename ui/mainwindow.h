@@ -6,6 +6,7 @@
 
 #include <QPointF>
 #include <QStringList>
+#include <QUndoStack>
 
 #include <functional>
 #include <optional>
@@ -111,6 +112,7 @@ private:
     void requestFaithfulnessIfShown();
 
     AnalysisController m_controller;
+    QUndoStack m_history;  // the panes' view changes since the analysis shown (Edit → Undo)
     StartOptions m_options;
     QString m_image, m_vit, m_cnn;  // what the next analysis opens
     QString m_faithfulnessKey;      // the maps whose faithfulness was asked for last

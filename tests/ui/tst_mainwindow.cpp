@@ -695,6 +695,39 @@ private slots:
         QVERIFY(ui::settings::recentModels(ui::Side::CNN).contains(ui::defaultModelPath(ui::Side::CNN)));
     }
 
+    // Edit → Undo takes back the panes' view changes one at a time, in either pane, a
+    // click's place included; Redo brings them again.
+    void undoAndRedoViewChanges()
+    {
+        auto* undo = m_window->findChild<QAction*>(QStringLiteral("undo"));
+        auto* redo = m_window->findChild<QAction*>(QStringLiteral("redo"));
+        QVERIFY(undo && redo);
+        const auto state = [](ui::ModelPane* pane) {
+            return pane->findChild<QLabel*>(QStringLiteral("state"))->text();
+        };
+        const auto start = state(vit());
+        emit vit()->grid()->cellClicked(2, 1);  // attention, block 2, head 1: one change
+        vit()->setMethod(engine::ViewMethod::Rollout);
+        cnn()->setUnit(std::make_pair(1, 1));  // the CNN's erf at a place
+        QVERIFY(waitIdle(*m_window));
+        undo->trigger();  // the CNN back to Grad-CAM, no place
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
+        QVERIFY(!state(cnn()).contains(QStringLiteral("@")));
+        undo->trigger();  // the ViT back to attention at block 2, head 1
+        QVERIFY(vit()->method() == engine::ViewMethod::Attention);
+        QCOMPARE(state(vit()), QStringLiteral("attention · block 2 · head 1"));
+        undo->trigger();
+        QCOMPARE(state(vit()), start);
+        redo->trigger();
+        QCOMPARE(state(vit()), QStringLiteral("attention · block 2 · head 1"));
+        redo->trigger();
+        redo->trigger();
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(vit()->method() == engine::ViewMethod::Rollout);
+        QVERIFY2(state(cnn()).contains(QStringLiteral("layer3 @1,1")), qPrintable(state(cnn())));
+    }
+
     // Each model's top-5 in its own chart, five rows each, with the other model's
     // probabilities of the same classes.
     void predictionsNameEveryClass()

@@ -198,6 +198,7 @@ void ModelPane::setAnalysis(std::shared_ptr<const PaneAnalysis> analysis)
     m_analysis = std::move(analysis);
     m_place.reset();  // a place of the previous image
     m_placeSwitch.reset();
+    m_lastView.reset();  // a new analysis starts no change
     m_query.reset();
     m_unit.reset();
     m_shown.reset();
@@ -330,6 +331,11 @@ void ModelPane::refresh()
     const auto m = method();
     const auto& info = engine::methodInfo(m);
     derivePlaceCells();  // the layer may have changed: the unit at the same place
+    if (const auto now = view(); m_lastView != now) {
+        if (m_lastView)
+            emit viewChanged(*m_lastView, now);
+        m_lastView = now;
+    }
     updateControlStates(info);
     selectGridCell();
     if (m == ViewMethod::EffectiveField) {
@@ -711,6 +717,33 @@ void ModelPane::resetView()
     m_keepMass->setValue(1.0);  // not a setting: always 1 at start
     m_filling = false;
     m_view->setViewport(1.0, {0.5, 0.5});
+    derivePlaceCells();
+    updateGrid();
+    refresh();
+}
+
+PaneView ModelPane::view() const
+{
+    return {m_method->currentIndex(), m_layer->currentIndex(),    m_head->currentIndex(),
+            m_class->currentIndex(),  m_camInput->currentIndex(), m_place};
+}
+
+void ModelPane::setView(const PaneView& view)
+{
+    m_filling = true;
+    const auto set = [](QComboBox* box, int index) {
+        if (index >= 0 && index < box->count())
+            box->setCurrentIndex(index);
+    };
+    set(m_method, view.method);
+    set(m_layer, view.layer);
+    set(m_head, view.head);
+    set(m_class, view.classIndex);
+    set(m_camInput, view.camInput);
+    m_filling = false;
+    m_place = view.place;
+    m_placeSwitch.reset();
+    m_lastView = this->view();  // not a change of its own: the history made it
     derivePlaceCells();
     updateGrid();
     refresh();

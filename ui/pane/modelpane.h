@@ -72,6 +72,10 @@ public:
     // As at the first start: the first method of its family (ViT attention, CNN gradcam),
     // the last layer, head mean, top-1, no place, the default rendering, no zoom.
     void resetView();
+    // The view boxes and the place, for Edit → Undo; setView makes them so without
+    // reporting a change.
+    PaneView view() const;
+    void setView(const PaneView& view);
     // Whether the overlay shows the whole image with the model's crop outlined.
     bool showsWholeImage() const;
     ThumbnailGrid* grid() const { return m_grid; }
@@ -108,6 +112,8 @@ signals:
     // A click on this pane's picture at a place of the whole image (x, y in [0, 1)).
     void imageClicked(QPointF imageUnit);
     void queryCleared();
+    // What the model is asked changed (a box, a click, a key, Reset view): before and after.
+    void viewChanged(attnviz::ui::PaneView before, attnviz::ui::PaneView after);
     void rendered();
 
 protected:
@@ -172,6 +178,7 @@ private:
     std::optional<GridCell> m_unit;      // CNN: the unit of the current layer at m_place (erf: or the centre)
     // A click on this picture switched the method (before, after); Esc switches back.
     std::optional<std::pair<engine::ViewMethod, engine::ViewMethod>> m_placeSwitch;
+    std::optional<PaneView> m_lastView;  // as last refreshed; none right after a new analysis
     bool m_waiting = false;
     bool m_filling = false;
 

@@ -52,6 +52,20 @@ struct PaneSelection {
     std::optional<GridCell> unit;   // CNN: the unit of `layer` whose field is shown
 };
 
+// What a pane's view is, for Edit → Undo: its view boxes (item indices: the model is the
+// same while the history lasts) and the place asked about, in [0, 1) of the model input.
+// Rendering (colormap, alpha, ...) is not part of it.
+struct PaneView {
+    int method = 0, layer = 0, head = 0, classIndex = 0, camInput = 0;
+    std::optional<cv::Point2d> place;
+    bool operator==(const PaneView& other) const
+    {
+        return method == other.method && layer == other.layer && head == other.head && classIndex == other.classIndex
+               && camInput == other.camInput && place == other.place;
+    }
+    bool operator!=(const PaneView& other) const { return !(*this == other); }
+};
+
 // The request the selection makes of the model: the method's own layer where the layer
 // box does not apply (rollouts start at block 0), the last block for a method other
 // than attention with the pool selected, heads only where the method has them.
