@@ -536,6 +536,10 @@ private slots:
             QApplication::sendEvent(view, &wheel);
         }
         QVERIFY(view->zoom() > 1.9);
+        // The wheel zooms both pictures and changes no pane's method.
+        QCOMPARE(cnn()->overlayView()->zoom(), view->zoom());
+        QVERIFY(vit()->method() == engine::ViewMethod::Attention);
+        QVERIFY(cnn()->method() == engine::ViewMethod::GradCam);
         QCOMPARE(view->barRect(), bar);
         QCOMPARE(view->grab(bar).toImage(), before);
         QVERIFY(view->grab(view->pictureRect()).toImage() != pictureBefore);
