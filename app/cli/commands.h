@@ -21,6 +21,7 @@ int runProbe(const std::vector<std::string>& words);
 int runLocalize(const std::vector<std::string>& words);
 int runTokens(const std::vector<std::string>& words);
 int runMethods(const std::vector<std::string>& words);
+int runBenchmark(const std::vector<std::string>& words);
 
 // The METHOD lines of the usage text, from the method table.
 std::string methodUsage();

@@ -13,10 +13,11 @@ namespace attnviz::imaging {
 
 void writePng(const std::string& path, const cv::Mat& rgb, const io::TextEntries& text)
 {
-    if (rgb.empty() || rgb.type() != CV_8UC3)
-        throw ImageError("cannot write '" + path + "': not an 8-bit RGB image");
-    cv::Mat bgr;
-    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    if (rgb.empty() || (rgb.type() != CV_8UC3 && rgb.type() != CV_8UC1))
+        throw ImageError("cannot write '" + path + "': not an 8-bit RGB or grey image");
+    cv::Mat bgr = rgb;
+    if (rgb.channels() == 3)
+        cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
     std::vector<unsigned char> encoded;
     if (!cv::imencode(".png", bgr, encoded))
         throw ImageError("cannot encode '" + path + "' as PNG");
