@@ -5,7 +5,6 @@
 #include "core/engine/model/classifier.h"
 #include "core/engine/model/device.h"
 #include "core/engine/training/evaluation.h"
-#include "core/io/idxdataset.h"
 
 #include <nlohmann/json.hpp>
 
@@ -35,8 +34,7 @@ int runEvaluate(const std::vector<std::string>& words)
     if (const int threads = args.intValue("threads", 0, 1))
         engine::configureThreads(threads);
     const auto split = args.value("split").value_or("t10k");
-    const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), split))
-                          .first(args.intValue("limit", 0, 1));
+    const auto data = readLabelledImages(args.required("data"), split, args.intValue("limit", 0, 1)).set;
     engine::LoadOptions load;
     load.device = args.value("device").value_or("cpu");
     nlohmann::ordered_json out = {{"data", args.required("data")}, {"split", split}, {"count", data.size()}};

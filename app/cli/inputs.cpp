@@ -1,10 +1,14 @@
 #include "app/cli/inputs.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/study/linearprobe.h"
 #include "core/engine/tensorconvert.h"
+#include "core/io/idxdataset.h"
 #include "core/io/imagefiles.h"
+#include "core/io/imagefolder.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/imagedecoder.h"
+#include "core/imaging/imagefolderset.h"
 #include "core/imaging/preprocess.h"
 #endif
 
@@ -64,6 +68,20 @@ torch::Tensor InputSet::batch(std::size_t first, std::size_t count, const std::s
     for (std::size_t i = first; i < first + count && i < size(); ++i)
         inputs.push_back(at(i, role, spec));
     return torch::cat(inputs);
+}
+
+LabelledImages readLabelledImages(const std::string& dir, const std::string& idxSplit, int limit)
+{
+    if (engine::holdsIdxSplit(dir, idxSplit))
+        return {engine::toImageSet(io::readIdxDataset(dir, idxSplit)).first(limit), {}};
+#ifdef ATTNVIZ_HAVE_IMAGING
+    auto folder = io::evenlySpaced(io::readImageFolder(dir), std::size_t(std::max(0, limit)));
+    return {imaging::readImageFolderSet(folder), std::move(folder.classes)};
+#else
+    (void)limit;
+    throw UsageError("'" + dir + "' has no IDX files of split '" + idxSplit
+                     + "', and this build has no image support (built without OpenCV) for an ImageFolder tree");
+#endif
 }
 
 engine::LoadOptions loadOptions(const Arguments& args, const std::string& headsOption)

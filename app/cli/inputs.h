@@ -3,6 +3,7 @@
 #include "app/cli/arguments.h"
 
 #include "core/engine/model/classifier.h"
+#include "core/engine/training/imageset.h"
 #include "core/io/safetensors.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/imagebatches.h"
@@ -48,6 +49,17 @@ private:
     mutable std::optional<imaging::ImageBatches> m_images;  // m_paths, a minibatch at a time
 #endif
 };
+
+// The labelled images of train and evaluate: IDX files when DIR holds split `idxSplit`'s,
+// else an ImageFolder tree DIR/CLASS/IMAGE (a generated benchmark's DIR/train or
+// DIR/test), all of one size. `classes`: the tree's folder names (empty for IDX).
+// limit > 0: the first `limit` IDX images, or `limit` spread evenly over the tree's
+// classes (a tree is in class order).
+struct LabelledImages {
+    engine::ImageSet set;
+    std::vector<std::string> classes;
+};
+LabelledImages readLabelledImages(const std::string& dir, const std::string& idxSplit, int limit);
 
 // engine::loadClassifier, then the model's warnings (NaN weights, say) on stderr, one
 // line each: every command loads its models through here.

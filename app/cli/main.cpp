@@ -21,7 +21,11 @@ const char* const kUsage =
     "           [--alpha A] [--upsample nearest|bilinear] [--normalize map|layer] [--keep-mass X] [--no-colorbar]]\n"
     "  train (--arch vit|cnn | --init MODEL_DIR) --data DIR --out MODEL_DIR [--epochs N] [--seed S] [--device D]\n"
     "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N] [--no-augment]\n"
+    "        [--patch-size P] [--width W] [--depth D] [--stem-stride S]\n"
+    "        (DIR: IDX files or an ImageFolder tree DIR/CLASS/IMAGE of one image size, e.g. a benchmark's DIR/train)\n"
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
+    "  benchmark make --out DIR --count N [--test-count M] [--seed S]   (colour shapes with object masks:\n"
+    "        DIR/{train,test}/CLASS/NNNNN.png, DIR/masks/..., DIR/index.json)\n"
     "  rf --cnn MODEL   (theoretical receptive field of every layer: size, jump, start in input pixels)\n"
     "  mad --vit MODEL (--image IMG | --images DIR | --tensor FILE) [--renormalize]   (mean attention distance per "
     "head)\n"
@@ -58,13 +62,12 @@ using Command = int (*)(const std::vector<std::string>&);
 int main(int argc, char** argv)
 {
     using namespace attnviz;
-    const std::map<std::string, Command> commands{{"info", cli::runInfo},     {"analyze", cli::runAnalyze},
-                                                  {"train", cli::runTrain},   {"evaluate", cli::runEvaluate},
-                                                  {"rf", cli::runRf},         {"mad", cli::runMad},
-                                                  {"erf", cli::runErf},       {"cka", cli::runCka},
-                                                  {"export", cli::runExport}, {"skip", cli::runSkip},
-                                                  {"probe", cli::runProbe},   {"localize", cli::runLocalize},
-                                                  {"tokens", cli::runTokens}, {"methods", cli::runMethods}};
+    const std::map<std::string, Command> commands{
+        {"info", cli::runInfo},         {"analyze", cli::runAnalyze}, {"train", cli::runTrain},
+        {"evaluate", cli::runEvaluate}, {"rf", cli::runRf},           {"mad", cli::runMad},
+        {"erf", cli::runErf},           {"cka", cli::runCka},         {"export", cli::runExport},
+        {"skip", cli::runSkip},         {"probe", cli::runProbe},     {"localize", cli::runLocalize},
+        {"tokens", cli::runTokens},     {"methods", cli::runMethods}, {"benchmark", cli::runBenchmark}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cerr << kUsage << cli::methodUsage() << kOptionsHelp;
         return argc < 2 ? 2 : 0;

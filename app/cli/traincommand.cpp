@@ -1,5 +1,6 @@
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
+#include "app/cli/inputs.h"
 #include "app/cli/interrupt.h"
 #include "app/cli/progressline.h"
 
@@ -9,7 +10,6 @@
 #include "core/engine/training/modelfactory.h"
 #include "core/engine/training/trainer.h"
 #include "core/io/checkpointfile.h"
-#include "core/io/idxdataset.h"
 #include "core/io/labels.h"
 #include "core/io/safetensors.h"
 
@@ -50,19 +50,51 @@ nlohmann::ordered_json previousTraining(const std::string& modelDir)
     }
 }
 
-// Starting weights: those of --init MODEL_DIR (to continue training), else fresh ones.
-engine::FreshModel startingModel(const Arguments& args, std::uint64_t seed)
+// The patch size that gives the largest patch grid of at most 8 x 8 (28 px: 4, 64 px: 8).
+int defaultPatchSize(int imageSize)
+{
+    for (int p = 1; p <= imageSize; ++p)
+        if (imageSize % p == 0 && imageSize / p <= 8)
+            return p;
+    return imageSize;
+}
+
+// Starting weights: those of --init MODEL_DIR (to continue training), else fresh ones
+// shaped for the data (channels, size, pixel statistics) and the shape options.
+engine::FreshModel startingModel(const Arguments& args, std::uint64_t seed, const engine::ImageSet& data)
 {
     if (auto init = args.value("init")) {
         auto ckpt = io::loadCheckpoint(*init);
         return {std::move(ckpt.tensors), std::move(ckpt.config)};
     }
     const auto arch = args.required("arch");
-    if (arch == "vit")
-        return engine::freshViT({}, seed);
-    if (arch == "cnn")
-        return engine::freshResNet({}, seed);
-    throw UsageError("--arch must be vit or cnn, not '" + arch + "'");
+    const int channels = int(data.images.size(1));
+    const int size = int(data.images.size(2));
+    if (data.images.size(3) != size)
+        throw UsageError("training takes square images; these are " + std::to_string(data.images.size(3)) + "x"
+                         + std::to_string(size));
+    const auto pixels = engine::channelStatistics(data);
+    if (arch == "vit") {
+        engine::ViTShape shape{channels, size, pixels};
+        shape.patchSize = args.intValue("patch-size", defaultPatchSize(size), 1);
+        shape.embedDim = args.intValue("width", shape.embedDim, 8);
+        shape.depth = args.intValue("depth", shape.depth, 1);
+        shape.mlpHidden = 2 * shape.embedDim;
+        if (size % shape.patchSize != 0)
+            throw UsageError("--patch-size " + std::to_string(shape.patchSize) + " does not divide the "
+                             + std::to_string(size) + "-px images");
+        if (shape.embedDim % shape.heads != 0)
+            throw UsageError("--width must be a multiple of the " + std::to_string(shape.heads) + " heads");
+        return engine::freshViT(shape, seed);
+    }
+    if (arch == "cnn") {
+        engine::ResNetShape shape{channels, size, pixels};
+        shape.stemStride = args.intValue("stem-stride", 1, 1);
+        const int width = args.intValue("width", shape.widths.at(0), 1);
+        shape.widths = {width, 2 * width, 4 * width};
+        return engine::freshResNet(shape, seed);
+    }
+    throw UsageError("--arch must be vit or cnn, not '" + arch + "'");  // checked before the data is read
 }
 
 std::string commandLine(const std::vector<std::string>& words)
@@ -79,7 +111,7 @@ int runTrain(const std::vector<std::string>& words)
 {
     const Arguments args(words,
                          {"arch", "data", "out", "epochs", "seed", "device", "batch-size", "lr", "threads", "labels",
-                          "limit", "max-batches", "init"},
+                          "limit", "max-batches", "init", "patch-size", "width", "depth", "stem-stride"},
                          {"no-augment"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -97,11 +129,15 @@ int runTrain(const std::vector<std::string>& words)
 
     if (args.value("init") && args.value("arch"))
         throw UsageError("give either --arch (a fresh model) or --init MODEL_DIR (continue training), not both");
-    auto fresh = startingModel(args, seed);
-    if (args.value("labels") || !args.value("init"))
+    if (const auto arch = args.value("arch"); arch && *arch != "vit" && *arch != "cnn")
+        throw UsageError("--arch must be vit or cnn, not '" + *arch + "'");
+    auto labelled = readLabelledImages(args.required("data"), "train", args.intValue("limit", 0, 0));
+    const auto& data = labelled.set;
+    auto fresh = startingModel(args, seed, data);
+    if (args.value("labels"))
         fresh.config.labelNames = parseLabels(args.value("labels"));
-    const auto data = engine::toImageSet(io::readIdxDataset(args.required("data"), "train"))
-                          .first(args.intValue("limit", 0, 0));
+    else if (!args.value("init"))
+        fresh.config.labelNames = labelled.classes;  // an ImageFolder's folder names; none for IDX
     engine::LoadOptions load;
     load.device = args.value("device").value_or("cpu");
     auto model = engine::buildClassifier(fresh.tensors, fresh.config, load);

@@ -323,6 +323,40 @@ private slots:
         QCOMPARE(total, 100);
     }
 
+    // The colour benchmark end to end: generated, trained on (its ImageFolder tree, the
+    // class names from the folders, the pixel statistics from the images) and evaluated.
+    void benchmarkTrainsAndEvaluates()
+    {
+        const QString bench = m_dir.filePath(QStringLiteral("bench"));
+        const auto made = runCli({QStringLiteral("benchmark"), QStringLiteral("make"), QStringLiteral("--out"), bench,
+                                  QStringLiteral("--count"), QStringLiteral("40"), QStringLiteral("--test-count"),
+                                  QStringLiteral("20"), QStringLiteral("--seed"), QStringLiteral("3")});
+        QVERIFY2(made.exitCode == 0, made.err.constData());
+        QCOMPARE(parseObject(made.out)[QLatin1String("classes")].toArray().size(), 10);
+        QVERIFY(QFile::exists(bench + QStringLiteral("/index.json")));
+        QVERIFY(QFile::exists(bench + QStringLiteral("/masks/test/disc/00003.png")));
+
+        const QString out = m_dir.filePath(QStringLiteral("bench-vit"));
+        const auto trained = runCli({QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"),
+                                     QStringLiteral("--data"), bench + QStringLiteral("/train"), QStringLiteral("--out"),
+                                     out, QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--batch-size"),
+                                     QStringLiteral("20"), QStringLiteral("--width"), QStringLiteral("16"),
+                                     QStringLiteral("--depth"), QStringLiteral("1")});
+        QVERIFY2(trained.exitCode == 0, trained.err.constData());
+        const auto info = parseObject(runCli({QStringLiteral("info"), out}).out);
+        QCOMPARE(info[QLatin1String("patch_size")].toInt(), 8);
+        QCOMPARE(info[QLatin1String("input_size")].toArray()[0].toInt(), 3);
+
+        const auto eval = runCli({QStringLiteral("evaluate"), QStringLiteral("--vit"), out, QStringLiteral("--data"),
+                                  bench + QStringLiteral("/test"), QStringLiteral("--limit"), QStringLiteral("10")});
+        QVERIFY2(eval.exitCode == 0, eval.err.constData());
+        const auto result = parseObject(eval.out);
+        QCOMPARE(result[QLatin1String("count")].toInt(), 10);
+        const auto perClass = result[QLatin1String("vit")].toObject()[QLatin1String("per_class")].toArray();
+        QCOMPARE(perClass[0].toObject()[QLatin1String("label")].toString(), QStringLiteral("checker"));
+        QCOMPARE(perClass[9].toObject()[QLatin1String("label")].toString(), QStringLiteral("triangle"));
+    }
+
     void interruptedTrainingKeepsLastCheckpoint()
     {
         const QString out = m_dir.filePath(QStringLiteral("interrupted"));
@@ -637,7 +671,10 @@ private slots:
         QTest::newRow("top-k zero") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--top-k"), QStringLiteral("0")} << 2 << "--top-k";
         QTest::newRow("tensor file lacks input") << QStringList{QStringLiteral("analyze"), QStringLiteral("--cnn"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 1 << "neither 'cnn.input' nor 'input'";
         QTest::newRow("corrupt image") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), corruptPng} << 1 << "cannot decode image";
-        QTest::newRow("no data folder") << QStringList{QStringLiteral("evaluate"), QStringLiteral("--vit"), vit, QStringLiteral("--data"), QStringLiteral("/nonexistent")} << 1 << "has no t10k-images-idx3-ubyte";
+        QTest::newRow("no data folder") << QStringList{QStringLiteral("evaluate"), QStringLiteral("--vit"), vit, QStringLiteral("--data"), QStringLiteral("/nonexistent")} << 1 << "cannot read the folder";
+        QTest::newRow("benchmark without make") << QStringList{QStringLiteral("benchmark"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("b")), QStringLiteral("--count"), QStringLiteral("10")} << 2 << "benchmark make --out DIR";
+        QTest::newRow("benchmark into a full folder") << QStringList{QStringLiteral("benchmark"), QStringLiteral("make"), QStringLiteral("--out"), kSamples, QStringLiteral("--count"), QStringLiteral("10")} << 1 << "exists and is not an empty folder";
+        QTest::newRow("train on a flat folder") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"), QStringLiteral("--data"), kSamples, QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x"))} << 1 << "has no class subfolders";
         QTest::newRow("unknown arch") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("rnn"), QStringLiteral("--data"), QStringLiteral("/x"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x"))} << 2 << "--arch must be vit or cnn";
         QTest::newRow("decompression bomb") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--image"), m_dir.filePath(QStringLiteral("bomb.png"))} << 1 << "claims 100000x100000 pixels";
         QTest::newRow("bad learning rate") << QStringList{QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"), QStringLiteral("--data"), QStringLiteral("/x"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("x")), QStringLiteral("--lr"), QStringLiteral("nan")} << 2 << "--lr";

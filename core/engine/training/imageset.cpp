@@ -23,6 +23,31 @@ ImageSet toImageSet(const io::IdxDataset& data)
     return set;
 }
 
+ChannelStatistics channelStatistics(const ImageSet& set)
+{
+    const auto channels = set.images.size(1);
+    auto sum = torch::zeros({channels}, torch::kFloat64);
+    auto squares = torch::zeros({channels}, torch::kFloat64);
+    for (int64_t first = 0; first < set.size(); first += 1000) {
+        const auto chunk = set.images.narrow(0, first, std::min<int64_t>(1000, set.size() - first))
+                               .to(torch::kFloat64)
+                               .div(255.0)
+                               .transpose(0, 1)
+                               .reshape({channels, -1});  // [C, n * H * W]
+        sum += chunk.sum(1);
+        squares += chunk.square().sum(1);
+    }
+    const double n = double(set.size() * set.images.size(2) * set.images.size(3));
+    const auto mean = sum / n;
+    const auto std = (squares / n - mean.square()).clamp_min(0).sqrt();
+    ChannelStatistics out;
+    for (int64_t c = 0; c < channels; ++c) {
+        out.mean.push_back(std::round(mean[c].item<double>() * 1e4) / 1e4);
+        out.std.push_back(std::round(std[c].item<double>() * 1e4) / 1e4);
+    }
+    return out;
+}
+
 torch::Tensor normalizeBatch(const torch::Tensor& bytes, const Preprocessing& p)
 {
     const auto channels = bytes.size(1);

@@ -37,15 +37,18 @@ void putBn(io::TensorMap& m, const std::string& name, int64_t d, bool zeroGamma)
     m[name + ".running_var"] = toRawF32(torch::ones({d}));
 }
 
-io::PreprocessConfig grayscalePreprocessing(int channels, int size)
+// The whole image at its own size, normalised with the training set's statistics.
+io::PreprocessConfig trainingPreprocessing(int channels, int size, const ChannelStatistics& pixels)
 {
     io::PreprocessConfig p;
     p.inputSize = std::array<int, 3>{channels, size, size};
     p.interpolation = "bilinear";
     p.cropPct = 1.0;
-    // Fashion-MNIST training-set pixel mean and standard deviation, scaled to [0, 1].
-    p.mean = std::vector<double>(std::size_t(channels), 0.2860);
-    p.std = std::vector<double>(std::size_t(channels), 0.3530);
+    const auto perChannel = [channels](const std::vector<double>& v) {
+        return v.size() == std::size_t(channels) ? v : std::vector<double>(std::size_t(channels), v.at(0));
+    };
+    p.mean = perChannel(pixels.mean);
+    p.std = perChannel(pixels.std);
     return p;
 }
 
@@ -81,7 +84,7 @@ FreshModel freshViT(const ViTShape& s, std::uint64_t seed)
     c.embedDim = s.embedDim;
     c.depth = s.depth;
     c.patchSize = s.patchSize;
-    c.preprocess = grayscalePreprocessing(s.channels, s.imageSize);
+    c.preprocess = trainingPreprocessing(s.channels, s.imageSize, s.pixels);
     return fresh;
 }
 
@@ -91,7 +94,7 @@ FreshModel freshResNet(const ResNetShape& s, std::uint64_t seed)
     FreshModel fresh;
     auto& m = fresh.tensors;
     int64_t in = s.widths.at(0);
-    m["conv1.weight"] = toRawF32(kaimingConv(in, s.channels, 3));
+    m["conv1.weight"] = toRawF32(kaimingConv(in, s.channels, 3));  // stride: config stemStride
     putBn(m, "bn1", in, false);
     for (std::size_t stage = 0; stage < s.widths.size(); ++stage) {
         const int64_t out = s.widths[stage];
@@ -116,9 +119,9 @@ FreshModel freshResNet(const ResNetShape& s, std::uint64_t seed)
     auto& c = fresh.config;
     c.architecture = "attnviz_resnet";
     c.numClasses = s.numClasses;
-    c.stemStride = 1;
+    c.stemStride = s.stemStride;
     c.stemPool = false;
-    c.preprocess = grayscalePreprocessing(s.channels, s.imageSize);
+    c.preprocess = trainingPreprocessing(s.channels, s.imageSize, s.pixels);
     return fresh;
 }
 

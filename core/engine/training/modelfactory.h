@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/engine/training/imageset.h"
 #include "core/io/modelconfig.h"
 #include "core/io/rawtensor.h"
 
@@ -8,10 +9,14 @@
 
 namespace attnviz::engine {
 
+// The Fashion-MNIST training set's pixel mean and standard deviation.
+inline const ChannelStatistics kFashionMnistPixels{{0.2860}, {0.3530}};
+
 // A small ViT to train from scratch (defaults: the shipped Fashion-MNIST model).
 struct ViTShape {
     int channels = 1;
     int imageSize = 28;
+    ChannelStatistics pixels = kFashionMnistPixels;  // what the fresh model normalises with
     int patchSize = 4;
     int embedDim = 64;
     int depth = 6;
@@ -20,10 +25,12 @@ struct ViTShape {
     int numClasses = 10;
 };
 
-// A small ResNet of BasicBlocks with a 3x3 stride-1 stem and no max-pool.
+// A small ResNet of BasicBlocks with a 3x3 stem (stride 1 or 2) and no max-pool.
 struct ResNetShape {
     int channels = 1;
     int imageSize = 28;
+    ChannelStatistics pixels = kFashionMnistPixels;  // what the fresh model normalises with
+    int stemStride = 1;
     std::vector<int> widths{32, 64, 128};
     std::vector<int> blocks{1, 1, 1};
     int numClasses = 10;
