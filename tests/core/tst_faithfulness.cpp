@@ -61,7 +61,7 @@ public:
     {
         throw std::logic_error("unused");
     }
-    std::vector<torch::Tensor> parameters() const override { return {}; }
+    std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const override { return {}; }
     io::TensorMap stateDict() const override { return {}; }
 
 private:

@@ -46,12 +46,12 @@ void ConvNet::to(torch::Device device)
     m_device = device;
 }
 
-std::vector<torch::Tensor> ConvNet::parameters() const
+std::vector<std::pair<std::string, torch::Tensor>> ConvNet::namedParameters() const
 {
-    std::vector<torch::Tensor> out;
+    std::vector<std::pair<std::string, torch::Tensor>> out;
     for (auto& entry : named())
         if (!entry.isBuffer)
-            out.push_back(*entry.tensor);
+            out.emplace_back(entry.name, *entry.tensor);
     return out;
 }
 

@@ -28,7 +28,7 @@ public:
     torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
     Activations activations(const torch::Tensor& batch) const override;
     torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const override;
-    std::vector<torch::Tensor> parameters() const override;
+    std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const override;
     io::TensorMap stateDict() const override;
 
 private:

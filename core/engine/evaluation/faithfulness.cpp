@@ -72,6 +72,13 @@ torch::Tensor saliencyRanks(const torch::Tensor& saliency)
     return ranks;
 }
 
+torch::Tensor substrateOf(const torch::Tensor& input, Substrate substrate)
+{
+    return substrate == Substrate::Blur ? blurredSubstrate(input) : torch::zeros_like(input);
+}
+
+}  // namespace
+
 torch::Tensor inputSizedSaliency(const torch::Tensor& saliency, int64_t height, int64_t width)
 {
     if (saliency.dim() != 2 || saliency.size(0) < 1 || saliency.size(1) < 1)
@@ -89,13 +96,6 @@ torch::Tensor inputSizedSaliency(const torch::Tensor& saliency, int64_t height, 
         .squeeze(0)
         .squeeze(0);
 }
-
-torch::Tensor substrateOf(const torch::Tensor& input, Substrate substrate)
-{
-    return substrate == Substrate::Blur ? blurredSubstrate(input) : torch::zeros_like(input);
-}
-
-}  // namespace
 
 torch::Tensor blurredSubstrate(const torch::Tensor& input)
 {

@@ -52,6 +52,11 @@ double causalArea(const std::vector<double>& probabilities);
 // gkern builds it), zero padded.
 torch::Tensor blurredSubstrate(const torch::Tensor& input);
 
+// A map [h, w] at the input's H × W: itself when it is that size, else resized
+// bilinearly (align_corners false, as the overlays are). Throws EngineError for a map
+// that is not 2-D or is larger than the input.
+torch::Tensor inputSizedSaliency(const torch::Tensor& saliency, int64_t height, int64_t width);
+
 // Called after each batch of forward passes with (passes done, passes in all).
 using FaithfulnessProgress = std::function<void(int, int)>;
 

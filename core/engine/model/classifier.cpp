@@ -38,4 +38,12 @@ std::vector<ResidualNorms> residualsOf(const std::vector<ResidualNorms>& batch, 
     return out;
 }
 
+std::vector<torch::Tensor> Classifier::parameters() const
+{
+    std::vector<torch::Tensor> out;
+    for (auto& [name, tensor] : namedParameters())
+        out.push_back(tensor);
+    return out;
+}
+
 }  // namespace attnviz::engine

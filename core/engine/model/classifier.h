@@ -47,9 +47,12 @@ public:
     // replaced by replacement.value [K, ...]; the layers before it run once. Throws
     // EngineError for an unknown layer or a value of the wrong shape.
     virtual torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const = 0;
-    // The trainable tensors (batch-norm running statistics excluded); they share
-    // storage with the model, so an optimizer over them trains it.
-    virtual std::vector<torch::Tensor> parameters() const = 0;
+    // The trainable tensors (batch-norm running statistics excluded) under their
+    // checkpoint names, in the order the forward pass uses them (input first, head
+    // last). They share storage with the model: an optimizer over them trains it, and
+    // the randomisation check overwrites them.
+    virtual std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const = 0;
+    std::vector<torch::Tensor> parameters() const;
     // The weights under the names a checkpoint of this family uses (timm for ViTs,
     // torchvision for ResNets), as F32, ready for io::writeSafetensors.
     virtual io::TensorMap stateDict() const = 0;

@@ -29,11 +29,11 @@ void VisionTransformer::to(torch::Device device)
     m_device = device;
 }
 
-std::vector<torch::Tensor> VisionTransformer::parameters() const
+std::vector<std::pair<std::string, torch::Tensor>> VisionTransformer::namedParameters() const
 {
-    std::vector<torch::Tensor> out;
-    for (auto& entry : m_w.named())
-        out.push_back(*entry.second);
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (auto& [name, tensor] : m_w.named())
+        out.emplace_back(name, *tensor);
     return out;
 }
 

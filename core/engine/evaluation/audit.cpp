@@ -1,0 +1,65 @@
+#include "core/engine/evaluation/audit.h"
+
+#include "core/engine/evaluation/maskscores.h"
+#include "core/engine/evaluation/randomisation.h"
+
+namespace attnviz::engine {
+
+std::vector<ViewMethod> auditableMethods(Family family)
+{
+    std::vector<ViewMethod> out;
+    for (const auto& info : methodTable())
+        if (info.supports(family) && info.layer != MethodLayer::Unit)
+            out.push_back(info.method);
+    return out;
+}
+
+torch::Tensor auditMap(const Classifier& model, const Trace& trace, ViewMethod method, int classIndex)
+{
+    ViewRequest request;
+    request.method = method;
+    request.head = HeadChoice::fused(HeadFusion::Mean);
+    request.classIndex = methodInfo(method).explainsClass() ? classIndex : -1;
+    return computeView(model, trace, request).maps[0][0].to(torch::kCPU, torch::kFloat32);  // [h, w]
+}
+
+ImageScores scoreMap(const Classifier& model, const Trace& trace, const torch::Tensor& map, const torch::Tensor& mask,
+                     int classIndex, const AuditOptions& options)
+{
+    ImageScores s;
+    if (mask.defined()) {
+        s.pointingHit = pointingGameHit(map, mask, options.tolerance);
+        s.energy = energyInMask(map, mask);
+        s.iou = topCellsIoU(map, mask);
+    }
+    if (options.causal && trace.logits.defined()) {
+        const auto f = faithfulness(model, trace.input, map, classIndex, options.faithfulness);
+        s.deletionAuc = f.deletion.auc;
+        s.insertionAuc = f.insertion.auc;
+    }
+    return s;
+}
+
+RandomisationCurves randomisationCurves(const Classifier& model, const torch::Tensor& input,
+                                        const std::vector<ViewMethod>& methods, int classIndex, std::uint64_t seed)
+{
+    const auto trace = model.forward(input);
+    // The learned model's class throughout: a random model's top-1 is another class.
+    if (classIndex < 0 && trace.logits.defined())
+        classIndex = int(trace.logits.argmax(1).item<int64_t>());
+    std::vector<torch::Tensor> originals;
+    for (const auto method : methods)
+        originals.push_back(auditMap(model, trace, method, classIndex));
+    RandomisationCurves curves;
+    curves.spearman.resize(methods.size());
+    cascadingRandomisation(model, seed, [&](int, const std::string& module) {
+        curves.steps.push_back(module);
+        const auto randomised = model.forward(input);
+        for (std::size_t m = 0; m < methods.size(); ++m)
+            curves.spearman[m].push_back(
+                spearmanCorrelation(originals[m], auditMap(model, randomised, methods[m], classIndex)));
+    });
+    return curves;
+}
+
+}  // namespace attnviz::engine
