@@ -22,6 +22,7 @@ int runLocalize(const std::vector<std::string>& words);
 int runTokens(const std::vector<std::string>& words);
 int runMethods(const std::vector<std::string>& words);
 int runBenchmark(const std::vector<std::string>& words);
+int runAudit(const std::vector<std::string>& words);
 
 // The METHOD lines of the usage text, from the method table.
 std::string methodUsage();

@@ -26,6 +26,10 @@ const char* const kUsage =
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "  benchmark make --out DIR --count N [--test-count M] [--seed S]   (colour shapes with object masks:\n"
     "        DIR/{train,test}/CLASS/NNNNN.png, DIR/masks/..., DIR/index.json)\n"
+    "  audit [--vit MODEL] [--cnn MODEL] (--benchmark DIR | --images DIR [--masks DIR]) [--methods a,b|all]\n"
+    "        [--limit N] [--csv FILE] [--tolerance PX_AT_224] [--randomisation-images N] [--seed S] [--no-causal]\n"
+    "        [--faithfulness-steps N]   (each method's map against object masks: pointing game, energy, IoU,\n"
+    "        deletion/insertion AUC, model-randomisation check; exit 3 when some images or masks were left out)\n"
     "  rf --cnn MODEL   (theoretical receptive field of every layer: size, jump, start in input pixels)\n"
     "  mad --vit MODEL (--image IMG | --images DIR | --tensor FILE) [--renormalize]   (mean attention distance per "
     "head)\n"
@@ -67,7 +71,8 @@ int main(int argc, char** argv)
         {"evaluate", cli::runEvaluate}, {"rf", cli::runRf},           {"mad", cli::runMad},
         {"erf", cli::runErf},           {"cka", cli::runCka},         {"export", cli::runExport},
         {"skip", cli::runSkip},         {"probe", cli::runProbe},     {"localize", cli::runLocalize},
-        {"tokens", cli::runTokens},     {"methods", cli::runMethods}, {"benchmark", cli::runBenchmark}};
+        {"tokens", cli::runTokens},     {"methods", cli::runMethods}, {"benchmark", cli::runBenchmark},
+        {"audit", cli::runAudit}};
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cerr << kUsage << cli::methodUsage() << kOptionsHelp;
         return argc < 2 ? 2 : 0;

@@ -13,6 +13,7 @@
 #include <csignal>
 
 #include "core/io/safetensors.h"
+#include "tests/cli/clirun.h"
 
 namespace {
 
@@ -22,32 +23,6 @@ const QString kCnnFmnist = QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/cnn-fmnist
 const QString kSample = QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0000-ankle-boot.png");
 const QString kSamples = QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples");
 const QString kOddImages = QStringLiteral(ATTNVIZ_SOURCE_DIR "/tests/fixtures/images/");
-
-struct Run {
-    int exitCode = -1;
-    QByteArray out;
-    QByteArray err;
-};
-
-Run runCli(const QStringList& args)
-{
-    QProcess process;
-    process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"), args);
-    Run run;
-    if (!process.waitForFinished(300000))
-        return run;
-    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
-    run.out = process.readAllStandardOutput();
-    run.err = process.readAllStandardError();
-    return run;
-}
-
-QJsonObject parseObject(const QByteArray& json)
-{
-    QJsonParseError error;
-    const auto doc = QJsonDocument::fromJson(json, &error);
-    return error.error == QJsonParseError::NoError ? doc.object() : QJsonObject();
-}
 
 // The non-empty lines of a JSON Lines file (none when it cannot be read).
 QList<QByteArray> jsonLines(const QString& file)
@@ -338,10 +313,10 @@ private slots:
 
         const QString out = m_dir.filePath(QStringLiteral("bench-vit"));
         const auto trained = runCli({QStringLiteral("train"), QStringLiteral("--arch"), QStringLiteral("vit"),
-                                     QStringLiteral("--data"), bench + QStringLiteral("/train"), QStringLiteral("--out"),
-                                     out, QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--batch-size"),
-                                     QStringLiteral("20"), QStringLiteral("--width"), QStringLiteral("16"),
-                                     QStringLiteral("--depth"), QStringLiteral("1")});
+                                     QStringLiteral("--data"), bench + QStringLiteral("/train"),
+                                     QStringLiteral("--out"), out, QStringLiteral("--epochs"), QStringLiteral("1"),
+                                     QStringLiteral("--batch-size"), QStringLiteral("20"), QStringLiteral("--width"),
+                                     QStringLiteral("16"), QStringLiteral("--depth"), QStringLiteral("1")});
         QVERIFY2(trained.exitCode == 0, trained.err.constData());
         const auto info = parseObject(runCli({QStringLiteral("info"), out}).out);
         QCOMPARE(info[QLatin1String("patch_size")].toInt(), 8);
