@@ -21,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -101,11 +103,21 @@ struct Tally {
     {
         return {{"mean", studyNumber(mean())}, {"ci95", studyNumber(ci95())}, {"n", values.size()}};
     }
+    // Timings: the median, which a noisy shared machine moves least.
+    nlohmann::ordered_json medianJson() const
+    {
+        auto sorted = values;
+        std::sort(sorted.begin(), sorted.end());
+        const auto n = sorted.size();
+        const double median = n == 0 ? std::nan("") : n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+        return {{"median", studyNumber(median)}, {"n", n}};
+    }
 };
 
 struct MethodTally {
     engine::ViewMethod method;
     Tally pointing, energy, iou, deletion, insertion;
+    Tally seconds;  // per image: the map and its scores (the randomisation check apart)
     std::vector<std::string> steps;
     std::vector<Tally> spearman;  // per randomisation step, over images
 };
@@ -114,7 +126,8 @@ struct AuditedModel {
     std::string role, path;
     std::unique_ptr<engine::Classifier> model;
     std::vector<MethodTally> methods;
-    double tolerance = 0;  // in this model's input pixels
+    double tolerance = 0;        // in this model's input pixels
+    Tally randomisationSeconds;  // per image: the whole check, every method and step
 };
 
 std::vector<engine::ViewMethod> chosenMethods(const Arguments& args, engine::Family family)
@@ -142,9 +155,13 @@ nlohmann::ordered_json methodJson(const MethodTally& t)
     randomisation["passes"] = t.spearman.empty() ? nlohmann::ordered_json()
                                                  : nlohmann::ordered_json(std::abs(t.spearman.back().mean())
                                                                           < engine::kRandomisationPassBelow);
-    return {
-        {"pointing_game", t.pointing.json()}, {"energy", t.energy.json()},           {"iou", t.iou.json()},
-        {"deletion_auc", t.deletion.json()},  {"insertion_auc", t.insertion.json()}, {"randomisation", randomisation}};
+    return {{"pointing_game", t.pointing.json()},
+            {"energy", t.energy.json()},
+            {"iou", t.iou.json()},
+            {"deletion_auc", t.deletion.json()},
+            {"insertion_auc", t.insertion.json()},
+            {"randomisation", randomisation},
+            {"seconds_per_image", t.seconds.medianJson()}};
 }
 
 std::string cell(double v)
@@ -227,9 +244,14 @@ int runAudit(const std::vector<std::string>& words)
     std::vector<AuditedModel> models;
     for (const auto family : engine::kFamilies)
         if (const auto path = args.value(engine::familyName(family))) {
-            AuditedModel m{engine::familyName(family), *path, loadRoleModel(args, family), {}, 0};
-            for (const auto method : chosenMethods(args, family))
-                m.methods.push_back({method, {}, {}, {}, {}, {}, {}, {}});
+            AuditedModel m;
+            m.role = engine::familyName(family);
+            m.path = *path;
+            m.model = loadRoleModel(args, family);
+            for (const auto method : chosenMethods(args, family)) {
+                m.methods.emplace_back();
+                m.methods.back().method = method;
+            }
             m.tolerance = toleranceAt224 * m.model->spec().preprocessing.inputSize[2] / 224.0;
             models.push_back(std::move(m));
         }
@@ -272,8 +294,10 @@ int runAudit(const std::vector<std::string>& words)
             options.tolerance = m.tolerance;
             std::vector<engine::ViewMethod> methods;
             for (auto& t : m.methods) {
+                const auto start = std::chrono::steady_clock::now();
                 const auto map = engine::auditMap(*m.model, trace, t.method, label);
                 const auto s = engine::scoreMap(*m.model, trace, map, modelMask, label, options);
+                t.seconds.add(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
                 t.pointing.add(s.pointingHit ? std::optional<double>(*s.pointingHit ? 1.0 : 0.0) : std::nullopt);
                 t.energy.add(s.energy);
                 t.iou.add(s.iou);
@@ -285,7 +309,10 @@ int runAudit(const std::vector<std::string>& words)
                     << csvNumber(s.iou) << "," << csvNumber(s.deletionAuc) << "," << csvNumber(s.insertionAuc) << "\n";
             }
             if (i < randomisationImages) {
+                const auto start = std::chrono::steady_clock::now();
                 const auto curves = engine::randomisationCurves(*m.model, input, methods, label, seed);
+                m.randomisationSeconds.add(
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
                 for (std::size_t k = 0; k < m.methods.size(); ++k) {
                     auto& t = m.methods[k];
                     t.steps = curves.steps;
@@ -315,7 +342,10 @@ int runAudit(const std::vector<std::string>& words)
         nlohmann::ordered_json methods;
         for (const auto& t : m.methods)
             methods[engine::viewMethodName(t.method)] = methodJson(t);
-        out[m.role] = {{"model", m.path}, {"tolerance_pixels", m.tolerance}, {"methods", methods}};
+        out[m.role] = {{"model", m.path},
+                       {"tolerance_pixels", m.tolerance},
+                       {"randomisation_seconds_per_image", m.randomisationSeconds.medianJson()},
+                       {"methods", methods}};
     }
     std::cout << out.dump(2) << "\n";
     return skipped.empty() ? 0 : kSomeSkipped;
