@@ -1,7 +1,6 @@
 #include "app/cli/inputs.h"
 
 #include "core/engine/engineerror.h"
-#include "core/engine/study/linearprobe.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/idxdataset.h"
 #include "core/io/imagefiles.h"
@@ -72,7 +71,7 @@ torch::Tensor InputSet::batch(std::size_t first, std::size_t count, const std::s
 
 LabelledImages readLabelledImages(const std::string& dir, const std::string& idxSplit, int limit)
 {
-    if (engine::holdsIdxSplit(dir, idxSplit))
+    if (io::holdsIdxSplit(dir, idxSplit))
         return {engine::toImageSet(io::readIdxDataset(dir, idxSplit)).first(limit), {}};
 #ifdef ATTNVIZ_HAVE_IMAGING
     auto folder = io::evenlySpaced(io::readImageFolder(dir), std::size_t(std::max(0, limit)));

@@ -6,6 +6,7 @@
 #include "app/cli/studyjson.h"
 
 #include "core/engine/study/linearprobe.h"
+#include "core/io/idxdataset.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/probeimages.h"
 #endif
@@ -30,7 +31,7 @@ engine::LabelledSet openLabelled(const Arguments& args)
 #ifdef ATTNVIZ_HAVE_IMAGING
     return imaging::openLabelledSet(path, o);
 #else
-    if (!engine::holdsIdxSplit(path, o.trainSplit))
+    if (!io::holdsIdxSplit(path, o.trainSplit))
         throw UsageError("this build has no image support (built without OpenCV): only IDX data can be probed");
     return engine::openIdxSet(path, o);
 #endif

@@ -1,6 +1,7 @@
 #include "core/imaging/probeimages.h"
 
 #include "core/imaging/imagebatches.h"
+#include "core/io/idxdataset.h"
 
 #include <cmath>
 #include <filesystem>
@@ -25,7 +26,7 @@ engine::ProbeData probeDataFrom(const io::ImageFolderSplit& split, const engine:
 
 engine::LabelledSet openLabelledSet(const std::string& path, const engine::LabelledSetOptions& o)
 {
-    if (engine::holdsIdxSplit(path, o.trainSplit)) {
+    if (io::holdsIdxSplit(path, o.trainSplit)) {
         if (!o.testRoot.empty())
             throw std::runtime_error("'" + path
                                      + "' holds IDX files, whose held-out split is --test-split, not a "

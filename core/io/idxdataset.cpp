@@ -142,4 +142,10 @@ IdxDataset readIdxDataset(const std::string& dir, const std::string& split)
     return data;
 }
 
+bool holdsIdxSplit(const std::string& dir, const std::string& split)
+{
+    const auto labels = std::filesystem::path(dir) / (split + "-labels-idx1-ubyte");
+    return std::filesystem::exists(labels) || std::filesystem::exists(labels.string() + ".gz");
+}
+
 }  // namespace attnviz::io

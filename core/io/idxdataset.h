@@ -21,4 +21,7 @@ struct IdxDataset {
 // truncated file, a wrong magic number, or label and image counts that disagree.
 IdxDataset readIdxDataset(const std::string& dir, const std::string& split);
 
+// Whether `dir` holds IDX files of the split (<split>-labels-idx1-ubyte[.gz]).
+bool holdsIdxSplit(const std::string& dir, const std::string& split);
+
 }  // namespace attnviz::io

@@ -104,12 +104,6 @@ ProbeData probeDataFrom(const ImageSet& train, const ImageSet& test, const Prepr
     return data;
 }
 
-bool holdsIdxSplit(const std::string& dir, const std::string& split)
-{
-    const auto labels = std::filesystem::path(dir) / (split + "-labels-idx1-ubyte");
-    return std::filesystem::exists(labels) || std::filesystem::exists(labels.string() + ".gz");
-}
-
 LabelledSet openIdxSet(const std::string& dir, const LabelledSetOptions& o)
 {
     const auto train = toImageSet(io::readIdxDataset(dir, o.trainSplit)).first(int64_t(o.limit));

@@ -68,8 +68,6 @@ struct LabelledSet {
     std::function<ProbeData(const Preprocessing&)> forModel;
 };
 
-// Whether `dir` holds IDX files of the split (<split>-labels-idx1-ubyte[.gz]).
-bool holdsIdxSplit(const std::string& dir, const std::string& split);
 // The IDX files in `dir` (Fashion-MNIST's layout). Throws io::FormatError.
 LabelledSet openIdxSet(const std::string& dir, const LabelledSetOptions& options);
 
