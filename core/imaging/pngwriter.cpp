@@ -15,9 +15,11 @@ void writePng(const std::string& path, const cv::Mat& rgb, const io::TextEntries
 {
     if (rgb.empty() || (rgb.type() != CV_8UC3 && rgb.type() != CV_8UC1))
         throw ImageError("cannot write '" + path + "': not an 8-bit RGB or grey image");
-    cv::Mat bgr = rgb;
+    cv::Mat bgr;  // a buffer of its own: converting into a copy of the header would swap the caller's channels
     if (rgb.channels() == 3)
         cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    else
+        bgr = rgb;
     std::vector<unsigned char> encoded;
     if (!cv::imencode(".png", bgr, encoded))
         throw ImageError("cannot encode '" + path + "' as PNG");
