@@ -32,6 +32,7 @@
 namespace attnviz::cli {
 namespace {
 
+#ifdef ATTNVIZ_HAVE_IMAGING
 namespace fs = std::filesystem;
 
 constexpr int kSomeSkipped = 3;           // as export: some images or masks were left out
@@ -54,6 +55,7 @@ std::vector<AuditImage> auditImages(const Arguments& args)
             throw UsageError("give either --benchmark DIR or --images DIR [--masks DIR], not both");
         const auto test = fs::path(*bench) / "test";
         const auto folder = io::readImageFolder(test.string());
+        images.reserve(folder.paths.size());
         for (std::size_t i = 0; i < folder.paths.size(); ++i) {
             const auto relative = fs::relative(folder.paths[i], test);
             images.push_back({folder.paths[i], relative.generic_string(),
@@ -132,7 +134,7 @@ struct AuditedModel {
 
 std::vector<engine::ViewMethod> chosenMethods(const Arguments& args, engine::Family family)
 {
-    const auto offered = engine::auditableMethods(family);
+    auto offered = engine::auditableMethods(family);
     const auto list = args.value("methods").value_or("all");
     if (list == "all")
         return offered;
@@ -211,6 +213,138 @@ std::string csvQuoted(const std::string& text)
     return out + "\"";
 }
 
+double secondsSince(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// --limit N: N images spread over the list (a benchmark is in class order).
+std::vector<AuditImage> spreadLimit(std::vector<AuditImage> images, int limit)
+{
+    if (limit <= 0 || std::size_t(limit) >= images.size())
+        return images;
+    std::vector<AuditImage> spread;
+    spread.reserve(std::size_t(limit));
+    for (int i = 0; i < limit; ++i)
+        spread.push_back(images[std::size_t(i) * images.size() / std::size_t(limit)]);
+    return spread;
+}
+
+std::vector<AuditedModel> auditedModels(const Arguments& args, double toleranceAt224)
+{
+    std::vector<AuditedModel> models;
+    for (const auto family : engine::kFamilies)
+        if (const auto path = args.value(engine::familyName(family))) {
+            AuditedModel m;
+            m.role = engine::familyName(family);
+            m.path = *path;
+            m.model = loadRoleModel(args, family);
+            for (const auto method : chosenMethods(args, family)) {
+                m.methods.emplace_back();
+                m.methods.back().method = method;
+            }
+            m.tolerance = toleranceAt224 * m.model->spec().preprocessing.inputSize[2] / 224.0;
+            models.push_back(std::move(m));
+        }
+    return models;
+}
+
+// The run over the images: tallies in the models, a CSV row per image, model and method.
+class Auditor {
+public:
+    Auditor(std::vector<AuditedModel>& models, const engine::AuditOptions& options, std::size_t randomisationImages,
+            std::uint64_t seed)
+        : m_models(models)
+        , m_options(options)
+        , m_randomisationImages(randomisationImages)
+        , m_seed(seed)
+    {
+        m_csv << "image,model,method,pointing_hit,energy,iou,deletion_auc,insertion_auc\n";
+    }
+
+    void audit(std::size_t index, const AuditImage& image)
+    {
+        cv::Mat rgb, mask;
+        try {
+            rgb = imaging::decodeImageRgb(image.path);
+        } catch (const imaging::ImageError& e) {
+            skip(image, "reason", e.what());
+            return;
+        }
+        if (!image.maskPath.empty()) {
+            try {
+                mask = imaging::readMask(image.maskPath, rgb.cols, rgb.rows);
+                ++m_withMask;
+            } catch (const imaging::ImageError& e) {
+                skip(image, "mask", e.what());
+            }
+        }
+        for (auto& m : m_models)
+            auditModel(m, index, image, rgb, mask);
+    }
+
+    std::string csv() const { return m_csv.str(); }
+    const nlohmann::ordered_json& skipped() const { return m_skipped; }
+    std::size_t withMask() const { return m_withMask; }
+
+private:
+    void skip(const AuditImage& image, const char* what, const std::string& reason)
+    {
+        m_skipped.push_back({{"image", image.relative}, {what, reason}});
+        std::cerr << "audit: " << (std::string(what) == "mask" ? "no mask scores for '" : "skipped '") << image.relative
+                  << "': " << reason << "\n";
+    }
+
+    void auditModel(AuditedModel& m, std::size_t index, const AuditImage& image, const cv::Mat& rgb,
+                    const cv::Mat& mask)
+    {
+        const auto& spec = m.model->spec();
+        const auto input = imaging::preprocessImage(rgb, spec.preprocessing).tensor;
+        const auto trace = m.model->forward(input);
+        const auto modelMask = mask.empty() ? torch::Tensor() : imaging::maskForModel(mask, spec.preprocessing);
+        const int label = image.label < spec.numClasses ? image.label : -1;
+        auto options = m_options;
+        options.tolerance = m.tolerance;
+        std::vector<engine::ViewMethod> methods;
+        for (auto& t : m.methods) {
+            const auto start = std::chrono::steady_clock::now();
+            const auto map = engine::auditMap(*m.model, trace, t.method, label);
+            const auto s = engine::scoreMap(*m.model, trace, map, modelMask, label, options);
+            t.seconds.add(secondsSince(start));
+            t.pointing.add(s.pointingHit ? std::optional<double>(*s.pointingHit ? 1.0 : 0.0) : std::nullopt);
+            t.energy.add(s.energy);
+            t.iou.add(s.iou);
+            t.deletion.add(s.deletionAuc);
+            t.insertion.add(s.insertionAuc);
+            methods.push_back(t.method);
+            m_csv << csvQuoted(image.relative) << "," << m.role << "," << engine::viewMethodName(t.method) << ","
+                  << (s.pointingHit ? (*s.pointingHit ? "1" : "0") : "") << "," << csvNumber(s.energy) << ","
+                  << csvNumber(s.iou) << "," << csvNumber(s.deletionAuc) << "," << csvNumber(s.insertionAuc) << "\n";
+        }
+        if (index < m_randomisationImages) {
+            const auto start = std::chrono::steady_clock::now();
+            const auto curves = engine::randomisationCurves(*m.model, input, methods, label, m_seed);
+            m.randomisationSeconds.add(secondsSince(start));
+            for (std::size_t k = 0; k < m.methods.size(); ++k) {
+                auto& t = m.methods[k];
+                t.steps = curves.steps;
+                t.spearman.resize(curves.steps.size());
+                for (std::size_t step = 0; step < curves.steps.size(); ++step)
+                    t.spearman[step].values.push_back(curves.spearman[k][step]);
+            }
+        }
+    }
+
+    std::vector<AuditedModel>& m_models;
+    engine::AuditOptions m_options;
+    std::size_t m_randomisationImages;
+    std::uint64_t m_seed;
+    std::ostringstream m_csv;
+    nlohmann::ordered_json m_skipped = nlohmann::ordered_json::array();
+    std::size_t m_withMask = 0;
+};
+#endif  // ATTNVIZ_HAVE_IMAGING
+
 }  // namespace
 
 int runAudit(const std::vector<std::string>& words)
@@ -227,39 +361,15 @@ int runAudit(const std::vector<std::string>& words)
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
     engine::configureThreads(args.intValue("threads", 0, 1));
-    auto images = auditImages(args);
-    if (const int limit = args.intValue("limit", 0, 0); limit > 0 && std::size_t(limit) < images.size()) {
-        std::vector<AuditImage> spread;  // a benchmark is in class order: spread the limit over it
-        for (int i = 0; i < limit; ++i)
-            spread.push_back(images[std::size_t(i) * images.size() / std::size_t(limit)]);
-        images = std::move(spread);
-    }
+    const auto images = spreadLimit(auditImages(args), args.intValue("limit", 0, 0));
     const auto randomisationImages = std::size_t(args.intValue("randomisation-images", 10, 0));
-    const auto seed = std::uint64_t(args.intValue("seed", 0, 0));
     const double toleranceAt224 = args.doubleValue("tolerance", kToleranceAt224, 0.0, 1e4);
     engine::AuditOptions options;
     options.causal = !args.flag("no-causal");
     options.faithfulness.steps = args.intValue("faithfulness-steps", options.faithfulness.steps, 1);
+    auto models = auditedModels(args, toleranceAt224);
 
-    std::vector<AuditedModel> models;
-    for (const auto family : engine::kFamilies)
-        if (const auto path = args.value(engine::familyName(family))) {
-            AuditedModel m;
-            m.role = engine::familyName(family);
-            m.path = *path;
-            m.model = loadRoleModel(args, family);
-            for (const auto method : chosenMethods(args, family)) {
-                m.methods.emplace_back();
-                m.methods.back().method = method;
-            }
-            m.tolerance = toleranceAt224 * m.model->spec().preprocessing.inputSize[2] / 224.0;
-            models.push_back(std::move(m));
-        }
-
-    std::ostringstream csv;
-    csv << "image,model,method,pointing_hit,energy,iou,deletion_auc,insertion_auc\n";
-    auto skipped = nlohmann::ordered_json::array();
-    std::size_t withMask = 0;
+    Auditor auditor(models, options, randomisationImages, std::uint64_t(args.intValue("seed", 0, 0)));
     ProgressLine progress(std::cerr);
     InterruptScope interrupt;
     for (std::size_t i = 0; i < images.size(); ++i) {
@@ -267,77 +377,22 @@ int runAudit(const std::vector<std::string>& words)
             std::cerr << "\naudit: cancelled; nothing written\n";
             return 130;
         }
-        const auto& image = images[i];
-        cv::Mat rgb, mask;
-        try {
-            rgb = imaging::decodeImageRgb(image.path);
-        } catch (const imaging::ImageError& e) {
-            skipped.push_back({{"image", image.relative}, {"reason", e.what()}});
-            std::cerr << "audit: skipped '" << image.relative << "': " << e.what() << "\n";
-            continue;
-        }
-        if (!image.maskPath.empty()) {
-            try {
-                mask = imaging::readMask(image.maskPath, rgb.cols, rgb.rows);
-                ++withMask;
-            } catch (const imaging::ImageError& e) {
-                skipped.push_back({{"image", image.relative}, {"mask", e.what()}});
-                std::cerr << "audit: no mask scores for '" << image.relative << "': " << e.what() << "\n";
-            }
-        }
-        for (auto& m : models) {
-            const auto& spec = m.model->spec();
-            const auto input = imaging::preprocessImage(rgb, spec.preprocessing).tensor;
-            const auto trace = m.model->forward(input);
-            const auto modelMask = mask.empty() ? torch::Tensor() : imaging::maskForModel(mask, spec.preprocessing);
-            const int label = image.label < spec.numClasses ? image.label : -1;
-            options.tolerance = m.tolerance;
-            std::vector<engine::ViewMethod> methods;
-            for (auto& t : m.methods) {
-                const auto start = std::chrono::steady_clock::now();
-                const auto map = engine::auditMap(*m.model, trace, t.method, label);
-                const auto s = engine::scoreMap(*m.model, trace, map, modelMask, label, options);
-                t.seconds.add(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-                t.pointing.add(s.pointingHit ? std::optional<double>(*s.pointingHit ? 1.0 : 0.0) : std::nullopt);
-                t.energy.add(s.energy);
-                t.iou.add(s.iou);
-                t.deletion.add(s.deletionAuc);
-                t.insertion.add(s.insertionAuc);
-                methods.push_back(t.method);
-                csv << csvQuoted(image.relative) << "," << m.role << "," << engine::viewMethodName(t.method) << ","
-                    << (s.pointingHit ? (*s.pointingHit ? "1" : "0") : "") << "," << csvNumber(s.energy) << ","
-                    << csvNumber(s.iou) << "," << csvNumber(s.deletionAuc) << "," << csvNumber(s.insertionAuc) << "\n";
-            }
-            if (i < randomisationImages) {
-                const auto start = std::chrono::steady_clock::now();
-                const auto curves = engine::randomisationCurves(*m.model, input, methods, label, seed);
-                m.randomisationSeconds.add(
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-                for (std::size_t k = 0; k < m.methods.size(); ++k) {
-                    auto& t = m.methods[k];
-                    t.steps = curves.steps;
-                    t.spearman.resize(curves.steps.size());
-                    for (std::size_t step = 0; step < curves.steps.size(); ++step)
-                        t.spearman[step].values.push_back(curves.spearman[k][step]);
-                }
-            }
-        }
+        auditor.audit(i, images[i]);
         progress.imagesDone("audit", i + 1, images.size());
     }
-
     if (const auto csvPath = args.value("csv")) {
-        const auto text = csv.str();
+        const auto text = auditor.csv();
         io::AtomicFile file(*csvPath);
         file.write(text.data(), text.size());
         file.commit();
     }
     printTable(models);
     nlohmann::ordered_json out = {{"images", images.size()},
-                                  {"with_masks", withMask},
+                                  {"with_masks", auditor.withMask()},
                                   {"randomisation_images", std::min(randomisationImages, images.size())},
                                   {"tolerance_at_224", toleranceAt224},
                                   {"randomisation_passes_below", engine::kRandomisationPassBelow},
-                                  {"skipped", skipped}};
+                                  {"skipped", auditor.skipped()}};
     for (const auto& m : models) {
         nlohmann::ordered_json methods;
         for (const auto& t : m.methods)
@@ -348,7 +403,7 @@ int runAudit(const std::vector<std::string>& words)
                        {"methods", methods}};
     }
     std::cout << out.dump(2) << "\n";
-    return skipped.empty() ? 0 : kSomeSkipped;
+    return auditor.skipped().empty() ? 0 : kSomeSkipped;
 #endif
 }
 

@@ -33,7 +33,7 @@ cv::Mat readMask(const std::string& path, int width, int height)
                          + " px but its image is " + std::to_string(width) + "x" + std::to_string(height));
     cv::Mat channelSum;  // saturating: non-zero where any channel is
     cv::transform(rgb, channelSum, cv::Matx13f(1, 1, 1));
-    const cv::Mat mask = channelSum != 0;  // 255 on the object
+    cv::Mat mask = channelSum != 0;  // 255 on the object
     if (cv::countNonZero(mask) == 0)
         throw ImageError("mask '" + path + "' is empty (no non-zero pixel)");
     return mask;

@@ -58,10 +58,12 @@ double energy(const std::vector<float>& map, const std::vector<std::vector<bool>
 double cellIoU(const std::vector<float>& map, int h, int w, const std::vector<std::vector<bool>>& mask)
 {
     const int cellH = int(mask.size()) / h, cellW = int(mask[0].size()) / w;
-    std::vector<double> coverage(std::size_t(h * w), 0.0);
+    std::vector<double> coverage(std::size_t(h) * std::size_t(w), 0.0);
     for (int y = 0; y < int(mask.size()); ++y)
-        for (int x = 0; x < int(mask[0].size()); ++x)
-            coverage[std::size_t((y / cellH) * w + x / cellW)] += mask[std::size_t(y)][std::size_t(x)] ? 1.0 : 0.0;
+        for (int x = 0; x < int(mask[0].size()); ++x) {
+            const auto cell = std::size_t(y / cellH) * std::size_t(w) + std::size_t(x / cellW);
+            coverage[cell] += mask[std::size_t(y)][std::size_t(x)] ? 1.0 : 0.0;
+        }
     std::vector<bool> cells(coverage.size());
     int k = 0;
     for (std::size_t i = 0; i < coverage.size(); ++i)

@@ -43,6 +43,26 @@ QStringList filesUnder(const QString& dir, const QString& pattern)
     return files;
 }
 
+// corrupt.png (a PNG signature, then junk) and bomb.png (a valid 1x1 PNG whose header
+// is patched to claim 100000 x 100000 pixels) in `dir`.
+void writeBrokenImages(const QTemporaryDir& dir)
+{
+    QFile corrupt(dir.filePath(QStringLiteral("corrupt.png")));
+    corrupt.open(QIODevice::WriteOnly);
+    corrupt.write("\x89PNG\r\n\x1a\n this is not really a png");
+    QImage tiny(1, 1, QImage::Format_Grayscale8);
+    tiny.fill(0);
+    QBuffer buffer;
+    buffer.open(QIODevice::WriteOnly);
+    tiny.save(&buffer, "PNG");
+    QByteArray bytes = buffer.data();
+    const char huge[8] = {0, 1, char(0x86), char(0xA0), 0, 1, char(0x86), char(0xA0)};
+    bytes.replace(16, 8, QByteArray(huge, 8));
+    QFile bomb(dir.filePath(QStringLiteral("bomb.png")));
+    bomb.open(QIODevice::WriteOnly);
+    bomb.write(bytes);
+}
+
 float firstFloat(const attnviz::io::RawTensor& t, std::size_t i)
 {
     float v;
@@ -609,26 +629,8 @@ private slots:
         QTest::addColumn<QString>("message");
         const QString vit = kData + QStringLiteral("timm_vit");
         const QString ref = kData + QStringLiteral("timm_vit.ref.safetensors");
-        {
-            QFile corrupt(m_dir.filePath(QStringLiteral("corrupt.png")));
-            corrupt.open(QIODevice::WriteOnly);
-            corrupt.write("\x89PNG\r\n\x1a\n this is not really a png");
-        }
+        writeBrokenImages(m_dir);
         const QString corruptPng = m_dir.filePath(QStringLiteral("corrupt.png"));
-        {
-            // A valid 1x1 PNG whose header is patched to claim 100000 x 100000 pixels.
-            QImage tiny(1, 1, QImage::Format_Grayscale8);
-            tiny.fill(0);
-            QBuffer buffer;
-            buffer.open(QIODevice::WriteOnly);
-            tiny.save(&buffer, "PNG");
-            QByteArray bytes = buffer.data();
-            const char huge[8] = {0, 1, char(0x86), char(0xA0), 0, 1, char(0x86), char(0xA0)};
-            bytes.replace(16, 8, QByteArray(huge, 8));
-            QFile bomb(m_dir.filePath(QStringLiteral("bomb.png")));
-            bomb.open(QIODevice::WriteOnly);
-            bomb.write(bytes);
-        }
         // clang-format off
         QTest::newRow("no command") << QStringList() << 2 << "usage";
         QTest::newRow("unknown command") << QStringList{QStringLiteral("explode")} << 2 << "unknown command";

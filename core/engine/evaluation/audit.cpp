@@ -48,6 +48,7 @@ RandomisationCurves randomisationCurves(const Classifier& model, const torch::Te
     if (classIndex < 0 && trace.logits.defined())
         classIndex = int(trace.logits.argmax(1).item<int64_t>());
     std::vector<torch::Tensor> originals;
+    originals.reserve(methods.size());
     for (const auto method : methods)
         originals.push_back(auditMap(model, trace, method, classIndex));
     RandomisationCurves curves;

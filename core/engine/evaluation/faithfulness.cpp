@@ -45,7 +45,7 @@ constexpr double kBlurSigma = 5.0;  // RISE: nsig
 // boundary (d c b a | a b c d | d c b a), so the kBlurSize weights still sum to 1.
 std::vector<double> reflectedGaussian()
 {
-    const int radius = int(4.0 * kBlurSigma + 0.5);
+    const int radius = int(std::lround(4.0 * kBlurSigma));
     std::vector<double> taps(2 * radius + 1);
     double total = 0.0;
     for (int j = -radius; j <= radius; ++j)

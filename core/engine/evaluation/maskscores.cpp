@@ -14,7 +14,7 @@ torch::Tensor boolMask(const torch::Tensor& mask)
 {
     if (mask.dim() != 2)
         throw EngineError("a mask must be [H, W], got " + io::shapeString(mask.sizes().vec()));
-    const auto out = mask.to(torch::kCPU).ne(0);
+    auto out = mask.to(torch::kCPU).ne(0);
     if (!out.any().item<bool>())
         throw EngineError("the mask is empty (no non-zero pixel)");
     return out;
@@ -56,7 +56,8 @@ bool pointingGameHit(const torch::Tensor& map, const torch::Tensor& mask, double
     const auto full = atMaskSize(map, m);
     const auto width = m.size(1);
     const auto peak = full.reshape({-1}).argmax().item<int64_t>();  // the first maximum
-    const double py = double(peak / width), px = double(peak % width);
+    const auto row = peak / width, col = peak % width;              // integer division: the peak's row
+    const double py = double(row), px = double(col);
     const auto points = m.nonzero().to(torch::kFloat64);  // [P, 2]: row, col
     const auto distance = ((points.select(1, 0) - py).square() + (points.select(1, 1) - px).square()).sqrt();
     return distance.min().item<double>() <= tolerance;

@@ -7,7 +7,7 @@
 namespace attnviz::engine {
 namespace {
 
-torch::Tensor truncNormal(std::vector<int64_t> shape, double std)
+torch::Tensor truncNormal(const std::vector<int64_t>& shape, double std)
 {
     return (torch::randn(shape) * std).clamp(-2 * std, 2 * std);
 }

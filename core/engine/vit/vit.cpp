@@ -64,7 +64,7 @@ torch::Tensor VisionTransformer::patchPositions(int gh, int gw) const
                                     .mode(torch::kBicubic)
                                     .align_corners(m_spec.posResampling.alignCorners)
                                     .antialias(m_spec.posResampling.antialias));
-    return grid.permute({0, 2, 3, 1}).reshape({1, gh * gw, d});
+    return grid.permute({0, 2, 3, 1}).reshape({1, int64_t(gh) * gw, d});
 }
 
 torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& layout) const
