@@ -57,6 +57,19 @@ using namespace attnviz;
 
 namespace {
 
+// The Fashion-MNIST models and sample these tests were written for (28 px, a 7 x 7 grid),
+// opened explicitly, whatever the window shows on a first start.
+QString fmnistModel(ui::Side side)
+{
+    return QStringLiteral(ATTNVIZ_SOURCE_DIR)
+           + (side == ui::Side::ViT ? QStringLiteral("/models/vit-fmnist") : QStringLiteral("/models/cnn-fmnist"));
+}
+
+QString fmnistImage()
+{
+    return QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0000-ankle-boot.png");
+}
+
 std::string readFile(const QString& path)
 {
     std::ifstream in(path.toStdString(), std::ios::binary);
@@ -148,7 +161,7 @@ class TestMainWindow : public QObject {
         QDir copy(m_dir.filePath(QStringLiteral("cnn-copy")));
         if (!copy.exists(QStringLiteral("model.safetensors"))) {
             copy.mkpath(QStringLiteral("."));
-            const QDir shipped(ui::defaultModelPath(ui::Side::CNN));
+            const QDir shipped(fmnistModel(ui::Side::CNN));
             for (const auto& name : shipped.entryList(QDir::Files))
                 QFile::copy(shipped.filePath(name), copy.filePath(name));
         }
@@ -181,12 +194,12 @@ private slots:
         if (!m_window)
             return;  // initTestCase makes it
         QVERIFY(waitIdle(*m_window));
-        if (vit()->analysis()->modelPath != ui::defaultModelPath(ui::Side::ViT)
-            || cnn()->analysis()->modelPath != ui::defaultModelPath(ui::Side::CNN)) {
+        if (vit()->analysis()->modelPath != fmnistModel(ui::Side::ViT)
+            || cnn()->analysis()->modelPath != fmnistModel(ui::Side::CNN)) {
             QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
-            m_window->openModel(ui::Side::ViT, ui::defaultModelPath(ui::Side::ViT));
+            m_window->openModel(ui::Side::ViT, fmnistModel(ui::Side::ViT));
             QVERIFY(shown.wait(60000));
-            m_window->openModel(ui::Side::CNN, ui::defaultModelPath(ui::Side::CNN));
+            m_window->openModel(ui::Side::CNN, fmnistModel(ui::Side::CNN));
             QVERIFY(shown.wait(60000));
         }
         resetPane(vit(), engine::ViewMethod::Attention);
@@ -198,7 +211,11 @@ private slots:
     {
         QStandardPaths::setTestModeEnabled(true);  // settings of the test, not the user's
         QSettings().clear();                       // nor those an earlier run left (models it opened from elsewhere)
-        m_window = std::make_unique<ui::MainWindow>();
+        ui::StartOptions options;
+        options.image = fmnistImage();
+        options.vit = fmnistModel(ui::Side::ViT);
+        options.cnn = fmnistModel(ui::Side::CNN);
+        m_window = std::make_unique<ui::MainWindow>(options);
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
         m_window->show();
         QVERIFY(shown.wait(60000));
@@ -235,6 +252,7 @@ private slots:
         const QString note = window.statusBar()->currentMessage();
         QVERIFY2(note.contains(QStringLiteral("is gone")) && note.contains(gone), qPrintable(note));
         QVERIFY(ui::settings::modelPath(ui::Side::CNN, {}) != gone);  // the shipped one is remembered now
+        QCOMPARE(window.pane(ui::Side::CNN)->analysis()->modelPath, ui::defaultModelPath(ui::Side::CNN));
     }
 
     // The overlay is the largest thing in each pane, and both are drawn the same size.
@@ -601,14 +619,14 @@ private slots:
         emit cnn()->grid()->cellClicked(2, 0);
         QVERIFY(waitIdle(*m_window));
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
-        m_window->openImage(QFileInfo(ui::defaultImagePath()).dir().filePath(QStringLiteral("0008-sandal.png")));
+        m_window->openImage(QFileInfo(fmnistImage()).dir().filePath(QStringLiteral("0008-sandal.png")));
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(vit()->layer(), QStringLiteral("2"));
         QCOMPARE(vit()->head(), QStringLiteral("1"));
         QCOMPARE(cnn()->layer(), QStringLiteral("layer2"));
         QVERIFY(cnn()->method() == engine::ViewMethod::ScoreCam);
-        m_window->openImage(ui::defaultImagePath());
+        m_window->openImage(fmnistImage());
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
     }
@@ -647,14 +665,14 @@ private slots:
     void exportWritesThePngWithItsDescription()
     {
         const QString path = m_dir.filePath(QStringLiteral("vit.png"));
-        vit()->exportOverlay(path, ui::defaultImagePath());
+        vit()->exportOverlay(path, fmnistImage());
         const QImage image(path);
         QCOMPARE(image.size(), vit()->overlay().size());
         std::map<std::string, std::string> text;
         for (const auto& [key, value] : io::readPngText(readFile(path)))
             text[key] = value;
         QCOMPARE(text["attnviz:method"], std::string("attention"));
-        QCOMPARE(text["attnviz:image"], ui::defaultImagePath().toStdString());
+        QCOMPARE(text["attnviz:image"], fmnistImage().toStdString());
         // The name suggested says what is in it (the window puts it beside the image).
         QCOMPARE(vit()->exportStem(), QStringLiteral("vit-fmnist-attention-block-5-head-mean"));
         QCOMPARE(cnn()->exportStem(), QStringLiteral("cnn-fmnist-gradcam-layer3"));
@@ -695,8 +713,8 @@ private slots:
         QVERIFY(!cnn()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("@")));
         QCOMPARE(vit()->findChild<QComboBox*>(QStringLiteral("colormap"))->currentText(), QStringLiteral("viridis"));
         // Recent models are remembered beside recent images.
-        QVERIFY(ui::settings::recentModels(ui::Side::ViT).contains(ui::defaultModelPath(ui::Side::ViT)));
-        QVERIFY(ui::settings::recentModels(ui::Side::CNN).contains(ui::defaultModelPath(ui::Side::CNN)));
+        QVERIFY(ui::settings::recentModels(ui::Side::ViT).contains(fmnistModel(ui::Side::ViT)));
+        QVERIFY(ui::settings::recentModels(ui::Side::CNN).contains(fmnistModel(ui::Side::CNN)));
     }
 
     // Edit → Undo takes back the panes' view changes one at a time, in either pane, a
@@ -931,7 +949,7 @@ private slots:
         QVERIFY(!plots->hasSimilarity());
         QVERIFY(vit()->hasAnalysis());
         // Cancelled before it finishes: no result arrives.
-        const QString samples = QFileInfo(ui::defaultImagePath()).path();
+        const QString samples = QFileInfo(fmnistImage()).path();
         m_window->compareLayers(samples);
         m_window->controller().cancel();
         QVERIFY(waitIdle(*m_window));
@@ -1005,7 +1023,7 @@ private slots:
     void localizationAndProbesOverFolders()
     {
         auto* plots = m_window->plots();
-        const QString samples = QFileInfo(ui::defaultImagePath()).path();
+        const QString samples = QFileInfo(fmnistImage()).path();
         const QString none = m_dir.filePath(QStringLiteral("localization-none.png"));
         QVERIFY_THROWS_EXCEPTION(std::runtime_error, plots->exportPlot(none, 7));
         QVERIFY(!QFileInfo::exists(none));
@@ -1093,7 +1111,7 @@ private slots:
             QVERIFY(f.open(QIODevice::WriteOnly));
             f.write("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}       ");
         }
-        m_window->openImage(ui::defaultImagePath());
+        m_window->openImage(fmnistImage());
         QVERIFY(waitIdle(*m_window));
         const auto title = vit()->findChild<QLabel*>(QStringLiteral("title"))->text();
         m_window->openModel(ui::Side::ViT, bogus);
@@ -1102,13 +1120,13 @@ private slots:
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
         // A CNN offered as the ViT is refused by family.
-        m_window->openModel(ui::Side::ViT, ui::defaultModelPath(ui::Side::CNN));
+        m_window->openModel(ui::Side::ViT, fmnistModel(ui::Side::CNN));
         QTRY_VERIFY_WITH_TIMEOUT(m_window->errorText().contains(QStringLiteral("needs a ViT")), 30000);
         QVERIFY(waitIdle(*m_window));
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
         // The refused model is not kept: the next image opens with the ViT on screen.
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
-        m_window->openImage(QFileInfo(ui::defaultImagePath()).dir().filePath(QStringLiteral("0002-trouser.png")));
+        m_window->openImage(QFileInfo(fmnistImage()).dir().filePath(QStringLiteral("0002-trouser.png")));
         QVERIFY(shown.wait(30000));
         QVERIFY(m_window->errorText().isEmpty());
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("title"))->text(), title);
@@ -1149,7 +1167,7 @@ private slots:
         vit()->setQuery(std::nullopt);
         whole->setChecked(false);
         QCOMPARE(vit()->overlay().size(), cropOnly);
-        m_window->openImage(ui::defaultImagePath());
+        m_window->openImage(fmnistImage());
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
     }
@@ -1176,11 +1194,11 @@ private slots:
         QCOMPARE(vit()->findChild<QLabel*>(QStringLiteral("state"))->text(), vitState);
         QCOMPARE(vit()->overlay(), vitPicture);
         // A new image runs both again.
-        m_window->openImage(ui::defaultImagePath());
+        m_window->openImage(fmnistImage());
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QVERIFY(vit()->analysis() != vitAnalysis);
-        m_window->openModel(ui::Side::CNN, ui::defaultModelPath(ui::Side::CNN));
+        m_window->openModel(ui::Side::CNN, fmnistModel(ui::Side::CNN));
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
     }
@@ -1218,7 +1236,7 @@ private slots:
         emit vit()->grid()->cellClicked(0, 2);  // a block: its mean patch row
         QCOMPARE(vit()->layer(), QStringLiteral("0"));
         QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("state"))->text().contains(QStringLiteral("block 0")));
-        m_window->openModel(ui::Side::ViT, ui::defaultModelPath(ui::Side::ViT));
+        m_window->openModel(ui::Side::ViT, fmnistModel(ui::Side::ViT));
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
         QVERIFY(vit()->grid()->toolTip().isEmpty());
