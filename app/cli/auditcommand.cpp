@@ -360,6 +360,7 @@ int runAudit(const std::vector<std::string>& words)
 #else
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
+    InterruptScope interrupt;  // from here on Ctrl-C ends the run with "cancelled", writing nothing
     engine::configureThreads(args.intValue("threads", 0, 1));
     const auto images = spreadLimit(auditImages(args), args.intValue("limit", 0, 0));
     const auto randomisationImages = std::size_t(args.intValue("randomisation-images", 10, 0));
@@ -371,12 +372,8 @@ int runAudit(const std::vector<std::string>& words)
 
     Auditor auditor(models, options, randomisationImages, std::uint64_t(args.intValue("seed", 0, 0)));
     ProgressLine progress(std::cerr);
-    InterruptScope interrupt;
     for (std::size_t i = 0; i < images.size(); ++i) {
-        if (engine::cancellationRequested()) {
-            std::cerr << "\naudit: cancelled; nothing written\n";
-            return 130;
-        }
+        engine::throwIfCancelled();  // Ctrl-C: "cancelled", as within an image, and nothing written
         auditor.audit(i, images[i]);
         progress.imagesDone("audit", i + 1, images.size());
     }

@@ -9,10 +9,12 @@
 #include <QFile>
 #include <QImage>
 #include <QJsonArray>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 
 namespace {
@@ -182,6 +184,24 @@ private slots:
             ++checked;
         }
         QCOMPARE(checked, 12);
+    }
+
+    void interruptWritesNothing()
+    {
+        const QString csv = m_dir.filePath(QStringLiteral("interrupted.csv"));
+        QProcess process;
+        process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"),
+                      {QStringLiteral("audit"), QStringLiteral("--vit"), m_model, QStringLiteral("--benchmark"),
+                       m_bench, QStringLiteral("--csv"), csv});
+        QVERIFY(process.waitForStarted());
+        QTest::qWait(1500);  // the models load in well under a second; the audit takes several
+        ::kill(pid_t(process.processId()), SIGINT);
+        QVERIFY(process.waitForFinished(60000));
+        QCOMPARE(process.exitCode(), 1);
+        QVERIFY2(process.readAllStandardError().trimmed().endsWith("attnviz-cli audit: cancelled"),
+                 "the last line says it was cancelled");
+        QVERIFY(process.readAllStandardOutput().isEmpty());
+        QVERIFY(!QFile::exists(csv));
     }
 
     void badMasksAreLeftOutAndCounted()
