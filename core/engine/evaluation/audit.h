@@ -51,7 +51,8 @@ RandomisationCurves randomisationCurves(const Classifier& model, const torch::Te
                                         const std::vector<ViewMethod>& methods, int classIndex, std::uint64_t seed);
 
 // A method passes the randomisation check when its map's rank correlation with the
-// original, averaged over images, has fallen below this once every module is random.
+// original, averaged over images, has fallen below this in absolute value once every
+// module is random.
 inline constexpr double kRandomisationPassBelow = 0.5;
 
 }  // namespace attnviz::engine

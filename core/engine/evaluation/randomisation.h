@@ -28,9 +28,9 @@ std::vector<ParameterGroup> parameterGroups(const Classifier& model);
 // Step k = 1 .. groups randomises the k-th group from the output (cascading: the ones
 // after it stay random): each tensor gets normal values with its own mean and standard
 // deviation (its scale kept, its learned values gone; a constant tensor gets 0.02), from
-// a generator seeded with
-// `seed`. After each step `visit(step, group name)` sees the model so randomised. The
-// learned weights are back when this returns, and when `visit` throws.
+// a generator seeded with `seed`. After each step `visit(step, group name)` sees the
+// model so randomised. The learned weights are back when this returns, and when `visit`
+// throws.
 void cascadingRandomisation(const Classifier& model, std::uint64_t seed,
                             const std::function<void(int, const std::string&)>& visit);
 
