@@ -46,7 +46,8 @@ struct AuditImage {
 };
 
 // --benchmark DIR: DIR/test with its masks and classes; --images DIR [--masks DIR]: every
-// image below DIR, its mask at the same relative path under --masks with a .png suffix.
+// image below DIR, its mask at the same relative path under --masks with a .png suffix,
+// or without --masks NAME.mask.png beside it when there is one (imaging::findMaskFor).
 std::vector<AuditImage> auditImages(const Arguments& args)
 {
     std::vector<AuditImage> images;
@@ -68,9 +69,15 @@ std::vector<AuditImage> auditImages(const Arguments& args)
         throw UsageError("give --benchmark DIR, or --images DIR with --masks DIR (or without, for the scores that "
                          "need no mask)");
     const auto masks = args.value("masks");
-    for (const auto& relative : io::imageFilesUnder(*dir))
-        images.push_back({(fs::path(*dir) / relative).string(), relative,
-                          masks ? (fs::path(*masks) / fs::path(relative).replace_extension(".png")).string() : "", -1});
+    for (const auto& relative : io::imageFilesUnder(*dir)) {
+        if (relative.size() > 9 && relative.compare(relative.size() - 9, 9, ".mask.png") == 0)
+            continue;  // a mask beside its image, not an image of its own
+        const auto path = (fs::path(*dir) / relative).string();
+        images.push_back({path, relative,
+                          masks ? (fs::path(*masks) / fs::path(relative).replace_extension(".png")).string()
+                                : imaging::findMaskFor(path).value_or(""),
+                          -1});
+    }
     return images;
 }
 

@@ -5,6 +5,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 namespace attnviz::imaging {
@@ -37,6 +38,22 @@ cv::Mat readMask(const std::string& path, int width, int height)
     if (cv::countNonZero(mask) == 0)
         throw ImageError("mask '" + path + "' is empty (no non-zero pixel)");
     return mask;
+}
+
+std::optional<std::string> findMaskFor(const std::string& imagePath)
+{
+    namespace fs = std::filesystem;
+    const fs::path image(imagePath);
+    std::error_code error;
+    const auto beside = image.parent_path() / (image.stem().string() + ".mask.png");
+    if (fs::is_regular_file(beside, error))
+        return beside.string();
+    const auto classDir = image.parent_path();
+    const auto splitDir = classDir.parent_path();
+    const auto inTree = splitDir.parent_path() / "masks" / splitDir.filename() / classDir.filename() / image.filename();
+    if (!classDir.empty() && !splitDir.empty() && fs::is_regular_file(inTree, error))
+        return inTree.string();
+    return std::nullopt;
 }
 
 torch::Tensor maskForModel(const cv::Mat& mask, const engine::Preprocessing& p)

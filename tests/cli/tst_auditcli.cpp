@@ -186,6 +186,24 @@ private slots:
         QCOMPARE(checked, 12);
     }
 
+    void masksBesideTheirImagesAreFound()
+    {
+        // Without --masks, NAME.mask.png beside NAME.png is its mask, and not an image.
+        const QString images = m_dir.filePath(QStringLiteral("beside"));
+        QDir().mkpath(images);
+        QVERIFY(QFile::copy(m_bench + QStringLiteral("/test/ring/00005.png"), images + QStringLiteral("/a.png")));
+        QVERIFY(QFile::copy(m_bench + QStringLiteral("/masks/test/ring/00005.png"),
+                            images + QStringLiteral("/a.mask.png")));
+        QVERIFY(QFile::copy(m_bench + QStringLiteral("/test/star/00007.png"), images + QStringLiteral("/b.png")));
+        const auto run = runCli({QStringLiteral("audit"), QStringLiteral("--vit"), m_model, QStringLiteral("--images"),
+                                 images, QStringLiteral("--methods"), QStringLiteral("attention"),
+                                 QStringLiteral("--randomisation-images"), QStringLiteral("0")});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        QCOMPARE(result[QLatin1String("images")].toInt(), 2);
+        QCOMPARE(result[QLatin1String("with_masks")].toInt(), 1);
+    }
+
     void interruptWritesNothing()
     {
         const QString csv = m_dir.filePath(QStringLiteral("interrupted.csv"));

@@ -15,6 +15,10 @@
 
 #include <QtTest>
 
+#include <QTemporaryDir>
+
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 using namespace attnviz;
@@ -170,6 +174,26 @@ private slots:
         QCOMPARE(centre[13][13].item<float>(), centre[14][14].item<float>());
         QVERIFY(centre[13][13].item<float>() > 0.99f);
         QVERIFY(std::abs(centre[13][20].item<float>() - std::exp(-(6.5f * 6.5f + 0.25f) / (2 * 7.0f * 7.0f))) < 1e-6f);
+    }
+
+    void masksAreFoundBesideOrInTheBenchmarkTree()
+    {
+        QTemporaryDir dir;
+        const auto root = dir.path().toStdString();
+        const auto touch = [](const std::string& path) {
+            std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+            std::ofstream(path) << "x";
+        };
+        touch(root + "/photo.jpg");
+        touch(root + "/photo.mask.png");
+        touch(root + "/bench/test/star/00007.png");
+        touch(root + "/bench/masks/test/star/00007.png");
+        touch(root + "/bench/test/star/00017.png");
+        QCOMPARE(imaging::findMaskFor(root + "/photo.jpg").value_or(""), root + "/photo.mask.png");
+        QCOMPARE(imaging::findMaskFor(root + "/bench/test/star/00007.png").value_or(""),
+                 root + "/bench/masks/test/star/00007.png");
+        QVERIFY(!imaging::findMaskFor(root + "/bench/test/star/00017.png"));
+        QVERIFY(!imaging::findMaskFor("scene.png"));
     }
 
     void randomisationGoesFromTheOutputDownAndRestores()
