@@ -126,8 +126,7 @@ struct Tally {
 struct MethodTally {
     engine::ViewMethod method;
     Tally pointing, energy, iou, deletion, insertion;
-    Tally seconds;  // per image: the map and its scores (the randomisation check apart)
-    std::vector<std::string> steps;
+    Tally seconds;                // per image: the map and its scores (the randomisation check apart)
     std::vector<Tally> spearman;  // per randomisation step, over images
 };
 
@@ -135,8 +134,9 @@ struct AuditedModel {
     std::string role, path;
     std::unique_ptr<engine::Classifier> model;
     std::vector<MethodTally> methods;
-    double tolerance = 0;        // in this model's input pixels
-    Tally randomisationSeconds;  // per image: the whole check, every method and step
+    double tolerance = 0;                         // in this model's input pixels
+    Tally randomisationSeconds;                   // per image: the whole check, every method and step
+    std::vector<std::string> randomisationSteps;  // the modules randomised, output first
 };
 
 std::vector<engine::ViewMethod> chosenMethods(const Arguments& args, engine::Family family)
@@ -155,12 +155,12 @@ std::vector<engine::ViewMethod> chosenMethods(const Arguments& args, engine::Fam
     return out;
 }
 
-nlohmann::ordered_json methodJson(const MethodTally& t)
+nlohmann::ordered_json methodJson(const MethodTally& t, const std::vector<std::string>& steps)
 {
     auto curve = nlohmann::ordered_json::array();
     for (const auto& s : t.spearman)
         curve.push_back(studyNumber(s.mean()));
-    nlohmann::ordered_json randomisation = {{"steps", t.steps}, {"spearman", curve}};
+    nlohmann::ordered_json randomisation = {{"steps", steps}, {"spearman", curve}};
     randomisation["passes"] = t.spearman.empty() ? nlohmann::ordered_json()
                                                  : nlohmann::ordered_json(std::abs(t.spearman.back().mean())
                                                                           < engine::kRandomisationPassBelow);
@@ -226,14 +226,11 @@ double secondsSince(std::chrono::steady_clock::time_point start)
 }
 
 // --limit N: N images spread over the list (a benchmark is in class order).
-std::vector<AuditImage> spreadLimit(std::vector<AuditImage> images, int limit)
+std::vector<AuditImage> spreadLimit(const std::vector<AuditImage>& images, int limit)
 {
-    if (limit <= 0 || std::size_t(limit) >= images.size())
-        return images;
     std::vector<AuditImage> spread;
-    spread.reserve(std::size_t(limit));
-    for (int i = 0; i < limit; ++i)
-        spread.push_back(images[std::size_t(i) * images.size() / std::size_t(limit)]);
+    for (const auto at : io::evenlySpacedIndices(images.size(), std::size_t(std::max(0, limit))))
+        spread.push_back(images[at]);
     return spread;
 }
 
@@ -313,6 +310,7 @@ private:
         auto options = m_options;
         options.tolerance = m.tolerance;
         std::vector<engine::ViewMethod> methods;
+        std::vector<torch::Tensor> maps;  // the learned model's, for the randomisation check
         for (auto& t : m.methods) {
             const auto start = std::chrono::steady_clock::now();
             const auto map = engine::auditMap(*m.model, trace, t.method, label);
@@ -324,17 +322,18 @@ private:
             t.deletion.add(s.deletionAuc);
             t.insertion.add(s.insertionAuc);
             methods.push_back(t.method);
+            maps.push_back(map);
             m_csv << csvQuoted(image.relative) << "," << m.role << "," << engine::viewMethodName(t.method) << ","
                   << (s.pointingHit ? (*s.pointingHit ? "1" : "0") : "") << "," << csvNumber(s.energy) << ","
                   << csvNumber(s.iou) << "," << csvNumber(s.deletionAuc) << "," << csvNumber(s.insertionAuc) << "\n";
         }
         if (index < m_randomisationImages) {
             const auto start = std::chrono::steady_clock::now();
-            const auto curves = engine::randomisationCurves(*m.model, input, methods, label, m_seed);
+            const auto curves = engine::randomisationCurves(*m.model, trace, methods, maps, label, m_seed);
             m.randomisationSeconds.add(secondsSince(start));
+            m.randomisationSteps = curves.steps;
             for (std::size_t k = 0; k < m.methods.size(); ++k) {
                 auto& t = m.methods[k];
-                t.steps = curves.steps;
                 t.spearman.resize(curves.steps.size());
                 for (std::size_t step = 0; step < curves.steps.size(); ++step)
                     t.spearman[step].values.push_back(curves.spearman[k][step]);
@@ -400,7 +399,7 @@ int runAudit(const std::vector<std::string>& words)
     for (const auto& m : models) {
         nlohmann::ordered_json methods;
         for (const auto& t : m.methods)
-            methods[engine::viewMethodName(t.method)] = methodJson(t);
+            methods[engine::viewMethodName(t.method)] = methodJson(t, m.randomisationSteps);
         out[m.role] = {{"model", m.path},
                        {"tolerance_pixels", m.tolerance},
                        {"randomisation_seconds_per_image", m.randomisationSeconds.medianJson()},

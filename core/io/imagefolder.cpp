@@ -63,11 +63,21 @@ ImageFolder evenlySpaced(const ImageFolder& all, std::size_t n)
         return all;
     ImageFolder out;
     out.classes = all.classes;
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto at = i * all.paths.size() / n;
+    for (const auto at : evenlySpacedIndices(all.paths.size(), n)) {
         out.paths.push_back(all.paths[at]);
         out.labels.push_back(all.labels[at]);
     }
+    return out;
+}
+
+std::vector<std::size_t> evenlySpacedIndices(std::size_t size, std::size_t n)
+{
+    if (n == 0 || n >= size)
+        n = size;
+    std::vector<std::size_t> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+        out.push_back(i * size / n);
     return out;
 }
 

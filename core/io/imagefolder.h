@@ -32,5 +32,8 @@ ImageFolderSplit splitImageFolder(const ImageFolder& all, double heldOut);
 // n examples spread evenly over the set (all when n == 0 or n >= size), for --limit:
 // a tree is in class order, so its first n would leave classes out.
 ImageFolder evenlySpaced(const ImageFolder& all, std::size_t n);
+// The indices of that choice among `size` items: i * size / n for i < n (all when n == 0
+// or n >= size).
+std::vector<std::size_t> evenlySpacedIndices(std::size_t size, std::size_t n);
 
 }  // namespace attnviz::io

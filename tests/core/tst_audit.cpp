@@ -229,16 +229,22 @@ private slots:
         // the weights (rank correlation 1 at every step); Grad-CAM's falls below 0.5.
         const auto model = engine::loadClassifier(ATTNVIZ_SOURCE_DIR "/models/cnn-fmnist");
         const auto rgb = imaging::decodeImageRgb(ATTNVIZ_SOURCE_DIR "/resources/samples/0000-ankle-boot.png");
-        const auto input = imaging::preprocessImage(rgb, model->spec().preprocessing).tensor;
+        const auto trace = model->forward(imaging::preprocessImage(rgb, model->spec().preprocessing).tensor);
         const std::vector methods{engine::ViewMethod::EdgesBaseline, engine::ViewMethod::GradCam};
-        const auto curves = engine::randomisationCurves(*model, input, methods, -1, 0);
+        const auto originals = [&] {
+            std::vector<torch::Tensor> maps;
+            for (const auto method : methods)
+                maps.push_back(engine::auditMap(*model, trace, method, -1));
+            return maps;
+        };
+        const auto curves = engine::randomisationCurves(*model, trace, methods, originals(), -1, 0);
         QVERIFY(curves.steps.size() >= 4);
         for (const double rho : curves.spearman[0])
             QCOMPARE(rho, 1.0);
         QVERIFY2(std::abs(curves.spearman[1].back()) < engine::kRandomisationPassBelow,
                  qPrintable(QString::number(curves.spearman[1].back())));
-        // And the learned weights are back: the same map as before the check.
-        const auto again = engine::randomisationCurves(*model, input, methods, -1, 0);
+        // And the learned weights are back: the same maps as before the check.
+        const auto again = engine::randomisationCurves(*model, trace, methods, originals(), -1, 0);
         QCOMPARE(again.spearman[1], curves.spearman[1]);
     }
 };

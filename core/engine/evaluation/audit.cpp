@@ -1,5 +1,6 @@
 #include "core/engine/evaluation/audit.h"
 
+#include "core/engine/engineerror.h"
 #include "core/engine/evaluation/maskscores.h"
 #include "core/engine/evaluation/randomisation.h"
 
@@ -40,17 +41,16 @@ ImageScores scoreMap(const Classifier& model, const Trace& trace, const torch::T
     return s;
 }
 
-RandomisationCurves randomisationCurves(const Classifier& model, const torch::Tensor& input,
-                                        const std::vector<ViewMethod>& methods, int classIndex, std::uint64_t seed)
+RandomisationCurves randomisationCurves(const Classifier& model, const Trace& trace,
+                                        const std::vector<ViewMethod>& methods,
+                                        const std::vector<torch::Tensor>& originals, int classIndex, std::uint64_t seed)
 {
-    const auto trace = model.forward(input);
+    if (originals.size() != methods.size())
+        throw EngineError("the randomisation check needs one original map per method");
     // The learned model's class throughout: a random model's top-1 is another class.
     if (classIndex < 0 && trace.logits.defined())
         classIndex = int(trace.logits.argmax(1).item<int64_t>());
-    std::vector<torch::Tensor> originals;
-    originals.reserve(methods.size());
-    for (const auto method : methods)
-        originals.push_back(auditMap(model, trace, method, classIndex));
+    const auto& input = trace.input;
     RandomisationCurves curves;
     curves.spearman.resize(methods.size());
     cascadingRandomisation(model, seed, [&](int, const std::string& module) {

@@ -43,12 +43,16 @@ ImageScores scoreMap(const Classifier& model, const Trace& trace, const torch::T
 
 // The rank correlation of each method's map with its map under the cascading
 // randomisation (randomisation.h): [method][step], and the steps' module names.
+// `originals`: the learned model's maps of `trace`, one per method, as auditMap gave
+// them for `classIndex`; each step runs one forward pass over trace.input.
 struct RandomisationCurves {
     std::vector<std::string> steps;
     std::vector<std::vector<double>> spearman;
 };
-RandomisationCurves randomisationCurves(const Classifier& model, const torch::Tensor& input,
-                                        const std::vector<ViewMethod>& methods, int classIndex, std::uint64_t seed);
+RandomisationCurves randomisationCurves(const Classifier& model, const Trace& trace,
+                                        const std::vector<ViewMethod>& methods,
+                                        const std::vector<torch::Tensor>& originals, int classIndex,
+                                        std::uint64_t seed);
 
 // A method passes the randomisation check when its map's rank correlation with the
 // original, averaged over images, has fallen below this in absolute value once every
