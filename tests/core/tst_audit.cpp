@@ -233,6 +233,7 @@ private slots:
         const std::vector methods{engine::ViewMethod::EdgesBaseline, engine::ViewMethod::GradCam};
         const auto originals = [&] {
             std::vector<torch::Tensor> maps;
+            maps.reserve(methods.size());
             for (const auto method : methods)
                 maps.push_back(engine::auditMap(*model, trace, method, -1));
             return maps;
