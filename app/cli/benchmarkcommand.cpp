@@ -15,13 +15,14 @@
 
 namespace attnviz::cli {
 
-// benchmark make --out DIR --count N [--test-count M] [--seed S]: the colour-shapes
-// benchmark (core/imaging/benchmark) as an ImageFolder tree with masks and an index.
+// benchmark make --out DIR --count N [--test-count M] [--seed S] [--easy]: the
+// colour-shapes benchmark (core/imaging/benchmark) as an ImageFolder tree with masks and
+// an index; --easy leaves out the texture, clutter and distractors (a curriculum's start).
 int runBenchmark(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"out", "count", "test-count", "seed"});
+    const Arguments args(words, {"out", "count", "test-count", "seed"}, {"easy"});
     if (args.positional().size() != 1 || args.positional()[0] != "make")
-        throw UsageError("usage: benchmark make --out DIR --count N [--test-count M] [--seed S]");
+        throw UsageError("usage: benchmark make --out DIR --count N [--test-count M] [--seed S] [--easy]");
 #ifdef ATTNVIZ_HAVE_IMAGING
     imaging::benchmark::BenchmarkRequest request;
     request.outDir = args.required("out");
@@ -31,6 +32,7 @@ int runBenchmark(const std::vector<std::string>& words)
     request.testCount = std::size_t(
         args.intValue("test-count", int(std::max<std::size_t>(10, request.trainCount / 5)), 1));
     request.seed = std::uint64_t(args.intValue("seed", 0, 0));
+    request.easy = args.flag("easy");
     ProgressLine progress(std::cerr);
     bool finished = false;
     {
@@ -49,6 +51,7 @@ int runBenchmark(const std::vector<std::string>& words)
                                         {"seed", request.seed},
                                         {"train", request.trainCount},
                                         {"test", request.testCount},
+                                        {"easy", request.easy},
                                         {"size", imaging::benchmark::kSceneSize},
                                         {"classes", imaging::benchmark::classNames()}}
                      .dump(2)

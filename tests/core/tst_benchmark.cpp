@@ -221,6 +221,37 @@ private slots:
         }
     }
 
+    // An easy scene (a curriculum's start) is the same object on the scene's own gradient:
+    // no distractors, and off the object neighbouring pixels differ by the gradient's
+    // small steps only, where the full scene's hatching and noise make larger ones.
+    void easyScenesKeepTheObjectAndDropTheClutter()
+    {
+        const auto largestStepOffObject = [](const Scene& scene) {
+            int largest = 0;
+            for (int y = 0; y < kSceneSize; ++y)
+                for (int x = 0; x + 1 < kSceneSize; ++x) {
+                    if (scene.mask.at<std::uint8_t>(y, x) != 0 || scene.mask.at<std::uint8_t>(y, x + 1) != 0)
+                        continue;
+                    const auto a = scene.image.at<cv::Vec3b>(y, x), b = scene.image.at<cv::Vec3b>(y, x + 1);
+                    for (int k = 0; k < 3; ++k)
+                        largest = std::max(largest, std::abs(int(a[k]) - int(b[k])));
+                }
+            return largest;
+        };
+        SceneOptions easy;
+        easy.easy = true;
+        for (std::uint64_t i = 0; i < 40; ++i) {
+            const auto full = makeScene(5, 0, i);
+            const auto simple = makeScene(5, 0, i, easy);
+            QCOMPARE(simple.label, full.label);
+            QCOMPARE(cv::countNonZero(simple.mask != full.mask), 0);
+            QCOMPARE(simple.object.colour, full.object.colour);
+            QVERIFY(simple.distractors.empty());
+            QVERIFY2(largestStepOffObject(simple) <= 8, std::to_string(largestStepOffObject(simple)).c_str());
+            QVERIFY(largestStepOffObject(full) > 8);
+        }
+    }
+
     void theTreeReadsBackAsTheIndexSays()
     {
         QTemporaryDir dir;

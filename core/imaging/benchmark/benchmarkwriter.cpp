@@ -72,10 +72,14 @@ bool writeBenchmark(const BenchmarkRequest& request, const std::function<bool(st
                                     {"classes", classNames()},
                                     {"counts", {{"train", counts[0]}, {"test", counts[1]}}},
                                     {"mask", "255 on the object's pixels: the pixels that decide the class"}};
+    SceneOptions options;
+    options.easy = request.easy;
+    if (request.easy)
+        index["easy"] = "the gradient and the object only: no texture, clutter or distractors";
     for (int split = 0; split < 2; ++split) {
         auto scenes = nlohmann::ordered_json::array();
         for (std::uint64_t i = 0; i < counts[split]; ++i) {
-            const auto scene = makeScene(request.seed, split, i);
+            const auto scene = makeScene(request.seed, split, i, options);
             const auto relative = fs::path(kSplits[split]) / classNames().at(std::size_t(scene.label)) / fileName(i);
             const auto maskRelative = fs::path("masks") / relative;
             writePng((root / relative).string(), scene.image, {});

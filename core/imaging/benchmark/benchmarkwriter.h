@@ -11,6 +11,7 @@ struct BenchmarkRequest {
     std::uint64_t seed = 0;
     std::size_t trainCount = 0;
     std::size_t testCount = 0;
+    bool easy = false;  // SceneOptions::easy: the gradient and the object only
 };
 
 // Writes the benchmark (scene.h) as an ImageFolder tree, one file per scene:

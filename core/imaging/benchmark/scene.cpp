@@ -285,8 +285,8 @@ cv::Mat rasterise(const ShapePlan& s)
     return mask;
 }
 
-// The gradient, hatched along one axis and with per-pixel noise of +-12.
-void paintBackground(cv::Mat& image, const ScenePlan& plan)
+// The gradient, hatched along one axis and with per-pixel noise of +-12 when `textured`.
+void paintBackground(cv::Mat& image, const ScenePlan& plan, bool textured)
 {
     SceneRandom noise(plan.noiseSeed);
     for (int y = 0; y < kSceneSize; ++y)
@@ -297,8 +297,10 @@ void paintBackground(cv::Mat& image, const ScenePlan& plan)
                                   : 0;
             const auto base = backgroundAt(plan, x, y);
             auto& pixel = image.at<cv::Vec3b>(y, x);
-            for (int k = 0; k < 3; ++k)
-                pixel[k] = cv::saturate_cast<std::uint8_t>(std::lround(base[k]) + hatch + noise.between(-12, 12));
+            for (int k = 0; k < 3; ++k) {
+                const int grain = noise.between(-12, 12);  // drawn either way: the same stream
+                pixel[k] = cv::saturate_cast<std::uint8_t>(std::lround(base[k]) + (textured ? hatch + grain : 0));
+            }
         }
 }
 
@@ -342,8 +344,10 @@ Scene makeScene(std::uint64_t seed, int split, std::uint64_t index, const SceneO
     if (options.plain) {
         const auto& c = options.plainColour;
         scene.image.setTo(cv::Scalar(c[0], c[1], c[2]));
+    } else if (options.easy) {
+        paintBackground(scene.image, plan, false);
     } else {
-        paintBackground(scene.image, plan);
+        paintBackground(scene.image, plan, true);
         for (const auto& line : plan.clutter)
             cv::line(scene.image, line.from, line.to, cv::Scalar(line.colour), 1, cv::LINE_8);
         for (const auto& d : plan.distractors) {

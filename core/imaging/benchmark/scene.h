@@ -46,6 +46,9 @@ struct Scene {
 struct SceneOptions {
     bool plain = false;  // a flat background of `plainColour`, no texture, clutter or distractors
     std::array<int, 3> plainColour{0, 0, 0};
+    // The scene's own gradient only: no hatching, noise, clutter or distractors. The
+    // first stage of a curriculum, where a model learns the shapes before the clutter.
+    bool easy = false;
 };
 
 // Scene `index` of split `split` (0 train, 1 test) of the benchmark with `seed`: its
