@@ -5,6 +5,7 @@
 #include "core/engine/methods/effectivefield.h"
 #include "core/imaging/imagebatches.h"
 #include "core/imaging/imagedecoder.h"
+#include "core/imaging/maskfile.h"
 #include "core/imaging/preprocess.h"
 #include "core/imaging/probeimages.h"
 #include "core/io/imagefiles.h"
@@ -18,6 +19,23 @@ namespace {
 QString modelKey(const QString& path, const QString& device, int inputSide)
 {
     return device + QLatin1Char('|') + QString::number(inputSide) + QLatin1Char('|') + path;
+}
+
+// The ground-truth mask of the image at `imagePath` (decoded as `image`), if it has
+// one. A bad mask is said in the analysis rather than failing it: the maps are still
+// worth seeing.
+cv::Mat groundTruth(const QString& imagePath, const cv::Mat& image, Analysis& analysis)
+{
+    const auto path = imaging::findMaskFor(imagePath.toStdString());
+    if (!path)
+        return {};
+    analysis.maskPath = QString::fromStdString(*path);
+    try {
+        return imaging::readMask(*path, image.cols, image.rows);
+    } catch (const std::exception& e) {
+        analysis.maskProblem = QString::fromStdString(engine::errorLine(e));
+        return {};
+    }
 }
 
 }  // namespace
@@ -99,7 +117,7 @@ std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& pat
 
 std::shared_ptr<PaneAnalysis> AnalysisController::runPane(Side side, const QString& path,
                                                           const std::shared_ptr<const cv::Mat>& image,
-                                                          const QString& device, int inputSide)
+                                                          const cv::Mat& mask, const QString& device, int inputSide)
 {
     report([this, side] { emit progress(tr("running the %1").arg(sideTitle(side))); });
     auto pane = std::make_shared<PaneAnalysis>();
@@ -118,6 +136,8 @@ std::shared_ptr<PaneAnalysis> AnalysisController::runPane(Side side, const QStri
     }
     pane->image = image;
     pane->crop = prepared.crop;
+    if (!mask.empty())
+        pane->mask = imaging::maskForModel(mask, loaded->spec().preprocessing);
     return pane;
 }
 
@@ -149,7 +169,12 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         analysis->imagePath = imagePath;
         analysis->device = device;
         analysis->inputSide = inputSide;
+        if (sameInput) {  // the same file: kept sides have its mask already
+            analysis->maskPath = previous->maskPath;
+            analysis->maskProblem = previous->maskProblem;
+        }
         std::shared_ptr<const cv::Mat> image;  // decoded when a side runs
+        cv::Mat mask;
         for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}}) {
             if (path.isEmpty())
                 continue;
@@ -163,8 +188,11 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             if (!image) {
                 report([this] { emit progress(tr("decoding the image")); });
                 image = std::make_shared<const cv::Mat>(imaging::decodeImageRgb(imagePath.toStdString()));
+                analysis->maskPath.clear();
+                analysis->maskProblem.clear();
+                mask = groundTruth(imagePath, *image, *analysis);
             }
-            out = runPane(side, path, image, device, inputSide);
+            out = runPane(side, path, image, mask, device, inputSide);
         }
         // Only the models on screen stay loaded; a replaced model is freed once no pane
         // shows it any more.
@@ -349,6 +377,14 @@ quint64 AnalysisController::computeFaithfulness(const std::vector<FaithfulnessRe
                         emit progress(tr("faithfulness (%1): %2 of %3 passes").arg(name).arg(done).arg(total));
                     });
                 });
+            if (r.pane->mask.defined()) {
+                engine::AuditOptions options;
+                options.tolerance = curves.tolerance = engine::pointingTolerance(spec.preprocessing);
+                options.causal = false;  // the curves above
+                curves.maskScores = engine::scoreMap(*r.pane->model, r.pane->trace,
+                                                     r.map.to(torch::kCPU, torch::kFloat32), r.pane->mask,
+                                                     curves.scores.classIndex, options);
+            }
             const auto c = std::size_t(curves.scores.classIndex);
             if (r.classIndex < 0)  // a class-specific view's caption names its class already
                 curves.predictedClass = c < spec.labels.size() ? QString::fromStdString(spec.labels[c])

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/engine/evaluation/audit.h"
 #include "core/engine/evaluation/faithfulness.h"
 #include "core/engine/jobslot.h"
 #include "core/engine/methods/effectivefield.h"
@@ -37,6 +38,9 @@ struct PaneAnalysis {
     std::vector<engine::HeadStats> heads;
     std::shared_ptr<const cv::Mat> image;  // RGB, shared by both sides
     imaging::CropBox crop;
+    // The image's ground truth at the model input, bool [H, W], when it has a mask
+    // (imaging::findMaskFor); undefined otherwise.
+    torch::Tensor mask;
 };
 
 struct Analysis {
@@ -45,6 +49,8 @@ struct Analysis {
     QString device;
     int inputSide = 0;  // 0: each checkpoint's own size
     std::shared_ptr<const PaneAnalysis> vit, cnn;
+    QString maskPath;     // the image's ground-truth mask, "" when it has none
+    QString maskProblem;  // why that mask was not used (wrong size, empty, ...), or ""
 };
 
 // The effective field size of the centre unit of every stage / block of both models
@@ -93,6 +99,9 @@ struct FaithfulnessCurves {
     QString caption;
     QString predictedClass;  // the class followed when the view explains none, else ""
     engine::Faithfulness scores;
+    // Against the pane's mask, when the image has one: pointing game, energy, IoU.
+    engine::ImageScores maskScores;
+    double tolerance = 0;  // the pointing game's, in model-input pixels
 };
 struct FaithfulnessPlot {
     std::vector<FaithfulnessCurves> sides;
@@ -162,8 +171,9 @@ private:
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device, int inputSide);
     // Worker thread only: the model at `path` (loaded or cached) run once on `image` (RGB)
     // for `side`. Throws EngineError for a model of the other family.
+    // `mask`: the image's ground truth (imaging::readMask), empty when it has none.
     std::shared_ptr<PaneAnalysis> runPane(Side side, const QString& path, const std::shared_ptr<const cv::Mat>& image,
-                                          const QString& device, int inputSide);
+                                          const cv::Mat& mask, const QString& device, int inputSide);
     // Runs job `job` of `slot` on `pool` inside a cancellation scope on the slot's stale
     // predicate, reporting the busy state and an exception as failed(job) unless the job
     // is stale by then.

@@ -6,6 +6,7 @@
 #include "ui/predictionsplot.h"
 #include "ui/studycharts.h"
 #include "ui/tokenspanel.h"
+#include "ui/trustpanel.h"
 
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/model/predictions.h"
@@ -104,6 +105,11 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     m_probesView->setObjectName(QStringLiteral("probesPlot"));
     freshChart(m_probesView, tr("Layer probes need a labelled set: Analysis → Probe layers on a labelled set"));
     m_tabs->addTab(m_probesView, tr("Layer probes"));
+    m_trust = new TrustPanel(m_tabs);
+    m_tabs->addTab(m_trust, tr("Trust"));
+    m_tabs->setTabToolTip(m_tabs->count() - 1,
+                          tr("The maps on screen scored against the image's ground-truth mask, and by deletion and "
+                             "insertion"));
     layout->addWidget(m_tabs);
     connect(m_tabs, &QTabWidget::currentChanged, this, &PlotsPanel::requestFieldSizesIfShown);
     connect(m_tabs, &QTabWidget::currentChanged, this, [this] {
@@ -115,7 +121,7 @@ PlotsPanel::PlotsPanel(QWidget* parent)
 
 bool PlotsPanel::showsFaithfulness() const
 {
-    return m_tabs->currentWidget() == m_faithfulnessView;
+    return m_tabs->currentWidget() == m_faithfulnessView || m_tabs->currentWidget() == m_trust;
 }
 
 void PlotsPanel::setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& plot)
@@ -127,6 +133,7 @@ void PlotsPanel::setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& 
             return;  // scored on an analysis no longer shown
     m_faithfulness = plot;
     showFaithfulness();
+    m_trust->setScores(m_faithfulness, m_faithfulnessNotes);
 }
 
 void PlotsPanel::setFaithfulnessNotes(const QStringList& notes)
@@ -135,6 +142,7 @@ void PlotsPanel::setFaithfulnessNotes(const QStringList& notes)
         return;
     m_faithfulnessNotes = notes;
     showFaithfulness();
+    m_trust->setScores(m_faithfulness, m_faithfulnessNotes);
 }
 
 void PlotsPanel::showFaithfulness()
@@ -187,6 +195,7 @@ void PlotsPanel::setAnalysis(const std::shared_ptr<const Analysis>& analysis)
     m_fieldSizesRequested = false;
     m_faithfulness.reset();
     showFaithfulness();
+    m_trust->setAnalysis(*analysis);
     if (analysis->vit)
         showDistances(*analysis->vit);
     showReceptiveFields();
@@ -401,7 +410,8 @@ QStringList PlotsPanel::plotNames()
 {
     return {QStringLiteral("distance"), QStringLiteral("fields"),       QStringLiteral("predictions"),
             QStringLiteral("cka"),      QStringLiteral("faithfulness"), QStringLiteral("skip"),
-            QStringLiteral("tokens"),   QStringLiteral("localization"), QStringLiteral("probes")};
+            QStringLiteral("tokens"),   QStringLiteral("localization"), QStringLiteral("probes"),
+            QStringLiteral("trust")};
 }
 
 bool PlotsPanel::showPlot(const QString& name)
@@ -423,6 +433,8 @@ QString PlotsPanel::plotTitle(int index) const
         return m_tokens->title();
     if (widget == m_predictions)
         return m_predictions->title();
+    if (widget == m_trust)
+        return m_trust->title();
     return static_cast<MatrixStrip*>(widget)->title();
 }
 
@@ -451,6 +463,11 @@ void PlotsPanel::exportPlot(const QString& path, int index) const
         writeWidgetPng(*m_predictions, path,
                        {{io::pngkey::kSoftware, "attnviz"},
                         {io::pngkey::kTitle, m_predictions->title().toStdString()}});
+        return;
+    }
+    if (widget == m_trust) {
+        writeWidgetPng(*m_trust, path,
+                       {{io::pngkey::kSoftware, "attnviz"}, {io::pngkey::kTitle, m_trust->title().toStdString()}});
         return;
     }
     if (widget == m_tokens) {

@@ -17,13 +17,15 @@ namespace attnviz::ui {
 class MatrixStrip;
 class PredictionsPlot;
 class TokensPanel;
+class TrustPanel;
 
 // The plots of one analysis (Qt Charts): mean attention distance per head against
 // the ViT's depth; receptive field size against depth for both models, theoretical
 // and, once measured, effective; both models' top-5 predictions; the CKA heat maps
 // of a folder comparison; the deletion and insertion curves of the maps on screen;
 // skip-connection strength; the ViT's token norms and head table; and the folder-wide
-// spatial localisation and layer probes. Each can be exported as PNG.
+// spatial localisation and layer probes; and the Trust tab, the maps on screen scored
+// against the image's ground-truth mask. Each can be exported as PNG.
 class PlotsPanel : public QWidget {
     Q_OBJECT
 public:
@@ -40,15 +42,17 @@ public:
     // Curves scored on this analysis' traces replace the plot; others are dropped.
     void setFaithfulness(const std::shared_ptr<const FaithfulnessPlot>& plot);
     bool hasFaithfulness() const { return m_faithfulness != nullptr; }
+    // The faithfulness plot or the Trust tab is on screen: both show the scores of one job.
     bool showsFaithfulness() const;
     void setLocalization(const std::shared_ptr<const SpatialLocalization>& localization);
     bool hasLocalization() const { return m_localization != nullptr; }
     void setProbes(const std::shared_ptr<const LayerProbes>& probes);
     bool hasProbes() const { return m_probes != nullptr; }
     TokensPanel* tokens() const { return m_tokens; }
+    TrustPanel* trust() const { return m_trust; }
     int plotCount() const;
     // The plots by name, in tab order: distance, fields, predictions, cka, faithfulness,
-    // skip, tokens, localization, probes.
+    // skip, tokens, localization, probes, trust.
     static QStringList plotNames();
     // One of plotNames(); false for another name.
     bool showPlot(const QString& name);
@@ -59,7 +63,7 @@ public:
 signals:
     // The receptive-field plot is on screen and its effective sizes are not measured yet.
     void fieldSizesWanted(std::shared_ptr<const attnviz::ui::Analysis> analysis);
-    // The faithfulness plot came on screen: it wants the curves of the maps shown now.
+    // The faithfulness plot or the Trust tab came on screen: it wants the scores of the maps shown now.
     void faithfulnessWanted();
 
 private:
@@ -84,6 +88,7 @@ private:
     TokensPanel* m_tokens = nullptr;
     MatrixStrip* m_localizationMaps = nullptr;
     QChartView* m_probesView = nullptr;
+    TrustPanel* m_trust = nullptr;
     std::shared_ptr<const Analysis> m_analysis;
     std::shared_ptr<const FieldSizes> m_fieldSizes;
     std::shared_ptr<const LayerSimilarity> m_similarity;

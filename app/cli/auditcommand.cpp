@@ -35,8 +35,7 @@ namespace {
 #ifdef ATTNVIZ_HAVE_IMAGING
 namespace fs = std::filesystem;
 
-constexpr int kSomeSkipped = 3;           // as export: some images or masks were left out
-constexpr double kToleranceAt224 = 15.0;  // Zhang et al.'s 15 px at a 224-px input
+constexpr int kSomeSkipped = 3;  // as export: some images or masks were left out
 
 struct AuditImage {
     std::string path;      // to decode
@@ -247,7 +246,7 @@ std::vector<AuditedModel> auditedModels(const Arguments& args, double toleranceA
                 m.methods.emplace_back();
                 m.methods.back().method = method;
             }
-            m.tolerance = toleranceAt224 * m.model->spec().preprocessing.inputSize[2] / 224.0;
+            m.tolerance = engine::pointingTolerance(m.model->spec().preprocessing, toleranceAt224);
             models.push_back(std::move(m));
         }
     return models;
@@ -370,7 +369,7 @@ int runAudit(const std::vector<std::string>& words)
     engine::configureThreads(args.intValue("threads", 0, 1));
     const auto images = spreadLimit(auditImages(args), args.intValue("limit", 0, 0));
     const auto randomisationImages = std::size_t(args.intValue("randomisation-images", 10, 0));
-    const double toleranceAt224 = args.doubleValue("tolerance", kToleranceAt224, 0.0, 1e4);
+    const double toleranceAt224 = args.doubleValue("tolerance", engine::kPointingToleranceAt224, 0.0, 1e4);
     engine::AuditOptions options;
     options.causal = !args.flag("no-causal");
     options.faithfulness.steps = args.intValue("faithfulness-steps", options.faithfulness.steps, 1);

@@ -3,6 +3,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 namespace attnviz::imaging {
 
@@ -23,6 +25,21 @@ void outlineBox(cv::Mat& image, const engine::PixelBox& box, const cv::Rect2d& i
     const double scale = input.width / inputWidth;
     outlineRect(image, input.x + box.x0 * scale, input.y + box.y0 * scale, input.x + (box.x1 + 1) * scale,
                 input.y + (box.y1 + 1) * scale);
+}
+
+void outlineMask(cv::Mat& image, const torch::Tensor& mask, const cv::Rect2d& input)
+{
+    // The mask at the picture's scale (nearest, so its edge stays where the pixels are),
+    // then its contours shifted to where the input lies in the picture.
+    const auto bytes = mask.to(torch::kCPU, torch::kUInt8).mul(255).contiguous();  // [H, W]
+    const cv::Mat small(int(bytes.size(0)), int(bytes.size(1)), CV_8UC1, bytes.data_ptr<std::uint8_t>());
+    cv::Mat scaled;
+    cv::resize(small, scaled, cv::Size(std::max(1, int(input.width)), std::max(1, int(input.height))), 0, 0,
+               cv::INTER_NEAREST);
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(scaled, contours, cv::RETR_LIST, cv::CHAIN_APPROX_SIMPLE, cv::Point(int(input.x), int(input.y)));
+    cv::drawContours(image, contours, -1, cv::Scalar(0, 0, 0), 3, cv::LINE_8);
+    cv::drawContours(image, contours, -1, cv::Scalar(255, 255, 255), 1, cv::LINE_8);
 }
 
 MapCell cellAt(const torch::Tensor& map, double x, double y)

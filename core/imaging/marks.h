@@ -18,6 +18,10 @@ void outlineCell(cv::Mat& image, const cv::Rect2d& input, int gridH, int gridW, 
 // A box of model-input pixels (inclusive, engine::receptiveBox) of an input
 // inputWidth pixels wide drawn over `input` (a CNN unit's theoretical field).
 void outlineBox(cv::Mat& image, const engine::PixelBox& box, const cv::Rect2d& input, int inputWidth);
+// The outline of a ground-truth mask, bool [H, W] of model-input pixels, drawn over
+// `input`: white on a dark halo, so that it reads on any map and tells itself apart
+// from the red marks.
+void outlineMask(cv::Mat& image, const torch::Tensor& mask, const cv::Rect2d& input);
 
 // The cell of a map [h, w] under the point (x, y) in [0, 1] x [0, 1] of the picture,
 // clamped to the grid, and its value.

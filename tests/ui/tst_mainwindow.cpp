@@ -9,8 +9,10 @@
 #include "ui/pane/thumbnailgrid.h"
 #include "ui/plotspanel.h"
 #include "ui/tokenspanel.h"
+#include "ui/trustpanel.h"
 
 #include "core/engine/evaluation/faithfulness.h"
+#include "core/engine/evaluation/maskscores.h"
 #include "core/engine/study/skipstrength.h"
 #include "core/io/imagefiles.h"
 #include "core/io/pngtext.h"
@@ -797,7 +799,7 @@ private slots:
     void plotsCanBeExported()
     {
         auto* plots = m_window->plots();
-        QCOMPARE(plots->plotCount(), 9);
+        QCOMPARE(plots->plotCount(), 10);
         QVERIFY(plots->plotTitle(0).contains(QStringLiteral("attention distance")));
         for (int i = 0; i < 3; ++i) {
             const QString path = m_dir.filePath(QStringLiteral("plot%1.png").arg(i));
@@ -870,6 +872,73 @@ private slots:
         QCOMPARE(chart->series().size(), 2);
         QVERIFY2(chart->title().contains(QStringLiteral("CNN: no curve, its erf is a unit's field")),
                  qPrintable(chart->title()));
+        QVERIFY(plots->showPlot(QStringLiteral("distance")));
+    }
+
+    // An image with NAME.mask.png beside it: the Trust tab scores the maps on screen
+    // against that mask as the engine does, and both pictures outline it in white (no
+    // colour map reaches pure white, so only the outline can be); a mask of the wrong
+    // size is named and not used, and deletion and insertion are still scored.
+    void trustTabScoresTheShownMapsAgainstTheMask()
+    {
+        const auto whitePixels = [](const QImage& overlay) {
+            int count = 0;  // in the square picture, left of the colour bar
+            for (int y = 0; y < overlay.height(); ++y)
+                for (int x = 0; x < overlay.height(); ++x)
+                    count += QColor(overlay.pixel(x, y)) == QColor(255, 255, 255) ? 1 : 0;
+            return count;
+        };
+        const auto openMasked = [this](const QString& name, int maskSide) {
+            const QString image = m_dir.filePath(name + QStringLiteral(".png"));
+            if (!QFile::copy(fmnistImage(), image))
+                return false;
+            QImage mask(maskSide, maskSide, QImage::Format_Grayscale8);
+            mask.fill(Qt::black);
+            for (int y = 6; y < 22 && y < maskSide; ++y)
+                for (int x = 6; x < 22 && x < maskSide; ++x)
+                    mask.setPixelColor(x, y, Qt::white);
+            if (!mask.save(m_dir.filePath(name + QStringLiteral(".mask.png"))))
+                return false;
+            QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+            m_window->openImage(image);
+            return shown.wait(60000) && waitIdle(*m_window);
+        };
+        auto* plots = m_window->plots();
+        auto* trust = plots->trust();
+        QVERIFY(plots->showPlot(QStringLiteral("trust")));
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasFaithfulness(), 60000);
+        QVERIFY2(trust->title().contains(QStringLiteral("no ground-truth mask")), qPrintable(trust->title()));
+        QCOMPARE(whitePixels(vit()->overlay()), 0);
+
+        QVERIFY(openMasked(QStringLiteral("masked"), 28));
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasFaithfulness(), 60000);
+        QVERIFY2(trust->title().contains(QStringLiteral("masked.mask.png")), qPrintable(trust->title()));
+        QCOMPARE(trust->table()->rowCount(), 2);
+        for (auto* pane : {vit(), cnn()}) {
+            const auto request = pane->faithfulnessRequest();
+            QVERIFY(request && request->pane->mask.defined());
+            const int row = pane == vit() ? 0 : 1;
+            const auto energy = engine::energyInMask(request->map, request->pane->mask);
+            const auto iou = engine::topCellsIoU(request->map, request->pane->mask);
+            QCOMPARE(trust->table()->item(row, 3)->text(), QString::number(energy, 'f', 3));
+            QCOMPARE(trust->table()->item(row, 4)->text(), QString::number(iou, 'f', 3));
+            QVERIFY(whitePixels(pane->overlay()) > 0);
+        }
+        const QString exported = m_dir.filePath(QStringLiteral("trust.png"));
+        plots->exportPlot(exported);
+        QCOMPARE(QImage(exported).text(QStringLiteral("Title")), trust->title());
+
+        QVERIFY(openMasked(QStringLiteral("badmask"), 20));
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasFaithfulness(), 60000);
+        QVERIFY2(trust->title().contains(QStringLiteral("not used")) && trust->title().contains(QStringLiteral("20")),
+                 qPrintable(trust->title()));
+        QCOMPARE(trust->table()->item(0, 3)->text(), QStringLiteral("—"));
+        QVERIFY(trust->table()->item(0, 5)->text().toDouble() > 0);
+        QCOMPARE(whitePixels(vit()->overlay()), 0);
+
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openImage(fmnistImage());
+        QVERIFY(shown.wait(60000));
         QVERIFY(plots->showPlot(QStringLiteral("distance")));
     }
 

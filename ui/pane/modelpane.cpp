@@ -474,6 +474,8 @@ void ModelPane::render(const engine::ViewMaps& view)
     const auto g = geometry();
     m_rendered = g.showsWhole ? imaging::renderOverlayInRegion(m_wholePicture, map, g.inputRegion(), range, options)
                               : imaging::renderOverlay(m_picture, map, range, options);
+    if (m_analysis->mask.defined())  // the ground truth the Trust tab scores against
+        imaging::outlineMask(m_rendered, m_analysis->mask, g.inputRegion());
     if (view.method == ViewMethod::EffectiveField)
         drawReceptiveBox(m_rendered);
     if (m_query)

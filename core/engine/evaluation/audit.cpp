@@ -24,6 +24,11 @@ torch::Tensor auditMap(const Classifier& model, const Trace& trace, ViewMethod m
     return computeView(model, trace, request).maps[0][0].to(torch::kCPU, torch::kFloat32);  // [h, w]
 }
 
+double pointingTolerance(const Preprocessing& input, double at224)
+{
+    return at224 * input.inputSize[2] / 224.0;
+}
+
 ImageScores scoreMap(const Classifier& model, const Trace& trace, const torch::Tensor& map, const torch::Tensor& mask,
                      int classIndex, const AuditOptions& options)
 {

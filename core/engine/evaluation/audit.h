@@ -30,6 +30,11 @@ struct ImageScores {
     std::optional<double> deletionAuc, insertionAuc;
 };
 
+// The pointing game's tolerance in a model's input pixels: Zhang et al.'s 15 px at a
+// 224-px input, scaled to the input's width (`at224` to choose another).
+inline constexpr double kPointingToleranceAt224 = 15.0;
+double pointingTolerance(const Preprocessing& input, double at224 = kPointingToleranceAt224);
+
 struct AuditOptions {
     double tolerance = 0.0;  // pointing game, in model-input pixels
     bool causal = true;      // deletion / insertion
