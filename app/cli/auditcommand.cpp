@@ -11,21 +11,15 @@
 #include "core/engine/evaluation/audit.h"
 #include "core/engine/model/device.h"
 #include "core/io/atomicfile.h"
-#include "core/io/imagefiles.h"
-#include "core/io/imagefolder.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
-#include "core/imaging/imagedecoder.h"
-#include "core/imaging/maskfile.h"
-#include "core/imaging/preprocess.h"
+#include "core/imaging/audit/folderaudit.h"
 #endif
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -33,110 +27,38 @@ namespace attnviz::cli {
 namespace {
 
 #ifdef ATTNVIZ_HAVE_IMAGING
-namespace fs = std::filesystem;
 
 constexpr int kSomeSkipped = 3;  // as export: some images or masks were left out
 
-struct AuditImage {
-    std::string path;      // to decode
-    std::string relative;  // as reported
-    std::string maskPath;  // "" without masks
-    int label = -1;        // the true class (a benchmark's folder), else -1: the top-1
-};
+using imaging::audit::AuditImage;
+using imaging::audit::MethodTally;
+using imaging::audit::ModelAudit;
+using imaging::audit::Tally;
 
-// --benchmark DIR: DIR/test with its masks and classes; --images DIR [--masks DIR]: every
-// image below DIR, its mask at the same relative path under --masks with a .png suffix,
-// or without --masks NAME.mask.png beside it when there is one (imaging::findMaskFor).
+// --benchmark DIR: DIR/test with its masks and classes; --images DIR [--masks DIR].
 std::vector<AuditImage> auditImages(const Arguments& args)
 {
-    std::vector<AuditImage> images;
     if (const auto bench = args.value("benchmark")) {
         if (args.value("images") || args.value("masks"))
             throw UsageError("give either --benchmark DIR or --images DIR [--masks DIR], not both");
-        const auto test = fs::path(*bench) / "test";
-        const auto folder = io::readImageFolder(test.string());
-        images.reserve(folder.paths.size());
-        for (std::size_t i = 0; i < folder.paths.size(); ++i) {
-            const auto relative = fs::relative(folder.paths[i], test);
-            images.push_back({folder.paths[i], relative.generic_string(),
-                              (fs::path(*bench) / "masks" / "test" / relative).string(), int(folder.labels[i])});
-        }
-        return images;
+        return imaging::audit::benchmarkImages(*bench);
     }
     const auto dir = args.value("images");
     if (!dir)
         throw UsageError("give --benchmark DIR, or --images DIR with --masks DIR (or without, for the scores that "
                          "need no mask)");
-    const auto masks = args.value("masks");
-    for (const auto& relative : io::imageFilesUnder(*dir)) {
-        if (relative.size() > 9 && relative.compare(relative.size() - 9, 9, ".mask.png") == 0)
-            continue;  // a mask beside its image, not an image of its own
-        const auto path = (fs::path(*dir) / relative).string();
-        images.push_back({path, relative,
-                          masks ? (fs::path(*masks) / fs::path(relative).replace_extension(".png")).string()
-                                : imaging::findMaskFor(path).value_or(""),
-                          -1});
-    }
-    return images;
+    return imaging::audit::folderImages(*dir, args.value("masks"));
 }
 
-// A score over images: its mean with a normal-approximation 95 % interval,
-// 1.96 sd / sqrt(n) (for the pointing game's hits, the Wald interval).
-struct Tally {
-    std::vector<double> values;
+nlohmann::ordered_json tallyJson(const Tally& t)
+{
+    return {{"mean", studyNumber(t.mean())}, {"ci95", studyNumber(t.ci95())}, {"n", t.values.size()}};
+}
 
-    void add(const std::optional<double>& v)
-    {
-        if (v)
-            values.push_back(*v);
-    }
-    double mean() const
-    {
-        double sum = 0;
-        for (double v : values)
-            sum += v;
-        return values.empty() ? std::nan("") : sum / double(values.size());
-    }
-    double ci95() const
-    {
-        if (values.size() < 2)
-            return std::nan("");
-        const double m = mean();
-        double squares = 0;
-        for (double v : values)
-            squares += (v - m) * (v - m);
-        return 1.96 * std::sqrt(squares / double(values.size() - 1)) / std::sqrt(double(values.size()));
-    }
-    nlohmann::ordered_json json() const
-    {
-        return {{"mean", studyNumber(mean())}, {"ci95", studyNumber(ci95())}, {"n", values.size()}};
-    }
-    // Timings: the median, which a noisy shared machine moves least.
-    nlohmann::ordered_json medianJson() const
-    {
-        auto sorted = values;
-        std::sort(sorted.begin(), sorted.end());
-        const auto n = sorted.size();
-        const double median = n == 0 ? std::nan("") : n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-        return {{"median", studyNumber(median)}, {"n", n}};
-    }
-};
-
-struct MethodTally {
-    engine::ViewMethod method;
-    Tally pointing, energy, iou, deletion, insertion;
-    Tally seconds;                // per image: the map and its scores (the randomisation check apart)
-    std::vector<Tally> spearman;  // per randomisation step, over images
-};
-
-struct AuditedModel {
-    std::string role, path;
-    std::unique_ptr<engine::Classifier> model;
-    std::vector<MethodTally> methods;
-    double tolerance = 0;                         // in this model's input pixels
-    Tally randomisationSeconds;                   // per image: the whole check, every method and step
-    std::vector<std::string> randomisationSteps;  // the modules randomised, output first
-};
+nlohmann::ordered_json medianJson(const Tally& t)
+{
+    return {{"median", studyNumber(t.median())}, {"n", t.values.size()}};
+}
 
 std::vector<engine::ViewMethod> chosenMethods(const Arguments& args, engine::Family family)
 {
@@ -160,16 +82,15 @@ nlohmann::ordered_json methodJson(const MethodTally& t, const std::vector<std::s
     for (const auto& s : t.spearman)
         curve.push_back(studyNumber(s.mean()));
     nlohmann::ordered_json randomisation = {{"steps", steps}, {"spearman", curve}};
-    randomisation["passes"] = t.spearman.empty() ? nlohmann::ordered_json()
-                                                 : nlohmann::ordered_json(std::abs(t.spearman.back().mean())
-                                                                          < engine::kRandomisationPassBelow);
-    return {{"pointing_game", t.pointing.json()},
-            {"energy", t.energy.json()},
-            {"iou", t.iou.json()},
-            {"deletion_auc", t.deletion.json()},
-            {"insertion_auc", t.insertion.json()},
+    const auto passes = t.passesRandomisation();
+    randomisation["passes"] = passes ? nlohmann::ordered_json(*passes) : nlohmann::ordered_json();
+    return {{"pointing_game", tallyJson(t.pointing)},
+            {"energy", tallyJson(t.energy)},
+            {"iou", tallyJson(t.iou)},
+            {"deletion_auc", tallyJson(t.deletion)},
+            {"insertion_auc", tallyJson(t.insertion)},
             {"randomisation", randomisation},
-            {"seconds_per_image", t.seconds.medianJson()}};
+            {"seconds_per_image", medianJson(t.seconds)}};
 }
 
 std::string cell(double v)
@@ -182,7 +103,7 @@ std::string cell(double v)
     return text;
 }
 
-void printTable(const std::vector<AuditedModel>& models)
+void printTable(const std::vector<ModelAudit>& models)
 {
     for (const auto& m : models) {
         std::cerr << "\n"
@@ -219,135 +140,40 @@ std::string csvQuoted(const std::string& text)
     return out + "\"";
 }
 
-double secondsSince(std::chrono::steady_clock::time_point start)
+std::vector<ModelAudit> auditedModels(const Arguments& args, double toleranceAt224)
 {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// --limit N: N images spread over the list (a benchmark is in class order).
-std::vector<AuditImage> spreadLimit(const std::vector<AuditImage>& images, int limit)
-{
-    std::vector<AuditImage> spread;
-    for (const auto at : io::evenlySpacedIndices(images.size(), std::size_t(std::max(0, limit))))
-        spread.push_back(images[at]);
-    return spread;
-}
-
-std::vector<AuditedModel> auditedModels(const Arguments& args, double toleranceAt224)
-{
-    std::vector<AuditedModel> models;
+    std::vector<ModelAudit> models;
     for (const auto family : engine::kFamilies)
         if (const auto path = args.value(engine::familyName(family))) {
-            AuditedModel m;
-            m.role = engine::familyName(family);
-            m.path = *path;
-            m.model = loadRoleModel(args, family);
-            for (const auto method : chosenMethods(args, family)) {
-                m.methods.emplace_back();
-                m.methods.back().method = method;
-            }
+            std::shared_ptr<const engine::Classifier> model = loadRoleModel(args, family);
+            auto m = imaging::audit::modelAudit(engine::familyName(family), *path, model, chosenMethods(args, family));
             m.tolerance = engine::pointingTolerance(m.model->spec().preprocessing, toleranceAt224);
             models.push_back(std::move(m));
         }
     return models;
 }
 
-// The run over the images: tallies in the models, a CSV row per image, model and method.
-class Auditor {
-public:
-    Auditor(std::vector<AuditedModel>& models, const engine::AuditOptions& options, std::size_t randomisationImages,
-            std::uint64_t seed)
-        : m_models(models)
-        , m_options(options)
-        , m_randomisationImages(randomisationImages)
-        , m_seed(seed)
-    {
-        m_csv << "image,model,method,pointing_hit,energy,iou,deletion_auc,insertion_auc\n";
+// One row per image, model and method.
+std::string csvText(const std::vector<imaging::audit::ScoreRow>& rows)
+{
+    std::ostringstream csv;
+    csv << "image,model,method,pointing_hit,energy,iou,deletion_auc,insertion_auc\n";
+    for (const auto& r : rows) {
+        const auto& s = r.scores;
+        csv << csvQuoted(r.image) << "," << r.role << "," << engine::viewMethodName(r.method) << ","
+            << (s.pointingHit ? (*s.pointingHit ? "1" : "0") : "") << "," << csvNumber(s.energy) << ","
+            << csvNumber(s.iou) << "," << csvNumber(s.deletionAuc) << "," << csvNumber(s.insertionAuc) << "\n";
     }
+    return csv.str();
+}
 
-    void audit(std::size_t index, const AuditImage& image)
-    {
-        cv::Mat rgb, mask;
-        try {
-            rgb = imaging::decodeImageRgb(image.path);
-        } catch (const imaging::ImageError& e) {
-            skip(image, "reason", e.what());
-            return;
-        }
-        if (!image.maskPath.empty()) {
-            try {
-                mask = imaging::readMask(image.maskPath, rgb.cols, rgb.rows);
-                ++m_withMask;
-            } catch (const imaging::ImageError& e) {
-                skip(image, "mask", e.what());
-            }
-        }
-        for (auto& m : m_models)
-            auditModel(m, index, image, rgb, mask);
-    }
-
-    std::string csv() const { return m_csv.str(); }
-    const nlohmann::ordered_json& skipped() const { return m_skipped; }
-    std::size_t withMask() const { return m_withMask; }
-
-private:
-    void skip(const AuditImage& image, const char* what, const std::string& reason)
-    {
-        m_skipped.push_back({{"image", image.relative}, {what, reason}});
-        std::cerr << "audit: " << (std::string(what) == "mask" ? "no mask scores for '" : "skipped '") << image.relative
-                  << "': " << reason << "\n";
-    }
-
-    void auditModel(AuditedModel& m, std::size_t index, const AuditImage& image, const cv::Mat& rgb,
-                    const cv::Mat& mask)
-    {
-        const auto& spec = m.model->spec();
-        const auto input = imaging::preprocessImage(rgb, spec.preprocessing).tensor;
-        const auto trace = m.model->forward(input);
-        const auto modelMask = mask.empty() ? torch::Tensor() : imaging::maskForModel(mask, spec.preprocessing);
-        const int label = image.label < spec.numClasses ? image.label : -1;
-        auto options = m_options;
-        options.tolerance = m.tolerance;
-        std::vector<engine::ViewMethod> methods;
-        std::vector<torch::Tensor> maps;  // the learned model's, for the randomisation check
-        for (auto& t : m.methods) {
-            const auto start = std::chrono::steady_clock::now();
-            const auto map = engine::auditMap(*m.model, trace, t.method, label);
-            const auto s = engine::scoreMap(*m.model, trace, map, modelMask, label, options);
-            t.seconds.add(secondsSince(start));
-            t.pointing.add(s.pointingHit ? std::optional<double>(*s.pointingHit ? 1.0 : 0.0) : std::nullopt);
-            t.energy.add(s.energy);
-            t.iou.add(s.iou);
-            t.deletion.add(s.deletionAuc);
-            t.insertion.add(s.insertionAuc);
-            methods.push_back(t.method);
-            maps.push_back(map);
-            m_csv << csvQuoted(image.relative) << "," << m.role << "," << engine::viewMethodName(t.method) << ","
-                  << (s.pointingHit ? (*s.pointingHit ? "1" : "0") : "") << "," << csvNumber(s.energy) << ","
-                  << csvNumber(s.iou) << "," << csvNumber(s.deletionAuc) << "," << csvNumber(s.insertionAuc) << "\n";
-        }
-        if (index < m_randomisationImages) {
-            const auto start = std::chrono::steady_clock::now();
-            const auto curves = engine::randomisationCurves(*m.model, trace, methods, maps, label, m_seed);
-            m.randomisationSeconds.add(secondsSince(start));
-            m.randomisationSteps = curves.steps;
-            for (std::size_t k = 0; k < m.methods.size(); ++k) {
-                auto& t = m.methods[k];
-                t.spearman.resize(curves.steps.size());
-                for (std::size_t step = 0; step < curves.steps.size(); ++step)
-                    t.spearman[step].values.push_back(curves.spearman[k][step]);
-            }
-        }
-    }
-
-    std::vector<AuditedModel>& m_models;
-    engine::AuditOptions m_options;
-    std::size_t m_randomisationImages;
-    std::uint64_t m_seed;
-    std::ostringstream m_csv;
-    nlohmann::ordered_json m_skipped = nlohmann::ordered_json::array();
-    std::size_t m_withMask = 0;
-};
+nlohmann::ordered_json skippedJson(const std::vector<imaging::audit::Skip>& skipped)
+{
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& s : skipped)
+        out.push_back({{"image", s.image}, {s.maskOnly ? "mask" : "reason", s.reason}});
+    return out;
+}
 #endif  // ATTNVIZ_HAVE_IMAGING
 
 }  // namespace
@@ -367,7 +193,7 @@ int runAudit(const std::vector<std::string>& words)
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
     InterruptScope interrupt;  // from here on Ctrl-C ends the run with "cancelled", writing nothing
     engine::configureThreads(args.intValue("threads", 0, 1));
-    const auto images = spreadLimit(auditImages(args), args.intValue("limit", 0, 0));
+    const auto images = imaging::audit::spreadOver(auditImages(args), std::size_t(args.intValue("limit", 0, 0)));
     const auto randomisationImages = std::size_t(args.intValue("randomisation-images", 10, 0));
     const double toleranceAt224 = args.doubleValue("tolerance", engine::kPointingToleranceAt224, 0.0, 1e4);
     engine::AuditOptions options;
@@ -375,15 +201,18 @@ int runAudit(const std::vector<std::string>& words)
     options.faithfulness.steps = args.intValue("faithfulness-steps", options.faithfulness.steps, 1);
     auto models = auditedModels(args, toleranceAt224);
 
-    Auditor auditor(models, options, randomisationImages, std::uint64_t(args.intValue("seed", 0, 0)));
+    imaging::audit::FolderAudit auditor(models, options, randomisationImages,
+                                        std::uint64_t(args.intValue("seed", 0, 0)));
     ProgressLine progress(std::cerr);
     for (std::size_t i = 0; i < images.size(); ++i) {
         engine::throwIfCancelled();  // Ctrl-C: "cancelled", as within an image, and nothing written
-        auditor.audit(i, images[i]);
+        if (const auto skip = auditor.audit(i, images[i]))
+            std::cerr << "audit: " << (skip->maskOnly ? "no mask scores for '" : "skipped '") << skip->image
+                      << "': " << skip->reason << "\n";
         progress.imagesDone("audit", i + 1, images.size());
     }
     if (const auto csvPath = args.value("csv")) {
-        const auto text = auditor.csv();
+        const auto text = csvText(auditor.rows());
         io::AtomicFile file(*csvPath);
         file.write(text.data(), text.size());
         file.commit();
@@ -394,14 +223,14 @@ int runAudit(const std::vector<std::string>& words)
                                   {"randomisation_images", std::min(randomisationImages, images.size())},
                                   {"tolerance_at_224", toleranceAt224},
                                   {"randomisation_passes_below", engine::kRandomisationPassBelow},
-                                  {"skipped", auditor.skipped()}};
+                                  {"skipped", skippedJson(auditor.skipped())}};
     for (const auto& m : models) {
         nlohmann::ordered_json methods;
         for (const auto& t : m.methods)
             methods[engine::viewMethodName(t.method)] = methodJson(t, m.randomisationSteps);
         out[m.role] = {{"model", m.path},
                        {"tolerance_pixels", m.tolerance},
-                       {"randomisation_seconds_per_image", m.randomisationSeconds.medianJson()},
+                       {"randomisation_seconds_per_image", medianJson(m.randomisationSeconds)},
                        {"methods", methods}};
     }
     std::cout << out.dump(2) << "\n";
