@@ -1,5 +1,6 @@
 // attnviz: the desktop application.
-//   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR] [--localize DIR] [--probe DATA]
+//   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR] [--localize DIR] [--audit DIR] [--probe
+//   DATA]
 //           [--click X,Y] [--plot NAME] [--screenshot FILE.png]
 #include "ui/mainwindow.h"
 #include "ui/plotspanel.h"
@@ -18,7 +19,7 @@ namespace {
 using attnviz::ui::StartOptions;
 
 struct WindowOptions {
-    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, probe, click;
+    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, audit, probe, click;
 };
 
 WindowOptions declareOptions(QCommandLineParser& parser)
@@ -38,11 +39,15 @@ WindowOptions declareOptions(QCommandLineParser& parser)
         option("device", "cpu or cuda[:N] (default: the last one used).", "D"),
         option("screenshot", "Save the window as PNG once the analysis is shown, then exit.", "FILE"),
         option("plot",
-               "Plot shown first: distance, fields, predictions, cka, faithfulness, skip, tokens, localization or "
-               "probes.",
+               "Plot shown first: distance, fields, predictions, cka, faithfulness, skip, tokens, localization, "
+               "probes, trust or audit.",
                "NAME"),
         option("images", "Compare the layers of both models (CKA) over the images in DIR.", "DIR"),
         option("localize", "Measure both models' spatial localisation over the images in DIR.", "DIR"),
+        option("audit",
+               "Audit every method of both models on DIR: a benchmark, or images with NAME.mask.png beside them "
+               "(100 images spread over it).",
+               "DIR"),
         option("probe",
                "Probe every layer of both models on a labelled set: IDX files or an ImageFolder tree (one "
                "subfolder per class).",
@@ -52,7 +57,7 @@ WindowOptions declareOptions(QCommandLineParser& parser)
                "that patch attends, that unit's fields.",
                "X,Y"),
     };
-    parser.addOptions({o.vit, o.cnn, o.device, o.screenshot, o.plot, o.images, o.localize, o.probe, o.click});
+    parser.addOptions({o.vit, o.cnn, o.device, o.screenshot, o.plot, o.images, o.localize, o.audit, o.probe, o.click});
     return o;
 }
 
@@ -96,6 +101,7 @@ std::variant<StartOptions, int> readOptions(const QCommandLineParser& parser, co
     options.plot = parser.value(o.plot);
     options.images = parser.value(o.images);
     options.localize = parser.value(o.localize);
+    options.audit = parser.value(o.audit);
     options.probeData = parser.value(o.probe);
     if (parser.isSet(o.click)) {
         options.click = parseClick(parser.value(o.click));

@@ -21,6 +21,14 @@ QString modelKey(const QString& path, const QString& device, int inputSide)
     return device + QLatin1Char('|') + QString::number(inputSide) + QLatin1Char('|') + path;
 }
 
+engine::LoadOptions loadOptions(const QString& device, int inputSide)
+{
+    engine::LoadOptions options;
+    options.device = device.toStdString();
+    options.inputSize = {inputSide, inputSide};
+    return options;
+}
+
 // The ground-truth mask of the image at `imagePath` (decoded as `image`), if it has
 // one. A bad mask is said in the analysis rather than failing it: the maps are still
 // worth seeing.
@@ -107,10 +115,8 @@ std::shared_ptr<engine::Classifier> AnalysisController::model(const QString& pat
     auto it = m_models.find(key);
     if (it != m_models.end())
         return it->second;
-    engine::LoadOptions options;
-    options.device = device.toStdString();
-    options.inputSize = {inputSide, inputSide};
-    std::shared_ptr<engine::Classifier> loaded = engine::loadClassifier(path.toStdString(), options);
+    std::shared_ptr<engine::Classifier> loaded = engine::loadClassifier(path.toStdString(),
+                                                                        loadOptions(device, inputSide));
     m_models[key] = loaded;
     return loaded;
 }
@@ -139,6 +145,13 @@ std::shared_ptr<PaneAnalysis> AnalysisController::runPane(Side side, const QStri
     if (!mask.empty())
         pane->mask = imaging::maskForModel(mask, loaded->spec().preprocessing);
     return pane;
+}
+
+void AnalysisController::keepOnlyModels(const std::array<QString, 2>& keys)
+{
+    // A replaced model is freed once no pane shows it any more.
+    for (auto it = m_models.begin(); it != m_models.end();)
+        it = std::find(keys.begin(), keys.end(), it->first) != keys.end() ? std::next(it) : m_models.erase(it);
 }
 
 quint64 AnalysisController::analyze(const QString& imagePath, const QString& vitPath, const QString& cnnPath,
@@ -194,12 +207,7 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             }
             out = runPane(side, path, image, mask, device, inputSide);
         }
-        // Only the models on screen stay loaded; a replaced model is freed once no pane
-        // shows it any more.
-        for (auto it = m_models.begin(); it != m_models.end();)
-            it = it->first == modelKey(vitPath, device, inputSide) || it->first == modelKey(cnnPath, device, inputSide)
-                     ? std::next(it)
-                     : m_models.erase(it);
+        keepOnlyModels({modelKey(vitPath, device, inputSide), modelKey(cnnPath, device, inputSide)});
         if (m_analysisSlot.isStale(job))
             return;
         deliver(m_analysisSlot, job, [this, analysis] { emit analysisFinished(analysis); });
@@ -359,6 +367,49 @@ quint64 AnalysisController::probeLayers(const QString& data, const std::shared_p
     return job;
 }
 
+quint64 AnalysisController::auditFolder(const QString& folder, const QString& vitPath, const QString& cnnPath,
+                                        const QString& device, int inputSide, std::size_t limit,
+                                        std::size_t randomisationImages)
+{
+    const quint64 job = m_auditSlot.start();
+    post(m_studyPool, m_auditSlot, job, [=] {
+        auto result = std::make_shared<FolderAuditResult>();
+        result->folder = folder;
+        const auto all = imaging::audit::imagesToAudit(folder.toStdString());
+        if (all.empty())
+            throw engine::EngineError("no images in '" + folder.toStdString() + "'");
+        const auto images = imaging::audit::spreadOver(all, limit);
+        result->imagesInFolder = all.size();
+        result->imagesUsed = images.size();
+        result->randomisationImages = std::min(randomisationImages, images.size());
+        std::vector<imaging::audit::ModelAudit> models;
+        std::vector<Side> sides;
+        for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}})
+            if (!path.isEmpty()) {
+                report([this, side] { emit progress(tr("audit: loading the %1").arg(sideTitle(side))); });
+                std::shared_ptr<const engine::Classifier> copy = engine::loadClassifier(path.toStdString(),
+                                                                                        loadOptions(device, inputSide));
+                models.push_back(
+                    imaging::audit::modelAudit(engine::familyName(copy->spec().family), path.toStdString(), copy));
+                sides.push_back(side);
+            }
+        imaging::audit::FolderAudit audit(models, {}, randomisationImages, 0);
+        for (std::size_t i = 0; i < images.size(); ++i) {
+            engine::throwIfCancelled();
+            report([this, i, n = images.size()] { emit progress(tr("audit: image %1 of %2").arg(i + 1).arg(n)); });
+            audit.audit(i, images[i]);
+        }
+        result->withMask = audit.withMask();
+        result->skipped = audit.skipped();
+        for (std::size_t k = 0; k < models.size(); ++k) {
+            models[k].model.reset();  // the copies go now; the tallies stay
+            result->sides.emplace_back(sides[k], std::move(models[k]));
+        }
+        deliver(m_auditSlot, job, [this, result] { emit auditFinished(result); });
+    });
+    return job;
+}
+
 quint64 AnalysisController::computeFaithfulness(const std::vector<FaithfulnessRequest>& requests)
 {
     const quint64 job = m_faithfulnessSlot.start();
@@ -399,7 +450,7 @@ quint64 AnalysisController::computeFaithfulness(const std::vector<FaithfulnessRe
 void AnalysisController::markAllStale()
 {
     for (auto* slot : {&m_analysisSlot, &m_fieldSizesSlot, &m_similaritySlot, &m_faithfulnessSlot, &m_localizationSlot,
-                       &m_probesSlot})
+                       &m_probesSlot, &m_auditSlot})
         slot->cancel();
     for (auto& [side, slot] : m_viewSlots)
         slot.cancel();

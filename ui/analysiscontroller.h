@@ -11,6 +11,7 @@
 #include "core/engine/study/headtable.h"
 #include "core/engine/study/linearprobe.h"
 #include "core/engine/study/localization.h"
+#include "core/imaging/audit/folderaudit.h"
 #include "core/imaging/preprocess.h"
 #include "ui/side.h"
 
@@ -18,6 +19,7 @@
 #include <QString>
 #include <QThreadPool>
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -85,6 +87,18 @@ struct LayerProbes {
     std::vector<std::pair<Side, engine::ProbeStudy>> sides;
 };
 
+// Every method of both models audited over a folder (docs/audit.md): a benchmark or
+// images with their masks beside them.
+struct FolderAuditResult {
+    QString folder;
+    std::size_t imagesInFolder = 0;
+    std::size_t imagesUsed = 0;  // spread over the folder
+    std::size_t withMask = 0;
+    std::size_t randomisationImages = 0;                             // the first of those used
+    std::vector<std::pair<Side, imaging::audit::ModelAudit>> sides;  // their models released
+    std::vector<imaging::audit::Skip> skipped;
+};
+
 // What a pane shows, to be scored by deletion and insertion (docs/methods.md).
 struct FaithfulnessRequest {
     std::shared_ptr<const PaneAnalysis> pane;
@@ -144,6 +158,13 @@ public:
     quint64 probeLayers(const QString& data, const std::shared_ptr<const engine::Classifier>& vit,
                         const std::shared_ptr<const engine::Classifier>& cnn,
                         const engine::LabelledSetOptions& options);
+    // The audit of every method (imaging::audit) over `folder` (imaging::audit::
+    // imagesToAudit), on `limit` images spread over it, the randomisation check on the
+    // first `randomisationImages` of them; beside the views, with copies of the models
+    // at the paths loaded for it, since the check randomises their weights. Emits
+    // auditFinished or failed.
+    quint64 auditFolder(const QString& folder, const QString& vitPath, const QString& cnnPath, const QString& device,
+                        int inputSide, std::size_t limit = 100, std::size_t randomisationImages = 10);
     // Deletion and insertion curves of each request's map, beside the views (a few dozen
     // forward passes per pane). Emits faithfulnessFinished or failed.
     quint64 computeFaithfulness(const std::vector<FaithfulnessRequest>& requests);
@@ -161,6 +182,7 @@ signals:
     void faithfulnessFinished(std::shared_ptr<const attnviz::ui::FaithfulnessPlot> plot);
     void localizationFinished(std::shared_ptr<const attnviz::ui::SpatialLocalization> localization);
     void probesFinished(std::shared_ptr<const attnviz::ui::LayerProbes> probes);
+    void auditFinished(std::shared_ptr<const attnviz::ui::FolderAuditResult> audit);
     // A job's one-line error; job 0 for cancel(). Stale jobs never fail aloud.
     void failed(quint64 job, QString message);
     void progress(QString message);
@@ -169,6 +191,8 @@ signals:
 private:
     // Worker thread only; cached by path, device and input size.
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device, int inputSide);
+    // Worker thread only: the models on screen (by modelKey) stay loaded, no others.
+    void keepOnlyModels(const std::array<QString, 2>& keys);
     // Worker thread only: the model at `path` (loaded or cached) run once on `image` (RGB)
     // for `side`. Throws EngineError for a model of the other family.
     // `mask`: the image's ground truth (imaging::readMask), empty when it has none.
@@ -194,6 +218,7 @@ private:
     engine::JobSlot m_faithfulnessSlot{m_tickets};
     engine::JobSlot m_localizationSlot{m_tickets};
     engine::JobSlot m_probesSlot{m_tickets};
+    engine::JobSlot m_auditSlot{m_tickets};
     QThreadPool m_pool;                                  // analyses and views: one job at a time, in order
     QThreadPool m_studyPool;                             // CKA over a folder: minutes long, so beside the views
     std::shared_ptr<const FieldSizes> m_lastFieldSizes;  // GUI thread

@@ -185,6 +185,8 @@ void MainWindow::connectController()
     connect(&m_controller, &AnalysisController::fieldSizesFinished, m_plots, &PlotsPanel::setFieldSizes);
     connect(&m_controller, &AnalysisController::similarityFinished, this,
             [this](std::shared_ptr<const LayerSimilarity> r) { showStudy([&] { m_plots->setSimilarity(r); }); });
+    connect(&m_controller, &AnalysisController::auditFinished, this,
+            [this](std::shared_ptr<const FolderAuditResult> r) { showStudy([&] { m_plots->setAudit(r); }); });
     connect(&m_controller, &AnalysisController::localizationFinished, this,
             [this](std::shared_ptr<const SpatialLocalization> r) { showStudy([&] { m_plots->setLocalization(r); }); });
     connect(&m_controller, &AnalysisController::probesFinished, this,
@@ -366,6 +368,13 @@ void MainWindow::buildAnalysisMenu()
         if (!data.isEmpty())
             probeLayers(data);
     });
+    analysis->addAction(tr("&Audit methods on a folder…"), this, [this] {
+        const auto folder = QFileDialog::getExistingDirectory(
+            this, tr("A benchmark (attnviz-cli benchmark make), or images with NAME.mask.png beside them"),
+            QFileInfo(m_image).path());
+        if (!folder.isEmpty())
+            auditMethods(folder);
+    });
     analysis->addAction(tr("&Cancel running work"), this, [this] { m_controller.cancel(); });
 }
 
@@ -524,6 +533,13 @@ void MainWindow::localize(const QString& folder)
         m_controller.localize(folder, shownModel(Side::ViT), shownModel(Side::CNN));
 }
 
+void MainWindow::auditMethods(const QString& folder)
+{
+    // The controller loads copies of the models on screen: the check randomises weights.
+    if (modelsLoaded(tr("audit the methods")))
+        m_controller.auditFolder(folder, m_vit, m_cnn, m_device->currentText(), m_inputSize->currentData().toInt());
+}
+
 void MainWindow::probeLayers(const QString& data)
 {
     if (!modelsLoaded(tr("probe the layers")))
@@ -589,6 +605,8 @@ void MainWindow::showAnalysis(const std::shared_ptr<const Analysis>& analysis)
             compareLayers(m_options.images);
         if (!m_options.localize.isEmpty())
             localize(m_options.localize);
+        if (!m_options.audit.isEmpty())
+            auditMethods(m_options.audit);
         if (!m_options.probeData.isEmpty())
             probeLayers(m_options.probeData);
         if (m_options.click) {
@@ -672,6 +690,7 @@ void MainWindow::maybeTakeScreenshot()
         || m_vitPane->waitingForGradients() || m_cnnPane->waitingForGradients() || m_controller.busy()
         || (!m_options.images.isEmpty() && !m_plots->hasSimilarity())
         || (!m_options.localize.isEmpty() && !m_plots->hasLocalization())
+        || (!m_options.audit.isEmpty() && !m_plots->hasAudit())
         || (!m_options.probeData.isEmpty() && !m_plots->hasProbes())
         || (m_plots->showsFaithfulness() && !m_plots->hasFaithfulness()))
         return;

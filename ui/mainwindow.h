@@ -31,6 +31,7 @@ struct StartOptions {
     QString device;                // empty: the last one used, else cpu
     QString images;                // a folder whose images the layers are compared on (CKA) at start
     QString localize;              // a folder to measure spatial localisation on at start
+    QString audit;                 // a folder to audit the methods on at start
     QString probeData;             // a labelled set (IDX files or an ImageFolder tree) to probe the layers on at start
     QString screenshot;            // save the window here once the analysis is shown, then quit
     QString plot;                  // the plot shown first: one of PlotsPanel::plotNames()
@@ -49,6 +50,7 @@ public:
     // Linear CKA between the layers of both models over the images in `folder`.
     void compareLayers(const QString& folder);
     void localize(const QString& folder);
+    void auditMethods(const QString& folder);
     // At most 10,000 training and 2,000 held-out images, so that the window answers in
     // minutes; attnviz-cli probe takes any number.
     void probeLayers(const QString& data);

@@ -19,6 +19,7 @@
 #include <QDir>
 #include <QLineSeries>
 #include <QScatterSeries>
+#include <QScrollArea>
 #include <QTabWidget>
 #include <QVBoxLayout>
 #include <QValueAxis>
@@ -110,6 +111,16 @@ PlotsPanel::PlotsPanel(QWidget* parent)
     m_tabs->setTabToolTip(m_tabs->count() - 1,
                           tr("The maps on screen scored against the image's ground-truth mask, and by deletion and "
                              "insertion"));
+    m_auditView = makeChartView(m_tabs);
+    m_auditView->setObjectName(QStringLiteral("auditPlot"));
+    freshChart(m_auditView,
+               tr("The audit needs a folder: Analysis → Audit methods on a folder… (a benchmark, or images "
+                  "with NAME.mask.png beside them)"));
+    // A bar per score and method: taller than the dock, so it scrolls, and exports whole.
+    m_auditScroll = new QScrollArea(m_tabs);
+    m_auditScroll->setWidgetResizable(true);
+    m_auditScroll->setWidget(m_auditView);
+    m_tabs->addTab(m_auditScroll, tr("Audit"));
     layout->addWidget(m_tabs);
     connect(m_tabs, &QTabWidget::currentChanged, this, &PlotsPanel::requestFieldSizesIfShown);
     connect(m_tabs, &QTabWidget::currentChanged, this, [this] {
@@ -396,6 +407,17 @@ void PlotsPanel::setProbes(const std::shared_ptr<const LayerProbes>& probes)
     m_tabs->setCurrentWidget(m_probesView);
 }
 
+void PlotsPanel::setAudit(const std::shared_ptr<const FolderAuditResult>& audit)
+{
+    m_audit = audit;
+    drawAudit(m_auditView, *audit);
+    std::size_t methods = 0;
+    for (const auto& side : audit->sides)
+        methods += side.second.methods.size();
+    m_auditView->setMinimumHeight(160 + 34 * int(methods));  // room for each method's label and bars
+    m_tabs->setCurrentWidget(m_auditScroll);
+}
+
 void PlotsPanel::showPredictions(const Analysis& analysis)
 {
     m_predictions->setAnalysis(analysis);
@@ -411,7 +433,7 @@ QStringList PlotsPanel::plotNames()
     return {QStringLiteral("distance"), QStringLiteral("fields"),       QStringLiteral("predictions"),
             QStringLiteral("cka"),      QStringLiteral("faithfulness"), QStringLiteral("skip"),
             QStringLiteral("tokens"),   QStringLiteral("localization"), QStringLiteral("probes"),
-            QStringLiteral("trust")};
+            QStringLiteral("trust"),    QStringLiteral("audit")};
 }
 
 bool PlotsPanel::showPlot(const QString& name)
@@ -446,7 +468,8 @@ void PlotsPanel::checkIndex(int index) const
 
 QChartView* PlotsPanel::view(int index) const
 {
-    return qobject_cast<QChartView*>(m_tabs->widget(index < 0 ? m_tabs->currentIndex() : index));
+    auto* widget = m_tabs->widget(index < 0 ? m_tabs->currentIndex() : index);
+    return widget == m_auditScroll ? m_auditView : qobject_cast<QChartView*>(widget);
 }
 
 void PlotsPanel::exportPlot(const QString& path, int index) const

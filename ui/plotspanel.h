@@ -6,6 +6,7 @@
 
 #include <memory>
 
+class QScrollArea;
 class QTabWidget;
 
 QT_BEGIN_NAMESPACE
@@ -25,7 +26,8 @@ class TrustPanel;
 // of a folder comparison; the deletion and insertion curves of the maps on screen;
 // skip-connection strength; the ViT's token norms and head table; and the folder-wide
 // spatial localisation and layer probes; and the Trust tab, the maps on screen scored
-// against the image's ground-truth mask. Each can be exported as PNG.
+// against the image's ground-truth mask, and the audit of every method over a folder.
+// Each can be exported as PNG.
 class PlotsPanel : public QWidget {
     Q_OBJECT
 public:
@@ -48,11 +50,13 @@ public:
     bool hasLocalization() const { return m_localization != nullptr; }
     void setProbes(const std::shared_ptr<const LayerProbes>& probes);
     bool hasProbes() const { return m_probes != nullptr; }
+    void setAudit(const std::shared_ptr<const FolderAuditResult>& audit);
+    bool hasAudit() const { return m_audit != nullptr; }
     TokensPanel* tokens() const { return m_tokens; }
     TrustPanel* trust() const { return m_trust; }
     int plotCount() const;
     // The plots by name, in tab order: distance, fields, predictions, cka, faithfulness,
-    // skip, tokens, localization, probes, trust.
+    // skip, tokens, localization, probes, trust, audit.
     static QStringList plotNames();
     // One of plotNames(); false for another name.
     bool showPlot(const QString& name);
@@ -89,12 +93,15 @@ private:
     MatrixStrip* m_localizationMaps = nullptr;
     QChartView* m_probesView = nullptr;
     TrustPanel* m_trust = nullptr;
+    QChartView* m_auditView = nullptr;
+    QScrollArea* m_auditScroll = nullptr;  // holds m_auditView
     std::shared_ptr<const Analysis> m_analysis;
     std::shared_ptr<const FieldSizes> m_fieldSizes;
     std::shared_ptr<const LayerSimilarity> m_similarity;
     std::shared_ptr<const FaithfulnessPlot> m_faithfulness;
     std::shared_ptr<const SpatialLocalization> m_localization;
     std::shared_ptr<const LayerProbes> m_probes;
+    std::shared_ptr<const FolderAuditResult> m_audit;
     bool m_fieldSizesRequested = false;
 };
 

@@ -4,10 +4,14 @@
 
 #include "core/engine/study/skipstrength.h"
 
+#include <QBarCategoryAxis>
+#include <QBarSet>
 #include <QChart>
 #include <QChartView>
 #include <QDir>
+#include <QHorizontalBarSeries>
 #include <QLegend>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QValueAxis>
@@ -33,6 +37,17 @@ std::vector<engine::SkipRatio> ratiosOf(const PaneAnalysis& pane)
     engine::SkipAccumulator sums;
     sums.add(trace.residuals, trace.tokens.prefixTokens(), trace.tokens.hasCls);
     return sums.result();
+}
+
+// A bar's label: its model, method and the randomisation check's outcome.
+QString auditLabel(Side side, const imaging::audit::MethodTally& t)
+{
+    auto label = QStringLiteral("%1 %2").arg(sideTitle(side), QString::fromStdString(engine::viewMethodName(t.method)));
+    if (const auto passes = t.passesRandomisation())
+        label += QObject::tr(" · randomised ρ %1 %2")
+                     .arg(t.spearman.back().mean(), 0, 'f', 2)
+                     .arg(*passes ? QObject::tr("passes") : QObject::tr("FAILS"));
+    return label;
 }
 
 }  // namespace
@@ -143,6 +158,93 @@ void drawProbes(QChartView* view, const LayerProbes& probes)
     // From a tenth below the lowest accuracy: the differences between layers are what matters.
     attachAxes(chart, valueAxis(QObject::tr("relative depth (0 = input, 1 = last layer)"), 0, 1),
                valueAxis(QObject::tr("accuracy"), std::max(0.0, std::floor(lowest * 10 - 1) / 10), 1));
+}
+
+void drawAudit(QChartView* view, const FolderAuditResult& audit)
+{
+    using imaging::audit::MethodTally;
+    using imaging::audit::Tally;
+    struct Score {
+        QString name;
+        Tally MethodTally::*tally;
+        QColor colour;
+    };
+    const bool masks = audit.withMask > 0;
+    const std::vector<Score> scores = masks ? std::vector<Score>{{QObject::tr("pointing game"), &MethodTally::pointing,
+                                                                  QColor(0x2c, 0xa0, 0x2c)},
+                                                                 {QObject::tr("energy in mask"), &MethodTally::energy,
+                                                                  QColor(0xff, 0x7f, 0x0e)},
+                                                                 {QObject::tr("top-cells IoU"), &MethodTally::iou,
+                                                                  QColor(0x94, 0x67, 0xbd)}}
+                                            : std::vector<Score>{{QObject::tr("deletion AUC (lower: faithful)"),
+                                                                  &MethodTally::deletion, QColor(0x8c, 0x56, 0x4b)},
+                                                                 {QObject::tr("insertion AUC (higher: faithful)"),
+                                                                  &MethodTally::insertion, QColor(0x17, 0xbe, 0xcf)}};
+    auto* chart = freshChart(
+        view, QObject::tr("Audit of %1 of the %2 images in %3 (%4 with a mask; randomisation check on the first %5): "
+                          "means with 95% intervals%6")
+                  .arg(audit.imagesUsed)
+                  .arg(audit.imagesInFolder)
+                  .arg(QDir(audit.folder).dirName())
+                  .arg(audit.withMask)
+                  .arg(audit.randomisationImages)
+                  .arg(masks ? QString() : QObject::tr(" · no masks, so deletion and insertion only")));
+    // The first model's first method on top: horizontal bars run from the bottom up.
+    std::vector<std::pair<Side, const MethodTally*>> rows;
+    for (const auto& [side, model] : audit.sides)
+        for (const auto& t : model.methods)
+            rows.emplace_back(side, &t);
+    std::reverse(rows.begin(), rows.end());
+    auto* bars = new QHorizontalBarSeries;
+    bars->setBarWidth(0.8);
+    QStringList categories;
+    for (const auto& [side, t] : rows)
+        categories << auditLabel(side, *t);
+    for (const auto& score : scores) {
+        auto* set = new QBarSet(score.name);
+        set->setColor(score.colour);
+        for (const auto& row : rows) {
+            const double mean = (row.second->*score.tally).mean();
+            set->append(std::isfinite(mean) ? mean : 0.0);
+        }
+        bars->append(set);
+    }
+    chart->addSeries(bars);
+    // The intervals: a line across each bar's end, on a value axis aligned with the
+    // categories (category i spans [i - 0.5, i + 0.5]; its bars share barWidth of it).
+    std::vector<QLineSeries*> whiskers;
+    const double width = bars->barWidth();
+    for (std::size_t i = 0; i < rows.size(); ++i)
+        for (std::size_t j = 0; j < scores.size(); ++j) {
+            const auto& tally = rows[i].second->*scores[j].tally;
+            const double mean = tally.mean(), ci = tally.ci95();
+            if (!std::isfinite(mean) || !std::isfinite(ci))
+                continue;
+            const double y = double(i) - width / 2 + (double(j) + 0.5) * width / double(scores.size());
+            auto* line = new QLineSeries;
+            line->setPen(QPen(Qt::black, 1.5));
+            line->append(std::max(0.0, mean - ci), y);
+            line->append(std::min(1.0, mean + ci), y);
+            chart->addSeries(line);
+            whiskers.push_back(line);
+        }
+    chart->legend()->setAlignment(Qt::AlignTop);
+    auto* x = valueAxis(QObject::tr("score (0 to 1)"), 0, 1);
+    auto* methods = new QBarCategoryAxis;
+    methods->append(categories);
+    auto* along = valueAxis(QString(), -0.5, double(rows.size()) - 0.5);
+    along->setVisible(false);
+    chart->addAxis(x, Qt::AlignBottom);
+    chart->addAxis(methods, Qt::AlignLeft);
+    chart->addAxis(along, Qt::AlignRight);
+    bars->attachAxis(x);
+    bars->attachAxis(methods);
+    for (auto* line : whiskers) {
+        line->attachAxis(x);
+        line->attachAxis(along);
+        for (auto* marker : chart->legend()->markers(line))
+            marker->setVisible(false);
+    }
 }
 
 }  // namespace attnviz::ui

@@ -18,4 +18,10 @@ void drawSkipRatios(QChartView* view, const Analysis& analysis);
 // and patch mean, the CNN's global average pool; training accuracy dashed.
 void drawProbes(QChartView* view, const LayerProbes& probes);
 
+// The audit of a folder (docs/audit.md): per model and method, horizontal bars of the
+// pointing game, the energy in the mask and the top cells' IoU (without masks: the
+// deletion and insertion AUCs) with their 95 % intervals as whiskers, and the
+// randomisation check's rank correlation and verdict in the method's label.
+void drawAudit(QChartView* view, const FolderAuditResult& audit);
+
 }  // namespace attnviz::ui

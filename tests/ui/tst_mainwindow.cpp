@@ -11,6 +11,7 @@
 #include "ui/tokenspanel.h"
 #include "ui/trustpanel.h"
 
+#include "core/engine/evaluation/audit.h"
 #include "core/engine/evaluation/faithfulness.h"
 #include "core/engine/evaluation/maskscores.h"
 #include "core/engine/study/skipstrength.h"
@@ -22,6 +23,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QBarCategoryAxis>
+#include <QBarSet>
 #include <QChartView>
 #include <QCheckBox>
 #include <QComboBox>
@@ -32,6 +34,7 @@
 #include <QGraphicsScene>
 #include <QGraphicsSimpleTextItem>
 #include <QGraphicsTextItem>
+#include <QHorizontalBarSeries>
 #include <QImage>
 #include <QLabel>
 #include <QLineSeries>
@@ -799,7 +802,7 @@ private slots:
     void plotsCanBeExported()
     {
         auto* plots = m_window->plots();
-        QCOMPARE(plots->plotCount(), 10);
+        QCOMPARE(plots->plotCount(), 11);
         QVERIFY(plots->plotTitle(0).contains(QStringLiteral("attention distance")));
         for (int i = 0; i < 3; ++i) {
             const QString path = m_dir.filePath(QStringLiteral("plot%1.png").arg(i));
@@ -939,6 +942,62 @@ private slots:
         QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
         m_window->openImage(fmnistImage());
         QVERIFY(shown.wait(60000));
+        QVERIFY(plots->showPlot(QStringLiteral("distance")));
+    }
+
+    // Analysis → Audit methods on a folder: copies of the shown models audited over images
+    // with masks beside them, one bar per score and method, as the core audit tallies
+    // them; the chart exports whole. Cancelled, nothing arrives.
+    void auditOfAFolderDrawsEveryMethod()
+    {
+        const QString folder = m_dir.filePath(QStringLiteral("audited"));
+        QVERIFY(QDir().mkpath(folder));
+        QImage mask(28, 28, QImage::Format_Grayscale8);
+        mask.fill(Qt::black);
+        for (int y = 4; y < 24; ++y)
+            for (int x = 8; x < 20; ++x)
+                mask.setPixelColor(x, y, Qt::white);
+        for (const auto* name : {"a", "b", "c"}) {
+            QVERIFY(QFile::copy(fmnistImage(), folder + QStringLiteral("/%1.png").arg(QLatin1String(name))));
+            QVERIFY(mask.save(folder + QStringLiteral("/%1.mask.png").arg(QLatin1String(name))));
+        }
+        auto* plots = m_window->plots();
+        QSignalSpy finished(&m_window->controller(), &ui::AnalysisController::auditFinished);
+        m_window->auditMethods(folder);
+        m_window->controller().cancel();
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(finished.count(), 0);
+        QVERIFY(!plots->hasAudit());
+
+        m_window->auditMethods(folder);
+        QTRY_VERIFY_WITH_TIMEOUT(plots->hasAudit(), 120000);
+        const auto audit = finished.at(0).at(0).value<std::shared_ptr<const ui::FolderAuditResult>>();
+        QCOMPARE(int(audit->imagesUsed), 3);  // the masks are not images of their own
+        QCOMPARE(int(audit->withMask), 3);
+        QCOMPARE(int(audit->sides.size()), 2);
+        std::size_t methods = 0;
+        for (const auto& [side, model] : audit->sides) {
+            QVERIFY(!model.model);  // the copies are released
+            methods += model.methods.size();
+        }
+        QCOMPARE(methods, engine::auditableMethods(engine::Family::ViT).size()
+                              + engine::auditableMethods(engine::Family::CNN).size());
+        auto* chart = plots->findChild<QChartView*>(QStringLiteral("auditPlot"))->chart();
+        auto* bars = qobject_cast<QHorizontalBarSeries*>(chart->series().at(0));
+        QVERIFY(bars);
+        QCOMPARE(bars->count(), 3);  // pointing game, energy, IoU
+        const auto* set = bars->barSets().at(1);
+        QCOMPARE(std::size_t(set->count()), methods);
+        // The top bar is the ViT's first method (bars run from the bottom up).
+        const auto& first = audit->sides.front().second.methods.front();
+        QVERIFY(std::abs(set->at(set->count() - 1) - first.energy.mean()) < 1e-9);
+        QCOMPARE(int(first.energy.values.size()), 3);
+        QCOMPARE(int(first.spearman.size()), int(audit->sides.front().second.randomisationSteps.size()));
+        const QString exported = m_dir.filePath(QStringLiteral("audit.png"));
+        plots->exportPlot(exported);
+        const QImage image(exported);
+        QVERIFY2(image.height() >= int(34 * methods), "the whole chart, not the part the dock shows");
+        QCOMPARE(image.text(QStringLiteral("Title")), chart->title());
         QVERIFY(plots->showPlot(QStringLiteral("distance")));
     }
 
