@@ -302,9 +302,7 @@ private:
                 continue;
             }
             const auto started = Clock::now();
-            for (std::size_t i = 0; i < readable.size(); ++i)
-                if (outputs[i].error.empty())
-                    addViews(outputs[i], m_models[k], traces[i]);
+            addViews(outputs, m_models[k], traces);
             m_seconds.views += secondsSince(started);
         }
         std::vector<ImageOutput> good;
@@ -316,19 +314,45 @@ private:
         return good;
     }
 
-    void addViews(ImageOutput& output, const ExportModel& m, const engine::Trace& trace)
+    // Each method's figures for the batch's images still without error (a gradient CAM's
+    // from one pass over them all); a method that fails marks each of them failed.
+    void addViews(std::vector<ImageOutput>& outputs, const ExportModel& m, const std::vector<engine::Trace>& traces)
     {
+        std::vector<std::size_t> ok;
+        std::vector<const engine::Trace*> okTraces;
+        for (std::size_t i = 0; i < outputs.size(); ++i)
+            if (outputs[i].error.empty()) {
+                ok.push_back(i);
+                okTraces.push_back(&traces[i]);
+                outputs[i].record[m.role]["top_k"] = predictionsJson(
+                    engine::topK(traces[i].logits, m.model->spec().labels, m_topK));
+            }
+        for (const auto& plan : m.methods) {
+            std::vector<engine::ViewMaps> views;
+            try {
+                views = computePlannedViews(*m.model, okTraces, plan);
+            } catch (const std::exception& e) {
+                for (const auto i : ok)
+                    outputs[i].error = engine::errorLine(e);
+                return;
+            }
+            for (std::size_t j = 0; j < ok.size(); ++j)
+                addView(outputs[ok[j]], m, traces[ok[j]], plan, std::move(views[j]));
+        }
+    }
+
+    void addView(ImageOutput& output, const ExportModel& m, const engine::Trace& trace, const MethodPlan& plan,
+                 engine::ViewMaps view)
+    {
+        if (!output.error.empty())
+            return;
         try {
             auto& side = output.record[m.role];
-            side["top_k"] = predictionsJson(engine::topK(trace.logits, m.model->spec().labels, m_topK));
-            for (const auto& plan : m.methods) {
-                const auto name = engine::viewMethodName(plan.method);
-                auto view = computePlannedView(*m.model, trace, plan);
-                if (m_faithfulness)
-                    side["faithfulness"][name] = faithfulnessJson(m, trace, plan, view, m_faithfulnessOptions);
-                side["views"][name] = nullptr;  // the file's path, once written
-                output.figures.push_back({&m, trace, std::move(view), name});
-            }
+            const auto name = engine::viewMethodName(plan.method);
+            if (m_faithfulness)
+                side["faithfulness"][name] = faithfulnessJson(m, trace, plan, view, m_faithfulnessOptions);
+            side["views"][name] = nullptr;  // the file's path, once written
+            output.figures.push_back({&m, trace, std::move(view), name});
         } catch (const std::exception& e) {
             output.error = engine::errorLine(e);
         }

@@ -241,18 +241,31 @@ void planMethods(std::vector<ExportModel>& models, const Arguments& args)
     }
 }
 
-engine::ViewMaps computePlannedView(const engine::Classifier& model, const engine::Trace& trace, const MethodPlan& plan)
+std::vector<engine::ViewMaps> computePlannedViews(const engine::Classifier& model,
+                                                  const std::vector<const engine::Trace*>& traces,
+                                                  const MethodPlan& plan)
 {
-    std::vector<engine::ViewMaps> rows;
-    rows.reserve(plan.requests.size());
-    for (const auto& row : plan.requests) {
-        std::vector<engine::ViewMaps> cells;
-        cells.reserve(row.size());
-        for (const auto& request : row)
-            cells.push_back(engine::computeView(model, trace, request));
-        rows.push_back(engine::joinViews(cells, engine::ViewAxis::Heads));
+    // [image][row][cell]: each request computed for every image at once (engine::computeViews
+    // batches the gradient CAMs), then each image's cells joined into its grid.
+    std::vector<std::vector<std::vector<engine::ViewMaps>>> cells(traces.size(),
+                                                                  std::vector<std::vector<engine::ViewMaps>>(
+                                                                      plan.requests.size()));
+    for (std::size_t r = 0; r < plan.requests.size(); ++r)
+        for (const auto& request : plan.requests[r]) {
+            auto views = engine::computeViews(model, traces, request);
+            for (std::size_t n = 0; n < traces.size(); ++n)
+                cells[n][r].push_back(std::move(views[n]));
+        }
+    std::vector<engine::ViewMaps> figures;
+    figures.reserve(traces.size());
+    for (auto& image : cells) {
+        std::vector<engine::ViewMaps> rows;
+        rows.reserve(image.size());
+        for (auto& row : image)
+            rows.push_back(engine::joinViews(row, engine::ViewAxis::Heads));
+        figures.push_back(engine::joinViews(rows, engine::ViewAxis::Layers));
     }
-    return engine::joinViews(rows, engine::ViewAxis::Layers);
+    return figures;
 }
 
 engine::FaithfulnessOptions faithfulnessOptions(const Arguments& args)

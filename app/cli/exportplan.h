@@ -48,9 +48,11 @@ struct ExportModel {
 // has them; heads apply to attention, a fusion also to the rollouts.
 void planMethods(std::vector<ExportModel>& models, const Arguments& args);
 
-// One figure: the plan's requests computed and joined into one grid.
-engine::ViewMaps computePlannedView(const engine::Classifier& model, const engine::Trace& trace,
-                                    const MethodPlan& plan);
+// One figure per trace (images of one input size): the plan's requests computed, a
+// gradient CAM's for all the images in one pass, and joined into one grid per image.
+std::vector<engine::ViewMaps> computePlannedViews(const engine::Classifier& model,
+                                                  const std::vector<const engine::Trace*>& traces,
+                                                  const MethodPlan& plan);
 
 // --faithfulness-steps, --deletion-substrate, --insertion-substrate.
 engine::FaithfulnessOptions faithfulnessOptions(const Arguments& args);

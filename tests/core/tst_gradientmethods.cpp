@@ -216,6 +216,69 @@ private slots:
                         f.tensor("cnn." + method.toStdString() + "." + cls.toStdString() + "." + layers[i]));
     }
 
+    // One pass and one backward over a batch give each image the CAM it gets alone: the
+    // sum of the images' class logits has image n's own gradient at image n. Three
+    // different images, one explained for a fixed class, the others for their top-1.
+    void batchedGradientCamsEqualOneImageAtATime_data()
+    {
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<bool>("vit");
+        for (const auto* method : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"})
+            for (const bool vit : {true, false})
+                QTest::newRow((std::string(method) + (vit ? " vit" : " cnn")).c_str())
+                    << QString::fromLatin1(method) << vit;
+    }
+
+    void batchedGradientCamsEqualOneImageAtATime()
+    {
+        QFETCH(QString, method);
+        QFETCH(bool, vit);
+        const auto& f = fixture();
+        const auto& model = vit ? *f.vit : *f.cnn;
+        const auto one = f.tensor(vit ? "vit.input" : "cnn.input");
+        const auto batch = torch::cat({one, one.flip({3}), one + 0.5 * randomBatch(1, 3).narrow(2, 0, one.size(2))});
+        const std::vector<std::string> layers = vit ? std::vector<std::string>{"1", "-1"}
+                                                    : std::vector<std::string>{"layer4", "layer2.1"};
+        const std::vector<int> classes{-1, 7, -1};
+        engine::CamOptions options;
+        options.method = engine::viewMethodFromName(method.toStdString());
+        const auto batched = engine::gradientCamsOfBatch(model, batch, classes, layers, options);
+        QCOMPARE(batched.size(), std::size_t(3));
+        for (int n = 0; n < 3; ++n) {
+            const auto alone = engine::classActivationMaps(model, batch.narrow(0, n, 1), classes[std::size_t(n)],
+                                                           layers, options);
+            QCOMPARE(batched[std::size_t(n)].classIndex, alone.classIndex);
+            for (std::size_t i = 0; i < layers.size(); ++i)
+                compareMaps(batched[std::size_t(n)].maps[i], alone.maps[i]);
+        }
+        // The images differ, so equal maps were not one image's maps repeated.
+        QVERIFY(!torch::allclose(batched[0].maps[0], batched[1].maps[0]));
+    }
+
+    // computeViews, what export calls for a batch, gives computeView's views: batched for
+    // a gradient CAM, image by image for the rest.
+    void viewsOfSeveralTracesEqualOneByOne()
+    {
+        const auto& f = fixture();
+        const auto input = f.tensor("cnn.input");
+        const auto traces = f.cnn->forwardBatch(torch::cat({input, input.flip({2})}));
+        const std::vector<const engine::Trace*> pointers{&traces[0], &traces[1]};
+        for (const auto method : {engine::ViewMethod::GradCam, engine::ViewMethod::EigenCam}) {
+            engine::ViewRequest request;
+            request.method = method;
+            request.layer = engine::LayerSelector::parse("all");
+            const auto views = engine::computeViews(*f.cnn, pointers, request);
+            QCOMPARE(views.size(), std::size_t(2));
+            for (std::size_t n = 0; n < 2; ++n) {
+                const auto alone = engine::computeView(*f.cnn, traces[n], request);
+                QCOMPARE(views[n].layers, alone.layers);
+                QCOMPARE(views[n].classIndex, alone.classIndex);
+                QVERIFY(views[n].method == method);
+                compareMaps(views[n].maps, alone.maps);
+            }
+        }
+    }
+
     void lastStageGradCamIsTheAnalyticCam()
     {
         // Global average pooling then a linear head: d y_c / d F_k(i, j) = w_ck / (h w),

@@ -26,11 +26,11 @@ CamLayer camLayer(const Classifier& model, const Activations& acts, const std::s
     return {acts.tokenStates[b], std::to_string(b)};
 }
 
-// A layer's tensor for image 0 as channels-first grid [C, h, w]; a ViT's prefix
+// A layer's tensor for image `image` as channels-first grid [C, h, w]; a ViT's prefix
 // tokens are dropped (pytorch-grad-cam's reshape_transform).
-torch::Tensor asGrid(const torch::Tensor& t, const Activations& acts, bool vit)
+torch::Tensor asGrid(const torch::Tensor& t, const Activations& acts, bool vit, int64_t image = 0)
 {
-    return vit ? patchGrid(t[0], acts.tokens) : t[0];
+    return vit ? patchGrid(t[image], acts.tokens) : t[image];
 }
 
 // ReLU(Σ_k w_k F_k): weights [C], features [C, h, w] -> [h, w]
@@ -190,33 +190,111 @@ ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& inpu
     return out;
 }
 
-// The CAM rows' view: the CAM of the request's method at each requested layer (ViT
-// blocks, default the last; CNN layers, default the last feature; "all"), one row each,
-// on the finest grid among them.
-ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+std::vector<ClassMaps> gradientCamsOfBatch(const Classifier& model, const torch::Tensor& batch,
+                                           const std::vector<int>& classIndices, const std::vector<std::string>& layers,
+                                           const CamOptions& options)
 {
-    ViewMaps view;
+    if (!methodInfo(options.method).camInput || !camNeedsGradient(options.method))
+        throw EngineError("method '" + viewMethodName(options.method) + "' is not a gradient CAM");
+    if (batch.dim() != 4 || std::size_t(batch.size(0)) != classIndices.size())
+        throw EngineError("a batch of CAMs takes images [N, C, H, W] and one class per image");
+    const bool vit = model.spec().family == Family::ViT;
+    torch::AutoGradMode gradMode(true);
+    const auto acts = differentiableForward(model, batch.to(model.device(), torch::kFloat32));
+    std::vector<ClassMaps> out(classIndices.size());
+    torch::Tensor score;  // Σ_n logit_n[c_n]: its gradient at image n is image n's own
+    for (std::size_t n = 0; n < out.size(); ++n) {
+        out[n].classIndex = classIndices[n];
+        const auto s = classScore(acts, out[n].classIndex, int64_t(n));
+        score = score.defined() ? score + s : s;
+    }
+    std::vector<torch::Tensor> targets;
+    targets.reserve(layers.size());
+    for (const auto& layer : layers)
+        targets.push_back(camLayer(model, acts, layer, options.vitInput).target);
+    const auto grads = gradientsOf(score, targets);  // one backward for every image and layer
+    for (std::size_t n = 0; n < out.size(); ++n)
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+            const auto f = asGrid(targets[i], acts, vit, int64_t(n)).detach();
+            const auto map = gradientCam(options.method, f, asGrid(grads[i], acts, vit, int64_t(n)));
+            out[n].maps.push_back(map.to(torch::kCPU, torch::kFloat32));
+        }
+    return out;
+}
+
+namespace {
+
+// What a CAM request computes: the method at each requested layer (ViT blocks, default
+// the last; CNN layers, default the last feature; "all").
+struct CamRequest {
     CamOptions options;
-    options.method = request.method;
+    std::vector<std::string> layers;
+};
+
+CamRequest camRequest(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    CamRequest r;
+    r.options.method = request.method;
     if (model.spec().family == Family::ViT) {
         for (int b : requestedBlocks(request.layer, int(trace.attentions.size()), -1))
-            view.layers.push_back(std::to_string(b));
-        options.vitInput = request.vitCamInput;
-        view.camInput = vitCamInputName(options.vitInput);
+            r.layers.push_back(std::to_string(b));
+        r.options.vitInput = request.vitCamInput;
     } else if (request.layer.isAll()) {
         for (const auto& [name, tensor] : trace.features)
-            view.layers.push_back(name);
+            r.layers.push_back(name);
     } else {
-        view.layers.push_back(request.layer.isDefault() ? trace.features.back().first : request.layer.text());
+        r.layers.push_back(request.layer.isDefault() ? trace.features.back().first : request.layer.text());
     }
-    const auto result = classActivationMaps(model, trace.input, request.classIndex, view.layers, options);
+    return r;
+}
+
+// The view of a CAM request's maps: a row per layer, on the finest grid among them.
+ViewMaps camViewOf(const Classifier& model, const CamRequest& r, const ClassMaps& result)
+{
+    ViewMaps view;
+    view.layers = r.layers;
+    if (model.spec().family == Family::ViT)
+        view.camInput = vitCamInputName(r.options.vitInput);
     view.classIndex = result.classIndex;
     view.heads = {"-"};
     std::vector<torch::Tensor> rows;  // [1, h, w] each
     for (const auto& m : result.maps)
         rows.push_back(m.unsqueeze(0));
     view.maps = torch::stack(onFinestGrid(rows));
+    view.method = r.options.method;
     return view;
+}
+
+}  // namespace
+
+ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    const auto r = camRequest(model, trace, request);
+    return camViewOf(model, r, classActivationMaps(model, trace.input, request.classIndex, r.layers, r.options));
+}
+
+std::vector<ViewMaps> camViewsOfBatch(const Classifier& model, const std::vector<const Trace*>& traces,
+                                      const ViewRequest& request)
+{
+    std::vector<ViewMaps> views;
+    views.reserve(traces.size());
+    if (traces.empty())
+        return views;
+    if (!camNeedsGradient(request.method)) {  // passes of their own per image
+        for (const auto* t : traces)
+            views.push_back(camView(model, *t, request));
+        return views;
+    }
+    const auto r = camRequest(model, *traces.front(), request);
+    std::vector<torch::Tensor> inputs;
+    inputs.reserve(traces.size());
+    for (const auto* t : traces)
+        inputs.push_back(t->input);
+    const auto maps = gradientCamsOfBatch(model, torch::cat(inputs),
+                                          std::vector<int>(traces.size(), request.classIndex), r.layers, r.options);
+    for (const auto& m : maps)
+        views.push_back(camViewOf(model, r, m));
+    return views;
 }
 
 }  // namespace attnviz::engine

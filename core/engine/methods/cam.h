@@ -45,4 +45,19 @@ bool camNeedsGradient(ViewMethod method);  // all but eigencam, scorecam and abl
 ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& input, int classIndex,
                               const std::vector<std::string>& layers, const CamOptions& options = {});
 
+// The gradient CAMs (camNeedsGradient) of N images at once: one differentiable pass of
+// `batch` [N, C, H, W] and one backward of the sum of each image's class logit, whose
+// gradient at image n is image n's own (in eval mode images do not interact).
+// classIndices: one per image (< 0: its top-1). Image by image equal to
+// classActivationMaps.
+std::vector<ClassMaps> gradientCamsOfBatch(const Classifier& model, const torch::Tensor& batch,
+                                           const std::vector<int>& classIndices, const std::vector<std::string>& layers,
+                                           const CamOptions& options = {});
+
+// A CAM request's views of several traces of one input size, as camView gives each:
+// the gradient CAMs from one pass and one backward over the batch of their inputs
+// (gradientCamsOfBatch), the others image by image.
+std::vector<ViewMaps> camViewsOfBatch(const Classifier& model, const std::vector<const Trace*>& traces,
+                                      const ViewRequest& request);
+
 }  // namespace attnviz::engine

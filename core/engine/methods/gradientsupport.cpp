@@ -15,16 +15,16 @@ Activations differentiableForward(const Classifier& model, const torch::Tensor& 
     return model.activations(x);
 }
 
-torch::Tensor classScore(const Activations& acts, int& classIndex)
+torch::Tensor classScore(const Activations& acts, int& classIndex, int64_t image)
 {
     if (!acts.logits.defined())
         throw EngineError("the model has no classification head, so there is no class to explain");
     const auto classes = int(acts.logits.size(1));
     if (classIndex < 0)
-        classIndex = int(acts.logits[0].argmax().item<int64_t>());
+        classIndex = int(acts.logits[image].argmax().item<int64_t>());
     if (classIndex >= classes)
         throw EngineError("class " + std::to_string(classIndex) + " outside 0.." + std::to_string(classes - 1));
-    return acts.logits[0][classIndex];
+    return acts.logits[image][classIndex];
 }
 
 std::vector<torch::Tensor> gradientsOf(const torch::Tensor& score, const std::vector<torch::Tensor>& targets,

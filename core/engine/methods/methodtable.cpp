@@ -1,6 +1,7 @@
 #include "core/engine/methods/methodtable.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/cam.h"
 
 namespace attnviz::engine {
 namespace {
@@ -99,6 +100,22 @@ ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequ
     auto view = info.compute(model, trace, request);
     view.method = request.method;
     return view;
+}
+
+std::vector<ViewMaps> computeViews(const Classifier& model, const std::vector<const Trace*>& traces,
+                                   const ViewRequest& request)
+{
+    const auto& info = methodInfo(request.method);
+    checkRequest(info, model.spec().family, request);
+    if (info.camInput)
+        return camViewsOfBatch(model, traces, request);
+    std::vector<ViewMaps> views;
+    views.reserve(traces.size());
+    for (const auto* trace : traces) {
+        views.push_back(info.compute(model, *trace, request));
+        views.back().method = request.method;
+    }
+    return views;
 }
 
 }  // namespace attnviz::engine
