@@ -386,7 +386,8 @@ quint64 AnalysisController::auditFolder(const QString& folder, const QString& vi
         std::vector<Side> sides;
         for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}})
             if (!path.isEmpty()) {
-                report([this, side] { emit progress(tr("audit: loading the %1").arg(sideTitle(side))); });
+                const auto title = sideTitle(side);
+                report([this, title] { emit progress(tr("audit: loading the %1").arg(title)); });
                 std::shared_ptr<const engine::Classifier> copy = engine::loadClassifier(path.toStdString(),
                                                                                         loadOptions(device, inputSide));
                 models.push_back(

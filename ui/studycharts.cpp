@@ -160,46 +160,33 @@ void drawProbes(QChartView* view, const LayerProbes& probes)
                valueAxis(QObject::tr("accuracy"), std::max(0.0, std::floor(lowest * 10 - 1) / 10), 1));
 }
 
-void drawAudit(QChartView* view, const FolderAuditResult& audit)
+namespace {
+
+using imaging::audit::MethodTally;
+using imaging::audit::Tally;
+using AuditRows = std::vector<std::pair<Side, const MethodTally*>>;
+
+// One score of the audit chart: a bar set.
+struct AuditScore {
+    QString name;
+    Tally MethodTally::*tally;
+    QColor colour;
+};
+
+std::vector<AuditScore> auditScores(bool masks)
 {
-    using imaging::audit::MethodTally;
-    using imaging::audit::Tally;
-    struct Score {
-        QString name;
-        Tally MethodTally::*tally;
-        QColor colour;
-    };
-    const bool masks = audit.withMask > 0;
-    const std::vector<Score> scores = masks ? std::vector<Score>{{QObject::tr("pointing game"), &MethodTally::pointing,
-                                                                  QColor(0x2c, 0xa0, 0x2c)},
-                                                                 {QObject::tr("energy in mask"), &MethodTally::energy,
-                                                                  QColor(0xff, 0x7f, 0x0e)},
-                                                                 {QObject::tr("top-cells IoU"), &MethodTally::iou,
-                                                                  QColor(0x94, 0x67, 0xbd)}}
-                                            : std::vector<Score>{{QObject::tr("deletion AUC (lower: faithful)"),
-                                                                  &MethodTally::deletion, QColor(0x8c, 0x56, 0x4b)},
-                                                                 {QObject::tr("insertion AUC (higher: faithful)"),
-                                                                  &MethodTally::insertion, QColor(0x17, 0xbe, 0xcf)}};
-    auto* chart = freshChart(
-        view, QObject::tr("Audit of %1 of the %2 images in %3 (%4 with a mask; randomisation check on the first %5): "
-                          "means with 95% intervals%6")
-                  .arg(audit.imagesUsed)
-                  .arg(audit.imagesInFolder)
-                  .arg(QDir(audit.folder).dirName())
-                  .arg(audit.withMask)
-                  .arg(audit.randomisationImages)
-                  .arg(masks ? QString() : QObject::tr(" · no masks, so deletion and insertion only")));
-    // The first model's first method on top: horizontal bars run from the bottom up.
-    std::vector<std::pair<Side, const MethodTally*>> rows;
-    for (const auto& [side, model] : audit.sides)
-        for (const auto& t : model.methods)
-            rows.emplace_back(side, &t);
-    std::reverse(rows.begin(), rows.end());
+    if (masks)
+        return {{QObject::tr("pointing game"), &MethodTally::pointing, QColor(0x2c, 0xa0, 0x2c)},
+                {QObject::tr("energy in mask"), &MethodTally::energy, QColor(0xff, 0x7f, 0x0e)},
+                {QObject::tr("top-cells IoU"), &MethodTally::iou, QColor(0x94, 0x67, 0xbd)}};
+    return {{QObject::tr("deletion AUC (lower: faithful)"), &MethodTally::deletion, QColor(0x8c, 0x56, 0x4b)},
+            {QObject::tr("insertion AUC (higher: faithful)"), &MethodTally::insertion, QColor(0x17, 0xbe, 0xcf)}};
+}
+
+QHorizontalBarSeries* auditBars(const AuditRows& rows, const std::vector<AuditScore>& scores)
+{
     auto* bars = new QHorizontalBarSeries;
     bars->setBarWidth(0.8);
-    QStringList categories;
-    for (const auto& [side, t] : rows)
-        categories << auditLabel(side, *t);
     for (const auto& score : scores) {
         auto* set = new QBarSet(score.name);
         set->setColor(score.colour);
@@ -209,37 +196,69 @@ void drawAudit(QChartView* view, const FolderAuditResult& audit)
         }
         bars->append(set);
     }
-    chart->addSeries(bars);
-    // The intervals: a line across each bar's end, on a value axis aligned with the
-    // categories (category i spans [i - 0.5, i + 0.5]; its bars share barWidth of it).
+    return bars;
+}
+
+// The intervals: a line across each bar's end, in units of the categories (category i
+// spans [i - 0.5, i + 0.5]; its bars share `barWidth` of it, the first set lowest).
+std::vector<QLineSeries*> auditWhiskers(const AuditRows& rows, const std::vector<AuditScore>& scores, double barWidth)
+{
     std::vector<QLineSeries*> whiskers;
-    const double width = bars->barWidth();
     for (std::size_t i = 0; i < rows.size(); ++i)
         for (std::size_t j = 0; j < scores.size(); ++j) {
             const auto& tally = rows[i].second->*scores[j].tally;
             const double mean = tally.mean(), ci = tally.ci95();
             if (!std::isfinite(mean) || !std::isfinite(ci))
                 continue;
-            const double y = double(i) - width / 2 + (double(j) + 0.5) * width / double(scores.size());
+            const double y = double(i) - barWidth / 2 + (double(j) + 0.5) * barWidth / double(scores.size());
             auto* line = new QLineSeries;
             line->setPen(QPen(Qt::black, 1.5));
             line->append(std::max(0.0, mean - ci), y);
             line->append(std::min(1.0, mean + ci), y);
-            chart->addSeries(line);
             whiskers.push_back(line);
         }
+    return whiskers;
+}
+
+}  // namespace
+
+void drawAudit(QChartView* view, const FolderAuditResult& audit)
+{
+    const bool masks = audit.withMask > 0;
+    const auto scores = auditScores(masks);
+    auto* chart = freshChart(
+        view, QObject::tr("Audit of %1 of the %2 images in %3 (%4 with a mask; randomisation check on the first %5): "
+                          "means with 95% intervals%6")
+                  .arg(audit.imagesUsed)
+                  .arg(audit.imagesInFolder)
+                  .arg(QDir(audit.folder).dirName())
+                  .arg(audit.withMask)
+                  .arg(audit.randomisationImages)
+                  .arg(masks ? QString() : QObject::tr(" · no masks, so deletion and insertion only")));
     chart->legend()->setAlignment(Qt::AlignTop);
+    // The first model's first method on top: horizontal bars run from the bottom up.
+    AuditRows rows;
+    for (const auto& [side, model] : audit.sides)
+        for (const auto& t : model.methods)
+            rows.emplace_back(side, &t);
+    std::reverse(rows.begin(), rows.end());
+    QStringList categories;
+    for (const auto& [side, t] : rows)
+        categories << auditLabel(side, *t);
+    auto* bars = auditBars(rows, scores);
+    chart->addSeries(bars);
     auto* x = valueAxis(QObject::tr("score (0 to 1)"), 0, 1);
     auto* methods = new QBarCategoryAxis;
     methods->append(categories);
-    auto* along = valueAxis(QString(), -0.5, double(rows.size()) - 0.5);
+    auto* along = valueAxis(QString(), -0.5, double(rows.size()) - 0.5);  // the whiskers' categories
     along->setVisible(false);
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(methods, Qt::AlignLeft);
     chart->addAxis(along, Qt::AlignRight);
     bars->attachAxis(x);
     bars->attachAxis(methods);
-    for (auto* line : whiskers) {
+    for (auto* line : auditWhiskers(rows, scores, bars->barWidth())) {
+        chart->addSeries(line);
         line->attachAxis(x);
         line->attachAxis(along);
         for (auto* marker : chart->legend()->markers(line))
