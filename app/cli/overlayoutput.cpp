@@ -69,8 +69,8 @@ std::string writeViewPng(const std::string& dir, const std::string& stem, const 
     if (view.classIndex && std::size_t(*view.classIndex) < spec.labels.size())
         className = spec.labels[std::size_t(*view.classIndex)];
     auto path = (std::filesystem::path(outputDirectory(dir))
-                       / (stem + "-" + role + "-" + engine::viewMethodName(view.method) + ".png"))
-                          .string();
+                 / (stem + "-" + role + "-" + engine::viewMethodName(view.method) + ".png"))
+                    .string();
     imaging::writePng(path, rendered, imaging::viewDescription(modelPath, view, className, options, image));
     return path;
 #else
