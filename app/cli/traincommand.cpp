@@ -79,7 +79,7 @@ engine::FreshModel startingModel(const Arguments& args, std::uint64_t seed, cons
         shape.patchSize = args.intValue("patch-size", defaultPatchSize(size), 1);
         shape.embedDim = args.intValue("width", shape.embedDim, 8);
         shape.depth = args.intValue("depth", shape.depth, 1);
-        shape.mlpHidden = 2 * shape.embedDim;
+        shape.mlpHidden = args.intValue("mlp-ratio", 2, 1) * shape.embedDim;  // timm's ViTs use 4
         if (size % shape.patchSize != 0)
             throw UsageError("--patch-size " + std::to_string(shape.patchSize) + " does not divide the "
                              + std::to_string(size) + "-px images");
@@ -111,7 +111,7 @@ int runTrain(const std::vector<std::string>& words)
 {
     const Arguments args(words,
                          {"arch", "data", "out", "epochs", "seed", "device", "batch-size", "lr", "threads", "labels",
-                          "limit", "max-batches", "init", "patch-size", "width", "depth", "stem-stride"},
+                          "limit", "max-batches", "init", "patch-size", "width", "depth", "mlp-ratio", "stem-stride"},
                          {"no-augment"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");

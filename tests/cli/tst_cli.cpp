@@ -8,6 +8,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QtEndian>
 #include <QtTest>
 
 #include <csignal>
@@ -336,8 +337,16 @@ private slots:
                                      QStringLiteral("--data"), bench + QStringLiteral("/train"),
                                      QStringLiteral("--out"), out, QStringLiteral("--epochs"), QStringLiteral("1"),
                                      QStringLiteral("--batch-size"), QStringLiteral("20"), QStringLiteral("--width"),
-                                     QStringLiteral("16"), QStringLiteral("--depth"), QStringLiteral("1")});
+                                     QStringLiteral("16"), QStringLiteral("--depth"), QStringLiteral("1"),
+                                     QStringLiteral("--mlp-ratio"), QStringLiteral("4")});
         QVERIFY2(trained.exitCode == 0, trained.err.constData());
+        // --mlp-ratio 4: the MLP's hidden layer is 4 x 16 wide (the safetensors header says).
+        QFile weights(out + QStringLiteral("/model.safetensors"));
+        QVERIFY(weights.open(QIODevice::ReadOnly));
+        const auto headerSize = qFromLittleEndian<quint64>(weights.read(8).constData());
+        const auto header = QJsonDocument::fromJson(weights.read(qint64(headerSize))).object();
+        QCOMPARE(header[QLatin1String("blocks.0.mlp.fc1.weight")].toObject()[QLatin1String("shape")].toArray(),
+                 (QJsonArray{64, 16}));
         const auto info = parseObject(runCli({QStringLiteral("info"), out}).out);
         QCOMPARE(info[QLatin1String("patch_size")].toInt(), 8);
         QCOMPARE(info[QLatin1String("input_size")].toArray()[0].toInt(), 3);
