@@ -29,21 +29,27 @@ engine::LoadOptions loadOptions(const QString& device, int inputSide)
     return options;
 }
 
-// The ground-truth mask of the image at `imagePath` (decoded as `image`), if it has
-// one. A bad mask is said in the analysis rather than failing it: the maps are still
-// worth seeing.
-cv::Mat groundTruth(const QString& imagePath, const cv::Mat& image, Analysis& analysis)
+// The image's ground truth, if it has a mask (imaging::findMaskFor): the mask (empty
+// when there is none or it is bad), where it is, and why it is not used. A bad mask is
+// said in the analysis rather than failing it: the maps are still worth seeing.
+struct GroundTruth {
+    cv::Mat mask;
+    QString path, problem;
+};
+
+GroundTruth groundTruth(const QString& imagePath, const cv::Mat& image)
 {
+    GroundTruth truth;
     const auto path = imaging::findMaskFor(imagePath.toStdString());
     if (!path)
-        return {};
-    analysis.maskPath = QString::fromStdString(*path);
+        return truth;
+    truth.path = QString::fromStdString(*path);
     try {
-        return imaging::readMask(*path, image.cols, image.rows);
+        truth.mask = imaging::readMask(*path, image.cols, image.rows);
     } catch (const std::exception& e) {
-        analysis.maskProblem = QString::fromStdString(engine::errorLine(e));
-        return {};
+        truth.problem = QString::fromStdString(engine::errorLine(e));
     }
+    return truth;
 }
 
 }  // namespace
@@ -182,12 +188,10 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
         analysis->imagePath = imagePath;
         analysis->device = device;
         analysis->inputSide = inputSide;
-        if (sameInput) {  // the same file: kept sides have its mask already
-            analysis->maskPath = previous->maskPath;
-            analysis->maskProblem = previous->maskProblem;
-        }
         std::shared_ptr<const cv::Mat> image;  // decoded when a side runs
-        cv::Mat mask;
+        GroundTruth truth;
+        if (sameInput)  // the same file: kept sides have its mask already
+            truth = {{}, previous->maskPath, previous->maskProblem};
         for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}}) {
             if (path.isEmpty())
                 continue;
@@ -201,12 +205,12 @@ quint64 AnalysisController::analyze(const QString& imagePath, const QString& vit
             if (!image) {
                 report([this] { emit progress(tr("decoding the image")); });
                 image = std::make_shared<const cv::Mat>(imaging::decodeImageRgb(imagePath.toStdString()));
-                analysis->maskPath.clear();
-                analysis->maskProblem.clear();
-                mask = groundTruth(imagePath, *image, *analysis);
+                truth = groundTruth(imagePath, *image);
             }
-            out = runPane(side, path, image, mask, device, inputSide);
+            out = runPane(side, path, image, truth.mask, device, inputSide);
         }
+        analysis->maskPath = truth.path;
+        analysis->maskProblem = truth.problem;
         keepOnlyModels({modelKey(vitPath, device, inputSide), modelKey(cnnPath, device, inputSide)});
         if (m_analysisSlot.isStale(job))
             return;
@@ -382,17 +386,15 @@ quint64 AnalysisController::auditFolder(const QString& folder, const QString& vi
         result->imagesInFolder = all.size();
         result->imagesUsed = images.size();
         result->randomisationImages = std::min(randomisationImages, images.size());
-        std::vector<imaging::audit::ModelAudit> models;
-        std::vector<Side> sides;
+        auto& models = result->models;
         for (const auto& [side, path] : {std::pair{Side::ViT, vitPath}, std::pair{Side::CNN, cnnPath}})
             if (!path.isEmpty()) {
                 const auto title = sideTitle(side);
                 report([this, title] { emit progress(tr("audit: loading the %1").arg(title)); });
                 std::shared_ptr<const engine::Classifier> copy = engine::loadClassifier(path.toStdString(),
                                                                                         loadOptions(device, inputSide));
-                models.push_back(
-                    imaging::audit::modelAudit(engine::familyName(copy->spec().family), path.toStdString(), copy));
-                sides.push_back(side);
+                models.push_back(imaging::audit::modelAudit(path.toStdString(), copy,
+                                                            engine::auditableMethods(copy->spec().family)));
             }
         imaging::audit::FolderAudit audit(models, {}, randomisationImages, 0);
         for (std::size_t i = 0; i < images.size(); ++i) {
@@ -402,10 +404,8 @@ quint64 AnalysisController::auditFolder(const QString& folder, const QString& vi
         }
         result->withMask = audit.withMask();
         result->skipped = audit.skipped();
-        for (std::size_t k = 0; k < models.size(); ++k) {
-            models[k].model.reset();  // the copies go now; the tallies stay
-            result->sides.emplace_back(sides[k], std::move(models[k]));
-        }
+        for (auto& m : models)
+            m.model.reset();  // the copies go now; the tallies stay
         deliver(m_auditSlot, job, [this, result] { emit auditFinished(result); });
     });
     return job;

@@ -94,8 +94,8 @@ struct FolderAuditResult {
     std::size_t imagesInFolder = 0;
     std::size_t imagesUsed = 0;  // spread over the folder
     std::size_t withMask = 0;
-    std::size_t randomisationImages = 0;                             // the first of those used
-    std::vector<std::pair<Side, imaging::audit::ModelAudit>> sides;  // their models released
+    std::size_t randomisationImages = 0;             // the first of those used
+    std::vector<imaging::audit::ModelAudit> models;  // each one's family is its side; the models released
     std::vector<imaging::audit::Skip> skipped;
 };
 

@@ -412,8 +412,8 @@ void PlotsPanel::setAudit(const std::shared_ptr<const FolderAuditResult>& audit)
     m_audit = audit;
     drawAudit(m_auditView, *audit);
     std::size_t methods = 0;
-    for (const auto& side : audit->sides)
-        methods += side.second.methods.size();
+    for (const auto& model : audit->models)
+        methods += model.methods.size();
     m_auditView->setMinimumHeight(160 + 34 * int(methods));  // room for each method's label and bars
     m_tabs->setCurrentWidget(m_auditScroll);
 }

@@ -39,17 +39,6 @@ std::vector<engine::SkipRatio> ratiosOf(const PaneAnalysis& pane)
     return sums.result();
 }
 
-// A bar's label: its model, method and the randomisation check's outcome.
-QString auditLabel(Side side, const imaging::audit::MethodTally& t)
-{
-    auto label = QStringLiteral("%1 %2").arg(sideTitle(side), QString::fromStdString(engine::viewMethodName(t.method)));
-    if (const auto passes = t.passesRandomisation())
-        label += QObject::tr(" · randomised ρ %1 %2")
-                     .arg(t.spearman.back().mean(), 0, 'f', 2)
-                     .arg(*passes ? QObject::tr("passes") : QObject::tr("FAILS"));
-    return label;
-}
-
 }  // namespace
 
 void drawSkipRatios(QChartView* view, const Analysis& analysis)
@@ -166,6 +155,17 @@ using imaging::audit::MethodTally;
 using imaging::audit::Tally;
 using AuditRows = std::vector<std::pair<Side, const MethodTally*>>;
 
+// A bar's label: its model, method and the randomisation check's outcome.
+QString auditLabel(Side side, const imaging::audit::MethodTally& t)
+{
+    auto label = QStringLiteral("%1 %2").arg(sideTitle(side), QString::fromStdString(engine::viewMethodName(t.method)));
+    if (const auto passes = t.passesRandomisation())
+        label += QObject::tr(" · randomised ρ %1 %2")
+                     .arg(t.spearman.back().mean(), 0, 'f', 2)
+                     .arg(*passes ? QObject::tr("passes") : QObject::tr("FAILS"));
+    return label;
+}
+
 // One score of the audit chart: a bar set.
 struct AuditScore {
     QString name;
@@ -238,9 +238,9 @@ void drawAudit(QChartView* view, const FolderAuditResult& audit)
     chart->legend()->setAlignment(Qt::AlignTop);
     // The first model's first method on top: horizontal bars run from the bottom up.
     AuditRows rows;
-    for (const auto& [side, model] : audit.sides)
+    for (const auto& model : audit.models)
         for (const auto& t : model.methods)
-            rows.emplace_back(side, &t);
+            rows.emplace_back(model.family, &t);
     std::reverse(rows.begin(), rows.end());
     QStringList categories;
     for (const auto& [side, t] : rows)

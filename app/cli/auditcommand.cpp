@@ -107,7 +107,7 @@ void printTable(const std::vector<ModelAudit>& models)
 {
     for (const auto& m : models) {
         std::cerr << "\n"
-                  << m.role << " (" << m.path << ")\n"
+                  << engine::familyName(m.family) << " (" << m.path << ")\n"
                   << "method                   pointing  energy     IoU deletion insertion  rho-rand  sanity\n";
         for (const auto& t : m.methods) {
             char name[32];
@@ -140,16 +140,27 @@ std::string csvQuoted(const std::string& text)
     return out + "\"";
 }
 
+// Each model given with the methods of --methods it offers (a model offering none gets
+// none); a list that no model offers is a usage error, found before any model loads.
 std::vector<ModelAudit> auditedModels(const Arguments& args, double toleranceAt224)
 {
-    std::vector<ModelAudit> models;
+    std::vector<std::pair<engine::Family, std::vector<engine::ViewMethod>>> chosen;
+    bool any = false;
     for (const auto family : engine::kFamilies)
-        if (const auto path = args.value(engine::familyName(family))) {
-            std::shared_ptr<const engine::Classifier> model = loadRoleModel(args, family);
-            auto m = imaging::audit::modelAudit(engine::familyName(family), *path, model, chosenMethods(args, family));
-            m.tolerance = engine::pointingTolerance(m.model->spec().preprocessing, toleranceAt224);
-            models.push_back(std::move(m));
+        if (args.value(engine::familyName(family))) {
+            chosen.emplace_back(family, chosenMethods(args, family));
+            any = any || !chosen.back().second.empty();
         }
+    if (!any)
+        throw UsageError("no model given offers a method of --methods " + args.value("methods").value_or("all")
+                         + " to audit (erf never is: it maps a unit, not a class)");
+    std::vector<ModelAudit> models;
+    for (const auto& [family, methods] : chosen) {
+        std::shared_ptr<const engine::Classifier> model = loadRoleModel(args, family);
+        auto m = imaging::audit::modelAudit(*args.value(engine::familyName(family)), model, methods);
+        m.tolerance = engine::pointingTolerance(m.model->spec().preprocessing, toleranceAt224);
+        models.push_back(std::move(m));
+    }
     return models;
 }
 
@@ -160,8 +171,8 @@ std::string csvText(const std::vector<imaging::audit::ScoreRow>& rows)
     csv << "image,model,method,pointing_hit,energy,iou,deletion_auc,insertion_auc\n";
     for (const auto& r : rows) {
         const auto& s = r.scores;
-        csv << csvQuoted(r.image) << "," << r.role << "," << engine::viewMethodName(r.method) << ","
-            << (s.pointingHit ? (*s.pointingHit ? "1" : "0") : "") << "," << csvNumber(s.energy) << ","
+        csv << csvQuoted(r.image) << "," << engine::familyName(r.family) << "," << engine::viewMethodName(r.method)
+            << "," << (s.pointingHit ? (*s.pointingHit ? "1" : "0") : "") << "," << csvNumber(s.energy) << ","
             << csvNumber(s.iou) << "," << csvNumber(s.deletionAuc) << "," << csvNumber(s.insertionAuc) << "\n";
     }
     return csv.str();
@@ -228,10 +239,10 @@ int runAudit(const std::vector<std::string>& words)
         nlohmann::ordered_json methods;
         for (const auto& t : m.methods)
             methods[engine::viewMethodName(t.method)] = methodJson(t, m.randomisationSteps);
-        out[m.role] = {{"model", m.path},
-                       {"tolerance_pixels", m.tolerance},
-                       {"randomisation_seconds_per_image", medianJson(m.randomisationSeconds)},
-                       {"methods", methods}};
+        out[engine::familyName(m.family)] = {{"model", m.path},
+                                             {"tolerance_pixels", m.tolerance},
+                                             {"randomisation_seconds_per_image", medianJson(m.randomisationSeconds)},
+                                             {"methods", methods}};
     }
     std::cout << out.dump(2) << "\n";
     return auditor.skipped().empty() ? 0 : kSomeSkipped;

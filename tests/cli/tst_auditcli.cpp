@@ -204,6 +204,18 @@ private slots:
         QCOMPARE(result[QLatin1String("with_masks")].toInt(), 1);
     }
 
+    // --methods that the given model does not offer for the audit (erf explains no class):
+    // one usage line, not every method audited instead.
+    void methodsNoModelOffersAreAUsageError()
+    {
+        const auto run = runCli({QStringLiteral("audit"), QStringLiteral("--vit"), m_model,
+                                 QStringLiteral("--benchmark"), m_bench, QStringLiteral("--methods"),
+                                 QStringLiteral("erf")});
+        QCOMPARE(run.exitCode, 2);
+        QVERIFY2(run.err.contains("no model given offers a method of --methods erf"), run.err.constData());
+        QVERIFY(run.out.isEmpty());
+    }
+
     void interruptWritesNothing()
     {
         const QString csv = m_dir.filePath(QStringLiteral("interrupted.csv"));

@@ -974,9 +974,9 @@ private slots:
         const auto audit = finished.at(0).at(0).value<std::shared_ptr<const ui::FolderAuditResult>>();
         QCOMPARE(int(audit->imagesUsed), 3);  // the masks are not images of their own
         QCOMPARE(int(audit->withMask), 3);
-        QCOMPARE(int(audit->sides.size()), 2);
+        QCOMPARE(int(audit->models.size()), 2);
         std::size_t methods = 0;
-        for (const auto& [side, model] : audit->sides) {
+        for (const auto& model : audit->models) {
             QVERIFY(!model.model);  // the copies are released
             methods += model.methods.size();
         }
@@ -989,10 +989,10 @@ private slots:
         const auto* set = bars->barSets().at(1);
         QCOMPARE(std::size_t(set->count()), methods);
         // The top bar is the ViT's first method (bars run from the bottom up).
-        const auto& first = audit->sides.front().second.methods.front();
+        const auto& first = audit->models.front().methods.front();
         QVERIFY(std::abs(set->at(set->count() - 1) - first.energy.mean()) < 1e-9);
         QCOMPARE(int(first.energy.values.size()), 3);
-        QCOMPARE(int(first.spearman.size()), int(audit->sides.front().second.randomisationSteps.size()));
+        QCOMPARE(int(first.spearman.size()), int(audit->models.front().randomisationSteps.size()));
         const QString exported = m_dir.filePath(QStringLiteral("audit.png"));
         plots->exportPlot(exported);
         const QImage image(exported);

@@ -117,16 +117,15 @@ std::optional<bool> MethodTally::passesRandomisation() const
     return std::abs(spearman.back().mean()) < engine::kRandomisationPassBelow;
 }
 
-ModelAudit modelAudit(std::string role, std::string path, std::shared_ptr<const engine::Classifier> model,
-                      const std::vector<engine::ViewMethod>& only)
+ModelAudit modelAudit(std::string path, std::shared_ptr<const engine::Classifier> model,
+                      const std::vector<engine::ViewMethod>& methods)
 {
     ModelAudit m;
-    m.role = std::move(role);
+    m.family = model->spec().family;
     m.path = std::move(path);
     m.tolerance = engine::pointingTolerance(model->spec().preprocessing);
-    for (const auto method : engine::auditableMethods(model->spec().family))
-        if (only.empty() || std::find(only.begin(), only.end(), method) != only.end())
-            m.methods.emplace_back().method = method;
+    for (const auto method : methods)
+        m.methods.emplace_back().method = method;
     m.model = std::move(model);
     return m;
 }
@@ -185,7 +184,7 @@ void FolderAudit::auditModel(ModelAudit& m, std::size_t index, const AuditImage&
         t.insertion.add(s.insertionAuc);
         methods.push_back(t.method);
         maps.push_back(map);
-        m_rows.push_back({image.relative, m.role, t.method, s});
+        m_rows.push_back({image.relative, m.family, t.method, s});
     }
     if (index >= m_randomisationImages)
         return;

@@ -57,7 +57,8 @@ struct MethodTally {
 };
 
 struct ModelAudit {
-    std::string role, path;
+    engine::Family family = engine::Family::ViT;  // its role: --vit or --cnn, the window's side
+    std::string path;
     // Its weights are randomised and restored during the check: a model of its own,
     // used by nothing else meanwhile.
     std::shared_ptr<const engine::Classifier> model;
@@ -66,14 +67,14 @@ struct ModelAudit {
     Tally randomisationSeconds;                   // per image: the whole check, every method and step
     std::vector<std::string> randomisationSteps;  // the modules randomised, output first
 };
-// A model's entry with every method it offers (engine::auditableMethods) or the
-// given ones that it offers.
-ModelAudit modelAudit(std::string role, std::string path, std::shared_ptr<const engine::Classifier> model,
-                      const std::vector<engine::ViewMethod>& only = {});
+// A model's entry for `methods` (those it offers: engine::auditableMethods).
+ModelAudit modelAudit(std::string path, std::shared_ptr<const engine::Classifier> model,
+                      const std::vector<engine::ViewMethod>& methods);
 
 // One image's scores for one model and method.
 struct ScoreRow {
-    std::string image, role;
+    std::string image;
+    engine::Family family = engine::Family::ViT;
     engine::ViewMethod method = engine::ViewMethod::Attention;
     engine::ImageScores scores;
 };
