@@ -1,7 +1,6 @@
 // attnviz: the desktop application.
-//   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR] [--localize DIR] [--audit DIR] [--probe
-//   DATA]
-//           [--click X,Y] [--plot NAME] [--screenshot FILE.png]
+//   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR] [--localize DIR]
+//           [--audit DIR] [--probe DATA] [--click X,Y] [--plot NAME] [--screenshot FILE.png]
 #include "ui/mainwindow.h"
 #include "ui/plotspanel.h"
 

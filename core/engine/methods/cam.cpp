@@ -273,18 +273,13 @@ ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest&
     return camViewOf(model, r, classActivationMaps(model, trace.input, request.classIndex, r.layers, r.options));
 }
 
-std::vector<ViewMaps> camViewsOfBatch(const Classifier& model, const std::vector<const Trace*>& traces,
-                                      const ViewRequest& request)
+std::vector<ViewMaps> gradientCamViewsOfBatch(const Classifier& model, const std::vector<const Trace*>& traces,
+                                              const ViewRequest& request)
 {
     std::vector<ViewMaps> views;
     views.reserve(traces.size());
     if (traces.empty())
         return views;
-    if (!camNeedsGradient(request.method)) {  // passes of their own per image
-        for (const auto* t : traces)
-            views.push_back(camView(model, *t, request));
-        return views;
-    }
     const auto r = camRequest(model, *traces.front(), request);
     std::vector<torch::Tensor> inputs;
     inputs.reserve(traces.size());

@@ -54,10 +54,10 @@ std::vector<ClassMaps> gradientCamsOfBatch(const Classifier& model, const torch:
                                            const std::vector<int>& classIndices, const std::vector<std::string>& layers,
                                            const CamOptions& options = {});
 
-// A CAM request's views of several traces of one input size, as camView gives each:
-// the gradient CAMs from one pass and one backward over the batch of their inputs
-// (gradientCamsOfBatch), the others image by image.
-std::vector<ViewMaps> camViewsOfBatch(const Classifier& model, const std::vector<const Trace*>& traces,
-                                      const ViewRequest& request);
+// A gradient CAM request's views of several traces of one input size, as camView gives
+// each, from one pass and one backward over the batch of their inputs
+// (gradientCamsOfBatch). Throws EngineError for another method.
+std::vector<ViewMaps> gradientCamViewsOfBatch(const Classifier& model, const std::vector<const Trace*>& traces,
+                                              const ViewRequest& request);
 
 }  // namespace attnviz::engine

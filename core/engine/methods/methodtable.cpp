@@ -107,8 +107,8 @@ std::vector<ViewMaps> computeViews(const Classifier& model, const std::vector<co
 {
     const auto& info = methodInfo(request.method);
     checkRequest(info, model.spec().family, request);
-    if (info.camInput)
-        return camViewsOfBatch(model, traces, request);
+    if (info.camInput && camNeedsGradient(request.method))
+        return gradientCamViewsOfBatch(model, traces, request);
     std::vector<ViewMaps> views;
     views.reserve(traces.size());
     for (const auto* trace : traces) {

@@ -72,7 +72,7 @@ ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequ
 
 // The views of one request for several traces of one input size, equal to computeView
 // on each: a gradient CAM's from one pass and one backward over all their inputs
-// (cam.h), every other method's image by image.
+// (cam.h: gradientCamViewsOfBatch), every other method's image by image.
 std::vector<ViewMaps> computeViews(const Classifier& model, const std::vector<const Trace*>& traces,
                                    const ViewRequest& request);
 

@@ -297,10 +297,9 @@ void paintBackground(cv::Mat& image, const ScenePlan& plan, bool textured)
                                   : 0;
             const auto base = backgroundAt(plan, x, y);
             auto& pixel = image.at<cv::Vec3b>(y, x);
-            for (int k = 0; k < 3; ++k) {
-                const int grain = noise.between(-12, 12);  // drawn either way: the same stream
-                pixel[k] = cv::saturate_cast<std::uint8_t>(std::lround(base[k]) + (textured ? hatch + grain : 0));
-            }
+            for (int k = 0; k < 3; ++k)
+                pixel[k] = cv::saturate_cast<std::uint8_t>(std::lround(base[k])
+                                                           + (textured ? hatch + noise.between(-12, 12) : 0));
         }
 }
 
