@@ -21,7 +21,7 @@ const char* const kUsage =
     "           [--alpha A] [--upsample nearest|bilinear] [--normalize map|layer] [--keep-mass X] [--no-colorbar]]\n"
     "  train (--arch vit|cnn | --init MODEL_DIR) --data DIR --out MODEL_DIR [--epochs N] [--seed S] [--device D]\n"
     "        [--batch-size B] [--lr X] [--labels fashion-mnist|none|a,b,...] [--limit N] [--threads N] [--no-augment]\n"
-    "        [--patch-size P] [--width W] [--depth D] [--mlp-ratio R] [--stem-stride S]\n"
+    "        [--patch-size P] [--width W] [--depth D] [--mlp-ratio R] [--conv-stem] [--stem-stride S]\n"
     "        (DIR: IDX files or an ImageFolder tree DIR/CLASS/IMAGE of one image size, e.g. a benchmark's DIR/train)\n"
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "  benchmark make --out DIR --count N [--test-count M] [--seed S] [--easy]   (colour shapes with object masks:\n"

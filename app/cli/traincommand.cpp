@@ -80,6 +80,10 @@ engine::FreshModel startingModel(const Arguments& args, std::uint64_t seed, cons
         shape.embedDim = args.intValue("width", shape.embedDim, 8);
         shape.depth = args.intValue("depth", shape.depth, 1);
         shape.mlpHidden = args.intValue("mlp-ratio", 2, 1) * shape.embedDim;  // timm's ViTs use 4
+        shape.convStem = args.flag("conv-stem");
+        if (shape.convStem && (shape.patchSize < 2 || (shape.patchSize & (shape.patchSize - 1)) != 0))
+            throw UsageError("--conv-stem halves the image once per layer, so --patch-size must be a power of 2, not "
+                             + std::to_string(shape.patchSize));
         if (size % shape.patchSize != 0)
             throw UsageError("--patch-size " + std::to_string(shape.patchSize) + " does not divide the "
                              + std::to_string(size) + "-px images");
@@ -112,7 +116,7 @@ int runTrain(const std::vector<std::string>& words)
     const Arguments args(words,
                          {"arch", "data", "out", "epochs", "seed", "device", "batch-size", "lr", "threads", "labels",
                           "limit", "max-batches", "init", "patch-size", "width", "depth", "mlp-ratio", "stem-stride"},
-                         {"no-augment"});
+                         {"no-augment", "conv-stem"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     const auto outDir = std::filesystem::path(args.required("out"));

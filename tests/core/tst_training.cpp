@@ -4,6 +4,7 @@
 #include "core/engine/cancellation.h"
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/model/classifier.h"
+#include "core/engine/tensorconvert.h"
 #include "core/engine/training/evaluation.h"
 #include "core/engine/training/modelfactory.h"
 #include "core/engine/training/trainer.h"
@@ -60,6 +61,13 @@ std::pair<double, double> lossTrend(engine::Classifier& model, const engine::Ima
     callbacks.epochDone = [&losses](const engine::EpochSummary& e) { losses.push_back(e.loss); };
     engine::train(model, data, options, callbacks);
     return {losses.front(), losses.back()};
+}
+
+engine::ViTShape convStemShape()
+{
+    engine::ViTShape shape;
+    shape.convStem = true;
+    return shape;
 }
 
 }  // namespace
@@ -119,13 +127,16 @@ private slots:
     {
         QTest::addColumn<QString>("arch");
         QTest::newRow("vit") << "vit";
+        QTest::newRow("vit, conv stem") << "vit-convstem";
         QTest::newRow("cnn") << "cnn";
     }
 
     void lossFalls()
     {
         QFETCH(QString, arch);
-        const auto fresh = arch == QLatin1String("vit") ? engine::freshViT({}, 1) : engine::freshResNet({}, 1);
+        const auto fresh = arch == QLatin1String("vit")            ? engine::freshViT({}, 1)
+                           : arch == QLatin1String("vit-convstem") ? engine::freshViT(convStemShape(), 1)
+                                                                   : engine::freshResNet({}, 1);
         auto model = engine::buildClassifier(fresh.tensors, fresh.config);
         const auto [first, last] = lossTrend(*model, trainingSlice(1024), 4);
         // Untrained, the loss sits at ln(10) = 2.30 give or take noise; learning moves it well below.
@@ -150,6 +161,30 @@ private slots:
         QCOMPARE(stages.front(), std::string("conv1"));
         QCOMPARE(stages.at(1), std::string("layer1"));
         QCOMPARE(engine::receptiveFields(reloaded->spec()).front().jump, 1.0);
+    }
+
+    // A hybrid ViT's conv stem trains its batch norms as the CNN does: training moves the
+    // running statistics, they are saved under timm's names, and the reloaded model
+    // (eval mode) gives the same predictions.
+    void convStemViTReloadsIdentically()
+    {
+        auto fresh = engine::freshViT(convStemShape(), 2);
+        QVERIFY(fresh.tensors.count("patch_embed.backbone.1.conv.bias"));  // 28 px, patch 4: two layers
+        QVERIFY(!fresh.tensors.count("patch_embed.backbone.2.conv.weight"));
+        auto model = engine::buildClassifier(fresh.tensors, fresh.config);
+        lossTrend(*model, trainingSlice(256), 1);
+        const auto state = model->stateDict();
+        const auto mean = engine::toTorch(state.at("patch_embed.backbone.0.bn.running_mean"));
+        QVERIFY(mean.abs().max().item<double>() > 1e-3);
+        for (const auto& [name, tensor] : model->namedParameters())  // statistics are not trained
+            QVERIFY2(name.find("running") == std::string::npos, name.c_str());
+        QTemporaryDir dir;
+        io::writeSafetensors((dir.path() + QStringLiteral("/model.safetensors")).toStdString(), state);
+        io::writeModelConfig((dir.path() + QStringLiteral("/config.json")).toStdString(), fresh.config);
+        const auto reloaded = engine::loadClassifier(dir.path().toStdString());
+        QCOMPARE(reloaded->spec().patchSize, 4);
+        const auto test = engine::toImageSet(io::readIdxDataset(kFashionMnist, "t10k")).first(200);
+        QCOMPARE(engine::evaluate(*model, test).confusion, engine::evaluate(*reloaded, test).confusion);
     }
 
     // The cancellation scope is asked between batches: a stop asked after the first

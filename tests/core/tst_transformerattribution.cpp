@@ -185,6 +185,25 @@ private slots:
         QVERIFY(map.max().item<float>() > 0);
     }
 
+    // A hybrid ViT (timm's ConvStem before the 1x1 projection): the float64 residual
+    // stream redoes the whole stem, and relevance is conserved through the blocks as in
+    // a plain ViT.
+    void hybridViTIsExplainedThroughItsStem()
+    {
+        engine::ViTShape shape;
+        shape.convStem = true;
+        const auto fresh = engine::freshViT(shape, 4);
+        const auto model = engine::buildClassifier(fresh.tensors, fresh.config);
+        torch::manual_seed(7);
+        const auto input = torch::randn({1, 1, 28, 40});
+        const auto rel = engine::transformerRelevance(*model, input, 2, 0);
+        for (std::size_t b = 0; b < rel.attention.size(); ++b)
+            QVERIFY2(std::abs(rel.outputTotal[b] - 1.0) < 1e-6, qPrintable(QString::number(rel.outputTotal[b])));
+        const auto map = engine::transformerAttribution(*model, input, 2, 1).maps[0];
+        QCOMPARE(map.sizes(), (torch::IntArrayRef{7, 10}));
+        QVERIFY(map.max().item<float>() > 0);
+    }
+
     void refusesWhatItCannotExplain()
     {
         torch::manual_seed(6);

@@ -1,15 +1,18 @@
 // The ViT towers in use today against their libraries: CLIP (open_clip and HF), DINOv2
 // (timm and HF, with registers, SwiGLU and the classifier on [cls, patch mean]), timm's
 // CLIP, DeiT III and BEiT (relative position bias), SigLIP (timm, HF and open_clip's timm
-// trunk; the attention pool). Attention of every block, and the image embedding a model without
-// classes outputs (or its logits). References: small fixtures made once with the real
+// trunk; the attention pool), timm's hybrid with a ConvStem patch embedding. Attention of every block, and the image
+// embedding a model without classes outputs (or its logits). References: small fixtures made once with the real
 // open_clip and timm (tests/scripts/make_vit_tower_fixtures.py, committed under
 // tests/fixtures/vit), and a plain-PyTorch forward of HF's code run at test time
 // (tests/scripts/hf_tower_reference.py).
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/model/classifier.h"
+#include "core/engine/tensorconvert.h"
 #include "core/engine/vit/relativebias.h"
+#include "core/engine/vit/vit.h"
+#include "core/io/checkpointfile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -61,6 +64,10 @@ private slots:
             "timm", "beit");
         add("timm SigLIP (no CLS, attention-pool head)", kCommitted, "timm_siglip", "timm_siglip.ref.safetensors",
             "timm", "siglip");
+        add("timm hybrid, ConvStem patch embedding", kCommitted, "timm_convstem", "timm_convstem.ref.safetensors",
+            "timm", "vit");
+        add("timm hybrid, ConvStem, other size", kCommitted, "timm_convstem", "timm_convstem.nonsquare.ref.safetensors",
+            "timm", "vit");
         add("HF CLIPModel (text tower ignored)", kGenerated, "hf_clip", "hf_clip.ref.safetensors", "hf", "clip");
         add("HF CLIPVisionModel", kGenerated, "hf_clip_vision", "hf_clip_vision.ref.safetensors", "hf", "clip");
         add("HF DINOv2, other size", kGenerated, "hf_dinov2", "hf_dinov2.ref.safetensors", "hf", "dinov2");
@@ -253,6 +260,80 @@ private slots:
         QCOMPARE(trace.tokens.gridW, 10);
         options.inputSize = {113, 113};
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::loadClassifier(kCommitted + "timm_dinov2", options));
+    }
+
+    // Where a token's field is centred (the effective-field view measures from there):
+    // the middle of the input pixels its patch embedding reads, found from the gradient
+    // of one token's embedding. A ConvStem's 15 px field is centred on 8r, a linear
+    // 16-px patch's on 16r + 7.5.
+    void firstPatchCentreIsTheMiddleOfATokensField_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<double>("centre");
+        QTest::newRow("ConvStem") << "timm_convstem" << 0.0;
+        QTest::newRow("linear patches") << "timm_deit3" << 7.5;
+    }
+
+    void firstPatchCentreIsTheMiddleOfATokensField()
+    {
+        QFETCH(QString, model);
+        QFETCH(double, centre);
+        engine::LoadOptions options;
+        options.heads = 4;
+        const auto loaded = engine::loadClassifier(kCommitted + model.toStdString(), options);
+        const auto& vit = dynamic_cast<const engine::VisionTransformer&>(*loaded);
+        const auto& w = vit.weights();
+        const auto input = torch::randn({1, 3, 64, 64}).requires_grad_(true);
+        const auto tokens = engine::embedPatches(w.stem, w.patchW, w.patchB, input, false);  // [1, D, gh, gw]
+        tokens.select(2, 1).select(2, 2).sum().backward();            // the token at row 1, column 2
+        const auto touched = input.grad().abs().sum(1)[0].nonzero();  // [K, 2] (row, col)
+        const int p = vit.spec().patchSize;
+        const double rowMiddle = (touched.select(1, 0).min().item<double>() + touched.select(1, 0).max().item<double>())
+                                 / 2;
+        const double colMiddle = (touched.select(1, 1).min().item<double>() + touched.select(1, 1).max().item<double>())
+                                 / 2;
+        const auto trace = vit.forward(torch::randn({1, 3, 64, 64}));
+        QCOMPARE(trace.tokens.firstPatchCentre, centre);
+        QCOMPARE(rowMiddle, 1 * p + centre);
+        QCOMPARE(colMiddle, 2 * p + centre);
+    }
+
+    // Hybrid backbones other than a 3x3 ConvStem are named, not half-read.
+    void otherHybridBackbonesAreRefused_data()
+    {
+        QTest::addColumn<QString>("from");
+        QTest::addColumn<QString>("to");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("ResNetV2 stem") << "patch_embed.backbone.0.conv.weight"
+                                       << "patch_embed.backbone.stem.conv.weight"
+                                       << "ResNet backbone";
+        QTest::newRow("patchify kernel") << "patch_embed.backbone.1.conv.weight"
+                                         << "patch_embed.backbone.1.conv.weight"
+                                         << "only timm's ConvStem of 3x3";
+        QTest::newRow("a layer without its norm") << "patch_embed.backbone.0.bn.weight"
+                                                  << "stray.bn.weight"
+                                                  << "layer 0 has no batch norm";
+    }
+
+    void otherHybridBackbonesAreRefused()
+    {
+        QFETCH(QString, from);
+        QFETCH(QString, to);
+        QFETCH(QString, error);
+        auto ckpt = io::loadCheckpoint(kCommitted + "timm_convstem");
+        auto tensor = ckpt.tensors.at(from.toStdString());
+        if (from == to)  // a 2x2 kernel, as MobileCLIP's patchify stem has
+            tensor = engine::toRawF32(engine::toTorch(tensor).narrow(2, 0, 2).narrow(3, 0, 2));
+        ckpt.tensors.erase(from.toStdString());
+        ckpt.tensors[to.toStdString()] = tensor;
+        engine::LoadOptions options;
+        options.heads = 4;
+        try {
+            engine::buildClassifier(ckpt.tensors, ckpt.config, options);
+            QFAIL("the checkpoint was accepted");
+        } catch (const engine::EngineError& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(error), e.what());
+        }
     }
 };
 

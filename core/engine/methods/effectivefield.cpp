@@ -93,10 +93,11 @@ std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, con
     std::vector<Unit> units;
     if (model.spec().family == Family::ViT) {
         const auto& t = acts.tokens;
-        const double half = (t.patchSize - 1) / 2.0;  // a patch's centre from its first pixel
         const int row = t.gridH / 2, col = t.gridW / 2;
+        const double centreRow = row * t.patchSize + t.firstPatchCentre;
+        const double centreCol = col * t.patchSize + t.firstPatchCentre;
         for (std::size_t b = 0; b < acts.attentions.size(); ++b)
-            units.push_back({{std::to_string(b), row, col, 0}, row * t.patchSize + half, col * t.patchSize + half});
+            units.push_back({{std::to_string(b), row, col, 0}, centreRow, centreCol});
     } else {
         for (const auto& field : stageReceptiveFields(model.spec())) {
             const auto& features = acts.feature(field.name);  // [1, C, h, w]

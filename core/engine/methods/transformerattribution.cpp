@@ -201,14 +201,18 @@ BlockRelevance blockRelevance(const ViTBlockWeights& b, const BlockPass& p, cons
 // embedding's sum (about 1e-6). `tokens` is the model's float32 stream [T, D].
 Tensor embedding64(const ViTWeights& w, const Tensor& input, const Tensor& tokens, const TokenLayout& layout)
 {
-    const int p = layout.patchSize;
-    const auto project = [&](const Tensor& image, const Tensor& weight, const Tensor& bias) {
+    const auto project = [](const std::vector<ConvStemLayer>& stem, const Tensor& image, const Tensor& weight,
+                            const Tensor& bias) {
         // [1, D, gh, gw] -> [gh*gw, D]
-        return torch::conv2d(image, weight, bias, p).flatten(2).transpose(1, 2)[0];
+        return embedPatches(stem, weight, bias, image, false).flatten(2).transpose(1, 2)[0];
     };
+    auto stem64 = w.stem;  // a hybrid's conv stem, in float64 too
+    for (auto& l : stem64)
+        for (auto* t : {&l.convW, &l.convB, &l.bnW, &l.bnB, &l.bnMean, &l.bnVar})
+            *t = f64(*t);
     const auto image = input.to(tokens.device(), torch::kFloat32);
-    const auto single = project(image, w.patchW, w.patchB).to(torch::kFloat64);
-    const auto exact = project(image.to(torch::kFloat64), f64(w.patchW), f64(w.patchB));
+    const auto single = project(w.stem, image, w.patchW, w.patchB).to(torch::kFloat64);
+    const auto exact = project(stem64, image.to(torch::kFloat64), f64(w.patchW), f64(w.patchB));
     auto x = tokens.to(torch::kFloat64);
     x.narrow(0, layout.prefixTokens(), layout.gridH * layout.gridW).add_(exact - single);
     return x;

@@ -17,6 +17,9 @@ struct TokenLayout {
     int gridH = 0;
     int gridW = 0;
     int patchSize = 0;
+    // Where the first patch's field is centred on the input, in pixels: (P - 1) / 2 for
+    // a linear patch projection, 0 for a ConvStem's (each layer maps j to 2j).
+    double firstPatchCentre = 0;
 
     int prefixTokens() const { return int(hasCls) + int(hasDist) + regTokens; }
     int tokens() const { return prefixTokens() + gridH * gridW; }

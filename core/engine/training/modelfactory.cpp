@@ -17,6 +17,13 @@ torch::Tensor kaimingConv(int64_t out, int64_t in, int64_t k)
     return torch::randn({out, in, k, k}) * std::sqrt(2.0 / double(out * k * k));  // fan_out, ReLU
 }
 
+// PyTorch's default for a convolution (Kaiming uniform, a = sqrt(5)): U(-1/sqrt(fan_in), +).
+torch::Tensor defaultConv(int64_t out, int64_t in, int64_t k)
+{
+    const double bound = 1.0 / std::sqrt(double(in * k * k));
+    return torch::rand({out, in, k, k}) * 2 * bound - bound;
+}
+
 void putLinear(io::TensorMap& m, const std::string& name, int64_t out, int64_t in)
 {
     m[name + ".weight"] = toRawF32(truncNormal({out, in}, 0.02));
@@ -52,6 +59,28 @@ io::PreprocessConfig trainingPreprocessing(int channels, int size, const Channel
     return p;
 }
 
+// timm's ConvStem with its default tiered widths (D/4, D/2, D for three layers) under
+// HybridEmbed's names, and the 1x1 projection after it; convolutions as PyTorch
+// initialises them, as timm leaves a hybrid's backbone.
+void putConvStem(io::TensorMap& m, const ViTShape& s)
+{
+    int layers = 0;
+    while ((2 << layers) <= s.patchSize)
+        ++layers;
+    int64_t in = s.channels;
+    for (int i = 0; i < layers; ++i) {
+        const auto p = "patch_embed.backbone." + std::to_string(i) + ".";
+        const int64_t out = s.embedDim >> (layers - 1 - i);
+        m[p + "conv.weight"] = toRawF32(defaultConv(out, in, 3));
+        if (i + 1 < layers)
+            putBn(m, p + "bn", out, false);
+        else
+            m[p + "conv.bias"] = toRawF32(torch::zeros({out}));
+        in = out;
+    }
+    m["patch_embed.proj.weight"] = toRawF32(defaultConv(s.embedDim, in, 1));
+}
+
 }  // namespace
 
 FreshModel freshViT(const ViTShape& s, std::uint64_t seed)
@@ -63,7 +92,10 @@ FreshModel freshViT(const ViTShape& s, std::uint64_t seed)
     const int64_t patches = int64_t(s.imageSize / s.patchSize) * (s.imageSize / s.patchSize);
     m["cls_token"] = toRawF32(truncNormal({1, 1, d}, 0.02));
     m["pos_embed"] = toRawF32(truncNormal({1, patches + 1, d}, 0.02));
-    m["patch_embed.proj.weight"] = toRawF32(truncNormal({d, s.channels, s.patchSize, s.patchSize}, 0.02));
+    if (s.convStem)
+        putConvStem(m, s);
+    else
+        m["patch_embed.proj.weight"] = toRawF32(truncNormal({d, s.channels, s.patchSize, s.patchSize}, 0.02));
     m["patch_embed.proj.bias"] = toRawF32(torch::zeros({d}));
     for (int i = 0; i < s.depth; ++i) {
         const auto p = "blocks." + std::to_string(i) + ".";

@@ -23,6 +23,9 @@ struct ViTShape {
     int heads = 4;
     int mlpHidden = 128;
     int numClasses = 10;
+    // timm's ConvStem (3x3 stride-2 convolutions, log2(patchSize) of them, widths
+    // D/2^k up to D) and a 1x1 projection instead of the linear patch projection.
+    bool convStem = false;
 };
 
 // A small ResNet of BasicBlocks with a 3x3 stem (stride 1 or 2) and no max-pool.

@@ -31,9 +31,13 @@ void VisionTransformer::to(torch::Device device)
 
 std::vector<std::pair<std::string, torch::Tensor>> VisionTransformer::namedParameters() const
 {
+    const auto isRunningStatistic = [](const std::string& name) {
+        return name.find(".running_") != std::string::npos;  // a conv stem's batch norm
+    };
     std::vector<std::pair<std::string, torch::Tensor>> out;
     for (auto& [name, tensor] : m_w.named())
-        out.emplace_back(name, *tensor);
+        if (!isRunningStatistic(name))
+            out.emplace_back(name, *tensor);
     return out;
 }
 
@@ -67,7 +71,7 @@ torch::Tensor VisionTransformer::patchPositions(int gh, int gw) const
     return grid.permute({0, 2, 3, 1}).reshape({1, int64_t(gh) * gw, d});
 }
 
-torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& layout) const
+torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& layout, bool training) const
 {
     const int p = m_spec.patchSize;
     if (input.dim() != 4 || input.size(1) != m_spec.preprocessing.inputSize[0])
@@ -76,11 +80,12 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
     if (input.size(2) < p || input.size(3) < p)
         throw EngineError("ViT input " + io::shapeString(input.sizes().vec()) + " is smaller than one "
                           + std::to_string(p) + "-pixel patch");
-    // [1, D, gh, gw] -> [1, gh*gw, D]
-    auto x = torch::conv2d(input, m_w.patchW, m_w.patchB, p);
+    // [N, D, gh, gw] -> [N, gh*gw, D]
+    auto x = embedPatches(m_w.stem, m_w.patchW, m_w.patchB, input, training);
     layout.gridH = int(x.size(2));
     layout.gridW = int(x.size(3));
     layout.patchSize = p;
+    layout.firstPatchCentre = convStemStride(m_w.stem) * double(m_w.patchW.size(-1) - 1) / 2.0;
     layout.hasCls = m_spec.hasClsToken;
     layout.hasDist = m_spec.hasDistToken;
     layout.regTokens = m_spec.regTokens;
@@ -260,7 +265,7 @@ torch::Tensor replacementFor(const torch::Tensor& original, const LayerReplaceme
 
 torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout& layout, const EncodeHooks& hooks) const
 {
-    auto x = embed(input.to(m_device, torch::kFloat32), layout);
+    auto x = embed(input.to(m_device, torch::kFloat32), layout, hooks.training);
     const auto biases = relativeBiases(layout.gridH, layout.gridW);  // per block [H, T, T], or none
     const auto* r = hooks.replacement;
     bool replaced = r == nullptr;
@@ -322,10 +327,12 @@ torch::Tensor VisionTransformer::logitsReplacing(const torch::Tensor& input, con
     return classify(encode(input, layout, hooks));
 }
 
-torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool /*training: no dropout here*/) const
+torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool training) const
 {
     TokenLayout layout;
-    return classify(encode(batch, layout, EncodeHooks{}));
+    EncodeHooks hooks;
+    hooks.training = training;  // only a conv stem's batch norms differ; there is no dropout
+    return classify(encode(batch, layout, hooks));
 }
 
 std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) const

@@ -36,10 +36,11 @@ private:
         const LayerReplacement* replacement = nullptr;       // "<b>" or "<b>.norm1"
         std::vector<ResidualNorms>* residuals = nullptr;     // per block: attention, then MLP
         std::vector<torch::Tensor>* tokenNorms = nullptr;    // per block: its output's [N, T]
+        bool training = false;  // batch statistics in a conv stem's batch norms (Classifier::logits)
     };
     // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the layout.
     torch::Tensor encode(const torch::Tensor& input, TokenLayout& layout, const EncodeHooks& hooks) const;
-    torch::Tensor embed(const torch::Tensor& input, TokenLayout& layout) const;
+    torch::Tensor embed(const torch::Tensor& input, TokenLayout& layout, bool training) const;
     // Position embedding for the patch part at grid gh x gw: [1, gh*gw, D]
     torch::Tensor patchPositions(int gh, int gw) const;
     // One block; `normed` is its norm1 output, computed here when undefined; `bias` the

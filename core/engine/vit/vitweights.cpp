@@ -3,6 +3,10 @@
 #include "core/engine/engineerror.h"
 
 namespace attnviz::engine {
+
+// Where timm's HybridEmbed keeps its backbone (a ConvStem in the hybrids we read).
+constexpr const char* kTimmStemPrefix = "patch_embed.backbone.";
+
 namespace {
 
 using Shape = std::vector<std::int64_t>;
@@ -100,6 +104,7 @@ ViTBlockWeights readHfBlock(WeightSource& s, const std::string& p, int64_t d)
 // Embeddings: patch projection, prefix tokens and position embedding.
 void readTimmEmbeddings(WeightSource& s, ViTWeights& w, int64_t d)
 {
+    w.stem = readConvStem(s, kTimmStemPrefix);
     w.patchW = s.take("patch_embed.proj.weight", {d, -1, -1, -1});
     w.patchB = s.takeIfPresent("patch_embed.proj.bias", {d});
     w.clsToken = s.takeIfPresent("cls_token", {1, 1, d});
@@ -251,8 +256,8 @@ ViTWeights readPlainViT(WeightSource& s, Naming naming, ModelSpec& spec)
     spec.naming = naming;
     spec.depth = depth;
     spec.embedDim = int(d);
-    spec.patchSize = int(patchShape[2]);
-    spec.preprocessing.inputSize[0] = int(patchShape[1]);
+    spec.patchSize = int(patchShape[2]) * convStemStride(w.stem);
+    spec.preprocessing.inputSize[0] = int(w.stem.empty() ? patchShape[1] : w.stem.front().convW.size(1));
     spec.hasClsToken = w.clsToken.defined();
     spec.hasDistToken = w.distToken.defined();
     spec.regTokens = w.regTokens.defined() ? int(w.regTokens.size(1)) : 0;
@@ -306,10 +311,13 @@ void finishViTSpec(const ViTWeights& w, const io::ModelConfig& config, ModelSpec
 
 std::vector<std::pair<std::string, torch::Tensor*>> ViTWeights::named()
 {
-    std::vector<std::pair<std::string, torch::Tensor*>> out{
+    auto out = namedConvStem(stem, kTimmStemPrefix);
+    const std::pair<const char*, torch::Tensor*> head[] = {
         {"cls_token", &clsToken},       {"dist_token", &distToken},           {"reg_token", &regTokens},
         {"pos_embed", &posEmbed},       {"patch_embed.proj.weight", &patchW}, {"patch_embed.proj.bias", &patchB},
         {"norm_pre.weight", &preNormW}, {"norm_pre.bias", &preNormB}};
+    for (const auto& [name, t] : head)
+        out.emplace_back(name, t);
     for (std::size_t i = 0; i < blocks.size(); ++i) {
         auto& b = blocks[i];
         const auto p = "blocks." + std::to_string(i) + ".";

@@ -2,6 +2,7 @@
 
 #include "core/engine/loading/weightsource.h"
 #include "core/engine/model/modelspec.h"
+#include "core/engine/vit/convstem.h"
 #include "core/io/modelconfig.h"
 
 #include <torch/torch.h>
@@ -42,7 +43,8 @@ struct AttentionPoolWeights {
 };
 
 struct ViTWeights {
-    torch::Tensor patchW, patchB;      // [D, C, P, P], [D]
+    std::vector<ConvStemLayer> stem;   // a hybrid's convolutional stem, or empty
+    torch::Tensor patchW, patchB;      // [D, C, K, K], [D]: C the image's (or the stem's) channels
     torch::Tensor clsToken;            // [1, 1, D] or undefined
     torch::Tensor distToken;           // [1, 1, D] or undefined
     torch::Tensor regTokens;           // [1, R, D] or undefined
