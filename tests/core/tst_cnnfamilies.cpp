@@ -145,6 +145,24 @@ private slots:
             QVERIFY2(relativeDiff(acts.feature(stage), feature) < 1e-6, stage.c_str());
     }
 
+    // Every family's last stage is the map its head reads, so gradient methods at the
+    // last layer can resume from the trace: the head alone gives the trace's logits.
+    void headResumesFromTheTrace_data() { addCases(); }
+
+    void headResumesFromTheTrace()
+    {
+        QFETCH(QString, name);
+        const auto model = engine::loadClassifier(kData + name.toStdString() + ".pth");
+        const auto input = loadReference(kData + name.toStdString() + ".ref.safetensors").at("cnn.input");
+        const auto trace = model->forward(input);
+        QVERIFY(trace.lastLayerInput.defined());
+        QVERIFY(trace.lastLayerInput.is_same(trace.features.back().second));
+        torch::NoGradGuard noGrad;
+        const auto resumed = model->activationsOfLastLayer(trace.lastLayerInput, trace.tokens);
+        QVERIFY(relativeDiff(resumed.logits, trace.logits) < 1e-6);
+        QCOMPARE(resumed.features.front().first, trace.features.back().first);
+    }
+
     // A layout no reader knows names the nearest one and the keys it cannot place.
     void unknownLayoutNamesTheNearest()
     {

@@ -61,6 +61,10 @@ public:
     {
         throw std::logic_error("unused");
     }
+    engine::Activations activationsOfLastLayer(const torch::Tensor&, const engine::TokenLayout&) const override
+    {
+        throw std::logic_error("unused");
+    }
     std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const override { return {}; }
     io::TensorMap stateDict() const override { return {}; }
 

@@ -255,6 +255,40 @@ private slots:
         QVERIFY(!torch::allclose(batched[0].maps[0], batched[1].maps[0]));
     }
 
+    // At the last layer the CAMs resume from what the batched trace kept of that layer's
+    // input (one block of the ViT, the CNN's head) and equal those of a full pass.
+    void camsResumedAtTheLastLayerEqualAFullPass_data() { batchedGradientCamsEqualOneImageAtATime_data(); }
+
+    void camsResumedAtTheLastLayerEqualAFullPass()
+    {
+        QFETCH(QString, method);
+        QFETCH(bool, vit);
+        const auto& f = fixture();
+        const auto& model = vit ? *f.vit : *f.cnn;
+        const auto one = f.tensor(vit ? "vit.input" : "cnn.input");
+        const auto batch = torch::cat({one, one.flip({3}), one + 0.5 * randomBatch(1, 3).narrow(2, 0, one.size(2))});
+        const auto traces = model.forwardBatch(batch);
+        const std::vector<const engine::Trace*> pointers{&traces[0], &traces[1], &traces[2]};
+        const std::vector<int> classes{-1, 7, -1};
+        for (const auto input : {engine::VitCamInput::Norm1Output, engine::VitCamInput::ResidualStream}) {
+            engine::CamOptions options;
+            options.method = engine::viewMethodFromName(method.toStdString());
+            options.vitInput = input;
+            const auto resumed = engine::gradientCamsAtLastLayer(model, pointers, classes, options);
+            const std::string last = vit ? "-1" : traces[0].features.back().first;
+            const auto full = engine::gradientCamsOfBatch(model, batch, classes, {last}, options);
+            QCOMPARE(resumed.size(), std::size_t(3));
+            for (std::size_t n = 0; n < 3; ++n) {
+                QCOMPARE(resumed[n].classIndex, full[n].classIndex);
+                compareMaps(resumed[n].maps[0], full[n].maps[0]);
+            }
+            // The images differ, so equal maps were not one image's maps repeated (HiResCAM
+            // of this random ViT's last block is rounding noise, about 1e-9, for every image).
+            const auto& a = resumed[0].maps[0];
+            QVERIFY(a.abs().max().item<float>() < 1e-6 || !torch::allclose(a, resumed[2].maps[0]));
+        }
+    }
+
     // computeViews, what export calls for a batch, gives computeView's views: batched for
     // a gradient CAM, image by image for the rest.
     void viewsOfSeveralTracesEqualOneByOne()
@@ -263,20 +297,21 @@ private slots:
         const auto input = f.tensor("cnn.input");
         const auto traces = f.cnn->forwardBatch(torch::cat({input, input.flip({2})}));
         const std::vector<const engine::Trace*> pointers{&traces[0], &traces[1]};
-        for (const auto method : {engine::ViewMethod::GradCam, engine::ViewMethod::EigenCam}) {
-            engine::ViewRequest request;
-            request.method = method;
-            request.layer = engine::LayerSelector::parse("all");
-            const auto views = engine::computeViews(*f.cnn, pointers, request);
-            QCOMPARE(views.size(), std::size_t(2));
-            for (std::size_t n = 0; n < 2; ++n) {
-                const auto alone = engine::computeView(*f.cnn, traces[n], request);
-                QCOMPARE(views[n].layers, alone.layers);
-                QCOMPARE(views[n].classIndex, alone.classIndex);
-                QVERIFY(views[n].method == method);
-                compareMaps(views[n].maps, alone.maps);
+        for (const auto* layer : {"all", "layer4"})  // layer4, the last: resumed from the traces
+            for (const auto method : {engine::ViewMethod::GradCam, engine::ViewMethod::EigenCam}) {
+                engine::ViewRequest request;
+                request.method = method;
+                request.layer = engine::LayerSelector::parse(layer);
+                const auto views = engine::computeViews(*f.cnn, pointers, request);
+                QCOMPARE(views.size(), std::size_t(2));
+                for (std::size_t n = 0; n < 2; ++n) {
+                    const auto alone = engine::computeView(*f.cnn, traces[n], request);
+                    QCOMPARE(views[n].layers, alone.layers);
+                    QCOMPARE(views[n].classIndex, alone.classIndex);
+                    QVERIFY(views[n].method == method);
+                    compareMaps(views[n].maps, alone.maps);
+                }
             }
-        }
     }
 
     void lastStageGradCamIsTheAnalyticCam()

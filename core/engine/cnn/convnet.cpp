@@ -63,7 +63,7 @@ io::TensorMap ConvNet::stateDict() const
     return out;
 }
 
-torch::Tensor ConvNet::run(const torch::Tensor& input, RunContext& context) const
+torch::Tensor ConvNet::run(const torch::Tensor& input, RunContext& context, torch::Tensor* lastFeatures) const
 {
     const int channels = m_spec.preprocessing.inputSize[0];
     if (input.dim() != 4 || input.size(1) != channels)
@@ -73,6 +73,8 @@ torch::Tensor ConvNet::run(const torch::Tensor& input, RunContext& context) cons
     if (context.replacement && !context.replaced)
         throw EngineError("no layer '" + context.replacement->layer
                           + "' to replace (known: the stage and block names)");
+    if (lastFeatures)
+        *lastFeatures = features;
     if (m_network.head.empty())
         return {};
     return m_network.head.forward(features, context);
@@ -91,6 +93,20 @@ Activations ConvNet::activations(const torch::Tensor& batch) const
     RunContext context;
     context.blocks = &out.features;
     out.logits = run(batch, context);
+    return out;
+}
+
+Activations ConvNet::activationsOfLastLayer(const torch::Tensor& lastLayerInput, const TokenLayout&) const
+{
+    if (lastLayerInput.dim() != 4 || m_spec.stages.empty())
+        throw EngineError("the last feature map must be [N, C, h, w], got "
+                          + io::shapeString(lastLayerInput.sizes().vec()));
+    Activations out;
+    const auto x = lastLayerInput.to(m_device, torch::kFloat32);
+    out.features.emplace_back(m_spec.stages.back(), x);
+    RunContext context;
+    if (!m_network.head.empty())
+        out.logits = m_network.head.forward(x, context);
     return out;
 }
 
@@ -115,7 +131,10 @@ std::vector<Trace> ConvNet::forwardBatch(const torch::Tensor& batch) const
     RunContext context;
     context.stages = &stages;
     context.residuals = &residuals;
-    const auto logits = run(batch, context);
+    torch::Tensor last;  // [N, C, h, w]
+    const auto logits = run(batch, context, &last);
+    // The head can resume from the last stage's output when that is the last feature map.
+    const bool resumable = !stages.empty() && stages.back().second.is_same(last);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto traces = batchTraces(batch, logits, seconds);
     for (int64_t n = 0; n < batch.size(0); ++n) {
@@ -123,6 +142,8 @@ std::vector<Trace> ConvNet::forwardBatch(const torch::Tensor& batch) const
         for (auto& [name, t] : stages)
             trace.features.emplace_back(name, t.slice(0, n, n + 1).to(torch::kCPU));
         trace.residuals = residualsOf(residuals, n);
+        if (resumable)
+            trace.lastLayerInput = trace.features.back().second;
     }
     return traces;
 }

@@ -28,12 +28,14 @@ public:
     torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
     Activations activations(const torch::Tensor& batch) const override;
     torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const override;
+    Activations activationsOfLastLayer(const torch::Tensor& lastLayerInput, const TokenLayout& tokens) const override;
     std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const override;
     io::TensorMap stateDict() const override;
 
 private:
-    // input [N, C, H, W] -> logits [N, classes] (undefined without a classifier).
-    torch::Tensor run(const torch::Tensor& input, RunContext& context) const;
+    // input [N, C, H, W] -> logits [N, classes] (undefined without a classifier);
+    // `lastFeatures`, when given, receives the last feature map [N, C', h, w].
+    torch::Tensor run(const torch::Tensor& input, RunContext& context, torch::Tensor* lastFeatures = nullptr) const;
     std::vector<NamedTensor> named() const;
 
     ModelSpec m_spec;

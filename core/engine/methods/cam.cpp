@@ -5,6 +5,8 @@
 #include "core/engine/methods/gradientsupport.h"
 #include "core/engine/methods/methodtable.h"
 
+#include <algorithm>
+
 namespace attnviz::engine {
 namespace {
 
@@ -190,17 +192,21 @@ ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& inpu
     return out;
 }
 
-std::vector<ClassMaps> gradientCamsOfBatch(const Classifier& model, const torch::Tensor& batch,
-                                           const std::vector<int>& classIndices, const std::vector<std::string>& layers,
-                                           const CamOptions& options)
+namespace {
+
+void checkGradientCam(const CamOptions& options)
 {
     if (!methodInfo(options.method).camInput || !camNeedsGradient(options.method))
         throw EngineError("method '" + viewMethodName(options.method) + "' is not a gradient CAM");
-    if (batch.dim() != 4 || std::size_t(batch.size(0)) != classIndices.size())
-        throw EngineError("a batch of CAMs takes images [N, C, H, W] and one class per image");
+}
+
+// The gradient CAMs of a batch's differentiable activations (N images) at `layers`,
+// from one backward of the sum of each image's class logit.
+std::vector<ClassMaps> camsOfActivations(const Classifier& model, const Activations& acts,
+                                         const std::vector<int>& classIndices, const std::vector<std::string>& layers,
+                                         const CamOptions& options)
+{
     const bool vit = model.spec().family == Family::ViT;
-    torch::AutoGradMode gradMode(true);
-    const auto acts = differentiableForward(model, batch.to(model.device(), torch::kFloat32));
     std::vector<ClassMaps> out(classIndices.size());
     torch::Tensor score;  // Σ_n logit_n[c_n]: its gradient at image n is image n's own
     for (std::size_t n = 0; n < out.size(); ++n) {
@@ -220,6 +226,20 @@ std::vector<ClassMaps> gradientCamsOfBatch(const Classifier& model, const torch:
             out[n].maps.push_back(map.to(torch::kCPU, torch::kFloat32));
         }
     return out;
+}
+
+}  // namespace
+
+std::vector<ClassMaps> gradientCamsOfBatch(const Classifier& model, const torch::Tensor& batch,
+                                           const std::vector<int>& classIndices, const std::vector<std::string>& layers,
+                                           const CamOptions& options)
+{
+    checkGradientCam(options);
+    if (batch.dim() != 4 || std::size_t(batch.size(0)) != classIndices.size())
+        throw EngineError("a batch of CAMs takes images [N, C, H, W] and one class per image");
+    torch::AutoGradMode gradMode(true);
+    const auto acts = differentiableForward(model, batch.to(model.device(), torch::kFloat32));
+    return camsOfActivations(model, acts, classIndices, layers, options);
 }
 
 namespace {
@@ -273,6 +293,43 @@ ViewMaps camView(const Classifier& model, const Trace& trace, const ViewRequest&
     return camViewOf(model, r, classActivationMaps(model, trace.input, request.classIndex, r.layers, r.options));
 }
 
+namespace {
+
+// Whether the request is for the last layer alone and every trace kept that layer's
+// input, so that the CAMs can resume the pass there (Trace::lastLayerInput).
+bool resumesAtLastLayer(const Classifier& model, const std::vector<const Trace*>& traces,
+                        const std::vector<std::string>& layers)
+{
+    const auto& first = *traces.front();
+    const std::string last = model.spec().family == Family::ViT
+                                 ? std::to_string(first.attentions.size() - 1)
+                                 : (first.features.empty() ? std::string() : first.features.back().first);
+    if (layers.size() != 1 || layers.front() != last)
+        return false;
+    return std::all_of(traces.begin(), traces.end(), [](const Trace* t) { return t->lastLayerInput.defined(); });
+}
+
+}  // namespace
+
+std::vector<ClassMaps> gradientCamsAtLastLayer(const Classifier& model, const std::vector<const Trace*>& traces,
+                                               const std::vector<int>& classIndices, const CamOptions& options)
+{
+    checkGradientCam(options);
+    if (traces.empty() || traces.size() != classIndices.size())
+        throw EngineError("CAMs of traces take one class per trace");
+    std::vector<torch::Tensor> inputs;  // [1, T, D] or [1, C, h, w] each
+    inputs.reserve(traces.size());
+    for (const auto* t : traces)
+        inputs.push_back(t->lastLayerInput);
+    torch::AutoGradMode gradMode(true);
+    // A leaf that wants gradients: what the last layer computes from it is differentiable.
+    const auto resumed = torch::cat(inputs).to(model.device(), torch::kFloat32).detach().requires_grad_(true);
+    const auto acts = model.activationsOfLastLayer(resumed, traces.front()->tokens);
+    const std::string layer = model.spec().family == Family::ViT ? std::to_string(acts.attentions.size() - 1)
+                                                                 : acts.features.back().first;
+    return camsOfActivations(model, acts, classIndices, {layer}, options);
+}
+
 std::vector<ViewMaps> gradientCamViewsOfBatch(const Classifier& model, const std::vector<const Trace*>& traces,
                                               const ViewRequest& request)
 {
@@ -281,12 +338,17 @@ std::vector<ViewMaps> gradientCamViewsOfBatch(const Classifier& model, const std
     if (traces.empty())
         return views;
     const auto r = camRequest(model, *traces.front(), request);
+    const std::vector<int> classes(traces.size(), request.classIndex);
+    if (resumesAtLastLayer(model, traces, r.layers)) {
+        for (const auto& m : gradientCamsAtLastLayer(model, traces, classes, r.options))
+            views.push_back(camViewOf(model, r, m));
+        return views;
+    }
     std::vector<torch::Tensor> inputs;
     inputs.reserve(traces.size());
     for (const auto* t : traces)
         inputs.push_back(t->input);
-    const auto maps = gradientCamsOfBatch(model, torch::cat(inputs),
-                                          std::vector<int>(traces.size(), request.classIndex), r.layers, r.options);
+    const auto maps = gradientCamsOfBatch(model, torch::cat(inputs), classes, r.layers, r.options);
     for (const auto& m : maps)
         views.push_back(camViewOf(model, r, m));
     return views;

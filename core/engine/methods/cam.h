@@ -54,9 +54,17 @@ std::vector<ClassMaps> gradientCamsOfBatch(const Classifier& model, const torch:
                                            const std::vector<int>& classIndices, const std::vector<std::string>& layers,
                                            const CamOptions& options = {});
 
+// The gradient CAMs at the last layer of the images whose traces are given, resumed
+// from what each trace kept of that layer's input (Trace::lastLayerInput, which must be
+// defined): one pass of the last layer and one backward over the batch, no full
+// forward. Image by image equal to classActivationMaps at that layer.
+std::vector<ClassMaps> gradientCamsAtLastLayer(const Classifier& model, const std::vector<const Trace*>& traces,
+                                               const std::vector<int>& classIndices, const CamOptions& options = {});
+
 // A gradient CAM request's views of several traces of one input size, as camView gives
 // each, from one pass and one backward over the batch of their inputs
-// (gradientCamsOfBatch). Throws EngineError for another method.
+// (gradientCamsOfBatch), or, at the last layer alone, resumed from the traces
+// (gradientCamsAtLastLayer). Throws EngineError for another method.
 std::vector<ViewMaps> gradientCamViewsOfBatch(const Classifier& model, const std::vector<const Trace*>& traces,
                                               const ViewRequest& request);
 

@@ -47,6 +47,14 @@ public:
     // replaced by replacement.value [K, ...]; the layers before it run once. Throws
     // EngineError for an unknown layer or a value of the wrong shape.
     virtual torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const = 0;
+    // Eval-mode forward of the last layer only, from what traces keep of its input
+    // (Trace::lastLayerInput, batched: [N, T, D] or [N, C, h, w]); `tokens` is a ViT's
+    // token layout. Differentiable when the caller has gradients enabled. The result has
+    // the logits and the last layer's intermediates only: a ViT's entries at its last
+    // block's index (the earlier ones undefined), a CNN's last feature map under its
+    // stage name. Gradient methods at the last layer need no second full pass with it.
+    virtual Activations activationsOfLastLayer(const torch::Tensor& lastLayerInput,
+                                               const TokenLayout& tokens) const = 0;
     // The trainable tensors (batch-norm running statistics excluded) under their
     // checkpoint names, in the order the forward pass uses them (input first, head
     // last). They share storage with the model: an optimizer over them trains it, and

@@ -57,6 +57,12 @@ struct Trace {
     // CNN: named stage outputs [1, C, h, w] in forward order:
     // conv1 (after bn1 + relu), maxpool, layer1 .. layer4.
     std::vector<std::pair<std::string, torch::Tensor>> features;
+    // What the last layer reads, so that a gradient method at the last layer can resume
+    // the pass there (Classifier::activationsOfLastLayer) instead of running it again:
+    // a ViT's residual stream entering its last block [1, T, D]; a CNN's last feature
+    // map [1, C, h, w] (the tensor of features.back()). Undefined where the model cannot
+    // resume.
+    torch::Tensor lastLayerInput;
     double forwardSeconds = 0.0;
 };
 

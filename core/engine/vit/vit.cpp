@@ -278,6 +278,8 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
         }
         if (hooks.tokenStates)
             hooks.tokenStates->push_back(x);
+        if (hooks.lastBlockInput && i + 1 == m_w.blocks.size())
+            *hooks.lastBlockInput = x;
         torch::Tensor normed;
         if (hooks.norm1Outputs || r) {
             normed = norm1(b, x);
@@ -327,6 +329,32 @@ torch::Tensor VisionTransformer::logitsReplacing(const torch::Tensor& input, con
     return classify(encode(input, layout, hooks));
 }
 
+Activations VisionTransformer::activationsOfLastLayer(const torch::Tensor& lastLayerInput,
+                                                      const TokenLayout& tokens) const
+{
+    const auto depth = m_w.blocks.size();
+    if (lastLayerInput.dim() != 3 || lastLayerInput.size(1) != tokens.tokens()
+        || lastLayerInput.size(2) != m_spec.embedDim)
+        throw EngineError("the last block's input must be [N, " + std::to_string(tokens.tokens()) + ", "
+                          + std::to_string(m_spec.embedDim) + "], got "
+                          + io::shapeString(lastLayerInput.sizes().vec()));
+    Activations out;
+    out.tokens = tokens;
+    out.attentions.resize(depth);
+    out.tokenStates.resize(depth + 1);
+    out.norm1Outputs.resize(depth);
+    const auto last = depth - 1;
+    const auto& b = m_w.blocks[last];
+    const auto biases = relativeBiases(tokens.gridH, tokens.gridW);
+    auto x = lastLayerInput.to(m_device, torch::kFloat32);
+    out.tokenStates[last] = x;
+    out.norm1Outputs[last] = norm1(b, x);
+    x = block(b, x, out.norm1Outputs[last], biases.empty() ? torch::Tensor() : biases[last], out.attentions[last]);
+    out.tokenStates[depth] = x;
+    out.logits = classify(x);
+    return out;
+}
+
 torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool training) const
 {
     TokenLayout layout;
@@ -348,6 +376,8 @@ std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) c
     hooks.attentions = &attentions;
     hooks.tokenNorms = &tokenNorms;
     hooks.residuals = &residuals;
+    torch::Tensor lastBlockInput;  // [N, T, D]
+    hooks.lastBlockInput = &lastBlockInput;
     TokenLayout layout;
     const auto encoded = encode(batch, layout, hooks);
     torch::Tensor poolAttention;  // [N, H, L, T] with an attention-pooling head
@@ -363,6 +393,7 @@ std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) c
         for (const auto& t : tokenNorms)
             trace.tokenNorms.push_back(t[n]);
         trace.residuals = residualsOf(residuals, n);
+        trace.lastLayerInput = lastBlockInput.slice(0, n, n + 1).to(torch::kCPU);
         if (embeddings.defined())
             trace.embedding = embeddings.slice(0, n, n + 1);
         if (poolAttention.defined())

@@ -20,6 +20,7 @@ public:
     torch::Tensor logits(const torch::Tensor& batch, bool training) const override;
     Activations activations(const torch::Tensor& batch) const override;
     torch::Tensor logitsReplacing(const torch::Tensor& input, const LayerReplacement& replacement) const override;
+    Activations activationsOfLastLayer(const torch::Tensor& lastLayerInput, const TokenLayout& tokens) const override;
     std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const override;
     io::TensorMap stateDict() const override;
     // The weights in timm's layout, on device(), for methods that walk the network
@@ -36,6 +37,7 @@ private:
         const LayerReplacement* replacement = nullptr;       // "<b>" or "<b>.norm1"
         std::vector<ResidualNorms>* residuals = nullptr;     // per block: attention, then MLP
         std::vector<torch::Tensor>* tokenNorms = nullptr;    // per block: its output's [N, T]
+        torch::Tensor* lastBlockInput = nullptr;             // the stream entering the last block [N, T, D]
         bool training = false;  // batch statistics in a conv stem's batch norms (Classifier::logits)
     };
     // [N, T, D] tokens after the last block for an input [N, C, H, W]; fills the layout.
