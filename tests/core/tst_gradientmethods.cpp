@@ -56,6 +56,13 @@ torch::Tensor randomBatch(int n, int seed)
     return torch::randn({n, 3, 224, 224});
 }
 
+// Three different images of the size of `one` [1, 3, H, W]: it, its mirror image and a
+// noisy copy.
+torch::Tensor threeImages(const torch::Tensor& one)
+{
+    return torch::cat({one, one.flip({3}), one + 0.5 * randomBatch(1, 3).narrow(2, 0, one.size(2))});
+}
+
 }  // namespace
 
 class TestGradientMethods : public QObject {
@@ -235,8 +242,7 @@ private slots:
         QFETCH(bool, vit);
         const auto& f = fixture();
         const auto& model = vit ? *f.vit : *f.cnn;
-        const auto one = f.tensor(vit ? "vit.input" : "cnn.input");
-        const auto batch = torch::cat({one, one.flip({3}), one + 0.5 * randomBatch(1, 3).narrow(2, 0, one.size(2))});
+        const auto batch = threeImages(f.tensor(vit ? "vit.input" : "cnn.input"));
         const std::vector<std::string> layers = vit ? std::vector<std::string>{"1", "-1"}
                                                     : std::vector<std::string>{"layer4", "layer2.1"};
         const std::vector<int> classes{-1, 7, -1};
@@ -265,8 +271,7 @@ private slots:
         QFETCH(bool, vit);
         const auto& f = fixture();
         const auto& model = vit ? *f.vit : *f.cnn;
-        const auto one = f.tensor(vit ? "vit.input" : "cnn.input");
-        const auto batch = torch::cat({one, one.flip({3}), one + 0.5 * randomBatch(1, 3).narrow(2, 0, one.size(2))});
+        const auto batch = threeImages(f.tensor(vit ? "vit.input" : "cnn.input"));
         const auto traces = model.forwardBatch(batch);
         const std::vector<const engine::Trace*> pointers{&traces[0], &traces[1], &traces[2]};
         const std::vector<int> classes{-1, 7, -1};
