@@ -294,6 +294,9 @@ private slots:
                                  / 2;
         const auto trace = vit.forward(torch::randn({1, 3, 64, 64}));
         QCOMPARE(trace.tokens.firstPatchCentre, centre);
+        if (model == QLatin1String("timm_convstem"))  // what `info` and the window's title say
+            QVERIFY2(vit.spec().description.find("patch 8 through a 3-layer ConvStem") != std::string::npos,
+                     vit.spec().description.c_str());
         QCOMPARE(rowMiddle, 1 * p + centre);
         QCOMPARE(colMiddle, 2 * p + centre);
     }

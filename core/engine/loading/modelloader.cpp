@@ -214,6 +214,8 @@ std::string vitDescription(const ModelSpec& s)
     std::string name = vitKind(s) + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
                        + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim) + ", patch "
                        + std::to_string(s.patchSize);
+    if (s.convStemLayers)
+        name += " through a " + std::to_string(s.convStemLayers) + "-layer ConvStem";
     if (s.hasDistToken)
         name += ", distilled";
     if (s.regTokens)

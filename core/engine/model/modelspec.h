@@ -70,7 +70,8 @@ struct ModelSpec {
     int depth = 0;  // ViT: blocks; CNN: weighted layers on the main path (ResNet-50: 50)
     int heads = 0;
     int embedDim = 0;
-    int patchSize = 0;
+    int patchSize = 0;       // input pixels per token, a conv stem's strides included
+    int convStemLayers = 0;  // a hybrid's ConvStem: convolutions before the patch projection
     bool hasClsToken = true;
     bool hasDistToken = false;  // DeiT distilled: logits = mean of head and head_dist
     int regTokens = 0;

@@ -257,6 +257,7 @@ ViTWeights readPlainViT(WeightSource& s, Naming naming, ModelSpec& spec)
     spec.depth = depth;
     spec.embedDim = int(d);
     spec.patchSize = int(patchShape[2]) * convStemStride(w.stem);
+    spec.convStemLayers = int(w.stem.size());
     spec.preprocessing.inputSize[0] = int(w.stem.empty() ? patchShape[1] : w.stem.front().convW.size(1));
     spec.hasClsToken = w.clsToken.defined();
     spec.hasDistToken = w.distToken.defined();
