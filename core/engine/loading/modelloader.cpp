@@ -36,9 +36,10 @@ int defaultHeads(int embedDim)
     case 192: return 3;
     case 384: return 6;
     case 768: return 12;
-    case 1024: return 16;
-    case 1280: return 16;  // ViT-H/14
-    case 1152: return 16;  // SigLIP So400m (head dim 72)
+    case 1024:  // ViT-L
+    case 1280:  // ViT-H/14
+    case 1152:  // SigLIP So400m (head dim 72)
+        return 16;
     default: return embedDim % 64 == 0 ? embedDim / 64 : 0;
     }
 }
@@ -197,7 +198,9 @@ void applyInputSize(ModelSpec& spec, const LoadOptions& options)
                           + std::to_string(spec.patchSize) + "-pixel patch");
     if (spec.family == Family::ViT) {
         // The trace keeps every block's attention [heads, T, T]: bound what a size may cost.
-        const double tokens = double(h / spec.patchSize) * double(w / spec.patchSize) + spec.prefixTokens();
+        const int gridH = h / spec.patchSize;
+        const int gridW = w / spec.patchSize;
+        const double tokens = double(gridH) * double(gridW) + spec.prefixTokens();
         const double bytes = 4.0 * spec.depth * spec.heads * tokens * tokens;
         constexpr double kLimit = 2.0 * (1 << 30);
         if (bytes > kLimit)

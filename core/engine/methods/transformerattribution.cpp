@@ -214,7 +214,7 @@ Tensor embedding64(const ViTWeights& w, const Tensor& input, const Tensor& token
     const auto single = project(w.stem, image, w.patchW, w.patchB).to(torch::kFloat64);
     const auto exact = project(stem64, image.to(torch::kFloat64), f64(w.patchW), f64(w.patchB));
     auto x = tokens.to(torch::kFloat64);
-    x.narrow(0, layout.prefixTokens(), layout.gridH * layout.gridW).add_(exact - single);
+    x.narrow(0, layout.prefixTokens(), int64_t(layout.gridH) * layout.gridW).add_(exact - single);
     return x;
 }
 
