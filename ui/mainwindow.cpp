@@ -44,22 +44,25 @@ QString resourceRoot()
     const QDir bin(QCoreApplication::applicationDirPath());
     for (const auto& candidate : {bin.filePath(QStringLiteral("../share/attnviz")),
                                   bin.filePath(QStringLiteral("../..")), QStringLiteral(ATTNVIZ_SOURCE_DIR)})
-        if (QFileInfo::exists(candidate + QStringLiteral("/models/vit-fmnist")))
+        if (QFileInfo::exists(candidate + QStringLiteral("/models/vit-shapes")))
             return QDir(candidate).canonicalPath();
     return QStringLiteral(ATTNVIZ_SOURCE_DIR);
 }
 
 }  // namespace
 
+// The colour models trained on the project's benchmark (docs/audit.md), and one of its
+// test scenes with its mask beside it, so that a first start shows maps that can be
+// right or wrong and the Trust tab has something to score.
 QString defaultModelPath(Side side)
 {
     return resourceRoot()
-           + (side == Side::ViT ? QStringLiteral("/models/vit-fmnist") : QStringLiteral("/models/cnn-fmnist"));
+           + (side == Side::ViT ? QStringLiteral("/models/vit-shapes") : QStringLiteral("/models/cnn-shapes"));
 }
 
 QString defaultImagePath()
 {
-    return resourceRoot() + QStringLiteral("/resources/samples/0000-ankle-boot.png");
+    return resourceRoot() + QStringLiteral("/resources/scenes/00006-square.png");
 }
 
 MainWindow::MainWindow(const StartOptions& options, QWidget* parent)

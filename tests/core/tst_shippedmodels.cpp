@@ -66,6 +66,12 @@ private slots:
         const auto trace = cnn->forward(torch::zeros({1, 1, 28, 28}));
         const auto& last = trace.features.back().second;
         QVERIFY2(last.size(2) > 1 && last.size(3) > 1, "the last stage must keep a spatial map");
+        // The colour ViT: timm's ConvStem to 8-px tokens, the grid of the colour CNN's last map.
+        const auto shapes = engine::loadClassifier(kModels + "vit-shapes");
+        QCOMPARE(shapes->spec().convStemLayers, 3);
+        QCOMPARE(shapes->spec().patchSize, 8);
+        const auto cells = shapes->forward(torch::zeros({1, 3, 64, 64})).tokens;
+        QCOMPARE(cells.gridH * cells.gridW, 64);
     }
 
     void accuracyMatchesTheCard_data()
@@ -91,6 +97,7 @@ private slots:
     void shapesAccuracyMatchesTheCard_data()
     {
         QTest::addColumn<QString>("model");
+        QTest::newRow("vit") << "vit-shapes";
         QTest::newRow("cnn") << "cnn-shapes";
     }
 

@@ -1,12 +1,12 @@
 #!/bin/sh
-# Writes resources/samples/shapes/: the first ten test scenes of the colour-shapes
+# Writes resources/scenes/: the first ten test scenes of the colour-shapes
 # benchmark of seed 2 (one per class; the shipped models were trained on seed 1, so
 # they never saw these), each with its object mask beside it as NNNNN-CLASS.mask.png,
 # where the window's Trust tab finds it.
-# Usage: scripts/export-shape-samples.sh [CLI]   (CLI: build/bin/attnviz-cli by default)
+# Usage: scripts/export-scenes.sh [CLI]   (CLI: build/bin/attnviz-cli by default)
 set -eu
 cli=${1:-build/bin/attnviz-cli}
-out=resources/samples/shapes
+out=resources/scenes
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$cli" benchmark make --out "$tmp/bench" --count 10 --test-count 10 --seed 2 > /dev/null
