@@ -223,6 +223,19 @@ private slots:
             QVERIFY2(torch::equal(t, before.at(name)), name.c_str());
     }
 
+    // A hybrid ViT's conv stem and its projection are one module, randomised in one step.
+    void aHybridsPatchEmbeddingIsOneStep()
+    {
+        engine::ViTShape shape;
+        shape.convStem = true;
+        const auto fresh = engine::freshViT(shape, 5);
+        const auto model = engine::buildClassifier(fresh.tensors, fresh.config);
+        std::set<std::string> names;
+        for (const auto& g : engine::parameterGroups(*model))
+            QVERIFY2(names.insert(g.name).second, ("two groups named " + g.name).c_str());
+        QVERIFY(names.count("patch_embed"));
+    }
+
     void edgesFailTheSanityCheckAndGradCamPasses()
     {
         // The shipped Fashion-MNIST ResNet on a sample: the edge map is the same whatever

@@ -312,12 +312,19 @@ void finishViTSpec(const ViTWeights& w, const io::ModelConfig& config, ModelSpec
 
 std::vector<std::pair<std::string, torch::Tensor*>> ViTWeights::named()
 {
-    auto out = namedConvStem(stem, kTimmStemPrefix);
-    const std::pair<const char*, torch::Tensor*> head[] = {
-        {"cls_token", &clsToken},       {"dist_token", &distToken},           {"reg_token", &regTokens},
-        {"pos_embed", &posEmbed},       {"patch_embed.proj.weight", &patchW}, {"patch_embed.proj.bias", &patchB},
-        {"norm_pre.weight", &preNormW}, {"norm_pre.bias", &preNormB}};
-    for (const auto& [name, t] : head)
+    std::vector<std::pair<std::string, torch::Tensor*>> out{{"cls_token", &clsToken},
+                                                            {"dist_token", &distToken},
+                                                            {"reg_token", &regTokens},
+                                                            {"pos_embed", &posEmbed}};
+    // A hybrid's stem right before the projection, so that the patch embedding is one
+    // module where parameters are grouped by module (the randomisation check).
+    const auto stemTensors = namedConvStem(stem, kTimmStemPrefix);
+    out.insert(out.end(), stemTensors.begin(), stemTensors.end());
+    const std::pair<const char*, torch::Tensor*> embedding[] = {{"patch_embed.proj.weight", &patchW},
+                                                                {"patch_embed.proj.bias", &patchB},
+                                                                {"norm_pre.weight", &preNormW},
+                                                                {"norm_pre.bias", &preNormB}};
+    for (const auto& [name, t] : embedding)
         out.emplace_back(name, t);
     for (std::size_t i = 0; i < blocks.size(); ++i) {
         auto& b = blocks[i];
