@@ -10,7 +10,6 @@
 
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/model/predictions.h"
-#include "core/engine/study/attentiondistance.h"
 #include "core/imaging/montage.h"
 #include "core/io/pngmetadata.h"
 
@@ -240,25 +239,23 @@ void PlotsPanel::setFieldSizes(const std::shared_ptr<const FieldSizes>& sizes)
 
 void PlotsPanel::showDistances(const PaneAnalysis& vit)
 {
-    const auto& trace = vit.trace;
     auto* chart = freshChart(m_distance, tr("ViT mean attention distance per head (pixels of the model input)"));
-    const auto distances = engine::meanAttentionDistances(trace);  // [block][head]
-    const auto blocks = int(distances.size());
+    // The head table the worker made from the trace holds every head's distance, so the
+    // GUI thread recomputes no block's matrix.
+    const int blocks = vit.trace.attention.depth();
+    const int headCount = vit.trace.attention.heads();
     std::vector<QScatterSeries*> heads;
+    for (int h = 0; h < headCount; ++h) {
+        heads.push_back(new QScatterSeries);
+        heads.back()->setName(tr("head %1").arg(h));
+        heads.back()->setMarkerSize(8);
+    }
     double top = 1;
-    for (int b = 0; b < blocks; ++b) {
-        const auto& d = distances[std::size_t(b)];
-        for (std::size_t h = 0; h < d.size(); ++h) {
-            if (h >= heads.size()) {
-                heads.push_back(new QScatterSeries);
-                heads.back()->setName(tr("head %1").arg(h));
-                heads.back()->setMarkerSize(8);
-            }
-            // Heads side by side around their block, so that equal values stay visible.
-            const double offset = d.size() > 1 ? (double(h) / double(d.size() - 1) - 0.5) * 0.5 : 0.0;
-            heads[h]->append(b + offset, d[h]);
-            top = std::max(top, d[h]);
-        }
+    for (const auto& row : vit.heads) {
+        // Heads side by side around their block, so that equal values stay visible.
+        const double offset = headCount > 1 ? (double(row.head) / double(headCount - 1) - 0.5) * 0.5 : 0.0;
+        heads[std::size_t(row.head)]->append(row.layer + offset, row.distance);
+        top = std::max(top, row.distance);
     }
     auto* x = valueAxis(tr("block"), -0.5, blocks - 0.5);
     // A tick on every block index, not on the axis' half-integer ends.
@@ -305,7 +302,7 @@ void PlotsPanel::showReceptiveFields()
         const QPointF patch(0.0, double(trace.tokens.patchSize));
         const double side = double(std::max(trace.input.size(2), trace.input.size(3)));
         addSeries(tr("ViT theoretical (global after the first block)"), vitColour(), false,
-                  byDepth(patch, std::vector<double>(trace.attentions.size(), side)));
+                  byDepth(patch, std::vector<double>(std::size_t(trace.attention.depth()), side)));
         if (m_fieldSizes && !m_fieldSizes->vit.empty())
             addSeries(tr("ViT effective"), vitColour(), true, byDepth(patch, sizesOf(m_fieldSizes->vit)));
     }

@@ -77,8 +77,12 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     const auto input = inputs.at(0, role, model->spec());
     const double prepMs = msSince(start);
     const auto trace = model->forward(input);
+    bool dumpedMatrices = false;
     if (dump)
-        engine::appendTraceTensors(trace, role, *dump);
+        dumpedMatrices = engine::appendTraceTensors(trace, role, *dump,
+                                                    args.flag("dump-attention")
+                                                        ? engine::FullAttentionDump::Always
+                                                        : engine::FullAttentionDump::WhileSmall);
     nlohmann::ordered_json j;
     j["model"] = modelPath;
     j["description"] = model->spec().description;
@@ -89,8 +93,11 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
         j["embedding"] = {{"dim", e.size(0)}, {"norm", e.norm().item<double>()}};
     }
     j["timings_ms"] = {{"load", loadMs}, {"preprocess", prepMs}, {"forward", trace.forwardSeconds * 1000.0}};
-    if (!trace.attentions.empty())
+    if (!trace.attention.empty()) {
         j["grid"] = {trace.tokens.gridH, trace.tokens.gridW};
+        if (dump)  // <role>.attn.<l> are written while the dump stays within 2 GiB, or with --dump-attention
+            j["dump_attention_matrices"] = dumpedMatrices;
+    }
     if (!args.value("method"))
         return j;
     start = std::chrono::steady_clock::now();
@@ -113,7 +120,7 @@ int runAnalyze(const std::vector<std::string>& words)
                                  "heads",    "input-size", "dump",     "threads",       "method",    "layer",
                                  "head",     "class",      "query",    "discard-ratio", "cam-input", "out-dir",
                                  "colormap", "alpha",      "upsample", "normalize",     "keep-mass"},
-                         {"no-colorbar"});
+                         {"no-colorbar", "dump-attention"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
@@ -122,6 +129,8 @@ int runAnalyze(const std::vector<std::string>& words)
                                "alpha", "upsample", "normalize", "keep-mass"})
         if (args.value(option) && !args.value("method"))
             throw UsageError(std::string("--") + option + " needs --method NAME");
+    if (args.flag("dump-attention") && !args.value("dump"))
+        throw UsageError("--dump-attention needs --dump OUT.safetensors");
     const InputSet inputs(args, /*folderAllowed=*/false);
     const auto threads = engine::configureThreads(args.intValue("threads", 0, 1));
     io::TensorMap dump;

@@ -28,9 +28,9 @@ int runMad(const std::vector<std::string>& words)
     std::vector<torch::Tensor> sums;  // per layer [H]
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const auto trace = model->forward(inputs.at(i, "vit", model->spec()));
-        for (std::size_t l = 0; l < trace.attentions.size(); ++l) {
-            const auto d = engine::meanAttentionDistance(trace.attentions[l], trace.tokens, renormalize);
-            if (sums.size() <= l)
+        for (int l = 0; l < trace.attention.depth(); ++l) {  // one block's [H, T, T] at a time
+            const auto d = engine::meanAttentionDistance(trace.attention.matrix(l), trace.tokens, renormalize);
+            if (sums.size() <= std::size_t(l))
                 sums.push_back(d);
             else
                 sums[l] += d;

@@ -50,7 +50,7 @@ private slots:
     void clsMapCoversTheNonSquareGrid()
     {
         const auto trace = traceOf("timm_vit", "timm_vit.nonsquare.ref.safetensors");
-        for (const auto& attention : trace.attentions) {
+        for (const auto& attention : trace.attention.matrices()) {
             const auto map = engine::clsAttention(attention, trace.tokens);
             QCOMPARE(map.sizes(), (torch::IntArrayRef{3, 10, 16}));
             // The full CLS row sums to 1: the map plus the CLS column.
@@ -63,7 +63,7 @@ private slots:
     {
         const auto trace = traceOf("deit_distilled", "deit_distilled.ref.safetensors");
         QCOMPARE(trace.tokens.prefixTokens(), 2);
-        const auto& attention = trace.attentions.back();
+        const auto attention = trace.attention.matrix(trace.attention.depth() - 1);
         const auto map = engine::clsAttention(attention, trace.tokens);
         QCOMPARE(map.sizes(), (torch::IntArrayRef{3, 14, 14}));
         QVERIFY(torch::allclose(map.flatten(1), attention.select(1, 0).narrow(1, 2, 196)));
@@ -73,9 +73,10 @@ private slots:
     {
         const auto trace = traceOf("timm_vit", "timm_vit.ref.safetensors");
         const int query = 1 + 5 * 14 + 7;  // patch at row 5, column 7
-        const auto map = engine::queryAttention(trace.attentions[2], trace.tokens, query);
-        QVERIFY(torch::equal(map.flatten(1), trace.attentions[2].select(1, query).narrow(1, 1, 196)));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::queryAttention(trace.attentions[2], trace.tokens, 197));
+        const auto map = engine::queryAttention(trace.attention.matrix(2), trace.tokens, query);
+        QVERIFY(torch::equal(map.flatten(1), trace.attention.matrix(2).select(1, query).narrow(1, 1, 196)));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError,
+                                 engine::queryAttention(trace.attention.matrix(2), trace.tokens, 197));
     }
 
     void headFusionOrders()
@@ -127,17 +128,17 @@ private slots:
         for (double discard : {0.0, 0.9}) {
             engine::RolloutOptions options;
             options.discardRatio = discard;
-            const auto map = engine::attentionRollout(trace.attentions, trace.tokens, options);
+            const auto map = engine::attentionRollout(trace.attention, trace.tokens, options);
             QCOMPARE(map.sizes(), (torch::IntArrayRef{14, 14}));
             QVERIFY((map >= 0).all().item<bool>());
             QVERIFY(map.sum().item<double>() < 1.0 + 1e-5);  // the CLS column takes the rest
         }
         engine::RolloutOptions late;
         late.startLayer = 11;
-        QVERIFY(!torch::allclose(engine::attentionRollout(trace.attentions, trace.tokens, late),
-                                 engine::attentionRollout(trace.attentions, trace.tokens)));
+        QVERIFY(!torch::allclose(engine::attentionRollout(trace.attention, trace.tokens, late),
+                                 engine::attentionRollout(trace.attention, trace.tokens)));
         late.startLayer = 12;
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::attentionRollout(trace.attentions, trace.tokens, late));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::attentionRollout(trace.attention, trace.tokens, late));
     }
 };
 

@@ -455,6 +455,29 @@ private slots:
         QCOMPARE(engine::effectiveFieldSize(alone, last.row * 16 + 7.5, last.col * 16 + 7.5), last.size);
     }
 
+    // The gradient views keep one block's matrices at a time; past their budget they
+    // refuse before any pass, saying what they would need.
+    void streamedAttentionGradientsRefuseBeyondTheirBudget()
+    {
+        const auto& f = fixture();
+        const auto huge = torch::zeros({1, 3, 1600, 1600});  // 100 x 100 patches + CLS: 10001 tokens
+        for (int method = 0; method < 2; ++method) {
+            try {
+                if (method == 0)
+                    engine::genericAttention(*f.vit, huge, -1);
+                else
+                    engine::gradientRollout(*f.vit, huge, -1);
+                QFAIL("no refusal");
+            } catch (const engine::EngineError& e) {
+                const std::string what = e.what();
+                QVERIFY2(what.find("at 10001 tokens needs about 5723 MB") != std::string::npos
+                             && what.find("(at most 4096 MB)") != std::string::npos
+                             && what.find('\n') == std::string::npos,
+                         e.what());
+            }
+        }
+    }
+
     void badRequestsAreOneLineErrors()
     {
         const auto& f = fixture();

@@ -62,11 +62,11 @@ private slots:
         const auto trace = vit->forward(input);
         QCOMPARE(trace.tokens.gridH, int(input.size(2)) / vit->spec().patchSize);
         QCOMPARE(trace.tokens.gridW, int(input.size(3)) / vit->spec().patchSize);
-        QCOMPARE(int(trace.attentions.size()), vit->spec().depth);
-        for (std::size_t l = 0; l < trace.attentions.size(); ++l) {
+        QCOMPARE(trace.attention.depth(), vit->spec().depth);
+        for (int l = 0; l < trace.attention.depth(); ++l) {
             const auto& expected = ref.at("vit.attn." + std::to_string(l));
-            QCOMPARE(trace.attentions[l].unsqueeze(0).sizes(), expected.sizes());
-            const double diff = maxAbsDiff(trace.attentions[l].unsqueeze(0), expected);
+            QCOMPARE(trace.attention.matrix(l).unsqueeze(0).sizes(), expected.sizes());
+            const double diff = maxAbsDiff(trace.attention.matrix(l).unsqueeze(0), expected);
             QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: attention differs by %2").arg(l).arg(diff)));
         }
         if (ref.count("vit.logits")) {
@@ -75,6 +75,42 @@ private slots:
         } else {
             QVERIFY(!trace.logits.defined());
         }
+    }
+
+    // DINO's ViT-S/8 shape at 480 px (3601 tokens): every block's CLS row and a query
+    // patch's row against torchvision's need_weights attention, from a trace that keeps
+    // queries and keys instead of the 3.7 GB of matrices.
+    void largeInputRowsMatchReference()
+    {
+        const auto ref = loadReference((kData + QStringLiteral("tv_vit_s_8_480.ref.safetensors")).toStdString());
+        const auto queryRows = loadReference(
+            (kData + QStringLiteral("tv_vit_s_8_480.query.safetensors")).toStdString());
+        const auto vit = engine::loadClassifier((kData + QStringLiteral("tv_vit_s_8_480.pth")).toStdString());
+        const auto trace = vit->forward(ref.at("vit.input"));
+        QCOMPARE(trace.tokens.tokens(), 3601);
+        QVERIFY(relativeDiff(trace.logits, ref.at("vit.logits")) <= 1e-4);
+        const int64_t query = 1 + 17 * 60 + 41;  // S8_QUERY_ROW, S8_QUERY_COL in make_reference.py
+        QCOMPARE(trace.attention.depth(), 12);
+        for (int l = 0; l < trace.attention.depth(); ++l) {
+            const auto block = std::to_string(l);
+            const double cls = maxAbsDiff(trace.attention.summaryRow(l, true).unsqueeze(0),
+                                          ref.at("vit.attn_cls." + block));
+            const double row = maxAbsDiff(trace.attention.row(l, query).unsqueeze(0),
+                                          queryRows.at("vit.attn_query." + block));
+            QVERIFY2(cls <= 1e-5 && row <= 1e-5,
+                     qPrintable(
+                         QStringLiteral("block %1: CLS row off by %2, query row by %3").arg(l).arg(cls).arg(row)));
+        }
+        // What the trace keeps is linear in T: queries and keys, 2 x 12 x 3601 x 384 floats
+        // (133 MB), and a few rows, against 3.7 GB of matrices.
+        const auto matrices = 12.0 * 6 * 3601.0 * 3601.0 * 4;
+        QVERIFY(double(trace.attention.bytes()) < 1.05 * 2 * 12 * 3601.0 * 384 * 4);
+        QVERIFY(double(trace.attention.bytes()) < matrices / 25);
+        // A block's whole matrix, recomputed, agrees with its rows.
+        const auto last = trace.attention.matrix(11);
+        QCOMPARE(last.sizes(), (torch::IntArrayRef{6, 3601, 3601}));
+        QVERIFY(maxAbsDiff(last.select(1, query), trace.attention.row(11, query)) <= 1e-6);
+        QVERIFY(maxAbsDiff(last.select(1, 0), trace.attention.summaryRow(11, true)) <= 1e-6);
     }
 
     void resnetMatchesReference()
@@ -119,7 +155,7 @@ private slots:
         const auto ref = loadReference(kData.toStdString() + "timm_vit.nonsquare.ref.safetensors");
         const auto vit = engine::loadClassifier((kData + QStringLiteral("timm_vit")).toStdString());
         const auto trace = vit->forward(ref.at("vit.input"));
-        for (const auto& a : trace.attentions) {
+        for (const auto& a : trace.attention.matrices()) {
             QCOMPARE(a.size(1), int64_t(trace.tokens.tokens()));
             QVERIFY(maxAbsDiff(a.sum(-1), torch::ones({a.size(0), a.size(1)})) < 1e-5);
         }

@@ -167,8 +167,8 @@ private slots:
         QCOMPARE(trace.tokens.prefixTokens(), 1);
         QCOMPARE(trace.tokens.gridH, 8);
         for (std::size_t b = 0; b < recorded.size(); ++b)
-            QVERIFY(torch::allclose(trace.attentions[b], recorded[b], 1e-4, 1e-6));
-        compareMaps(engine::attentionRollout(trace.attentions, trace.tokens, opts), cases().at(name), 1e-4,
+            QVERIFY(torch::allclose(trace.attention.matrix(int(b)), recorded[b], 1e-4, 1e-6));
+        compareMaps(engine::attentionRollout(trace.attention, trace.tokens, opts), cases().at(name), 1e-4,
                     name + " (own forward)");
     }
 };

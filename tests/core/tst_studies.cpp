@@ -58,7 +58,7 @@ engine::Trace syntheticTrace(const torch::Tensor& norms, const torch::Tensor& cl
     const int64_t t = trace.tokens.tokens();
     auto attention = torch::full({1, t, t}, 1.0 / double(t));
     attention[0][0] = clsRow;
-    trace.attentions = {attention};
+    trace.attention = engine::AttentionRecord::ofMatrices({attention}, trace.tokens);
     trace.tokenNorms = {norms};
     return trace;
 }
@@ -231,8 +231,9 @@ private slots:
         auto table = engine::headTable(uniform, engine::studyTokens(uniform));
         QVERIFY(std::abs(table[0].entropy - std::log(17.0)) < 1e-6);
         auto focused = uniform;
-        focused.attentions[0] = torch::zeros({1, 17, 17});
-        focused.attentions[0].select(2, 0).fill_(1.0);  // every query looks at CLS only
+        auto onCls = torch::zeros({1, 17, 17});
+        onCls.select(2, 0).fill_(1.0);  // every query looks at CLS only
+        focused.attention = engine::AttentionRecord::ofMatrices({onCls}, focused.tokens);
         table = engine::headTable(focused, engine::studyTokens(focused));
         QCOMPARE(table[0].entropy, 0.0);
         QCOMPARE(table[0].distance, 0.0);  // prefix keys count as distance 0

@@ -87,7 +87,7 @@ private slots:
         QCOMPARE(view.layers, std::vector<std::string>{"3"});
         QCOMPARE(view.heads, std::vector<std::string>{"mean"});
         QVERIFY(!view.classIndex);
-        const auto expected = engine::clsAttention(trace.attentions[3], trace.tokens).mean(0);
+        const auto expected = engine::clsAttention(trace.attention.matrix(3), trace.tokens).mean(0);
         QVERIFY(torch::allclose(view.maps[0][0], expected));
     }
 
@@ -97,7 +97,7 @@ private slots:
         const auto view = engine::computeView(*model, trace, request("attention", "all", "all"));
         QCOMPARE(view.maps.sizes(), (torch::IntArrayRef{4, 3, 14, 14}));
         QCOMPARE(view.heads, (std::vector<std::string>{"0", "1", "2"}));
-        QVERIFY(torch::allclose(view.maps[1][2], engine::clsAttention(trace.attentions[1], trace.tokens)[2]));
+        QVERIFY(torch::allclose(view.maps[1][2], engine::clsAttention(trace.attention.matrix(1), trace.tokens)[2]));
         const auto single = engine::computeView(*model, trace, request("attention", "-3", "1"));
         QVERIFY(torch::allclose(single.maps[0][0], view.maps[1][1]));
     }
@@ -108,7 +108,7 @@ private slots:
         auto r = request("attention", "2", "max");
         r.query = std::make_pair(3, 5);
         const auto view = engine::computeView(*model, trace, r);
-        const auto perHead = engine::queryAttention(trace.attentions[2], trace.tokens, 1 + 3 * 14 + 5);
+        const auto perHead = engine::queryAttention(trace.attention.matrix(2), trace.tokens, 1 + 3 * 14 + 5);
         QVERIFY(torch::allclose(view.maps[0][0], std::get<0>(perHead.max(0))));
     }
 

@@ -99,12 +99,22 @@ private slots:
         QCOMPARE(QString::fromStdString(spec.architecture), architecture);
         const auto ref = loadReference(dir.toStdString() + reference.toStdString());
         const auto trace = vit->forward(ref.at("vit.input"));
-        QCOMPARE(int(trace.attentions.size()), spec.depth);
-        for (std::size_t l = 0; l < trace.attentions.size(); ++l) {
+        QCOMPARE(trace.attention.depth(), spec.depth);
+        const int prefix = trace.tokens.prefixTokens();
+        for (int l = 0; l < trace.attention.depth(); ++l) {
             const auto& expected = ref.at("vit.attn." + std::to_string(l));
-            QCOMPARE(trace.attentions[l].unsqueeze(0).sizes(), expected.sizes());
-            const double diff = maxAbsDiff(trace.attentions[l].unsqueeze(0), expected);
+            QCOMPARE(trace.attention.matrix(l).unsqueeze(0).sizes(), expected.sizes());
+            const double diff = maxAbsDiff(trace.attention.matrix(l).unsqueeze(0), expected);
             QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: attention differs by %2").arg(l).arg(diff)));
+            // The rows the forward pass kept: the prefix tokens' and the image's summary row
+            // (CLS's, or the patch rows' mean without a CLS token).
+            const auto rows = expected[0];  // [H, T, T]
+            QCOMPARE(trace.attention.prefixRows(l).size(1), int64_t(prefix));
+            if (prefix > 0)
+                QVERIFY(maxAbsDiff(trace.attention.prefixRows(l), rows.narrow(1, 0, prefix)) <= 1e-5);
+            const auto summary = trace.tokens.hasCls ? rows.select(1, 0)
+                                                     : rows.narrow(1, prefix, rows.size(1) - prefix).mean(1);
+            QVERIFY(maxAbsDiff(trace.attention.summaryRow(l, trace.tokens.hasCls), summary) <= 1e-5);
         }
         // SigLIP: the attention pool's softmax, the map that stands for CLS attention.
         if (ref.count("vit.pool_attn")) {
@@ -181,7 +191,7 @@ private slots:
         QVERIFY(vit->spec().mlp == engine::ViTMlp::GeluTanh);
         const auto ref = loadReference(kGenerated + "hf_siglip_vision.ref.safetensors");
         const auto trace = vit->forward(ref.at("vit.input"));
-        QVERIFY(maxAbsDiff(trace.attentions[1].unsqueeze(0), ref.at("vit.attn.1")) <= 1e-5);
+        QVERIFY(maxAbsDiff(trace.attention.matrix(1).unsqueeze(0), ref.at("vit.attn.1")) <= 1e-5);
         QVERIFY(relativeDiff(trace.embedding, ref.at("vit.embedding")) <= 1e-4);
     }
 
@@ -237,8 +247,9 @@ private slots:
         const auto trace = beit->forward(ref.at("vit.input"));
         QCOMPARE(trace.tokens.gridH, 5);
         QCOMPARE(trace.tokens.gridW, 6);
-        for (std::size_t l = 0; l < trace.attentions.size(); ++l) {
-            const double diff = maxAbsDiff(trace.attentions[l].unsqueeze(0), ref.at("vit.attn." + std::to_string(l)));
+        for (int l = 0; l < trace.attention.depth(); ++l) {
+            const double diff = maxAbsDiff(trace.attention.matrix(l).unsqueeze(0),
+                                           ref.at("vit.attn." + std::to_string(l)));
             QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("block %1: attention differs by %2").arg(l).arg(diff)));
         }
         QVERIFY(relativeDiff(trace.logits, ref.at("vit.logits")) <= 1e-4);

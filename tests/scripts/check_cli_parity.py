@@ -4,7 +4,7 @@
 For builds without Qt (the `headless` preset, e.g. a GPU machine with only a CUDA
 LibTorch): runs `attnviz-cli analyze --tensor REF --dump OUT` for each reference model
 written by make_reference.py and compares logits (relative 1e-4), attention (absolute
-1e-5) and ResNet features (relative 1e-4). Exit status 0 only when all match.
+1e-5: every block's whole matrix and its CLS row) and ResNet features (relative 1e-4). Exit status 0 only when all match.
 """
 import argparse
 import json
@@ -25,6 +25,8 @@ CASES = [  # (role, model, reference)
     ("vit", "dino_teacher.pth", "dino_teacher.ref.safetensors"),
     ("vit", "timm_vit_reg", "timm_vit_reg.ref.safetensors"),
     ("cnn", "tv_resnet50.pth", "tv_resnet50.ref.safetensors"),
+    # 3601 tokens: the CLS rows are dumped, the whole matrices (3.7 GB) are not.
+    ("vit", "tv_vit_s_8_480.pth", "tv_vit_s_8_480.ref.safetensors"),
 ]
 
 
@@ -42,11 +44,17 @@ def load_f32(path):
     return out
 
 
+def cls_rows(reference):
+    """vit.attn_cls.<l> [1,H,T], every block's CLS row, from the reference's whole vit.attn.<l>."""
+    return {key.replace(".attn.", ".attn_cls."): value[:, :, 0, :]
+            for key, value in reference.items() if ".attn." in key}
+
+
 def compare(key, actual, expected):
     if actual.shape != expected.shape:
         return f"{key}: shape {actual.shape} != {expected.shape}"
     diff = float(np.abs(actual.astype(np.float64) - expected).max()) if expected.size else 0.0
-    if ".attn." in key:
+    if ".attn." in key or ".attn_cls." in key:
         ok, what = diff <= 1e-5, f"max abs diff {diff:.2e}"
     else:
         rel = diff / max(1e-12, float(np.abs(expected).max()))
@@ -72,6 +80,7 @@ def main():
                 failures += 1
                 continue
             actual, expected = load_f32(dump), load_f32(os.path.join(args.data, ref))
+            expected.update(cls_rows(expected))
             problems = [p for key in expected if (p := compare(key, actual[key], expected[key]) if key in actual
                                                    else f"{key}: missing from the dump")]
             problems += [f"{key}: in the dump but not in the reference" for key in actual if key not in expected]

@@ -17,6 +17,12 @@ Writes into --out:
   timm_vit_reg/               timm features torchvision lacks: 4 register tokens, LayerScale,
                               pos_embed over patches only (no_embed_class), average pooling
                               with fc_norm; reference forward written out below in PyTorch ops
+  tv_vit_s_8_480.pth          a torchvision VisionTransformer shaped as DINO's ViT-S/8 (12 blocks,
+                              6 heads, width 384) at 480x480 px: 3601 tokens
+  tv_vit_s_8_480.ref.safetensors  vit.input, vit.logits, vit.attn_cls.<l> [1,H,T]: every block's
+                              CLS row (the whole matrices would be 3.7 GB)
+  tv_vit_s_8_480.query.safetensors  vit.attn_query.<l> [1,H,T]: the row of the patch at
+                              (S8_QUERY_ROW, S8_QUERY_COL) in every block
 Attention is recorded with need_weights=True, average_attn_weights=False on each
 block's own MultiheadAttention, fed the block's ln_1 output.
 """
@@ -180,6 +186,37 @@ def make_vit_b_16(out, gen):
     write_safetensors(os.path.join(out, "tv_vit_b_16.ref.safetensors"), reference("vit", x, logits, attentions))
 
 
+# The patch whose attention row tv_vit_s_8_480.query.safetensors holds (tst_modelparity reads it).
+S8_QUERY_ROW, S8_QUERY_COL = 17, 41
+
+
+def make_vit_s_8_480(out, gen):
+    vit = torchvision.models.VisionTransformer(image_size=480, patch_size=8, num_layers=12, num_heads=6,
+                                               hidden_dim=384, mlp_dim=1536)
+    vit.heads.head.weight.data = 0.02 * torch.randn(vit.heads.head.weight.shape, generator=gen)
+    perturb_norms(vit, gen)
+    vit.eval()
+    torch.save(vit.state_dict(), os.path.join(out, "tv_vit_s_8_480.pth"))
+    x = torch.randn(1, 3, 480, 480, generator=gen)
+    # One block's [1, H, T, T] at a time (311 MB here), as DINO's script keeps only one.
+    query = 1 + S8_QUERY_ROW * 60 + S8_QUERY_COL
+    cls_rows, query_rows = OrderedDict(), OrderedDict()
+    tokens = torch.cat([vit.class_token, vit.conv_proj(x).flatten(2).transpose(1, 2)], dim=1)
+    tokens = tokens + vit.encoder.pos_embedding
+    for i, layer in enumerate(vit.encoder.layers):
+        y = layer.ln_1(tokens)
+        _, w = layer.self_attention(y, y, y, need_weights=True, average_attn_weights=False)
+        cls_rows[f"vit.attn_cls.{i}"] = w[:, :, 0].clone()
+        query_rows[f"vit.attn_query.{i}"] = w[:, :, query].clone()
+        del w
+        tokens = layer(tokens)
+    logits = vit(x)
+    assert torch.allclose(logits, vit.heads(vit.encoder.ln(tokens)[:, 0]), atol=1e-5)  # manual run == torchvision's
+    write_safetensors(os.path.join(out, "tv_vit_s_8_480.ref.safetensors"),
+                      OrderedDict([("vit.input", x), ("vit.logits", logits)] + list(cls_rows.items())))
+    write_safetensors(os.path.join(out, "tv_vit_s_8_480.query.safetensors"), query_rows)
+
+
 def make_resnet50(out, gen):
     net = torchvision.models.resnet50()
     perturb_norms(net, gen)
@@ -322,6 +359,7 @@ def main():
     make_timm_vit_reg(args.out, gen)
     make_resnet50(args.out, gen)
     make_vit_b_16(args.out, gen)
+    make_vit_s_8_480(args.out, gen)
     print("reference data written to", args.out)
 
 

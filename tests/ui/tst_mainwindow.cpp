@@ -306,8 +306,12 @@ private slots:
         const auto state = [this] { return vit()->findChild<QLabel*>(QStringLiteral("state"))->text(); };
         const QImage attention = vit()->overlay();
         QCOMPARE(state(), QStringLiteral("attention · block 5 · head mean"));
+        // Rollout recomputes every block's matrix from the trace: on the worker, so that
+        // thousands of tokens never stall the window.
         vit()->setMethod(engine::ViewMethod::Rollout);
         QVERIFY(vit()->method() == engine::ViewMethod::Rollout);
+        QCOMPARE(state(), QStringLiteral("computing rollout …"));
+        QVERIFY(waitIdle(*m_window));
         QCOMPARE(state(), QStringLiteral("rollout · from block 0 · head mean"));
         QVERIFY(vit()->overlay() != attention);
         // The gray colormap over the grayscale sample: every pixel of the picture is grey.
@@ -1113,15 +1117,15 @@ private slots:
         const auto& trace = vit()->analysis()->trace;
         // One point per block for each ViT branch; the engine's own ratios.
         auto* attention = static_cast<QLineSeries*>(chart->series()[names.indexOf(QStringLiteral("ViT attention"))]);
-        QCOMPARE(attention->count(), int(trace.attentions.size()));
+        QCOMPARE(attention->count(), trace.attention.depth());
         engine::SkipAccumulator sums;
         sums.add(trace.residuals, trace.tokens.prefixTokens(), trace.tokens.hasCls);
         QVERIFY(std::abs(attention->at(0).y() - sums.result()[0].spatialRatio()) < 1e-9);
 
         QVERIFY(plots->showPlot(QStringLiteral("tokens")));
         auto* table = plots->tokens()->table();
-        const int heads = int(trace.attentions.front().size(0));
-        QCOMPARE(table->rowCount(), int(trace.attentions.size()) * heads);
+        const int heads = int(trace.attention.heads());
+        QCOMPARE(table->rowCount(), trace.attention.depth() * heads);
         // A click on a head shows its attention map in the ViT pane.
         const int row = heads + 2;  // block 1, head 2 when sorted by block
         QCOMPARE(table->item(row, 0)->data(Qt::DisplayRole).toInt(), 1);

@@ -59,9 +59,9 @@ private slots:
         const auto& vit = shipped("vit-fmnist");
         const auto& spec = vit.model->spec();
         const auto choices = ui::paneChoices(spec, vit.trace);
-        QCOMPARE(choices.layers.size(), vit.trace.attentions.size());
+        QCOMPARE(choices.layers.size(), std::size_t(vit.trace.attention.depth()));
         QCOMPARE(choices.layers.front(), std::string("0"));
-        QCOMPARE(choices.layers.back(), std::to_string(vit.trace.attentions.size() - 1));
+        QCOMPARE(choices.layers.back(), std::to_string(vit.trace.attention.depth() - 1));
         QCOMPARE(int(choices.heads.size()), 3 + spec.heads);  // mean, max, min, then each head
         QCOMPARE(choices.heads[1].name, std::string("max"));
         QCOMPARE(choices.heads[1].index, -1);
@@ -240,7 +240,7 @@ private slots:
     {
         const auto& vit = shipped("vit-fmnist");
         const auto all = ui::everyHeadAttention(*vit.model, vit.trace, std::nullopt);
-        const int depth = int(vit.trace.attentions.size()), heads = vit.model->spec().heads;
+        const int depth = vit.trace.attention.depth(), heads = vit.model->spec().heads;
         QCOMPARE(all.maps.size(0), int64_t(depth));
         QCOMPARE(all.maps.size(1), int64_t(heads));
         // Block 1, head 2 as the attention view of that one head gives it.

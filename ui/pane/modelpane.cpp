@@ -344,7 +344,7 @@ void ModelPane::refresh()
         m_unit = unitOnGrid(m_unit, features.size(2), features.size(3));
     }
     const auto r = request();
-    if (info.needsModel()) {
+    if (info.onWorker()) {
         requestFromModel(r);
         return;
     }
@@ -394,7 +394,7 @@ void ModelPane::requestFromModel(const engine::ViewRequest& r)
 
 std::optional<std::string> ModelPane::modelRequestKey() const
 {
-    if (!engine::methodInfo(method()).needsModel())
+    if (!engine::methodInfo(method()).onWorker())
         return std::nullopt;
     return engine::viewRequestKey(request());
 }

@@ -138,7 +138,8 @@ private:
     void refresh();
     void updateControlStates(const engine::MethodInfo& info);
     void requestFromModel(const engine::ViewRequest& request);
-    // The key of what the controls ask of the model, or none for a view of the trace.
+    // The key of what the controls ask of the worker, or none for a view the GUI thread
+    // reads off the trace (MethodInfo::onWorker).
     std::optional<std::string> modelRequestKey() const;
     bool showComputed(const std::string& key);    // false when not computed yet
     bool stillComputing(const std::string& key);  // true when it is the request on the worker

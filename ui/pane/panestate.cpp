@@ -12,7 +12,7 @@ PaneChoices paneChoices(const engine::ModelSpec& spec, const engine::Trace& trac
             choices.methods.push_back(info.method);
     const bool vit = spec.family == engine::Family::ViT;
     if (vit) {
-        for (std::size_t b = 0; b < trace.attentions.size(); ++b)
+        for (int b = 0; b < trace.attention.depth(); ++b)
             choices.layers.push_back(std::to_string(b));
         if (trace.poolAttention.defined())  // SigLIP: the attention pool
             choices.layers.emplace_back(engine::kPoolLayer);

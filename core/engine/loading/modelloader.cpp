@@ -197,15 +197,16 @@ void applyInputSize(ModelSpec& spec, const LoadOptions& options)
         throw EngineError("input size " + std::to_string(h) + "x" + std::to_string(w) + " is not a multiple of the "
                           + std::to_string(spec.patchSize) + "-pixel patch");
     if (spec.family == Family::ViT) {
-        // The trace keeps every block's attention [heads, T, T]: bound what a size may cost.
+        // The trace keeps every block's queries and keys [T, D] each (AttentionRecord):
+        // bound what a size may cost.
         const int gridH = h / spec.patchSize;
         const int gridW = w / spec.patchSize;
         const double tokens = double(gridH) * double(gridW) + spec.prefixTokens();
-        const double bytes = 4.0 * spec.depth * spec.heads * tokens * tokens;
+        const double bytes = 4.0 * spec.depth * 2.0 * tokens * spec.embedDim;
         constexpr double kLimit = 2.0 * (1 << 30);
         if (bytes > kLimit)
             throw EngineError("input size " + std::to_string(h) + "x" + std::to_string(w) + " gives "
-                              + std::to_string(int(tokens)) + " tokens: every block's attention would take "
+                              + std::to_string(int(tokens)) + " tokens: every block's queries and keys would take "
                               + std::to_string(int(bytes / (1 << 20))) + " MB (at most 2048 MB)");
     }
     spec.preprocessing.inputSize[1] = h;

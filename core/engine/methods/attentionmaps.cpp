@@ -5,9 +5,6 @@
 #include "core/io/rawtensor.h"
 
 namespace attnviz::engine {
-namespace {
-
-// [..., T] -> [..., gridH, gridW]: the patch columns only.
 torch::Tensor patchColumns(const torch::Tensor& rows, const TokenLayout& layout)
 {
     auto sizes = rows.sizes().vec();
@@ -16,6 +13,8 @@ torch::Tensor patchColumns(const torch::Tensor& rows, const TokenLayout& layout)
     sizes.push_back(layout.gridW);
     return rows.narrow(-1, layout.prefixTokens(), int64_t(layout.gridH) * layout.gridW).reshape(sizes);
 }
+
+namespace {
 
 // The row that stands for "the image": CLS, or the mean over patch queries. [..., T, T] -> [..., T]
 torch::Tensor summaryRow(const torch::Tensor& matrix, const TokenLayout& layout)
@@ -99,20 +98,19 @@ ViewMaps attentionView(const Classifier&, const Trace& trace, const ViewRequest&
     if (poolOnly && request.query)
         throw EngineError("a query patch selects a block's token; the attention pool's only query is its latent");
     const bool withPool = poolOnly || (request.layer.isAll() && hasPool && !request.query);
-    const auto blocks = poolOnly ? std::vector<int>{}
-                                 : requestedBlocks(request.layer, int(trace.attentions.size()), -1);
+    const auto blocks = poolOnly ? std::vector<int>{} : requestedBlocks(request.layer, trace.attention.depth(), -1);
     for (int b : blocks) {
-        torch::Tensor perHead;
+        torch::Tensor row;  // [H, T], read from the record without the block's whole matrix
         if (request.query) {
-            const auto [row, col] = *request.query;
-            if (row < 0 || col < 0 || row >= layout.gridH || col >= layout.gridW)
-                throw EngineError("query patch " + std::to_string(row) + "," + std::to_string(col) + " outside the "
+            const auto [r, c] = *request.query;
+            if (r < 0 || c < 0 || r >= layout.gridH || c >= layout.gridW)
+                throw EngineError("query patch " + std::to_string(r) + "," + std::to_string(c) + " outside the "
                                   + std::to_string(layout.gridH) + "x" + std::to_string(layout.gridW) + " grid");
-            perHead = queryAttention(trace.attentions[b], layout, layout.prefixTokens() + row * layout.gridW + col);
+            row = trace.attention.row(b, layout.prefixTokens() + int64_t(r) * layout.gridW + c);
         } else {
-            perHead = clsAttention(trace.attentions[b], layout);
+            row = trace.attention.summaryRow(b, layout.hasCls);
         }
-        rows.push_back(selectHeads(perHead, request.head, view.heads));
+        rows.push_back(selectHeads(patchColumns(row, layout), request.head, view.heads));
         view.layers.push_back(std::to_string(b));
     }
     if (withPool) {

@@ -28,6 +28,9 @@ torch::Tensor clsAttention(const torch::Tensor& attention, const TokenLayout& la
 // columns, its latent queries averaged (L is 1 in every known model): [H, gridH, gridW].
 torch::Tensor poolAttentionMap(const torch::Tensor& poolAttention, const TokenLayout& layout);
 
+// Token rows [..., T] over the patch columns: [..., gridH, gridW].
+torch::Tensor patchColumns(const torch::Tensor& rows, const TokenLayout& layout);
+
 // The row of a token matrix [..., T, T] that stands for the whole image (CLS, or the
 // mean of the patch rows without one), over the patch columns: [..., gridH, gridW].
 torch::Tensor imageRowMap(const torch::Tensor& matrix, const TokenLayout& layout);

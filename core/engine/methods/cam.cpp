@@ -256,7 +256,7 @@ CamRequest camRequest(const Classifier& model, const Trace& trace, const ViewReq
     CamRequest r;
     r.options.method = request.method;
     if (model.spec().family == Family::ViT) {
-        for (int b : requestedBlocks(request.layer, int(trace.attentions.size()), -1))
+        for (int b : requestedBlocks(request.layer, trace.attention.depth(), -1))
             r.layers.push_back(std::to_string(b));
         r.options.vitInput = request.vitCamInput;
     } else if (request.layer.isAll()) {
@@ -302,7 +302,7 @@ bool resumesAtLastLayer(const Classifier& model, const std::vector<const Trace*>
 {
     const auto& first = *traces.front();
     const std::string last = model.spec().family == Family::ViT
-                                 ? std::to_string(first.attentions.size() - 1)
+                                 ? std::to_string(first.attention.depth() - 1)
                                  : (first.features.empty() ? std::string() : first.features.back().first);
     if (layers.size() != 1 || layers.front() != last)
         return false;

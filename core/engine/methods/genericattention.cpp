@@ -2,23 +2,28 @@
 
 #include "core/engine/methods/attentionmaps.h"
 #include "core/engine/methods/methodtable.h"
+#include "core/engine/methods/rollout.h"
+
+#include <optional>
 
 namespace attnviz::engine {
 
 ClassMaps genericAttention(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer)
 {
+    checkRolloutStart(startLayer, vit.spec().depth);
+    // R = (I + Ā_L) ... (I + Ā_start), Ā = mean_h((dscore/dA ⊙ A)+) [T, T]; its image row
+    // from the left, as the blocks come from the last to the first.
+    TokenLayout layout;
+    std::optional<ImageRowProduct> relevance;
+    const auto visit = [&](int, const torch::Tensor& attention, const torch::Tensor& gradient) {
+        if (!relevance)
+            relevance.emplace(layout);
+        relevance->multiplyIdentityPlus((gradient * attention).clamp_min(0).mean(0));
+    };
     torch::AutoGradMode enableGrad(true);
-    const auto g = attentionGradients(vit, input, classIndex, "generic attention explainability");
-    const int depth = int(g.acts.attentions.size());
-    checkRolloutStart(startLayer, depth);
-    const auto t = g.acts.tokens.tokens();
-    auto relevance = torch::eye(t, torch::kFloat64);
-    for (int l = startLayer; l < depth; ++l) {
-        // [H, T, T] -> [T, T]
-        const auto weighted = (g.grads[l][0] * g.acts.attentions[l][0].detach()).clamp_min(0).mean(0);
-        relevance = relevance + torch::matmul(weighted.to(torch::kCPU, torch::kFloat64), relevance);
-    }
-    return {g.classIndex, {imageRowMap(relevance, g.acts.tokens).to(torch::kFloat32)}};
+    const int explained = streamAttentionGradients(vit, input, classIndex, startLayer,
+                                                   "generic attention explainability", visit, layout);
+    return {explained, {relevance->map()}};
 }
 
 ViewMaps genericAttentionView(const Classifier& model, const Trace& trace, const ViewRequest& request)

@@ -2,6 +2,7 @@
 
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/layerselector.h"
+#include "core/engine/vit/vit.h"
 
 #include <cstdlib>
 
@@ -50,17 +51,33 @@ int blockIndex(const std::string& layer, int depth)
     return LayerSelector::parse(layer).blockIn(depth);
 }
 
-AttentionGradients attentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex,
-                                      const std::string& method)
+int streamAttentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex, int firstBlock,
+                             const std::string& method, const AttentionGradientVisitor& visit, TokenLayout& layout)
 {
-    AttentionGradients out;
-    out.acts = differentiableForward(vit, input);
-    if (out.acts.attentions.empty())
+    const auto* transformer = dynamic_cast<const VisionTransformer*>(&vit);
+    if (!transformer)
         throw EngineError(method + " needs a ViT");
-    out.classIndex = classIndex;
-    const auto score = classScore(out.acts, out.classIndex);
-    out.grads = gradientsOf(score, out.acts.attentions);
-    return out;
+    if (c10::InferenceMode::is_enabled())
+        throw EngineError("gradient methods cannot run under inference mode");
+    const auto& spec = vit.spec();
+    const double tokens = double(input.size(2) / spec.patchSize) * double(input.size(3) / spec.patchSize)
+                          + spec.prefixTokens();
+    // The block's attention, its gradient, the softmax's and the caller's products: about
+    // five [H, T, T] float32 tensors at once (measured in docs/benchmarks.md).
+    const double bytes = 5.0 * 4.0 * spec.heads * tokens * tokens;
+    if (bytes > kBlockGradientBudget)
+        throw EngineError(method + " at " + std::to_string(int64_t(tokens)) + " tokens needs about "
+                          + std::to_string(int64_t(bytes / (1 << 20))) + " MB for one block's attention and its "
+                          + "gradient (at most " + std::to_string(int64_t(kBlockGradientBudget / (1 << 20))) + " MB)");
+    const auto score = [&classIndex](const torch::Tensor& logits) {
+        if (!logits.defined())
+            throw EngineError("the model has no classification head, so there is no class to explain");
+        Activations acts;
+        acts.logits = logits;
+        return classScore(acts, classIndex);
+    };
+    transformer->visitAttentionGradients(input, firstBlock, score, visit, layout);
+    return classIndex;
 }
 
 void checkRolloutStart(int startLayer, int depth)

@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,15 +39,20 @@ torch::Tensor patchGrid(const torch::Tensor& tokens, const TokenLayout& layout);
 // A ViT block given as "3" or, counting from the end, "-1". Throws EngineError.
 int blockIndex(const std::string& layer, int depth);
 
-// One differentiable pass of a ViT and d score / dA for every block's attention:
-// attentions and grads [1, H, T, T] per block. `method` names the caller in errors.
-struct AttentionGradients {
-    Activations acts;
-    std::vector<torch::Tensor> grads;
-    int classIndex = -1;
-};
-AttentionGradients attentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex,
-                                      const std::string& method);
+// d score / dA for every block's attention of one image [1, C, H, W], streamed from the
+// last block down to `firstBlock` (VisionTransformer::visitAttentionGradients: one
+// block's [H, T, T] matrices at a time). `visit(block, A, dA)` gets [H, T, T] each.
+// classIndex < 0 explains the top-1 class; the class explained is returned, and
+// `layout` filled. `method` names the caller in errors (not a ViT, no head, too many
+// tokens for kBlockGradientBudget).
+using AttentionGradientVisitor =
+    std::function<void(int block, const torch::Tensor& attention, const torch::Tensor& gradient)>;
+int streamAttentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex, int firstBlock,
+                             const std::string& method, const AttentionGradientVisitor& visit, TokenLayout& layout);
+
+// What one block's attention, its gradient and the autograd graph between them may take
+// at once in a streamed gradient method: 4 GiB.
+constexpr double kBlockGradientBudget = 4.0 * (int64_t(1) << 30);
 
 // Throws EngineError unless `startLayer` is one of `depth` blocks.
 void checkRolloutStart(int startLayer, int depth);

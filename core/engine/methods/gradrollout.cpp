@@ -2,22 +2,30 @@
 
 #include "core/engine/methods/methodtable.h"
 
+#include <optional>
+
 namespace attnviz::engine {
 
 ClassMaps gradientRollout(const Classifier& vit, const torch::Tensor& input, int classIndex,
                           const RolloutOptions& options)
 {
-    torch::AutoGradMode enableGrad(true);
-    const auto g = attentionGradients(vit, input, classIndex, "gradient rollout");
-    checkRolloutStart(options.startLayer, int(g.acts.attentions.size()));
+    checkRolloutOptions(options, vit.spec().depth);
     // Each block's A ⊙ dscore/dA per head [H, T, T]; the rollout fuses the heads and
-    // sets negative weights to 0 before it discards, adds I and renormalises.
-    std::vector<torch::Tensor> weighted;
-    for (std::size_t l = 0; l < g.acts.attentions.size(); ++l)
-        weighted.push_back((g.grads[l][0] * g.acts.attentions[l][0].detach()).to(torch::kCPU));
+    // sets negative weights to 0 before it discards, adds I and renormalises. The blocks
+    // come from the last to the first, as the image row is rolled out from the left.
     auto rolloutOptions = options;
     rolloutOptions.clampNegative = true;
-    return {g.classIndex, {attentionRollout(weighted, g.acts.tokens, rolloutOptions)}};
+    TokenLayout layout;
+    std::optional<ImageRowProduct> rollout;
+    const auto visit = [&](int, const torch::Tensor& attention, const torch::Tensor& gradient) {
+        if (!rollout)
+            rollout.emplace(layout);
+        rollout->multiply(rolloutMatrix(gradient * attention, layout, rolloutOptions));
+    };
+    torch::AutoGradMode enableGrad(true);
+    const int explained = streamAttentionGradients(vit, input, classIndex, options.startLayer, "gradient rollout",
+                                                   visit, layout);
+    return {explained, {rollout->map()}};
 }
 
 ViewMaps gradRolloutView(const Classifier& model, const Trace& trace, const ViewRequest& request)

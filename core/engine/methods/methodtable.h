@@ -50,6 +50,10 @@ struct MethodInfo {
 
     bool supports(Family family) const;
     bool needsModel() const { return source == MethodSource::Model; }
+    // Whether the window computes it on its worker: passes of the model, or every block's
+    // whole matrix recomputed from the trace (T² · hd per head and block: seconds at
+    // thousands of tokens). What stays on the GUI thread reads rows the trace keeps.
+    bool onWorker() const { return needsModel() || rollsOut(); }
     bool rollsOut() const { return layer == MethodLayer::RolloutStart; }
     bool takesLayer() const { return layer == MethodLayer::Pick || layer == MethodLayer::Unit; }  // the layer box
     bool fusesHeads() const { return heads == MethodHeads::Fuse; }

@@ -1,11 +1,15 @@
 #include "core/engine/methods/transformerattribution.h"
 
+#include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/attentionmaps.h"
 #include "core/engine/methods/methodtable.h"
+#include "core/engine/methods/rollout.h"
 #include "core/engine/vit/vit.h"
 
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <utility>
 
 namespace attnviz::engine {
@@ -192,6 +196,16 @@ BlockRelevance blockRelevance(const ViTBlockWeights& b, const BlockPass& p, cons
     return out;
 }
 
+// What the propagation leaves at one block (block's index in the model).
+struct RelevanceStep {
+    int block = 0;
+    Tensor attention;  // R^A [H, T, T]
+    Tensor gradient;   // dscore/dA [H, T, T]
+    double outputTotal = 0;
+    double attentionBranch = 0;
+};
+using RelevanceVisitor = std::function<void(const RelevanceStep&)>;
+
 // ---- the residual stream in float64 ----
 
 // The residual stream entering block 0 in float64, [T, D]. The model's embedding is
@@ -268,61 +282,67 @@ void expectSameLogits(const Tensor& ours, const Tensor& model)
                           + std::to_string(diff) + "); this ViT variant is not supported");
 }
 
-// The blocks and the head again in float64; from startLayer on with the autograd graph,
-// so that the class score can be differentiated with respect to each attention map.
-struct Forward64 {
-    std::vector<BlockPass> passes;  // blocks startLayer..
-    HeadPass head;
-};
-
-Forward64 forward64(const VisionTransformer& vit, const Tensor& input, const Activations& acts, int startLayer)
+// Relevance and gradients, block by block from the last to startLayer, in memory for one
+// block at a time: a float64 pass without the autograd graph keeps each block's input
+// [T, D]; each block then runs again with the graph, is differentiated with respect to its
+// attention and its input (the score's gradient handed down, as activation checkpointing
+// does), and the relevance at its output is propagated through it. Relevance starts as a
+// one-hot on the class, through the head onto the class token (selecting it and the final
+// LayerNorm pass relevance unchanged).
+int propagateRelevance(const VisionTransformer& vit, const Tensor& input, int classIndex, int startLayer,
+                       const RelevanceVisitor& visit, TokenLayout& layout)
 {
     const auto& spec = vit.spec();
     const auto& w = vit.weights();
-    auto x = embedding64(w, input, acts.tokenStates[0][0].detach(), acts.tokens);  // [T, D]
+    Tensor modelLogits;          // the model's own float32 pass: the class, and a check of ours
+    std::vector<Tensor> states;  // float64 stream entering each block, then the last one's output [T, D]
     {
         torch::NoGradGuard noGrad;
-        for (int l = 0; l < startLayer; ++l)
-            x = blockForward(w.blocks[l], x, spec.heads, spec.layerNormEps).output;
+        modelLogits = vit.logits(input, /*training=*/false);
+        states.push_back(embedding64(w, input, vit.embedded(input, layout)[0], layout));
+        for (const auto& b : w.blocks)
+            states.push_back(blockForward(b, states.back(), spec.heads, spec.layerNormEps).output);
     }
+    classIndex = resolveClass(modelLogits, classIndex);
     torch::AutoGradMode enableGrad(true);
-    x = x.detach().requires_grad_(true);
-    Forward64 f;
-    for (std::size_t l = startLayer; l < w.blocks.size(); ++l) {
-        f.passes.push_back(blockForward(w.blocks[l], x, spec.heads, spec.layerNormEps));
-        x = f.passes.back().output;
+    auto last = states.back().detach().requires_grad_(true);
+    const auto head = headForward(w, last, spec.layerNormEps);
+    expectSameLogits(head.logits.detach(), modelLogits);
+    auto upstream = torch::autograd::grad({head.logits[0][classIndex]}, {last})[0];  // d score / d stream [T, D]
+    Tensor r;  // relevance at the current block's output [T, D]
+    {
+        torch::NoGradGuard noGrad;
+        auto oneHot = torch::zeros_like(head.logits);  // [1, classes]
+        oneHot[0][classIndex] = 1.0;
+        r = torch::zeros_like(last);
+        r[0] = linearRelevance(head.head, w.headW, oneHot)[0];
     }
-    f.head = headForward(w, x, spec.layerNormEps);
-    return f;
+    for (int l = int(w.blocks.size()) - 1; l >= startLayer; --l) {
+        throwIfCancelled();
+        const auto x = states[std::size_t(l)].detach().requires_grad_(true);
+        const auto pass = blockForward(w.blocks[std::size_t(l)], x, spec.heads, spec.layerNormEps);
+        const bool toInput = l > startLayer;  // below startLayer's attention map nothing is needed
+        const auto targets = toInput ? std::vector<Tensor>{pass.attention, x} : std::vector<Tensor>{pass.attention};
+        const auto grads = torch::autograd::grad({pass.output}, targets, {upstream});
+        torch::NoGradGuard noGrad;
+        RelevanceStep step;
+        step.block = l;
+        step.outputTotal = r.sum().item<double>();
+        auto block = blockRelevance(w.blocks[std::size_t(l)], pass, r, toInput);
+        step.attention = block.attention;
+        step.gradient = grads[0];
+        step.attentionBranch = block.attentionBranch;
+        visit(step);
+        if (toInput) {
+            upstream = grads[1];
+            r = block.input;
+        }
+        states[std::size_t(l) + 1] = torch::Tensor();  // no longer needed
+    }
+    return classIndex;
 }
 
-// Relevance: one-hot on the class, through the head onto the class token (selecting it
-// and the final LayerNorm pass relevance unchanged), then down the blocks to startLayer's
-// attention map. Fills out.attention and the totals.
-void propagate(const ViTWeights& w, const Forward64& f, int startLayer, TransformerRelevance& out)
-{
-    torch::NoGradGuard noGrad;
-    auto oneHot = torch::zeros_like(f.head.logits);  // [1, classes]
-    oneHot[0][out.classIndex] = 1.0;
-    auto r = torch::zeros_like(f.passes.back().output);  // [T, D]
-    r[0] = linearRelevance(f.head.head, w.headW, oneHot)[0];
-    const int n = int(f.passes.size());
-    out.attention.resize(n);
-    out.outputTotal.resize(n);
-    out.attentionBranchTotal.resize(n);
-    for (int k = n - 1; k >= 0; --k) {
-        out.outputTotal[k] = r.sum().item<double>();
-        // below startLayer's attention map nothing is needed
-        auto block = blockRelevance(w.blocks[startLayer + k], f.passes[k], r, /*toInput=*/k > 0);
-        out.attention[k] = block.attention;
-        out.attentionBranchTotal[k] = block.attentionBranch;
-        r = block.input;
-    }
-}
-
-}  // namespace
-
-TransformerRelevance transformerRelevance(const Classifier& model, const Tensor& input, int classIndex, int startLayer)
+const VisionTransformer& checkedViT(const Classifier& model, const Tensor& input, int startLayer)
 {
     const auto& vit = explainableViT(model);
     const int depth = int(vit.weights().blocks.size());
@@ -333,41 +353,46 @@ TransformerRelevance transformerRelevance(const Classifier& model, const Tensor&
         throw EngineError("transformer attribution explains one image [1, C, H, W]");
     if (c10::InferenceMode::is_enabled())
         throw EngineError("transformer attribution cannot run under inference mode");
+    return vit;
+}
 
-    // The model's own pass gives the token layout, the logits that choose the class and
-    // the residual stream entering block 0.
-    Activations acts;
-    {
-        torch::NoGradGuard noGrad;
-        acts = vit.activations(input.to(vit.device(), torch::kFloat32));
-    }
+}  // namespace
+
+TransformerRelevance transformerRelevance(const Classifier& model, const Tensor& input, int classIndex, int startLayer)
+{
+    const auto& vit = checkedViT(model, input, startLayer);
     TransformerRelevance out;
-    out.tokens = acts.tokens;
-    out.classIndex = resolveClass(acts.logits, classIndex);
-
-    const auto f = forward64(vit, input, acts, startLayer);
-    expectSameLogits(f.head.logits.detach(), acts.logits);
-    std::vector<Tensor> attentions;
-    for (const auto& p : f.passes)
-        attentions.push_back(p.attention);
-    out.gradients = torch::autograd::grad({f.head.logits[0][out.classIndex]}, attentions);
-    propagate(vit.weights(), f, startLayer, out);
+    const int n = int(vit.weights().blocks.size()) - startLayer;
+    out.attention.resize(std::size_t(n));
+    out.gradients.resize(std::size_t(n));
+    out.outputTotal.resize(std::size_t(n));
+    out.attentionBranchTotal.resize(std::size_t(n));
+    const auto keep = [&](const RelevanceStep& step) {
+        const auto k = std::size_t(step.block - startLayer);
+        out.attention[k] = step.attention;
+        out.gradients[k] = step.gradient;
+        out.outputTotal[k] = step.outputTotal;
+        out.attentionBranchTotal[k] = step.attentionBranch;
+    };
+    out.classIndex = propagateRelevance(vit, input, classIndex, startLayer, keep, out.tokens);
     return out;
 }
 
-ClassMaps transformerAttribution(const Classifier& vit, const Tensor& input, int classIndex, int startLayer)
+ClassMaps transformerAttribution(const Classifier& model, const Tensor& input, int classIndex, int startLayer)
 {
-    const auto relevance = transformerRelevance(vit, input, classIndex, startLayer);
-    const auto t = relevance.tokens.tokens();
-    // R <- R + A_bar R from R = I, A_bar = mean_h((grad * R^A)+): [T, T]
-    auto rollout = torch::eye(t, relevance.attention.front().options());
-    for (std::size_t k = 0; k < relevance.attention.size(); ++k) {
-        const auto weighted = (relevance.gradients[k] * relevance.attention[k]).clamp_min(0).mean(0);
-        rollout = rollout + torch::matmul(weighted, rollout);
-    }
+    const auto& vit = checkedViT(model, input, startLayer);
+    // R <- R + A_bar R from R = I, A_bar = mean_h((grad * R^A)+) [T, T]: the image row of
+    // R = (I + A_bar_last) ... (I + A_bar_start), from the left as the blocks come.
+    TokenLayout layout;
+    std::optional<ImageRowProduct> rollout;
+    const auto roll = [&](const RelevanceStep& step) {
+        if (!rollout)
+            rollout.emplace(layout);
+        rollout->multiplyIdentityPlus((step.gradient * step.attention).clamp_min(0).mean(0));
+    };
     ClassMaps out;
-    out.classIndex = relevance.classIndex;
-    out.maps.push_back(imageRowMap(rollout.to(torch::kCPU), relevance.tokens).to(torch::kFloat32));
+    out.classIndex = propagateRelevance(vit, input, classIndex, startLayer, roll, layout);
+    out.maps.push_back(rollout->map());
     return out;
 }
 

@@ -96,7 +96,7 @@ std::vector<int> requestedBlocks(const LayerSelector& layer, int depth, int fall
 int rolloutStartBlock(const Trace& trace, const ViewRequest& request)
 {
     const auto start = request.layer.isDefault() ? LayerSelector::block(0) : request.layer;
-    return start.blockIn(int(trace.attentions.size()));
+    return start.blockIn(trace.attention.depth());
 }
 
 ViewMaps singleMapView(const torch::Tensor& map, const std::string& layer, const std::string& head)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/engine/model/attentionrecord.h"
+
 #include <torch/torch.h>
 
 #include <string>
@@ -42,8 +44,9 @@ struct Trace {
     // [1, E]: a model without a classifier outputs its image embedding instead (DINO's
     // normed CLS token, CLIP's projected one); empty otherwise.
     torch::Tensor embedding;
-    // ViT: per block, softmax(q kᵀ / √d) as [heads, tokens, tokens]; rows sum to 1.
-    std::vector<torch::Tensor> attentions;
+    // ViT: every block's softmax(q kᵀ / √d), kept as its queries and keys and the rows
+    // the views read (AttentionRecord: linear in the tokens); empty for a CNN.
+    AttentionRecord attention;
     // ViT with an attention-pooling head (SigLIP): its latent queries' softmax over all
     // the last block's tokens, [heads, latents, T] (latents: 1 in every known model);
     // undefined otherwise. Without a CLS token this is what the image is summarised by.

@@ -17,12 +17,14 @@ double medianOf(const torch::Tensor& values)
 }
 
 // [L, H]: each block's CLS row summed over the key tokens in `keys`.
-torch::Tensor clsMassOn(const std::vector<torch::Tensor>& attentions, const std::vector<int64_t>& keys)
+torch::Tensor clsMassOn(const AttentionRecord& attention, const std::vector<int64_t>& keys)
 {
     std::vector<torch::Tensor> rows;
     const auto index = torch::tensor(keys, torch::kLong);
-    for (const auto& a : attentions)  // [H, T, T]
-        rows.push_back(keys.empty() ? torch::zeros({a.size(0)}) : a.select(1, 0).index_select(1, index).sum(1));
+    for (int l = 0; l < attention.depth(); ++l) {
+        const auto cls = attention.prefixRows(l).select(1, 0);  // [H, T]
+        rows.push_back(keys.empty() ? torch::zeros({cls.size(0)}) : cls.index_select(1, index).sum(1));
+    }
     return torch::stack(rows);
 }
 
@@ -47,7 +49,7 @@ BlockTokenNorms flagTokens(const torch::Tensor& norms, const TokenLayout& layout
 
 TokenStudy studyTokens(const Trace& trace, double z)
 {
-    if (trace.tokenNorms.empty() || trace.attentions.size() != trace.tokenNorms.size())
+    if (trace.tokenNorms.empty() || std::size_t(trace.attention.depth()) != trace.tokenNorms.size())
         throw EngineError("artifact tokens need a ViT trace with every block's token norms");
     TokenStudy out;
     out.layout = trace.tokens;
@@ -58,20 +60,21 @@ TokenStudy studyTokens(const Trace& trace, double z)
 
     const auto& layout = trace.tokens;
     const int prefix = layout.prefixTokens();
-    const int64_t layers = int64_t(trace.attentions.size()), heads = trace.attentions.front().size(0);
+    const int64_t layers = trace.attention.depth(), heads = trace.attention.heads();
     std::vector<int64_t> artifactKeys, registerKeys;  // positions in the sequence
     for (const auto p : out.artifacts)
         artifactKeys.push_back(prefix + p);
     for (int r = 0; r < layout.regTokens; ++r)
         registerKeys.push_back(prefix - layout.regTokens + r);
     const auto undefined = torch::full({layers, heads}, std::numeric_limits<float>::quiet_NaN());
-    out.clsOnArtifacts = layout.hasCls ? clsMassOn(trace.attentions, artifactKeys) : undefined;
-    out.clsOnRegisters = layout.hasCls && !registerKeys.empty() ? clsMassOn(trace.attentions, registerKeys) : undefined;
+    out.clsOnArtifacts = layout.hasCls ? clsMassOn(trace.attention, artifactKeys) : undefined;
+    out.clsOnRegisters = layout.hasCls && !registerKeys.empty() ? clsMassOn(trace.attention, registerKeys) : undefined;
     if (layout.regTokens > 0) {
         std::vector<torch::Tensor> perBlock;
         const int firstRegister = prefix - layout.regTokens;
-        for (const auto& a : trace.attentions)  // [H, T, T] -> [H, R, gridH, gridW]
-            perBlock.push_back(a.narrow(1, firstRegister, layout.regTokens)
+        for (int l = 0; l < trace.attention.depth(); ++l)  // [H, P, T] -> [H, R, gridH, gridW]
+            perBlock.push_back(trace.attention.prefixRows(l)
+                                   .narrow(1, firstRegister, layout.regTokens)
                                    .narrow(2, prefix, layout.gridH * layout.gridW)
                                    .reshape({heads, layout.regTokens, layout.gridH, layout.gridW}));
         out.registerAttention = torch::stack(perBlock);

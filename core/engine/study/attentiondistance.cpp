@@ -35,14 +35,4 @@ torch::Tensor meanAttentionDistance(const torch::Tensor& attention, const TokenL
     return (patches * patchDistances(layout)).sum(-1).mean(-1).to(torch::kFloat32);
 }
 
-std::vector<std::vector<double>> meanAttentionDistances(const Trace& trace)
-{
-    std::vector<std::vector<double>> out;
-    for (const auto& attention : trace.attentions) {
-        const auto d = meanAttentionDistance(attention, trace.tokens).to(torch::kFloat64).contiguous();  // [H]
-        out.emplace_back(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
-    }
-    return out;
-}
-
 }  // namespace attnviz::engine

@@ -21,7 +21,4 @@ namespace attnviz::engine {
 torch::Tensor meanAttentionDistance(const torch::Tensor& attention, const TokenLayout& layout,
                                     bool renormalize = false);
 
-// The same for every block of a trace, as numbers: [block][head], in pixels.
-std::vector<std::vector<double>> meanAttentionDistances(const Trace& trace);
-
 }  // namespace attnviz::engine

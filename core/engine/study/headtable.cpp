@@ -30,20 +30,20 @@ std::string field(double v)
 
 std::vector<HeadStats> headTable(const Trace& trace, const TokenStudy& tokens)
 {
-    if (trace.attentions.empty())
+    if (trace.attention.empty())
         throw EngineError("a head table needs a ViT trace");
     std::vector<HeadStats> rows;
     const int prefix = trace.tokens.prefixTokens();
-    for (std::size_t l = 0; l < trace.attentions.size(); ++l) {
-        const auto& a = trace.attentions[l];
-        const auto distance = meanAttentionDistance(a, trace.tokens).to(torch::kFloat64);
-        const auto entropy = patchQueryEntropy(a, prefix);
+    for (int l = 0; l < trace.attention.depth(); ++l) {
+        const auto a = trace.attention.matrix(l);  // one block's [H, T, T] at a time
         for (int64_t h = 0; h < a.size(0); ++h) {
+            // One head at a time: the float64 copies are [T, T], not [H, T, T].
+            const auto head = a.narrow(0, h, 1);
             HeadStats s;
-            s.layer = int(l);
+            s.layer = l;
             s.head = int(h);
-            s.distance = distance[h].item<double>();
-            s.entropy = entropy[h].item<double>();
+            s.distance = meanAttentionDistance(head, trace.tokens)[0].item<double>();
+            s.entropy = patchQueryEntropy(head, prefix)[0].item<double>();
             s.clsOnArtifacts = tokens.clsOnArtifacts[int64_t(l)][h].item<double>();
             s.clsOnRegisters = tokens.clsOnRegisters[int64_t(l)][h].item<double>();
             rows.push_back(s);

@@ -7,6 +7,7 @@
 #include "core/engine/tensorconvert.h"
 #include "core/engine/vit/relativebias.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace attnviz::engine {
@@ -112,25 +113,67 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
     return x;
 }
 
-std::vector<torch::Tensor> VisionTransformer::relativeBiases(int gh, int gw) const
+std::vector<RelativeBias> VisionTransformer::relativeBiases(int gh, int gw) const
 {
-    std::vector<torch::Tensor> biases;
+    std::vector<RelativeBias> biases;
     if (!m_relIndex.defined())
         return biases;
     // The trained grid reads the tables as they are; another one resizes them as timm
     // does when it loads the checkpoint at that size.
     const bool trained = gh == m_spec.posGrid[0] && gw == m_spec.posGrid[1];
     const auto index = trained ? m_relIndex : relativePositionIndex(gh, gw).to(m_device);
-    const int64_t tokens = int64_t(gh) * gw + 1;
-    for (const auto& b : m_w.blocks) {
-        const auto table = trained ? b.relTable : resizeRelativeBiasTable(b.relTable, m_spec.posGrid[0], gh, gw);
-        biases.push_back(table.index_select(0, index).view({tokens, tokens, -1}).permute({2, 0, 1}));
-    }
+    for (const auto& b : m_w.blocks)
+        biases.push_back(
+            {trained ? b.relTable : resizeRelativeBiasTable(b.relTable, m_spec.posGrid[0], gh, gw), index});
     return biases;
 }
 
-torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& bias,
-                                        torch::Tensor& attention) const
+namespace {
+
+// The most floats one band of attention rows [N, H, rows, T] may hold: 64 MB.
+constexpr int64_t kBandFloats = int64_t(1) << 24;
+
+// The rows of one band a [N, H, rows, T] (query rows first..) that the record keeps: the
+// prefix tokens' rows are copied out, the patch tokens' rows added to `patchRowSum` [N, H, T].
+void recordBand(const torch::Tensor& a, int64_t first, int64_t prefix, std::vector<torch::Tensor>& prefixRows,
+                torch::Tensor& patchRowSum)
+{
+    const auto rows = a.size(2);
+    if (first < prefix)
+        prefixRows.push_back(a.narrow(2, 0, std::min(prefix, first + rows) - first).clone());
+    const auto firstPatch = std::max(prefix, first);
+    if (firstPatch < first + rows)
+        patchRowSum += a.narrow(2, firstPatch - first, first + rows - firstPatch).sum(2);
+}
+
+// softmax(q kᵀ + bias) v a band of query rows at a time: no [N, H, T, T] exists at once.
+// q, k, v [N, H, T, hd] -> [N, H, T, hd]; `record`, when given, receives the rows.
+torch::Tensor attendInBands(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                            const RelativeBias& bias, int64_t prefix, BlockAttention* record)
+{
+    const auto n = q.size(0), h = q.size(1), t = q.size(2);
+    const int64_t band = std::clamp<int64_t>(kBandFloats / (n * h * t), 1, t);
+    auto out = torch::empty(q.sizes(), q.options());
+    std::vector<torch::Tensor> prefixRows;  // [N, H, rows, T] pieces
+    auto patchRowSum = record ? torch::zeros({n, h, t}, q.options()) : torch::Tensor();
+    for (int64_t first = 0; first < t; first += band) {
+        const auto rows = std::min(band, t - first);
+        const auto a = attentionWeights(q.narrow(2, first, rows), k, bias.rows(first, rows, t));
+        out.narrow(2, first, rows).copy_(torch::matmul(a, v));
+        if (record)
+            recordBand(a, first, prefix, prefixRows, patchRowSum);
+    }
+    if (record) {
+        record->prefixRows = prefixRows.empty() ? q.new_empty({n, h, 0, t}) : torch::cat(prefixRows, 2);
+        record->patchRowMean = patchRowSum / double(t - prefix);
+    }
+    return out;
+}
+
+}  // namespace
+
+torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::Tensor& x, const RelativeBias& bias,
+                                        const AttentionSinks& sinks) const
 {
     const auto n = x.size(0);
     const auto tokens = x.size(1);
@@ -139,14 +182,24 @@ torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::T
     const auto hd = d / h;
     // [N, T, 3D] -> [3, N, H, T, hd]
     auto qkv = F::linear(x, b.qkvW, b.qkvB).reshape({n, tokens, 3, h, hd}).permute({2, 0, 3, 1, 4});
-    auto q = qkv[0] * (1.0 / std::sqrt(double(hd)));
-    // [N, H, T, T]: computed explicitly, because fused attention never returns weights
-    auto logits = torch::matmul(q, qkv[1].transpose(-2, -1));
-    if (bias.defined())  // BEiT: [H, T, T] relative position bias
-        logits = logits + bias;
-    auto attn = torch::softmax(logits, -1);
-    attention = attn;
-    auto out = torch::matmul(attn, qkv[2]).transpose(1, 2).reshape({n, tokens, d});
+    const auto q = qkv[0] * (1.0 / std::sqrt(double(hd)));
+    const auto k = qkv[1];
+    torch::Tensor context;  // [N, H, T, hd]
+    if (sinks.weights || torch::GradMode::is_enabled()) {
+        // [N, H, T, T] explicitly, because fused attention never returns weights
+        const auto attn = attentionWeights(q, k, bias.rows(0, tokens, tokens));
+        if (sinks.weights)
+            *sinks.weights = attn;
+        context = torch::matmul(attn, qkv[2]);
+    } else {
+        context = attendInBands(q, k, qkv[2], bias, m_spec.prefixTokens(), sinks.record);
+    }
+    if (sinks.record) {
+        sinks.record->queries = q;
+        sinks.record->keys = k.contiguous();  // its own storage: not a view that keeps v alive
+        sinks.record->bias = bias;
+    }
+    auto out = context.transpose(1, 2).reshape({n, tokens, d});
     return F::linear(out, b.projW, b.projB);
 }
 
@@ -156,13 +209,13 @@ torch::Tensor VisionTransformer::norm1(const ViTBlockWeights& b, const torch::Te
 }
 
 torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
-                                       const torch::Tensor& bias, torch::Tensor& attention,
+                                       const RelativeBias& bias, const AttentionSinks& sinks,
                                        std::vector<ResidualNorms>* residuals, std::size_t index) const
 {
     if (!normed.defined())
         normed = norm1(b, x);
     // A replaced norm1 output [K, T, D] broadcasts against the residual x [1, T, D].
-    auto a = attend(b, normed, bias, attention);
+    auto a = attend(b, normed, bias, sinks);
     if (b.ls1.defined())
         a = a * b.ls1;
     auto y = x + a;
@@ -252,6 +305,23 @@ torch::Tensor VisionTransformer::embedding(const torch::Tensor& x, torch::Tensor
 
 namespace {
 
+// Image n's part of a batch's attention record, on the CPU.
+AttentionRecord recordOf(const std::vector<BlockAttention>& batch, int64_t n)
+{
+    std::vector<BlockAttention> blocks;
+    for (const auto& b : batch) {
+        BlockAttention one;
+        one.queries = b.queries[n].to(torch::kCPU);  // [H, T, hd]
+        one.keys = b.keys[n].to(torch::kCPU);
+        one.prefixRows = b.prefixRows[n].to(torch::kCPU);      // [H, P, T]
+        one.patchRowMean = b.patchRowMean[n].to(torch::kCPU);  // [H, T]
+        if (b.bias.table.defined())
+            one.bias = {b.bias.table.to(torch::kCPU), b.bias.pairIndex.to(torch::kCPU)};
+        blocks.push_back(std::move(one));
+    }
+    return AttentionRecord(std::move(blocks));
+}
+
 // The value replacing a [1, T, D] token tensor: [K, T, D] on its device.
 torch::Tensor replacementFor(const torch::Tensor& original, const LayerReplacement& r)
 {
@@ -266,7 +336,7 @@ torch::Tensor replacementFor(const torch::Tensor& original, const LayerReplaceme
 torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout& layout, const EncodeHooks& hooks) const
 {
     auto x = embed(input.to(m_device, torch::kFloat32), layout, hooks.training);
-    const auto biases = relativeBiases(layout.gridH, layout.gridW);  // per block [H, T, T], or none
+    const auto biases = relativeBiases(layout.gridH, layout.gridW);  // per block, or none
     const auto* r = hooks.replacement;
     bool replaced = r == nullptr;
     for (std::size_t i = 0; i < m_w.blocks.size(); ++i) {
@@ -291,11 +361,15 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
                 hooks.norm1Outputs->push_back(normed);
         }
         torch::Tensor attention;
+        BlockAttention record;
         throwIfCancelled();
-        x = block(b, x, normed, biases.empty() ? torch::Tensor() : biases[i], attention, hooks.residuals, i);
+        x = block(b, x, normed, biases.empty() ? RelativeBias{} : biases[i],
+                  {hooks.attentions ? &attention : nullptr, hooks.record ? &record : nullptr}, hooks.residuals, i);
         checkCancelledInBackward(x);
         if (hooks.attentions)
             hooks.attentions->push_back(attention);
+        if (hooks.record)
+            hooks.record->push_back(std::move(record));
         if (hooks.tokenNorms)
             hooks.tokenNorms->push_back(x.norm(2, -1).to(torch::kCPU));
     }
@@ -349,10 +423,53 @@ Activations VisionTransformer::activationsOfLastLayer(const torch::Tensor& lastL
     auto x = lastLayerInput.to(m_device, torch::kFloat32);
     out.tokenStates[last] = x;
     out.norm1Outputs[last] = norm1(b, x);
-    x = block(b, x, out.norm1Outputs[last], biases.empty() ? torch::Tensor() : biases[last], out.attentions[last]);
+    x = block(b, x, out.norm1Outputs[last], biases.empty() ? RelativeBias{} : biases[last],
+              {&out.attentions[last], nullptr});
     out.tokenStates[depth] = x;
     out.logits = classify(x);
     return out;
+}
+
+torch::Tensor VisionTransformer::embedded(const torch::Tensor& input, TokenLayout& layout) const
+{
+    return embed(input.to(m_device, torch::kFloat32), layout, /*training=*/false);
+}
+
+void VisionTransformer::visitAttentionGradients(const torch::Tensor& input, int firstBlock,
+                                                const std::function<torch::Tensor(const torch::Tensor&)>& score,
+                                                const AttentionGradientVisitor& visit, TokenLayout& layout) const
+{
+    const int depth = int(m_w.blocks.size());
+    if (firstBlock < 0 || firstBlock >= depth)
+        throw EngineError("block " + std::to_string(firstBlock) + " outside the " + std::to_string(depth) + " blocks");
+    if (input.dim() != 4 || input.size(0) != 1)
+        throw EngineError("attention gradients explain one image [1, C, H, W], got "
+                          + io::shapeString(input.sizes().vec()));
+    std::vector<torch::Tensor> states;  // the stream entering each block, then the last one's output [1, T, D]
+    {
+        torch::NoGradGuard noGrad;  // attention in bands: nothing of size T² is kept
+        EncodeHooks hooks;
+        hooks.tokenStates = &states;
+        encode(input, layout, hooks);
+    }
+    torch::AutoGradMode enableGrad(true);
+    auto last = states.back().detach().requires_grad_(true);
+    auto upstream = torch::autograd::grad({score(classify(last))}, {last})[0];  // d score / d stream [1, T, D]
+    const auto biases = relativeBiases(layout.gridH, layout.gridW);
+    for (int l = depth - 1; l >= firstBlock; --l) {
+        throwIfCancelled();
+        auto x = states[std::size_t(l)].detach().requires_grad_(true);
+        torch::Tensor attention;  // [1, H, T, T], on this block's graph only
+        const auto out = block(m_w.blocks[std::size_t(l)], x, {},
+                               biases.empty() ? RelativeBias{} : biases[std::size_t(l)], {&attention, nullptr});
+        const bool toInput = l > firstBlock;
+        const auto targets = toInput ? std::vector<torch::Tensor>{attention, x} : std::vector<torch::Tensor>{attention};
+        auto grads = torch::autograd::grad({out}, targets, {upstream});
+        visit(l, attention.detach()[0], grads[0][0]);
+        if (toInput)
+            upstream = grads[1];
+        states[std::size_t(l) + 1] = torch::Tensor();  // no longer needed
+    }
 }
 
 torch::Tensor VisionTransformer::logits(const torch::Tensor& batch, bool training) const
@@ -369,11 +486,11 @@ std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) c
     torch::InferenceMode guard;
     if (batch.dim() != 4 || batch.size(0) < 1)
         throw EngineError("a trace takes images [N, C, H, W], got " + io::shapeString(batch.sizes().vec()));
-    std::vector<torch::Tensor> attentions;  // per block [N, H, T, T]
+    std::vector<BlockAttention> record;     // per block, [N, ...] each
     std::vector<torch::Tensor> tokenNorms;  // per block [N, T]
     std::vector<ResidualNorms> residuals;   // [N, T] each
     EncodeHooks hooks;
-    hooks.attentions = &attentions;
+    hooks.record = &record;
     hooks.tokenNorms = &tokenNorms;
     hooks.residuals = &residuals;
     torch::Tensor lastBlockInput;  // [N, T, D]
@@ -388,8 +505,7 @@ std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) c
     for (int64_t n = 0; n < batch.size(0); ++n) {
         auto& trace = traces[std::size_t(n)];
         trace.tokens = layout;
-        for (const auto& a : attentions)
-            trace.attentions.push_back(a[n].to(torch::kCPU));  // [H, T, T]
+        trace.attention = recordOf(record, n);
         for (const auto& t : tokenNorms)
             trace.tokenNorms.push_back(t[n]);
         trace.residuals = residualsOf(residuals, n);

@@ -3,6 +3,8 @@
 #include "core/engine/model/classifier.h"
 #include "core/engine/vit/vitweights.h"
 
+#include <functional>
+
 namespace attnviz::engine {
 
 // A Vision Transformer (timm semantics: pre-norm blocks, GELU / QuickGELU / SwiGLU,
@@ -27,11 +29,29 @@ public:
     // themselves (relevance propagation).
     const ViTWeights& weights() const { return m_w; }
 
+    // The stream entering block 0 [N, T, D] (patches, prefix tokens, positions, CLIP's
+    // pre-norm) for an input [N, C, H, W]; fills `layout`.
+    torch::Tensor embedded(const torch::Tensor& input, TokenLayout& layout) const;
+
+    // Block `block`'s attention A and d score / dA, both [H, T, T] for the one image,
+    // detached.
+    using AttentionGradientVisitor =
+        std::function<void(int block, const torch::Tensor& attention, const torch::Tensor& gradient)>;
+    // The gradient of `score` (logits [1, classes] -> a scalar) with respect to every
+    // block's attention, from the last block down to `firstBlock`, in memory for one
+    // block at a time (activation checkpointing): a pass without gradients keeps each
+    // block's input [1, T, D]; each block then runs again with gradients and is
+    // differentiated, its input's gradient handed to the block before it. Fills `layout`.
+    void visitAttentionGradients(const torch::Tensor& input, int firstBlock,
+                                 const std::function<torch::Tensor(const torch::Tensor&)>& score,
+                                 const AttentionGradientVisitor& visit, TokenLayout& layout) const;
+
 private:
     // What one encode() records, and the one layer output it may replace; null members
     // are skipped.
     struct EncodeHooks {
         std::vector<torch::Tensor>* attentions = nullptr;    // per block [N, H, T, T]
+        std::vector<BlockAttention>* record = nullptr;       // per block, batched [N, ...] (traces)
         std::vector<torch::Tensor>* tokenStates = nullptr;   // before each block and after the last [N, T, D]
         std::vector<torch::Tensor>* norm1Outputs = nullptr;  // per block [N, T, D]
         const LayerReplacement* replacement = nullptr;       // "<b>" or "<b>.norm1"
@@ -45,19 +65,25 @@ private:
     torch::Tensor embed(const torch::Tensor& input, TokenLayout& layout, bool training) const;
     // Position embedding for the patch part at grid gh x gw: [1, gh*gw, D]
     torch::Tensor patchPositions(int gh, int gw) const;
-    // One block; `normed` is its norm1 output, computed here when undefined; `bias` the
-    // relative position bias added to its attention logits [H, T, T] (BEiT) or undefined.
+    // Where attend() leaves a block's attention; null members are skipped.
+    struct AttentionSinks {
+        torch::Tensor* weights = nullptr;  // the whole softmax [N, H, T, T] (differentiable passes)
+        BlockAttention* record = nullptr;  // queries, keys and the summary rows, [N, ...] (traces)
+    };
+    // One block; `normed` is its norm1 output, computed here when undefined.
     // `residuals`, when given, receives the block's two additions as "<index>.attn" and
     // "<index>.mlp".
     torch::Tensor block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
-                        const torch::Tensor& bias, torch::Tensor& attention,
+                        const RelativeBias& bias, const AttentionSinks& sinks,
                         std::vector<ResidualNorms>* residuals = nullptr, std::size_t index = 0) const;
     torch::Tensor norm1(const ViTBlockWeights& b, const torch::Tensor& x) const;
-    torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& bias,
-                         torch::Tensor& attention) const;
-    // BEiT: every block's relative position bias for a gh x gw grid, [H, T, T] each
-    // (tables resized when the grid is not the trained one); empty for other ViTs.
-    std::vector<torch::Tensor> relativeBiases(int gh, int gw) const;
+    // Without gradients and without a sink for the whole softmax, attention is computed a
+    // band of query rows at a time, so that memory grows with T, not T².
+    torch::Tensor attend(const ViTBlockWeights& b, const torch::Tensor& x, const RelativeBias& bias,
+                         const AttentionSinks& sinks) const;
+    // BEiT: every block's relative position bias for a gh x gw grid (tables resized when
+    // the grid is not the trained one); empty for other ViTs.
+    std::vector<RelativeBias> relativeBiases(int gh, int gw) const;
     torch::Tensor mlpActivation(const torch::Tensor& hidden) const;
     // The representation the head reads from the last block's tokens [N, T, D]: the
     // normed CLS token, the patch mean (fc_norm), both (HF DINOv2), or the attention
