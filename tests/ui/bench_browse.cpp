@@ -1,6 +1,9 @@
 // Benchmark (not a test): time from a layer/head key press to the repainted overlay,
 // with a ViT-B/16 (the torchvision-architecture fixture of the reference tests); then
+// from a click on a patch (the query patch's attention) to the repainted overlay; then
 // the time of a rendering change (alpha) on a Grad-CAM view, which must run no model.
+// Resident memory is read before and after the presses and clicks: browsing must not
+// grow it.
 // Usage: bench_browse VIT_MODEL [KEY_PRESSES]   prints the median and the quartiles in ms.
 #include "ui/mainwindow.h"
 #include "ui/pane/modelpane.h"
@@ -14,7 +17,31 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
+
+namespace {
+
+// A line of /proc/self/status in MB ("VmRSS", "VmHWM"), or -1.
+double statusMb(const std::string& key)
+{
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind(key + ":", 0) == 0)
+            return std::stod(line.substr(key.size() + 1)) / 1024.0;  // kB
+    return -1;
+}
+
+void printTimes(const char* what, std::vector<double> ms)
+{
+    std::sort(ms.begin(), ms.end());
+    std::printf("%s: median %.2f ms, quartiles %.2f / %.2f ms, max %.2f ms\n", what, ms[ms.size() / 2],
+                ms[ms.size() / 4], ms[3 * ms.size() / 4], ms.back());
+}
+
+}  // namespace
 
 int main(int argc, char** argv)
 {
@@ -35,6 +62,7 @@ int main(int argc, char** argv)
     }
     auto* pane = window.pane(attnviz::ui::Side::ViT);
     pane->setFocus();
+    const double rssBefore = statusMb("VmRSS");
     const int presses = argc > 2 ? std::atoi(argv[2]) : 200;
     // Up/Down through the blocks and Left/Right through the heads, as a user browses;
     // starting at the last block and head "mean", every press changes the view.
@@ -53,11 +81,33 @@ int main(int argc, char** argv)
                      int(renders.count()));
         return 1;
     }
-    std::sort(ms.begin(), ms.end());
-    std::printf(
-        "%d key presses, each re-rendering the %s overlay: median %.2f ms, quartiles %.2f / %.2f ms, max %.2f ms\n",
-        presses, attnviz::engine::viewMethodName(pane->method()).c_str(), ms[ms.size() / 2], ms[ms.size() / 4],
-        ms[3 * ms.size() / 4], ms.back());
+    printTimes((std::to_string(presses) + " key presses, each re-rendering the "
+                + attnviz::engine::viewMethodName(pane->method()) + " overlay")
+                   .c_str(),
+               ms);
+
+    // Clicks on patches along a diagonal: each shows that patch's attention row.
+    renders.clear();
+    std::vector<double> clickMs;
+    for (int i = 0; i < presses; ++i) {
+        const double at = 0.05 + 0.9 * double((i * 37) % 97) / 97.0;  // hops of about a third of the image
+        QElapsedTimer timer;
+        timer.start();
+        pane->queryAt(QPointF(at, 1.0 - at));
+        pane->repaint();
+        clickMs.push_back(timer.nsecsElapsed() / 1e6);
+    }
+    if (renders.count() < presses / 2) {
+        std::fprintf(stderr, "%d clicks re-rendered %d times\n", presses, int(renders.count()));
+        return 1;
+    }
+    printTimes((std::to_string(presses) + " clicks on a patch (" + std::to_string(renders.count())
+                + " re-renders of its attention row)")
+                   .c_str(),
+               clickMs);
+    std::printf("resident memory: %.1f MB before browsing, %.1f MB after; peak %.1f MB\n", rssBefore, statusMb("VmRSS"),
+                statusMb("VmHWM"));
+    pane->clearQuery();
 
     // A rendering change on a view that needed the model (Grad-CAM of the last block):
     // the alpha slider dragged across, each step redrawn from the kept view, no job.
@@ -81,11 +131,9 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "alpha changes sent %d jobs to the worker\n", int(jobs.count()));
         return 1;
     }
-    std::sort(alphaMs.begin(), alphaMs.end());
-    std::printf(
-        "%d alpha changes on the Grad-CAM view (%d redraws, %d jobs): median %.2f ms, quartiles %.2f / %.2f ms, "
-        "max %.2f ms\n",
-        presses, int(renders.count()), int(jobs.count()), alphaMs[alphaMs.size() / 2], alphaMs[alphaMs.size() / 4],
-        alphaMs[3 * alphaMs.size() / 4], alphaMs.back());
+    printTimes((std::to_string(presses) + " alpha changes on the Grad-CAM view (" + std::to_string(renders.count())
+                + " redraws, " + std::to_string(jobs.count()) + " jobs)")
+                   .c_str(),
+               alphaMs);
     return 0;
 }
