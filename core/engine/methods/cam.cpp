@@ -22,7 +22,7 @@ CamLayer camLayer(const Classifier& model, const Activations& acts, const std::s
 {
     if (model.spec().family != Family::ViT)
         return {acts.feature(layer), layer};
-    const int b = blockIndex(layer, int(acts.attentions.size()));
+    const int b = blockIndex(layer, int(acts.norm1Outputs.size()));
     if (input == VitCamInput::Norm1Output)
         return {acts.norm1Outputs[b], std::to_string(b) + ".norm1"};
     return {acts.tokenStates[b], std::to_string(b)};
@@ -325,7 +325,7 @@ std::vector<ClassMaps> gradientCamsAtLastLayer(const Classifier& model, const st
     // A leaf that wants gradients: what the last layer computes from it is differentiable.
     const auto resumed = torch::cat(inputs).to(model.device(), torch::kFloat32).detach().requires_grad_(true);
     const auto acts = model.activationsOfLastLayer(resumed, traces.front()->tokens);
-    const std::string layer = model.spec().family == Family::ViT ? std::to_string(acts.attentions.size() - 1)
+    const std::string layer = model.spec().family == Family::ViT ? std::to_string(acts.norm1Outputs.size() - 1)
                                                                  : acts.features.back().first;
     return camsOfActivations(model, acts, classIndices, {layer}, options);
 }

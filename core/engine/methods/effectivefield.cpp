@@ -23,7 +23,7 @@ void checkUnit(int row, int col, int64_t height, int64_t width, const std::strin
 torch::Tensor unitOf(const Classifier& model, const Activations& acts, const std::string& layer, int row, int col)
 {
     if (model.spec().family == Family::ViT) {
-        const int block = blockIndex(layer, int(acts.attentions.size()));
+        const int block = blockIndex(layer, int(acts.norm1Outputs.size()));
         const auto& layout = acts.tokens;
         checkUnit(row, col, layout.gridH, layout.gridW, layer);
         return acts.tokenStates[block + 1].select(1, layout.prefixTokens() + row * layout.gridW + col);
@@ -96,7 +96,7 @@ std::vector<EffectiveFieldSize> effectiveFieldSizes(const Classifier& model, con
         const int row = t.gridH / 2, col = t.gridW / 2;
         const double centreRow = row * t.patchSize + t.firstPatchCentre;
         const double centreCol = col * t.patchSize + t.firstPatchCentre;
-        for (std::size_t b = 0; b < acts.attentions.size(); ++b)
+        for (std::size_t b = 0; b < acts.norm1Outputs.size(); ++b)
             units.push_back({{std::to_string(b), row, col, 0}, centreRow, centreCol});
     } else {
         for (const auto& field : stageReceptiveFields(model.spec())) {

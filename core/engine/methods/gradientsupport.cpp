@@ -59,16 +59,10 @@ int streamAttentionGradients(const Classifier& vit, const torch::Tensor& input, 
         throw EngineError(method + " needs a ViT");
     if (c10::InferenceMode::is_enabled())
         throw EngineError("gradient methods cannot run under inference mode");
-    const auto& spec = vit.spec();
-    const double tokens = double(input.size(2) / spec.patchSize) * double(input.size(3) / spec.patchSize)
-                          + spec.prefixTokens();
     // The block's attention, its gradient, the softmax's and the caller's products: about
-    // five [H, T, T] float32 tensors at once (measured in docs/benchmarks.md).
-    const double bytes = 5.0 * 4.0 * spec.heads * tokens * tokens;
-    if (bytes > kBlockGradientBudget)
-        throw EngineError(method + " at " + std::to_string(int64_t(tokens)) + " tokens needs about "
-                          + std::to_string(int64_t(bytes / (1 << 20))) + " MB for one block's attention and its "
-                          + "gradient (at most " + std::to_string(int64_t(kBlockGradientBudget / (1 << 20))) + " MB)");
+    // five [H, T, T] float32 tensors at once (docs/benchmarks.md measures the peak).
+    const auto& spec = vit.spec();
+    checkAttentionBudget(input, spec.patchSize, spec.prefixTokens(), spec.heads, 5, 4, method);
     const auto score = [&classIndex](const torch::Tensor& logits) {
         if (!logits.defined())
             throw EngineError("the model has no classification head, so there is no class to explain");

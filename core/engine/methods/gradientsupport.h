@@ -44,15 +44,11 @@ int blockIndex(const std::string& layer, int depth);
 // block's [H, T, T] matrices at a time). `visit(block, A, dA)` gets [H, T, T] each.
 // classIndex < 0 explains the top-1 class; the class explained is returned, and
 // `layout` filled. `method` names the caller in errors (not a ViT, no head, too many
-// tokens for kBlockGradientBudget).
+// tokens for kAttentionMemoryBudget).
 using AttentionGradientVisitor =
     std::function<void(int block, const torch::Tensor& attention, const torch::Tensor& gradient)>;
 int streamAttentionGradients(const Classifier& vit, const torch::Tensor& input, int classIndex, int firstBlock,
                              const std::string& method, const AttentionGradientVisitor& visit, TokenLayout& layout);
-
-// What one block's attention, its gradient and the autograd graph between them may take
-// at once in a streamed gradient method: 4 GiB.
-constexpr double kBlockGradientBudget = 4.0 * (int64_t(1) << 30);
 
 // Throws EngineError unless `startLayer` is one of `depth` blocks.
 void checkRolloutStart(int startLayer, int depth);

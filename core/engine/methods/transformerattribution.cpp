@@ -353,6 +353,10 @@ const VisionTransformer& checkedViT(const Classifier& model, const Tensor& input
         throw EngineError("transformer attribution explains one image [1, C, H, W]");
     if (c10::InferenceMode::is_enabled())
         throw EngineError("transformer attribution cannot run under inference mode");
+    // One block at a time in float64: its attention, gradient and relevance, and the
+    // rules' products, about six [H, T, T] (docs/benchmarks.md measures the peak).
+    const auto& spec = vit.spec();
+    checkAttentionBudget(input, spec.patchSize, spec.prefixTokens(), spec.heads, 6, 8, "transformer attribution");
     return vit;
 }
 

@@ -24,6 +24,19 @@ torch::Tensor RelativeBias::rows(int64_t first, int64_t count, int64_t tokens) c
         .permute({2, 0, 1});
 }
 
+void checkAttentionBudget(const torch::Tensor& input, int patchSize, int prefixTokens, int heads, double copies,
+                          int elementBytes, const std::string& what)
+{
+    if (input.dim() != 4 || patchSize <= 0)
+        return;  // the pass itself reports a wrong shape
+    const double tokens = double(input.size(2) / patchSize) * double(input.size(3) / patchSize) + prefixTokens;
+    const double bytes = copies * elementBytes * heads * tokens * tokens;
+    if (bytes > kAttentionMemoryBudget)
+        throw EngineError(what + " at " + std::to_string(int64_t(tokens)) + " tokens needs about "
+                          + std::to_string(int64_t(bytes / (1 << 20))) + " MB of attention matrices (at most "
+                          + std::to_string(int64_t(kAttentionMemoryBudget / (1 << 20))) + " MB)");
+}
+
 AttentionRecord::AttentionRecord(std::vector<BlockAttention> blocks)
     : m_blocks(std::move(blocks))
 {

@@ -3,11 +3,23 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace attnviz::engine {
 
 struct TokenLayout;
+
+// What a pass may hold of attention at once where its matrices cannot be avoided (a
+// differentiable pass keeps every block's softmax for its backward; a streamed gradient
+// method one block's matrices and their gradients): 4 GiB.
+constexpr double kAttentionMemoryBudget = 4.0 * double(int64_t(1) << 30);
+
+// Throws EngineError, one line that says `what` and the size it would need, when
+// `copies` attention matrices [heads, T, T] of `elementBytes` each, at the tokens of a
+// patchSize-pixel grid over `input` [N, C, H, W] plus `prefixTokens`, exceed the budget.
+void checkAttentionBudget(const torch::Tensor& input, int patchSize, int prefixTokens, int heads, double copies,
+                          int elementBytes, const std::string& what);
 
 // softmax(q kᵀ + bias) over the keys, the one formula every attention map of a ViT is
 // computed by (the forward pass, in whole or by rows, and the record's recomputation):

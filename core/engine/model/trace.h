@@ -80,8 +80,8 @@ std::vector<torch::Tensor> stageMeanActivations(const Trace& trace);
 struct Activations {
     torch::Tensor logits;  // [N, classes], undefined without a head
     TokenLayout tokens;
-    // ViT: per block [N, H, T, T].
-    std::vector<torch::Tensor> attentions;
+    // (A ViT's attention is not kept: the methods that need it read the trace's
+    // AttentionRecord, or stream its gradients block by block, streamAttentionGradients.)
     // ViT: tokenStates[l] is the residual stream entering block l (what its norm1
     // sees), tokenStates[depth] the last block's output before the final norm. [N, T, D]
     std::vector<torch::Tensor> tokenStates;

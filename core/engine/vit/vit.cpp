@@ -360,14 +360,11 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
             if (hooks.norm1Outputs)
                 hooks.norm1Outputs->push_back(normed);
         }
-        torch::Tensor attention;
         BlockAttention record;
         throwIfCancelled();
         x = block(b, x, normed, biases.empty() ? RelativeBias{} : biases[i],
-                  {hooks.attentions ? &attention : nullptr, hooks.record ? &record : nullptr}, hooks.residuals, i);
+                  {nullptr, hooks.record ? &record : nullptr}, hooks.residuals, i);
         checkCancelledInBackward(x);
-        if (hooks.attentions)
-            hooks.attentions->push_back(attention);
         if (hooks.record)
             hooks.record->push_back(std::move(record));
         if (hooks.tokenNorms)
@@ -383,9 +380,12 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
 
 Activations VisionTransformer::activations(const torch::Tensor& batch) const
 {
+    if (torch::GradMode::is_enabled())  // the graph keeps every block's softmax [N, H, T, T]
+        checkAttentionBudget(batch, m_spec.patchSize, m_spec.prefixTokens(), m_spec.heads,
+                             double(batch.size(0)) * double(m_w.blocks.size()), 4,
+                             "a differentiable pass (a CAM before the last block, saliency, effective fields)");
     Activations out;
     EncodeHooks hooks;
-    hooks.attentions = &out.attentions;
     hooks.tokenStates = &out.tokenStates;
     hooks.norm1Outputs = &out.norm1Outputs;
     out.logits = classify(encode(batch, out.tokens, hooks));
@@ -414,7 +414,6 @@ Activations VisionTransformer::activationsOfLastLayer(const torch::Tensor& lastL
                           + io::shapeString(lastLayerInput.sizes().vec()));
     Activations out;
     out.tokens = tokens;
-    out.attentions.resize(depth);
     out.tokenStates.resize(depth + 1);
     out.norm1Outputs.resize(depth);
     const auto last = depth - 1;
@@ -423,8 +422,7 @@ Activations VisionTransformer::activationsOfLastLayer(const torch::Tensor& lastL
     auto x = lastLayerInput.to(m_device, torch::kFloat32);
     out.tokenStates[last] = x;
     out.norm1Outputs[last] = norm1(b, x);
-    x = block(b, x, out.norm1Outputs[last], biases.empty() ? RelativeBias{} : biases[last],
-              {&out.attentions[last], nullptr});
+    x = block(b, x, out.norm1Outputs[last], biases.empty() ? RelativeBias{} : biases[last], {});
     out.tokenStates[depth] = x;
     out.logits = classify(x);
     return out;

@@ -50,7 +50,6 @@ private:
     // What one encode() records, and the one layer output it may replace; null members
     // are skipped.
     struct EncodeHooks {
-        std::vector<torch::Tensor>* attentions = nullptr;    // per block [N, H, T, T]
         std::vector<BlockAttention>* record = nullptr;       // per block, batched [N, ...] (traces)
         std::vector<torch::Tensor>* tokenStates = nullptr;   // before each block and after the last [N, T, D]
         std::vector<torch::Tensor>* norm1Outputs = nullptr;  // per block [N, T, D]
