@@ -35,8 +35,10 @@ SHAPES = {
 
 def build(shape, image_size):
     patch, blocks, heads, width, mlp, _ = SHAPES[shape]
-    return torchvision.models.VisionTransformer(image_size=image_size, patch_size=patch, num_layers=blocks,
-                                                num_heads=heads, hidden_dim=width, mlp_dim=mlp).eval()
+    vit = torchvision.models.VisionTransformer(image_size=image_size, patch_size=patch, num_layers=blocks,
+                                               num_heads=heads, hidden_dim=width, mlp_dim=mlp).eval()
+    torch.nn.init.normal_(vit.heads.head.weight, std=0.02)  # torchvision starts it at 0: no logits to compare
+    return vit
 
 
 def write_input(path, x):

@@ -108,7 +108,12 @@ torch::Tensor AttentionRecord::row(int block, int64_t query) const
 torch::Tensor AttentionRecord::summaryRow(int block, bool hasCls) const
 {
     const auto& b = at(block);
-    return hasCls ? b.prefixRows.select(1, 0) : b.patchRowMean;
+    if (hasCls)
+        return b.prefixRows.select(1, 0);
+    if (b.patchRowMean.defined())
+        return b.patchRowMean;
+    const auto prefix = b.prefixRows.size(1);  // a record of a model with CLS, asked for the patch mean
+    return matrix(block).narrow(1, prefix, tokens() - prefix).mean(1);
 }
 
 int64_t AttentionRecord::bytes() const

@@ -44,7 +44,7 @@ struct BlockAttention {
     torch::Tensor keys;          // [H, T, hd]
     RelativeBias bias;           // BEiT's; empty otherwise
     torch::Tensor prefixRows;    // [H, P, T]: the rows of the prefix tokens (CLS first), P >= 0
-    torch::Tensor patchRowMean;  // [H, T]: the mean of the patch tokens' rows
+    torch::Tensor patchRowMean;  // [H, T]: the mean of the patch tokens' rows (a trace keeps it without CLS)
     torch::Tensor whole;         // [H, T, T] when the record was made from matrices; else undefined
 };
 
@@ -73,7 +73,8 @@ public:
     // [H, P, T]: the prefix tokens' rows (CLS, distillation, registers).
     const torch::Tensor& prefixRows(int block) const { return at(block).prefixRows; }
     // [H, T]: the row that stands for the image, CLS's when there is one, else the mean
-    // over the patch queries (as imageRowMap reads a matrix).
+    // over the patch queries (as imageRowMap reads a matrix; kept by a trace of a model
+    // without CLS, recomputed otherwise).
     torch::Tensor summaryRow(int block, bool hasCls) const;
     // Bytes of tensors the record holds.
     int64_t bytes() const;

@@ -134,7 +134,9 @@ namespace {
 constexpr int64_t kBandFloats = int64_t(1) << 24;
 
 // The rows of one band a [N, H, rows, T] (query rows first..) that the record keeps: the
-// prefix tokens' rows are copied out, the patch tokens' rows added to `patchRowSum` [N, H, T].
+// prefix tokens' rows are copied out; without a CLS token the patch tokens' rows are
+// added to `patchRowSum` [N, H, 1, T] (a product with ones: BLAS on every core, where a
+// reduction over the rows would run on LibTorch's one thread).
 void recordBand(const torch::Tensor& a, int64_t first, int64_t prefix, std::vector<torch::Tensor>& prefixRows,
                 torch::Tensor& patchRowSum)
 {
@@ -142,20 +144,23 @@ void recordBand(const torch::Tensor& a, int64_t first, int64_t prefix, std::vect
     if (first < prefix)
         prefixRows.push_back(a.narrow(2, 0, std::min(prefix, first + rows) - first).clone());
     const auto firstPatch = std::max(prefix, first);
-    if (firstPatch < first + rows)
-        patchRowSum += a.narrow(2, firstPatch - first, first + rows - firstPatch).sum(2);
+    if (patchRowSum.defined() && firstPatch < first + rows) {
+        const auto patchRows = a.narrow(2, firstPatch - first, first + rows - firstPatch);
+        patchRowSum += torch::matmul(torch::ones({1, patchRows.size(2)}, a.options()), patchRows);
+    }
 }
 
 // softmax(q kᵀ + bias) v a band of query rows at a time: no [N, H, T, T] exists at once.
-// q, k, v [N, H, T, hd] -> [N, H, T, hd]; `record`, when given, receives the rows.
+// q, k, v [N, H, T, hd] -> [N, H, T, hd]; `record`, when given, receives the rows (the
+// patch rows' mean only for a model without CLS, whose summary row it is).
 torch::Tensor attendInBands(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                            const RelativeBias& bias, int64_t prefix, BlockAttention* record)
+                            const RelativeBias& bias, int64_t prefix, bool hasCls, BlockAttention* record)
 {
     const auto n = q.size(0), h = q.size(1), t = q.size(2);
     const int64_t band = std::clamp<int64_t>(kBandFloats / (n * h * t), 1, t);
     auto out = torch::empty(q.sizes(), q.options());
     std::vector<torch::Tensor> prefixRows;  // [N, H, rows, T] pieces
-    auto patchRowSum = record ? torch::zeros({n, h, t}, q.options()) : torch::Tensor();
+    auto patchRowSum = record && !hasCls ? torch::zeros({n, h, 1, t}, q.options()) : torch::Tensor();
     for (int64_t first = 0; first < t; first += band) {
         const auto rows = std::min(band, t - first);
         const auto a = attentionWeights(q.narrow(2, first, rows), k, bias.rows(first, rows, t));
@@ -165,7 +170,8 @@ torch::Tensor attendInBands(const torch::Tensor& q, const torch::Tensor& k, cons
     }
     if (record) {
         record->prefixRows = prefixRows.empty() ? q.new_empty({n, h, 0, t}) : torch::cat(prefixRows, 2);
-        record->patchRowMean = patchRowSum / double(t - prefix);
+        if (patchRowSum.defined())
+            record->patchRowMean = patchRowSum.squeeze(2) / double(t - prefix);
     }
     return out;
 }
@@ -192,7 +198,7 @@ torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::T
             *sinks.weights = attn;
         context = torch::matmul(attn, qkv[2]);
     } else {
-        context = attendInBands(q, k, qkv[2], bias, m_spec.prefixTokens(), sinks.record);
+        context = attendInBands(q, k, qkv[2], bias, m_spec.prefixTokens(), m_spec.hasClsToken, sinks.record);
     }
     if (sinks.record) {
         sinks.record->queries = q;
@@ -314,7 +320,8 @@ AttentionRecord recordOf(const std::vector<BlockAttention>& batch, int64_t n)
         one.queries = b.queries[n].to(torch::kCPU);  // [H, T, hd]
         one.keys = b.keys[n].to(torch::kCPU);
         one.prefixRows = b.prefixRows[n].to(torch::kCPU);      // [H, P, T]
-        one.patchRowMean = b.patchRowMean[n].to(torch::kCPU);  // [H, T]
+        if (b.patchRowMean.defined())  // without a CLS token only
+            one.patchRowMean = b.patchRowMean[n].to(torch::kCPU);  // [H, T]
         if (b.bias.table.defined())
             one.bias = {b.bias.table.to(torch::kCPU), b.bias.pairIndex.to(torch::kCPU)};
         blocks.push_back(std::move(one));
