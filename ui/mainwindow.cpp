@@ -459,14 +459,14 @@ void MainWindow::buildDeviceChooser()
     tools->addWidget(m_device);
     // The resolution both models run at: each checkpoint's own, or a square size that is
     // a multiple of 112, so of every usual patch (8, 14, 16): DINO-style attention maps
-    // are finer at 448 px.
+    // are finer at 448 px, and a ViT's trace grows only with its tokens (AttentionRecord).
     tools->addWidget(new QLabel(tr("  Input size: "), tools));
     m_inputSize = new QComboBox(tools);
     m_inputSize->setObjectName(QStringLiteral("inputSize"));
     m_inputSize->setSizeAdjustPolicy(QComboBox::AdjustToContents);  // its first item names the sizes later
     m_inputSize->setToolTip(tr("Run both models at this resolution; a ViT resamples its position embedding"));
     m_inputSize->addItem(tr("each model's own"), 0);  // with the sizes once known (showOwnInputSizes)
-    for (int side : {224, 336, 448, 560})
+    for (int side : {224, 336, 448, 560, 672, 896, 1008})
         m_inputSize->addItem(tr("%1 px").arg(side), side);
     connect(m_inputSize, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { analyze(); });
     tools->addWidget(m_inputSize);

@@ -95,11 +95,9 @@ std::string methodNames(Family family)
 
 ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequest& request)
 {
-    const auto& info = methodInfo(request.method);
-    checkRequest(info, model.spec().family, request);
-    auto view = info.compute(model, trace, request);
-    view.method = request.method;
-    return view;
+    // A batch of one: a gradient CAM of the last layer resumes from the trace (one block
+    // of a ViT with gradients, not the whole model).
+    return computeViews(model, {&trace}, request).front();
 }
 
 std::vector<ViewMaps> computeViews(const Classifier& model, const std::vector<const Trace*>& traces,

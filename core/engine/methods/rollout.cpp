@@ -41,11 +41,32 @@ void checkRolloutOptions(const RolloutOptions& options, int depth)
         throw EngineError("discard ratio must be in [0, 1)");
 }
 
+namespace {
+
+// fuseHeads in float64, one head at a time: [H, T, T] -> [T, T], so that no [H, T, T]
+// float64 copy exists (622 MB for a ViT-S/8 at 480 px).
+torch::Tensor fuseHeads64(const torch::Tensor& perHead, HeadFusion fusion)
+{
+    // A copy even when the input is float64 already: the sum below is in place.
+    auto fused = perHead[0].to(torch::kCPU, torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
+    for (int64_t h = 1; h < perHead.size(0); ++h) {
+        const auto head = perHead[h].to(torch::kCPU, torch::kFloat64);
+        switch (fusion) {
+        case HeadFusion::Mean: fused.add_(head); break;
+        case HeadFusion::Max: fused = torch::maximum(fused, head); break;
+        case HeadFusion::Min: fused = torch::minimum(fused, head); break;
+        }
+    }
+    return fusion == HeadFusion::Mean ? fused.div_(double(perHead.size(0))) : fused;
+}
+
+}  // namespace
+
 torch::Tensor rolloutMatrix(const torch::Tensor& perHead, const TokenLayout& layout, const RolloutOptions& options)
 {
     expectAttentionLayout(perHead, layout);
     const auto t = layout.tokens();
-    auto fused = fuseHeads(perHead.to(torch::kCPU, torch::kFloat64), options.fusion);  // [T, T]
+    auto fused = fuseHeads64(perHead, options.fusion);  // [T, T]
     if (options.clampNegative)
         fused = fused.clamp_min(0.0);
     if (options.discardRatio > 0.0) {
