@@ -158,7 +158,7 @@ ClassMaps classActivationMaps(const Classifier& model, const torch::Tensor& inpu
     const auto acts = gradient ? differentiableForward(model, x) : model.activations(x);
     ClassMaps out;
     out.classIndex = classIndex;
-    const auto score = classScore(acts, out.classIndex);
+    const auto score = classScore(acts.logits, out.classIndex);
     std::vector<CamLayer> targets;
     targets.reserve(layers.size());
     for (const auto& layer : layers)
@@ -211,7 +211,7 @@ std::vector<ClassMaps> camsOfActivations(const Classifier& model, const Activati
     torch::Tensor score;  // Σ_n logit_n[c_n]: its gradient at image n is image n's own
     for (std::size_t n = 0; n < out.size(); ++n) {
         out[n].classIndex = classIndices[n];
-        const auto s = classScore(acts, out[n].classIndex, int64_t(n));
+        const auto s = classScore(acts.logits, out[n].classIndex, int64_t(n));
         score = score.defined() ? score + s : s;
     }
     std::vector<torch::Tensor> targets;

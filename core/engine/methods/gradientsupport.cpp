@@ -16,16 +16,16 @@ Activations differentiableForward(const Classifier& model, const torch::Tensor& 
     return model.activations(x);
 }
 
-torch::Tensor classScore(const Activations& acts, int& classIndex, int64_t image)
+torch::Tensor classScore(const torch::Tensor& logits, int& classIndex, int64_t image)
 {
-    if (!acts.logits.defined())
+    if (!logits.defined())
         throw EngineError("the model has no classification head, so there is no class to explain");
-    const auto classes = int(acts.logits.size(1));
+    const auto classes = int(logits.size(1));
     if (classIndex < 0)
-        classIndex = int(acts.logits[image].argmax().item<int64_t>());
+        classIndex = int(logits[image].argmax().item<int64_t>());
     if (classIndex >= classes)
         throw EngineError("class " + std::to_string(classIndex) + " outside 0.." + std::to_string(classes - 1));
-    return acts.logits[image][classIndex];
+    return logits[image][classIndex];
 }
 
 std::vector<torch::Tensor> gradientsOf(const torch::Tensor& score, const std::vector<torch::Tensor>& targets,
@@ -63,13 +63,7 @@ int streamAttentionGradients(const Classifier& vit, const torch::Tensor& input, 
     // five [H, T, T] float32 tensors at once (docs/benchmarks.md measures the peak).
     const auto& spec = vit.spec();
     checkAttentionBudget(input, spec.patchSize, spec.prefixTokens(), spec.heads, 5, 4, method);
-    const auto score = [&classIndex](const torch::Tensor& logits) {
-        if (!logits.defined())
-            throw EngineError("the model has no classification head, so there is no class to explain");
-        Activations acts;
-        acts.logits = logits;
-        return classScore(acts, classIndex);
-    };
+    const auto score = [&classIndex](const torch::Tensor& logits) { return classScore(logits, classIndex); };
     transformer->visitAttentionGradients(input, firstBlock, score, visit, layout);
     return classIndex;
 }

@@ -24,10 +24,10 @@ struct ClassMaps {
 // intermediate does even though the weights do not. Refuses to run under inference mode.
 Activations differentiableForward(const Classifier& model, const torch::Tensor& input);
 
-// The logit of class `classIndex` for image `image` ([] scalar); -1 resolves to its
-// top-1 class and is written back. Throws EngineError without a head or for a class
-// outside it.
-torch::Tensor classScore(const Activations& acts, int& classIndex, int64_t image = 0);
+// The logit of class `classIndex` for image `image` of logits [N, classes] ([] scalar);
+// -1 resolves to its top-1 class and is written back. Throws EngineError without a head
+// (undefined logits) or for a class outside it.
+torch::Tensor classScore(const torch::Tensor& logits, int& classIndex, int64_t image = 0);
 
 // d score / d target for each target from one backward; unused targets get zeros.
 std::vector<torch::Tensor> gradientsOf(const torch::Tensor& score, const std::vector<torch::Tensor>& targets,

@@ -1,6 +1,7 @@
 #include "core/engine/methods/rollout.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/gradientsupport.h"
 #include "core/engine/methods/methodtable.h"
 
 namespace attnviz::engine {
@@ -34,9 +35,7 @@ torch::Tensor ImageRowProduct::map() const
 
 void checkRolloutOptions(const RolloutOptions& options, int depth)
 {
-    if (depth <= 0 || options.startLayer < 0 || options.startLayer >= depth)
-        throw EngineError("rollout start layer " + std::to_string(options.startLayer) + " outside the "
-                          + std::to_string(depth) + " blocks");
+    checkRolloutStart(options.startLayer, depth);
     if (!(options.discardRatio >= 0.0 && options.discardRatio < 1.0))
         throw EngineError("discard ratio must be in [0, 1)");
 }
@@ -58,6 +57,17 @@ torch::Tensor fuseHeads64(const torch::Tensor& perHead, HeadFusion fusion)
         }
     }
     return fusion == HeadFusion::Mean ? fused.div_(double(perHead.size(0))) : fused;
+}
+
+template <typename BlockMatrix>
+torch::Tensor rollOut(int depth, const BlockMatrix& blockMatrix, const TokenLayout& layout,
+                      const RolloutOptions& options)
+{
+    checkRolloutOptions(options, depth);
+    ImageRowProduct product(layout);
+    for (int l = depth - 1; l >= options.startLayer; --l)
+        product.multiply(rolloutMatrix(blockMatrix(l), layout, options));
+    return product.map();
 }
 
 }  // namespace
@@ -84,21 +94,6 @@ torch::Tensor rolloutMatrix(const torch::Tensor& perHead, const TokenLayout& lay
     a.diagonal().add_(0.5);
     return a / a.sum(-1, /*keepdim=*/true);
 }
-
-namespace {
-
-template <typename BlockMatrix>
-torch::Tensor rollOut(int depth, const BlockMatrix& blockMatrix, const TokenLayout& layout,
-                      const RolloutOptions& options)
-{
-    checkRolloutOptions(options, depth);
-    ImageRowProduct product(layout);
-    for (int l = depth - 1; l >= options.startLayer; --l)
-        product.multiply(rolloutMatrix(blockMatrix(l), layout, options));
-    return product.map();
-}
-
-}  // namespace
 
 torch::Tensor attentionRollout(const AttentionRecord& attention, const TokenLayout& layout,
                                const RolloutOptions& options)

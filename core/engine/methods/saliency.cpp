@@ -14,7 +14,7 @@ ViewMaps saliencyView(const Classifier& model, const Trace& trace, const ViewReq
     const auto image = trace.input.to(model.device(), torch::kFloat32).detach().requires_grad_(true);
     const auto acts = model.activations(image);
     int classIndex = request.classIndex;
-    const auto score = classScore(acts, classIndex);
+    const auto score = classScore(acts.logits, classIndex);
     const auto grad = torch::autograd::grad({score}, {image})[0][0];  // [C, H, W]
     auto view = singleMapView(std::get<0>(grad.abs().max(0)).to(torch::kCPU, torch::kFloat32), "input", "-");
     view.classIndex = classIndex;

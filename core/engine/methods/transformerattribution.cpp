@@ -260,16 +260,6 @@ const VisionTransformer& explainableViT(const Classifier& model)
     return *vit;
 }
 
-int resolveClass(const Tensor& logits, int classIndex)
-{
-    const int classes = int(logits.size(1));
-    if (classIndex < 0)
-        classIndex = int(logits[0].argmax().item<int64_t>());
-    if (classIndex >= classes)
-        throw EngineError("class " + std::to_string(classIndex) + " outside 0.." + std::to_string(classes - 1));
-    return classIndex;
-}
-
 // The float64 forward here must be the model's: a block variant it does not know (a new
 // option in VisionTransformer::block) must fail loudly, not explain another network.
 void expectSameLogits(const Tensor& ours, const Tensor& model)
@@ -303,7 +293,7 @@ int propagateRelevance(const VisionTransformer& vit, const Tensor& input, int cl
         for (const auto& b : w.blocks)
             states.push_back(blockForward(b, states.back(), spec.heads, spec.layerNormEps).output);
     }
-    classIndex = resolveClass(modelLogits, classIndex);
+    classScore(modelLogits, classIndex);  // resolves -1 to the top-1 class, checks the range
     torch::AutoGradMode enableGrad(true);
     auto last = states.back().detach().requires_grad_(true);
     const auto head = headForward(w, last, spec.layerNormEps);
