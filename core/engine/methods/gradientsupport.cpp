@@ -41,7 +41,7 @@ std::vector<torch::Tensor> gradientsOf(const torch::Tensor& score, const std::ve
 
 torch::Tensor patchGrid(const torch::Tensor& tokens, const TokenLayout& layout)
 {
-    return tokens.narrow(0, layout.prefixTokens(), layout.gridH * layout.gridW)
+    return tokens.narrow(0, layout.prefixTokens(), int64_t(layout.gridH) * layout.gridW)
         .transpose(0, 1)
         .reshape({tokens.size(1), layout.gridH, layout.gridW});
 }
