@@ -204,6 +204,18 @@ private slots:
         QVERIFY(map.max().item<float>() > 0);
     }
 
+    // One head's matrices at a time: the budget counts twelve float64 [T, T] whatever the
+    // number of heads (this model has 3), and past it the method refuses before any pass.
+    void refusesBeyondOneHeadsBudget()
+    {
+        const auto model = editedViT([](engine::FreshModel&) {});
+        const auto huge = torch::zeros({1, 1, 400, 400});  // 100 x 100 patches + CLS: 10001 tokens
+        const auto error = refusal(*model, huge);
+        QVERIFY2(error.contains(QLatin1String("at 10001 tokens needs about 9157 MB"))
+                     && error.contains(QLatin1String("(at most 4096 MB)")) && !error.contains(QLatin1Char('\n')),
+                 qPrintable(error));
+    }
+
     void refusesWhatItCannotExplain()
     {
         torch::manual_seed(6);
