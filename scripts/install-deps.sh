@@ -7,8 +7,8 @@ packages=(
     build-essential cmake ninja-build pkg-config
     libtorch-dev libopenblas0-pthread
     qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-image-formats-plugins
-    libopencv-dev nlohmann-json3-dev zlib1g-dev
-    python3-torch python3-torchvision python3-numpy
+    libopencv-dev nlohmann-json3-dev zlib1g-dev libicu-dev libsentencepiece-dev
+    python3-torch python3-torchvision python3-numpy python3-sentencepiece
     dataset-fashion-mnist
     xvfb xauth xdotool python3-xlib
     clang libclang-rt-14-dev

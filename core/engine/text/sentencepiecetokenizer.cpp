@@ -1,0 +1,149 @@
+#include "core/engine/text/sentencepiecetokenizer.h"
+
+#include "core/engine/engineerror.h"
+#include "core/engine/text/sentencepieceplugin.h"
+#include "core/engine/text/unicodetext.h"
+#include "core/io/bytes.h"
+
+#include <dlfcn.h>
+
+#include <array>
+#include <filesystem>
+
+namespace attnviz::engine::text {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The plugin's functions, resolved once.
+struct Plugin {
+    decltype(&attnviz_spm_load) load = nullptr;
+    decltype(&attnviz_spm_free) free = nullptr;
+    decltype(&attnviz_spm_encode) encode = nullptr;
+    decltype(&attnviz_spm_end_id) endId = nullptr;
+    decltype(&attnviz_spm_size) size = nullptr;
+    std::string error;  // why it is not there
+};
+
+template <typename F>
+void resolve(void* library, const char* name, F& function)
+{
+    function = reinterpret_cast<F>(dlsym(library, name));
+    if (!function)
+        throw EngineError(std::string("the SentencePiece plugin has no ") + name);
+}
+
+Plugin loadPlugin()
+{
+    constexpr const char* kName = "libattnviz_sentencepiece.so";
+    const auto programDir = fs::read_symlink("/proc/self/exe").parent_path();
+    Plugin p;
+    for (const auto& dir : {programDir, programDir / ".." / "bin", programDir / ".." / "lib" / "attnviz"}) {
+        const auto path = dir / kName;
+        if (!fs::exists(path))
+            continue;
+        void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+        if (!library) {
+            p.error = std::string("the SentencePiece plugin does not load: ") + dlerror();
+            return p;
+        }
+        try {
+            resolve(library, "attnviz_spm_load", p.load);
+            resolve(library, "attnviz_spm_free", p.free);
+            resolve(library, "attnviz_spm_encode", p.encode);
+            resolve(library, "attnviz_spm_end_id", p.endId);
+            resolve(library, "attnviz_spm_size", p.size);
+        } catch (const EngineError& e) {
+            p = Plugin{};
+            p.error = e.what();
+        }
+        return p;
+    }
+    p.error = std::string("SigLIP's tokenizer needs ") + kName + ", which is not beside the program, in ../bin or "
+              "in ../lib/attnviz";
+    return p;
+}
+
+const Plugin& plugin()
+{
+    static const Plugin p = loadPlugin();
+    if (!p.load)
+        throw EngineError(p.error);
+    return p;
+}
+
+}  // namespace
+
+std::string normaliseSiglipText(const std::string& utf8Text)
+{
+    std::u32string out;
+    bool pendingSpace = false;
+    for (const char32_t c : codePoints(lowerCase(utf8Text))) {
+        // Python's string.punctuation: the printable ASCII that is no letter, digit or space
+        const bool punctuation = c > 0x20 && c < 0x7F && !(c >= '0' && c <= '9') && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        if (punctuation)
+            continue;
+        if (isPythonSpace(c)) {
+            pendingSpace = !out.empty();
+            continue;
+        }
+        if (pendingSpace)
+            out.push_back(' ');
+        pendingSpace = false;
+        out.push_back(c);
+    }
+    return utf8(out);
+}
+
+SentencePieceTokenizer::SentencePieceTokenizer(const std::string& modelPath)
+    : m_processor(nullptr, [](void* p) {
+        if (p)
+            plugin().free(p);
+    })
+    , m_source(modelPath)
+{
+    if (!fs::is_regular_file(modelPath))
+        throw EngineError("no SentencePiece model " + io::printable(modelPath));
+    std::array<char, 512> error{};
+    m_processor.reset(plugin().load(modelPath.c_str(), error.data(), int(error.size())));
+    if (!m_processor)
+        throw EngineError("tokenizer file " + io::printable(modelPath) + " is not a SentencePiece model ("
+                          + io::printable(error.data()) + ")");
+    m_endId = plugin().endId(m_processor.get());
+    if (m_endId < 0)
+        throw EngineError("SentencePiece model " + io::printable(modelPath) + " has no end token");
+    m_padId = m_endId;  // HF's SiglipTokenizer: pad_token = "</s>"
+}
+
+SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+SentencePieceTokenizer::SentencePieceTokenizer(SentencePieceTokenizer&&) noexcept = default;
+SentencePieceTokenizer& SentencePieceTokenizer::operator=(SentencePieceTokenizer&&) noexcept = default;
+
+int64_t SentencePieceTokenizer::size() const
+{
+    return plugin().size(m_processor.get());
+}
+
+std::vector<int64_t> SentencePieceTokenizer::encode(const std::string& utf8Text) const
+{
+    const auto text = normaliseSiglipText(utf8Text);
+    std::array<char, 512> error{};
+    std::vector<int> ids(text.size() + 16);  // SentencePiece gives at most a piece per byte (+ the word start)
+    const int count = plugin().encode(m_processor.get(), text.c_str(), ids.data(), int(ids.size()), error.data(),
+                                      int(error.size()));
+    if (count < 0 || count > int(ids.size()))
+        throw EngineError("SentencePiece could not encode the text: " + io::printable(error.data()));
+    return {ids.begin(), ids.begin() + count};
+}
+
+std::vector<int64_t> SentencePieceTokenizer::tokenize(const std::string& utf8Text, int context) const
+{
+    auto ids = encode(utf8Text);
+    if (int(ids.size()) >= context)
+        ids.resize(std::size_t(context - 1));
+    ids.push_back(m_endId);
+    ids.resize(std::size_t(context), m_padId);
+    return ids;
+}
+
+}  // namespace attnviz::engine::text
