@@ -15,7 +15,9 @@ int runInfo(const std::vector<std::string>& words)
     if (args.positional().size() != 1)
         throw UsageError("info takes exactly one MODEL");
     const auto model = loadModel(args.positional()[0], loadOptions(args));
-    std::cout << specJson(model->spec()).dump(2) << "\n";
+    auto json = specJson(model->spec());
+    json["text_tower"] = textTowerJson(*model);
+    std::cout << json.dump(2) << "\n";
     return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "app/cli/modeljson.h"
 
+#include "core/engine/vit/vit.h"
+
 namespace attnviz::cli {
 
 nlohmann::ordered_json specJson(const engine::ModelSpec& s)
@@ -39,6 +41,24 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
         j["stages"] = s.stages;
     }
     return j;
+}
+
+nlohmann::ordered_json textTowerJson(const engine::Classifier& model)
+{
+    const auto* vit = dynamic_cast<const engine::VisionTransformer*>(&model);
+    const auto* tower = vit ? vit->textTower() : nullptr;
+    if (!tower)
+        return nullptr;
+    const auto& s = tower->spec();
+    return {{"layout", s.layout},
+            {"width", s.width},
+            {"layers", s.layers},
+            {"heads", s.heads},
+            {"context_length", s.context},
+            {"vocab_size", s.vocabulary},
+            {"embed_dim", s.embedDim},
+            {"causal", s.causal},
+            {"score", s.score == engine::text::TextScore::Sigmoid ? "sigmoid" : "softmax"}};
 }
 
 nlohmann::ordered_json predictionsJson(const std::vector<engine::Prediction>& predictions)

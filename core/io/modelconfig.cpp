@@ -263,6 +263,31 @@ void readModelArgs(const json& args, ModelConfig& c)
         c.stemPool = v;
 }
 
+// open_clip's text_cfg: {"heads", "no_causal_mask", "pool_type", "act_kwargs":
+// {"approximate"}, "norm_kwargs": {"eps"}}; the activation is the model's quick_gelu
+// unless act_kwargs says otherwise.
+void readOpenClipTextConfig(const json& text, const ModelConfig& c, TextConfig& t)
+{
+    t.heads = pickInt(text, {"heads"}, kWidth);
+    if (auto noMask = pickBool(text, {"no_causal_mask"}))
+        t.causal = !*noMask;
+    t.pool = pickString(text, {"pool_type"});
+    t.hiddenAct = c.hiddenAct.value_or("gelu");
+    if (text.contains("act_kwargs") && pickString(text["act_kwargs"], {"approximate"}) == std::string("tanh"))
+        t.hiddenAct = "gelu_pytorch_tanh";
+    if (text.contains("norm_kwargs"))
+        t.layerNormEps = pickNumber(text["norm_kwargs"], {"eps"}, kEps);
+}
+
+// HF's text_config: {"num_attention_heads", "hidden_act", "layer_norm_eps", "eos_token_id"}.
+void readHfTextConfig(const json& text, TextConfig& t)
+{
+    t.heads = pickInt(text, {"num_attention_heads"}, kWidth);
+    t.hiddenAct = pickString(text, {"hidden_act"});
+    t.layerNormEps = pickNumber(text, {"layer_norm_eps"}, kEps);
+    t.eosTokenId = pickInt(text, {"eos_token_id"}, kCount);
+}
+
 // open_clip_config.json: {"model_cfg": {"quick_gelu", "vision_cfg": {"image_size",
 // "layers", "width", "patch_size", "head_width"}}, "preprocess_cfg": {"mean", "std",
 // "interpolation", "resize_mode"}}. Heads are width / head_width (open_clip's default 64).
@@ -292,6 +317,7 @@ void readOpenClipConfig(const json& j, ModelConfig& c)
     c.preprocess.cropPct = 1.0;  // open_clip resizes the shortest side to the size, then crops it
     if (pickString(pre, {"resize_mode"}) == std::string("squash"))  // SigLIP: straight to the size
         c.preprocess.cropMode = "squash";
+    readOpenClipTextConfig(model.contains("text_cfg") ? model["text_cfg"] : json::object(), c, c.text);
 }
 
 }  // namespace
@@ -323,6 +349,8 @@ ModelConfig parseModelConfig(const std::string& path, const std::string& preproc
         c.hiddenAct = pickString(tower, {"hidden_act"});
         c.swiglu = pickBool(tower, {"use_swiglu_ffn"});
         c.globalPool = pickString(j, {"global_pool"});
+        if (j.contains("text_config") && j["text_config"].is_object())
+            readHfTextConfig(j["text_config"], c.text);
         if (j.contains("model_args"))
             readModelArgs(j["model_args"], c);
         if (auto labels = pickStrings(j, {"label_names", "labels"}))

@@ -19,6 +19,16 @@ struct PreprocessConfig {
 
 // What a config.json (timm hub, HF transformers or attnviz's own) says about a model.
 // Only facts that cannot be read off the weights, or that must agree with them.
+// A CLIP or SigLIP text tower's fields: open_clip's model_cfg.text_cfg, HF's text_config.
+struct TextConfig {
+    std::optional<int> heads;
+    std::optional<std::string> hiddenAct;  // HF's names: "quick_gelu", "gelu", "gelu_pytorch_tanh"
+    std::optional<double> layerNormEps;
+    std::optional<bool> causal;            // open_clip's no_causal_mask, negated
+    std::optional<std::string> pool;       // open_clip's pool_type: "argmax", "last"
+    std::optional<int> eosTokenId;         // HF CLIP: which token ends a text (2: the highest id)
+};
+
 struct ModelConfig {
     bool present = false;
     std::string path;
@@ -36,6 +46,7 @@ struct ModelConfig {
     std::optional<bool> stemPool;           // ResNet: max-pool after the stem (default true)
     std::vector<std::string> labelNames;
     PreprocessConfig preprocess;
+    TextConfig text;
     // What the model's card measured ("evaluation": {"accuracy", "split", "count"}),
     // shown to users beside the model; informative only.
     std::optional<double> evaluatedAccuracy;

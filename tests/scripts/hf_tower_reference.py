@@ -345,13 +345,13 @@ def siglip_vision_config_fields():
 
 def make_hf_siglip(out):
     """A full SiglipModel: vision tower, and a text tower (with its head), logit_scale and
-    logit_bias that a vision-only loader must ignore. Embedding = get_image_features =
+    logit_bias that the image tower's loader must skip. Embedding = get_image_features =
     vision_model(...).pooler_output (SigLIP has no projection)."""
     mk = Maker(606)
     sd = OrderedDict()
     tdim, tinter, vocab, max_pos = TEXT_SIZES
     text_tower_state(mk, sd)
-    mk.linear(sd, "text_model.head", tdim, tdim)
+    mk.linear(sd, "text_model.head", D, tdim)  # projection_size: the image embedding's width
     siglip_vision_state(mk, sd)
     sd["logit_scale"] = mk.randn(1)
     sd["logit_bias"] = mk.randn(1)

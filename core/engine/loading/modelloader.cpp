@@ -253,12 +253,26 @@ std::vector<std::string> weightWarnings(const io::TensorMap& tensors)
             + " NaN or infinite values: " + names};
 }
 
+// CLIP's and SigLIP's text half, where the checkpoint has one. One it cannot read is a
+// warning, not a refusal: the image tower works without it.
+std::unique_ptr<text::TextTower> readTextTowerOrWarn(WeightSource& source, const io::ModelConfig& config,
+                                                     ModelSpec& spec)
+{
+    try {
+        return text::readTextTower(source, config);
+    } catch (const EngineError& e) {
+        spec.warnings.push_back(std::string("text tower not read: ") + e.what());
+        return nullptr;
+    }
+}
+
 std::unique_ptr<Classifier> buildViT(WeightSource& source, const ViTFamily& family, const io::ModelConfig& config,
                                      const LoadOptions& options, std::vector<std::string> warnings)
 {
     ModelSpec spec;
     spec.warnings = std::move(warnings);
     auto weights = readViT(family, source, config, spec);
+    auto textTower = readTextTowerOrWarn(source, config, spec);
     const auto naming = spec.naming;
     source.expectAllTaken("ViT (" + namingName(naming) + " naming)");
     const int channels = spec.preprocessing.inputSize[0];
@@ -280,7 +294,15 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, const ViTFamily& fami
     finishSpec(spec, config, channels, &family);
     applyInputSize(spec, options);
     spec.description = vitDescription(spec);
-    return std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
+    if (textTower && textTower->spec().embedDim != spec.embeddingDim) {
+        spec.warnings.push_back("text tower not used: its projection gives "
+                                + std::to_string(textTower->spec().embedDim) + "-d embeddings, the image tower "
+                                + std::to_string(spec.embeddingDim) + "-d ones");
+        textTower.reset();
+    }
+    auto vit = std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
+    vit->setTextTower(std::move(textTower));
+    return vit;
 }
 
 std::unique_ptr<Classifier> buildCNN(WeightSource& source, const cnn::FamilyReader& family,

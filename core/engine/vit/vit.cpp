@@ -27,7 +27,16 @@ void VisionTransformer::to(torch::Device device)
         *entry.second = entry.second->to(device);
     if (m_relIndex.defined())
         m_relIndex = m_relIndex.to(device);
+    if (m_text)
+        m_text->to(device);
     m_device = device;
+}
+
+void VisionTransformer::setTextTower(std::unique_ptr<text::TextTower> tower)
+{
+    m_text = std::move(tower);
+    if (m_text)
+        m_text->to(m_device);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> VisionTransformer::namedParameters() const

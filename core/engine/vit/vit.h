@@ -1,9 +1,11 @@
 #pragma once
 
 #include "core/engine/model/classifier.h"
+#include "core/engine/text/texttower.h"
 #include "core/engine/vit/vitweights.h"
 
 #include <functional>
+#include <memory>
 
 namespace attnviz::engine {
 
@@ -28,6 +30,9 @@ public:
     // The weights in timm's layout, on device(), for methods that walk the network
     // themselves (relevance propagation).
     const ViTWeights& weights() const { return m_w; }
+    // CLIP's and SigLIP's text half, read from the same checkpoint, or nullptr.
+    const text::TextTower* textTower() const { return m_text.get(); }
+    void setTextTower(std::unique_ptr<text::TextTower> tower);
 
     // The stream entering block 0 [N, T, D] (patches, prefix tokens, positions, CLIP's
     // pre-norm) for an input [N, C, H, W]; fills `layout`.
@@ -97,7 +102,8 @@ private:
     torch::Tensor embedding(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
 
     ModelSpec m_spec;
-    mutable ViTWeights m_w;    // mutable only for named(): forward never changes weights
+    mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights
+    std::unique_ptr<text::TextTower> m_text;
     torch::Tensor m_relIndex;  // BEiT: relativePositionIndex of the trained grid, [T*T]
     torch::Device m_device{torch::kCPU};
 };

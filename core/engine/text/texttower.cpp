@@ -1,0 +1,255 @@
+#include "core/engine/text/texttower.h"
+
+#include "core/engine/engineerror.h"
+#include "core/io/bytes.h"
+
+#include <cmath>
+
+namespace attnviz::engine::text {
+namespace {
+
+ViTMlp activationNamed(const std::string& name)
+{
+    if (name == "quick_gelu")
+        return ViTMlp::QuickGelu;
+    if (name == "gelu_pytorch_tanh" || name == "gelu_new")
+        return ViTMlp::GeluTanh;
+    if (name == "gelu")
+        return ViTMlp::Gelu;
+    throw EngineError("text tower activation '" + io::printable(name) + "' is not supported (gelu, quick_gelu, "
+                      "gelu_pytorch_tanh)");
+}
+
+// logit_scale and logit_bias: [] in open_clip and HF CLIP, [1] in HF SigLIP.
+torch::Tensor takeScalar(WeightSource& s, const std::string& key)
+{
+    if (!s.has(key))
+        return {};
+    const auto shape = s.shapeOf(key);
+    int64_t count = 1;
+    for (const auto size : shape)
+        count *= size;
+    if (count != 1)
+        throw EngineError("'" + key + "' holds " + std::to_string(count) + " numbers, not one");
+    return s.take(key, shape).reshape({});
+}
+
+// open_clip's CLIP and CustomTextCLIP (under "text."): token_embedding, positional_embedding,
+// transformer.resblocks.N.{ln_1, attn.in_proj_*, attn.out_proj, ls_1, ln_2, mlp.c_fc,
+// mlp.c_proj, ls_2}, ln_final, text_projection ([W, E] matrix, or a linear layer).
+TextTowerWeights readOpenClipText(WeightSource& s, const std::string& p, TextTowerSpec& spec)
+{
+    TextTowerWeights w;
+    w.tokenEmbedding = s.take(p + "token_embedding.weight", {-1, -1});
+    const int64_t d = w.tokenEmbedding.size(1);
+    w.positions = s.take(p + "positional_embedding", {-1, d});
+    const std::string blocks = p + "transformer.resblocks.";
+    for (int i = 0; s.has(blocks + std::to_string(i) + ".ln_1.weight"); ++i) {
+        const auto b = blocks + std::to_string(i) + ".";
+        ViTBlockWeights block;
+        readNormWeights(s, b + "ln_1", d, block.norm1W, block.norm1B);
+        block.qkvW = s.take(b + "attn.in_proj_weight", {3 * d, d});
+        block.qkvB = s.takeIfPresent(b + "attn.in_proj_bias", {3 * d});
+        readLinearWeights(s, b + "attn.out_proj", {d, d}, block.projW, block.projB);
+        block.ls1 = s.takeIfPresent(b + "ls_1.gamma", {d});
+        readNormWeights(s, b + "ln_2", d, block.norm2W, block.norm2B);
+        readLinearWeights(s, b + "mlp.c_fc", {-1, d}, block.fc1W, block.fc1B);
+        readLinearWeights(s, b + "mlp.c_proj", {d, block.fc1W.size(0)}, block.fc2W, block.fc2B);
+        block.ls2 = s.takeIfPresent(b + "ls_2.gamma", {d});
+        w.blocks.push_back(std::move(block));
+    }
+    readNormWeights(s, p + "ln_final", d, w.finalNormW, w.finalNormB);
+    if (s.has(p + "text_projection.weight"))
+        readLinearWeights(s, p + "text_projection", {-1, d}, w.projW, w.projB);
+    else
+        w.projW = s.take(p + "text_projection", {d, -1}).t().contiguous();  // x @ P == linear(x, P^T)
+    spec.layout = "open_clip";
+    return w;
+}
+
+// HF CLIPModel / SiglipModel: text_model.{embeddings.{token_embedding, position_embedding},
+// encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1,
+// mlp.fc2}, final_layer_norm} and text_projection (CLIP, no bias) or text_model.head
+// (SigLIP).
+TextTowerWeights readHfText(WeightSource& s, TextTowerSpec& spec)
+{
+    TextTowerWeights w;
+    const std::string e = "text_model.embeddings.";
+    w.tokenEmbedding = s.take(e + "token_embedding.weight", {-1, -1});
+    const int64_t d = w.tokenEmbedding.size(1);
+    w.positions = s.take(e + "position_embedding.weight", {-1, d});
+    const std::string layers = "text_model.encoder.layers.";
+    for (int i = 0; s.has(layers + std::to_string(i) + ".layer_norm1.weight"); ++i) {
+        const auto b = layers + std::to_string(i) + ".";
+        ViTBlockWeights block;
+        readNormWeights(s, b + "layer_norm1", d, block.norm1W, block.norm1B);
+        readSeparateQkv(s, b + "self_attn.", {"q_proj", "k_proj", "v_proj"}, d, block);
+        readLinearWeights(s, b + "self_attn.out_proj", {d, d}, block.projW, block.projB);
+        readNormWeights(s, b + "layer_norm2", d, block.norm2W, block.norm2B);
+        readLinearWeights(s, b + "mlp.fc1", {-1, d}, block.fc1W, block.fc1B);
+        readLinearWeights(s, b + "mlp.fc2", {d, block.fc1W.size(0)}, block.fc2W, block.fc2B);
+        w.blocks.push_back(std::move(block));
+    }
+    readNormWeights(s, "text_model.final_layer_norm", d, w.finalNormW, w.finalNormB);
+    const bool siglip = s.has("text_model.head.weight");
+    readLinearWeights(s, siglip ? "text_model.head" : "text_projection", {-1, d}, w.projW, w.projB);
+    spec.layout = siglip ? "HF SigLIP" : "HF CLIP";
+    return w;
+}
+
+// What the weights do not say, from the config and the layout's defaults.
+void finishTextSpec(const TextTowerWeights& w, const io::TextConfig& c, TextTowerSpec& spec)
+{
+    const bool hf = spec.layout != "open_clip";
+    const bool siglip = spec.layout == "HF SigLIP" || w.logitBias.defined();
+    spec.width = int(w.tokenEmbedding.size(1));
+    spec.vocabulary = int(w.tokenEmbedding.size(0));
+    spec.context = int(w.positions.size(0));
+    spec.layers = int(w.blocks.size());
+    spec.embedDim = int(w.projW.size(0));
+    spec.heads = c.heads.value_or(hf ? (siglip ? 12 : 8) : 8);
+    if (spec.heads <= 0 || spec.width % spec.heads != 0)
+        throw EngineError("text tower width " + std::to_string(spec.width) + " is not divisible by "
+                          + std::to_string(spec.heads) + " heads");
+    spec.mlp = activationNamed(c.hiddenAct.value_or(hf ? (siglip ? "gelu_pytorch_tanh" : "quick_gelu") : "gelu"));
+    spec.layerNormEps = c.layerNormEps.value_or(spec.layout == "HF SigLIP" ? 1e-6 : 1e-5);
+    spec.causal = c.causal.value_or(spec.layout != "HF SigLIP");
+    spec.score = siglip ? TextScore::Sigmoid : TextScore::Softmax;
+    const auto pool = c.pool.value_or(spec.layout == "HF SigLIP" ? "last" : "argmax");
+    if (pool == "last")
+        spec.pooling = TextPooling::Last;
+    else if (pool != "argmax")
+        throw EngineError("text tower pool_type '" + io::printable(pool) + "' is not supported (argmax, last)");
+    else if (spec.layout == "HF CLIP" && c.eosTokenId.value_or(2) != 2) {  // HF: 2 is the legacy "highest id"
+        spec.pooling = TextPooling::FirstEnd;
+        spec.endId = *c.eosTokenId;
+    }
+    if (spec.layers == 0)
+        throw EngineError("the " + spec.layout + " text tower has no blocks");
+}
+
+}  // namespace
+
+std::unique_ptr<TextTower> readTextTower(WeightSource& s, const io::ModelConfig& config)
+{
+    TextTowerSpec spec;
+    TextTowerWeights w;
+    if (s.has("token_embedding.weight"))
+        w = readOpenClipText(s, "", spec);
+    else if (s.has("text.token_embedding.weight"))
+        w = readOpenClipText(s, "text.", spec);
+    else if (s.has("text_model.embeddings.token_embedding.weight"))
+        w = readHfText(s, spec);
+    else
+        return nullptr;
+    w.logitScale = takeScalar(s, "logit_scale");
+    w.logitBias = takeScalar(s, "logit_bias");
+    if (!w.logitScale.defined())
+        throw EngineError("the " + spec.layout + " text tower has no logit_scale");
+    finishTextSpec(w, config.text, spec);
+    return std::make_unique<TextTower>(std::move(spec), std::move(w));
+}
+
+TextTower::TextTower(TextTowerSpec spec, TextTowerWeights weights)
+    : m_spec(std::move(spec))
+    , m_w(std::move(weights))
+{
+}
+
+void TextTower::to(const torch::Device& device)
+{
+    const auto move = [&device](torch::Tensor& t) {
+        if (t.defined())
+            t = t.to(device);
+    };
+    for (auto* t : {&m_w.tokenEmbedding, &m_w.positions, &m_w.finalNormW, &m_w.finalNormB, &m_w.projW, &m_w.projB,
+                    &m_w.logitScale, &m_w.logitBias})
+        move(*t);
+    for (auto& b : m_w.blocks)
+        for (auto* t : {&b.norm1W, &b.norm1B, &b.qkvW, &b.qkvB, &b.projW, &b.projB, &b.ls1, &b.norm2W, &b.norm2B,
+                        &b.fc1W, &b.fc1B, &b.fc2W, &b.fc2B, &b.ls2})
+            move(*t);
+}
+
+std::string TextTower::description() const
+{
+    const auto& s = m_spec;
+    return s.layout + " text tower (" + std::to_string(s.layers) + " blocks, " + std::to_string(s.heads)
+           + " heads, width " + std::to_string(s.width) + ", context " + std::to_string(s.context) + ", vocabulary "
+           + std::to_string(s.vocabulary) + ", embedding " + std::to_string(s.embedDim)
+           + (s.score == TextScore::Sigmoid ? ", sigmoid score)" : ", softmax score)");
+}
+
+// One pre-norm block; x [N, C, W], mask [C, C] additive or undefined.
+torch::Tensor TextTower::block(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& mask) const
+{
+    const auto n = x.size(0), c = x.size(1), w = x.size(2), h = int64_t(m_spec.heads), hd = w / h;
+    const auto eps = m_spec.layerNormEps;
+    // [N, C, 3W] -> [3, N, H, C, hd]
+    const auto qkv = torch::linear(torch::layer_norm(x, {w}, b.norm1W, b.norm1B, eps), b.qkvW, b.qkvB)
+                         .view({n, c, 3, h, hd})
+                         .permute({2, 0, 3, 1, 4});
+    auto logits = torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(double(hd));  // [N, H, C, C]
+    if (mask.defined())
+        logits = logits + mask;
+    const auto context = torch::matmul(torch::softmax(logits, -1), qkv[2]).transpose(1, 2).reshape({n, c, w});
+    auto a = torch::linear(context, b.projW, b.projB);
+    if (b.ls1.defined())
+        a = a * b.ls1;
+    const auto y = x + a;
+    auto hidden = torch::linear(torch::layer_norm(y, {w}, b.norm2W, b.norm2B, eps), b.fc1W, b.fc1B);
+    switch (m_spec.mlp) {
+    case ViTMlp::QuickGelu: hidden = hidden * torch::sigmoid(1.702 * hidden); break;
+    case ViTMlp::GeluTanh: hidden = torch::gelu(hidden, "tanh"); break;
+    default: hidden = torch::gelu(hidden); break;
+    }
+    auto m = torch::linear(hidden, b.fc2W, b.fc2B);
+    if (b.ls2.defined())
+        m = m * b.ls2;
+    return y + m;
+}
+
+// The text's token: x [N, C, W], ids [N, C] -> [N, W]
+torch::Tensor TextTower::pool(const torch::Tensor& x, const torch::Tensor& ids) const
+{
+    const auto rows = torch::arange(x.size(0), ids.options());
+    switch (m_spec.pooling) {
+    case TextPooling::Last: return x.select(1, x.size(1) - 1);
+    case TextPooling::FirstEnd: return x.index({rows, (ids == m_spec.endId).to(torch::kInt).argmax(-1)});
+    case TextPooling::HighestId: break;
+    }
+    return x.index({rows, ids.argmax(-1)});
+}
+
+torch::Tensor TextTower::embed(const torch::Tensor& ids) const
+{
+    if (ids.dim() != 2 || ids.size(1) != m_spec.context || ids.scalar_type() != torch::kInt64)
+        throw EngineError("text tower takes int64 token ids [N, " + std::to_string(m_spec.context) + "]");
+    if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= m_spec.vocabulary))
+        throw EngineError("a token id is outside the text tower's vocabulary of " + std::to_string(m_spec.vocabulary));
+    const auto device = m_w.tokenEmbedding.device();
+    const auto tokens = ids.to(device);
+    auto x = torch::embedding(m_w.tokenEmbedding, tokens) + m_w.positions;  // [N, C, W]
+    torch::Tensor mask;  // [C, C]: -inf above the diagonal
+    if (m_spec.causal)
+        mask = torch::full({m_spec.context, m_spec.context}, -INFINITY, x.options()).triu(1);
+    for (const auto& b : m_w.blocks)
+        x = block(b, x, mask);
+    x = torch::layer_norm(x, {x.size(2)}, m_w.finalNormW, m_w.finalNormB, m_spec.layerNormEps);
+    return torch::linear(pool(x, tokens), m_w.projW, m_w.projB);
+}
+
+torch::Tensor TextTower::scores(const torch::Tensor& imageEmbedding, const torch::Tensor& textEmbeddings) const
+{
+    const auto image = torch::nn::functional::normalize(imageEmbedding.reshape({1, -1}),
+                                                        torch::nn::functional::NormalizeFuncOptions().dim(-1));
+    const auto texts =
+        torch::nn::functional::normalize(textEmbeddings, torch::nn::functional::NormalizeFuncOptions().dim(-1));
+    if (image.size(1) != texts.size(1))
+        throw EngineError("the image embedding has " + std::to_string(image.size(1)) + " dimensions, the text's "
+                          + std::to_string(texts.size(1)));
+    auto s = m_w.logitScale.exp() * torch::matmul(texts, image.to(texts.device()).t()).squeeze(1);  // [N]
+    return m_w.logitBias.defined() ? s + m_w.logitBias : s;
+}
+
+}  // namespace attnviz::engine::text

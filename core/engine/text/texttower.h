@@ -1,0 +1,89 @@
+#pragma once
+
+// The text half of CLIP and SigLIP: token ids [N, context] -> text embeddings [N, E],
+// and the image-text score. Read from the same checkpoint as the image tower
+// (readTextTower); a checkpoint without one has none.
+//
+// A pre-norm transformer over token embeddings plus learned positions; CLIP's is causal
+// (a token attends to itself and those before it) and reads the end token's output,
+// SigLIP's sees every token and reads the last position. The pooled token goes through
+// the final LayerNorm and the projection (open_clip's text_projection, HF CLIP's
+// text_projection, SigLIP's head, which has a bias).
+
+#include "core/engine/loading/weightsource.h"
+#include "core/engine/model/modelspec.h"
+#include "core/engine/vit/vitweights.h"
+#include "core/io/modelconfig.h"
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnviz::engine::text {
+
+// Which token's output is the text's: the highest id (CLIP's end token is the largest id,
+// open_clip's "argmax"), the first end token (HF CLIP with a real eos_token_id), or the
+// last position (SigLIP, with the end token sticky there).
+enum class TextPooling { HighestId, FirstEnd, Last };
+// CLIP: exp(logit_scale) * cosine, a softmax over prompts; SigLIP: plus logit_bias, a
+// sigmoid per prompt.
+enum class TextScore { Softmax, Sigmoid };
+
+struct TextTowerSpec {
+    std::string layout;  // "open_clip", "HF CLIP", "HF SigLIP"
+    int width = 0, layers = 0, heads = 0;
+    int context = 0;     // positions: 77 for CLIP, 64 for SigLIP
+    int vocabulary = 0;  // token embedding rows
+    int embedDim = 0;    // the projection's output, the image embedding's width
+    bool causal = true;
+    TextPooling pooling = TextPooling::HighestId;
+    int64_t endId = -1;  // for FirstEnd
+    ViTMlp mlp = ViTMlp::Gelu;
+    double layerNormEps = 1e-5;
+    TextScore score = TextScore::Softmax;
+};
+
+struct TextTowerWeights {
+    torch::Tensor tokenEmbedding;  // [V, W]
+    torch::Tensor positions;       // [C, W]
+    std::vector<ViTBlockWeights> blocks;
+    torch::Tensor finalNormW, finalNormB;
+    torch::Tensor projW, projB;    // [E, W] (as a linear layer's weight), [E] or undefined
+    torch::Tensor logitScale;      // [] log of the scale
+    torch::Tensor logitBias;       // [] SigLIP's, or undefined
+};
+
+class TextTower {
+public:
+    TextTower(TextTowerSpec spec, TextTowerWeights weights);
+
+    // ids [N, context] int64 -> [N, E] float32, before normalisation. Throws EngineError
+    // for a wrong shape or an id outside the vocabulary.
+    torch::Tensor embed(const torch::Tensor& ids) const;
+    // exp(logit_scale) * cos(image, text) (+ logit_bias): image [E] or [1, E], texts [N, E]
+    // -> [N], before any softmax or sigmoid.
+    torch::Tensor scores(const torch::Tensor& imageEmbedding, const torch::Tensor& textEmbeddings) const;
+
+    const TextTowerSpec& spec() const { return m_spec; }
+    std::string description() const;
+    void to(const torch::Device& device);
+
+private:
+    torch::Tensor block(const ViTBlockWeights& b, const torch::Tensor& x, const torch::Tensor& mask) const;
+    torch::Tensor pool(const torch::Tensor& x, const torch::Tensor& ids) const;
+
+    TextTowerSpec m_spec;
+    TextTowerWeights m_w;
+};
+
+// The text tower in `tensors` (open_clip: token_embedding, positional_embedding,
+// transformer.resblocks.N, ln_final, text_projection; HF CLIPModel / SiglipModel:
+// text_model.*, text_projection or text_model.head), with what `config` says of it;
+// nullptr when the checkpoint has none. Marks its tensors as taken in `source`.
+// Throws EngineError when a tower is there but incomplete or inconsistent.
+std::unique_ptr<TextTower> readTextTower(WeightSource& source, const io::ModelConfig& config);
+
+}  // namespace attnviz::engine::text

@@ -1,0 +1,140 @@
+// CLIP's and SigLIP's text towers against the real open_clip (tests/fixtures/text, made by
+// tests/scripts/make_text_tower_fixtures.py with open_clip's CLIP and CustomTextCLIP): the
+// token ids our tokenizers give the fixture's prompts, the text embeddings, the image
+// embedding beside them and the image-text scores, for open_clip's and HF's layouts.
+#include "referencedata.h"
+
+#include "core/engine/engineerror.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/text/cliptokenizer.h"
+#include "core/engine/text/sentencepiecetokenizer.h"
+#include "core/engine/vit/vit.h"
+#include "core/io/checkpointfile.h"
+
+#include <QtTest>
+
+using namespace attnviz;
+using testing::loadReference;
+using testing::relativeDiff;
+
+namespace {
+
+const std::string kText = ATTNVIZ_TEXT_FIXTURES;
+const std::vector<std::string> kPrompts{"a photo of a cat", "a photo of a dog.", "A Drawing Of A Goldfish!", "tench"};
+
+std::vector<int64_t> row(const torch::Tensor& ids, int64_t i)
+{
+    const auto r = ids[i].contiguous();
+    return {r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + r.numel()};
+}
+
+// Our tokenizer's ids for the prompts: CLIP's from open_clip's vocabulary file (so that it
+// pads with zeros, as open_clip does), SigLIP's from the SentencePiece model.
+torch::Tensor ourIds(bool siglip)
+{
+    std::vector<int64_t> all;
+    for (const auto& prompt : kPrompts) {
+        const auto ids =
+            siglip ? engine::text::SentencePieceTokenizer(kText + "siglip_spm/spiece.model").tokenize(prompt)
+                   : engine::text::ClipTokenizer(engine::text::readOpenClipVocabulary(
+                                                     kText + "clip_bpe/bpe_simple_vocab_16e6.txt.gz"))
+                         .tokenize(prompt);
+        all.insert(all.end(), ids.begin(), ids.end());
+    }
+    return torch::tensor(all).view({int64_t(kPrompts.size()), -1});
+}
+
+const engine::VisionTransformer& asViT(const engine::Classifier& model)
+{
+    return dynamic_cast<const engine::VisionTransformer&>(model);
+}
+
+}  // namespace
+
+class TestTextTowers : public QObject {
+    Q_OBJECT
+
+private slots:
+    void matchOpenClip_data()
+    {
+        QTest::addColumn<QString>("folder");
+        QTest::addColumn<QString>("reference");
+        QTest::addColumn<QString>("layout");
+        QTest::addColumn<bool>("siglip");
+        QTest::newRow("open_clip CLIP") << "openclip_clip" << "openclip_clip" << "open_clip" << false;
+        QTest::newRow("HF CLIPModel") << "hf_clip_text" << "openclip_clip" << "HF CLIP" << false;
+        QTest::newRow("open_clip SigLIP text (CustomTextCLIP)") << "openclip_siglip" << "openclip_siglip"
+                                                                << "open_clip" << true;
+        QTest::newRow("HF SiglipModel") << "hf_siglip_text" << "hf_siglip_text" << "HF SigLIP" << true;
+    }
+
+    void matchOpenClip()
+    {
+        QFETCH(QString, folder);
+        QFETCH(QString, reference);
+        QFETCH(QString, layout);
+        QFETCH(bool, siglip);
+        const auto model = engine::loadClassifier(kText + folder.toStdString());
+        const auto& warnings = model->spec().warnings;
+        QVERIFY2(warnings.empty(), warnings.empty() ? "" : warnings.front().c_str());
+        const auto* tower = asViT(*model).textTower();
+        QVERIFY(tower);
+        QCOMPARE(QString::fromStdString(tower->spec().layout), layout);
+        QCOMPARE(tower->spec().causal, !siglip);
+        QVERIFY((tower->spec().score == engine::text::TextScore::Sigmoid) == siglip);
+
+        const auto ref = loadReference(kText + reference.toStdString() + ".ref.safetensors");
+        const auto ids = ourIds(siglip);
+        for (int64_t i = 0; i < ids.size(0); ++i)
+            QVERIFY2(row(ids, i) == row(ref.at("text.ids"), i), kPrompts[std::size_t(i)].c_str());
+
+        const auto texts = tower->embed(ids);
+        const double textDiff = relativeDiff(texts, ref.at("text.embeds"));
+        QVERIFY2(textDiff <= 1e-5, qPrintable(QStringLiteral("text embeddings differ by %1 (relative)").arg(textDiff)));
+        const auto image = model->forward(ref.at("image.input")).embedding;
+        const double imageDiff = relativeDiff(image, ref.at("image.embed"));
+        QVERIFY2(imageDiff <= 1e-5, qPrintable(QStringLiteral("image embedding differs by %1").arg(imageDiff)));
+        const auto scores = tower->scores(image, texts);
+        const double scoreDiff = relativeDiff(scores, ref.at("text.scores"));
+        QVERIFY2(scoreDiff <= 1e-5, qPrintable(QStringLiteral("scores differ by %1 (relative)").arg(scoreDiff)));
+        QCOMPARE(scores.argmax().item<int64_t>(), ref.at("text.scores").argmax().item<int64_t>());
+    }
+
+    // A text tower the loader cannot use is one warning; the image tower still loads.
+    void unusableTextTowersAreWarnings()
+    {
+        auto checkpoint = io::loadCheckpoint(kText + "openclip_clip");
+        auto narrow = checkpoint.tensors;
+        narrow["text_projection"] = engine::toRawF32(torch::randn({32, 16}));
+        const auto model = engine::buildClassifier(narrow, checkpoint.config);
+        QVERIFY(!asViT(*model).textTower());
+        QCOMPARE(int(model->spec().warnings.size()), 1);
+        QVERIFY2(model->spec().warnings[0].find("text tower not used: its projection gives 16-d embeddings, the "
+                                                "image tower 32-d ones")
+                     != std::string::npos,
+                 model->spec().warnings[0].c_str());
+
+        auto incomplete = checkpoint.tensors;
+        incomplete.erase("ln_final.weight");
+        const auto partial = engine::buildClassifier(incomplete, checkpoint.config);
+        QVERIFY(!asViT(*partial).textTower());
+        QVERIFY2(partial->spec().warnings.at(0).find("text tower not read:") != std::string::npos
+                     && partial->spec().warnings[0].find("ln_final.weight") != std::string::npos,
+                 partial->spec().warnings[0].c_str());
+        // and the image half is the model's own
+        const auto ref = loadReference(kText + "openclip_clip.ref.safetensors");
+        QVERIFY(relativeDiff(partial->forward(ref.at("image.input")).embedding, ref.at("image.embed")) <= 1e-5);
+    }
+
+    void badIdsAreOneLineErrors()
+    {
+        const auto model = engine::loadClassifier(kText + "openclip_clip");
+        const auto* tower = asViT(*model).textTower();
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, tower->embed(torch::zeros({1, 76}, torch::kInt64)));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, tower->embed(torch::full({1, 77}, 2014, torch::kInt64)));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, tower->embed(torch::zeros({1, 77}, torch::kFloat32)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTextTowers)
+#include "tst_texttowers.moc"
