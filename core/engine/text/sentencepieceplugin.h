@@ -7,8 +7,11 @@
 // it, while LibTorch loads libprotobuf 3.21. Linked into one program, the two copies
 // resolve to each other and the program aborts at start ("compiled against version
 // 3.14.0 of the Protocol Buffer runtime library, which is not compatible with the
-// installed version"). Loaded with RTLD_LOCAL | RTLD_DEEPBIND, the plugin and
-// libsentencepiece bind to their own copy, and nothing else sees it.
+// installed version"). The plugin is loaded into a namespace of its own (dlmopen with
+// LM_ID_NEWLM), where libsentencepiece sees only its own copy and nothing else sees it.
+// (RTLD_DEEPBIND would isolate it too, but AddressSanitizer refuses it.) Only plain
+// integers and characters cross the interface, so the two namespaces' C++ runtimes never
+// share an object.
 
 #ifdef __cplusplus
 extern "C" {

@@ -5,6 +5,9 @@
 #include "core/engine/text/unicodetext.h"
 #include "core/io/bytes.h"
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  // dlmopen
+#endif
 #include <dlfcn.h>
 
 #include <array>
@@ -42,7 +45,7 @@ Plugin loadPlugin()
         const auto path = dir / kName;
         if (!fs::exists(path))
             continue;
-        void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+        void* library = dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!library) {
             p.error = std::string("the SentencePiece plugin does not load: ") + dlerror();
             return p;
