@@ -7,6 +7,7 @@
 #include "core/engine/engineerror.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/text/cliptokenizer.h"
+#include "core/engine/text/prompts.h"
 #include "core/engine/text/sentencepiecetokenizer.h"
 #include "core/engine/vit/vit.h"
 #include "core/io/checkpointfile.h"
@@ -21,6 +22,17 @@ namespace {
 
 const std::string kText = ATTNVIZ_TEXT_FIXTURES;
 const std::vector<std::string> kPrompts{"a photo of a cat", "a photo of a dog.", "A Drawing Of A Goldfish!", "tench"};
+// the fixture script's zero-shot classes
+const std::vector<std::string> kLabels{"cat", "dog", "goldfish", "tench", "church"};
+const std::vector<std::string> kTemplates{"a photo of a {}.", "a drawing of a {}.", "itap of my {}."};
+
+// The tokenizer files of the fixtures: beside the test's vocabularies, not the models.
+engine::text::Tokenizer tokenizerFor(bool siglip)
+{
+    if (siglip)
+        return engine::text::SentencePieceTokenizer(kText + "siglip_spm/spiece.model");
+    return engine::text::ClipTokenizer(engine::text::readOpenClipVocabulary(kText + "clip_bpe/bpe_simple_vocab_16e6.txt.gz"));
+}
 
 std::vector<int64_t> row(const torch::Tensor& ids, int64_t i)
 {
@@ -98,6 +110,70 @@ private slots:
         const double scoreDiff = relativeDiff(scores, ref.at("text.scores"));
         QVERIFY2(scoreDiff <= 1e-5, qPrintable(QStringLiteral("scores differ by %1 (relative)").arg(scoreDiff)));
         QCOMPARE(scores.argmax().item<int64_t>(), ref.at("text.scores").argmax().item<int64_t>());
+    }
+
+    void zeroShotClassesMatchOpenClip_data() { matchOpenClip_data(); }
+
+    // Labels under templates as classes (open_clip's build_zero_shot_classifier), and the
+    // model's logits against them; then a class-based method runs on them like on any class.
+    void zeroShotClassesMatchOpenClip()
+    {
+        QFETCH(QString, folder);
+        QFETCH(QString, reference);
+        QFETCH(bool, siglip);
+        auto model = engine::loadClassifier(kText + folder.toStdString());
+        auto& vit = dynamic_cast<engine::VisionTransformer&>(*model);
+        engine::text::PromptEncoder prompts(*vit.textTower(), tokenizerFor(siglip));
+        const auto ref = loadReference(kText + reference.toStdString() + ".ref.safetensors");
+        const auto classes = prompts.classEmbeddings(kLabels, kTemplates);
+        const double classDiff = relativeDiff(classes, ref.at("zeroshot.classes"));
+        QVERIFY2(classDiff <= 1e-5, qPrintable(QStringLiteral("class embeddings differ by %1").arg(classDiff)));
+        vit.setPromptClasses(classes, kLabels);
+        QCOMPARE(model->spec().numClasses, 5);
+        QCOMPARE(model->spec().labels[4], std::string("church"));
+        // hf_clip_text shares openclip_clip's weights but not its image: only the classes compare
+        if (folder == QLatin1String("hf_clip_text"))
+            return;
+        const auto logits = model->forward(ref.at("image.input")).logits[0];
+        const double logitDiff = relativeDiff(logits, ref.at("zeroshot.logits"));
+        QVERIFY2(logitDiff <= 1e-5, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
+        QCOMPARE(logits.argmax().item<int64_t>(), ref.at("zeroshot.logits").argmax().item<int64_t>());
+    }
+
+    void promptsAreCachedAndRefusedWithOneLine()
+    {
+        const auto model = engine::loadClassifier(kText + "openclip_clip");
+        const auto& tower = *asViT(*model).textTower();
+        engine::text::PromptEncoder prompts(tower, tokenizerFor(false));
+        const auto once = prompts.embed({"a dog", "a cat"});
+        QVERIFY(torch::equal(prompts.embed({"a cat"})[0], once[1]));
+        const auto expectError = [&](const std::vector<std::string>& texts, const char* part) {
+            try {
+                prompts.embed(texts);
+                QFAIL("no error");
+            } catch (const engine::EngineError& e) {
+                const std::string what = e.what();
+                QVERIFY2(what.find(part) != std::string::npos && what.find('\n') == std::string::npos, e.what());
+            }
+        };
+        expectError({"   "}, "an empty prompt asks for nothing");
+        std::string longPrompt;
+        for (int i = 0; i < 80; ++i)
+            longPrompt += "cat ";
+        expectError({longPrompt}, "is 82 tokens; the text tower reads 77");
+        // the fixture folders hold no tokenizer files
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::text::findTokenizer(tower, kText + "openclip_clip"));
+        const auto siglip = engine::loadClassifier(kText + "hf_siglip_text");
+        try {
+            engine::text::findTokenizer(*asViT(*siglip).textTower(), kText + "hf_siglip_text");
+            QFAIL("no error");
+        } catch (const engine::EngineError& e) {
+            QVERIFY2(std::string(e.what()).find("put its SentencePiece model spiece.model beside the weights")
+                         != std::string::npos,
+                     e.what());
+        }
+        QCOMPARE(QString::fromStdString(engine::text::fillTemplate("a {} and a {}.", "cat")),
+                 QStringLiteral("a cat and a cat."));
     }
 
     // A text tower the loader cannot use is one warning; the image tower still loads.

@@ -38,7 +38,11 @@ siglip_spm), to keep the fixtures small.
 
 <case>.ref.safetensors: text.ids I64 [P, context], text.embeds F32 [P, E] (before
 normalisation), image.input F32 [1, 3, S, S], image.embed F32 [1, E], text.scores F32 [P]
-(exp(logit_scale) * cosine (+ logit_bias), before softmax or sigmoid).
+(exp(logit_scale) * cosine (+ logit_bias), before softmax or sigmoid); zeroshot.classes F32
+[K, E]: open_clip's build_zero_shot_classifier over LABELS and TEMPLATES (each template's
+embedding normalised, averaged over the templates, normalised again), and zeroshot.logits F32
+[K]: the image's scores against them (hf_siglip_text: its own image against openclip_siglip's
+classes, the same text tower).
 """
 import argparse
 import json
@@ -57,6 +61,9 @@ import siglip_tokenizer_reference as siglip_tok  # noqa: E402
 from make_reference import write_safetensors  # noqa: E402
 
 PROMPTS = ["a photo of a cat", "a photo of a dog.", "A Drawing Of A Goldfish!", "tench"]
+# Zero-shot classes: open_clip's build_zero_shot_classifier (zero_shot_classifier.py) over these
+LABELS = ["cat", "dog", "goldfish", "tench", "church"]
+TEMPLATES = ["a photo of a {}.", "a drawing of a {}.", "itap of my {}."]
 FIXTURES = HERE.parent / "fixtures" / "text"
 
 
@@ -66,7 +73,8 @@ def import_open_clip(path):
     sys.modules["open_clip"] = pkg
     import open_clip.model as model
     import open_clip.tokenizer as tokenizer
-    return model, tokenizer
+    import open_clip.zero_shot_classifier as zero_shot
+    return model, tokenizer, zero_shot
 
 
 def perturb(model, seed):
@@ -80,10 +88,19 @@ def perturb(model, seed):
         model.logit_scale.fill_(2.3)
 
 
-def save_refs(path, ids, text, image_input, image, scores):
+def save_refs(path, ids, text, image_input, image, scores, zero_shot):
+    classes, logits = zero_shot
     write_safetensors(str(path), OrderedDict([
         ("text.ids", ids.to(torch.int64)), ("text.embeds", text.float()), ("image.input", image_input.float()),
-        ("image.embed", image.float()), ("text.scores", scores.float())]))
+        ("image.embed", image.float()), ("text.scores", scores.float()), ("zeroshot.classes", classes.float()),
+        ("zeroshot.logits", logits.float())]))
+
+
+def zero_shot_of(build, model, tokenizer, image, bias=None):
+    """open_clip's class embeddings [K, E] and the image's logits against them [K]."""
+    weights = build(model, tokenizer, LABELS, TEMPLATES)  # [E, K], each column normalised
+    logits = model.logit_scale.exp() * F.normalize(image, dim=-1) @ weights
+    return weights.t(), (logits + bias if bias is not None else logits)[0]
 
 
 def scores_of(image, text, scale, bias=None):
@@ -109,7 +126,7 @@ def write_folder(folder, state, config_name, config):
     (folder / config_name).write_text(json.dumps(config, indent=1) + "\n")
 
 
-def make_openclip_clip(oc_model, oc_tok, out):
+def make_openclip_clip(oc_model, oc_tok, oc_zero_shot, out):
     bpe = FIXTURES / "clip_bpe" / "bpe_simple_vocab_16e6.txt.gz"
     tokenizer = oc_tok.SimpleTokenizer(bpe_path=str(bpe))
     text_cfg = dict(context_length=77, vocab_size=len(tokenizer.encoder), width=32, heads=2, layers=2)
@@ -121,9 +138,11 @@ def make_openclip_clip(oc_model, oc_tok, out):
     with torch.no_grad():
         text, image = model.encode_text(ids), model.encode_image(x)
     scores = scores_of(image, text, model.logit_scale)
+    zero_shot = zero_shot_of(oc_zero_shot.build_zero_shot_classifier, model,
+                             lambda t: tokenizer(t, context_length=77), image)
     write_folder(out / "openclip_clip", model.state_dict(), "open_clip_config.json",
                  open_clip_config(32, text_cfg, True))
-    save_refs(out / "openclip_clip.ref.safetensors", ids, text, x, image, scores)
+    save_refs(out / "openclip_clip.ref.safetensors", ids, text, x, image, scores, zero_shot)
     return model, text_cfg
 
 
@@ -180,12 +199,12 @@ def make_hf_clip_text(model, text_cfg, out):
     hf.write_model_dir(str(out / "hf_clip_text"), {k: t.detach().clone().contiguous() for k, t in sd.items()}, config)
 
 
-def siglip_ids(size):
+def siglip_ids(size, prompts=PROMPTS):
     import sentencepiece as spm
     sp = spm.SentencePieceProcessor(model_file=str(FIXTURES / "siglip_spm" / "spiece.model"))
     assert sp.get_piece_size() == size
     rows = []
-    for p in PROMPTS:
+    for p in prompts:
         ids = sp.encode(siglip_tok.normalise(p))[:63] + [sp.eos_id()]
         rows.append(ids + [sp.eos_id()] * (64 - len(ids)))
     return torch.tensor(rows)
@@ -196,7 +215,7 @@ def siglip_text_cfg():
                 pool_type="last", proj_bias=True, norm_kwargs={"eps": 1e-6}, act_kwargs={"approximate": "tanh"})
 
 
-def make_openclip_siglip(oc_model, out):
+def make_openclip_siglip(oc_model, oc_zero_shot, out):
     torch.manual_seed(21)
     model = oc_model.CustomTextCLIP(embed_dim=hf.D, vision_cfg=vision_cfg(), text_cfg=siglip_text_cfg(),
                                     init_logit_bias=-10.0).eval()
@@ -208,13 +227,15 @@ def make_openclip_siglip(oc_model, out):
     with torch.no_grad():
         text, image = model.encode_text(ids), model.encode_image(x)
     scores = scores_of(image, text, model.logit_scale, model.logit_bias)
+    build = oc_zero_shot.build_zero_shot_classifier
+    zero_shot = zero_shot_of(build, model, lambda t: siglip_ids(1000, t), image, model.logit_bias)
     write_folder(out / "openclip_siglip", model.state_dict(), "open_clip_config.json",
                  open_clip_config(hf.D, siglip_text_cfg(), False))
-    save_refs(out / "openclip_siglip.ref.safetensors", ids, text, x, image, scores)
-    return model, ids, text
+    save_refs(out / "openclip_siglip.ref.safetensors", ids, text, x, image, scores, zero_shot)
+    return model, ids, text, zero_shot[0]
 
 
-def make_hf_siglip_text(model, ids, text, out):
+def make_hf_siglip_text(model, ids, text, classes, out):
     state = model.state_dict()
     sd = hf_text_tower(state, "text.", 2, 32)
     sd["text_model.head.weight"] = state["text.text_projection.weight"]
@@ -226,6 +247,7 @@ def make_hf_siglip_text(model, ids, text, out):
     x = mk.randn(1, 3, hf.SIGLIP_IMAGE, hf.SIGLIP_IMAGE)
     image, _, _ = hf.siglip_vision_forward(sd, x)  # pooler_output = get_image_features
     scores = scores_of(image, text, sd["logit_scale"][0], sd["logit_bias"][0])
+    logits = sd["logit_scale"][0].exp() * F.normalize(image, dim=-1) @ classes.t() + sd["logit_bias"][0]
     text_config = {"hidden_act": "gelu_pytorch_tanh", "hidden_size": 32, "intermediate_size": 128,
                    "layer_norm_eps": 1e-6, "max_position_embeddings": 64, "model_type": "siglip_text_model",
                    "num_attention_heads": 2, "num_hidden_layers": 2, "vocab_size": 1000, "projection_size": hf.D}
@@ -233,7 +255,7 @@ def make_hf_siglip_text(model, ids, text, out):
               "vision_config": hf.siglip_vision_config_fields()}
     hf.write_model_dir(str(out / "hf_siglip_text"), {k: t.detach().clone().contiguous() for k, t in sd.items()},
                        config)
-    save_refs(out / "hf_siglip_text.ref.safetensors", ids, text, x, image, scores)
+    save_refs(out / "hf_siglip_text.ref.safetensors", ids, text, x, image, scores, (classes, logits[0]))
 
 
 def main():
@@ -242,11 +264,11 @@ def main():
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     out = pathlib.Path(args.out)
-    oc_model, oc_tok = import_open_clip(args.open_clip)
-    clip, text_cfg = make_openclip_clip(oc_model, oc_tok, out)
+    oc_model, oc_tok, oc_zero_shot = import_open_clip(args.open_clip)
+    clip, text_cfg = make_openclip_clip(oc_model, oc_tok, oc_zero_shot, out)
     make_hf_clip_text(clip, text_cfg, out)
-    siglip, ids, text = make_openclip_siglip(oc_model, out)
-    make_hf_siglip_text(siglip, ids, text, out)
+    siglip, ids, text, classes = make_openclip_siglip(oc_model, oc_zero_shot, out)
+    make_hf_siglip_text(siglip, ids, text, classes, out)
     print("wrote", ", ".join(sorted(p.name for p in out.iterdir() if p.name.endswith(".ref.safetensors"))))
 
 

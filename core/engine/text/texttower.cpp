@@ -2,6 +2,7 @@
 
 #include "core/engine/engineerror.h"
 #include "core/io/bytes.h"
+#include "core/io/rawtensor.h"
 
 #include <cmath>
 
@@ -239,17 +240,22 @@ torch::Tensor TextTower::embed(const torch::Tensor& ids) const
     return torch::linear(pool(x, tokens), m_w.projW, m_w.projB);
 }
 
+torch::Tensor TextTower::logits(const torch::Tensor& imageEmbeddings, const torch::Tensor& textEmbeddings) const
+{
+    namespace F = torch::nn::functional;
+    if (imageEmbeddings.dim() != 2 || textEmbeddings.dim() != 2 || imageEmbeddings.size(1) != textEmbeddings.size(1))
+        throw EngineError("image embeddings " + io::shapeString(imageEmbeddings.sizes().vec())
+                          + " and text embeddings " + io::shapeString(textEmbeddings.sizes().vec())
+                          + " cannot be compared");
+    const auto images = F::normalize(imageEmbeddings, F::NormalizeFuncOptions().dim(-1));
+    const auto texts = F::normalize(textEmbeddings.to(images.device()), F::NormalizeFuncOptions().dim(-1));
+    const auto s = m_w.logitScale.to(images.device()).exp() * torch::matmul(images, texts.t());  // [N, K]
+    return m_w.logitBias.defined() ? s + m_w.logitBias.to(images.device()) : s;
+}
+
 torch::Tensor TextTower::scores(const torch::Tensor& imageEmbedding, const torch::Tensor& textEmbeddings) const
 {
-    const auto image = torch::nn::functional::normalize(imageEmbedding.reshape({1, -1}),
-                                                        torch::nn::functional::NormalizeFuncOptions().dim(-1));
-    const auto texts =
-        torch::nn::functional::normalize(textEmbeddings, torch::nn::functional::NormalizeFuncOptions().dim(-1));
-    if (image.size(1) != texts.size(1))
-        throw EngineError("the image embedding has " + std::to_string(image.size(1)) + " dimensions, the text's "
-                          + std::to_string(texts.size(1)));
-    auto s = m_w.logitScale.exp() * torch::matmul(texts, image.to(texts.device()).t()).squeeze(1);  // [N]
-    return m_w.logitBias.defined() ? s + m_w.logitBias : s;
+    return logits(imageEmbedding.reshape({1, -1}), textEmbeddings)[0];
 }
 
 }  // namespace attnviz::engine::text

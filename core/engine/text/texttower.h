@@ -63,8 +63,10 @@ public:
     // ids [N, context] int64 -> [N, E] float32, before normalisation. Throws EngineError
     // for a wrong shape or an id outside the vocabulary.
     torch::Tensor embed(const torch::Tensor& ids) const;
-    // exp(logit_scale) * cos(image, text) (+ logit_bias): image [E] or [1, E], texts [N, E]
-    // -> [N], before any softmax or sigmoid.
+    // exp(logit_scale) * cos(image, text) (+ logit_bias) for every pair: images [N, E],
+    // texts [K, E] -> [N, K], before any softmax or sigmoid; differentiable in the images.
+    torch::Tensor logits(const torch::Tensor& imageEmbeddings, const torch::Tensor& textEmbeddings) const;
+    // The same for one image: [E] or [1, E], texts [K, E] -> [K].
     torch::Tensor scores(const torch::Tensor& imageEmbedding, const torch::Tensor& textEmbeddings) const;
 
     const TextTowerSpec& spec() const { return m_spec; }

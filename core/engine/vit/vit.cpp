@@ -29,6 +29,8 @@ void VisionTransformer::to(torch::Device device)
         m_relIndex = m_relIndex.to(device);
     if (m_text)
         m_text->to(device);
+    if (m_promptClasses.defined())
+        m_promptClasses = m_promptClasses.to(device);
     m_device = device;
 }
 
@@ -37,6 +39,21 @@ void VisionTransformer::setTextTower(std::unique_ptr<text::TextTower> tower)
     m_text = std::move(tower);
     if (m_text)
         m_text->to(m_device);
+}
+
+void VisionTransformer::setPromptClasses(const torch::Tensor& classes, std::vector<std::string> labels)
+{
+    if (!m_text)
+        throw EngineError(m_spec.description + " has no text tower to take classes from");
+    if (m_w.headW.defined())
+        throw EngineError(m_spec.description + " has a classifier of its own");
+    if (classes.dim() != 2 || classes.size(0) != int64_t(labels.size()) || classes.size(1) != m_spec.embeddingDim)
+        throw EngineError("prompt classes " + io::shapeString(classes.sizes().vec()) + " for "
+                          + std::to_string(labels.size()) + " labels and " + std::to_string(m_spec.embeddingDim)
+                          + "-d embeddings");
+    m_promptClasses = classes.detach().clone().to(m_device);  // a clone: no inference-mode tensor
+    m_spec.numClasses = int(labels.size());
+    m_spec.labels = std::move(labels);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> VisionTransformer::namedParameters() const
@@ -302,6 +319,8 @@ torch::Tensor VisionTransformer::pooled(const torch::Tensor& x, torch::Tensor* p
 
 torch::Tensor VisionTransformer::classify(const torch::Tensor& x, torch::Tensor* poolAttention) const
 {
+    if (m_promptClasses.defined())
+        return m_text->logits(embedding(x, poolAttention), m_promptClasses);
     if (!m_w.headW.defined())
         return {};
     auto logits = F::linear(pooled(x, poolAttention), m_w.headW, m_w.headB);

@@ -33,6 +33,11 @@ public:
     // CLIP's and SigLIP's text half, read from the same checkpoint, or nullptr.
     const text::TextTower* textTower() const { return m_text.get(); }
     void setTextTower(std::unique_ptr<text::TextTower> tower);
+    // Classes from the text tower (zero-shot): the logits are the image's scores against
+    // `classes` [K, E] (TextTower::logits), labelled `labels`; they replace the image
+    // embedding as the model's output, so every class-based view explains a prompt.
+    // Throws EngineError for a model without a text tower or with a classifier of its own.
+    void setPromptClasses(const torch::Tensor& classes, std::vector<std::string> labels);
 
     // The stream entering block 0 [N, T, D] (patches, prefix tokens, positions, CLIP's
     // pre-norm) for an input [N, C, H, W]; fills `layout`.
@@ -104,6 +109,7 @@ private:
     ModelSpec m_spec;
     mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights
     std::unique_ptr<text::TextTower> m_text;
+    torch::Tensor m_promptClasses;  // [K, E] on device(), or undefined
     torch::Tensor m_relIndex;  // BEiT: relativePositionIndex of the trained grid, [T*T]
     torch::Device m_device{torch::kCPU};
 };
