@@ -2,6 +2,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
 #include "app/cli/modeljson.h"
+#include "app/cli/prompts.h"
 #include "app/cli/overlayoutput.h"
 
 #include "core/engine/engineerror.h"
@@ -59,13 +60,27 @@ nlohmann::ordered_json viewJson(const engine::ViewMaps& view, const engine::Mode
 struct LoadedModel {
     std::unique_ptr<engine::Classifier> model;
     double loadMs = 0.0;
+    std::optional<PromptClasses> prompts;  // a CLIP or SigLIP ViT's classes from --text / --labels
 };
 
 LoadedModel timedLoad(const Arguments& args, engine::Family role)
 {
     const auto start = std::chrono::steady_clock::now();
     auto model = loadRoleModel(args, role);
-    return {std::move(model), msSince(start)};
+    const double loadMs = msSince(start);
+    auto prompts = role == engine::Family::ViT ? applyPrompts(args, *model, *args.value("vit")) : std::nullopt;
+    return {std::move(model), loadMs, std::move(prompts)};
+}
+
+// vit.text.ids [P, context] I64 and vit.text.embeds [P, E] (--text), vit.text.scores [K]:
+// what the text tower saw and gave, and the image's scores before softmax or sigmoid.
+void appendPromptTensors(const PromptClasses& prompts, const torch::Tensor& logits, io::TensorMap& dump)
+{
+    if (prompts.ids.defined()) {
+        dump["vit.text.ids"] = engine::toRawI64(prompts.ids);
+        dump["vit.text.embeds"] = engine::toRawF32(prompts.embeddings);
+    }
+    dump["vit.text.scores"] = engine::toRawF32(logits.reshape({-1}));
 }
 
 nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& modelPath, const LoadedModel& loaded,
@@ -88,6 +103,11 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     j["description"] = model->spec().description;
     j["input_size"] = trace.input.sizes().vec();
     j["top_k"] = predictionsJson(engine::topK(trace.logits, model->spec().labels, args.intValue("top-k", 5, 1)));
+    if (loaded.prompts) {
+        j["prompts"] = promptsJson(*loaded.prompts, trace.logits);
+        if (dump)
+            appendPromptTensors(*loaded.prompts, trace.logits, *dump);
+    }
     if (trace.embedding.defined()) {  // a model without classes: its image embedding [1, E]
         const auto e = trace.embedding.reshape({-1}).to(torch::kFloat64);
         j["embedding"] = {{"dim", e.size(0)}, {"norm", e.norm().item<double>()}};
@@ -119,8 +139,8 @@ int runAnalyze(const std::vector<std::string>& words)
     const Arguments args(words, {"vit",      "cnn",        "image",    "tensor",        "device",    "top-k",
                                  "heads",    "input-size", "dump",     "threads",       "method",    "layer",
                                  "head",     "class",      "query",    "discard-ratio", "cam-input", "out-dir",
-                                 "colormap", "alpha",      "upsample", "normalize",     "keep-mass"},
-                         {"no-colorbar", "dump-attention"});
+                                 "colormap", "alpha",      "upsample", "normalize",     "keep-mass", "labels"},
+                         {"no-colorbar", "dump-attention"}, {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
@@ -131,6 +151,9 @@ int runAnalyze(const std::vector<std::string>& words)
             throw UsageError(std::string("--") + option + " needs --method NAME");
     if (args.flag("dump-attention") && !args.value("dump"))
         throw UsageError("--dump-attention needs --dump OUT.safetensors");
+    for (const char* option : {"text", "labels", "template"})
+        if (args.value(option) && !args.value("vit"))
+            throw UsageError(std::string("--") + option + " needs --vit MODEL (a CLIP or SigLIP model)");
     const InputSet inputs(args, /*folderAllowed=*/false);
     const auto threads = engine::configureThreads(args.intValue("threads", 0, 1));
     io::TensorMap dump;

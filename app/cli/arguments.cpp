@@ -3,7 +3,7 @@
 namespace attnviz::cli {
 
 Arguments::Arguments(const std::vector<std::string>& words, const std::set<std::string>& valueOptions,
-                     const std::set<std::string>& flags)
+                     const std::set<std::string>& flags, const std::set<std::string>& repeatable)
 {
     for (std::size_t i = 0; i < words.size(); ++i) {
         const auto& word = words[i];
@@ -19,12 +19,14 @@ Arguments::Arguments(const std::vector<std::string>& words, const std::set<std::
         }
         if (flags.count(name) && !inlineValue) {
             m_flags.insert(name);
-        } else if (valueOptions.count(name)) {
+        } else if (valueOptions.count(name) || repeatable.count(name)) {
             if (!inlineValue && i + 1 >= words.size())
                 throw UsageError("option --" + name + " needs a value");
-            if (m_values.count(name))
+            if (m_values.count(name) && !repeatable.count(name))
                 throw UsageError("option --" + name + " given twice");
             m_values[name] = inlineValue ? *inlineValue : words[++i];
+            if (repeatable.count(name))
+                m_repeated[name].push_back(m_values[name]);
         } else {
             throw UsageError("unknown option --" + name);
         }
@@ -35,6 +37,12 @@ std::optional<std::string> Arguments::value(const std::string& name) const
 {
     auto it = m_values.find(name);
     return it == m_values.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+std::vector<std::string> Arguments::values(const std::string& name) const
+{
+    const auto it = m_repeated.find(name);
+    return it == m_repeated.end() ? std::vector<std::string>() : it->second;
 }
 
 std::string Arguments::required(const std::string& name) const

@@ -20,10 +20,13 @@ public:
 // what a subcommand accepts so that a typo is an error, not a silently ignored word.
 class Arguments {
 public:
+    // Options in `repeatable` may be given more than once (values() has them in order);
+    // any other option given twice is an error.
     Arguments(const std::vector<std::string>& words, const std::set<std::string>& valueOptions,
-              const std::set<std::string>& flags = {});
+              const std::set<std::string>& flags = {}, const std::set<std::string>& repeatable = {});
 
     std::optional<std::string> value(const std::string& name) const;
+    std::vector<std::string> values(const std::string& name) const;
     std::string required(const std::string& name) const;
     int intValue(const std::string& name, int fallback, int minimum) const;
     double doubleValue(const std::string& name, double fallback, double minimum, double maximum) const;
@@ -33,7 +36,8 @@ public:
     const std::vector<std::string>& positional() const { return m_positional; }
 
 private:
-    std::map<std::string, std::string> m_values;
+    std::map<std::string, std::string> m_values;  // the last of a repeatable option's
+    std::map<std::string, std::vector<std::string>> m_repeated;
     std::set<std::string> m_flags;
     std::vector<std::string> m_positional;
 };

@@ -35,16 +35,30 @@ torch::Tensor toTorch(const io::RawTensor& raw)
         owner.get(), raw.shape, [owner](void*) mutable { owner.reset(); }, options);
 }
 
+namespace {
+
+io::RawTensor toRaw(const torch::Tensor& tensor, torch::ScalarType type, io::DType dtype, std::size_t elementBytes)
+{
+    const auto t = tensor.detach().to(torch::kCPU, type).contiguous();
+    io::RawTensor raw;
+    raw.dtype = dtype;
+    raw.shape.assign(t.sizes().begin(), t.sizes().end());
+    raw.bytes = io::ByteBuffer(std::size_t(t.numel()) * elementBytes);
+    if (!raw.bytes.empty())
+        std::memcpy(raw.bytes.data(), t.data_ptr(), raw.bytes.size());
+    return raw;
+}
+
+}  // namespace
+
 io::RawTensor toRawF32(const torch::Tensor& tensor)
 {
-    const auto t = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    io::RawTensor raw;
-    raw.dtype = io::DType::F32;
-    raw.shape.assign(t.sizes().begin(), t.sizes().end());
-    raw.bytes = io::ByteBuffer(std::size_t(t.numel()) * sizeof(float));
-    if (!raw.bytes.empty())
-        std::memcpy(raw.bytes.data(), t.data_ptr<float>(), raw.bytes.size());
-    return raw;
+    return toRaw(tensor, torch::kFloat32, io::DType::F32, sizeof(float));
+}
+
+io::RawTensor toRawI64(const torch::Tensor& tensor)
+{
+    return toRaw(tensor, torch::kInt64, io::DType::I64, sizeof(int64_t));
 }
 
 }  // namespace attnviz::engine

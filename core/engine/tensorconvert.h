@@ -11,7 +11,8 @@ namespace attnviz::engine {
 // them alive after the RawTensor goes. Writing into one writes into the other.
 torch::Tensor toTorch(const io::RawTensor& raw);
 
-// The tensor as contiguous F32 bytes, for dumps (moved to the CPU first).
+// The tensor as contiguous F32 (I64) bytes, for dumps (moved to the CPU first).
 io::RawTensor toRawF32(const torch::Tensor& tensor);
+io::RawTensor toRawI64(const torch::Tensor& tensor);
 
 }  // namespace attnviz::engine

@@ -24,6 +24,7 @@ const QString kCnnFmnist = QStringLiteral(ATTNVIZ_SOURCE_DIR "/models/cnn-fmnist
 const QString kSample = QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples/0000-ankle-boot.png");
 const QString kSamples = QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples");
 const QString kOddImages = QStringLiteral(ATTNVIZ_SOURCE_DIR "/tests/fixtures/images/");
+const QString kText = QStringLiteral(ATTNVIZ_SOURCE_DIR "/tests/fixtures/text/");
 
 // The non-empty lines of a JSON Lines file (none when it cannot be read).
 QList<QByteArray> jsonLines(const QString& file)
@@ -240,6 +241,66 @@ private slots:
         for (std::size_t i = 0; i < std::size_t(logits.numel()); ++i)
             QVERIFY(std::abs(firstFloat(logits, i) - firstFloat(expected, i))
                     <= 1e-4f * (1.0f + std::abs(firstFloat(expected, i))));
+    }
+
+    // A CLIP model asked about prompts: the open_clip fixture with its tokenizer beside it,
+    // against what open_clip computed (tests/scripts/make_text_tower_fixtures.py).
+    void analyzeAsksAboutPrompts()
+    {
+        const QString model = m_dir.filePath(QStringLiteral("clip_with_tokenizer"));
+        QVERIFY(QDir().mkpath(model));
+        for (const auto* name : {"open_clip_pytorch_model.bin", "open_clip_config.json"})
+            QVERIFY(QFile::copy(kText + QStringLiteral("openclip_clip/") + QLatin1String(name),
+                                model + QLatin1Char('/') + QLatin1String(name)));
+        QVERIFY(QFile::copy(kText + QStringLiteral("clip_bpe/bpe_simple_vocab_16e6.txt.gz"),
+                            model + QStringLiteral("/bpe_simple_vocab_16e6.txt.gz")));
+        const auto ref = attnviz::io::readSafetensors((kText + QStringLiteral("openclip_clip.ref.safetensors")).toStdString())
+                             .tensors;
+        const QString tensor = m_dir.filePath(QStringLiteral("clip_input.safetensors"));
+        attnviz::io::writeSafetensors(tensor.toStdString(), {{"input", ref.at("image.input")}});
+        const QString dump = m_dir.filePath(QStringLiteral("clip_dump.safetensors"));
+        const QStringList prompts{QStringLiteral("a photo of a cat"), QStringLiteral("a photo of a dog."),
+                                  QStringLiteral("A Drawing Of A Goldfish!"), QStringLiteral("tench")};
+        QStringList args{QStringLiteral("analyze"), QStringLiteral("--vit"), model, QStringLiteral("--tensor"), tensor,
+                         QStringLiteral("--dump"), dump};
+        for (const auto& p : prompts)
+            args << QStringLiteral("--text") << p;
+        const auto run = runCli(args);
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto vit = parseObject(run.out)[QLatin1String("vit")].toObject();
+        const auto scores = vit[QLatin1String("prompts")].toObject()[QLatin1String("scores")].toArray();
+        QCOMPARE(scores.size(), 4);
+        const auto& expected = ref.at("text.scores");
+        int best = 0;
+        for (int i = 0; i < 4; ++i) {
+            const auto row = scores[i].toObject();
+            QCOMPARE(row[QLatin1String("label")].toString(), prompts[i]);
+            QVERIFY(std::abs(row[QLatin1String("score")].toDouble() - firstFloat(expected, std::size_t(i))) <= 1e-4);
+            best = firstFloat(expected, std::size_t(i)) > firstFloat(expected, std::size_t(best)) ? i : best;
+        }
+        QCOMPARE(vit[QLatin1String("top_k")].toArray()[0].toObject()[QLatin1String("label")].toString(), prompts[best]);
+        const auto dumped = attnviz::io::readSafetensors(dump.toStdString()).tensors;
+        QCOMPARE(dumped.at("vit.text.ids").shape, (std::vector<std::int64_t>{4, 77}));
+        QVERIFY(dumped.at("vit.text.ids").bytes.size() == ref.at("text.ids").bytes.size()
+                && std::memcmp(dumped.at("vit.text.ids").bytes.data(), ref.at("text.ids").bytes.data(),
+                               ref.at("text.ids").bytes.size())
+                       == 0);
+        QCOMPARE(dumped.at("vit.text.embeds").shape, (std::vector<std::int64_t>{4, 32}));
+        QCOMPARE(dumped.at("vit.text.scores").shape, (std::vector<std::int64_t>{4}));
+
+        // one line each: an empty prompt, a model without a text tower, a folder without a tokenizer
+        const auto empty = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), model, QStringLiteral("--tensor"),
+                                   tensor, QStringLiteral("--text"), QStringLiteral(" ")});
+        QVERIFY(empty.exitCode != 0 && empty.err.contains("an empty prompt asks for nothing")
+                && empty.err.trimmed().count('\n') == 0);
+        const auto noTower = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("timm_vit"),
+                                     QStringLiteral("--tensor"), tensor, QStringLiteral("--text"), QStringLiteral("a dog")});
+        QVERIFY2(noTower.exitCode != 0 && noTower.err.contains("has no text tower"), noTower.err.constData());
+        const auto noTokenizer = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"),
+                                         kText + QStringLiteral("openclip_clip"), QStringLiteral("--tensor"), tensor,
+                                         QStringLiteral("--text"), QStringLiteral("a dog")});
+        QVERIFY2(noTokenizer.exitCode != 0 && noTokenizer.err.contains("put tokenizer.json"),
+                 noTokenizer.err.constData());
     }
 
     void analyzeReadsAnImage()

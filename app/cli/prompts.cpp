@@ -1,0 +1,95 @@
+#include "app/cli/prompts.h"
+
+#include "core/engine/engineerror.h"
+#include "core/engine/text/prompts.h"
+#include "core/engine/vit/vit.h"
+#include "core/io/labels.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+namespace attnviz::cli {
+namespace {
+
+constexpr std::size_t kListedClasses = 100;
+
+std::vector<std::string> labelLines(const std::string& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw UsageError("--labels: cannot read '" + path + "'");
+    std::vector<std::string> labels;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        if (!line.empty())
+            labels.push_back(line);
+    }
+    if (labels.empty())
+        throw UsageError("--labels: '" + path + "' has no class names (one a line)");
+    return labels;
+}
+
+}  // namespace
+
+std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classifier& model,
+                                          const std::string& modelPath)
+{
+    const auto texts = args.values("text");
+    const auto labelsFile = args.value("labels");
+    auto templates = args.values("template");
+    if (texts.empty() && !labelsFile && templates.empty())
+        return std::nullopt;
+    if (!texts.empty() && (labelsFile || !templates.empty()))
+        throw UsageError("give prompts with --text, or classes with --labels / --template, not both");
+    auto* vit = dynamic_cast<engine::VisionTransformer*>(&model);
+    if (!vit || !vit->textTower())
+        throw UsageError("'" + modelPath + "' has no text tower: --text, --labels and --template need a CLIP or "
+                         "SigLIP model");
+    const auto start = std::chrono::steady_clock::now();
+    const auto folder = std::filesystem::is_directory(modelPath)
+                            ? modelPath
+                            : std::filesystem::path(modelPath).parent_path().string();
+    const auto& tower = *vit->textTower();
+    engine::text::PromptEncoder encoder(tower, engine::text::findTokenizer(tower, folder));
+    PromptClasses out;
+    out.sigmoid = tower.spec().score == engine::text::TextScore::Sigmoid;
+    if (!texts.empty()) {
+        out.labels = texts;
+        out.ids = encoder.ids(texts);
+        out.embeddings = encoder.embed(texts);
+    } else {
+        if (templates.empty())
+            templates = {"a photo of a {}."};
+        out.labels = labelsFile ? labelLines(*labelsFile) : io::imagenetLabels();
+        out.templates = templates;
+        out.embeddings = encoder.classEmbeddings(out.labels, templates);
+    }
+    vit->setPromptClasses(out.embeddings, out.labels);
+    out.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return out;
+}
+
+nlohmann::ordered_json promptsJson(const PromptClasses& prompts, const torch::Tensor& logits)
+{
+    const auto scores = logits.reshape({-1}).to(torch::kFloat64);
+    const auto probabilities = prompts.sigmoid ? torch::sigmoid(scores) : torch::softmax(scores, 0);
+    nlohmann::ordered_json j;
+    j[prompts.templates.empty() ? "texts" : "labels"] = prompts.labels.size();
+    if (!prompts.templates.empty())
+        j["templates"] = prompts.templates;
+    j["probability"] = prompts.sigmoid ? "sigmoid of each score" : "softmax over the scores";
+    if (prompts.labels.size() <= kListedClasses) {  // beyond, top_k ranks them
+        auto rows = nlohmann::ordered_json::array();
+        for (std::size_t i = 0; i < prompts.labels.size(); ++i)
+            rows.push_back({{"label", prompts.labels[i]},
+                            {"score", scores[int64_t(i)].item<double>()},
+                            {"probability", probabilities[int64_t(i)].item<double>()}});
+        j["scores"] = rows;
+    }
+    j["text_ms"] = prompts.ms;
+    return j;
+}
+
+}  // namespace attnviz::cli
