@@ -2,8 +2,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
 #include "app/cli/modeljson.h"
-#include "app/cli/prompts.h"
 #include "app/cli/overlayoutput.h"
+#include "app/cli/prompts.h"
 
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/methodtable.h"

@@ -17,6 +17,8 @@ const char* const kUsage =
     "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
     "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N]\n"
     "          [--dump OUT.safetensors [--dump-attention]]\n"
+    "          [--text PROMPT ... | [--labels FILE] [--template \"a photo of a {}.\" ...]]  (CLIP / SigLIP: prompts as "
+    "classes)\n"
     "          [--method METHOD [--layer L|all] [--head H|mean|max|min|all] [--class C] [--query ROW,COL]\n"
     "           [--discard-ratio X] [--cam-input norm1|residual] [--out-dir DIR] [--colormap NAME]\n"
     "           [--alpha A] [--upsample nearest|bilinear] [--normalize map|layer] [--keep-mass X] [--no-colorbar]]\n"

@@ -45,8 +45,9 @@ std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classif
         throw UsageError("give prompts with --text, or classes with --labels / --template, not both");
     auto* vit = dynamic_cast<engine::VisionTransformer*>(&model);
     if (!vit || !vit->textTower())
-        throw UsageError("'" + modelPath + "' has no text tower: --text, --labels and --template need a CLIP or "
-                         "SigLIP model");
+        throw UsageError("'" + modelPath
+                         + "' has no text tower: --text, --labels and --template need a CLIP or "
+                           "SigLIP model");
     const auto start = std::chrono::steady_clock::now();
     const auto folder = std::filesystem::is_directory(modelPath)
                             ? modelPath

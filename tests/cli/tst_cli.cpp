@@ -254,15 +254,21 @@ private slots:
                                 model + QLatin1Char('/') + QLatin1String(name)));
         QVERIFY(QFile::copy(kText + QStringLiteral("clip_bpe/bpe_simple_vocab_16e6.txt.gz"),
                             model + QStringLiteral("/bpe_simple_vocab_16e6.txt.gz")));
-        const auto ref = attnviz::io::readSafetensors((kText + QStringLiteral("openclip_clip.ref.safetensors")).toStdString())
+        const auto ref = attnviz::io::readSafetensors(
+                             (kText + QStringLiteral("openclip_clip.ref.safetensors")).toStdString())
                              .tensors;
         const QString tensor = m_dir.filePath(QStringLiteral("clip_input.safetensors"));
         attnviz::io::writeSafetensors(tensor.toStdString(), {{"input", ref.at("image.input")}});
         const QString dump = m_dir.filePath(QStringLiteral("clip_dump.safetensors"));
         const QStringList prompts{QStringLiteral("a photo of a cat"), QStringLiteral("a photo of a dog."),
                                   QStringLiteral("A Drawing Of A Goldfish!"), QStringLiteral("tench")};
-        QStringList args{QStringLiteral("analyze"), QStringLiteral("--vit"), model, QStringLiteral("--tensor"), tensor,
-                         QStringLiteral("--dump"), dump};
+        QStringList args{QStringLiteral("analyze"),
+                         QStringLiteral("--vit"),
+                         model,
+                         QStringLiteral("--tensor"),
+                         tensor,
+                         QStringLiteral("--dump"),
+                         dump};
         for (const auto& p : prompts)
             args << QStringLiteral("--text") << p;
         const auto run = runCli(args);
@@ -289,12 +295,13 @@ private slots:
         QCOMPARE(dumped.at("vit.text.scores").shape, (std::vector<std::int64_t>{4}));
 
         // one line each: an empty prompt, a model without a text tower, a folder without a tokenizer
-        const auto empty = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), model, QStringLiteral("--tensor"),
-                                   tensor, QStringLiteral("--text"), QStringLiteral(" ")});
+        const auto empty = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), model,
+                                   QStringLiteral("--tensor"), tensor, QStringLiteral("--text"), QStringLiteral(" ")});
         QVERIFY(empty.exitCode != 0 && empty.err.contains("an empty prompt asks for nothing")
                 && empty.err.trimmed().count('\n') == 0);
-        const auto noTower = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("timm_vit"),
-                                     QStringLiteral("--tensor"), tensor, QStringLiteral("--text"), QStringLiteral("a dog")});
+        const auto noTower = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"),
+                                     kData + QStringLiteral("timm_vit"), QStringLiteral("--tensor"), tensor,
+                                     QStringLiteral("--text"), QStringLiteral("a dog")});
         QVERIFY2(noTower.exitCode != 0 && noTower.err.contains("has no text tower"), noTower.err.constData());
         const auto noTokenizer = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"),
                                          kText + QStringLiteral("openclip_clip"), QStringLiteral("--tensor"), tensor,

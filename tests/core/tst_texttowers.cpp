@@ -31,7 +31,8 @@ engine::text::Tokenizer tokenizerFor(bool siglip)
 {
     if (siglip)
         return engine::text::SentencePieceTokenizer(kText + "siglip_spm/spiece.model");
-    return engine::text::ClipTokenizer(engine::text::readOpenClipVocabulary(kText + "clip_bpe/bpe_simple_vocab_16e6.txt.gz"));
+    return engine::text::ClipTokenizer(
+        engine::text::readOpenClipVocabulary(kText + "clip_bpe/bpe_simple_vocab_16e6.txt.gz"));
 }
 
 std::vector<int64_t> row(const torch::Tensor& ids, int64_t i)
@@ -46,11 +47,11 @@ torch::Tensor ourIds(bool siglip)
 {
     std::vector<int64_t> all;
     for (const auto& prompt : kPrompts) {
-        const auto ids =
-            siglip ? engine::text::SentencePieceTokenizer(kText + "siglip_spm/spiece.model").tokenize(prompt)
-                   : engine::text::ClipTokenizer(engine::text::readOpenClipVocabulary(
-                                                     kText + "clip_bpe/bpe_simple_vocab_16e6.txt.gz"))
-                         .tokenize(prompt);
+        const auto ids = siglip
+                             ? engine::text::SentencePieceTokenizer(kText + "siglip_spm/spiece.model").tokenize(prompt)
+                             : engine::text::ClipTokenizer(engine::text::readOpenClipVocabulary(
+                                                               kText + "clip_bpe/bpe_simple_vocab_16e6.txt.gz"))
+                                   .tokenize(prompt);
         all.insert(all.end(), ids.begin(), ids.end());
     }
     return torch::tensor(all).view({int64_t(kPrompts.size()), -1});
@@ -73,11 +74,18 @@ private slots:
         QTest::addColumn<QString>("reference");
         QTest::addColumn<QString>("layout");
         QTest::addColumn<bool>("siglip");
-        QTest::newRow("open_clip CLIP") << "openclip_clip" << "openclip_clip" << "open_clip" << false;
-        QTest::newRow("HF CLIPModel") << "hf_clip_text" << "openclip_clip" << "HF CLIP" << false;
-        QTest::newRow("open_clip SigLIP text (CustomTextCLIP)") << "openclip_siglip" << "openclip_siglip"
+        QTest::newRow("open_clip CLIP") << "openclip_clip"
+                                        << "openclip_clip"
+                                        << "open_clip" << false;
+        QTest::newRow("HF CLIPModel") << "hf_clip_text"
+                                      << "openclip_clip"
+                                      << "HF CLIP" << false;
+        QTest::newRow("open_clip SigLIP text (CustomTextCLIP)") << "openclip_siglip"
+                                                                << "openclip_siglip"
                                                                 << "open_clip" << true;
-        QTest::newRow("HF SiglipModel") << "hf_siglip_text" << "hf_siglip_text" << "HF SigLIP" << true;
+        QTest::newRow("HF SiglipModel") << "hf_siglip_text"
+                                        << "hf_siglip_text"
+                                        << "HF SigLIP" << true;
     }
 
     void matchOpenClip()

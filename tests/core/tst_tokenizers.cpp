@@ -144,9 +144,9 @@ private slots:
         const auto ids = ref.at("ids").get<std::vector<std::vector<int64_t>>>();
         for (std::size_t i = 0; i < strings.size(); ++i) {
             const auto ours = tokenizer.tokenize(strings[i]);
-            QVERIFY2(ours == ids[i], qPrintable(QStringLiteral("'%1': ours %2, SentencePiece %3")
-                                                    .arg(QString::fromStdString(strings[i]), describe(ours),
-                                                         describe(ids[i]))));
+            QVERIFY2(ours == ids[i],
+                     qPrintable(QStringLiteral("'%1': ours %2, SentencePiece %3")
+                                    .arg(QString::fromStdString(strings[i]), describe(ours), describe(ids[i]))));
         }
     }
 
@@ -172,8 +172,7 @@ private slots:
         write("spiece.model", "garbage");
         expect(refusal([&] { engine::text::SentencePieceTokenizer{path("spiece.model")}; }),
                "is not a SentencePiece model");
-        expect(refusal([&] { engine::text::SentencePieceTokenizer{path("missing.model")}; }),
-               "no SentencePiece model");
+        expect(refusal([&] { engine::text::SentencePieceTokenizer{path("missing.model")}; }), "no SentencePiece model");
     }
 };
 

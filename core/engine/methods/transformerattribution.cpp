@@ -171,7 +171,8 @@ std::pair<Tensor, Tensor> addRelevance(const Tensor& a, const Tensor& b, const T
 std::pair<Tensor, Tensor> matmulRelevance(const Tensor& x, const Tensor& y, const Tensor& r)
 {
     const auto s = ratio(r, torch::matmul(x, y));
-    return {torch::matmul(s, y.transpose(-2, -1)).mul_(x).div_(2), torch::matmul(x.transpose(-2, -1), s).mul_(y).div_(2)};
+    return {torch::matmul(s, y.transpose(-2, -1)).mul_(x).div_(2),
+            torch::matmul(x.transpose(-2, -1), s).mul_(y).div_(2)};
 }
 
 // Relevance at the block's output [T, D] back through the MLP branch and both residual
@@ -338,8 +339,8 @@ StreamAtBlock blockStep(const ViTBlockWeights& weights, const ModelSpec& spec, c
     auto gradientQkv = perQkv(), relevanceQkv = perQkv();
     for (int h = 0; h < spec.heads; ++h) {
         const auto columns = [&](const Tensor& t, int64_t first = 0) { return t.narrow(1, first + h * hd, hd); };
-        const auto head =
-            headStep(pass.q[h], pass.k[h], pass.v[h], columns(upper[0]), columns(branch.context), toInput);
+        const auto head = headStep(pass.q[h], pass.k[h], pass.v[h], columns(upper[0]), columns(branch.context),
+                                   toInput);
         step.head = h;
         step.attention = head.relevance;
         step.gradient = head.gradient;

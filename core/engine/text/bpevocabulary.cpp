@@ -141,8 +141,8 @@ const std::array<std::string, 256>& clipByteAlphabet()
         std::array<std::string, 256> t;
         unsigned next = 256;
         for (const int b : alphabetOrder())
-            t[std::size_t(b)] =
-                codePointUtf8((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE ? unsigned(b) : next++);
+            t[std::size_t(b)] = codePointUtf8(
+                (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE ? unsigned(b) : next++);
         return t;
     }();
     return table;

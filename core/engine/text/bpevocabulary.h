@@ -16,11 +16,11 @@
 namespace attnviz::engine::text {
 
 struct BpeVocabulary {
-    std::unordered_map<std::string, int64_t> ids;  // token -> id
+    std::unordered_map<std::string, int64_t> ids;             // token -> id
     std::vector<std::pair<std::string, std::string>> merges;  // in rank order
-    std::string startToken, endToken;  // matched as themselves in text, as the libraries do
+    std::string startToken, endToken;                         // matched as themselves in text, as the libraries do
     int64_t startId = 0, endId = 0;
-    int64_t padId = 0;  // open_clip pads with 0, HF's CLIPTokenizer with the end token
+    int64_t padId = 0;   // open_clip pads with 0, HF's CLIPTokenizer with the end token
     std::string source;  // the file it came from, for messages
 };
 

@@ -37,10 +37,10 @@ constexpr std::array<NamedEntity, 10> kEntities{{
 // undefined stay as they are.
 char32_t windows1252(char32_t c)
 {
-    static constexpr std::array<char16_t, 32> kTable{
-        0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0x8D,   0x017D, 0x8F,   0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178};
+    static constexpr std::array<char16_t, 32> kTable{0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+                                                     0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D,   0x017D, 0x8F,
+                                                     0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                                     0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178};
     return c >= 0x80 && c <= 0x9F ? kTable[c - 0x80] : c;
 }
 
@@ -63,7 +63,7 @@ bool isDigitOf(char32_t c, int base)
 
 // A reference at text[at] ('&'): what it stands for and its length, or nothing.
 std::optional<std::pair<std::u32string, std::size_t>> reference(const std::u32string& text, std::size_t at,
-                                                          bool needSemicolon)
+                                                                bool needSemicolon)
 {
     std::size_t i = at + 1;
     if (i < text.size() && text[i] == '#') {

@@ -62,8 +62,9 @@ Plugin loadPlugin()
         }
         return p;
     }
-    p.error = std::string("SigLIP's tokenizer needs ") + kName + ", which is not beside the program, in ../bin or "
-              "in ../lib/attnviz";
+    p.error = std::string("SigLIP's tokenizer needs ") + kName
+              + ", which is not beside the program, in ../bin or "
+                "in ../lib/attnviz";
     return p;
 }
 
@@ -83,7 +84,8 @@ std::string normaliseSiglipText(const std::string& utf8Text)
     bool pendingSpace = false;
     for (const char32_t c : codePoints(lowerCase(utf8Text))) {
         // Python's string.punctuation: the printable ASCII that is no letter, digit or space
-        const bool punctuation = c > 0x20 && c < 0x7F && !(c >= '0' && c <= '9') && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        const bool punctuation = c > 0x20 && c < 0x7F && !(c >= '0' && c <= '9')
+                                 && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
         if (punctuation)
             continue;
         if (isPythonSpace(c)) {
@@ -99,10 +101,11 @@ std::string normaliseSiglipText(const std::string& utf8Text)
 }
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::string& modelPath)
-    : m_processor(nullptr, [](void* p) {
-        if (p)
-            plugin().free(p);
-    })
+    : m_processor(nullptr,
+                  [](void* p) {
+                      if (p)
+                          plugin().free(p);
+                  })
     , m_source(modelPath)
 {
     if (!fs::is_regular_file(modelPath))

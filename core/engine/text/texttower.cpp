@@ -17,8 +17,9 @@ ViTMlp activationNamed(const std::string& name)
         return ViTMlp::GeluTanh;
     if (name == "gelu")
         return ViTMlp::Gelu;
-    throw EngineError("text tower activation '" + io::printable(name) + "' is not supported (gelu, quick_gelu, "
-                      "gelu_pytorch_tanh)");
+    throw EngineError("text tower activation '" + io::printable(name)
+                      + "' is not supported (gelu, quick_gelu, "
+                        "gelu_pytorch_tanh)");
 }
 
 // logit_scale and logit_bias: [] in open_clip and HF CLIP, [1] in HF SigLIP.
@@ -231,7 +232,7 @@ torch::Tensor TextTower::embed(const torch::Tensor& ids) const
     const auto device = m_w.tokenEmbedding.device();
     const auto tokens = ids.to(device);
     auto x = torch::embedding(m_w.tokenEmbedding, tokens) + m_w.positions;  // [N, C, W]
-    torch::Tensor mask;  // [C, C]: -inf above the diagonal
+    torch::Tensor mask;                                                     // [C, C]: -inf above the diagonal
     if (m_spec.causal)
         mask = torch::full({m_spec.context, m_spec.context}, -INFINITY, x.options()).triu(1);
     for (const auto& b : m_w.blocks)
@@ -244,9 +245,8 @@ torch::Tensor TextTower::logits(const torch::Tensor& imageEmbeddings, const torc
 {
     namespace F = torch::nn::functional;
     if (imageEmbeddings.dim() != 2 || textEmbeddings.dim() != 2 || imageEmbeddings.size(1) != textEmbeddings.size(1))
-        throw EngineError("image embeddings " + io::shapeString(imageEmbeddings.sizes().vec())
-                          + " and text embeddings " + io::shapeString(textEmbeddings.sizes().vec())
-                          + " cannot be compared");
+        throw EngineError("image embeddings " + io::shapeString(imageEmbeddings.sizes().vec()) + " and text embeddings "
+                          + io::shapeString(textEmbeddings.sizes().vec()) + " cannot be compared");
     const auto images = F::normalize(imageEmbeddings, F::NormalizeFuncOptions().dim(-1));
     const auto texts = F::normalize(textEmbeddings.to(images.device()), F::NormalizeFuncOptions().dim(-1));
     const auto s = m_w.logitScale.to(images.device()).exp() * torch::matmul(images, texts.t());  // [N, K]

@@ -51,9 +51,9 @@ struct TextTowerWeights {
     torch::Tensor positions;       // [C, W]
     std::vector<ViTBlockWeights> blocks;
     torch::Tensor finalNormW, finalNormB;
-    torch::Tensor projW, projB;    // [E, W] (as a linear layer's weight), [E] or undefined
-    torch::Tensor logitScale;      // [] log of the scale
-    torch::Tensor logitBias;       // [] SigLIP's, or undefined
+    torch::Tensor projW, projB;  // [E, W] (as a linear layer's weight), [E] or undefined
+    torch::Tensor logitScale;    // [] log of the scale
+    torch::Tensor logitBias;     // [] SigLIP's, or undefined
 };
 
 class TextTower {

@@ -20,7 +20,8 @@ std::string toUtf8(const icu::UnicodeString& s)
 const icu::Normalizer2& normalizer(bool compatibility)
 {
     UErrorCode status = U_ZERO_ERROR;
-    const auto* n = compatibility ? icu::Normalizer2::getNFKCInstance(status) : icu::Normalizer2::getNFCInstance(status);
+    const auto* n = compatibility ? icu::Normalizer2::getNFKCInstance(status)
+                                  : icu::Normalizer2::getNFCInstance(status);
     if (U_FAILURE(status) || !n)
         throw std::runtime_error(std::string("ICU has no normaliser: ") + u_errorName(status));
     return *n;
@@ -83,8 +84,7 @@ bool isNumber(char32_t c)
 bool isPythonSpace(char32_t c)
 {
     return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680
-           || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F
-           || c == 0x3000;
+           || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 }  // namespace attnviz::engine::text

@@ -60,7 +60,8 @@ void VisionTransformer::setPromptClasses(const torch::Tensor& classes, std::vect
     const auto close = d.rfind(')');
     if (at != std::string::npos && close != std::string::npos && close > at)
         d.erase(at, close - at);
-    d.insert(d.size() - (d.empty() || d.back() != ')' ? 0 : 1), ", " + std::to_string(m_spec.numClasses) + " prompt classes");
+    d.insert(d.size() - (d.empty() || d.back() != ')' ? 0 : 1),
+             ", " + std::to_string(m_spec.numClasses) + " prompt classes");
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> VisionTransformer::namedParameters() const

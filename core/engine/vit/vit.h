@@ -110,7 +110,7 @@ private:
     mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights
     std::unique_ptr<text::TextTower> m_text;
     torch::Tensor m_promptClasses;  // [K, E] on device(), or undefined
-    torch::Tensor m_relIndex;  // BEiT: relativePositionIndex of the trained grid, [T*T]
+    torch::Tensor m_relIndex;       // BEiT: relativePositionIndex of the trained grid, [T*T]
     torch::Device m_device{torch::kCPU};
 };
 
