@@ -167,24 +167,6 @@ std::u32string withoutControls(const std::u32string& text)
     return out;
 }
 
-// str.split() joined by single spaces: whitespace runs collapse, the ends go.
-std::u32string collapseWhitespace(const std::u32string& text)
-{
-    std::u32string out;
-    bool pendingSpace = false;
-    for (const char32_t c : text) {
-        if (isPythonSpace(c)) {
-            pendingSpace = !out.empty();
-            continue;
-        }
-        if (pendingSpace)
-            out.push_back(' ');
-        pendingSpace = false;
-        out.push_back(c);
-    }
-    return out;
-}
-
 }  // namespace
 
 std::string cleanClipText(const std::string& utf8Text)
@@ -192,7 +174,7 @@ std::string cleanClipText(const std::string& utf8Text)
     // ftfy.fix_text (its deterministic fixes), then NFC
     auto text = codePoints(nfc(utf8(withoutControls(fixCharacters(ftfyUnescape(codePoints(utf8Text)))))));
     text = unescapeHtml(unescapeHtml(text, false), false);  // html.unescape, twice
-    return lowerCase(utf8(collapseWhitespace(text)));
+    return lowerCase(utf8(collapsePythonSpace(text)));
 }
 
 }  // namespace attnviz::engine::text

@@ -78,6 +78,7 @@ torch::Tensor PromptEncoder::embed(const std::vector<std::string>& prompts)
             m_cache[missing[i]] = embeddings[int64_t(i)];
     }
     std::vector<torch::Tensor> rows;
+    rows.reserve(prompts.size());
     for (const auto& p : prompts)
         rows.push_back(m_cache.at(p));
     return torch::stack(rows);
@@ -90,8 +91,10 @@ torch::Tensor PromptEncoder::classEmbeddings(const std::vector<std::string>& lab
     if (labels.empty() || templates.empty())
         throw EngineError("zero-shot classes need at least one label and one template");
     std::vector<torch::Tensor> classes;
+    classes.reserve(labels.size());
     for (const auto& label : labels) {
         std::vector<std::string> texts;
+        texts.reserve(templates.size());
         for (const auto& t : templates)
             texts.push_back(fillTemplate(t, label));
         const auto each = F::normalize(embed(texts), F::NormalizeFuncOptions().dim(-1));  // [templates, E]

@@ -80,24 +80,15 @@ const Plugin& plugin()
 
 std::string normaliseSiglipText(const std::string& utf8Text)
 {
-    std::u32string out;
-    bool pendingSpace = false;
+    std::u32string kept;
     for (const char32_t c : codePoints(lowerCase(utf8Text))) {
         // Python's string.punctuation: the printable ASCII that is no letter, digit or space
         const bool punctuation = c > 0x20 && c < 0x7F && !(c >= '0' && c <= '9')
                                  && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-        if (punctuation)
-            continue;
-        if (isPythonSpace(c)) {
-            pendingSpace = !out.empty();
-            continue;
-        }
-        if (pendingSpace)
-            out.push_back(' ');
-        pendingSpace = false;
-        out.push_back(c);
+        if (!punctuation)
+            kept.push_back(c);
     }
-    return utf8(out);
+    return utf8(collapsePythonSpace(kept));
 }
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::string& modelPath)

@@ -45,21 +45,7 @@ TextTowerWeights readOpenClipText(WeightSource& s, const std::string& p, TextTow
     w.tokenEmbedding = s.take(p + "token_embedding.weight", {-1, -1});
     const int64_t d = w.tokenEmbedding.size(1);
     w.positions = s.take(p + "positional_embedding", {-1, d});
-    const std::string blocks = p + "transformer.resblocks.";
-    for (int i = 0; s.has(blocks + std::to_string(i) + ".ln_1.weight"); ++i) {
-        const auto b = blocks + std::to_string(i) + ".";
-        ViTBlockWeights block;
-        readNormWeights(s, b + "ln_1", d, block.norm1W, block.norm1B);
-        block.qkvW = s.take(b + "attn.in_proj_weight", {3 * d, d});
-        block.qkvB = s.takeIfPresent(b + "attn.in_proj_bias", {3 * d});
-        readLinearWeights(s, b + "attn.out_proj", {d, d}, block.projW, block.projB);
-        block.ls1 = s.takeIfPresent(b + "ls_1.gamma", {d});
-        readNormWeights(s, b + "ln_2", d, block.norm2W, block.norm2B);
-        readLinearWeights(s, b + "mlp.c_fc", {-1, d}, block.fc1W, block.fc1B);
-        readLinearWeights(s, b + "mlp.c_proj", {d, block.fc1W.size(0)}, block.fc2W, block.fc2B);
-        block.ls2 = s.takeIfPresent(b + "ls_2.gamma", {d});
-        w.blocks.push_back(std::move(block));
-    }
+    w.blocks = readOpenClipBlocks(s, p + "transformer.resblocks.", d);
     readNormWeights(s, p + "ln_final", d, w.finalNormW, w.finalNormB);
     if (s.has(p + "text_projection.weight"))
         readLinearWeights(s, p + "text_projection", {-1, d}, w.projW, w.projB);
@@ -80,18 +66,7 @@ TextTowerWeights readHfText(WeightSource& s, TextTowerSpec& spec)
     w.tokenEmbedding = s.take(e + "token_embedding.weight", {-1, -1});
     const int64_t d = w.tokenEmbedding.size(1);
     w.positions = s.take(e + "position_embedding.weight", {-1, d});
-    const std::string layers = "text_model.encoder.layers.";
-    for (int i = 0; s.has(layers + std::to_string(i) + ".layer_norm1.weight"); ++i) {
-        const auto b = layers + std::to_string(i) + ".";
-        ViTBlockWeights block;
-        readNormWeights(s, b + "layer_norm1", d, block.norm1W, block.norm1B);
-        readSeparateQkv(s, b + "self_attn.", {"q_proj", "k_proj", "v_proj"}, d, block);
-        readLinearWeights(s, b + "self_attn.out_proj", {d, d}, block.projW, block.projB);
-        readNormWeights(s, b + "layer_norm2", d, block.norm2W, block.norm2B);
-        readLinearWeights(s, b + "mlp.fc1", {-1, d}, block.fc1W, block.fc1B);
-        readLinearWeights(s, b + "mlp.fc2", {d, block.fc1W.size(0)}, block.fc2W, block.fc2B);
-        w.blocks.push_back(std::move(block));
-    }
+    w.blocks = readHfClipLayers(s, "text_model.encoder.layers.", d);
     readNormWeights(s, "text_model.final_layer_norm", d, w.finalNormW, w.finalNormB);
     const bool siglip = s.has("text_model.head.weight");
     readLinearWeights(s, siglip ? "text_model.head" : "text_projection", {-1, d}, w.projW, w.projB);

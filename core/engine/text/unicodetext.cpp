@@ -87,4 +87,21 @@ bool isPythonSpace(char32_t c)
            || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+std::u32string collapsePythonSpace(const std::u32string& text)
+{
+    std::u32string out;
+    bool pendingSpace = false;
+    for (const char32_t c : text) {
+        if (isPythonSpace(c)) {
+            pendingSpace = !out.empty();
+            continue;
+        }
+        if (pendingSpace)
+            out.push_back(' ');
+        pendingSpace = false;
+        out.push_back(c);
+    }
+    return out;
+}
+
 }  // namespace attnviz::engine::text

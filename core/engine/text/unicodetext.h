@@ -20,5 +20,7 @@ bool isLetter(char32_t c);  // \p{L}: Lu, Ll, Lt, Lm, Lo
 bool isNumber(char32_t c);  // \p{N}: Nd, Nl, No
 // Python's str.isspace(): what str.split() splits on.
 bool isPythonSpace(char32_t c);
+// " ".join(text.split()): whitespace runs become one space, the ends go.
+std::u32string collapsePythonSpace(const std::u32string& text);
 
 }  // namespace attnviz::engine::text

@@ -8,8 +8,14 @@ namespace {
 
 int countIndexed(const WeightSource& s, const std::string& prefix, const std::string& suffix)
 {
+    const auto key = [&](int n) {
+        std::string k = prefix;
+        k += std::to_string(n);
+        k += suffix;
+        return k;
+    };
     int n = 0;
-    while (s.has(prefix + std::to_string(n) + suffix))
+    while (s.has(key(n)))
         ++n;
     return n;
 }
@@ -40,21 +46,9 @@ torch::Tensor takePatchConv(WeightSource& s, const std::string& key)
 std::vector<ViTBlockWeights> readHfClipEncoder(WeightSource& s, int64_t d, const std::string& family)
 {
     const std::string layers = "vision_model.encoder.layers.";
-    const int depth = countIndexed(s, layers, ".layer_norm1.weight");
-    if (depth == 0)
+    auto blocks = readHfClipLayers(s, layers, d);
+    if (blocks.empty())
         throw EngineError("HF " + family + " checkpoint has no encoder layers ('" + layers + "0.layer_norm1.weight')");
-    std::vector<ViTBlockWeights> blocks;
-    for (int i = 0; i < depth; ++i) {
-        const auto p = layers + std::to_string(i) + ".";
-        ViTBlockWeights b;
-        readNormWeights(s, p + "layer_norm1", d, b.norm1W, b.norm1B);
-        readSeparateQkv(s, p + "self_attn.", {"q_proj", "k_proj", "v_proj"}, d, b);
-        readLinearWeights(s, p + "self_attn.out_proj", {d, d}, b.projW, b.projB);
-        readNormWeights(s, p + "layer_norm2", d, b.norm2W, b.norm2B);
-        readLinearWeights(s, p + "mlp.fc1", {-1, d}, b.fc1W, b.fc1B);
-        readLinearWeights(s, p + "mlp.fc2", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
-        blocks.push_back(std::move(b));
-    }
     return blocks;
 }
 
@@ -82,6 +76,45 @@ AttentionPoolWeights readHfSiglipHead(WeightSource& s, const std::string& p, int
 
 }  // namespace
 
+std::vector<ViTBlockWeights> readOpenClipBlocks(WeightSource& s, const std::string& prefix, int64_t d)
+{
+    std::vector<ViTBlockWeights> blocks;
+    const int depth = countIndexed(s, prefix, ".ln_1.weight");
+    for (int i = 0; i < depth; ++i) {
+        const auto p = prefix + std::to_string(i) + ".";
+        ViTBlockWeights b;
+        readNormWeights(s, p + "ln_1", d, b.norm1W, b.norm1B);
+        b.qkvW = s.take(p + "attn.in_proj_weight", {3 * d, d});
+        b.qkvB = s.takeIfPresent(p + "attn.in_proj_bias", {3 * d});
+        readLinearWeights(s, p + "attn.out_proj", {d, d}, b.projW, b.projB);
+        b.ls1 = s.takeIfPresent(p + "ls_1.gamma", {d});
+        readNormWeights(s, p + "ln_2", d, b.norm2W, b.norm2B);
+        readLinearWeights(s, p + "mlp.c_fc", {-1, d}, b.fc1W, b.fc1B);
+        readLinearWeights(s, p + "mlp.c_proj", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
+        b.ls2 = s.takeIfPresent(p + "ls_2.gamma", {d});
+        blocks.push_back(std::move(b));
+    }
+    return blocks;
+}
+
+std::vector<ViTBlockWeights> readHfClipLayers(WeightSource& s, const std::string& prefix, int64_t d)
+{
+    std::vector<ViTBlockWeights> blocks;
+    const int depth = countIndexed(s, prefix, ".layer_norm1.weight");
+    for (int i = 0; i < depth; ++i) {
+        const auto p = prefix + std::to_string(i) + ".";
+        ViTBlockWeights b;
+        readNormWeights(s, p + "layer_norm1", d, b.norm1W, b.norm1B);
+        readSeparateQkv(s, p + "self_attn.", {"q_proj", "k_proj", "v_proj"}, d, b);
+        readLinearWeights(s, p + "self_attn.out_proj", {d, d}, b.projW, b.projB);
+        readNormWeights(s, p + "layer_norm2", d, b.norm2W, b.norm2B);
+        readLinearWeights(s, p + "mlp.fc1", {-1, d}, b.fc1W, b.fc1B);
+        readLinearWeights(s, p + "mlp.fc2", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
+        blocks.push_back(std::move(b));
+    }
+    return blocks;
+}
+
 // open_clip: visual.{conv1, class_embedding [D], positional_embedding [L, D], ln_pre,
 // transformer.resblocks.i.{ln_1, attn.in_proj_*, attn.out_proj, ln_2, mlp.c_fc,
 // mlp.c_proj, ls_1/ls_2.gamma}, ln_post, proj [D, E]}.
@@ -95,22 +128,8 @@ ViTWeights readOpenClip(WeightSource& s, const io::ModelConfig&, ModelSpec& spec
     w.posEmbed = s.take("visual.positional_embedding", {-1, d}).unsqueeze(0);
     readNormWeights(s, "visual.ln_pre", d, w.preNormW, w.preNormB);
     const std::string blocks = "visual.transformer.resblocks.";
-    const int depth = countIndexed(s, blocks, ".ln_1.weight");
-    for (int i = 0; i < depth; ++i) {
-        const auto p = blocks + std::to_string(i) + ".";
-        ViTBlockWeights b;
-        readNormWeights(s, p + "ln_1", d, b.norm1W, b.norm1B);
-        b.qkvW = s.take(p + "attn.in_proj_weight", {3 * d, d});
-        b.qkvB = s.takeIfPresent(p + "attn.in_proj_bias", {3 * d});
-        readLinearWeights(s, p + "attn.out_proj", {d, d}, b.projW, b.projB);
-        b.ls1 = s.takeIfPresent(p + "ls_1.gamma", {d});
-        readNormWeights(s, p + "ln_2", d, b.norm2W, b.norm2B);
-        readLinearWeights(s, p + "mlp.c_fc", {-1, d}, b.fc1W, b.fc1B);
-        readLinearWeights(s, p + "mlp.c_proj", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
-        b.ls2 = s.takeIfPresent(p + "ls_2.gamma", {d});
-        w.blocks.push_back(std::move(b));
-    }
-    if (depth == 0)
+    w.blocks = readOpenClipBlocks(s, blocks, d);
+    if (w.blocks.empty())
         throw EngineError("open_clip checkpoint has no image transformer blocks ('" + blocks + "0.ln_1.weight')");
     readNormWeights(s, "visual.ln_post", d, w.normW, w.normB);
     if (s.has("visual.proj"))

@@ -84,6 +84,13 @@ void finishViTSpec(const ViTWeights& w, const io::ModelConfig& config, ModelSpec
 void readNormWeights(WeightSource& s, const std::string& prefix, int64_t d, torch::Tensor& w, torch::Tensor& b);
 void readLinearWeights(WeightSource& s, const std::string& prefix, std::vector<std::int64_t> shape, torch::Tensor& w,
                        torch::Tensor& b);
+// CLIP's blocks as open_clip names them, image and text towers alike: `prefix`N.{ln_1,
+// attn.in_proj_*, attn.out_proj, ls_1.gamma, ln_2, mlp.c_fc, mlp.c_proj, ls_2.gamma} for
+// N = 0, 1, ... while present (none: an empty list).
+std::vector<ViTBlockWeights> readOpenClipBlocks(WeightSource& s, const std::string& prefix, int64_t d);
+// HF CLIP's encoder layers (CLIP and SigLIP, image and text towers): `prefix`N.{layer_norm1,
+// self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1, mlp.fc2} while present.
+std::vector<ViTBlockWeights> readHfClipLayers(WeightSource& s, const std::string& prefix, int64_t d);
 // Separate q, k, v linear layers (`prefix` + q, k, v names) into b.qkvW / b.qkvB.
 void readSeparateQkv(WeightSource& s, const std::string& prefix, const std::array<const char*, 3>& names, int64_t d,
                      ViTBlockWeights& b);
