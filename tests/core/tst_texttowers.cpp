@@ -5,6 +5,7 @@
 #include "referencedata.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/genericattention.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/text/cliptokenizer.h"
 #include "core/engine/text/prompts.h"
@@ -146,6 +147,13 @@ private slots:
         const double logitDiff = relativeDiff(logits, ref.at("zeroshot.logits"));
         QVERIFY2(logitDiff <= 1e-5, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
         QCOMPARE(logits.argmax().item<int64_t>(), ref.at("zeroshot.logits").argmax().item<int64_t>());
+        // A gradient view explains a prompt: the score's gradient reaches the attention
+        // through the text tower's cosine, and another prompt gives another map.
+        const auto top = engine::genericAttention(*model, ref.at("image.input"), -1);
+        QCOMPARE(int64_t(top.classIndex), logits.argmax().item<int64_t>());
+        const auto other = engine::genericAttention(*model, ref.at("image.input"), (top.classIndex + 1) % 5);
+        QVERIFY(torch::isfinite(top.maps[0]).all().item<bool>() && top.maps[0].max().item<float>() > 0);
+        QVERIFY(!torch::allclose(top.maps[0], other.maps[0]));
     }
 
     void promptsAreCachedAndRefusedWithOneLine()
