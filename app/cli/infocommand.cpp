@@ -2,6 +2,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
 #include "app/cli/modeljson.h"
+#include "app/cli/prompts.h"
 
 #include "core/engine/model/classifier.h"
 
@@ -17,6 +18,8 @@ int runInfo(const std::vector<std::string>& words)
     const auto model = loadModel(args.positional()[0], loadOptions(args));
     auto json = specJson(model->spec());
     json["text_tower"] = textTowerJson(*model);
+    if (!json["text_tower"].is_null())
+        json["text_tower"]["tokenizer"] = tokenizerJson(*model, args.positional()[0]);
     std::cout << json.dump(2) << "\n";
     return 0;
 }

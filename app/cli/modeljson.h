@@ -12,7 +12,8 @@ namespace attnviz::cli {
 // input_size [C,H,W], prefix_tokens, num_classes (+ a few descriptive extras).
 nlohmann::ordered_json specJson(const engine::ModelSpec& spec);
 // A CLIP or SigLIP model's text tower: layout, width, layers, heads, context_length,
-// vocab_size, embed_dim, score ("softmax" | "sigmoid"); null for a model without one.
+// vocab_size, embed_dim, causal, score ("softmax" | "sigmoid"); null for a model without
+// one. (`info` adds the tokenizer it would use: prompts.h, tokenizerJson.)
 nlohmann::ordered_json textTowerJson(const engine::Classifier& model);
 nlohmann::ordered_json predictionsJson(const std::vector<engine::Prediction>& predictions);
 

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
+#include <variant>
 
 namespace attnviz::cli {
 namespace {
@@ -49,11 +51,8 @@ std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classif
                          + "' has no text tower: --text, --labels and --template need a CLIP or "
                            "SigLIP model");
     const auto start = std::chrono::steady_clock::now();
-    const auto folder = std::filesystem::is_directory(modelPath)
-                            ? modelPath
-                            : std::filesystem::path(modelPath).parent_path().string();
     const auto& tower = *vit->textTower();
-    engine::text::PromptEncoder encoder(tower, engine::text::findTokenizer(tower, folder));
+    engine::text::PromptEncoder encoder(tower, engine::text::findTokenizer(tower, modelFolder(modelPath)));
     PromptClasses out;
     out.sigmoid = tower.spec().score == engine::text::TextScore::Sigmoid;
     if (!texts.empty()) {
@@ -70,6 +69,33 @@ std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classif
     vit->setPromptClasses(out.embeddings, out.labels);
     out.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     return out;
+}
+
+std::string modelFolder(const std::string& modelPath)
+{
+    return std::filesystem::is_directory(modelPath) ? modelPath
+                                                    : std::filesystem::path(modelPath).parent_path().string();
+}
+
+nlohmann::ordered_json tokenizerJson(const engine::Classifier& model, const std::string& modelPath)
+{
+    const auto* vit = dynamic_cast<const engine::VisionTransformer*>(&model);
+    if (!vit || !vit->textTower())
+        return nullptr;
+    try {
+        const auto tokenizer = engine::text::findTokenizer(*vit->textTower(), modelFolder(modelPath));
+        const auto file = std::visit(
+            [](const auto& t) -> std::string {
+                if constexpr (std::is_same_v<std::decay_t<decltype(t)>, engine::text::ClipTokenizer>)
+                    return t.vocabulary().source;
+                else
+                    return t.source();
+            },
+            tokenizer);
+        return {{"file", file}};
+    } catch (const engine::EngineError& e) {
+        return {{"missing", e.what()}};
+    }
 }
 
 nlohmann::ordered_json promptsJson(const PromptClasses& prompts, const torch::Tensor& logits)

@@ -294,6 +294,18 @@ private slots:
         QCOMPARE(dumped.at("vit.text.embeds").shape, (std::vector<std::int64_t>{4, 32}));
         QCOMPARE(dumped.at("vit.text.scores").shape, (std::vector<std::int64_t>{4}));
 
+        // info names the text tower and the tokenizer it would use, or why there is none
+        const auto tower = parseObject(runCli({QStringLiteral("info"), model}).out)[QLatin1String("text_tower")]
+                               .toObject();
+        QCOMPARE(tower[QLatin1String("layout")].toString(), QStringLiteral("open_clip"));
+        QCOMPARE(tower[QLatin1String("context_length")].toInt(), 77);
+        QVERIFY(tower[QLatin1String("tokenizer")].toObject()[QLatin1String("file")].toString().endsWith(
+            QLatin1String("bpe_simple_vocab_16e6.txt.gz")));
+        const auto bare = parseObject(runCli({QStringLiteral("info"), kText + QStringLiteral("openclip_clip")}).out);
+        QVERIFY(
+            bare[QLatin1String("text_tower")][QLatin1String("tokenizer")][QLatin1String("missing")].toString().contains(
+                QLatin1String("put tokenizer.json")));
+
         // one line each: an empty prompt, a model without a text tower, a folder without a tokenizer
         const auto empty = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), model,
                                    QStringLiteral("--tensor"), tensor, QStringLiteral("--text"), QStringLiteral(" ")});

@@ -30,6 +30,7 @@ public:
     // context - 1 ids and the end token (big_vision's "sticky" end, HF's truncation). [context]
     std::vector<int64_t> tokenize(const std::string& utf8, int context = 64) const;
 
+    const std::string& source() const { return m_source; }  // the model file
     int64_t endId() const { return m_endId; }
     int64_t padId() const { return m_padId; }
     int64_t size() const;
