@@ -101,14 +101,6 @@ Pool2d& addPool(Sequence& seq, Pool2d::Kind kind, int kernel, int stride, int pa
     return pool;
 }
 
-int countIndexed(const WeightSource& s, const std::string& prefix, const std::string& suffix, int first)
-{
-    int n = 0;
-    while (s.has(prefix + std::to_string(first + n) + suffix))
-        ++n;
-    return n;
-}
-
 int appendPoolLinearHead(Sequence& head, WeightSource& s, const std::string& fc, int64_t channels)
 {
     if (!s.has(fc + ".weight"))

@@ -45,17 +45,14 @@ int64_t appendConvNormAct(Sequence& seq, WeightSource& s, const std::string& con
                           const ConvOptions& options, std::optional<ActivationKind> activation, double eps = 1e-5);
 
 template <typename T>
-T& named(T& layer, std::string name, unsigned record)
+T& named(T& layer, const std::string& name, unsigned record)
 {
-    layer.name = std::move(name);
+    layer.name = name;
     layer.record = record;
     return layer;
 }
 
 Pool2d& addPool(Sequence& seq, Pool2d::Kind kind, int kernel, int stride, int padding);
-
-// Counts consecutive indices: prefix0<suffix>, prefix1<suffix>, ... present in `s`.
-int countIndexed(const WeightSource& s, const std::string& prefix, const std::string& suffix, int first = 0);
 
 // The classifier most torchvision CNNs end with: global average pool, flatten, then
 // the linear layer `fc` when the checkpoint has one. Returns its class count (0: none).

@@ -56,4 +56,18 @@ void WeightSource::expectAllTaken(const std::string& modelName) const
     }
 }
 
+int countIndexed(const WeightSource& s, const std::string& prefix, const std::string& suffix, int first)
+{
+    const auto key = [&](int n) {
+        std::string k = prefix;
+        k += std::to_string(first + n);
+        k += suffix;
+        return k;
+    };
+    int n = 0;
+    while (s.has(key(n)))
+        ++n;
+    return n;
+}
+
 }  // namespace attnviz::engine

@@ -37,4 +37,8 @@ private:
     std::set<std::string> m_taken;
 };
 
+// Counts consecutive indices: prefix<first><suffix>, prefix<first+1><suffix>, ... present
+// in `s` (the blocks, stages or layers of a network).
+int countIndexed(const WeightSource& s, const std::string& prefix, const std::string& suffix, int first = 0);
+
 }  // namespace attnviz::engine

@@ -5,6 +5,7 @@
 #include "core/engine/methods/attentionmaps.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/methods/rollout.h"
+#include "core/engine/model/attentionrecord.h"
 #include "core/engine/vit/vit.h"
 
 #include <array>
@@ -81,10 +82,10 @@ Tensor layerScale(const Tensor& x, const Tensor& gamma)
     return gamma.defined() ? x * f64(gamma) : x;
 }
 
-// One head's attention: q, k [T, hd] -> softmax(q k^T / sqrt(hd)) [T, T]
+// One head's attention, as the model computes it: q, k [T, hd] -> softmax(q k^T / sqrt(hd)) [T, T]
 Tensor headAttention(const Tensor& q, const Tensor& k)
 {
-    return torch::softmax(torch::matmul(q, k.t()) / std::sqrt(double(q.size(-1))), -1);
+    return attentionWeights(q / std::sqrt(double(q.size(-1))), k, {});
 }
 
 // A v for every head, side by side in the fused layout (head-major), one head's [T, T]

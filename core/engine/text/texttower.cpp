@@ -1,6 +1,8 @@
 #include "core/engine/text/texttower.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/model/attentionrecord.h"
+#include "core/engine/vit/vit.h"
 #include "core/io/bytes.h"
 #include "core/io/rawtensor.h"
 
@@ -166,21 +168,14 @@ torch::Tensor TextTower::block(const ViTBlockWeights& b, const torch::Tensor& x,
     const auto qkv = torch::linear(torch::layer_norm(x, {w}, b.norm1W, b.norm1B, eps), b.qkvW, b.qkvB)
                          .view({n, c, 3, h, hd})
                          .permute({2, 0, 3, 1, 4});
-    auto logits = torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(double(hd));  // [N, H, C, C]
-    if (mask.defined())
-        logits = logits + mask;
-    const auto context = torch::matmul(torch::softmax(logits, -1), qkv[2]).transpose(1, 2).reshape({n, c, w});
+    const auto attention = attentionWeights(qkv[0] / std::sqrt(double(hd)), qkv[1], mask);  // [N, H, C, C]
+    const auto context = torch::matmul(attention, qkv[2]).transpose(1, 2).reshape({n, c, w});
     auto a = torch::linear(context, b.projW, b.projB);
     if (b.ls1.defined())
         a = a * b.ls1;
     const auto y = x + a;
-    auto hidden = torch::linear(torch::layer_norm(y, {w}, b.norm2W, b.norm2B, eps), b.fc1W, b.fc1B);
-    switch (m_spec.mlp) {
-    case ViTMlp::QuickGelu: hidden = hidden * torch::sigmoid(1.702 * hidden); break;
-    case ViTMlp::GeluTanh: hidden = torch::gelu(hidden, "tanh"); break;
-    default: hidden = torch::gelu(hidden); break;
-    }
-    auto m = torch::linear(hidden, b.fc2W, b.fc2B);
+    const auto hidden = torch::linear(torch::layer_norm(y, {w}, b.norm2W, b.norm2B, eps), b.fc1W, b.fc1B);
+    auto m = torch::linear(mlpActivation(m_spec.mlp, hidden), b.fc2W, b.fc2B);
     if (b.ls2.defined())
         m = m * b.ls2;
     return y + m;

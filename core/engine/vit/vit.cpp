@@ -260,7 +260,7 @@ torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Te
         a = a * b.ls1;
     auto y = x + a;
     auto n2 = torch::layer_norm(y, {y.size(-1)}, b.norm2W, b.norm2B, m_spec.layerNormEps);
-    auto m = F::linear(mlpActivation(F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
+    auto m = F::linear(mlpActivation(m_spec.mlp, F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
     if (b.ls2.defined())
         m = m * b.ls2;
     if (residuals) {  // token norms over D: [N, T] each
@@ -271,9 +271,9 @@ torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Te
     return y + m;
 }
 
-torch::Tensor VisionTransformer::mlpActivation(const torch::Tensor& hidden) const
+torch::Tensor mlpActivation(ViTMlp kind, const torch::Tensor& hidden)
 {
-    switch (m_spec.mlp) {
+    switch (kind) {
     case ViTMlp::QuickGelu: return hidden * torch::sigmoid(1.702 * hidden);
     case ViTMlp::SwiGlu: {
         const auto halves = hidden.chunk(2, -1);  // [..., 2H] -> SiLU(x1) * x2 [..., H]
@@ -304,7 +304,7 @@ torch::Tensor VisionTransformer::attentionPool(const torch::Tensor& y, torch::Te
         *attention = attn;
     auto out = F::linear(torch::matmul(attn, kv[1]).transpose(1, 2).reshape({n, latents, d}), a.projW, a.projB);
     const auto normed = torch::layer_norm(out, {d}, a.normW, a.normB, m_spec.layerNormEps);
-    out = out + F::linear(mlpActivation(F::linear(normed, a.fc1W, a.fc1B)), a.fc2W, a.fc2B);
+    out = out + F::linear(mlpActivation(m_spec.mlp, F::linear(normed, a.fc1W, a.fc1B)), a.fc2W, a.fc2B);
     return out.select(1, 0);  // the first latent's output [N, D], as both libraries pool
 }
 

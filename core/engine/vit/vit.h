@@ -9,6 +9,10 @@
 
 namespace attnviz::engine {
 
+// The MLP's activation of a pre-norm block, ViT or CLIP / SigLIP text tower: GELU (exact
+// or tanh), QuickGELU, or SwiGLU (halves of hidden [..., 2H] -> [..., H]).
+torch::Tensor mlpActivation(ViTMlp kind, const torch::Tensor& hidden);
+
 // A Vision Transformer (timm semantics: pre-norm blocks, GELU / QuickGELU / SwiGLU,
 // optional LayerScale, CLS/distillation/register tokens, CLIP's pre-norm and
 // projection, SigLIP's attention-pooling head) whose attention is computed explicitly so that every block's weights can
@@ -93,7 +97,6 @@ private:
     // BEiT: every block's relative position bias for a gh x gw grid (tables resized when
     // the grid is not the trained one); empty for other ViTs.
     std::vector<RelativeBias> relativeBiases(int gh, int gw) const;
-    torch::Tensor mlpActivation(const torch::Tensor& hidden) const;
     // The representation the head reads from the last block's tokens [N, T, D]: the
     // normed CLS token, the patch mean (fc_norm), both (HF DINOv2), or the attention
     // pool's output (SigLIP): [N, D] or [N, 2D]. `poolAttention`, when given, receives

@@ -6,20 +6,6 @@
 namespace attnviz::engine {
 namespace {
 
-int countIndexed(const WeightSource& s, const std::string& prefix, const std::string& suffix)
-{
-    const auto key = [&](int n) {
-        std::string k = prefix;
-        k += std::to_string(n);
-        k += suffix;
-        return k;
-    };
-    int n = 0;
-    while (s.has(key(n)))
-        ++n;
-    return n;
-}
-
 void fillSpec(const ViTWeights& w, ModelSpec& spec)
 {
     spec.depth = int(w.blocks.size());
@@ -76,43 +62,60 @@ AttentionPoolWeights readHfSiglipHead(WeightSource& s, const std::string& p, int
 
 }  // namespace
 
-std::vector<ViTBlockWeights> readOpenClipBlocks(WeightSource& s, const std::string& prefix, int64_t d)
+namespace {
+
+// open_clip's block `p` (a resblock); width d.
+ViTBlockWeights readOpenClipBlock(WeightSource& s, const std::string& p, int64_t d)
+{
+    ViTBlockWeights b;
+    readNormWeights(s, p + "ln_1", d, b.norm1W, b.norm1B);
+    b.qkvW = s.take(p + "attn.in_proj_weight", {3 * d, d});
+    b.qkvB = s.takeIfPresent(p + "attn.in_proj_bias", {3 * d});
+    readLinearWeights(s, p + "attn.out_proj", {d, d}, b.projW, b.projB);
+    b.ls1 = s.takeIfPresent(p + "ls_1.gamma", {d});
+    readNormWeights(s, p + "ln_2", d, b.norm2W, b.norm2B);
+    readLinearWeights(s, p + "mlp.c_fc", {-1, d}, b.fc1W, b.fc1B);
+    readLinearWeights(s, p + "mlp.c_proj", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
+    b.ls2 = s.takeIfPresent(p + "ls_2.gamma", {d});
+    return b;
+}
+
+// HF CLIP's encoder layer `p`; width d.
+ViTBlockWeights readHfClipLayer(WeightSource& s, const std::string& p, int64_t d)
+{
+    ViTBlockWeights b;
+    readNormWeights(s, p + "layer_norm1", d, b.norm1W, b.norm1B);
+    readSeparateQkv(s, p + "self_attn.", {"q_proj", "k_proj", "v_proj"}, d, b);
+    readLinearWeights(s, p + "self_attn.out_proj", {d, d}, b.projW, b.projB);
+    readNormWeights(s, p + "layer_norm2", d, b.norm2W, b.norm2B);
+    readLinearWeights(s, p + "mlp.fc1", {-1, d}, b.fc1W, b.fc1B);
+    readLinearWeights(s, p + "mlp.fc2", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
+    return b;
+}
+
+// `prefix`N. for N = 0, 1, ... while `prefix`N`probe` is present, each read by `readBlock`.
+std::vector<ViTBlockWeights> readIndexedBlocks(WeightSource& s, const std::string& prefix, const std::string& probe,
+                                               int64_t d,
+                                               ViTBlockWeights (*readBlock)(WeightSource&, const std::string&, int64_t))
 {
     std::vector<ViTBlockWeights> blocks;
-    const int depth = countIndexed(s, prefix, ".ln_1.weight");
-    for (int i = 0; i < depth; ++i) {
-        const auto p = prefix + std::to_string(i) + ".";
-        ViTBlockWeights b;
-        readNormWeights(s, p + "ln_1", d, b.norm1W, b.norm1B);
-        b.qkvW = s.take(p + "attn.in_proj_weight", {3 * d, d});
-        b.qkvB = s.takeIfPresent(p + "attn.in_proj_bias", {3 * d});
-        readLinearWeights(s, p + "attn.out_proj", {d, d}, b.projW, b.projB);
-        b.ls1 = s.takeIfPresent(p + "ls_1.gamma", {d});
-        readNormWeights(s, p + "ln_2", d, b.norm2W, b.norm2B);
-        readLinearWeights(s, p + "mlp.c_fc", {-1, d}, b.fc1W, b.fc1B);
-        readLinearWeights(s, p + "mlp.c_proj", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
-        b.ls2 = s.takeIfPresent(p + "ls_2.gamma", {d});
-        blocks.push_back(std::move(b));
-    }
+    const int depth = countIndexed(s, prefix, probe);
+    blocks.reserve(std::size_t(depth));
+    for (int i = 0; i < depth; ++i)
+        blocks.push_back(readBlock(s, prefix + std::to_string(i) + ".", d));
     return blocks;
+}
+
+}  // namespace
+
+std::vector<ViTBlockWeights> readOpenClipBlocks(WeightSource& s, const std::string& prefix, int64_t d)
+{
+    return readIndexedBlocks(s, prefix, ".ln_1.weight", d, readOpenClipBlock);
 }
 
 std::vector<ViTBlockWeights> readHfClipLayers(WeightSource& s, const std::string& prefix, int64_t d)
 {
-    std::vector<ViTBlockWeights> blocks;
-    const int depth = countIndexed(s, prefix, ".layer_norm1.weight");
-    for (int i = 0; i < depth; ++i) {
-        const auto p = prefix + std::to_string(i) + ".";
-        ViTBlockWeights b;
-        readNormWeights(s, p + "layer_norm1", d, b.norm1W, b.norm1B);
-        readSeparateQkv(s, p + "self_attn.", {"q_proj", "k_proj", "v_proj"}, d, b);
-        readLinearWeights(s, p + "self_attn.out_proj", {d, d}, b.projW, b.projB);
-        readNormWeights(s, p + "layer_norm2", d, b.norm2W, b.norm2B);
-        readLinearWeights(s, p + "mlp.fc1", {-1, d}, b.fc1W, b.fc1B);
-        readLinearWeights(s, p + "mlp.fc2", {d, b.fc1W.size(0)}, b.fc2W, b.fc2B);
-        blocks.push_back(std::move(b));
-    }
-    return blocks;
+    return readIndexedBlocks(s, prefix, ".layer_norm1.weight", d, readHfClipLayer);
 }
 
 // open_clip: visual.{conv1, class_embedding [D], positional_embedding [L, D], ln_pre,
