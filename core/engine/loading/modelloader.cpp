@@ -213,26 +213,6 @@ void applyInputSize(ModelSpec& spec, const LoadOptions& options)
     spec.preprocessing.inputSize[2] = w;
 }
 
-std::string vitDescription(const ModelSpec& s)
-{
-    std::string name = vitKind(s) + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
-                       + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim) + ", patch "
-                       + std::to_string(s.patchSize);
-    if (s.convStemLayers)
-        name += " through a " + std::to_string(s.convStemLayers) + "-layer ConvStem";
-    if (s.hasDistToken)
-        name += ", distilled";
-    if (s.regTokens)
-        name += ", " + std::to_string(s.regTokens) + " registers";
-    if (s.mlp != ViTMlp::Gelu)
-        name += s.mlp == ViTMlp::QuickGelu ? ", QuickGELU" : s.mlp == ViTMlp::SwiGlu ? ", SwiGLU" : ", tanh GELU";
-    if (s.attentionPool)
-        name += ", attention-pool head";
-    if (s.numClasses == 0)
-        name += ", outputs a " + std::to_string(s.embeddingDim) + "-d embedding";
-    return name + ")";
-}
-
 // Floating-point tensors holding NaN or infinity: the model loads, but what it shows may
 // be NaN, so the user is told which weights are broken.
 std::vector<std::string> weightWarnings(const io::TensorMap& tensors)

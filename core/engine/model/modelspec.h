@@ -47,11 +47,12 @@ struct ReceptiveField {
 struct ModelSpec {
     Family family = Family::ViT;
     Naming naming = Naming::Timm;
-    std::string architecture;                // "vit", "resnet", "convnext", "efficientnet", ...
-    std::string variant;                     // the library's model name when recognised ("resnet50"), else ""
-    std::string description;                 // e.g. "ViT-B/16 (timm naming, 12 blocks, 12 heads)"
-    int numClasses = 0;                      // 0: no classifier head (e.g. DINO backbones)
-    int embeddingDim = 0;                    // without a classifier: the size of the image embedding the model outputs
+    std::string architecture;    // "vit", "resnet", "convnext", "efficientnet", ...
+    std::string variant;         // the library's model name when recognised ("resnet50"), else ""
+    std::string description;     // e.g. "ViT-B/16 (timm naming, 12 blocks, 12 heads)"
+    int numClasses = 0;          // 0: no classifier head (e.g. DINO backbones)
+    int embeddingDim = 0;        // without a classifier: the size of the image embedding the model outputs
+    bool promptClasses = false;  // classes from a text tower's prompts (VisionTransformer::setPromptClasses)
     std::optional<double> reportedAccuracy;  // from config.json's "evaluation", if any
     std::string reportedOn;
     std::vector<std::string> labels;

@@ -145,4 +145,26 @@ std::string vitKind(const ModelSpec& spec)
     return "ViT";
 }
 
+std::string vitDescription(const ModelSpec& s)
+{
+    std::string name = vitKind(s) + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
+                       + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim) + ", patch "
+                       + std::to_string(s.patchSize);
+    if (s.convStemLayers)
+        name += " through a " + std::to_string(s.convStemLayers) + "-layer ConvStem";
+    if (s.hasDistToken)
+        name += ", distilled";
+    if (s.regTokens)
+        name += ", " + std::to_string(s.regTokens) + " registers";
+    if (s.mlp != ViTMlp::Gelu)
+        name += s.mlp == ViTMlp::QuickGelu ? ", QuickGELU" : s.mlp == ViTMlp::SwiGlu ? ", SwiGLU" : ", tanh GELU";
+    if (s.attentionPool)
+        name += ", attention-pool head";
+    if (s.promptClasses)
+        name += ", " + std::to_string(s.numClasses) + " prompt classes";
+    else if (s.numClasses == 0)
+        name += ", outputs a " + std::to_string(s.embeddingDim) + "-d embedding";
+    return name + ")";
+}
+
 }  // namespace attnviz::engine

@@ -38,5 +38,9 @@ ViTWeights readViT(const ViTFamily& family, WeightSource& source, const io::Mode
 
 // What a user is told the model is: "CLIP ViT", "SigLIP ViT", "DINOv2 ViT", "BEiT", "ViT".
 std::string vitKind(const ModelSpec& spec);
+// The spec's one-line description: the kind, then naming, blocks, heads, width, patch and
+// what sets the model apart, e.g. "CLIP ViT (open_clip naming, 12 blocks, ..., QuickGELU,
+// outputs a 512-d embedding)".
+std::string vitDescription(const ModelSpec& spec);
 
 }  // namespace attnviz::engine

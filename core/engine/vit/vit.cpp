@@ -5,6 +5,7 @@
 #include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
 #include "core/engine/tensorconvert.h"
+#include "core/engine/vit/families.h"
 #include "core/engine/vit/relativebias.h"
 
 #include <algorithm>
@@ -54,14 +55,8 @@ void VisionTransformer::setPromptClasses(const torch::Tensor& classes, std::vect
     m_promptClasses = classes.detach().clone().to(m_device);  // a clone: no inference-mode tensor
     m_spec.numClasses = int(labels.size());
     m_spec.labels = std::move(labels);
-    // "(..., outputs a 512-d embedding)" -> "(..., 3 prompt classes)"
-    auto& d = m_spec.description;
-    const auto at = d.rfind(", outputs a ");
-    const auto close = d.rfind(')');
-    if (at != std::string::npos && close != std::string::npos && close > at)
-        d.erase(at, close - at);
-    d.insert(d.size() - (d.empty() || d.back() != ')' ? 0 : 1),
-             ", " + std::to_string(m_spec.numClasses) + " prompt classes");
+    m_spec.promptClasses = true;
+    m_spec.description = vitDescription(m_spec);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> VisionTransformer::namedParameters() const
