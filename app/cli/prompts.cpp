@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <type_traits>
 #include <variant>
 
@@ -15,23 +14,6 @@ namespace attnviz::cli {
 namespace {
 
 constexpr std::size_t kListedClasses = 100;
-
-std::vector<std::string> labelLines(const std::string& path)
-{
-    std::ifstream in(path);
-    if (!in)
-        throw UsageError("--labels: cannot read '" + path + "'");
-    std::vector<std::string> labels;
-    for (std::string line; std::getline(in, line);) {
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
-        if (!line.empty())
-            labels.push_back(line);
-    }
-    if (labels.empty())
-        throw UsageError("--labels: '" + path + "' has no class names (one a line)");
-    return labels;
-}
 
 }  // namespace
 
@@ -62,7 +44,7 @@ std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classif
     } else {
         if (templates.empty())
             templates = {"a photo of a {}."};
-        out.labels = labelsFile ? labelLines(*labelsFile) : io::imagenetLabels();
+        out.labels = labelsFile ? io::readLabelFile(*labelsFile) : io::imagenetLabels();
         out.templates = templates;
         out.embeddings = encoder.classEmbeddings(out.labels, templates);
     }

@@ -2,22 +2,48 @@
 
 #include "core/io/rawtensor.h"
 
+#include <algorithm>
+#include <fstream>
 #include <sstream>
 
 namespace attnviz::io {
 
 extern const char* const kImagenetLabelsText;  // generated from resources/labels/imagenet1k.txt
 
+namespace {
+
+// The non-empty lines of `in`, without a line's trailing '\r'.
+std::vector<std::string> nonEmptyLines(std::istream& in)
+{
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        if (!line.empty())
+            out.push_back(line);
+    }
+    return out;
+}
+
+}  // namespace
+
 const std::vector<std::string>& imagenetLabels()
 {
     static const std::vector<std::string> labels = [] {
-        std::vector<std::string> out;
         std::istringstream in(kImagenetLabelsText);
-        for (std::string line; std::getline(in, line);)
-            if (!line.empty())
-                out.push_back(line);
-        return out;
+        return nonEmptyLines(in);
     }();
+    return labels;
+}
+
+std::vector<std::string> readLabelFile(const std::string& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw FormatError("cannot read the label file '" + path + "'");
+    auto labels = nonEmptyLines(in);
+    if (labels.empty())
+        throw FormatError("the label file '" + path + "' names no classes (one a line)");
     return labels;
 }
 
@@ -39,6 +65,7 @@ std::vector<std::string> labelsFor(const ModelConfig& config, int numClasses)
     if (numClasses == int(imagenetLabels().size()))
         return imagenetLabels();
     std::vector<std::string> out;
+    out.reserve(std::size_t(std::max(numClasses, 0)));
     for (int i = 0; i < numClasses; ++i)
         out.push_back("class " + std::to_string(i));
     return out;
