@@ -37,6 +37,7 @@ std::string layerName(const MethodInfo& m)
 {
     switch (m.layer) {
     case engine::MethodLayer::RolloutStart: return "first block rolled out (default 0)";
+    case engine::MethodLayer::SumFrom: return "first block summed (default: the last two)";
     case engine::MethodLayer::Unit: return "the CNN layer of the unit (--query ROW,COL)";
     case engine::MethodLayer::Input: return "none: the map is over the input";
     case engine::MethodLayer::Pick: break;
@@ -92,7 +93,7 @@ std::string methodUsage()
                 group = familiesName(m);
             }
         if (!names.empty())
-            usage += "  " + group + ": " + names + "\n";
+            usage.append("  ").append(group).append(": ").append(names).append("\n");
     }
     return usage;
 }

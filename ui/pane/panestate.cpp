@@ -60,6 +60,8 @@ ShownValues shownValues(engine::Family family, const PaneSelection& selection)
     ShownValues shown;
     if (info.rollsOut())
         shown.layer = engine::kRolledOutFrom + request.layer.text();  // "from 0", as the caption's "from block 0"
+    else if (info.layer == engine::MethodLayer::SumFrom)
+        shown.layer = "last two";  // summed over the last two blocks: the box is for the others
     else if (info.layer == engine::MethodLayer::Input)
         shown.layer = "input";
     else if (!info.takesLayer())

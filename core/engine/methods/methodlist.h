@@ -16,6 +16,7 @@
     X(GradRollout,            "grad-rollout",            "Gildenblat 2020 (vit-explain)",                         ViT,  Model, Fuse,   RolloutStart, false, false, gradRolloutView) \
     X(GenericAttention,       "generic-attention",       "Chefer, Gur & Wolf, ICCV 2021",                         ViT,  Model, None,   RolloutStart, false, false, genericAttentionView) \
     X(TransformerAttribution, "transformer-attribution", "Chefer, Gur & Wolf, CVPR 2021",                         ViT,  Model, None,   RolloutStart, false, false, transformerAttributionView) \
+    X(LeGrad,                 "legrad",                  "Bousselham et al., ICCV 2025",                          ViT,  Model, None,   SumFrom,      false, false, legradView) \
     X(GradCam,                "gradcam",                 "Selvaraju et al. 2017",                                 Both, Model, None,   Pick,         false, true,  camView) \
     X(GradCamPlusPlus,        "gradcam++",               "Chattopadhay et al. 2018",                              Both, Model, None,   Pick,         false, true,  camView) \
     X(XGradCam,               "xgradcam",                "Fu et al. 2020",                                        Both, Model, None,   Pick,         false, true,  camView) \

@@ -22,9 +22,10 @@ enum class MethodSource { Trace, Model };
 // (mean | max | min) that is part of the method, with a discard ratio (Fuse).
 enum class MethodHeads { None, Choose, Fuse };
 // What its `layer` is: a ViT block or CNN layer, the last by default, or "all" (Pick); the
-// first block rolled out, 0 by default (RolloutStart); the CNN layer of the unit asked
-// about (Unit); none, the map being over the model input (Input).
-enum class MethodLayer { Pick, RolloutStart, Unit, Input };
+// first block rolled out, 0 by default (RolloutStart); the first block whose signal is
+// summed, by default the last two (SumFrom); the CNN layer of the unit asked about (Unit);
+// none, the map being over the model input (Input).
+enum class MethodLayer { Pick, RolloutStart, SumFrom, Unit, Input };
 
 // A method's compute function: its maps for one request, from the cached trace and, for
 // MethodSource::Model, passes of the model over trace.input. Throws EngineError.
@@ -55,6 +56,8 @@ struct MethodInfo {
     // thousands of tokens). What stays on the GUI thread reads rows the trace keeps.
     bool onWorker() const { return needsModel() || rollsOut(); }
     bool rollsOut() const { return layer == MethodLayer::RolloutStart; }
+    // Its layer is the first of the blocks it reads, the rest following (rollouts, LeGrad).
+    bool startsAtBlock() const { return rollsOut() || layer == MethodLayer::SumFrom; }
     bool takesLayer() const { return layer == MethodLayer::Pick || layer == MethodLayer::Unit; }  // the layer box
     bool fusesHeads() const { return heads == MethodHeads::Fuse; }
     bool explainsClass() const { return source == MethodSource::Model && layer != MethodLayer::Unit; }  // --class

@@ -473,9 +473,8 @@ torch::Tensor VisionTransformer::embedded(const torch::Tensor& input, TokenLayou
     return embed(input.to(m_device, torch::kFloat32), layout, /*training=*/false);
 }
 
-void VisionTransformer::visitAttentionGradients(const torch::Tensor& input, int firstBlock,
-                                                const std::function<torch::Tensor(const torch::Tensor&)>& score,
-                                                const AttentionGradientVisitor& visit, TokenLayout& layout) const
+std::vector<torch::Tensor> VisionTransformer::blockStates(const torch::Tensor& input, int firstBlock,
+                                                          TokenLayout& layout) const
 {
     const int depth = int(m_w.blocks.size());
     if (firstBlock < 0 || firstBlock >= depth)
@@ -483,18 +482,24 @@ void VisionTransformer::visitAttentionGradients(const torch::Tensor& input, int 
     if (input.dim() != 4 || input.size(0) != 1)
         throw EngineError("attention gradients explain one image [1, C, H, W], got "
                           + io::shapeString(input.sizes().vec()));
-    std::vector<torch::Tensor> states;  // the stream entering each block, then the last one's output [1, T, D]
-    {
-        torch::NoGradGuard noGrad;  // attention in bands: nothing of size T² is kept
-        EncodeHooks hooks;
-        hooks.tokenStates = &states;
-        encode(input, layout, hooks);
-    }
+    std::vector<torch::Tensor> states;
+    torch::NoGradGuard noGrad;
+    EncodeHooks hooks;
+    hooks.tokenStates = &states;
+    encode(input, layout, hooks);
+    return states;
+}
+
+void VisionTransformer::visitAttentionGradients(const torch::Tensor& input, int firstBlock,
+                                                const std::function<torch::Tensor(const torch::Tensor&)>& score,
+                                                const AttentionGradientVisitor& visit, TokenLayout& layout) const
+{
+    auto states = blockStates(input, firstBlock, layout);
     torch::AutoGradMode enableGrad(true);
     auto last = states.back().detach().requires_grad_(true);
     auto upstream = torch::autograd::grad({score(classify(last))}, {last})[0];  // d score / d stream [1, T, D]
     const auto biases = relativeBiases(layout.gridH, layout.gridW);
-    for (int l = depth - 1; l >= firstBlock; --l) {
+    for (int l = int(m_w.blocks.size()) - 1; l >= firstBlock; --l) {
         throwIfCancelled();
         auto x = states[std::size_t(l)].detach().requires_grad_(true);
         torch::Tensor attention;  // [1, H, T, T], on this block's graph only
@@ -507,6 +512,30 @@ void VisionTransformer::visitAttentionGradients(const torch::Tensor& input, int 
         if (toInput)
             upstream = grads[1];
         states[std::size_t(l) + 1] = torch::Tensor();  // no longer needed
+    }
+}
+
+void VisionTransformer::visitReadoutGradients(const torch::Tensor& input, int firstBlock,
+                                              const std::function<torch::Tensor(const torch::Tensor&)>& score,
+                                              const AttentionGradientVisitor& visit, TokenLayout& layout) const
+{
+    if (m_spec.attentionPool)
+        throw EngineError("reading a block's output through an attention-pooling head is not supported");
+    const auto states = blockStates(input, firstBlock, layout);
+    torch::AutoGradMode enableGrad(true);
+    const auto biases = relativeBiases(layout.gridH, layout.gridW);
+    for (int l = firstBlock; l < int(m_w.blocks.size()); ++l) {
+        throwIfCancelled();
+        // The input requires grad so that the attention does (the weights do not); only
+        // the gradient at the attention is taken.
+        auto x = states[std::size_t(l)].detach().requires_grad_(true);
+        torch::Tensor attention;  // [1, H, T, T]
+        auto out = block(m_w.blocks[std::size_t(l)], x, {}, biases.empty() ? RelativeBias{} : biases[std::size_t(l)],
+                         {&attention, nullptr});
+        if (m_spec.hasClsToken)  // [1, T, D]: the CLS token replaced by the mean of all tokens
+            out = torch::cat({out.mean(1, /*keepdim=*/true), out.narrow(1, 1, out.size(1) - 1)}, 1);
+        const auto gradient = torch::autograd::grad({score(classify(out))}, {attention})[0];
+        visit(l, attention.detach()[0], gradient[0]);
     }
 }
 

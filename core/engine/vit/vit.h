@@ -60,7 +60,21 @@ public:
                                  const std::function<torch::Tensor(const torch::Tensor&)>& score,
                                  const AttentionGradientVisitor& visit, TokenLayout& layout) const;
 
+    // LeGrad's signal (methods/legrad.h): each block from `firstBlock` to the last, its
+    // output read by the head as if it were the last block's, with the mean of all tokens
+    // in place of the CLS token (the authors' reading of CLIP); `score` of those logits
+    // [1, classes] is differentiated with respect to that block's own attention only.
+    // visit(block, A, dA) gets [H, T, T] each, first block first; one block's graph
+    // exists at a time. Fills `layout`. Throws EngineError for an attention-pooling head.
+    void visitReadoutGradients(const torch::Tensor& input, int firstBlock,
+                               const std::function<torch::Tensor(const torch::Tensor&)>& score,
+                               const AttentionGradientVisitor& visit, TokenLayout& layout) const;
+
 private:
+    // The stream entering each block, then the last one's output, [1, T, D] each, from a
+    // pass without gradients (attention in bands: nothing of size T² is kept), for the
+    // one image `input` [1, C, H, W]; `firstBlock` checked. Fills `layout`.
+    std::vector<torch::Tensor> blockStates(const torch::Tensor& input, int firstBlock, TokenLayout& layout) const;
     // What one encode() records, and the one layer output it may replace; null members
     // are skipped.
     struct EncodeHooks {

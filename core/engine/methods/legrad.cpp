@@ -1,0 +1,72 @@
+#include "core/engine/methods/legrad.h"
+
+#include "core/engine/engineerror.h"
+#include "core/engine/methods/attentionmaps.h"
+#include "core/engine/methods/methodtable.h"
+#include "core/engine/vit/vit.h"
+
+#include <algorithm>
+
+namespace attnviz::engine {
+namespace {
+
+constexpr const char* kMethod = "legrad";
+
+// The first block summed: LeWrapper's layer_index=-2 by default.
+int firstSummedBlock(int startLayer, int depth)
+{
+    if (startLayer < 0)
+        return std::max(0, depth - 2);
+    checkRolloutStart(startLayer, depth);
+    return startLayer;
+}
+
+// (m - min) / (max - min) over the whole map; zeros for a flat one (the authors' code divides by zero).
+torch::Tensor minMax(const torch::Tensor& map)
+{
+    const auto low = map.min();
+    const auto range = map.max() - low;
+    if (range.item<double>() <= 0.0)
+        return torch::zeros_like(map);
+    return (map - low) / range;
+}
+
+}  // namespace
+
+ClassMaps legrad(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer)
+{
+    const auto* transformer = dynamic_cast<const VisionTransformer*>(&vit);
+    if (!transformer)
+        throw EngineError(std::string(kMethod) + " needs a ViT");
+    const auto& spec = vit.spec();
+    if (spec.attentionPool)
+        throw EngineError(std::string(kMethod) + " for an attention-pooling head (SigLIP) is not supported yet");
+    if (classIndex < 0)
+        throw EngineError(std::string(kMethod) + " needs the class to explain");
+    if (c10::InferenceMode::is_enabled())
+        throw EngineError("gradient methods cannot run under inference mode");
+    const int first = firstSummedBlock(startLayer, spec.depth);
+    // The block's attention, its gradient and the products: as generic attention's.
+    checkAttentionBudget(input, spec.patchSize, spec.prefixTokens(), spec.heads, 5, 4, kMethod);
+    TokenLayout layout;
+    torch::Tensor sum;  // [T] float64: the column means summed over the blocks
+    const auto visit = [&](int, const torch::Tensor&, const torch::Tensor& gradient) {
+        const auto columns = gradient.clamp_min(0).mean(0).mean(0).to(torch::kFloat64);  // [H, T, T] -> [T]
+        sum = sum.defined() ? sum + columns : columns;
+    };
+    const auto score = [&classIndex](const torch::Tensor& logits) { return classScore(logits, classIndex); };
+    transformer->visitReadoutGradients(input, first, score, visit, layout);
+    const auto patches = sum.narrow(0, layout.prefixTokens(), int64_t(layout.gridH) * layout.gridW);
+    return {classIndex, {minMax(patches.reshape({layout.gridH, layout.gridW})).to(torch::kCPU, torch::kFloat32)}};
+}
+
+ViewMaps legradView(const Classifier& model, const Trace& trace, const ViewRequest& request)
+{
+    int classIndex = request.classIndex;
+    classScore(trace.logits, classIndex);  // the model's own top-1 when none is asked for
+    const int start = request.layer.isDefault() ? -1 : request.layer.blockIn(model.spec().depth);
+    const auto result = legrad(model, trace.input, classIndex, start);
+    return rolledOutView(result.maps[0], firstSummedBlock(start, model.spec().depth), "mean", result.classIndex);
+}
+
+}  // namespace attnviz::engine

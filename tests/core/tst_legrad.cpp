@@ -1,0 +1,110 @@
+// LeGrad against the authors' own code (tests/fixtures/text/legrad_clip, made by
+// tests/scripts/make_legrad_fixture.py running WalBouss/LeGrad's compute_legrad_clip on a
+// small open_clip CLIP): the map of each prompt, with the last two blocks summed (the
+// authors' default) and with every block; then the method through the method table.
+#include "referencedata.h"
+
+#include "core/engine/engineerror.h"
+#include "core/engine/methods/legrad.h"
+#include "core/engine/methods/methodtable.h"
+#include "core/engine/model/classifier.h"
+#include "core/engine/vit/vit.h"
+
+#include <QtTest>
+
+using namespace attnviz;
+using testing::loadReference;
+
+namespace {
+
+const std::string kText = ATTNVIZ_TEXT_FIXTURES;
+const std::vector<std::string> kPrompts{"a photo of a cat", "a drawing of a dog", "tench"};
+
+// The fixture's CLIP, its prompts (the reference's text embeddings) as its classes.
+std::unique_ptr<engine::Classifier> promptedClip(const std::map<std::string, torch::Tensor>& ref)
+{
+    auto model = engine::loadClassifier(kText + "legrad_clip");
+    dynamic_cast<engine::VisionTransformer&>(*model).setPromptClasses(ref.at("text.embeds"), kPrompts);
+    return model;
+}
+
+double maxDiff(const torch::Tensor& a, const torch::Tensor& b)
+{
+    return (a - b).abs().max().item<double>();
+}
+
+}  // namespace
+
+class TestLeGrad : public QObject {
+    Q_OBJECT
+
+private slots:
+    void matchesTheAuthorsCode_data()
+    {
+        QTest::addColumn<int>("start");
+        QTest::addColumn<QString>("key");
+        QTest::newRow("last two blocks (default)") << -1 << "legrad.last2";
+        QTest::newRow("every block") << 0 << "legrad.all";
+    }
+
+    void matchesTheAuthorsCode()
+    {
+        QFETCH(int, start);
+        QFETCH(QString, key);
+        const auto ref = loadReference(kText + "legrad_clip.ref.safetensors");
+        const auto model = promptedClip(ref);
+        const auto expected = ref.at(key.toStdString());  // [P, 8, 8]
+        for (int p = 0; p < int(kPrompts.size()); ++p) {
+            const auto ours = engine::legrad(*model, ref.at("image.input"), p, start);
+            QCOMPARE(ours.classIndex, p);
+            const double diff = maxDiff(ours.maps[0], expected[p]);
+            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("prompt %1 differs by %2").arg(p).arg(diff)));
+        }
+        // not a map any prompt would give: the prompts' maps differ
+        QVERIFY(maxDiff(expected[0], expected[1]) > 0.05);
+    }
+
+    // Through the method table as the CLI and the window ask: the default is the last two
+    // blocks, labelled by the first; the class is the trace's top-1 unless one is asked for.
+    void isAViewOfThePromptAsked()
+    {
+        const auto ref = loadReference(kText + "legrad_clip.ref.safetensors");
+        const auto model = promptedClip(ref);
+        torch::NoGradGuard noGrad;
+        const auto trace = model->forward(ref.at("image.input"));
+        engine::ViewRequest request;
+        request.method = engine::viewMethodFromName("legrad");
+        request.classIndex = 1;
+        const auto view = engine::computeView(*model, trace, request);
+        QCOMPARE(view.layers, std::vector<std::string>{"from 1"});
+        QCOMPARE(*view.classIndex, 1);
+        QVERIFY(maxDiff(view.maps[0][0], ref.at("legrad.last2")[1]) <= 1e-5);
+        request.classIndex = -1;
+        const auto top = engine::computeView(*model, trace, request);
+        QCOMPARE(int64_t(*top.classIndex), trace.logits.argmax().item<int64_t>());
+        request.layer = engine::LayerSelector::block(0);
+        QVERIFY(maxDiff(engine::computeView(*model, trace, request).maps[0][0], ref.at("legrad.all")[*top.classIndex])
+                <= 1e-5);
+    }
+
+    void refusesWhatItCannotExplain()
+    {
+        const auto ref = loadReference(kText + "legrad_clip.ref.safetensors");
+        const auto bare = engine::loadClassifier(kText + "legrad_clip");  // no prompts: no class
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::legrad(*bare, ref.at("image.input"), 0));
+        const auto model = promptedClip(ref);
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::legrad(*model, ref.at("image.input"), 3));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::legrad(*model, ref.at("image.input"), 0, 3));
+        const auto siglip = engine::loadClassifier(kText + "hf_siglip_text");
+        const auto size = siglip->spec().preprocessing.inputSize;
+        try {
+            engine::legrad(*siglip, torch::zeros({1, size[0], size[1], size[2]}), 0);
+            QFAIL("an attention-pooling head was explained");
+        } catch (const engine::EngineError& e) {
+            QVERIFY2(std::string(e.what()).find("attention-pooling") != std::string::npos, e.what());
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestLeGrad)
+#include "tst_legrad.moc"
