@@ -3,8 +3,8 @@
 # scripts/prompt_model.py): `attnviz-cli analyze` with 1, 10 and 100 prompts (--text), the
 # text tower's time for them (tokenizing included) beside the image's forward pass, and a
 # prompt-conditioned view (grad-rollout: the image's backward passes for the prompt's
-# score). Peak resident memory by GNU time. Medians of RUNS, one process per run, all in
-# one run of this script.
+# score; LeGrad: one block's backward each for the last two blocks). Peak resident memory
+# by GNU time. Medians of RUNS, one process per run, all in one run of this script.
 # Usage: scripts/benchmark-prompts.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,3 +49,5 @@ read -r peak text forward view < <(run 1 --method grad-rollout --class 0)
 echo "| 1 | grad-rollout of the prompt | $peak | $text | $forward | $view |"
 read -r peak text forward view < <(run 1 --method gradcam --class 0)
 echo "| 1 | gradcam of the prompt (last block) | $peak | $text | $forward | $view |"
+read -r peak text forward view < <(run 1 --method legrad --class 0)
+echo "| 1 | legrad of the prompt (last two blocks) | $peak | $text | $forward | $view |"

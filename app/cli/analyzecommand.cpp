@@ -151,9 +151,7 @@ int runAnalyze(const std::vector<std::string>& words)
             throw UsageError(std::string("--") + option + " needs --method NAME");
     if (args.flag("dump-attention") && !args.value("dump"))
         throw UsageError("--dump-attention needs --dump OUT.safetensors");
-    for (const char* option : {"text", "labels", "template"})
-        if (args.value(option) && !args.value("vit"))
-            throw UsageError(std::string("--") + option + " needs --vit MODEL (a CLIP or SigLIP model)");
+    checkPromptOptions(args);
     const InputSet inputs(args, /*folderAllowed=*/false);
     const auto threads = engine::configureThreads(args.intValue("threads", 0, 1));
     io::TensorMap dump;

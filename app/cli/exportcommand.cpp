@@ -100,7 +100,8 @@ struct ImageOutput {
         const ExportModel* model;
         engine::Trace trace;
         engine::ViewMaps view;
-        std::string jsonKey;  // where the PNG's path goes in record[role]["views"]
+        nlohmann::ordered_json::json_pointer pathKey;  // where the PNG's path goes in the record
+        std::string variant;                           // the file name's suffix: "prompt<P>" or none
     };
     std::vector<Figure> figures;
     std::string error;  // set by the writer when a file could not be written
@@ -127,8 +128,8 @@ void writeImageOutput(ImageOutput& output, const ExportImage& image, const fs::p
         const auto dir = outputDirectory((out / relative.parent_path()).string());  // also for a record without views
         for (const auto& f : output.figures) {
             const auto file = writeViewPng(dir, relative.filename().string(), image.path, f.model->role, f.model->path,
-                                           f.trace, f.view, f.model->model->spec(), args);
-            output.record[f.model->role]["views"][f.jsonKey] = fs::path(file).lexically_relative(out).generic_string();
+                                           f.trace, f.view, f.model->model->spec(), args, f.variant);
+            output.record[f.pathKey] = fs::path(file).lexically_relative(out).generic_string();
         }
         writeText(recordPath(out, image), output.record.dump() + "\n");
     } catch (const std::exception& e) {
@@ -326,6 +327,8 @@ private:
                 okTraces.push_back(&traces[i]);
                 outputs[i].record[m.role]["top_k"] = predictionsJson(
                     engine::topK(traces[i].logits, m.model->spec().labels, m_topK));
+                if (m.prompts && m.prompts->templates.empty())  // --text: each prompt's score, then its views
+                    outputs[i].record[m.role]["prompts"] = promptsJson(*m.prompts, traces[i].logits)["scores"];
             }
         for (const auto& plan : m.methods) {
             std::vector<engine::ViewMaps> views;
@@ -347,12 +350,18 @@ private:
         if (!output.error.empty())
             return;
         try {
-            auto& side = output.record[m.role];
+            // record[role] or, for a prompt's figure, record[role]["prompts"][P]
+            using Pointer = nlohmann::ordered_json::json_pointer;
+            auto side = Pointer("/" + m.role);
+            if (plan.prompt >= 0)
+                side = side / "prompts" / std::size_t(plan.prompt);
             const auto name = engine::viewMethodName(plan.method);
             if (m_faithfulness)
-                side["faithfulness"][name] = faithfulnessJson(m, trace, plan, view, m_faithfulnessOptions);
-            side["views"][name] = nullptr;  // the file's path, once written
-            output.figures.push_back({&m, trace, std::move(view), name});
+                output.record[side / "faithfulness" / name] = faithfulnessJson(m, trace, plan, view,
+                                                                               m_faithfulnessOptions);
+            output.record[side / "views" / name] = nullptr;  // the file's path, once written
+            const auto variant = plan.prompt >= 0 ? "prompt" + std::to_string(plan.prompt) : std::string();
+            output.figures.push_back({&m, trace, std::move(view), side / "views" / name, variant});
         } catch (const std::exception& e) {
             output.error = engine::errorLine(e);
         }
@@ -388,6 +397,32 @@ private:
     } m_seconds;
 };
 
+// The models given, their prompts made their classes and their figures planned.
+std::vector<ExportModel> exportModels(const Arguments& args)
+{
+    std::vector<ExportModel> models;
+    for (const auto family : engine::kFamilies)
+        if (const auto path = args.value(engine::familyName(family))) {
+            auto& m = models.emplace_back(
+                ExportModel{engine::familyName(family), *path, loadRoleModel(args, family, "model-heads"), {}, {}});
+            if (family == engine::Family::ViT)
+                m.prompts = applyPrompts(args, *m.model, *path);
+        }
+    for (const auto& m : models)
+        if (args.flag("faithfulness") && m.model->spec().numClasses == 0)
+            throw UsageError("--faithfulness needs a classifier; '" + m.path + "' outputs an image embedding");
+    planMethods(models, args);
+    return models;
+}
+
+// {"texts": [...]} or {"labels": count, "templates": [...]}
+nlohmann::ordered_json promptSummary(const PromptClasses& prompts)
+{
+    if (prompts.templates.empty())
+        return {{"texts", prompts.labels}};
+    return {{"labels", prompts.labels.size()}, {"templates", prompts.templates}};
+}
+
 }  // namespace
 #endif
 
@@ -417,12 +452,14 @@ int runExport(const std::vector<std::string>& words)
                           "alpha",
                           "upsample",
                           "normalize",
-                          "keep-mass"},
-                         {"resume", "faithfulness", "no-colorbar"});
+                          "keep-mass",
+                          "labels"},
+                         {"resume", "faithfulness", "no-colorbar"}, {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
+    checkPromptOptions(args);
 #ifndef ATTNVIZ_HAVE_IMAGING
     throw UsageError("this build has no image support (built without OpenCV): export is unavailable");
 #else
@@ -436,14 +473,7 @@ int runExport(const std::vector<std::string>& words)
     const auto batch = std::size_t(args.intValue("batch", 8, 1));
     const int workers = args.intValue("workers", std::max(1, int(std::thread::hardware_concurrency()) / 2), 1);
     faithfulnessOptions(args);  // a bad option fails before any image is read
-    std::vector<ExportModel> models;
-    for (const auto family : engine::kFamilies)
-        if (const auto path = args.value(engine::familyName(family)))
-            models.push_back({engine::familyName(family), *path, loadRoleModel(args, family, "model-heads"), {}});
-    for (const auto& m : models)
-        if (args.flag("faithfulness") && m.model->spec().numClasses == 0)
-            throw UsageError("--faithfulness needs a classifier; '" + m.path + "' outputs an image embedding");
-    planMethods(models, args);
+    auto models = exportModels(args);
 
     Exporter exporter(images, models, out, args);
     exporter.run(exporter.resumeDone(args.flag("resume")), batch, workers);
@@ -457,6 +487,9 @@ int runExport(const std::vector<std::string>& words)
     summary["images"] = images.size();
     summary["images_in_all_shards"] = all.size();
     summary["shard"] = {shard, shards};
+    for (const auto& m : models)
+        if (m.prompts)  // what the prompt views and scores refer to
+            summary["prompts"][m.role] = promptSummary(*m.prompts);
     summary["computed"] = exporter.computed();
     summary["resumed"] = exporter.resumed();
     summary["skipped"] = exporter.skipped();

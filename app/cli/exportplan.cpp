@@ -152,9 +152,9 @@ std::vector<engine::LayerSelector> methodLayers(engine::ViewMethod method, const
     if (info.layer == engine::MethodLayer::Input)
         return methodDefault;  // one map over the input, whatever --layers says
     if (choice.all) {
-        if (!vit || !info.rollsOut())
+        if (!vit || !info.startsAtBlock())
             return {engine::LayerSelector::all()};
-        std::vector<engine::LayerSelector> starts;  // a rollout's layer is its start block
+        std::vector<engine::LayerSelector> starts;  // a rollout's (or LeGrad's) layer is its first block
         starts.reserve(std::size_t(spec.depth));
         for (int b = 0; b < spec.depth; ++b)
             starts.push_back(engine::LayerSelector::block(b));
@@ -203,6 +203,24 @@ MethodPlan methodPlan(engine::ViewMethod method, const LayerChoice& layers, cons
     return plan;
 }
 
+// The plan, or with --text one copy per prompt explaining it, for a class-specific method.
+void addMethodPlans(ExportModel& m, MethodPlan plan)
+{
+    const bool perPrompt = m.prompts && m.prompts->templates.empty();  // --text, not --labels
+    if (!perPrompt || !engine::methodInfo(plan.method).explainsClass()) {
+        m.methods.push_back(std::move(plan));
+        return;
+    }
+    for (int p = 0; p < int(m.prompts->labels.size()); ++p) {
+        auto copy = plan;
+        copy.prompt = p;
+        for (auto& row : copy.requests)
+            for (auto& request : row)
+                request.classIndex = p;
+        m.methods.push_back(std::move(copy));
+    }
+}
+
 }  // namespace
 
 void planMethods(std::vector<ExportModel>& models, const Arguments& args)
@@ -225,7 +243,7 @@ void planMethods(std::vector<ExportModel>& models, const Arguments& args)
         for (const auto method : methods)
             if (engine::methodInfo(method).supports(spec.family)
                 && engine::methodInfo(method).layer != engine::MethodLayer::Unit)
-                m.methods.push_back(methodPlan(method, layers, args, spec));
+                addMethodPlans(m, methodPlan(method, layers, args, spec));
     }
     if (!layers.vit.empty() && !vitGiven)
         throw UsageError("--layers " + layers.vit.front().text() + " is a ViT block, and no ViT is given");

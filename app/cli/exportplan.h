@@ -3,12 +3,14 @@
 // What `attnviz-cli export` is asked to do, checked before any image is read: the images
 // of this shard, and per model the requests each method's figure is made of.
 #include "app/cli/arguments.h"
+#include "app/cli/prompts.h"
 
 #include "core/engine/evaluation/faithfulness.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/model/classifier.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +34,7 @@ std::pair<int, int> shardOption(const Arguments& args);
 struct MethodPlan {
     engine::ViewMethod method;
     std::vector<std::vector<engine::ViewRequest>> requests;
+    int prompt = -1;  // --text: the prompt every request explains (its class), one figure each
 };
 
 struct ExportModel {
@@ -39,13 +42,16 @@ struct ExportModel {
     std::string path;
     std::unique_ptr<engine::Classifier> model;
     std::vector<MethodPlan> methods;
+    std::optional<PromptClasses> prompts;  // a CLIP or SigLIP ViT's --text, --labels, --template
 };
 
 // --methods a,b,c: each model gets the ones its family offers; a method neither offers is
 // an error. Default: attention for a ViT, Grad-CAM for a CNN. --layers all|A-B|list and
 // --heads all|mean|max|min|list shape each method's figure where the method has layers
 // and heads: ViT blocks (numbers, "pool") and CNN layers (names) each go to the model that
-// has them; heads apply to attention, a fusion also to the rollouts.
+// has them; heads apply to attention, a fusion also to the rollouts. A model with --text
+// prompts gets a figure per prompt of each class-specific method (its top-1 class with
+// --labels, as without prompts).
 void planMethods(std::vector<ExportModel>& models, const Arguments& args);
 
 // One figure per trace (images of one input size): the plan's requests computed, a

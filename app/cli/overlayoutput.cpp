@@ -5,6 +5,7 @@
 #include "core/imaging/colormap.h"
 #include "core/imaging/pngwriter.h"
 #include "core/imaging/viewimage.h"
+#include "core/io/pngmetadata.h"
 #endif
 
 #include <filesystem>
@@ -59,7 +60,8 @@ std::string outputDirectory(const std::string& dir)
 
 std::string writeViewPng(const std::string& dir, const std::string& stem, const std::string& image,
                          const std::string& role, const std::string& modelPath, const engine::Trace& trace,
-                         const engine::ViewMaps& view, const engine::ModelSpec& spec, const Arguments& args)
+                         const engine::ViewMaps& view, const engine::ModelSpec& spec, const Arguments& args,
+                         const std::string& variant)
 {
 #ifdef ATTNVIZ_HAVE_IMAGING
     const auto options = viewImageOptions(args);
@@ -68,13 +70,17 @@ std::string writeViewPng(const std::string& dir, const std::string& stem, const 
     std::string className;
     if (view.classIndex && std::size_t(*view.classIndex) < spec.labels.size())
         className = spec.labels[std::size_t(*view.classIndex)];
-    auto path = (std::filesystem::path(outputDirectory(dir))
-                 / (stem + "-" + role + "-" + engine::viewMethodName(view.method) + ".png"))
-                    .string();
-    imaging::writePng(path, rendered, imaging::viewDescription(modelPath, view, className, options, image));
+    const auto name = stem + "-" + role + "-" + engine::viewMethodName(view.method)
+                      + (variant.empty() ? "" : "-" + variant) + ".png";
+    auto path = (std::filesystem::path(outputDirectory(dir)) / name).string();
+    auto description = imaging::viewDescription(modelPath, view, className, options, image);
+    if (spec.promptClasses && !className.empty())
+        description.emplace_back(io::pngkey::kPrompt, className);
+    imaging::writePng(path, rendered, description);
     return path;
 #else
-    (void)dir, (void)stem, (void)image, (void)role, (void)modelPath, (void)trace, (void)view, (void)spec, (void)args;
+    (void)dir, (void)stem, (void)image, (void)role, (void)modelPath, (void)trace, (void)view, (void)spec, (void)args,
+        (void)variant;
     throw UsageError("this build has no image support (built without OpenCV): --out-dir is unavailable, use --dump");
 #endif
 }

@@ -17,6 +17,13 @@ constexpr std::size_t kListedClasses = 100;
 
 }  // namespace
 
+void checkPromptOptions(const Arguments& args)
+{
+    for (const char* option : {"text", "labels", "template"})
+        if (args.value(option) && !args.value("vit"))
+            throw UsageError(std::string("--") + option + " needs --vit MODEL (a CLIP or SigLIP model)");
+}
+
 std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classifier& model,
                                           const std::string& modelPath)
 {

@@ -26,6 +26,9 @@ struct PromptClasses {
     double ms = 0.0;                     // tokenizing and the text tower
 };
 
+// --text, --labels and --template without --vit: a UsageError.
+void checkPromptOptions(const Arguments& args);
+
 // The prompts the options ask for, made the model's classes; nothing when none is given.
 // Throws UsageError for a model without a text tower or contradictory options, EngineError
 // for a missing tokenizer file or a bad prompt.

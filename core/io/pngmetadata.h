@@ -18,6 +18,8 @@ inline constexpr const char* kLayer = "attnviz:layer";         // the rows' laye
 inline constexpr const char* kHead = "attnviz:head";           // the columns' heads, comma-separated
 inline constexpr const char* kCamInput = "attnviz:cam_input";  // a ViT CAM: norm1 | residual
 inline constexpr const char* kClass = "attnviz:class";         // "<index> <label>" of a class-specific map
+inline constexpr const char* kPrompt = "attnviz:prompt";       // a CLIP / SigLIP class: the prompt, or the label
+                                                               // whose templates were averaged
 
 // How it was drawn.
 inline constexpr const char* kNormalization = "attnviz:normalization";  // map | layer

@@ -35,6 +35,20 @@ QList<QByteArray> jsonLines(const QString& file)
     return lines;
 }
 
+// An open_clip fixture of tests/fixtures/text copied to `folder` with the CLIP tokenizer
+// beside it (the fixtures keep it apart); false when a file could not be copied.
+bool clipFolderWithTokenizer(const QString& fixture, const QString& folder)
+{
+    bool copied = QDir().mkpath(folder);
+    for (const auto* name : {"open_clip_pytorch_model.bin", "open_clip_config.json"})
+        copied = copied
+                 && QFile::copy(kText + fixture + QLatin1Char('/') + QLatin1String(name),
+                                folder + QLatin1Char('/') + QLatin1String(name));
+    return copied
+           && QFile::copy(kText + QStringLiteral("clip_bpe/bpe_simple_vocab_16e6.txt.gz"),
+                          folder + QStringLiteral("/bpe_simple_vocab_16e6.txt.gz"));
+}
+
 // The files under dir whose names match pattern, recursively.
 QStringList filesUnder(const QString& dir, const QString& pattern)
 {
@@ -248,12 +262,7 @@ private slots:
     void analyzeAsksAboutPrompts()
     {
         const QString model = m_dir.filePath(QStringLiteral("clip_with_tokenizer"));
-        QVERIFY(QDir().mkpath(model));
-        for (const auto* name : {"open_clip_pytorch_model.bin", "open_clip_config.json"})
-            QVERIFY(QFile::copy(kText + QStringLiteral("openclip_clip/") + QLatin1String(name),
-                                model + QLatin1Char('/') + QLatin1String(name)));
-        QVERIFY(QFile::copy(kText + QStringLiteral("clip_bpe/bpe_simple_vocab_16e6.txt.gz"),
-                            model + QStringLiteral("/bpe_simple_vocab_16e6.txt.gz")));
+        QVERIFY(clipFolderWithTokenizer(QStringLiteral("openclip_clip"), model));
         const auto ref = attnviz::io::readSafetensors(
                              (kText + QStringLiteral("openclip_clip.ref.safetensors")).toStdString())
                              .tensors;
@@ -320,6 +329,56 @@ private slots:
                                          QStringLiteral("--text"), QStringLiteral("a dog")});
         QVERIFY2(noTokenizer.exitCode != 0 && noTokenizer.err.contains("put tokenizer.json"),
                  noTokenizer.err.constData());
+    }
+
+    // export --text: each class-specific view once per prompt, its file and score under
+    // the prompt in the record, the prompt in the PNG's metadata; other views once.
+    void exportMakesAViewPerPrompt()
+    {
+        const QString model = m_dir.filePath(QStringLiteral("legrad_clip_with_tokenizer"));
+        QVERIFY(clipFolderWithTokenizer(QStringLiteral("legrad_clip"), model));
+        const QString images = m_dir.filePath(QStringLiteral("prompt-images"));
+        QVERIFY(QDir().mkpath(images));
+        QVERIFY(QFile::copy(kSample, images + QStringLiteral("/boot.png")));
+        const QString out = m_dir.filePath(QStringLiteral("prompt-export"));
+        const QStringList prompts{QStringLiteral("a photo of a cat"), QStringLiteral("tench")};
+        const auto run = runCli({QStringLiteral("export"), QStringLiteral("--vit"), model, QStringLiteral("--images"),
+                                 images, QStringLiteral("--out"), out, QStringLiteral("--methods"),
+                                 QStringLiteral("attention,legrad"), QStringLiteral("--text"), prompts[0],
+                                 QStringLiteral("--text"), prompts[1]});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto summary = parseObject(run.out);
+        QCOMPARE(summary[QLatin1String("prompts")][QLatin1String("vit")][QLatin1String("texts")].toArray().size(), 2);
+        QFile results(out + QStringLiteral("/results.jsonl"));
+        QVERIFY(results.open(QIODevice::ReadOnly));
+        const auto vit = parseObject(results.readLine())[QLatin1String("vit")].toObject();
+        QVERIFY(vit[QLatin1String("views")].toObject().contains(QLatin1String("attention")));
+        QVERIFY(!vit[QLatin1String("views")].toObject().contains(QLatin1String("legrad")));
+        const auto perPrompt = vit[QLatin1String("prompts")].toArray();
+        QCOMPARE(perPrompt.size(), 2);
+        QByteArray previous;
+        for (int p = 0; p < 2; ++p) {
+            const auto entry = perPrompt[p].toObject();
+            QCOMPARE(entry[QLatin1String("label")].toString(), prompts[p]);
+            QVERIFY(entry.contains(QLatin1String("score")) && entry.contains(QLatin1String("probability")));
+            const auto file = out + QLatin1Char('/')
+                              + entry[QLatin1String("views")].toObject()[QLatin1String("legrad")].toString();
+            QVERIFY2(file.endsWith(QStringLiteral("-vit-legrad-prompt%1.png").arg(p)), qPrintable(file));
+            const QImage png(file);
+            QVERIFY2(!png.isNull(), qPrintable(file));
+            QCOMPARE(png.text(QStringLiteral("attnviz:prompt")), prompts[p]);
+            QCOMPARE(png.text(QStringLiteral("attnviz:class")), QStringLiteral("%1 %2").arg(p).arg(prompts[p]));
+            QFile bytes(file);
+            QVERIFY(bytes.open(QIODevice::ReadOnly));
+            const auto data = bytes.readAll();
+            QVERIFY(data != previous);  // another prompt, another map
+            previous = data;
+        }
+        // --text with a CNN only: the prompts need a ViT, said in one line
+        const auto noVit = runCli({QStringLiteral("export"), QStringLiteral("--cnn"), kCnnFmnist,
+                                   QStringLiteral("--images"), images, QStringLiteral("--out"), out,
+                                   QStringLiteral("--text"), QStringLiteral("a dog")});
+        QVERIFY2(noVit.exitCode == 2 && noVit.err.contains("--text needs --vit MODEL"), noVit.err.constData());
     }
 
     void analyzeReadsAnImage()
