@@ -18,7 +18,7 @@ namespace {
 using attnviz::ui::StartOptions;
 
 struct WindowOptions {
-    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, audit, probe, click;
+    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, audit, probe, click, prompt;
 };
 
 WindowOptions declareOptions(QCommandLineParser& parser)
@@ -55,8 +55,13 @@ WindowOptions declareOptions(QCommandLineParser& parser)
                "Click the image at X,Y (fractions of its width and height, in [0, 1)) once it is analysed: where "
                "that patch attends, that unit's fields.",
                "X,Y"),
+        option("prompt",
+               "Ask the ViT (a CLIP or SigLIP model, its tokenizer file beside the weights) about TEXT once the image "
+               "is analysed: the prompt becomes a class and its map is shown.",
+               "TEXT"),
     };
-    parser.addOptions({o.vit, o.cnn, o.device, o.screenshot, o.plot, o.images, o.localize, o.audit, o.probe, o.click});
+    parser.addOptions(
+        {o.vit, o.cnn, o.device, o.screenshot, o.plot, o.images, o.localize, o.audit, o.probe, o.click, o.prompt});
     return o;
 }
 
@@ -102,6 +107,7 @@ std::variant<StartOptions, int> readOptions(const QCommandLineParser& parser, co
     options.localize = parser.value(o.localize);
     options.audit = parser.value(o.audit);
     options.probeData = parser.value(o.probe);
+    options.prompt = parser.value(o.prompt);
     if (parser.isSet(o.click)) {
         options.click = parseClick(parser.value(o.click));
         if (!options.click)

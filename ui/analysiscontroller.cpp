@@ -3,6 +3,8 @@
 #include "core/engine/cancellation.h"
 #include "core/engine/errormessage.h"
 #include "core/engine/methods/effectivefield.h"
+#include "core/engine/text/prompts.h"
+#include "core/engine/vit/vit.h"
 #include "core/imaging/imagebatches.h"
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/maskfile.h"
@@ -245,6 +247,41 @@ quint64 AnalysisController::computeGradientView(const std::shared_ptr<const Pane
                                                 const engine::ViewRequest& request)
 {
     return runView(pane->side, [pane, request] { return engine::computeView(*pane->model, pane->trace, request); });
+}
+
+quint64 AnalysisController::addPrompt(const std::shared_ptr<const PaneAnalysis>& pane, const QString& prompt,
+                                      const QString& device, int inputSide)
+{
+    const quint64 job = m_promptSlot.start();
+    post(m_pool, m_promptSlot, job, [=] {
+        const auto* vit = dynamic_cast<const engine::VisionTransformer*>(pane->model.get());
+        if (!vit || !vit->textTower())
+            throw engine::EngineError(pane->model->spec().description
+                                      + " has no text tower: prompts need a CLIP or SigLIP model");
+        report([this] { emit progress(tr("reading the prompt")); });
+        const auto& tower = *vit->textTower();
+        engine::text::PromptEncoder encoder(
+            tower, engine::text::findTokenizer(tower, engine::text::tokenizerFolder(pane->modelPath.toStdString())));
+        const auto embedding = encoder.embed({prompt.toStdString()}).to(torch::kCPU);  // [1, E]
+        auto classes = embedding;
+        std::vector<std::string> labels;
+        if (vit->promptClasses().defined()) {  // the prompts asked before stay classes
+            classes = torch::cat({vit->promptClasses().to(torch::kCPU), embedding});
+            labels = vit->spec().labels;
+        }
+        labels.push_back(prompt.toStdString());
+        const int classIndex = int(labels.size()) - 1;
+        const auto prompted = vit->withPromptClasses(classes, std::move(labels));
+        auto out = std::make_shared<PaneAnalysis>(*pane);
+        out->model = prompted;
+        out->trace = prompted->forward(pane->trace.input);  // the same input: only the classes differ
+        // The next image through this model keeps the prompts, unless another model was opened meanwhile.
+        if (const auto it = m_models.find(modelKey(pane->modelPath, device, inputSide));
+            it != m_models.end() && it->second == pane->model)
+            it->second = prompted;
+        deliver(m_promptSlot, job, [this, pane, out, classIndex] { emit promptAdded(pane, out, classIndex); });
+    });
+    return job;
 }
 
 quint64 AnalysisController::computeFieldSizes(const std::shared_ptr<const Analysis>& analysis)

@@ -142,6 +142,15 @@ public:
     // A view that runs the model (Grad-CAM, gradient rollout, a unit's effective field).
     // Emits viewFinished or failed.
     quint64 computeGradientView(const std::shared_ptr<const PaneAnalysis>& pane, const engine::ViewRequest& request);
+    // A prompt asked of a CLIP or SigLIP ViT (`pane`'s model, loaded at `device` and
+    // `inputSide`): its text embedding joins the model's prompt classes in a new model
+    // (VisionTransformer::withPromptClasses, so the pane on screen is untouched), which
+    // replaces the loaded one for the analyses that follow, and the pane's input runs
+    // through it once. Each prompt's text tower runs once: the earlier ones are kept as
+    // the model's classes. Emits promptAdded or failed (no text tower, no tokenizer file,
+    // an empty or over-long prompt).
+    quint64 addPrompt(const std::shared_ptr<const PaneAnalysis>& pane, const QString& prompt, const QString& device,
+                      int inputSide);
     // Effective field sizes of both panes of `analysis`. Emits fieldSizesFinished or failed.
     quint64 computeFieldSizes(const std::shared_ptr<const Analysis>& analysis);
     // Minibatch CKA over the images directly in `folder` (in minibatches of
@@ -177,6 +186,9 @@ signals:
     void viewFinished(quint64 job, attnviz::ui::Side side, std::shared_ptr<const attnviz::engine::ViewMaps> view);
     // The view a pane waits for will not come (it failed or was cancelled).
     void viewAbandoned(attnviz::ui::Side side);
+    // `prompted` is `original` through the model whose class `classIndex` is the prompt.
+    void promptAdded(std::shared_ptr<const attnviz::ui::PaneAnalysis> original,
+                     std::shared_ptr<const attnviz::ui::PaneAnalysis> prompted, int classIndex);
     void fieldSizesFinished(std::shared_ptr<const attnviz::ui::FieldSizes> sizes);
     void similarityFinished(std::shared_ptr<const attnviz::ui::LayerSimilarity> similarity);
     void faithfulnessFinished(std::shared_ptr<const attnviz::ui::FaithfulnessPlot> plot);
@@ -213,6 +225,7 @@ private:
     engine::JobTickets m_tickets;
     engine::JobSlot m_analysisSlot{m_tickets};
     std::map<Side, engine::JobSlot> m_viewSlots;  // per side
+    engine::JobSlot m_promptSlot{m_tickets};
     engine::JobSlot m_fieldSizesSlot{m_tickets};
     engine::JobSlot m_similaritySlot{m_tickets};
     engine::JobSlot m_faithfulnessSlot{m_tickets};

@@ -182,9 +182,12 @@ void MainWindow::connectController()
         // another device, say) starts again from what is on screen.
         if (job == m_requestedAnalysis && m_shown)
             openedPathsFrom(*m_shown);
+        if (job == m_askedPrompt)
+            m_askedPrompt = 0;
         m_faithfulnessKey.clear();  // perhaps it was this job: asked again when next wanted
         showError(message);
     });
+    connect(&m_controller, &AnalysisController::promptAdded, this, &MainWindow::showPrompt);
     connect(&m_controller, &AnalysisController::fieldSizesFinished, m_plots, &PlotsPanel::setFieldSizes);
     connect(&m_controller, &AnalysisController::similarityFinished, this,
             [this](std::shared_ptr<const LayerSimilarity> r) { showStudy([&] { m_plots->setSimilarity(r); }); });
@@ -226,6 +229,26 @@ void MainWindow::connectPanes()
     connect(m_cnnPane, &ModelPane::imageClicked, m_vitPane, &ModelPane::queryAtImage);
     connect(m_vitPane, &ModelPane::queryCleared, m_cnnPane, &ModelPane::clearQuery);
     connect(m_cnnPane, &ModelPane::queryCleared, m_vitPane, &ModelPane::clearQuery);
+    connect(m_vitPane, &ModelPane::promptAsked, this, &MainWindow::askPrompt);
+}
+
+void MainWindow::askPrompt(const QString& prompt)
+{
+    if (m_shown && m_shown->vit)
+        m_askedPrompt = m_controller.addPrompt(m_shown->vit, prompt, m_shown->device, m_shown->inputSide);
+}
+
+void MainWindow::showPrompt(const std::shared_ptr<const PaneAnalysis>& original,
+                            const std::shared_ptr<const PaneAnalysis>& prompted, int classIndex)
+{
+    m_askedPrompt = 0;
+    if (!m_shown || m_shown->vit != original)
+        return;  // another image or model came first: the model keeps the prompt for later
+    auto analysis = std::make_shared<Analysis>(*m_shown);
+    analysis->vit = prompted;
+    showAnalysis(analysis);  // the CNN side is taken over as it is
+    m_vitPane->showPromptClass(classIndex);
+    maybeTakeScreenshot();
 }
 
 void MainWindow::linkPictures()
@@ -616,6 +639,8 @@ void MainWindow::showAnalysis(const std::shared_ptr<const Analysis>& analysis)
             m_vitPane->queryAt(*m_options.click);
             m_cnnPane->queryAt(*m_options.click);
         }
+        if (!m_options.prompt.isEmpty())
+            m_vitPane->askAbout(m_options.prompt);
     }
     emit analysisShown();
     maybeTakeScreenshot();
@@ -689,7 +714,7 @@ void MainWindow::requestFaithfulnessIfShown()
 
 void MainWindow::maybeTakeScreenshot()
 {
-    if (m_options.screenshot.isEmpty() || m_screenshotTaken || !m_vitPane->hasAnalysis()
+    if (m_options.screenshot.isEmpty() || m_screenshotTaken || !m_vitPane->hasAnalysis() || m_askedPrompt != 0
         || m_vitPane->waitingForGradients() || m_cnnPane->waitingForGradients() || m_controller.busy()
         || (!m_options.images.isEmpty() && !m_plots->hasSimilarity())
         || (!m_options.localize.isEmpty() && !m_plots->hasLocalization())

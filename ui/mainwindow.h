@@ -36,6 +36,7 @@ struct StartOptions {
     QString screenshot;            // save the window here once the analysis is shown, then quit
     QString plot;                  // the plot shown first: one of PlotsPanel::plotNames()
     std::optional<QPointF> click;  // a click on the image at start, x and y in [0, 1)
+    QString prompt;                // a prompt asked of the ViT at start (a CLIP or SigLIP model)
 };
 
 // The application window: the image's two readings side by side, ViT left, CNN
@@ -99,6 +100,10 @@ private:
     enum Reuse { RunBoth, KeepUnchangedSide };
     void analyze(Reuse reuse = RunBoth);
     void showAnalysis(const std::shared_ptr<const Analysis>& analysis);
+    // The ViT pane's prompt asked of its model, shown when it comes back (showPrompt).
+    void askPrompt(const QString& prompt);
+    void showPrompt(const std::shared_ptr<const PaneAnalysis>& original,
+                    const std::shared_ptr<const PaneAnalysis>& prompted, int classIndex);
     // The image and models the next analysis opens become those of `analysis`.
     void openedPathsFrom(const Analysis& analysis);
     void showError(const QString& message);
@@ -120,6 +125,7 @@ private:
     QString m_faithfulnessKey;      // the maps whose faithfulness was asked for last
     std::shared_ptr<const Analysis> m_shown;
     quint64 m_requestedAnalysis = 0;
+    quint64 m_askedPrompt = 0;  // the prompt job whose answer is awaited (the newest), or 0
     ModelPane* m_vitPane = nullptr;
     ModelPane* m_cnnPane = nullptr;
     PlotsPanel* m_plots = nullptr;

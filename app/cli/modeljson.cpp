@@ -45,8 +45,7 @@ nlohmann::ordered_json specJson(const engine::ModelSpec& s)
 
 nlohmann::ordered_json textTowerJson(const engine::Classifier& model)
 {
-    const auto* vit = dynamic_cast<const engine::VisionTransformer*>(&model);
-    const auto* tower = vit ? vit->textTower() : nullptr;
+    const auto* tower = engine::textTowerOf(model);
     if (!tower)
         return nullptr;
     const auto& s = tower->spec();

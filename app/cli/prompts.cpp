@@ -6,7 +6,6 @@
 #include "core/io/labels.h"
 
 #include <chrono>
-#include <filesystem>
 #include <type_traits>
 #include <variant>
 
@@ -41,7 +40,8 @@ std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classif
                            "SigLIP model");
     const auto start = std::chrono::steady_clock::now();
     const auto& tower = *vit->textTower();
-    engine::text::PromptEncoder encoder(tower, engine::text::findTokenizer(tower, modelFolder(modelPath)));
+    engine::text::PromptEncoder encoder(tower,
+                                        engine::text::findTokenizer(tower, engine::text::tokenizerFolder(modelPath)));
     PromptClasses out;
     out.sigmoid = tower.spec().score == engine::text::TextScore::Sigmoid;
     if (!texts.empty()) {
@@ -60,19 +60,13 @@ std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classif
     return out;
 }
 
-std::string modelFolder(const std::string& modelPath)
-{
-    return std::filesystem::is_directory(modelPath) ? modelPath
-                                                    : std::filesystem::path(modelPath).parent_path().string();
-}
-
 nlohmann::ordered_json tokenizerJson(const engine::Classifier& model, const std::string& modelPath)
 {
-    const auto* vit = dynamic_cast<const engine::VisionTransformer*>(&model);
-    if (!vit || !vit->textTower())
+    const auto* tower = engine::textTowerOf(model);
+    if (!tower)
         return nullptr;
     try {
-        const auto tokenizer = engine::text::findTokenizer(*vit->textTower(), modelFolder(modelPath));
+        const auto tokenizer = engine::text::findTokenizer(*tower, engine::text::tokenizerFolder(modelPath));
         const auto file = std::visit(
             [](const auto& t) -> std::string {
                 if constexpr (std::is_same_v<std::decay_t<decltype(t)>, engine::text::ClipTokenizer>)

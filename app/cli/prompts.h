@@ -35,10 +35,6 @@ void checkPromptOptions(const Arguments& args);
 std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classifier& model,
                                           const std::string& modelPath);
 
-// The folder a model's tokenizer is looked for in: the model path when it is a folder,
-// else the folder of the file.
-std::string modelFolder(const std::string& modelPath);
-
 // For `info`: {"file": the tokenizer file the text tower would use} or {"missing": why
 // there is none}; null for a model without a text tower.
 nlohmann::ordered_json tokenizerJson(const engine::Classifier& model, const std::string& modelPath);

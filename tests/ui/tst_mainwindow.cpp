@@ -37,6 +37,7 @@
 #include <QHorizontalBarSeries>
 #include <QImage>
 #include <QLabel>
+#include <QLineEdit>
 #include <QLineSeries>
 #include <QMenu>
 #include <QPushButton>
@@ -1306,6 +1307,64 @@ private slots:
 
     // Opening a model for one side runs only that side: the other keeps its trace (the
     // same analysis object), its layer, head and query, and the picture it showed.
+    // A CLIP ViT (tests/fixtures/text/legrad_clip, its tokenizer copied beside it): the
+    // prompt box appears; Enter makes the prompt a class and shows LeGrad's map of it; a
+    // second prompt joins the first; one asked before is shown without the model; a
+    // folder without a tokenizer says which file to put there.
+    void aPromptBecomesAClassAndShowsItsMap()
+    {
+        const QString text = QStringLiteral(ATTNVIZ_TEXT_FIXTURES);
+        const QString folder = m_dir.filePath(QStringLiteral("clip-prompts"));
+        QVERIFY(QDir().mkpath(folder));
+        for (const auto* name : {"legrad_clip/open_clip_pytorch_model.bin", "legrad_clip/open_clip_config.json",
+                                 "clip_bpe/bpe_simple_vocab_16e6.txt.gz"})
+            QVERIFY(QFile::copy(text + QLatin1String(name),
+                                folder + QLatin1Char('/') + QFileInfo(QLatin1String(name)).fileName()));
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        auto* prompt = vit()->findChild<QLineEdit*>(QStringLiteral("prompt"));
+        QVERIFY(prompt && !prompt->isVisibleTo(vit()));  // the shipped ViT has no text tower
+        QVERIFY(!cnn()->findChild<QLineEdit*>(QStringLiteral("prompt"))->isVisibleTo(cnn()));
+        m_window->openModel(ui::Side::ViT, folder);
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(prompt->isVisibleTo(vit()));
+        QVERIFY(vit()->findChild<QLabel*>(QStringLiteral("title"))->text().contains(QStringLiteral("type a prompt")));
+        const auto ask = [&](const QString& words) {
+            prompt->setText(words);
+            QTest::keyClick(prompt, Qt::Key_Return);
+        };
+        ask(QStringLiteral("a photo of a boot"));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        const auto* classBox = vit()->findChild<QComboBox*>(QStringLiteral("class"));
+        QCOMPARE(classBox->currentText(), QStringLiteral("a photo of a boot"));
+        QCOMPARE(vit()->method(), engine::ViewMethod::LeGrad);  // attention explains no class
+        const auto state = vit()->findChild<QLabel*>(QStringLiteral("state"))->text();
+        QVERIFY2(state.contains(QStringLiteral("legrad")) && state.contains(QStringLiteral("a photo of a boot")),
+                 qPrintable(state));
+        QVERIFY(m_window->errorText().isEmpty());
+        // a second prompt keeps the first: two classes, the map of the new one
+        vit()->setMethod(engine::ViewMethod::GradCam);
+        ask(QStringLiteral("tench"));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(vit()->analysis()->model->spec().labels, (std::vector<std::string>{"a photo of a boot", "tench"}));
+        QCOMPARE(classBox->currentText(), QStringLiteral("tench"));
+        QCOMPARE(vit()->method(), engine::ViewMethod::GradCam);  // it explains a class: it stays
+        // asked before: its class at once, no model run
+        ask(QStringLiteral("a photo of a boot"));
+        QVERIFY(!m_window->controller().busy() || waitIdle(*m_window));
+        QCOMPARE(shown.count(), 3);
+        QCOMPARE(classBox->currentText(), QStringLiteral("a photo of a boot"));
+        // the fixture folder itself has no tokenizer: one line says what to put there
+        m_window->openModel(ui::Side::ViT, text + QStringLiteral("legrad_clip"));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        ask(QStringLiteral("a dog"));
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->errorText().contains(QStringLiteral("put tokenizer.json")), 30000);
+        QVERIFY(waitIdle(*m_window));
+    }
+
     void openingACnnLeavesTheViTPaneAsItWas()
     {
         QVERIFY(waitIdle(*m_window));

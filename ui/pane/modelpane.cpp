@@ -8,6 +8,7 @@
 #include "core/engine/methods/cam.h"
 #include "core/engine/methods/receptivefield.h"
 #include "core/engine/model/predictions.h"
+#include "core/engine/vit/vit.h"
 #include "core/imaging/marks.h"
 #include "core/imaging/overlay.h"
 #include "core/imaging/pngwriter.h"
@@ -22,6 +23,7 @@
 #include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QLabel>
+#include <QLineEdit>
 #include <QRegularExpression>
 #include <QSlider>
 #include <QStandardItemModel>
@@ -118,6 +120,13 @@ void ModelPane::buildViewControls()
     m_head->setToolTip(tr("One attention head, or all heads fused by their mean, max or min; Left/Right step "
                           "through them"));
     m_class->setToolTip(tr("The class a class-specific method explains: the model's top-1, or any other"));
+    m_prompt = new QLineEdit(this);
+    m_prompt->setObjectName(QStringLiteral("prompt"));
+    m_prompt->setPlaceholderText(tr("a prompt, then Enter"));
+    m_prompt->setClearButtonEnabled(true);
+    m_prompt->setToolTip(tr("CLIP and SigLIP: a text for the text tower. Enter makes it a class and shows where the "
+                            "model sees it (its tokenizer file must be beside the weights)"));
+    connect(m_prompt, &QLineEdit::returnPressed, this, &ModelPane::askPrompt);
     m_camInput = addCombo(QStringLiteral("camInput"), &ModelPane::refresh);
     m_camInput->addItem(tr("norm1 output"), QStringLiteral("norm1"));
     m_camInput->addItem(tr("residual stream"), QStringLiteral("residual"));
@@ -173,6 +182,7 @@ void ModelPane::buildRenderingControls()
 QFormLayout* ModelPane::controlsForm()
 {
     auto* form = new QFormLayout;
+    m_form = form;
     form->addRow(tr("Method"), m_method);
     auto* layerRow = new QHBoxLayout;
     layerRow->addWidget(m_layer, 1);
@@ -180,6 +190,8 @@ QFormLayout* ModelPane::controlsForm()
     form->addRow(tr("Layer"), layerRow);
     form->addRow(tr("Head"), m_head);
     form->addRow(tr("Class"), m_class);
+    form->addRow(tr("Prompt"), m_prompt);
+    form->setRowVisible(m_prompt, false);  // until a model with a text tower
     form->addRow(tr("Colormap"), m_colormap);
     auto* alphaRow = new QHBoxLayout;
     alphaRow->addWidget(m_alpha, 1);
@@ -234,6 +246,8 @@ void ModelPane::describeModel()
     QString card = spec.numClasses == 0   ? tr("no classes: outputs a %1-d image embedding").arg(spec.embeddingDim)
                    : spec.numClasses == 1 ? tr("1 class")
                                           : tr("%1 classes").arg(spec.numClasses);
+    if (engine::textTowerOf(*m_analysis->model))
+        card += spec.promptClasses ? tr(" (prompts: scored by the text tower)") : tr(" · a text tower: type a prompt");
     if (spec.reportedAccuracy)
         card += tr(" · accuracy %1 on %2 (its config.json)")
                     .arg(*spec.reportedAccuracy, 0, 'f', 4)
@@ -247,10 +261,14 @@ void ModelPane::describeModel()
                               QFileInfo(m_analysis->modelPath).fileName().toHtmlEscaped(), card));
     m_title->setToolTip(m_analysis->modelPath);
     QStringList lines;
-    for (const auto& p : engine::topK(m_analysis->trace.logits, spec.labels, 3))
-        lines << QStringLiteral("%1 <b>%2</b>")
-                     .arg(QString::fromStdString(p.label).toHtmlEscaped())
-                     .arg(p.probability, 0, 'f', 3);
+    for (const auto& p : engine::topK(m_analysis->trace.logits, spec.labels, 3)) {
+        auto line = QStringLiteral("%1 <b>%2</b>")
+                        .arg(QString::fromStdString(p.label).toHtmlEscaped())
+                        .arg(p.probability, 0, 'f', 3);
+        if (spec.promptClasses)  // a softmax over the prompts alone says little: the score too
+            line += tr(" · score %1").arg(m_analysis->trace.logits[0][p.index].item<double>(), 0, 'f', 2);
+        lines << line;
+    }
     m_predictions->setText(lines.join(QStringLiteral("<br>")));
 }
 
@@ -276,7 +294,43 @@ void ModelPane::fillModelControls()
     m_class->addItem(tr("top-1"), -1);
     for (std::size_t c = 0; c < choices.classes.size(); ++c)
         m_class->addItem(QString::fromStdString(choices.classes[c]), int(c));
+    m_form->setRowVisible(m_prompt, engine::textTowerOf(*m_analysis->model) != nullptr);
     m_filling = false;
+}
+
+void ModelPane::askAbout(const QString& prompt)
+{
+    m_prompt->setText(prompt);
+    askPrompt();
+}
+
+void ModelPane::askPrompt()
+{
+    const auto prompt = m_prompt->text().trimmed();
+    if (prompt.isEmpty() || !m_analysis)
+        return;
+    m_prompt->selectAll();  // the next one typed replaces it
+    const auto& spec = m_analysis->model->spec();
+    if (spec.promptClasses)  // asked before: its class is there
+        for (std::size_t c = 0; c < spec.labels.size(); ++c)
+            if (QString::fromStdString(spec.labels[c]) == prompt) {
+                showPromptClass(int(c));
+                return;
+            }
+    emit promptAsked(prompt);
+}
+
+void ModelPane::showPromptClass(int classIndex)
+{
+    const int index = m_class->findData(classIndex);
+    if (index < 0)
+        return;
+    m_filling = true;  // one refresh, below, for the class and the method together
+    m_class->setCurrentIndex(index);
+    if (!engine::methodInfo(method()).explainsClass())
+        setMethod(m_analysis->model->spec().attentionPool ? ViewMethod::GenericAttention : ViewMethod::LeGrad);
+    m_filling = false;
+    refresh();
 }
 
 void ModelPane::keepSelection(const QString& layer, const QVariant& head, const QVariant& classIndex)

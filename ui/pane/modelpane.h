@@ -23,6 +23,7 @@ class QComboBox;
 class QDoubleSpinBox;
 class QFormLayout;
 class QLabel;
+class QLineEdit;
 class QSlider;
 class QVBoxLayout;
 
@@ -51,6 +52,12 @@ public:
     void setMethod(engine::ViewMethod method);
     // A ViT: the attention map of one block's head (the head table's click).
     void showHead(int layer, int head);
+    // A CLIP or SigLIP ViT: the map of the class `classIndex`, a prompt, with the method
+    // shown when it explains a class, else LeGrad (generic attention for an
+    // attention-pooling head, which LeGrad does not take yet).
+    void showPromptClass(int classIndex);
+    // The prompt typed into the prompt box and Enter pressed.
+    void askAbout(const QString& prompt);
     void setColormap(const QString& name);
     // The place a click asks about is kept in units of the model input, so that a CNN's
     // stages, stepped through, show the unit at the same place (not the same index).
@@ -109,6 +116,8 @@ signals:
     void gradientViewRequested(std::shared_ptr<const attnviz::ui::PaneAnalysis> pane,
                                attnviz::engine::ViewRequest request);
     void statusMessage(QString text);
+    // Enter in the prompt box with a text that is none of the model's classes yet.
+    void promptAsked(QString prompt);
     // A click on this pane's picture at a place of the whole image (x, y in [0, 1)).
     void imageClicked(QPointF imageUnit);
     void queryCleared();
@@ -128,6 +137,7 @@ private:
     QFormLayout* controlsForm();
     void describeModel();  // the title card and the top predictions
     void fillModelControls();
+    void askPrompt();  // Enter in the prompt box
     PaneSelection selection() const;
     engine::ViewRequest request() const { return paneRequest(selection()); }
     PaneGeometry geometry() const;  // with the whole-image box as it is now
@@ -189,6 +199,8 @@ private:
     ChoiceCombo* m_layer = nullptr;
     ChoiceCombo* m_head = nullptr;
     ChoiceCombo* m_class = nullptr;
+    QLineEdit* m_prompt = nullptr;  // a model with a text tower only
+    QFormLayout* m_form = nullptr;
     ChoiceCombo* m_camInput = nullptr;  // ViT CAMs: norm1 output or residual stream
     ChoiceCombo* m_colormap = nullptr;
     ChoiceCombo* m_normalization = nullptr;

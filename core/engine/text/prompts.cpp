@@ -19,6 +19,12 @@ std::string quoted(const std::string& prompt)
 
 }  // namespace
 
+std::string tokenizerFolder(const std::string& modelPath)
+{
+    return std::filesystem::is_directory(modelPath) ? modelPath
+                                                    : std::filesystem::path(modelPath).parent_path().string();
+}
+
 Tokenizer findTokenizer(const TextTower& tower, const std::string& folder)
 {
     if (tower.spec().score == TextScore::Sigmoid) {

@@ -20,6 +20,10 @@ namespace attnviz::engine::text {
 
 using Tokenizer = std::variant<ClipTokenizer, SentencePieceTokenizer>;
 
+// The folder a model's tokenizer is looked for in: the model path when it is a folder,
+// else the folder of the file.
+std::string tokenizerFolder(const std::string& modelPath);
+
 // The tokenizer for `tower` in `folder`: SigLIP's spiece.model, or CLIP's vocabulary
 // (findClipVocabulary). Throws EngineError naming the file to put there.
 Tokenizer findTokenizer(const TextTower& tower, const std::string& folder);

@@ -161,7 +161,7 @@ std::string vitDescription(const ModelSpec& s)
     if (s.attentionPool)
         name += ", attention-pool head";
     if (s.promptClasses)
-        name += ", " + std::to_string(s.numClasses) + " prompt classes";
+        name += ", " + std::to_string(s.numClasses) + (s.numClasses == 1 ? " prompt class" : " prompt classes");
     else if (s.numClasses == 0)
         name += ", outputs a " + std::to_string(s.embeddingDim) + "-d embedding";
     return name + ")";

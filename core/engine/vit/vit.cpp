@@ -59,6 +59,20 @@ void VisionTransformer::setPromptClasses(const torch::Tensor& classes, std::vect
     m_spec.description = vitDescription(m_spec);
 }
 
+const text::TextTower* textTowerOf(const Classifier& model)
+{
+    const auto* vit = dynamic_cast<const VisionTransformer*>(&model);
+    return vit ? vit->textTower() : nullptr;
+}
+
+std::shared_ptr<VisionTransformer> VisionTransformer::withPromptClasses(const torch::Tensor& classes,
+                                                                        std::vector<std::string> labels) const
+{
+    auto copy = std::make_shared<VisionTransformer>(*this);  // tensors are shared, not copied
+    copy->setPromptClasses(classes, std::move(labels));
+    return copy;
+}
+
 std::vector<std::pair<std::string, torch::Tensor>> VisionTransformer::namedParameters() const
 {
     const auto isRunningStatistic = [](const std::string& name) {

@@ -42,6 +42,13 @@ public:
     // embedding as the model's output, so every class-based view explains a prompt.
     // Throws EngineError for a model without a text tower or with a classifier of its own.
     void setPromptClasses(const torch::Tensor& classes, std::vector<std::string> labels);
+    // A copy with `classes` and `labels` as its prompt classes, sharing this model's
+    // weights and text tower (no tensor is copied): the window asks about a new prompt
+    // with a new model while the one on screen stays as it is.
+    std::shared_ptr<VisionTransformer> withPromptClasses(const torch::Tensor& classes,
+                                                         std::vector<std::string> labels) const;
+    // The prompt classes [K, E] on device(), undefined without any.
+    const torch::Tensor& promptClasses() const { return m_promptClasses; }
 
     // The stream entering block 0 [N, T, D] (patches, prefix tokens, positions, CLIP's
     // pre-norm) for an input [N, C, H, W]; fills `layout`.
@@ -124,11 +131,14 @@ private:
     torch::Tensor embedding(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
 
     ModelSpec m_spec;
-    mutable ViTWeights m_w;  // mutable only for named(): forward never changes weights
-    std::unique_ptr<text::TextTower> m_text;
-    torch::Tensor m_promptClasses;  // [K, E] on device(), or undefined
-    torch::Tensor m_relIndex;       // BEiT: relativePositionIndex of the trained grid, [T*T]
+    mutable ViTWeights m_w;                   // mutable only for named(): forward never changes weights
+    std::shared_ptr<text::TextTower> m_text;  // shared by withPromptClasses' copies
+    torch::Tensor m_promptClasses;            // [K, E] on device(), or undefined
+    torch::Tensor m_relIndex;                 // BEiT: relativePositionIndex of the trained grid, [T*T]
     torch::Device m_device{torch::kCPU};
 };
+
+// The text tower of a CLIP or SigLIP ViT; nullptr for any other model.
+const text::TextTower* textTowerOf(const Classifier& model);
 
 }  // namespace attnviz::engine
