@@ -27,8 +27,8 @@ const PaneAnalysis* paneOf(const Analysis& analysis, Side side)
 // The probability `pane` gives each of `labels`, in their order.
 QList<qreal> probabilitiesOf(const PaneAnalysis& pane, const QStringList& labels)
 {
-    const auto& all = pane.model->spec().labels;
-    const auto probabilities = engine::topK(pane.trace.logits, all, int(all.size()));
+    const auto& spec = pane.model->spec();
+    const auto probabilities = engine::topK(pane.trace.logits, spec, int(spec.labels.size()));
     QList<qreal> values;
     for (const auto& label : labels) {
         double value = 0;
@@ -88,7 +88,7 @@ void PredictionsPlot::drawSide(const Analysis& analysis, Side side)
     }
     auto* c = freshChart(chart(side), tr("%1's top-%2").arg(sideTitle(side)).arg(kTop));
     QStringList classes;
-    for (const auto& p : engine::topK(pane->trace.logits, pane->model->spec().labels, kTop))
+    for (const auto& p : engine::topK(pane->trace.logits, pane->model->spec(), kTop))
         classes << QString::fromStdString(p.label);
     // Horizontal bars draw the first category at the bottom: the most likely goes on top.
     std::reverse(classes.begin(), classes.end());

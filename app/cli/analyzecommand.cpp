@@ -102,7 +102,7 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     j["model"] = modelPath;
     j["description"] = model->spec().description;
     j["input_size"] = trace.input.sizes().vec();
-    j["top_k"] = predictionsJson(engine::topK(trace.logits, model->spec().labels, args.intValue("top-k", 5, 1)));
+    j["top_k"] = predictionsJson(engine::topK(trace.logits, model->spec(), args.intValue("top-k", 5, 1)));
     if (loaded.prompts) {
         j["prompts"] = promptsJson(*loaded.prompts, trace.logits);
         if (dump)

@@ -326,7 +326,7 @@ private:
                 ok.push_back(i);
                 okTraces.push_back(&traces[i]);
                 outputs[i].record[m.role]["top_k"] = predictionsJson(
-                    engine::topK(traces[i].logits, m.model->spec().labels, m_topK));
+                    engine::topK(traces[i].logits, m.model->spec(), m_topK));
                 if (m.prompts && m.prompts->templates.empty())  // --text: each prompt's score, then its views
                     outputs[i].record[m.role]["prompts"] = promptsJson(*m.prompts, traces[i].logits)["scores"];
             }

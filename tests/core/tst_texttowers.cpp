@@ -7,6 +7,7 @@
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/genericattention.h"
 #include "core/engine/model/classifier.h"
+#include "core/engine/model/predictions.h"
 #include "core/engine/text/cliptokenizer.h"
 #include "core/engine/text/prompts.h"
 #include "core/engine/text/sentencepiecetokenizer.h"
@@ -147,13 +148,20 @@ private slots:
         const double logitDiff = relativeDiff(logits, ref.at("zeroshot.logits"));
         QVERIFY2(logitDiff <= 1e-5, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(logitDiff)));
         QCOMPARE(logits.argmax().item<int64_t>(), ref.at("zeroshot.logits").argmax().item<int64_t>());
+        // the predictions' probabilities: SigLIP's sigmoid of each score, CLIP's softmax over them
+        QCOMPARE(model->spec().sigmoidScores, siglip);
+        const auto top = engine::topK(logits.unsqueeze(0), model->spec(), 1).front();
+        const auto scores = logits.to(torch::kFloat64);
+        const double expected = siglip ? torch::sigmoid(scores[top.index]).item<double>()
+                                       : torch::softmax(scores, 0)[top.index].item<double>();
+        QVERIFY(std::abs(top.probability - expected) <= 1e-12);
         // A gradient view explains a prompt: the score's gradient reaches the attention
         // through the text tower's cosine, and another prompt gives another map.
-        const auto top = engine::genericAttention(*model, ref.at("image.input"), -1);
-        QCOMPARE(int64_t(top.classIndex), logits.argmax().item<int64_t>());
-        const auto other = engine::genericAttention(*model, ref.at("image.input"), (top.classIndex + 1) % 5);
-        QVERIFY(torch::isfinite(top.maps[0]).all().item<bool>() && top.maps[0].max().item<float>() > 0);
-        QVERIFY(!torch::allclose(top.maps[0], other.maps[0]));
+        const auto explained = engine::genericAttention(*model, ref.at("image.input"), -1);
+        QCOMPARE(int64_t(explained.classIndex), logits.argmax().item<int64_t>());
+        const auto other = engine::genericAttention(*model, ref.at("image.input"), (explained.classIndex + 1) % 5);
+        QVERIFY(torch::isfinite(explained.maps[0]).all().item<bool>() && explained.maps[0].max().item<float>() > 0);
+        QVERIFY(!torch::allclose(explained.maps[0], other.maps[0]));
     }
 
     void promptsAreCachedAndRefusedWithOneLine()

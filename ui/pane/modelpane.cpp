@@ -261,7 +261,7 @@ void ModelPane::describeModel()
                               QFileInfo(m_analysis->modelPath).fileName().toHtmlEscaped(), card));
     m_title->setToolTip(m_analysis->modelPath);
     QStringList lines;
-    for (const auto& p : engine::topK(m_analysis->trace.logits, spec.labels, 3)) {
+    for (const auto& p : engine::topK(m_analysis->trace.logits, spec, 3)) {
         auto line = QStringLiteral("%1 <b>%2</b>")
                         .arg(QString::fromStdString(p.label).toHtmlEscaped())
                         .arg(p.probability, 0, 'f', 3);

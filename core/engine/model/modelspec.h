@@ -53,6 +53,9 @@ struct ModelSpec {
     int numClasses = 0;          // 0: no classifier head (e.g. DINO backbones)
     int embeddingDim = 0;        // without a classifier: the size of the image embedding the model outputs
     bool promptClasses = false;  // classes from a text tower's prompts (VisionTransformer::setPromptClasses)
+    // SigLIP's prompts: each class's probability is the sigmoid of its own score, the
+    // classes are not exclusive; else a softmax over the classes.
+    bool sigmoidScores = false;
     std::optional<double> reportedAccuracy;  // from config.json's "evaluation", if any
     std::string reportedOn;
     std::vector<std::string> labels;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/engine/model/modelspec.h"
+
 #include <torch/torch.h>
 
 #include <string>
@@ -13,7 +15,11 @@ struct Prediction {
     double probability = 0.0;
 };
 
-// The k most probable classes of logits [1, classes] (softmax), best first.
-std::vector<Prediction> topK(const torch::Tensor& logits, const std::vector<std::string>& labels, int k);
+// The k most probable classes of logits [1, classes] (softmax, or with `sigmoid` each
+// score's own sigmoid), best first.
+std::vector<Prediction> topK(const torch::Tensor& logits, const std::vector<std::string>& labels, int k,
+                             bool sigmoid = false);
+// The same for a model: its labels, and a sigmoid for SigLIP's prompts (ModelSpec::sigmoidScores).
+std::vector<Prediction> topK(const torch::Tensor& logits, const ModelSpec& spec, int k);
 
 }  // namespace attnviz::engine

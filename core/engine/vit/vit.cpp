@@ -56,6 +56,7 @@ void VisionTransformer::setPromptClasses(const torch::Tensor& classes, std::vect
     m_spec.numClasses = int(labels.size());
     m_spec.labels = std::move(labels);
     m_spec.promptClasses = true;
+    m_spec.sigmoidScores = m_text->spec().score == text::TextScore::Sigmoid;
     m_spec.description = vitDescription(m_spec);
 }
 
