@@ -164,6 +164,28 @@ private slots:
         QVERIFY(!torch::allclose(explained.maps[0], other.maps[0]));
     }
 
+    // Generic attention of a prompt against Chefer et al.'s own CLIP notebook
+    // (CLIP_explainability.ipynb's interpret(), run on their CLIP model by
+    // tests/scripts/make_clip_explainability_fixture.py): each prompt's image relevance, from
+    // the last block (the notebook's default) and from every block.
+    void genericAttentionMatchesChefersClipNotebook()
+    {
+        const auto ref = loadReference(kText + "chefer_clip.ref.safetensors");
+        auto model = engine::loadClassifier(kText + "chefer_clip");
+        dynamic_cast<engine::VisionTransformer&>(*model).setPromptClasses(ref.at("text.embeds"),
+                                                                          {"cat", "dog", "tench"});
+        for (const auto& [key, start] : {std::pair<std::string, int>{"generic.last", 1}, {"generic.all", 0}})
+            for (int p = 0; p < 3; ++p) {
+                const auto ours = engine::genericAttention(*model, ref.at("image.input"), p, start);
+                const double diff = relativeDiff(ours.maps[0], ref.at(key)[p]);
+                QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("%1, prompt %2: differs by %3 (relative)")
+                                                      .arg(QString::fromStdString(key))
+                                                      .arg(p)
+                                                      .arg(diff)));
+            }
+        QVERIFY(relativeDiff(ref.at("generic.all")[0], ref.at("generic.all")[1]) > 0.01);  // the prompts differ
+    }
+
     void promptsAreCachedAndRefusedWithOneLine()
     {
         const auto model = engine::loadClassifier(kText + "openclip_clip");
