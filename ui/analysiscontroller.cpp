@@ -249,19 +249,31 @@ quint64 AnalysisController::computeGradientView(const std::shared_ptr<const Pane
     return runView(pane->side, [pane, request] { return engine::computeView(*pane->model, pane->trace, request); });
 }
 
+namespace {
+
+// `pane`'s model as a ViT with a text tower, and a prompt encoder with its tokenizer (found
+// beside the weights). Throws EngineError.
+std::pair<const engine::VisionTransformer*, engine::text::PromptEncoder> promptEncoderOf(const PaneAnalysis& pane)
+{
+    const auto* vit = dynamic_cast<const engine::VisionTransformer*>(pane.model.get());
+    if (!vit || !vit->textTower())
+        throw engine::EngineError(pane.model->spec().description
+                                  + " has no text tower: prompts need a CLIP or SigLIP model");
+    const auto& tower = *vit->textTower();
+    return {vit,
+            engine::text::PromptEncoder(tower, engine::text::findTokenizer(tower, engine::text::tokenizerFolder(
+                                                                                      pane.modelPath.toStdString())))};
+}
+
+}  // namespace
+
 quint64 AnalysisController::addPrompt(const std::shared_ptr<const PaneAnalysis>& pane, const QString& prompt,
                                       const QString& device, int inputSide)
 {
     const quint64 job = m_promptSlot.start();
     post(m_pool, m_promptSlot, job, [=] {
-        const auto* vit = dynamic_cast<const engine::VisionTransformer*>(pane->model.get());
-        if (!vit || !vit->textTower())
-            throw engine::EngineError(pane->model->spec().description
-                                      + " has no text tower: prompts need a CLIP or SigLIP model");
         report([this] { emit progress(tr("reading the prompt")); });
-        const auto& tower = *vit->textTower();
-        engine::text::PromptEncoder encoder(
-            tower, engine::text::findTokenizer(tower, engine::text::tokenizerFolder(pane->modelPath.toStdString())));
+        auto [vit, encoder] = promptEncoderOf(*pane);
         const auto embedding = encoder.embed({prompt.toStdString()}).to(torch::kCPU);  // [1, E]
         auto classes = embedding;
         std::vector<std::string> labels;
@@ -271,17 +283,38 @@ quint64 AnalysisController::addPrompt(const std::shared_ptr<const PaneAnalysis>&
         }
         labels.push_back(prompt.toStdString());
         const int classIndex = int(labels.size()) - 1;
-        const auto prompted = vit->withPromptClasses(classes, std::move(labels));
-        auto out = std::make_shared<PaneAnalysis>(*pane);
-        out->model = prompted;
-        out->trace = prompted->forward(pane->trace.input);  // the same input: only the classes differ
-        // The next image through this model keeps the prompts, unless another model was opened meanwhile.
-        if (const auto it = m_models.find(modelKey(pane->modelPath, device, inputSide));
-            it != m_models.end() && it->second == pane->model)
-            it->second = prompted;
-        deliver(m_promptSlot, job, [this, pane, out, classIndex] { emit promptAdded(pane, out, classIndex); });
+        deliverWithClasses(job, pane, classes, std::move(labels), classIndex, device, inputSide);
     });
     return job;
+}
+
+quint64 AnalysisController::setLabelSet(const std::shared_ptr<const PaneAnalysis>& pane,
+                                        const std::vector<std::string>& labels, const QString& device, int inputSide)
+{
+    const quint64 job = m_promptSlot.start();
+    post(m_pool, m_promptSlot, job, [=] {
+        report([this, count = labels.size()] { emit progress(tr("reading %1 class names").arg(count)); });
+        auto encoder = promptEncoderOf(*pane).second;
+        const auto classes = encoder.classEmbeddings(labels, {"a photo of a {}."}).to(torch::kCPU);  // [K, E]
+        deliverWithClasses(job, pane, classes, labels, -1, device, inputSide);
+    });
+    return job;
+}
+
+void AnalysisController::deliverWithClasses(quint64 job, const std::shared_ptr<const PaneAnalysis>& pane,
+                                            const torch::Tensor& classes, std::vector<std::string> labels,
+                                            int classIndex, const QString& device, int inputSide)
+{
+    const auto& vit = dynamic_cast<const engine::VisionTransformer&>(*pane->model);
+    const auto prompted = vit.withPromptClasses(classes, std::move(labels));
+    auto out = std::make_shared<PaneAnalysis>(*pane);
+    out->model = prompted;
+    out->trace = prompted->forward(pane->trace.input);  // the same input: only the classes differ
+    // The next image through this model keeps the classes, unless another model was opened meanwhile.
+    if (const auto it = m_models.find(modelKey(pane->modelPath, device, inputSide));
+        it != m_models.end() && it->second == pane->model)
+        it->second = prompted;
+    deliver(m_promptSlot, job, [this, pane, out, classIndex] { emit promptAdded(pane, out, classIndex); });
 }
 
 quint64 AnalysisController::computeFieldSizes(const std::shared_ptr<const Analysis>& analysis)

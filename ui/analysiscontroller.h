@@ -151,6 +151,11 @@ public:
     // an empty or over-long prompt).
     quint64 addPrompt(const std::shared_ptr<const PaneAnalysis>& pane, const QString& prompt, const QString& device,
                       int inputSide);
+    // Zero-shot classes for the same kind of model: `labels` under the template "a photo of
+    // a {}." (PromptEncoder::classEmbeddings) replace its classes, as addPrompt does
+    // otherwise; prompts typed later join them. Emits promptAdded with class -1 or failed.
+    quint64 setLabelSet(const std::shared_ptr<const PaneAnalysis>& pane, const std::vector<std::string>& labels,
+                        const QString& device, int inputSide);
     // Effective field sizes of both panes of `analysis`. Emits fieldSizesFinished or failed.
     quint64 computeFieldSizes(const std::shared_ptr<const Analysis>& analysis);
     // Minibatch CKA over the images directly in `folder` (in minibatches of
@@ -203,6 +208,11 @@ signals:
 private:
     // Worker thread only; cached by path, device and input size.
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device, int inputSide);
+    // Worker thread only, for addPrompt and setLabelSet: `pane`'s model, which must have a
+    // text tower, with `classes` [K, E] labelled `labels`, run on the pane's input; it
+    // replaces the loaded model. Delivers promptAdded(pane, the new pane, classIndex).
+    void deliverWithClasses(quint64 job, const std::shared_ptr<const PaneAnalysis>& pane, const torch::Tensor& classes,
+                            std::vector<std::string> labels, int classIndex, const QString& device, int inputSide);
     // Worker thread only: the models on screen (by modelKey) stay loaded, no others.
     void keepOnlyModels(const std::array<QString, 2>& keys);
     // Worker thread only: the model at `path` (loaded or cached) run once on `image` (RGB)

@@ -10,6 +10,7 @@
 #include "core/engine/errormessage.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/model/device.h"
+#include "core/io/labels.h"
 
 #include <QApplication>
 #include <QClipboard>
@@ -238,6 +239,18 @@ void MainWindow::askPrompt(const QString& prompt)
         m_askedPrompt = m_controller.addPrompt(m_shown->vit, prompt, m_shown->device, m_shown->inputSide);
 }
 
+void MainWindow::setZeroShotLabels(const QString& file)
+{
+    if (!m_shown || !m_shown->vit)
+        return;
+    try {
+        const auto labels = file.isEmpty() ? io::imagenetLabels() : io::readLabelFile(file.toStdString());
+        m_askedPrompt = m_controller.setLabelSet(m_shown->vit, labels, m_shown->device, m_shown->inputSide);
+    } catch (const std::exception& e) {
+        showError(QString::fromStdString(engine::errorLine(e)));
+    }
+}
+
 void MainWindow::showPrompt(const std::shared_ptr<const PaneAnalysis>& original,
                             const std::shared_ptr<const PaneAnalysis>& prompted, int classIndex)
 {
@@ -401,6 +414,13 @@ void MainWindow::buildAnalysisMenu()
         if (!folder.isEmpty())
             auditMethods(folder);
     });
+    analysis->addAction(tr("&Zero-shot classes from a label file…"), this, [this] {
+        const auto file = QFileDialog::getOpenFileName(this, tr("Class names, one a line (for a CLIP or SigLIP ViT)"),
+                                                       QFileInfo(m_image).path());
+        if (!file.isEmpty())
+            setZeroShotLabels(file);
+    });
+    analysis->addAction(tr("Zero-shot classes: &ImageNet"), this, [this] { setZeroShotLabels({}); });
     analysis->addAction(tr("&Cancel running work"), this, [this] { m_controller.cancel(); });
 }
 

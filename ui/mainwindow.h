@@ -102,6 +102,9 @@ private:
     void showAnalysis(const std::shared_ptr<const Analysis>& analysis);
     // The ViT pane's prompt asked of its model, shown when it comes back (showPrompt).
     void askPrompt(const QString& prompt);
+    // The ViT's classes made of the label file's names (the bundled ImageNet names for
+    // ""), under "a photo of a {}.", shown like a prompt's answer with the top-1 class.
+    void setZeroShotLabels(const QString& file);
     void showPrompt(const std::shared_ptr<const PaneAnalysis>& original,
                     const std::shared_ptr<const PaneAnalysis>& prompted, int classIndex);
     // The image and models the next analysis opens become those of `analysis`.

@@ -1354,7 +1354,30 @@ private slots:
         // asked before: its class at once, no model run
         ask(QStringLiteral("a photo of a boot"));
         QVERIFY(!m_window->controller().busy() || waitIdle(*m_window));
-        QCOMPARE(shown.count(), 3);
+        QCOMPARE(shown.count(), 3);  // no analysis since the second prompt
+        QCOMPARE(classBox->currentText(), QStringLiteral("a photo of a boot"));
+        // a label set as zero-shot classes (Analysis → Zero-shot classes: ImageNet): the
+        // class box lists them best match first, and a prompt typed afterwards joins them
+        QAction* imagenet = nullptr;
+        for (auto* action : m_window->findChildren<QAction*>())
+            if (action->text() == QStringLiteral("Zero-shot classes: &ImageNet"))
+                imagenet = action;
+        QVERIFY(imagenet);
+        imagenet->trigger();
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        const auto& zeroShot = *vit()->analysis();
+        QCOMPARE(zeroShot.model->spec().labels.size(), std::size_t(1000));
+        QCOMPARE(classBox->count(), 1001);
+        QCOMPARE(classBox->currentData().toInt(), -1);  // top-1
+        const auto logits = zeroShot.trace.logits.reshape({-1});
+        QCOMPARE(int64_t(classBox->itemData(1).toInt()), logits.argmax().item<int64_t>());
+        QVERIFY(logits[classBox->itemData(2).toInt()].item<float>()
+                <= logits[classBox->itemData(1).toInt()].item<float>());
+        ask(QStringLiteral("a photo of a boot"));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(vit()->analysis()->model->spec().labels.size(), std::size_t(1001));
         QCOMPARE(classBox->currentText(), QStringLiteral("a photo of a boot"));
         // the fixture folder itself has no tokenizer: one line says what to put there
         m_window->openModel(ui::Side::ViT, text + QStringLiteral("legrad_clip"));

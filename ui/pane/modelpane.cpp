@@ -29,7 +29,9 @@
 #include <QStandardItemModel>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace attnviz::ui {
 namespace {
@@ -292,10 +294,24 @@ void ModelPane::fillModelControls()
         m_head->addItem(QString::fromStdString(head.name), head.index);
     m_class->clear();
     m_class->addItem(tr("top-1"), -1);
-    for (std::size_t c = 0; c < choices.classes.size(); ++c)
-        m_class->addItem(QString::fromStdString(choices.classes[c]), int(c));
+    for (const int c : classOrder())
+        m_class->addItem(QString::fromStdString(choices.classes[std::size_t(c)]), c);
     m_form->setRowVisible(m_prompt, engine::textTowerOf(*m_analysis->model) != nullptr);
     m_filling = false;
+}
+
+std::vector<int> ModelPane::classOrder() const
+{
+    const auto& spec = m_analysis->model->spec();
+    std::vector<int> order(spec.labels.size());
+    std::iota(order.begin(), order.end(), 0);
+    const auto& logits = m_analysis->trace.logits;
+    if (spec.promptClasses && logits.defined() && logits.numel() == int64_t(order.size())) {
+        const auto scores = logits.reshape({-1}).to(torch::kFloat64).contiguous();
+        const auto* s = scores.data_ptr<double>();
+        std::stable_sort(order.begin(), order.end(), [s](int a, int b) { return s[a] > s[b]; });
+    }
+    return order;
 }
 
 void ModelPane::askAbout(const QString& prompt)

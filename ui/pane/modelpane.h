@@ -138,6 +138,9 @@ private:
     void describeModel();  // the title card and the top predictions
     void fillModelControls();
     void askPrompt();  // Enter in the prompt box
+    // The class box's order of the classes: a text tower's (prompts, a label set) best match
+    // first, so that the label set's top matches lead; a classifier's in its own order.
+    std::vector<int> classOrder() const;
     PaneSelection selection() const;
     engine::ViewRequest request() const { return paneRequest(selection()); }
     PaneGeometry geometry() const;  // with the whole-image box as it is now
