@@ -145,12 +145,14 @@ nlohmann::ordered_json curveJson(const engine::CausalCurve& curve)
 
 // --faithfulness: deletion and insertion of the method's default map (whatever --layers
 // and --heads put in the figure: one score per model and method, comparable across runs),
-// for the class the view explains or else the predicted one.
+// for the class the view explains (a --text figure's prompt) or else the predicted one.
 nlohmann::ordered_json faithfulnessJson(const ExportModel& m, const engine::Trace& trace, const MethodPlan& plan,
                                         const engine::ViewMaps& figure, const engine::FaithfulnessOptions& options)
 {
     engine::ViewRequest request;
     request.method = plan.method;
+    if (plan.prompt >= 0)
+        request.classIndex = plan.prompt;
     const bool figureIsDefault = plan.requests.size() == 1 && plan.requests[0].size() == 1
                                  && engine::viewRequestKey(plan.requests[0][0]) == engine::viewRequestKey(request);
     const auto view = figureIsDefault ? figure : engine::computeView(*m.model, trace, request);

@@ -345,7 +345,8 @@ private slots:
         const auto run = runCli({QStringLiteral("export"), QStringLiteral("--vit"), model, QStringLiteral("--images"),
                                  images, QStringLiteral("--out"), out, QStringLiteral("--methods"),
                                  QStringLiteral("attention,legrad"), QStringLiteral("--text"), prompts[0],
-                                 QStringLiteral("--text"), prompts[1]});
+                                 QStringLiteral("--text"), prompts[1], QStringLiteral("--faithfulness"),
+                                 QStringLiteral("--faithfulness-steps"), QStringLiteral("4")});
         QVERIFY2(run.exitCode == 0, run.err.constData());
         const auto summary = parseObject(run.out);
         QCOMPARE(summary[QLatin1String("prompts")][QLatin1String("vit")][QLatin1String("texts")].toArray().size(), 2);
@@ -361,6 +362,8 @@ private slots:
             const auto entry = perPrompt[p].toObject();
             QCOMPARE(entry[QLatin1String("label")].toString(), prompts[p]);
             QVERIFY(entry.contains(QLatin1String("score")) && entry.contains(QLatin1String("probability")));
+            // deletion and insertion of the prompt's own map, for its class
+            QCOMPARE(entry[QLatin1String("faithfulness")][QLatin1String("legrad")][QLatin1String("class")].toInt(), p);
             const auto file = out + QLatin1Char('/')
                               + entry[QLatin1String("views")].toObject()[QLatin1String("legrad")].toString();
             QVERIFY2(file.endsWith(QStringLiteral("-vit-legrad-prompt%1.png").arg(p)), qPrintable(file));
