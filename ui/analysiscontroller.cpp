@@ -309,7 +309,7 @@ void AnalysisController::deliverWithClasses(quint64 job, const std::shared_ptr<c
     const auto prompted = vit.withPromptClasses(classes, std::move(labels));
     auto out = std::make_shared<PaneAnalysis>(*pane);
     out->model = prompted;
-    out->trace = prompted->forward(pane->trace.input);  // the same input: only the classes differ
+    out->trace.logits = prompted->promptLogits(pane->trace.embedding);  // the image's pass is the trace's
     // The next image through this model keeps the classes, unless another model was opened meanwhile.
     if (const auto it = m_models.find(modelKey(pane->modelPath, device, inputSide));
         it != m_models.end() && it->second == pane->model)

@@ -145,10 +145,10 @@ public:
     // A prompt asked of a CLIP or SigLIP ViT (`pane`'s model, loaded at `device` and
     // `inputSide`): its text embedding joins the model's prompt classes in a new model
     // (VisionTransformer::withPromptClasses, so the pane on screen is untouched), which
-    // replaces the loaded one for the analyses that follow, and the pane's input runs
-    // through it once. Each prompt's text tower runs once: the earlier ones are kept as
-    // the model's classes. Emits promptAdded or failed (no text tower, no tokenizer file,
-    // an empty or over-long prompt).
+    // replaces the loaded one for the analyses that follow; the new scores come from the
+    // trace's image embedding, with no pass of the image. Each prompt's text tower runs
+    // once: the earlier ones are kept as the model's classes. Emits promptAdded or failed (no text tower, no tokenizer
+    // file, an empty or over-long prompt).
     quint64 addPrompt(const std::shared_ptr<const PaneAnalysis>& pane, const QString& prompt, const QString& device,
                       int inputSide);
     // Zero-shot classes for the same kind of model: `labels` under the template "a photo of
@@ -209,8 +209,8 @@ private:
     // Worker thread only; cached by path, device and input size.
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device, int inputSide);
     // Worker thread only, for addPrompt and setLabelSet: `pane`'s model, which must have a
-    // text tower, with `classes` [K, E] labelled `labels`, run on the pane's input; it
-    // replaces the loaded model. Delivers promptAdded(pane, the new pane, classIndex).
+    // text tower, with `classes` [K, E] labelled `labels`, its scores from the pane's trace;
+    // it replaces the loaded model. Delivers promptAdded(pane, the new pane, classIndex).
     void deliverWithClasses(quint64 job, const std::shared_ptr<const PaneAnalysis>& pane, const torch::Tensor& classes,
                             std::vector<std::string> labels, int classIndex, const QString& device, int inputSide);
     // Worker thread only: the models on screen (by modelKey) stay loaded, no others.

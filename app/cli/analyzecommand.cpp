@@ -108,7 +108,7 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
         if (dump)
             appendPromptTensors(*loaded.prompts, trace.logits, *dump);
     }
-    if (trace.embedding.defined()) {  // a model without classes: its image embedding [1, E]
+    if (trace.embedding.defined()) {  // a model without classes, or a text tower's: its image embedding [1, E]
         const auto e = trace.embedding.reshape({-1}).to(torch::kFloat64);
         j["embedding"] = {{"dim", e.size(0)}, {"norm", e.norm().item<double>()}};
     }

@@ -42,7 +42,8 @@ struct Trace {
     torch::Tensor input;   // [1, C, H, W], preprocessed
     torch::Tensor logits;  // [1, classes] (empty when the model has no head)
     // [1, E]: a model without a classifier outputs its image embedding instead (DINO's
-    // normed CLS token, CLIP's projected one); empty otherwise.
+    // normed CLS token, CLIP's projected one), and a model with a text tower keeps it
+    // beside its prompts' scores; empty otherwise.
     torch::Tensor embedding;
     // ViT: every block's softmax(q kᵀ / √d), kept as its queries and keys and the rows
     // the views read (AttentionRecord: linear in the tokens); empty for a CNN.

@@ -74,6 +74,13 @@ std::shared_ptr<VisionTransformer> VisionTransformer::withPromptClasses(const to
     return copy;
 }
 
+torch::Tensor VisionTransformer::promptLogits(const torch::Tensor& embeddings) const
+{
+    if (!m_promptClasses.defined())
+        throw EngineError(m_spec.description + " has no prompt classes to score");
+    return m_text->logits(embeddings.to(m_device, torch::kFloat32), m_promptClasses).to(torch::kCPU);
+}
+
 std::vector<std::pair<std::string, torch::Tensor>> VisionTransformer::namedParameters() const
 {
     const auto isRunningStatistic = [](const std::string& name) {
@@ -581,7 +588,10 @@ std::vector<Trace> VisionTransformer::forwardBatch(const torch::Tensor& batch) c
     const auto encoded = encode(batch, layout, hooks);
     torch::Tensor poolAttention;  // [N, H, L, T] with an attention-pooling head
     const auto logits = classify(encoded, &poolAttention);
-    const auto embeddings = logits.defined() ? torch::Tensor() : embedding(encoded, &poolAttention).to(torch::kCPU);
+    // Without a head, the embedding is the output; with a text tower it is kept beside the
+    // prompts' scores, so that other prompts are scored from the trace (promptLogits).
+    const auto embeddings = logits.defined() && !m_text ? torch::Tensor()
+                                                        : embedding(encoded, &poolAttention).to(torch::kCPU);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto traces = batchTraces(batch, logits, seconds);
     for (int64_t n = 0; n < batch.size(0); ++n) {

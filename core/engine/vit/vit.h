@@ -47,6 +47,10 @@ public:
     // with a new model while the one on screen stays as it is.
     std::shared_ptr<VisionTransformer> withPromptClasses(const torch::Tensor& classes,
                                                          std::vector<std::string> labels) const;
+    // The logits [N, K] of image embeddings [N, E] (a trace's `embedding`) against the
+    // prompt classes, on the CPU: what classify gives, without the image's pass. Throws
+    // EngineError without prompt classes.
+    torch::Tensor promptLogits(const torch::Tensor& embeddings) const;
     // The prompt classes [K, E] on device(), undefined without any.
     const torch::Tensor& promptClasses() const { return m_promptClasses; }
 
