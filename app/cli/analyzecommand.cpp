@@ -104,7 +104,7 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     j["input_size"] = trace.input.sizes().vec();
     j["top_k"] = predictionsJson(engine::topK(trace.logits, model->spec(), args.intValue("top-k", 5, 1)));
     if (loaded.prompts) {
-        j["prompts"] = promptsJson(*loaded.prompts, trace.logits);
+        j["prompts"] = promptsJson(*loaded.prompts, model->spec(), trace.logits);
         if (dump)
             appendPromptTensors(*loaded.prompts, trace.logits, *dump);
     }

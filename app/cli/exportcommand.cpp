@@ -330,7 +330,8 @@ private:
                 outputs[i].record[m.role]["top_k"] = predictionsJson(
                     engine::topK(traces[i].logits, m.model->spec(), m_topK));
                 if (m.prompts && m.prompts->templates.empty())  // --text: each prompt's score, then its views
-                    outputs[i].record[m.role]["prompts"] = promptsJson(*m.prompts, traces[i].logits)["scores"];
+                    outputs[i].record[m.role]["prompts"] = promptsJson(*m.prompts, m.model->spec(),
+                                                                       traces[i].logits)["scores"];
             }
         for (const auto& plan : m.methods) {
             std::vector<engine::ViewMaps> views;

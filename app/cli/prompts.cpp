@@ -43,7 +43,6 @@ std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classif
     engine::text::PromptEncoder encoder(tower,
                                         engine::text::findTokenizer(tower, engine::text::tokenizerFolder(modelPath)));
     PromptClasses out;
-    out.sigmoid = tower.spec().score == engine::text::TextScore::Sigmoid;
     if (!texts.empty()) {
         out.labels = texts;
         out.ids = encoder.ids(texts);
@@ -81,15 +80,16 @@ nlohmann::ordered_json tokenizerJson(const engine::Classifier& model, const std:
     }
 }
 
-nlohmann::ordered_json promptsJson(const PromptClasses& prompts, const torch::Tensor& logits)
+nlohmann::ordered_json promptsJson(const PromptClasses& prompts, const engine::ModelSpec& spec,
+                                   const torch::Tensor& logits)
 {
     const auto scores = logits.reshape({-1}).to(torch::kFloat64);
-    const auto probabilities = prompts.sigmoid ? torch::sigmoid(scores) : torch::softmax(scores, 0);
+    const auto probabilities = spec.sigmoidScores ? torch::sigmoid(scores) : torch::softmax(scores, 0);
     nlohmann::ordered_json j;
     j[prompts.templates.empty() ? "texts" : "labels"] = prompts.labels.size();
     if (!prompts.templates.empty())
         j["templates"] = prompts.templates;
-    j["probability"] = prompts.sigmoid ? "sigmoid of each score" : "softmax over the scores";
+    j["probability"] = spec.sigmoidScores ? "sigmoid of each score" : "softmax over the scores";
     if (prompts.labels.size() <= kListedClasses) {  // beyond, top_k ranks them
         auto rows = nlohmann::ordered_json::array();
         for (std::size_t i = 0; i < prompts.labels.size(); ++i)

@@ -22,7 +22,6 @@ struct PromptClasses {
     std::vector<std::string> templates;  // with --labels; empty with --text
     torch::Tensor ids;                   // --text: the token ids the tower saw [P, context] int64
     torch::Tensor embeddings;            // --text: the projection's output [P, E]; --labels: the classes [K, E]
-    bool sigmoid = false;                // SigLIP: each score through a sigmoid, not a softmax over them
     double ms = 0.0;                     // tokenizing and the text tower
 };
 
@@ -41,7 +40,9 @@ nlohmann::ordered_json tokenizerJson(const engine::Classifier& model, const std:
 
 // {"texts" | "labels": count, "templates", "probability": how, "scores": [{"label",
 // "score", "probability"}] (up to 100 classes), "text_ms"}: the image's score against
-// every class (before softmax or sigmoid) and its probability.
-nlohmann::ordered_json promptsJson(const PromptClasses& prompts, const torch::Tensor& logits);
+// every class (before softmax or sigmoid) and its probability, as the model `spec` reads
+// its scores (ModelSpec::sigmoidScores).
+nlohmann::ordered_json promptsJson(const PromptClasses& prompts, const engine::ModelSpec& spec,
+                                   const torch::Tensor& logits);
 
 }  // namespace attnviz::cli
