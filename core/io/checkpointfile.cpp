@@ -54,25 +54,20 @@ TensorMap stripWrapperPrefixes(TensorMap tensors)
         if (tensors.count(std::string(prefix) + "embeddings.patch_embeddings.projection.weight"))
             hfBackbone = prefix;
     bool hasBackbone = false;
-    bool hasTimmHead = false;
-    for (const auto& entry : tensors) {
+    for (const auto& entry : tensors)
         hasBackbone = hasBackbone || startsWith(entry.first, "backbone.")
                       || startsWith(entry.first, "module.backbone.");
-        hasTimmHead = hasTimmHead || startsWith(entry.first, "visual.head.");
-    }
-    // open_clip's timm towers (SigLIP): the image model is timm's, under "visual.trunk.",
-    // beside the text tower. Only a trunk without open_clip's own projection head
-    // (timm_proj "none") is the whole image model; with one, nothing is stripped.
-    const bool openClipTrunk = tensors.count("visual.trunk.patch_embed.proj.weight") && !hasTimmHead;
+    // open_clip's TimmModel (SigLIP towers, timm trunks with a projection): the image model
+    // is timm's under "visual.trunk.", open_clip's projection head (timm_proj) under
+    // "visual.head." ("head.proj" once stripped), beside the text tower, which keeps its
+    // names.
+    const bool openClipTrunk = tensors.count("visual.trunk.patch_embed.proj.weight") != 0;
     // The name a key has in the model, or "" for a key the model does not take.
     const auto stripped = [&](std::string name) -> std::string {
         if (startsWith(name, "module."))
             name.erase(0, 7);
-        if (openClipTrunk) {
-            if (!startsWith(name, "visual.trunk."))
-                return {};  // the text tower, logit_scale, logit_bias
-            name.erase(0, 13);
-        }
+        if (openClipTrunk && startsWith(name, "visual."))
+            name.erase(0, startsWith(name, "visual.trunk.") ? 13 : 7);
         if (!hfBackbone.empty() && startsWith(name, hfBackbone))
             name.erase(0, hfBackbone.size());
         if (hasBackbone) {

@@ -288,6 +288,19 @@ void readHfTextConfig(const json& text, TextConfig& t)
     t.eosTokenId = pickInt(text, {"eos_token_id"}, kCount);
 }
 
+void readZeroShotConfig(const json& zeroShot, ZeroShotConfig& z)
+{
+    if (!zeroShot.is_object())
+        wrongValue("zero_shot", zeroShot, "an object with \"labels\" and \"templates\"");
+    z.labels = pickStrings(zeroShot, {"labels"}).value_or(std::vector<std::string>{});
+    z.templates = pickStrings(zeroShot, {"templates"}).value_or(std::vector<std::string>{"a photo of a {}."});
+    if (z.labels.empty() || z.templates.empty())
+        throw FormatError("\"zero_shot\" needs a non-empty list of \"labels\" (and of \"templates\", if given)");
+    for (const auto& t : z.templates)
+        if (t.find("{}") == std::string::npos)
+            throw FormatError("zero-shot template '" + printable(t) + "' has no {} for the label");
+}
+
 // open_clip_config.json: {"model_cfg": {"quick_gelu", "vision_cfg": {"image_size",
 // "layers", "width", "patch_size", "head_width"}}, "preprocess_cfg": {"mean", "std",
 // "interpolation", "resize_mode"}}. Heads are width / head_width (open_clip's default 64).
@@ -302,6 +315,8 @@ void readOpenClipConfig(const json& j, ModelConfig& c)
     // its weights cannot tell (the GELU variant).
     if (auto timmName = pickString(vision, {"timm_model_name"}))
         c.architecture = *timmName;
+    if (auto pool = pickString(vision, {"timm_pool"}))  // "token", "avg", "map"
+        c.globalPool = pool;
     const auto width = pickInt(vision, {"width"}, kWidth);
     c.embedDim = width;
     c.depth = pickInt(vision, {"layers"}, kDepth);
@@ -318,6 +333,8 @@ void readOpenClipConfig(const json& j, ModelConfig& c)
     if (pickString(pre, {"resize_mode"}) == std::string("squash"))  // SigLIP: straight to the size
         c.preprocess.cropMode = "squash";
     readOpenClipTextConfig(model.contains("text_cfg") ? model["text_cfg"] : json::object(), c, c.text);
+    if (j.contains("zero_shot"))
+        readZeroShotConfig(j["zero_shot"], c.zeroShot);
 }
 
 }  // namespace

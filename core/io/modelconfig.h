@@ -29,6 +29,14 @@ struct TextConfig {
     std::optional<int> eosTokenId;    // HF CLIP: which token ends a text (2: the highest id)
 };
 
+// The classes a CLIP folder names for itself (open_clip_config.json's "zero_shot":
+// {"labels": [...], "templates": ["a {}", ...]}, attnviz's own key, as in models/clip-shapes):
+// the model opens as a zero-shot classifier over them.
+struct ZeroShotConfig {
+    std::vector<std::string> labels;
+    std::vector<std::string> templates;  // each with "{}"; CLIP's "a photo of a {}." when none is given
+};
+
 struct ModelConfig {
     bool present = false;
     std::string path;
@@ -47,6 +55,7 @@ struct ModelConfig {
     std::vector<std::string> labelNames;
     PreprocessConfig preprocess;
     TextConfig text;
+    ZeroShotConfig zeroShot;
     // What the model's card measured ("evaluation": {"accuracy", "split", "count"}),
     // shown to users beside the model; informative only.
     std::optional<double> evaluatedAccuracy;

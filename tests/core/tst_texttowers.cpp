@@ -13,8 +13,13 @@
 #include "core/engine/text/sentencepiecetokenizer.h"
 #include "core/engine/vit/vit.h"
 #include "core/io/checkpointfile.h"
+#include "core/io/safetensors.h"
+
+#include <nlohmann/json.hpp>
 
 #include <QtTest>
+
+#include <fstream>
 
 using namespace attnviz;
 using testing::loadReference;
@@ -23,6 +28,7 @@ using testing::relativeDiff;
 namespace {
 
 const std::string kText = ATTNVIZ_TEXT_FIXTURES;
+const std::string kVit = ATTNVIZ_VIT_FIXTURES;
 const std::vector<std::string> kPrompts{"a photo of a cat", "a photo of a dog.", "A Drawing Of A Goldfish!", "tench"};
 // the fixture script's zero-shot classes
 const std::vector<std::string> kLabels{"cat", "dog", "goldfish", "tench", "church"};
@@ -120,6 +126,87 @@ private slots:
         const double scoreDiff = relativeDiff(scores, ref.at("text.scores"));
         QVERIFY2(scoreDiff <= 1e-5, qPrintable(QStringLiteral("scores differ by %1 (relative)").arg(scoreDiff)));
         QCOMPARE(scores.argmax().item<int64_t>(), ref.at("text.scores").argmax().item<int64_t>());
+    }
+
+    // open_clip's TimmModel (a timm trunk under visual.trunk.) keeps its text tower: the
+    // open_clip SigLIP fixture's text half beside timm's SigLIP trunk reads as it does in its
+    // own folder and embeds the prompts as open_clip did. The trunk's keys are stripped, the
+    // text tower's are not.
+    void openClipTimmTrunkKeepsItsTextTower()
+    {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        const auto dir = folder.path().toStdString() + "/";
+        io::TensorMap tensors;
+        for (auto& [key, raw] : io::loadCheckpoint(kText + "openclip_siglip").tensors)
+            if (key.rfind("visual.", 0) != 0)
+                tensors[key] = raw;
+        for (auto& [key, raw] : io::readSafetensors(kVit + "timm_siglip/model.safetensors").tensors)
+            tensors["visual.trunk." + key] = raw;
+        io::writeSafetensors(dir + "open_clip_model.safetensors", tensors);
+        auto config = nlohmann::json::parse(std::ifstream(kText + "openclip_siglip/open_clip_config.json"));
+        config["model_cfg"]["vision_cfg"] = {{"image_size", 64},
+                                             {"timm_model_name", "vit_base_patch16_siglip_224"},
+                                             {"timm_pool", "map"},
+                                             {"timm_proj", "none"}};
+        std::ofstream(dir + "open_clip_config.json") << config.dump();
+
+        engine::LoadOptions options;
+        options.heads = 4;
+        const auto model = engine::loadClassifier(dir, options);
+        const auto& warnings = model->spec().warnings;
+        QVERIFY2(warnings.empty(), warnings.empty() ? "" : warnings.front().c_str());
+        const auto* tower = asViT(*model).textTower();
+        QVERIFY(tower);
+        QCOMPARE(QString::fromStdString(tower->spec().layout), QStringLiteral("open_clip"));
+        const auto ref = loadReference(kText + "openclip_siglip.ref.safetensors");
+        const double diff = relativeDiff(tower->embed(ourIds(true)), ref.at("text.embeds"));
+        QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("text embeddings differ by %1 (relative)").arg(diff)));
+    }
+
+    // A folder that names its zero-shot classes (open_clip_config.json's "zero_shot") opens
+    // as a classifier over them: the logits open_clip's zero-shot classifier gives. Without
+    // its tokenizer it still opens, with one warning and no classes; a template without {}
+    // is a one-line refusal.
+    void folderNamesItsZeroShotClasses()
+    {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        const auto dir = folder.path().toStdString() + "/";
+        const auto source = kText + "openclip_clip/";
+        QVERIFY(QFile::copy(QString::fromStdString(source + "open_clip_pytorch_model.bin"),
+                            QString::fromStdString(dir + "open_clip_pytorch_model.bin")));
+        auto config = nlohmann::json::parse(std::ifstream(source + "open_clip_config.json"));
+        config["zero_shot"] = {{"labels", kLabels}, {"templates", kTemplates}};
+        std::ofstream(dir + "open_clip_config.json") << config.dump();
+
+        const auto bare = engine::loadClassifier(dir);
+        QCOMPARE(bare->spec().numClasses, 0);
+        QCOMPARE(int(bare->spec().warnings.size()), 1);
+        QVERIFY2(bare->spec().warnings[0].find("zero_shot classes not made: no CLIP tokenizer") == 0,
+                 bare->spec().warnings[0].c_str());
+
+        QVERIFY(QFile::copy(QString::fromStdString(kText + "clip_bpe/bpe_simple_vocab_16e6.txt.gz"),
+                            QString::fromStdString(dir + "bpe_simple_vocab_16e6.txt.gz")));
+        const auto model = engine::loadClassifier(dir);
+        QVERIFY(model->spec().warnings.empty());
+        QCOMPARE(model->spec().numClasses, int(kLabels.size()));
+        QVERIFY(model->spec().labels == kLabels);
+        const auto ref = loadReference(kText + "openclip_clip.ref.safetensors");
+        const double diff = relativeDiff(model->forward(ref.at("image.input")).logits[0], ref.at("zeroshot.logits"));
+        QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("logits differ by %1 (relative)").arg(diff)));
+
+        config["zero_shot"]["templates"] = {"a photo"};
+        std::ofstream(dir + "open_clip_config.json") << config.dump();
+        QString message;
+        try {
+            engine::loadClassifier(dir);
+        } catch (const std::exception& e) {
+            message = QString::fromUtf8(e.what());
+        }
+        QVERIFY2(message.contains(QStringLiteral("zero-shot template 'a photo' has no {}"))
+                     && !message.contains(QLatin1Char('\n')),
+                 qPrintable(message));
     }
 
     void zeroShotClassesMatchOpenClip_data() { matchOpenClip_data(); }

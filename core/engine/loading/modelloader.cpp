@@ -4,6 +4,7 @@
 #include "core/engine/loading/layoutguess.h"
 #include "core/engine/model/classifier.h"
 #include "core/engine/model/device.h"
+#include "core/engine/text/prompts.h"
 #include "core/engine/vit/families.h"
 #include "core/engine/vit/vit.h"
 
@@ -242,7 +243,30 @@ std::unique_ptr<text::TextTower> readTextTowerOrWarn(WeightSource& source, const
         return text::readTextTower(source, config);
     } catch (const EngineError& e) {
         spec.warnings.push_back(std::string("text tower not read: ") + e.what());
+        source.ignoreAllUnder(text::textTowerKeyPrefixes());
         return nullptr;
+    }
+}
+
+// [K, E] class embeddings of the zero-shot classes the folder names for itself
+// (io::ZeroShotConfig), or undefined with a warning when its tokenizer is missing or a
+// label does not fit the tower's context: the image tower works without them.
+torch::Tensor folderZeroShotClasses(const text::TextTower* tower, const io::ModelConfig& config, ModelSpec& spec)
+{
+    const auto& z = config.zeroShot;
+    if (z.labels.empty())
+        return {};
+    if (!tower) {
+        spec.warnings.emplace_back("zero_shot classes not made: the model has no usable text tower");
+        return {};
+    }
+    try {
+        const auto folder = text::tokenizerFolder(config.path);
+        text::PromptEncoder encoder(*tower, text::findTokenizer(*tower, folder));
+        return encoder.classEmbeddings(z.labels, z.templates);
+    } catch (const EngineError& e) {
+        spec.warnings.push_back(std::string("zero_shot classes not made: ") + e.what());
+        return {};
     }
 }
 
@@ -280,8 +304,11 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, const ViTFamily& fami
                                 + std::to_string(spec.embeddingDim) + "-d ones");
         textTower.reset();
     }
+    const auto zeroShot = folderZeroShotClasses(textTower.get(), config, spec);
     auto vit = std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
     vit->setTextTower(std::move(textTower));
+    if (zeroShot.defined())
+        vit->setPromptClasses(zeroShot, config.zeroShot.labels);
     return vit;
 }
 

@@ -36,15 +36,25 @@ torch::Tensor WeightSource::takeIfPresent(const std::string& key, const std::vec
     return has(key) ? take(key, shape) : torch::Tensor();
 }
 
-void WeightSource::ignoreAllExcept(const std::vector<std::string>& prefixes)
+void WeightSource::ignoreWhere(const std::vector<std::string>& prefixes, bool underOne)
 {
     for (const auto& entry : m_tensors) {
-        bool kept = false;
+        bool under = false;
         for (const auto& prefix : prefixes)
-            kept = kept || entry.first.rfind(prefix, 0) == 0;
-        if (!kept)
+            under = under || entry.first.rfind(prefix, 0) == 0;
+        if (under == underOne)
             m_taken.insert(entry.first);
     }
+}
+
+void WeightSource::ignoreAllExcept(const std::vector<std::string>& prefixes)
+{
+    ignoreWhere(prefixes, false);
+}
+
+void WeightSource::ignoreAllUnder(const std::vector<std::string>& prefixes)
+{
+    ignoreWhere(prefixes, true);
 }
 
 void WeightSource::expectAllTaken(const std::string& modelName) const

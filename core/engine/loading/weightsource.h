@@ -29,10 +29,14 @@ public:
     // Marks every key that starts with none of `prefixes` as used (a part of the file
     // the model does not need, e.g. CLIP's text tower).
     void ignoreAllExcept(const std::vector<std::string>& prefixes);
+    // Marks every key that starts with one of `prefixes` as used.
+    void ignoreAllUnder(const std::vector<std::string>& prefixes);
     // Throws EngineError naming the first key that no part of the model used.
     void expectAllTaken(const std::string& modelName) const;
 
 private:
+    void ignoreWhere(const std::vector<std::string>& prefixes, bool underOne);
+
     const io::TensorMap& m_tensors;
     std::set<std::string> m_taken;
 };

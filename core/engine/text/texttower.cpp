@@ -129,6 +129,16 @@ std::unique_ptr<TextTower> readTextTower(WeightSource& s, const io::ModelConfig&
     return std::make_unique<TextTower>(std::move(spec), std::move(w));
 }
 
+const std::vector<std::string>& textTowerKeyPrefixes()
+{
+    static const std::vector<std::string> prefixes{
+        "token_embedding.", "positional_embedding", "transformer.", "ln_final.", "text_projection",  // open_clip
+        "text.",                                                                                    // CustomTextCLIP
+        "text_model.",                                                                              // HF
+        "logit_scale",      "logit_bias"};
+    return prefixes;
+}
+
 TextTower::TextTower(TextTowerSpec spec, TextTowerWeights weights)
     : m_spec(std::move(spec))
     , m_w(std::move(weights))

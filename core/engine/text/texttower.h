@@ -88,4 +88,8 @@ private:
 // Throws EngineError when a tower is there but incomplete or inconsistent.
 std::unique_ptr<TextTower> readTextTower(WeightSource& source, const io::ModelConfig& config);
 
+// The key prefixes of every text tower layout readTextTower knows (the text half of a
+// CLIP checkpoint), for a loader that sets aside a tower it could not read.
+const std::vector<std::string>& textTowerKeyPrefixes();
+
 }  // namespace attnviz::engine::text

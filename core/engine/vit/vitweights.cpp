@@ -150,6 +150,13 @@ void readTimmHead(WeightSource& s, ViTWeights& w, int64_t d, ModelSpec& spec)
         if (w.distToken.defined())
             readLinearWeights(s, "head_dist", {w.headW.size(0), d}, w.headDistW, w.headDistB);
     }
+    // open_clip's TimmModel with timm_proj "linear" (visual.head.proj): the pooled features
+    // through a bias-free projection [E, D] to the embedding the text tower shares.
+    if (s.has("head.proj.weight"))
+        w.projW = s.take("head.proj.weight", {-1, d});
+    if (s.has("head.proj.bias") || s.has("head.mlp.fc1.weight"))
+        throw EngineError("open_clip projection heads with a bias or an MLP (timm_proj_bias, timm_proj \"mlp\") "
+                          "are not supported");
 }
 
 void readTorchvisionHead(WeightSource& s, ViTWeights& w, int64_t d)
