@@ -19,9 +19,12 @@ namespace {
 
 const std::string kModels = ATTNVIZ_SOURCE_DIR "/models/";
 
+// config.json, or open_clip_config.json for the CLIP.
 nlohmann::json readConfig(const std::string& model)
 {
     std::ifstream in(kModels + model + "/config.json");
+    if (!in)
+        in = std::ifstream(kModels + model + "/open_clip_config.json");
     return nlohmann::json::parse(in);
 }
 
@@ -72,6 +75,13 @@ private slots:
         QCOMPARE(shapes->spec().patchSize, 8);
         const auto cells = shapes->forward(torch::zeros({1, 3, 64, 64})).tokens;
         QCOMPARE(cells.gridH * cells.gridW, 64);
+        // The colour CLIP: the same trunk in open_clip's TimmModel, its text tower beside it,
+        // opening as a classifier over the zero-shot classes its folder names.
+        const auto clip = engine::loadClassifier(kModels + "clip-shapes");
+        QVERIFY(clip->spec().warnings.empty());
+        QVERIFY(clip->spec().promptClasses);
+        QCOMPARE(clip->spec().convStemLayers, 3);
+        QCOMPARE(clip->spec().embeddingDim, 64);
     }
 
     void accuracyMatchesTheCard_data()
@@ -99,6 +109,7 @@ private slots:
         QTest::addColumn<QString>("model");
         QTest::newRow("vit") << "vit-shapes";
         QTest::newRow("cnn") << "cnn-shapes";
+        QTest::newRow("clip") << "clip-shapes";  // zero-shot: the classes are its prompts "a {shape}"
     }
 
     void shapesAccuracyMatchesTheCard()
