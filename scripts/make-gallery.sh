@@ -24,4 +24,15 @@ done
 "$cli" erf --cnn models/cnn-fmnist --images resources/samples --layer layer3 --at 3,3 --out-dir "$out" >/dev/null
 "$cli" erf --vit models/vit-fmnist --images resources/samples --layer 0 --at 3,3 --out-dir "$out" >/dev/null
 "$cli" cka --vit models/vit-fmnist --cnn models/cnn-fmnist --images resources/samples --batch-size 6 --out-dir "$out" >/dev/null
+# Prompts on the colour CLIP: each prompt's map, three methods, two scenes (--class picks the prompt).
+for scene in 00007-star 00005-ring; do
+    for class in 0 1 2; do
+        prompts=("a star" "a ring" "a triangle")
+        for method in legrad generic-attention gradcam; do
+            "$cli" analyze --vit models/clip-shapes --image "resources/scenes/$scene.png" --text "${prompts[0]}" \
+                --text "${prompts[1]}" --text "${prompts[2]}" --class "$class" --method "$method" --no-colorbar \
+                --out-dir "$out/prompts/${prompts[$class]// /-}" >/dev/null
+        done
+    done
+done
 echo "figures written to $out"
