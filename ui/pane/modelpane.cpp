@@ -344,7 +344,7 @@ void ModelPane::showPromptClass(int classIndex)
     m_filling = true;  // one refresh, below, for the class and the method together
     m_class->setCurrentIndex(index);
     if (!engine::methodInfo(method()).explainsClass())
-        setMethod(m_analysis->model->spec().attentionPool ? ViewMethod::GenericAttention : ViewMethod::LeGrad);
+        setMethod(ViewMethod::LeGrad);
     m_filling = false;
     refresh();
 }

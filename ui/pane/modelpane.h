@@ -53,8 +53,7 @@ public:
     // A ViT: the attention map of one block's head (the head table's click).
     void showHead(int layer, int head);
     // A CLIP or SigLIP ViT: the map of the class `classIndex`, a prompt, with the method
-    // shown when it explains a class, else LeGrad (generic attention for an
-    // attention-pooling head, which LeGrad does not take yet).
+    // shown when it explains a class, else LeGrad.
     void showPromptClass(int classIndex);
     // The prompt typed into the prompt box and Enter pressed.
     void askAbout(const QString& prompt);

@@ -39,8 +39,6 @@ ClassMaps legrad(const Classifier& vit, const torch::Tensor& input, int classInd
     if (!transformer)
         throw EngineError(std::string(kMethod) + " needs a ViT");
     const auto& spec = vit.spec();
-    if (spec.attentionPool)
-        throw EngineError(std::string(kMethod) + " for an attention-pooling head (SigLIP) is not supported yet");
     if (classIndex < 0)
         throw EngineError(std::string(kMethod) + " needs the class to explain");
     if (c10::InferenceMode::is_enabled())
@@ -51,7 +49,8 @@ ClassMaps legrad(const Classifier& vit, const torch::Tensor& input, int classInd
     TokenLayout layout;
     torch::Tensor sum;  // [T] float64: the column means summed over the blocks
     const auto visit = [&](int, const torch::Tensor&, const torch::Tensor& gradient) {
-        const auto columns = gradient.clamp_min(0).mean(0).mean(0).to(torch::kFloat64);  // [H, T, T] -> [T]
+        // [H, T, T] (or the pool's [H, 1, T]) -> [T]: the mean over heads and query rows
+        const auto columns = gradient.clamp_min(0).mean(0).mean(0).to(torch::kFloat64);
         sum = sum.defined() ? sum + columns : columns;
     };
     const auto score = [&classIndex](const torch::Tensor& logits) { return classScore(logits, classIndex); };

@@ -18,7 +18,12 @@ namespace attnviz::engine {
 //   E_l  = mean over heads and query rows of ReLU(ds_l / dA_l), dA_l [H, T, T];
 // the sum of E_l over the blocks, its patch columns as [gridH, gridW], min-max normalised
 // (zeros where the sum is flat). The authors upsample to pixels before normalising; here
-// the grid is normalised, the overlay upsamples. Not for an attention-pooling head.
+// the grid is normalised, the overlay upsamples. For an attention-pooling head (SigLIP;
+// compute_legrad_siglip): s_l is the score of block l's output put through the pool with
+// no final norm, as the authors do, and E_l the mean over heads of ReLU(ds_l / dA_l) at
+// the pool's first latent, dA_l [H, 1, T]. The authors then zero the cells where the
+// neutral prompt "a photo of a" maps above 0.8 (apply_correction); attnviz does not, since
+// the method has the prompt's class embedding but no tokenizer.
 ClassMaps legrad(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer = -1);
 
 }  // namespace attnviz::engine

@@ -541,8 +541,8 @@ void VisionTransformer::visitReadoutGradients(const torch::Tensor& input, int fi
                                               const std::function<torch::Tensor(const torch::Tensor&)>& score,
                                               const AttentionGradientVisitor& visit, TokenLayout& layout) const
 {
-    if (m_spec.attentionPool)
-        throw EngineError("reading a block's output through an attention-pooling head is not supported");
+    if (m_spec.attentionPool && !m_promptClasses.defined() && !m_w.headW.defined())
+        throw EngineError(m_spec.description + " has no classes to read its blocks with");
     const auto states = blockStates(input, firstBlock, layout);
     torch::AutoGradMode enableGrad(true);
     const auto biases = relativeBiases(layout.gridH, layout.gridW);
@@ -554,6 +554,16 @@ void VisionTransformer::visitReadoutGradients(const torch::Tensor& input, int fi
         torch::Tensor attention;  // [1, H, T, T]
         auto out = block(m_w.blocks[std::size_t(l)], x, {}, biases.empty() ? RelativeBias{} : biases[std::size_t(l)],
                          {&attention, nullptr});
+        if (m_spec.attentionPool) {
+            torch::Tensor poolAttention;  // [1, H, L, T]
+            const auto e = attentionPool(out, &poolAttention);
+            const auto read = m_w.projW.defined() ? F::linear(e, m_w.projW) : e;
+            const auto logits = m_promptClasses.defined() ? m_text->logits(read, m_promptClasses)
+                                                          : F::linear(read, m_w.headW, m_w.headB);
+            const auto gradient = torch::autograd::grad({score(logits)}, {poolAttention})[0];
+            visit(l, poolAttention.detach()[0].narrow(1, 0, 1), gradient[0].narrow(1, 0, 1));
+            continue;
+        }
         if (m_spec.hasClsToken)  // [1, T, D]: the CLS token replaced by the mean of all tokens
             out = torch::cat({out.mean(1, /*keepdim=*/true), out.narrow(1, 1, out.size(1) - 1)}, 1);
         const auto gradient = torch::autograd::grad({score(classify(out))}, {attention})[0];

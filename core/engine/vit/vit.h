@@ -76,7 +76,10 @@ public:
     // in place of the CLS token (the authors' reading of CLIP); `score` of those logits
     // [1, classes] is differentiated with respect to that block's own attention only.
     // visit(block, A, dA) gets [H, T, T] each, first block first; one block's graph
-    // exists at a time. Fills `layout`. Throws EngineError for an attention-pooling head.
+    // exists at a time. Fills `layout`. With an attention-pooling head (SigLIP), the
+    // block's output goes straight into the pool, without the final norm (the authors'
+    // reading of SigLIP), and the gradient is the pool's first latent's attention:
+    // visit gets [H, 1, T] each.
     void visitReadoutGradients(const torch::Tensor& input, int firstBlock,
                                const std::function<torch::Tensor(const torch::Tensor&)>& score,
                                const AttentionGradientVisitor& visit, TokenLayout& layout) const;
