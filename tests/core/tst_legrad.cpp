@@ -10,6 +10,7 @@
 #include "core/engine/methods/legrad.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/model/classifier.h"
+#include "core/engine/text/prompts.h"
 #include "core/engine/vit/vit.h"
 
 #include <QtTest>
@@ -70,6 +71,28 @@ private slots:
         }
         // not a map any prompt would give: the prompts' maps differ
         QVERIFY(maxDiff(expected[0], expected[1]) > 0.05);
+    }
+
+    // The authors' default for SigLIP: the cells where "a photo of a" maps above 0.8 are
+    // zeroed. The model carries that prompt's embedding as the prompt code makes it (its
+    // tokenizer and text tower: the reference's to 1e-5), and LeGrad corrects with it.
+    void correctsASiglipWithTheNeutralPrompt()
+    {
+        const auto ref = loadReference(kText + "legrad_siglip.ref.safetensors");
+        const auto model = promptedClip(ref, "legrad_siglip");
+        auto& vit = dynamic_cast<engine::VisionTransformer&>(*model);
+        engine::text::PromptEncoder encoder(*vit.textTower(),
+                                            engine::text::SentencePieceTokenizer(kText + "siglip_spm/spiece.model"));
+        const auto neutral = encoder.neutralPrompt();
+        QVERIFY(maxDiff(neutral / neutral.norm(), ref.at("text.neutral")[0]) <= 1e-5);
+        vit.setNeutralPrompt(neutral);
+        const auto expected = ref.at("legrad.corrected");
+        for (int p = 0; p < int(kPrompts.size()); ++p) {
+            const auto ours = engine::legrad(*model, ref.at("image.input"), p);
+            const double diff = maxDiff(ours.maps[0], expected[p]);
+            QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("prompt %1 differs by %2").arg(p).arg(diff)));
+            QVERIFY(ours.maps[0].eq(0).sum().item<int64_t>() > 1);  // cells were zeroed, not only the minimum
+        }
     }
 
     // Through the method table as the CLI and the window ask: the default is the last two

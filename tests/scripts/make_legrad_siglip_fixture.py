@@ -16,21 +16,21 @@ archive`, Debian's python3-opencv, python3-matplotlib, python3-pil) and python3-
         --out tests/fixtures/text
 
 timm has no registered SigLIP this small, so open_clip's call to timm.create_model is answered
-with timm's own VisionTransformer class at these sizes; the rest of open_clip and LeGrad run as
-they are. Two settings of LeGrad's are fixed here:
-  - the wrapper's patch_size is set to 1 (as in make_legrad_fixture.py), so the map comes back
-    over the 8 x 8 grid, min-max normalised there;
-  - apply_correction=False: the authors' correction zeroes the cells where the prompt "a photo
-    of a" maps above 0.8, with a tokenizer it fetches from the HF hub; attnviz does not apply it.
-compute_legrad_siglip sums the scores of all the prompts it is given, so each prompt's map is
-computed alone.
+with timm's own VisionTransformer class at these sizes, and its call to open_clip.get_tokenizer
+(for the correction's prompt "a photo of a", a tokenizer it would fetch from the HF hub) with
+the fixture's SentencePiece ids, as make_text_tower_fixtures.py makes them; the rest of open_clip
+and LeGrad run as they are. The wrapper's patch_size is set to 1 (as in make_legrad_fixture.py),
+so the map comes back over the 8 x 8 grid, min-max normalised there. compute_legrad_siglip sums
+the scores of all the prompts it is given, so each prompt's map is computed alone.
 
 Writes tests/fixtures/text/legrad_siglip/ (open_clip_pytorch_model.bin, open_clip_config.json:
 a 64-px image of 8 x 8 patches, 3 blocks, 2 heads, width 32) and legrad_siglip.ref.safetensors:
   image.input F32 [1, 3, 64, 64]   the image
   text.embeds F32 [P, 32]          open_clip's encode_text of PROMPTS, normalised (LeGrad's input)
-  legrad.last2 F32 [P, 8, 8]       layer_index=-2 (LeWrapper's default)
-  legrad.all F32 [P, 8, 8]         layer_index=0: every block summed
+  text.neutral F32 [1, 32]         the same of "a photo of a", the correction's prompt
+  legrad.last2 F32 [P, 8, 8]       layer_index=-2 (LeWrapper's default), apply_correction=False
+  legrad.all F32 [P, 8, 8]         layer_index=0: every block summed, apply_correction=False
+  legrad.corrected F32 [P, 8, 8]   layer_index=-2, apply_correction=True (the authors' default)
 """
 import argparse
 import json
@@ -68,7 +68,7 @@ def build(oc_model):
                                    init_logit_bias=-10.0).eval()
 
 
-def legrad_maps(oc_model, legrad, state, image, embeds, layer_index):
+def legrad_maps(oc_model, legrad, state, image, embeds, layer_index, correct=False):
     """compute_legrad_siglip of each prompt alone on a fresh model holding `state`: [P, h, w]."""
     maps = []
     for p in range(embeds.shape[0]):
@@ -76,7 +76,7 @@ def legrad_maps(oc_model, legrad, state, image, embeds, layer_index):
         model.load_state_dict(state)
         wrapped = legrad.LeWrapper(model, layer_index=layer_index)
         wrapped.patch_size = 1  # no upsampling: the map over the patch grid
-        m = wrapped.compute_legrad_siglip(text_embedding=embeds[p:p + 1], image=image, apply_correction=False)
+        m = wrapped.compute_legrad_siglip(text_embedding=embeds[p:p + 1], image=image, apply_correction=correct)
         maps.append(m[0, 0].detach())  # [1, 1, h, w] -> [h, w]
     return torch.stack(maps)
 
@@ -88,26 +88,30 @@ def main():
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     oc_model, _, legrad = clip_fixture.import_legrad(args.open_clip)
+    import open_clip
     import open_clip.timm_model as timm_model
     timm_model.timm.create_model = tiny_siglip_trunk
+    vocabulary = towers.siglip_text_cfg()["vocab_size"]
+    open_clip.get_tokenizer = lambda model_name: (lambda texts: towers.siglip_ids(vocabulary, texts))
 
     torch.manual_seed(51)
     model = build(oc_model)
     towers.perturb(model, 52)
     state = OrderedDict((k, v.detach().clone()) for k, v in model.state_dict().items())
     image = torch.randn(1, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(53))
-    ids = towers.siglip_ids(towers.siglip_text_cfg()["vocab_size"], PROMPTS)
     with torch.no_grad():
-        embeds = F.normalize(model.encode_text(ids), dim=-1)
+        embeds = F.normalize(model.encode_text(towers.siglip_ids(vocabulary, PROMPTS)), dim=-1)
+        neutral = F.normalize(model.encode_text(towers.siglip_ids(vocabulary, ["a photo of a"])), dim=-1)
 
     config = {"model_cfg": {"embed_dim": WIDTH, "quick_gelu": False, "vision_cfg": VISION_CFG,
                             "text_cfg": towers.siglip_text_cfg()},
               "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "resize_mode": "squash"}}
     towers.write_folder(out / "legrad_siglip", state, "open_clip_config.json", config)
     write_safetensors(str(out / "legrad_siglip.ref.safetensors"), OrderedDict([
-        ("image.input", image.float()), ("text.embeds", embeds.float()),
+        ("image.input", image.float()), ("text.embeds", embeds.float()), ("text.neutral", neutral.float()),
         ("legrad.last2", legrad_maps(oc_model, legrad, state, image, embeds, -2).float().contiguous()),
-        ("legrad.all", legrad_maps(oc_model, legrad, state, image, embeds, 0).float().contiguous())]))
+        ("legrad.all", legrad_maps(oc_model, legrad, state, image, embeds, 0).float().contiguous()),
+        ("legrad.corrected", legrad_maps(oc_model, legrad, state, image, embeds, -2, True).float().contiguous())]))
     print("wrote", out / "legrad_siglip", "and legrad_siglip.ref.safetensors")
 
 

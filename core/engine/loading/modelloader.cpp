@@ -248,10 +248,16 @@ std::unique_ptr<text::TextTower> readTextTowerOrWarn(WeightSource& source, const
     }
 }
 
-// [K, E] class embeddings of the zero-shot classes the folder names for itself
-// (io::ZeroShotConfig), or undefined with a warning when its tokenizer is missing or a
-// label does not fit the tower's context: the image tower works without them.
-torch::Tensor folderZeroShotClasses(const text::TextTower* tower, const io::ModelConfig& config, ModelSpec& spec)
+struct ZeroShotEmbeddings {
+    torch::Tensor classes;  // [K, E]
+    torch::Tensor neutral;  // [E], for a SigLIP (PromptEncoder::neutralPrompt)
+};
+
+// The embeddings of the zero-shot classes the folder names for itself (io::ZeroShotConfig),
+// or undefined with a warning when its tokenizer is missing or a label does not fit the
+// tower's context: the image tower works without them.
+ZeroShotEmbeddings folderZeroShotClasses(const text::TextTower* tower, const io::ModelConfig& config,
+                                         ModelSpec& spec)
 {
     const auto& z = config.zeroShot;
     if (z.labels.empty())
@@ -263,7 +269,8 @@ torch::Tensor folderZeroShotClasses(const text::TextTower* tower, const io::Mode
     try {
         const auto folder = text::tokenizerFolder(config.path);
         text::PromptEncoder encoder(*tower, text::findTokenizer(*tower, folder));
-        return encoder.classEmbeddings(z.labels, z.templates);
+        auto classes = encoder.classEmbeddings(z.labels, z.templates);
+        return {classes, encoder.neutralPrompt()};
     } catch (const EngineError& e) {
         spec.warnings.push_back(std::string("zero_shot classes not made: ") + e.what());
         return {};
@@ -307,8 +314,10 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, const ViTFamily& fami
     const auto zeroShot = folderZeroShotClasses(textTower.get(), config, spec);
     auto vit = std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
     vit->setTextTower(std::move(textTower));
-    if (zeroShot.defined())
-        vit->setPromptClasses(zeroShot, config.zeroShot.labels);
+    if (zeroShot.classes.defined()) {
+        vit->setPromptClasses(zeroShot.classes, config.zeroShot.labels);
+        vit->setNeutralPrompt(zeroShot.neutral);
+    }
     return vit;
 }
 

@@ -90,6 +90,13 @@ torch::Tensor PromptEncoder::embed(const std::vector<std::string>& prompts)
     return torch::stack(rows);
 }
 
+torch::Tensor PromptEncoder::neutralPrompt()
+{
+    if (m_tower.spec().score != TextScore::Sigmoid)
+        return {};
+    return embed({"a photo of a"})[0];
+}
+
 torch::Tensor PromptEncoder::classEmbeddings(const std::vector<std::string>& labels,
                                              const std::vector<std::string>& templates)
 {

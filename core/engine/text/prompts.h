@@ -42,6 +42,10 @@ public:
     // (open_clip's build_zero_shot_classifier).
     torch::Tensor classEmbeddings(const std::vector<std::string>& labels, const std::vector<std::string>& templates);
 
+    // The embedding [E] of "a photo of a", the prompt LeGrad's authors map to correct a
+    // SigLIP's maps (compute_legrad_siglip); undefined for a CLIP, which they do not correct.
+    torch::Tensor neutralPrompt();
+
 private:
     std::vector<int64_t> idsOf(const std::string& prompt) const;
 

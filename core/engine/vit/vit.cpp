@@ -32,6 +32,8 @@ void VisionTransformer::to(torch::Device device)
         m_text->to(device);
     if (m_promptClasses.defined())
         m_promptClasses = m_promptClasses.to(device);
+    if (m_neutralPrompt.defined())
+        m_neutralPrompt = m_neutralPrompt.to(device);
     m_device = device;
 }
 
@@ -58,6 +60,14 @@ void VisionTransformer::setPromptClasses(const torch::Tensor& classes, std::vect
     m_spec.promptClasses = true;
     m_spec.sigmoidScores = m_text->spec().score == text::TextScore::Sigmoid;
     m_spec.description = vitDescription(m_spec);
+}
+
+void VisionTransformer::setNeutralPrompt(const torch::Tensor& embedding)
+{
+    if (embedding.defined() && (embedding.dim() != 1 || embedding.size(0) != m_spec.embeddingDim))
+        throw EngineError("a neutral prompt " + io::shapeString(embedding.sizes().vec()) + " for "
+                          + std::to_string(m_spec.embeddingDim) + "-d embeddings");
+    m_neutralPrompt = embedding.defined() ? embedding.detach().clone().to(m_device) : torch::Tensor();
 }
 
 const text::TextTower* textTowerOf(const Classifier& model)

@@ -53,6 +53,11 @@ public:
     torch::Tensor promptLogits(const torch::Tensor& embeddings) const;
     // The prompt classes [K, E] on device(), undefined without any.
     const torch::Tensor& promptClasses() const { return m_promptClasses; }
+    // The embedding [E] of a prompt that names nothing (PromptEncoder::neutralPrompt), set
+    // beside the prompt classes by whoever embeds them: LeGrad corrects a SigLIP's maps
+    // with its map. Undefined until set (and for a CLIP).
+    void setNeutralPrompt(const torch::Tensor& embedding);
+    const torch::Tensor& neutralPrompt() const { return m_neutralPrompt; }
 
     // The stream entering block 0 [N, T, D] (patches, prefix tokens, positions, CLIP's
     // pre-norm) for an input [N, C, H, W]; fills `layout`.
@@ -79,7 +84,7 @@ public:
     // exists at a time. Fills `layout`. With an attention-pooling head (SigLIP), the
     // block's output goes straight into the pool, without the final norm (the authors'
     // reading of SigLIP), and the gradient is the pool's first latent's attention:
-    // visit gets [H, 1, T] each.
+    // visit gets [H, 1, T] each. Throws EngineError for a model with no classes.
     void visitReadoutGradients(const torch::Tensor& input, int firstBlock,
                                const std::function<torch::Tensor(const torch::Tensor&)>& score,
                                const AttentionGradientVisitor& visit, TokenLayout& layout) const;
@@ -141,6 +146,7 @@ private:
     mutable ViTWeights m_w;                   // mutable only for named(): forward never changes weights
     std::shared_ptr<text::TextTower> m_text;  // shared by withPromptClasses' copies
     torch::Tensor m_promptClasses;            // [K, E] on device(), or undefined
+    torch::Tensor m_neutralPrompt;            // [E] on device(), or undefined
     torch::Tensor m_relIndex;                 // BEiT: relativePositionIndex of the trained grid, [T*T]
     torch::Device m_device{torch::kCPU};
 };
