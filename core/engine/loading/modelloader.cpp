@@ -256,8 +256,7 @@ struct ZeroShotEmbeddings {
 // The embeddings of the zero-shot classes the folder names for itself (io::ZeroShotConfig),
 // or undefined with a warning when its tokenizer is missing or a label does not fit the
 // tower's context: the image tower works without them.
-ZeroShotEmbeddings folderZeroShotClasses(const text::TextTower* tower, const io::ModelConfig& config,
-                                         ModelSpec& spec)
+ZeroShotEmbeddings folderZeroShotClasses(const text::TextTower* tower, const io::ModelConfig& config, ModelSpec& spec)
 {
     const auto& z = config.zeroShot;
     if (z.labels.empty())

@@ -131,11 +131,15 @@ std::unique_ptr<TextTower> readTextTower(WeightSource& s, const io::ModelConfig&
 
 const std::vector<std::string>& textTowerKeyPrefixes()
 {
-    static const std::vector<std::string> prefixes{
-        "token_embedding.", "positional_embedding", "transformer.", "ln_final.", "text_projection",  // open_clip
-        "text.",                                                                                    // CustomTextCLIP
-        "text_model.",                                                                              // HF
-        "logit_scale",      "logit_bias"};
+    static const std::vector<std::string> prefixes{"token_embedding.",
+                                                   "positional_embedding",
+                                                   "transformer.",
+                                                   "ln_final.",
+                                                   "text_projection",  // open_clip
+                                                   "text.",            // CustomTextCLIP
+                                                   "text_model.",      // HF
+                                                   "logit_scale",
+                                                   "logit_bias"};
     return prefixes;
 }
 

@@ -352,13 +352,18 @@ torch::Tensor VisionTransformer::pooled(const torch::Tensor& x, torch::Tensor* p
     return y.select(1, 0);
 }
 
-torch::Tensor VisionTransformer::classify(const torch::Tensor& x, torch::Tensor* poolAttention) const
+torch::Tensor VisionTransformer::logitsOfPooled(const torch::Tensor& p) const
 {
     if (m_promptClasses.defined())
-        return m_text->logits(embedding(x, poolAttention), m_promptClasses);
-    if (!m_w.headW.defined())
+        return m_text->logits(m_w.projW.defined() ? F::linear(p, m_w.projW) : p, m_promptClasses);
+    return m_w.headW.defined() ? F::linear(p, m_w.headW, m_w.headB) : torch::Tensor();
+}
+
+torch::Tensor VisionTransformer::classify(const torch::Tensor& x, torch::Tensor* poolAttention) const
+{
+    if (!m_promptClasses.defined() && !m_w.headW.defined())
         return {};
-    auto logits = F::linear(pooled(x, poolAttention), m_w.headW, m_w.headB);
+    auto logits = logitsOfPooled(pooled(x, poolAttention));
     if (m_w.headDistW.defined()) {  // DeiT distilled: average of the class and distillation heads
         const auto y = torch::layer_norm(x, {x.size(-1)}, m_w.normW, m_w.normB, m_spec.layerNormEps);
         logits = (logits + F::linear(y.select(1, 1), m_w.headDistW, m_w.headDistB)) / 2;
@@ -566,10 +571,7 @@ void VisionTransformer::visitReadoutGradients(const torch::Tensor& input, int fi
                          {&attention, nullptr});
         if (m_spec.attentionPool) {
             torch::Tensor poolAttention;  // [1, H, L, T]
-            const auto e = attentionPool(out, &poolAttention);
-            const auto read = m_w.projW.defined() ? F::linear(e, m_w.projW) : e;
-            const auto logits = m_promptClasses.defined() ? m_text->logits(read, m_promptClasses)
-                                                          : F::linear(read, m_w.headW, m_w.headB);
+            const auto logits = logitsOfPooled(attentionPool(out, &poolAttention));
             const auto gradient = torch::autograd::grad({score(logits)}, {poolAttention})[0];
             visit(l, poolAttention.detach()[0].narrow(1, 0, 1), gradient[0].narrow(1, 0, 1));
             continue;

@@ -137,6 +137,9 @@ private:
     torch::Tensor pooled(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
     // Latent queries attending over the normed tokens y [N, T, D] -> [N, D].
     torch::Tensor attentionPool(const torch::Tensor& y, torch::Tensor* attention) const;
+    // What the classes read from pooled features p [N, D]: the prompt classes' scores of
+    // its projection, or the head's logits; [N, classes], undefined with neither.
+    torch::Tensor logitsOfPooled(const torch::Tensor& p) const;
     // [N, classes], undefined without a head
     torch::Tensor classify(const torch::Tensor& x, torch::Tensor* poolAttention = nullptr) const;
     // [N, E]: pooled, projected (CLIP)
