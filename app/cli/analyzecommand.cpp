@@ -37,6 +37,8 @@ engine::ViewRequest viewRequest(const Arguments& args)
     request.query = args.rowCol("query");
     request.discardRatio = args.doubleValue("discard-ratio", 0.0, 0.0, 0.99);
     request.vitCamInput = engine::vitCamInputFromName(args.value("cam-input").value_or("norm1"));
+    request.steps = args.intValue("steps", request.steps, 1);
+    request.baseline = engine::pathBaselineFromName(args.value("baseline").value_or("black"));
     return request;
 }
 
@@ -139,14 +141,15 @@ int runAnalyze(const std::vector<std::string>& words)
     const Arguments args(words, {"vit",      "cnn",        "image",    "tensor",        "device",    "top-k",
                                  "heads",    "input-size", "dump",     "threads",       "method",    "layer",
                                  "head",     "class",      "query",    "discard-ratio", "cam-input", "out-dir",
-                                 "colormap", "alpha",      "upsample", "normalize",     "keep-mass", "labels"},
+                                 "colormap", "alpha",      "upsample", "normalize",     "keep-mass", "labels",
+                                 "steps",    "baseline"},
                          {"no-colorbar", "dump-attention"}, {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
     for (const char* option : {"layer", "head", "class", "query", "discard-ratio", "cam-input", "out-dir", "colormap",
-                               "alpha", "upsample", "normalize", "keep-mass"})
+                               "alpha", "upsample", "normalize", "keep-mass", "steps", "baseline"})
         if (args.value(option) && !args.value("method"))
             throw UsageError(std::string("--") + option + " needs --method NAME");
     if (args.flag("dump-attention") && !args.value("dump"))

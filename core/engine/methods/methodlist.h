@@ -27,6 +27,7 @@
     X(AblationCam,            "ablationcam",             "Desai & Ramaswamy 2020",                                Both, Model, None,   Pick,         false, true,  camView) \
     X(EffectiveField,         "erf",                     "Luo et al. 2016",                                       CNN,  Model, None,   Unit,         false, false, effectiveFieldView) \
     X(Saliency,               "saliency",                "Simonyan, Vedaldi & Zisserman 2014",                    Both, Model, None,   Input,        false, false, saliencyView) \
+    X(IntegratedGradients,    "integrated-gradients",    "Sundararajan, Taly & Yan, ICML 2017",                   Both, Model, None,   Input,        false, false, integratedGradientsView) \
     X(CentreBaseline,         "centre",                  "baseline: a Gaussian centre prior, no model",           Both, Trace, None,   Input,        false, false, centreView) \
     X(EdgesBaseline,          "edges",                   "baseline: Sobel edges of the input (Adebayo et al. 2018)", Both, Trace, None, Input,        false, false, edgesView) \
     /* a new method: one row above this line */

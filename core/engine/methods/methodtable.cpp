@@ -32,6 +32,11 @@ void checkRequest(const MethodInfo& info, const Family family, const ViewRequest
         throw EngineError(name + " fuses the heads: use --head mean, max or min");
     if (request.discardRatio != 0.0 && !info.fusesHeads())
         throw EngineError("a discard ratio only applies to rollout and grad-rollout");
+    const bool pathMethod = request.method == ViewMethod::IntegratedGradients;
+    if (!pathMethod && (request.steps != ViewRequest{}.steps || request.baseline != ViewRequest{}.baseline))
+        throw EngineError("steps and a baseline only apply to integrated-gradients");
+    if (pathMethod && (request.steps < 1 || request.steps > 1024))
+        throw EngineError("integrated-gradients takes 1 to 1024 steps, not " + std::to_string(request.steps));
 }
 
 }  // namespace

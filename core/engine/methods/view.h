@@ -41,6 +41,12 @@ enum class VitCamInput { Norm1Output, ResidualStream };
 VitCamInput vitCamInputFromName(const std::string& name);  // "norm1" | "residual"; throws EngineError
 std::string vitCamInputName(VitCamInput input);
 
+// Where integrated gradients' path starts: a black image, or the input blurred.
+enum class PathBaseline { Black, Blur };
+std::string pathBaselineName(PathBaseline baseline);
+// Throws EngineError naming the choices.
+PathBaseline pathBaselineFromName(const std::string& name);
+
 struct ViewRequest {
     ViewMethod method = ViewMethod::Attention;
     // A ViT block (-1 the last) or every block, attention also the pool (its default with a
@@ -52,6 +58,8 @@ struct ViewRequest {
     std::optional<std::pair<int, int>> query;
     double discardRatio = 0.0;                           // rollout, grad-rollout
     VitCamInput vitCamInput = VitCamInput::Norm1Output;  // ViT CAMs
+    int steps = 50;                                      // integrated-gradients: the path's points
+    PathBaseline baseline = PathBaseline::Black;         // integrated-gradients: where it starts
 };
 
 // The maps of one request: a grid of rows (layers) by columns (heads), each map over
