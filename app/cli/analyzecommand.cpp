@@ -138,11 +138,10 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
 
 int runAnalyze(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit",      "cnn",        "image",    "tensor",        "device",    "top-k",
-                                 "heads",    "input-size", "dump",     "threads",       "method",    "layer",
-                                 "head",     "class",      "query",    "discard-ratio", "cam-input", "out-dir",
-                                 "colormap", "alpha",      "upsample", "normalize",     "keep-mass", "labels",
-                                 "steps",    "baseline"},
+    const Arguments args(words, {"vit",        "cnn",           "image",     "tensor",  "device",   "top-k", "heads",
+                                 "input-size", "dump",          "threads",   "method",  "layer",    "head",  "class",
+                                 "query",      "discard-ratio", "cam-input", "out-dir", "colormap", "alpha", "upsample",
+                                 "normalize",  "keep-mass",     "labels",    "steps",   "baseline"},
                          {"no-colorbar", "dump-attention"}, {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");

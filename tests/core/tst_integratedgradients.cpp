@@ -32,11 +32,6 @@ std::unique_ptr<engine::Classifier> load(const std::string& model)
     return engine::loadClassifier(ATTNVIZ_VIT_FIXTURES "timm_deit3", options);
 }
 
-engine::PathBaseline baselineOf(const std::string& name)
-{
-    return engine::pathBaselineFromName(name);
-}
-
 }  // namespace
 
 class TestIntegratedGradients : public QObject {
@@ -64,10 +59,10 @@ private slots:
         const auto ref = loadReference(kReference);
         const auto classifier = load(m);
         const auto& x = ref.at(m + ".input");
-        const auto start = engine::pathBaseline(x, baselineOf(b), classifier->spec().preprocessing);
+        const auto start = engine::pathBaseline(x, engine::pathBaselineFromName(b), classifier->spec().preprocessing);
         QVERIFY2(maxAbsDiff(start, ref.at(m + ".baseline." + b)) <= 1e-5, "the path starts elsewhere");
 
-        const auto ours = engine::integratedGradients(*classifier, x, kClass, kSteps, baselineOf(b));
+        const auto ours = engine::integratedGradients(*classifier, x, kClass, kSteps, engine::pathBaselineFromName(b));
         QCOMPARE(ours.classIndex, kClass);
         const double diff = relativeDiff(ours.attributions, ref.at(m + ".attr." + b)[0]);
         QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("attributions differ by %1 of the largest").arg(diff)));
