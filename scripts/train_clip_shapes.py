@@ -28,7 +28,6 @@ import argparse
 import json
 import math
 import pathlib
-import struct
 import sys
 import time
 from collections import OrderedDict
@@ -40,7 +39,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "scripts"))
-from make_reference import write_safetensors  # noqa: E402
+from make_reference import read_safetensors, write_safetensors  # noqa: E402
 
 WIDTH, HEADS, DEPTH = 64, 4, 6  # the image trunk (vit-shapes)
 TEXT_WIDTH, TEXT_HEADS, TEXT_LAYERS, CONTEXT, EMBED = 64, 4, 3, 16, 64
@@ -277,20 +276,6 @@ def learning_rate_factor(step, warmup, total):
     if step < warmup:
         return (step + 1) / warmup
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-
-def read_safetensors(path):
-    data = pathlib.Path(path).read_bytes()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", name
-        a, b = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[8 + n + a:8 + n + b], np.float32).copy()).view(info["shape"])
-    return out
 
 
 def main():

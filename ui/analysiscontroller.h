@@ -147,8 +147,8 @@ public:
     // (VisionTransformer::withPromptClasses, so the pane on screen is untouched), which
     // replaces the loaded one for the analyses that follow; the new scores come from the
     // trace's image embedding, with no pass of the image. Each prompt's text tower runs
-    // once: the earlier ones are kept as the model's classes. Emits promptAdded or failed (no text tower, no tokenizer
-    // file, an empty or over-long prompt).
+    // once: the earlier ones are kept as the model's classes. Emits promptAdded or failed
+    // (no text tower, no tokenizer file, an empty or over-long prompt).
     quint64 addPrompt(const std::shared_ptr<const PaneAnalysis>& pane, const QString& prompt, const QString& device,
                       int inputSide);
     // Zero-shot classes for the same kind of model: `labels` under the template "a photo of

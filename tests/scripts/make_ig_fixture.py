@@ -24,11 +24,9 @@ black, blur.
 import argparse
 import json
 import pathlib
-import struct
 import sys
 from collections import OrderedDict
 
-import numpy as np
 import timm
 import torch
 import torchvision.transforms.functional as TF
@@ -36,7 +34,7 @@ from captum.attr import IntegratedGradients
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_reference import write_safetensors  # noqa: E402
+from make_reference import read_safetensors, write_safetensors  # noqa: E402
 
 FIXTURES = HERE.parent / "fixtures"
 CLASS, STEPS, SIDE = 3, 64, 64
@@ -46,16 +44,6 @@ MODELS = OrderedDict([
     ("vit", (FIXTURES / "vit" / "timm_deit3", "deit3_small_patch16_224",
              dict(embed_dim=64, depth=2, num_heads=4, mlp_ratio=0.5, img_size=64, num_classes=10))),
 ])
-
-
-def read_safetensors(path):
-    data = pathlib.Path(path).read_bytes()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    dtypes = {"F32": np.float32, "I64": np.int64}
-    return {k: torch.from_numpy(np.frombuffer(data[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
-                                              dtypes[v["dtype"]]).copy()).view(v["shape"])
-            for k, v in header.items() if k != "__metadata__"}
 
 
 def main():

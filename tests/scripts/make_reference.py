@@ -39,6 +39,22 @@ import torchvision
 DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
 
 
+def read_safetensors(path):
+    """Reads back what write_safetensors wrote (F32 and I64 tensors, by name)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    header.pop("__metadata__", None)
+    back = {v: k for k, v in DTYPES.items()}
+    out = OrderedDict()
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        data = bytearray(blob[8 + n + begin:8 + n + end])
+        out[name] = torch.frombuffer(data, dtype=back[info["dtype"]]).reshape(info["shape"]).clone()
+    return out
+
+
 def write_safetensors(path, tensors, metadata=None):
     """Minimal safetensors writer: 8-byte little-endian header length, JSON header (with
     `metadata` as __metadata__ when given), raw data. Shared by the reference scripts."""

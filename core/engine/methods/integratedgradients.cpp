@@ -7,6 +7,7 @@
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/gradientsupport.h"
 #include "core/engine/methods/methodtable.h"
+#include "core/engine/training/imageset.h"
 
 #include <cmath>
 
@@ -83,18 +84,13 @@ torch::Tensor pathBaseline(const torch::Tensor& input, PathBaseline baseline, co
 {
     if (baseline == PathBaseline::Blur)
         return blurAlong(blurAlong(input, 2, double(input.size(2)) / 16.0), 3, double(input.size(3)) / 16.0);
-    const auto channels = input.size(1);
-    std::vector<double> mean, deviation;
-    for (int64_t c = 0; c < channels; ++c) {
-        const auto k = std::size_t(c);
-        mean.push_back(preprocessing.mean[std::min(k, preprocessing.mean.size() - 1)]);
-        deviation.push_back(preprocessing.std[std::min(k, preprocessing.std.size() - 1)]);
-    }
-    // (0 - mean) / std in the input's precision, as the normalisation rounds it: a start one
+    // A black pixel as the normalisation makes it (normalizeBatch, float32): a start one
     // rounding away moves every path point, and a ReLU network's gradient jumps at its kinks
     // (against Captum, 0.3 % of a ResNet's attributions then differed by up to 3e-4)
-    const auto black = (0.0 - torch::tensor(mean).to(input.options())) / torch::tensor(deviation).to(input.options());
-    return black.view({1, channels, 1, 1}).expand_as(input).clone();
+    auto onePixel = preprocessing;
+    onePixel.inputSize = {int(input.size(1)), 1, 1};
+    const auto black = normalizeBatch(torch::zeros({1, input.size(1), 1, 1}, torch::kUInt8), onePixel);
+    return black.to(input.options()).expand_as(input).clone();
 }
 
 InputAttribution integratedGradients(const Classifier& model, const torch::Tensor& input, int classIndex, int steps,
@@ -104,12 +100,10 @@ InputAttribution integratedGradients(const Classifier& model, const torch::Tenso
         throw EngineError("gradient methods cannot run under inference mode");
     if (input.dim() != 4 || input.size(0) != 1)
         throw EngineError("integrated gradients explain one image [1, C, H, W]");
+    if (classIndex < 0)
+        throw EngineError("integrated gradients need the class to explain");
     const auto x = input.to(model.device(), torch::kFloat32).detach();
     const auto x0 = pathBaseline(x, baseline, model.spec().preprocessing);
-    {
-        torch::NoGradGuard noGrad;
-        classScore(model.activations(x).logits, classIndex);  // the top-1 when none is asked for
-    }
     const auto [alphas, weights] = gaussLegendre(steps);
     torch::AutoGradMode enableGrad(true);
     auto sum = torch::zeros_like(x);  // Σ_k w_k ∂y_c/∂x at the path's points [1, C, H, W]
@@ -125,6 +119,7 @@ InputAttribution integratedGradients(const Classifier& model, const torch::Tenso
                            .view({n, 1, 1, 1});
         const auto points = (x0 + a * (x - x0)).detach().requires_grad_(true);  // [n, C, H, W]
         const auto logits = model.activations(points).logits;                   // [n, classes]
+        classScore(logits, classIndex);  // checks the class is one of the model's
         const auto gradient = torch::autograd::grad({logits.select(1, classIndex).sum()}, {points})[0];
         sum += (gradient * w).sum(0, /*keepdim=*/true);
     }

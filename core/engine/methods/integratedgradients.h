@@ -32,7 +32,7 @@ struct InputAttribution {
 };
 
 // Integrated gradients (Sundararajan, Taly & Yan, ICML 2017) of the class logit y_c
-// (before the softmax; classIndex < 0: the top-1) at the input [1, C, H, W], as Captum's
+// (before the softmax; the class must be given) at the input [1, C, H, W], as Captum's
 // IntegratedGradients.attribute computes it with its default method:
 //   attr = (x - x0) ⊙ Σ_k w_k ∂y_c/∂x (x0 + α_k (x - x0)),  (α_k, w_k) = gaussLegendre(steps),
 // the path's points run through the model in batches. Completeness: Σ attr ≈ y_c(x) - y_c(x0).
