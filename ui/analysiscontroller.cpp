@@ -283,8 +283,7 @@ quint64 AnalysisController::addPrompt(const std::shared_ptr<const PaneAnalysis>&
         }
         labels.push_back(prompt.toStdString());
         const int classIndex = int(labels.size()) - 1;
-        deliverWithClasses(job, pane, {classes, encoder.neutralPrompt()}, std::move(labels), classIndex, device,
-                           inputSide);
+        deliverWithClasses(job, pane, classes, std::move(labels), classIndex, device, inputSide);
     });
     return job;
 }
@@ -297,18 +296,17 @@ quint64 AnalysisController::setLabelSet(const std::shared_ptr<const PaneAnalysis
         report([this, count = labels.size()] { emit progress(tr("reading %1 class names").arg(count)); });
         auto encoder = promptEncoderOf(*pane).second;
         const auto classes = encoder.classEmbeddings(labels, {"a photo of a {}."}).to(torch::kCPU);  // [K, E]
-        deliverWithClasses(job, pane, {classes, encoder.neutralPrompt()}, labels, -1, device, inputSide);
+        deliverWithClasses(job, pane, classes, labels, -1, device, inputSide);
     });
     return job;
 }
 
 void AnalysisController::deliverWithClasses(quint64 job, const std::shared_ptr<const PaneAnalysis>& pane,
-                                            const ClassEmbeddings& embeddings, std::vector<std::string> labels,
+                                            const torch::Tensor& classes, std::vector<std::string> labels,
                                             int classIndex, const QString& device, int inputSide)
 {
     const auto& vit = dynamic_cast<const engine::VisionTransformer&>(*pane->model);
-    const auto prompted = vit.withPromptClasses(embeddings.classes, std::move(labels));
-    prompted->setNeutralPrompt(embeddings.neutral);
+    const auto prompted = vit.withPromptClasses(classes, std::move(labels));
     auto out = std::make_shared<PaneAnalysis>(*pane);
     out->model = prompted;
     out->trace.logits = prompted->promptLogits(pane->trace.embedding);  // the image's pass is the trace's

@@ -208,17 +208,11 @@ signals:
 private:
     // Worker thread only; cached by path, device and input size.
     std::shared_ptr<engine::Classifier> model(const QString& path, const QString& device, int inputSide);
-    // Prompt classes [K, E] and the neutral prompt's embedding [E] (a SigLIP's, for LeGrad;
-    // else undefined), as PromptEncoder makes them.
-    struct ClassEmbeddings {
-        torch::Tensor classes, neutral;
-    };
     // Worker thread only, for addPrompt and setLabelSet: `pane`'s model, which must have a
-    // text tower, with `embeddings` labelled `labels`, its scores from the pane's trace;
+    // text tower, with the classes [K, E] labelled `labels`, its scores from the pane's trace;
     // it replaces the loaded model. Delivers promptAdded(pane, the new pane, classIndex).
-    void deliverWithClasses(quint64 job, const std::shared_ptr<const PaneAnalysis>& pane,
-                            const ClassEmbeddings& embeddings, std::vector<std::string> labels, int classIndex,
-                            const QString& device, int inputSide);
+    void deliverWithClasses(quint64 job, const std::shared_ptr<const PaneAnalysis>& pane, const torch::Tensor& classes,
+                            std::vector<std::string> labels, int classIndex, const QString& device, int inputSide);
     // Worker thread only: the models on screen (by modelKey) stay loaded, no others.
     void keepOnlyModels(const std::array<QString, 2>& keys);
     // Worker thread only: the model at `path` (loaded or cached) run once on `image` (RGB)

@@ -55,7 +55,6 @@ std::optional<PromptClasses> applyPrompts(const Arguments& args, engine::Classif
         out.embeddings = encoder.classEmbeddings(out.labels, templates);
     }
     vit->setPromptClasses(out.embeddings, out.labels);
-    vit->setNeutralPrompt(encoder.neutralPrompt());
     out.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     return out;
 }

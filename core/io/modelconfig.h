@@ -39,6 +39,9 @@ struct ZeroShotConfig {
 
 struct ModelConfig {
     bool present = false;
+    // The config file's path; without one, the weights' path as loadClassifier was given it,
+    // so that side files (a text tower's tokenizer) are looked for beside them. Empty for a
+    // model built from memory.
     std::string path;
     std::string architecture;  // timm name or HF class, informative
     std::optional<int> numClasses;

@@ -10,10 +10,11 @@
 #include "core/engine/methods/legrad.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/model/classifier.h"
-#include "core/engine/text/prompts.h"
 #include "core/engine/vit/vit.h"
 
 #include <QtTest>
+
+#include <filesystem>
 
 using namespace attnviz;
 using testing::loadReference;
@@ -74,18 +75,25 @@ private slots:
     }
 
     // The authors' default for SigLIP: the cells where "a photo of a" maps above 0.8 are
-    // zeroed. The model carries that prompt's embedding as the prompt code makes it (its
-    // tokenizer and text tower: the reference's to 1e-5), and LeGrad corrects with it.
+    // zeroed. A SigLIP whose tokenizer is beside it carries that prompt's embedding from the
+    // moment it loads (the reference's to 1e-5), whoever gives it prompts later, and LeGrad
+    // corrects with it; without the tokenizer (the fixture's own folder) it carries none.
     void correctsASiglipWithTheNeutralPrompt()
     {
         const auto ref = loadReference(kText + "legrad_siglip.ref.safetensors");
-        const auto model = promptedClip(ref, "legrad_siglip");
+        QTemporaryDir dir;
+        const std::filesystem::path folder = dir.path().toStdString();
+        std::filesystem::copy(kText + "legrad_siglip", folder);
+        std::filesystem::copy_file(kText + "siglip_spm/spiece.model", folder / "spiece.model");
+        auto model = engine::loadClassifier(folder.string());
         auto& vit = dynamic_cast<engine::VisionTransformer&>(*model);
-        engine::text::PromptEncoder encoder(*vit.textTower(),
-                                            engine::text::SentencePieceTokenizer(kText + "siglip_spm/spiece.model"));
-        const auto neutral = encoder.neutralPrompt();
+        const auto neutral = vit.neutralPrompt();
+        QVERIFY(neutral.defined());
         QVERIFY(maxDiff(neutral / neutral.norm(), ref.at("text.neutral")[0]) <= 1e-5);
-        vit.setNeutralPrompt(neutral);
+        QVERIFY(!dynamic_cast<const engine::VisionTransformer&>(*promptedClip(ref, "legrad_siglip"))
+                     .neutralPrompt()
+                     .defined());
+        vit.setPromptClasses(ref.at("text.embeds"), kPrompts);
         const auto expected = ref.at("legrad.corrected");
         for (int p = 0; p < int(kPrompts.size()); ++p) {
             const auto ours = engine::legrad(*model, ref.at("image.input"), p);

@@ -248,31 +248,35 @@ std::unique_ptr<text::TextTower> readTextTowerOrWarn(WeightSource& source, const
     }
 }
 
-struct ZeroShotEmbeddings {
-    torch::Tensor classes;  // [K, E]
-    torch::Tensor neutral;  // [E], for a SigLIP (PromptEncoder::neutralPrompt)
+struct FolderPrompts {
+    torch::Tensor classes;  // [K, E], the folder's zero-shot classes, or undefined
+    torch::Tensor neutral;  // [E], a SigLIP's neutral prompt (PromptEncoder::neutralPrompt), or undefined
 };
 
-// The embeddings of the zero-shot classes the folder names for itself (io::ZeroShotConfig),
-// or undefined with a warning when its tokenizer is missing or a label does not fit the
-// tower's context: the image tower works without them.
-ZeroShotEmbeddings folderZeroShotClasses(const text::TextTower* tower, const io::ModelConfig& config, ModelSpec& spec)
+// What a text tower's folder embeds at load time, once: the zero-shot classes it names for
+// itself (io::ZeroShotConfig) and, for a SigLIP, the neutral prompt whose map LeGrad
+// subtracts from every prompt's, however the prompts are given later. Both need the
+// tokenizer beside the weights; without it (or when a label does not fit the tower's
+// context) the classes are a warning and the image tower works without them.
+FolderPrompts embedFolderPrompts(const text::TextTower* tower, const io::ModelConfig& config, ModelSpec& spec)
 {
     const auto& z = config.zeroShot;
-    if (z.labels.empty())
-        return {};
-    if (!tower) {
+    if (!z.labels.empty() && !tower)
         spec.warnings.emplace_back("zero_shot classes not made: the model has no usable text tower");
+    const bool wantsNeutral = tower && tower->spec().score == text::TextScore::Sigmoid;
+    if (!tower || config.path.empty() || (z.labels.empty() && !wantsNeutral))
         return {};
-    }
     try {
-        const auto folder = text::tokenizerFolder(config.path);
-        text::PromptEncoder encoder(*tower, text::findTokenizer(*tower, folder));
-        auto classes = encoder.classEmbeddings(z.labels, z.templates);
-        return {classes, encoder.neutralPrompt()};
+        text::PromptEncoder encoder(*tower, text::findTokenizer(*tower, text::tokenizerFolder(config.path)));
+        FolderPrompts out;
+        out.neutral = encoder.neutralPrompt();
+        if (!z.labels.empty())
+            out.classes = encoder.classEmbeddings(z.labels, z.templates);
+        return out;
     } catch (const EngineError& e) {
-        spec.warnings.push_back(std::string("zero_shot classes not made: ") + e.what());
-        return {};
+        if (!z.labels.empty())
+            spec.warnings.push_back(std::string("zero_shot classes not made: ") + e.what());
+        return {};  // a SigLIP without its tokenizer takes no prompts at all
     }
 }
 
@@ -310,13 +314,12 @@ std::unique_ptr<Classifier> buildViT(WeightSource& source, const ViTFamily& fami
                                 + std::to_string(spec.embeddingDim) + "-d ones");
         textTower.reset();
     }
-    const auto zeroShot = folderZeroShotClasses(textTower.get(), config, spec);
+    const auto prompts = embedFolderPrompts(textTower.get(), config, spec);
     auto vit = std::make_unique<VisionTransformer>(std::move(spec), std::move(weights));
     vit->setTextTower(std::move(textTower));
-    if (zeroShot.classes.defined()) {
-        vit->setPromptClasses(zeroShot.classes, config.zeroShot.labels);
-        vit->setNeutralPrompt(zeroShot.neutral);
-    }
+    vit->setNeutralPrompt(prompts.neutral);
+    if (prompts.classes.defined())
+        vit->setPromptClasses(prompts.classes, config.zeroShot.labels);
     return vit;
 }
 
@@ -339,6 +342,8 @@ std::unique_ptr<Classifier> loadClassifier(const std::string& modelPath, const L
 {
     parseDevice(options.device);  // a bad device fails before a large file is read
     auto ckpt = io::loadCheckpoint(modelPath);
+    if (!ckpt.config.present)
+        ckpt.config.path = modelPath;
     try {
         return buildClassifier(ckpt.tensors, ckpt.config, options);
     } catch (const EngineError& e) {

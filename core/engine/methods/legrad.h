@@ -23,8 +23,8 @@ namespace attnviz::engine {
 // no final norm, as the authors do, and E_l the mean over heads of ReLU(ds_l / dA_l) at
 // the pool's first latent, dA_l [H, 1, T]. The authors then zero the cells where the
 // neutral prompt "a photo of a" maps above 0.8 (apply_correction), and so does attnviz
-// when the model carries that prompt's embedding (VisionTransformer::neutralPrompt, set by
-// whoever embeds the prompts); without it the map is left uncorrected.
+// when the model carries that prompt's embedding (VisionTransformer::neutralPrompt, which the
+// loader sets when the SigLIP's tokenizer is beside it); without it the map is left uncorrected.
 ClassMaps legrad(const Classifier& vit, const torch::Tensor& input, int classIndex, int startLayer = -1);
 
 }  // namespace attnviz::engine

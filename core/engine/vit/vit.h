@@ -54,8 +54,8 @@ public:
     // The prompt classes [K, E] on device(), undefined without any.
     const torch::Tensor& promptClasses() const { return m_promptClasses; }
     // The embedding [E] of a prompt that names nothing (PromptEncoder::neutralPrompt), set
-    // beside the prompt classes by whoever embeds them: LeGrad corrects a SigLIP's maps
-    // with its map. Undefined until set (and for a CLIP).
+    // by the loader for a SigLIP whose tokenizer is beside it: LeGrad corrects a SigLIP's
+    // maps with its map. Undefined until set (and for a CLIP); withPromptClasses keeps it.
     void setNeutralPrompt(const torch::Tensor& embedding);
     const torch::Tensor& neutralPrompt() const { return m_neutralPrompt; }
 
