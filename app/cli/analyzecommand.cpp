@@ -1,6 +1,7 @@
 #include "app/cli/arguments.h"
 #include "app/cli/commands.h"
 #include "app/cli/inputs.h"
+#include "app/cli/methodoptions.h"
 #include "app/cli/modeljson.h"
 #include "app/cli/overlayoutput.h"
 #include "app/cli/prompts.h"
@@ -37,8 +38,7 @@ engine::ViewRequest viewRequest(const Arguments& args)
     request.query = args.rowCol("query");
     request.discardRatio = args.doubleValue("discard-ratio", 0.0, 0.0, 0.99);
     request.vitCamInput = engine::vitCamInputFromName(args.value("cam-input").value_or("norm1"));
-    request.steps = args.intValue("steps", request.steps, 1);
-    request.baseline = engine::pathBaselineFromName(args.value("baseline").value_or("black"));
+    request.settings = methodSettings(args);
     return request;
 }
 
@@ -123,8 +123,11 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     if (!args.value("method"))
         return j;
     start = std::chrono::steady_clock::now();
-    const auto view = engine::computeView(*model, trace, viewRequest(args));
+    const auto request = viewRequest(args);
+    const auto view = engine::computeView(*model, trace, request);
     j["view"] = viewJson(view, model->spec());
+    if (auto settings = settingsJson(request.method, request.settings); !settings.is_null())
+        j["view"]["settings"] = std::move(settings);
     j["timings_ms"]["view"] = msSince(start);
     if (dump)
         (*dump)[role + "." + engine::viewMethodName(view.method)] = engine::toRawF32(view.maps);
@@ -138,19 +141,22 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
 
 int runAnalyze(const std::vector<std::string>& words)
 {
-    const Arguments args(words, {"vit",        "cnn",           "image",     "tensor",  "device",   "top-k", "heads",
-                                 "input-size", "dump",          "threads",   "method",  "layer",    "head",  "class",
-                                 "query",      "discard-ratio", "cam-input", "out-dir", "colormap", "alpha", "upsample",
-                                 "normalize",  "keep-mass",     "labels",    "steps",   "baseline"},
+    const Arguments args(words, withMethodSettings({"vit",           "cnn",       "image",      "tensor",   "device",
+                                                    "top-k",         "heads",     "input-size", "dump",     "threads",
+                                                    "method",        "layer",     "head",       "class",    "query",
+                                                    "discard-ratio", "cam-input", "out-dir",    "colormap", "alpha",
+                                                    "upsample",      "normalize", "keep-mass",  "labels"}),
                          {"no-colorbar", "dump-attention"}, {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
         throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
     for (const char* option : {"layer", "head", "class", "query", "discard-ratio", "cam-input", "out-dir", "colormap",
-                               "alpha", "upsample", "normalize", "keep-mass", "steps", "baseline"})
+                               "alpha", "upsample", "normalize", "keep-mass"})
         if (args.value(option) && !args.value("method"))
             throw UsageError(std::string("--") + option + " needs --method NAME");
+    if (const auto given = givenMethodSettings(args); !given.empty() && !args.value("method"))
+        throw UsageError(given + " needs --method NAME");
     if (args.flag("dump-attention") && !args.value("dump"))
         throw UsageError("--dump-attention needs --dump OUT.safetensors");
     checkPromptOptions(args);

@@ -11,6 +11,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/exportplan.h"
 #include "app/cli/inputs.h"
+#include "app/cli/methodoptions.h"
 #include "app/cli/modeljson.h"
 #include "app/cli/overlayoutput.h"
 #include "app/cli/progressline.h"
@@ -151,6 +152,7 @@ nlohmann::ordered_json faithfulnessJson(const ExportModel& m, const engine::Trac
 {
     engine::ViewRequest request;
     request.method = plan.method;
+    request.settings = plan.requests.front().front().settings;  // one per method (--steps, --noise, ...)
     if (plan.prompt >= 0)
         request.classIndex = plan.prompt;
     const bool figureIsDefault = plan.requests.size() == 1 && plan.requests[0].size() == 1
@@ -432,31 +434,31 @@ nlohmann::ordered_json promptSummary(const PromptClasses& prompts)
 int runExport(const std::vector<std::string>& words)
 {
     const Arguments args(words,
-                         {"vit",
-                          "cnn",
-                          "images",
-                          "list",
-                          "out",
-                          "methods",
-                          "layers",
-                          "heads",
-                          "shard",
-                          "top-k",
-                          "device",
-                          "input-size",
-                          "model-heads",
-                          "batch",
-                          "workers",
-                          "threads",
-                          "faithfulness-steps",
-                          "deletion-substrate",
-                          "insertion-substrate",
-                          "colormap",
-                          "alpha",
-                          "upsample",
-                          "normalize",
-                          "keep-mass",
-                          "labels"},
+                         withMethodSettings({"vit",
+                                             "cnn",
+                                             "images",
+                                             "list",
+                                             "out",
+                                             "methods",
+                                             "layers",
+                                             "heads",
+                                             "shard",
+                                             "top-k",
+                                             "device",
+                                             "input-size",
+                                             "model-heads",
+                                             "batch",
+                                             "workers",
+                                             "threads",
+                                             "faithfulness-steps",
+                                             "deletion-substrate",
+                                             "insertion-substrate",
+                                             "colormap",
+                                             "alpha",
+                                             "upsample",
+                                             "normalize",
+                                             "keep-mass",
+                                             "labels"}),
                          {"resume", "faithfulness", "no-colorbar"}, {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -493,6 +495,10 @@ int runExport(const std::vector<std::string>& words)
     for (const auto& m : models)
         if (m.prompts)  // what the prompt views and scores refer to
             summary["prompts"][m.role] = promptSummary(*m.prompts);
+    for (const auto& m : models)  // what --steps, --noise, ... were for each method that takes them
+        for (const auto& plan : m.methods)
+            if (auto j = settingsJson(plan.method, plan.requests.front().front().settings); !j.is_null())
+                summary["method_settings"][engine::viewMethodName(plan.method)] = std::move(j);
     summary["computed"] = exporter.computed();
     summary["resumed"] = exporter.resumed();
     summary["skipped"] = exporter.skipped();

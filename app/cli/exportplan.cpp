@@ -1,5 +1,7 @@
 #include "app/cli/exportplan.h"
 
+#include "app/cli/methodoptions.h"
+
 #include "core/engine/engineerror.h"
 #include "core/io/imagefiles.h"
 
@@ -197,6 +199,7 @@ MethodPlan methodPlan(engine::ViewMethod method, const LayerChoice& layers, cons
             request.method = method;
             request.layer = layer;
             request.head = head;
+            request.settings = engine::settingsFor(method, methodSettings(args));
             row.push_back(request);
         }
     }
@@ -249,6 +252,15 @@ void planMethods(std::vector<ExportModel>& models, const Arguments& args)
         throw UsageError("--layers " + layers.vit.front().text() + " is a ViT block, and no ViT is given");
     if (!layers.cnn.empty() && !cnnGiven)
         throw UsageError("--layers " + layers.cnn.front().text() + " is a CNN layer, and no CNN is given");
+    for (const auto& info : engine::settingTable()) {
+        bool taken = false;
+        for (const auto& m : models)
+            for (const auto& plan : m.methods)
+                taken = taken || engine::methodInfo(plan.method).takes(info.setting);
+        if (args.value(info.name) && !taken)
+            throw UsageError(std::string("--") + info.name + " only applies to " + engine::methodsTaking(info.setting)
+                             + ", and --methods asks for none of them");
+    }
     for (const auto method : asked) {
         bool offered = false;
         for (const auto& m : models)

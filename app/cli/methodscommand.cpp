@@ -62,19 +62,36 @@ nlohmann::ordered_json methodJson(const MethodInfo& m)
     j["layer"] = layerName(m);
     j["query"] = m.query;
     j["cam_input"] = m.camInput;
+    j["settings"] = nlohmann::ordered_json::array();
+    for (const auto& s : engine::settingTable())
+        if (m.takes(s.setting))
+            j["settings"].push_back({{"option", std::string("--") + s.name},
+                                     {"default", engine::MethodSettings().text(s.setting)},
+                                     {"meaning", s.meaning}});
     return j;
+}
+
+// "`--steps` (50), `--baseline` (black)", or "-".
+std::string ownOptions(const MethodInfo& m)
+{
+    std::string out;
+    for (const auto& s : engine::settingTable())
+        if (m.takes(s.setting))
+            out += (out.empty() ? "`--" : ", `--") + std::string(s.name) + "` ("
+                   + engine::MethodSettings().text(s.setting) + ")";
+    return out.empty() ? "-" : out;
 }
 
 // docs/methods.md's list of methods, one table row each.
 std::string markdownTable()
 {
     std::ostringstream out;
-    out << "| method | defined by | models | derived from | `--layer` | heads | `--class` |\n"
-        << "|---|---|---|---|---|---|---|\n";
+    out << "| method | defined by | models | derived from | `--layer` | heads | `--class` | its own options |\n"
+        << "|---|---|---|---|---|---|---|---|\n";
     for (const auto& m : engine::methodTable())
         out << "| `" << m.name << "` | " << m.citation << " | " << familiesName(m) << " | "
             << (m.needsModel() ? "passes of its own" : "the cached trace") << " | " << layerName(m) << " | "
-            << headsName(m) << " | " << (m.explainsClass() ? "yes" : "no") << " |\n";
+            << headsName(m) << " | " << (m.explainsClass() ? "yes" : "no") << " | " << ownOptions(m) << " |\n";
     return out.str();
 }
 
@@ -95,6 +112,17 @@ std::string methodUsage()
         if (!names.empty())
             usage.append("  ").append(group).append(": ").append(names).append("\n");
     }
+    usage += "a METHOD's own options (analyze, export):\n";
+    for (const auto& s : engine::settingTable())
+        usage.append("  --")
+            .append(s.name)
+            .append(" (")
+            .append(engine::methodsTaking(s.setting))
+            .append("): ")
+            .append(s.meaning)
+            .append("; default ")
+            .append(engine::MethodSettings().text(s.setting))
+            .append("\n");
     return usage;
 }
 

@@ -599,6 +599,31 @@ private slots:
             QCOMPARE(maps.at("cnn." + method.toStdString()).shape, (std::vector<std::int64_t>{1, 1, 7, 7}));
     }
 
+    // A method's own settings reach it and its JSON: occlusion with 7-px windows every 7 px
+    // on both models, its map over the input, and the settings in the view's record.
+    void analyzeTakesAMethodsSettings()
+    {
+        const QString dump = m_dir.filePath(QStringLiteral("occlusion.safetensors"));
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist,
+                                 QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample,
+                                 QStringLiteral("--method"), QStringLiteral("occlusion"), QStringLiteral("--window"),
+                                 QStringLiteral("7"), QStringLiteral("--stride"), QStringLiteral("7"),
+                                 QStringLiteral("--dump"), dump});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        const auto maps = attnviz::io::readSafetensors(dump.toStdString()).tensors;
+        for (const auto* role : {"vit", "cnn"}) {
+            const auto side = result[QLatin1String(role)].toObject();
+            const auto view = side[QLatin1String("view")].toObject();
+            const auto settings = view[QLatin1String("settings")].toObject();
+            QCOMPARE(settings[QLatin1String("window")].toInt(), 7);
+            QCOMPARE(settings[QLatin1String("stride")].toInt(), 7);
+            const auto input = side[QLatin1String("input_size")].toArray();
+            QCOMPARE(maps.at(std::string(role) + ".occlusion").shape,
+                     (std::vector<std::int64_t>{1, 1, input[2].toInteger(), input[3].toInteger()}));
+        }
+    }
+
     void analyzeDrawsALayerByHeadMontage()
     {
         const QString dir = m_dir.filePath(QStringLiteral("montage"));
@@ -818,6 +843,12 @@ private slots:
         QTest::newRow("export pool without one") << QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("export-bad")), QStringLiteral("--layers"), QStringLiteral("pool")} << 2 << "--layers pool: the ViT has no attention-pooling head";
         QTest::newRow("export CNN layer without a CNN") << QStringList{QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("export-bad")), QStringLiteral("--layers"), QStringLiteral("layer3")} << 2 << "--layers layer3 is a CNN layer, and no CNN is given";
         QTest::newRow("export CNN layer the model lacks") << QStringList{QStringLiteral("export"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("export-bad")), QStringLiteral("--layers"), QStringLiteral("layer9")} << 2 << "--layers: ";
+        QTest::newRow("method setting without method") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--steps"), QStringLiteral("5")} << 2 << "--steps needs --method";
+        QTest::newRow("another method's setting") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("gradcam"), QStringLiteral("--noise"), QStringLiteral("0.2")} << 1 << "noise only applies to smoothgrad";
+        QTest::newRow("setting out of range") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("smoothgrad"), QStringLiteral("--noise"), QStringLiteral("2")} << 2 << "--noise takes 0 to 1, not 2";
+        QTest::newRow("setting not a number") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("integrated-gradients"), QStringLiteral("--steps"), QStringLiteral("many")} << 2 << "--steps takes a number";
+        QTest::newRow("occlusion window too large") << QStringList{QStringLiteral("analyze"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--method"), QStringLiteral("occlusion"), QStringLiteral("--window"), QStringLiteral("999")} << 1 << "occlusion window of 999 px is larger than";
+        QTest::newRow("export setting no method takes") << QStringList{QStringLiteral("export"), QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--images"), QStringLiteral(ATTNVIZ_SOURCE_DIR "/resources/samples"), QStringLiteral("--out"), m_dir.filePath(QStringLiteral("export-bad")), QStringLiteral("--methods"), QStringLiteral("gradcam"), QStringLiteral("--samples"), QStringLiteral("4")} << 2 << "--samples only applies to smoothgrad";
         QTest::newRow("unknown method") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("no-such-method")} << 1 << "unknown method 'no-such-method'";
         QTest::newRow("bad query") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--query"), QStringLiteral("3")} << 2 << "--query needs ROW,COL";
         QTest::newRow("query outside grid") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--method"), QStringLiteral("attention"), QStringLiteral("--query"), QStringLiteral("3,14")} << 1 << "outside the 14x14 grid";

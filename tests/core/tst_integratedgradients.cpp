@@ -32,6 +32,14 @@ std::unique_ptr<engine::Classifier> load(const std::string& model)
     return engine::loadClassifier(ATTNVIZ_VIT_FIXTURES "timm_deit3", options);
 }
 
+// A baseline by its name, as --baseline takes it.
+engine::PathBaseline baselineNamed(const std::string& name)
+{
+    engine::MethodSettings settings;
+    settings.setFromText(engine::MethodSetting::Baseline, name);
+    return engine::PathBaseline(settings.count(engine::MethodSetting::Baseline));
+}
+
 }  // namespace
 
 class TestIntegratedGradients : public QObject {
@@ -59,10 +67,10 @@ private slots:
         const auto ref = loadReference(kReference);
         const auto classifier = load(m);
         const auto& x = ref.at(m + ".input");
-        const auto start = engine::pathBaseline(x, engine::pathBaselineFromName(b), classifier->spec().preprocessing);
+        const auto start = engine::pathBaseline(x, baselineNamed(b), classifier->spec().preprocessing);
         QVERIFY2(maxAbsDiff(start, ref.at(m + ".baseline." + b)) <= 1e-5, "the path starts elsewhere");
 
-        const auto ours = engine::integratedGradients(*classifier, x, kClass, kSteps, engine::pathBaselineFromName(b));
+        const auto ours = engine::integratedGradients(*classifier, x, kClass, kSteps, baselineNamed(b));
         QCOMPARE(ours.classIndex, kClass);
         const double diff = relativeDiff(ours.attributions, ref.at(m + ".attr." + b)[0]);
         QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("attributions differ by %1 of the largest").arg(diff)));
@@ -104,7 +112,7 @@ private slots:
         engine::ViewRequest request;
         request.method = engine::viewMethodFromName("integrated-gradients");
         request.classIndex = kClass;
-        request.steps = kSteps;
+        request.settings.set(engine::MethodSetting::Steps, kSteps);
         const auto view = engine::computeView(*classifier, trace, request);
         QCOMPARE(view.layers, std::vector<std::string>{"input"});
         const auto expected = ref.at("cnn.attr.black")[0].sum(0).abs();
@@ -112,13 +120,13 @@ private slots:
         const double diff = relativeDiff(view.maps[0][0], expected);
         QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("the view differs by %1 of its largest").arg(diff)));
 
-        request.steps = 0;
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*classifier, trace, request));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, request.settings.set(engine::MethodSetting::Steps, 0));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, request.settings.set(engine::MethodSetting::Steps, 2.5));
         engine::ViewRequest other;
         other.method = engine::viewMethodFromName("saliency");
-        other.baseline = engine::PathBaseline::Blur;
+        other.settings.set(engine::MethodSetting::Baseline, double(engine::PathBaseline::Blur));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*classifier, trace, other));
-        QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::pathBaselineFromName("white"));
+        QVERIFY_THROWS_EXCEPTION(engine::EngineError, baselineNamed("white"));
     }
 };
 

@@ -130,7 +130,9 @@ ViewMaps integratedGradientsView(const Classifier& model, const Trace& trace, co
 {
     int classIndex = request.classIndex;
     classScore(trace.logits, classIndex);  // the model's own top-1 when none is asked for
-    const auto result = integratedGradients(model, trace.input, classIndex, request.steps, request.baseline);
+    const auto& settings = request.settings;
+    const auto result = integratedGradients(model, trace.input, classIndex, settings.count(MethodSetting::Steps),
+                                            PathBaseline(settings.count(MethodSetting::Baseline)));
     auto view = singleMapView(result.attributions.sum(0).abs().to(torch::kFloat32), "input", "-");
     view.classIndex = classIndex;
     return view;

@@ -32,11 +32,9 @@ void checkRequest(const MethodInfo& info, const Family family, const ViewRequest
         throw EngineError(name + " fuses the heads: use --head mean, max or min");
     if (request.discardRatio != 0.0 && !info.fusesHeads())
         throw EngineError("a discard ratio only applies to rollout and grad-rollout");
-    const bool pathMethod = request.method == ViewMethod::IntegratedGradients;
-    if (!pathMethod && (request.steps != ViewRequest{}.steps || request.baseline != ViewRequest{}.baseline))
-        throw EngineError("steps and a baseline only apply to integrated-gradients");
-    if (pathMethod && (request.steps < 1 || request.steps > 1024))
-        throw EngineError("integrated-gradients takes 1 to 1024 steps, not " + std::to_string(request.steps));
+    for (const auto& setting : settingTable())
+        if (!info.takes(setting.setting) && !request.settings.isDefault(setting.setting))
+            throw EngineError(std::string(setting.name) + " only applies to " + methodsTaking(setting.setting));
 }
 
 }  // namespace
@@ -48,7 +46,7 @@ bool MethodInfo::supports(Family family) const
 
 const std::vector<MethodInfo>& methodTable()
 {
-#define ATTNVIZ_METHOD_ROW(id, name, citation, families, source, heads, layer, query, camInput, compute)               \
+#define ATTNVIZ_METHOD_ROW(id, name, citation, families, source, heads, layer, query, camInput, settings, compute)     \
     {ViewMethod::id,                                                                                                   \
      name,                                                                                                             \
      citation,                                                                                                         \
@@ -58,6 +56,7 @@ const std::vector<MethodInfo>& methodTable()
      MethodLayer::layer,                                                                                               \
      query,                                                                                                            \
      camInput,                                                                                                         \
+     setting_sets::settings,                                                                                           \
      compute},
     static const std::vector<MethodInfo> table{ATTNVIZ_VIEW_METHODS(ATTNVIZ_METHOD_ROW)};
 #undef ATTNVIZ_METHOD_ROW
@@ -71,6 +70,25 @@ const MethodInfo& methodInfo(ViewMethod method)
     if (index >= table.size())
         throw EngineError("unknown view method " + std::to_string(index));
     return table[index];  // the enum is generated from the rows in their order
+}
+
+std::string methodsTaking(MethodSetting setting)
+{
+    std::string names;
+    for (const auto& info : methodTable())
+        if (info.takes(setting))
+            names += (names.empty() ? "" : ", ") + std::string(info.name);
+    return names;
+}
+
+MethodSettings settingsFor(ViewMethod method, const MethodSettings& chosen)
+{
+    const auto& info = methodInfo(method);
+    MethodSettings out;
+    for (const auto& setting : settingTable())
+        if (info.takes(setting.setting))
+            out.set(setting.setting, chosen.value(setting.setting));
+    return out;
 }
 
 std::string viewMethodName(ViewMethod method)

@@ -32,7 +32,7 @@ enum class MethodLayer { Pick, RolloutStart, SumFrom, Unit, Input };
 using ComputeView = ViewMaps (*)(const Classifier& model, const Trace& trace, const ViewRequest& request);
 
 // The compute functions, each defined in its method's file.
-#define ATTNVIZ_METHOD_COMPUTE(id, name, citation, families, source, heads, layer, query, camInput, compute)           \
+#define ATTNVIZ_METHOD_COMPUTE(id, name, citation, families, source, heads, layer, query, camInput, settings, compute) \
     ViewMaps compute(const Classifier& model, const Trace& trace, const ViewRequest& request);
 ATTNVIZ_VIEW_METHODS(ATTNVIZ_METHOD_COMPUTE)
 #undef ATTNVIZ_METHOD_COMPUTE
@@ -45,8 +45,9 @@ struct MethodInfo {
     MethodSource source;
     MethodHeads heads;
     MethodLayer layer;
-    bool query;     // takes a query patch in place of CLS (--query, a click on a ViT)
-    bool camInput;  // a CAM: on a ViT it reads a block's norm1 output or its residual stream
+    bool query;            // takes a query patch in place of CLS (--query, a click on a ViT)
+    bool camInput;         // a CAM: on a ViT it reads a block's norm1 output or its residual stream
+    SettingMask settings;  // its own settings (methodsettings.h): --steps, --noise, ...
     ComputeView compute;
 
     bool supports(Family family) const;
@@ -60,6 +61,7 @@ struct MethodInfo {
     bool startsAtBlock() const { return rollsOut() || layer == MethodLayer::SumFrom; }
     bool takesLayer() const { return layer == MethodLayer::Pick || layer == MethodLayer::Unit; }  // the layer box
     bool fusesHeads() const { return heads == MethodHeads::Fuse; }
+    bool takes(MethodSetting setting) const { return (settings & settingBit(setting)) != 0; }
     bool explainsClass() const { return source == MethodSource::Model && layer != MethodLayer::Unit; }  // --class
 };
 
@@ -72,7 +74,14 @@ ViewMethod viewMethodFromName(const std::string& name);
 // The methods for one family, "a, b, c".
 std::string methodNames(Family family);
 
-// Checks the request against the method's row (family, heads, query, discard ratio) and
+// The methods that take `setting`, "a, b".
+std::string methodsTaking(MethodSetting setting);
+// `chosen` with every setting `method` does not take back at its default: what a request
+// for `method` carries when settings were chosen for all methods at once (the window).
+MethodSettings settingsFor(ViewMethod method, const MethodSettings& chosen);
+
+// Checks the request against the method's row (family, heads, query, discard ratio,
+// settings) and
 // runs its compute function. Throws EngineError with a one-line reason for a method or
 // option the model lacks.
 ViewMaps computeView(const Classifier& model, const Trace& trace, const ViewRequest& request);

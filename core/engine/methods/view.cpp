@@ -50,26 +50,13 @@ std::string vitCamInputName(VitCamInput input)
     return input == VitCamInput::Norm1Output ? "norm1" : "residual";
 }
 
-std::string pathBaselineName(PathBaseline baseline)
-{
-    return baseline == PathBaseline::Blur ? "blur" : "black";
-}
-
-PathBaseline pathBaselineFromName(const std::string& name)
-{
-    if (name == "black")
-        return PathBaseline::Black;
-    if (name == "blur")
-        return PathBaseline::Blur;
-    throw EngineError("unknown baseline '" + name + "' (black, blur)");
-}
-
 std::string viewRequestKey(const ViewRequest& r)
 {
     std::string key = viewMethodName(r.method) + '|' + r.layer.text() + '|' + headChoiceName(r.head) + '|'
                       + std::to_string(r.classIndex) + '|' + std::to_string(r.discardRatio) + '|'
-                      + vitCamInputName(r.vitCamInput) + '|' + std::to_string(r.steps) + '|'
-                      + pathBaselineName(r.baseline);
+                      + vitCamInputName(r.vitCamInput);
+    for (const auto& setting : settingTable())
+        key += '|' + r.settings.text(setting.setting);
     if (r.query)
         key += '|' + std::to_string(r.query->first) + ',' + std::to_string(r.query->second);
     return key;

@@ -7,6 +7,7 @@
 #include "core/engine/methods/attentionmaps.h"
 #include "core/engine/methods/layerselector.h"
 #include "core/engine/methods/methodlist.h"
+#include "core/engine/methods/methodsettings.h"
 #include "core/engine/model/trace.h"
 
 #include <torch/torch.h>
@@ -41,11 +42,9 @@ enum class VitCamInput { Norm1Output, ResidualStream };
 VitCamInput vitCamInputFromName(const std::string& name);  // "norm1" | "residual"; throws EngineError
 std::string vitCamInputName(VitCamInput input);
 
-// Where integrated gradients' path starts: a black image, or the input blurred.
+// Where integrated gradients' path starts: a black image, or the input blurred (the
+// choices of MethodSetting::Baseline, in their order).
 enum class PathBaseline { Black, Blur };
-std::string pathBaselineName(PathBaseline baseline);
-// Throws EngineError naming the choices.
-PathBaseline pathBaselineFromName(const std::string& name);
 
 struct ViewRequest {
     ViewMethod method = ViewMethod::Attention;
@@ -58,8 +57,7 @@ struct ViewRequest {
     std::optional<std::pair<int, int>> query;
     double discardRatio = 0.0;                           // rollout, grad-rollout
     VitCamInput vitCamInput = VitCamInput::Norm1Output;  // ViT CAMs
-    int steps = 50;                                      // integrated-gradients: the path's points
-    PathBaseline baseline = PathBaseline::Black;         // integrated-gradients: where it starts
+    MethodSettings settings;                             // the method's own (MethodInfo::settings), else defaults
 };
 
 // The maps of one request: a grid of rows (layers) by columns (heads), each map over
