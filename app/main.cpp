@@ -1,9 +1,11 @@
 // attnviz: the desktop application.
 //   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR] [--localize DIR]
-//           [--audit DIR] [--probe DATA] [--click X,Y] [--plot NAME] [--screenshot FILE.png]
+//           [--audit DIR] [--probe DATA] [--click X,Y] [--method NAME] [--prompt TEXT] [--plot NAME]
+//           [--screenshot FILE.png]
 #include "ui/mainwindow.h"
 #include "ui/plotspanel.h"
 
+#include "core/engine/methods/methodtable.h"
 #include "core/engine/model/device.h"
 
 #include <QApplication>
@@ -18,7 +20,7 @@ namespace {
 using attnviz::ui::StartOptions;
 
 struct WindowOptions {
-    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, audit, probe, click, prompt;
+    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, audit, probe, click, method, prompt;
 };
 
 WindowOptions declareOptions(QCommandLineParser& parser)
@@ -55,13 +57,17 @@ WindowOptions declareOptions(QCommandLineParser& parser)
                "Click the image at X,Y (fractions of its width and height, in [0, 1)) once it is analysed: where "
                "that patch attends, that unit's fields.",
                "X,Y"),
+        option("method",
+               "Method shown first in each pane whose model it fits (attnviz-cli methods lists them), e.g. "
+               "smoothgrad.",
+               "NAME"),
         option("prompt",
                "Ask the ViT (a CLIP or SigLIP model, its tokenizer file beside the weights) about TEXT once the image "
                "is analysed: the prompt becomes a class and its map is shown.",
                "TEXT"),
     };
-    parser.addOptions(
-        {o.vit, o.cnn, o.device, o.screenshot, o.plot, o.images, o.localize, o.audit, o.probe, o.click, o.prompt});
+    parser.addOptions({o.vit, o.cnn, o.device, o.screenshot, o.plot, o.images, o.localize, o.audit, o.probe, o.click,
+                       o.method, o.prompt});
     return o;
 }
 
@@ -96,6 +102,13 @@ std::variant<StartOptions, int> readOptions(const QCommandLineParser& parser, co
         return usageError(
             QStringLiteral("unknown plot '%1': %2").arg(parser.value(o.plot), plots.join(QStringLiteral(", "))));
     StartOptions options;
+    if (parser.isSet(o.method)) {
+        try {
+            options.method = attnviz::engine::viewMethodFromName(parser.value(o.method).toStdString());
+        } catch (const std::exception& e) {
+            return usageError(QString::fromStdString(e.what()));
+        }
+    }
     if (!parser.positionalArguments().isEmpty())
         options.image = parser.positionalArguments().constFirst();
     options.vit = parser.value(o.vit);

@@ -35,4 +35,11 @@ for scene in 00007-star 00005-ring; do
         done
     done
 done
+# Input attributions on the colour-shape models: two scenes, both models, the Captum family.
+for scene in 00001-crescent 00007-star; do
+    for method in saliency integrated-gradients smoothgrad occlusion; do
+        "$cli" analyze --vit models/vit-shapes --cnn models/cnn-shapes --image "resources/scenes/$scene.png" \
+            --method "$method" --no-colorbar --out-dir "$out/attributions" >/dev/null
+    done
+done
 echo "figures written to $out"

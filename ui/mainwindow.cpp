@@ -655,6 +655,10 @@ void MainWindow::showAnalysis(const std::shared_ptr<const Analysis>& analysis)
             auditMethods(m_options.audit);
         if (!m_options.probeData.isEmpty())
             probeLayers(m_options.probeData);
+        for (auto* p : {m_vitPane, m_cnnPane})
+            if (m_options.method && p->hasAnalysis()
+                && engine::methodInfo(*m_options.method).supports(p->analysis()->model->spec().family))
+                p->setMethod(*m_options.method);
         if (m_options.click) {
             m_vitPane->queryAt(*m_options.click);
             m_cnnPane->queryAt(*m_options.click);

@@ -2,6 +2,8 @@
 
 #include "ui/analysiscontroller.h"
 
+#include "core/engine/methods/methodlist.h"
+
 #include <QMainWindow>
 
 #include <QPointF>
@@ -36,7 +38,8 @@ struct StartOptions {
     QString screenshot;            // save the window here once the analysis is shown, then quit
     QString plot;                  // the plot shown first: one of PlotsPanel::plotNames()
     std::optional<QPointF> click;  // a click on the image at start, x and y in [0, 1)
-    QString prompt;                // a prompt asked of the ViT at start (a CLIP or SigLIP model)
+    std::optional<engine::ViewMethod> method;  // shown at start in each pane whose model it fits
+    QString prompt;                            // a prompt asked of the ViT at start (a CLIP or SigLIP model)
 };
 
 // The application window: the image's two readings side by side, ViT left, CNN

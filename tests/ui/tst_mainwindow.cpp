@@ -44,6 +44,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QSpinBox>
 #include <QStatusBar>
 #include <QStyleHints>
 #include <QStyleOptionComboBox>
@@ -186,7 +187,8 @@ class TestMainWindow : public QObject {
         pane->findChild<QComboBox*>(QStringLiteral("camInput"))->setCurrentIndex(0);
         pane->setColormap(QStringLiteral("viridis"));
         pane->findChild<QSlider*>()->setValue(50);
-        pane->findChild<QDoubleSpinBox*>()->setValue(1.0);
+        pane->findChild<QDoubleSpinBox*>(QStringLiteral("keepMass"))->setValue(1.0);
+        pane->findChild<ui::MethodSettingsBox*>()->setSettings({});
         pane->findChild<QComboBox*>(QStringLiteral("upsampling"))->setCurrentIndex(0);
         pane->findChild<QComboBox*>(QStringLiteral("normalization"))->setCurrentIndex(0);
         pane->findChild<QCheckBox*>(QStringLiteral("wholeImage"))->setChecked(false);
@@ -240,6 +242,24 @@ private slots:
         // The model card's measured accuracy, read from config.json.
         const auto title = vit()->findChild<QLabel*>(QStringLiteral("title"))->text();
         QVERIFY2(title.contains(QStringLiteral("accuracy 0.9049 on t10k, 10000 images")), qPrintable(title));
+    }
+
+    // --method: the method shown at start in each pane whose model it fits; the other pane
+    // keeps its own.
+    void aStartMethodIsShownWhereItFits()
+    {
+        ui::StartOptions options;
+        options.image = fmnistImage();
+        options.vit = fmnistModel(ui::Side::ViT);
+        options.cnn = fmnistModel(ui::Side::CNN);
+        options.method = engine::ViewMethod::Rollout;  // a ViT's only
+        ui::MainWindow window(options);
+        QSignalSpy shown(&window, &ui::MainWindow::analysisShown);
+        window.show();
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(window));
+        QVERIFY(window.pane(ui::Side::ViT)->method() == engine::ViewMethod::Rollout);
+        QVERIFY(window.pane(ui::Side::CNN)->method() == engine::ViewMethod::GradCam);
     }
 
     // A model remembered from the last session that has since been deleted: the shipped
@@ -600,6 +620,42 @@ private slots:
         auto* cnnHead = cnn()->findChild<ui::ChoiceCombo*>(QStringLiteral("head"));
         QVERIFY(!cnnHead->isEnabled());
         QCOMPARE(cnnHead->shownText(), QStringLiteral("—"));  // a CNN has no heads
+        QVERIFY(waitIdle(*m_window));
+    }
+
+    // A method's own settings are boxes beside it, from the settings table: shown for the
+    // methods that take them, sent with the request, kept while another method is shown,
+    // and part of the view that Undo restores.
+    void aMethodsOwnSettingsAreBoxesBesideIt()
+    {
+        auto* settings = vit()->findChild<ui::MethodSettingsBox*>();
+        const auto box = [this](const char* name) {
+            return vit()->findChild<QWidget*>(QStringLiteral("setting-") + QString::fromLatin1(name));
+        };
+        QVERIFY(settings && !settings->isVisible());  // attention takes none
+        QSignalSpy asked(vit(), &ui::ModelPane::gradientViewRequested);
+        vit()->setMethod(engine::ViewMethod::IntegratedGradients);
+        QVERIFY(settings->isVisible() && box("steps")->isVisible() && box("baseline")->isVisible());
+        QVERIFY(!box("samples")->isVisible() && !box("window")->isVisible());
+        QVERIFY(waitIdle(*m_window));
+        qobject_cast<QSpinBox*>(box("steps"))->setValue(8);
+        QVERIFY(waitIdle(*m_window));
+        QCOMPARE(asked.count(), 2);
+        const auto request = asked.last().at(1).value<engine::ViewRequest>();
+        QCOMPARE(request.settings.count(engine::MethodSetting::Steps), 8);
+        QVERIFY(request.settings.isDefault(engine::MethodSetting::Samples));
+
+        vit()->setMethod(engine::ViewMethod::Occlusion);
+        QVERIFY(box("window")->isVisible() && !box("steps")->isVisible());
+        QCOMPARE(qobject_cast<QSpinBox*>(box("window"))->text(), QStringLiteral("auto"));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(asked.last().at(1).value<engine::ViewRequest>().settings.isDefault(engine::MethodSetting::Steps));
+        m_window->findChild<QAction*>(QStringLiteral("undo"))->trigger();  // back to IG at 8 steps
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(vit()->method() == engine::ViewMethod::IntegratedGradients);
+        QCOMPARE(qobject_cast<QSpinBox*>(box("steps"))->value(), 8);
+        m_window->findChild<QAction*>(QStringLiteral("undo"))->trigger();  // 50 steps
+        QCOMPARE(qobject_cast<QSpinBox*>(box("steps"))->value(), 50);
         QVERIFY(waitIdle(*m_window));
     }
 

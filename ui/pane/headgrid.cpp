@@ -77,14 +77,17 @@ HeadGridContent headGridContent(const engine::Classifier& model, const engine::T
 
 QString layerLabel(Side side, const std::string& layer)
 {
-    // ViT layers are blocks ("block 5") or the attention pool; CNN layers name themselves ("layer3").
+    // ViT layers are blocks ("block 5") or the attention pool; CNN layers name themselves
+    // ("layer3"); a map over the model input says "input".
     if (layer == engine::kPoolLayer)
         return tr("attention pool");
     const auto name = QString::fromStdString(layer);
     const auto rolledOutFrom = QLatin1String(engine::kRolledOutFrom);  // "from 3": rolled out from block 3
     if (name.startsWith(rolledOutFrom))
         return tr("from block %1").arg(name.mid(rolledOutFrom.size()));
-    return side == Side::ViT ? tr("block %1").arg(name) : name;
+    bool isBlock = false;  // not "input", the layer of a map over the model input
+    name.toInt(&isBlock);
+    return side == Side::ViT && isBlock ? tr("block %1").arg(name) : name;
 }
 
 QString viewCaption(const engine::ViewMaps& view, Side side, const std::vector<std::string>& labels,

@@ -134,6 +134,9 @@ void ModelPane::buildViewControls()
     m_camInput->addItem(tr("residual stream"), QStringLiteral("residual"));
     m_camInput->setToolTip(tr("Which tokens of a ViT block a CAM reads: its norm1 output (as pytorch-grad-cam's "
                               "blocks[i].norm1) or the residual stream entering the block"));
+    m_settings = new MethodSettingsBox(this);
+    m_settings->setObjectName(QStringLiteral("methodSettings"));
+    connect(m_settings, &MethodSettingsBox::changed, this, &ModelPane::refresh);
 }
 
 void ModelPane::buildRenderingControls()
@@ -186,6 +189,8 @@ QFormLayout* ModelPane::controlsForm()
     auto* form = new QFormLayout;
     m_form = form;
     form->addRow(tr("Method"), m_method);
+    form->addRow(tr("Options"), m_settings);
+    form->setRowVisible(m_settings, false);  // until a method with settings of its own
     auto* layerRow = new QHBoxLayout;
     layerRow->addWidget(m_layer, 1);
     layerRow->addWidget(m_camInput);
@@ -382,6 +387,7 @@ PaneSelection ModelPane::selection() const
     s.head = {head().toStdString(), m_head->currentData().toInt()};  // -1: the fusion named by the text
     s.classIndex = m_class->currentData().toInt();
     s.camInput = engine::vitCamInputFromName(m_camInput->currentData().toString().toStdString());
+    s.settings = m_settings->settings();
     s.query = m_query;
     s.unit = m_unit;
     return s;
@@ -433,6 +439,7 @@ void ModelPane::updateControlStates(const engine::MethodInfo& info)
     m_class->setEnabled(info.explainsClass());
     m_layer->setEnabled(info.takesLayer());
     m_camInput->setEnabled(vit && info.camInput);
+    m_form->setRowVisible(m_settings, m_settings->showFor(info));
     // A box whose choice the view does not use says what it uses instead ("from 0", "—").
     const auto shown = shownValues(m_analysis->model->spec().family, selection());
     const auto text = [](const std::optional<std::string>& s) {
@@ -785,6 +792,7 @@ void ModelPane::resetView()
     m_layer->setCurrentIndex(m_layer->count() - 1);
     for (auto* box : {m_head, m_class, m_camInput})
         box->setCurrentIndex(0);
+    m_settings->setSettings({});
     applyRendering({});         // the defaults of a first start
     m_keepMass->setValue(1.0);  // not a setting: always 1 at start
     m_filling = false;
@@ -796,8 +804,13 @@ void ModelPane::resetView()
 
 PaneView ModelPane::view() const
 {
-    return {m_method->currentIndex(), m_layer->currentIndex(),    m_head->currentIndex(),
-            m_class->currentIndex(),  m_camInput->currentIndex(), m_place};
+    return {m_method->currentIndex(),
+            m_layer->currentIndex(),
+            m_head->currentIndex(),
+            m_class->currentIndex(),
+            m_camInput->currentIndex(),
+            m_settings->settings(),
+            m_place};
 }
 
 void ModelPane::setView(const PaneView& view)
@@ -812,6 +825,7 @@ void ModelPane::setView(const PaneView& view)
     set(m_head, view.head);
     set(m_class, view.classIndex);
     set(m_camInput, view.camInput);
+    m_settings->setSettings(view.settings);
     m_filling = false;
     m_place = view.place;
     m_placeSwitch.reset();

@@ -4,6 +4,7 @@
 #include "ui/appsettings.h"
 #include "ui/overlayview.h"
 #include "ui/pane/choicecombo.h"
+#include "ui/pane/methodsettingsbox.h"
 #include "ui/pane/panestate.h"
 #include "ui/pane/thumbnailgrid.h"
 
@@ -203,7 +204,8 @@ private:
     ChoiceCombo* m_class = nullptr;
     QLineEdit* m_prompt = nullptr;  // a model with a text tower only
     QFormLayout* m_form = nullptr;
-    ChoiceCombo* m_camInput = nullptr;  // ViT CAMs: norm1 output or residual stream
+    ChoiceCombo* m_camInput = nullptr;        // ViT CAMs: norm1 output or residual stream
+    MethodSettingsBox* m_settings = nullptr;  // the method's own: IG's steps, SmoothGrad's noise, ...
     ChoiceCombo* m_colormap = nullptr;
     ChoiceCombo* m_normalization = nullptr;
     ChoiceCombo* m_upsampling = nullptr;

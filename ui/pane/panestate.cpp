@@ -46,6 +46,7 @@ engine::ViewRequest paneRequest(const PaneSelection& selection)
         r.head = chosen;
     r.classIndex = selection.classIndex;
     r.vitCamInput = selection.camInput;
+    r.settings = engine::settingsFor(r.method, selection.settings);  // the method's own, no others
     if (info.query)
         r.query = selection.query;
     if (info.layer == engine::MethodLayer::Unit)

@@ -48,8 +48,9 @@ struct PaneSelection {
     PaneChoices::Head head;
     int classIndex = -1;  // -1: the top-1 class
     engine::VitCamInput camInput = engine::VitCamInput::Norm1Output;
-    std::optional<GridCell> query;  // ViT: the patch whose attention row is shown
-    std::optional<GridCell> unit;   // CNN: the unit of `layer` whose field is shown
+    engine::MethodSettings settings;  // every method's settings box, as it says
+    std::optional<GridCell> query;    // ViT: the patch whose attention row is shown
+    std::optional<GridCell> unit;     // CNN: the unit of `layer` whose field is shown
 };
 
 // What a pane's view is, for Edit → Undo: its view boxes (item indices: the model is the
@@ -57,11 +58,12 @@ struct PaneSelection {
 // Rendering (colormap, alpha, ...) is not part of it.
 struct PaneView {
     int method = 0, layer = 0, head = 0, classIndex = 0, camInput = 0;
+    engine::MethodSettings settings;
     std::optional<cv::Point2d> place;
     bool operator==(const PaneView& other) const
     {
         return method == other.method && layer == other.layer && head == other.head && classIndex == other.classIndex
-               && camInput == other.camInput && place == other.place;
+               && camInput == other.camInput && settings == other.settings && place == other.place;
     }
     bool operator!=(const PaneView& other) const { return !(*this == other); }
 };

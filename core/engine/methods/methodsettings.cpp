@@ -31,59 +31,30 @@ std::string rangeText(const SettingInfo& info)
 const std::vector<SettingInfo>& settingTable()
 {
     using S = MethodSetting;
+    // clang-format off
     static const std::vector<SettingInfo> table{
-        {S::Steps, "steps", "points on integrated gradients' path (Gauss-Legendre)", 50, 1, 1024, true, {}},
-        {S::Baseline,
-         "baseline",
-         "where integrated gradients' path starts: a black image or the input blurred",
-         0,
-         0,
-         1,
-         true,
-         {"black", "blur"}},
-        {S::Samples, "samples", "noisy copies of the input SmoothGrad averages", 50, 1, 1024, true, {}},
-        {S::Noise,
-         "noise",
-         "SmoothGrad's noise: its standard deviation over the input's value range",
-         0.15,
-         0,
-         1,
-         false,
-         {}},
-        {S::Window,
-         "window",
-         "occlusion's square patch, in input pixels (0: a fourteenth of the input side)",
-         0,
-         0,
-         4096,
-         true,
-         {}},
-        {S::Stride,
-         "stride",
-         "occlusion's step between patches, in input pixels (0: half the window)",
-         0,
-         0,
-         4096,
-         true,
-         {}},
+        // setting, name, meaning,
+        //   default, minimum, maximum, integral, choices, what the minimum means
+        {S::Steps, "steps", "points on integrated gradients' path (Gauss-Legendre)",
+         50, 1, 1024, true, {}},
+        {S::Baseline, "baseline", "where integrated gradients' path starts: a black image or the input blurred",
+         0, 0, 1, true, {"black", "blur"}},
+        {S::Samples, "samples", "noisy copies of the input SmoothGrad averages",
+         50, 1, 1024, true, {}},
+        {S::Noise, "noise", "SmoothGrad's noise: its standard deviation over the input's value range",
+         0.15, 0, 1, false, {}},
+        {S::Window, "window", "occlusion's square patch, in input pixels (0: a fourteenth of the input side)",
+         0, 0, 4096, true, {}, "auto"},
+        {S::Stride, "stride", "occlusion's step between patches, in input pixels (0: half the window)",
+         0, 0, 4096, true, {}, "auto"},
     };
+    // clang-format on
     return table;
 }
 
 const SettingInfo& settingInfo(MethodSetting setting)
 {
     return settingTable().at(std::size_t(setting));
-}
-
-MethodSetting methodSettingFromName(const std::string& name)
-{
-    std::string names;
-    for (const auto& info : settingTable()) {
-        if (name == info.name)
-            return info.setting;
-        names += (names.empty() ? "" : ", ") + std::string(info.name);
-    }
-    throw EngineError("unknown method setting '" + name + "' (" + names + ")");
 }
 
 MethodSettings::MethodSettings()

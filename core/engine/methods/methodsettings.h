@@ -38,14 +38,13 @@ struct SettingInfo {
     double fallback;      // the default
     double minimum, maximum;
     bool integral;
-    std::vector<const char*> choices;  // when not empty, the value is an index into these names
+    std::vector<const char*> choices;    // when not empty, the value is an index into these names
+    const char* minimumMeans = nullptr;  // what the minimum stands for, when it is a default: "auto"
 };
 
 // Every setting, in MethodSetting's order.
 const std::vector<SettingInfo>& settingTable();
 const SettingInfo& settingInfo(MethodSetting setting);
-// Throws EngineError for a name that is none of the settings'.
-MethodSetting methodSettingFromName(const std::string& name);
 
 // One value per setting, each its default until set.
 class MethodSettings {
