@@ -53,3 +53,11 @@ row "ResNet-50 Grad-CAM, layer4" "${cnn[@]}" --method gradcam
 row "ResNet-50 Grad-CAM, all 6 stages (one backward)" "${cnn[@]}" --method gradcam --layer all
 row "ResNet-50 Ablation-CAM, layer4 (2048 channels)" "${cnn[@]}" --method ablationcam
 row "ResNet-50 Score-CAM, layer1 (256 channels)" "${cnn[@]}" --method scorecam --layer layer1
+row "ViT-B/16 saliency" "${vit[@]}" --method saliency
+row "ViT-B/16 integrated-gradients, 50 steps" "${vit[@]}" --method integrated-gradients
+row "ViT-B/16 smoothgrad, 50 samples" "${vit[@]}" --method smoothgrad
+row "ViT-B/16 occlusion, 16 px every 8 (27 x 27 windows)" "${vit[@]}" --method occlusion
+row "ResNet-50 saliency" "${cnn[@]}" --method saliency
+row "ResNet-50 integrated-gradients, 50 steps" "${cnn[@]}" --method integrated-gradients
+row "ResNet-50 smoothgrad, 50 samples" "${cnn[@]}" --method smoothgrad
+row "ResNet-50 occlusion, 16 px every 8 (27 x 27 windows)" "${cnn[@]}" --method occlusion

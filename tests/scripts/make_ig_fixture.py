@@ -34,16 +34,10 @@ from captum.attr import IntegratedGradients
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from attribution_models import MODELS, SIDE  # noqa: E402
 from make_reference import read_safetensors, write_safetensors  # noqa: E402
 
-FIXTURES = HERE.parent / "fixtures"
-CLASS, STEPS, SIDE = 3, 64, 64
-MODELS = OrderedDict([
-    ("cnn", (FIXTURES / "timm" / "timm_resnet_d", "resnet50d",
-             dict(num_classes=10, layers=[1, 1, 1, 1], stem_width=4, channels=[4, 8, 16, 32]))),
-    ("vit", (FIXTURES / "vit" / "timm_deit3", "deit3_small_patch16_224",
-             dict(embed_dim=64, depth=2, num_heads=4, mlp_ratio=0.5, img_size=64, num_classes=10))),
-])
+CLASS, STEPS = 3, 64
 
 
 def main():

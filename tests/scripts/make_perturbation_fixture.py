@@ -34,10 +34,10 @@ from captum.attr import NoiseTunnel, Occlusion, Saliency
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_ig_fixture import MODELS  # noqa: E402
+from attribution_models import MODELS, SIDE  # noqa: E402
 from make_reference import read_safetensors, write_safetensors  # noqa: E402
 
-CLASS, SIDE, SAMPLES, LEVEL = 3, 64, 8, 0.15
+CLASS, SAMPLES, LEVEL = 3, 8, 0.15
 PATCHES = [(12, 8), (16, 16)]
 
 

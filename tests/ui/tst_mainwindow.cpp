@@ -659,6 +659,27 @@ private slots:
         QVERIFY(waitIdle(*m_window));
     }
 
+    // Similarity is the click's second meaning: with it shown, a click asks how alike every
+    // position is to the one clicked (a CNN's unit, a ViT's patch) and keeps the method.
+    void similarityFollowsTheClick()
+    {
+        QSignalSpy asked(cnn(), &ui::ModelPane::gradientViewRequested);
+        cnn()->setMethod(engine::ViewMethod::Similarity);
+        cnn()->setUnit(std::make_pair(2, 1));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(cnn()->method() == engine::ViewMethod::Similarity);
+        const auto request = asked.last().at(1).value<engine::ViewRequest>();
+        QVERIFY(request.query == std::make_pair(2, 1));
+        const auto state = cnn()->findChild<QLabel*>(QStringLiteral("state"))->text();
+        QVERIFY2(state.startsWith(QStringLiteral("similarity")), qPrintable(state));
+        vit()->setMethod(engine::ViewMethod::Similarity);
+        vit()->setQuery(std::make_pair(3, 4));
+        QVERIFY(waitIdle(*m_window));
+        QVERIFY(vit()->method() == engine::ViewMethod::Similarity);
+        cnn()->clearQuery();
+        vit()->clearQuery();
+    }
+
     // Stepping a CNN's stages after a click keeps the place, not the unit's index.
     void steppingStagesKeepsThePlace()
     {

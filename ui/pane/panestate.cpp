@@ -47,8 +47,8 @@ engine::ViewRequest paneRequest(const PaneSelection& selection)
     r.classIndex = selection.classIndex;
     r.vitCamInput = selection.camInput;
     r.settings = engine::settingsFor(r.method, selection.settings);  // the method's own, no others
-    if (info.query)
-        r.query = selection.query;
+    if (info.query)                                                  // a ViT's query patch; a CNN's place is its unit
+        r.query = selection.query ? selection.query : selection.unit;
     if (info.layer == engine::MethodLayer::Unit)
         r.query = selection.unit;  // the unit whose field it is
     return r;

@@ -19,8 +19,13 @@ void checkRequest(const MethodInfo& info, const Family family, const ViewRequest
         throw EngineError("method '" + name + "' needs " + aModelOf(other) + "; " + aModelOf(family) + " offers "
                           + methodNames(family));
     }
-    if (request.query && !info.query && info.layer != MethodLayer::Unit)
-        throw EngineError("a query patch only applies to the attention method");
+    if (request.query && !info.query && info.layer != MethodLayer::Unit) {
+        std::string takers;
+        for (const auto& m : methodTable())
+            if (m.query)
+                takers += (takers.empty() ? "" : ", ") + std::string(m.name);
+        throw EngineError("a query position only applies to " + takers);
+    }
     if (info.layer == MethodLayer::Input && !request.layer.isDefault())
         throw EngineError("method '" + name + "' has no layer: its map is over the model input");
     if (info.layer == MethodLayer::Unit && !request.query)

@@ -62,7 +62,9 @@ struct MethodInfo {
     bool takesLayer() const { return layer == MethodLayer::Pick || layer == MethodLayer::Unit; }  // the layer box
     bool fusesHeads() const { return heads == MethodHeads::Fuse; }
     bool takes(MethodSetting setting) const { return (settings & settingBit(setting)) != 0; }
-    bool explainsClass() const { return source == MethodSource::Model && layer != MethodLayer::Unit; }  // --class
+    // --class: what a method of its own passes explains, unless it answers about a place
+    // (a unit's field, a patch's similarity)
+    bool explainsClass() const { return source == MethodSource::Model && layer != MethodLayer::Unit && !query; }
 };
 
 // Every method, in the order of docs/methods.md.

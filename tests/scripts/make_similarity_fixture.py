@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Patch similarity from timm's own forward pass and NumPy, for tst_similarity.
+
+timm (commit aa4b5850, as make_ig_fixture.py builds them) runs the two committed fixtures with
+their weights on a fixed random input [1, 3, 64, 64]; forward hooks keep what attnviz's
+similarity reads:
+
+  vit  tests/fixtures/vit/timm_deit3      every block's output tokens (before the final norm),
+                                          the patch tokens laid on their 4 x 4 grid
+  cnn  tests/fixtures/timm/timm_resnet_d  layer3's and layer4's outputs
+
+and NumPy gives the cosine of every position's feature vector with one position's.
+
+    PYTHONPATH=/path/to/timm_src /usr/bin/python3 tests/scripts/make_similarity_fixture.py \\
+        --out tests/fixtures/attribution/similarity.ref.safetensors
+
+Writes F32: <m>.input [1, 3, 64, 64]; vit.block<b> [4, 4] for b in 0, 1 at position (1, 2);
+cnn.<layer> [h, w] for layer3 (4 x 4) at (1, 2) and layer4 (2 x 2) at (1, 0).
+"""
+import argparse
+import pathlib
+import sys
+from collections import OrderedDict
+
+import numpy as np
+import timm
+import torch
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from attribution_models import MODELS, SIDE  # noqa: E402
+from make_reference import read_safetensors, write_safetensors  # noqa: E402
+
+CELLS = {"vit.block0": (1, 2), "vit.block1": (1, 2), "cnn.layer3": (1, 2), "cnn.layer4": (1, 0)}
+
+
+def cosine_to_cell(grid, row, col):
+    """grid [C, h, w] -> cosine of every cell with (row, col), [h, w], in float64."""
+    c, h, w = grid.shape
+    flat = grid.reshape(c, h * w).astype(np.float64)
+    flat = flat / np.maximum(np.linalg.norm(flat, axis=0, keepdims=True), 1e-12)
+    return (flat[:, row * w + col] @ flat).reshape(h, w)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    out = OrderedDict()
+    for i, (key, (folder, name, kwargs)) in enumerate(MODELS.items()):
+        model = timm.create_model(name, pretrained=False, **kwargs).eval()
+        model.load_state_dict(read_safetensors(folder / "model.safetensors"))
+        x = torch.randn(1, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(90 + i))
+        out[f"{key}.input"] = x
+        kept = {}
+        modules = ({f"block{b}": blk for b, blk in enumerate(model.blocks)} if key == "vit"
+                   else {"layer3": model.layer3, "layer4": model.layer4})
+        for label, module in modules.items():
+            module.register_forward_hook(lambda m, inp, o, label=label: kept.__setitem__(label, o.detach()))
+        with torch.no_grad():
+            model(x)
+        for label, tensor in kept.items():
+            if key == "vit":  # [1, T, D]: drop the CLS token, lay the patches on their grid
+                side = int(round((tensor.shape[1] - 1) ** 0.5))
+                grid = tensor[0, 1:].T.reshape(-1, side, side)
+            else:
+                grid = tensor[0]
+            row, col = CELLS[f"{key}.{label}"]
+            out[f"{key}.{label}"] = torch.from_numpy(cosine_to_cell(grid.numpy(), row, col))
+            print(key, label, tuple(grid.shape), "min", out[f"{key}.{label}"].min().item())
+    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_safetensors(args.out, OrderedDict((k, v.float().contiguous()) for k, v in out.items()))
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()
