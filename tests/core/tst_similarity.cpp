@@ -1,5 +1,5 @@
 // Patch similarity against timm's own forward pass and NumPy (tests/fixtures/attribution,
-// made by tests/scripts/make_similarity_fixture.py: forward hooks on the committed DeiT III
+// made by tests/scripts/make_feature_fixture.py: forward hooks on the committed DeiT III
 // and ResNet-D fixtures keep each block's output tokens and two stages' outputs, and NumPy
 // gives the cosine of every position with one position); then the view's defaults and
 // refusals.
@@ -18,7 +18,7 @@ using testing::maxAbsDiff;
 
 namespace {
 
-const std::string kReference = ATTNVIZ_ATTRIBUTION_FIXTURES "similarity.ref.safetensors";
+const std::string kReference = ATTNVIZ_ATTRIBUTION_FIXTURES "features.ref.safetensors";
 
 std::unique_ptr<engine::Classifier> load(const std::string& model)
 {

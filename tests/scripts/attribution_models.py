@@ -1,5 +1,5 @@
 """The two committed timm fixtures the attribution references run on (make_ig_fixture.py,
-make_perturbation_fixture.py, make_similarity_fixture.py): folder, timm name and the kwargs
+make_perturbation_fixture.py, make_feature_fixture.py): folder, timm name and the kwargs
 that rebuild each at the size it was committed, and the side of their inputs."""
 import pathlib
 from collections import OrderedDict

@@ -32,6 +32,7 @@
     X(SmoothGrad,             "smoothgrad",              "Smilkov et al. 2017",                                   Both, Model, None,   Input,        false, false, Noise,     smoothGradView) \
     X(Occlusion,              "occlusion",               "Zeiler & Fergus, ECCV 2014",                            Both, Model, None,   Input,        false, false, Occlusion, occlusionView) \
     X(Similarity,             "similarity",              "Caron et al. 2021; Oquab et al. 2023 (patch similarity)", Both, Model, None, Pick,         true,  false, None,      similarityView) \
+    X(LogitLens,              "logit-lens",              "Joseph 2023 (ViT-Prisma), after nostalgebraist 2020",   ViT,  Model, None,   Pick,         false, false, None,      logitLensView) \
     X(CentreBaseline,         "centre",                  "baseline: a Gaussian centre prior, no model",           Both, Trace, None,   Input,        false, false, None,      centreView) \
     X(EdgesBaseline,          "edges",                   "baseline: Sobel edges of the input (Adebayo et al. 2018)", Both, Trace, None, Input,        false, false, None,      edgesView) \
     /* a new method: one row above this line */

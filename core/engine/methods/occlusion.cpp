@@ -16,7 +16,7 @@
 namespace attnviz::engine {
 namespace {
 
-constexpr int64_t kCopiesPerBatch = 16;
+constexpr int64_t kCoveredCopiesPerBatch = 16;
 
 // The offsets of the windows along one axis of `length`: 0, s, 2s, ..., ceil((length - w) / s) of them past the first.
 std::vector<int64_t> windowOffsets(int64_t length, int window, int stride)
@@ -67,9 +67,9 @@ torch::Tensor occlusion(const Classifier& model, const torch::Tensor& input, int
             patches.push_back({top, left});
     auto total = torch::zeros({height, width}, torch::kFloat64);  // Σ over covering windows of the fall
     auto covers = torch::zeros({height, width}, torch::kFloat64);
-    for (std::size_t start = 0; start < patches.size(); start += kCopiesPerBatch) {
+    for (std::size_t start = 0; start < patches.size(); start += kCoveredCopiesPerBatch) {
         throwIfCancelled();
-        const auto n = std::min<std::size_t>(kCopiesPerBatch, patches.size() - start);
+        const auto n = std::min<std::size_t>(kCoveredCopiesPerBatch, patches.size() - start);
         auto copies = x.repeat({int64_t(n), 1, 1, 1});  // [n, C, H, W]
         for (std::size_t i = 0; i < n; ++i) {
             const auto& p = patches[start + i];

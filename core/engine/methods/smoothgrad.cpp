@@ -11,7 +11,7 @@
 namespace attnviz::engine {
 namespace {
 
-constexpr int64_t kCopiesPerBatch = 16;
+constexpr int64_t kNoisyCopiesPerBatch = 16;
 constexpr uint64_t kNoiseSeed = 0;  // fixed: the window's cache and the export show one map per request
 
 }  // namespace
@@ -43,9 +43,9 @@ torch::Tensor smoothGrad(const Classifier& model, const torch::Tensor& input, in
     const auto x = input.to(model.device(), torch::kFloat32).detach();
     torch::AutoGradMode enableGrad(true);
     auto sum = torch::zeros_like(x[0]);  // Σ_s |∂y_c/∂x| [C, H, W]
-    for (int64_t start = 0; start < samples; start += kCopiesPerBatch) {
+    for (int64_t start = 0; start < samples; start += kNoisyCopiesPerBatch) {
         throwIfCancelled();
-        const auto n = std::min<int64_t>(kCopiesPerBatch, samples - start);
+        const auto n = std::min<int64_t>(kNoisyCopiesPerBatch, samples - start);
         const auto copies = (x + noise(n).to(x.options())).detach().requires_grad_(true);  // [n, C, H, W]
         const auto logits = model.activations(copies).logits;                              // [n, classes]
         classScore(logits, classIndex);  // checks the class is one of the model's

@@ -359,6 +359,24 @@ torch::Tensor VisionTransformer::logitsOfPooled(const torch::Tensor& p) const
     return m_w.headW.defined() ? F::linear(p, m_w.headW, m_w.headB) : torch::Tensor();
 }
 
+torch::Tensor VisionTransformer::tokenLogits(const torch::Tensor& x) const
+{
+    if (!m_promptClasses.defined() && !m_w.headW.defined())
+        throw EngineError(m_spec.description + " has no classes to read its tokens with");
+    if (m_spec.attentionPool || m_spec.headOnClsAndMean)
+        throw EngineError(m_spec.description + "'s head reads "
+                          + (m_spec.attentionPool ? "an attention pool" : "the CLS token and the patch mean together")
+                          + ", which no single token is");
+    const auto ln = [this](const torch::Tensor& t, const torch::Tensor& w, const torch::Tensor& bias) {
+        return w.defined() ? torch::layer_norm(t, {t.size(-1)}, w, bias, m_spec.layerNormEps) : t;
+    };
+    auto y = ln(x, m_w.normW, m_w.normB);  // [N, T, D]
+    if (m_spec.avgPool)
+        y = ln(y, m_w.fcNormW, m_w.fcNormB);
+    const auto logits = logitsOfPooled(y.reshape({-1, y.size(2)}));  // [N * T, classes]
+    return logits.view({x.size(0), x.size(1), -1});
+}
+
 torch::Tensor VisionTransformer::classify(const torch::Tensor& x, torch::Tensor* poolAttention) const
 {
     if (!m_promptClasses.defined() && !m_w.headW.defined())

@@ -89,6 +89,14 @@ public:
                                const std::function<torch::Tensor(const torch::Tensor&)>& score,
                                const AttentionGradientVisitor& visit, TokenLayout& layout) const;
 
+    // The logit lens: every token of a block's output x [N, T, D] read by the classes as
+    // if it were what the head reads (the final norm, then an average-pooling model's
+    // fc_norm, then the head, or a CLIP's projection and prompt classes): [N, T, classes].
+    // A distilled DeiT's tokens are read by its class head alone. Throws EngineError for a
+    // model without classes, or whose head reads what no single token is (an attention
+    // pool; the CLS token and the patch mean side by side).
+    torch::Tensor tokenLogits(const torch::Tensor& x) const;
+
 private:
     // The stream entering each block, then the last one's output, [1, T, D] each, from a
     // pass without gradients (attention in bands: nothing of size T² is kept), for the

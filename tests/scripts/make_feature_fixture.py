@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Patch similarity from timm's own forward pass and NumPy, for tst_similarity.
+"""Patch similarity and the logit lens from timm's own forward pass, for tst_similarity and
+tst_logitlens.
 
 timm (commit aa4b5850, as make_ig_fixture.py builds them) runs the two committed fixtures with
 their weights on a fixed random input [1, 3, 64, 64]; forward hooks keep what attnviz's
@@ -9,13 +10,17 @@ similarity reads:
                                           the patch tokens laid on their 4 x 4 grid
   cnn  tests/fixtures/timm/timm_resnet_d  layer3's and layer4's outputs
 
-and NumPy gives the cosine of every position's feature vector with one position's.
+NumPy gives the cosine of every position's feature vector with one position's, and the
+model's own final norm and head (model.norm, model.head) read every token of each block's
+output, softmax over the classes: the logit lens.
 
-    PYTHONPATH=/path/to/timm_src /usr/bin/python3 tests/scripts/make_similarity_fixture.py \\
-        --out tests/fixtures/attribution/similarity.ref.safetensors
+    PYTHONPATH=/path/to/timm_src /usr/bin/python3 tests/scripts/make_feature_fixture.py \\
+        --out tests/fixtures/attribution/features.ref.safetensors
 
-Writes F32: <m>.input [1, 3, 64, 64]; vit.block<b> [4, 4] for b in 0, 1 at position (1, 2);
-cnn.<layer> [h, w] for layer3 (4 x 4) at (1, 2) and layer4 (2 x 2) at (1, 0).
+Writes F32: <m>.input [1, 3, 64, 64]; similarity: vit.block<b> [4, 4] for b in 0, 1 at
+position (1, 2), cnn.<layer> [h, w] for layer3 (4 x 4) at (1, 2) and layer4 (2 x 2) at (1, 0);
+the lens: vit.lens.block<b> [4, 4, 10] (every patch's class probabilities) and
+vit.lens.cls.block<b> [10] (the CLS token's), and vit.probabilities [10] (the model's own).
 """
 import argparse
 import pathlib
@@ -68,6 +73,14 @@ def main():
             row, col = CELLS[f"{key}.{label}"]
             out[f"{key}.{label}"] = torch.from_numpy(cosine_to_cell(grid.numpy(), row, col))
             print(key, label, tuple(grid.shape), "min", out[f"{key}.{label}"].min().item())
+            if key == "vit":  # the lens: the model's own norm and head on every token
+                with torch.no_grad():
+                    probabilities = torch.softmax(model.head(model.norm(tensor[0])), dim=-1)  # [T, 10]
+                out[f"vit.lens.{label}"] = probabilities[1:].reshape(side, side, -1)
+                out[f"vit.lens.cls.{label}"] = probabilities[0]
+        if key == "vit":
+            with torch.no_grad():
+                out["vit.probabilities"] = torch.softmax(model(x), dim=-1)[0]
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_safetensors(args.out, OrderedDict((k, v.float().contiguous()) for k, v in out.items()))
     print("wrote", args.out)
