@@ -10,7 +10,7 @@ std::vector<ViewMethod> auditableMethods(Family family)
 {
     std::vector<ViewMethod> out;
     for (const auto& info : methodTable())
-        if (info.supports(family) && info.layer != MethodLayer::Unit)
+        if (info.supports(family) && (info.source == MethodSource::Trace || info.explainsClass()))
             out.push_back(info.method);
     return out;
 }

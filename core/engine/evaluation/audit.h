@@ -14,8 +14,9 @@ namespace attnviz::engine {
 // of the object that decides its class, by its effect on the model, and by whether it
 // changes when the model's weights are randomised.
 
-// The methods of the audit a model offers: every method of its family but erf, which
-// maps one unit's field rather than explaining a class.
+// The methods of the audit a model offers: every method of its family that maps what
+// decides the class, from the trace or explaining the class; not erf and similarity, which
+// answer about one place (a unit's field, the patches like one patch).
 std::vector<ViewMethod> auditableMethods(Family family);
 
 // The map a method shows by default (its last block or layer, the heads' mean), for
