@@ -42,4 +42,12 @@ for scene in 00001-crescent 00007-star; do
             --method "$method" --no-colorbar --out-dir "$out/attributions" >/dev/null
     done
 done
+# Patch similarity to the star's patch (row 1, column 5 of the 8x8 grids), every ViT block and the
+# CNN's layer3, and the ViT's logit lens block by block, on the star scene.
+"$cli" analyze --vit models/vit-shapes --image resources/scenes/00007-star.png --method similarity --query 1,5 \
+    --layer all --out-dir "$out/features" >/dev/null
+"$cli" analyze --cnn models/cnn-shapes --image resources/scenes/00007-star.png --method similarity --query 1,5 \
+    --layer layer3 --out-dir "$out/features" >/dev/null
+"$cli" analyze --vit models/vit-shapes --image resources/scenes/00007-star.png --method logit-lens --layer all \
+    --out-dir "$out/features" >/dev/null
 echo "figures written to $out"
