@@ -57,7 +57,10 @@ row "ViT-B/16 saliency" "${vit[@]}" --method saliency
 row "ViT-B/16 integrated-gradients, 50 steps" "${vit[@]}" --method integrated-gradients
 row "ViT-B/16 smoothgrad, 50 samples" "${vit[@]}" --method smoothgrad
 row "ViT-B/16 occlusion, 16 px every 8 (27 x 27 windows)" "${vit[@]}" --method occlusion
+row "ViT-B/16 similarity, last block" "${vit[@]}" --method similarity
+row "ViT-B/16 logit-lens, 12 blocks" "${vit[@]}" --method logit-lens --layer all
 row "ResNet-50 saliency" "${cnn[@]}" --method saliency
 row "ResNet-50 integrated-gradients, 50 steps" "${cnn[@]}" --method integrated-gradients
 row "ResNet-50 smoothgrad, 50 samples" "${cnn[@]}" --method smoothgrad
 row "ResNet-50 occlusion, 16 px every 8 (27 x 27 windows)" "${cnn[@]}" --method occlusion
+row "ResNet-50 similarity, layer4" "${cnn[@]}" --method similarity

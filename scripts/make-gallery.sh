@@ -50,4 +50,9 @@ done
     --layer layer3 --out-dir "$out/features" >/dev/null
 "$cli" analyze --vit models/vit-shapes --image resources/scenes/00007-star.png --method logit-lens --layer all \
     --out-dir "$out/features" >/dev/null
+for role in vit cnn; do
+    model=models/$role-shapes
+    "$cli" analyze "--$role" "$model" --image resources/scenes/00007-star.png --method pca --layer all \
+        --out-dir "$out/features" >/dev/null
+done
 echo "figures written to $out"

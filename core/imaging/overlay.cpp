@@ -87,9 +87,16 @@ torch::Tensor keepMass(const torch::Tensor& map, double fraction)
 
 cv::Mat renderMap(const torch::Tensor& map, const MapRange& range, cv::Size size, const OverlayOptions& options)
 {
+    const int interpolation = options.upsampling == Upsampling::Nearest ? cv::INTER_NEAREST : cv::INTER_LINEAR;
     cv::Mat resized;
-    cv::resize(unitMat(map, range), resized, size, 0, 0,
-               options.upsampling == Upsampling::Nearest ? cv::INTER_NEAREST : cv::INTER_LINEAR);
+    if (map.dim() == 3) {  // [3, h, w]: red, green and blue in [0, 1], drawn as they are
+        const auto bytes = (map.to(torch::kFloat32).clamp(0, 1) * 255).round().to(torch::kUInt8).permute({1, 2, 0});
+        const auto contiguous = bytes.contiguous();
+        const cv::Mat picture(int(map.size(1)), int(map.size(2)), CV_8UC3, contiguous.data_ptr());
+        cv::resize(picture, resized, size, 0, 0, interpolation);
+        return resized;
+    }
+    cv::resize(unitMat(map, range), resized, size, 0, 0, interpolation);
     return applyColormap(resized, options.colormap);
 }
 
@@ -127,7 +134,7 @@ cv::Mat renderOverlay(const cv::Mat& background, const torch::Tensor& map, const
     const auto colours = renderMap(map, range, background.size(), options);
     cv::Mat blended;
     cv::addWeighted(colours, options.alpha, background, 1.0 - options.alpha, 0.0, blended);
-    if (!options.colorBar)
+    if (!options.colorBar || map.dim() == 3)  // a picture's own colours have no scale
         return blended;
     cv::Mat out;
     cv::hconcat(blended, colorBar(background.rows, range, options.colormap), out);
@@ -149,7 +156,7 @@ cv::Mat renderOverlayInRegion(const cv::Mat& background, const torch::Tensor& ma
     cv::addWeighted(colours(within), options.alpha, background(inside), 1.0 - options.alpha, 0.0, blended);
     blended.copyTo(out(inside));
     cv::rectangle(out, inside, cv::Scalar(255, 255, 255), 1);
-    if (!options.colorBar)
+    if (!options.colorBar || map.dim() == 3)
         return out;
     cv::Mat withBar;
     cv::hconcat(out, colorBar(out.rows, range, options.colormap), withBar);

@@ -37,6 +37,9 @@ struct OverlayOptions {
 // background: CV_8UC3 RGB; map: [h, w] float over the same field of view. The map is
 // scaled by `range` to [0, 1] (a flat range gives 0), upsampled to the background's
 // size, coloured and blended. Returns CV_8UC3 RGB (wider when it has a colour bar).
+// A map [3, h, w] is a picture's red, green and blue in [0, 1] (engine::ViewMaps::rgb):
+// drawn in its own colours, `range` and the colormap unused, with no colour bar; so too in
+// renderOverlayInRegion and renderMap.
 cv::Mat renderOverlay(const cv::Mat& background, const torch::Tensor& map, const MapRange& range,
                       const OverlayOptions& options);
 

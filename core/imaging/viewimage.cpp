@@ -52,7 +52,7 @@ std::string caption(const engine::ViewMaps& view, std::size_t layer, std::size_t
     std::string text = view.layers[layer];
     if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0])))
         text = "L" + text;
-    if (view.heads.size() > 1)
+    if (view.heads.size() > 1 && !view.rgb)  // an RGB view's columns are its colours
         text += " H" + view.heads[head];
     return text;
 }
@@ -96,6 +96,13 @@ cv::Mat renderView(const cv::Mat& picture, const engine::ViewMaps& view, const V
     std::vector<std::string> labels;
     auto tileOptions = options.overlay;
     tileOptions.colorBar = options.overlay.colorBar && layers * heads == 1;
+    if (view.rgb) {  // one picture per layer, its columns the colours
+        for (int64_t l = 0; l < layers; ++l) {
+            tiles.push_back(renderOverlay(background, view.maps[l], {}, tileOptions));
+            labels.push_back(caption(view, std::size_t(l), 0));
+        }
+        return tiles.size() == 1 ? tiles[0] : montage(tiles, int(layers), labels);
+    }
     for (int64_t l = 0; l < layers; ++l) {
         std::vector<torch::Tensor> row;
         for (int64_t h = 0; h < heads; ++h)

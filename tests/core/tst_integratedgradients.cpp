@@ -2,6 +2,7 @@
 // tests/scripts/make_ig_fixture.py running Captum's IntegratedGradients on two committed
 // timm fixtures): the attributions from a black and a blurred baseline, the blurred
 // baseline itself (torchvision's gaussian_blur), completeness, the quadrature, refusals.
+#include "attributionmodels.h"
 #include "referencedata.h"
 
 #include "core/engine/engineerror.h"
@@ -12,6 +13,7 @@
 #include <QtTest>
 
 using namespace attnviz;
+using testing::loadAttributionModel;
 using testing::loadReference;
 using testing::maxAbsDiff;
 using testing::relativeDiff;
@@ -21,16 +23,6 @@ namespace {
 const std::string kReference = ATTNVIZ_ATTRIBUTION_FIXTURES "integrated_gradients.ref.safetensors";
 constexpr int kClass = 3;
 constexpr int kSteps = 64;
-
-// The fixture's model; the ViT's config does not say its heads (timm's never do).
-std::unique_ptr<engine::Classifier> load(const std::string& model)
-{
-    if (model == "cnn")
-        return engine::loadClassifier(ATTNVIZ_TIMM_FIXTURES "timm_resnet_d");
-    engine::LoadOptions options;
-    options.heads = 4;
-    return engine::loadClassifier(ATTNVIZ_VIT_FIXTURES "timm_deit3", options);
-}
 
 // A baseline by its name, as --baseline takes it.
 engine::PathBaseline baselineNamed(const std::string& name)
@@ -65,7 +57,7 @@ private slots:
         QFETCH(QString, baseline);
         const auto m = model.toStdString(), b = baseline.toStdString();
         const auto ref = loadReference(kReference);
-        const auto classifier = load(m);
+        const auto classifier = loadAttributionModel(m);
         const auto& x = ref.at(m + ".input");
         const auto start = engine::pathBaseline(x, baselineNamed(b), classifier->spec().preprocessing);
         QVERIFY2(maxAbsDiff(start, ref.at(m + ".baseline." + b)) <= 1e-5, "the path starts elsewhere");
@@ -106,7 +98,7 @@ private slots:
     void isAViewOverTheInput()
     {
         const auto ref = loadReference(kReference);
-        const auto classifier = load("cnn");
+        const auto classifier = loadAttributionModel("cnn");
         torch::NoGradGuard noGrad;
         const auto trace = classifier->forward(ref.at("cnn.input"));
         engine::ViewRequest request;

@@ -3,6 +3,7 @@
 // committed DeiT III fixture, and timm's own model.norm and model.head read every token):
 // each patch's probability of a class, block by block; the CLS token of the last block is the
 // model's own prediction; the models it cannot read.
+#include "attributionmodels.h"
 #include "referencedata.h"
 
 #include "core/engine/engineerror.h"
@@ -13,19 +14,13 @@
 #include <QtTest>
 
 using namespace attnviz;
+using testing::loadAttributionModel;
 using testing::loadReference;
 using testing::maxAbsDiff;
 
 namespace {
 
 const std::string kReference = ATTNVIZ_ATTRIBUTION_FIXTURES "features.ref.safetensors";
-
-std::unique_ptr<engine::Classifier> loadDeit()
-{
-    engine::LoadOptions options;
-    options.heads = 4;
-    return engine::loadClassifier(ATTNVIZ_VIT_FIXTURES "timm_deit3", options);
-}
 
 engine::ViewRequest lensAt(const std::string& layer, int classIndex)
 {
@@ -59,7 +54,7 @@ private slots:
         QFETCH(int, block);
         QFETCH(int, classIndex);
         const auto ref = loadReference(kReference);
-        const auto vit = loadDeit();
+        const auto vit = loadAttributionModel("vit");
         torch::NoGradGuard noGrad;
         const auto trace = vit->forward(ref.at("vit.input"));
         const auto view = engine::computeView(*vit, trace, lensAt(std::to_string(block), classIndex));
@@ -76,7 +71,7 @@ private slots:
     void theLastClsTokenIsThePrediction()
     {
         const auto ref = loadReference(kReference);
-        const auto vit = loadDeit();
+        const auto vit = loadAttributionModel("vit");
         torch::NoGradGuard noGrad;
         const auto trace = vit->forward(ref.at("vit.input"));
         const auto acts = vit->activations(trace.input);
@@ -95,7 +90,7 @@ private slots:
     void refusesWhatItCannotRead()
     {
         const auto ref = loadReference(kReference);
-        const auto cnn = engine::loadClassifier(ATTNVIZ_TIMM_FIXTURES "timm_resnet_d");
+        const auto cnn = loadAttributionModel("cnn");
         torch::NoGradGuard noGrad;
         const auto cnnTrace = cnn->forward(ref.at("cnn.input"));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*cnn, cnnTrace, lensAt("", 0)));

@@ -3,6 +3,7 @@
 // Occlusion on two committed timm fixtures): SmoothGrad fed the noise Captum drew, occlusion
 // with overlapping windows cut at the border and with disjoint ones; then both through the
 // method table, their settings and their refusals.
+#include "attributionmodels.h"
 #include "referencedata.h"
 
 #include "core/engine/engineerror.h"
@@ -14,6 +15,7 @@
 #include <QtTest>
 
 using namespace attnviz;
+using testing::loadAttributionModel;
 using testing::loadReference;
 using testing::maxAbsDiff;
 using testing::relativeDiff;
@@ -22,16 +24,6 @@ namespace {
 
 const std::string kReference = ATTNVIZ_ATTRIBUTION_FIXTURES "perturbation.ref.safetensors";
 constexpr int kClass = 3;
-
-// The fixture's model; the ViT's config does not say its heads (timm's never do).
-std::unique_ptr<engine::Classifier> load(const std::string& model)
-{
-    if (model == "cnn")
-        return engine::loadClassifier(ATTNVIZ_TIMM_FIXTURES "timm_resnet_d");
-    engine::LoadOptions options;
-    options.heads = 4;
-    return engine::loadClassifier(ATTNVIZ_VIT_FIXTURES "timm_deit3", options);
-}
 
 // The draws of `noise` [S, C, H, W] in order, n at a time, as Captum's batches took them.
 engine::NoiseSource replay(const torch::Tensor& noise)
@@ -76,7 +68,8 @@ private slots:
         const auto m = model.toStdString();
         const auto ref = loadReference(kReference);
         const auto noise = ref.at(m + ".smoothgrad.noise");
-        const auto ours = engine::smoothGrad(*load(m), ref.at(m + ".input"), kClass, int(noise.size(0)), replay(noise));
+        const auto ours = engine::smoothGrad(*loadAttributionModel(m), ref.at(m + ".input"), kClass, int(noise.size(0)),
+                                             replay(noise));
         const auto expected = ref.at(m + ".smoothgrad")[0];
         QCOMPARE(ours.sizes(), expected.sizes());
         const double diff = relativeDiff(ours, expected);
@@ -106,7 +99,7 @@ private slots:
         const auto key = m + ".occlusion." + std::to_string(window) + "x" + std::to_string(stride);
         const auto expected = ref.at(key)[0];  // [3, 64, 64]
         QVERIFY(maxAbsDiff(expected[1], expected[0]) == 0.0 && maxAbsDiff(expected[2], expected[0]) == 0.0);
-        const auto ours = engine::occlusion(*load(m), ref.at(m + ".input"), kClass, window, stride);
+        const auto ours = engine::occlusion(*loadAttributionModel(m), ref.at(m + ".input"), kClass, window, stride);
         QCOMPARE(ours.sizes(), expected[0].sizes());
         const double diff = relativeDiff(ours, expected[0]);
         QVERIFY2(diff <= 1e-4, qPrintable(QStringLiteral("differs by %1 of its largest").arg(diff)));
@@ -117,7 +110,7 @@ private slots:
     void smoothGradIsSaliencyAveraged()
     {
         const auto ref = loadReference(kReference);
-        const auto classifier = load("cnn");
+        const auto classifier = loadAttributionModel("cnn");
         torch::NoGradGuard noGrad;
         const auto trace = classifier->forward(ref.at("cnn.input"));
         auto smooth = requestFor("smoothgrad");
@@ -154,7 +147,7 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::occlusionPatch(8, 9, 64, 64));
 
         const auto ref = loadReference(kReference);
-        const auto classifier = load("vit");
+        const auto classifier = loadAttributionModel("vit");
         torch::NoGradGuard noGrad;
         const auto trace = classifier->forward(ref.at("vit.input"));
         auto request = requestFor("occlusion");

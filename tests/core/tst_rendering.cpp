@@ -152,6 +152,26 @@ private slots:
         QCOMPARE(flat.at<cv::Vec3b>(5, 5), colourOf(0.0f, options.colormap));
     }
 
+    // A picture's own colours ([3, h, w] in [0, 1], the pca view's) are drawn as they are:
+    // no colormap, no colour bar, nearest cells of the right colour.
+    void anRgbMapIsDrawnInItsOwnColours()
+    {
+        const auto rgb = torch::rand({3, 4, 4});
+        const cv::Mat grey(32, 32, CV_8UC3, cv::Scalar(128, 128, 128));
+        imaging::OverlayOptions options;
+        options.alpha = 1.0;
+        const auto drawn = imaging::renderOverlay(grey, rgb, {}, options);
+        QCOMPARE(drawn.cols, 32);  // no colour bar
+        for (const auto& [row, col] : {std::pair{0, 0}, std::pair{3, 2}}) {
+            const auto pixel = drawn.at<cv::Vec3b>(row * 8 + 4, col * 8 + 4);  // the cell's centre
+            for (int k = 0; k < 3; ++k)
+                QCOMPARE(int(pixel[k]), int(std::lround(rgb[k][row][col].item<double>() * 255)));
+        }
+        options.alpha = 0.5;
+        const auto half = imaging::renderOverlay(grey, torch::zeros({3, 4, 4}), {}, options);
+        QCOMPARE(int(half.at<cv::Vec3b>(0, 0)[0]), 64);  // black over grey
+    }
+
     void nearestUpsamplingKeepsBlocks()
     {
         const auto map = torch::tensor({0.0f, 0.25f, 0.5f, 1.0f}).view({2, 2});

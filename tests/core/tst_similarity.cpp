@@ -3,6 +3,7 @@
 // and ResNet-D fixtures keep each block's output tokens and two stages' outputs, and NumPy
 // gives the cosine of every position with one position); then the view's defaults and
 // refusals.
+#include "attributionmodels.h"
 #include "referencedata.h"
 
 #include "core/engine/engineerror.h"
@@ -13,21 +14,13 @@
 #include <QtTest>
 
 using namespace attnviz;
+using testing::loadAttributionModel;
 using testing::loadReference;
 using testing::maxAbsDiff;
 
 namespace {
 
 const std::string kReference = ATTNVIZ_ATTRIBUTION_FIXTURES "features.ref.safetensors";
-
-std::unique_ptr<engine::Classifier> load(const std::string& model)
-{
-    if (model == "cnn")
-        return engine::loadClassifier(ATTNVIZ_TIMM_FIXTURES "timm_resnet_d");
-    engine::LoadOptions options;
-    options.heads = 4;
-    return engine::loadClassifier(ATTNVIZ_VIT_FIXTURES "timm_deit3", options);
-}
 
 engine::ViewRequest similarityAt(const std::string& layer, std::optional<std::pair<int, int>> query)
 {
@@ -76,7 +69,7 @@ private slots:
         QFETCH(int, row);
         QFETCH(int, col);
         const auto ref = loadReference(kReference);
-        const auto classifier = load(model.toStdString());
+        const auto classifier = loadAttributionModel(model.toStdString());
         torch::NoGradGuard noGrad;
         const auto trace = classifier->forward(ref.at(model.toStdString() + ".input"));
         const auto view = engine::computeView(*classifier, trace, similarityAt(layer.toStdString(), {{row, col}}));
@@ -95,7 +88,7 @@ private slots:
     void defaultsAndRefusals()
     {
         const auto ref = loadReference(kReference);
-        const auto vit = load("vit");
+        const auto vit = loadAttributionModel("vit");
         torch::NoGradGuard noGrad;
         const auto trace = vit->forward(ref.at("vit.input"));
         const auto centre = engine::computeView(*vit, trace, similarityAt("", std::nullopt));
@@ -106,7 +99,7 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(engine::EngineError, engine::computeView(*vit, trace, similarityAt("1", {{4, 0}})));
         QVERIFY(!engine::methodInfo(engine::viewMethodFromName("similarity")).explainsClass());
 
-        const auto cnn = load("cnn");
+        const auto cnn = loadAttributionModel("cnn");
         const auto cnnTrace = cnn->forward(ref.at("cnn.input"));
         QVERIFY_THROWS_EXCEPTION(engine::EngineError,
                                  engine::computeView(*cnn, cnnTrace, similarityAt("layer3.0", std::nullopt)));

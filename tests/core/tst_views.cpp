@@ -128,7 +128,7 @@ private slots:
     // map for each family the row names, and is refused for the others.
     void everyMethodOfTheTableIsAViewOfItsFamilies()
     {
-        QCOMPARE(engine::methodTable().size(), std::size_t(23));
+        QCOMPARE(engine::methodTable().size(), std::size_t(24));
         for (const auto& info : engine::methodTable()) {
             const std::string method = info.name;
             QVERIFY(engine::viewMethodFromName(method) == info.method);  // names go both ways
@@ -150,8 +150,9 @@ private slots:
                 const auto& input = m->trace.input;
                 const bool overInput = info.layer == engine::MethodLayer::Unit
                                        || info.layer == engine::MethodLayer::Input;
+                const int64_t columns = view.rgb ? 3 : 1;  // pca: red, green, blue
                 const auto expected = overInput ? std::vector<int64_t>{1, 1, input.size(2), input.size(3)}
-                                                : std::vector<int64_t>{1, 1, grid, grid};
+                                                : std::vector<int64_t>{1, columns, grid, grid};
                 QCOMPARE(view.maps.sizes().vec(), expected);
                 QVERIFY2(torch::isfinite(view.maps).all().item<bool>(), method.c_str());
                 QVERIFY2(view.maps.min().item<float>() >= 0, method.c_str());

@@ -27,15 +27,14 @@ import pathlib
 import sys
 from collections import OrderedDict
 
-import timm
 import torch
 import torchvision.transforms.functional as TF
 from captum.attr import IntegratedGradients
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from attribution_models import MODELS, SIDE  # noqa: E402
-from make_reference import read_safetensors, write_safetensors  # noqa: E402
+from attribution_models import SIDE, models_and_inputs  # noqa: E402
+from make_reference import write_safetensors  # noqa: E402
 
 CLASS, STEPS = 3, 64
 
@@ -45,11 +44,8 @@ def main():
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     out = OrderedDict()
-    for i, (key, (folder, name, kwargs)) in enumerate(MODELS.items()):
-        model = timm.create_model(name, pretrained=False, **kwargs).eval()
-        model.load_state_dict(read_safetensors(folder / "model.safetensors"))
+    for key, folder, model, x in models_and_inputs(60):
         config = json.loads((folder / "config.json").read_text())["pretrained_cfg"]
-        x = torch.randn(1, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(60 + i))
         black = ((0.0 - torch.tensor(config["mean"])) / torch.tensor(config["std"])).view(1, 3, 1, 1).expand_as(x)
         blur = TF.gaussian_blur(x, kernel_size=[25, 25], sigma=[SIDE / 16, SIDE / 16])
         out[f"{key}.input"] = x

@@ -28,14 +28,13 @@ import pathlib
 import sys
 from collections import OrderedDict
 
-import timm
 import torch
 from captum.attr import NoiseTunnel, Occlusion, Saliency
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from attribution_models import MODELS, SIDE  # noqa: E402
-from make_reference import read_safetensors, write_safetensors  # noqa: E402
+from attribution_models import SIDE, models_and_inputs  # noqa: E402
+from make_reference import write_safetensors  # noqa: E402
 
 CLASS, SAMPLES, LEVEL = 3, 8, 0.15
 PATCHES = [(12, 8), (16, 16)]
@@ -63,10 +62,7 @@ def main():
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     out = OrderedDict()
-    for i, (key, (folder, name, kwargs)) in enumerate(MODELS.items()):
-        model = timm.create_model(name, pretrained=False, **kwargs).eval()
-        model.load_state_dict(read_safetensors(folder / "model.safetensors"))
-        x = torch.randn(1, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(70 + i))
+    for i, (key, _, model, x) in enumerate(models_and_inputs(70)):
         out[f"{key}.input"] = x
         torch.manual_seed(80 + i)
         sigma = LEVEL * (x.max() - x.min()).item()

@@ -955,7 +955,7 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 5, 60000);
         chart = plots->findChild<QChartView*>(QStringLiteral("faithfulnessPlot"))->chart();
         QCOMPARE(chart->series().size(), 2);
-        QVERIFY2(chart->title().contains(QStringLiteral("CNN: no curve, its erf is a unit's field")),
+        QVERIFY2(chart->title().contains(QStringLiteral("CNN: no curve, its erf map answers about one place")),
                  qPrintable(chart->title()));
         QVERIFY(plots->showPlot(QStringLiteral("distance")));
     }

@@ -112,7 +112,8 @@ QString viewCaption(const engine::ViewMaps& view, Side side, const std::vector<s
     if (view.method == engine::ViewMethod::EffectiveField && unit)
         text += tr(" · box: theoretical field");  // the layer reads "layer3 @row,col": the unit
     else if (unit)
-        text += tr(" · unit %1,%2 marked").arg(unit->first).arg(unit->second);
+        text +=
+            (takesQuery ? tr(" · query unit %1,%2") : tr(" · unit %1,%2 marked")).arg(unit->first).arg(unit->second);
     return text;
 }
 

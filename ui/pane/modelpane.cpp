@@ -546,7 +546,8 @@ void ModelPane::render(const engine::ViewMaps& view)
     options.colormap = imaging::colormapFromName(m_colormap->currentText().toStdString());
     options.alpha = m_alpha->value() / 100.0;
     options.upsampling = imaging::upsamplingFromName(m_upsampling->currentData().toString().toStdString());
-    const auto map = imaging::keepMass(view.maps[0][0], m_keepMass->value());
+    // a picture in its own colours (pca), or a map whose strongest cells are kept
+    const auto map = view.rgb ? view.maps[0] : imaging::keepMass(view.maps[0][0], m_keepMass->value());
     const auto range = renderRange(view, map);
     const auto g = geometry();
     m_rendered = g.showsWhole ? imaging::renderOverlayInRegion(m_wholePicture, map, g.inputRegion(), range, options)
@@ -588,10 +589,10 @@ QString ModelPane::viewCaption(const engine::ViewMaps& view) const
 
 std::optional<FaithfulnessRequest> ModelPane::faithfulnessRequest() const
 {
-    // An effective field is a unit's, not a class's; a model without classes has no
-    // probability to follow.
-    if (!m_analysis || !m_shown || m_shown->method == ViewMethod::EffectiveField
-        || m_analysis->model->spec().numClasses == 0)
+    // A map about one place (a unit's field, the patches like one) and a picture in its own
+    // colours (pca) rank no evidence; a model without classes has no probability to follow.
+    if (!m_analysis || !m_shown || engine::methodInfo(m_shown->method).explains == engine::MethodExplains::Place
+        || m_shown->rgb || m_analysis->model->spec().numClasses == 0)
         return std::nullopt;
     return FaithfulnessRequest{m_analysis, m_shown->maps[0][0], m_shown->classIndex.value_or(-1),
                                viewCaption(*m_shown)};
@@ -601,8 +602,11 @@ QString ModelPane::whyNoFaithfulness() const
 {
     if (!m_analysis || !m_shown || faithfulnessRequest())
         return {};
-    if (m_shown->method == ViewMethod::EffectiveField)
-        return tr("%1: no curve, its erf is a unit's field and explains no class").arg(sideTitle(m_side));
+    if (engine::methodInfo(m_shown->method).explains == engine::MethodExplains::Place)
+        return tr("%1: no curve, its %2 map answers about one place, not a class")
+            .arg(sideTitle(m_side), methodName(m_shown->method));
+    if (m_shown->rgb)
+        return tr("%1: no curve, its %2 colours rank no evidence").arg(sideTitle(m_side), methodName(m_shown->method));
     return tr("%1: no curve, the model has no classes").arg(sideTitle(m_side));
 }
 

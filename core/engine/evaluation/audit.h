@@ -16,7 +16,8 @@ namespace attnviz::engine {
 
 // The methods of the audit a model offers: every method of its family that maps what
 // decides the class, from the trace or explaining the class; not erf and similarity, which
-// answer about one place (a unit's field, the patches like one patch).
+// answer about one place (a unit's field, the patches like one patch), nor feature PCA's
+// colours, which map no evidence.
 std::vector<ViewMethod> auditableMethods(Family family);
 
 // The map a method shows by default (its last block or layer, the heads' mean), for

@@ -51,18 +51,10 @@ bool MethodInfo::supports(Family family) const
 
 const std::vector<MethodInfo>& methodTable()
 {
-#define ATTNVIZ_METHOD_ROW(id, name, citation, families, source, heads, layer, query, camInput, settings, compute)     \
-    {ViewMethod::id,                                                                                                   \
-     name,                                                                                                             \
-     citation,                                                                                                         \
-     MethodFamilies::families,                                                                                         \
-     MethodSource::source,                                                                                             \
-     MethodHeads::heads,                                                                                               \
-     MethodLayer::layer,                                                                                               \
-     query,                                                                                                            \
-     camInput,                                                                                                         \
-     setting_sets::settings,                                                                                           \
-     compute},
+#define ATTNVIZ_METHOD_ROW(id, name, citation, families, source, heads, layer, query, camInput, settings, explains,    \
+                           compute)                                                                                    \
+    {ViewMethod::id,     name,  citation, MethodFamilies::families, MethodSource::source,     MethodHeads::heads,      \
+     MethodLayer::layer, query, camInput, setting_sets::settings,   MethodExplains::explains, compute},
     static const std::vector<MethodInfo> table{ATTNVIZ_VIEW_METHODS(ATTNVIZ_METHOD_ROW)};
 #undef ATTNVIZ_METHOD_ROW
     return table;

@@ -26,13 +26,18 @@ enum class MethodHeads { None, Choose, Fuse };
 // summed, by default the last two (SumFrom); the CNN layer of the unit asked about (Unit);
 // none, the map being over the model input (Input).
 enum class MethodLayer { Pick, RolloutStart, SumFrom, Unit, Input };
+// What its map answers: where the evidence for a class is (Class: --class, the Class box,
+// the audit); about one place (Place: a unit's field, the patches like one patch); or
+// neither (Nothing: attention, rollouts, feature PCA, the baselines).
+enum class MethodExplains { Class, Place, Nothing };
 
 // A method's compute function: its maps for one request, from the cached trace and, for
 // MethodSource::Model, passes of the model over trace.input. Throws EngineError.
 using ComputeView = ViewMaps (*)(const Classifier& model, const Trace& trace, const ViewRequest& request);
 
 // The compute functions, each defined in its method's file.
-#define ATTNVIZ_METHOD_COMPUTE(id, name, citation, families, source, heads, layer, query, camInput, settings, compute) \
+#define ATTNVIZ_METHOD_COMPUTE(id, name, citation, families, source, heads, layer, query, camInput, settings,          \
+                               explains, compute)                                                                      \
     ViewMaps compute(const Classifier& model, const Trace& trace, const ViewRequest& request);
 ATTNVIZ_VIEW_METHODS(ATTNVIZ_METHOD_COMPUTE)
 #undef ATTNVIZ_METHOD_COMPUTE
@@ -48,6 +53,7 @@ struct MethodInfo {
     bool query;            // takes a query patch in place of CLS (--query, a click on a ViT)
     bool camInput;         // a CAM: on a ViT it reads a block's norm1 output or its residual stream
     SettingMask settings;  // its own settings (methodsettings.h): --steps, --noise, ...
+    MethodExplains explains;
     ComputeView compute;
 
     bool supports(Family family) const;
@@ -62,9 +68,7 @@ struct MethodInfo {
     bool takesLayer() const { return layer == MethodLayer::Pick || layer == MethodLayer::Unit; }  // the layer box
     bool fusesHeads() const { return heads == MethodHeads::Fuse; }
     bool takes(MethodSetting setting) const { return (settings & settingBit(setting)) != 0; }
-    // --class: what a method of its own passes explains, unless it answers about a place
-    // (a unit's field, a patch's similarity)
-    bool explainsClass() const { return source == MethodSource::Model && layer != MethodLayer::Unit && !query; }
+    bool explainsClass() const { return explains == MethodExplains::Class; }  // --class
 };
 
 // Every method, in the order of docs/methods.md.

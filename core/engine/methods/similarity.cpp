@@ -1,48 +1,13 @@
 // The `similarity` view: per requested layer, the cosine of every position with the query
 // position (the click; the grid's centre without one), clamped at 0 like every view (the
-// overlay's mass threshold and the audit read maps as non-negative). A ViT's positions are
-// its patch tokens at a block's output (the residual stream after the block, before the
-// final norm), from one pass without gradients; a CNN's are a stage output's cells, as the
-// trace keeps them.
+// overlay's mass threshold and the audit read maps as non-negative), over featureGrids.
 #include "core/engine/methods/similarity.h"
 
 #include "core/engine/engineerror.h"
-#include "core/engine/methods/gradientsupport.h"
+#include "core/engine/methods/featuregrids.h"
 #include "core/engine/methods/methodtable.h"
 
 namespace attnviz::engine {
-namespace {
-
-// The feature grids [C, h, w] the request names, each with its row label.
-std::vector<std::pair<std::string, torch::Tensor>> featureGrids(const Classifier& model, const Trace& trace,
-                                                                const ViewRequest& request)
-{
-    std::vector<std::pair<std::string, torch::Tensor>> grids;
-    if (model.spec().family == Family::CNN) {
-        for (const auto& [name, tensor] : trace.features)
-            if (request.layer.isAll()
-                || (request.layer.isDefault() ? &tensor == &trace.features.back().second
-                                              : name == request.layer.text()))
-                grids.emplace_back(name, tensor[0]);
-        if (grids.empty()) {
-            std::string names;
-            for (const auto& feature : trace.features)
-                names += (names.empty() ? "" : ", ") + feature.first;
-            throw EngineError("similarity reads a CNN stage (" + names + "), not '" + request.layer.text() + "'");
-        }
-        return grids;
-    }
-    if (request.layer.isPool())
-        throw EngineError("similarity compares patch tokens: choose a block, not the attention pool");
-    torch::NoGradGuard noGrad;
-    const auto acts = model.activations(trace.input.to(model.device(), torch::kFloat32));
-    for (int b : requestedBlocks(request.layer, int(acts.tokenStates.size()) - 1, -1))
-        grids.emplace_back(std::to_string(b),
-                           patchGrid(acts.tokenStates[std::size_t(b) + 1][0], acts.tokens).to(torch::kCPU));
-    return grids;
-}
-
-}  // namespace
 
 torch::Tensor cosineToCell(const torch::Tensor& features, int row, int col)
 {
@@ -57,7 +22,7 @@ torch::Tensor cosineToCell(const torch::Tensor& features, int row, int col)
 
 ViewMaps similarityView(const Classifier& model, const Trace& trace, const ViewRequest& request)
 {
-    const auto grids = featureGrids(model, trace, request);
+    const auto grids = featureGrids(model, trace, request.layer);
     ViewMaps view;
     view.heads = {"-"};
     std::vector<torch::Tensor> rows;

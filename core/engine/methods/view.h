@@ -68,7 +68,10 @@ struct ViewMaps {
     std::vector<std::string> layers;  // row labels: "3", "layer4", "from 0"
     std::vector<std::string> heads;   // column labels: "mean", "0", ...
     std::string camInput;             // ViT CAMs: which tokens were read, "norm1" | "residual"
-    torch::Tensor maps;               // [layers, heads, h, w] float32 on the CPU
+    // The columns are one picture's red, green and blue in [0, 1] (pca), drawn as they are
+    // rather than through a colormap.
+    bool rgb = false;
+    torch::Tensor maps;  // [layers, heads, h, w] float32 on the CPU
 };
 
 // Names everything a request asks of the model, equal for equal requests: the key of a
