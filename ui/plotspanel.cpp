@@ -112,9 +112,8 @@ PlotsPanel::PlotsPanel(QWidget* parent)
                              "insertion"));
     m_auditView = makeChartView(m_tabs);
     m_auditView->setObjectName(QStringLiteral("auditPlot"));
-    freshChart(m_auditView,
-               tr("The audit needs a folder: Analysis → Audit methods on a folder (a benchmark, or images "
-                  "with NAME.mask.png beside them)"));
+    freshChart(m_auditView, tr("The audit needs a folder: Analysis → Audit methods on a folder (a benchmark, or images "
+                               "with NAME.mask.png beside them)"));
     // A bar per score and method: taller than the dock, so it scrolls, and exports whole.
     m_auditScroll = new QScrollArea(m_tabs);
     m_auditScroll->setWidgetResizable(true);
