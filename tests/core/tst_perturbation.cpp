@@ -30,7 +30,7 @@ engine::NoiseSource replay(const torch::Tensor& noise)
 {
     auto next = std::make_shared<int64_t>(0);
     return [noise, next](int64_t n) {
-        const auto out = noise.narrow(0, *next, n);
+        auto out = noise.narrow(0, *next, n);
         *next += n;
         return out;
     };

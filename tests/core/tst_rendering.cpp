@@ -163,7 +163,7 @@ private slots:
         const auto drawn = imaging::renderOverlay(grey, rgb, {}, options);
         QCOMPARE(drawn.cols, 32);  // no colour bar
         for (const auto& [row, col] : {std::pair{0, 0}, std::pair{3, 2}}) {
-            const auto pixel = drawn.at<cv::Vec3b>(row * 8 + 4, col * 8 + 4);  // the cell's centre
+            const auto& pixel = drawn.at<cv::Vec3b>(row * 8 + 4, col * 8 + 4);  // the cell's centre
             for (int k = 0; k < 3; ++k)
                 QCOMPARE(int(pixel[k]), int(std::lround(rgb[k][row][col].item<double>() * 255)));
         }
