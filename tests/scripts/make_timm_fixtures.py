@@ -45,7 +45,6 @@ and stage outputs. Widths are tiny so that the whole folder stays under 3 MB (ab
 import argparse
 import json
 import os
-import struct
 import sys
 from collections import OrderedDict
 from pathlib import Path
@@ -59,29 +58,11 @@ from timm.models.convnext import ConvNeXtBlock
 from timm.models.efficientnet import _gen_efficientnet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import write_safetensors  # noqa: E402
+from make_reference import read_safetensors, write_safetensors  # noqa: E402
 
 TIMM_COMMIT = "aa4b5850c1543fa488abf260f18390eda46cf85d"
 CLASSES = 10
 INPUT = [1, 3, 97, 129]
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
-DTYPES_BACK = {v: k for k, v in DTYPES.items()}
-
-
-def read_safetensors(path):
-    """Reads back what write_safetensors wrote (for the reload check)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    header.pop("__metadata__", None)
-    out = OrderedDict()
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        data = bytearray(blob[8 + n + begin:8 + n + end])
-        dtype = DTYPES_BACK[info["dtype"]]
-        out[name] = torch.frombuffer(data, dtype=dtype).reshape(info["shape"]).clone()
-    return out
 
 
 def perturb(model, gen):

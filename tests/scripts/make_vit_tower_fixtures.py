@@ -100,7 +100,6 @@ reference has the resized tables (vit.rel_table.<l>) besides what timm_beit's ha
 import argparse
 import json
 import os
-import struct
 import sys
 import types
 from collections import OrderedDict
@@ -118,12 +117,10 @@ from timm.models.beit import Beit
 from timm.models._hub import save_config_for_hf as timm_save_config_for_hf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import write_safetensors  # noqa: E402
+from make_reference import read_safetensors, write_safetensors  # noqa: E402
 
 TIMM_COMMIT = "aa4b5850c1543fa488abf260f18390eda46cf85d"
 OPENCLIP_COMMIT = "89fb801f1e6087880e951fc8354b8a2077b79c6d"
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
-DTYPES_BACK = {v: k for k, v in DTYPES.items()}
 
 
 # ---------------------------------------------------------------- open_clip import
@@ -172,22 +169,6 @@ OC = import_open_clip()
 
 
 # ---------------------------------------------------------------- safetensors
-
-def read_safetensors(path):
-    """Reads back what write_safetensors wrote (for the reload checks)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    header.pop("__metadata__", None)
-    out = OrderedDict()
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        data = bytearray(blob[8 + n + begin:8 + n + end])
-        dtype = DTYPES_BACK[info["dtype"]]
-        out[name] = torch.frombuffer(data, dtype=dtype).reshape(info["shape"]).clone()
-    return out
-
 
 # ---------------------------------------------------------------- perturbation
 
