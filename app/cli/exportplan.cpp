@@ -192,6 +192,7 @@ MethodPlan methodPlan(engine::ViewMethod method, const LayerChoice& layers, cons
                       const engine::ModelSpec& spec)
 {
     MethodPlan plan{method, {}};
+    const auto settings = engine::settingsFor(method, methodSettings(args));  // the ones this method takes
     for (const auto& layer : methodLayers(method, layers, spec)) {
         auto& row = plan.requests.emplace_back();
         for (const auto& head : methodHeads(method, args, spec)) {
@@ -199,7 +200,7 @@ MethodPlan methodPlan(engine::ViewMethod method, const LayerChoice& layers, cons
             request.method = method;
             request.layer = layer;
             request.head = head;
-            request.settings = engine::settingsFor(method, methodSettings(args));
+            request.settings = settings;
             row.push_back(request);
         }
     }
