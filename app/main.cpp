@@ -46,8 +46,9 @@ WindowOptions declareOptions(QCommandLineParser& parser)
         option("images", "Compare the layers of both models (CKA) over the images in DIR.", "DIR"),
         option("localize", "Measure both models' spatial localisation over the images in DIR.", "DIR"),
         option("audit",
-               "Audit every method of both models on DIR: a benchmark, or images with NAME.mask.png beside them "
-               "(100 images spread over it).",
+               "Audit the methods of both models that run at most one pass of their own per image (Analysis > Audit "
+               "methods offers every one) on DIR: a benchmark, or images with NAME.mask.png beside them (100 "
+               "images spread over it).",
                "DIR"),
         option("probe",
                "Probe every layer of both models on a labelled set: IDX files or an ImageFolder tree (one "

@@ -14,6 +14,8 @@
 
 #include <QMetaObject>
 
+#include <algorithm>
+
 namespace attnviz::ui {
 namespace {
 
@@ -442,7 +444,8 @@ quint64 AnalysisController::probeLayers(const QString& data, const std::shared_p
 }
 
 quint64 AnalysisController::auditFolder(const QString& folder, const QString& vitPath, const QString& cnnPath,
-                                        const QString& device, int inputSide, std::size_t limit,
+                                        const QString& device, int inputSide,
+                                        const std::vector<engine::ViewMethod>& methods, std::size_t limit,
                                         std::size_t randomisationImages)
 {
     const quint64 job = m_auditSlot.start();
@@ -463,9 +466,17 @@ quint64 AnalysisController::auditFolder(const QString& folder, const QString& vi
                 report([this, title] { emit progress(tr("audit: loading the %1").arg(title)); });
                 std::shared_ptr<const engine::Classifier> copy = engine::loadClassifier(path.toStdString(),
                                                                                         loadOptions(device, inputSide));
-                models.push_back(imaging::audit::modelAudit(path.toStdString(), copy,
-                                                            engine::auditableMethods(copy->spec().family)));
+                auto offered = engine::auditableMethods(copy->spec().family);
+                offered.erase(std::remove_if(offered.begin(), offered.end(),
+                                             [&](engine::ViewMethod m) {
+                                                 return std::find(methods.begin(), methods.end(), m) == methods.end();
+                                             }),
+                              offered.end());
+                if (!offered.empty())
+                    models.push_back(imaging::audit::modelAudit(path.toStdString(), copy, offered));
             }
+        if (models.empty())
+            throw engine::EngineError("none of the methods chosen for the audit applies to the models shown");
         imaging::audit::FolderAudit audit(models, {}, randomisationImages, 0);
         for (std::size_t i = 0; i < images.size(); ++i) {
             engine::throwIfCancelled();

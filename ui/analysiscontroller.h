@@ -172,13 +172,14 @@ public:
     quint64 probeLayers(const QString& data, const std::shared_ptr<const engine::Classifier>& vit,
                         const std::shared_ptr<const engine::Classifier>& cnn,
                         const engine::LabelledSetOptions& options);
-    // The audit of every method (imaging::audit) over `folder` (imaging::audit::
-    // imagesToAudit), on `limit` images spread over it, the randomisation check on the
-    // first `randomisationImages` of them; beside the views, with copies of the models
-    // at the paths loaded for it, since the check randomises their weights. Emits
-    // auditFinished or failed.
+    // The audit (imaging::audit) of those of `methods` each model offers (engine::
+    // auditableMethods) over `folder` (imaging::audit::imagesToAudit), on `limit` images
+    // spread over it, the randomisation check on the first `randomisationImages` of them;
+    // beside the views, with copies of the models at the paths loaded for it, since the
+    // check randomises their weights. Emits auditFinished or failed.
     quint64 auditFolder(const QString& folder, const QString& vitPath, const QString& cnnPath, const QString& device,
-                        int inputSide, std::size_t limit = 100, std::size_t randomisationImages = 10);
+                        int inputSide, const std::vector<engine::ViewMethod>& methods, std::size_t limit = 100,
+                        std::size_t randomisationImages = 10);
     // Deletion and insertion curves of each request's map, beside the views (a few dozen
     // forward passes per pane). Emits faithfulnessFinished or failed.
     quint64 computeFaithfulness(const std::vector<FaithfulnessRequest>& requests);

@@ -1,6 +1,7 @@
 #include "ui/mainwindow.h"
 
 #include "ui/appsettings.h"
+#include "ui/auditdialog.h"
 #include "ui/messageline.h"
 #include "ui/pane/modelpane.h"
 #include "ui/pane/viewhistory.h"
@@ -408,11 +409,16 @@ void MainWindow::buildAnalysisMenu()
             probeLayers(data);
     });
     analysis->addAction(tr("&Audit methods on a folder…"), this, [this] {
+        if (!modelsLoaded(tr("audit the methods")))
+            return;
         const auto folder = QFileDialog::getExistingDirectory(
             this, tr("A benchmark (attnviz-cli benchmark make), or images with NAME.mask.png beside them"),
             QFileInfo(m_image).path());
-        if (!folder.isEmpty())
-            auditMethods(folder);
+        if (folder.isEmpty())
+            return;
+        AuditDialog dialog(folder, shownFamilies(), this);
+        if (dialog.exec() == QDialog::Accepted)
+            auditMethods(folder, dialog.methods(), dialog.imageLimit());
     });
     analysis->addAction(tr("&Zero-shot classes from a label file…"), this, [this] {
         const auto file = QFileDialog::getOpenFileName(this, tr("Class names, one a line (for a CLIP or SigLIP ViT)"),
@@ -559,6 +565,15 @@ std::shared_ptr<const engine::Classifier> MainWindow::shownModel(Side side) cons
     return pane ? pane->model : nullptr;
 }
 
+std::vector<engine::Family> MainWindow::shownFamilies() const
+{
+    std::vector<engine::Family> out;
+    for (const auto side : kSides)
+        if (const auto model = shownModel(side))
+            out.push_back(model->spec().family);
+    return out;
+}
+
 void MainWindow::showStudy(const std::function<void()>& put)
 {
     clearError();  // whatever failed before, this request went through
@@ -579,11 +594,15 @@ void MainWindow::localize(const QString& folder)
         m_controller.localize(folder, shownModel(Side::ViT), shownModel(Side::CNN));
 }
 
-void MainWindow::auditMethods(const QString& folder)
+void MainWindow::auditMethods(const QString& folder, std::vector<engine::ViewMethod> methods, std::size_t limit)
 {
+    if (!modelsLoaded(tr("audit the methods")))
+        return;
+    if (methods.empty())
+        methods = AuditDialog::quickMethods(shownFamilies());
     // The controller loads copies of the models on screen: the check randomises weights.
-    if (modelsLoaded(tr("audit the methods")))
-        m_controller.auditFolder(folder, m_vit, m_cnn, m_device->currentText(), m_inputSize->currentData().toInt());
+    m_controller.auditFolder(folder, m_vit, m_cnn, m_device->currentText(), m_inputSize->currentData().toInt(), methods,
+                             limit);
 }
 
 void MainWindow::probeLayers(const QString& data)

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <optional>
+#include <vector>
 
 class QComboBox;
 class QDockWidget;
@@ -54,7 +55,9 @@ public:
     // Linear CKA between the layers of both models over the images in `folder`.
     void compareLayers(const QString& folder);
     void localize(const QString& folder);
-    void auditMethods(const QString& folder);
+    // The audit of `methods` (none: AuditDialog::quickMethods of the models shown) on at
+    // most `limit` images spread over `folder`.
+    void auditMethods(const QString& folder, std::vector<engine::ViewMethod> methods = {}, std::size_t limit = 100);
     // At most 10,000 training and 2,000 held-out images, so that the window answers in
     // minutes; attnviz-cli probe takes any number.
     void probeLayers(const QString& data);
@@ -119,6 +122,7 @@ private:
     // False, with an error line, while no analysis is shown ("…; `then` once an image is analysed").
     bool modelsLoaded(const QString& then);
     std::shared_ptr<const engine::Classifier> shownModel(Side side) const;  // of the analysis shown
+    std::vector<engine::Family> shownFamilies() const;                      // of the models shown
     // A folder study's result: `put` hands it to the plots, which then come into view.
     void showStudy(const std::function<void()>& put);
     // The faithfulness plot's curves for the maps on screen, unless asked for already.

@@ -66,6 +66,8 @@ std::vector<engine::ViewMethod> chosenMethods(const Arguments& args, engine::Fam
     const auto list = args.value("methods").value_or("all");
     if (list == "all")
         return offered;
+    if (list == "quick")
+        return engine::quickAuditableMethods(family);
     std::vector<engine::ViewMethod> out;
     std::istringstream in(list);
     for (std::string name; std::getline(in, name, ',');) {

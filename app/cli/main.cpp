@@ -31,7 +31,7 @@ const char* const kUsage =
     "  evaluate [--vit MODEL] [--cnn MODEL] --data DIR [--split t10k|train] [--limit N] [--device D]\n"
     "  benchmark make --out DIR --count N [--test-count M] [--seed S] [--easy]   (colour shapes with object masks:\n"
     "        DIR/{train,test}/CLASS/NNNNN.png, DIR/masks/..., DIR/index.json)\n"
-    "  audit [--vit MODEL] [--cnn MODEL] (--benchmark DIR | --images DIR [--masks DIR]) [--methods a,b|all]\n"
+    "  audit [--vit MODEL] [--cnn MODEL] (--benchmark DIR | --images DIR [--masks DIR]) [--methods a,b|quick|all]\n"
     "        [--limit N] [--csv FILE] [--tolerance PX_AT_224] [--randomisation-images N] [--seed S] [--no-causal]\n"
     "        [--faithfulness-steps N]   (each method's map against object masks: pointing game, energy, IoU,\n"
     "        deletion/insertion AUC, model-randomisation check; exit 3 when some images or masks were left out)\n"

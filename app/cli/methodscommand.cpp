@@ -57,6 +57,7 @@ nlohmann::ordered_json methodJson(const MethodInfo& m)
     j["citation"] = m.citation;
     j["families"] = familiesName(m);
     j["needs_model"] = m.needsModel();
+    j["many_passes"] = m.runsManyPasses();
     j["explains_class"] = m.explainsClass();
     j["heads"] = headsName(m);
     j["layer"] = layerName(m);
@@ -69,6 +70,16 @@ nlohmann::ordered_json methodJson(const MethodInfo& m)
                                      {"default", engine::MethodSettings().text(s.setting)},
                                      {"meaning", s.meaning}});
     return j;
+}
+
+const char* derivedFrom(const MethodInfo& m)
+{
+    switch (m.source) {
+    case engine::MethodSource::Trace: return "the cached trace";
+    case engine::MethodSource::Pass: return "a pass of its own";
+    case engine::MethodSource::Passes: break;
+    }
+    return "many passes of its own";
 }
 
 // "`--steps` (50), `--baseline` (black)", or "-".
@@ -89,9 +100,9 @@ std::string markdownTable()
     out << "| method | defined by | models | derived from | `--layer` | heads | `--class` | its own options |\n"
         << "|---|---|---|---|---|---|---|---|\n";
     for (const auto& m : engine::methodTable())
-        out << "| `" << m.name << "` | " << m.citation << " | " << familiesName(m) << " | "
-            << (m.needsModel() ? "passes of its own" : "the cached trace") << " | " << layerName(m) << " | "
-            << headsName(m) << " | " << (m.explainsClass() ? "yes" : "no") << " | " << ownOptions(m) << " |\n";
+        out << "| `" << m.name << "` | " << m.citation << " | " << familiesName(m) << " | " << derivedFrom(m) << " | "
+            << layerName(m) << " | " << headsName(m) << " | " << (m.explainsClass() ? "yes" : "no") << " | "
+            << ownOptions(m) << " |\n";
     return out.str();
 }
 

@@ -9,7 +9,9 @@
 #include <QFile>
 #include <QImage>
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QProcess>
+#include <QSet>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -202,6 +204,31 @@ private slots:
         const auto result = parseObject(run.out);
         QCOMPARE(result[QLatin1String("images")].toInt(), 2);
         QCOMPARE(result[QLatin1String("with_masks")].toInt(), 1);
+    }
+
+    // --methods quick: the audit's methods with at most one pass of their own per image;
+    // none that `methods` says runs many.
+    void quickMethodsLeaveOutTheManyPassOnes()
+    {
+        const auto listed = runCli({QStringLiteral("methods")});
+        QVERIFY2(listed.exitCode == 0, listed.err.constData());
+        QSet<QString> many;
+        for (const auto& m : QJsonDocument::fromJson(listed.out).array())
+            if (m[QLatin1String("many_passes")].toBool())
+                many.insert(m[QLatin1String("name")].toString());
+        QVERIFY(many.contains(QStringLiteral("occlusion")) && many.contains(QStringLiteral("scorecam")));
+        QVERIFY(!many.contains(QStringLiteral("gradcam")));
+        const auto run = runCli(
+            {QStringLiteral("audit"), QStringLiteral("--vit"), m_model, QStringLiteral("--benchmark"), m_bench,
+             QStringLiteral("--methods"), QStringLiteral("quick"), QStringLiteral("--limit"), QStringLiteral("1"),
+             QStringLiteral("--randomisation-images"), QStringLiteral("0"), QStringLiteral("--no-causal")});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto audited =
+            parseObject(run.out)[QLatin1String("vit")].toObject()[QLatin1String("methods")].toObject().keys();
+        for (const auto& name : {"attention", "rollout", "legrad", "gradcam", "saliency", "centre", "edges"})
+            QVERIFY2(audited.contains(QLatin1String(name)), name);
+        for (const auto& name : audited)
+            QVERIFY2(!many.contains(name), qPrintable(name));
     }
 
     // --methods that the given model does not offer for the audit (erf explains no class):

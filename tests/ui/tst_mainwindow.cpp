@@ -3,6 +3,7 @@
 // overlay and the plots, measure effective fields, compare layers over a folder (and
 // cancel it), and open a broken image or folder while the previous analysis stays.
 #include "ui/appsettings.h"
+#include "ui/auditdialog.h"
 #include "ui/mainwindow.h"
 #include "ui/pane/choicecombo.h"
 #include "ui/pane/modelpane.h"
@@ -27,6 +28,7 @@
 #include <QChartView>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QDoubleSpinBox>
@@ -39,6 +41,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
+#include <QListWidget>
 #include <QMenu>
 #include <QPushButton>
 #include <QSettings>
@@ -58,6 +61,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 using namespace attnviz;
@@ -70,6 +74,11 @@ QString fmnistModel(ui::Side side)
 {
     return QStringLiteral(ATTNVIZ_SOURCE_DIR)
            + (side == ui::Side::ViT ? QStringLiteral("/models/vit-fmnist") : QStringLiteral("/models/cnn-fmnist"));
+}
+
+bool contains(const std::vector<engine::ViewMethod>& methods, engine::ViewMethod method)
+{
+    return std::find(methods.begin(), methods.end(), method) != methods.end();
 }
 
 QString fmnistImage()
@@ -1027,9 +1036,46 @@ private slots:
         QVERIFY(plots->showPlot(QStringLiteral("distance")));
     }
 
+    // The audit's dialog offers every method of the audit of the models shown, those with
+    // many passes of their own per image unchecked; OK needs one method.
+    void auditDialogStartsWithTheQuickMethods()
+    {
+        const std::vector<engine::Family> both{engine::Family::ViT, engine::Family::CNN};
+        ui::AuditDialog dialog(m_dir.path(), both);
+        auto* list = dialog.findChild<QListWidget*>(QStringLiteral("auditMethods"));
+        QVERIFY(list);
+        QCOMPARE(dialog.methods(), ui::AuditDialog::quickMethods(both));
+        std::set<engine::ViewMethod> offered;
+        for (const auto family : both)
+            for (const auto method : engine::auditableMethods(family))
+                offered.insert(method);
+        QCOMPARE(std::size_t(list->count()), offered.size());
+        const auto occlusion = engine::viewMethodFromName("occlusion");
+        QVERIFY(engine::methodInfo(occlusion).runsManyPasses());
+        QVERIFY(!contains(dialog.methods(), occlusion));
+        QVERIFY(contains(dialog.methods(), engine::viewMethodFromName("gradcam")));
+        auto* ok = dialog.findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok);
+        for (int row = 0; row < list->count(); ++row) {
+            auto* item = list->item(row);
+            const bool slow = engine::methodInfo(engine::ViewMethod(item->data(Qt::UserRole).toInt())).runsManyPasses();
+            QCOMPARE(item->text().contains(QStringLiteral("slow")), slow);
+            item->setCheckState(slow ? Qt::Checked : Qt::Unchecked);
+        }
+        QVERIFY(contains(dialog.methods(), occlusion));
+        QVERIFY(ok->isEnabled());
+        for (int row = 0; row < list->count(); ++row)
+            list->item(row)->setCheckState(Qt::Unchecked);
+        QVERIFY(dialog.methods().empty());
+        QVERIFY(!ok->isEnabled());
+        // A CNN alone is offered no ViT method.
+        ui::AuditDialog cnnOnly(m_dir.path(), {engine::Family::CNN});
+        QVERIFY(!contains(cnnOnly.methods(), engine::viewMethodFromName("attention")));
+    }
+
     // Analysis → Audit methods on a folder: copies of the shown models audited over images
     // with masks beside them, one bar per score and method, as the core audit tallies
-    // them; the chart exports whole. Cancelled, nothing arrives.
+    // them; the chart exports whole. Cancelled, nothing arrives. By default the methods of
+    // at most one pass of their own per image.
     void auditOfAFolderDrawsEveryMethod()
     {
         const QString folder = m_dir.filePath(QStringLiteral("audited"));
@@ -1062,8 +1108,8 @@ private slots:
             QVERIFY(!model.model);  // the copies are released
             methods += model.methods.size();
         }
-        QCOMPARE(methods, engine::auditableMethods(engine::Family::ViT).size()
-                              + engine::auditableMethods(engine::Family::CNN).size());
+        QCOMPARE(methods, engine::quickAuditableMethods(engine::Family::ViT).size()
+                              + engine::quickAuditableMethods(engine::Family::CNN).size());
         auto* chart = plots->findChild<QChartView*>(QStringLiteral("auditPlot"))->chart();
         auto* bars = qobject_cast<QHorizontalBarSeries*>(chart->series().at(0));
         QVERIFY(bars);

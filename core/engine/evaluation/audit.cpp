@@ -4,6 +4,8 @@
 #include "core/engine/evaluation/maskscores.h"
 #include "core/engine/evaluation/randomisation.h"
 
+#include <algorithm>
+
 namespace attnviz::engine {
 
 std::vector<ViewMethod> auditableMethods(Family family)
@@ -12,6 +14,14 @@ std::vector<ViewMethod> auditableMethods(Family family)
     for (const auto& info : methodTable())
         if (info.supports(family) && (info.source == MethodSource::Trace || info.explainsClass()))
             out.push_back(info.method);
+    return out;
+}
+
+std::vector<ViewMethod> quickAuditableMethods(Family family)
+{
+    auto out = auditableMethods(family);
+    out.erase(std::remove_if(out.begin(), out.end(), [](ViewMethod m) { return methodInfo(m).runsManyPasses(); }),
+              out.end());
     return out;
 }
 

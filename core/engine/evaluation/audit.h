@@ -19,6 +19,10 @@ namespace attnviz::engine {
 // answer about one place (a unit's field, the patches like one patch), nor feature PCA's
 // colours, which map no evidence.
 std::vector<ViewMethod> auditableMethods(Family family);
+// Those of them that run at most one pass of their own per image: the audit's default in
+// the window and `--methods quick`, since the others (MethodSource::Passes) take minutes
+// per image on a large model.
+std::vector<ViewMethod> quickAuditableMethods(Family family);
 
 // The map a method shows by default (its last block or layer, the heads' mean), for
 // `classIndex` (< 0: the top-1 class) where it explains one: [h, w] on the CPU.

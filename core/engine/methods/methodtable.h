@@ -16,8 +16,11 @@ namespace attnviz::engine {
 // Which models a method applies to.
 enum class MethodFamilies { ViT, CNN, Both };
 // What a method is derived from: the cached trace alone, or passes of the model of its
-// own (gradients, perturbations), which run on a worker and are cached per request.
-enum class MethodSource { Trace, Model };
+// own, which run on a worker and are cached per request: a forward and a backward (Pass:
+// gradients, a unit's field; two for a SigLIP's LeGrad) or one per channel, step, sample or
+// window (Passes: Score-CAM, integrated gradients, SmoothGrad, occlusion; minutes per image
+// on a large model).
+enum class MethodSource { Trace, Pass, Passes };
 // Its heads: none (one map), any head, all of them or a fusion (Choose), or a fusion
 // (mean | max | min) that is part of the method, with a discard ratio (Fuse).
 enum class MethodHeads { None, Choose, Fuse };
@@ -32,7 +35,7 @@ enum class MethodLayer { Pick, RolloutStart, SumFrom, Unit, Input };
 enum class MethodExplains { Class, Place, Nothing };
 
 // A method's compute function: its maps for one request, from the cached trace and, for
-// MethodSource::Model, passes of the model over trace.input. Throws EngineError.
+// the other sources, passes of the model over trace.input. Throws EngineError.
 using ComputeView = ViewMaps (*)(const Classifier& model, const Trace& trace, const ViewRequest& request);
 
 // The compute functions, each defined in its method's file.
@@ -57,7 +60,8 @@ struct MethodInfo {
     ComputeView compute;
 
     bool supports(Family family) const;
-    bool needsModel() const { return source == MethodSource::Model; }
+    bool needsModel() const { return source != MethodSource::Trace; }
+    bool runsManyPasses() const { return source == MethodSource::Passes; }
     // Whether the window computes it on its worker: passes of the model, or every block's
     // whole matrix recomputed from the trace (T² · hd per head and block: seconds at
     // thousands of tokens). What stays on the GUI thread reads rows the trace keeps.
