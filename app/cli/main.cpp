@@ -57,7 +57,10 @@ const char* const kUsage =
     "  localize [--vit MODEL] [--cnn MODEL] --images DIR [--batch-size B] [--limit N]\n"
     "        (CKA of the last layer at each position with the input at every position)\n"
     "  tokens --vit MODEL (--image IMG | --images DIR | --tensor FILE) [--z Z] [--maps] [--csv FILE]\n"
-    "        [--batch-size B] [--limit N]   (high-norm artifact tokens, registers, and the head table)\n"
+    "        [--batch-size B] [--limit N] [--test-time-register [--register-neurons B:U,...]\n"
+    "        [--register-norm X] [--register-block B] [--register-highest B] [--register-top-k K]]\n"
+    "        (high-norm artifact tokens, registers, and the head table; with --test-time-register the\n"
+    "        register neurons found over the images (or given) and what moving them to an extra token does)\n"
     "  methods [--markdown]   (the view methods: who defined each, which models, layers and heads it takes)\n";
 const char* const kOptionsHelp =
     "--threads N: N LibTorch threads and 1 BLAS thread (default: 1 LibTorch thread, BLAS on every core).\n"

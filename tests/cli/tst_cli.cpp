@@ -7,6 +7,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QtEndian>
 #include <QtTest>
@@ -798,6 +799,42 @@ private slots:
         QCOMPARE(maps[QLatin1String("token_norms")].toArray()[0].toArray().size(), 7);
     }
 
+    // --test-time-register on the ViT with a planted artifact (tests/fixtures/registers): the
+    // planted unit is found, the artifact's CLS mass goes to the register, the classes stay.
+    // tst_testtimeregisters holds the numbers to the authors' code.
+    void tokensWithATestTimeRegister()
+    {
+        const QString images = m_dir.filePath(QStringLiteral("noise"));
+        QVERIFY(QDir().mkpath(images));
+        QRandomGenerator random(27);
+        for (int i = 0; i < 3; ++i) {
+            QImage image(64, 64, QImage::Format_RGB888);
+            for (int y = 0; y < 64; ++y)
+                for (int x = 0; x < 64; ++x)
+                    image.setPixel(x, y, random.generate() & 0xffffff);
+            QVERIFY(image.save(images + QStringLiteral("/%1.png").arg(i)));
+        }
+        const auto run = runCli({QStringLiteral("tokens"), QStringLiteral("--vit"),
+                                 QStringLiteral(ATTNVIZ_SOURCE_DIR "/tests/fixtures/registers/planted_vit"),
+                                 QStringLiteral("--images"), images, QStringLiteral("--test-time-register"),
+                                 QStringLiteral("--register-norm"), QStringLiteral("30"),
+                                 QStringLiteral("--register-highest"), QStringLiteral("1"),
+                                 QStringLiteral("--register-top-k"), QStringLiteral("1")});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto registers = parseObject(run.out)[QLatin1String("test_time_register")].toObject();
+        const auto neurons = registers[QLatin1String("neurons")].toArray();
+        QCOMPARE(neurons.size(), 1);
+        QCOMPARE(neurons[0][QLatin1String("block")].toInt(), 0);
+        QCOMPARE(neurons[0][QLatin1String("units")].toArray(), QJsonArray{5});
+        const auto effect = registers[QLatin1String("effect")].toObject();
+        QCOMPARE(effect[QLatin1String("images_with_artifacts")].toInt(), 3);
+        const double before = effect[QLatin1String("cls_on_artifacts_without")].toArray().last().toDouble();
+        const double after = effect[QLatin1String("cls_on_artifacts_with")].toArray().last().toDouble();
+        QVERIFY2(before > 0.4 && after < 0.2 * before, qPrintable(QStringLiteral("%1 -> %2").arg(before).arg(after)));
+        QVERIFY(effect[QLatin1String("cls_on_register")].toArray().last().toDouble() > 0.4);
+        QCOMPARE(effect[QLatin1String("logits")][QLatin1String("top1_agreement")].toDouble(), 1.0);
+    }
+
     void badInputsGiveOneLineErrors_data()
     {
         QTest::addColumn<QStringList>("args");
@@ -862,6 +899,9 @@ private slots:
         QTest::newRow("cka without images") << QStringList{QStringLiteral("cka"), QStringLiteral("--vit"), vit} << 2 << "--images DIR";
         QTest::newRow("localize of one image") << QStringList{QStringLiteral("localize"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample} << 2 << "give --images DIR";
         QTest::newRow("tokens of a cnn") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kCnnFmnist, QStringLiteral("--image"), kSample} << 2 << "not a ViT";
+        QTest::newRow("register option alone") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--register-top-k"), QStringLiteral("3")} << 2 << "only applies with --test-time-register";
+        QTest::newRow("register neurons garbled") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--test-time-register"), QStringLiteral("--register-neurons"), QStringLiteral("1-2")} << 2 << "BLOCK:UNIT pairs";
+        QTest::newRow("register neuron outside") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--image"), kSample, QStringLiteral("--test-time-register"), QStringLiteral("--register-neurons"), QStringLiteral("0:100000")} << 1 << "no MLP unit 100000";
         QTest::newRow("tokens with a cnn") << QStringList{QStringLiteral("tokens"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"), kCnnFmnist, QStringLiteral("--image"), kSample} << 2 << "unknown option --cnn";
         QTest::newRow("probe without data") << QStringList{QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"), QStringLiteral("/nonexistent")} << 1 << "cannot read the folder";
         QTest::newRow("probe on a flat folder") << QStringList{QStringLiteral("probe"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--data"), kSamples} << 1 << "neither IDX files (train-labels-idx1-ubyte[.gz]) nor class subfolders";

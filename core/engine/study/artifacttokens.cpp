@@ -47,6 +47,16 @@ BlockTokenNorms flagTokens(const torch::Tensor& norms, const TokenLayout& layout
     return out;
 }
 
+torch::Tensor clsMassOnPatches(const Trace& trace, const std::vector<int64_t>& patches)
+{
+    if (!trace.tokens.hasCls)
+        throw EngineError("the CLS token's attention needs a ViT with a CLS token");
+    std::vector<int64_t> keys;
+    for (const auto p : patches)
+        keys.push_back(trace.tokens.prefixTokens() + p);
+    return clsMassOn(trace.attention, keys);
+}
+
 TokenStudy studyTokens(const Trace& trace, double z)
 {
     if (trace.tokenNorms.empty() || std::size_t(trace.attention.depth()) != trace.tokenNorms.size())
@@ -61,13 +71,11 @@ TokenStudy studyTokens(const Trace& trace, double z)
     const auto& layout = trace.tokens;
     const int prefix = layout.prefixTokens();
     const int64_t layers = trace.attention.depth(), heads = trace.attention.heads();
-    std::vector<int64_t> artifactKeys, registerKeys;  // positions in the sequence
-    for (const auto p : out.artifacts)
-        artifactKeys.push_back(prefix + p);
+    std::vector<int64_t> registerKeys;  // positions in the sequence
     for (int r = 0; r < layout.regTokens; ++r)
         registerKeys.push_back(prefix - layout.regTokens + r);
     const auto undefined = torch::full({layers, heads}, std::numeric_limits<float>::quiet_NaN());
-    out.clsOnArtifacts = layout.hasCls ? clsMassOn(trace.attention, artifactKeys) : undefined;
+    out.clsOnArtifacts = layout.hasCls ? clsMassOnPatches(trace, out.artifacts) : undefined;
     out.clsOnRegisters = layout.hasCls && !registerKeys.empty() ? clsMassOn(trace.attention, registerKeys) : undefined;
     if (layout.regTokens > 0) {
         std::vector<torch::Tensor> perBlock;

@@ -45,6 +45,10 @@ struct TokenStudy {
     torch::Tensor registerAttention;
 };
 
+// [L, H]: the CLS query's attention mass on the patches `patches` (row-major indices) in
+// every block of a trace with a CLS token.
+torch::Tensor clsMassOnPatches(const Trace& trace, const std::vector<int64_t>& patches);
+
 // Everything above from one ViT trace (its tokenNorms and attentions). Throws
 // EngineError for a trace without token norms (a CNN's).
 TokenStudy studyTokens(const Trace& trace, double z = kArtifactZ);

@@ -84,6 +84,27 @@ std::shared_ptr<VisionTransformer> VisionTransformer::withPromptClasses(const to
     return copy;
 }
 
+std::shared_ptr<VisionTransformer> VisionTransformer::withTestTimeRegister(RegisterNeurons neurons) const
+{
+    if (!m_register.empty())
+        throw EngineError(m_spec.description + " has a test-time register already");
+    if (m_relIndex.defined())
+        throw EngineError("a test-time register needs a ViT without relative position bias (BEiT has one)");
+    const int hidden = int(m_w.blocks.front().fc2W.size(1));
+    for (const auto& [blockIndex, units] : neurons.units) {
+        if (blockIndex < 0 || blockIndex >= int(m_w.blocks.size()))
+            throw EngineError("no block " + std::to_string(blockIndex) + " for a register neuron (blocks 0.."
+                              + std::to_string(m_w.blocks.size() - 1) + ")");
+        for (const auto unit : units)
+            if (unit < 0 || unit >= hidden)
+                throw EngineError("no MLP unit " + std::to_string(unit) + " in block " + std::to_string(blockIndex)
+                                  + " (0.." + std::to_string(hidden - 1) + ")");
+    }
+    auto copy = std::make_shared<VisionTransformer>(*this);  // tensors are shared, not copied
+    copy->m_register = std::move(neurons);
+    return copy;
+}
+
 torch::Tensor VisionTransformer::promptLogits(const torch::Tensor& embeddings) const
 {
     if (!m_promptClasses.defined())
@@ -168,6 +189,11 @@ torch::Tensor VisionTransformer::embed(const torch::Tensor& input, TokenLayout& 
                           1);
     prefix.push_back(x);
     x = torch::cat(prefix, 1) + pos;
+    if (!m_register.empty()) {  // the test-time register: zeros after the prefix, no position
+        const int p = m_spec.prefixTokens();
+        x = torch::cat({x.narrow(1, 0, p), x.new_zeros({n, 1, x.size(2)}), x.narrow(1, p, x.size(1) - p)}, 1);
+        layout.regTokens += 1;
+    }
     // CLIP normalises the embedded tokens before the first block (ln_pre, norm_pre).
     if (m_w.preNormW.defined())
         x = torch::layer_norm(x, {x.size(-1)}, m_w.preNormW, m_w.preNormB, m_spec.layerNormEps);
@@ -259,7 +285,7 @@ torch::Tensor VisionTransformer::attend(const ViTBlockWeights& b, const torch::T
             *sinks.weights = attn;
         context = torch::matmul(attn, qkv[2]);
     } else {
-        context = attendInBands(q, k, qkv[2], bias, m_spec.prefixTokens(), m_spec.hasClsToken, sinks.record);
+        context = attendInBands(q, k, qkv[2], bias, prefixTokens(), m_spec.hasClsToken, sinks.record);
     }
     if (sinks.record) {
         sinks.record->queries = q;
@@ -275,10 +301,11 @@ torch::Tensor VisionTransformer::norm1(const ViTBlockWeights& b, const torch::Te
     return torch::layer_norm(x, {x.size(-1)}, b.norm1W, b.norm1B, m_spec.layerNormEps);
 }
 
-torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
+torch::Tensor VisionTransformer::block(std::size_t index, const torch::Tensor& x, torch::Tensor normed,
                                        const RelativeBias& bias, const AttentionSinks& sinks,
-                                       std::vector<ResidualNorms>* residuals, std::size_t index) const
+                                       const BlockProbes& probes) const
 {
+    const auto& b = m_w.blocks[index];
     if (!normed.defined())
         normed = norm1(b, x);
     // A replaced norm1 output [K, T, D] broadcasts against the residual x [1, T, D].
@@ -287,15 +314,39 @@ torch::Tensor VisionTransformer::block(const ViTBlockWeights& b, const torch::Te
         a = a * b.ls1;
     auto y = x + a;
     auto n2 = torch::layer_norm(y, {y.size(-1)}, b.norm2W, b.norm2B, m_spec.layerNormEps);
-    auto m = F::linear(mlpActivation(m_spec.mlp, F::linear(n2, b.fc1W, b.fc1B)), b.fc2W, b.fc2B);
+    const auto units = moveToRegister(index, mlpActivation(m_spec.mlp, F::linear(n2, b.fc1W, b.fc1B)));
+    if (probes.mlpUnits)
+        probes.mlpUnits->push_back(units.detach().to(torch::kCPU));
+    auto m = F::linear(units, b.fc2W, b.fc2B);
     if (b.ls2.defined())
         m = m * b.ls2;
-    if (residuals) {  // token norms over D: [N, T] each
+    if (auto* residuals = probes.residuals) {  // token norms over D: [N, T] each
         const auto prefix = std::to_string(index);
         residuals->push_back({prefix + ".attn", x.norm(2, -1).to(torch::kCPU), a.norm(2, -1).to(torch::kCPU)});
         residuals->push_back({prefix + ".mlp", y.norm(2, -1).to(torch::kCPU), m.norm(2, -1).to(torch::kCPU)});
     }
     return y + m;
+}
+
+torch::Tensor VisionTransformer::moveToRegister(std::size_t index, const torch::Tensor& h) const
+{
+    const auto found = m_register.units.find(int(index));
+    if (found == m_register.units.end())
+        return h;
+    const auto units = torch::tensor(found->second, torch::dtype(torch::kLong).device(h.device()));
+    const auto chosen = h.index_select(2, units);  // [N, T, K]
+    // The authors' sign_max: one value per image, the largest magnitude over every token and
+    // every unit of the block, with its sign.
+    const auto flat = chosen.flatten(1);
+    const auto high = std::get<0>(flat.max(1)), low = std::get<0>(flat.min(1));  // [N]
+    const auto value = torch::where(high.abs() > low.abs(), high, low);
+    const int reg = m_spec.prefixTokens();  // the register, after the model's own prefix tokens
+    const auto n = chosen.size(0), k = chosen.size(2);
+    // [N, T, K]: the prefix tokens' values kept, the register's set, the patches' zero.
+    const auto edited = torch::cat({chosen.narrow(1, 0, reg), value.view({n, 1, 1}).expand({n, 1, k}),
+                                    chosen.new_zeros({n, chosen.size(1) - reg - 1, k})},
+                                   1);
+    return h.index_copy(2, units, edited);
 }
 
 torch::Tensor mlpActivation(ViTMlp kind, const torch::Tensor& hidden)
@@ -341,7 +392,7 @@ torch::Tensor VisionTransformer::pooled(const torch::Tensor& x, torch::Tensor* p
         return w.defined() ? torch::layer_norm(t, {t.size(-1)}, w, bias, m_spec.layerNormEps) : t;
     };
     auto y = ln(x, m_w.normW, m_w.normB);  // [N, T, D]
-    const int n = m_spec.prefixTokens();
+    const int n = prefixTokens();
     const auto patchMean = [&] { return y.narrow(1, n, y.size(1) - n).mean(1); };  // [N, D]
     if (m_spec.attentionPool)
         return attentionPool(y, poolAttention);
@@ -455,8 +506,9 @@ torch::Tensor VisionTransformer::encode(const torch::Tensor& input, TokenLayout&
         }
         BlockAttention record;
         throwIfCancelled();
-        x = block(b, x, normed, biases.empty() ? RelativeBias{} : biases[i],
-                  {nullptr, hooks.record ? &record : nullptr}, hooks.residuals, i);
+        x = block(i, x, normed, biases.empty() ? RelativeBias{} : biases[i],
+                  {nullptr, hooks.record ? &record : nullptr},
+                  {hooks.residuals, i <= hooks.mlpUnitsThrough ? hooks.mlpUnits : nullptr});
         checkCancelledInBackward(x);
         if (hooks.record)
             hooks.record->push_back(std::move(record));
@@ -476,7 +528,7 @@ Activations VisionTransformer::activations(const torch::Tensor& batch) const
     // The graph keeps every block's softmax [N, H, T, T], and its backward more: measured,
     // a 5.76 GB peak for 3.7 GB of matrices (docs/benchmarks.md), so 1.4 copies a block.
     if (torch::GradMode::is_enabled())
-        checkAttentionBudget(batch, m_spec.patchSize, m_spec.prefixTokens(), m_spec.heads,
+        checkAttentionBudget(batch, m_spec.patchSize, prefixTokens(), m_spec.heads,
                              1.4 * double(batch.size(0)) * double(m_w.blocks.size()), 4,
                              "a differentiable pass (a CAM before the last block, saliency, effective fields)");
     Activations out;
@@ -517,9 +569,24 @@ Activations VisionTransformer::activationsOfLastLayer(const torch::Tensor& lastL
     auto x = lastLayerInput.to(m_device, torch::kFloat32);
     out.tokenStates[last] = x;
     out.norm1Outputs[last] = norm1(b, x);
-    x = block(b, x, out.norm1Outputs[last], biases.empty() ? RelativeBias{} : biases[last], {});
+    x = block(last, x, out.norm1Outputs[last], biases.empty() ? RelativeBias{} : biases[last], {}, {});
     out.tokenStates[depth] = x;
     out.logits = classify(x);
+    return out;
+}
+
+VisionTransformer::MlpUnits VisionTransformer::mlpUnits(const torch::Tensor& input, int throughBlock) const
+{
+    if (throughBlock < 0 || throughBlock >= int(m_w.blocks.size()))
+        throw EngineError("block " + std::to_string(throughBlock) + " outside the " + std::to_string(m_w.blocks.size())
+                          + " blocks");
+    torch::NoGradGuard noGrad;
+    MlpUnits out;
+    EncodeHooks hooks;
+    hooks.mlpUnits = &out.activations;
+    hooks.mlpUnitsThrough = std::size_t(throughBlock);
+    hooks.tokenNorms = &out.outputNorms;
+    encode(input, out.layout, hooks);
     return out;
 }
 
@@ -558,8 +625,8 @@ void VisionTransformer::visitAttentionGradients(const torch::Tensor& input, int 
         throwIfCancelled();
         auto x = states[std::size_t(l)].detach().requires_grad_(true);
         torch::Tensor attention;  // [1, H, T, T], on this block's graph only
-        const auto out = block(m_w.blocks[std::size_t(l)], x, {},
-                               biases.empty() ? RelativeBias{} : biases[std::size_t(l)], {&attention, nullptr});
+        const auto out = block(std::size_t(l), x, {}, biases.empty() ? RelativeBias{} : biases[std::size_t(l)],
+                               {&attention, nullptr}, {});
         const bool toInput = l > firstBlock;
         const auto targets = toInput ? std::vector<torch::Tensor>{attention, x} : std::vector<torch::Tensor>{attention};
         auto grads = torch::autograd::grad({out}, targets, {upstream});
@@ -585,8 +652,8 @@ void VisionTransformer::visitReadoutGradients(const torch::Tensor& input, int fi
         // the gradient at the attention is taken.
         auto x = states[std::size_t(l)].detach().requires_grad_(true);
         torch::Tensor attention;  // [1, H, T, T]
-        auto out = block(m_w.blocks[std::size_t(l)], x, {}, biases.empty() ? RelativeBias{} : biases[std::size_t(l)],
-                         {&attention, nullptr});
+        auto out = block(std::size_t(l), x, {}, biases.empty() ? RelativeBias{} : biases[std::size_t(l)],
+                         {&attention, nullptr}, {});
         if (m_spec.attentionPool) {
             torch::Tensor poolAttention;  // [1, H, L, T]
             const auto logits = logitsOfPooled(attentionPool(out, &poolAttention));

@@ -2,6 +2,7 @@
 
 #include "core/engine/model/classifier.h"
 #include "core/engine/text/texttower.h"
+#include "core/engine/vit/registerneurons.h"
 #include "core/engine/vit/vitweights.h"
 
 #include <functional>
@@ -59,6 +60,27 @@ public:
     void setNeutralPrompt(const torch::Tensor& embedding);
     const torch::Tensor& neutralPrompt() const { return m_neutralPrompt; }
 
+    // A copy sharing this model's weights with a test-time register (Jiang et al., NeurIPS
+    // 2025): one extra token, zeros, after the prefix tokens, without a position (as the
+    // authors add it, before CLIP's pre-norm); in each block of `neurons` its MLP units are
+    // set, after the activation, to 0 on every patch and on the register to the value of
+    // largest magnitude that any token has on any of the block's units (the authors'
+    // sign_max), so that what they wrote into artifact patches goes to the register. Its
+    // traces count the token as the last register (TokenLayout::regTokens). Throws
+    // EngineError for a block or unit the model lacks, for a model with one already, and for
+    // BEiT's relative position bias, whose table has no place for an extra token.
+    std::shared_ptr<VisionTransformer> withTestTimeRegister(RegisterNeurons neurons) const;
+    const RegisterNeurons& testTimeRegister() const { return m_register; }
+
+    // The MLP units after the activation of blocks 0..throughBlock, [N, T, hidden] each, and
+    // every block's output token norms, [N, T], on the CPU, for inputs [N, C, H, W] (the
+    // register neurons' search).
+    struct MlpUnits {
+        std::vector<torch::Tensor> activations, outputNorms;
+        TokenLayout layout;
+    };
+    MlpUnits mlpUnits(const torch::Tensor& input, int throughBlock) const;
+
     // The stream entering block 0 [N, T, D] (patches, prefix tokens, positions, CLIP's
     // pre-norm) for an input [N, C, H, W]; fills `layout`.
     torch::Tensor embedded(const torch::Tensor& input, TokenLayout& layout) const;
@@ -111,6 +133,8 @@ private:
         const LayerReplacement* replacement = nullptr;       // "<b>" or "<b>.norm1"
         std::vector<ResidualNorms>* residuals = nullptr;     // per block: attention, then MLP
         std::vector<torch::Tensor>* tokenNorms = nullptr;    // per block: its output's [N, T]
+        std::vector<torch::Tensor>* mlpUnits = nullptr;      // per block: after the MLP's activation [N, T, H]
+        std::size_t mlpUnitsThrough = 0;                     // ... of blocks 0..this one
         torch::Tensor* lastBlockInput = nullptr;             // the stream entering the last block [N, T, D]
         bool training = false;  // batch statistics in a conv stem's batch norms (Classifier::logits)
     };
@@ -124,12 +148,19 @@ private:
         torch::Tensor* weights = nullptr;  // the whole softmax [N, H, T, T] (differentiable passes)
         BlockAttention* record = nullptr;  // queries, keys and the summary rows, [N, ...] (traces)
     };
-    // One block; `normed` is its norm1 output, computed here when undefined.
-    // `residuals`, when given, receives the block's two additions as "<index>.attn" and
-    // "<index>.mlp".
-    torch::Tensor block(const ViTBlockWeights& b, const torch::Tensor& x, torch::Tensor normed,
-                        const RelativeBias& bias, const AttentionSinks& sinks,
-                        std::vector<ResidualNorms>* residuals = nullptr, std::size_t index = 0) const;
+    // What block() hands out besides its output; null members are skipped.
+    struct BlockProbes {
+        std::vector<ResidualNorms>* residuals = nullptr;  // its two additions, "<index>.attn" and "<index>.mlp"
+        std::vector<torch::Tensor>* mlpUnits = nullptr;   // its MLP units after the activation [N, T, H]
+    };
+    // Block `index`; `normed` is its norm1 output, computed here when undefined.
+    torch::Tensor block(std::size_t index, const torch::Tensor& x, torch::Tensor normed, const RelativeBias& bias,
+                        const AttentionSinks& sinks, const BlockProbes& probes) const;
+    // The test-time register's edit of block `index`'s MLP units h [N, T, H] (none when the
+    // block has no register neurons).
+    torch::Tensor moveToRegister(std::size_t index, const torch::Tensor& h) const;
+    // The prefix tokens of the sequence: the spec's, and the test-time register.
+    int prefixTokens() const { return m_spec.prefixTokens() + (m_register.empty() ? 0 : 1); }
     torch::Tensor norm1(const ViTBlockWeights& b, const torch::Tensor& x) const;
     // Without gradients and without a sink for the whole softmax, attention is computed a
     // band of query rows at a time, so that memory grows with T, not T².
@@ -158,6 +189,7 @@ private:
     std::shared_ptr<text::TextTower> m_text;  // shared by withPromptClasses' copies
     torch::Tensor m_promptClasses;            // [K, E] on device(), or undefined
     torch::Tensor m_neutralPrompt;            // [E] on device(), or undefined
+    RegisterNeurons m_register;               // a test-time register's units, or none
     torch::Tensor m_relIndex;                 // BEiT: relativePositionIndex of the trained grid, [T*T]
     torch::Device m_device{torch::kCPU};
 };
