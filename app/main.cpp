@@ -1,6 +1,7 @@
 // attnviz: the desktop application.
 //   attnviz [IMAGE] [--vit MODEL] [--cnn MODEL] [--device D] [--images DIR] [--localize DIR]
 //           [--audit DIR] [--probe DATA] [--click X,Y] [--method NAME] [--prompt TEXT] [--plot NAME]
+//           [--test-time-register]
 //           [--screenshot FILE.png]
 #include "ui/mainwindow.h"
 #include "ui/plotspanel.h"
@@ -20,7 +21,8 @@ namespace {
 using attnviz::ui::StartOptions;
 
 struct WindowOptions {
-    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, audit, probe, click, method, prompt;
+    QCommandLineOption vit, cnn, device, screenshot, plot, images, localize, audit, probe, click, method, prompt,
+        testTimeRegister;
 };
 
 WindowOptions declareOptions(QCommandLineParser& parser)
@@ -66,9 +68,13 @@ WindowOptions declareOptions(QCommandLineParser& parser)
                "Ask the ViT (a CLIP or SigLIP model, its tokenizer file beside the weights) about TEXT once the image "
                "is analysed: the prompt becomes a class and its map is shown.",
                "TEXT"),
+        QCommandLineOption(QStringLiteral("test-time-register"),
+                           QStringLiteral("Press the Tokens tab's Test-time register once the image is analysed: the "
+                                          "ViT's register neurons found on it, and its tokens without and with the "
+                                          "register.")),
     };
     parser.addOptions({o.vit, o.cnn, o.device, o.screenshot, o.plot, o.images, o.localize, o.audit, o.probe, o.click,
-                       o.method, o.prompt});
+                       o.method, o.prompt, o.testTimeRegister});
     return o;
 }
 
@@ -122,6 +128,7 @@ std::variant<StartOptions, int> readOptions(const QCommandLineParser& parser, co
     options.audit = parser.value(o.audit);
     options.probeData = parser.value(o.probe);
     options.prompt = parser.value(o.prompt);
+    options.testTimeRegister = parser.isSet(o.testTimeRegister);
     if (parser.isSet(o.click)) {
         options.click = parseClick(parser.value(o.click));
         if (!options.click)

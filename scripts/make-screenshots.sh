@@ -17,6 +17,8 @@ shot() {
 # The first start: the colour models on a benchmark scene with its mask.
 shot window
 shot window-trust --plot trust
+# A test-time register on the test ViT with a planted artifact (tests/fixtures/registers).
+shot window-register resources/samples/0000-ankle-boot.png --vit tests/fixtures/registers/planted_vit --plot tokens --test-time-register
 # The Fashion-MNIST models, which the window guide's other pictures show.
 fmnist=(--vit models/vit-fmnist --cnn models/cnn-fmnist)
 shot window-click resources/samples/0000-ankle-boot.png "${fmnist[@]}" --click 0.6,0.75

@@ -1,6 +1,7 @@
 #include "ui/analysiscontroller.h"
 
 #include "core/engine/cancellation.h"
+#include "core/engine/engineerror.h"
 #include "core/engine/errormessage.h"
 #include "core/engine/methods/effectivefield.h"
 #include "core/engine/text/prompts.h"
@@ -488,6 +489,47 @@ quint64 AnalysisController::auditFolder(const QString& folder, const QString& vi
         for (auto& m : models)
             m.model.reset();  // the copies go now; the tallies stay
         deliver(m_auditSlot, job, [this, result] { emit auditFinished(result); });
+    });
+    return job;
+}
+
+namespace {
+
+// [L, gridH, gridW]: the CLS row over the patches in every block, the heads' mean.
+torch::Tensor clsOverPatches(const engine::Trace& trace)
+{
+    const auto& t = trace.tokens;
+    std::vector<torch::Tensor> blocks;
+    for (int l = 0; l < trace.attention.depth(); ++l)
+        blocks.push_back(trace.attention.prefixRows(l)
+                             .select(1, 0)
+                             .mean(0)
+                             .narrow(0, t.prefixTokens(), t.gridH * t.gridW)
+                             .reshape({t.gridH, t.gridW}));
+    return torch::stack(blocks);
+}
+
+}  // namespace
+
+quint64 AnalysisController::compareWithRegister(const std::shared_ptr<const PaneAnalysis>& vit)
+{
+    const quint64 job = m_registerSlot.start();
+    post(m_studyPool, m_registerSlot, job, [=] {
+        const auto* model = dynamic_cast<const engine::VisionTransformer*>(vit->model.get());
+        if (!model)
+            throw engine::EngineError("a test-time register needs a ViT");
+        auto result = std::make_shared<RegisterComparison>();
+        result->pane = vit;
+        report([this] { emit progress(tr("test-time register: finding the register neurons")); });
+        result->search = engine::findRegisterNeurons(*model, {vit->trace.input});
+        const auto with = model->withTestTimeRegister(result->search.chosen)->forwardBatch(vit->trace.input).at(0);
+        result->with = engine::studyTokens(with);
+        result->effect = engine::registerEffect(vit->trace, with);
+        if (with.tokens.hasCls) {
+            result->clsWithout = clsOverPatches(vit->trace);
+            result->clsWith = clsOverPatches(with);
+        }
+        deliver(m_registerSlot, job, [this, result] { emit registerCompared(result); });
     });
     return job;
 }

@@ -11,6 +11,7 @@
 #include "core/engine/study/headtable.h"
 #include "core/engine/study/linearprobe.h"
 #include "core/engine/study/localization.h"
+#include "core/engine/study/testtimeregisters.h"
 #include "core/imaging/audit/folderaudit.h"
 #include "core/imaging/preprocess.h"
 #include "ui/side.h"
@@ -122,6 +123,18 @@ struct FaithfulnessPlot {
     std::vector<std::shared_ptr<const PaneAnalysis>> panes;  // the traces they were scored on
 };
 
+// What a test-time register (engine::VisionTransformer::withTestTimeRegister) does to the
+// ViT on the analysed image: the register neurons found on that image (engine::
+// findRegisterNeurons with its defaults), the token study with the register, its effect,
+// and the CLS token's attention over the patches in every block, without and with it.
+struct RegisterComparison {
+    std::shared_ptr<const PaneAnalysis> pane;  // the ViT pane it was asked for
+    engine::RegisterNeuronSearch search;
+    engine::TokenStudy with;
+    engine::RegisterEffect effect;
+    torch::Tensor clsWithout, clsWith;  // [L, gridH, gridW], the heads' mean; undefined without a CLS token
+};
+
 // Runs everything that touches a model on worker threads, so the window never waits:
 // loading models (cached by path, device and input size), the forward passes and the views that
 // need gradients on one thread, in order; CKA over a folder on a second one. Jobs carry
@@ -180,6 +193,10 @@ public:
     quint64 auditFolder(const QString& folder, const QString& vitPath, const QString& cnnPath, const QString& device,
                         int inputSide, const std::vector<engine::ViewMethod>& methods, std::size_t limit = 100,
                         std::size_t randomisationImages = 10);
+    // The test-time register of `vit`'s model on its analysed image, beside the views (a
+    // pass per block searched, and one with the register). Emits registerCompared or
+    // failed (a ViT without artifacts on this image has no register neurons to find).
+    quint64 compareWithRegister(const std::shared_ptr<const PaneAnalysis>& vit);
     // Deletion and insertion curves of each request's map, beside the views (a few dozen
     // forward passes per pane). Emits faithfulnessFinished or failed.
     quint64 computeFaithfulness(const std::vector<FaithfulnessRequest>& requests);
@@ -201,6 +218,7 @@ signals:
     void localizationFinished(std::shared_ptr<const attnviz::ui::SpatialLocalization> localization);
     void probesFinished(std::shared_ptr<const attnviz::ui::LayerProbes> probes);
     void auditFinished(std::shared_ptr<const attnviz::ui::FolderAuditResult> audit);
+    void registerCompared(std::shared_ptr<const attnviz::ui::RegisterComparison> comparison);
     // A job's one-line error; job 0 for cancel(). Stale jobs never fail aloud.
     void failed(quint64 job, QString message);
     void progress(QString message);
@@ -243,6 +261,7 @@ private:
     engine::JobSlot m_localizationSlot{m_tickets};
     engine::JobSlot m_probesSlot{m_tickets};
     engine::JobSlot m_auditSlot{m_tickets};
+    engine::JobSlot m_registerSlot{m_tickets};
     QThreadPool m_pool;                                  // analyses and views: one job at a time, in order
     QThreadPool m_studyPool;                             // CKA over a folder: minutes long, so beside the views
     std::shared_ptr<const FieldSizes> m_lastFieldSizes;  // GUI thread

@@ -147,6 +147,12 @@ QDockWidget* MainWindow::buildPlotsDock()
         });
     // A head chosen in the head table: its attention map in the ViT pane.
     connect(m_plots->tokens(), &TokensPanel::headChosen, m_vitPane, &ModelPane::showHead);
+    connect(m_plots->tokens(), &TokensPanel::registerWanted, this,
+            [this](const std::shared_ptr<const PaneAnalysis>& vit) {
+                m_registerJob = m_controller.compareWithRegister(vit);
+            });
+    connect(&m_controller, &AnalysisController::registerCompared, m_plots->tokens(),
+            &TokensPanel::setRegisterComparison);
     return dock;
 }
 
@@ -186,6 +192,8 @@ void MainWindow::connectController()
             openedPathsFrom(*m_shown);
         if (job == m_askedPrompt)
             m_askedPrompt = 0;
+        if (job == m_registerJob)
+            m_plots->tokens()->setRegisterProblem(message);
         m_faithfulnessKey.clear();  // perhaps it was this job: asked again when next wanted
         showError(message);
     });
@@ -674,6 +682,8 @@ void MainWindow::showAnalysis(const std::shared_ptr<const Analysis>& analysis)
             auditMethods(m_options.audit);
         if (!m_options.probeData.isEmpty())
             probeLayers(m_options.probeData);
+        if (m_options.testTimeRegister)
+            m_plots->tokens()->registerButton()->setChecked(true);
         for (auto* p : {m_vitPane, m_cnnPane})
             if (m_options.method && p->hasAnalysis()
                 && engine::methodInfo(*m_options.method).supports(p->analysis()->model->spec().family))

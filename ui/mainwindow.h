@@ -41,6 +41,7 @@ struct StartOptions {
     std::optional<QPointF> click;  // a click on the image at start, x and y in [0, 1)
     std::optional<engine::ViewMethod> method;  // shown at start in each pane whose model it fits
     QString prompt;                            // a prompt asked of the ViT at start (a CLIP or SigLIP model)
+    bool testTimeRegister = false;             // the Tokens tab's Test-time register pressed at start
 };
 
 // The application window: the image's two readings side by side, ViT left, CNN
@@ -136,6 +137,7 @@ private:
     std::shared_ptr<const Analysis> m_shown;
     quint64 m_requestedAnalysis = 0;
     quint64 m_askedPrompt = 0;  // the prompt job whose answer is awaited (the newest), or 0
+    quint64 m_registerJob = 0;  // the newest test-time register asked of the controller
     ModelPane* m_vitPane = nullptr;
     ModelPane* m_cnnPane = nullptr;
     PlotsPanel* m_plots = nullptr;

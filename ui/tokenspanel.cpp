@@ -6,30 +6,67 @@
 #include "core/io/atomicfile.h"
 
 #include <QComboBox>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QPainter>
+#include <QPushButton>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
 #include <cmath>
+#include <tuple>
 
 namespace attnviz::ui {
 namespace {
 
 constexpr int kCell = 18;  // screen pixels per patch in the maps
 
-// A map [h, w] scaled to [0, 1] over its own range, coloured, one cell per patch.
-QImage heatMap(const torch::Tensor& map)
+// A map [h, w] scaled from [lo, hi] to [0, 1], coloured, one cell per patch.
+QImage heatMap(const torch::Tensor& map, float lo, float hi)
 {
     auto m = map.to(torch::kFloat32).contiguous();
-    const float lo = m.min().item<float>(), hi = m.max().item<float>();
-    m = hi > lo ? (m - lo) / (hi - lo) : torch::zeros_like(m);
+    m = hi > lo ? ((m - lo) / (hi - lo)).clamp(0, 1).contiguous() : torch::zeros_like(m);
     const cv::Mat unit(int(m.size(0)), int(m.size(1)), CV_32FC1, m.data_ptr<float>());
     const auto coloured = imaging::applyColormap(unit, imaging::Colormap::Inferno);
     return toQImage(coloured).scaled(int(m.size(1)) * kCell, int(m.size(0)) * kCell, Qt::IgnoreAspectRatio,
                                      Qt::FastTransformation);
+}
+
+// ... over its own range.
+QImage heatMap(const torch::Tensor& map)
+{
+    return heatMap(map, map.min().item<float>(), map.max().item<float>());
+}
+
+// Two maps on one scale, the range of both, each patch in `outlined` framed.
+std::pair<QImage, QImage> heatMapPair(const torch::Tensor& a, const torch::Tensor& b,
+                                      const std::vector<int64_t>& outlinedA, const std::vector<int64_t>& outlinedB)
+{
+    const float lo = std::min(a.min().item<float>(), b.min().item<float>());
+    const float hi = std::max(a.max().item<float>(), b.max().item<float>());
+    std::pair<QImage, QImage> out{heatMap(a, lo, hi), heatMap(b, lo, hi)};
+    const auto width = int(a.size(1));
+    for (auto [image, cells] : {std::pair{&out.first, &outlinedA}, std::pair{&out.second, &outlinedB}}) {
+        QPainter painter(image);
+        painter.setPen(QPen(QColor(0x00, 0xe0, 0xff), 2));
+        for (const auto p : *cells)
+            painter.drawRect(int(p % width) * kCell + 1, int(p / width) * kCell + 1, kCell - 2, kCell - 2);
+    }
+    return out;
+}
+
+QString unitsText(const engine::RegisterNeurons& neurons)
+{
+    QStringList blocks;
+    for (const auto& [block, units] : neurons.units) {
+        QStringList list;
+        for (const auto u : units)
+            list << QString::number(u);
+        blocks << QObject::tr("block %1: %2").arg(block).arg(list.join(QStringLiteral(", ")));
+    }
+    return blocks.join(QStringLiteral("; "));
 }
 
 // A table cell that sorts by its number (NaN shown as "–" and sorted first).
@@ -68,6 +105,7 @@ TokensPanel::TokensPanel(QWidget* parent)
     m_registers = new QLabel(this);
     m_registers->setToolTip(tr("Each register token's attention over the patches in this block, mean over the heads"));
     maps->addWidget(m_registers);
+    maps->addWidget(makeRegisterBox());
     maps->addStretch(1);
     row->addLayout(maps);
     m_table = new QTableWidget(0, 6, this);
@@ -90,8 +128,142 @@ TokensPanel::TokensPanel(QWidget* parent)
     });
 }
 
+QWidget* TokensPanel::makeRegisterBox()
+{
+    auto* box = new QWidget(this);
+    auto* layout = new QVBoxLayout(box);
+    layout->setContentsMargins(0, 6, 0, 0);
+    m_registerButton = new QPushButton(tr("Test-time register"), box);
+    m_registerButton->setObjectName(QStringLiteral("testTimeRegister"));
+    m_registerButton->setCheckable(true);
+    m_registerButton->setToolTip(tr("Find the MLP units that write the high-norm tokens on this image and move them "
+                                    "to an extra token (Jiang et al., NeurIPS 2025): token norms and the CLS token's "
+                                    "attention without and with it"));
+    layout->addWidget(m_registerButton, 0, Qt::AlignLeft);
+    m_registerText = new QLabel(box);
+    m_registerText->setObjectName(QStringLiteral("registerSummary"));
+    m_registerText->setWordWrap(true);
+    layout->addWidget(m_registerText);
+    m_registerMaps = new QWidget(box);
+    auto* grid = new QGridLayout(m_registerMaps);
+    grid->setContentsMargins(0, 0, 0, 0);
+    grid->addWidget(new QLabel(tr("without"), m_registerMaps), 0, 1);
+    grid->addWidget(new QLabel(tr("with the register"), m_registerMaps), 0, 2);
+    grid->addWidget(new QLabel(tr("norms"), m_registerMaps), 1, 0);
+    grid->addWidget(new QLabel(tr("CLS"), m_registerMaps), 2, 0);
+    for (auto [label, name, row, column, tip] :
+         {std::tuple{&m_normsWithout, "normsWithout", 1, 1, tr("‖token‖ after the block, without the register")},
+          std::tuple{&m_normsWith, "normsWith", 1, 2,
+                     tr("‖token‖ after the block, with the register (the scale of both)")},
+          std::tuple{&m_clsWithout, "clsWithout", 2, 1,
+                     tr("The CLS token's attention over the patches in the block, mean of the heads, without the "
+                        "register")},
+          std::tuple{&m_clsWith, "clsWith", 2, 2,
+                     tr("The CLS token's attention over the patches in the block, mean of the heads, with the "
+                        "register (the scale of both)")}}) {
+        *label = new QLabel(m_registerMaps);
+        (*label)->setObjectName(QString::fromLatin1(name));
+        (*label)->setToolTip(tip);
+        grid->addWidget(*label, row, column);
+    }
+    layout->addWidget(m_registerMaps);
+    m_registerMaps->hide();
+    connect(m_registerButton, &QPushButton::toggled, this, [this](bool down) {
+        if (down)
+            askForRegister();
+        else {
+            m_registerText->clear();
+            m_registerMaps->hide();
+        }
+    });
+    return box;
+}
+
+void TokensPanel::askForRegister()
+{
+    if (!m_pane || !m_study) {
+        m_registerText->setText(tr("A test-time register needs a ViT."));
+        return;
+    }
+    if (m_comparison)
+        return;
+    m_registerText->setText(tr("Finding the register neurons on this image…"));
+    emit registerWanted(m_pane);
+}
+
+void TokensPanel::setRegisterComparison(const std::shared_ptr<const RegisterComparison>& comparison)
+{
+    if (!comparison || comparison->pane != m_pane)
+        return;
+    m_comparison = comparison;
+    showRegister(m_block->currentIndex());
+}
+
+void TokensPanel::setRegisterProblem(const QString& message)
+{
+    m_registerText->setText(tr("No test-time register: %1").arg(message));
+    m_registerMaps->hide();
+}
+
+QString TokensPanel::registerSummary() const
+{
+    return m_registerText->text();
+}
+
+void TokensPanel::showRegister(int block)
+{
+    if (!m_comparison || !m_registerButton->isChecked() || block < 0)
+        return;
+    const auto& c = *m_comparison;
+    const auto& e = c.effect;
+    const auto last = e.clsOnArtifactsWithout.size(0) - 1;
+    std::size_t units = 0;
+    for (const auto& [b, list] : c.search.chosen.units)
+        units += list.size();
+    QString text = tr("Register neurons (the %1 units up to block %2 most active at the artifacts): %3.")
+                       .arg(units)
+                       .arg(c.search.highestBlock)
+                       .arg(unitsText(c.search.chosen));
+    if (!std::isnan(e.clsOnArtifactsWithout[last].item<double>()))
+        text += tr(" The CLS token's attention on the artifacts in the last block: %1 without, %2 with; on the "
+                   "register %3.")
+                    .arg(e.clsOnArtifactsWithout[last].item<double>(), 0, 'f', 3)
+                    .arg(e.clsOnArtifactsWith[last].item<double>(), 0, 'f', 3)
+                    .arg(e.clsOnRegister[last].item<double>(), 0, 'f', 3);
+    text += tr(" Artifact norm %1 → %2, the register's %3.")
+                .arg(e.artifactNormWithout, 0, 'g', 4)
+                .arg(e.artifactNormWith, 0, 'g', 4)
+                .arg(e.registerNorm, 0, 'g', 4);
+    if (e.logitsWithout.defined())
+        text += e.logitsWith.argmax().item<int64_t>() == e.logitsWithout.argmax().item<int64_t>()
+                    ? tr(" The top class stays.")
+                    : tr(" The top class changes.");
+    m_registerText->setText(text);
+    const auto& before = m_study->blocks[std::size_t(block)];
+    const auto& after = c.with.blocks[std::size_t(block)];
+    const auto norms = heatMapPair(before.patchNorms, after.patchNorms, before.flagged, after.flagged);
+    m_normsWithout->setPixmap(QPixmap::fromImage(norms.first));
+    m_normsWith->setPixmap(QPixmap::fromImage(norms.second));
+    if (c.clsWithout.defined()) {
+        const auto cls = heatMapPair(c.clsWithout[block], c.clsWith[block], {}, {});
+        m_clsWithout->setPixmap(QPixmap::fromImage(cls.first));
+        m_clsWith->setPixmap(QPixmap::fromImage(cls.second));
+    } else {
+        m_clsWithout->clear();
+        m_clsWith->clear();
+    }
+    m_registerMaps->show();
+}
+
 void TokensPanel::setPane(std::shared_ptr<const PaneAnalysis> vit)
 {
+    const bool samePane = vit == m_pane;
+    m_pane = vit;
+    if (!samePane) {
+        m_comparison.reset();
+        m_registerMaps->hide();
+        m_registerText->clear();
+    }
     m_study = vit ? vit->tokens : std::nullopt;
     m_rows = vit ? vit->heads : std::vector<engine::HeadStats>{};
     const int previous = m_block->currentIndex();
@@ -106,6 +278,8 @@ void TokensPanel::setPane(std::shared_ptr<const PaneAnalysis> vit)
     }
     showBlock(m_block->currentIndex());
     fillTable();
+    if (m_registerButton->isChecked() && !samePane)
+        askForRegister();
 }
 
 QString TokensPanel::title() const
@@ -155,6 +329,7 @@ void TokensPanel::showBlock(int block)
     } else {
         m_registers->clear();
     }
+    showRegister(block);
 }
 
 void TokensPanel::fillTable()

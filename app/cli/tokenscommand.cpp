@@ -209,7 +209,8 @@ nlohmann::ordered_json testTimeRegisterJson(const Arguments& args, const engine:
     const auto registered = vit->withTestTimeRegister(neurons);
     RegisterTally tally;
     for (std::size_t i = 0; i < count; ++i) {
-        tally.add(engine::registerEffect(*vit, *registered, inputs.batch(i, 1, "vit", model.spec())));
+        const auto input = inputs.batch(i, 1, "vit", model.spec());
+        tally.add(engine::registerEffect(vit->forwardBatch(input).at(0), registered->forwardBatch(input).at(0)));
         if (count > 1)
             progress.imagesDone("test-time register", i + 1, count);
     }

@@ -139,7 +139,8 @@ private slots:
         const auto found = engine::findRegisterNeurons(*m_vit, inputsOf(m_ref), authorsSearch());
         const auto registered = m_vit->withTestTimeRegister(found.chosen);
         for (const auto& input : inputsOf(m_ref)) {
-            const auto e = engine::registerEffect(*m_vit, *registered, input);
+            const auto e = engine::registerEffect(m_vit->forwardBatch(input).at(0),
+                                                  registered->forwardBatch(input).at(0));
             // The planted patch, and in one image a patch of norm 7.7 that the z rule flags
             // among 16 patches of norm 3 to 5.
             QVERIFY(std::count(e.artifacts.begin(), e.artifacts.end(), kArtifactPatch) == 1);

@@ -44,6 +44,7 @@
 #include <QListWidget>
 #include <QMenu>
 #include <QPushButton>
+#include <QRandomGenerator>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
@@ -1536,6 +1537,64 @@ private slots:
         QVERIFY(waitIdle(*m_window));
         QVERIFY(vit()->analysis() != vitAnalysis);
         m_window->openModel(ui::Side::CNN, fmnistModel(ui::Side::CNN));
+        QVERIFY(shown.wait(60000));
+        QVERIFY(waitIdle(*m_window));
+    }
+
+    // The Tokens tab's Test-time register: on an image without artifacts (a black one), the
+    // reason in one line; on the ViT with a planted artifact (tests/fixtures/registers), its
+    // unit found on the image on screen, and the artifact's CLS mass gone to the register.
+    void testTimeRegisterComparesTheTokens()
+    {
+        QVERIFY(waitIdle(*m_window));
+        const QString black = m_dir.filePath(QStringLiteral("black28.png"));
+        QImage blank(28, 28, QImage::Format_RGB888);
+        blank.fill(Qt::black);
+        QVERIFY(blank.save(black));
+        QSignalSpy shown(m_window.get(), &ui::MainWindow::analysisShown);
+        m_window->openImage(black);
+        QVERIFY(shown.wait(60000));
+        auto* plots = m_window->plots();
+        QVERIFY(plots->showPlot(QStringLiteral("tokens")));
+        auto* tokens = plots->tokens();
+        tokens->registerButton()->setChecked(true);
+        QTRY_VERIFY_WITH_TIMEOUT(tokens->registerSummary().startsWith(QStringLiteral("No test-time register")), 30000);
+        QVERIFY2(tokens->registerSummary().contains(QStringLiteral("no artifact patch")),
+                 qPrintable(tokens->registerSummary()));
+        QVERIFY(!tokens->registerComparison());
+
+        const QString noise = m_dir.filePath(QStringLiteral("noise64.png"));
+        QImage image(64, 64, QImage::Format_RGB888);
+        QRandomGenerator random(27);
+        for (int y = 0; y < 64; ++y)
+            for (int x = 0; x < 64; ++x)
+                image.setPixel(x, y, random.generate() & 0xffffff);
+        QVERIFY(image.save(noise));
+        m_window->openModel(ui::Side::ViT, QStringLiteral(ATTNVIZ_VIT_FIXTURES "../registers/planted_vit"));
+        QVERIFY(shown.wait(60000));
+        m_window->openImage(noise);
+        QVERIFY(shown.wait(60000));
+        // The button stays down: the new image is asked about by itself.
+        QTRY_VERIFY_WITH_TIMEOUT(tokens->registerComparison(), 30000);
+        const auto* comparison = tokens->registerComparison();
+        QCOMPARE(comparison->pane.get(), vit()->analysis());
+        QCOMPARE(comparison->search.ranked.front().block, 0);
+        QCOMPARE(comparison->search.ranked.front().unit, int64_t(5));
+        const auto& e = comparison->effect;
+        const auto last = e.clsOnArtifactsWithout.size(0) - 1;
+        QVERIFY(e.clsOnArtifactsWith[last].item<double>() < 0.2 * e.clsOnArtifactsWithout[last].item<double>());
+        QVERIFY(tokens->registerSummary().contains(QStringLiteral("block 0: ")));
+        QVERIFY(tokens->registerSummary().contains(QStringLiteral("The top class stays.")));
+        for (const auto* name : {"normsWithout", "normsWith", "clsWithout", "clsWith"}) {
+            const auto* map = tokens->findChild<QLabel*>(QLatin1String(name));
+            QVERIFY(map && map->isVisible());
+            QCOMPARE(map->pixmap().width(), 4 * 18);  // a 4 x 4 grid, 18 px a patch
+        }
+
+        tokens->registerButton()->setChecked(false);
+        m_window->openModel(ui::Side::ViT, fmnistModel(ui::Side::ViT));
+        QVERIFY(shown.wait(60000));
+        m_window->openImage(fmnistImage());
         QVERIFY(shown.wait(60000));
         QVERIFY(waitIdle(*m_window));
     }

@@ -110,11 +110,11 @@ RegisterNeuronSearch findRegisterNeurons(const VisionTransformer& vit, const std
     return out;
 }
 
-RegisterEffect registerEffect(const VisionTransformer& vit, const VisionTransformer& registered,
-                              const torch::Tensor& input)
+RegisterEffect registerEffect(const Trace& without, const Trace& with)
 {
-    const auto without = vit.forwardBatch(input).at(0);
-    const auto with = registered.forwardBatch(input).at(0);
+    if (with.tokens.regTokens != without.tokens.regTokens + 1 || with.tokens.gridH != without.tokens.gridH
+        || with.tokens.gridW != without.tokens.gridW)
+        throw EngineError("a register's effect needs the traces of one image without and with the register");
     RegisterEffect e;
     e.artifacts = flagTokens(without.tokenNorms.back(), without.tokens).flagged;
     const int64_t reg = with.tokens.prefixTokens() - 1;  // the test-time register: the last prefix token

@@ -50,8 +50,8 @@ struct RegisterNeuronSearch {
 RegisterNeuronSearch findRegisterNeurons(const VisionTransformer& vit, const std::vector<torch::Tensor>& inputs,
                                          const RegisterSearch& options = {});
 
-// What the register does to one image: the model without it and with it
-// (registered = vit.withTestTimeRegister(...)) on the same input.
+// What the register does to one image: the traces of the model without it and with it
+// (vit.withTestTimeRegister(...)) on the same input.
 struct RegisterEffect {
     std::vector<int64_t> artifacts;  // the patches flagged after the last block without the register
     // [L]: the CLS query's attention mass on those patches, mean of the heads, without and
@@ -63,7 +63,6 @@ struct RegisterEffect {
     torch::Tensor logitsWithout, logitsWith;  // [classes] (undefined without a head)
 };
 
-RegisterEffect registerEffect(const VisionTransformer& vit, const VisionTransformer& registered,
-                              const torch::Tensor& input);
+RegisterEffect registerEffect(const Trace& without, const Trace& with);
 
 }  // namespace attnviz::engine
