@@ -5,6 +5,7 @@
 #include "app/cli/modeljson.h"
 #include "app/cli/overlayoutput.h"
 #include "app/cli/prompts.h"
+#include "app/cli/studyjson.h"
 
 #include "core/engine/engineerror.h"
 #include "core/engine/methods/methodtable.h"
@@ -42,6 +43,34 @@ engine::ViewRequest viewRequest(const Arguments& args)
     return request;
 }
 
+// The logit lens's most probable class at every patch, per layer: the class indices and
+// their probabilities as [h][w] grids, and the class most patches predict.
+nlohmann::ordered_json patchTopClassJson(const engine::ViewMaps& view, const engine::ModelSpec& spec)
+{
+    auto out = nlohmann::ordered_json::array();
+    for (std::size_t l = 0; l < view.layers.size(); ++l) {
+        const auto classes = view.topClasses[int64_t(l)];  // [h, w] int64
+        auto grid = nlohmann::ordered_json::array();
+        for (int64_t y = 0; y < classes.size(0); ++y) {
+            std::vector<int64_t> row(std::size_t(classes.size(1)));
+            for (int64_t x = 0; x < classes.size(1); ++x)
+                row[std::size_t(x)] = classes[y][x].item<int64_t>();
+            grid.push_back(row);
+        }
+        const auto counts = torch::bincount(classes.flatten());
+        const auto most = counts.argmax().item<int64_t>();
+        nlohmann::ordered_json common = {{"class", most},
+                                         {"share", studyNumber(counts[most].item<double>() / double(classes.numel()))}};
+        if (std::size_t(most) < spec.labels.size())
+            common["class_name"] = spec.labels[std::size_t(most)];
+        out.push_back({{"layer", view.layers[l]},
+                       {"classes", grid},
+                       {"probabilities", matrixJson(view.topProbabilities[int64_t(l)], /*significant=*/true)},
+                       {"most_patches", common}});
+    }
+    return out;
+}
+
 nlohmann::ordered_json viewJson(const engine::ViewMaps& view, const engine::ModelSpec& spec)
 {
     nlohmann::ordered_json j;
@@ -56,6 +85,8 @@ nlohmann::ordered_json viewJson(const engine::ViewMaps& view, const engine::Mode
     if (!view.camInput.empty())
         j["cam_input"] = view.camInput;
     j["map_size"] = {view.maps.size(2), view.maps.size(3)};
+    if (view.topClasses.defined())
+        j["patch_top_class"] = patchTopClassJson(view, spec);
     return j;
 }
 
@@ -129,8 +160,14 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     if (auto settings = settingsJson(request.method, request.settings); !settings.is_null())
         j["view"]["settings"] = std::move(settings);
     j["timings_ms"]["view"] = msSince(start);
-    if (dump)
-        (*dump)[role + "." + engine::viewMethodName(view.method)] = engine::toRawF32(view.maps);
+    if (dump) {
+        const auto key = role + "." + engine::viewMethodName(view.method);
+        (*dump)[key] = engine::toRawF32(view.maps);
+        if (view.topClasses.defined()) {  // the logit lens: each patch's top class and its probability
+            (*dump)[key + ".top_class"] = engine::toRawI64(view.topClasses);
+            (*dump)[key + ".top_probability"] = engine::toRawF32(view.topProbabilities);
+        }
+    }
     if (auto dir = args.value("out-dir"))
         j["view"]["file"] = writeViewPng(*dir, outputStem(args), args.value("image").value_or(""), role, modelPath,
                                          trace, view, model->spec(), args);

@@ -14,6 +14,7 @@
 #include "app/cli/methodoptions.h"
 #include "app/cli/modeljson.h"
 #include "app/cli/overlayoutput.h"
+#include "app/cli/pcafit.h"
 #include "app/cli/progressline.h"
 
 #include "core/engine/errormessage.h"
@@ -458,7 +459,8 @@ int runExport(const std::vector<std::string>& words)
                                              "upsample",
                                              "normalize",
                                              "keep-mass",
-                                             "labels"}),
+                                             "labels",
+                                             "pca-fit"}),
                          {"resume", "faithfulness", "no-colorbar"}, {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -479,6 +481,7 @@ int runExport(const std::vector<std::string>& words)
     const int workers = args.intValue("workers", std::max(1, int(std::thread::hardware_concurrency()) / 2), 1);
     faithfulnessOptions(args);  // a bad option fails before any image is read
     auto models = exportModels(args);
+    const auto pcaFit = fitExportPca(models, all, args);
 
     Exporter exporter(images, models, out, args);
     exporter.run(exporter.resumeDone(args.flag("resume")), batch, workers);
@@ -499,6 +502,8 @@ int runExport(const std::vector<std::string>& words)
         for (const auto& plan : m.methods)
             if (auto j = settingsJson(plan.method, plan.requests.front().front().settings); !j.is_null())
                 summary["method_settings"][engine::viewMethodName(plan.method)] = std::move(j);
+    if (!pcaFit.empty())  // the PCA each model's pca figures share
+        summary["pca_fit"] = pcaFit;
     summary["computed"] = exporter.computed();
     summary["resumed"] = exporter.resumed();
     summary["skipped"] = exporter.skipped();

@@ -45,7 +45,7 @@ const char* const kUsage =
     "         [--steps N] [--baseline black|blur] [--samples N] [--noise X] [--window PX] [--stride PX]\n"
     "         [--layers all|A-B|L1,L2] [--heads all|mean|max|min|H1,H2] [--faithfulness [--faithfulness-steps N]\n"
     "          [--deletion-substrate blur|zero] [--insertion-substrate blur|zero]] [--batch N] [--workers N]\n"
-    "         [--shard I/N] [--resume] [--top-k K] [--model-heads N]\n"
+    "         [--shard I/N] [--resume] [--top-k K] [--model-heads N] [--pca-fit folder|image]\n"
     "         [--text PROMPT ... | [--labels FILE] [--template \"a photo of a {}.\" ...]]   (views of every image:\n"
     "         PNGs + results.jsonl, with --text a class-specific view per prompt; exit 3 when some images were\n"
     "         skipped, each listed in the summary)\n"

@@ -258,6 +258,70 @@ private slots:
                     <= 1e-4f * (1.0f + std::abs(firstFloat(expected, i))));
     }
 
+    // The logit lens's most probable class at every patch, in the JSON and the dump: every
+    // block's 7 x 7 grid, its probability never below that of the class shown.
+    void analyzeGivesTheLogitLensTopClasses()
+    {
+        const QString dump = m_dir.filePath(QStringLiteral("lens.safetensors"));
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--vit"), kVitFmnist,
+                                 QStringLiteral("--image"), kSample, QStringLiteral("--method"),
+                                 QStringLiteral("logit-lens"), QStringLiteral("--layer"), QStringLiteral("all"),
+                                 QStringLiteral("--dump"), dump});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto lens = parseObject(
+                              run.out)[QLatin1String("vit")][QLatin1String("view")][QLatin1String("patch_top_class")]
+                              .toArray();
+        QCOMPARE(lens.size(), 6);
+        const auto last = lens.last().toObject();
+        QCOMPARE(last[QLatin1String("classes")].toArray().size(), 7);
+        QCOMPARE(last[QLatin1String("classes")].toArray()[0].toArray().size(), 7);
+        QVERIFY(last[QLatin1String("most_patches")][QLatin1String("share")].toDouble() > 0);
+        const auto dumped = attnviz::io::readSafetensors(dump.toStdString()).tensors;
+        const auto& classes = dumped.at("vit.logit-lens.top_class");
+        QCOMPARE(classes.shape, (std::vector<std::int64_t>{6, 7, 7}));
+        const auto& top = dumped.at("vit.logit-lens.top_probability");
+        const auto& shown = dumped.at("vit.logit-lens");  // [6, 1, 7, 7]: the top-1 class's probability
+        for (std::size_t i = 0; i < std::size_t(top.numel()); ++i)
+            QVERIFY(firstFloat(top, i) + 1e-6f >= firstFloat(shown, i));
+        std::int64_t first = 0;
+        std::memcpy(&first, classes.bytes.data(), sizeof first);
+        QCOMPARE(first, std::int64_t(lens[0][QLatin1String("classes")][0][0].toInt()));
+    }
+
+    // export --methods pca over a folder: one PCA per model and layer fitted over the
+    // folder's images (the summary says on how many), unless --pca-fit image; the colours
+    // then differ.
+    void exportFitsOnePcaOverTheFolder()
+    {
+        const QString folder = m_dir.filePath(QStringLiteral("pca-folder"));
+        const QString alone = m_dir.filePath(QStringLiteral("pca-alone"));
+        const auto exportPca = [&](const QString& out, const QString& fit) {
+            return runCli({QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist, QStringLiteral("--cnn"),
+                           kCnnFmnist, QStringLiteral("--images"), kSamples, QStringLiteral("--out"), out,
+                           QStringLiteral("--methods"), QStringLiteral("pca"), QStringLiteral("--pca-fit"), fit});
+        };
+        const auto shared = exportPca(folder, QStringLiteral("folder"));
+        QVERIFY2(shared.exitCode == 0, shared.err.constData());
+        const auto fit = parseObject(shared.out)[QLatin1String("pca_fit")].toObject();
+        QCOMPARE(fit[QLatin1String("vit")][QLatin1String("images")].toInt(), 12);
+        QCOMPARE(fit[QLatin1String("vit")][QLatin1String("layers")].toArray(), QJsonArray{QStringLiteral("5")});
+        QCOMPARE(fit[QLatin1String("cnn")][QLatin1String("images")].toInt(), 12);
+        const auto single = exportPca(alone, QStringLiteral("image"));
+        QVERIFY2(single.exitCode == 0, single.err.constData());
+        QVERIFY(!parseObject(single.out).contains(QLatin1String("pca_fit")));
+        const auto png = [](const QString& out) {
+            QDirIterator it(out, {QStringLiteral("*-vit-pca.png")}, QDir::Files, QDirIterator::Subdirectories);
+            return it.hasNext() ? QImage(it.next()) : QImage();
+        };
+        QVERIFY(!png(folder).isNull() && !png(alone).isNull());
+        QVERIFY(png(folder) != png(alone));
+        const auto notPca = runCli({QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist,
+                                    QStringLiteral("--images"), kSamples, QStringLiteral("--out"), alone,
+                                    QStringLiteral("--pca-fit"), QStringLiteral("folder")});
+        QVERIFY2(notPca.exitCode == 2 && notPca.err.contains("--pca-fit only applies to --methods pca"),
+                 notPca.err.constData());
+    }
+
     // A CLIP model asked about prompts: the open_clip fixture with its tokenizer beside it,
     // against what open_clip computed (tests/scripts/make_text_tower_fixtures.py).
     void analyzeAsksAboutPrompts()

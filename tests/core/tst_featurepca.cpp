@@ -111,6 +111,44 @@ private slots:
         QCOMPARE(engine::principalScores(torch::ones({5, 4}), 3).abs().max().item<double>(), 0.0);  // rank 0
     }
 
+    // A basis fitted over two images gives the same feature the same colour in both. The
+    // second image is the first with the object moved and a second object added: under one
+    // basis each object keeps its colour, while a fit per image colours the first object
+    // differently in each. The background is found by the border rule over both borders.
+    void aBasisOverManyImagesKeepsEachPartsColour()
+    {
+        torch::manual_seed(5);
+        const int64_t c = 16, h = 8, w = 8;
+        const auto background = torch::randn({c, 1, 1}), first = torch::randn({c, 1, 1}),
+                   second = torch::randn({c, 1, 1});
+        const auto place = [&](int64_t row, int64_t col) {
+            auto mask = torch::zeros({h, w}, torch::kBool);
+            mask.narrow(0, row, 2).narrow(1, col, 3).fill_(true);
+            return mask;
+        };
+        const auto inA = place(2, 2), inB = place(4, 3), otherB = place(1, 1);
+        const auto a = torch::where(inA, first, background) + 0.01 * torch::randn({c, h, w});
+        const auto b = torch::where(otherB, second, torch::where(inB, first, background))
+                       + 0.01 * torch::randn({c, h, w});
+        const auto basis = engine::fitFeatureBasis({a, b});
+        const auto pa = engine::applyFeatureBasis(basis, a), pb = engine::applyFeatureBasis(basis, b);
+        QVERIFY(torch::equal(pa.foreground, inA));
+        QVERIFY(torch::equal(pb.foreground, inB | otherB));
+        // A part's mean red, the first component over the foreground: what tells the
+        // objects apart (green and blue are the noise's).
+        const auto red = [](const engine::FeaturePca& p, const torch::Tensor& mask) {
+            return p.rgb[0].masked_select(mask).mean().item<float>();
+        };
+        const auto shared = std::abs(red(pa, inA) - red(pb, inB));
+        QVERIFY2(shared < 0.05f, qPrintable(QString::number(shared)));
+        QVERIFY(std::abs(red(pb, otherB) - red(pb, inB)) > 0.9f);
+        const auto alone = std::abs(red(engine::featurePca(a), inA) - red(engine::featurePca(b), inB));
+        QVERIFY2(alone > 0.3f, qPrintable(QString::number(alone)));
+        // One image's basis is featurePca's own.
+        QVERIFY(
+            torch::equal(engine::applyFeatureBasis(engine::fitFeatureBasis({a}), a).rgb, engine::featurePca(a).rgb));
+    }
+
     // The view: per layer one picture whose columns are red, green and blue (tst_rendering
     // draws such a picture); a ViT's every block with "all"; no class.
     void isAPictureInItsOwnColours()

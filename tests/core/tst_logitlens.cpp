@@ -64,6 +64,10 @@ private slots:
         QCOMPARE(view.maps[0][0].sizes(), expected.sizes());
         const double diff = maxAbsDiff(view.maps[0][0], expected);
         QVERIFY2(diff <= 1e-5, qPrintable(QStringLiteral("differs by %1").arg(diff)));
+        // Each patch's most probable class and its probability, as timm's head gives them.
+        const auto [top, index] = ref.at("vit.lens.block" + std::to_string(block)).max(2);  // [4, 4] each
+        QVERIFY(torch::equal(view.topClasses[0], index));
+        QVERIFY(maxAbsDiff(view.topProbabilities[0], top) <= 1e-5);
     }
 
     // The last block's CLS token read by the lens is the model's prediction; every block

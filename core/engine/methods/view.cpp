@@ -4,6 +4,7 @@
 #include "core/engine/methods/gradientsupport.h"
 #include "core/engine/methods/methodtable.h"
 
+#include <cstdint>
 #include <cstdlib>
 
 namespace attnviz::engine {
@@ -59,6 +60,8 @@ std::string viewRequestKey(const ViewRequest& r)
         key += '|' + r.settings.text(setting.setting);
     if (r.query)
         key += '|' + std::to_string(r.query->first) + ',' + std::to_string(r.query->second);
+    if (r.featureBases)  // bases fitted elsewhere: equal only to the same bases
+        key += "|bases@" + std::to_string(reinterpret_cast<std::uintptr_t>(r.featureBases.get()));
     return key;
 }
 

@@ -12,12 +12,16 @@
 
 #include <torch/torch.h>
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace attnviz::engine {
+
+struct FeatureBasis;  // featurepca.h
 
 // Which heads a view shows: one head, every head side by side, or all of them fused into
 // one map (mean, max or min). Named "3", "all", "mean" | "max" | "min".
@@ -58,6 +62,9 @@ struct ViewRequest {
     double discardRatio = 0.0;                           // rollout, grad-rollout
     VitCamInput vitCamInput = VitCamInput::Norm1Output;  // ViT CAMs
     MethodSettings settings;                             // the method's own (MethodInfo::settings), else defaults
+    // pca: bases fitted over many images (featurepca.h), by layer name ("3", "layer4"); a
+    // layer without one is fitted on its own image.
+    std::shared_ptr<const std::map<std::string, FeatureBasis>> featureBases;
 };
 
 // The maps of one request: a grid of rows (layers) by columns (heads), each map over
@@ -72,6 +79,9 @@ struct ViewMaps {
     // rather than through a colormap.
     bool rgb = false;
     torch::Tensor maps;  // [layers, heads, h, w] float32 on the CPU
+    // The logit lens: per layer and cell, the most probable class (int64) and its
+    // probability (float32), [layers, h, w] on the CPU; undefined for other methods.
+    torch::Tensor topClasses, topProbabilities;
 };
 
 // Names everything a request asks of the model, equal for equal requests: the key of a
