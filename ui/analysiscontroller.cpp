@@ -500,11 +500,12 @@ torch::Tensor clsOverPatches(const engine::Trace& trace)
 {
     const auto& t = trace.tokens;
     std::vector<torch::Tensor> blocks;
+    blocks.reserve(std::size_t(trace.attention.depth()));
     for (int l = 0; l < trace.attention.depth(); ++l)
         blocks.push_back(trace.attention.prefixRows(l)
                              .select(1, 0)
                              .mean(0)
-                             .narrow(0, t.prefixTokens(), t.gridH * t.gridW)
+                             .narrow(0, t.prefixTokens(), int64_t(t.gridH) * t.gridW)
                              .reshape({t.gridH, t.gridW}));
     return torch::stack(blocks);
 }

@@ -255,7 +255,7 @@ void TokensPanel::showRegister(int block)
     m_registerMaps->show();
 }
 
-void TokensPanel::setPane(std::shared_ptr<const PaneAnalysis> vit)
+void TokensPanel::setPane(const std::shared_ptr<const PaneAnalysis>& vit)
 {
     const bool samePane = vit == m_pane;
     m_pane = vit;

@@ -32,7 +32,7 @@ public:
     explicit TokensPanel(QWidget* parent = nullptr);
 
     // nullptr (no ViT) or a ViT pane's analysis.
-    void setPane(std::shared_ptr<const PaneAnalysis> vit);
+    void setPane(const std::shared_ptr<const PaneAnalysis>& vit);
     bool hasStudy() const { return m_study.has_value(); }
     // The head table as CSV (engine::headTableCsv), written whole or not at all.
     void exportCsv(const QString& path) const;

@@ -110,10 +110,8 @@ engine::RegisterNeurons registerNeurons(const Arguments& args, const engine::Vis
     search.detectBlock = args.intValue("register-block", depth - 1, 0);
     search.highestBlock = args.intValue("register-highest", std::max(0, depth / 2 - 1), 0);
     search.topK = args.intValue("register-top-k", search.topK, 1);
-    std::vector<torch::Tensor> images;
-    for (std::size_t i = 0; i < count; ++i)
-        images.push_back(inputs.batch(i, 1, "vit", vit.spec()));
-    const auto found = engine::findRegisterNeurons(vit, images, search);
+    const auto found = engine::findRegisterNeurons(
+        vit, count, [&](std::size_t i) { return inputs.batch(i, 1, "vit", vit.spec()); }, search);
     auto ranked = nlohmann::ordered_json::array();
     for (std::size_t i = 0; i < std::min<std::size_t>(found.ranked.size(), 2 * std::size_t(search.topK)); ++i)
         ranked.push_back({{"block", found.ranked[i].block},

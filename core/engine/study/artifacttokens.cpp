@@ -52,6 +52,7 @@ torch::Tensor clsMassOnPatches(const Trace& trace, const std::vector<int64_t>& p
     if (!trace.tokens.hasCls)
         throw EngineError("the CLS token's attention needs a ViT with a CLS token");
     std::vector<int64_t> keys;
+    keys.reserve(patches.size());
     for (const auto p : patches)
         keys.push_back(trace.tokens.prefixTokens() + p);
     return clsMassOn(trace.attention, keys);
@@ -72,6 +73,7 @@ TokenStudy studyTokens(const Trace& trace, double z)
     const int prefix = layout.prefixTokens();
     const int64_t layers = trace.attention.depth(), heads = trace.attention.heads();
     std::vector<int64_t> registerKeys;  // positions in the sequence
+    registerKeys.reserve(std::size_t(layout.regTokens));
     for (int r = 0; r < layout.regTokens; ++r)
         registerKeys.push_back(prefix - layout.regTokens + r);
     const auto undefined = torch::full({layers, heads}, std::numeric_limits<float>::quiet_NaN());
@@ -79,11 +81,12 @@ TokenStudy studyTokens(const Trace& trace, double z)
     out.clsOnRegisters = layout.hasCls && !registerKeys.empty() ? clsMassOn(trace.attention, registerKeys) : undefined;
     if (layout.regTokens > 0) {
         std::vector<torch::Tensor> perBlock;
+        perBlock.reserve(std::size_t(trace.attention.depth()));
         const int firstRegister = prefix - layout.regTokens;
         for (int l = 0; l < trace.attention.depth(); ++l)  // [H, P, T] -> [H, R, gridH, gridW]
             perBlock.push_back(trace.attention.prefixRows(l)
                                    .narrow(1, firstRegister, layout.regTokens)
-                                   .narrow(2, prefix, layout.gridH * layout.gridW)
+                                   .narrow(2, prefix, int64_t(layout.gridH) * layout.gridW)
                                    .reshape({heads, layout.regTokens, layout.gridH, layout.gridW}));
         out.registerAttention = torch::stack(perBlock);
     }

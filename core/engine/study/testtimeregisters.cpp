@@ -49,6 +49,7 @@ int checkedBlock(int block, int depth, const char* what)
 torch::Tensor clsMassOnToken(const Trace& trace, int64_t key)
 {
     std::vector<torch::Tensor> rows;
+    rows.reserve(std::size_t(trace.attention.depth()));
     for (int l = 0; l < trace.attention.depth(); ++l)
         rows.push_back(trace.attention.prefixRows(l).select(1, 0).select(1, key).mean());  // [H] -> scalar
     return torch::stack(rows);
@@ -66,6 +67,14 @@ double meanAt(const torch::Tensor& norms, const std::vector<int64_t>& positions)
 RegisterNeuronSearch findRegisterNeurons(const VisionTransformer& vit, const std::vector<torch::Tensor>& inputs,
                                          const RegisterSearch& options)
 {
+    return findRegisterNeurons(
+        vit, inputs.size(), [&](std::size_t i) { return inputs[i]; }, options);
+}
+
+RegisterNeuronSearch findRegisterNeurons(const VisionTransformer& vit, std::size_t count,
+                                         const std::function<torch::Tensor(std::size_t)>& image,
+                                         const RegisterSearch& options)
+{
     const int depth = vit.spec().depth;
     RegisterNeuronSearch out;
     out.detectBlock = checkedBlock(options.detectBlock, depth, "the outliers' block");
@@ -74,9 +83,9 @@ RegisterNeuronSearch findRegisterNeurons(const VisionTransformer& vit, const std
     if (options.topK < 1)
         throw EngineError("a test-time register needs one register neuron at least");
     torch::Tensor sum;  // [blocks 0..highest, H]
-    for (const auto& input : inputs) {
+    for (std::size_t i = 0; i < count; ++i) {
         throwIfCancelled();
-        const auto units = vit.mlpUnits(input, out.highestBlock);
+        const auto units = vit.mlpUnits(image(i), out.highestBlock);
         const auto outliers = outlierTokens(units.outputNorms[std::size_t(out.detectBlock)][0], units.layout,
                                             options.normThreshold);
         ++out.images;

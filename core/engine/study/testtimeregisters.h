@@ -3,6 +3,7 @@
 #include "core/engine/vit/vit.h"
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -44,9 +45,14 @@ struct RegisterNeuronSearch {
     int detectBlock = 0, highestBlock = 0;  // as used (counted from 0)
 };
 
-// The search over `inputs`, each [1, C, H, W]. Throws EngineError when no image has an
-// outlier (the threshold is too high, or the model has no artifacts) and for options outside
-// the model.
+// The search over `count` images, image(i) giving the i-th as [1, C, H, W]: one at a
+// time, so that memory does not grow with the count. Throws EngineError when no image has
+// an outlier (the threshold is too high, or the model has no artifacts) and for options
+// outside the model.
+RegisterNeuronSearch findRegisterNeurons(const VisionTransformer& vit, std::size_t count,
+                                         const std::function<torch::Tensor(std::size_t)>& image,
+                                         const RegisterSearch& options = {});
+// ... over `inputs`, each [1, C, H, W].
 RegisterNeuronSearch findRegisterNeurons(const VisionTransformer& vit, const std::vector<torch::Tensor>& inputs,
                                          const RegisterSearch& options = {});
 
