@@ -472,7 +472,7 @@ int runExport(const std::vector<std::string>& words)
 #else
     const fs::path out(outputDirectory(args.required("out")));
     const auto [shard, shards] = shardOption(args);
-    const auto all = exportImages(args);
+    const auto [all, repeated] = exportImages(args);
     std::vector<ExportImage> images;
     for (std::size_t i = std::size_t(shard); i < all.size(); i += std::size_t(shards))
         images.push_back(all[i]);
@@ -494,6 +494,8 @@ int runExport(const std::vector<std::string>& words)
     nlohmann::ordered_json summary;
     summary["images"] = images.size();
     summary["images_in_all_shards"] = all.size();
+    if (!repeated.empty())  // --list named these files again: each was exported once
+        summary["repeated_in_list"] = repeated;
     summary["shard"] = {shard, shards};
     for (const auto& m : models)
         if (m.prompts)  // what the prompt views and scores refer to

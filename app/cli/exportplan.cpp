@@ -9,26 +9,29 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 namespace attnviz::cli {
 
 namespace fs = std::filesystem;
 
-std::vector<ExportImage> exportImages(const Arguments& args)
+ExportImages exportImages(const Arguments& args)
 {
     if (bool(args.value("images")) == bool(args.value("list")))
         throw UsageError("give exactly one of --images DIR and --list FILE");
-    std::vector<ExportImage> images;
+    ExportImages out;
+    auto& images = out.images;
     if (const auto dir = args.value("images")) {
         for (const auto& relative : io::imageFilesUnder(*dir))
             images.push_back({(fs::path(*dir) / relative).string(), relative});
-        return images;
+        return out;
     }
     const fs::path list(*args.value("list"));
     std::ifstream in(list);
     if (!in)
         throw UsageError("cannot read the list '" + list.string() + "'");
+    std::set<fs::path> seen;  // each file once, however the list spells it
     for (std::string line; std::getline(in, line);) {
         if (!line.empty() && line.back() == '\r')
             line.pop_back();
@@ -39,11 +42,20 @@ std::vector<ExportImage> exportImages(const Arguments& args)
                                                  : path.lexically_normal().generic_string();
         if (relative.rfind("..", 0) == 0)
             throw UsageError("list entry '" + line + "' leaves the list's folder; give it as an absolute path");
-        images.push_back({path.is_absolute() ? line : (list.parent_path() / path).string(), relative});
+        const auto opened = path.is_absolute() ? fs::path(line) : list.parent_path() / path;
+        std::error_code error;
+        auto file = fs::weakly_canonical(fs::absolute(opened), error);
+        if (error)
+            file = fs::absolute(opened).lexically_normal();
+        if (!seen.insert(file).second) {
+            out.repeated.push_back(line);
+            continue;
+        }
+        images.push_back({opened.string(), relative});
     }
     if (images.empty())
         throw UsageError("the list '" + list.string() + "' names no images");
-    return images;
+    return out;
 }
 
 std::pair<int, int> shardOption(const Arguments& args)

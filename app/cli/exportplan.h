@@ -22,9 +22,16 @@ struct ExportImage {
     std::string relative;  // under the input folder, '/' separated: where its outputs go
 };
 
+struct ExportImages {
+    std::vector<ExportImage> images;
+    // --list: the lines naming a file named before (b.png and ./b.png, or the file by its
+    // absolute path), left out so that each image is exported once.
+    std::vector<std::string> repeated;
+};
+
 // --images DIR (recursively, sorted by relative path) or --list FILE (one path a line,
-// relative to the list's folder unless absolute).
-std::vector<ExportImage> exportImages(const Arguments& args);
+// relative to the list's folder unless absolute; a file named twice is one image).
+ExportImages exportImages(const Arguments& args);
 
 // --shard I/N as {I, N}: the images at positions I, I + N, I + 2N, ... of the stable order.
 std::pair<int, int> shardOption(const Arguments& args);

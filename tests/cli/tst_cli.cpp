@@ -396,6 +396,33 @@ private slots:
                  noTokenizer.err.constData());
     }
 
+    // export --list naming one file in four spellings (b.png, ./b.png, sub/../b.png and its
+    // absolute path): one image, one record; the summary lists the repeats.
+    void exportListNamesEachFileOnce()
+    {
+        const QDir folder(m_dir.filePath(QStringLiteral("listed")));
+        QVERIFY(folder.mkpath(QStringLiteral("sub")));
+        QVERIFY(QFile::copy(kSample, folder.filePath(QStringLiteral("b.png"))));
+        QVERIFY(QFile::copy(kSample, folder.filePath(QStringLiteral("c.png"))));
+        QFile list(folder.filePath(QStringLiteral("images.txt")));
+        QVERIFY(list.open(QIODevice::WriteOnly));
+        list.write(QStringLiteral("b.png\n./b.png\nsub/../b.png\n%1\nc.png\n")
+                       .arg(folder.absoluteFilePath(QStringLiteral("b.png")))
+                       .toUtf8());
+        list.close();
+        const QString out = m_dir.filePath(QStringLiteral("listed-out"));
+        const auto run = runCli({QStringLiteral("export"), QStringLiteral("--vit"), kVitFmnist,
+                                 QStringLiteral("--list"), list.fileName(), QStringLiteral("--out"), out});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto summary = parseObject(run.out);
+        QCOMPARE(summary[QLatin1String("images")].toInt(), 2);
+        QCOMPARE(summary[QLatin1String("repeated_in_list")].toArray().size(), 3);
+        QCOMPARE(summary[QLatin1String("repeated_in_list")].toArray()[0].toString(), QStringLiteral("./b.png"));
+        QFile results(out + QStringLiteral("/results.jsonl"));
+        QVERIFY(results.open(QIODevice::ReadOnly));
+        QCOMPARE(results.readAll().trimmed().split('\n').size(), 2);
+    }
+
     // export --text: each class-specific view once per prompt, its file and score under
     // the prompt in the record, the prompt in the PNG's metadata; other views once.
     void exportMakesAViewPerPrompt()
