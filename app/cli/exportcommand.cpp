@@ -37,6 +37,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -432,36 +433,45 @@ nlohmann::ordered_json promptSummary(const PromptClasses& prompts)
 }  // namespace
 #endif
 
+namespace {
+
+// The options export takes a value for (its methods' own settings are added to these).
+std::set<std::string> exportOptionNames()
+{
+    return {"vit",
+            "cnn",
+            "images",
+            "list",
+            "out",
+            "methods",
+            "layers",
+            "heads",
+            "shard",
+            "top-k",
+            "device",
+            "input-size",
+            "model-heads",
+            "batch",
+            "workers",
+            "threads",
+            "faithfulness-steps",
+            "deletion-substrate",
+            "insertion-substrate",
+            "colormap",
+            "alpha",
+            "upsample",
+            "normalize",
+            "keep-mass",
+            "labels",
+            "pca-fit"};
+}
+
+}  // namespace
+
 int runExport(const std::vector<std::string>& words)
 {
-    const Arguments args(words,
-                         withMethodSettings({"vit",
-                                             "cnn",
-                                             "images",
-                                             "list",
-                                             "out",
-                                             "methods",
-                                             "layers",
-                                             "heads",
-                                             "shard",
-                                             "top-k",
-                                             "device",
-                                             "input-size",
-                                             "model-heads",
-                                             "batch",
-                                             "workers",
-                                             "threads",
-                                             "faithfulness-steps",
-                                             "deletion-substrate",
-                                             "insertion-substrate",
-                                             "colormap",
-                                             "alpha",
-                                             "upsample",
-                                             "normalize",
-                                             "keep-mass",
-                                             "labels",
-                                             "pca-fit"}),
-                         {"resume", "faithfulness", "no-colorbar"}, {"text", "template"});
+    const Arguments args(words, withMethodSettings(exportOptionNames()), {"resume", "faithfulness", "no-colorbar"},
+                         {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (!args.value("vit") && !args.value("cnn"))
