@@ -21,15 +21,18 @@ bool hasPca(const ExportModel& m)
     return false;
 }
 
+#ifdef ATTNVIZ_HAVE_IMAGING
 // Up to `count` positions spread evenly over `size`.
 std::vector<std::size_t> spread(std::size_t size, std::size_t count)
 {
     std::vector<std::size_t> out;
     const auto n = std::min(size, count);
+    out.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
         out.push_back(i * size / n);
     return out;
 }
+#endif
 
 }  // namespace
 
