@@ -2,14 +2,13 @@
 
 #include "core/engine/evaluation/audit.h"
 
+#include <QCheckBox>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFormLayout>
 #include <QLabel>
-#include <QListWidget>
 #include <QPushButton>
 #include <QSpinBox>
-#include <QStyle>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -48,28 +47,30 @@ AuditDialog::AuditDialog(const QString& folder, const std::vector<engine::Family
                              this);
     intro->setWordWrap(true);
 
-    m_methods = new QListWidget(this);
-    m_methods->setObjectName(QStringLiteral("auditMethods"));
+    // A check box per method rather than a checkable list: a list item's check state is a
+    // QVariant of Qt::CheckState, whose inline metatype code Qt 5's widgets (loaded here by
+    // OpenCV's highgui) would bind to in a debug build.
+    auto* methods = new QWidget(this);
+    methods->setObjectName(QStringLiteral("auditMethods"));
+    auto* column = new QVBoxLayout(methods);
+    column->setContentsMargins(0, 0, 0, 0);
+    column->setSpacing(2);
     const auto quick = quickMethods(families);
     for (const auto& info : engine::methodTable()) {
         if (!offeredByAny(info.method, families, engine::auditableMethods))
             continue;
         const QString name = QString::fromLatin1(info.name);
-        auto* item = new QListWidgetItem(info.runsManyPasses() ? tr("%1 (many passes per image: slow)").arg(name)
-                                                               : name,
-                                         m_methods);
-        item->setData(Qt::UserRole, int(info.method));
-        item->setToolTip(tr("%1, on %2").arg(QString::fromUtf8(info.citation), whichModels(info)));
-        const bool checked = std::find(quick.begin(), quick.end(), info.method) != quick.end();
-        item->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
+        auto* box = new QCheckBox(info.runsManyPasses() ? tr("%1 (many passes per image: slow)").arg(name) : name,
+                                  methods);
+        box->setObjectName(QStringLiteral("audit-") + name);
+        box->setToolTip(tr("%1, on %2").arg(QString::fromUtf8(info.citation), whichModels(info)));
+        box->setChecked(std::find(quick.begin(), quick.end(), info.method) != quick.end());
+        connect(box, &QCheckBox::toggled, this, &AuditDialog::updateOk);
+        column->addWidget(box);
+        m_methods.emplace_back(info.method, box);
     }
-    // Every row in sight, its whole text: no scroll bars for some twenty short lines.
-    const int frame = 2 * m_methods->frameWidth();
-    m_methods->setMinimumWidth(m_methods->sizeHintForColumn(0) + frame
-                               + m_methods->style()->pixelMetric(QStyle::PM_ScrollBarExtent));
-    m_methods->setMinimumHeight(m_methods->count() * m_methods->sizeHintForRow(0) + frame);
-    m_methods->setToolTip(tr("Methods with many passes of their own per image (one per channel, step, sample or "
-                             "window) take minutes per image on a large model."));
+    methods->setToolTip(tr("Methods with many passes of their own per image (one per channel, step, sample or "
+                           "window) take minutes per image on a large model."));
 
     m_limit = new QSpinBox(this);
     m_limit->setObjectName(QStringLiteral("auditImages"));
@@ -82,11 +83,10 @@ AuditDialog::AuditDialog(const QString& folder, const std::vector<engine::Family
     m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     connect(m_buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
-    connect(m_methods, &QListWidget::itemChanged, this, &AuditDialog::updateOk);
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(intro);
-    layout->addWidget(m_methods);
+    layout->addWidget(methods);
     layout->addLayout(form);
     layout->addWidget(m_buttons);
     updateOk();
@@ -95,9 +95,9 @@ AuditDialog::AuditDialog(const QString& folder, const std::vector<engine::Family
 std::vector<engine::ViewMethod> AuditDialog::methods() const
 {
     std::vector<engine::ViewMethod> out;
-    for (int row = 0; row < m_methods->count(); ++row)
-        if (const auto* item = m_methods->item(row); item->checkState() == Qt::Checked)
-            out.push_back(engine::ViewMethod(item->data(Qt::UserRole).toInt()));
+    for (const auto& [method, box] : m_methods)
+        if (box->isChecked())
+            out.push_back(method);
     return out;
 }
 

@@ -4,10 +4,11 @@
 
 #include <QDialog>
 
+#include <utility>
 #include <vector>
 
+class QCheckBox;
 class QDialogButtonBox;
-class QListWidget;
 class QSpinBox;
 
 namespace attnviz::ui {
@@ -16,7 +17,8 @@ namespace attnviz::ui {
 // folder. Lists the audit's methods (engine::auditableMethods) of the families shown, in
 // the method table's order; those that run many passes of their own per image (Score-CAM,
 // integrated gradients, SmoothGrad, occlusion: minutes per image on a large model) start
-// unchecked, the rest checked. OK needs one method at least.
+// unchecked, the rest checked; a check box each, named "audit-<method>". OK needs one
+// method at least.
 class AuditDialog : public QDialog {
     Q_OBJECT
 public:
@@ -31,7 +33,7 @@ public:
 private:
     void updateOk();
 
-    QListWidget* m_methods = nullptr;
+    std::vector<std::pair<engine::ViewMethod, QCheckBox*>> m_methods;
     QSpinBox* m_limit = nullptr;
     QDialogButtonBox* m_buttons = nullptr;
 };

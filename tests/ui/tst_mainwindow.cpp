@@ -41,7 +41,6 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
-#include <QListWidget>
 #include <QMenu>
 #include <QPushButton>
 #include <QRandomGenerator>
@@ -1043,34 +1042,33 @@ private slots:
     {
         const std::vector<engine::Family> both{engine::Family::ViT, engine::Family::CNN};
         ui::AuditDialog dialog(m_dir.path(), both);
-        auto* list = dialog.findChild<QListWidget*>(QStringLiteral("auditMethods"));
-        QVERIFY(list);
         QCOMPARE(dialog.methods(), ui::AuditDialog::quickMethods(both));
         std::set<engine::ViewMethod> offered;
         for (const auto family : both)
             for (const auto method : engine::auditableMethods(family))
                 offered.insert(method);
-        QCOMPARE(std::size_t(list->count()), offered.size());
+        const auto boxes = dialog.findChildren<QCheckBox*>();
+        QCOMPARE(std::size_t(boxes.size()), offered.size());
         const auto occlusion = engine::viewMethodFromName("occlusion");
         QVERIFY(engine::methodInfo(occlusion).runsManyPasses());
         QVERIFY(!contains(dialog.methods(), occlusion));
         QVERIFY(contains(dialog.methods(), engine::viewMethodFromName("gradcam")));
         auto* ok = dialog.findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok);
-        for (int row = 0; row < list->count(); ++row) {
-            auto* item = list->item(row);
-            const bool slow = engine::methodInfo(engine::ViewMethod(item->data(Qt::UserRole).toInt())).runsManyPasses();
-            QCOMPARE(item->text().contains(QStringLiteral("slow")), slow);
-            item->setCheckState(slow ? Qt::Checked : Qt::Unchecked);
+        for (auto* box : boxes) {
+            const auto method = engine::viewMethodFromName(box->objectName().mid(6).toStdString());  // "audit-..."
+            const bool slow = engine::methodInfo(method).runsManyPasses();
+            QCOMPARE(box->text().contains(QStringLiteral("slow")), slow);
+            box->setChecked(slow);
         }
         QVERIFY(contains(dialog.methods(), occlusion));
         QVERIFY(ok->isEnabled());
-        for (int row = 0; row < list->count(); ++row)
-            list->item(row)->setCheckState(Qt::Unchecked);
+        for (auto* box : boxes)
+            box->setChecked(false);
         QVERIFY(dialog.methods().empty());
         QVERIFY(!ok->isEnabled());
         // A CNN alone is offered no ViT method.
         ui::AuditDialog cnnOnly(m_dir.path(), {engine::Family::CNN});
-        QVERIFY(!contains(cnnOnly.methods(), engine::viewMethodFromName("attention")));
+        QVERIFY(!cnnOnly.findChild<QCheckBox*>(QStringLiteral("audit-attention")));
     }
 
     // Analysis → Audit methods on a folder: copies of the shown models audited over images
