@@ -493,25 +493,6 @@ quint64 AnalysisController::auditFolder(const QString& folder, const QString& vi
     return job;
 }
 
-namespace {
-
-// [L, gridH, gridW]: the CLS row over the patches in every block, the heads' mean.
-torch::Tensor clsOverPatches(const engine::Trace& trace)
-{
-    const auto& t = trace.tokens;
-    std::vector<torch::Tensor> blocks;
-    blocks.reserve(std::size_t(trace.attention.depth()));
-    for (int l = 0; l < trace.attention.depth(); ++l)
-        blocks.push_back(trace.attention.prefixRows(l)
-                             .select(1, 0)
-                             .mean(0)
-                             .narrow(0, t.prefixTokens(), int64_t(t.gridH) * t.gridW)
-                             .reshape({t.gridH, t.gridW}));
-    return torch::stack(blocks);
-}
-
-}  // namespace
-
 quint64 AnalysisController::compareWithRegister(const std::shared_ptr<const PaneAnalysis>& vit)
 {
     const quint64 job = m_registerSlot.start();
@@ -526,10 +507,6 @@ quint64 AnalysisController::compareWithRegister(const std::shared_ptr<const Pane
         const auto with = model->withTestTimeRegister(result->search.chosen)->forwardBatch(vit->trace.input).at(0);
         result->with = engine::studyTokens(with);
         result->effect = engine::registerEffect(vit->trace, with);
-        if (with.tokens.hasCls) {
-            result->clsWithout = clsOverPatches(vit->trace);
-            result->clsWith = clsOverPatches(with);
-        }
         deliver(m_registerSlot, job, [this, result] { emit registerCompared(result); });
     });
     return job;

@@ -125,14 +125,13 @@ struct FaithfulnessPlot {
 
 // What a test-time register (engine::VisionTransformer::withTestTimeRegister) does to the
 // ViT on the analysed image: the register neurons found on that image (engine::
-// findRegisterNeurons with its defaults), the token study with the register, its effect,
-// and the CLS token's attention over the patches in every block, without and with it.
+// findRegisterNeurons with its defaults), the token study with the register, and its
+// effect (the CLS token's attention over the patches included).
 struct RegisterComparison {
     std::shared_ptr<const PaneAnalysis> pane;  // the ViT pane it was asked for
     engine::RegisterNeuronSearch search;
     engine::TokenStudy with;
     engine::RegisterEffect effect;
-    torch::Tensor clsWithout, clsWith;  // [L, gridH, gridW], the heads' mean; undefined without a CLS token
 };
 
 // Runs everything that touches a model on worker threads, so the window never waits:

@@ -40,6 +40,15 @@ QImage heatMap(const torch::Tensor& map)
     return heatMap(map, map.min().item<float>(), map.max().item<float>());
 }
 
+// A frame around each cell of `cells` (row-major indices of a grid `width` cells wide).
+void outlineCells(QImage& image, const std::vector<int64_t>& cells, int64_t width)
+{
+    QPainter painter(&image);
+    painter.setPen(QPen(QColor(0x00, 0xe0, 0xff), 2));
+    for (const auto p : cells)
+        painter.drawRect(int(p % width) * kCell + 1, int(p / width) * kCell + 1, kCell - 2, kCell - 2);
+}
+
 // Two maps on one scale, the range of both, each patch in `outlined` framed.
 std::pair<QImage, QImage> heatMapPair(const torch::Tensor& a, const torch::Tensor& b,
                                       const std::vector<int64_t>& outlinedA, const std::vector<int64_t>& outlinedB)
@@ -47,13 +56,8 @@ std::pair<QImage, QImage> heatMapPair(const torch::Tensor& a, const torch::Tenso
     const float lo = std::min(a.min().item<float>(), b.min().item<float>());
     const float hi = std::max(a.max().item<float>(), b.max().item<float>());
     std::pair<QImage, QImage> out{heatMap(a, lo, hi), heatMap(b, lo, hi)};
-    const auto width = int(a.size(1));
-    for (auto [image, cells] : {std::pair{&out.first, &outlinedA}, std::pair{&out.second, &outlinedB}}) {
-        QPainter painter(image);
-        painter.setPen(QPen(QColor(0x00, 0xe0, 0xff), 2));
-        for (const auto p : *cells)
-            painter.drawRect(int(p % width) * kCell + 1, int(p / width) * kCell + 1, kCell - 2, kCell - 2);
-    }
+    outlineCells(out.first, outlinedA, a.size(1));
+    outlineCells(out.second, outlinedB, b.size(1));
     return out;
 }
 
@@ -244,8 +248,8 @@ void TokensPanel::showRegister(int block)
     const auto norms = heatMapPair(before.patchNorms, after.patchNorms, before.flagged, after.flagged);
     m_normsWithout->setPixmap(QPixmap::fromImage(norms.first));
     m_normsWith->setPixmap(QPixmap::fromImage(norms.second));
-    if (c.clsWithout.defined()) {
-        const auto cls = heatMapPair(c.clsWithout[block], c.clsWith[block], {}, {});
+    if (e.clsMapsWithout.defined()) {
+        const auto cls = heatMapPair(e.clsMapsWithout[block], e.clsMapsWith[block], {}, {});
         m_clsWithout->setPixmap(QPixmap::fromImage(cls.first));
         m_clsWith->setPixmap(QPixmap::fromImage(cls.second));
     } else {
@@ -298,11 +302,7 @@ void TokensPanel::showBlock(int block)
     const auto& b = m_study->blocks[std::size_t(block)];
     const auto& layout = m_study->layout;
     auto image = heatMap(b.patchNorms);
-    QPainter painter(&image);
-    painter.setPen(QPen(QColor(0x00, 0xe0, 0xff), 2));
-    for (const auto p : b.flagged)
-        painter.drawRect(int(p % layout.gridW) * kCell + 1, int(p / layout.gridW) * kCell + 1, kCell - 2, kCell - 2);
-    painter.end();
+    outlineCells(image, b.flagged, layout.gridW);
     m_normMap->setPixmap(QPixmap::fromImage(image));
     QString text = tr("Block %1: token norms %2 (median) … %3; %4 above the threshold %5 "
                       "(modified z-score > %6, Iglewicz & Hoaglin).")

@@ -2,6 +2,7 @@
 
 #include "core/engine/methods/featuregrids.h"
 #include "core/engine/methods/featurepca.h"
+#include "core/io/imagefolder.h"
 #ifdef ATTNVIZ_HAVE_IMAGING
 #include "core/imaging/imagedecoder.h"
 #include "core/imaging/preprocess.h"
@@ -21,19 +22,6 @@ bool hasPca(const ExportModel& m)
     return false;
 }
 
-#ifdef ATTNVIZ_HAVE_IMAGING
-// Up to `count` positions spread evenly over `size`.
-std::vector<std::size_t> spread(std::size_t size, std::size_t count)
-{
-    std::vector<std::size_t> out;
-    const auto n = std::min(size, count);
-    out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i)
-        out.push_back(i * size / n);
-    return out;
-}
-#endif
-
 }  // namespace
 
 nlohmann::ordered_json fitExportPca(std::vector<ExportModel>& models, const std::vector<ExportImage>& all,
@@ -49,7 +37,7 @@ nlohmann::ordered_json fitExportPca(std::vector<ExportModel>& models, const std:
     if (mode == "image" || !anyPca)
         return fitted;
 #ifdef ATTNVIZ_HAVE_IMAGING
-    const auto sample = spread(all.size(), kPcaFitImages);
+    const auto sample = io::evenlySpacedIndices(all.size(), kPcaFitImages);
     for (auto& m : models) {
         if (!hasPca(m))
             continue;

@@ -151,6 +151,10 @@ private slots:
             QVERIFY2(before > 0.4 && after < 0.2 * before,  // measured: 0.53 -> 0.03 to 0.06
                      qPrintable(QStringLiteral("CLS mass on the artifact %1 -> %2").arg(before).arg(after)));
             QVERIFY(std::abs(onRegister - before) < 0.1);
+            // The same, as maps over the 4 x 4 patches: the planted patch (row 1, column 1).
+            QCOMPARE(e.clsMapsWithout.sizes(), (std::vector<int64_t>{3, 4, 4}));
+            QVERIFY(e.clsMapsWithout[last][1][1].item<double>() > 0.4);
+            QVERIFY(e.clsMapsWith[last][1][1].item<double>() < 0.1);
             // The planted patch's norm (207 to 267) goes to the register.
             QVERIFY(e.artifactNormWithout > 100 && e.artifactNormWith < 20 && e.registerNorm > 200);
             QCOMPARE(e.logitsWith.argmax().item<int64_t>(), e.logitsWithout.argmax().item<int64_t>());

@@ -2,6 +2,7 @@
 
 #include "core/engine/cancellation.h"
 #include "core/engine/engineerror.h"
+#include "core/engine/methods/attentionmaps.h"
 #include "core/engine/study/artifacttokens.h"
 
 #include <algorithm>
@@ -53,6 +54,16 @@ torch::Tensor clsMassOnToken(const Trace& trace, int64_t key)
     for (int l = 0; l < trace.attention.depth(); ++l)
         rows.push_back(trace.attention.prefixRows(l).select(1, 0).select(1, key).mean());  // [H] -> scalar
     return torch::stack(rows);
+}
+
+// [L, gridH, gridW]: the CLS row over the patches in every block, mean of the heads.
+torch::Tensor clsMaps(const Trace& trace)
+{
+    std::vector<torch::Tensor> blocks;
+    blocks.reserve(std::size_t(trace.attention.depth()));
+    for (int l = 0; l < trace.attention.depth(); ++l)
+        blocks.push_back(patchColumns(trace.attention.prefixRows(l).select(1, 0).mean(0), trace.tokens));
+    return torch::stack(blocks);
 }
 
 double meanAt(const torch::Tensor& norms, const std::vector<int64_t>& positions)
@@ -131,6 +142,8 @@ RegisterEffect registerEffect(const Trace& without, const Trace& with)
         e.clsOnArtifactsWithout = clsMassOnPatches(without, e.artifacts).mean(1);
         e.clsOnArtifactsWith = clsMassOnPatches(with, e.artifacts).mean(1);
         e.clsOnRegister = clsMassOnToken(with, reg);
+        e.clsMapsWithout = clsMaps(without);
+        e.clsMapsWith = clsMaps(with);
     } else {
         const auto nan = torch::full({without.attention.depth()}, std::nan(""));
         e.clsOnArtifactsWithout = e.clsOnArtifactsWith = e.clsOnRegister = nan;

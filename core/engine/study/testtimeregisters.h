@@ -63,6 +63,9 @@ struct RegisterEffect {
     // [L]: the CLS query's attention mass on those patches, mean of the heads, without and
     // with the register, and on the register; NaN without a CLS token.
     torch::Tensor clsOnArtifactsWithout, clsOnArtifactsWith, clsOnRegister;
+    // [L, gridH, gridW]: the CLS row over the patches in every block, mean of the heads,
+    // without and with the register; undefined without a CLS token.
+    torch::Tensor clsMapsWithout, clsMapsWith;
     // Mean norm of the artifact patches after the last block, without and with; the
     // register's (NaN without artifacts).
     double artifactNormWithout = 0, artifactNormWith = 0, registerNorm = 0;
