@@ -264,8 +264,9 @@ void readModelArgs(const json& args, ModelConfig& c)
 }
 
 // open_clip's text_cfg: {"heads", "no_causal_mask", "pool_type", "act_kwargs":
-// {"approximate"}, "norm_kwargs": {"eps"}}; the activation is the model's quick_gelu
-// unless act_kwargs says otherwise.
+// {"approximate"}, "norm_kwargs": {"eps"}, "context_length", "hf_model_name",
+// "hf_pooler_type"}; the activation is the model's quick_gelu unless act_kwargs says
+// otherwise.
 void readOpenClipTextConfig(const json& text, const ModelConfig& c, TextConfig& t)
 {
     t.heads = pickInt(text, {"heads"}, kWidth);
@@ -277,6 +278,9 @@ void readOpenClipTextConfig(const json& text, const ModelConfig& c, TextConfig& 
         t.hiddenAct = "gelu_pytorch_tanh";
     if (text.contains("norm_kwargs"))
         t.layerNormEps = pickNumber(text["norm_kwargs"], {"eps"}, kEps);
+    t.contextLength = pickInt(text, {"context_length"}, kWidth);
+    t.hfModelName = pickString(text, {"hf_model_name"});
+    t.hfPooler = pickString(text, {"hf_pooler_type"});
 }
 
 // HF's text_config: {"num_attention_heads", "hidden_act", "layer_norm_eps", "eos_token_id"}.

@@ -27,6 +27,12 @@ struct TextConfig {
     std::optional<bool> causal;       // open_clip's no_causal_mask, negated
     std::optional<std::string> pool;  // open_clip's pool_type: "argmax", "last"
     std::optional<int> eosTokenId;    // HF CLIP: which token ends a text (2: the highest id)
+    std::optional<int> contextLength;  // open_clip's context_length: the tokens a prompt is padded to
+    // open_clip's HFTextEncoder: the Hugging Face text model (a BERT-family encoder such as
+    // "xlm-roberta-base") and how its outputs become one vector ("mean_pooler", "cls_pooler",
+    // "cls_last_hidden_state_pooler"); absent for open_clip's own text transformer.
+    std::optional<std::string> hfModelName;
+    std::optional<std::string> hfPooler;
 };
 
 // The classes a CLIP folder names for itself (open_clip_config.json's "zero_shot":

@@ -1,7 +1,9 @@
 // CLIP's and SigLIP's text towers against the real open_clip (tests/fixtures/text, made by
 // tests/scripts/make_text_tower_fixtures.py with open_clip's CLIP and CustomTextCLIP): the
 // token ids our tokenizers give the fixture's prompts, the text embeddings, the image
-// embedding beside them and the image-text scores, for open_clip's and HF's layouts.
+// embedding beside them and the image-text scores, for open_clip's and HF's layouts; and
+// open_clip's HFTextEncoder with an XLM-RoBERTa against open_clip's own code over
+// transformers' XLM-RoBERTa written out (make_xlmr_text_fixture.py).
 #include "referencedata.h"
 
 #include "core/engine/engineerror.h"
@@ -310,6 +312,86 @@ private slots:
         }
         QCOMPARE(QString::fromStdString(engine::text::fillTemplate("a {} and a {}.", "cat")),
                  QStringLiteral("a cat and a cat."));
+    }
+
+    // open_clip's HFTextEncoder with an XLM-RoBERTa, as in the LAION multilingual CLIPs:
+    // the folder's own tokenizer (sentencepiece.bpe.model), the ids open_clip's HFTokenizer
+    // gave, the masked-mean text embeddings, the scores and the zero-shot classes.
+    void openClipXlmRobertaTextEncoder()
+    {
+        const auto folder = kText + "openclip_xlmr";
+        const auto model = engine::loadClassifier(folder);
+        const auto& warnings = model->spec().warnings;
+        QVERIFY2(warnings.empty(), warnings.empty() ? "" : warnings.front().c_str());
+        const auto* tower = asViT(*model).textTower();
+        QVERIFY(tower);
+        const auto& spec = tower->spec();
+        QCOMPARE(QString::fromStdString(spec.layout), QStringLiteral("open_clip HFTextEncoder xlm-roberta-base"));
+        QCOMPARE(spec.heads, 2);  // 128 wide: BERT's 64-wide heads
+        QCOMPARE(spec.layers, 2);
+        QCOMPARE(spec.context, 77);
+        QVERIFY(!spec.causal);
+
+        engine::text::PromptEncoder prompts(*tower, engine::text::findTokenizer(*tower, folder));
+        const auto ref = loadReference(kText + "openclip_xlmr.ref.safetensors");
+        auto texts = kPrompts;
+        texts.insert(texts.end(), {"une photo d'un chat", "ein Foto eines Hundes"});
+        QVERIFY(torch::equal(prompts.ids(texts), ref.at("text.ids")));
+        const auto embeds = prompts.embed(texts);
+        const double textDiff = relativeDiff(embeds, ref.at("text.embeds"));
+        QVERIFY2(textDiff <= 1e-5, qPrintable(QStringLiteral("text embeddings differ by %1 (relative)").arg(textDiff)));
+        const auto image = model->forward(ref.at("image.input")).embedding;
+        QVERIFY(relativeDiff(image, ref.at("image.embed")) <= 1e-5);
+        const double scoreDiff = relativeDiff(tower->scores(image, embeds), ref.at("text.scores"));
+        QVERIFY2(scoreDiff <= 1e-5, qPrintable(QStringLiteral("scores differ by %1 (relative)").arg(scoreDiff)));
+
+        const auto classes = prompts.classEmbeddings(kLabels, kTemplates);
+        QVERIFY(relativeDiff(classes, ref.at("zeroshot.classes")) <= 1e-5);
+        const auto logits = tower->scores(image, classes);
+        QVERIFY(relativeDiff(logits, ref.at("zeroshot.logits")) <= 1e-5);
+        QCOMPARE(logits.argmax().item<int64_t>(), ref.at("zeroshot.logits").argmax().item<int64_t>());
+    }
+
+    // HFTextEncoders attnviz does not read are one warning each, and the image tower loads;
+    // an XLM-RoBERTa without its tokenizer file is one line naming it.
+    void otherHfTextEncodersAreWarnings()
+    {
+        const auto checkpoint = io::loadCheckpoint(kText + "openclip_xlmr");
+        const auto warningOf = [&](const io::TensorMap& tensors, const io::ModelConfig& config) {
+            const auto model = engine::buildClassifier(tensors, config);
+            if (asViT(*model).textTower() || model->spec().warnings.size() != 1)
+                return std::string("no single warning");
+            return model->spec().warnings[0];
+        };
+        const auto expect = [](const std::string& warning, const char* part) {
+            QVERIFY2(warning.find(part) != std::string::npos && warning.find('\n') == std::string::npos,
+                     warning.c_str());
+        };
+        auto config = checkpoint.config;
+        config.text.hfModelName = "roberta-base";
+        expect(warningOf(checkpoint.tensors, config), "needs RoBERTa's byte-level BPE tokenizer");
+        config.text.hfModelName = "google/mt5-base";
+        expect(warningOf(checkpoint.tensors, config), "is not a RoBERTa or XLM-RoBERTa encoder");
+        config = checkpoint.config;
+        config.text.contextLength = 100;
+        expect(warningOf(checkpoint.tensors, config), "a context of 100 tokens needs 102 positions; the text tower has 80");
+        config.text.contextLength.reset();
+        config.text.hfPooler = "max_pooler";
+        expect(warningOf(checkpoint.tensors, config), "hf_pooler_type 'max_pooler' is not supported");
+        auto t5 = checkpoint.tensors;  // an encoder of another family: T5's names
+        t5["text.transformer.encoder.block.0.layer.0.SelfAttention.q.weight"] =
+            t5.at("text.transformer.embeddings.word_embeddings.weight");
+        t5.erase("text.transformer.embeddings.word_embeddings.weight");
+        expect(warningOf(t5, checkpoint.config), "neither open_clip's own nor a RoBERTa-family");
+
+        const auto model = engine::loadClassifier(kText + "openclip_xlmr");
+        try {
+            engine::text::findTokenizer(*asViT(*model).textTower(), kText + "openclip_clip");
+            QFAIL("no error");
+        } catch (const engine::EngineError& e) {
+            expect(e.what(), "no XLM-RoBERTa tokenizer in");
+            expect(e.what(), "put its SentencePiece model sentencepiece.bpe.model beside the weights");
+        }
     }
 
     // A text tower the loader cannot use is one warning; the image tower still loads.

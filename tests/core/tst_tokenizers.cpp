@@ -3,7 +3,10 @@
 // made by tests/scripts/make_clip_tokenizer_fixture.py with open_clip and ftfy), from
 // each of the three files that carry a vocabulary; SigLIP's SentencePiece tokenizer
 // against Debian's python3-sentencepiece with HF's normalisation written out
-// (tests/scripts/siglip_tokenizer_reference.py, run at test time).
+// (tests/scripts/siglip_tokenizer_reference.py, run at test time); XLM-RoBERTa's against
+// the ids open_clip's HFTokenizer gave with the real ftfy and HF's slow XLMRobertaTokenizer
+// written out over python3-sentencepiece (tests/fixtures/text/openclip_xlmr/expected_ids.json,
+// made by tests/scripts/make_xlmr_text_fixture.py).
 #include "core/engine/engineerror.h"
 #include "core/engine/text/bpevocabulary.h"
 #include "core/engine/text/cliptokenizer.h"
@@ -148,6 +151,30 @@ private slots:
                      qPrintable(QStringLiteral("'%1': ours %2, SentencePiece %3")
                                     .arg(QString::fromStdString(strings[i]), describe(ours), describe(ids[i]))));
         }
+    }
+
+    void xlmRobertaIdsMatchHfTokenizer()
+    {
+        const std::string folder = ATTNVIZ_TEXT_FIXTURES "openclip_xlmr/";
+        const auto ref = readJson(folder + "expected_ids.json");
+        const engine::text::SentencePieceTokenizer tokenizer(folder + "sentencepiece.bpe.model",
+                                                             engine::text::SentencePieceStyle::XlmRoberta);
+        QCOMPARE(tokenizer.addedTokens(), 2);
+        QCOMPARE(tokenizer.padId(), int64_t(1));
+        const int context = ref.at("context").get<int>();
+        const auto strings = ref.at("strings").get<std::vector<std::string>>();
+        const auto ids = ref.at("ids").get<std::vector<std::vector<int64_t>>>();
+        for (std::size_t i = 0; i < strings.size(); ++i) {
+            const auto ours = tokenizer.tokenize(strings[i], context);
+            QVERIFY2(ours == ids[i],
+                     qPrintable(QStringLiteral("'%1': ours %2, HFTokenizer %3")
+                                    .arg(QString::fromStdString(strings[i]), describe(ours), describe(ids[i]))));
+        }
+        // uncut, the long text's ids are the cut row's and more; the start and end tokens aside
+        auto uncut = ref.at("long_ids_uncut").get<std::vector<int64_t>>();
+        QVERIFY(int(uncut.size()) > context);
+        QVERIFY(tokenizer.encode(ref.at("long").get<std::string>())
+                == std::vector<int64_t>(uncut.begin() + 1, uncut.end() - 1));
     }
 
     void badTokenizerFilesAreOneLineErrors()

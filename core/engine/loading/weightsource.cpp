@@ -36,6 +36,12 @@ torch::Tensor WeightSource::takeIfPresent(const std::string& key, const std::vec
     return has(key) ? take(key, shape) : torch::Tensor();
 }
 
+bool WeightSource::hasAnyUnder(const std::string& prefix) const
+{
+    const auto next = m_tensors.lower_bound(prefix);  // the keys are sorted: the first one >= prefix
+    return next != m_tensors.end() && next->first.rfind(prefix, 0) == 0;
+}
+
 void WeightSource::ignoreWhere(const std::vector<std::string>& prefixes, bool underOne)
 {
     for (const auto& entry : m_tensors) {

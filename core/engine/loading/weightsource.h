@@ -20,6 +20,8 @@ public:
     }
 
     bool has(const std::string& key) const { return m_tensors.count(key) > 0; }
+    // Whether some key starts with `prefix`.
+    bool hasAnyUnder(const std::string& prefix) const;
     std::vector<std::int64_t> shapeOf(const std::string& key) const;
     // Throws EngineError naming the key when it is missing or its shape differs
     // (-1 in `shape` matches any size).

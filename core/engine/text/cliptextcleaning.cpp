@@ -169,12 +169,17 @@ std::u32string withoutControls(const std::u32string& text)
 
 }  // namespace
 
-std::string cleanClipText(const std::string& utf8Text)
+std::string cleanTextKeepingCase(const std::string& utf8Text)
 {
     // ftfy.fix_text (its deterministic fixes), then NFC
     auto text = codePoints(nfc(utf8(withoutControls(fixCharacters(ftfyUnescape(codePoints(utf8Text)))))));
     text = unescapeHtml(unescapeHtml(text, false), false);  // html.unescape, twice
-    return lowerCase(utf8(collapsePythonSpace(text)));
+    return utf8(collapsePythonSpace(text));
+}
+
+std::string cleanClipText(const std::string& utf8Text)
+{
+    return lowerCase(cleanTextKeepingCase(utf8Text));
 }
 
 }  // namespace attnviz::engine::text

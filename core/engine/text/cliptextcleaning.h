@@ -2,7 +2,8 @@
 
 // CLIP's text cleaning before byte-pair encoding, as open_clip's tokenizer does it by
 // default (clean='lower'): ftfy.fix_text, html.unescape twice, whitespace collapsed and
-// stripped, lower case.
+// stripped, lower case. open_clip's HFTokenizer cleans the same way without the lower case
+// (clean='whitespace').
 //
 // ftfy is a Python library with no C++ counterpart; of its default fixes this does the
 // deterministic ones: HTML entities with a semicolon (where the text has no '<' yet),
@@ -17,5 +18,7 @@
 namespace attnviz::engine::text {
 
 std::string cleanClipText(const std::string& utf8);
+// The same, case kept (open_clip's clean='whitespace').
+std::string cleanTextKeepingCase(const std::string& utf8);
 
 }  // namespace attnviz::engine::text

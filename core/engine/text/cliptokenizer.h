@@ -23,6 +23,8 @@ public:
     // [start, ids..., end] padded to `context` with the pad id; a longer sequence is cut
     // to `context` and its last id set to the end token (open_clip's tokenize). [context]
     std::vector<int64_t> tokenize(const std::string& utf8, int context = 77) const;
+    // The tokens tokenize adds to encode's: start and end.
+    static int addedTokens() { return 2; }
 
     const BpeVocabulary& vocabulary() const { return m_vocabulary; }
     int64_t size() const { return int64_t(m_vocabulary.ids.size()); }

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <type_traits>
 
 namespace attnviz::engine::text {
 namespace {
@@ -27,12 +26,19 @@ std::string tokenizerFolder(const std::string& modelPath)
 
 Tokenizer findTokenizer(const TextTower& tower, const std::string& folder)
 {
-    if (tower.spec().score == TextScore::Sigmoid) {
-        const auto spiece = std::filesystem::path(folder) / "spiece.model";
-        if (!std::filesystem::exists(spiece))
-            throw EngineError("no SigLIP tokenizer in " + io::printable(folder)
-                              + ": put its SentencePiece model spiece.model beside the weights");
-        return SentencePieceTokenizer(spiece.string());
+    const auto sentencePiece = [&folder](const char* file, const char* whose, SentencePieceStyle style) {
+        const auto path = std::filesystem::path(folder) / file;
+        if (!std::filesystem::exists(path))
+            throw EngineError(std::string("no ") + whose + " tokenizer in " + io::printable(folder)
+                              + ": put its SentencePiece model " + file + " beside the weights");
+        return SentencePieceTokenizer(path.string(), style);
+    };
+    switch (tower.spec().tokenizer) {
+    case TextTokenizerKind::SiglipSentencePiece:
+        return sentencePiece("spiece.model", "SigLIP", SentencePieceStyle::Siglip);
+    case TextTokenizerKind::XlmrSentencePiece:
+        return sentencePiece("sentencepiece.bpe.model", "XLM-RoBERTa", SentencePieceStyle::XlmRoberta);
+    case TextTokenizerKind::ClipBpe: break;
     }
     return ClipTokenizer(findClipVocabulary(folder));
 }
@@ -48,11 +54,10 @@ std::vector<int64_t> PromptEncoder::idsOf(const std::string& prompt) const
     if (prompt.find_first_not_of(" \t\r\n") == std::string::npos)
         throw EngineError("an empty prompt asks for nothing: give some words");
     const int context = m_tower.spec().context;
-    // the text's own ids, and the start and end tokens CLIP adds or the end token SigLIP adds
+    // the text's own ids, and the start and end tokens the tokenizer adds
     const auto [body, framing] = std::visit(
         [&](const auto& t) -> std::pair<std::size_t, std::size_t> {
-            using T = std::decay_t<decltype(t)>;
-            return {t.encode(prompt).size(), std::is_same_v<T, ClipTokenizer> ? 2 : 1};
+            return {t.encode(prompt).size(), std::size_t(t.addedTokens())};
         },
         m_tokenizer);
     if (body + framing > std::size_t(context))

@@ -24,8 +24,9 @@ using Tokenizer = std::variant<ClipTokenizer, SentencePieceTokenizer>;
 // else the folder of the file.
 std::string tokenizerFolder(const std::string& modelPath);
 
-// The tokenizer for `tower` in `folder`: SigLIP's spiece.model, or CLIP's vocabulary
-// (findClipVocabulary). Throws EngineError naming the file to put there.
+// The tokenizer for `tower` in `folder`: SigLIP's spiece.model, XLM-RoBERTa's
+// sentencepiece.bpe.model, or CLIP's vocabulary (findClipVocabulary). Throws EngineError
+// naming the file to put there.
 Tokenizer findTokenizer(const TextTower& tower, const std::string& folder);
 
 class PromptEncoder {

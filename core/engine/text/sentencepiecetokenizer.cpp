@@ -1,6 +1,7 @@
 #include "core/engine/text/sentencepiecetokenizer.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/text/cliptextcleaning.h"
 #include "core/engine/text/sentencepieceplugin.h"
 #include "core/engine/text/unicodetext.h"
 #include "core/io/bytes.h"
@@ -10,6 +11,7 @@
 #endif
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 
@@ -62,7 +64,7 @@ Plugin loadPlugin()
         }
         return p;
     }
-    p.error = std::string("SigLIP's tokenizer needs ") + kName
+    p.error = std::string("a SentencePiece tokenizer (SigLIP's, XLM-RoBERTa's) needs ") + kName
               + ", which is not beside the program, in ../bin or "
                 "in ../lib/attnviz";
     return p;
@@ -91,13 +93,14 @@ std::string normaliseSiglipText(const std::string& utf8Text)
     return utf8(collapsePythonSpace(kept));
 }
 
-SentencePieceTokenizer::SentencePieceTokenizer(const std::string& modelPath)
+SentencePieceTokenizer::SentencePieceTokenizer(const std::string& modelPath, SentencePieceStyle style)
     : m_processor(nullptr,
                   [](void* p) {
                       if (p)
                           plugin().free(p);
                   })
     , m_source(modelPath)
+    , m_style(style)
 {
     if (!fs::is_regular_file(modelPath))
         throw EngineError("no SentencePiece model " + io::printable(modelPath));
@@ -106,6 +109,12 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& modelPath)
     if (!m_processor)
         throw EngineError("tokenizer file " + io::printable(modelPath) + " is not a SentencePiece model ("
                           + io::printable(error.data()) + ")");
+    if (m_style == SentencePieceStyle::XlmRoberta) {  // fairseq's dictionary: <s> <pad> </s> <unk>
+        m_startId = 0;
+        m_padId = 1;
+        m_endId = 2;
+        return;
+    }
     m_endId = plugin().endId(m_processor.get());
     if (m_endId < 0)
         throw EngineError("SentencePiece model " + io::printable(modelPath) + " has no end token");
@@ -118,26 +127,35 @@ SentencePieceTokenizer& SentencePieceTokenizer::operator=(SentencePieceTokenizer
 
 int64_t SentencePieceTokenizer::size() const
 {
-    return plugin().size(m_processor.get());
+    // XLM-RoBERTa: the pieces shifted by one, <pad>, and the <mask> after them
+    return plugin().size(m_processor.get()) + (m_style == SentencePieceStyle::XlmRoberta ? 2 : 0);
 }
 
 std::vector<int64_t> SentencePieceTokenizer::encode(const std::string& utf8Text) const
 {
-    const auto text = normaliseSiglipText(utf8Text);
+    const bool xlmr = m_style == SentencePieceStyle::XlmRoberta;
+    const auto text = xlmr ? cleanTextKeepingCase(utf8Text) : normaliseSiglipText(utf8Text);
     std::array<char, 512> error{};
     std::vector<int> ids(text.size() + 16);  // SentencePiece gives at most a piece per byte (+ the word start)
     const int count = plugin().encode(m_processor.get(), text.c_str(), ids.data(), int(ids.size()), error.data(),
                                       int(error.size()));
     if (count < 0 || count > int(ids.size()))
         throw EngineError("SentencePiece could not encode the text: " + io::printable(error.data()));
-    return {ids.begin(), ids.begin() + count};
+    std::vector<int64_t> out(ids.begin(), ids.begin() + count);
+    if (xlmr)  // XLMRobertaTokenizer._convert_token_to_id: fairseq_offset 1, unknown -> <unk>
+        for (auto& id : out)
+            id = id == 0 ? 3 : id + 1;
+    return out;
 }
 
 std::vector<int64_t> SentencePieceTokenizer::tokenize(const std::string& utf8Text, int context) const
 {
     auto ids = encode(utf8Text);
-    if (int(ids.size()) >= context)
-        ids.resize(std::size_t(context - 1));
+    const int room = context - addedTokens();
+    if (int(ids.size()) > room)
+        ids.resize(std::size_t(std::max(room, 0)));
+    if (m_startId >= 0)
+        ids.insert(ids.begin(), m_startId);
     ids.push_back(m_endId);
     ids.resize(std::size_t(context), m_padId);
     return ids;
