@@ -24,9 +24,9 @@ struct TextConfig {
     std::optional<int> heads;
     std::optional<std::string> hiddenAct;  // HF's names: "quick_gelu", "gelu", "gelu_pytorch_tanh"
     std::optional<double> layerNormEps;
-    std::optional<bool> causal;       // open_clip's no_causal_mask, negated
-    std::optional<std::string> pool;  // open_clip's pool_type: "argmax", "last"
-    std::optional<int> eosTokenId;    // HF CLIP: which token ends a text (2: the highest id)
+    std::optional<bool> causal;        // open_clip's no_causal_mask, negated
+    std::optional<std::string> pool;   // open_clip's pool_type: "argmax", "last"
+    std::optional<int> eosTokenId;     // HF CLIP: which token ends a text (2: the highest id)
     std::optional<int> contextLength;  // open_clip's context_length: the tokens a prompt is padded to
     // open_clip's HFTextEncoder: the Hugging Face text model (a BERT-family encoder such as
     // "xlm-roberta-base") and how its outputs become one vector ("mean_pooler", "cls_pooler",

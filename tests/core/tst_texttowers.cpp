@@ -374,13 +374,14 @@ private slots:
         expect(warningOf(checkpoint.tensors, config), "is not a RoBERTa or XLM-RoBERTa encoder");
         config = checkpoint.config;
         config.text.contextLength = 100;
-        expect(warningOf(checkpoint.tensors, config), "a context of 100 tokens needs 102 positions; the text tower has 80");
+        expect(warningOf(checkpoint.tensors, config),
+               "a context of 100 tokens needs 102 positions; the text tower has 80");
         config.text.contextLength.reset();
         config.text.hfPooler = "max_pooler";
         expect(warningOf(checkpoint.tensors, config), "hf_pooler_type 'max_pooler' is not supported");
         auto t5 = checkpoint.tensors;  // an encoder of another family: T5's names
-        t5["text.transformer.encoder.block.0.layer.0.SelfAttention.q.weight"] =
-            t5.at("text.transformer.embeddings.word_embeddings.weight");
+        t5["text.transformer.encoder.block.0.layer.0.SelfAttention.q.weight"] = t5.at(
+            "text.transformer.embeddings.word_embeddings.weight");
         t5.erase("text.transformer.embeddings.word_embeddings.weight");
         expect(warningOf(t5, checkpoint.config), "neither open_clip's own nor a RoBERTa-family");
 

@@ -10,7 +10,8 @@
 //   XLMRobertaTokenizer: open_clip's clean='whitespace' (cleanTextKeepingCase), then
 //   fairseq's ids: <s> 0, <pad> 1, </s> 2, <unk> 3, and every other piece its
 //   SentencePiece id + 1 (SentencePiece's unknown, 0, becomes 3); the sequence
-//   <s> ids </s>, cut to the context and padded with <pad>. libsentencepiece is reached through a plugin loaded at first use
+//   <s> ids </s>, cut to the context and padded with <pad>. libsentencepiece is reached through a plugin loaded at
+//   first use
 // (sentencepieceplugin.h says why), found beside the program, in ../bin or ../lib/attnviz.
 
 #include <cstdint>
@@ -27,7 +28,7 @@ public:
     // Throws EngineError with one line when the file is missing or no SentencePiece model,
     // or when the plugin cannot be loaded.
     explicit SentencePieceTokenizer(const std::string& modelPath,
-                                     SentencePieceStyle style = SentencePieceStyle::Siglip);
+                                    SentencePieceStyle style = SentencePieceStyle::Siglip);
     ~SentencePieceTokenizer();
     SentencePieceTokenizer(SentencePieceTokenizer&&) noexcept;
     SentencePieceTokenizer& operator=(SentencePieceTokenizer&&) noexcept;

@@ -64,9 +64,9 @@ struct TextTowerSpec {
 };
 
 struct TextTowerWeights {
-    torch::Tensor tokenEmbedding;  // [V, W]
-    torch::Tensor positions;       // [C, W]; PostNorm: [P, W], P >= C + pad id + 1
-    torch::Tensor tokenType;       // PostNorm: [W], token type 0's embedding
+    torch::Tensor tokenEmbedding;          // [V, W]
+    torch::Tensor positions;               // [C, W]; PostNorm: [P, W], P >= C + pad id + 1
+    torch::Tensor tokenType;               // PostNorm: [W], token type 0's embedding
     torch::Tensor embedNormW, embedNormB;  // PostNorm: the embeddings' LayerNorm
     std::vector<ViTBlockWeights> blocks;   // PostNorm: norm1 after attention, norm2 after the MLP
     torch::Tensor finalNormW, finalNormB;  // PreNorm only
@@ -75,8 +75,8 @@ struct TextTowerWeights {
     // [E, W] (as a linear layer's weight; [E, hidden] after projHiddenW), [E] or undefined;
     // both undefined: no projection (open_clip's Identity)
     torch::Tensor projW, projB;
-    torch::Tensor logitScale;    // [] log of the scale
-    torch::Tensor logitBias;     // [] SigLIP's, or undefined
+    torch::Tensor logitScale;  // [] log of the scale
+    torch::Tensor logitBias;   // [] SigLIP's, or undefined
 };
 
 class TextTower {
