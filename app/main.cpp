@@ -12,6 +12,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -29,6 +30,9 @@ WindowOptions declareOptions(QCommandLineParser& parser)
 {
     parser.setApplicationDescription(QStringLiteral("See what a ViT and a CNN look at."));
     parser.addHelpOption();
+    parser.addOption(QCommandLineOption(QStringLiteral("version"),
+                                        QStringLiteral("Print the version, git commit, LibTorch version and whether "
+                                                       "CUDA is usable, then exit.")));
     parser.addPositionalArgument(QStringLiteral("image"),
                                  QStringLiteral("Image to analyse (default: a shipped sample)."),
                                  QStringLiteral("[image]"));
@@ -149,6 +153,10 @@ std::variant<StartOptions, int> readCommandLine(int argc, char** argv)
         return usageError(parser.errorText());
     if (parser.isSet(QStringLiteral("help")))
         parser.showHelp(0);
+    if (parser.isSet(QStringLiteral("version"))) {
+        std::fputs(attnviz::engine::versionReport("attnviz").c_str(), stdout);
+        return 0;
+    }
     return readOptions(parser, declared);
 }
 

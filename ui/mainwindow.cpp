@@ -11,7 +11,9 @@
 #include "core/engine/errormessage.h"
 #include "core/engine/methods/methodtable.h"
 #include "core/engine/model/device.h"
+#include "core/io/buildinfo.h"
 #include "core/io/labels.h"
+#include "core/io/shippeddata.h"
 
 #include <QApplication>
 #include <QClipboard>
@@ -37,34 +39,18 @@
 #include <utility>
 
 namespace attnviz::ui {
-namespace {
-
-// The project's resources: an installed share folder or the source tree the binary
-// was built from (build/bin/../../).
-QString resourceRoot()
-{
-    const QDir bin(QCoreApplication::applicationDirPath());
-    for (const auto& candidate : {bin.filePath(QStringLiteral("../share/attnviz")),
-                                  bin.filePath(QStringLiteral("../..")), QStringLiteral(ATTNVIZ_SOURCE_DIR)})
-        if (QFileInfo::exists(candidate + QStringLiteral("/models/vit-shapes")))
-            return QDir(candidate).canonicalPath();
-    return QStringLiteral(ATTNVIZ_SOURCE_DIR);
-}
-
-}  // namespace
 
 // The colour models trained on the project's benchmark (docs/audit.md), and one of its
 // test scenes with its mask beside it, so that a first start shows maps that can be
 // right or wrong and the Trust tab has something to score.
 QString defaultModelPath(Side side)
 {
-    return resourceRoot()
-           + (side == Side::ViT ? QStringLiteral("/models/vit-shapes") : QStringLiteral("/models/cnn-shapes"));
+    return QString::fromStdString(io::shippedModel(side == Side::ViT ? "vit-shapes" : "cnn-shapes"));
 }
 
 QString defaultImagePath()
 {
-    return resourceRoot() + QStringLiteral("/resources/scenes/00006-square.png");
+    return QString::fromStdString(io::shippedResource("scenes/00006-square.png"));
 }
 
 MainWindow::MainWindow(const StartOptions& options, QWidget* parent)
@@ -476,14 +462,16 @@ QString MainWindow::methodsHelp()
 
 QString MainWindow::aboutText()
 {
-    return tr("<b>attnviz %1</b> shows what a Vision Transformer and a CNN look at.<br><br>"
-              "Qt %2 · LibTorch %3 · CUDA: %4<br><br>"
-              "Shipped models: a ViT and a ResNet trained by this project on Fashion-MNIST "
-              "(MIT, © Zalando SE). ImageNet labels from torchvision (BSD-3-Clause).<br>"
+    return tr("<b>attnviz %1</b> (commit %2) shows what a Vision Transformer and a CNN look at.<br><br>"
+              "Qt %3 · LibTorch %4 · CUDA: %5<br><br>"
+              "Shipped models, all trained by this project: a ViT, a CNN and a CLIP on its generated "
+              "colour-shapes benchmark, and a ViT and a CNN on Fashion-MNIST. Sample images from the "
+              "Fashion-MNIST test set (MIT, © Zalando SE); ImageNet labels from torchvision (BSD-3-Clause).<br>"
               "Help → Keyboard and mouse (F1) lists the keys; a click on either picture asks that model about "
               "the place.")
-        .arg(QStringLiteral(ATTNVIZ_VERSION), QString::fromLatin1(qVersion()),
-             QString::fromStdString(engine::libtorchVersion()), QString::fromStdString(engine::cudaDescription()));
+        .arg(QString::fromLatin1(io::attnvizVersion()), QString::fromLatin1(io::attnvizCommit()),
+             QString::fromLatin1(qVersion()), QString::fromStdString(engine::libtorchVersion()),
+             QString::fromStdString(engine::cudaDescription()));
 }
 
 void MainWindow::buildDeviceChooser()

@@ -15,6 +15,7 @@
 #include "core/engine/model/tracedump.h"
 #include "core/engine/tensorconvert.h"
 #include "core/io/safetensors.h"
+#include "core/io/shippeddata.h"
 
 #include <chrono>
 #include <future>
@@ -174,10 +175,23 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     return j;
 }
 
+// Neither --vit nor --cnn: the models attnviz ships, as the window's first start shows them,
+// so that the program alone answers.
+std::vector<std::string> withShippedModelsUnlessNamed(std::vector<std::string> words)
+{
+    for (const auto& word : words)
+        for (const std::string option : {"--vit", "--cnn"})
+            if (word == option || word.rfind(option + "=", 0) == 0)
+                return words;
+    words.insert(words.end(), {"--vit", io::shippedModel("vit-shapes"), "--cnn", io::shippedModel("cnn-shapes")});
+    return words;
+}
+
 }  // namespace
 
-int runAnalyze(const std::vector<std::string>& words)
+int runAnalyze(const std::vector<std::string>& given)
 {
+    const auto words = withShippedModelsUnlessNamed(given);
     const Arguments args(words, withMethodSettings({"vit",           "cnn",       "image",      "tensor",   "device",
                                                     "top-k",         "heads",     "input-size", "dump",     "threads",
                                                     "method",        "layer",     "head",       "class",    "query",
@@ -186,8 +200,6 @@ int runAnalyze(const std::vector<std::string>& words)
                          {"no-colorbar", "dump-attention"}, {"text", "template"});
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
-    if (!args.value("vit") && !args.value("cnn"))
-        throw UsageError("give at least one of --vit MODEL and --cnn MODEL");
     for (const char* option : {"layer", "head", "class", "query", "discard-ratio", "cam-input", "out-dir", "colormap",
                                "alpha", "upsample", "normalize", "keep-mass"})
         if (args.value(option) && !args.value("method"))

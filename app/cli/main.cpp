@@ -12,9 +12,10 @@
 namespace {
 
 const char* const kUsage =
-    "usage: attnviz-cli <command> [options]\n"
+    "usage: attnviz-cli <command> [options]   (attnviz-cli --version: version, commit, LibTorch, CUDA)\n"
     "  info MODEL [--heads N] [--input-size N|HxW]\n"
-    "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)\n"
+    "  analyze [--vit MODEL] [--cnn MODEL] (--image IMG | --tensor FILE.safetensors)   (neither model: the\n"
+    "          shipped vit-shapes and cnn-shapes)\n"
     "          [--device cpu|cuda[:N]] [--top-k K] [--heads N] [--threads N]\n"
     "          [--dump OUT.safetensors [--dump-attention]]\n"
     "          [--text PROMPT ... | [--labels FILE] [--template \"a photo of a {}.\" ...]]  (CLIP / SigLIP: prompts as "
@@ -84,9 +85,17 @@ int main(int argc, char** argv)
         {"skip", cli::runSkip},         {"probe", cli::runProbe},     {"localize", cli::runLocalize},
         {"tokens", cli::runTokens},     {"methods", cli::runMethods}, {"benchmark", cli::runBenchmark},
         {"audit", cli::runAudit}};
-    if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    if (argc < 2) {
         std::cerr << kUsage << cli::methodUsage() << kOptionsHelp;
-        return argc < 2 ? 2 : 0;
+        return 2;
+    }
+    if (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {  // asked for: stdout
+        std::cout << kUsage << cli::methodUsage() << kOptionsHelp;
+        return 0;
+    }
+    if (std::string(argv[1]) == "--version") {
+        std::cout << engine::versionReport("attnviz-cli");
+        return 0;
     }
     const auto it = commands.find(argv[1]);
     if (it == commands.end()) {

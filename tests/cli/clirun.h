@@ -12,9 +12,12 @@ struct Run {
     QByteArray err;
 };
 
-inline Run runCli(const QStringList& args)
+// From `workingDirectory` when given, else the test's own.
+inline Run runCli(const QStringList& args, const QString& workingDirectory = {})
 {
     QProcess process;
+    if (!workingDirectory.isEmpty())
+        process.setWorkingDirectory(workingDirectory);
     process.start(QStringLiteral(ATTNVIZ_BIN_DIR "/attnviz-cli"), args);
     Run run;
     if (!process.waitForFinished(300000))

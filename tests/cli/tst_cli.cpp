@@ -228,6 +228,39 @@ private slots:
         }
     }
 
+    // Without --vit and --cnn, analyze runs the models attnviz ships (the window's first
+    // start), wherever the program is started from.
+    void analyzeWithoutAModelRunsTheShippedOnes()
+    {
+        const auto run = runCli({QStringLiteral("analyze"), QStringLiteral("--image"), kSample}, m_dir.path());
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        const auto result = parseObject(run.out);
+        const auto shipped = QDir(QStringLiteral(ATTNVIZ_SOURCE_DIR "/models")).canonicalPath();
+        QCOMPARE(result[QLatin1String("vit")].toObject()[QLatin1String("model")].toString(),
+                 shipped + QStringLiteral("/vit-shapes"));
+        QCOMPARE(result[QLatin1String("cnn")].toObject()[QLatin1String("model")].toString(),
+                 shipped + QStringLiteral("/cnn-shapes"));
+        QCOMPARE(result[QLatin1String("vit")].toObject()[QLatin1String("top_k")].toArray().size(), 5);
+    }
+
+    // --version: the version, the commit, LibTorch and CUDA, on stdout; --help on stdout too.
+    void versionAndHelpGoToStdout()
+    {
+        const auto version = runCli({QStringLiteral("--version")});
+        QCOMPARE(version.exitCode, 0);
+        const auto lines = QString::fromUtf8(version.out).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), 4);
+        QVERIFY2(lines[0].startsWith(QStringLiteral("attnviz-cli ")) && lines[0].count(QLatin1Char('.')) == 2,
+                 qPrintable(lines[0]));
+        QVERIFY(lines[1].startsWith(QStringLiteral("commit ")) && lines[1].size() > 7);
+        QVERIFY(lines[2].startsWith(QStringLiteral("LibTorch ")));
+        QVERIFY(lines[3].startsWith(QStringLiteral("CUDA: ")));
+        const auto help = runCli({QStringLiteral("--help")});
+        QCOMPARE(help.exitCode, 0);
+        QVERIFY(help.out.startsWith("usage: attnviz-cli"));
+        QVERIFY(help.err.isEmpty());
+    }
+
     void analyzeDumpsTheTrace()
     {
         const QString dump = m_dir.filePath(QStringLiteral("dump.safetensors"));
@@ -945,7 +978,6 @@ private slots:
         QTest::newRow("heads not a number") << QStringList{QStringLiteral("info"), vit, QStringLiteral("--heads"), QStringLiteral("x")} << 2 << "--heads";
         QTest::newRow("unknown option") << QStringList{QStringLiteral("info"), vit, QStringLiteral("--hedas"), QStringLiteral("3")} << 2 << "unknown option --hedas";
         QTest::newRow("no input") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit} << 2 << "exactly one of --image";
-        QTest::newRow("no model") << QStringList{QStringLiteral("analyze"), QStringLiteral("--tensor"), ref} << 2 << "at least one of --vit";
         QTest::newRow("cnn given as vit") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), kData + QStringLiteral("tv_resnet50.pth"), QStringLiteral("--tensor"), ref} << 2 << "not a ViT";
         QTest::newRow("unknown device") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--device"), QStringLiteral("tpu")} << 1 << "unknown device 'tpu'";
         QTest::newRow("missing gpu") << QStringList{QStringLiteral("analyze"), QStringLiteral("--vit"), vit, QStringLiteral("--tensor"), ref, QStringLiteral("--device"), QStringLiteral("cuda:99")} << 1 << "cuda:99";

@@ -1,6 +1,7 @@
 #include "core/engine/model/device.h"
 
 #include "core/engine/engineerror.h"
+#include "core/io/buildinfo.h"
 
 #include <ATen/Context.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -71,6 +72,12 @@ std::string cudaDescription()
     const auto gpus = torch::cuda::device_count();
     return "CUDA runtime " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) + ", "
            + std::to_string(gpus) + (gpus == 1 ? " GPU" : " GPUs");
+}
+
+std::string versionReport(const std::string& program)
+{
+    return program + " " + io::attnvizVersion() + "\ncommit " + io::attnvizCommit() + "\nLibTorch "
+           + libtorchVersion() + "\nCUDA: " + cudaDescription() + "\n";
 }
 
 namespace {

@@ -22,6 +22,9 @@ std::vector<std::string> availableDevices();
 // For the About box: "1.13.0"; "CUDA runtime 12.1, 1 GPU" or "none usable (CPU only)".
 std::string libtorchVersion();
 std::string cudaDescription();
+// What `program --version` prints: "<program> <version>", the git commit, the LibTorch
+// version and whether CUDA is usable, one per line.
+std::string versionReport(const std::string& program);
 
 struct ThreadSetting {
     int torch = 1;  // LibTorch intra-op threads
