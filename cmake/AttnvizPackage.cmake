@@ -10,7 +10,6 @@ set(CPACK_PACKAGE_VENDOR "the attnviz developers")
 # The maintainer field: the project has no mail address yet, so a placeholder a build can replace.
 set(ATTNVIZ_PACKAGE_CONTACT "attnviz developers <attnviz@example.org>" CACHE STRING "the packages' Maintainer")
 set(CPACK_PACKAGE_CONTACT "${ATTNVIZ_PACKAGE_CONTACT}")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "see what Vision Transformers and CNNs look at")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_GENERATOR DEB)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
@@ -24,20 +23,20 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_BINARY_DIR}/bin)
 
 set(CPACK_DEBIAN_CLI_PACKAGE_NAME attnviz-cli)
-set(CPACK_DEBIAN_CLI_DESCRIPTION
-    "explain what vision models look at, from the command line
- attnviz-cli runs Vision Transformers and CNNs (torchvision, timm, Hugging Face,
- open_clip, DINOv2, BEiT and SigLIP checkpoints, read without Python) and writes
- their attention maps, rollout, Grad-CAM and attribution maps, receptive fields and
- audits of the maps against object masks, over single images or sharded folders.")
+# The first line is the package's summary.
+set(CPACK_DEBIAN_CLI_DESCRIPTION "explain what vision models look at, from the command line
+attnviz-cli runs Vision Transformers and CNNs (torchvision, timm,
+Hugging Face, open_clip, DINOv2, BEiT and SigLIP checkpoints, read
+without Python) and writes their attention maps, rollout, Grad-CAM and
+attribution maps, receptive fields and audits of the maps against
+object masks, for single images or sharded folders of them.")
 set(CPACK_DEBIAN_GUI_PACKAGE_NAME attnviz)
 set(CPACK_DEBIAN_GUI_PACKAGE_DEPENDS "attnviz-cli (= ${PROJECT_VERSION}-1)")
-set(CPACK_DEBIAN_GUI_DESCRIPTION
-    "see what a Vision Transformer and a CNN look at, side by side
- attnviz loads an image, runs a Vision Transformer and a CNN on it and overlays
- per-layer, per-head attention maps, Grad-CAM and attribution maps and receptive
- fields onto it; every layer and head is a keystroke away and every map exports
- as PNG.")
+set(CPACK_DEBIAN_GUI_DESCRIPTION "see what a Vision Transformer and a CNN look at, side by side
+attnviz loads an image, runs a Vision Transformer and a CNN on it and
+overlays per-layer, per-head attention maps, Grad-CAM and attribution
+maps and receptive fields onto it; every layer and head is a keystroke
+away and every map exports as PNG.")
 set(CPACK_COMPONENTS_ALL cli)
 if(ATTNVIZ_BUILD_GUI)
     list(APPEND CPACK_COMPONENTS_ALL gui)

@@ -13,6 +13,8 @@ packages=(
     xvfb xauth xdotool python3-xlib
     clang libclang-rt-14-dev
     clang-format clang-tidy
+    help2man desktop-file-utils appstream lintian dpkg-dev file
+    slurm-wlm munge
 )
 
 missing=()

@@ -30,7 +30,7 @@ def main():
         diff = difflib.unified_diff(documented.splitlines(), printed.splitlines(), "docs/methods.md", "attnviz-cli", lineterm="")
         sys.exit("docs/methods.md's methods table differs from the method table:\n" + "\n".join(diff))
     names = [m["name"] for m in json.loads(subprocess.run([args.cli, "methods"], check=True, capture_output=True, text=True).stdout)]
-    usage = subprocess.run([args.cli, "--help"], capture_output=True, text=True).stderr
+    usage = subprocess.run([args.cli, "--help"], check=True, capture_output=True, text=True).stdout
     missing = [n for n in names if n not in usage]
     if missing:
         sys.exit("attnviz-cli --help does not name " + ", ".join(missing))

@@ -76,8 +76,8 @@ std::string cudaDescription()
 
 std::string versionReport(const std::string& program)
 {
-    return program + " " + io::attnvizVersion() + "\ncommit " + io::attnvizCommit() + "\nLibTorch "
-           + libtorchVersion() + "\nCUDA: " + cudaDescription() + "\n";
+    return program + " " + io::attnvizVersion() + "\ncommit " + io::attnvizCommit() + "\nLibTorch " + libtorchVersion()
+           + "\nCUDA: " + cudaDescription() + "\n";
 }
 
 namespace {

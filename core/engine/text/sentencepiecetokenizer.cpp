@@ -43,7 +43,7 @@ Plugin loadPlugin()
     constexpr const char* kName = "libattnviz_sentencepiece.so";
     const auto programDir = fs::read_symlink("/proc/self/exe").parent_path();
     Plugin p;
-    for (const auto& dir : {programDir, programDir / ".." / "bin", programDir / ".." / "lib" / "attnviz"}) {
+    for (const auto& dir : {programDir, programDir / ".." / "bin", programDir / ".." / "lib" / "attnviz" / "plugins"}) {
         const auto path = dir / kName;
         if (!fs::exists(path))
             continue;
@@ -66,7 +66,7 @@ Plugin loadPlugin()
     }
     p.error = std::string("a SentencePiece tokenizer (SigLIP's, XLM-RoBERTa's) needs ") + kName
               + ", which is not beside the program, in ../bin or "
-                "in ../lib/attnviz";
+                "in ../lib/attnviz/plugins";
     return p;
 }
 

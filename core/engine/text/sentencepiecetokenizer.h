@@ -12,7 +12,7 @@
 //   SentencePiece id + 1 (SentencePiece's unknown, 0, becomes 3); the sequence
 //   <s> ids </s>, cut to the context and padded with <pad>. libsentencepiece is reached through a plugin loaded at
 //   first use
-// (sentencepieceplugin.h says why), found beside the program, in ../bin or ../lib/attnviz.
+// (sentencepieceplugin.h says why), found beside the program, in ../bin or ../lib/attnviz/plugins.
 
 #include <cstdint>
 #include <memory>
