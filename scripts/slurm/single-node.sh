@@ -18,7 +18,10 @@ while [ $# -gt 0 ]; do
         *) echo "single-node: unknown option $1" >&2; exit 2 ;;
     esac
 done
-[ "$(id -u)" -eq 0 ] || { echo "single-node: run as root (the Slurm and munge daemons)" >&2; exit 2; }
+if [ "$(id -u)" -ne 0 ]; then  # the Slurm and munge daemons run as root
+    command -v sudo >/dev/null || { echo "single-node: run as root or install sudo" >&2; exit 2; }
+    exec sudo "$0" --cli "$cli" --images "$count"
+fi
 for tool in munged slurmctld slurmd sbatch sinfo; do
     command -v "$tool" >/dev/null || { echo "single-node: $tool is missing (apt-get install slurm-wlm munge)" >&2; exit 2; }
 done
@@ -53,7 +56,7 @@ memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
 mkdir -p "$work/state" "$work/spool"
 cat > "$SLURM_CONF" <<CONF
 ClusterName=attnviz
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmctldPort=16817
 SlurmdPort=16818
@@ -75,7 +78,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MpiDefault=none
-NodeName=$host CPUs=$cpus RealMemory=$memory State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=attnviz Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 slurmctld -f "$SLURM_CONF"
