@@ -1,6 +1,7 @@
 # cpack -G DEB (from a build folder): one Debian package per install component.
 #   attnviz-cli  the command line, the SentencePiece plugin, the shipped models and images, its
-#                manual page: all a GPU or cluster node needs (the headless preset makes only it)
+#                manual page: all a GPU or cluster node needs (the headless preset makes it
+#                alone, as attnviz-cli-headless: no OpenCV, so inputs as tensors)
 #   attnviz      the window, its desktop entry, icon, AppStream metainfo and manual page;
 #                depends on attnviz-cli of the same version
 # Library dependencies are computed by dpkg-shlibdeps. Each package carries the Debian
@@ -22,7 +23,14 @@ set(CPACK_STRIP_FILES ON)
 # dpkg-shlibdeps looks for the plugin's own library beside it: the plugin is no dependency.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_BINARY_DIR}/bin)
 
-set(CPACK_DEBIAN_CLI_PACKAGE_NAME attnviz-cli)
+set(ATTNVIZ_CLI_PACKAGE attnviz-cli)
+if(NOT ATTNVIZ_BUILD_IMAGING)
+    # the headless preset: no OpenCV, so no image decoding; the same files, another package
+    set(ATTNVIZ_CLI_PACKAGE attnviz-cli-headless)
+    set(CPACK_DEBIAN_CLI_PACKAGE_CONFLICTS attnviz-cli)
+    set(CPACK_DEBIAN_CLI_PACKAGE_REPLACES attnviz-cli)
+endif()
+set(CPACK_DEBIAN_CLI_PACKAGE_NAME ${ATTNVIZ_CLI_PACKAGE})
 # The first line is the package's summary.
 set(CPACK_DEBIAN_CLI_DESCRIPTION "explain what vision models look at, from the command line
 attnviz-cli runs Vision Transformers and CNNs (torchvision, timm,
@@ -30,6 +38,11 @@ Hugging Face, open_clip, DINOv2, BEiT and SigLIP checkpoints, read
 without Python) and writes their attention maps, rollout, Grad-CAM and
 attribution maps, receptive fields and audits of the maps against
 object masks, for single images or sharded folders of them.")
+if(NOT ATTNVIZ_BUILD_IMAGING)
+    string(APPEND CPACK_DEBIAN_CLI_DESCRIPTION "
+This build has no image decoding (no OpenCV): inputs are given as
+tensors (--tensor FILE.safetensors), as on a node that only computes.")
+endif()
 set(CPACK_DEBIAN_GUI_PACKAGE_NAME attnviz)
 set(CPACK_DEBIAN_GUI_PACKAGE_DEPENDS "attnviz-cli (= ${PROJECT_VERSION}-1)")
 set(CPACK_DEBIAN_GUI_DESCRIPTION "see what a Vision Transformer and a CNN look at, side by side
@@ -44,7 +57,7 @@ endif()
 
 # /usr/share/doc/<package>/{copyright, changelog.Debian.gz}
 foreach(component cli gui)
-    set(package attnviz-cli)
+    set(package ${ATTNVIZ_CLI_PACKAGE})
     if(component STREQUAL gui)
         set(package attnviz)
     endif()
