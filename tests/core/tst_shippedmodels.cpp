@@ -82,6 +82,8 @@ private slots:
         QVERIFY(clip->spec().promptClasses);
         QCOMPARE(clip->spec().convStemLayers, 3);
         QCOMPARE(clip->spec().embeddingDim, 64);
+        // a timm trunk whose keys say "ViT": the text tower beside it makes it a CLIP
+        QVERIFY2(clip->spec().description.rfind("CLIP ViT (timm naming", 0) == 0, clip->spec().description.c_str());
     }
 
     void accuracyMatchesTheCard_data()

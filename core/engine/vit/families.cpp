@@ -1,5 +1,7 @@
 #include "core/engine/vit/families.h"
 
+#include "core/engine/text/texttower.h"
+
 namespace attnviz::engine {
 namespace {
 
@@ -133,7 +135,7 @@ ViTWeights readViT(const ViTFamily& family, WeightSource& source, const io::Mode
     return weights;
 }
 
-std::string vitKind(const ModelSpec& spec)
+std::string vitKind(const ModelSpec& spec, const text::TextTower* tower)
 {
     static const std::pair<const char*, const char*> kinds[] = {{"clip", "CLIP ViT"},
                                                                 {"siglip", "SigLIP ViT"},
@@ -142,14 +144,16 @@ std::string vitKind(const ModelSpec& spec)
     for (const auto& [architecture, kind] : kinds)
         if (spec.architecture == architecture)
             return kind;
+    if (tower)
+        return tower->spec().score == text::TextScore::Sigmoid ? "SigLIP ViT" : "CLIP ViT";
     return "ViT";
 }
 
-std::string vitDescription(const ModelSpec& s)
+std::string vitDescription(const ModelSpec& s, const text::TextTower* tower)
 {
-    std::string name = vitKind(s) + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth) + " blocks, "
-                       + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim) + ", patch "
-                       + std::to_string(s.patchSize);
+    std::string name = vitKind(s, tower) + " (" + namingName(s.naming) + " naming, " + std::to_string(s.depth)
+                       + " blocks, " + std::to_string(s.heads) + " heads, dim " + std::to_string(s.embedDim)
+                       + ", patch " + std::to_string(s.patchSize);
     if (s.convStemLayers)
         name += " through a " + std::to_string(s.convStemLayers) + "-layer ConvStem";
     if (s.hasDistToken)

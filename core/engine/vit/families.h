@@ -13,6 +13,9 @@
 #include <vector>
 
 namespace attnviz::engine {
+namespace text {
+class TextTower;
+}
 
 struct ViTFamily {
     const char* layout;  // "timm", "torchvision", "hf-vit", "hf-dinov2", "hf-clip", "hf-siglip", "open_clip"
@@ -37,10 +40,12 @@ const ViTFamily* findViTFamily(const WeightSource& source);  // nullptr: not a V
 ViTWeights readViT(const ViTFamily& family, WeightSource& source, const io::ModelConfig& config, ModelSpec& spec);
 
 // What a user is told the model is: "CLIP ViT", "SigLIP ViT", "DINOv2 ViT", "BEiT", "ViT".
-std::string vitKind(const ModelSpec& spec);
+// A trunk whose own keys say "ViT" is a CLIP (or SigLIP, by its sigmoid score) when a text
+// tower came with it, as an open_clip folder with a timm trunk does.
+std::string vitKind(const ModelSpec& spec, const text::TextTower* tower = nullptr);
 // The spec's one-line description: the kind, then naming, blocks, heads, width, patch and
 // what sets the model apart, e.g. "CLIP ViT (open_clip naming, 12 blocks, ..., QuickGELU,
 // outputs a 512-d embedding)".
-std::string vitDescription(const ModelSpec& spec);
+std::string vitDescription(const ModelSpec& spec, const text::TextTower* tower = nullptr);
 
 }  // namespace attnviz::engine

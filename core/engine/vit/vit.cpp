@@ -42,6 +42,7 @@ void VisionTransformer::setTextTower(std::unique_ptr<text::TextTower> tower)
     m_text = std::move(tower);
     if (m_text)
         m_text->to(m_device);
+    m_spec.description = vitDescription(m_spec, m_text.get());
 }
 
 void VisionTransformer::setPromptClasses(const torch::Tensor& classes, std::vector<std::string> labels)
@@ -59,7 +60,7 @@ void VisionTransformer::setPromptClasses(const torch::Tensor& classes, std::vect
     m_spec.labels = std::move(labels);
     m_spec.promptClasses = true;
     m_spec.sigmoidScores = m_text->spec().score == text::TextScore::Sigmoid;
-    m_spec.description = vitDescription(m_spec);
+    m_spec.description = vitDescription(m_spec, m_text.get());
 }
 
 void VisionTransformer::setNeutralPrompt(const torch::Tensor& embedding)
