@@ -411,7 +411,11 @@ def make_inputs(work, source):
     ]
     # A labelled ImageFolder tree and a folder of text files, for the folder studies.
     tree = os.path.join(work, "imagefolder")
-    samples = sorted(glob.glob(os.path.join(source, "resources/samples/*.png")))
+    # The samples as copies: a save dialog accepted as offered writes beside the image
+    # (a head table's CSV, an exported PNG), which must not be the source tree.
+    os.makedirs(os.path.join(work, "samples"), exist_ok=True)
+    samples = [shutil.copy(s, os.path.join(work, "samples"))
+               for s in sorted(glob.glob(os.path.join(source, "resources/samples/*.png")))]
     for s in samples:
         label = os.path.basename(s).split("-", 1)[1].rsplit(".", 1)[0]
         os.makedirs(os.path.join(tree, label), exist_ok=True)
@@ -435,9 +439,10 @@ def make_inputs(work, source):
     vit_fixtures = sorted(glob.glob(src("tests/fixtures/vit/*/config.json"))) + \
         sorted(glob.glob(src("tests/fixtures/vit/*/open_clip_pytorch_model.bin")))
     cnn_fixtures = sorted(glob.glob(src("tests/fixtures/timm/*/config.json")))
-    images = samples + sorted(p for p in glob.glob(src("tests/fixtures/hostile/images/*")) if not p.endswith(".md"))
+    odd = shutil.copytree(src("tests/fixtures/hostile/images"), os.path.join(work, "hostile-images"))  # copies too
+    images = samples + sorted(p for p in glob.glob(os.path.join(odd, "*")) if not p.endswith(".md"))
     fmnist = "/usr/share/datasets/fashion-mnist"
-    folders = [src("resources/samples"), src("tests/fixtures/hostile/images"), tree, textdir, empty,
+    folders = [os.path.join(work, "samples"), odd, tree, textdir, empty,
                os.path.join(work, "no-such-folder")]
     if os.path.isdir(fmnist):
         folders.append(fmnist)
@@ -564,7 +569,7 @@ class Monkey:
     def start_app(self):
         self.starts += 1
         self.app_log = os.path.join(self.work, "app-%d.log" % self.starts)
-        image = os.path.join(self.source, "resources/samples/0000-ankle-boot.png")
+        image = os.path.join(self.work, "samples", "0000-ankle-boot.png")  # a copy (make_inputs)
         command = [self.binary, "--vit", os.path.join(self.source, "models/vit-fmnist"),
                    "--cnn", os.path.join(self.source, "models/cnn-fmnist"), "--device", "cpu", *self.args.app_arg, image]
         self.say("start the app (%d): %s" % (self.starts, " ".join(os.path.relpath(c, self.source) if c.startswith(self.source) else c for c in command)))
