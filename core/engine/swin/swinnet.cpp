@@ -1,6 +1,8 @@
 #include "core/engine/swin/swinnet.h"
 
 #include "core/engine/engineerror.h"
+#include "core/engine/model/attentionrecord.h"
+#include "core/engine/vit/relativebias.h"
 #include "core/engine/vit/vitweights.h"
 
 #include <cmath>
@@ -8,16 +10,6 @@
 
 namespace attnviz::engine::swin {
 namespace {
-
-// The index into the bias table of every pair of a window's w*w positions: [w*w * w*w]
-// (the relative offset (dy, dx), each shifted to be >= 0, as one row of the (2w-1)^2 table).
-torch::Tensor relativePositionIndex(int64_t w)
-{
-    const auto coords = torch::stack(torch::meshgrid({torch::arange(w), torch::arange(w)}, "ij"))
-                            .flatten(1);                                                       // [2, w*w]
-    auto relative = (coords.unsqueeze(2) - coords.unsqueeze(1)).permute({1, 2, 0}) + (w - 1);  // [N, N, 2]
-    return (relative.select(2, 0) * (2 * w - 1) + relative.select(2, 1)).flatten();
-}
 
 SwinBlockWeights readBlock(WeightSource& s, const std::string& p, int64_t c, bool shifted)
 {
@@ -57,16 +49,14 @@ torch::Tensor windowAttention(const SwinBlockWeights& b, const torch::Tensor& in
     const int64_t heads = b.heads, hd = c / heads;
     const auto qkv =
         torch::linear(x, b.qkvW, b.qkvB).reshape({x.size(0), w * w, 3, heads, hd}).permute({2, 0, 3, 1, 4});
-    auto logits = torch::matmul(qkv[0] * std::pow(double(hd), -0.5), qkv[1].transpose(-2, -1));  // [nW, H, L, L]
-    const auto bias = b.biasTable.index_select(0, relativePositionIndex(w).to(b.biasTable.device()))
-                          .view({w * w, w * w, heads})
-                          .permute({2, 0, 1});
-    logits = logits + bias.unsqueeze(0);
-    if (shiftH + shiftW > 0)  // [n * windows, H, L, L] + [windows, L, L]
-        logits = (logits.view({n, windows, heads, w * w, w * w})
-                  + shiftedWindowMask(ph, pw, w, shiftH, shiftW, logits.options()).unsqueeze(1).unsqueeze(0))
-                     .view({-1, heads, w * w, w * w});
-    const auto a = torch::softmax(logits, -1);
+    // [H, L, L]: the relative position bias; shifted, plus the mask, per window [n * windows, H, L, L]
+    auto bias = b.biasTable.index_select(0, relativeOffsetIndex(int(w), int(w)).to(b.biasTable.device()))
+                    .view({w * w, w * w, heads})
+                    .permute({2, 0, 1});
+    if (shiftH + shiftW > 0)
+        bias = (bias.unsqueeze(0) + shiftedWindowMask(ph, pw, w, shiftH, shiftW, bias.options()).unsqueeze(1))
+                   .repeat({n, 1, 1, 1});
+    const auto a = attentionWeights(qkv[0] * std::pow(double(hd), -0.5), qkv[1], bias);  // [n * windows, H, L, L]
     attention.push_back(a);
     auto y = torch::linear(torch::matmul(a, qkv[2]).transpose(1, 2).reshape({x.size(0), w * w, c}), b.projW, b.projB);
     y = y.view({n, ph / w, pw / w, w, w, c}).permute({0, 1, 3, 2, 4, 5}).reshape({n, ph, pw, c});

@@ -59,18 +59,27 @@ torch::Tensor interpolationWeights(const std::vector<double>& points, int dst)
 
 }  // namespace
 
-torch::Tensor relativePositionIndex(int gh, int gw)
+torch::Tensor relativeOffsetIndex(int gh, int gw)
 {
     const int64_t n = int64_t(gh) * gw;
-    const int64_t offsets = int64_t(2 * gh - 1) * (2 * gw - 1);
-    auto index = torch::empty({n + 1, n + 1}, torch::kInt64);
+    auto index = torch::empty({n, n}, torch::kInt64);
     auto a = index.accessor<int64_t, 2>();
     for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < n; ++j) {
             const int64_t dy = i / gw - j / gw + gh - 1;
             const int64_t dx = i % gw - j % gw + gw - 1;
-            a[i + 1][j + 1] = dy * (2 * gw - 1) + dx;
+            a[i][j] = dy * (2 * gw - 1) + dx;
         }
+    return index.view({-1});
+}
+
+torch::Tensor relativePositionIndex(int gh, int gw)
+{
+    const int64_t n = int64_t(gh) * gw;
+    const int64_t offsets = int64_t(2 * gh - 1) * (2 * gw - 1);
+    auto index = torch::empty({n + 1, n + 1}, torch::kInt64);
+    index.narrow(0, 1, n).narrow(1, 1, n).copy_(relativeOffsetIndex(gh, gw).view({n, n}));
+    auto a = index.accessor<int64_t, 2>();
     for (int64_t t = 0; t <= n; ++t) {
         a[0][t] = offsets;      // class token to any token
         a[t][0] = offsets + 1;  // any token to the class token

@@ -7,9 +7,14 @@ namespace attnviz::engine {
 // BEiT's relative position bias (timm's Beit, with a class token): a table
 // [(2gh-1)(2gw-1) + 3, heads] indexed by token pair.
 
-// The table index for a gh x gw grid: [(1 + gh*gw)^2] int64, row-major over (query, key)
-// token pairs. Patch pairs index their offset (dy + gh - 1) * (2gw - 1) + (dx + gw - 1);
-// the three extra entries are class-to-token, token-to-class and class-to-class.
+// The table row of every pair of a gh x gw grid's positions: [(gh*gw)^2] int64, row-major
+// over (query, key), the offset (dy + gh - 1) * (2gw - 1) + (dx + gw - 1). Swin's window
+// bias is this over a window.
+torch::Tensor relativeOffsetIndex(int gh, int gw);
+
+// The table index for a gh x gw grid with a class token: [(1 + gh*gw)^2] int64, row-major
+// over (query, key) token pairs; patch pairs index as relativeOffsetIndex, and the three
+// extra entries are class-to-token, token-to-class and class-to-class.
 torch::Tensor relativePositionIndex(int gh, int gw);
 
 // A table trained for a side x side grid, brought to a gh x gw grid as timm does when a
