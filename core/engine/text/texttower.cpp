@@ -127,20 +127,32 @@ TextTowerWeights readOpenClipHfText(WeightSource& s, TextTowerSpec& spec)
     return w;
 }
 
+// What the weights say, whatever the layout: the sizes (no projection: the width).
+void readSizes(const TextTowerWeights& w, TextTowerSpec& spec)
+{
+    spec.width = int(w.tokenEmbedding.size(1));
+    spec.vocabulary = int(w.tokenEmbedding.size(0));
+    spec.layers = int(w.blocks.size());
+    spec.embedDim = w.projW.defined() ? int(w.projW.size(0)) : spec.width;
+    if (spec.layers == 0)
+        throw EngineError("the " + spec.layout + " text tower has no blocks");
+}
+
+void setHeads(int heads, TextTowerSpec& spec)
+{
+    if (heads <= 0 || spec.width % heads != 0)
+        throw EngineError("text tower width " + std::to_string(spec.width) + " does not split into "
+                          + std::to_string(heads) + " heads: give the config's heads");
+    spec.heads = heads;
+}
+
 // What the weights do not say, from the config and the layout's defaults.
 void finishTextSpec(const TextTowerWeights& w, const io::TextConfig& c, TextTowerSpec& spec)
 {
     const bool hf = spec.layout != "open_clip";
     const bool siglip = spec.layout == "HF SigLIP" || w.logitBias.defined();
-    spec.width = int(w.tokenEmbedding.size(1));
-    spec.vocabulary = int(w.tokenEmbedding.size(0));
     spec.context = int(w.positions.size(0));
-    spec.layers = int(w.blocks.size());
-    spec.embedDim = int(w.projW.size(0));
-    spec.heads = c.heads.value_or(hf ? (siglip ? 12 : 8) : 8);
-    if (spec.heads <= 0 || spec.width % spec.heads != 0)
-        throw EngineError("text tower width " + std::to_string(spec.width) + " is not divisible by "
-                          + std::to_string(spec.heads) + " heads");
+    setHeads(c.heads.value_or(hf ? (siglip ? 12 : 8) : 8), spec);
     spec.mlp = activationNamed(c.hiddenAct.value_or(hf ? (siglip ? "gelu_pytorch_tanh" : "quick_gelu") : "gelu"));
     spec.layerNormEps = c.layerNormEps.value_or(spec.layout == "HF SigLIP" ? 1e-6 : 1e-5);
     spec.causal = c.causal.value_or(spec.layout != "HF SigLIP");
@@ -155,8 +167,6 @@ void finishTextSpec(const TextTowerWeights& w, const io::TextConfig& c, TextTowe
         spec.pooling = TextPooling::FirstEnd;
         spec.endId = *c.eosTokenId;
     }
-    if (spec.layers == 0)
-        throw EngineError("the " + spec.layout + " text tower has no blocks");
 }
 
 // An HFTextEncoder's facts live in its HF model's config.json, which an open_clip folder
@@ -175,14 +185,7 @@ void finishHfEncoderSpec(const TextTowerWeights& w, const io::TextConfig& c, Tex
     spec.layout += " " + io::printable(name);
     spec.tokenizer = TextTokenizerKind::XlmrSentencePiece;
     spec.padId = 1;
-    spec.width = int(w.tokenEmbedding.size(1));
-    spec.vocabulary = int(w.tokenEmbedding.size(0));
-    spec.layers = int(w.blocks.size());
-    spec.embedDim = w.projW.defined() ? int(w.projW.size(0)) : spec.width;
-    spec.heads = c.heads.value_or(spec.width / 64);
-    if (spec.heads <= 0 || spec.width % spec.heads != 0)
-        throw EngineError("text tower width " + std::to_string(spec.width) + " does not split into "
-                          + std::to_string(spec.heads) + " heads: give text_cfg \"heads\"");
+    setHeads(c.heads.value_or(spec.width / 64), spec);
     spec.context = c.contextLength.value_or(77);
     const int64_t positions = w.positions.size(0);
     if (spec.context + spec.padId + 1 > positions)
@@ -201,8 +204,6 @@ void finishHfEncoderSpec(const TextTowerWeights& w, const io::TextConfig& c, Tex
     else
         throw EngineError("open_clip's hf_pooler_type '" + io::printable(pooler)
                           + "' is not supported (mean_pooler, cls_pooler, cls_last_hidden_state_pooler)");
-    if (spec.layers == 0)
-        throw EngineError("the " + spec.layout + " text tower has no layers");
 }
 
 }  // namespace
@@ -228,6 +229,7 @@ std::unique_ptr<TextTower> readTextTower(WeightSource& s, const io::ModelConfig&
     w.logitBias = takeScalar(s, "logit_bias");
     if (!w.logitScale.defined())
         throw EngineError("the " + spec.layout + " text tower has no logit_scale");
+    readSizes(w, spec);
     if (spec.blocks == TextBlocks::PostNorm)
         finishHfEncoderSpec(w, config.text, spec);
     else
