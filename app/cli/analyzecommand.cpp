@@ -175,29 +175,34 @@ nlohmann::ordered_json analyzeRole(const std::string& role, const std::string& m
     return j;
 }
 
+Arguments analyzeArguments(const std::vector<std::string>& words)
+{
+    return Arguments(words,
+                     withMethodSettings({"vit",      "cnn",        "image",    "tensor",        "device",    "top-k",
+                                         "heads",    "input-size", "dump",     "threads",       "method",    "layer",
+                                         "head",     "class",      "query",    "discard-ratio", "cam-input", "out-dir",
+                                         "colormap", "alpha",      "upsample", "normalize",     "keep-mass", "labels"}),
+                     {"no-colorbar", "dump-attention"}, {"text", "template"});
+}
+
 // Neither --vit nor --cnn: the models attnviz ships, as the window's first start shows them,
 // so that the program alone answers.
-std::vector<std::string> withShippedModelsUnlessNamed(std::vector<std::string> words)
+Arguments withShippedModelsUnlessNamed(const std::vector<std::string>& words)
 {
-    for (const auto& word : words)
-        for (const std::string option : {"--vit", "--cnn"})
-            if (word == option || word.rfind(option + "=", 0) == 0)
-                return words;
-    words.insert(words.end(), {"--vit", io::shippedModel("vit-shapes"), "--cnn", io::shippedModel("cnn-shapes")});
-    return words;
+    auto args = analyzeArguments(words);
+    if (args.value("vit") || args.value("cnn"))
+        return args;
+    auto withModels = words;
+    withModels.insert(withModels.end(),
+                      {"--vit", io::shippedModel("vit-shapes"), "--cnn", io::shippedModel("cnn-shapes")});
+    return analyzeArguments(withModels);
 }
 
 }  // namespace
 
-int runAnalyze(const std::vector<std::string>& given)
+int runAnalyze(const std::vector<std::string>& words)
 {
-    const auto words = withShippedModelsUnlessNamed(given);
-    const Arguments args(words, withMethodSettings({"vit",           "cnn",       "image",      "tensor",   "device",
-                                                    "top-k",         "heads",     "input-size", "dump",     "threads",
-                                                    "method",        "layer",     "head",       "class",    "query",
-                                                    "discard-ratio", "cam-input", "out-dir",    "colormap", "alpha",
-                                                    "upsample",      "normalize", "keep-mass",  "labels"}),
-                         {"no-colorbar", "dump-attention"}, {"text", "template"});
+    const auto args = withShippedModelsUnlessNamed(words);
     if (!args.positional().empty())
         throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     for (const char* option : {"layer", "head", "class", "query", "discard-ratio", "cam-input", "out-dir", "colormap",
