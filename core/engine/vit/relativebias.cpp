@@ -17,7 +17,8 @@ std::vector<double> stretchedOffsets(int src, int dst)
     while (right - left > 1e-6) {
         q = (left + right) / 2.0;
         const double reach = (1.0 - std::pow(q, src / 2)) / (1.0 - q);  // geometric sum of src/2 terms
-        (reach > dst / 2 ? right : left) = q;
+        const int target = dst / 2;                                     // timm's dst // 2: an integer
+        (reach > target ? right : left) = q;
     }
     std::vector<double> positive;
     double cur = 1.0;
@@ -40,8 +41,9 @@ torch::Tensor interpolationWeights(const std::vector<double>& points, int dst)
     const auto n = int64_t(points.size());
     auto weights = torch::zeros({dst, n}, torch::kFloat64);
     auto w = weights.accessor<double, 2>();
+    const int centre = dst / 2;  // the integer offsets -dst // 2 .. dst // 2
     for (int t = 0; t < dst; ++t) {
-        const double x = t - dst / 2;
+        const double x = t - centre;
         int64_t right = 0;
         while (right < n && points[std::size_t(right)] < x)
             ++right;
